@@ -1,0 +1,1 @@
+//! Local simulators of the platforms switchyard speaks to.

@@ -1,0 +1,80 @@
+//! Request accounting per store, so a test can assert what a connector actually did on the wire
+//! (how many calls, how many were throttled) rather than trusting the connector's own counters.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::Serialize;
+
+use crate::faults::lock;
+
+/// Counters for one store.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    prefix: String,
+    inner: Mutex<TrafficStats>,
+}
+
+/// A snapshot of [`Traffic`].
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TrafficStats {
+    pub requests_total: u64,
+    /// Every 429 served, whether from the rate limiter or an injected burst.
+    pub responses_429: u64,
+    pub responses_5xx: u64,
+    /// Counts keyed by `"METHOD /route/template"` (the store's URL prefix removed).
+    pub by_route: BTreeMap<String, u64>,
+    pub by_status: BTreeMap<u16, u64>,
+}
+
+impl Traffic {
+    /// `prefix` is the store's mount point, removed from route names.
+    pub fn new(prefix: impl Into<String>) -> Traffic {
+        Traffic {
+            prefix: prefix.into(),
+            inner: Mutex::new(TrafficStats::default()),
+        }
+    }
+
+    pub fn snapshot(&self) -> TrafficStats {
+        lock(&self.inner).clone()
+    }
+
+    pub fn reset(&self) {
+        *lock(&self.inner) = TrafficStats::default();
+    }
+
+    fn record(&self, route: String, status: StatusCode) {
+        let mut stats = lock(&self.inner);
+        stats.requests_total += 1;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            stats.responses_429 += 1;
+        }
+        if status.is_server_error() {
+            stats.responses_5xx += 1;
+        }
+        *stats.by_route.entry(route).or_default() += 1;
+        *stats.by_status.entry(status.as_u16()).or_default() += 1;
+    }
+}
+
+/// Outermost middleware of each simulator: counts every request with its final status.
+pub async fn count(State(traffic): State<Arc<Traffic>>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let path = path
+        .strip_prefix(traffic.prefix.as_str())
+        .unwrap_or(&path)
+        .to_string();
+    let response = next.run(req).await;
+    traffic.record(format!("{method} {path}"), response.status());
+    response
+}

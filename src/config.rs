@@ -1,0 +1,253 @@
+//! Layered configuration: `config/default.toml`, then `config/<env>.toml`, then
+//! `SWITCHYARD__SECTION__KEY` environment variables. Validated once at start so that a bad value
+//! fails loudly with the key's name instead of surfacing as odd behaviour later.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub log: LogSettings,
+    pub shutdown: ShutdownSettings,
+    pub queue_defaults: QueuePolicy,
+    #[serde(default)]
+    pub queues: BTreeMap<String, QueueOverrides>,
+    pub timers: TimerSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub ops_token: String,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: String,
+    pub key_prefix: String,
+    pub connect_timeout_ms: u64,
+    pub response_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownSettings {
+    pub grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimerSettings {
+    pub import_orders_secs: u64,
+    pub import_products_secs: u64,
+}
+
+/// How one queue is worked: concurrency, leases, retries and retention.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuePolicy {
+    pub concurrency: usize,
+    pub batch_size: usize,
+    pub lease_secs: u64,
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub backoff_jitter: f64,
+    pub done_retention_secs: u64,
+    pub done_retention_count: u64,
+    pub dead_retention_secs: u64,
+    pub dead_retention_count: u64,
+    pub promote_chunk: u64,
+}
+
+/// A `[queues.<name>]` table: any policy key, for one queue.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueOverrides {
+    pub concurrency: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub lease_secs: Option<u64>,
+    pub max_attempts: Option<u32>,
+    pub backoff_base_ms: Option<u64>,
+    pub backoff_cap_ms: Option<u64>,
+    pub backoff_jitter: Option<f64>,
+    pub done_retention_secs: Option<u64>,
+    pub done_retention_count: Option<u64>,
+    pub dead_retention_secs: Option<u64>,
+    pub dead_retention_count: Option<u64>,
+    pub promote_chunk: Option<u64>,
+}
+
+impl QueuePolicy {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
+
+    fn apply(&self, o: &QueueOverrides) -> QueuePolicy {
+        QueuePolicy {
+            concurrency: o.concurrency.unwrap_or(self.concurrency),
+            batch_size: o.batch_size.unwrap_or(self.batch_size),
+            lease_secs: o.lease_secs.unwrap_or(self.lease_secs),
+            max_attempts: o.max_attempts.unwrap_or(self.max_attempts),
+            backoff_base_ms: o.backoff_base_ms.unwrap_or(self.backoff_base_ms),
+            backoff_cap_ms: o.backoff_cap_ms.unwrap_or(self.backoff_cap_ms),
+            backoff_jitter: o.backoff_jitter.unwrap_or(self.backoff_jitter),
+            done_retention_secs: o.done_retention_secs.unwrap_or(self.done_retention_secs),
+            done_retention_count: o.done_retention_count.unwrap_or(self.done_retention_count),
+            dead_retention_secs: o.dead_retention_secs.unwrap_or(self.dead_retention_secs),
+            dead_retention_count: o.dead_retention_count.unwrap_or(self.dead_retention_count),
+            promote_chunk: o.promote_chunk.unwrap_or(self.promote_chunk),
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let positive = [
+            ("concurrency", self.concurrency as u64),
+            ("batch_size", self.batch_size as u64),
+            ("lease_secs", self.lease_secs),
+            ("max_attempts", u64::from(self.max_attempts)),
+            ("backoff_base_ms", self.backoff_base_ms),
+            ("promote_chunk", self.promote_chunk),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(invalid(format!("{key}.{name}"), "must be at least 1"));
+            }
+        }
+        if self.backoff_cap_ms < self.backoff_base_ms {
+            return Err(invalid(
+                format!("{key}.backoff_cap_ms"),
+                "must not be below backoff_base_ms",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.backoff_jitter) {
+            return Err(invalid(
+                format!("{key}.backoff_jitter"),
+                "must be a fraction in [0, 1)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Settings {
+    /// Loads from `dir` (normally `config/`), the environment named by `SWITCHYARD_ENV`, and the
+    /// process environment.
+    pub fn load_from(dir: &Path) -> Result<Settings, ConfigError> {
+        let env = std::env::var("SWITCHYARD_ENV").unwrap_or_else(|_| "development".to_owned());
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(dir.join("default.toml")).required(true))
+            .add_source(config::File::from(dir.join(format!("{env}.toml"))).required(false))
+            .add_source(
+                config::Environment::with_prefix("SWITCHYARD")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            builder = builder.set_override("redis.url", url)?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Loads from `SWITCHYARD_CONFIG_DIR`, or `config/` in the current directory, or the one
+    /// shipped beside the crate's sources.
+    pub fn load() -> Result<Settings, ConfigError> {
+        Settings::load_from(&config_dir())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.ops_token.trim().len() < 8 {
+            return Err(invalid("server.ops_token", "must be at least 8 characters"));
+        }
+        if self.redis.key_prefix.is_empty() || self.redis.key_prefix.contains(['{', '}']) {
+            return Err(invalid(
+                "redis.key_prefix",
+                "must be non-empty and contain no braces",
+            ));
+        }
+        self.queue_defaults.validate("queue_defaults")?;
+        for (name, o) in &self.queues {
+            if !crate::queue::QueueName::is_valid(&name.replace('_', "-")) {
+                return Err(invalid(format!("queues.{name}"), "not a valid queue name"));
+            }
+            self.queue_defaults
+                .apply(o)
+                .validate(&format!("queues.{name}"))?;
+        }
+        Ok(())
+    }
+
+    /// The effective policy of one queue (`import-orders` reads `[queues.import_orders]`).
+    pub fn policy(&self, queue: &str) -> QueuePolicy {
+        match self.queues.get(&queue.replace('-', "_")) {
+            Some(o) => self.queue_defaults.apply(o),
+            None => self.queue_defaults.clone(),
+        }
+    }
+}
+
+pub fn config_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SWITCHYARD_CONFIG_DIR") {
+        return PathBuf::from(dir);
+    }
+    let local = PathBuf::from("config");
+    if local.join("default.toml").exists() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+}

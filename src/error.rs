@@ -1,0 +1,106 @@
+//! The API's error type: every failure a client can cause is a 4xx problem+json (RFC 9457) with a
+//! stable `type`; anything else is logged and shown as a 500 without internals.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::queue::QueueError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{detail}")]
+    Invalid {
+        detail: String,
+        field: Option<String>,
+    },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("queue store: {0}")]
+    Queue(#[from] QueueError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl AppError {
+    pub fn invalid(detail: impl Into<String>, field: impl Into<Option<String>>) -> AppError {
+        AppError::Invalid {
+            detail: detail.into(),
+            field: field.into(),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            AppError::Invalid { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "https://switchyard.dev/problems/invalid",
+                "Invalid request",
+            ),
+            AppError::NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "https://switchyard.dev/problems/not-found",
+                "Not found",
+            ),
+            AppError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "https://switchyard.dev/problems/unauthorized",
+                "Unauthorized",
+            ),
+            AppError::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "https://switchyard.dev/problems/bad-request",
+                "Bad request",
+            ),
+            AppError::Queue(_) | AppError::Database(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "https://switchyard.dev/problems/unavailable",
+                "A backing store is unavailable",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, kind, title) = self.parts();
+        let detail = if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            "the service could not complete the request; try again".to_owned()
+        } else {
+            self.to_string()
+        };
+        let field = match &self {
+            AppError::Invalid { field, .. } => field.as_deref(),
+            _ => None,
+        };
+        let body = Problem {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail,
+            field,
+        };
+        let mut res = (status, axum::Json(body)).into_response();
+        res.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/problem+json"),
+        );
+        res
+    }
+}

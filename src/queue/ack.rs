@@ -1,0 +1,230 @@
+//! The backend's middleware: runs each job inside its span, catches panics, and settles the
+//! outcome in Redis (ack, retry with backoff, or dead letter) before the worker takes the next.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use apalis_core::error::{AbortError, BoxDynError, RetryAfterError};
+use apalis_core::task::Task;
+use backon::{ExponentialBuilder, Retryable};
+use futures::FutureExt;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use super::backend::Held;
+use super::backoff::retry_delay;
+use super::client::Queue;
+use super::error::JobError;
+use super::job::JobMeta;
+
+#[derive(Clone)]
+pub struct AckLayer {
+    queue: Queue,
+    held: Held,
+}
+
+impl AckLayer {
+    pub(crate) fn new(queue: Queue, held: Held) -> AckLayer {
+        AckLayer { queue, held }
+    }
+}
+
+impl<S> Layer<S> for AckLayer {
+    type Service = AckService<S>;
+
+    fn layer(&self, inner: S) -> AckService<S> {
+        AckService {
+            inner,
+            queue: self.queue.clone(),
+            held: self.held.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AckService<S> {
+    inner: S,
+    queue: Queue,
+    held: Held,
+}
+
+/// What a failed attempt means for the job.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Failure {
+    pub message: String,
+    pub permanent: bool,
+    pub retry_after: Option<Duration>,
+}
+
+/// Reads the retry meaning out of a handler's error: switchyard's `JobError`, or apalis's
+/// `AbortError` / `RetryAfterError`; anything else is retried with backoff.
+pub(crate) fn classify(e: &BoxDynError) -> Failure {
+    let failure = |message: String, permanent, retry_after| Failure {
+        message,
+        permanent,
+        retry_after,
+    };
+    if let Some(j) = e.downcast_ref::<JobError>() {
+        return match j {
+            JobError::Permanent(m) => failure(m.clone(), true, None),
+            JobError::Retry(m) => failure(m.clone(), false, None),
+            JobError::RetryAfter { message, after } => {
+                failure(message.clone(), false, Some(*after))
+            }
+        };
+    }
+    if let Some(a) = e.downcast_ref::<AbortError>() {
+        return failure(a.to_string(), true, None);
+    }
+    if let Some(r) = e.downcast_ref::<RetryAfterError>() {
+        return failure(r.to_string(), false, Some(r.get_duration()));
+    }
+    failure(e.to_string(), false, None)
+}
+
+fn retrying() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(6)
+}
+
+async fn settle(queue: &Queue, meta: &JobMeta, outcome: Result<(), &BoxDynError>) {
+    let name = queue.name().to_owned();
+    let result = match outcome {
+        Ok(()) => {
+            metrics::counter!("switchyard_jobs_processed_total", "queue" => name).increment(1);
+            (|| queue.ack(&meta.id, meta.attempt, ""))
+                .retry(retrying())
+                .await
+                .map(|owned| (owned, "done"))
+        }
+        Err(e) => {
+            let f = classify(e);
+            let delay = retry_delay(queue.policy(), meta.attempt, f.retry_after, rand::random());
+            metrics::counter!("switchyard_jobs_failed_total", "queue" => name).increment(1);
+            let status = (|| queue.fail(&meta.id, meta.attempt, &f.message, f.permanent, delay))
+                .retry(retrying())
+                .await;
+            match &status {
+                Ok(Some(super::JobStatus::Dead)) => {
+                    tracing::warn!(error = %f.message, "job failed; moved to dead letters")
+                }
+                Ok(Some(_)) => {
+                    tracing::info!(error = %f.message, retry_in_ms = delay.as_millis() as u64, "job failed; will retry")
+                }
+                _ => {}
+            }
+            status.map(|s| (s.is_some(), "failed"))
+        }
+    };
+    match result {
+        Ok((true, _)) => {}
+        Ok((false, what)) => tracing::warn!(
+            outcome = what,
+            "job's lease had expired before it finished; another worker owns it now"
+        ),
+        Err(e) => tracing::error!(
+            error = %e,
+            "could not record the job's outcome; it will run again when its lease expires"
+        ),
+    }
+}
+
+impl<S, Args, Res> Service<Task<Args>> for AckService<S>
+where
+    S: Service<Task<Args>, Response = Res>,
+    S::Error: Into<BoxDynError>,
+    S::Future: Send + 'static,
+    Res: Send + 'static,
+{
+    type Response = Res;
+    type Error = BoxDynError;
+    type Future = Pin<Box<dyn Future<Output = Result<Res, BoxDynError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxDynError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, task: Task<Args>) -> Self::Future {
+        let meta = task.ctx().data().get::<JobMeta>().cloned();
+        let queue = self.queue.clone();
+        let held = self.held.clone();
+        let span = tracing::info_span!(
+            "job",
+            queue = queue.name(),
+            job_id = meta.as_ref().map_or("", |m| m.id.as_str()),
+            attempt = meta.as_ref().map_or(0, |m| m.attempt),
+        );
+        let fut = self.inner.call(task);
+        Box::pin(
+            async move {
+                let labels = [("queue", queue.name().to_owned())];
+                if let Some(m) = &meta {
+                    let waited = (chrono::Utc::now().timestamp_millis() - m.run_at_ms).max(0);
+                    metrics::histogram!("switchyard_job_start_latency_seconds", &labels)
+                        .record(waited as f64 / 1000.0);
+                }
+                let started = Instant::now();
+                let res: Result<Res, BoxDynError> = match AssertUnwindSafe(fut).catch_unwind().await
+                {
+                    Ok(r) => r.map_err(Into::into),
+                    Err(panic) => {
+                        let msg = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".to_owned());
+                        Err(format!("job panicked: {msg}").into())
+                    }
+                };
+                metrics::histogram!("switchyard_job_run_seconds", &labels)
+                    .record(started.elapsed().as_secs_f64());
+                if let Some(m) = &meta {
+                    settle(&queue, m, res.as_ref().map(|_| ())).await;
+                    if let Ok(mut h) = held.lock() {
+                        h.remove(&m.id);
+                    }
+                }
+                res
+            }
+            .instrument(span),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_their_retry_meaning() {
+        let e: BoxDynError = Box::new(JobError::permanent("bad sku"));
+        assert!(classify(&e).permanent);
+        let e: BoxDynError = Box::new(JobError::RetryAfter {
+            message: "429".into(),
+            after: Duration::from_secs(3),
+        });
+        let f = classify(&e);
+        assert_eq!(
+            (f.permanent, f.retry_after),
+            (false, Some(Duration::from_secs(3)))
+        );
+        let e: BoxDynError = Box::new(AbortError::new("stop"));
+        assert!(classify(&e).permanent);
+        let e: BoxDynError = Box::new(RetryAfterError::new("later", Duration::from_secs(9)));
+        assert_eq!(classify(&e).retry_after, Some(Duration::from_secs(9)));
+        let e: BoxDynError = "io".into();
+        assert_eq!(
+            classify(&e),
+            Failure {
+                message: "io".into(),
+                permanent: false,
+                retry_after: None
+            }
+        );
+    }
+}

@@ -1,0 +1,358 @@
+//! The apalis backend: feeds a worker from one Redis queue.
+//!
+//! One fetch leases a batch of jobs in a single script call. When the queue has nothing ready the
+//! backend blocks on the queue's small wake list (every enqueue pushes a token), bounded by the
+//! time the next scheduled job falls due, so an idle worker starts new work within a round trip
+//! instead of at its next poll. Leases of held jobs are renewed in the background; a worker that
+//! dies stops renewing and its jobs go back to the queue when their leases expire.
+
+use std::collections::{HashMap, VecDeque};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use apalis_core::backend::finalize::Ephemeral;
+use apalis_core::backend::{Backend, BackendConfig};
+use apalis_core::task::builder::TaskBuilder;
+use apalis_core::task::task_id::TaskId;
+use apalis_core::task::Task;
+use apalis_core::worker::context::WorkerContext;
+use futures::future::BoxFuture;
+use redis::aio::MultiplexedConnection;
+use serde::de::DeserializeOwned;
+use tokio::task::JoinHandle;
+
+use super::ack::AckLayer;
+use super::client::Queue;
+use super::error::QueueError;
+use super::job::{FetchedJob, JobMeta};
+use crate::config::QueuePolicy;
+
+/// The longest an idle worker blocks before it looks again (for due scheduled jobs and expired
+/// leases, which no enqueue announces).
+const MAX_IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Jobs this worker has leased and not yet finished: renewed until acked, failed or released.
+pub(crate) type Held = Arc<Mutex<HashMap<String, u32>>>;
+
+/// A worker's identity in job records: host, process and a random suffix.
+#[derive(Debug, Clone)]
+pub struct WorkerId(pub String);
+
+impl WorkerId {
+    pub fn generate(queue: &str) -> WorkerId {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+        WorkerId(format!(
+            "{queue}@{host}:{}:{}",
+            std::process::id(),
+            ulid::Ulid::new().to_string().get(20..).unwrap_or_default()
+        ))
+    }
+}
+
+pub struct RedisBackend<Args> {
+    queue: Queue,
+    worker: WorkerId,
+    batch: usize,
+    buffer: VecDeque<FetchedJob>,
+    held: Held,
+    fetching: Option<BoxFuture<'static, Vec<FetchedJob>>>,
+    in_fetch: Arc<AtomicBool>,
+    stopping: Arc<AtomicBool>,
+    wait_conn: Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
+    renewer: Option<JoinHandle<()>>,
+    closing: Option<BoxFuture<'static, ()>>,
+    _args: PhantomData<fn() -> Args>,
+}
+
+impl<Args> RedisBackend<Args> {
+    pub fn new(queue: Queue) -> RedisBackend<Args> {
+        let policy = queue.policy();
+        let batch = policy.batch_size.min(policy.concurrency).max(1);
+        RedisBackend {
+            worker: WorkerId::generate(queue.name()),
+            queue,
+            batch,
+            buffer: VecDeque::new(),
+            held: Held::default(),
+            fetching: None,
+            in_fetch: Arc::new(AtomicBool::new(false)),
+            stopping: Arc::new(AtomicBool::new(false)),
+            wait_conn: Arc::default(),
+            renewer: None,
+            closing: None,
+            _args: PhantomData,
+        }
+    }
+
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    pub fn worker_id(&self) -> &WorkerId {
+        &self.worker
+    }
+
+    fn start_renewer(&mut self) {
+        let queue = self.queue.clone();
+        let held = self.held.clone();
+        let every = queue.policy().lease() / 3;
+        self.renewer = Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let jobs: Vec<(String, u32)> = match held.lock() {
+                    Ok(h) => h.iter().map(|(id, a)| (id.clone(), *a)).collect(),
+                    Err(_) => return,
+                };
+                if let Err(e) = queue.renew(&jobs).await {
+                    tracing::warn!(queue = queue.name(), error = %e, "lease renewal failed");
+                }
+            }
+        }));
+    }
+
+    fn fetch_future(&self) -> BoxFuture<'static, Vec<FetchedJob>> {
+        Box::pin(fetch_loop(
+            self.queue.clone(),
+            self.worker.0.clone(),
+            self.batch,
+            self.wait_conn.clone(),
+            self.in_fetch.clone(),
+            self.stopping.clone(),
+        ))
+    }
+}
+
+impl<Args> Drop for RedisBackend<Args> {
+    fn drop(&mut self) {
+        if let Some(r) = self.renewer.take() {
+            r.abort();
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Fetches until there is work, sleeping on the wake list in between. Redis errors are logged and
+/// retried with a growing pause: a Redis restart delays work, it does not stop the worker.
+async fn fetch_loop(
+    queue: Queue,
+    worker: String,
+    batch: usize,
+    wait_conn: Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
+    in_fetch: Arc<AtomicBool>,
+    stopping: Arc<AtomicBool>,
+) -> Vec<FetchedJob> {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        in_fetch.store(true, Ordering::SeqCst);
+        let fetched = queue.fetch(batch, &worker).await;
+        in_fetch.store(false, Ordering::SeqCst);
+        let wait = match fetched {
+            Ok((jobs, _, _)) if !jobs.is_empty() => return jobs,
+            Ok((_, next_due, paused)) => {
+                pause = Duration::from_millis(50);
+                match next_due {
+                    Some(due) if !paused => {
+                        Duration::from_millis((due - now_ms()).clamp(1, 1000) as u64)
+                    }
+                    _ => MAX_IDLE_WAIT,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(queue = queue.name(), error = %e, "fetch failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if stopping.load(Ordering::SeqCst) {
+            return Vec::new();
+        }
+        if let Err(e) = wait_for_work(&queue, &wait_conn, wait).await {
+            tracing::warn!(queue = queue.name(), error = %e, "waiting for work failed");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+async fn wait_for_work(
+    queue: &Queue,
+    slot: &tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    wait: Duration,
+) -> Result<(), QueueError> {
+    let mut slot = slot.lock().await;
+    let conn = match slot.as_mut() {
+        Some(conn) => conn,
+        None => slot.insert(queue.broker().blocking_conn(MAX_IDLE_WAIT).await?),
+    };
+    if let Err(e) = queue.wait_for_work(conn, wait).await {
+        *slot = None;
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn build_task<Args>(args: Args, job: &FetchedJob, max_attempts: u32) -> Task<Args> {
+    TaskBuilder::new(args)
+        .task_id(TaskId::from_string(job.id.clone()))
+        .attempt(job.attempt as usize)
+        .max_attempts(max_attempts as usize)
+        .data(JobMeta {
+            id: job.id.clone(),
+            attempt: job.attempt,
+            enqueued_at_ms: job.enqueued_at_ms,
+            run_at_ms: job.run_at_ms,
+        })
+        .build()
+}
+
+impl<Args: DeserializeOwned + Send + 'static> Backend for RedisBackend<Args> {
+    type Task = Task<Args>;
+    type Error = QueueError;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Result<(), QueueError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Option<Result<Task<Args>, QueueError>>> {
+        if self.renewer.is_none() {
+            self.start_renewer();
+        }
+        loop {
+            if let Some(job) = self.buffer.pop_front() {
+                match serde_json::from_str::<Args>(&job.payload) {
+                    Ok(args) => {
+                        let task = build_task(args, &job, self.queue.policy().max_attempts);
+                        return Poll::Ready(Some(Ok(task)));
+                    }
+                    Err(e) => {
+                        // A payload the worker cannot read will never succeed: dead-letter it.
+                        if let Ok(mut h) = self.held.lock() {
+                            h.remove(&job.id);
+                        }
+                        let queue = self.queue.clone();
+                        let msg = format!("payload does not match the queue's job type: {e}");
+                        tokio::spawn(async move {
+                            if let Err(e) = queue
+                                .fail(&job.id, job.attempt, &msg, true, Duration::ZERO)
+                                .await
+                            {
+                                tracing::warn!(error = %e, "could not dead-letter an unreadable job");
+                            }
+                        });
+                        continue;
+                    }
+                }
+            }
+            if self.fetching.is_none() {
+                self.fetching = Some(self.fetch_future());
+            }
+            let Some(fetching) = self.fetching.as_mut() else {
+                return Poll::Pending;
+            };
+            match fetching.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(jobs) => {
+                    self.fetching = None;
+                    if let Ok(mut h) = self.held.lock() {
+                        h.extend(jobs.iter().map(|j| (j.id.clone(), j.attempt)));
+                    }
+                    self.buffer.extend(jobs);
+                }
+            }
+        }
+    }
+
+    /// Called once every running job has finished: hands unstarted jobs back, unleased and with
+    /// their attempt uncounted, and stops renewing.
+    fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Result<(), QueueError>> {
+        if self.closing.is_none() {
+            self.stopping.store(true, Ordering::SeqCst);
+            // A fetch script in flight may be leasing jobs to us: wait for its answer so they
+            // can be handed back. A blocking wait holds nothing and is simply dropped.
+            let pending = match self.fetching.take() {
+                Some(f) if self.in_fetch.load(Ordering::SeqCst) => Some(f),
+                _ => None,
+            };
+            let mut unstarted: Vec<FetchedJob> = self.buffer.drain(..).collect();
+            let queue = self.queue.clone();
+            let held = self.held.clone();
+            let renewer = self.renewer.take();
+            self.closing = Some(Box::pin(async move {
+                if let Some(f) = pending {
+                    if let Ok(more) = tokio::time::timeout(Duration::from_secs(5), f).await {
+                        unstarted.extend(more);
+                    }
+                }
+                let jobs: Vec<(String, u32)> = unstarted
+                    .iter()
+                    .map(|j| (j.id.clone(), j.attempt))
+                    .collect();
+                match queue.release(&jobs).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(
+                            queue = queue.name(),
+                            released = n,
+                            "handed back unstarted jobs"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(
+                        queue = queue.name(),
+                        error = %e,
+                        "could not hand back unstarted jobs; their leases will expire"
+                    ),
+                }
+                if let Ok(mut h) = held.lock() {
+                    for (id, _) in &jobs {
+                        h.remove(id);
+                    }
+                }
+                if let Some(r) = renewer {
+                    r.abort();
+                }
+            }));
+        }
+        match self.closing.as_mut() {
+            Some(closing) => closing.as_mut().poll(cx).map(Ok),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<Args> BackendConfig for RedisBackend<Args> {
+    type Args = Args;
+    type Id = ulid::Ulid;
+    type Kind = Ephemeral;
+    type Config = QueuePolicy;
+    type Layer = AckLayer;
+
+    fn config(&self) -> &QueuePolicy {
+        self.queue.policy()
+    }
+
+    fn middleware(&mut self, _: &mut WorkerContext) -> AckLayer {
+        AckLayer::new(self.queue.clone(), self.held.clone())
+    }
+}

@@ -1,0 +1,655 @@
+//! The queue client: every operation on a queue is one script call (or one pipeline of them),
+//! so a job costs a fixed number of round trips whatever the queue's size.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{AsyncCommands, AsyncConnectionConfig, Client};
+use serde::Serialize;
+use ulid::Ulid;
+
+use super::error::QueueError;
+use super::job::{EnqueueOptions, Enqueued, FetchedJob, JobInfo};
+use super::keys::{Keys, QueueName};
+use super::scripts::Scripts;
+use crate::config::{QueuePolicy, RedisSettings, Settings};
+
+/// Most ids a bulk requeue or purge moves per script call.
+const BULK_CHUNK: usize = 500;
+
+/// The connection to Redis and the settings every queue is worked with. Cheap to clone.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<BrokerInner>,
+}
+
+struct BrokerInner {
+    client: Client,
+    conn: ConnectionManager,
+    scripts: Scripts,
+    settings: Settings,
+}
+
+impl Broker {
+    pub async fn connect(settings: &Settings) -> Result<Broker, QueueError> {
+        let RedisSettings {
+            url,
+            connect_timeout_ms,
+            response_timeout_ms,
+            ..
+        } = &settings.redis;
+        let client = Client::open(url.as_str())?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_millis(*connect_timeout_ms))
+            .set_response_timeout(Duration::from_millis(*response_timeout_ms))
+            .set_number_of_retries(3);
+        let mut conn = tokio::time::timeout(
+            Duration::from_millis(*connect_timeout_ms),
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| {
+            QueueError::Redis(redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "timed out connecting to Redis",
+            )))
+        })??;
+        let scripts = Scripts::new();
+        for s in scripts.all() {
+            s.prepare_invoke().load_async(&mut conn).await?;
+        }
+        Ok(Broker {
+            inner: Arc::new(BrokerInner {
+                client,
+                conn,
+                scripts,
+                settings: settings.clone(),
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// A handle on one queue, with its configured policy.
+    pub fn queue(&self, name: &str) -> Result<Queue, QueueError> {
+        let name = QueueName::parse(name).ok_or_else(|| QueueError::InvalidQueue(name.into()))?;
+        let policy = self.inner.settings.policy(name.as_str());
+        Ok(self.queue_with_policy(name, policy))
+    }
+
+    pub fn queue_with_policy(&self, name: QueueName, policy: QueuePolicy) -> Queue {
+        let keys = Keys::new(&self.inner.settings.redis.key_prefix, &name);
+        Queue {
+            broker: self.clone(),
+            name,
+            keys,
+            policy,
+            registered: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Names of every queue that has been used under this key prefix.
+    pub async fn queue_names(&self) -> Result<Vec<String>, QueueError> {
+        let mut conn = self.conn();
+        let mut names: Vec<String> = conn
+            .smembers(Keys::registry(&self.inner.settings.redis.key_prefix))
+            .await?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// True when Redis answers a PING.
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .is_ok()
+    }
+
+    pub(crate) fn conn(&self) -> ConnectionManager {
+        self.inner.conn.clone()
+    }
+
+    /// A connection of its own for a worker's blocking waits, which would otherwise hold up
+    /// every other command multiplexed on a shared connection.
+    pub(crate) async fn blocking_conn(
+        &self,
+        longest_wait: Duration,
+    ) -> Result<MultiplexedConnection, QueueError> {
+        let r = &self.inner.settings.redis;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Duration::from_millis(r.connect_timeout_ms))
+            .set_response_timeout(longest_wait + Duration::from_millis(r.response_timeout_ms));
+        Ok(self
+            .inner
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?)
+    }
+
+    fn scripts(&self) -> &Scripts {
+        &self.inner.scripts
+    }
+}
+
+/// A handle on one queue. Cheap to clone.
+#[derive(Clone)]
+pub struct Queue {
+    broker: Broker,
+    name: QueueName,
+    pub(crate) keys: Keys,
+    policy: QueuePolicy,
+    registered: Arc<AtomicBool>,
+}
+
+/// Counters and depths of one queue, read without scanning.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueueStats {
+    pub queue: String,
+    pub paused: bool,
+    pub ready: u64,
+    pub scheduled: u64,
+    pub running: u64,
+    pub dead: u64,
+    pub done_retained: u64,
+    pub enqueued_total: u64,
+    pub processed_total: u64,
+    pub failed_total: u64,
+    pub retried_total: u64,
+    pub dead_total: u64,
+    pub lease_expired_total: u64,
+    pub processed_last_minute: u64,
+    pub failed_last_minute: u64,
+    /// Mean enqueue-to-start latency of jobs started in the last full minute and this one.
+    pub mean_start_latency_ms: Option<f64>,
+}
+
+impl QueueStats {
+    pub(crate) fn default_for(queue: &str) -> QueueStats {
+        QueueStats {
+            queue: queue.to_owned(),
+            paused: false,
+            ready: 0,
+            scheduled: 0,
+            running: 0,
+            dead: 0,
+            done_retained: 0,
+            enqueued_total: 0,
+            processed_total: 0,
+            failed_total: 0,
+            retried_total: 0,
+            dead_total: 0,
+            lease_expired_total: 0,
+            processed_last_minute: 0,
+            failed_last_minute: 0,
+            mean_start_latency_ms: None,
+        }
+    }
+}
+
+/// One page of dead letters, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadPage {
+    pub jobs: Vec<JobInfo>,
+    pub next_cursor: Option<String>,
+}
+
+fn now_minute() -> i64 {
+    chrono::Utc::now().timestamp() / 60
+}
+
+fn protocol(msg: impl Into<String>) -> QueueError {
+    QueueError::Protocol(msg.into())
+}
+
+impl Queue {
+    pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    pub fn policy(&self) -> &QueuePolicy {
+        &self.policy
+    }
+
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.broker.conn()
+    }
+
+    fn prefix(&self) -> &str {
+        &self.broker.inner.settings.redis.key_prefix
+    }
+
+    async fn register(&self) -> Result<(), QueueError> {
+        if !self.registered.load(Ordering::Relaxed) {
+            let mut conn = self.conn();
+            let _: () = conn
+                .sadd(Keys::registry(self.prefix()), self.name.as_str())
+                .await?;
+            self.registered.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn enqueue_invocation<'a>(
+        &'a self,
+        inv: &mut redis::ScriptInvocation<'a>,
+        id: &str,
+        payload: &str,
+        opts: &EnqueueOptions,
+    ) {
+        inv.key(&self.keys.base)
+            .arg(id)
+            .arg(payload)
+            .arg(opts.max_attempts.unwrap_or(self.policy.max_attempts))
+            .arg(opts.delay.map_or(0, |d| d.as_millis() as u64))
+            .arg(opts.unique_key.as_deref().unwrap_or(""))
+            .arg(opts.unique_for.map_or(0, |d| d.as_millis().max(1) as u64));
+    }
+
+    /// Enqueues one job whose payload is already JSON.
+    pub async fn enqueue_json(
+        &self,
+        payload: &str,
+        opts: &EnqueueOptions,
+    ) -> Result<Enqueued, QueueError> {
+        self.register().await?;
+        let id = Ulid::new().to_string();
+        let mut inv = self.broker.scripts().enqueue.prepare_invoke();
+        self.enqueue_invocation(&mut inv, &id, payload, opts);
+        let (id, created): (String, i64) = inv.invoke_async(&mut self.conn()).await?;
+        Ok(Enqueued {
+            id,
+            created: created == 1,
+        })
+    }
+
+    pub async fn enqueue<T: Serialize>(
+        &self,
+        payload: &T,
+        opts: &EnqueueOptions,
+    ) -> Result<Enqueued, QueueError> {
+        self.enqueue_json(&serde_json::to_string(payload)?, opts)
+            .await
+    }
+
+    /// Enqueues many jobs in one pipelined round trip.
+    pub async fn enqueue_bulk_json(
+        &self,
+        payloads: &[String],
+        opts: &EnqueueOptions,
+    ) -> Result<Vec<Enqueued>, QueueError> {
+        if payloads.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.register().await?;
+        let ids: Vec<String> = payloads.iter().map(|_| Ulid::new().to_string()).collect();
+        let script = &self.broker.scripts().enqueue;
+        let mut invocations: Vec<redis::ScriptInvocation> =
+            payloads.iter().map(|_| script.prepare_invoke()).collect();
+        for ((inv, id), payload) in invocations.iter_mut().zip(&ids).zip(payloads) {
+            self.enqueue_invocation(inv, id, payload, opts);
+        }
+        let mut pipe = redis::pipe();
+        for inv in &invocations {
+            pipe.invoke_script(inv);
+        }
+        let mut conn = self.conn();
+        let replies: Vec<(String, i64)> = match pipe.query_async(&mut conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+                // The server lost its script cache (a restart): load and send again.
+                script.prepare_invoke().load_async(&mut conn).await?;
+                pipe.query_async(&mut conn).await?
+            }
+            other => other?,
+        };
+        Ok(replies
+            .into_iter()
+            .map(|(id, created)| Enqueued {
+                id,
+                created: created == 1,
+            })
+            .collect())
+    }
+
+    pub async fn enqueue_bulk<T: Serialize>(
+        &self,
+        payloads: &[T],
+        opts: &EnqueueOptions,
+    ) -> Result<Vec<Enqueued>, QueueError> {
+        let encoded = payloads
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.enqueue_bulk_json(&encoded, opts).await
+    }
+
+    /// Leases up to `n` ready jobs to `worker`. Returns them, the time the next scheduled job is
+    /// due (epoch ms), and whether the queue is paused.
+    pub(crate) async fn fetch(
+        &self,
+        n: usize,
+        worker: &str,
+    ) -> Result<(Vec<FetchedJob>, Option<i64>, bool), QueueError> {
+        let reply: Vec<String> = self
+            .broker
+            .scripts()
+            .fetch
+            .key(&self.keys.base)
+            .arg(n)
+            .arg(self.policy.lease_secs * 1000)
+            .arg(self.policy.promote_chunk)
+            .arg(worker)
+            .invoke_async(&mut self.conn())
+            .await?;
+        if reply.len() < 2 || (reply.len() - 2) % 5 != 0 {
+            return Err(protocol(format!("fetch returned {} fields", reply.len())));
+        }
+        let next_due = reply[0].parse::<i64>().ok().filter(|v| *v >= 0);
+        let paused = reply[1] == "1";
+        let num = |s: &str| {
+            s.parse::<i64>()
+                .map_err(|_| protocol(format!("bad number {s}")))
+        };
+        let jobs = reply[2..]
+            .chunks(5)
+            .map(|f| {
+                Ok(FetchedJob {
+                    id: f[0].clone(),
+                    attempt: num(&f[1])? as u32,
+                    payload: f[2].clone(),
+                    enqueued_at_ms: num(&f[3])?,
+                    run_at_ms: num(&f[4])?,
+                })
+            })
+            .collect::<Result<Vec<_>, QueueError>>()?;
+        Ok((jobs, next_due, paused))
+    }
+
+    /// Blocks (on the given connection) until an enqueue, resume or retry wakes this queue, or
+    /// `wait` passes. Returns true when woken.
+    pub(crate) async fn wait_for_work(
+        &self,
+        conn: &mut MultiplexedConnection,
+        wait: Duration,
+    ) -> Result<bool, QueueError> {
+        let secs = wait.as_secs_f64().max(0.001);
+        let woke: Option<(String, String)> = conn.blpop(self.keys.sub("wake"), secs).await?;
+        Ok(woke.is_some())
+    }
+
+    /// Finishes a job. Returns false when the job was no longer ours (its lease expired).
+    pub async fn ack(&self, id: &str, attempt: u32, result: &str) -> Result<bool, QueueError> {
+        let done: i64 = self
+            .broker
+            .scripts()
+            .ack
+            .key(&self.keys.base)
+            .arg(id)
+            .arg(attempt)
+            .arg(result)
+            .arg(self.policy.done_retention_secs * 1000)
+            .arg(self.policy.done_retention_count)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// Records a failed attempt: retried after `retry_in`, or dead when `permanent` or out of
+    /// attempts. Returns the job's new status (None when the job was no longer ours).
+    pub async fn fail(
+        &self,
+        id: &str,
+        attempt: u32,
+        error: &str,
+        permanent: bool,
+        retry_in: Duration,
+    ) -> Result<Option<super::JobStatus>, QueueError> {
+        let outcome: i64 = self
+            .broker
+            .scripts()
+            .fail
+            .key(&self.keys.base)
+            .arg(id)
+            .arg(attempt)
+            .arg(error)
+            .arg(if permanent { "1" } else { "0" })
+            .arg(retry_in.as_millis() as u64)
+            .arg(self.policy.dead_retention_secs * 1000)
+            .arg(self.policy.dead_retention_count)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(match outcome {
+            1 => Some(super::JobStatus::Retrying),
+            2 => Some(super::JobStatus::Dead),
+            _ => None,
+        })
+    }
+
+    /// Hands unstarted jobs back to the head of the ready list without counting an attempt.
+    pub(crate) async fn release(&self, jobs: &[(String, u32)]) -> Result<u64, QueueError> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let script = &self.broker.scripts().release;
+        let mut inv = script.key(&self.keys.base);
+        for (id, attempt) in jobs {
+            inv.arg(id).arg(attempt);
+        }
+        Ok(inv.invoke_async(&mut self.conn()).await?)
+    }
+
+    /// Extends the leases of jobs a live worker holds.
+    pub(crate) async fn renew(&self, jobs: &[(String, u32)]) -> Result<u64, QueueError> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let script = &self.broker.scripts().renew;
+        let mut inv = script.key(&self.keys.base);
+        inv.arg(self.policy.lease_secs * 1000);
+        for (id, attempt) in jobs {
+            inv.arg(id).arg(attempt);
+        }
+        Ok(inv.invoke_async(&mut self.conn()).await?)
+    }
+
+    pub async fn job(&self, id: &str) -> Result<Option<JobInfo>, QueueError> {
+        let h: HashMap<String, String> = self.conn().hgetall(self.keys.job(id)).await?;
+        Ok(JobInfo::from_hash(self.name(), &h))
+    }
+
+    async fn jobs(&self, ids: &[String]) -> Result<Vec<JobInfo>, QueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hgetall(self.keys.job(id));
+        }
+        let hashes: Vec<HashMap<String, String>> = pipe.query_async(&mut self.conn()).await?;
+        Ok(hashes
+            .iter()
+            .filter_map(|h| JobInfo::from_hash(self.name(), h))
+            .collect())
+    }
+
+    /// Ids of jobs in one state, oldest first, from `offset`.
+    pub(crate) async fn ids_in(
+        &self,
+        status: super::JobStatus,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<String>, QueueError> {
+        use super::JobStatus as S;
+        let mut conn = self.conn();
+        let (start, stop) = (offset as isize, (offset + limit) as isize - 1);
+        Ok(match status {
+            S::Ready => conn.lrange(self.keys.sub("ready"), start, stop).await?,
+            S::Scheduled | S::Retrying => {
+                let ids: Vec<String> = conn.zrange(self.keys.sub("scheduled"), start, stop).await?;
+                ids
+            }
+            S::Running => conn.zrange(self.keys.sub("leased"), start, stop).await?,
+            S::Done => conn.zrevrange(self.keys.sub("done"), start, stop).await?,
+            S::Dead => conn.zrevrange(self.keys.sub("dead"), start, stop).await?,
+        })
+    }
+
+    pub async fn list(
+        &self,
+        status: super::JobStatus,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobInfo>, QueueError> {
+        let ids = self.ids_in(status, offset, limit).await?;
+        self.jobs(&ids).await
+    }
+
+    /// A page of dead letters, newest first. The cursor is opaque to callers.
+    pub async fn dead(&self, cursor: Option<&str>, limit: usize) -> Result<DeadPage, QueueError> {
+        let offset = cursor.and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+        let ids = self
+            .ids_in(super::JobStatus::Dead, offset, limit + 1)
+            .await?;
+        let more = ids.len() > limit;
+        let jobs = self.jobs(&ids[..ids.len().min(limit)]).await?;
+        Ok(DeadPage {
+            jobs,
+            next_cursor: more.then(|| (offset + limit).to_string()),
+        })
+    }
+
+    async fn bulk(&self, script: &redis::Script, target: Option<&str>) -> Result<u64, QueueError> {
+        let mut total = 0;
+        loop {
+            let n: u64 = script
+                .key(&self.keys.base)
+                .arg(target.unwrap_or("*"))
+                .arg(BULK_CHUNK)
+                .invoke_async(&mut self.conn())
+                .await?;
+            total += n;
+            if target.is_some() || n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Moves one dead letter (or all, with None) back to ready with a fresh attempt budget.
+    pub async fn requeue_dead(&self, id: Option<&str>) -> Result<u64, QueueError> {
+        self.bulk(&self.broker.scripts().requeue, id).await
+    }
+
+    /// Deletes one dead letter (or all, with None).
+    pub async fn purge_dead(&self, id: Option<&str>) -> Result<u64, QueueError> {
+        self.bulk(&self.broker.scripts().purge, id).await
+    }
+
+    pub async fn pause(&self) -> Result<(), QueueError> {
+        self.register().await?;
+        let _: () = self.conn().set(self.keys.sub("paused"), 1).await?;
+        Ok(())
+    }
+
+    /// Resumes a paused queue and wakes its idle workers.
+    pub async fn resume(&self) -> Result<(), QueueError> {
+        let mut pipe = redis::pipe();
+        pipe.del(self.keys.sub("paused")).ignore();
+        for _ in 0..16 {
+            pipe.lpush(self.keys.sub("wake"), "1").ignore();
+        }
+        pipe.ltrim(self.keys.sub("wake"), 0, 63).ignore();
+        let _: () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    pub async fn stats(&self) -> Result<QueueStats, QueueError> {
+        let minute = now_minute();
+        let k = &self.keys;
+        let mut pipe = redis::pipe();
+        pipe.exists(k.sub("paused"))
+            .llen(k.sub("ready"))
+            .zcard(k.sub("scheduled"))
+            .zcard(k.sub("leased"))
+            .zcard(k.sub("dead"))
+            .zcard(k.sub("done"))
+            .hgetall(k.sub("stats"))
+            .hgetall(k.minute(minute))
+            .hgetall(k.minute(minute - 1));
+        #[allow(clippy::type_complexity)]
+        let (paused, ready, scheduled, running, dead, done, totals, this_min, last_min): (
+            bool,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            HashMap<String, u64>,
+            HashMap<String, u64>,
+            HashMap<String, u64>,
+        ) = pipe.query_async(&mut self.conn()).await?;
+        let t = |k: &str| totals.get(k).copied().unwrap_or(0);
+        let both =
+            |k: &str| this_min.get(k).copied().unwrap_or(0) + last_min.get(k).copied().unwrap_or(0);
+        let started = both("started");
+        Ok(QueueStats {
+            queue: self.name().to_owned(),
+            paused,
+            ready,
+            scheduled,
+            running,
+            dead,
+            done_retained: done,
+            enqueued_total: t("enqueued"),
+            processed_total: t("processed"),
+            failed_total: t("failed"),
+            retried_total: t("retried"),
+            dead_total: t("dead"),
+            lease_expired_total: t("reaped"),
+            processed_last_minute: last_min.get("processed").copied().unwrap_or(0),
+            failed_last_minute: last_min.get("failed").copied().unwrap_or(0),
+            mean_start_latency_ms: (started > 0)
+                .then(|| both("latency_ms_sum") as f64 / started as f64),
+        })
+    }
+
+    /// Deletes every key of this queue. For tests and benchmarks.
+    pub async fn destroy(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn();
+        let pattern = format!(
+            "{}*",
+            self.keys.base.replace('{', "\\{").replace('}', "\\}")
+        );
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                let _: () = conn.del(keys).await?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let _: () = conn
+            .srem(Keys::registry(self.prefix()), self.name.as_str())
+            .await?;
+        Ok(())
+    }
+}

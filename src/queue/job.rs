@@ -1,0 +1,132 @@
+//! The job envelope as stored in Redis and as shown to API callers.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for its run time.
+    Scheduled,
+    /// Due, waiting for a worker.
+    Ready,
+    /// Leased to a worker.
+    Running,
+    /// Failed an attempt; scheduled to run again.
+    Retrying,
+    Done,
+    /// In the dead letters: failed permanently or out of attempts.
+    Dead,
+}
+
+impl JobStatus {
+    fn parse(s: &str) -> Option<JobStatus> {
+        Some(match s {
+            "scheduled" => JobStatus::Scheduled,
+            "ready" => JobStatus::Ready,
+            "running" => JobStatus::Running,
+            "retrying" => JobStatus::Retrying,
+            "done" => JobStatus::Done,
+            "dead" => JobStatus::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// How to enqueue one job.
+#[derive(Debug, Clone, Default)]
+pub struct EnqueueOptions {
+    /// Run no earlier than this from now.
+    pub delay: Option<Duration>,
+    /// While a job holding this key is pending, enqueueing another returns the first one's id.
+    pub unique_key: Option<String>,
+    /// Keep the unique key this long even after the job finished (timer ticks fire once even
+    /// when a slow replica asks after the job already ran).
+    pub unique_for: Option<Duration>,
+    /// Overrides the queue's max attempts.
+    pub max_attempts: Option<u32>,
+}
+
+/// What an enqueue did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enqueued {
+    pub id: String,
+    /// False when a unique key was held and `id` is the existing job's.
+    pub created: bool,
+}
+
+/// A job as the backend hands it to a worker.
+#[derive(Debug, Clone)]
+pub struct FetchedJob {
+    pub id: String,
+    pub attempt: u32,
+    pub payload: String,
+    pub enqueued_at_ms: i64,
+    pub run_at_ms: i64,
+}
+
+/// What a running job knows about itself; available to handlers as task data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobMeta {
+    pub id: String,
+    pub attempt: u32,
+    pub enqueued_at_ms: i64,
+    pub run_at_ms: i64,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobInfo {
+    pub id: String,
+    pub queue: String,
+    pub status: JobStatus,
+    pub payload: serde_json::Value,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub last_error: Option<String>,
+    pub unique_key: Option<String>,
+    pub enqueued_at: Option<DateTime<Utc>>,
+    pub run_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub worker: Option<String>,
+}
+
+fn ms_to_time(v: Option<&String>) -> Option<DateTime<Utc>> {
+    let ms = v?.parse::<i64>().ok()?;
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+impl JobInfo {
+    /// Builds the view from a job hash; None when the hash is empty or unreadable.
+    pub(crate) fn from_hash(queue: &str, h: &HashMap<String, String>) -> Option<JobInfo> {
+        let status = JobStatus::parse(h.get("status")?)?;
+        let payload = h
+            .get("payload")
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or(serde_json::Value::Null);
+        let non_empty = |k: &str| h.get(k).filter(|v| !v.is_empty()).cloned();
+        Some(JobInfo {
+            id: h.get("id")?.clone(),
+            queue: queue.to_owned(),
+            status,
+            payload,
+            attempts: h.get("attempt").and_then(|v| v.parse().ok()).unwrap_or(0),
+            max_attempts: h
+                .get("max_attempts")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            last_error: non_empty("last_error"),
+            unique_key: non_empty("unique"),
+            enqueued_at: ms_to_time(h.get("enqueued_at")),
+            run_at: ms_to_time(h.get("run_at")),
+            started_at: ms_to_time(h.get("started_at")),
+            finished_at: ms_to_time(h.get("finished_at")),
+            worker: non_empty("worker"),
+        })
+    }
+}

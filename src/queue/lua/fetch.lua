@@ -1,0 +1,64 @@
+-- Lease up to ARGV[1] ready jobs to worker ARGV[4] for ARGV[2] ms, in one atomic step.
+-- First moves due scheduled jobs to the ready list and takes back expired leases, each at most
+-- ARGV[3] at a time, so a backlog of any size costs every fetch the same bounded work.
+-- Returns {next_due_ms or -1, paused (0/1), then per job: id, attempt, payload, enqueued_at, run_at}.
+local n, lease, chunk, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local now = now_ms()
+
+local due = redis.call('ZRANGEBYSCORE', k('scheduled'), '-inf', now, 'LIMIT', 0, chunk)
+if #due > 0 then
+  redis.call('ZREM', k('scheduled'), unpack(due))
+  redis.call('RPUSH', k('ready'), unpack(due))
+  for _, id in ipairs(due) do redis.call('HSET', jk(id), 'status', 'ready') end
+end
+
+local expired = redis.call('ZRANGEBYSCORE', k('leased'), '-inf', now, 'LIMIT', 0, chunk)
+for _, id in ipairs(expired) do
+  redis.call('ZREM', k('leased'), id)
+  local f = redis.call('HMGET', jk(id), 'attempt', 'max_attempts')
+  local err = 'lease expired: the worker running attempt ' .. tostring(f[1]) .. ' was lost'
+  redis.call('HSET', jk(id), 'last_error', err)
+  redis.call('HINCRBY', k('stats'), 'reaped', 1)
+  if tonumber(f[1]) >= tonumber(f[2]) then
+    redis.call('HSET', jk(id), 'status', 'dead', 'finished_at', now)
+    redis.call('ZADD', k('dead'), now, id)
+    release_unique(id)
+    redis.call('HINCRBY', k('stats'), 'dead', 1)
+  else
+    redis.call('HSET', jk(id), 'status', 'ready')
+    redis.call('RPUSH', k('ready'), id)
+  end
+end
+
+local next_due = -1
+local first = redis.call('ZRANGE', k('scheduled'), 0, 0, 'WITHSCORES')
+if #first > 0 then next_due = tonumber(first[2]) end
+
+if redis.call('EXISTS', k('paused')) == 1 then return {next_due, 1} end
+
+local out = {next_due, 0}
+local ids = redis.call('LPOP', k('ready'), n)
+if not ids then return out end
+local lat_sum, started = 0, 0
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', jk(id), 'payload', 'enqueued_at', 'run_at')
+  if f[1] then
+    local attempt = redis.call('HINCRBY', jk(id), 'attempt', 1)
+    redis.call('HSET', jk(id), 'status', 'running', 'started_at', now, 'worker', worker)
+    redis.call('ZADD', k('leased'), now + lease, id)
+    lat_sum = lat_sum + math.max(now - tonumber(f[3]), 0)
+    started = started + 1
+    table.insert(out, id)
+    table.insert(out, attempt)
+    table.insert(out, f[1])
+    table.insert(out, f[2])
+    table.insert(out, f[3])
+  end
+end
+if started > 0 then
+  count_minute(now, 'started', started)
+  count_minute(now, 'latency_ms_sum', lat_sum)
+end
+-- Let another idle worker help with what is left.
+if redis.call('LLEN', k('ready')) > 0 then wake(1) end
+return out

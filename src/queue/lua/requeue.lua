@@ -1,0 +1,17 @@
+-- Move dead letters back to the ready list with a fresh attempt budget.
+-- ARGV[1]: a job id, or '*' for up to ARGV[2] of them (the caller repeats until 0).
+-- Returns how many were requeued.
+local ids
+if ARGV[1] == '*' then
+  ids = redis.call('ZRANGE', k('dead'), 0, tonumber(ARGV[2]) - 1)
+else
+  if redis.call('ZSCORE', k('dead'), ARGV[1]) then ids = {ARGV[1]} else ids = {} end
+end
+for _, id in ipairs(ids) do
+  redis.call('ZREM', k('dead'), id)
+  redis.call('HSET', jk(id), 'status', 'ready', 'attempt', 0, 'run_at', now_ms())
+  redis.call('HDEL', jk(id), 'finished_at')
+  redis.call('RPUSH', k('ready'), id)
+end
+if #ids > 0 then wake(math.min(#ids, 8)) end
+return #ids

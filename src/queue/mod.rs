@@ -1,0 +1,29 @@
+//! switchyard's durable job queue: its own Redis storage (Lua scripts in `lua/`, one per
+//! operation) and the apalis backend that feeds workers from it.
+//!
+//! Keys of one queue share the hash tag `{<prefix>:<queue>}`, so every script touches one Redis
+//! Cluster slot:
+//! - `ready` (list of job ids, FIFO), `scheduled` (zset by run time), `leased` (zset by lease
+//!   deadline), `done` and `dead` (zsets by finish time, trimmed to the queue's retention);
+//! - `job:<id>` (hash: the envelope), `unique:<key>` (the job id holding a unique key);
+//! - `wake` (a short list idle workers block on), `paused`, `stats` (counters) and `m:<minute>`
+//!   (per-minute counters, expiring).
+
+mod ack;
+mod backend;
+mod backoff;
+mod client;
+mod error;
+pub mod expose;
+mod job;
+mod keys;
+mod scripts;
+pub mod timers;
+
+pub use ack::{AckLayer, AckService};
+pub use backend::{RedisBackend, WorkerId};
+pub use backoff::retry_delay;
+pub use client::{Broker, DeadPage, Queue, QueueStats};
+pub use error::{JobError, QueueError};
+pub use job::{EnqueueOptions, Enqueued, FetchedJob, JobInfo, JobMeta, JobStatus};
+pub use keys::QueueName;

@@ -1,0 +1,51 @@
+//! The Lua scripts, each prefixed with the shared helpers and loaded once (EVALSHA, with the
+//! redis crate reloading a script the server forgot).
+
+use redis::Script;
+
+const LIB: &str = include_str!("lua/lib.lua");
+
+fn load(body: &str) -> Script {
+    Script::new(&format!("{LIB}\n{body}"))
+}
+
+pub(crate) struct Scripts {
+    pub enqueue: Script,
+    pub fetch: Script,
+    pub ack: Script,
+    pub fail: Script,
+    pub release: Script,
+    pub renew: Script,
+    pub requeue: Script,
+    pub purge: Script,
+}
+
+impl Scripts {
+    pub fn new() -> Scripts {
+        Scripts {
+            enqueue: load(include_str!("lua/enqueue.lua")),
+            fetch: load(include_str!("lua/fetch.lua")),
+            ack: load(include_str!("lua/ack.lua")),
+            fail: load(include_str!("lua/fail.lua")),
+            release: load(include_str!("lua/release.lua")),
+            renew: load(include_str!("lua/renew.lua")),
+            requeue: load(include_str!("lua/requeue.lua")),
+            purge: load(include_str!("lua/purge.lua")),
+        }
+    }
+}
+
+impl Scripts {
+    pub fn all(&self) -> [&Script; 8] {
+        [
+            &self.enqueue,
+            &self.fetch,
+            &self.ack,
+            &self.fail,
+            &self.release,
+            &self.renew,
+            &self.requeue,
+            &self.purge,
+        ]
+    }
+}

@@ -1,0 +1,192 @@
+//! The typed queues: each job's payload type, and the worker pools that run them.
+//!
+//! Every queue of DESIGN.md is declared here with its payload, so the API can validate an enqueue
+//! against the queue's type. A queue gets a worker pool once its handler exists (see `HANDLED`);
+//! jobs on the others wait in Redis, untouched, until a release that handles them.
+
+mod noop;
+mod pool;
+
+pub use noop::Noop;
+pub use pool::{run_pools, spawn_pool, PoolError};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A job payload type bound to its queue.
+pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + 'static {
+    const QUEUE: &'static str;
+}
+
+/// Why an import was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportReason {
+    Timer,
+    ChannelWebhook,
+    Manual,
+}
+
+/// Import a channel's orders changed since its cursor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportOrders {
+    pub channel_id: i64,
+    pub reason: ImportReason,
+}
+
+/// Download a channel's listings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportProducts {
+    pub channel_id: i64,
+}
+
+/// Push changed stock levels to one channel (unique per channel while pending).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncStock {
+    pub channel_id: i64,
+}
+
+/// Create a fulfilment on the order's channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushFulfilment {
+    pub fulfilment_id: i64,
+}
+
+/// Sign and POST one webhook delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverWebhook {
+    pub delivery_id: i64,
+}
+
+/// Send an order to a fulfilment-centre plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunPlugin {
+    pub plugin_id: i64,
+    pub order_id: i64,
+}
+
+/// Create an invoice in an accounting package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostInvoice {
+    pub invoice_id: i64,
+}
+
+macro_rules! queues {
+    ($($ty:ident => $name:literal),+ $(,)?) => {
+        $(impl JobKind for $ty { const QUEUE: &'static str = $name; })+
+
+        /// Every typed queue's name.
+        pub const QUEUES: &[&str] = &[$($name),+];
+
+        /// Checks a JSON payload against the queue's type. Err names the offending field.
+        pub fn validate_payload(queue: &str, payload: &serde_json::Value) -> Result<(), PayloadError> {
+            match queue {
+                $($name => check::<$ty>(payload),)+
+                _ => Err(PayloadError::UnknownQueue(queue.to_owned())),
+            }
+        }
+    };
+}
+
+queues! {
+    ImportOrders => "import-orders",
+    ImportProducts => "import-products",
+    SyncStock => "sync-stock",
+    PushFulfilment => "push-fulfilment",
+    DeliverWebhook => "deliver-webhook",
+    RunPlugin => "run-plugin",
+    PostInvoice => "post-invoice",
+    Noop => "noop",
+}
+
+/// Queues whose handlers exist, and so get worker pools.
+pub const HANDLED: &[&str] = &[Noop::QUEUE];
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PayloadError {
+    #[error("unknown queue `{0}`")]
+    UnknownQueue(String),
+    #[error("payload field `{field}`: {message}")]
+    Field { field: String, message: String },
+}
+
+fn check<T: DeserializeOwned>(payload: &serde_json::Value) -> Result<(), PayloadError> {
+    let text = payload.to_string();
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize::<_, T>(de)
+        .map(|_| ())
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            // serde names a missing or unknown field only in its message; lift it out.
+            let field = if path == "." {
+                field_in_message(&message).unwrap_or_else(|| "payload".to_owned())
+            } else {
+                path
+            };
+            PayloadError::Field { field, message }
+        })
+}
+
+fn field_in_message(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_good_payload_passes() {
+        assert_eq!(
+            validate_payload(
+                "import-orders",
+                &json!({"channel_id": 7, "reason": "manual"})
+            ),
+            Ok(())
+        );
+        assert_eq!(validate_payload("noop", &json!({})), Ok(()));
+    }
+
+    #[test]
+    fn a_bad_payload_names_its_field() {
+        let field = |q, p| match validate_payload(q, &p) {
+            Err(PayloadError::Field { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        };
+        assert_eq!(
+            field(
+                "import-orders",
+                json!({"channel_id": "x", "reason": "manual"})
+            ),
+            "channel_id"
+        );
+        assert_eq!(field("import-orders", json!({"channel_id": 1})), "reason");
+        assert_eq!(
+            field("import-orders", json!({"channel_id": 1, "reason": "later"})),
+            "reason"
+        );
+        assert_eq!(
+            field("run-plugin", json!({"plugin_id": 1, "order_id": 2, "x": 1})),
+            "x"
+        );
+    }
+
+    #[test]
+    fn unknown_queues_are_refused() {
+        assert_eq!(
+            validate_payload("nope", &json!({})),
+            Err(PayloadError::UnknownQueue("nope".into()))
+        );
+    }
+}

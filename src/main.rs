@@ -1,1 +1,231 @@
-fn main() {}
+//! The `switchyard` command.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use switchyard::config::Settings;
+use switchyard::queue::{Broker, EnqueueOptions};
+use switchyard::{bench, shutdown, workers};
+
+#[derive(Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Multichannel commerce integration hub"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run worker pools for some queues (default: every handled queue).
+    Work {
+        /// Comma-separated queue names.
+        #[arg(long, value_delimiter = ',')]
+        queues: Vec<String>,
+    },
+    /// Inspect and steer queues from the command line.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Benchmarks (print figures).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Enqueue one job; the payload is JSON checked against the queue's type.
+    Enqueue {
+        queue: String,
+        payload: String,
+        #[arg(long)]
+        delay_ms: Option<u64>,
+        #[arg(long)]
+        unique_key: Option<String>,
+    },
+    /// Show one job.
+    Show {
+        queue: String,
+        id: String,
+    },
+    /// Queue depths and counters (all typed queues when none is named).
+    Stats {
+        queue: Option<String>,
+    },
+    /// List dead letters, newest first.
+    Dead {
+        queue: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Requeue one dead letter, or all with --all.
+    Requeue {
+        queue: String,
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete one dead letter, or all with --all.
+    Purge {
+        queue: String,
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    Pause {
+        queue: String,
+    },
+    Resume {
+        queue: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Enqueue, drain and idle-pickup figures for the queue.
+    Queue {
+        #[arg(long, default_value_t = 100_000)]
+        jobs: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value_t = 500)]
+        pickups: usize,
+    },
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn one_or_all(id: Option<String>, all: bool) -> anyhow::Result<Option<String>> {
+    match (id, all) {
+        (Some(id), false) => Ok(Some(id)),
+        (None, true) => Ok(None),
+        _ => anyhow::bail!("name one job id, or pass --all"),
+    }
+}
+
+async fn jobs(broker: &Broker, cmd: JobsCommand) -> anyhow::Result<()> {
+    match cmd {
+        JobsCommand::Enqueue {
+            queue,
+            payload,
+            delay_ms,
+            unique_key,
+        } => {
+            let value: serde_json::Value =
+                serde_json::from_str(&payload).context("payload is not JSON")?;
+            workers::validate_payload(&queue, &value)?;
+            let opts = EnqueueOptions {
+                delay: delay_ms.map(Duration::from_millis),
+                unique_key,
+                ..EnqueueOptions::default()
+            };
+            print_json(
+                &broker
+                    .queue(&queue)?
+                    .enqueue_json(&value.to_string(), &opts)
+                    .await?,
+            )
+        }
+        JobsCommand::Show { queue, id } => match broker.queue(&queue)?.job(&id).await? {
+            Some(job) => print_json(&job),
+            None => anyhow::bail!("no job {id} in queue {queue}"),
+        },
+        JobsCommand::Stats { queue } => {
+            let names: Vec<String> = match queue {
+                Some(q) => vec![q],
+                None => workers::QUEUES.iter().map(|q| q.to_string()).collect(),
+            };
+            let mut all = Vec::new();
+            for q in names {
+                all.push(broker.queue(&q)?.stats().await?);
+            }
+            print_json(&all)
+        }
+        JobsCommand::Dead { queue, limit } => {
+            print_json(&broker.queue(&queue)?.dead(None, limit).await?)
+        }
+        JobsCommand::Requeue { queue, id, all } => {
+            let n = broker
+                .queue(&queue)?
+                .requeue_dead(one_or_all(id, all)?.as_deref())
+                .await?;
+            println!("requeued {n}");
+            Ok(())
+        }
+        JobsCommand::Purge { queue, id, all } => {
+            let n = broker
+                .queue(&queue)?
+                .purge_dead(one_or_all(id, all)?.as_deref())
+                .await?;
+            println!("purged {n}");
+            Ok(())
+        }
+        JobsCommand::Pause { queue } => broker.queue(&queue)?.pause().await.map_err(Into::into),
+        JobsCommand::Resume { queue } => broker.queue(&queue)?.resume().await.map_err(Into::into),
+    }
+}
+
+fn init_logs(settings: &Settings) {
+    use switchyard::config::LogFormat;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(settings.log.filter.as_str()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match settings.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load()?;
+    init_logs(&settings);
+    match cli.command {
+        Command::Work { queues } => {
+            let queues = if queues.is_empty() {
+                workers::HANDLED.iter().map(|q| q.to_string()).collect()
+            } else {
+                queues
+            };
+            let broker = Broker::connect(&settings)
+                .await
+                .context("connecting to Redis")?;
+            let stop = shutdown::on_signal();
+            workers::run_pools(&broker, &queues, stop).await?;
+            Ok(())
+        }
+        Command::Jobs { command } => {
+            let broker = Broker::connect(&settings)
+                .await
+                .context("connecting to Redis")?;
+            jobs(&broker, command).await
+        }
+        Command::Bench { command } => match command {
+            BenchCommand::Queue {
+                jobs,
+                runs,
+                pickups,
+            } => {
+                let opts = bench::queue::Options {
+                    jobs,
+                    runs: runs.max(1),
+                    pickups: pickups.max(1),
+                };
+                bench::queue::run(&settings, &opts).await
+            }
+        },
+    }
+}

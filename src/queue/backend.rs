@@ -69,8 +69,9 @@ pub struct RedisBackend<Args> {
 
 impl<Args> RedisBackend<Args> {
     pub fn new(queue: Queue) -> RedisBackend<Args> {
-        let policy = queue.policy();
-        let batch = policy.batch_size.min(policy.concurrency).max(1);
+        // Jobs beyond the free slots wait in the buffer, leased and renewed, until a slot frees
+        // or shutdown hands them back.
+        let batch = queue.policy().batch_size.max(1);
         RedisBackend {
             worker: WorkerId::generate(queue.name()),
             queue,

@@ -1,0 +1,159 @@
+//! problem+json (RFC 9457) for the failures `AppError` does not model: the ones raised by tower
+//! layers and axum itself (timeouts, oversized bodies, unknown methods) and a readiness probe that
+//! must say which store is down. Same shape and `type` URIs as `AppError`, so a client parses one
+//! format whatever produced the error.
+
+use axum::body::Body;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    down: &'a [&'a str],
+}
+
+fn body(status: StatusCode, slug: &str, title: &str, detail: &str, down: &[&str]) -> Body {
+    let problem = Problem {
+        kind: format!("https://switchyard.dev/problems/{slug}"),
+        title,
+        status: status.as_u16(),
+        detail,
+        down,
+    };
+    // Serialising a struct of strings and numbers cannot fail; an empty body is the fallback
+    // rather than a panic in the error path.
+    Body::from(serde_json::to_vec(&problem).unwrap_or_default())
+}
+
+fn respond(status: StatusCode, body: Body) -> Response {
+    let mut res = (status, body).into_response();
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    res
+}
+
+/// A problem response with a stable `type` of `https://switchyard.dev/problems/<slug>`.
+pub(crate) fn problem(status: StatusCode, slug: &str, title: &str, detail: &str) -> Response {
+    respond(status, body(status, slug, title, detail, &[]))
+}
+
+/// 413, for a body over `server.body_limit_bytes`.
+pub(crate) fn too_large() -> Response {
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "Payload too large",
+        "the request body is larger than the server accepts",
+    )
+}
+
+/// 503 naming the backing stores that did not answer, so whoever reads a failing probe knows
+/// where to look.
+pub(crate) fn not_ready(down: &[&str]) -> Response {
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    let detail = format!("not ready: {} unreachable", down.join(" and "));
+    respond(
+        status,
+        body(status, "not-ready", "Not ready", &detail, down),
+    )
+}
+
+fn is_problem(res: &Response) -> bool {
+    res.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON))
+}
+
+/// Rewrites any error response that is not problem+json yet (tower-http's 408 and 413, axum's
+/// 405 and path rejections) into one, keeping its status and headers (`Allow`, for instance).
+pub(crate) async fn for_bare_errors(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem(&res) {
+        return res;
+    }
+    let (slug, title, detail) = match status {
+        StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "Request timeout",
+            "the request took longer than the server allows",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload-too-large",
+            "Payload too large",
+            "the request body is larger than the server accepts",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "Method not allowed",
+            "this resource does not support the request's method",
+        ),
+        StatusCode::NOT_FOUND => ("not-found", "Not found", "no such resource"),
+        s if s.is_server_error() => (
+            "internal",
+            "Internal error",
+            "the service could not complete the request; try again",
+        ),
+        _ => ("bad-request", "Bad request", "the request could not be understood"),
+    };
+    let (mut parts, _) = res.into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    Response::from_parts(parts, body(status, slug, title, detail, &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::header::ALLOW;
+
+    async fn json(res: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn bare_errors_become_problems_and_keep_their_headers() {
+        let mut bare = (StatusCode::METHOD_NOT_ALLOWED, "nope").into_response();
+        bare.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET"));
+        let res = for_bare_errors(bare).await;
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers()[CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(res.headers()[ALLOW], "GET");
+        let body = json(res).await;
+        assert_eq!(body["status"], 405);
+        assert_eq!(
+            body["type"],
+            "https://switchyard.dev/problems/method-not-allowed"
+        );
+    }
+
+    #[tokio::test]
+    async fn successes_and_problems_pass_untouched() {
+        let ok = for_bare_errors((StatusCode::OK, "fine").into_response()).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_ne!(
+            ok.headers().get(CONTENT_TYPE).map(|v| v.as_bytes()),
+            Some(PROBLEM_JSON.as_bytes())
+        );
+        let res = for_bare_errors(not_ready(&["redis"])).await;
+        let body = json(res).await;
+        assert_eq!(body["down"], serde_json::json!(["redis"]));
+        assert_eq!(body["detail"], "not ready: redis unreachable");
+    }
+}

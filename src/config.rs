@@ -169,6 +169,13 @@ impl QueuePolicy {
                 "must not be below backoff_base_ms",
             ));
         }
+        if self.promote_chunk > 5000 {
+            // Lua's unpack() of a larger chunk would overflow the script's stack.
+            return Err(invalid(
+                format!("{key}.promote_chunk"),
+                "must be at most 5000",
+            ));
+        }
         if !(0.0..1.0).contains(&self.backoff_jitter) {
             return Err(invalid(
                 format!("{key}.backoff_jitter"),
@@ -184,6 +191,11 @@ impl Settings {
     /// process environment.
     pub fn load_from(dir: &Path) -> Result<Settings, ConfigError> {
         let env = std::env::var("SWITCHYARD_ENV").unwrap_or_else(|_| "development".to_owned());
+        Settings::load_env(dir, &env)
+    }
+
+    /// Loads `default.toml` and `<env>.toml` from `dir`, then the process environment.
+    pub fn load_env(dir: &Path, env: &str) -> Result<Settings, ConfigError> {
         let mut builder = config::Config::builder()
             .add_source(config::File::from(dir.join("default.toml")).required(true))
             .add_source(config::File::from(dir.join(format!("{env}.toml"))).required(false))

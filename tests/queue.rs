@@ -1,0 +1,462 @@
+//! The queue's behaviours, each against a real Redis under its own key prefix.
+
+mod queue_helpers;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use queue_helpers::*;
+use switchyard::queue::timers::Timer;
+use switchyard::queue::{EnqueueOptions, JobStatus};
+use switchyard::workers::Noop;
+
+fn delayed(ms: u64) -> EnqueueOptions {
+    EnqueueOptions {
+        delay: Some(Duration::from_millis(ms)),
+        ..EnqueueOptions::default()
+    }
+}
+
+fn unique(key: &str) -> EnqueueOptions {
+    EnqueueOptions {
+        unique_key: Some(key.to_owned()),
+        ..EnqueueOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_job_does_not_run_before_its_time_and_runs_soon_after() {
+    let broker = broker().await;
+    let queue = broker.queue("noop").unwrap();
+    let worker = run_noop(&broker);
+    let job = queue
+        .enqueue(&Noop::default(), &delayed(1500))
+        .await
+        .unwrap();
+
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let early = queue.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(early.status, JobStatus::Scheduled, "ran before its time");
+
+    let done = eventually(
+        Duration::from_secs(5),
+        "the delayed job to finish",
+        || async {
+            queue
+                .job(&job.id)
+                .await
+                .unwrap()
+                .filter(|j| j.status == JobStatus::Done)
+        },
+    )
+    .await;
+    let waited = done.started_at.unwrap() - done.enqueued_at.unwrap();
+    assert!(waited.num_milliseconds() >= 1500, "started after {waited}");
+    assert!(
+        waited.num_milliseconds() < 1500 + 500,
+        "started late: {waited}"
+    );
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_duplicate_unique_key_returns_the_first_jobs_id_while_it_is_pending() {
+    let broker = broker().await;
+    let queue = broker.queue("noop").unwrap();
+    let first = queue
+        .enqueue(&Noop::default(), &unique("channel-7"))
+        .await
+        .unwrap();
+    let second = queue
+        .enqueue(&Noop::default(), &unique("channel-7"))
+        .await
+        .unwrap();
+    assert!(first.created);
+    assert!(!second.created);
+    assert_eq!(first.id, second.id);
+    let other = queue
+        .enqueue(&Noop::default(), &unique("channel-8"))
+        .await
+        .unwrap();
+    assert_ne!(other.id, first.id);
+    assert_eq!(queue.stats().await.unwrap().ready, 2);
+
+    // Once the first job is finished, the key is free again.
+    let worker = run_noop(&broker);
+    eventually(Duration::from_secs(5), "both jobs to finish", || async {
+        (queue.stats().await.unwrap().processed_total == 2).then_some(())
+    })
+    .await;
+    let third = queue
+        .enqueue(&Noop::default(), &unique("channel-7"))
+        .await
+        .unwrap();
+    assert!(third.created);
+    assert_ne!(third.id, first.id);
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_is_retried_with_growing_delays_and_then_succeeds() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.backoff_base_ms = 150;
+    policy.backoff_cap_ms = 10_000;
+    policy.backoff_jitter = 0.0;
+    let queue = probe_queue(&broker, "probe-retry", policy);
+    let state = Arc::new(ProbeState::default());
+    state.fail_through_attempt.store(3, Ordering::SeqCst);
+    let worker = run_probe(&queue, state.clone());
+
+    let job = queue
+        .enqueue(
+            &Probe {
+                tag: "r".into(),
+                sleep_ms: 0,
+            },
+            &EnqueueOptions::default(),
+        )
+        .await
+        .unwrap();
+    let done = eventually(
+        Duration::from_secs(10),
+        "the retried job to succeed",
+        || async {
+            queue
+                .job(&job.id)
+                .await
+                .unwrap()
+                .filter(|j| j.status == JobStatus::Done)
+        },
+    )
+    .await;
+    assert_eq!(done.attempts, 4);
+    let starts = state.starts_of("r");
+    assert_eq!(
+        starts.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1].1 - w[0].1).collect();
+    // Backoff 150 ms, 300 ms, 600 ms: each wait at least its backoff, and each longer than the last.
+    for (gap, min) in gaps.iter().zip([150u64, 300, 600]) {
+        assert!(*gap >= Duration::from_millis(min), "gaps {gaps:?}");
+    }
+    assert!(
+        gaps[0] < gaps[1] && gaps[1] < gaps[2],
+        "gaps do not grow: {gaps:?}"
+    );
+    assert_eq!(state.finished.load(Ordering::SeqCst), 1);
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_error_goes_straight_to_the_dead_letters() {
+    let broker = broker().await;
+    let queue = broker.queue("noop").unwrap();
+    let worker = run_noop(&broker);
+    let job = queue
+        .enqueue(
+            &Noop {
+                permanent: true,
+                ..Noop::default()
+            },
+            &EnqueueOptions::default(),
+        )
+        .await
+        .unwrap();
+    let dead = eventually(Duration::from_secs(5), "the job to die", || async {
+        queue
+            .job(&job.id)
+            .await
+            .unwrap()
+            .filter(|j| j.status == JobStatus::Dead)
+    })
+    .await;
+    assert_eq!(dead.attempts, 1, "a permanent error must not be retried");
+    assert!(dead.last_error.unwrap().contains("permanently"));
+    let page = queue.dead(None, 10).await.unwrap();
+    assert_eq!(page.jobs.len(), 1);
+    assert_eq!(page.jobs[0].id, job.id);
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exhausted_attempts_land_in_dead_letters_with_the_last_error_and_requeue_runs_them_again() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.max_attempts = 3;
+    policy.backoff_base_ms = 50;
+    policy.backoff_cap_ms = 100;
+    let queue = probe_queue(&broker, "probe-dead", policy);
+    let state = Arc::new(ProbeState::default());
+    state.fail_through_attempt.store(u32::MAX, Ordering::SeqCst);
+    let worker = run_probe(&queue, state.clone());
+
+    let job = queue
+        .enqueue(
+            &Probe {
+                tag: "d".into(),
+                sleep_ms: 0,
+            },
+            &EnqueueOptions::default(),
+        )
+        .await
+        .unwrap();
+    let dead = eventually(
+        Duration::from_secs(10),
+        "the job to exhaust its attempts",
+        || async {
+            queue
+                .job(&job.id)
+                .await
+                .unwrap()
+                .filter(|j| j.status == JobStatus::Dead)
+        },
+    )
+    .await;
+    assert_eq!(dead.attempts, 3);
+    assert_eq!(dead.last_error.as_deref(), Some("probe failing attempt 3"));
+    assert_eq!(queue.stats().await.unwrap().dead, 1);
+
+    // The cause is fixed; a requeue runs the job again, from a fresh attempt budget.
+    state.fail_through_attempt.store(0, Ordering::SeqCst);
+    assert_eq!(queue.requeue_dead(Some(&job.id)).await.unwrap(), 1);
+    let done = eventually(
+        Duration::from_secs(5),
+        "the requeued job to finish",
+        || async {
+            queue
+                .job(&job.id)
+                .await
+                .unwrap()
+                .filter(|j| j.status == JobStatus::Done)
+        },
+    )
+    .await;
+    assert_eq!(done.attempts, 1);
+    assert_eq!(state.finished.load(Ordering::SeqCst), 1);
+    assert_eq!(queue.stats().await.unwrap().dead, 0);
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test]
+async fn requeue_all_and_purge_work_on_every_dead_letter() {
+    let broker = broker().await;
+    let queue = broker.queue("noop").unwrap();
+    let worker = run_noop(&broker);
+    let poison = Noop {
+        permanent: true,
+        ..Noop::default()
+    };
+    queue
+        .enqueue_bulk(&vec![poison; 5], &EnqueueOptions::default())
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "five dead letters", || async {
+        (queue.stats().await.unwrap().dead == 5).then_some(())
+    })
+    .await;
+    worker.stop().await;
+    assert_eq!(queue.requeue_dead(None).await.unwrap(), 5);
+    let s = queue.stats().await.unwrap();
+    assert_eq!((s.dead, s.ready), (0, 5));
+
+    let worker = run_noop(&broker);
+    eventually(
+        Duration::from_secs(5),
+        "five dead letters again",
+        || async { (queue.stats().await.unwrap().dead == 5).then_some(()) },
+    )
+    .await;
+    worker.stop().await;
+    assert_eq!(queue.purge_dead(None).await.unwrap(), 5);
+    assert_eq!(queue.stats().await.unwrap().dead, 0);
+    assert!(queue.dead(None, 10).await.unwrap().jobs.is_empty());
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_queue_runs_nothing_until_resumed() {
+    let broker = broker().await;
+    let queue = broker.queue("noop").unwrap();
+    let worker = run_noop(&broker);
+    queue.pause().await.unwrap();
+    queue
+        .enqueue_bulk(&vec![Noop::default(); 10], &EnqueueOptions::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let s = queue.stats().await.unwrap();
+    assert!(s.paused);
+    assert_eq!(
+        (s.ready, s.processed_total),
+        (10, 0),
+        "a paused queue ran jobs"
+    );
+
+    let resumed = Instant::now();
+    queue.resume().await.unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "the resumed queue to drain",
+        || async { (queue.stats().await.unwrap().processed_total == 10).then_some(()) },
+    )
+    .await;
+    // Resuming wakes idle workers at once rather than at their next look.
+    assert!(
+        resumed.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        resumed.elapsed()
+    );
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_thousand_jobs_due_at_once_drain_completely() {
+    const N: usize = 200_000;
+    let broker = broker().await;
+    let queue = broker.queue("noop").unwrap();
+    // All scheduled for the same moment, so they fall due together as one backlog.
+    let payloads: Vec<String> = (0..N).map(|_| "{}".to_owned()).collect();
+    for chunk in payloads.chunks(5_000) {
+        queue
+            .enqueue_bulk_json(chunk, &delayed(2_000))
+            .await
+            .unwrap();
+    }
+    assert_eq!(queue.stats().await.unwrap().scheduled, N as u64);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    let worker = run_noop(&broker);
+    let s = eventually(
+        Duration::from_secs(240),
+        "200,000 due jobs to drain",
+        || async {
+            let s = queue.stats().await.unwrap();
+            (s.processed_total == N as u64).then_some(s)
+        },
+    )
+    .await;
+    assert_eq!((s.ready, s.scheduled, s.running, s.dead), (0, 0, 0, 0));
+    // Finished jobs are trimmed to the queue's retention, so Redis does not grow without bound.
+    assert!(s.done_retained <= broker.settings().policy("noop").done_retention_count);
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_running_jobs_and_hands_back_unstarted_ones() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.concurrency = 2;
+    policy.batch_size = 8;
+    let queue = probe_queue(&broker, "probe-shutdown", policy);
+    let state = Arc::new(ProbeState::default());
+    let jobs: Vec<Probe> = (0..10)
+        .map(|i| Probe {
+            tag: format!("s{i}"),
+            sleep_ms: 1_000,
+        })
+        .collect();
+    let ids: Vec<String> = queue
+        .enqueue_bulk(&jobs, &EnqueueOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let worker = run_probe(&queue, state.clone());
+    eventually(Duration::from_secs(5), "two jobs to start", || async {
+        (state.starts.lock().unwrap().len() == 2).then_some(())
+    })
+    .await;
+    // One batch of eight is leased: two running, six waiting in the worker.
+    assert_eq!(queue.stats().await.unwrap().running, 8);
+
+    worker.stop().await;
+    let s = queue.stats().await.unwrap();
+    assert_eq!(
+        state.finished.load(Ordering::SeqCst),
+        2,
+        "running jobs were cut short"
+    );
+    assert_eq!((s.processed_total, s.ready, s.running), (2, 8, 0));
+    let mut handed_back = 0;
+    for id in &ids {
+        let j = queue.job(id).await.unwrap().unwrap();
+        if j.status == JobStatus::Ready {
+            assert_eq!(j.attempts, 0, "an unstarted job's attempt was counted");
+            handed_back += 1;
+        }
+    }
+    assert_eq!(handed_back, 8);
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_outliving_its_lease_keeps_it_while_its_worker_lives() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.lease_secs = 1;
+    let queue = probe_queue(&broker, "probe-lease", policy);
+    let state = Arc::new(ProbeState::default());
+    let worker = run_probe(&queue, state.clone());
+    let job = queue
+        .enqueue(
+            &Probe {
+                tag: "long".into(),
+                sleep_ms: 3_500,
+            },
+            &EnqueueOptions::default(),
+        )
+        .await
+        .unwrap();
+    let done = eventually(
+        Duration::from_secs(10),
+        "the long job to finish",
+        || async {
+            queue
+                .job(&job.id)
+                .await
+                .unwrap()
+                .filter(|j| j.status == JobStatus::Done)
+        },
+    )
+    .await;
+    assert_eq!(
+        done.attempts, 1,
+        "the lease was not renewed and the job ran twice"
+    );
+    assert_eq!(state.starts_of("long").len(), 1);
+    assert_eq!(queue.stats().await.unwrap().lease_expired_total, 0);
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_timer_tick_enqueues_once_however_many_replicas_fire_it() {
+    let broker = broker().await;
+    let queue = broker.queue("import-orders").unwrap();
+    let timer = Timer {
+        name: "import-orders:channel-1".into(),
+        every: Duration::from_secs(180),
+        queue: queue.clone(),
+        payload: serde_json::json!({"channel_id": 1, "reason": "timer"}),
+    };
+    let replicas: Vec<Timer> = (0..4).map(|_| timer.clone()).collect();
+    let fired = futures::future::join_all(replicas.iter().map(|t| t.fire(1_800_000_180))).await;
+    let created = fired.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(created, 1);
+    assert_eq!(queue.stats().await.unwrap().ready, 1);
+    // The next tick is a new job.
+    assert!(timer.fire(1_800_000_360).await.unwrap());
+    assert_eq!(queue.stats().await.unwrap().ready, 2);
+    queue.destroy().await.unwrap();
+}

@@ -1,0 +1,158 @@
+//! Shared harness for the queue tests: settings with a unique key prefix per test, workers that
+//! record what they ran, and polling with a deadline.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apalis_core::task::data::Data;
+use apalis_core::worker::builder::WorkerBuilder;
+use serde::{Deserialize, Serialize};
+use switchyard::config::{QueuePolicy, Settings};
+use switchyard::queue::{Broker, JobError, JobMeta, Queue, QueueName, RedisBackend};
+use tokio::sync::watch;
+use tower::limit::ConcurrencyLimitLayer;
+
+/// Test settings (config/test.toml) under a key prefix no other test shares.
+pub fn settings() -> Settings {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut s = Settings::load_env(&dir, "test").expect("test settings load");
+    s.redis.key_prefix = format!("sytest-{}", ulid::Ulid::new());
+    s
+}
+
+pub async fn broker_with(settings: &Settings) -> Broker {
+    Broker::connect(settings).await.expect("Redis is running")
+}
+
+pub async fn broker() -> Broker {
+    broker_with(&settings()).await
+}
+
+/// Polls `check` until it yields Some, or panics after `limit` naming `what`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A test job whose handler records each attempt and fails while told to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Probe {
+    pub tag: String,
+    #[serde(default)]
+    pub sleep_ms: u64,
+}
+
+#[derive(Default)]
+pub struct ProbeState {
+    /// (tag, attempt, when it started)
+    pub starts: Mutex<Vec<(String, u32, Instant)>>,
+    /// Attempts up to this number fail with a retryable error.
+    pub fail_through_attempt: AtomicU32,
+    pub finished: AtomicU32,
+}
+
+impl ProbeState {
+    pub fn starts_of(&self, tag: &str) -> Vec<(u32, Instant)> {
+        self.starts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _, _)| t == tag)
+            .map(|(_, a, i)| (*a, *i))
+            .collect()
+    }
+}
+
+async fn probe(
+    job: Probe,
+    meta: Data<JobMeta>,
+    state: Data<Arc<ProbeState>>,
+) -> Result<(), JobError> {
+    state
+        .starts
+        .lock()
+        .unwrap()
+        .push((job.tag.clone(), meta.attempt, Instant::now()));
+    if job.sleep_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
+    }
+    if meta.attempt <= state.fail_through_attempt.load(Ordering::SeqCst) {
+        return Err(JobError::retry(format!(
+            "probe failing attempt {}",
+            meta.attempt
+        )));
+    }
+    state.finished.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+/// A running probe worker; `stop` asks it to shut down gracefully and waits.
+pub struct Running {
+    pub stop_tx: watch::Sender<bool>,
+    pub handle: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.stop_tx.send(true);
+        tokio::time::timeout(Duration::from_secs(30), self.handle)
+            .await
+            .expect("worker stops within 30 s")
+            .expect("worker task did not panic");
+    }
+}
+
+pub fn probe_queue(broker: &Broker, name: &str, policy: QueuePolicy) -> Queue {
+    broker.queue_with_policy(QueueName::parse(name).unwrap(), policy)
+}
+
+pub fn run_probe(queue: &Queue, state: Arc<ProbeState>) -> Running {
+    let backend = RedisBackend::<Probe>::new(queue.clone());
+    let worker = WorkerBuilder::new(backend.worker_id().0.clone())
+        .backend(backend)
+        .data(state)
+        .layer(ConcurrencyLimitLayer::new(queue.policy().concurrency))
+        .build(probe);
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let handle = tokio::spawn(async move {
+        worker
+            .run_until(async move {
+                while !*stop_rx.borrow() {
+                    if stop_rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+                Ok::<(), std::io::Error>(())
+            })
+            .await
+            .expect("worker runs");
+    });
+    Running { stop_tx, handle }
+}
+
+/// Runs the real `noop` pool of the library until stopped.
+pub fn run_noop(broker: &Broker) -> Running {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let pool = switchyard::workers::spawn_pool(broker, "noop", stop_rx).expect("noop pool");
+    Running {
+        stop_tx,
+        handle: tokio::spawn(pool),
+    }
+}

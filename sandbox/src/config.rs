@@ -143,19 +143,20 @@ pub fn default_catalog() -> Vec<ProductConfig> {
             stock,
         }],
     };
-    let sized = |title: &str, prefix: &str, sizes: &[&str], price: &str, stock: i64| ProductConfig {
-        title: title.into(),
-        option_name: Some("Size".into()),
-        variants: sizes
-            .iter()
-            .map(|s| VariantConfig {
-                sku: format!("{prefix}-{s}"),
-                option: Some((*s).into()),
-                price: price.into(),
-                stock,
-            })
-            .collect(),
-    };
+    let sized =
+        |title: &str, prefix: &str, sizes: &[&str], price: &str, stock: i64| ProductConfig {
+            title: title.into(),
+            option_name: Some("Size".into()),
+            variants: sizes
+                .iter()
+                .map(|s| VariantConfig {
+                    sku: format!("{prefix}-{s}"),
+                    option: Some((*s).into()),
+                    price: price.into(),
+                    stock,
+                })
+                .collect(),
+        };
     vec![
         sized("Trail Runner", "TR", &["8", "9", "10"], "89.00", 40),
         single("Merino Socks", "MS-1", "12.50", 200),

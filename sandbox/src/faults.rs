@@ -164,7 +164,9 @@ async fn truncate_body(response: Response) -> Response {
 
 /// Locks a mutex, recovering from poisoning: a panicked handler must not take the simulator down.
 pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

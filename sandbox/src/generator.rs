@@ -165,21 +165,30 @@ const COUNTRIES: &[Country] = &[
         name: "France",
         tax_percent: 20,
         phone: "+33 1 70 18 99 ",
-        places: &[("Paris", "Île-de-France", "IDF", "75001"), ("Lyon", "Auvergne-Rhône-Alpes", "ARA", "69001")],
+        places: &[
+            ("Paris", "Île-de-France", "IDF", "75001"),
+            ("Lyon", "Auvergne-Rhône-Alpes", "ARA", "69001"),
+        ],
     },
     Country {
         code: "CA",
         name: "Canada",
         tax_percent: 13,
         phone: "+1 613-555-01",
-        places: &[("Ottawa", "Ontario", "ON", "K1A 0B1"), ("Vancouver", "British Columbia", "BC", "V6B 1A1")],
+        places: &[
+            ("Ottawa", "Ontario", "ON", "K1A 0B1"),
+            ("Vancouver", "British Columbia", "BC", "V6B 1A1"),
+        ],
     },
     Country {
         code: "AU",
         name: "Australia",
         tax_percent: 10,
         phone: "+61 2 5550 ",
-        places: &[("Sydney", "New South Wales", "NSW", "2000"), ("Melbourne", "Victoria", "VIC", "3000")],
+        places: &[
+            ("Sydney", "New South Wales", "NSW", "2000"),
+            ("Melbourne", "Victoria", "VIC", "3000"),
+        ],
     },
 ];
 
@@ -188,10 +197,30 @@ const FIRST: &[&str] = &[
     "Radia", "Tim", "Sophie", "Karen", "John",
 ];
 const LAST: &[&str] = &[
-    "Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie",
-    "Allen", "Dijkstra", "Perlman", "Berners-Lee", "Wilson", "Spärck Jones", "O'Neil",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Berners-Lee",
+    "Wilson",
+    "Spärck Jones",
+    "O'Neil",
 ];
-const STREETS: &[&str] = &["High Street", "Station Road", "Main Street", "Church Lane", "Park Avenue", "Mill Road"];
+const STREETS: &[&str] = &[
+    "High Street",
+    "Station Road",
+    "Main Street",
+    "Church Lane",
+    "Park Avenue",
+    "Mill Road",
+];
 const CARRIERS: &[&str] = &["UPS", "DHL Express", "Royal Mail", "USPS", "FedEx"];
 const TAGS: &[&str] = &["wholesale", "vip", "gift", "repeat", "preorder"];
 
@@ -223,7 +252,7 @@ impl OrderGenerator {
     /// How many orders are due after `elapsed` at the configured rate, carrying fractions over.
     pub fn due(&mut self, elapsed: Duration) -> usize {
         let rate = self.config.orders_per_second;
-        if !(rate > 0.0) {
+        if rate.is_nan() || rate <= 0.0 {
             self.carry = 0.0;
             return 0;
         }
@@ -246,7 +275,12 @@ impl OrderGenerator {
         };
         let country = COUNTRIES.iter().find(|c| c.code == code);
         let (name, tax_percent, phone_prefix, place) = match country {
-            Some(c) => (c.name, c.tax_percent, c.phone, *pick(&mut self.rng, c.places)),
+            Some(c) => (
+                c.name,
+                c.tax_percent,
+                c.phone,
+                *pick(&mut self.rng, c.places),
+            ),
             None => ("", 0, "+1 555-000-", ("Springfield", "", "", "00000")),
         };
         let phone = format!("{phone_prefix}{:03}", self.rng.random_range(0..1000));
@@ -261,8 +295,15 @@ impl OrderGenerator {
             first_name: first.clone(),
             last_name: last.clone(),
             company,
-            address1: format!("{} {}", self.rng.random_range(1..200), pick(&mut self.rng, STREETS)),
-            address2: self.rng.random_bool(0.3).then(|| format!("Flat {}", self.rng.random_range(1..40))),
+            address1: format!(
+                "{} {}",
+                self.rng.random_range(1..200),
+                pick(&mut self.rng, STREETS)
+            ),
+            address2: self
+                .rng
+                .random_bool(0.3)
+                .then(|| format!("Flat {}", self.rng.random_range(1..40))),
             city: place.0.into(),
             province: place.1.into(),
             province_code: place.2.into(),
@@ -275,7 +316,11 @@ impl OrderGenerator {
             address.clone()
         } else {
             Address {
-                address1: format!("{} {}", self.rng.random_range(1..200), pick(&mut self.rng, STREETS)),
+                address1: format!(
+                    "{} {}",
+                    self.rng.random_range(1..200),
+                    pick(&mut self.rng, STREETS)
+                ),
                 address2: None,
                 ..address.clone()
             }
@@ -290,8 +335,13 @@ impl OrderGenerator {
                 None => lines.push(NewLine { sku, quantity }),
             }
         }
-        let paid = !self.rng.random_bool(self.config.unpaid_ratio.clamp(0.0, 1.0));
-        let fulfilled = paid && self.rng.random_bool(self.config.fulfilled_ratio.clamp(0.0, 1.0));
+        let paid = !self
+            .rng
+            .random_bool(self.config.unpaid_ratio.clamp(0.0, 1.0));
+        let fulfilled = paid
+            && self
+                .rng
+                .random_bool(self.config.fulfilled_ratio.clamp(0.0, 1.0));
         let tags = if self.rng.random_bool(0.2) {
             vec![pick(&mut self.rng, TAGS).to_string()]
         } else {
@@ -313,7 +363,10 @@ impl OrderGenerator {
             discount_percent: if self.rng.random_bool(0.15) { 10 } else { 0 },
             tax_percent,
             tags,
-            note: self.rng.random_bool(0.1).then(|| "Please leave with a neighbour".to_string()),
+            note: self
+                .rng
+                .random_bool(0.1)
+                .then(|| "Please leave with a neighbour".to_string()),
             carrier: pick(&mut self.rng, CARRIERS).to_string(),
             tracking_number: format!("1Z{:016}", self.rng.random_range(0..10u64.pow(16))),
         }
@@ -322,11 +375,23 @@ impl OrderGenerator {
     /// Events on earlier orders that follow the creation of one new order.
     pub fn later_events(&mut self) -> Vec<LaterEvent> {
         let mut events = Vec::new();
-        if self.config.update_ratio > 0.0 && self.rng.random_bool(self.config.update_ratio.clamp(0.0, 1.0)) {
-            events.push(LaterEvent::Update { pick: self.rng.random() });
+        if self.config.update_ratio > 0.0
+            && self
+                .rng
+                .random_bool(self.config.update_ratio.clamp(0.0, 1.0))
+        {
+            events.push(LaterEvent::Update {
+                pick: self.rng.random(),
+            });
         }
-        if self.config.cancel_ratio > 0.0 && self.rng.random_bool(self.config.cancel_ratio.clamp(0.0, 1.0)) {
-            events.push(LaterEvent::Cancel { pick: self.rng.random() });
+        if self.config.cancel_ratio > 0.0
+            && self
+                .rng
+                .random_bool(self.config.cancel_ratio.clamp(0.0, 1.0))
+        {
+            events.push(LaterEvent::Cancel {
+                pick: self.rng.random(),
+            });
         }
         events
     }
@@ -381,7 +446,9 @@ mod tests {
             ..GeneratorConfig::default()
         };
         let mut generator = OrderGenerator::new(config, vec!["X".into()]);
-        let total: usize = (0..10).map(|_| generator.due(Duration::from_millis(100))).sum();
+        let total: usize = (0..10)
+            .map(|_| generator.due(Duration::from_millis(100)))
+            .sum();
         assert_eq!(total, 2);
     }
 }

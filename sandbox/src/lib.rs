@@ -1,1 +1,52 @@
-//! Local simulators of the platforms switchyard speaks to.
+//! Local simulators of the platforms switchyard speaks to: the Shopify Admin REST API and the
+//! WooCommerce REST v3 API (with the Shipment Tracking extension), served over real HTTP.
+//!
+//! They are faithful on the wire (paths, parameters, headers, paging, auth, rate limits and error
+//! bodies) so a connector tested here behaves the same against the real platforms, and they add what
+//! the real ones cannot give a test: seeded order generators, fault knobs (429 bursts, 5xx, latency,
+//! hangs, truncated bodies) and a control API under `/_sandbox` to read and steer each store.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use switchyard_sandbox::{Sandbox, SandboxConfig, SimStore};
+//! let sandbox = Sandbox::start(SandboxConfig::demo()).await?;
+//! let shop = sandbox.shopify("demo-shop").expect("configured");
+//! shop.create_orders(100);
+//! println!("orders at {}/admin/api/2024-07/orders.json", shop.base_url());
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+#![recursion_limit = "256"]
+// Request helpers return a finished error `Response` for the handler to send at once (axum's usual
+// early-return shape); boxing it to please this lint would only add noise on a cold path.
+#![allow(clippy::result_large_err)]
+
+pub mod config;
+pub mod control;
+pub mod faults;
+pub mod generator;
+mod http_util;
+pub mod money;
+pub mod orderbook;
+pub mod query;
+mod server;
+pub mod shopify;
+pub mod store;
+pub mod timefmt;
+pub mod traffic;
+pub mod webhook_sender;
+pub mod woocommerce;
+
+pub use config::{
+    default_catalog, ProductConfig, SandboxConfig, ShopifyStoreConfig, VariantConfig,
+    WooStoreConfig,
+};
+pub use faults::FaultKnobs;
+pub use generator::GeneratorConfig;
+pub use server::{Credentials, Sandbox, SandboxHandle, StoreInfo};
+pub use shopify::ShopifyStore;
+pub use store::{FulfilledLine, FulfilmentView, Platform, SimStore};
+pub use traffic::TrafficStats;
+pub use webhook_sender::{hmac_sha256_base64, Delivery};
+pub use woocommerce::WooStore;

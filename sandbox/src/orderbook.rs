@@ -196,7 +196,10 @@ mod tests {
             book.insert(O(i, 100 + i as i64));
         }
         book.update(2, |o| o.1 = 200);
-        let ids: Vec<u64> = book.scan(SortBy::Updated, false, None, None).map(|o| o.0).collect();
+        let ids: Vec<u64> = book
+            .scan(SortBy::Updated, false, None, None)
+            .map(|o| o.0)
+            .collect();
         assert_eq!(ids, vec![1, 3, 4, 5, 2]);
         let ids: Vec<u64> = book
             .scan(SortBy::Updated, false, Some((103, 3)), Some((104, 0)))
@@ -208,7 +211,10 @@ mod tests {
             .map(|o| o.0)
             .collect();
         assert!(ids.is_empty());
-        let ids: Vec<u64> = book.scan(SortBy::Id, true, Some((0, 3)), None).map(|o| o.0).collect();
+        let ids: Vec<u64> = book
+            .scan(SortBy::Id, true, Some((0, 3)), None)
+            .map(|o| o.0)
+            .collect();
         assert_eq!(ids, vec![2, 1]);
     }
 }

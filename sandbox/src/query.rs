@@ -51,10 +51,13 @@ impl Query {
 
     /// The string value of a top-level key.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == key).and_then(|(_, v)| match v {
-            QueryValue::Str(s) => Some(s.as_str()),
-            QueryValue::Map(_) => None,
-        })
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| match v {
+                QueryValue::Str(s) => Some(s.as_str()),
+                QueryValue::Map(_) => None,
+            })
     }
 
     /// True when the key is present in any form.

@@ -2,7 +2,9 @@
 //! the precision both APIs render: a connector that passes back a rendered `updated_at` as its next
 //! `updated_at_min` must match the order it came from.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{
+    DateTime, FixedOffset, NaiveDate, NaiveDateTime, Offset, SecondsFormat, TimeZone, Utc,
+};
 
 /// Now, truncated to the second.
 pub fn now() -> DateTime<Utc> {
@@ -11,7 +13,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 fn offset(minutes: i32) -> FixedOffset {
-    FixedOffset::east_opt(minutes * 60).unwrap_or(FixedOffset::east_opt(0).unwrap_or_else(|| Utc.fix()))
+    FixedOffset::east_opt(minutes * 60).unwrap_or_else(|| Utc.fix())
 }
 
 /// ISO-8601 with the shop's offset, Shopify style: `2024-07-01T10:00:00-04:00`.
@@ -66,7 +68,10 @@ mod tests {
         assert_eq!(with_offset(ts, -240), "2024-07-01T10:00:00-04:00");
         assert_eq!(naive(ts, 0), "2024-07-01T14:00:00");
         assert_eq!(parse("2024-07-01T10:00:00-04:00", 0), Some(ts));
-        assert_eq!(parse("2024-07-01T10:00:00 04:00", 0).map(|t| t.timestamp()), Some(1_719_813_600));
+        assert_eq!(
+            parse("2024-07-01T10:00:00 04:00", 0).map(|t| t.timestamp()),
+            Some(1_719_813_600)
+        );
         assert_eq!(parse("2024-07-01T14:00:00", 0), Some(ts));
         assert_eq!(parse("nonsense", 0), None);
     }

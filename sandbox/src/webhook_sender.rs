@@ -59,7 +59,14 @@ impl WebhookSender {
     }
 
     /// Posts `body` to `address` in the background.
-    pub fn send(&self, id: String, topic: &str, address: &str, headers: Vec<(String, String)>, body: Bytes) {
+    pub fn send(
+        &self,
+        id: String,
+        topic: &str,
+        address: &str,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    ) {
         {
             let mut deliveries = lock(&self.deliveries);
             if deliveries.len() >= KEEP {

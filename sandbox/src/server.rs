@@ -1,0 +1,249 @@
+//! Starting and stopping a sandbox: one listener, every store mounted under
+//! `/shopify/{name}` or `/woocommerce/{name}`, the control API under `/_sandbox`, a background
+//! driver for the order generators, and a graceful shutdown that also releases hung requests.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use serde::Serialize;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::SandboxConfig;
+use crate::control::{self, Registry};
+use crate::shopify::{self, ShopifyStore};
+use crate::store::{Platform, SimStore};
+use crate::webhook_sender::WebhookSender;
+use crate::woocommerce::{self, WooStore};
+
+/// Entry point: `Sandbox::start(config)`.
+pub struct Sandbox;
+
+/// How a client reaches a store.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoreInfo {
+    pub name: String,
+    pub platform: Platform,
+    /// Base URL of the store: append `/admin/api/{version}/...` or `/wp-json/...`.
+    pub base_url: String,
+    pub credentials: Credentials,
+}
+
+/// Credentials a connector needs for a store.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Credentials {
+    Shopify {
+        shop_domain: String,
+        access_token: String,
+        /// Signs outbound webhooks (`X-Shopify-Hmac-Sha256`).
+        app_secret: String,
+    },
+    WooCommerce {
+        consumer_key: String,
+        consumer_secret: String,
+        /// Signs webhooks registered without their own secret.
+        webhook_secret: String,
+    },
+}
+
+/// A running sandbox. Dropping it stops the server too; [`SandboxHandle::shutdown`] waits for it.
+pub struct SandboxHandle {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<io::Result<()>>>,
+    driver: Option<JoinHandle<()>>,
+    registry: Arc<Registry>,
+    shopify: Vec<Arc<ShopifyStore>>,
+    woocommerce: Vec<Arc<WooStore>>,
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+impl Sandbox {
+    /// Binds `config.bind`, builds every store and starts serving.
+    pub async fn start(config: SandboxConfig) -> io::Result<SandboxHandle> {
+        let mut names: Vec<&str> = config
+            .shopify
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(config.woocommerce.iter().map(|w| w.name.as_str()))
+            .collect();
+        if let Some(bad) = names.iter().find(|n| {
+            n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }) {
+            return Err(invalid(format!(
+                "store name {bad:?} must be non-empty [A-Za-z0-9_-]"
+            )));
+        }
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(invalid(format!("store name {:?} is used twice", pair[0])));
+        }
+
+        let listener = tokio::net::TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let root = format!("http://{addr}");
+        let shutdown = CancellationToken::new();
+        let sender = WebhookSender::new(tokio::runtime::Handle::current(), shutdown.clone())
+            .map_err(|e| io::Error::other(e.to_string()))?;
+
+        let mut app = Router::new();
+        let mut stores: Vec<Arc<dyn SimStore>> = Vec::new();
+        let mut infos = Vec::new();
+        let mut shopify_stores = Vec::new();
+        for cfg in config.shopify {
+            let prefix = format!("/shopify/{}", cfg.name);
+            let base_url = format!("{root}{prefix}");
+            let store = Arc::new(ShopifyStore::new(
+                cfg,
+                &prefix,
+                base_url.clone(),
+                sender.clone(),
+            ));
+            app = app.nest(&prefix, shopify::router(store.clone(), shutdown.clone()));
+            infos.push(StoreInfo {
+                name: store.name().to_string(),
+                platform: Platform::Shopify,
+                base_url,
+                credentials: Credentials::Shopify {
+                    shop_domain: store.domain().to_string(),
+                    access_token: store.access_token().to_string(),
+                    app_secret: store.app_secret().to_string(),
+                },
+            });
+            stores.push(store.clone());
+            shopify_stores.push(store);
+        }
+        let mut woo_stores = Vec::new();
+        for cfg in config.woocommerce {
+            let prefix = format!("/woocommerce/{}", cfg.name);
+            let base_url = format!("{root}{prefix}");
+            let store = Arc::new(WooStore::new(
+                cfg,
+                &prefix,
+                base_url.clone(),
+                sender.clone(),
+            ));
+            app = app.nest(
+                &prefix,
+                woocommerce::router(store.clone(), shutdown.clone()),
+            );
+            infos.push(StoreInfo {
+                name: store.name().to_string(),
+                platform: Platform::WooCommerce,
+                base_url,
+                credentials: Credentials::WooCommerce {
+                    consumer_key: store.consumer_key().to_string(),
+                    consumer_secret: store.consumer_secret().to_string(),
+                    webhook_secret: store.default_webhook_secret().to_string(),
+                },
+            });
+            stores.push(store.clone());
+            woo_stores.push(store);
+        }
+        let registry = Arc::new(Registry { stores, infos });
+        let app = app.nest("/_sandbox", control::router(registry.clone()));
+
+        let server = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+            }
+        });
+        let driver = tokio::spawn(drive_generators(registry.clone(), shutdown.clone()));
+        Ok(SandboxHandle {
+            addr,
+            shutdown,
+            server: Some(server),
+            driver: Some(driver),
+            registry,
+            shopify: shopify_stores,
+            woocommerce: woo_stores,
+        })
+    }
+}
+
+/// Ticks every store's generator ten times a second until shutdown.
+async fn drive_generators(registry: Arc<Registry>, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(Duration::from_millis(100));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let now = Instant::now();
+        let elapsed = now.duration_since(last);
+        last = now;
+        for store in &registry.stores {
+            store.tick(elapsed);
+        }
+    }
+}
+
+impl SandboxHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Base URL of the control API, `http://127.0.0.1:{port}/_sandbox`.
+    pub fn control_url(&self) -> String {
+        format!("http://{}/_sandbox", self.addr)
+    }
+
+    /// Every store with its base URL and credentials.
+    pub fn stores(&self) -> &[StoreInfo] {
+        &self.registry.infos
+    }
+
+    pub fn store_info(&self, name: &str) -> Option<&StoreInfo> {
+        self.registry.infos.iter().find(|i| i.name == name)
+    }
+
+    /// Any store, through the platform-neutral trait.
+    pub fn store(&self, name: &str) -> Option<Arc<dyn SimStore>> {
+        self.registry.find(name)
+    }
+
+    pub fn shopify(&self, name: &str) -> Option<Arc<ShopifyStore>> {
+        self.shopify.iter().find(|s| s.name() == name).cloned()
+    }
+
+    pub fn woocommerce(&self, name: &str) -> Option<Arc<WooStore>> {
+        self.woocommerce.iter().find(|s| s.name() == name).cloned()
+    }
+
+    /// Stops accepting connections, releases hung requests, and waits (up to 5 s) for the server.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.await;
+        }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

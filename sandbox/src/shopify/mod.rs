@@ -1,0 +1,67 @@
+//! The Shopify Admin REST simulator, mounted at a shop's base URL and serving
+//! `/admin/api/{version}/...` for any version string.
+//!
+//! Layers, outermost first: traffic accounting, access-token auth, the leaky-bucket rate limit
+//! (so even injected faults carry `X-Shopify-Shop-Api-Call-Limit`), then fault injection.
+
+mod auth;
+mod errors;
+mod fulfillments;
+mod inventory;
+pub mod model;
+mod orders;
+mod paging;
+mod products;
+mod ratelimit;
+mod store;
+mod webhooks;
+
+use std::sync::Arc;
+
+use axum::middleware::from_fn_with_state;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+pub use orders::OrderFilters;
+pub use store::{ShopState, ShopifyStore};
+pub use webhooks::TOPICS as WEBHOOK_TOPICS;
+
+use crate::faults::{self, FaultLayer};
+use crate::traffic;
+
+/// The router for one shop, to be nested at the shop's prefix.
+pub fn router(store: Arc<ShopifyStore>, shutdown: CancellationToken) -> Router {
+    let api = Router::new()
+        .route("/shop.json", get(products::shop))
+        .route("/locations.json", get(products::locations))
+        .route("/products.json", get(products::list))
+        .route("/products/{file}", get(products::get_one))
+        .route("/orders.json", get(orders::list))
+        .route("/orders/{file}", get(orders::get_one))
+        .route(
+            "/orders/{id}/fulfillment_orders.json",
+            get(fulfillments::list_fulfillment_orders),
+        )
+        .route("/fulfillments.json", post(fulfillments::create))
+        .route("/inventory_levels.json", get(inventory::list))
+        .route("/inventory_levels/set.json", post(inventory::set))
+        .route("/inventory_levels/adjust.json", post(inventory::adjust))
+        .route("/webhooks.json", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{file}", delete(webhooks::delete))
+        .route_layer(from_fn_with_state(
+            FaultLayer {
+                faults: store.faults.clone(),
+                render: errors::render_fault,
+                shutdown,
+            },
+            faults::inject,
+        ))
+        .route_layer(from_fn_with_state(store.clone(), ratelimit::limit))
+        .route_layer(from_fn_with_state(store.clone(), auth::require_token))
+        .route_layer(from_fn_with_state(store.traffic.clone(), traffic::count))
+        .with_state(store);
+    Router::new()
+        .nest("/admin/api/{version}", api)
+        .fallback(|| async { errors::not_found() })
+}

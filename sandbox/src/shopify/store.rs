@@ -1,0 +1,604 @@
+//! One simulated Shopify shop: its catalogue, inventory, orders and subscriptions behind one mutex,
+//! and the order lifecycle (create, pay, cancel) that the generator and the control API drive.
+//! Handlers hold the lock only for in-memory work, never across an await.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::model::{
+    Customer, FinancialStatus, Fulfillment, LineItem, Location, Order, Product, ShopContext,
+    Variant,
+};
+use super::ratelimit::LeakyBucket;
+use super::webhooks::{self, Subscription};
+use crate::config::ShopifyStoreConfig;
+use crate::faults::{lock, Faults};
+use crate::generator::{GeneratorConfig, LaterEvent, NewOrder, OrderGenerator};
+use crate::money::{parse_cents, percent_of};
+use crate::orderbook::OrderBook;
+use crate::store::{FulfilledLine, FulfilmentView, Platform, SimStore};
+use crate::timefmt;
+use crate::traffic::Traffic;
+use crate::webhook_sender::{Delivery, WebhookSender};
+
+const ORDER_ID_BASE: u64 = 5_600_000_000_000;
+const LINE_ID_BASE: u64 = 13_500_000_000_000;
+const FO_ID_BASE: u64 = 6_400_000_000_000;
+const FO_LINE_ID_BASE: u64 = 14_100_000_000_000;
+const FULFILLMENT_ID_BASE: u64 = 4_800_000_000_000;
+const CUSTOMER_ID_BASE: u64 = 7_200_000_000_000;
+const PRODUCT_ID_BASE: u64 = 7_900_000_000_000;
+const VARIANT_ID_BASE: u64 = 40_000_000_000_000;
+const ITEM_ID_BASE: u64 = 42_000_000_000_000;
+const LOCATION_ID_BASE: u64 = 65_000_000_000;
+
+/// Mutable state of a shop.
+#[derive(Debug)]
+pub struct ShopState {
+    pub locations: Vec<Location>,
+    pub products: Vec<Product>,
+    /// Available quantity by `(inventory_item_id, location_id)`.
+    pub inventory: BTreeMap<(u64, u64), i64>,
+    pub orders: OrderBook<Order>,
+    pub generator: OrderGenerator,
+    pub subscriptions: Vec<Subscription>,
+    pub started_at: DateTime<Utc>,
+    seq: u64,
+    line_seq: u64,
+    pub(crate) fulfillment_seq: u64,
+    pub(crate) webhook_seq: u64,
+}
+
+/// A simulated Shopify shop; cheap to share as `Arc<ShopifyStore>`.
+#[derive(Debug)]
+pub struct ShopifyStore {
+    pub(crate) config: ShopifyStoreConfig,
+    pub(crate) ctx: ShopContext,
+    pub(crate) shop_id: u64,
+    pub(crate) base_url: String,
+    state: Mutex<ShopState>,
+    pub(crate) bucket: Mutex<LeakyBucket>,
+    pub(crate) faults: Arc<Faults>,
+    pub(crate) traffic: Arc<Traffic>,
+    pub(crate) sender: WebhookSender,
+}
+
+/// A webhook to send once the state lock is released.
+pub(crate) struct Outgoing {
+    pub topic: &'static str,
+    pub address: String,
+    pub body: Vec<u8>,
+}
+
+impl ShopifyStore {
+    /// `prefix` is where the shop is mounted (e.g. `/shopify/acme`); `base_url` its absolute form.
+    pub fn new(
+        config: ShopifyStoreConfig,
+        prefix: &str,
+        base_url: String,
+        sender: WebhookSender,
+    ) -> ShopifyStore {
+        let now = timefmt::now();
+        let locations: Vec<Location> = config
+            .locations
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Location {
+                id: LOCATION_ID_BASE + i as u64 * 7919,
+                name: name.clone(),
+            })
+            .collect();
+        let locations = if locations.is_empty() {
+            vec![Location {
+                id: LOCATION_ID_BASE,
+                name: "Main warehouse".into(),
+            }]
+        } else {
+            locations
+        };
+        let mut products = Vec::new();
+        let mut inventory = BTreeMap::new();
+        let mut variant_n = 0u64;
+        for (i, p) in config.catalog.iter().enumerate() {
+            let id = PRODUCT_ID_BASE + i as u64 * 1013;
+            let mut variants = Vec::new();
+            for (pos, v) in p.variants.iter().enumerate() {
+                variant_n += 1;
+                let item = ITEM_ID_BASE + variant_n * 31;
+                for (li, loc) in locations.iter().enumerate() {
+                    inventory.insert((item, loc.id), if li == 0 { v.stock } else { 0 });
+                }
+                variants.push(Variant {
+                    id: VARIANT_ID_BASE + variant_n * 37,
+                    sku: v.sku.clone(),
+                    option: v.option.clone(),
+                    price_cents: parse_cents(&v.price).unwrap_or(0),
+                    inventory_item_id: item,
+                    position: pos + 1,
+                });
+            }
+            products.push(Product {
+                id,
+                title: p.title.clone(),
+                option_name: p.option_name.clone(),
+                created_at: now,
+                updated_at: now,
+                variants,
+            });
+        }
+        let skus = products
+            .iter()
+            .flat_map(|p| p.variants.iter().map(|v| v.sku.clone()))
+            .collect();
+        let state = ShopState {
+            locations,
+            products,
+            inventory,
+            orders: OrderBook::default(),
+            generator: OrderGenerator::new(config.generator.clone(), skus),
+            subscriptions: Vec::new(),
+            started_at: now,
+            seq: 0,
+            line_seq: 0,
+            fulfillment_seq: 0,
+            webhook_seq: 0,
+        };
+        ShopifyStore {
+            ctx: ShopContext {
+                currency: config.currency.clone(),
+                offset_minutes: config.utc_offset_minutes,
+                domain: format!("{}.myshopify.com", config.name),
+            },
+            shop_id: 548_380_009 + config.name.len() as u64,
+            base_url,
+            bucket: Mutex::new(LeakyBucket::new(
+                f64::from(config.bucket_capacity),
+                config.leak_per_second,
+            )),
+            faults: Arc::new(Faults::new(config.faults.clone(), config.generator.seed)),
+            traffic: Arc::new(Traffic::new(prefix)),
+            state: Mutex::new(state),
+            sender,
+            config,
+        }
+    }
+
+    /// The shop's base URL: append `/admin/api/{version}/...`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn access_token(&self) -> &str {
+        &self.config.access_token
+    }
+
+    /// The secret that signs webhooks (`X-Shopify-Hmac-Sha256`).
+    pub fn app_secret(&self) -> &str {
+        &self.config.app_secret
+    }
+
+    /// `{name}.myshopify.com`.
+    pub fn domain(&self) -> &str {
+        &self.ctx.domain
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, ShopState> {
+        lock(&self.state)
+    }
+
+    /// The current fill of the leaky bucket (what `X-Shopify-Shop-Api-Call-Limit` would show).
+    pub fn bucket_level(&self) -> u32 {
+        lock(&self.bucket).level_now()
+    }
+
+    /// Renders an order as the API does.
+    pub fn order_value(&self, order: &Order) -> Value {
+        order.to_json(&self.ctx)
+    }
+
+    /// Renders `(topic, order id)` events for the subscribed addresses, under the lock.
+    pub(crate) fn outgoing(
+        &self,
+        state: &ShopState,
+        events: &[(&'static str, u64)],
+    ) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for (topic, id) in events {
+            let subs: Vec<&Subscription> = state
+                .subscriptions
+                .iter()
+                .filter(|s| s.topic == *topic)
+                .collect();
+            if subs.is_empty() {
+                continue;
+            }
+            let Some(order) = state.orders.get(*id) else {
+                continue;
+            };
+            let body = serde_json::to_vec(&order.to_json(&self.ctx)).unwrap_or_default();
+            for sub in subs {
+                out.push(Outgoing {
+                    topic,
+                    address: sub.address.clone(),
+                    body: body.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    pub(crate) fn dispatch(&self, outgoing: Vec<Outgoing>) {
+        webhooks::send_all(self, outgoing);
+    }
+}
+
+impl ShopState {
+    /// Finds the variant carrying `sku`.
+    pub fn variant_by_sku(&self, sku: &str) -> Option<(&Product, &Variant)> {
+        self.products
+            .iter()
+            .find_map(|p| p.variants.iter().find(|v| v.sku == sku).map(|v| (p, v)))
+    }
+
+    pub fn primary_location(&self) -> u64 {
+        self.locations.first().map_or(LOCATION_ID_BASE, |l| l.id)
+    }
+
+    fn adjust(&mut self, item: u64, location: u64, delta: i64) {
+        *self.inventory.entry((item, location)).or_insert(0) += delta;
+    }
+
+    /// Creates an order from the generator's draw, committing stock as Shopify does at checkout.
+    pub fn add_order(&mut self, new: NewOrder, now: DateTime<Utc>) -> Option<u64> {
+        let location = self.primary_location();
+        let mut lines = Vec::new();
+        for l in &new.lines {
+            let Some((product, variant)) = self.variant_by_sku(&l.sku) else {
+                continue;
+            };
+            let n = self.line_seq + lines.len() as u64 + 1;
+            lines.push(LineItem {
+                id: LINE_ID_BASE + n * 7,
+                product_id: product.id,
+                variant_id: variant.id,
+                inventory_item_id: variant.inventory_item_id,
+                sku: variant.sku.clone(),
+                title: product.title.clone(),
+                variant_title: variant.option.clone(),
+                quantity: l.quantity,
+                price_cents: variant.price_cents,
+                fulfilled_quantity: 0,
+                fulfillment_order_line_id: FO_LINE_ID_BASE + n * 7,
+            });
+        }
+        if lines.is_empty() {
+            return None;
+        }
+        self.line_seq += lines.len() as u64;
+        for l in &lines {
+            self.adjust(l.inventory_item_id, location, -i64::from(l.quantity));
+        }
+        self.seq += 1;
+        let id = ORDER_ID_BASE + self.seq * 1_000 + 17;
+        let items: i64 = lines
+            .iter()
+            .map(|l| l.price_cents * i64::from(l.quantity))
+            .sum();
+        let discount = percent_of(items, new.discount_percent);
+        let tax = percent_of(items - discount, new.tax_percent);
+        let mut order = Order {
+            id,
+            order_number: 1000 + self.seq,
+            created_at: now,
+            updated_at: now,
+            cancelled_at: None,
+            closed_at: None,
+            cancel_reason: None,
+            financial_status: if new.paid {
+                FinancialStatus::Paid
+            } else {
+                FinancialStatus::Pending
+            },
+            line_items: lines,
+            shipping_cents: new.shipping_cents,
+            discount_cents: discount,
+            tax_cents: tax,
+            tax_percent: new.tax_percent,
+            shipping_address: new.shipping,
+            billing_address: new.billing,
+            customer: Customer {
+                id: CUSTOMER_ID_BASE + self.seq * 11,
+                person: new.customer,
+                created_at: now,
+            },
+            tags: new.tags,
+            note: new.note,
+            fulfillments: Vec::new(),
+            fulfillment_order_id: FO_ID_BASE + self.seq * 1_000 + 3,
+            location_id: location,
+        };
+        if new.fulfilled {
+            self.fulfillment_seq += 1;
+            let shipped: Vec<(u64, u32)> = order
+                .line_items
+                .iter()
+                .map(|l| (l.id, l.quantity))
+                .collect();
+            for l in &mut order.line_items {
+                l.fulfilled_quantity = l.quantity;
+            }
+            order.fulfillments.push(Fulfillment {
+                id: FULFILLMENT_ID_BASE + self.fulfillment_seq * 13,
+                name: format!("{}.1", order.name()),
+                location_id: location,
+                tracking_company: Some(new.carrier),
+                tracking_number: Some(new.tracking_number),
+                tracking_url: None,
+                lines: shipped,
+                created_at: now,
+            });
+        }
+        self.orders.insert(order);
+        Some(id)
+    }
+
+    /// Pays a pending order, or else records a note edit; both bump `updated_at`.
+    pub fn update_order(&mut self, id: u64, now: DateTime<Utc>) -> bool {
+        self.orders
+            .update(id, |o| {
+                if o.cancelled_at.is_some() {
+                    return false;
+                }
+                if o.financial_status == FinancialStatus::Pending {
+                    o.financial_status = FinancialStatus::Paid;
+                } else {
+                    o.note = Some("Customer asked to ship in plain packaging".into());
+                }
+                o.updated_at = now;
+                true
+            })
+            .unwrap_or(false)
+    }
+
+    /// Cancels and restocks an order nothing of which has shipped.
+    pub fn cancel_order(&mut self, id: u64, now: DateTime<Utc>) -> bool {
+        let restock = self
+            .orders
+            .update(id, |o| {
+                if o.cancelled_at.is_some() || o.fulfillment_status().is_some() {
+                    return None;
+                }
+                o.cancelled_at = Some(now);
+                o.closed_at = Some(now);
+                o.cancel_reason = Some("customer".into());
+                o.financial_status = match o.financial_status {
+                    FinancialStatus::Paid => FinancialStatus::Refunded,
+                    _ => FinancialStatus::Voided,
+                };
+                o.updated_at = now;
+                Some((
+                    o.location_id,
+                    o.line_items
+                        .iter()
+                        .map(|l| (l.inventory_item_id, i64::from(l.quantity)))
+                        .collect::<Vec<_>>(),
+                ))
+            })
+            .flatten();
+        match restock {
+            Some((location, items)) => {
+                for (item, qty) in items {
+                    self.adjust(item, location, qty);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl SimStore for ShopifyStore {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::Shopify
+    }
+
+    fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
+
+    fn webhook_deliveries(&self) -> Vec<Delivery> {
+        self.sender.deliveries()
+    }
+
+    fn stock_by_sku(&self) -> BTreeMap<String, i64> {
+        let state = self.state();
+        let mut out = BTreeMap::new();
+        for p in &state.products {
+            for v in &p.variants {
+                let total = state
+                    .inventory
+                    .range((v.inventory_item_id, 0)..=(v.inventory_item_id, u64::MAX))
+                    .map(|(_, q)| *q)
+                    .sum();
+                out.insert(v.sku.clone(), total);
+            }
+        }
+        out
+    }
+
+    fn set_stock(&self, sku: &str, quantity: i64) -> bool {
+        let mut state = self.state();
+        let location = state.primary_location();
+        let Some(item) = state.variant_by_sku(sku).map(|(_, v)| v.inventory_item_id) else {
+            return false;
+        };
+        state.inventory.insert((item, location), quantity);
+        true
+    }
+
+    fn fulfilments(&self) -> Vec<FulfilmentView> {
+        let state = self.state();
+        let mut out = Vec::new();
+        for order in state.orders.iter() {
+            for f in &order.fulfillments {
+                out.push(FulfilmentView {
+                    order_id: order.id,
+                    order_name: order.name(),
+                    fulfilment_id: f.id.to_string(),
+                    carrier: f.tracking_company.clone(),
+                    tracking_number: f.tracking_number.clone(),
+                    tracking_url: f.tracking_url.clone(),
+                    lines: f
+                        .lines
+                        .iter()
+                        .filter_map(|(id, qty)| {
+                            order
+                                .line_items
+                                .iter()
+                                .find(|l| l.id == *id)
+                                .map(|l| FulfilledLine {
+                                    sku: l.sku.clone(),
+                                    quantity: *qty,
+                                })
+                        })
+                        .collect(),
+                    created_at: self.ctx.time(f.created_at),
+                });
+            }
+        }
+        out
+    }
+
+    fn order_count(&self) -> usize {
+        self.state().orders.len()
+    }
+
+    fn orders_json(&self, offset: usize, limit: usize) -> Vec<Value> {
+        let state = self.state();
+        state
+            .orders
+            .iter()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .map(|o| o.to_json(&self.ctx))
+            .collect()
+    }
+
+    fn order_json(&self, id: u64) -> Option<Value> {
+        self.state().orders.get(id).map(|o| o.to_json(&self.ctx))
+    }
+
+    fn create_orders(&self, n: usize) -> Vec<u64> {
+        let now = timefmt::now();
+        let mut ids = Vec::with_capacity(n);
+        let outgoing = {
+            let mut state = self.state();
+            let mut events = Vec::new();
+            for _ in 0..n {
+                let new = state.generator.next_order();
+                if let Some(id) = state.add_order(new, now) {
+                    ids.push(id);
+                    events.push(("orders/create", id));
+                }
+                for event in state.generator.later_events() {
+                    match event {
+                        LaterEvent::Update { pick } => {
+                            if let Some(id) = state.orders.nth_created(pick) {
+                                if state.update_order(id, now) {
+                                    events.push(("orders/updated", id));
+                                }
+                            }
+                        }
+                        LaterEvent::Cancel { pick } => {
+                            if let Some(id) = state.orders.nth_created(pick) {
+                                if state.cancel_order(id, now) {
+                                    events.push(("orders/cancelled", id));
+                                    events.push(("orders/updated", id));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            self.outgoing(&state, &events)
+        };
+        self.dispatch(outgoing);
+        ids
+    }
+
+    fn update_order(&self, id: u64) -> bool {
+        let now = timefmt::now();
+        let (done, outgoing) = {
+            let mut state = self.state();
+            let done = state.update_order(id, now);
+            let out = if done {
+                self.outgoing(&state, &[("orders/updated", id)])
+            } else {
+                Vec::new()
+            };
+            (done, out)
+        };
+        self.dispatch(outgoing);
+        done
+    }
+
+    fn cancel_order(&self, id: u64) -> bool {
+        let now = timefmt::now();
+        let (done, outgoing) = {
+            let mut state = self.state();
+            let done = state.cancel_order(id, now);
+            let out = if done {
+                self.outgoing(&state, &[("orders/cancelled", id), ("orders/updated", id)])
+            } else {
+                Vec::new()
+            };
+            (done, out)
+        };
+        self.dispatch(outgoing);
+        done
+    }
+
+    fn tick(&self, elapsed: Duration) {
+        let due = self.state().generator.due(elapsed);
+        if due > 0 {
+            self.create_orders(due);
+        }
+    }
+
+    fn generator_config(&self) -> GeneratorConfig {
+        self.state().generator.config().clone()
+    }
+
+    fn set_generator_config(&self, config: GeneratorConfig) {
+        self.state().generator.set_config(config);
+    }
+
+    fn register_webhook(&self, topic: &str, address: &str) -> Result<Value, String> {
+        webhooks::register(self, topic, address).map(|sub| sub.to_json(&self.ctx))
+    }
+}
+
+/// Each order has exactly one fulfillment order whose id is derived from the order's, so no second
+/// index is needed to find the order a `fulfillment_order_id` belongs to.
+pub(crate) fn order_id_for_fulfillment_order(fulfillment_order_id: u64) -> Option<u64> {
+    let rest = fulfillment_order_id.checked_sub(FO_ID_BASE + 3)?;
+    (rest % 1_000 == 0).then(|| ORDER_ID_BASE + rest + 17)
+}
+
+/// Id of the `n`-th fulfillment of the shop.
+pub(crate) fn fulfillment_id(n: u64) -> u64 {
+    FULFILLMENT_ID_BASE + n * 13
+}

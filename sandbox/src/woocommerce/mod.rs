@@ -1,0 +1,82 @@
+//! The WooCommerce REST v3 simulator, mounted at a store's site URL: `/wp-json/wc/v3/...` and the
+//! Shipment Tracking extension's `/wp-json/wc-shipment-tracking/v3/...`.
+//!
+//! Layers, outermost first: traffic accounting, authentication (Basic or OAuth 1.0a), fault injection.
+
+mod auth;
+mod errors;
+pub mod model;
+mod notes;
+pub mod oauth;
+mod orders;
+mod params;
+mod products;
+mod store;
+mod tracking;
+mod webhooks;
+
+use std::sync::Arc;
+
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+pub use store::{WooState, WooStore};
+pub use webhooks::TOPICS as WEBHOOK_TOPICS;
+
+use crate::faults::{self, FaultLayer};
+use crate::traffic;
+
+/// The router for one store, to be nested at the store's prefix.
+pub fn router(store: Arc<WooStore>, shutdown: CancellationToken) -> Router {
+    let api = Router::new()
+        .route("/wp-json/wc/v3/orders", get(orders::list))
+        .route(
+            "/wp-json/wc/v3/orders/{id}",
+            get(orders::get_one)
+                .put(orders::update)
+                .post(orders::update),
+        )
+        .route(
+            "/wp-json/wc/v3/orders/{id}/notes",
+            get(notes::list).post(notes::create),
+        )
+        .route("/wp-json/wc/v3/products", get(products::list))
+        .route(
+            "/wp-json/wc/v3/products/{id}",
+            get(products::get_one)
+                .put(products::update)
+                .post(products::update),
+        )
+        .route(
+            "/wp-json/wc/v3/products/{id}/variations",
+            get(products::variations),
+        )
+        .route(
+            "/wp-json/wc/v3/products/{id}/variations/{vid}",
+            get(products::variation)
+                .put(products::update_variation)
+                .post(products::update_variation),
+        )
+        .route(
+            "/wp-json/wc/v3/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/wp-json/wc-shipment-tracking/v3/orders/{id}/shipment-trackings",
+            get(tracking::list).post(tracking::create),
+        )
+        .route_layer(from_fn_with_state(
+            FaultLayer {
+                faults: store.faults.clone(),
+                render: errors::render_fault,
+                shutdown,
+            },
+            faults::inject,
+        ))
+        .route_layer(from_fn_with_state(store.clone(), auth::authenticate))
+        .route_layer(from_fn_with_state(store.traffic.clone(), traffic::count))
+        .with_state(store);
+    api.fallback(|| async { errors::no_route() })
+}

@@ -1,0 +1,217 @@
+//! Products and variations: `GET /products` (paged, `sku`, `include`), `GET/PUT /products/{id}`
+//! and `GET /products/{id}/variations`, `GET/PUT /products/{id}/variations/{vid}`. Stock is pushed
+//! with `{manage_stock, stock_quantity}`; `stock_quantity` only counts when stock is managed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+use super::errors::{error, invalid_id, invalid_param};
+use super::orders::{list_response, paging};
+use super::params::{as_bool, as_int, body_fields};
+use super::store::WooStore;
+use crate::http_util::{json, request_url};
+use crate::query::Query;
+use crate::timefmt;
+
+fn id_param(params: &HashMap<String, String>, name: &str) -> Option<u64> {
+    params.get(name).and_then(|s| s.parse().ok())
+}
+
+pub async fn list(
+    State(store): State<Arc<WooStore>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = Query::parse(raw.as_deref().unwrap_or(""));
+    let (page, per_page) = match paging(&q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let sku = q
+        .get("sku")
+        .map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>());
+    let include: Option<Vec<u64>> = q
+        .get("include")
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect());
+    let ascending = q.get("order") == Some("asc");
+    let state = store.state();
+    let mut matching: Vec<&super::model::Product> = state
+        .products
+        .iter()
+        .filter(|p| sku.as_ref().is_none_or(|s| s.contains(&p.sku)))
+        .filter(|p| include.as_ref().is_none_or(|ids| ids.contains(&p.id)))
+        .collect();
+    if !ascending {
+        matching.reverse();
+    }
+    let total = matching.len();
+    let items: Vec<Value> = matching
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|p| p.to_json(&store.base_url))
+        .collect();
+    drop(state);
+    list_response(
+        items,
+        total,
+        page,
+        per_page,
+        &request_url(&headers, uri.path()),
+        &q,
+    )
+}
+
+pub async fn get_one(
+    State(store): State<Arc<WooStore>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let state = store.state();
+    match id_param(&params, "id").and_then(|id| state.products.iter().find(|p| p.id == id)) {
+        Some(p) => json(StatusCode::OK, &p.to_json(&store.base_url)),
+        None => invalid_id("woocommerce_rest_product_invalid_id"),
+    }
+}
+
+/// Parses `{manage_stock, stock_quantity}` from a body.
+fn stock_fields(headers: &HeaderMap, body: &[u8]) -> Result<(Option<bool>, Option<i64>), Response> {
+    let fields: Map<String, Value> = body_fields(headers, body).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "rest_invalid_json",
+            "Invalid JSON body passed.",
+        )
+    })?;
+    let manage = match fields.get("manage_stock") {
+        None => None,
+        Some(v) => Some(as_bool(v).ok_or_else(|| {
+            invalid_param(
+                "manage_stock",
+                "manage_stock is not of type boolean.",
+                "rest_invalid_type",
+            )
+        })?),
+    };
+    let quantity = match fields.get("stock_quantity") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(as_int(v).ok_or_else(|| {
+            invalid_param(
+                "stock_quantity",
+                "stock_quantity is not of type integer.",
+                "rest_invalid_type",
+            )
+        })?),
+    };
+    Ok((manage, quantity))
+}
+
+pub async fn update(
+    State(store): State<Arc<WooStore>>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (manage, quantity) = match stock_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let now = timefmt::now();
+    let mut state = store.state();
+    let Some(p) =
+        id_param(&params, "id").and_then(|id| state.products.iter_mut().find(|p| p.id == id))
+    else {
+        return invalid_id("woocommerce_rest_product_invalid_id");
+    };
+    if let Some(m) = manage {
+        p.manage_stock = m;
+    }
+    if let (Some(q), true) = (quantity, p.manage_stock) {
+        p.stock_quantity = Some(q);
+    }
+    p.updated_at = now;
+    json(StatusCode::OK, &p.to_json(&store.base_url))
+}
+
+pub async fn variations(
+    State(store): State<Arc<WooStore>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let state = store.state();
+    let Some(p) = id_param(&params, "id").and_then(|id| state.products.iter().find(|p| p.id == id))
+    else {
+        return invalid_id("woocommerce_rest_product_invalid_id");
+    };
+    let list: Vec<Value> = p
+        .variations
+        .iter()
+        .map(|v| p.variation_json(v, &store.base_url))
+        .collect();
+    let total = list.len();
+    let mut response = json(StatusCode::OK, &Value::Array(list));
+    crate::http_util::set_header(&mut response, "x-wp-total", &total.to_string());
+    crate::http_util::set_header(
+        &mut response,
+        "x-wp-totalpages",
+        if total == 0 { "0" } else { "1" },
+    );
+    response
+}
+
+pub async fn variation(
+    State(store): State<Arc<WooStore>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let state = store.state();
+    let found = id_param(&params, "id")
+        .and_then(|id| state.products.iter().find(|p| p.id == id))
+        .and_then(|p| {
+            let vid = id_param(&params, "vid")?;
+            p.variations
+                .iter()
+                .find(|v| v.id == vid)
+                .map(|v| p.variation_json(v, &store.base_url))
+        });
+    match found {
+        Some(v) => json(StatusCode::OK, &v),
+        None => invalid_id("woocommerce_rest_product_variation_invalid_id"),
+    }
+}
+
+pub async fn update_variation(
+    State(store): State<Arc<WooStore>>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (manage, quantity) = match stock_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let now = timefmt::now();
+    let mut state = store.state();
+    let (Some(pid), Some(vid)) = (id_param(&params, "id"), id_param(&params, "vid")) else {
+        return invalid_id("woocommerce_rest_product_variation_invalid_id");
+    };
+    let Some(p) = state.products.iter_mut().find(|p| p.id == pid) else {
+        return invalid_id("woocommerce_rest_product_invalid_id");
+    };
+    let Some(v) = p.variations.iter_mut().find(|v| v.id == vid) else {
+        return invalid_id("woocommerce_rest_product_variation_invalid_id");
+    };
+    if let Some(m) = manage {
+        v.manage_stock = m;
+    }
+    if let (Some(q), true) = (quantity, v.manage_stock) {
+        v.stock_quantity = Some(q);
+    }
+    v.updated_at = now;
+    let v = v.clone();
+    json(StatusCode::OK, &p.variation_json(&v, &store.base_url))
+}

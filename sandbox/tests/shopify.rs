@@ -1,0 +1,526 @@
+//! The Shopify simulator over real HTTP: paging, auth, rate limit, fulfilment, inventory, webhooks.
+
+mod common;
+
+use std::collections::HashSet;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use switchyard_sandbox::{SandboxConfig, ShopifyStoreConfig, SimStore};
+
+use common::{client, next_webhook, start, start_with, webhook_receiver, VERSION};
+
+fn api(base: &str, path: &str) -> String {
+    format!("{base}/admin/api/{VERSION}/{path}")
+}
+
+/// Extracts the URL with the given rel from a Link header.
+fn link(headers: &reqwest::header::HeaderMap, rel: &str) -> Option<String> {
+    let value = headers.get("link")?.to_str().ok()?;
+    value.split(", ").find_map(|part| {
+        let (url, r) = part.split_once("; ")?;
+        (r == format!("rel=\"{rel}\""))
+            .then(|| url.trim_matches(|c| c == '<' || c == '>').to_string())
+    })
+}
+
+#[tokio::test]
+async fn pages_through_all_orders_with_link_headers_and_back() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    shop.set_generator_config(switchyard_sandbox::GeneratorConfig {
+        update_ratio: 0.0,
+        cancel_ratio: 0.0,
+        ..Default::default()
+    });
+    let created: HashSet<u64> = shop.create_orders(120).into_iter().collect();
+    let http = client();
+    let token = shop.access_token().to_string();
+
+    let mut url = api(
+        shop.base_url(),
+        "orders.json?status=any&limit=50&order=updated_at%20asc",
+    );
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut previous_of_last: Option<String>;
+    loop {
+        let resp = http
+            .get(&url)
+            .header("X-Shopify-Access-Token", &token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), 200);
+        let next = link(resp.headers(), "next");
+        let previous = link(resp.headers(), "previous");
+        if pages == 0 {
+            assert!(previous.is_none(), "first page has no previous link");
+        } else {
+            assert!(previous.is_some(), "later pages link back");
+        }
+        let body: Value = resp.json().await.expect("json");
+        let orders = body["orders"].as_array().expect("orders array");
+        seen.extend(orders.iter().map(|o| o["id"].as_u64().expect("numeric id")));
+        pages += 1;
+        previous_of_last = previous;
+        match next {
+            Some(next) => {
+                assert!(
+                    next.starts_with("http://")
+                        && next.contains("page_info=")
+                        && next.contains("limit=50")
+                );
+                url = next;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 120);
+    assert_eq!(seen.iter().copied().collect::<HashSet<_>>(), created);
+
+    // The previous link of the last page leads back to the middle page: 50 orders just before it.
+    let back = previous_of_last.expect("last page links back");
+    let resp = http
+        .get(&back)
+        .header("X-Shopify-Access-Token", &token)
+        .send()
+        .await
+        .expect("send");
+    let body: Value = resp.json().await.expect("json");
+    let ids: Vec<u64> = body["orders"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|o| o["id"].as_u64())
+        .collect();
+    assert_eq!(ids, seen[50..100].to_vec());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn rejects_filters_with_page_info_and_limits_over_250() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    shop.create_orders(5);
+    let http = client();
+    let token = shop.access_token();
+    let resp = http
+        .get(api(shop.base_url(), "orders.json?limit=2"))
+        .header("X-Shopify-Access-Token", token)
+        .send()
+        .await
+        .expect("send");
+    let next = link(resp.headers(), "next").expect("next link");
+    let resp = http
+        .get(format!("{next}&status=any"))
+        .header("X-Shopify-Access-Token", token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["errors"]["status"]
+        .as_str()
+        .unwrap_or("")
+        .contains("cannot be passed when page_info is present"));
+
+    let resp = http
+        .get(api(shop.base_url(), "orders.json?limit=251"))
+        .header("X-Shopify-Access-Token", token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["errors"]["limit"].is_string());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn filters_by_updated_at_min_status_and_financial_status() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    let ids = shop.create_orders(30);
+    assert!(shop.cancel_order(ids[0]));
+    let http = client();
+    let token = shop.access_token();
+    let get = |path: String| {
+        let http = http.clone();
+        async move {
+            let resp = http
+                .get(path)
+                .header("X-Shopify-Access-Token", token)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(resp.status(), 200);
+            resp.json::<Value>().await.expect("json")
+        }
+    };
+    let open = get(api(shop.base_url(), "orders.json?limit=250")).await;
+    assert!(open["orders"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .all(|o| o["cancelled_at"].is_null()));
+    let cancelled = get(api(shop.base_url(), "orders.json?status=cancelled")).await;
+    let cancelled_ids: Vec<u64> = cancelled["orders"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .filter_map(|o| o["id"].as_u64())
+        .collect();
+    assert!(cancelled_ids.contains(&ids[0]));
+    let pending = get(api(
+        shop.base_url(),
+        "orders.json?status=any&financial_status=pending&limit=250",
+    ))
+    .await;
+    assert!(pending["orders"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .all(|o| o["financial_status"] == "pending"));
+    // A window starting an hour from now holds nothing; one from an hour ago holds everything.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let earlier = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let enc = |s: &str| s.replace('+', "%2B");
+    let none = get(api(
+        shop.base_url(),
+        &format!("orders.json?status=any&updated_at_min={}", enc(&later)),
+    ))
+    .await;
+    assert_eq!(none["orders"].as_array().map(Vec::len), Some(0));
+    let all = get(api(
+        shop.base_url(),
+        &format!(
+            "orders.json?status=any&limit=250&updated_at_min={}",
+            enc(&earlier)
+        ),
+    ))
+    .await;
+    assert_eq!(all["orders"].as_array().map(Vec::len), Some(30));
+    // Order shape: money as strings, large integer ids, addresses, offsets on timestamps.
+    let order = &all["orders"][0];
+    assert!(
+        order["total_price"].is_string()
+            && order["total_shipping_price_set"]["shop_money"]["amount"].is_string()
+    );
+    assert!(order["name"].as_str().unwrap_or("").starts_with('#'));
+    assert!(order["created_at"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("-04:00"));
+    assert!(order["shipping_address"]["country_code"].is_string());
+    assert!(order["line_items"][0]["fulfillable_quantity"].is_u64());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn refuses_missing_or_wrong_token() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    let http = client();
+    for token in [None, Some("shpat_wrong")] {
+        let mut req = http.get(api(shop.base_url(), "orders.json"));
+        if let Some(token) = token {
+            req = req.header("X-Shopify-Access-Token", token);
+        }
+        let resp = req.send().await.expect("send");
+        assert_eq!(resp.status(), 401);
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(
+            body["errors"],
+            "[API] Invalid API key or access token (unrecognized login or wrong password)"
+        );
+    }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn leaky_bucket_throttles_at_40_and_reports_usage() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    let http = client();
+    let url = api(shop.base_url(), "locations.json");
+    let first = http
+        .get(&url)
+        .header("X-Shopify-Access-Token", shop.access_token())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(first.headers()["x-shopify-shop-api-call-limit"], "1/40");
+    let mut throttled = None;
+    for _ in 0..45 {
+        let resp = http
+            .get(&url)
+            .header("X-Shopify-Access-Token", shop.access_token())
+            .send()
+            .await
+            .expect("send");
+        if resp.status() == 429 {
+            throttled = Some(resp);
+            break;
+        }
+    }
+    let resp = throttled.expect("bucket overflowed within 46 calls");
+    assert_eq!(resp.headers()["retry-after"], "2.0");
+    assert_eq!(resp.headers()["x-shopify-shop-api-call-limit"], "40/40");
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["errors"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("Exceeded 2 calls per second"));
+    let stats: Value = http
+        .get(format!("{}/stores/demo-shop/stats", sandbox.control_url()))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stats["responses_429"], 1);
+    assert!(
+        stats["by_route"]["GET /admin/api/{version}/locations.json"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 41
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn fulfils_through_fulfillment_orders_and_records_tracking() {
+    let mut config = SandboxConfig::default();
+    let mut shop_config = ShopifyStoreConfig::new("fulfil-shop");
+    shop_config.generator.fulfilled_ratio = 0.0;
+    shop_config.generator.unpaid_ratio = 0.0;
+    shop_config.generator.cancel_ratio = 0.0;
+    config.shopify.push(shop_config);
+    let sandbox = start_with(config).await;
+    let shop = sandbox.shopify("fulfil-shop").expect("shop");
+    let id = shop.create_orders(1)[0];
+    let http = client();
+    let token = shop.access_token();
+    let fos: Value = http
+        .get(api(
+            shop.base_url(),
+            &format!("orders/{id}/fulfillment_orders.json"),
+        ))
+        .header("X-Shopify-Access-Token", token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let fo = &fos["fulfillment_orders"][0];
+    assert_eq!(fo["status"], "open");
+    let lines: Vec<Value> = fo["line_items"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| json!({"id": l["id"], "quantity": l["quantity"]}))
+        .collect();
+    let body = json!({"fulfillment": {
+        "line_items_by_fulfillment_order": [{"fulfillment_order_id": fo["id"], "fulfillment_order_line_items": lines}],
+        "tracking_info": {"number": "1Z999", "company": "UPS", "url": null},
+        "notify_customer": false
+    }});
+    let resp = http
+        .post(api(shop.base_url(), "fulfillments.json"))
+        .header("X-Shopify-Access-Token", token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.expect("json");
+    assert_eq!(created["fulfillment"]["tracking_number"], "1Z999");
+    assert!(created["fulfillment"]["tracking_url"]
+        .as_str()
+        .unwrap_or("")
+        .contains("1Z999"));
+
+    let order: Value = http
+        .get(api(shop.base_url(), &format!("orders/{id}.json")))
+        .header("X-Shopify-Access-Token", token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(order["order"]["fulfillment_status"], "fulfilled");
+
+    // Posting the same fulfilment again is refused: nothing is left to ship.
+    let again = http
+        .post(api(shop.base_url(), "fulfillments.json"))
+        .header("X-Shopify-Access-Token", token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(again.status(), 422);
+
+    let control: Value = http
+        .get(format!(
+            "{}/stores/fulfil-shop/fulfilments",
+            sandbox.control_url()
+        ))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let fulfilments = control["fulfilments"].as_array().expect("array");
+    assert_eq!(fulfilments.len(), 1);
+    assert_eq!(fulfilments[0]["tracking_number"], "1Z999");
+    assert_eq!(fulfilments[0]["carrier"], "UPS");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn sets_inventory_levels_and_reports_stock_by_sku() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    let http = client();
+    let token = shop.access_token();
+    let products: Value = http
+        .get(api(shop.base_url(), "products.json"))
+        .header("X-Shopify-Access-Token", token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let variant = products["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .flat_map(|p| p["variants"].as_array().cloned().unwrap_or_default())
+        .find(|v| v["sku"] == "WB-1")
+        .expect("WB-1 variant");
+    let locations: Value = http
+        .get(api(shop.base_url(), "locations.json"))
+        .header("X-Shopify-Access-Token", token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let location = &locations["locations"][0]["id"];
+    let resp = http
+        .post(api(shop.base_url(), "inventory_levels/set.json"))
+        .header("X-Shopify-Access-Token", token)
+        .json(&json!({"location_id": location, "inventory_item_id": variant["inventory_item_id"], "available": 7}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(shop.stock_by_sku().get("WB-1"), Some(&7));
+    let levels: Value = http
+        .get(api(
+            shop.base_url(),
+            &format!(
+                "inventory_levels.json?inventory_item_ids={}",
+                variant["inventory_item_id"]
+            ),
+        ))
+        .header("X-Shopify-Access-Token", token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(levels["inventory_levels"][0]["available"], 7);
+    let bad = http
+        .post(api(shop.base_url(), "inventory_levels/set.json"))
+        .header("X-Shopify-Access-Token", token)
+        .json(&json!({"location_id": location, "inventory_item_id": 1, "available": 7}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad.status(), 422);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn signs_order_webhooks_with_the_app_secret() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    let (url, mut rx) = webhook_receiver().await;
+    let http = client();
+    let resp = http
+        .post(api(shop.base_url(), "webhooks.json"))
+        .header("X-Shopify-Access-Token", shop.access_token())
+        .json(&json!({"webhook": {"topic": "orders/create", "address": url, "format": "json"}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 201);
+    let id = shop.create_orders(1)[0];
+    let hook = next_webhook(&mut rx).await;
+    assert_eq!(hook.headers["x-shopify-topic"], "orders/create");
+    assert_eq!(
+        hook.headers["x-shopify-shop-domain"],
+        "demo-shop.myshopify.com"
+    );
+    assert!(hook.headers.contains_key("x-shopify-webhook-id"));
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(shop.app_secret().as_bytes()).expect("key");
+    mac.update(&hook.body);
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    assert_eq!(
+        hook.headers["x-shopify-hmac-sha256"]
+            .to_str()
+            .expect("ascii"),
+        expected
+    );
+    let body: Value = serde_json::from_slice(&hook.body).expect("json body");
+    assert_eq!(body["id"].as_u64(), Some(id));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn ten_thousand_orders_page_quickly() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    let started = std::time::Instant::now();
+    assert_eq!(shop.create_orders(10_000).len(), 10_000);
+    let http = client();
+    let mut url = api(
+        shop.base_url(),
+        "orders.json?status=any&limit=250&fields=id",
+    );
+    let mut count = 0;
+    loop {
+        let resp = http
+            .get(&url)
+            .header("X-Shopify-Access-Token", shop.access_token())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), 200);
+        let next = link(resp.headers(), "next");
+        let body: Value = resp.json().await.expect("json");
+        count += body["orders"].as_array().map_or(0, Vec::len);
+        match next {
+            Some(n) => url = n,
+            None => break,
+        }
+    }
+    assert_eq!(count, 10_000);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "took {:?}",
+        started.elapsed()
+    );
+    sandbox.shutdown().await;
+}

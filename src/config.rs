@@ -89,6 +89,24 @@ pub struct ShutdownSettings {
 pub struct TimerSettings {
     pub import_orders_secs: u64,
     pub import_products_secs: u64,
+    /// Fixed periodic jobs, run by every `work` and `run` process and enqueued once per tick.
+    #[serde(default)]
+    pub periodic: Vec<PeriodicJob>,
+}
+
+/// A job enqueued on `queue` every `every_secs`, with `payload`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodicJob {
+    pub name: String,
+    pub queue: String,
+    pub every_secs: u64,
+    #[serde(default = "empty_object")]
+    pub payload: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
 }
 
 /// How one queue is worked: concurrency, leases, retries and retention.
@@ -169,6 +187,9 @@ impl QueuePolicy {
                 "must not be below backoff_base_ms",
             ));
         }
+        if self.batch_size > 1000 {
+            return Err(invalid(format!("{key}.batch_size"), "must be at most 1000"));
+        }
         if self.promote_chunk > 5000 {
             // Lua's unpack() of a larger chunk would overflow the script's stack.
             return Err(invalid(
@@ -233,6 +254,17 @@ impl Settings {
             ));
         }
         self.queue_defaults.validate("queue_defaults")?;
+        for (i, p) in self.timers.periodic.iter().enumerate() {
+            let key = format!("timers.periodic[{i}]");
+            if p.name.is_empty() {
+                return Err(invalid(format!("{key}.name"), "must not be empty"));
+            }
+            if p.every_secs == 0 {
+                return Err(invalid(format!("{key}.every_secs"), "must be at least 1"));
+            }
+            crate::workers::validate_payload(&p.queue, &p.payload)
+                .map_err(|e| invalid(key.clone(), e.to_string()))?;
+        }
         for (name, o) in &self.queues {
             if !crate::queue::QueueName::is_valid(&name.replace('_', "-")) {
                 return Err(invalid(format!("queues.{name}"), "not a valid queue name"));

@@ -111,3 +111,24 @@ mod tests {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("creating the database: {0}")]
+    Create(sqlx::Error),
+    #[error("connecting to PostgreSQL: {0}")]
+    Connect(sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] MigrateError),
+}
+
+/// Creates the database if it is missing, connects, and applies every migration: what any
+/// process that owns the schema does before it starts.
+pub async fn prepare(settings: &crate::config::DatabaseSettings) -> Result<PgPool, PrepareError> {
+    create_database_if_missing(&settings.url)
+        .await
+        .map_err(PrepareError::Create)?;
+    let pool = connect(settings).await.map_err(PrepareError::Connect)?;
+    migrate(&pool).await?;
+    Ok(pool)
+}

@@ -7,6 +7,17 @@ use serde::Serialize;
 
 use crate::queue::QueueError;
 
+/// The field serde names in its message for a missing or unknown key, which it reports at the
+/// enclosing object rather than at the key itself.
+pub(crate) fn named_field(message: &str) -> Option<String> {
+    if !(message.starts_with("missing field `") || message.starts_with("unknown field `")) {
+        return None;
+    }
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{detail}")]

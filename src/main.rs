@@ -5,9 +5,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use switchyard::app::Application;
 use switchyard::config::Settings;
+use switchyard::queue::timers::{run_timer, Timer};
 use switchyard::queue::{Broker, EnqueueOptions};
-use switchyard::{bench, shutdown, workers};
+use switchyard::{bench, db, shutdown, telemetry, workers};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 #[derive(Parser)]
 #[command(
@@ -22,12 +26,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run worker pools for some queues (default: every handled queue).
+    /// The API, every worker pool and the timers in one process.
+    Run,
+    /// The HTTP API only.
+    Serve,
+    /// Worker pools (default: every handled queue) and the timers.
     Work {
         /// Comma-separated queue names.
         #[arg(long, value_delimiter = ',')]
         queues: Vec<String>,
     },
+    /// Create the database if it does not exist and apply migrations.
+    Migrate,
     /// Inspect and steer queues from the command line.
     Jobs {
         #[command(subcommand)]
@@ -176,35 +186,68 @@ async fn jobs(broker: &Broker, cmd: JobsCommand) -> anyhow::Result<()> {
     }
 }
 
-fn init_logs(settings: &Settings) {
-    use switchyard::config::LogFormat;
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(settings.log.filter.as_str()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match settings.log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
+/// Runs the worker pools of `queues` and every configured timer until a shutdown signal.
+async fn work(
+    settings: &Settings,
+    queues: Vec<String>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let broker = Broker::connect(settings)
+        .await
+        .context("connecting to Redis")?;
+    let queues = if queues.is_empty() {
+        workers::HANDLED.iter().map(|q| q.to_string()).collect()
+    } else {
+        queues
     };
+    let mut timers = JoinSet::new();
+    for p in &settings.timers.periodic {
+        let timer = Timer {
+            name: p.name.clone(),
+            every: Duration::from_secs(p.every_secs),
+            queue: broker.queue(&p.queue)?,
+            payload: p.payload.clone(),
+        };
+        let stop = shutdown::wait(stop.clone());
+        timers.spawn(async move {
+            if let Err(e) = run_timer(timer, stop).await {
+                tracing::error!(error = %e, "timer stopped");
+            }
+        });
+    }
+    workers::run_pools(&broker, &queues, stop).await?;
+    timers.join_all().await;
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load()?;
-    init_logs(&settings);
+    telemetry::init(&settings.log);
     match cli.command {
-        Command::Work { queues } => {
-            let queues = if queues.is_empty() {
-                workers::HANDLED.iter().map(|q| q.to_string()).collect()
-            } else {
-                queues
-            };
-            let broker = Broker::connect(&settings)
-                .await
-                .context("connecting to Redis")?;
+        Command::Run => {
             let stop = shutdown::on_signal();
-            workers::run_pools(&broker, &queues, stop).await?;
+            let app = Application::build(settings.clone()).await?;
+            tracing::info!(
+                port = app.port(),
+                "switchyard is running: API, workers and timers"
+            );
+            let (served, worked) = tokio::join!(
+                app.run_until(stop.clone()),
+                work(&settings, Vec::new(), stop)
+            );
+            served.and(worked)
+        }
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), "switchyard API is listening");
+            app.run_until(shutdown::on_signal()).await
+        }
+        Command::Work { queues } => work(&settings, queues, shutdown::on_signal()).await,
+        Command::Migrate => {
+            db::prepare(&settings.database).await?;
+            println!("database {} is up to date", settings.database.url);
             Ok(())
         }
         Command::Jobs { command } => {

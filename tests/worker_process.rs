@@ -10,17 +10,20 @@ use queue_helpers::*;
 use switchyard::queue::{EnqueueOptions, JobStatus};
 use switchyard::workers::Noop;
 
+const CONFIG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+
 fn spawn_worker(prefix: &str) -> Child {
+    spawn_worker_with(prefix, CONFIG_DIR)
+}
+
+fn spawn_worker_with(prefix: &str, config_dir: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["work", "--queues", "noop"])
         .env("SWITCHYARD_ENV", "test")
         .env("SWITCHYARD__REDIS__KEY_PREFIX", prefix)
         .env("SWITCHYARD__QUEUES__NOOP__LEASE_SECS", "2")
         .env("SWITCHYARD__LOG__FILTER", "warn")
-        .env(
-            "SWITCHYARD_CONFIG_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-        )
+        .env("SWITCHYARD_CONFIG_DIR", config_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -92,4 +95,54 @@ async fn a_job_of_a_killed_worker_process_is_finished_by_another_after_its_lease
     second.kill().ok();
     second.wait().ok();
     queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_worker_processes_each_timer_tick_enqueues_exactly_once() {
+    // A config directory whose test settings add a timer ticking every second.
+    let dir = std::env::temp_dir().join(format!("switchyard-timer-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        format!("{CONFIG_DIR}/default.toml"),
+        dir.join("default.toml"),
+    )
+    .unwrap();
+    let mut test_toml = std::fs::read_to_string(format!("{CONFIG_DIR}/test.toml")).unwrap();
+    test_toml
+        .push_str("\n[[timers.periodic]]\nname = \"tick\"\nqueue = \"noop\"\nevery_secs = 1\n");
+    std::fs::write(dir.join("test.toml"), test_toml).unwrap();
+
+    let settings = settings();
+    let broker = broker_with(&settings).await;
+    let queue = broker.queue("noop").unwrap();
+    let dir_str = dir.to_str().unwrap();
+    let mut a = spawn_worker_with(&settings.redis.key_prefix, dir_str);
+    let mut b = spawn_worker_with(&settings.redis.key_prefix, dir_str);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    a.kill().ok();
+    b.kill().ok();
+    a.wait().ok();
+    b.wait().ok();
+
+    let s = queue.stats().await.unwrap();
+    // Six seconds of one-second ticks, started while the processes came up: at least three
+    // ticks, and never more than one job per tick.
+    assert!(s.enqueued_total >= 3, "{s:?}");
+    assert!(s.enqueued_total <= 7, "{s:?}");
+    let jobs = queue.list(JobStatus::Done, 0, 100).await.unwrap();
+    let mut ticks: Vec<String> = jobs.iter().filter_map(|j| j.unique_key.clone()).collect();
+    assert_eq!(
+        ticks.len() as u64,
+        s.enqueued_total,
+        "every timer job carries its tick"
+    );
+    ticks.sort();
+    ticks.dedup();
+    assert_eq!(
+        ticks.len() as u64,
+        s.enqueued_total,
+        "a tick was enqueued twice"
+    );
+    queue.destroy().await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
 }

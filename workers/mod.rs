@@ -127,18 +127,12 @@ fn check<T: DeserializeOwned>(payload: &serde_json::Value) -> Result<(), Payload
             let message = e.inner().to_string();
             // serde names a missing or unknown field only in its message; lift it out.
             let field = if path == "." {
-                field_in_message(&message).unwrap_or_else(|| "payload".to_owned())
+                crate::error::named_field(&message).unwrap_or_else(|| "payload".to_owned())
             } else {
                 path
             };
             PayloadError::Field { field, message }
         })
-}
-
-fn field_in_message(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_owned())
 }
 
 #[cfg(test)]
@@ -179,6 +173,15 @@ mod tests {
         assert_eq!(
             field("run-plugin", json!({"plugin_id": 1, "order_id": 2, "x": 1})),
             "x"
+        );
+    }
+
+    #[test]
+    fn a_payload_that_is_no_object_is_blamed_on_the_payload() {
+        let err = validate_payload("sync-stock", &json!(5)).unwrap_err();
+        assert!(
+            matches!(err, PayloadError::Field { ref field, .. } if field == "payload"),
+            "{err:?}"
         );
     }
 

@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde_json::error::Category;
 
 use super::problem;
 use crate::error::AppError;
@@ -35,42 +34,25 @@ fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// The field serde names in its message for a missing or unknown key, which it reports at the
-/// enclosing object rather than at the key itself.
-fn named_field(message: &str) -> Option<String> {
-    if !(message.starts_with("missing field `") || message.starts_with("unknown field `")) {
-        return None;
-    }
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_owned())
-}
-
-/// Deserialises a JSON document: 400 when it is not JSON, 422 naming the field when it is JSON of
-/// the wrong shape.
+/// Deserialises a JSON object: 400 when the body is not JSON, 422 naming the field when it is JSON
+/// of the wrong shape. The body is read as a `Value` first so that an array is refused too (serde
+/// would otherwise fill a struct's fields from it by position).
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            Category::Data => {
-                let message = inner.to_string();
-                let field = if path == "." {
-                    named_field(&message)
-                } else {
-                    Some(path)
-                };
-                AppError::invalid(message, field)
-            }
-            Category::Syntax | Category::Eof | Category::Io => {
-                AppError::BadRequest(format!("the body is not valid JSON: {inner}"))
-            }
-        }
-    })?;
-    de.end()
+    let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    Ok(value)
+    if !value.is_object() {
+        return Err(AppError::invalid("the body must be a JSON object", None));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let field = if path == "." {
+            crate::error::named_field(&message)
+        } else {
+            Some(path)
+        };
+        AppError::invalid(message, field)
+    })
 }
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -87,17 +69,19 @@ where
             )
             .into_response());
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| match rejection.status() {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            match rejection.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => problem::too_large(),
                 _ => AppError::BadRequest(format!(
                     "the body could not be read: {}",
                     rejection.body_text()
                 ))
                 .into_response(),
-            })?;
-        decode(&bytes).map(ApiJson).map_err(IntoResponse::into_response)
+            }
+        })?;
+        decode(&bytes)
+            .map(ApiJson)
+            .map_err(IntoResponse::into_response)
     }
 }
 
@@ -156,9 +140,9 @@ mod tests {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("colour".into()))
         );
         assert_eq!(
-            field_of("[1]"),
+            field_of(r#"["a", 1]"#),
             (StatusCode::UNPROCESSABLE_ENTITY, None),
-            "a wrong top-level type names no field"
+            "an array is not an object, even one that fits the fields"
         );
     }
 

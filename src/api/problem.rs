@@ -104,7 +104,11 @@ pub(crate) async fn for_bare_errors(res: Response) -> Response {
             "Internal error",
             "the service could not complete the request; try again",
         ),
-        _ => ("bad-request", "Bad request", "the request could not be understood"),
+        _ => (
+            "bad-request",
+            "Bad request",
+            "the request could not be understood",
+        ),
     };
     let (mut parts, _) = res.into_parts();
     parts.headers.remove(CONTENT_LENGTH);

@@ -1,5 +1,7 @@
 //! Benchmarks behind `switchyard bench`. They print figures; tests never time anything.
 
+#[cfg(feature = "bench-apalis-redis")]
+mod apalis_redis_peer;
 pub mod queue;
 
 /// The value at quantile `q` (0..=1) of an ascending slice.

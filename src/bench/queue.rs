@@ -195,10 +195,48 @@ pub async fn run(settings: &Settings, opts: &Options) -> anyhow::Result<()> {
         median(&p99)
     );
     #[cfg(feature = "bench-apalis-redis")]
-    super::apalis_redis_peer::compare(settings, opts, median(&drain)).await?;
+    compare_with_peer(settings, opts).await?;
     #[cfg(not(feature = "bench-apalis-redis"))]
     println!(
-        "  (peer baseline: build with `--features bench-apalis-redis` to measure apalis-redis 1.0.0 in the same run)"
+        "(peer baseline: build with `--features bench-apalis-redis` to measure apalis-redis 1.0.0 in the same run)"
+    );
+    Ok(())
+}
+
+/// The same workload through apalis-redis and switchyard, alternating, on a backlog the peer can
+/// drain; plus one attempt at the full backlog to show whether the peer copes with it.
+#[cfg(feature = "bench-apalis-redis")]
+async fn compare_with_peer(settings: &Settings, opts: &Options) -> anyhow::Result<()> {
+    use super::apalis_redis_peer as peer;
+    println!("peer baseline, {}", peer::describe(settings));
+    if opts.jobs > peer::PEER_MAX_JOBS {
+        peer::measure(settings, opts.jobs).await?;
+    }
+    let jobs = opts.jobs.min(peer::PEER_MAX_JOBS);
+    let small = Options {
+        jobs,
+        runs: 1,
+        pickups: 1,
+    };
+    let (mut ours_enq, mut ours_drain, mut peer_enq, mut peer_drain) =
+        (vec![], vec![], vec![], vec![]);
+    for _ in 0..opts.runs {
+        let (e, d) = peer::measure(settings, jobs).await?;
+        peer_enq.push(e);
+        peer_drain.push(d.unwrap_or(0.0));
+        let f = run_once(settings, &small).await?;
+        println!(
+            "  switchyard   {jobs:>7} jobs: enqueue {:>9.0} jobs/s  drain {:>9.0} jobs/s",
+            f.enqueue_per_s, f.drain_per_s
+        );
+        ours_enq.push(f.enqueue_per_s);
+        ours_drain.push(f.drain_per_s);
+    }
+    println!(
+        "ratio switchyard / apalis-redis at {jobs} jobs (medians of {} runs): enqueue {:.1}x, drain {:.1}x",
+        opts.runs,
+        median(&ours_enq) / median(&peer_enq),
+        median(&ours_drain) / median(&peer_drain)
     );
     Ok(())
 }

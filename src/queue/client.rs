@@ -282,7 +282,8 @@ impl Queue {
             .await
     }
 
-    /// Enqueues many jobs in one pipelined round trip.
+    /// Enqueues many jobs in one round trip: one script call per chunk of jobs, or with a unique
+    /// key (which only one of them could hold) one pipelined call per job.
     pub async fn enqueue_bulk_json(
         &self,
         payloads: &[String],
@@ -291,33 +292,35 @@ impl Queue {
         if payloads.is_empty() {
             return Ok(Vec::new());
         }
+        if opts.unique_key.is_some() {
+            let mut out = Vec::with_capacity(payloads.len());
+            for p in payloads {
+                out.push(self.enqueue_json(p, opts).await?);
+            }
+            return Ok(out);
+        }
         self.register().await?;
         let ids: Vec<String> = payloads.iter().map(|_| Ulid::new().to_string()).collect();
-        let script = &self.broker.scripts().enqueue;
-        let mut invocations: Vec<redis::ScriptInvocation> =
-            payloads.iter().map(|_| script.prepare_invoke()).collect();
-        for ((inv, id), payload) in invocations.iter_mut().zip(&ids).zip(payloads) {
-            self.enqueue_invocation(inv, id, payload, opts);
-        }
-        let mut pipe = redis::pipe();
-        for inv in &invocations {
-            pipe.invoke_script(inv);
-        }
+        let script = &self.broker.scripts().enqueue_bulk;
         let mut conn = self.conn();
-        let replies: Vec<(String, i64)> = match pipe.query_async(&mut conn).await {
-            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
-                // The server lost its script cache (a restart): load and send again.
-                script.prepare_invoke().load_async(&mut conn).await?;
-                pipe.query_async(&mut conn).await?
+        for (ids, payloads) in ids.chunks(BULK_CHUNK).zip(payloads.chunks(BULK_CHUNK)) {
+            let mut inv = script.key(&self.keys.base);
+            inv.arg(opts.max_attempts.unwrap_or(self.policy.max_attempts))
+                .arg(opts.delay.map_or(0, |d| d.as_millis() as u64));
+            for (id, payload) in ids.iter().zip(payloads) {
+                inv.arg(id).arg(payload);
             }
-            other => other?,
-        };
-        Ok(replies
+            let n: usize = inv.invoke_async(&mut conn).await?;
+            if n != ids.len() {
+                return Err(protocol(format!(
+                    "bulk enqueue stored {n} of {}",
+                    ids.len()
+                )));
+            }
+        }
+        Ok(ids
             .into_iter()
-            .map(|(id, created)| Enqueued {
-                id,
-                created: created == 1,
-            })
+            .map(|id| Enqueued { id, created: true })
             .collect())
     }
 
@@ -351,7 +354,7 @@ impl Queue {
             .arg(worker)
             .invoke_async(&mut self.conn())
             .await?;
-        if reply.len() < 2 || (reply.len() - 2) % 5 != 0 {
+        if reply.len() < 2 || !(reply.len() - 2).is_multiple_of(6) {
             return Err(protocol(format!("fetch returned {} fields", reply.len())));
         }
         let next_due = reply[0].parse::<i64>().ok().filter(|v| *v >= 0);
@@ -361,7 +364,7 @@ impl Queue {
                 .map_err(|_| protocol(format!("bad number {s}")))
         };
         let jobs = reply[2..]
-            .chunks(5)
+            .chunks(6)
             .map(|f| {
                 Ok(FetchedJob {
                     id: f[0].clone(),
@@ -369,6 +372,7 @@ impl Queue {
                     payload: f[2].clone(),
                     enqueued_at_ms: num(&f[3])?,
                     run_at_ms: num(&f[4])?,
+                    unique_key: f[5].clone(),
                 })
             })
             .collect::<Result<Vec<_>, QueueError>>()?;
@@ -387,21 +391,27 @@ impl Queue {
         Ok(woke.is_some())
     }
 
-    /// Finishes a job. Returns false when the job was no longer ours (its lease expired).
-    pub async fn ack(&self, id: &str, attempt: u32, result: &str) -> Result<bool, QueueError> {
-        let done: i64 = self
-            .broker
-            .scripts()
-            .ack
-            .key(&self.keys.base)
-            .arg(id)
-            .arg(attempt)
-            .arg(result)
-            .arg(self.policy.done_retention_secs * 1000)
-            .arg(self.policy.done_retention_count)
-            .invoke_async(&mut self.conn())
-            .await?;
-        Ok(done == 1)
+    /// Finishes jobs, given as (id, unique key or "") the way they were fetched. Returns, per
+    /// job, false when it was no longer leased (its lease expired; it will run again).
+    pub async fn ack(&self, jobs: &[(String, String)]) -> Result<Vec<bool>, QueueError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.broker.scripts().ack.key(&self.keys.base);
+        inv.arg(self.policy.done_retention_secs * 1000)
+            .arg(self.policy.done_retention_count);
+        for (id, unique) in jobs {
+            inv.arg(id).arg(unique);
+        }
+        let flags: Vec<i64> = inv.invoke_async(&mut self.conn()).await?;
+        if flags.len() != jobs.len() {
+            return Err(protocol(format!(
+                "ack answered {} of {}",
+                flags.len(),
+                jobs.len()
+            )));
+        }
+        Ok(flags.into_iter().map(|f| f == 1).collect())
     }
 
     /// Records a failed attempt: retried after `retry_in`, or dead when `permanent` or out of
@@ -531,12 +541,12 @@ impl Queue {
     async fn bulk(&self, script: &redis::Script, target: Option<&str>) -> Result<u64, QueueError> {
         let mut total = 0;
         loop {
-            let n: u64 = script
-                .key(&self.keys.base)
-                .arg(target.unwrap_or("*"))
-                .arg(BULK_CHUNK)
-                .invoke_async(&mut self.conn())
-                .await?;
+            let mut inv = script.key(&self.keys.base);
+            match target {
+                Some(id) => inv.arg("one").arg(id),
+                None => inv.arg("all").arg(BULK_CHUNK),
+            };
+            let n: u64 = inv.invoke_async(&mut self.conn()).await?;
             total += n;
             if target.is_some() || n == 0 {
                 return Ok(total);

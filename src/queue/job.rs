@@ -67,6 +67,8 @@ pub struct FetchedJob {
     pub payload: String,
     pub enqueued_at_ms: i64,
     pub run_at_ms: i64,
+    /// The unique key the job holds until it finishes ("" when none).
+    pub unique_key: String,
 }
 
 /// What a running job knows about itself; available to handlers as task data.
@@ -76,6 +78,7 @@ pub struct JobMeta {
     pub attempt: u32,
     pub enqueued_at_ms: i64,
     pub run_at_ms: i64,
+    pub(crate) unique_key: String,
 }
 
 /// A job as the API shows it.

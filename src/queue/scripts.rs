@@ -11,6 +11,7 @@ fn load(body: &str) -> Script {
 
 pub(crate) struct Scripts {
     pub enqueue: Script,
+    pub enqueue_bulk: Script,
     pub fetch: Script,
     pub ack: Script,
     pub fail: Script,
@@ -24,6 +25,7 @@ impl Scripts {
     pub fn new() -> Scripts {
         Scripts {
             enqueue: load(include_str!("lua/enqueue.lua")),
+            enqueue_bulk: load(include_str!("lua/enqueue_bulk.lua")),
             fetch: load(include_str!("lua/fetch.lua")),
             ack: load(include_str!("lua/ack.lua")),
             fail: load(include_str!("lua/fail.lua")),
@@ -36,9 +38,10 @@ impl Scripts {
 }
 
 impl Scripts {
-    pub fn all(&self) -> [&Script; 8] {
+    pub fn all(&self) -> [&Script; 9] {
         [
             &self.enqueue,
+            &self.enqueue_bulk,
             &self.fetch,
             &self.ack,
             &self.fail,

@@ -1,13 +1,33 @@
--- Finish a job successfully. ARGV: id, attempt, result, retention_ms, retention_count.
--- Returns 1, or 0 when the caller no longer owns the job (its lease expired and it moved on).
-local id, attempt, result = ARGV[1], ARGV[2], ARGV[3]
-if not owns(id, attempt) then return 0 end
+-- Finish a batch of jobs successfully. ARGV: retention_ms, retention_count, then pairs of
+-- id, unique key ('' when none) as fetch returned them.
+-- Returns one flag per job: 1 finished, 0 when it was not leased any more (its lease expired and
+-- the reaper put it back, so it will run again: at-least-once).
+--
+-- The lease itself is the proof of ownership: if it expired and another worker leased the job
+-- again, this successful run still finishes it, and the other run's outcome is then ignored.
 local now = now_ms()
-redis.call('ZREM', k('leased'), id)
-redis.call('HSET', jk(id), 'status', 'done', 'finished_at', now, 'result', result)
-redis.call('ZADD', k('done'), now, id)
-release_unique(id)
-redis.call('HINCRBY', k('stats'), 'processed', 1)
-count_minute(now, 'processed', 1)
-trim('done', now - tonumber(ARGV[4]), tonumber(ARGV[5]))
-return 1
+local out = {}
+local done = {}
+for i = 3, #ARGV - 1, 2 do
+  local id, unique = ARGV[i], ARGV[i + 1]
+  if redis.call('ZREM', k('leased'), id) == 1 then
+    redis.call('HSET', jk(id), 'status', 'done', 'finished_at', now)
+    table.insert(done, now)
+    table.insert(done, id)
+    if unique ~= '' then
+      local uk = k('unique:' .. unique)
+      if redis.call('GET', uk) == id then redis.call('DEL', uk) end
+    end
+    table.insert(out, 1)
+  else
+    table.insert(out, 0)
+  end
+end
+local finished = #done / 2
+if finished > 0 then
+  redis.call('ZADD', k('done'), unpack(done))
+  redis.call('HINCRBY', k('stats'), 'processed', finished)
+  count_minute(now, 'processed', finished)
+  trim('done', now - tonumber(ARGV[1]), tonumber(ARGV[2]), finished + 100)
+end
+return out

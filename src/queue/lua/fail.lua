@@ -15,7 +15,7 @@ if permanent == '1' or tonumber(attempt) >= max_attempts then
   redis.call('ZADD', k('dead'), now, id)
   release_unique(id)
   redis.call('HINCRBY', k('stats'), 'dead', 1)
-  trim('dead', now - tonumber(ARGV[6]), tonumber(ARGV[7]))
+  trim('dead', now - tonumber(ARGV[6]), tonumber(ARGV[7]), 100)
   return 2
 end
 local run_at = now + tonumber(ARGV[5])

@@ -1,7 +1,8 @@
 -- Lease up to ARGV[1] ready jobs to worker ARGV[4] for ARGV[2] ms, in one atomic step.
 -- First moves due scheduled jobs to the ready list and takes back expired leases, each at most
 -- ARGV[3] at a time, so a backlog of any size costs every fetch the same bounded work.
--- Returns {next_due_ms or -1, paused (0/1), then per job: id, attempt, payload, enqueued_at, run_at}.
+-- Returns {next_due_ms or -1, paused (0/1), then per job: id, attempt, payload, enqueued_at,
+-- run_at, unique key ('' when none or when it outlives the job)}.
 local n, lease, chunk, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local now = now_ms()
 
@@ -40,22 +41,30 @@ local out = {next_due, 0}
 local ids = redis.call('LPOP', k('ready'), n)
 if not ids then return out end
 local lat_sum, started = 0, 0
+local leases = {}
 for _, id in ipairs(ids) do
-  local f = redis.call('HMGET', jk(id), 'payload', 'enqueued_at', 'run_at')
+  local f = redis.call('HMGET', jk(id), 'payload', 'enqueued_at', 'run_at', 'attempt', 'unique',
+    'unique_ttl')
   if f[1] then
-    local attempt = redis.call('HINCRBY', jk(id), 'attempt', 1)
-    redis.call('HSET', jk(id), 'status', 'running', 'started_at', now, 'worker', worker)
-    redis.call('ZADD', k('leased'), now + lease, id)
+    local attempt = tonumber(f[4]) + 1
+    redis.call('HSET', jk(id), 'attempt', attempt, 'status', 'running', 'started_at', now,
+      'worker', worker)
+    table.insert(leases, now + lease)
+    table.insert(leases, id)
     lat_sum = lat_sum + math.max(now - tonumber(f[3]), 0)
     started = started + 1
+    local unique = ''
+    if f[5] and f[6] == '0' then unique = f[5] end
     table.insert(out, id)
     table.insert(out, attempt)
     table.insert(out, f[1])
     table.insert(out, f[2])
     table.insert(out, f[3])
+    table.insert(out, unique)
   end
 end
 if started > 0 then
+  redis.call('ZADD', k('leased'), unpack(leases))
   count_minute(now, 'started', started)
   count_minute(now, 'latency_ms_sum', lat_sum)
 end

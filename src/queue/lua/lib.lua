@@ -25,17 +25,21 @@ local function release_unique(id)
   end
 end
 -- Keeps a finished set within its retention: older than cutoff, or beyond max_count, goes.
--- Bounded per call so one ack never does unbounded work.
-local function trim(set, cutoff, max_count)
-  local old = redis.call('ZRANGEBYSCORE', k(set), '-inf', cutoff, 'LIMIT', 0, 100)
-  for _, id in ipairs(old) do
-    redis.call('DEL', jk(id))
-    redis.call('ZREM', k(set), id)
+-- Removes at most `limit` per call, so one call never does unbounded work; callers pass a limit
+-- above what they add, so the set shrinks back to its bounds.
+local function trim(set, cutoff, max_count, limit)
+  local old = redis.call('ZRANGEBYSCORE', k(set), '-inf', cutoff, 'LIMIT', 0, limit)
+  if #old > 0 then
+    redis.call('ZREM', k(set), unpack(old))
+    for i = 1, #old do old[i] = jk(old[i]) end
+    redis.call('DEL', unpack(old))
   end
   local over = redis.call('ZCARD', k(set)) - max_count
   if over > 0 then
-    local popped = redis.call('ZPOPMIN', k(set), math.min(over, 100))
-    for i = 1, #popped, 2 do redis.call('DEL', jk(popped[i])) end
+    local popped = redis.call('ZPOPMIN', k(set), math.min(over, limit))
+    local keys = {}
+    for i = 1, #popped, 2 do table.insert(keys, jk(popped[i])) end
+    if #keys > 0 then redis.call('DEL', unpack(keys)) end
   end
 end
 -- Wakes a sleeping worker when a newly scheduled time is earlier than any it may be sleeping to.

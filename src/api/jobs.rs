@@ -1,0 +1,324 @@
+//! Enqueueing jobs and reading one back.
+//!
+//! Every payload is checked against its queue's type before anything is written, so a caller's
+//! mistake is a 422 naming the field, never a job that dies in a worker later; a bulk enqueue is
+//! checked whole first, so it is written entirely or not at all.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ulid::Ulid;
+
+use super::extract::ApiJson;
+use super::AppState;
+use crate::error::AppError;
+use crate::queue::{EnqueueOptions, Enqueued, JobInfo, Queue};
+use crate::workers::{self, PayloadError};
+
+/// Jobs accepted by one bulk request: enough to batch usefully, few enough to validate and
+/// pipeline within a request timeout.
+const MAX_BULK: usize = 1000;
+/// Furthest ahead a job may be scheduled. Beyond a year is a caller's bug, not a plan.
+const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Upper bound on a job's own `max_attempts`, so a typo cannot keep a failing job alive forever.
+const MAX_ATTEMPTS: u32 = 1000;
+/// Longest unique key, in bytes; it becomes part of a Redis key.
+const MAX_UNIQUE_KEY: usize = 256;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/queues/{queue}/jobs", post(enqueue))
+        .route("/queues/{queue}/jobs/bulk", post(enqueue_bulk))
+        .route("/jobs/{queue}/{id}", get(job))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnqueueRequest {
+    payload: Value,
+    #[serde(default)]
+    delay_ms: Option<u64>,
+    #[serde(default)]
+    run_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    unique_key: Option<String>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+}
+
+/// Many payloads with one schedule. No unique key: one key would coalesce them all into one job.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkEnqueueRequest {
+    jobs: Vec<Value>,
+    #[serde(default)]
+    delay_ms: Option<u64>,
+    #[serde(default)]
+    run_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct BulkEnqueued {
+    jobs: Vec<Enqueued>,
+}
+
+/// A job id as the queue stores it (a ULID, upper case). Anything else cannot name a job, and
+/// must not reach a script that reads `*` as "every job".
+pub(super) fn job_id(id: &str) -> Result<String, AppError> {
+    Ulid::from_string(id)
+        .map(|u| u.to_string())
+        .map_err(|_| AppError::NotFound(format!("job `{id}`")))
+}
+
+/// The typed queue `name`, or 404: only queues with a payload type accept jobs.
+fn typed_queue(state: &AppState, name: &str) -> Result<Queue, AppError> {
+    let not_found = || AppError::NotFound(format!("queue `{name}`"));
+    if !workers::QUEUES.contains(&name) {
+        return Err(not_found());
+    }
+    state.broker.queue(name).map_err(|_| not_found())
+}
+
+/// The delay before a job may run, from either `delay_ms` or `run_at` (never both).
+fn delay(
+    delay_ms: Option<u64>,
+    run_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<Duration>, AppError> {
+    let too_far = |field: &str| {
+        AppError::invalid(
+            format!(
+                "`{field}` is more than {} days ahead",
+                MAX_DELAY.as_secs() / 86_400
+            ),
+            Some(field.to_owned()),
+        )
+    };
+    match (delay_ms, run_at) {
+        (Some(_), Some(_)) => Err(AppError::invalid(
+            "give `delay_ms` or `run_at`, not both",
+            Some("run_at".to_owned()),
+        )),
+        (Some(ms), None) => {
+            let d = Duration::from_millis(ms);
+            if d > MAX_DELAY {
+                return Err(too_far("delay_ms"));
+            }
+            Ok((ms > 0).then_some(d))
+        }
+        (None, Some(at)) => {
+            // A time in the past means "now": the caller asked for no earlier than that.
+            let d = (at - now).to_std().unwrap_or(Duration::ZERO);
+            if d > MAX_DELAY {
+                return Err(too_far("run_at"));
+            }
+            Ok((!d.is_zero()).then_some(d))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn check_max_attempts(max_attempts: Option<u32>) -> Result<(), AppError> {
+    match max_attempts {
+        Some(n) if n == 0 || n > MAX_ATTEMPTS => Err(AppError::invalid(
+            format!("`max_attempts` must be between 1 and {MAX_ATTEMPTS}"),
+            Some("max_attempts".to_owned()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_unique_key(key: Option<&str>) -> Result<(), AppError> {
+    match key {
+        Some(k) if k.is_empty() || k.len() > MAX_UNIQUE_KEY => Err(AppError::invalid(
+            format!("`unique_key` must be 1 to {MAX_UNIQUE_KEY} bytes"),
+            Some("unique_key".to_owned()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks one payload against its queue's type. `at` is where the payload sits in the request
+/// body (`payload`, `jobs[3]`), so the error's field is a path into what the caller sent.
+fn check_payload(queue: &str, payload: &Value, at: &str) -> Result<String, AppError> {
+    if !payload.is_object() {
+        return Err(AppError::invalid(
+            "a job payload must be a JSON object",
+            Some(at.to_owned()),
+        ));
+    }
+    match workers::validate_payload(queue, payload) {
+        Ok(()) => Ok(payload.to_string()),
+        Err(PayloadError::UnknownQueue(q)) => Err(AppError::NotFound(format!("queue `{q}`"))),
+        Err(e) => {
+            let path = match &e {
+                PayloadError::Field { field, .. } if field != "payload" => format!("{at}.{field}"),
+                _ => at.to_owned(),
+            };
+            Err(AppError::invalid(e.to_string(), Some(path)))
+        }
+    }
+}
+
+/// `POST /v1/queues/{queue}/jobs`: 201 with the new job's id, or 200 with the pending job's id
+/// when its unique key was already held.
+async fn enqueue(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    ApiJson(req): ApiJson<EnqueueRequest>,
+) -> Result<Response, AppError> {
+    let q = typed_queue(&state, &queue)?;
+    let delay = delay(req.delay_ms, req.run_at, Utc::now())?;
+    check_max_attempts(req.max_attempts)?;
+    check_unique_key(req.unique_key.as_deref())?;
+    let payload = check_payload(&queue, &req.payload, "payload")?;
+    let opts = EnqueueOptions {
+        delay,
+        unique_key: req.unique_key,
+        unique_for: None,
+        max_attempts: req.max_attempts,
+    };
+    let enqueued = q.enqueue_json(&payload, &opts).await?;
+    let status = if enqueued.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location = HeaderValue::from_str(&format!("/v1/jobs/{queue}/{}", enqueued.id)).ok();
+    let mut res = (status, Json(enqueued)).into_response();
+    if let Some(location) = location {
+        res.headers_mut().insert(LOCATION, location);
+    }
+    Ok(res)
+}
+
+/// `POST /v1/queues/{queue}/jobs/bulk`: every payload is validated before any is written.
+async fn enqueue_bulk(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    ApiJson(req): ApiJson<BulkEnqueueRequest>,
+) -> Result<(StatusCode, Json<BulkEnqueued>), AppError> {
+    let q = typed_queue(&state, &queue)?;
+    if req.jobs.is_empty() || req.jobs.len() > MAX_BULK {
+        return Err(AppError::invalid(
+            format!("`jobs` must hold 1 to {MAX_BULK} payloads"),
+            Some("jobs".to_owned()),
+        ));
+    }
+    let delay = delay(req.delay_ms, req.run_at, Utc::now())?;
+    check_max_attempts(req.max_attempts)?;
+    let payloads = req
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| check_payload(&queue, p, &format!("jobs[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = EnqueueOptions {
+        delay,
+        unique_key: None,
+        unique_for: None,
+        max_attempts: req.max_attempts,
+    };
+    let jobs = q.enqueue_bulk_json(&payloads, &opts).await?;
+    Ok((StatusCode::CREATED, Json(BulkEnqueued { jobs })))
+}
+
+/// `GET /v1/jobs/{queue}/{id}`: the job's status, attempts, last error and timestamps, for as
+/// long as the queue's retention keeps it.
+async fn job(
+    State(state): State<AppState>,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<Json<JobInfo>, AppError> {
+    let q = super::queues::known_queue(&state, &queue).await?;
+    let id = job_id(&id)?;
+    q.job(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("job `{id}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn field(e: AppError) -> Option<String> {
+        match e {
+            AppError::Invalid { field, .. } => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn delay_and_run_at_are_exclusive_and_bounded() {
+        let now = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(delay(None, None, now).ok(), Some(None));
+        assert_eq!(
+            delay(Some(1500), None, now).ok(),
+            Some(Some(Duration::from_millis(1500)))
+        );
+        assert_eq!(
+            delay(None, Some(now + chrono::Duration::seconds(90)), now).ok(),
+            Some(Some(Duration::from_secs(90)))
+        );
+        assert_eq!(
+            delay(None, Some(now - chrono::Duration::seconds(90)), now).ok(),
+            Some(None),
+            "a past run_at runs now"
+        );
+        let both = delay(Some(1), Some(now), now).map(|_| ());
+        assert_eq!(both.err().and_then(field).as_deref(), Some("run_at"));
+        let far = delay(Some(u64::MAX), None, now).map(|_| ());
+        assert_eq!(far.err().and_then(field).as_deref(), Some("delay_ms"));
+    }
+
+    #[test]
+    fn payload_errors_are_paths_into_the_request() {
+        let err = |p: Value, at: &str| check_payload("import-orders", &p, at).err();
+        assert_eq!(
+            err(
+                serde_json::json!({"channel_id": "x", "reason": "manual"}),
+                "payload"
+            )
+            .and_then(field)
+            .as_deref(),
+            Some("payload.channel_id")
+        );
+        assert_eq!(
+            err(serde_json::json!({"channel_id": 1}), "jobs[2]")
+                .and_then(field)
+                .as_deref(),
+            Some("jobs[2].reason")
+        );
+        assert_eq!(
+            err(serde_json::json!(5), "payload")
+                .and_then(field)
+                .as_deref(),
+            Some("payload")
+        );
+        assert!(check_payload(
+            "import-orders",
+            &serde_json::json!({"channel_id": 1, "reason": "timer"}),
+            "payload"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn only_ulids_are_job_ids() {
+        let id = Ulid::new().to_string();
+        assert_eq!(job_id(&id.to_lowercase()).ok(), Some(id));
+        assert!(job_id("*").is_err());
+        assert!(job_id("01J").is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! The harness for the API's integration tests: a real server on 127.0.0.1:0 against the local
+//! Redis and PostgreSQL, with its own Redis key prefix so tests running at once never see each
+//! other's jobs.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use switchyard::app::Application;
+use switchyard::config::Settings;
+use switchyard::queue::{Broker, QueueStats};
+use switchyard::{telemetry, workers};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use ulid::Ulid;
+
+/// Longest a test waits for workers to bring a queue to some state.
+const SETTLE: Duration = Duration::from_secs(20);
+
+pub struct TestApp {
+    pub address: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    /// A broker on the app's key prefix, for driving queues from outside the API.
+    pub broker: Broker,
+    pub settings: Settings,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Settings of `config/test.toml` (database `switchyard_test`, short leases) with a fresh key
+/// prefix and a free port.
+pub fn test_settings() -> Settings {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut settings = Settings::load_env(&dir, "test").expect("config/test.toml loads");
+    settings.server.listen = "127.0.0.1:0".parse().expect("a socket address");
+    settings.redis.key_prefix = format!("sytest-{}", Ulid::new());
+    settings.shutdown.grace_secs = 5;
+    settings
+}
+
+pub async fn spawn_app() -> TestApp {
+    let settings = test_settings();
+    telemetry::init(&settings.log);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the application builds against local Redis and PostgreSQL");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (shutdown, rx) = watch::channel(false);
+    let server = tokio::spawn(app.run_until(rx));
+    let broker = Broker::connect(&settings).await.expect("Redis connects");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .expect("an HTTP client");
+    TestApp {
+        address,
+        token: settings.server.ops_token.clone(),
+        client,
+        broker,
+        settings,
+        shutdown,
+        server,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request carrying the ops token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str) -> Response {
+        self.request(Method::POST, path)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// A queue's stats, read through the API.
+    pub async fn stats(&self, queue: &str) -> Value {
+        let res = self.get(&format!("/v1/queues/{queue}")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.expect("stats are JSON")
+    }
+
+    /// Polls a queue's stats until `done` holds; panics with the last stats after `SETTLE`.
+    pub async fn wait_for(&self, queue: &str, done: impl Fn(&QueueStats) -> bool) -> QueueStats {
+        let q = self.broker.queue(queue).expect("a valid queue name");
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        loop {
+            let stats = q.stats().await.expect("stats read");
+            if done(&stats) {
+                return stats;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "queue {queue} did not settle: {stats:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs `queue`'s worker pool until the returned sender turns true.
+    pub fn start_pool(&self, queue: &str) -> Pool {
+        let (tx, rx) = watch::channel(false);
+        let run = workers::spawn_pool(&self.broker, queue, rx).expect("the queue has a pool");
+        Pool {
+            stop: tx,
+            handle: tokio::spawn(run),
+        }
+    }
+
+    /// Stops the server and deletes every key under this test's prefix. (A test that panics
+    /// before this leaves its keys behind, under a prefix no other test uses.)
+    pub async fn cleanup(self) {
+        let _ = self.shutdown.send(true);
+        let stopped = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        assert!(
+            matches!(stopped, Ok(Ok(Ok(())))),
+            "server stops cleanly: {stopped:?}"
+        );
+        // Every queue that holds keys registered itself on its first enqueue or pause, and
+        // `destroy` scans the whole keyspace, so only those are worth a scan.
+        for name in self.broker.queue_names().await.expect("queue names read") {
+            let q = self.broker.queue(&name).expect("a valid queue name");
+            q.destroy().await.expect("queue keys deleted");
+        }
+    }
+}
+
+/// A worker pool running in the test.
+pub struct Pool {
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+impl Pool {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(Duration::from_secs(10), self.handle)
+            .await
+            .expect("the pool stops within its grace")
+            .expect("the pool task did not panic");
+    }
+}
+
+/// Asserts a problem+json answer with `status`, and returns its body.
+pub async fn problem(res: Response, status: StatusCode) -> Value {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    let content_type = res
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = res.json().await.expect("a problem is JSON");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("https://switchyard.dev/problems/")),
+        "problem type: {body}"
+    );
+    body
+}

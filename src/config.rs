@@ -295,3 +295,69 @@ pub fn config_dir() -> PathBuf {
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    fn with_env_file(extra: &str) -> Result<Settings, ConfigError> {
+        let tmp = std::env::temp_dir().join(format!("switchyard-config-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::copy(dir().join("default.toml"), tmp.join("default.toml")).unwrap();
+        std::fs::write(tmp.join("case.toml"), extra).unwrap();
+        let loaded = Settings::load_env(&tmp, "case");
+        std::fs::remove_dir_all(&tmp).ok();
+        loaded
+    }
+
+    fn key_of(err: ConfigError) -> String {
+        match err {
+            ConfigError::Invalid { key, .. } => key,
+            other => other.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_shipped_files_load_and_per_queue_tables_override_the_defaults() {
+        let s = Settings::load_env(&dir(), "test").unwrap();
+        assert_eq!(s.policy("import-orders").concurrency, 4);
+        assert_eq!(s.policy("deliver-webhook").max_attempts, 9);
+        assert_eq!(s.policy("never-configured"), s.queue_defaults);
+        assert_eq!(
+            s.queue_defaults.lease_secs, 5,
+            "test.toml overrides default.toml"
+        );
+    }
+
+    #[test]
+    fn an_invalid_value_is_refused_naming_its_key() {
+        let err = with_env_file("[queues.sync_stock]\nconcurrency = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "queues.sync_stock.concurrency");
+        let err = with_env_file("[queue_defaults]\nbackoff_jitter = 1.5\n").unwrap_err();
+        assert_eq!(key_of(err), "queue_defaults.backoff_jitter");
+        let err = with_env_file("[server]\nops_token = \"short\"\n").unwrap_err();
+        assert_eq!(key_of(err), "server.ops_token");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let err = with_env_file("[queue_defaults]\nconcurency = 3\n").unwrap_err();
+        assert!(err.to_string().contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn a_periodic_job_must_fit_its_queue() {
+        let bad = "[[timers.periodic]]\nname = \"t\"\nqueue = \"sync-stock\"\nevery_secs = 5\n";
+        let err = with_env_file(bad).unwrap_err();
+        assert_eq!(key_of(err), "timers.periodic[0]");
+        let good = "[[timers.periodic]]\nname = \"t\"\nqueue = \"sync-stock\"\nevery_secs = 5\npayload = { channel_id = 3 }\n";
+        assert_eq!(
+            with_env_file(good).unwrap().timers.periodic[0].every_secs,
+            5
+        );
+    }
+}

@@ -460,3 +460,62 @@ async fn a_timer_tick_enqueues_once_however_many_replicas_fire_it() {
     assert_eq!(queue.stats().await.unwrap().ready, 2);
     queue.destroy().await.unwrap();
 }
+
+#[tokio::test]
+async fn apalis_dashboards_can_list_queues_tasks_and_metrics() {
+    use apalis_core::backend::{Filter, ListQueues, ListTasks, Metrics};
+    use apalis_core::task::status::Status;
+    use switchyard::queue::RedisBackend;
+
+    let broker = broker().await;
+    let queue = broker.queue("noop").unwrap();
+    queue
+        .enqueue_bulk(&vec![Noop::default(); 3], &EnqueueOptions::default())
+        .await
+        .unwrap();
+    queue
+        .enqueue(&Noop::default(), &delayed(60_000))
+        .await
+        .unwrap();
+    let backend = RedisBackend::<Noop>::new(queue.clone());
+
+    let queues = backend.list_queues().await.unwrap();
+    let noop = queues
+        .iter()
+        .find(|q| q.name == "noop")
+        .expect("noop is listed");
+    let ready = noop.stats.iter().find(|s| s.title == "Ready").unwrap();
+    assert_eq!(ready.value, "3");
+
+    let filter = |status| Filter {
+        status: Some(status),
+        page: 1,
+        page_size: Some(10),
+    };
+    assert_eq!(
+        backend
+            .list_tasks(&filter(Status::Queued))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        backend
+            .list_tasks(&filter(Status::Pending))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(backend
+        .list_tasks(&filter(Status::Killed))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let stats = backend.fetch_by_queue().await.unwrap();
+    let scheduled = stats.iter().find(|s| s.title == "Scheduled").unwrap();
+    assert_eq!(scheduled.value, "1");
+    queue.destroy().await.unwrap();
+}

@@ -67,7 +67,7 @@ async fn run_once(settings: &Settings, jobs: usize) -> anyhow::Result<PeerFigure
     let watcher = done.clone();
     let run = worker.run_until(async move {
         while watcher.load(Ordering::Relaxed) < jobs && started.elapsed() < limit {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         Ok::<(), std::io::Error>(())
     });
@@ -113,7 +113,7 @@ async fn remove_keys(url: &str, queue: &str) -> anyhow::Result<()> {
 
 /// apalis-redis 1.0.0's fetch script fails ("too many results to unpack") once 8,000 or more
 /// jobs are due, so the ratio is measured on a backlog it can drain.
-pub const PEER_MAX_JOBS: usize = 5_000;
+pub const PEER_MAX_JOBS: usize = 7_500;
 
 /// One peer run at `jobs`; prints it and returns (enqueue, drain) jobs/s, drain None if it did not
 /// finish.

@@ -71,15 +71,18 @@ pub async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<Figures
     let started = Instant::now();
     let pool = tokio::spawn(spawn_pool(&broker, "noop", stop_rx)?);
     loop {
-        let s = queue.stats().await?;
-        pb.set_position(s.processed_total);
-        if s.processed_total >= opts.jobs as u64 {
+        let processed = queue.processed_total().await?;
+        pb.set_position(processed);
+        if processed >= opts.jobs as u64 {
             break;
         }
         if started.elapsed() > Duration::from_secs(600) {
-            anyhow::bail!("drain did not finish in 10 minutes: {s:?}");
+            anyhow::bail!(
+                "drain did not finish in 10 minutes: {processed} of {}",
+                opts.jobs
+            );
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let drain_s = started.elapsed().as_secs_f64();
     pb.finish_and_clear();

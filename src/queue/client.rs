@@ -582,6 +582,15 @@ impl Queue {
         Ok(())
     }
 
+    /// Jobs finished successfully since the queue began: one command, for tight polling.
+    pub async fn processed_total(&self) -> Result<u64, QueueError> {
+        let n: Option<u64> = self
+            .conn()
+            .hget(self.keys.sub("stats"), "processed")
+            .await?;
+        Ok(n.unwrap_or(0))
+    }
+
     pub async fn stats(&self) -> Result<QueueStats, QueueError> {
         let minute = now_minute();
         let k = &self.keys;

@@ -8,22 +8,23 @@
 local now = now_ms()
 local out = {}
 local done = {}
+local finished = 0
 for i = 3, #ARGV - 1, 2 do
   local id, unique = ARGV[i], ARGV[i + 1]
   if redis.call('ZREM', k('leased'), id) == 1 then
     redis.call('HSET', jk(id), 'status', 'done', 'finished_at', now)
-    table.insert(done, now)
-    table.insert(done, id)
+    done[2 * finished + 1] = now
+    done[2 * finished + 2] = id
+    finished = finished + 1
     if unique ~= '' then
       local uk = k('unique:' .. unique)
       if redis.call('GET', uk) == id then redis.call('DEL', uk) end
     end
-    table.insert(out, 1)
+    out[#out + 1] = 1
   else
-    table.insert(out, 0)
+    out[#out + 1] = 0
   end
 end
-local finished = #done / 2
 if finished > 0 then
   redis.call('ZADD', k('done'), unpack(done))
   redis.call('HINCRBY', k('stats'), 'processed', finished)

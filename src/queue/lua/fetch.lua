@@ -42,6 +42,7 @@ local ids = redis.call('LPOP', k('ready'), n)
 if not ids then return out end
 local lat_sum, started = 0, 0
 local leases = {}
+local o = 2
 for _, id in ipairs(ids) do
   local f = redis.call('HMGET', jk(id), 'payload', 'enqueued_at', 'run_at', 'attempt', 'unique',
     'unique_ttl')
@@ -49,18 +50,15 @@ for _, id in ipairs(ids) do
     local attempt = tonumber(f[4]) + 1
     redis.call('HSET', jk(id), 'attempt', attempt, 'status', 'running', 'started_at', now,
       'worker', worker)
-    table.insert(leases, now + lease)
-    table.insert(leases, id)
+    leases[2 * started + 1] = now + lease
+    leases[2 * started + 2] = id
     lat_sum = lat_sum + math.max(now - tonumber(f[3]), 0)
     started = started + 1
     local unique = ''
     if f[5] and f[6] == '0' then unique = f[5] end
-    table.insert(out, id)
-    table.insert(out, attempt)
-    table.insert(out, f[1])
-    table.insert(out, f[2])
-    table.insert(out, f[3])
-    table.insert(out, unique)
+    out[o + 1], out[o + 2], out[o + 3] = id, attempt, f[1]
+    out[o + 4], out[o + 5], out[o + 6] = f[2], f[3], unique
+    o = o + 6
   end
 end
 if started > 0 then

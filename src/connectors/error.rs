@@ -1,0 +1,112 @@
+//! What can go wrong talking to a channel, sorted by what the caller should do about it, and the
+//! mapping onto the queue's retry vocabulary ([`JobError`]).
+//!
+//! Messages carry the platform's own words (so a merchant reading a dead letter sees "Invalid API
+//! key or access token", not "401") and never a credential: request URLs are stripped from
+//! transport errors because signed WooCommerce URLs carry the consumer key.
+
+use std::time::Duration;
+
+use crate::queue::JobError;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConnectorError {
+    /// The platform asked us to slow down (429) and the wait was longer than we hold a caller.
+    #[error("rate limited by the channel: {message} (retry after {retry_after:?})")]
+    RateLimited {
+        retry_after: Duration,
+        message: String,
+    },
+    /// A 5xx, a timeout or a dropped connection: the same call may well work later.
+    #[error("channel unavailable: {message}")]
+    Transient {
+        status: Option<u16>,
+        message: String,
+    },
+    /// 401/403: the credentials are wrong or lack a scope. Retrying cannot fix it.
+    #[error("channel refused the credentials: {message}")]
+    Auth { status: u16, message: String },
+    /// Any other 4xx: the platform understood and said no (unknown order, invalid quantity, ...).
+    #[error("channel rejected the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    /// A response that does not parse as the platform documents it. Usually a truncated body or a
+    /// proxy's error page, so it is treated as transient.
+    #[error("channel sent a malformed response: {0}")]
+    Malformed(String),
+    /// The call could not be made as asked (bad base URL, a listing without the id the platform
+    /// needs): a bug or a misconfigured channel, not a platform condition.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+impl ConnectorError {
+    /// True when retrying the same call later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::RateLimited { .. }
+                | ConnectorError::Transient { .. }
+                | ConnectorError::Malformed(_)
+        )
+    }
+}
+
+impl From<ConnectorError> for JobError {
+    fn from(err: ConnectorError) -> JobError {
+        match err {
+            ConnectorError::RateLimited {
+                retry_after,
+                ref message,
+            } => JobError::RetryAfter {
+                message: format!("rate limited by the channel: {message}"),
+                after: retry_after,
+            },
+            ConnectorError::Transient { .. } | ConnectorError::Malformed(_) => {
+                JobError::Retry(err.to_string())
+            }
+            ConnectorError::Auth { .. }
+            | ConnectorError::Rejected { .. }
+            | ConnectorError::Invalid(_) => JobError::Permanent(err.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_maps_to_the_queue_action_it_needs() {
+        let limited = ConnectorError::RateLimited {
+            retry_after: Duration::from_secs(3),
+            message: "slow down".into(),
+        };
+        assert!(matches!(
+            JobError::from(limited),
+            JobError::RetryAfter { after, .. } if after == Duration::from_secs(3)
+        ));
+        let transient = ConnectorError::Transient {
+            status: Some(503),
+            message: "Service Unavailable".into(),
+        };
+        assert!(matches!(JobError::from(transient), JobError::Retry(_)));
+        assert!(matches!(
+            JobError::from(ConnectorError::Malformed("cut short".into())),
+            JobError::Retry(_)
+        ));
+        let auth = ConnectorError::Auth {
+            status: 401,
+            message: "Invalid API key".into(),
+        };
+        assert!(matches!(JobError::from(auth), JobError::Permanent(m) if m.contains("Invalid API key")));
+        let rejected = ConnectorError::Rejected {
+            status: 422,
+            message: "Invalid quantity".into(),
+        };
+        assert!(matches!(JobError::from(rejected), JobError::Permanent(_)));
+        assert!(matches!(
+            JobError::from(ConnectorError::Invalid("no location".into())),
+            JobError::Permanent(_)
+        ));
+    }
+}

@@ -1,0 +1,219 @@
+//! The HTTP plumbing every connector shares: one way to build a client (timeouts, no redirects, a
+//! user agent), one way to turn a transport failure or a status code into a [`ConnectorError`].
+//!
+//! Redirects are refused because a redirected request would carry the channel's credentials to
+//! wherever the redirect points; a channel that moved must be reconfigured, not followed.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::error::ConnectorError;
+
+/// `switchyard/<version>`, so a platform's support can find our calls in their logs.
+pub const USER_AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
+
+/// Timeouts of a channel's HTTP client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Longest to wait for a TCP (and TLS) connection.
+    pub connect_timeout: Duration,
+    /// Longest one request may take from sending to the last byte of the body: what turns a hung
+    /// platform into a transient error instead of a stuck worker.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Builds the client a connector uses for all its calls.
+pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, ConnectorError> {
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.request_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+        .build()
+        .map_err(|e| ConnectorError::Invalid(format!("HTTP client: {}", e.without_url())))
+}
+
+/// A response read to the end.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Sends a request and reads the whole body; transport failures become [`ConnectorError::Transient`].
+pub async fn execute(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+) -> Result<RawResponse, ConnectorError> {
+    let response = client.execute(request).await.map_err(transport_error)?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(transport_error)?.to_vec();
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Describes a reqwest failure without its URL (signed URLs carry credentials).
+fn transport_error(err: reqwest::Error) -> ConnectorError {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else if err.is_body() || err.is_decode() {
+        "connection dropped while reading the response"
+    } else {
+        "request failed"
+    };
+    ConnectorError::Transient {
+        status: None,
+        message: format!("{kind}: {}", err.without_url()),
+    }
+}
+
+/// Maps a non-success status to an error, with `message` the platform's own explanation.
+/// (429 is handled before this by the transport, which knows the wait.)
+pub fn status_error(status: StatusCode, message: String) -> ConnectorError {
+    let code = status.as_u16();
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ConnectorError::Auth {
+            status: code,
+            message,
+        },
+        StatusCode::TOO_MANY_REQUESTS => ConnectorError::RateLimited {
+            retry_after: Duration::from_secs(1),
+            message,
+        },
+        StatusCode::REQUEST_TIMEOUT => ConnectorError::Transient {
+            status: Some(code),
+            message,
+        },
+        s if s.is_server_error() => ConnectorError::Transient {
+            status: Some(code),
+            message,
+        },
+        _ => ConnectorError::Rejected {
+            status: code,
+            message,
+        },
+    }
+}
+
+/// `Retry-After` as seconds (fractions allowed, as Shopify sends `2.0`) or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)));
+    }
+    let at = httpdate::parse_http_date(text).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// Parses a JSON body into `T`, naming `what` and the failing path when it does not fit.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ConnectorError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ConnectorError::Malformed(format!(
+            "{what}: {} at `{path}` ({} bytes received)",
+            e.into_inner(),
+            body.len()
+        ))
+    })
+}
+
+/// A body for error messages: the platform's words, cut to a readable length.
+pub fn body_snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// Deserialises either a JSON string or number into a `String` (ids and money arrive as both).
+pub fn string_or_number<'de, D>(deserializer: D) -> Result<String, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(match Either::deserialize(deserializer)? {
+        Either::Text(text) => text,
+        Either::Number(n) => n.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert("retry-after", HeaderValue::from_static("2.0"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after", HeaderValue::from_static("0.5"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(500)));
+        headers.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn statuses_sort_into_the_right_kinds() {
+        let kind = |code: u16| {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT);
+            status_error(status, "m".into())
+        };
+        assert!(matches!(kind(401), ConnectorError::Auth { .. }));
+        assert!(matches!(kind(403), ConnectorError::Auth { .. }));
+        assert!(matches!(kind(404), ConnectorError::Rejected { .. }));
+        assert!(matches!(kind(422), ConnectorError::Rejected { .. }));
+        assert!(matches!(kind(500), ConnectorError::Transient { .. }));
+        assert!(matches!(kind(503), ConnectorError::Transient { .. }));
+        assert!(matches!(kind(408), ConnectorError::Transient { .. }));
+    }
+
+    #[test]
+    fn bad_json_names_what_and_where() {
+        #[derive(Debug, Deserialize)]
+        struct Wanted {
+            #[allow(dead_code)]
+            orders: Vec<u32>,
+        }
+        let err = parse_json::<Wanted>(br#"{"orders": [1, 2"#, "orders page");
+        assert!(
+            matches!(&err, Err(ConnectorError::Malformed(m)) if m.starts_with("orders page")),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! Sales-channel connectors: one trait, [`SalesChannel`], spoken over each platform's real wire
+//! protocol (auth, paging, rate-limit headers, 429 with `Retry-After`), returning switchyard's
+//! unified shapes ([`types`]).
+//!
+//! A connector is cheap to share: build one per channel and hand out `Arc<dyn SalesChannel>`, so
+//! every task working on that channel shares its rate limiter ([`throttle::Throttle`]). Errors say
+//! what the queue should do ([`ConnectorError`] converts into [`crate::queue::JobError`]).
+
+pub mod error;
+pub mod http;
+pub mod money;
+pub mod secret;
+pub mod shopify;
+pub mod throttle;
+pub mod transport;
+pub mod types;
+pub mod webhook;
+pub mod woocommerce;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+
+pub use error::ConnectorError;
+pub use http::HttpSettings;
+pub use secret::Secret;
+pub use shopify::{ShopifyConfig, ShopifyConnector};
+pub use throttle::{Throttle, ThrottleSettings};
+pub use types::{
+    Address, ChannelKind, ChannelOrder, Customer, FulfilmentLine, FulfilmentReceipt,
+    FulfilmentRequest, KitComponent, Listing, ListingId, OrderCursor, OrderLine, OrderPage,
+    OrderStatus, SyncStatus, Totals, UnifiedOrder,
+};
+pub use woocommerce::{WooConfig, WooConnector};
+
+/// What switchyard needs from a sales channel.
+#[async_trait]
+pub trait SalesChannel: Send + Sync {
+    fn kind(&self) -> ChannelKind;
+
+    /// A cheap authenticated call, made when a channel is created or its credentials change:
+    /// `Auth` means the credentials are wrong, anything else that they could not be checked.
+    async fn check_credentials(&self) -> Result<(), ConnectorError>;
+
+    /// One page of orders changed since the cursor, oldest change first, and where the next page
+    /// starts (`None` after the last). See [`OrderCursor`] for the boundary rule.
+    async fn list_orders_since(&self, cursor: &OrderCursor) -> Result<OrderPage, ConnectorError>;
+
+    /// Every listing (variant) on the channel, all pages.
+    async fn list_products(&self) -> Result<Vec<Listing>, ConnectorError>;
+
+    /// Sets the available quantity of one listing.
+    async fn set_stock(&self, listing: &ListingId, quantity: i64) -> Result<(), ConnectorError>;
+
+    /// Records a shipment (lines, carrier and tracking) on the channel's order.
+    async fn create_fulfilment(
+        &self,
+        request: &FulfilmentRequest,
+    ) -> Result<FulfilmentReceipt, ConnectorError>;
+
+    /// True when an inbound webhook carries a valid signature for this channel over `body`, the
+    /// raw bytes as received.
+    fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> bool;
+}
+
+/// Pages through every order changed since `since`, at most `max_pages` pages (a guard against a
+/// channel whose paging never ends). For imports that can be interrupted, walk the pages yourself
+/// and store the [`OrderCursor::Page`] between them.
+pub async fn list_all_orders_since(
+    channel: &dyn SalesChannel,
+    since: Option<DateTime<Utc>>,
+    max_pages: usize,
+) -> Result<Vec<ChannelOrder>, ConnectorError> {
+    let mut cursor = OrderCursor::Since(since);
+    let mut orders = Vec::new();
+    for _ in 0..max_pages {
+        let page = channel.list_orders_since(&cursor).await?;
+        orders.extend(page.orders);
+        match page.next {
+            Some(next) => cursor = next,
+            None => return Ok(orders),
+        }
+    }
+    Err(ConnectorError::Malformed(format!(
+        "order listing did not end within {max_pages} pages"
+    )))
+}

@@ -1,0 +1,97 @@
+//! Sending one API call: wait for the throttle, send, learn from the headers, and apply the 429
+//! policy.
+//!
+//! The 429 policy: a 429 pauses the channel's throttle for its `Retry-After` (2 s when absent) and
+//! the call is sent again, up to `max_429_retries` times and only while the total wait stays within
+//! `max_wait`; beyond that the call fails with [`ConnectorError::RateLimited`] carrying the wait, so
+//! the queue reschedules the job at that time. Resending after a 429 is safe even for a POST:
+//! the platform refused it before doing anything. Other failures (5xx, timeouts) are not retried
+//! here: the queue's backoff is the one retry schedule, and a POST that timed out may have landed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::time::Instant;
+
+use super::error::ConnectorError;
+use super::http::{self, RawResponse};
+use super::throttle::Throttle;
+
+/// `Retry-After` assumed when a 429 comes without one.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Reads a platform's error body into its message (`None` when it is not the platform's format).
+pub type ErrorReader = fn(&[u8]) -> Option<String>;
+
+/// A connector's HTTP client, throttle and error reader.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    client: reqwest::Client,
+    throttle: Arc<Throttle>,
+    read_error: ErrorReader,
+}
+
+impl Transport {
+    pub fn new(client: reqwest::Client, throttle: Arc<Throttle>, read_error: ErrorReader) -> Self {
+        Transport {
+            client,
+            throttle,
+            read_error,
+        }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub fn throttle(&self) -> &Arc<Throttle> {
+        &self.throttle
+    }
+
+    /// Sends the request `build` makes (called again for each attempt, so signatures and nonces are
+    /// fresh) and returns a successful response, or the error the outcome maps to.
+    pub async fn send(
+        &self,
+        what: &str,
+        build: impl Fn() -> Result<reqwest::Request, ConnectorError>,
+    ) -> Result<RawResponse, ConnectorError> {
+        let settings = self.throttle.settings();
+        let deadline = Instant::now() + settings.max_wait;
+        let mut throttled = 0u32;
+        loop {
+            self.throttle.acquire(deadline).await?;
+            let raw = http::execute(&self.client, build()?).await?;
+            self.throttle.observe(&raw.headers);
+            if raw.status.is_success() {
+                return Ok(raw);
+            }
+            let message = self.message(&raw);
+            if raw.status != StatusCode::TOO_MANY_REQUESTS {
+                return Err(http::status_error(raw.status, message));
+            }
+            let wait = http::retry_after(&raw.headers).unwrap_or(DEFAULT_RETRY_AFTER);
+            self.throttle.pause(wait);
+            throttled += 1;
+            if throttled > settings.max_429_retries || Instant::now() + wait > deadline {
+                tracing::warn!(call = what, ?wait, throttled, "channel rate limit: handing the wait to the queue");
+                return Err(ConnectorError::RateLimited {
+                    retry_after: wait,
+                    message,
+                });
+            }
+            tracing::info!(call = what, ?wait, "channel answered 429; waiting its Retry-After");
+        }
+    }
+
+    fn message(&self, raw: &RawResponse) -> String {
+        (self.read_error)(&raw.body).unwrap_or_else(|| {
+            let snippet = http::body_snippet(&raw.body);
+            if snippet.is_empty() {
+                raw.status.to_string()
+            } else {
+                format!("{}: {snippet}", raw.status)
+            }
+        })
+    }
+}

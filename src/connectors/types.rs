@@ -1,0 +1,269 @@
+//! switchyard's platform-neutral shapes: the unified order (DESIGN.md "Unified order"), listings,
+//! fulfilment requests and the order cursor. Connectors produce [`ChannelOrder`]s; the order import
+//! adds switchyard's own ids and sync state to make a [`UnifiedOrder`].
+//!
+//! Money is a decimal string (`"12.50"`) everywhere, never a float, so totals survive JSON and
+//! PostgreSQL unchanged. Times are UTC.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The platform behind a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Shopify,
+    #[serde(rename = "woocommerce")]
+    WooCommerce,
+}
+
+/// Where an order is in its life, whatever the channel calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Unpaid,
+    Unshipped,
+    PartiallyShipped,
+    Shipped,
+    Cancelled,
+    Refunded,
+}
+
+/// Where an order is in switchyard's own processing (set by switchyard, never by a connector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    Pending,
+    Updated,
+    Synced,
+    OnHold,
+    InProgress,
+    Excluded,
+    Failed,
+}
+
+/// Order totals. `subtotal` is the lines before discounts, so
+/// `total = subtotal - discount + shipping + tax` on both platforms.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    pub subtotal: String,
+    pub shipping: String,
+    pub tax: String,
+    pub discount: String,
+    pub total: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Customer {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Address {
+    pub name: String,
+    pub company: Option<String>,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    /// State, province or county, as the channel gives it (a code where it has one).
+    pub region: Option<String>,
+    pub postcode: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country_code: String,
+}
+
+/// A component of a kit line, filled in by switchyard from its catalogue (connectors leave it empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KitComponent {
+    pub product_id: i64,
+    pub sku: String,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// switchyard's order line id; `None` until stored.
+    pub id: Option<i64>,
+    /// The line's id on the channel, which a fulfilment names.
+    pub channel_line_id: String,
+    pub sku: Option<String>,
+    pub title: String,
+    pub quantity: u32,
+    /// Price of one unit before discounts and tax.
+    pub unit_price: String,
+    /// Tax on the whole line.
+    pub tax: String,
+    /// switchyard's product mapped to this line; `None` until matched.
+    pub product_id: Option<i64>,
+    #[serde(default)]
+    pub kit_components: Vec<KitComponent>,
+}
+
+/// An order as a connector reads it from the channel: the unified order without switchyard's ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelOrder {
+    pub channel_kind: ChannelKind,
+    pub channel_order_id: String,
+    /// What the merchant and the customer call it (`#1001` on Shopify, `1234` on WooCommerce).
+    pub order_number: String,
+    pub status: OrderStatus,
+    /// ISO 4217.
+    pub currency: String,
+    pub totals: Totals,
+    pub customer: Customer,
+    pub shipping_address: Option<Address>,
+    pub billing_address: Option<Address>,
+    pub lines: Vec<OrderLine>,
+    pub placed_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The channel's last-modified time: what the import cursor advances on.
+    pub channel_updated_at: DateTime<Utc>,
+    pub tags: Vec<String>,
+    pub notes: Option<String>,
+}
+
+/// The unified order as switchyard stores and serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnifiedOrder {
+    pub id: i64,
+    pub store_id: i64,
+    pub channel_id: i64,
+    pub sync_status: SyncStatus,
+    /// When switchyard last changed its copy.
+    pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub order: ChannelOrder,
+}
+
+/// Where an order listing starts or continues.
+///
+/// `Since(t)` lists orders changed at or after `t` (inclusive, so an order changed in the same
+/// second as the last checkpoint is seen again rather than lost; the import is idempotent), oldest
+/// change first. `Page` continues a listing already started; it is opaque and may be stored, so an
+/// import interrupted mid-walk can resume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderCursor {
+    Since(Option<DateTime<Utc>>),
+    Page(String),
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPage {
+    pub orders: Vec<ChannelOrder>,
+    /// `None` when this was the last page.
+    pub next: Option<OrderCursor>,
+}
+
+impl OrderPage {
+    /// The newest `channel_updated_at` on the page: a safe checkpoint once every page up to and
+    /// including this one has been stored.
+    pub fn max_updated_at(&self) -> Option<DateTime<Utc>> {
+        self.orders.iter().map(|o| o.channel_updated_at).max()
+    }
+}
+
+/// How to address one sellable item on the channel. Ids are strings because platforms disagree on
+/// their size and type; each connector documents which fields it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ListingId {
+    pub product_id: String,
+    /// The variant (Shopify) or variation (WooCommerce); `None` for a simple WooCommerce product.
+    pub variant_id: Option<String>,
+    /// Shopify's inventory item, which is what stock is set on.
+    pub inventory_item_id: Option<String>,
+}
+
+/// A listing as the channel shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub id: ListingId,
+    pub sku: Option<String>,
+    pub title: String,
+    pub price: Option<String>,
+    /// The channel's stock figure; `None` where the channel does not track stock for it.
+    pub quantity: Option<i64>,
+}
+
+/// A line to ship: which channel line, and how many of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfilmentLine {
+    pub channel_line_id: String,
+    pub quantity: u32,
+}
+
+/// A shipment to record on the channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfilmentRequest {
+    pub channel_order_id: String,
+    /// Empty ships everything still unshipped.
+    pub lines: Vec<FulfilmentLine>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub tracking_url: Option<String>,
+}
+
+/// What the channel recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfilmentReceipt {
+    pub channel_fulfilment_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statuses_and_kinds_use_the_design_spelling() {
+        assert_eq!(
+            serde_json::to_value(OrderStatus::PartiallyShipped).ok(),
+            Some(json!("partially_shipped"))
+        );
+        assert_eq!(
+            serde_json::to_value(ChannelKind::WooCommerce).ok(),
+            Some(json!("woocommerce"))
+        );
+        assert_eq!(
+            serde_json::to_value(SyncStatus::OnHold).ok(),
+            Some(json!("on_hold"))
+        );
+    }
+
+    #[test]
+    fn a_unified_order_is_flat_json_and_round_trips() {
+        let at = DateTime::from_timestamp(1_719_842_400, 0).unwrap_or_default();
+        let order = UnifiedOrder {
+            id: 1,
+            store_id: 2,
+            channel_id: 3,
+            sync_status: SyncStatus::Pending,
+            updated_at: at,
+            order: ChannelOrder {
+                channel_kind: ChannelKind::Shopify,
+                channel_order_id: "42".into(),
+                order_number: "#1001".into(),
+                status: OrderStatus::Unshipped,
+                currency: "USD".into(),
+                totals: Totals::default(),
+                customer: Customer::default(),
+                shipping_address: None,
+                billing_address: None,
+                lines: vec![],
+                placed_at: at,
+                paid_at: None,
+                channel_updated_at: at,
+                tags: vec![],
+                notes: None,
+            },
+        };
+        let value = serde_json::to_value(&order).unwrap_or_default();
+        assert_eq!(value["channel_order_id"], json!("42"));
+        assert_eq!(value["status"], json!("unshipped"));
+        let back: Option<UnifiedOrder> = serde_json::from_value(value).ok();
+        assert_eq!(back, Some(order));
+    }
+}

@@ -9,7 +9,7 @@ use switchyard::app::Application;
 use switchyard::config::Settings;
 use switchyard::queue::timers::{run_timer, Timer};
 use switchyard::queue::{Broker, EnqueueOptions};
-use switchyard::{bench, db, shutdown, telemetry, workers};
+use switchyard::{bench, db, sandbox_cmd, shutdown, telemetry, workers};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -38,6 +38,18 @@ enum Command {
     },
     /// Create the database if it does not exist and apply migrations.
     Migrate,
+    /// Run the simulated Shopify and WooCommerce stores and print their addresses and credentials.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// New orders each store generates per second.
+        #[arg(long, default_value_t = 0.0)]
+        orders_per_second: f64,
+        /// Orders each store holds from the start.
+        #[arg(long, default_value_t = 0)]
+        seed_orders: usize,
+    },
     /// Inspect and steer queues from the command line.
     Jobs {
         #[command(subcommand)]
@@ -249,6 +261,18 @@ async fn main() -> anyhow::Result<()> {
             db::prepare(&settings.database).await?;
             println!("database {} is up to date", settings.database.url);
             Ok(())
+        }
+        Command::Sandbox {
+            listen,
+            orders_per_second,
+            seed_orders,
+        } => {
+            sandbox_cmd::run(sandbox_cmd::Options {
+                listen,
+                orders_per_second,
+                seed_orders,
+            })
+            .await
         }
         Command::Jobs { command } => {
             let broker = Broker::connect(&settings)

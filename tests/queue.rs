@@ -62,7 +62,7 @@ async fn a_delayed_job_does_not_run_before_its_time_and_runs_soon_after() {
 }
 
 #[tokio::test]
-async fn a_duplicate_unique_key_returns_the_first_jobs_id_while_it_is_pending() {
+async fn a_duplicate_unique_key_returns_the_first_jobs_id_while_it_waits_to_start() {
     let broker = broker().await;
     let queue = broker.queue("noop").unwrap();
     let first = queue
@@ -517,5 +517,38 @@ async fn apalis_dashboards_can_list_queues_tasks_and_metrics() {
     let stats = backend.fetch_by_queue().await.unwrap();
     let scheduled = stats.iter().find(|s| s.title == "Scheduled").unwrap();
     assert_eq!(scheduled.value, "1");
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_key_is_free_again_once_its_job_starts_so_a_change_during_a_run_runs_again() {
+    let broker = broker().await;
+    let queue = broker.queue("noop").unwrap();
+    let worker = run_noop(&broker);
+    let slow = Noop {
+        sleep_ms: 800,
+        ..Noop::default()
+    };
+    let first = queue.enqueue(&slow, &unique("sync-stock:3")).await.unwrap();
+    eventually(Duration::from_secs(5), "the first job to start", || async {
+        queue
+            .job(&first.id)
+            .await
+            .unwrap()
+            .filter(|j| j.status == JobStatus::Running)
+    })
+    .await;
+    let during = queue.enqueue(&slow, &unique("sync-stock:3")).await.unwrap();
+    assert!(
+        during.created,
+        "a change during the run must cause another run"
+    );
+    let again = queue.enqueue(&slow, &unique("sync-stock:3")).await.unwrap();
+    assert_eq!(again.id, during.id, "waiting jobs still coalesce");
+    eventually(Duration::from_secs(10), "both runs to finish", || async {
+        (queue.stats().await.unwrap().processed_total == 2).then_some(())
+    })
+    .await;
+    worker.stop().await;
     queue.destroy().await.unwrap();
 }

@@ -98,7 +98,9 @@ mod tests {
             status: 401,
             message: "Invalid API key".into(),
         };
-        assert!(matches!(JobError::from(auth), JobError::Permanent(m) if m.contains("Invalid API key")));
+        assert!(
+            matches!(JobError::from(auth), JobError::Permanent(m) if m.contains("Invalid API key"))
+        );
         let rejected = ConnectorError::Rejected {
             status: 422,
             message: "Invalid quantity".into(),

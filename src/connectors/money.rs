@@ -38,21 +38,18 @@ pub fn sum<'a>(
         .try_fold(Decimal::ZERO, |acc, text| Ok(acc + parse(text, field)?))
 }
 
-/// The price of one unit from a line total: exact when it divides, else to four places.
+/// The price of one unit from a line total, to at most four places, shown at the total's scale
+/// when it fits (`178.00 / 2` is `89.00`, `1.00 / 8` is `0.125`, `10.00 / 3` is `3.3333`).
 pub fn per_unit(total: Decimal, quantity: u32) -> Decimal {
     if quantity == 0 {
         return total;
     }
-    let unit = total / Decimal::from(quantity);
-    if unit * Decimal::from(quantity) == total {
-        let mut exact = unit.normalize();
-        if exact.scale() < total.scale() {
-            exact.rescale(total.scale());
-        }
-        exact
-    } else {
-        unit.round_dp(4)
+    let unit = (total / Decimal::from(quantity)).round_dp(4).normalize();
+    let mut shown = unit;
+    if shown.scale() < total.scale() {
+        shown.rescale(total.scale());
     }
+    shown
 }
 
 #[cfg(test)]
@@ -72,10 +69,15 @@ mod tests {
 
     #[test]
     fn sums_and_unit_prices() {
-        assert_eq!(sum(["1.10", "2.20"], "x").map(format).ok().as_deref(), Some("3.30"));
+        assert_eq!(
+            sum(["1.10", "2.20"], "x").map(format).ok().as_deref(),
+            Some("3.30")
+        );
         let total = parse("178.00", "x").unwrap_or_default();
         assert_eq!(format(per_unit(total, 2)), "89.00");
         let odd = parse("10.00", "x").unwrap_or_default();
         assert_eq!(format(per_unit(odd, 3)), "3.3333");
+        let small = parse("1.00", "x").unwrap_or_default();
+        assert_eq!(format(per_unit(small, 8)), "0.125");
     }
 }

@@ -304,7 +304,9 @@ mod tests {
         );
         assert_eq!(Instant::now() - start, Duration::from_secs(2));
         throttle.pause(Duration::from_secs(30));
-        let err = throttle.acquire(Instant::now() + Duration::from_secs(5)).await;
+        let err = throttle
+            .acquire(Instant::now() + Duration::from_secs(5))
+            .await;
         assert!(
             matches!(err, Err(ConnectorError::RateLimited { retry_after, .. }) if retry_after == Duration::from_secs(30)),
             "{err:?}"

@@ -74,13 +74,22 @@ impl Transport {
             self.throttle.pause(wait);
             throttled += 1;
             if throttled > settings.max_429_retries || Instant::now() + wait > deadline {
-                tracing::warn!(call = what, ?wait, throttled, "channel rate limit: handing the wait to the queue");
+                tracing::warn!(
+                    call = what,
+                    ?wait,
+                    throttled,
+                    "channel rate limit: handing the wait to the queue"
+                );
                 return Err(ConnectorError::RateLimited {
                     retry_after: wait,
                     message,
                 });
             }
-            tracing::info!(call = what, ?wait, "channel answered 429; waiting its Retry-After");
+            tracing::info!(
+                call = what,
+                ?wait,
+                "channel answered 429; waiting its Retry-After"
+            );
         }
     }
 

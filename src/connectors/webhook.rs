@@ -45,7 +45,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert!(!verify_hmac_sha256(&headers, "x-sig", b"s", body));
         let good = sign(b"s", body);
-        headers.insert("x-sig", HeaderValue::from_str(&good).unwrap_or(HeaderValue::from_static("")));
+        headers.insert(
+            "x-sig",
+            HeaderValue::from_str(&good).unwrap_or(HeaderValue::from_static("")),
+        );
         assert!(verify_hmac_sha256(&headers, "x-sig", b"s", body));
         assert!(!verify_hmac_sha256(&headers, "x-sig", b"other", body));
         assert!(!verify_hmac_sha256(&headers, "x-sig", b"s", br#"{"id":2}"#));

@@ -25,7 +25,7 @@ use super::job::JobMeta;
 const ACK_BATCH: usize = 256;
 
 type AckReply = oneshot::Sender<Result<bool, String>>;
-type AckRequest = (String, String, AckReply);
+type AckRequest = (String, AckReply);
 
 /// Collects the acks of a worker's finished jobs and sends them in batches: while one batch is
 /// on its way to Redis the next gathers, so under load a job costs a fraction of a round trip
@@ -41,12 +41,9 @@ impl Acker {
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(ACK_BATCH);
             while rx.recv_many(&mut batch, ACK_BATCH).await > 0 {
-                let jobs: Vec<(String, String)> = batch
-                    .iter()
-                    .map(|(id, u, _)| (id.clone(), u.clone()))
-                    .collect();
-                let result = (|| queue.ack(&jobs)).retry(retrying()).await;
-                for (i, (_, _, reply)) in batch.drain(..).enumerate() {
+                let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+                let result = (|| queue.ack(&ids)).retry(retrying()).await;
+                for (i, (_, reply)) in batch.drain(..).enumerate() {
                     let _ = reply.send(match &result {
                         Ok(flags) => Ok(flags.get(i).copied().unwrap_or(false)),
                         Err(e) => Err(e.to_string()),
@@ -60,7 +57,7 @@ impl Acker {
     async fn ack(&self, meta: &JobMeta) -> Result<bool, String> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send((meta.id.clone(), meta.unique_key.clone(), reply))
+            .send((meta.id.clone(), reply))
             .map_err(|_| "the acker has stopped".to_owned())?;
         answer
             .await

@@ -212,7 +212,6 @@ fn build_task<Args>(args: Args, job: &FetchedJob, max_attempts: u32) -> Task<Arg
             attempt: job.attempt,
             enqueued_at_ms: job.enqueued_at_ms,
             run_at_ms: job.run_at_ms,
-            unique_key: job.unique_key.clone(),
         })
         .build()
 }

@@ -354,7 +354,7 @@ impl Queue {
             .arg(worker)
             .invoke_async(&mut self.conn())
             .await?;
-        if reply.len() < 2 || !(reply.len() - 2).is_multiple_of(6) {
+        if reply.len() < 2 || !(reply.len() - 2).is_multiple_of(5) {
             return Err(protocol(format!("fetch returned {} fields", reply.len())));
         }
         let next_due = reply[0].parse::<i64>().ok().filter(|v| *v >= 0);
@@ -364,7 +364,7 @@ impl Queue {
                 .map_err(|_| protocol(format!("bad number {s}")))
         };
         let jobs = reply[2..]
-            .chunks(6)
+            .chunks(5)
             .map(|f| {
                 Ok(FetchedJob {
                     id: f[0].clone(),
@@ -372,7 +372,6 @@ impl Queue {
                     payload: f[2].clone(),
                     enqueued_at_ms: num(&f[3])?,
                     run_at_ms: num(&f[4])?,
-                    unique_key: f[5].clone(),
                 })
             })
             .collect::<Result<Vec<_>, QueueError>>()?;
@@ -391,24 +390,22 @@ impl Queue {
         Ok(woke.is_some())
     }
 
-    /// Finishes jobs, given as (id, unique key or "") the way they were fetched. Returns, per
-    /// job, false when it was no longer leased (its lease expired; it will run again).
-    pub async fn ack(&self, jobs: &[(String, String)]) -> Result<Vec<bool>, QueueError> {
-        if jobs.is_empty() {
+    /// Finishes jobs. Returns, per job, false when it was no longer leased (its lease expired;
+    /// it will run again).
+    pub async fn ack(&self, ids: &[String]) -> Result<Vec<bool>, QueueError> {
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut inv = self.broker.scripts().ack.key(&self.keys.base);
         inv.arg(self.policy.done_retention_secs * 1000)
             .arg(self.policy.done_retention_count);
-        for (id, unique) in jobs {
-            inv.arg(id).arg(unique);
-        }
+        inv.arg(ids);
         let flags: Vec<i64> = inv.invoke_async(&mut self.conn()).await?;
-        if flags.len() != jobs.len() {
+        if flags.len() != ids.len() {
             return Err(protocol(format!(
                 "ack answered {} of {}",
                 flags.len(),
-                jobs.len()
+                ids.len()
             )));
         }
         Ok(flags.into_iter().map(|f| f == 1).collect())

@@ -42,7 +42,8 @@ impl JobStatus {
 pub struct EnqueueOptions {
     /// Run no earlier than this from now.
     pub delay: Option<Duration>,
-    /// While a job holding this key is pending, enqueueing another returns the first one's id.
+    /// While a job holding this key waits to start, enqueueing another returns the first one's
+    /// id. The key is released when the job starts, so a change during a run causes another run.
     pub unique_key: Option<String>,
     /// Keep the unique key this long even after the job finished (timer ticks fire once even
     /// when a slow replica asks after the job already ran).
@@ -67,8 +68,6 @@ pub struct FetchedJob {
     pub payload: String,
     pub enqueued_at_ms: i64,
     pub run_at_ms: i64,
-    /// The unique key the job holds until it finishes ("" when none).
-    pub unique_key: String,
 }
 
 /// What a running job knows about itself; available to handlers as task data.
@@ -78,7 +77,6 @@ pub struct JobMeta {
     pub attempt: u32,
     pub enqueued_at_ms: i64,
     pub run_at_ms: i64,
-    pub(crate) unique_key: String,
 }
 
 /// A job as the API shows it.

@@ -16,11 +16,7 @@ use crate::connectors::types::{
 ///
 /// `authorized` counts as paid: the money is guaranteed and merchants capture it on shipping.
 /// `voided` (the authorisation was released) means the order will not be paid: cancelled.
-pub fn status(
-    financial: Option<&str>,
-    fulfillment: Option<&str>,
-    cancelled: bool,
-) -> OrderStatus {
+pub fn status(financial: Option<&str>, fulfillment: Option<&str>, cancelled: bool) -> OrderStatus {
     if cancelled {
         return OrderStatus::Cancelled;
     }
@@ -97,7 +93,10 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
         subtotal: money::normalise(&o.total_line_items_price, "total_line_items_price")?,
         shipping: money::normalise(&shipping, "total_shipping_price_set")?,
         tax: money::normalise(o.total_tax.as_ref().unwrap_or(&zero), "total_tax")?,
-        discount: money::normalise(o.total_discounts.as_ref().unwrap_or(&zero), "total_discounts")?,
+        discount: money::normalise(
+            o.total_discounts.as_ref().unwrap_or(&zero),
+            "total_discounts",
+        )?,
         total: money::normalise(&o.total_price, "total_price")?,
     };
     let c = o.customer.unwrap_or_default();
@@ -112,7 +111,11 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
         o.financial_status.as_deref(),
         Some("paid" | "partially_refunded" | "refunded" | "authorized")
     );
-    let lines = o.line_items.into_iter().map(line).collect::<Result<_, _>>()?;
+    let lines = o
+        .line_items
+        .into_iter()
+        .map(line)
+        .collect::<Result<_, _>>()?;
     Ok(ChannelOrder {
         channel_kind: ChannelKind::Shopify,
         channel_order_id: o.id.to_string(),
@@ -122,7 +125,9 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
         totals,
         customer: Customer {
             name,
-            email: non_empty(o.email).or(non_empty(o.contact_email)).or(non_empty(c.email)),
+            email: non_empty(o.email)
+                .or(non_empty(o.contact_email))
+                .or(non_empty(c.email)),
             phone: non_empty(o.phone).or(non_empty(c.phone)),
         },
         shipping_address,
@@ -131,8 +136,7 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
         placed_at: o.created_at.with_timezone(&Utc),
         // The REST order has no payment time; for a paid order, processing is when the checkout
         // completed, which is when the card was charged or authorised.
-        paid_at: paid
-            .then(|| o.processed_at.unwrap_or(o.created_at).with_timezone(&Utc)),
+        paid_at: paid.then(|| o.processed_at.unwrap_or(o.created_at).with_timezone(&Utc)),
         channel_updated_at: o.updated_at.with_timezone(&Utc),
         tags: o
             .tags
@@ -206,7 +210,10 @@ mod tests {
         assert_eq!(status(Some("authorized"), None, false), Unshipped);
         assert_eq!(status(Some("pending"), None, false), Unpaid);
         assert_eq!(status(Some("partially_paid"), None, false), Unpaid);
-        assert_eq!(status(Some("paid"), Some("partial"), false), PartiallyShipped);
+        assert_eq!(
+            status(Some("paid"), Some("partial"), false),
+            PartiallyShipped
+        );
         assert_eq!(status(Some("paid"), Some("fulfilled"), false), Shipped);
         assert_eq!(status(Some("pending"), Some("fulfilled"), false), Shipped);
         assert_eq!(status(Some("refunded"), Some("fulfilled"), false), Refunded);
@@ -217,7 +224,10 @@ mod tests {
     #[test]
     fn error_bodies_of_every_shape_read_as_text() {
         let read = |body: &str| error_message(body.as_bytes());
-        assert_eq!(read(r#"{"errors":"Not Found"}"#).as_deref(), Some("Not Found"));
+        assert_eq!(
+            read(r#"{"errors":"Not Found"}"#).as_deref(),
+            Some("Not Found")
+        );
         assert_eq!(read(r#"{"errors":["a","b"]}"#).as_deref(), Some("a; b"));
         assert_eq!(
             read(r#"{"errors":{"limit":"Invalid value."}}"#).as_deref(),

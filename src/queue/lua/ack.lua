@@ -1,5 +1,4 @@
--- Finish a batch of jobs successfully. ARGV: retention_ms, retention_count, then pairs of
--- id, unique key ('' when none) as fetch returned them.
+-- Finish a batch of jobs successfully. ARGV: retention_ms, retention_count, then job ids.
 -- Returns one flag per job: 1 finished, 0 when it was not leased any more (its lease expired and
 -- the reaper put it back, so it will run again: at-least-once).
 --
@@ -9,17 +8,13 @@ local now = now_ms()
 local out = {}
 local done = {}
 local finished = 0
-for i = 3, #ARGV - 1, 2 do
-  local id, unique = ARGV[i], ARGV[i + 1]
+for i = 3, #ARGV do
+  local id = ARGV[i]
   if redis.call('ZREM', k('leased'), id) == 1 then
     redis.call('HSET', jk(id), 'status', 'done', 'finished_at', now)
     done[2 * finished + 1] = now
     done[2 * finished + 2] = id
     finished = finished + 1
-    if unique ~= '' then
-      local uk = k('unique:' .. unique)
-      if redis.call('GET', uk) == id then redis.call('DEL', uk) end
-    end
     out[#out + 1] = 1
   else
     out[#out + 1] = 0

@@ -1,5 +1,5 @@
 -- Enqueue one job. ARGV: id, payload, max_attempts, delay_ms, unique_key ('' = none),
--- unique_ttl_ms (0 = the key lives while the job is pending; >0 = it outlives the job that long).
+-- unique_ttl_ms (0 = the key lives until the job starts; >0 = it lives that long, whatever the job).
 -- Returns {id, created}: with a unique key still held, the first job's id and 0.
 local id, payload, max_attempts = ARGV[1], ARGV[2], ARGV[3]
 local delay, unique, unique_ttl = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])

@@ -13,7 +13,6 @@ local max_attempts = tonumber(redis.call('HGET', jk(id), 'max_attempts'))
 if permanent == '1' or tonumber(attempt) >= max_attempts then
   redis.call('HSET', jk(id), 'status', 'dead', 'finished_at', now)
   redis.call('ZADD', k('dead'), now, id)
-  release_unique(id)
   redis.call('HINCRBY', k('stats'), 'dead', 1)
   trim('dead', now - tonumber(ARGV[6]), tonumber(ARGV[7]), 100)
   return 2

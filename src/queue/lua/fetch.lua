@@ -1,8 +1,10 @@
 -- Lease up to ARGV[1] ready jobs to worker ARGV[4] for ARGV[2] ms, in one atomic step.
 -- First moves due scheduled jobs to the ready list and takes back expired leases, each at most
 -- ARGV[3] at a time, so a backlog of any size costs every fetch the same bounded work.
+-- A job's unique key is released as it starts: a change that arrives while the job runs must
+-- cause another run (a stock push, an import), so only jobs still waiting coalesce.
 -- Returns {next_due_ms or -1, paused (0/1), then per job: id, attempt, payload, enqueued_at,
--- run_at, unique key ('' when none or when it outlives the job)}.
+-- run_at}.
 local n, lease, chunk, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local now = now_ms()
 
@@ -23,7 +25,6 @@ for _, id in ipairs(expired) do
   if tonumber(f[1]) >= tonumber(f[2]) then
     redis.call('HSET', jk(id), 'status', 'dead', 'finished_at', now)
     redis.call('ZADD', k('dead'), now, id)
-    release_unique(id)
     redis.call('HINCRBY', k('stats'), 'dead', 1)
   else
     redis.call('HSET', jk(id), 'status', 'ready')
@@ -54,11 +55,13 @@ for _, id in ipairs(ids) do
     leases[2 * started + 2] = id
     lat_sum = lat_sum + math.max(now - tonumber(f[3]), 0)
     started = started + 1
-    local unique = ''
-    if f[5] and f[6] == '0' then unique = f[5] end
+    if f[5] and f[5] ~= '' and f[6] == '0' then
+      local uk = k('unique:' .. f[5])
+      if redis.call('GET', uk) == id then redis.call('DEL', uk) end
+    end
     out[o + 1], out[o + 2], out[o + 3] = id, attempt, f[1]
-    out[o + 4], out[o + 5], out[o + 6] = f[2], f[3], unique
-    o = o + 6
+    out[o + 4], out[o + 5] = f[2], f[3]
+    o = o + 5
   end
 end
 if started > 0 then

@@ -16,14 +16,6 @@ local function count_minute(now, field, by)
   redis.call('HINCRBY', mk, field, by)
   redis.call('EXPIRE', mk, 7200)
 end
--- Frees a finished job's unique key, unless the key was set to outlive the job (timers).
-local function release_unique(id)
-  local u = redis.call('HGET', jk(id), 'unique')
-  if u and u ~= '' and redis.call('HGET', jk(id), 'unique_ttl') == '0' then
-    local uk = k('unique:' .. u)
-    if redis.call('GET', uk) == id then redis.call('DEL', uk) end
-  end
-end
 -- Keeps a finished set within its retention: older than cutoff, or beyond max_count, goes.
 -- Removes at most `limit` per call, so one call never does unbounded work; callers pass a limit
 -- above what they add, so the set shrinks back to its bounds.

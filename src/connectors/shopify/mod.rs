@@ -1,0 +1,430 @@
+//! Shopify Admin REST (2024-07) connector.
+//!
+//! - Auth: a custom app's Admin API token in `X-Shopify-Access-Token`.
+//! - Orders: `orders.json?status=any&updated_at_min=..&limit=250&order=updated_at asc`, then the
+//!   `Link` header's `rel="next"` URL, which Shopify builds to carry the filters itself.
+//! - Listings: `products.json` (250 a page, same paging); one listing per variant.
+//! - Stock: `inventory_levels/set.json` at one location, learnt once from `locations.json` (the
+//!   first active location) unless configured.
+//! - Fulfilment: the order's open fulfillment orders, then `fulfillments.json` naming fulfillment
+//!   order lines, with `tracking_info`.
+//! - Webhooks: `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the raw body with the app secret.
+//! - Rate limit: the leaky bucket of [`Throttle::leaky_bucket`], learnt from
+//!   `X-Shopify-Shop-Api-Call-Limit`; 429s as in [`crate::connectors::transport`].
+
+mod link;
+mod mapping;
+mod wire;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::error::ConnectorError;
+use super::http::{self, HttpSettings, RawResponse};
+use super::secret::Secret;
+use super::throttle::{Throttle, ThrottleSettings};
+use super::transport::Transport;
+use super::types::{
+    ChannelKind, FulfilmentReceipt, FulfilmentRequest, Listing, ListingId, OrderCursor, OrderPage,
+};
+use super::{webhook, SalesChannel};
+
+pub use mapping::status as map_status;
+
+/// The API version spoken; requests and the fields read are those of this version.
+pub const API_VERSION: &str = "2024-07";
+
+const ORDERS_PER_PAGE: &str = "250";
+const PRODUCTS_PER_PAGE: &str = "250";
+/// Guard against a `Link` chain that never ends.
+const MAX_PRODUCT_PAGES: usize = 1000;
+
+/// A Shopify channel's settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShopifyConfig {
+    /// `https://{shop}.myshopify.com`, or any base URL (with a path prefix, as the sandbox serves)
+    /// under which `/admin/api/{version}/...` lives.
+    pub base_url: String,
+    pub access_token: Secret,
+    /// The app's client secret, which signs webhooks.
+    pub app_secret: Secret,
+    #[serde(default = "default_version")]
+    pub api_version: String,
+    /// Where stock is set; `None` learns the shop's first active location.
+    #[serde(default)]
+    pub location_id: Option<u64>,
+    /// Whether Shopify emails the customer about a fulfilment.
+    #[serde(default)]
+    pub notify_customer: bool,
+    #[serde(default)]
+    pub http: HttpSettings,
+    #[serde(default)]
+    pub throttle: ThrottleSettings,
+}
+
+fn default_version() -> String {
+    API_VERSION.to_string()
+}
+
+impl ShopifyConfig {
+    pub fn new(
+        base_url: impl Into<String>,
+        access_token: Secret,
+        app_secret: Secret,
+    ) -> ShopifyConfig {
+        ShopifyConfig {
+            base_url: base_url.into(),
+            access_token,
+            app_secret,
+            api_version: default_version(),
+            location_id: None,
+            notify_customer: false,
+            http: HttpSettings::default(),
+            throttle: ThrottleSettings::default(),
+        }
+    }
+}
+
+/// A connector for one shop.
+#[derive(Debug)]
+pub struct ShopifyConnector {
+    /// `{base}/admin/api/{version}/`, to which resource paths are joined.
+    api: Url,
+    token: HeaderValue,
+    app_secret: Secret,
+    notify_customer: bool,
+    location: OnceCell<u64>,
+    transport: Transport,
+}
+
+impl ShopifyConnector {
+    /// A connector with its own throttle.
+    pub fn new(config: ShopifyConfig) -> Result<ShopifyConnector, ConnectorError> {
+        let throttle = Arc::new(Throttle::leaky_bucket(config.throttle.clone()));
+        ShopifyConnector::with_throttle(config, throttle)
+    }
+
+    /// A connector sharing `throttle` with others on the same shop (each shop has one bucket
+    /// whatever number of connectors call it).
+    pub fn with_throttle(
+        config: ShopifyConfig,
+        throttle: Arc<Throttle>,
+    ) -> Result<ShopifyConnector, ConnectorError> {
+        let base = config.base_url.trim_end_matches('/');
+        let api = Url::parse(&format!("{base}/admin/api/{}/", config.api_version))
+            .map_err(|e| ConnectorError::Invalid(format!("Shopify base URL: {e}")))?;
+        if !matches!(api.scheme(), "http" | "https") {
+            return Err(ConnectorError::Invalid(
+                "Shopify base URL must be http(s)".into(),
+            ));
+        }
+        let mut token = HeaderValue::from_str(config.access_token.expose()).map_err(|_| {
+            ConnectorError::Invalid("access token holds characters a header cannot".into())
+        })?;
+        token.set_sensitive(true);
+        let client = http::build_client(&config.http)?;
+        let location = OnceCell::new_with(config.location_id);
+        Ok(ShopifyConnector {
+            api,
+            token,
+            app_secret: config.app_secret,
+            notify_customer: config.notify_customer,
+            location,
+            transport: Transport::new(client, throttle, mapping::error_message),
+        })
+    }
+
+    /// The throttle this connector uses, to share with another connector on the same shop.
+    pub fn throttle(&self) -> Arc<Throttle> {
+        self.transport.throttle().clone()
+    }
+
+    fn endpoint(&self, path: &str) -> Result<Url, ConnectorError> {
+        self.api
+            .join(path)
+            .map_err(|e| ConnectorError::Invalid(format!("Shopify path {path}: {e}")))
+    }
+
+    async fn call(
+        &self,
+        what: &str,
+        method: Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<RawResponse, ConnectorError> {
+        self.transport
+            .send(what, || {
+                let mut request = self
+                    .transport
+                    .client()
+                    .request(method.clone(), url.clone())
+                    .header("X-Shopify-Access-Token", self.token.clone())
+                    .header("Accept", "application/json");
+                if let Some(body) = body {
+                    request = request.json(body);
+                }
+                request
+                    .build()
+                    .map_err(|e| ConnectorError::Invalid(format!("{what}: {}", e.without_url())))
+            })
+            .await
+    }
+
+    /// The `rel="next"` URL of a listing response, checked to stay on this shop.
+    fn next_page(&self, raw: &RawResponse) -> Result<Option<Url>, ConnectorError> {
+        let Some(header) = raw.headers.get("link").and_then(|v| v.to_str().ok()) else {
+            return Ok(None);
+        };
+        let Some(next) = link::next_url(header) else {
+            return Ok(None);
+        };
+        let url = Url::parse(next)
+            .map_err(|e| ConnectorError::Malformed(format!("Link rel=\"next\" URL: {e}")))?;
+        if !link::same_origin(&self.api, &url) {
+            return Err(ConnectorError::Malformed(format!(
+                "Link rel=\"next\" points to another host ({})",
+                url.host_str().unwrap_or("none")
+            )));
+        }
+        Ok(Some(url))
+    }
+
+    fn first_orders_page(&self, cursor: &OrderCursor) -> Result<Url, ConnectorError> {
+        match cursor {
+            OrderCursor::Page(next) => {
+                let url = Url::parse(next)
+                    .map_err(|e| ConnectorError::Invalid(format!("order cursor: {e}")))?;
+                if !link::same_origin(&self.api, &url) {
+                    return Err(ConnectorError::Invalid(
+                        "order cursor belongs to another shop".into(),
+                    ));
+                }
+                Ok(url)
+            }
+            OrderCursor::Since(since) => {
+                let mut url = self.endpoint("orders.json")?;
+                {
+                    let mut q = url.query_pairs_mut();
+                    q.append_pair("status", "any");
+                    if let Some(since) = since {
+                        q.append_pair(
+                            "updated_at_min",
+                            &since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        );
+                    }
+                    q.append_pair("limit", ORDERS_PER_PAGE);
+                    q.append_pair("order", "updated_at asc");
+                }
+                Ok(url)
+            }
+        }
+    }
+
+    /// The location stock is set at: configured, or the first active one, asked once.
+    async fn location(&self) -> Result<u64, ConnectorError> {
+        self.location
+            .get_or_try_init(|| async {
+                let url = self.endpoint("locations.json")?;
+                let raw = self.call("list locations", Method::GET, &url, None).await?;
+                let envelope: wire::LocationsEnvelope = http::parse_json(&raw.body, "locations")?;
+                envelope
+                    .locations
+                    .iter()
+                    .find(|l| l.active)
+                    .map(|l| l.id)
+                    .ok_or_else(|| ConnectorError::Rejected {
+                        status: 200,
+                        message: "the shop has no active location to hold stock".into(),
+                    })
+            })
+            .await
+            .copied()
+    }
+}
+
+fn parse_id(text: &str, what: &str) -> Result<u64, ConnectorError> {
+    text.trim()
+        .parse()
+        .map_err(|_| ConnectorError::Invalid(format!("{what} {text:?} is not a Shopify id")))
+}
+
+#[async_trait]
+impl SalesChannel for ShopifyConnector {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Shopify
+    }
+
+    async fn check_credentials(&self) -> Result<(), ConnectorError> {
+        let url = self.endpoint("shop.json")?;
+        let raw = self.call("read shop", Method::GET, &url, None).await?;
+        let envelope: wire::ShopEnvelope = http::parse_json(&raw.body, "shop")?;
+        tracing::debug!(shop = %envelope.shop.name, "Shopify credentials accepted");
+        Ok(())
+    }
+
+    async fn list_orders_since(&self, cursor: &OrderCursor) -> Result<OrderPage, ConnectorError> {
+        let url = self.first_orders_page(cursor)?;
+        let raw = self.call("list orders", Method::GET, &url, None).await?;
+        let envelope: wire::OrdersEnvelope = http::parse_json(&raw.body, "orders page")?;
+        let orders = envelope
+            .orders
+            .into_iter()
+            .map(mapping::order)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = self
+            .next_page(&raw)?
+            .map(|url| OrderCursor::Page(url.to_string()));
+        Ok(OrderPage { orders, next })
+    }
+
+    async fn list_products(&self) -> Result<Vec<Listing>, ConnectorError> {
+        let mut url = self.endpoint("products.json")?;
+        url.query_pairs_mut()
+            .append_pair("limit", PRODUCTS_PER_PAGE);
+        let mut listings = Vec::new();
+        for _ in 0..MAX_PRODUCT_PAGES {
+            let raw = self.call("list products", Method::GET, &url, None).await?;
+            let envelope: wire::ProductsEnvelope = http::parse_json(&raw.body, "products page")?;
+            for product in envelope.products {
+                listings.extend(mapping::listings(product)?);
+            }
+            match self.next_page(&raw)? {
+                Some(next) => url = next,
+                None => return Ok(listings),
+            }
+        }
+        Err(ConnectorError::Malformed(format!(
+            "product listing did not end within {MAX_PRODUCT_PAGES} pages"
+        )))
+    }
+
+    async fn set_stock(&self, listing: &ListingId, quantity: i64) -> Result<(), ConnectorError> {
+        let item = listing.inventory_item_id.as_deref().ok_or_else(|| {
+            ConnectorError::Invalid(format!(
+                "Shopify listing {} has no inventory item id",
+                listing.product_id
+            ))
+        })?;
+        let item = parse_id(item, "inventory item")?;
+        let location = self.location().await?;
+        let url = self.endpoint("inventory_levels/set.json")?;
+        let body = json!({
+            "location_id": location,
+            "inventory_item_id": item,
+            "available": quantity,
+        });
+        self.call("set stock", Method::POST, &url, Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    async fn create_fulfilment(
+        &self,
+        request: &FulfilmentRequest,
+    ) -> Result<FulfilmentReceipt, ConnectorError> {
+        let order_id = parse_id(&request.channel_order_id, "order")?;
+        let url = self.endpoint(&format!("orders/{order_id}/fulfillment_orders.json"))?;
+        let raw = self
+            .call("list fulfillment orders", Method::GET, &url, None)
+            .await?;
+        let envelope: wire::FulfillmentOrdersEnvelope =
+            http::parse_json(&raw.body, "fulfillment orders")?;
+        let groups = line_items_by_fulfillment_order(&envelope.fulfillment_orders, request)?;
+        let mut tracking = serde_json::Map::new();
+        for (key, value) in [
+            ("number", &request.tracking_number),
+            ("company", &request.carrier),
+            ("url", &request.tracking_url),
+        ] {
+            if let Some(value) = value {
+                tracking.insert(key.into(), json!(value));
+            }
+        }
+        let body = json!({
+            "fulfillment": {
+                "line_items_by_fulfillment_order": groups,
+                "tracking_info": tracking,
+                "notify_customer": self.notify_customer,
+            }
+        });
+        let url = self.endpoint("fulfillments.json")?;
+        let raw = self
+            .call("create fulfillment", Method::POST, &url, Some(&body))
+            .await?;
+        let created: wire::FulfillmentEnvelope = http::parse_json(&raw.body, "fulfillment")?;
+        Ok(FulfilmentReceipt {
+            channel_fulfilment_id: created.fulfillment.id.to_string(),
+        })
+    }
+
+    fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> bool {
+        webhook::verify_hmac_sha256(
+            headers,
+            "x-shopify-hmac-sha256",
+            self.app_secret.expose().as_bytes(),
+            body,
+        )
+    }
+}
+
+/// Builds `line_items_by_fulfillment_order` from the order's fulfillment orders: every open one
+/// whole when no lines are named, else each named order line found in an open fulfillment order
+/// with enough left to ship. A line that cannot be shipped is rejected here, before anything is
+/// posted, with a message naming it.
+fn line_items_by_fulfillment_order(
+    fulfillment_orders: &[wire::FulfillmentOrder],
+    request: &FulfilmentRequest,
+) -> Result<Vec<serde_json::Value>, ConnectorError> {
+    let open: Vec<&wire::FulfillmentOrder> = fulfillment_orders
+        .iter()
+        .filter(|fo| matches!(fo.status.as_str(), "open" | "in_progress"))
+        .collect();
+    let rejected = |message: String| ConnectorError::Rejected {
+        status: 422,
+        message,
+    };
+    if open.is_empty() {
+        return Err(rejected(format!(
+            "order {} has nothing left to fulfil (no open fulfillment order)",
+            request.channel_order_id
+        )));
+    }
+    if request.lines.is_empty() {
+        return Ok(open
+            .iter()
+            .map(|fo| json!({ "fulfillment_order_id": fo.id }))
+            .collect());
+    }
+    let mut groups: BTreeMap<u64, Vec<serde_json::Value>> = BTreeMap::new();
+    for wanted in &request.lines {
+        let line_id = parse_id(&wanted.channel_line_id, "order line")?;
+        let found = open.iter().find_map(|fo| {
+            fo.line_items
+                .iter()
+                .find(|l| l.line_item_id == line_id && l.fulfillable_quantity >= wanted.quantity)
+                .map(|l| (fo.id, l.id))
+        });
+        let Some((fo_id, fo_line_id)) = found else {
+            return Err(rejected(format!(
+                "order line {line_id} has fewer than {} left to fulfil",
+                wanted.quantity
+            )));
+        };
+        groups
+            .entry(fo_id)
+            .or_default()
+            .push(json!({ "id": fo_line_id, "quantity": wanted.quantity }));
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(id, lines)| json!({ "fulfillment_order_id": id, "fulfillment_order_line_items": lines }))
+        .collect())
+}

@@ -1,0 +1,79 @@
+//! `switchyard sandbox`: runs the platform simulators on their own, printing where they listen
+//! and the credentials a channel needs, until Ctrl-C.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use switchyard_sandbox::{Credentials, Sandbox, SandboxConfig};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    /// Orders each simulated store generates per second (0: none until asked).
+    pub orders_per_second: f64,
+    /// Orders each store holds from the start.
+    pub seed_orders: usize,
+}
+
+/// The demo sandbox config with the generators set to `orders_per_second`.
+pub fn config(opts: &Options) -> SandboxConfig {
+    let mut config = SandboxConfig::demo();
+    config.bind = opts.listen;
+    for s in &mut config.shopify {
+        s.generator.orders_per_second = opts.orders_per_second;
+    }
+    for s in &mut config.woocommerce {
+        s.generator.orders_per_second = opts.orders_per_second;
+    }
+    config
+}
+
+/// What a person needs to point a channel (or a platform client) at each simulated store.
+pub fn describe(sandbox: &switchyard_sandbox::SandboxHandle) -> String {
+    let mut out = format!(
+        "switchyard sandbox on {}\n  control API: {}\n",
+        sandbox.url(),
+        sandbox.control_url()
+    );
+    for s in sandbox.stores() {
+        match &s.credentials {
+            Credentials::Shopify {
+                shop_domain,
+                access_token,
+                app_secret,
+            } => out.push_str(&format!(
+                "  shopify store {name}\n    base URL:     {url}  (Admin REST at {url}/admin/api/2024-07/...)\n    shop domain:  {shop_domain}\n    access token: {access_token}\n    app secret:   {app_secret}\n",
+                name = s.name,
+                url = s.base_url,
+            )),
+            Credentials::WooCommerce {
+                consumer_key,
+                consumer_secret,
+                webhook_secret,
+            } => out.push_str(&format!(
+                "  woocommerce store {name}\n    base URL:        {url}  (REST at {url}/wp-json/wc/v3/...)\n    consumer key:    {consumer_key}\n    consumer secret: {consumer_secret}\n    webhook secret:  {webhook_secret}\n",
+                name = s.name,
+                url = s.base_url,
+            )),
+        }
+    }
+    out
+}
+
+pub async fn run(opts: Options) -> anyhow::Result<()> {
+    let sandbox = Sandbox::start(config(&opts))
+        .await
+        .with_context(|| format!("starting the sandbox on {}", opts.listen))?;
+    if opts.seed_orders > 0 {
+        for s in sandbox.stores() {
+            if let Some(store) = sandbox.store(&s.name) {
+                store.create_orders(opts.seed_orders);
+            }
+        }
+    }
+    print!("{}", describe(&sandbox));
+    println!("Ctrl-C stops it.");
+    crate::shutdown::wait(crate::shutdown::on_signal()).await;
+    sandbox.shutdown().await;
+    Ok(())
+}

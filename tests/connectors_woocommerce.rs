@@ -1,0 +1,453 @@
+//! Contract tests of the WooCommerce connector against the in-process sandbox, which serves plain
+//! HTTP and so checks every request's OAuth 1.0a signature as WooCommerce does.
+
+mod connectors_helpers;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use connectors_helpers::{next_webhook, requests_on, webhook_receiver, woocommerce};
+use switchyard::connectors::{
+    list_all_orders_since, ChannelOrder, ConnectorError, FulfilmentLine, FulfilmentRequest,
+    OrderCursor, OrderStatus, SalesChannel, Secret, WooConnector,
+};
+use switchyard::queue::JobError;
+use switchyard_sandbox::FaultKnobs;
+
+const ORDERS_ROUTE: &str = "GET /wp-json/wc/v3/orders";
+
+fn status_of(orders: &[ChannelOrder], id: &str) -> Option<OrderStatus> {
+    orders
+        .iter()
+        .find(|o| o.channel_order_id == id)
+        .map(|o| o.status)
+}
+
+#[tokio::test]
+async fn pages_through_600_orders_by_total_pages() {
+    let rig = woocommerce(|_| {}).await;
+    rig.store.create_orders(600);
+    let connector = rig.connector();
+
+    let orders = list_all_orders_since(&connector, None, 100)
+        .await
+        .expect("listing succeeds");
+
+    let ids: HashSet<&str> = orders.iter().map(|o| o.channel_order_id.as_str()).collect();
+    assert_eq!(orders.len(), 600);
+    assert_eq!(ids.len(), 600, "no order is listed twice");
+    assert_eq!(
+        requests_on(rig.store.as_ref(), ORDERS_ROUTE),
+        6,
+        "100 a page"
+    );
+
+    let first = &orders[0];
+    let raw = rig
+        .store
+        .order_json(first.channel_order_id.parse().expect("numeric id"))
+        .expect("the store has it");
+    assert_eq!(
+        first.totals.total,
+        raw["total"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        first.totals.tax,
+        raw["total_tax"].as_str().unwrap_or_default()
+    );
+    assert_eq!(first.currency, "GBP");
+    assert_eq!(
+        first.order_number,
+        raw["number"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        first.customer.email.as_deref(),
+        raw["billing"]["email"].as_str()
+    );
+    assert_eq!(
+        first.lines[0].tax,
+        raw["line_items"][0]["total_tax"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    let paid = orders
+        .iter()
+        .filter(|o| o.status == OrderStatus::Unshipped)
+        .count();
+    let unpaid = orders
+        .iter()
+        .filter(|o| o.status == OrderStatus::Unpaid)
+        .count();
+    assert!(paid > 400 && unpaid > 20, "paid {paid}, unpaid {unpaid}");
+    assert!(orders
+        .iter()
+        .filter(|o| o.status == OrderStatus::Unpaid)
+        .all(|o| o.paid_at.is_none()));
+}
+
+#[tokio::test]
+async fn a_since_cursor_lists_only_later_changes() {
+    let rig = woocommerce(|_| {}).await;
+    rig.store.create_orders(5);
+    let connector = rig.connector();
+    let first = connector
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect("first listing");
+    assert_eq!(first.orders.len(), 5);
+    assert_eq!(first.next, None);
+    let checkpoint = first.max_updated_at().expect("orders have times");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later: HashSet<String> = rig
+        .store
+        .create_orders(3)
+        .into_iter()
+        .map(|id| id.to_string())
+        .collect();
+
+    let after = connector
+        .list_orders_since(&OrderCursor::Since(Some(
+            checkpoint + chrono::Duration::seconds(1),
+        )))
+        .await
+        .expect("second listing");
+    let listed: HashSet<String> = after
+        .orders
+        .iter()
+        .map(|o| o.channel_order_id.clone())
+        .collect();
+    assert_eq!(listed, later);
+
+    let again = connector
+        .list_orders_since(&OrderCursor::Since(Some(checkpoint)))
+        .await
+        .expect("inclusive listing");
+    assert_eq!(
+        again.orders.len(),
+        8,
+        "the checkpoint's own second is listed again"
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_permanent_auth_errors_with_woocommerces_message() {
+    let rig = woocommerce(|_| {}).await;
+    rig.connector()
+        .check_credentials()
+        .await
+        .expect("signed requests are accepted");
+
+    let mut wrong_secret = rig.config.clone();
+    wrong_secret.consumer_secret = Secret::new("cs_wrong");
+    let err = WooConnector::new(wrong_secret)
+        .expect("connector builds")
+        .check_credentials()
+        .await
+        .expect_err("a wrong secret fails the signature");
+    match &err {
+        ConnectorError::Auth { status, message } => {
+            assert_eq!(*status, 401);
+            assert!(
+                message.contains("Invalid signature - provided signature does not match."),
+                "{message}"
+            );
+        }
+        other => panic!("expected an auth error, got {other:?}"),
+    }
+    assert!(!format!("{err:?} {err}").contains("cs_wrong"));
+    assert!(matches!(JobError::from(err), JobError::Permanent(_)));
+
+    let mut wrong_key = rig.config.clone();
+    wrong_key.consumer_key = Secret::new("ck_wrong");
+    let err = WooConnector::new(wrong_key)
+        .expect("connector builds")
+        .check_credentials()
+        .await
+        .expect_err("an unknown key is refused");
+    assert!(
+        matches!(&err, ConnectorError::Auth { message, .. } if message.contains("Consumer key is invalid.")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_and_the_resent_call_is_signed_afresh() {
+    let rig = woocommerce(|_| {}).await;
+    rig.store.create_orders(3);
+    rig.faults(FaultKnobs {
+        burst_429: 1,
+        retry_after_secs: 1.0,
+        ..FaultKnobs::default()
+    });
+    let started = Instant::now();
+    let page = rig
+        .connector()
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect("succeeds after the Retry-After");
+    assert_eq!(page.orders.len(), 3);
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    let traffic = rig.store.traffic().snapshot();
+    assert_eq!(traffic.responses_429, 1);
+    assert_eq!(traffic.by_status.get(&401), None, "no nonce was reused");
+}
+
+#[tokio::test]
+async fn server_errors_are_transient_and_a_retry_succeeds() {
+    let rig = woocommerce(|_| {}).await;
+    let connector = rig.connector();
+    rig.faults(FaultKnobs {
+        error_5xx_ratio: 1.0,
+        ..FaultKnobs::default()
+    });
+    let err = connector
+        .list_products()
+        .await
+        .expect_err("the store is failing");
+    assert!(
+        matches!(&err, ConnectorError::Transient { status: Some(500), message } if message.contains("critical error")),
+        "{err:?}"
+    );
+    assert!(matches!(JobError::from(err), JobError::Retry(_)));
+    rig.faults(FaultKnobs::default());
+    let listings = connector.list_products().await.expect("the retry succeeds");
+    assert_eq!(listings.len(), 10);
+}
+
+#[tokio::test]
+async fn a_hung_request_times_out_as_a_transient_error() {
+    let rig = woocommerce(|_| {}).await;
+    let connector = rig.connector();
+    rig.faults(FaultKnobs {
+        hang_ratio: 1.0,
+        ..FaultKnobs::default()
+    });
+    let started = Instant::now();
+    let err = connector
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect_err("the request hangs");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        matches!(&err, ConnectorError::Transient { status: None, message } if message.contains("timed out")),
+        "{err:?}"
+    );
+    rig.faults(FaultKnobs::default());
+    connector
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect("the retry succeeds");
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_a_clear_malformed_error() {
+    let rig = woocommerce(|_| {}).await;
+    rig.store.create_orders(20);
+    rig.faults(FaultKnobs {
+        malformed_ratio: 1.0,
+        ..FaultKnobs::default()
+    });
+    let err = rig
+        .connector()
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect_err("half a body does not parse");
+    assert!(
+        matches!(&err, ConnectorError::Malformed(m) if m.contains("orders page")),
+        "{err:?}"
+    );
+    assert!(matches!(JobError::from(err), JobError::Retry(_)));
+}
+
+#[tokio::test]
+async fn set_stock_reaches_simple_products_and_variations() {
+    let rig = woocommerce(|_| {}).await;
+    let connector = rig.connector();
+    let listings = connector.list_products().await.expect("listings");
+    let stock = rig.store.stock_by_sku();
+    assert_eq!(listings.len(), stock.len(), "one listing per SKU");
+    for listing in &listings {
+        let sku = listing.sku.as_deref().expect("every listing has a SKU");
+        assert_eq!(listing.quantity, stock.get(sku).copied(), "{sku}");
+    }
+    let find = |sku: &str| {
+        listings
+            .iter()
+            .find(|l| l.sku.as_deref() == Some(sku))
+            .unwrap_or_else(|| panic!("{sku} is listed"))
+    };
+    let socks = find("MS-1");
+    let jacket = find("RJ-L");
+    assert_eq!(socks.id.variant_id, None);
+    assert!(jacket.id.variant_id.is_some());
+    assert_eq!(jacket.title, "Rain Jacket - L");
+
+    connector
+        .set_stock(&socks.id, 11)
+        .await
+        .expect("simple product");
+    connector.set_stock(&jacket.id, 4).await.expect("variation");
+    let stock = rig.store.stock_by_sku();
+    assert_eq!(stock.get("MS-1"), Some(&11));
+    assert_eq!(stock.get("RJ-L"), Some(&4));
+    assert_eq!(
+        stock.get("RJ-M"),
+        find("RJ-M").quantity.as_ref(),
+        "siblings untouched"
+    );
+}
+
+#[tokio::test]
+async fn fulfilment_adds_tracking_once_and_completes_the_order() {
+    let rig = woocommerce(|c| {
+        c.generator.fulfilled_ratio = 0.0;
+        c.generator.unpaid_ratio = 0.0;
+    })
+    .await;
+    rig.store.create_orders(30);
+    let connector = rig.connector();
+    let orders = list_all_orders_since(&connector, None, 10)
+        .await
+        .expect("orders");
+    let multi = orders
+        .iter()
+        .find(|o| o.lines.len() >= 2)
+        .expect("an order with two lines");
+    let single = orders
+        .iter()
+        .find(|o| o.channel_order_id != multi.channel_order_id)
+        .expect("another order");
+
+    // Part of an order: tracking recorded, status left for the final shipment.
+    let partial = FulfilmentRequest {
+        channel_order_id: multi.channel_order_id.clone(),
+        lines: vec![FulfilmentLine {
+            channel_line_id: multi.lines[0].channel_line_id.clone(),
+            quantity: multi.lines[0].quantity,
+        }],
+        carrier: Some("Royal Mail".into()),
+        tracking_number: Some("RM123456785GB".into()),
+        tracking_url: None,
+    };
+    connector
+        .create_fulfilment(&partial)
+        .await
+        .expect("partial shipment");
+    let listed = list_all_orders_since(&connector, None, 10)
+        .await
+        .expect("orders");
+    assert_eq!(
+        status_of(&listed, &multi.channel_order_id),
+        Some(OrderStatus::Unshipped)
+    );
+
+    // A whole order, sent twice as a retried job would: one tracking, order completed.
+    let whole = FulfilmentRequest {
+        channel_order_id: single.channel_order_id.clone(),
+        lines: vec![],
+        carrier: Some("DPD".into()),
+        tracking_number: Some("15501234567890".into()),
+        tracking_url: Some("https://track.dpd.co.uk/parcels/15501234567890".into()),
+    };
+    let first = connector.create_fulfilment(&whole).await.expect("shipped");
+    let second = connector.create_fulfilment(&whole).await.expect("retried");
+    assert_eq!(first, second);
+
+    let recorded = rig.store.fulfilments();
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    let rm = recorded
+        .iter()
+        .find(|f| f.order_id.to_string() == multi.channel_order_id)
+        .expect("partial tracking recorded");
+    assert_eq!(rm.carrier.as_deref(), Some("Royal Mail"));
+    assert_eq!(rm.tracking_number.as_deref(), Some("RM123456785GB"));
+    let dpd = recorded
+        .iter()
+        .find(|f| f.order_id.to_string() == single.channel_order_id)
+        .expect("whole-order tracking recorded");
+    assert_eq!(dpd.fulfilment_id, first.channel_fulfilment_id);
+    assert_eq!(dpd.carrier.as_deref(), Some("DPD"));
+    assert_eq!(
+        dpd.tracking_url.as_deref(),
+        Some("https://track.dpd.co.uk/parcels/15501234567890")
+    );
+    let listed = list_all_orders_since(&connector, None, 10)
+        .await
+        .expect("orders");
+    assert_eq!(
+        status_of(&listed, &single.channel_order_id),
+        Some(OrderStatus::Shipped)
+    );
+
+    let err = connector
+        .create_fulfilment(&FulfilmentRequest {
+            channel_order_id: "999999".into(),
+            ..whole
+        })
+        .await
+        .expect_err("no such order");
+    assert!(
+        matches!(&err, ConnectorError::Rejected { status: 404, message } if message.contains("Invalid ID")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_verify_when_signed_and_fail_when_forged_or_tampered() {
+    let rig = woocommerce(|_| {}).await;
+    let (url, mut received) = webhook_receiver().await;
+    rig.store
+        .register_webhook("order.created", &url)
+        .expect("subscribed");
+    rig.store.create_orders(1);
+    let hook = next_webhook(&mut received).await;
+    let connector = rig.connector();
+
+    assert!(connector.verify_webhook(&hook.headers, &hook.body));
+
+    let mut tampered = hook.body.to_vec();
+    if let Some(byte) = tampered.iter_mut().find(|b| b.is_ascii_digit()) {
+        *byte = if *byte == b'9' { b'8' } else { *byte + 1 };
+    }
+    assert!(!connector.verify_webhook(&hook.headers, &tampered));
+
+    let mut forged = hook.headers.clone();
+    forged.insert(
+        "x-wc-webhook-signature",
+        "c2lnbmVkIGJ5IHNvbWVvbmUgZWxzZQ=="
+            .parse()
+            .expect("header value"),
+    );
+    assert!(!connector.verify_webhook(&forged, &hook.body));
+
+    let mut no_secret = rig.config.clone();
+    no_secret.webhook_secret = None;
+    let unconfigured = WooConnector::new(no_secret).expect("connector builds");
+    assert!(
+        !unconfigured.verify_webhook(&hook.headers, &hook.body),
+        "without a secret nothing verifies"
+    );
+}
+
+#[test]
+fn https_stores_get_basic_auth_and_other_schemes_are_refused() {
+    use switchyard::connectors::WooConfig;
+    let https = WooConfig::new(
+        "https://shop.example",
+        Secret::new("ck_1"),
+        Secret::new("cs_1"),
+    );
+    let connector = WooConnector::new(https).expect("https is fine");
+    let shown = format!("{connector:?}");
+    assert!(shown.contains("Basic"), "{shown}");
+    assert!(
+        !shown.contains("cs_1") && !shown.contains("Y2tfMTpjc18x"),
+        "{shown}"
+    );
+    let ftp = WooConfig::new("ftp://shop.example", Secret::new("ck"), Secret::new("cs"));
+    assert!(matches!(
+        WooConnector::new(ftp),
+        Err(ConnectorError::Invalid(_))
+    ));
+}

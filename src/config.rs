@@ -36,6 +36,24 @@ pub struct Settings {
     #[serde(default)]
     pub queues: BTreeMap<String, QueueOverrides>,
     pub timers: TimerSettings,
+    pub crypto: CryptoSettings,
+}
+
+/// Keys for data switchyard must store but must not show to whoever reads the database.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoSettings {
+    /// AES-256-GCM key sealing channel credentials: 64 hex characters (32 bytes).
+    pub credentials_key: String,
+}
+
+impl std::fmt::Debug for CryptoSettings {
+    /// Settings are logged at start; the key must not be.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CryptoSettings")
+            .field("credentials_key", &"[redacted]")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -254,6 +272,8 @@ impl Settings {
             ));
         }
         self.queue_defaults.validate("queue_defaults")?;
+        crate::crypto::CredentialsKey::from_hex(&self.crypto.credentials_key)
+            .map_err(|e| invalid("crypto.credentials_key", e.to_string()))?;
         for (i, p) in self.timers.periodic.iter().enumerate() {
             let key = format!("timers.periodic[{i}]");
             if p.name.is_empty() {
@@ -341,6 +361,8 @@ mod tests {
         assert_eq!(key_of(err), "queue_defaults.backoff_jitter");
         let err = with_env_file("[server]\nops_token = \"short\"\n").unwrap_err();
         assert_eq!(key_of(err), "server.ops_token");
+        let err = with_env_file("[crypto]\ncredentials_key = \"abcd\"\n").unwrap_err();
+        assert_eq!(key_of(err), "crypto.credentials_key");
     }
 
     #[test]

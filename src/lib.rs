@@ -4,10 +4,15 @@ pub mod api;
 pub mod app;
 pub mod bench;
 pub mod config;
+pub mod connectors;
+pub mod crypto;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod queue;
+pub mod sandbox_cmd;
 pub mod shutdown;
+pub mod store;
 pub mod telemetry;
 #[path = "../workers/mod.rs"]
 pub mod workers;

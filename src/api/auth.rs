@@ -11,7 +11,7 @@ use super::AppState;
 use crate::error::AppError;
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 9110).
-fn bearer(value: &str) -> Option<&str> {
+pub(super) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

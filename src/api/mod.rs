@@ -1,13 +1,23 @@
-//! The HTTP API: one module per resource, each with `router()`, merged under `/v1` behind the ops
-//! bearer token; probes and metrics beside it, unauthenticated, for load balancers and scrapers.
+//! The HTTP API: one module per resource, each with `router()`, merged under `/v1`; probes and
+//! metrics beside it, unauthenticated, for load balancers and scrapers.
+//!
+//! `/v1` holds two audiences. Ops routes (queues, jobs, dead letters, onboarding accounts) sit
+//! behind the ops token as one router with the token middleware; tenant routes (stores, channels,
+//! orders) take the [`tenant::Account`] extractor, which authenticates an account's own token, so
+//! the ops token opens no tenant's data and no tenant token opens the queues.
 
+mod accounts;
 mod auth;
+mod channels;
 mod dead;
 mod extract;
 mod health;
 mod jobs;
+mod orders;
 mod problem;
 mod queues;
+mod stores;
+pub mod tenant;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,14 +57,22 @@ pub fn app(state: AppState) -> Router {
     let server = &state.settings.server;
     let body_limit = server.body_limit_bytes;
     let timeout = Duration::from_secs(server.request_timeout_secs);
-    let v1 = Router::new()
+    // `route_layer`, not `layer`: the token check runs only for routes this router matches, so
+    // it does not swallow the tenant routes merged beside it.
+    let ops = Router::new()
         .merge(jobs::router())
         .merge(queues::router())
         .merge(dead::router())
-        .layer(middleware::from_fn_with_state(
+        .merge(accounts::router())
+        .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_ops_token,
         ));
+    let tenant = Router::new()
+        .merge(stores::router())
+        .merge(channels::router())
+        .merge(orders::router());
+    let v1 = ops.merge(tenant);
     Router::new()
         .merge(health::router())
         .nest("/v1", v1)

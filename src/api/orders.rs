@@ -1,0 +1,101 @@
+//! `/v1/orders`: the account's imported orders in the unified format (DESIGN.md "Unified
+//! order"), listed oldest change first with cursor paging, so a client can sync changes by
+//! walking forward from `updated_since`.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::extract::ApiQuery;
+use super::tenant::{db, Account, Page};
+use super::AppState;
+use crate::connectors::{OrderStatus, SyncStatus};
+use crate::domain::PageCursor;
+use crate::error::AppError;
+use crate::store::orders::{self, OrderFilter};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orders", get(list))
+        .route("/orders/{id}", get(read))
+        .route("/orders/{id}/events", get(events))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    store_id: Option<i64>,
+    channel_id: Option<i64>,
+    status: Option<OrderStatus>,
+    sync_status: Option<SyncStatus>,
+    updated_since: Option<DateTime<Utc>>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("order {id}"))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Account(account): Account,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Response, AppError> {
+    let limit = super::tenant::limit(q.limit)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            PageCursor::decode(c).ok_or_else(|| {
+                AppError::invalid(
+                    "`cursor` is not one this API returned",
+                    Some("cursor".into()),
+                )
+            })
+        })
+        .transpose()?;
+    let filter = OrderFilter {
+        store_id: q.store_id,
+        channel_id: q.channel_id,
+        status: q.status,
+        sync_status: q.sync_status,
+        updated_since: q.updated_since,
+        after,
+        limit,
+    };
+    let page = orders::list_orders(db(&state)?, account, &filter).await?;
+    Ok(Json(Page {
+        items: page.orders,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let order = orders::get_order(db(&state)?, account, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(Json(order).into_response())
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let pool = db(&state)?;
+    // An order of another account reads as absent, like every other lookup.
+    if orders::get_order(pool, account, id).await?.is_none() {
+        return Err(not_found(id));
+    }
+    let events = orders::events(pool, account, id).await?;
+    Ok(Json(events).into_response())
+}

@@ -1,0 +1,161 @@
+//! Tenant authentication: the [`Account`] extractor, which every tenant route takes.
+//!
+//! Tenant routes are guarded by an account's API token (not the ops token), looked up by hash in
+//! PostgreSQL. Taking the account as an extractor rather than a middleware puts it in every
+//! handler's signature, where the store functions need it: a handler cannot reach tenant data
+//! without naming whose it is.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::auth::bearer;
+use super::{problem, AppState};
+use crate::crypto::CredentialsKey;
+use crate::domain::FieldError;
+use crate::error::AppError;
+use crate::store::{self, AccountId, StoreError};
+
+/// The account whose token the request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account(pub AccountId);
+
+fn unauthorized() -> Response {
+    let mut res = AppError::Unauthorized.into_response();
+    res.headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res
+}
+
+impl FromRequestParts<AppState> for Account {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(token) = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer)
+        else {
+            return Err(unauthorized());
+        };
+        let pool = db(state).map_err(IntoResponse::into_response)?;
+        match store::accounts::authenticate(pool, token).await {
+            Ok(Some(account)) => Ok(Account(account)),
+            Ok(None) => Err(unauthorized()),
+            Err(e) => Err(AppError::from(e).into_response()),
+        }
+    }
+}
+
+/// The pool; tenant routes cannot be served by an API started without PostgreSQL.
+pub(super) fn db(state: &AppState) -> Result<&PgPool, AppError> {
+    state
+        .db
+        .as_ref()
+        .ok_or(AppError::Database(sqlx::Error::PoolClosed))
+}
+
+/// The credentials key (validated at start, so this fails only on a bug).
+pub(super) fn credentials_key(state: &AppState) -> Result<CredentialsKey, AppError> {
+    CredentialsKey::from_hex(&state.settings.crypto.credentials_key)
+        .map_err(|e| AppError::Database(sqlx::Error::Configuration(Box::new(e))))
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> AppError {
+        match err {
+            StoreError::Database(e) => AppError::Database(e),
+            StoreError::Conflict(detail) => AppError::invalid(detail, None),
+            StoreError::MissingParent(what) => {
+                AppError::invalid(format!("no such {what} in this account"), None)
+            }
+            // Unreadable stored data or a wrong key: the service's fault, shown as a 5xx and
+            // logged, never as the caller's.
+            other @ (StoreError::Crypto(_) | StoreError::Corrupt(_)) => {
+                AppError::Database(sqlx::Error::Protocol(other.to_string()))
+            }
+        }
+    }
+}
+
+impl From<FieldError> for AppError {
+    fn from(err: FieldError) -> AppError {
+        let detail = err.to_string();
+        AppError::invalid(detail, Some(err.field))
+    }
+}
+
+/// 409 problem+json: the request is well formed but clashes with the current state.
+pub(super) fn conflict(detail: &str) -> Response {
+    problem::problem(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+}
+
+/// A page of a list: the items and where the next page starts.
+#[derive(Debug, Serialize)]
+pub(super) struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Default and largest page of the store and channel lists.
+pub(super) const DEFAULT_LIMIT: u32 = 50;
+pub(super) const MAX_LIMIT: u32 = 200;
+
+/// Checks `limit` (1..=`MAX_LIMIT`, default `DEFAULT_LIMIT`).
+pub(super) fn limit(limit: Option<u32>) -> Result<u32, AppError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(AppError::invalid(
+            format!("`limit` must be between 1 and {MAX_LIMIT}"),
+            Some("limit".to_owned()),
+        )),
+    }
+}
+
+/// Reads an id-keyed list cursor (the last id of the previous page).
+pub(super) fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, AppError> {
+    cursor
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                AppError::invalid(
+                    "`cursor` is not one this API returned",
+                    Some("cursor".into()),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A page of id-ordered rows, fetched with one row more than `limit` to learn whether another
+/// page follows.
+pub(super) fn id_page<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| id(r).to_string())
+    } else {
+        None
+    };
+    Page {
+        items: rows,
+        next_cursor,
+    }
+}
+
+/// A display name: non-empty, trimmed, at most 200 characters.
+pub(super) fn check_name(name: &str) -> Result<&str, AppError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "`name` must be 1 to 200 characters",
+            Some("name".to_owned()),
+        ));
+    }
+    Ok(trimmed)
+}

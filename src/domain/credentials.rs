@@ -1,0 +1,178 @@
+//! What a channel needs to call its platform, per kind. These are sealed before they are stored
+//! (`crate::crypto`) and never shown in an API response; `Secret` keeps them out of logs too.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::FieldError;
+use crate::connectors::{ChannelKind, Secret};
+
+/// A Shopify custom app's Admin API access token and its client secret (which signs webhooks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopifyCredentials {
+    pub access_token: Secret,
+    pub app_secret: Secret,
+}
+
+/// A WooCommerce REST key pair, and the secret its webhooks are signed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WooCredentials {
+    pub consumer_key: Secret,
+    pub consumer_secret: Secret,
+    pub webhook_secret: Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelCredentials {
+    Shopify(ShopifyCredentials),
+    WooCommerce(WooCredentials),
+}
+
+/// Longest credential accepted: real tokens are well under 200 characters; this bounds what a
+/// caller can make us encrypt and send.
+const MAX_SECRET_LEN: usize = 1024;
+
+fn check(field: &str, secret: &Secret) -> Result<(), FieldError> {
+    let text = secret.expose();
+    if text.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if text.len() > MAX_SECRET_LEN {
+        return Err(FieldError::new(
+            field,
+            format!("longer than {MAX_SECRET_LEN} characters"),
+        ));
+    }
+    if text.trim() != text || text.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain spaces at either end or control characters",
+        ));
+    }
+    Ok(())
+}
+
+impl ChannelCredentials {
+    /// Reads the credentials of a `kind` channel from JSON; errors name the field
+    /// (`consumer_secret`).
+    pub fn from_json(kind: ChannelKind, value: &Value) -> Result<ChannelCredentials, FieldError> {
+        if !value.is_object() {
+            return Err(FieldError::new(".", "credentials must be a JSON object"));
+        }
+        let credentials = match kind {
+            ChannelKind::Shopify => ChannelCredentials::Shopify(
+                serde_path_to_error::deserialize(value).map_err(FieldError::from_serde)?,
+            ),
+            ChannelKind::WooCommerce => ChannelCredentials::WooCommerce(
+                serde_path_to_error::deserialize(value).map_err(FieldError::from_serde)?,
+            ),
+        };
+        credentials.validate()?;
+        Ok(credentials)
+    }
+
+    pub fn validate(&self) -> Result<(), FieldError> {
+        match self {
+            ChannelCredentials::Shopify(c) => {
+                check("access_token", &c.access_token)?;
+                check("app_secret", &c.app_secret)
+            }
+            ChannelCredentials::WooCommerce(c) => {
+                check("consumer_key", &c.consumer_key)?;
+                check("consumer_secret", &c.consumer_secret)?;
+                check("webhook_secret", &c.webhook_secret)
+            }
+        }
+    }
+
+    pub fn kind(&self) -> ChannelKind {
+        match self {
+            ChannelCredentials::Shopify(_) => ChannelKind::Shopify,
+            ChannelCredentials::WooCommerce(_) => ChannelKind::WooCommerce,
+        }
+    }
+
+    /// The JSON that gets sealed. Only `crate::store::channels` calls this, right before sealing.
+    pub fn to_json_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        match self {
+            ChannelCredentials::Shopify(c) => serde_json::to_vec(c),
+            ChannelCredentials::WooCommerce(c) => serde_json::to_vec(c),
+        }
+    }
+
+    /// Reads back what [`ChannelCredentials::to_json_bytes`] wrote for a `kind` channel.
+    pub fn from_json_bytes(
+        kind: ChannelKind,
+        bytes: &[u8],
+    ) -> Result<ChannelCredentials, serde_json::Error> {
+        Ok(match kind {
+            ChannelKind::Shopify => ChannelCredentials::Shopify(serde_json::from_slice(bytes)?),
+            ChannelKind::WooCommerce => {
+                ChannelCredentials::WooCommerce(serde_json::from_slice(bytes)?)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field_of(kind: ChannelKind, value: Value) -> Option<String> {
+        ChannelCredentials::from_json(kind, &value)
+            .err()
+            .map(|e| e.field)
+    }
+
+    #[test]
+    fn each_kind_reads_its_own_fields() {
+        let shopify = json!({"access_token": "shpat_1", "app_secret": "shpss_1"});
+        let woo = json!({"consumer_key": "ck_1", "consumer_secret": "cs_1", "webhook_secret": "w"});
+        assert_eq!(field_of(ChannelKind::Shopify, shopify.clone()), None);
+        assert_eq!(field_of(ChannelKind::WooCommerce, woo.clone()), None);
+        assert_eq!(
+            field_of(ChannelKind::WooCommerce, shopify).as_deref(),
+            Some("access_token"),
+            "a Shopify token is an unknown field of a WooCommerce channel"
+        );
+        assert_eq!(
+            field_of(ChannelKind::Shopify, json!({"access_token": "shpat_1"})).as_deref(),
+            Some("app_secret")
+        );
+        let c = ChannelCredentials::from_json(ChannelKind::WooCommerce, &woo);
+        assert_eq!(c.map(|c| c.kind()).ok(), Some(ChannelKind::WooCommerce));
+    }
+
+    #[test]
+    fn blank_or_padded_secrets_are_refused() {
+        let with = |token: &str| {
+            field_of(
+                ChannelKind::Shopify,
+                json!({"access_token": token, "app_secret": "s"}),
+            )
+        };
+        assert_eq!(with("  ").as_deref(), Some("access_token"));
+        assert_eq!(with(" shpat_1").as_deref(), Some("access_token"));
+        assert_eq!(with("shpat\n1").as_deref(), Some("access_token"));
+        assert_eq!(with(&"x".repeat(2000)).as_deref(), Some("access_token"));
+        assert_eq!(
+            field_of(ChannelKind::Shopify, json!("shpat_1")).as_deref(),
+            Some(".")
+        );
+    }
+
+    #[test]
+    fn sealed_form_round_trips_and_debug_hides_secrets() {
+        let value =
+            json!({"consumer_key": "ck_1", "consumer_secret": "cs_hidden", "webhook_secret": "w"});
+        let c = ChannelCredentials::from_json(ChannelKind::WooCommerce, &value)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let bytes = c.to_json_bytes().unwrap_or_default();
+        let back = ChannelCredentials::from_json_bytes(ChannelKind::WooCommerce, &bytes).ok();
+        assert_eq!(back, Some(c.clone()));
+        assert!(!format!("{c:?}").contains("cs_hidden"));
+    }
+}

@@ -1,0 +1,272 @@
+//! A channel's settings, named as the merchant sees them (DESIGN.md "Domain model").
+//!
+//! Every field has a default, so `{}` is a valid, conservative channel: only paid, unshipped
+//! orders, polled every three minutes, no stock pushed. Unknown fields are refused so a typo
+//! (`import_unpayed`) is an error rather than a setting silently left at its default.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::FieldError;
+
+/// Scheduled imports may not run more often than this: platforms rate-limit per shop, and a
+/// channel's webhooks already bring changes in between.
+pub const MIN_POLL_INTERVAL_SECS: u32 = 30;
+/// Nor less often than daily, which would read as a broken channel.
+pub const MAX_POLL_INTERVAL_SECS: u32 = 86_400;
+pub const DEFAULT_POLL_INTERVAL_SECS: u32 = 180;
+/// Bound on filter lists: enough for any real catalogue filter, small enough to check per order.
+pub const MAX_FILTER_ENTRIES: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterMode {
+    /// Only what the list names passes.
+    Allow,
+    /// Everything but what the list names passes.
+    Deny,
+}
+
+/// Filter on the country an order ships to (ISO 3166-1 alpha-2, upper case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountryFilter {
+    pub mode: FilterMode,
+    pub countries: Vec<String>,
+}
+
+/// Filter on the SKUs of an order's lines (exact, case-sensitive, as platforms store them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuFilter {
+    pub mode: FilterMode,
+    pub skus: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelSettings {
+    /// Import orders not paid yet (otherwise they are kept as excluded until paid).
+    pub import_unpaid: bool,
+    /// Import orders not ready for despatch (on hold on the channel), held in switchyard as
+    /// `on_hold` so nothing fulfils them by mistake.
+    pub import_not_ready: bool,
+    pub country_filter: Option<CountryFilter>,
+    pub sku_filter: Option<SkuFilter>,
+    /// Seconds between scheduled imports of this channel's orders.
+    pub poll_interval_secs: u32,
+    pub stock_management: bool,
+    pub download_products: bool,
+    pub add_to_main_products: bool,
+    pub auto_sync_stock: bool,
+    /// Units held back from the quantity pushed to this channel.
+    pub stock_buffer: u32,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        ChannelSettings {
+            import_unpaid: false,
+            import_not_ready: false,
+            country_filter: None,
+            sku_filter: None,
+            poll_interval_secs: DEFAULT_POLL_INTERVAL_SECS,
+            stock_management: false,
+            download_products: false,
+            add_to_main_products: false,
+            auto_sync_stock: false,
+            stock_buffer: 0,
+        }
+    }
+}
+
+fn is_country_code(code: &str) -> bool {
+    code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+impl ChannelSettings {
+    /// Reads settings from JSON and validates them; the error names the field
+    /// (`country_filter.countries[1]`).
+    pub fn from_json(value: &Value) -> Result<ChannelSettings, FieldError> {
+        if !value.is_object() {
+            return Err(FieldError::new(".", "settings must be a JSON object"));
+        }
+        let settings: ChannelSettings =
+            serde_path_to_error::deserialize(value).map_err(FieldError::from_serde)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what the types cannot: ranges, code formats, list sizes.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if !(MIN_POLL_INTERVAL_SECS..=MAX_POLL_INTERVAL_SECS).contains(&self.poll_interval_secs) {
+            return Err(FieldError::new(
+                "poll_interval_secs",
+                format!(
+                    "must be between {MIN_POLL_INTERVAL_SECS} and {MAX_POLL_INTERVAL_SECS} seconds"
+                ),
+            ));
+        }
+        if let Some(filter) = &self.country_filter {
+            check_list("country_filter.countries", filter.mode, &filter.countries)?;
+            for (i, code) in filter.countries.iter().enumerate() {
+                if !is_country_code(code) {
+                    return Err(FieldError::new(
+                        format!("country_filter.countries[{i}]"),
+                        format!(
+                            "`{code}` is not an ISO 3166-1 alpha-2 code (two upper-case letters)"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(filter) = &self.sku_filter {
+            check_list("sku_filter.skus", filter.mode, &filter.skus)?;
+            for (i, sku) in filter.skus.iter().enumerate() {
+                if sku.trim().is_empty() || sku.trim() != sku {
+                    return Err(FieldError::new(
+                        format!("sku_filter.skus[{i}]"),
+                        "a SKU must be non-empty, without surrounding spaces",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings as a JSON object (for storage and for merging a partial update onto them).
+    pub fn to_json(&self) -> Value {
+        // A struct of plain fields always serialises; `Null` is an unreachable fallback.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// An allow list that names nothing would exclude every order: certainly a mistake.
+fn check_list(field: &str, mode: FilterMode, list: &[String]) -> Result<(), FieldError> {
+    if mode == FilterMode::Allow && list.is_empty() {
+        return Err(FieldError::new(
+            field,
+            "an allow list must name at least one entry (it would exclude every order)",
+        ));
+    }
+    if list.len() > MAX_FILTER_ENTRIES {
+        return Err(FieldError::new(
+            field,
+            format!("at most {MAX_FILTER_ENTRIES} entries"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field_of(value: Value) -> Option<String> {
+        ChannelSettings::from_json(&value).err().map(|e| e.field)
+    }
+
+    #[test]
+    fn an_empty_object_is_the_conservative_default() {
+        let s = ChannelSettings::from_json(&json!({})).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, ChannelSettings::default());
+        assert!(!s.import_unpaid && !s.import_not_ready && !s.auto_sync_stock);
+        assert_eq!(s.poll_interval_secs, 180);
+        assert_eq!(s.stock_buffer, 0);
+        assert_eq!(s.country_filter, None);
+    }
+
+    #[test]
+    fn settings_round_trip_through_json() {
+        let s = ChannelSettings {
+            import_unpaid: true,
+            country_filter: Some(CountryFilter {
+                mode: FilterMode::Deny,
+                countries: vec!["US".into()],
+            }),
+            sku_filter: Some(SkuFilter {
+                mode: FilterMode::Allow,
+                skus: vec!["A-1".into()],
+            }),
+            stock_buffer: 3,
+            ..ChannelSettings::default()
+        };
+        let json = s.to_json();
+        assert_eq!(json["country_filter"]["mode"], "deny");
+        assert_eq!(ChannelSettings::from_json(&json).ok(), Some(s));
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_are_named() {
+        assert_eq!(
+            field_of(json!({"import_unpayed": true})).as_deref(),
+            Some("import_unpayed")
+        );
+        assert_eq!(
+            field_of(json!({"stock_buffer": -1})).as_deref(),
+            Some("stock_buffer")
+        );
+        assert_eq!(
+            field_of(json!({"country_filter": {"mode": "maybe", "countries": []}})).as_deref(),
+            Some("country_filter.mode")
+        );
+        assert_eq!(
+            field_of(json!({"sku_filter": {"mode": "deny"}})).as_deref(),
+            Some("sku_filter.skus")
+        );
+        assert_eq!(field_of(json!([])).as_deref(), Some("."));
+    }
+
+    #[test]
+    fn the_poll_interval_has_a_floor_and_a_ceiling() {
+        assert_eq!(
+            field_of(json!({"poll_interval_secs": 29})).as_deref(),
+            Some("poll_interval_secs")
+        );
+        assert_eq!(field_of(json!({"poll_interval_secs": 30})), None);
+        assert_eq!(field_of(json!({"poll_interval_secs": 86_400})), None);
+        assert_eq!(
+            field_of(json!({"poll_interval_secs": 86_401})).as_deref(),
+            Some("poll_interval_secs")
+        );
+    }
+
+    #[test]
+    fn country_codes_are_two_upper_case_letters() {
+        let with = |countries: Value| {
+            field_of(json!({"country_filter": {"mode": "allow", "countries": countries}}))
+        };
+        assert_eq!(with(json!(["GB", "US"])), None);
+        assert_eq!(
+            with(json!(["GB", "us"])).as_deref(),
+            Some("country_filter.countries[1]")
+        );
+        assert_eq!(
+            with(json!(["GBR"])).as_deref(),
+            Some("country_filter.countries[0]")
+        );
+        assert_eq!(
+            with(json!(["G1"])).as_deref(),
+            Some("country_filter.countries[0]")
+        );
+        assert_eq!(
+            with(json!([])).as_deref(),
+            Some("country_filter.countries"),
+            "an empty allow list would exclude everything"
+        );
+        let deny_nothing = json!({"country_filter": {"mode": "deny", "countries": []}});
+        assert_eq!(field_of(deny_nothing), None);
+    }
+
+    #[test]
+    fn skus_must_be_non_empty_and_trimmed() {
+        let with = |skus: Value| field_of(json!({"sku_filter": {"mode": "deny", "skus": skus}}));
+        assert_eq!(with(json!(["A-1", "b 2"])), None);
+        assert_eq!(
+            with(json!(["A-1", ""])).as_deref(),
+            Some("sku_filter.skus[1]")
+        );
+        assert_eq!(with(json!([" A-1"])).as_deref(), Some("sku_filter.skus[0]"));
+    }
+}

@@ -1,0 +1,66 @@
+//! PostgreSQL access, one module per aggregate, with the SQL written out in full.
+//!
+//! Every function that serves a tenant takes an [`AccountId`] and filters by it in the same
+//! statement, so a row of another account reads as absent: the API turns that into a 404 without
+//! a separate ownership check that could be forgotten. Functions for workers (which act on a
+//! channel id taken from a job) are named for that and are not account-scoped.
+
+pub mod accounts;
+pub mod channels;
+pub mod import_state;
+pub mod orders;
+pub mod outbox;
+pub mod stores;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::CryptoError;
+
+/// A tenant. A distinct type so an account id cannot be passed where a store or channel id is
+/// meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(pub i64);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A uniqueness rule refused the write (a store name already used, ...); the text says which.
+    #[error("{0}")]
+    Conflict(String),
+    /// The row names something that does not exist in the account (a channel's store).
+    #[error("{0} not found")]
+    MissingParent(&'static str),
+    #[error("credentials: {0}")]
+    Crypto(#[from] CryptoError),
+    /// A stored value no longer reads as its type (a status this build does not know, a cursor
+    /// of another format): a bug or a downgrade, never a caller's mistake.
+    #[error("stored data does not decode: {0}")]
+    Corrupt(String),
+}
+
+/// SQLSTATE of a unique violation.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// True when `err` is a unique violation of the constraint `name`.
+fn is_unique_violation(err: &sqlx::Error, name: &str) -> bool {
+    err.as_database_error().is_some_and(|d| {
+        d.code().as_deref() == Some(UNIQUE_VIOLATION) && d.constraint() == Some(name)
+    })
+}
+
+/// Text of a serde enum's wire name (`"partially_shipped"`), for columns that store it.
+fn enum_text<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        Ok(other) => Err(StoreError::Corrupt(format!("not a unit enum: {other}"))),
+        Err(e) => Err(StoreError::Corrupt(e.to_string())),
+    }
+}
+
+/// Reads a serde enum back from its wire name.
+fn enum_from_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| StoreError::Corrupt(format!("`{text}`: {e}")))
+}

@@ -1,0 +1,594 @@
+//! Orders in the unified format: the idempotent upsert the import is built on, and the reads the
+//! API serves.
+//!
+//! An order is unique on (channel, channel order id). Importing the same order again changes
+//! nothing (no `updated_at` bump, no event, no line rewritten) unless the channel's copy changed,
+//! because channels resend orders all the time (overlapping import windows, duplicate webhooks)
+//! and every spurious change would reach webhooks and fulfilment.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+
+use super::channels::ChannelRow;
+use super::{enum_from_text, enum_text, AccountId, StoreError};
+use crate::connectors::{
+    Address, ChannelKind, ChannelOrder, Customer, KitComponent, OrderLine, OrderStatus, SyncStatus,
+    Totals, UnifiedOrder,
+};
+use crate::domain::filters::{next_sync_status, Decision};
+use crate::domain::order_events::event_kind;
+use crate::domain::PageCursor;
+
+/// Most orders one list page returns.
+pub const MAX_PAGE: u32 = 200;
+
+/// What an upsert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsertOutcome {
+    pub order_id: i64,
+    /// The order was new.
+    pub created: bool,
+    /// Anything was written (always true when created).
+    pub changed: bool,
+    /// The channel status moved (an `order_events` row was written).
+    pub status_change: Option<(OrderStatus, OrderStatus)>,
+    /// The sync status the order has now.
+    pub sync_status: SyncStatus,
+}
+
+/// A stored order: the unified order, and why it is excluded when it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredOrder {
+    #[serde(flatten)]
+    pub order: UnifiedOrder,
+    pub excluded_reason: Option<String>,
+}
+
+/// Filters of the order list; all optional, combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub store_id: Option<i64>,
+    pub channel_id: Option<i64>,
+    pub status: Option<OrderStatus>,
+    pub sync_status: Option<SyncStatus>,
+    /// Orders switchyard changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Continue after this row (from the previous page's `next_cursor`).
+    pub after: Option<PageCursor>,
+    /// 1..=[`MAX_PAGE`]; values outside are clamped.
+    pub limit: u32,
+}
+
+/// One page of orders, oldest change first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderListPage {
+    pub orders: Vec<StoredOrder>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRaw {
+    id: i64,
+    store_id: i64,
+    channel_id: i64,
+    channel_kind: String,
+    channel_order_id: String,
+    order_number: String,
+    status: String,
+    sync_status: String,
+    currency: String,
+    totals: Json<Totals>,
+    customer: Json<Customer>,
+    shipping_address: Option<Json<Address>>,
+    billing_address: Option<Json<Address>>,
+    placed_at: DateTime<Utc>,
+    paid_at: Option<DateTime<Utc>>,
+    channel_updated_at: DateTime<Utc>,
+    tags: Vec<String>,
+    notes: Option<String>,
+    excluded_reason: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+const ORDER_COLUMNS: &str = "o.id, o.store_id, o.channel_id, c.kind AS channel_kind, \
+     o.channel_order_id, o.order_number, o.status, o.sync_status, o.currency, o.totals, \
+     o.customer, o.shipping_address, o.billing_address, o.placed_at, o.paid_at, \
+     o.channel_updated_at, o.tags, o.notes, o.excluded_reason, o.updated_at";
+
+#[derive(sqlx::FromRow)]
+struct LineRaw {
+    id: i64,
+    order_id: i64,
+    channel_line_id: String,
+    sku: Option<String>,
+    title: String,
+    quantity: i32,
+    unit_price: String,
+    tax: String,
+    product_id: Option<i64>,
+    kit_components: Json<Vec<KitComponent>>,
+}
+
+impl LineRaw {
+    fn into_line(self) -> Result<OrderLine, StoreError> {
+        Ok(OrderLine {
+            id: Some(self.id),
+            channel_line_id: self.channel_line_id,
+            sku: self.sku,
+            title: self.title,
+            quantity: u32::try_from(self.quantity)
+                .map_err(|_| StoreError::Corrupt(format!("line {} quantity", self.id)))?,
+            unit_price: self.unit_price,
+            tax: self.tax,
+            product_id: self.product_id,
+            kit_components: self.kit_components.0,
+        })
+    }
+}
+
+impl OrderRaw {
+    fn into_stored(self, lines: Vec<OrderLine>) -> Result<StoredOrder, StoreError> {
+        let kind: ChannelKind = enum_from_text(&self.channel_kind)?;
+        Ok(StoredOrder {
+            order: UnifiedOrder {
+                id: self.id,
+                store_id: self.store_id,
+                channel_id: self.channel_id,
+                sync_status: enum_from_text(&self.sync_status)?,
+                updated_at: self.updated_at,
+                order: ChannelOrder {
+                    channel_kind: kind,
+                    channel_order_id: self.channel_order_id,
+                    order_number: self.order_number,
+                    status: enum_from_text(&self.status)?,
+                    currency: self.currency,
+                    totals: self.totals.0,
+                    customer: self.customer.0,
+                    shipping_address: self.shipping_address.map(|a| a.0),
+                    billing_address: self.billing_address.map(|a| a.0),
+                    lines,
+                    placed_at: self.placed_at,
+                    paid_at: self.paid_at,
+                    channel_updated_at: self.channel_updated_at,
+                    tags: self.tags,
+                    notes: self.notes,
+                },
+            },
+            excluded_reason: self.excluded_reason,
+        })
+    }
+}
+
+/// PostgreSQL keeps microseconds; a channel time with nanoseconds would otherwise never compare
+/// equal to its stored self, and every re-import would look like a change.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
+}
+
+/// The order as it will be stored: times at storage precision, one line per channel line id.
+fn normalised(order: &ChannelOrder) -> ChannelOrder {
+    let mut seen = std::collections::HashSet::new();
+    let lines = order
+        .lines
+        .iter()
+        .filter(|l| seen.insert(l.channel_line_id.clone()))
+        .cloned()
+        .collect();
+    ChannelOrder {
+        placed_at: micros(order.placed_at),
+        paid_at: order.paid_at.map(micros),
+        channel_updated_at: micros(order.channel_updated_at),
+        lines,
+        ..order.clone()
+    }
+}
+
+/// The part of a line the channel owns, keyed for comparison. switchyard's own fields (ids,
+/// product mapping, kit components) are not the channel's data and never count as a change.
+type LineKey<'a> = (&'a Option<String>, &'a str, u32, &'a str, &'a str);
+
+fn channel_lines(lines: &[OrderLine]) -> BTreeMap<&str, LineKey<'_>> {
+    lines
+        .iter()
+        .map(|l| {
+            (
+                l.channel_line_id.as_str(),
+                (
+                    &l.sku,
+                    l.title.as_str(),
+                    l.quantity,
+                    l.unit_price.as_str(),
+                    l.tax.as_str(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// True when the channel's data of the two orders is the same (lines compared by their channel
+/// line id, in any order).
+fn same_channel_data(stored: &ChannelOrder, incoming: &ChannelOrder) -> bool {
+    let head = |o: &ChannelOrder| {
+        (
+            o.order_number.clone(),
+            o.status,
+            o.currency.clone(),
+            o.totals.clone(),
+            o.customer.clone(),
+            o.shipping_address.clone(),
+            o.billing_address.clone(),
+            o.placed_at,
+            o.paid_at,
+            o.channel_updated_at,
+            o.tags.clone(),
+            o.notes.clone(),
+        )
+    };
+    head(stored) == head(incoming) && channel_lines(&stored.lines) == channel_lines(&incoming.lines)
+}
+
+async fn select_for_update(
+    conn: &mut PgConnection,
+    channel_id: i64,
+    channel_order_id: &str,
+) -> Result<Option<OrderRaw>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o JOIN channels c ON c.id = o.channel_id \
+         WHERE o.channel_id = $1 AND o.channel_order_id = $2 FOR UPDATE OF o"
+    ))
+    .bind(channel_id)
+    .bind(channel_order_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+async fn lines_of(
+    conn: &mut PgConnection,
+    order_ids: &[i64],
+) -> Result<HashMap<i64, Vec<OrderLine>>, StoreError> {
+    let rows: Vec<LineRaw> = sqlx::query_as(
+        "SELECT id, order_id, channel_line_id, sku, title, quantity, unit_price, tax, \
+                product_id, kit_components \
+         FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, id",
+    )
+    .bind(order_ids)
+    .fetch_all(conn)
+    .await?;
+    let mut by_order: HashMap<i64, Vec<OrderLine>> = HashMap::new();
+    for row in rows {
+        let order_id = row.order_id;
+        by_order.entry(order_id).or_default().push(row.into_line()?);
+    }
+    Ok(by_order)
+}
+
+/// Inserts the order's lines, or updates the channel's fields of lines already there, and
+/// removes lines the channel no longer has (an edited order).
+async fn write_lines(
+    conn: &mut PgConnection,
+    order_id: i64,
+    lines: &[OrderLine],
+) -> Result<(), StoreError> {
+    let mut ids = Vec::with_capacity(lines.len());
+    let mut skus = Vec::with_capacity(lines.len());
+    let mut titles = Vec::with_capacity(lines.len());
+    let mut quantities = Vec::with_capacity(lines.len());
+    let mut prices = Vec::with_capacity(lines.len());
+    let mut taxes = Vec::with_capacity(lines.len());
+    let mut kits = Vec::with_capacity(lines.len());
+    for l in lines {
+        ids.push(l.channel_line_id.clone());
+        skus.push(l.sku.clone());
+        titles.push(l.title.clone());
+        quantities.push(i32::try_from(l.quantity).unwrap_or(i32::MAX));
+        prices.push(l.unit_price.clone());
+        taxes.push(l.tax.clone());
+        kits.push(
+            serde_json::to_string(&l.kit_components)
+                .map_err(|e| StoreError::Corrupt(format!("kit components: {e}")))?,
+        );
+    }
+    sqlx::query(
+        "INSERT INTO order_lines \
+             (order_id, channel_line_id, sku, title, quantity, unit_price, tax, kit_components) \
+         SELECT $1, l.id, l.sku, l.title, l.quantity, l.price, l.tax, l.kit::jsonb \
+         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], \
+                     $8::text[]) AS l(id, sku, title, quantity, price, tax, kit) \
+         ON CONFLICT (order_id, channel_line_id) DO UPDATE SET \
+             sku = EXCLUDED.sku, title = EXCLUDED.title, quantity = EXCLUDED.quantity, \
+             unit_price = EXCLUDED.unit_price, tax = EXCLUDED.tax",
+    )
+    .bind(order_id)
+    .bind(&ids)
+    .bind(&skus)
+    .bind(&titles)
+    .bind(&quantities)
+    .bind(&prices)
+    .bind(&taxes)
+    .bind(&kits)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM order_lines WHERE order_id = $1 AND NOT (channel_line_id = ANY($2))")
+        .bind(order_id)
+        .bind(&ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn write_event(
+    conn: &mut PgConnection,
+    order_id: i64,
+    kind: &str,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO order_events (order_id, kind, from_status, to_status) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(order_id)
+    .bind(kind)
+    .bind(from.as_ref().map(enum_text).transpose()?)
+    .bind(enum_text(&to)?)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Binds the order's own columns as `$3..=$18` in the order of [`DATA_COLUMNS`].
+macro_rules! bind_data {
+    ($query:expr, $o:expr, $sync:expr, $reason:expr) => {
+        $query
+            .bind(&$o.order_number)
+            .bind(enum_text(&$o.status)?)
+            .bind(enum_text(&$sync)?)
+            .bind(&$o.currency)
+            .bind(Json(&$o.totals))
+            .bind(Json(&$o.customer))
+            .bind($o.shipping_address.as_ref().map(Json))
+            .bind($o.billing_address.as_ref().map(Json))
+            .bind($o.placed_at)
+            .bind($o.paid_at)
+            .bind($o.channel_updated_at)
+            .bind(&$o.tags)
+            .bind(&$o.notes)
+            .bind($reason)
+    };
+}
+
+/// Stores an order read from `channel`, idempotently, in the caller's transaction.
+///
+/// `decision` is what the channel's filters say about the order now
+/// ([`crate::domain::decide`]); for an order already stored it is combined with the stored sync
+/// status by [`next_sync_status`], so an order already being worked keeps its sync status. A
+/// status change writes an `order_events` row; a new order writes a `created` one.
+pub async fn upsert_order(
+    conn: &mut PgConnection,
+    channel: &ChannelRow,
+    order: &ChannelOrder,
+    decision: &Decision,
+) -> Result<UpsertOutcome, StoreError> {
+    let incoming = normalised(order);
+    // Two passes at most: if a concurrent import inserts the order between our read and our
+    // insert, the insert does nothing and the second pass updates the row it wrote.
+    for _ in 0..2 {
+        if let Some(existing) =
+            select_for_update(conn, channel.id, &incoming.channel_order_id).await?
+        {
+            return update_existing(conn, existing, &incoming, decision).await;
+        }
+        let (sync, reason) = next_sync_status(None, decision);
+        let inserted: Option<i64> = bind_data!(
+            sqlx::query_scalar(
+                "INSERT INTO orders (account_id, store_id, channel_id, channel_order_id, \
+                     order_number, status, sync_status, currency, totals, customer, \
+                     shipping_address, billing_address, placed_at, paid_at, channel_updated_at, \
+                     tags, notes, excluded_reason) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                         $17, $18) \
+                 ON CONFLICT (channel_id, channel_order_id) DO NOTHING \
+                 RETURNING id",
+            )
+            .bind(channel.account_id.0)
+            .bind(channel.store_id)
+            .bind(channel.id)
+            .bind(&incoming.channel_order_id),
+            incoming,
+            sync,
+            reason.as_deref()
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(order_id) = inserted {
+            write_lines(conn, order_id, &incoming.lines).await?;
+            write_event(conn, order_id, "created", None, incoming.status).await?;
+            return Ok(UpsertOutcome {
+                order_id,
+                created: true,
+                changed: true,
+                status_change: None,
+                sync_status: sync,
+            });
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "order {} of channel {} could be neither inserted nor read",
+        incoming.channel_order_id, channel.id
+    )))
+}
+
+async fn update_existing(
+    conn: &mut PgConnection,
+    existing: OrderRaw,
+    incoming: &ChannelOrder,
+    decision: &Decision,
+) -> Result<UpsertOutcome, StoreError> {
+    let order_id = existing.id;
+    let mut lines = lines_of(conn, &[order_id]).await?;
+    let stored = existing.into_stored(lines.remove(&order_id).unwrap_or_default())?;
+    let current_sync = stored.order.sync_status;
+    let (sync, reason) = next_sync_status(Some(current_sync), decision);
+    let before = &stored.order.order;
+    let data_same = same_channel_data(before, incoming);
+    let lines_same = channel_lines(&before.lines) == channel_lines(&incoming.lines);
+    let changed = !data_same || sync != current_sync || reason != stored.excluded_reason;
+    let status_change =
+        (before.status != incoming.status).then_some((before.status, incoming.status));
+    if changed {
+        bind_data!(
+            sqlx::query(
+                "UPDATE orders SET order_number = $3, status = $4, sync_status = $5, \
+                     currency = $6, totals = $7, customer = $8, shipping_address = $9, \
+                     billing_address = $10, placed_at = $11, paid_at = $12, \
+                     channel_updated_at = $13, tags = $14, notes = $15, excluded_reason = $16, \
+                     updated_at = now() \
+                 WHERE id = $1 AND channel_id = $2",
+            )
+            .bind(order_id)
+            .bind(stored.order.channel_id),
+            incoming,
+            sync,
+            reason.as_deref()
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !lines_same {
+        write_lines(conn, order_id, &incoming.lines).await?;
+    }
+    if let Some((from, to)) = status_change {
+        write_event(conn, order_id, event_kind(from, to), Some(from), to).await?;
+    }
+    Ok(UpsertOutcome {
+        order_id,
+        created: false,
+        changed,
+        status_change,
+        sync_status: sync,
+    })
+}
+
+/// One of the account's orders.
+pub async fn get_order(
+    pool: &PgPool,
+    account: AccountId,
+    id: i64,
+) -> Result<Option<StoredOrder>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let raw: Option<OrderRaw> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o JOIN channels c ON c.id = o.channel_id \
+         WHERE o.account_id = $1 AND o.id = $2"
+    ))
+    .bind(account.0)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let mut lines = lines_of(&mut conn, &[raw.id]).await?;
+    let order_lines = lines.remove(&raw.id).unwrap_or_default();
+    raw.into_stored(order_lines).map(Some)
+}
+
+/// A page of the account's orders by `(updated_at, id)`, oldest change first, so a client
+/// syncing changes can walk forward from `updated_since` and resume from `next_cursor`.
+pub async fn list_orders(
+    pool: &PgPool,
+    account: AccountId,
+    filter: &OrderFilter,
+) -> Result<OrderListPage, StoreError> {
+    let limit = filter.limit.clamp(1, MAX_PAGE);
+    let mut conn = pool.acquire().await?;
+    let mut rows: Vec<OrderRaw> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o JOIN channels c ON c.id = o.channel_id \
+         WHERE o.account_id = $1 \
+           AND ($2::bigint IS NULL OR o.store_id = $2) \
+           AND ($3::bigint IS NULL OR o.channel_id = $3) \
+           AND ($4::text IS NULL OR o.status = $4) \
+           AND ($5::text IS NULL OR o.sync_status = $5) \
+           AND ($6::timestamptz IS NULL OR o.updated_at >= $6) \
+           AND ($7::timestamptz IS NULL OR (o.updated_at, o.id) > ($7, $8)) \
+         ORDER BY o.updated_at, o.id \
+         LIMIT $9"
+    ))
+    .bind(account.0)
+    .bind(filter.store_id)
+    .bind(filter.channel_id)
+    .bind(filter.status.as_ref().map(enum_text).transpose()?)
+    .bind(filter.sync_status.as_ref().map(enum_text).transpose()?)
+    .bind(filter.updated_since)
+    .bind(filter.after.map(|c| c.updated_at))
+    .bind(filter.after.map(|c| c.id).unwrap_or(0))
+    // One more than asked shows whether another page follows.
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = match (more, rows.last()) {
+        (true, Some(last)) => Some(
+            PageCursor {
+                updated_at: last.updated_at,
+                id: last.id,
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut lines = lines_of(&mut conn, &ids).await?;
+    let orders = rows
+        .into_iter()
+        .map(|r| {
+            let order_lines = lines.remove(&r.id).unwrap_or_default();
+            r.into_stored(order_lines)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(OrderListPage {
+        orders,
+        next_cursor,
+    })
+}
+
+/// One of the account's orders' status history, oldest first (empty for an unknown order).
+pub async fn events(
+    pool: &PgPool,
+    account: AccountId,
+    order_id: i64,
+) -> Result<Vec<OrderEvent>, StoreError> {
+    type Row = (String, Option<String>, Option<String>, DateTime<Utc>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT e.kind, e.from_status, e.to_status, e.at \
+         FROM order_events e JOIN orders o ON o.id = e.order_id \
+         WHERE o.account_id = $1 AND e.order_id = $2 ORDER BY e.id",
+    )
+    .bind(account.0)
+    .bind(order_id)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(kind, from, to, at)| {
+            Ok(OrderEvent {
+                kind,
+                from_status: from.as_deref().map(enum_from_text).transpose()?,
+                to_status: to.as_deref().map(enum_from_text).transpose()?,
+                at,
+            })
+        })
+        .collect()
+}
+
+/// One entry of an order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderEvent {
+    pub kind: String,
+    pub from_status: Option<OrderStatus>,
+    pub to_status: Option<OrderStatus>,
+    pub at: DateTime<Utc>,
+}

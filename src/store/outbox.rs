@@ -1,0 +1,105 @@
+//! The outbox: jobs to enqueue and events to publish, written in the same transaction as the
+//! domain change that caused them, so the two cannot part ways (DESIGN.md "Data flow and the
+//! outbox"). A relay takes a batch, pushes it to Redis and deletes it, all inside one transaction
+//! whose row locks keep other relays off the same rows; a crash before the commit leaves the rows
+//! for the next take, and the duplicate push that may follow is harmless because jobs are
+//! idempotent.
+
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::PgConnection;
+
+use super::StoreError;
+use crate::workers::JobKind;
+
+/// One thing to hand to Redis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboxItem {
+    /// A job for `queue`, coalesced with a pending one of the same `unique_key` when given.
+    Job {
+        queue: String,
+        payload: Value,
+        unique_key: Option<String>,
+    },
+    /// A domain event (`{"type": "order.created", ...}`) for the webhook fan-out.
+    Event { payload: Value },
+}
+
+impl OutboxItem {
+    /// A typed job for its own queue.
+    pub fn job<J: JobKind>(job: &J, unique_key: Option<String>) -> Result<OutboxItem, StoreError> {
+        let payload = serde_json::to_value(job)
+            .map_err(|e| StoreError::Corrupt(format!("job does not serialise: {e}")))?;
+        Ok(OutboxItem::Job {
+            queue: J::QUEUE.to_owned(),
+            payload,
+            unique_key,
+        })
+    }
+}
+
+/// Writes an item in the caller's transaction.
+pub async fn push_in_tx(conn: &mut PgConnection, item: &OutboxItem) -> Result<i64, StoreError> {
+    let (kind, queue, payload, unique_key) = match item {
+        OutboxItem::Job {
+            queue,
+            payload,
+            unique_key,
+        } => ("job", Some(queue.as_str()), payload, unique_key.as_deref()),
+        OutboxItem::Event { payload } => ("event", None, payload, None),
+    };
+    Ok(sqlx::query_scalar(
+        "INSERT INTO outbox (kind, queue, payload, unique_key) VALUES ($1, $2, $3, $4) \
+         RETURNING id",
+    )
+    .bind(kind)
+    .bind(queue)
+    .bind(Json(payload))
+    .bind(unique_key)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Locks and returns up to `n` of the oldest items no other transaction holds. Call it inside a
+/// transaction and [`delete`] what was pushed before committing: the locks last as long as that
+/// transaction, which is what keeps two relays from pushing the same rows.
+pub async fn take_batch(
+    conn: &mut PgConnection,
+    n: i64,
+) -> Result<Vec<(i64, OutboxItem)>, StoreError> {
+    type Row = (i64, String, Option<String>, Json<Value>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, kind, queue, payload, unique_key FROM outbox \
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(n)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, kind, queue, Json(payload), unique_key)| {
+            let item = match (kind.as_str(), queue) {
+                ("job", Some(queue)) => OutboxItem::Job {
+                    queue,
+                    payload,
+                    unique_key,
+                },
+                ("event", _) => OutboxItem::Event { payload },
+                (other, _) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "outbox row {id} of kind `{other}`"
+                    )))
+                }
+            };
+            Ok((id, item))
+        })
+        .collect()
+}
+
+/// Deletes pushed items.
+pub async fn delete(conn: &mut PgConnection, ids: &[i64]) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,593 @@
+//! Tenant isolation and channel credentials, through the HTTP API against real PostgreSQL and
+//! Redis (and the sandbox platforms for credential checks): another account's ids answer 404,
+//! only live account tokens open tenant routes, and credentials are checked with the platform
+//! and stored only as ciphertext.
+
+mod tenant_helpers;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use switchyard::domain::Decision;
+use switchyard::store::{accounts, orders};
+use switchyard_sandbox::{Sandbox, SandboxConfig};
+use tenant_helpers::{channel, key, order, pool, spawn_server, tenant, unique, TestServer};
+
+async fn problem(res: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    let content_type = res
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    res.json().await.expect("a problem is JSON")
+}
+
+async fn send(
+    app: &TestServer,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let req = app.request(method, path, token);
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    req.send().await.expect("request sent")
+}
+
+#[tokio::test]
+async fn tenant_routes_take_live_account_tokens_only() {
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let ops = app.settings.server.ops_token.clone();
+
+    let none = app.client.get(app.url("/v1/stores")).send().await.unwrap();
+    assert_eq!(
+        none.headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
+    problem(none, StatusCode::UNAUTHORIZED).await;
+    problem(
+        send(&app, Method::GET, "/v1/stores", &ops, None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    problem(
+        send(&app, Method::GET, "/v1/orders", "sy_not-a-real-token", None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    problem(
+        send(
+            &app,
+            Method::POST,
+            "/v1/stores",
+            "garbage",
+            Some(json!({"name": "x"})),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    assert_eq!(
+        send(&app, Method::GET, "/v1/stores", &t.token, None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // The two audiences do not cross: an account token opens no ops route, the ops token still does.
+    problem(
+        send(&app, Method::GET, "/v1/queues", &t.token, None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_eq!(
+        send(&app, Method::GET, "/v1/queues", &ops, None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // A revoked token stops working at once.
+    let tokens = accounts::list_tokens(&pool, t.account).await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert!(t.token.starts_with(&tokens[0].prefix));
+    assert!(tokens[0].last_used_at.is_some(), "use is recorded");
+    assert!(accounts::revoke_token(&pool, t.account, tokens[0].id)
+        .await
+        .unwrap());
+    problem(
+        send(&app, Method::GET, "/v1/stores", &t.token, None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // Onboarding through the ops API answers a working token, once.
+    let created = send(
+        &app,
+        Method::POST,
+        "/v1/accounts",
+        &ops,
+        Some(json!({"name": unique("acct")})),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: Value = created.json().await.unwrap();
+    let token = body["token"]["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("sy_"));
+    assert_eq!(
+        send(&app, Method::GET, "/v1/channels", &token, None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    problem(
+        send(
+            &app,
+            Method::POST,
+            "/v1/accounts",
+            &token,
+            Some(json!({"name": "x"})),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_accounts_ids_answer_404_everywhere() {
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let key = key(&app.settings);
+    let owner = tenant(&pool).await;
+    let intruder = tenant(&pool).await;
+
+    let ch = channel(&pool, &key, owner.account).await;
+    let mut tx = pool.begin().await.unwrap();
+    let stored = orders::upsert_order(&mut tx, &ch, &order(&unique("o")), &Decision::Import)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let res = send(
+        &app,
+        Method::POST,
+        "/v1/stores",
+        &owner.token,
+        Some(json!({"name": unique("s")})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let empty_store: Value = res.json().await.unwrap();
+    let empty_store = empty_store["id"].as_i64().unwrap();
+
+    let (store, channel, order_id) = (ch.store_id, ch.id, stored.order_id);
+    let cases: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/v1/stores/{store}"), None),
+        (
+            Method::PATCH,
+            format!("/v1/stores/{store}"),
+            Some(json!({"name": "mine now"})),
+        ),
+        (Method::DELETE, format!("/v1/stores/{empty_store}"), None),
+        (Method::GET, format!("/v1/channels/{channel}"), None),
+        (
+            Method::PATCH,
+            format!("/v1/channels/{channel}"),
+            Some(json!({"name": "mine now"})),
+        ),
+        (Method::DELETE, format!("/v1/channels/{channel}"), None),
+        (Method::GET, format!("/v1/channels/{channel}/health"), None),
+        (Method::GET, format!("/v1/orders/{order_id}"), None),
+        (Method::GET, format!("/v1/orders/{order_id}/events"), None),
+    ];
+    for (method, path, body) in &cases {
+        let res = send(&app, method.clone(), path, &intruder.token, body.clone()).await;
+        let p = problem(res, StatusCode::NOT_FOUND).await;
+        assert_eq!(
+            p["type"], "https://switchyard.dev/problems/not-found",
+            "{method} {path}"
+        );
+    }
+    // Lists and filters show none of it.
+    for path in [
+        "/v1/stores".to_owned(),
+        "/v1/channels".to_owned(),
+        format!("/v1/channels?store_id={store}"),
+        "/v1/orders".to_owned(),
+        format!("/v1/orders?channel_id={channel}"),
+    ] {
+        let body: Value = send(&app, Method::GET, &path, &intruder.token, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["items"], json!([]), "{path}");
+    }
+    // A channel in another account's store is refused.
+    let res = send(
+        &app,
+        Method::POST,
+        "/v1/channels",
+        &intruder.token,
+        Some(json!({"store_id": store, "kind": "shopify", "name": "x", "base_url": "http://127.0.0.1:9",
+                    "credentials": {"access_token": "a", "app_secret": "b"}})),
+    )
+    .await;
+    assert_eq!(
+        problem(res, StatusCode::UNPROCESSABLE_ENTITY).await["field"],
+        "store_id"
+    );
+
+    // Nothing the intruder did touched the owner's data, which the owner still reads.
+    for (method, path, _) in &cases {
+        if *method == Method::GET {
+            let res = send(&app, Method::GET, path, &owner.token, None).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+        }
+    }
+    let s: Value = send(
+        &app,
+        Method::GET,
+        &format!("/v1/stores/{store}"),
+        &owner.token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_ne!(s["name"], "mine now");
+    let o: Value = send(
+        &app,
+        Method::GET,
+        &format!("/v1/orders/{order_id}"),
+        &owner.token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    for field in [
+        "id",
+        "store_id",
+        "channel_id",
+        "channel_kind",
+        "channel_order_id",
+        "order_number",
+        "status",
+        "sync_status",
+        "currency",
+        "totals",
+        "customer",
+        "shipping_address",
+        "billing_address",
+        "lines",
+        "placed_at",
+        "paid_at",
+        "updated_at",
+        "tags",
+        "notes",
+    ] {
+        assert!(o.get(field).is_some(), "unified order field {field}: {o}");
+    }
+    assert_eq!(o["channel_kind"], "shopify");
+    assert_eq!(o["totals"]["total"], "49.00");
+    assert_eq!(o["lines"].as_array().map(Vec::len), Some(2));
+    let listed: Value = send(
+        &app,
+        Method::GET,
+        &format!("/v1/orders?channel_id={channel}&status=unshipped&limit=1"),
+        &owner.token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(listed["items"][0]["id"], order_id);
+    problem(
+        send(&app, Method::GET, "/v1/orders?limit=0", &owner.token, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    problem(
+        send(
+            &app,
+            Method::GET,
+            "/v1/orders?cursor=nope",
+            &owner.token,
+            None,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // A store with channels is not deleted from under them; its owner deletes the channel first.
+    problem(
+        send(
+            &app,
+            Method::DELETE,
+            &format!("/v1/stores/{store}"),
+            &owner.token,
+            None,
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(
+        send(
+            &app,
+            Method::DELETE,
+            &format!("/v1/channels/{channel}"),
+            &owner.token,
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(
+            &app,
+            Method::DELETE,
+            &format!("/v1/stores/{store}"),
+            &owner.token,
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    problem(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/orders/{order_id}"),
+            &owner.token,
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed() {
+    let sandbox = Sandbox::start(SandboxConfig::demo())
+        .await
+        .expect("the sandbox starts");
+    let shop = sandbox.shopify("demo-shop").expect("demo shop");
+    let woo = sandbox.woocommerce("demo-woo").expect("demo woo store");
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+
+    let res = send(
+        &app,
+        Method::POST,
+        "/v1/stores",
+        &t.token,
+        Some(json!({"name": unique("brand")})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let store: Value = res.json().await.unwrap();
+    let store_id = store["id"].as_i64().unwrap();
+    let dup = send(
+        &app,
+        Method::POST,
+        "/v1/stores",
+        &t.token,
+        Some(json!({"name": store["name"]})),
+    )
+    .await;
+    problem(dup, StatusCode::CONFLICT).await;
+
+    let shopify = |token: &str| {
+        json!({
+            "store_id": store_id, "kind": "shopify", "name": "Demo shop", "base_url": shop.base_url(),
+            "credentials": {"access_token": token, "app_secret": shop.app_secret()},
+            "settings": {"import_unpaid": true, "country_filter": {"mode": "deny", "countries": ["FR"]}}
+        })
+    };
+
+    // Wrong token: the platform's own words, pointing at the credentials; nothing stored.
+    let res = send(
+        &app,
+        Method::POST,
+        "/v1/channels",
+        &t.token,
+        Some(shopify("shpat_wrong")),
+    )
+    .await;
+    let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["field"], "credentials");
+    let detail = p["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("Invalid API key or access token"),
+        "{detail}"
+    );
+    assert!(!detail.contains("shpat_wrong"));
+
+    // Shape errors name the field before anything is sent to the platform.
+    let mut missing = shopify("x");
+    missing["credentials"] = json!({"access_token": "x"});
+    let p = problem(
+        send(&app, Method::POST, "/v1/channels", &t.token, Some(missing)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "credentials.app_secret");
+    let mut bad_country = shopify(shop.access_token());
+    bad_country["settings"] = json!({"country_filter": {"mode": "allow", "countries": ["gb"]}});
+    let p = problem(
+        send(
+            &app,
+            Method::POST,
+            "/v1/channels",
+            &t.token,
+            Some(bad_country),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "settings.country_filter.countries[0]");
+    let mut bad_url = shopify(shop.access_token());
+    bad_url["base_url"] = json!("not a url");
+    let p = problem(
+        send(&app, Method::POST, "/v1/channels", &t.token, Some(bad_url)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "base_url");
+
+    // Good credentials: created, and no response ever carries them.
+    let res = send(
+        &app,
+        Method::POST,
+        "/v1/channels",
+        &t.token,
+        Some(shopify(shop.access_token())),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let text = res.text().await.unwrap();
+    assert!(
+        !text.contains(shop.access_token()) && !text.contains(shop.app_secret()),
+        "{text}"
+    );
+    let created: Value = serde_json::from_str(&text).unwrap();
+    assert!(created.get("credentials").is_none());
+    assert_eq!(created["settings"]["import_unpaid"], true);
+    assert_eq!(created["settings"]["poll_interval_secs"], 180);
+    let id = created["id"].as_i64().unwrap();
+    for path in [format!("/v1/channels/{id}"), "/v1/channels".to_owned()] {
+        let text = send(&app, Method::GET, &path, &t.token, None)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains(shop.access_token()), "{path}: {text}");
+    }
+
+    // At rest: ciphertext only, anywhere in the row.
+    let row: String =
+        sqlx::query_scalar("SELECT row_to_json(c)::text FROM channels c WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT credentials_enc FROM channels WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    for secret in [shop.access_token(), shop.app_secret()] {
+        assert!(!row.contains(secret), "row shows {secret}");
+        assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    }
+
+    // Patching settings merges; new credentials are checked again.
+    let res = send(
+        &app,
+        Method::PATCH,
+        &format!("/v1/channels/{id}"),
+        &t.token,
+        Some(json!({"settings": {"stock_buffer": 2}})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let patched: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            patched["settings"]["stock_buffer"].clone(),
+            patched["settings"]["import_unpaid"].clone()
+        ),
+        (json!(2), json!(true))
+    );
+    let res = send(
+        &app,
+        Method::PATCH,
+        &format!("/v1/channels/{id}"),
+        &t.token,
+        Some(json!({"credentials": {"access_token": "shpat_wrong", "app_secret": "x"}})),
+    )
+    .await;
+    assert_eq!(
+        problem(res, StatusCode::UNPROCESSABLE_ENTITY).await["field"],
+        "credentials"
+    );
+    let health: Value = send(
+        &app,
+        Method::GET,
+        &format!("/v1/channels/{id}/health"),
+        &t.token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(health["orders_imported"], 0);
+    assert!(health["last_run_at"].is_null());
+
+    // WooCommerce: its own credential fields, checked the same way.
+    let woocommerce = |key: &str| {
+        json!({
+            "store_id": store_id, "kind": "woocommerce", "name": "Demo woo", "base_url": woo.base_url(),
+            "credentials": {"consumer_key": key, "consumer_secret": woo.consumer_secret(), "webhook_secret": "whsec"}
+        })
+    };
+    let res = send(
+        &app,
+        Method::POST,
+        "/v1/channels",
+        &t.token,
+        Some(woocommerce("ck_wrong")),
+    )
+    .await;
+    let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["field"], "credentials");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Consumer key is invalid"),
+        "{p}"
+    );
+    let res = send(
+        &app,
+        Method::POST,
+        "/v1/channels",
+        &t.token,
+        Some(woocommerce(woo.consumer_key())),
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+
+    app.stop().await;
+    sandbox.shutdown().await;
+}

@@ -40,11 +40,13 @@ impl Application {
             .context("reading the bound port")?
             .port();
         let grace = Duration::from_secs(settings.shutdown.grace_secs);
+        let connector_http = settings.connectors.http();
         let state = AppState {
             settings: Arc::new(settings),
             broker,
             db: Some(pool),
             metrics,
+            connectors: crate::connectors::ConnectorCache::new(connector_http),
         };
         Ok(Application {
             port,

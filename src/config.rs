@@ -37,6 +37,24 @@ pub struct Settings {
     pub queues: BTreeMap<String, QueueOverrides>,
     pub timers: TimerSettings,
     pub crypto: CryptoSettings,
+    pub connectors: ConnectorSettings,
+}
+
+/// Timeouts of every call to a sales platform.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSettings {
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl ConnectorSettings {
+    pub fn http(&self) -> crate::connectors::HttpSettings {
+        crate::connectors::HttpSettings {
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+        }
+    }
 }
 
 /// Keys for data switchyard must store but must not show to whoever reads the database.
@@ -105,8 +123,7 @@ pub struct ShutdownSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimerSettings {
-    pub import_orders_secs: u64,
-    pub import_products_secs: u64,
+    pub import_scan_secs: u64,
     /// Fixed periodic jobs, run by every `work` and `run` process and enqueued once per tick.
     #[serde(default)]
     pub periodic: Vec<PeriodicJob>,
@@ -272,6 +289,12 @@ impl Settings {
             ));
         }
         self.queue_defaults.validate("queue_defaults")?;
+        if self.connectors.connect_timeout_ms == 0 || self.connectors.request_timeout_ms == 0 {
+            return Err(invalid("connectors", "timeouts must be at least 1 ms"));
+        }
+        if self.timers.import_scan_secs == 0 {
+            return Err(invalid("timers.import_scan_secs", "must be at least 1"));
+        }
         crate::crypto::CredentialsKey::from_hex(&self.crypto.credentials_key)
             .map_err(|e| invalid("crypto.credentials_key", e.to_string()))?;
         for (i, p) in self.timers.periodic.iter().enumerate() {

@@ -29,6 +29,8 @@ pub enum AppError {
     NotFound(String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    #[error("the webhook signature does not verify")]
+    BadSignature,
     #[error("malformed request: {0}")]
     BadRequest(String),
     #[error("queue store: {0}")]
@@ -68,7 +70,7 @@ impl AppError {
                 "https://switchyard.dev/problems/not-found",
                 "Not found",
             ),
-            AppError::Unauthorized => (
+            AppError::Unauthorized | AppError::BadSignature => (
                 StatusCode::UNAUTHORIZED,
                 "https://switchyard.dev/problems/unauthorized",
                 "Unauthorized",

@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 
 use switchyard::app::Application;
 use switchyard::config::Settings;
+use switchyard::crypto::CredentialsKey;
 use switchyard::queue::timers::{run_timer, Timer};
-use switchyard::queue::{Broker, EnqueueOptions};
+use switchyard::queue::{relay, Broker, EnqueueOptions};
+use switchyard::workers::Deps;
 use switchyard::{bench, db, sandbox_cmd, shutdown, telemetry, workers};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -198,7 +200,8 @@ async fn jobs(broker: &Broker, cmd: JobsCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Runs the worker pools of `queues` and every configured timer until a shutdown signal.
+/// Runs the worker pools of `queues`, the timers and the outbox relay until a shutdown signal.
+/// The database is needed (and migrated) only when a domain queue is among `queues`.
 async fn work(
     settings: &Settings,
     queues: Vec<String>,
@@ -207,12 +210,28 @@ async fn work(
     let broker = Broker::connect(settings)
         .await
         .context("connecting to Redis")?;
-    let queues = if queues.is_empty() {
+    let queues: Vec<String> = if queues.is_empty() {
         workers::HANDLED.iter().map(|q| q.to_string()).collect()
     } else {
         queues
     };
-    let mut timers = JoinSet::new();
+    let mut background = JoinSet::new();
+    let deps = if queues.iter().any(|q| workers::needs_deps(q)) {
+        let pool = db::prepare(&settings.database).await?;
+        let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
+        let deps = Deps::new(pool.clone(), key, broker.clone());
+        background.spawn(relay::run(pool, broker.clone(), stop.clone()));
+        let every = Duration::from_secs(settings.timers.import_scan_secs);
+        let (d, s) = (deps.clone(), shutdown::wait(stop.clone()));
+        background.spawn(async move {
+            if let Err(e) = workers::scheduler::run(d, every, s).await {
+                tracing::error!(error = %e, "import timer stopped");
+            }
+        });
+        Some(deps)
+    } else {
+        None
+    };
     for p in &settings.timers.periodic {
         let timer = Timer {
             name: p.name.clone(),
@@ -221,14 +240,14 @@ async fn work(
             payload: p.payload.clone(),
         };
         let stop = shutdown::wait(stop.clone());
-        timers.spawn(async move {
+        background.spawn(async move {
             if let Err(e) = run_timer(timer, stop).await {
                 tracing::error!(error = %e, "timer stopped");
             }
         });
     }
-    workers::run_pools(&broker, &queues, stop).await?;
-    timers.join_all().await;
+    workers::run_pools(&broker, &queues, deps, stop).await?;
+    background.join_all().await;
     Ok(())
 }
 

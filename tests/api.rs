@@ -577,6 +577,7 @@ async fn readiness_reports_what_is_reachable() {
         broker: app.broker.clone(),
         db: Some(unreachable),
         metrics: switchyard::telemetry::install_metrics(),
+        connectors: Default::default(),
     };
     let router = switchyard::api::app(state);
     let res = tower::ServiceExt::oneshot(

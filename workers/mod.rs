@@ -4,11 +4,15 @@
 //! against the queue's type. A queue gets a worker pool once its handler exists (see `HANDLED`);
 //! jobs on the others wait in Redis, untouched, until a release that handles them.
 
+mod context;
+mod import_orders;
 mod noop;
 mod pool;
+pub mod scheduler;
 
+pub use context::Deps;
 pub use noop::Noop;
-pub use pool::{run_pools, spawn_pool, PoolError};
+pub use pool::{needs_deps, run_pools, spawn_pool, spawn_pool_with, PoolError};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -107,7 +111,7 @@ queues! {
 }
 
 /// Queues whose handlers exist, and so get worker pools.
-pub const HANDLED: &[&str] = &[Noop::QUEUE];
+pub const HANDLED: &[&str] = &[Noop::QUEUE, ImportOrders::QUEUE];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PayloadError {

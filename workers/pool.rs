@@ -2,6 +2,7 @@
 //! configured concurrency, stopped gracefully on shutdown.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis_core::worker::builder::WorkerBuilder;
@@ -9,23 +10,44 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::limit::ConcurrencyLimitLayer;
 
-use super::{noop, JobKind, Noop, HANDLED};
+use super::{import_orders, noop, Deps, ImportOrders, JobKind, Noop, HANDLED};
 use crate::queue::{Broker, QueueError, RedisBackend};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
     #[error("queue `{0}` has no worker yet; handled queues: {handled}", handled = HANDLED.join(", "))]
     NotHandled(String),
+    #[error("queue `{0}` needs the database; start it with one")]
+    NeedsDatabase(String),
     #[error(transparent)]
     Queue(#[from] QueueError),
 }
 
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    while !*rx.borrow() {
-        if rx.changed().await.is_err() {
-            return;
-        }
-    }
+/// Queues whose workers need the database (and so `Deps`).
+pub fn needs_deps(queue: &str) -> bool {
+    queue != Noop::QUEUE
+}
+
+/// Builds one queue's worker and runs it until `stop` resolves.
+macro_rules! worker_run {
+    ($q:expr, $args:ty, $handler:expr, $stop:expr $(, $data:expr)?) => {{
+        let backend = RedisBackend::<$args>::new($q);
+        let concurrency = backend.queue().policy().concurrency;
+        let worker = WorkerBuilder::new(backend.worker_id().0.clone())
+            .backend(backend)
+            $(.data($data))?
+            .layer(ConcurrencyLimitLayer::new(concurrency))
+            .build($handler);
+        let stop = $stop;
+        Box::pin(async move {
+            worker
+                .run_until(async move {
+                    stop.await;
+                    Ok::<(), std::io::Error>(())
+                })
+                .await
+        }) as std::pin::Pin<Box<dyn Future<Output = Result<(), apalis_core::error::WorkerError>> + Send>>
+    }};
 }
 
 /// Runs one queue's pool until `shutdown` turns true, then lets running jobs finish (for at most
@@ -35,35 +57,34 @@ pub fn spawn_pool(
     queue: &str,
     shutdown: watch::Receiver<bool>,
 ) -> Result<impl Future<Output = ()> + Send + 'static, PoolError> {
+    spawn_pool_with(broker, queue, None, shutdown)
+}
+
+/// [`spawn_pool`] for any handled queue; the domain queues need `deps`.
+pub fn spawn_pool_with(
+    broker: &Broker,
+    queue: &str,
+    deps: Option<Arc<Deps>>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<impl Future<Output = ()> + Send + 'static, PoolError> {
     let q = broker.queue(queue)?;
     let grace = Duration::from_secs(broker.settings().shutdown.grace_secs);
     let concurrency = q.policy().concurrency;
     let name = q.name().to_owned();
-    let run = match queue {
-        Noop::QUEUE => {
-            let backend = RedisBackend::<Noop>::new(q);
-            let worker = WorkerBuilder::new(backend.worker_id().0.clone())
-                .backend(backend)
-                .layer(ConcurrencyLimitLayer::new(concurrency))
-                .build(noop::run);
-            let stop = stopped(shutdown.clone());
-            async move {
-                worker
-                    .run_until(async move {
-                        stop.await;
-                        Ok::<(), std::io::Error>(())
-                    })
-                    .await
-            }
+    let stop = crate::shutdown::wait(shutdown.clone());
+    let mut run = match queue {
+        Noop::QUEUE => worker_run!(q, Noop, noop::run, stop),
+        ImportOrders::QUEUE => {
+            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
+            worker_run!(q, ImportOrders, import_orders::run, stop, deps)
         }
         other => return Err(PoolError::NotHandled(other.to_owned())),
     };
     Ok(async move {
         tracing::info!(queue = %name, concurrency, "worker pool started");
-        let mut run = Box::pin(run);
         let outcome = tokio::select! {
             r = &mut run => Some(r),
-            _ = stopped(shutdown) => None,
+            _ = crate::shutdown::wait(shutdown) => None,
         };
         let outcome = match outcome {
             Some(r) => Some(r),
@@ -84,11 +105,12 @@ pub fn spawn_pool(
 pub async fn run_pools(
     broker: &Broker,
     queues: &[String],
+    deps: Option<Arc<Deps>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), PoolError> {
     let mut set = JoinSet::new();
     for q in queues {
-        set.spawn(spawn_pool(broker, q, shutdown.clone())?);
+        set.spawn(spawn_pool_with(broker, q, deps.clone(), shutdown.clone())?);
     }
     while set.join_next().await.is_some() {}
     Ok(())

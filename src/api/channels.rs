@@ -20,10 +20,7 @@ use url::Url;
 use super::extract::{ApiJson, ApiQuery};
 use super::tenant::{check_name, credentials_key, db, id_cursor, id_page, limit, Account};
 use super::AppState;
-use crate::connectors::{
-    ChannelKind, ConnectorError, SalesChannel, ShopifyConfig, ShopifyConnector, WooConfig,
-    WooConnector,
-};
+use crate::connectors::{self, ChannelKind, ConnectorError};
 use crate::domain::{ChannelCredentials, ChannelSettings};
 use crate::error::AppError;
 use crate::store::channels::{self, ChannelUpdate, NewChannel};
@@ -114,27 +111,14 @@ fn credentials_from(kind: ChannelKind, value: &Value) -> Result<ChannelCredentia
     ChannelCredentials::from_json(kind, value).map_err(|e| e.under("credentials").into())
 }
 
-/// Builds the channel's connector and makes its cheapest authenticated call.
-///
-/// `src/connectors` has no constructor from kind + base URL + credentials yet, so this builds
-/// each kind's connector itself; it moves there once one exists.
+/// Builds the channel's connector and makes its cheapest authenticated call, within
+/// `CHECK_TIMEOUT`.
 async fn check_channel_credentials(
+    http: &connectors::HttpSettings,
     base_url: &str,
     credentials: &ChannelCredentials,
 ) -> Result<(), ConnectorError> {
-    let connector: Box<dyn SalesChannel> = match credentials {
-        ChannelCredentials::Shopify(c) => Box::new(ShopifyConnector::new(ShopifyConfig::new(
-            base_url,
-            c.access_token.clone(),
-            c.app_secret.clone(),
-        ))?),
-        ChannelCredentials::WooCommerce(c) => {
-            let mut config =
-                WooConfig::new(base_url, c.consumer_key.clone(), c.consumer_secret.clone());
-            config.webhook_secret = Some(c.webhook_secret.clone());
-            Box::new(WooConnector::new(config)?)
-        }
-    };
+    let connector = connectors::build(base_url, credentials, http)?;
     match tokio::time::timeout(CHECK_TIMEOUT, connector.check_credentials()).await {
         Ok(result) => result,
         Err(_) => Err(ConnectorError::Transient {
@@ -146,12 +130,16 @@ async fn check_channel_credentials(
 
 /// The platform's verdict as a 422 naming what to fix: the credentials when the platform refused
 /// them, the base URL when it could not be reached or answered as no such platform would.
-async fn verify(base_url: &str, credentials: &ChannelCredentials) -> Result<(), AppError> {
+async fn verify(
+    http: &connectors::HttpSettings,
+    base_url: &str,
+    credentials: &ChannelCredentials,
+) -> Result<(), AppError> {
     let platform = match credentials.kind() {
         ChannelKind::Shopify => "Shopify",
         ChannelKind::WooCommerce => "WooCommerce",
     };
-    match check_channel_credentials(base_url, credentials).await {
+    match check_channel_credentials(http, base_url, credentials).await {
         Ok(()) => Ok(()),
         Err(ConnectorError::Auth { status, message }) => Err(field(
             format!("{platform} refused the credentials ({status}): {message}"),
@@ -194,7 +182,7 @@ async fn create(
             "store_id",
         ));
     }
-    verify(&base_url, &credentials).await?;
+    verify(state.connectors.http(), &base_url, &credentials).await?;
     let new = NewChannel {
         store_id: body.store_id,
         name,
@@ -298,7 +286,7 @@ async fn update(
                 .await?
                 .ok_or_else(|| not_found(id))?,
         };
-        verify(check_url, &check_credentials).await?;
+        verify(state.connectors.http(), check_url, &check_credentials).await?;
     }
     let change = ChannelUpdate {
         name,

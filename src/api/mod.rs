@@ -12,6 +12,7 @@ mod channels;
 mod dead;
 mod extract;
 mod health;
+mod inbound;
 mod jobs;
 mod orders;
 mod problem;
@@ -44,6 +45,8 @@ pub struct AppState {
     /// `/readyz` does not wait for it.
     pub db: Option<PgPool>,
     pub metrics: PrometheusHandle,
+    /// One connector per channel, for verifying inbound webhooks.
+    pub connectors: crate::connectors::ConnectorCache,
 }
 
 async fn no_route() -> AppError {
@@ -71,7 +74,8 @@ pub fn app(state: AppState) -> Router {
     let tenant = Router::new()
         .merge(stores::router())
         .merge(channels::router())
-        .merge(orders::router());
+        .merge(orders::router())
+        .merge(inbound::router());
     let v1 = ops.merge(tenant);
     Router::new()
         .merge(health::router())

@@ -6,6 +6,7 @@
 //! every task working on that channel shares its rate limiter ([`throttle::Throttle`]). Errors say
 //! what the queue should do ([`ConnectorError`] converts into [`crate::queue::JobError`]).
 
+mod build;
 pub mod error;
 pub mod http;
 pub mod money;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 
+pub use build::{build, ConnectorCache};
 pub use error::ConnectorError;
 pub use http::HttpSettings;
 pub use secret::Secret;

@@ -112,7 +112,8 @@ impl Broker {
             .is_ok()
     }
 
-    pub(crate) fn conn(&self) -> ConnectionManager {
+    /// A shared, multiplexed connection for short commands.
+    pub fn conn(&self) -> ConnectionManager {
         self.inner.conn.clone()
     }
 

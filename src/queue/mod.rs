@@ -17,6 +17,7 @@ mod error;
 pub mod expose;
 mod job;
 mod keys;
+pub mod relay;
 mod scripts;
 pub mod timers;
 

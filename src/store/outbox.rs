@@ -103,3 +103,16 @@ pub async fn delete(conn: &mut PgConnection, ids: &[i64]) -> Result<u64, StoreEr
         .await?;
     Ok(done.rows_affected())
 }
+
+/// The channel the relay listens on.
+pub const NOTIFY_CHANNEL: &str = "switchyard_outbox";
+
+/// Wakes the relay when the caller's transaction commits (PostgreSQL delivers a notification
+/// only then, and folds repeats within one transaction into one).
+pub async fn notify_in_tx(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(NOTIFY_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

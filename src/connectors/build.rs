@@ -1,0 +1,82 @@
+//! One constructor from a stored channel (kind, base URL, credentials) to its connector, and a
+//! cache that keeps one connector per channel: calls to a channel share its rate-limit throttle
+//! only when they go through the same connector.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    ConnectorError, HttpSettings, SalesChannel, ShopifyConfig, ShopifyConnector, WooConfig,
+    WooConnector,
+};
+use crate::domain::ChannelCredentials;
+
+/// Builds the connector for a channel's platform.
+pub fn build(
+    base_url: &str,
+    credentials: &ChannelCredentials,
+    http: &HttpSettings,
+) -> Result<Arc<dyn SalesChannel>, ConnectorError> {
+    Ok(match credentials {
+        ChannelCredentials::Shopify(c) => {
+            let mut config =
+                ShopifyConfig::new(base_url, c.access_token.clone(), c.app_secret.clone());
+            config.http = http.clone();
+            Arc::new(ShopifyConnector::new(config)?)
+        }
+        ChannelCredentials::WooCommerce(c) => {
+            let mut config =
+                WooConfig::new(base_url, c.consumer_key.clone(), c.consumer_secret.clone());
+            config.webhook_secret = Some(c.webhook_secret.clone());
+            config.http = http.clone();
+            Arc::new(WooConnector::new(config)?)
+        }
+    })
+}
+
+/// A channel's connector and the channel version it was built from.
+type Versioned = (DateTime<Utc>, Arc<dyn SalesChannel>);
+
+/// Connectors by channel id, rebuilt when the channel changed (new credentials or URL).
+#[derive(Clone, Default)]
+pub struct ConnectorCache {
+    inner: Arc<Mutex<HashMap<i64, Versioned>>>,
+    http: HttpSettings,
+}
+
+impl ConnectorCache {
+    pub fn new(http: HttpSettings) -> ConnectorCache {
+        ConnectorCache {
+            inner: Arc::default(),
+            http,
+        }
+    }
+
+    pub fn http(&self) -> &HttpSettings {
+        &self.http
+    }
+
+    /// The connector of channel `id` as it was at `version` (the channel's `updated_at`).
+    pub fn get(
+        &self,
+        id: i64,
+        version: DateTime<Utc>,
+        base_url: &str,
+        credentials: &ChannelCredentials,
+    ) -> Result<Arc<dyn SalesChannel>, ConnectorError> {
+        if let Ok(map) = self.inner.lock() {
+            if let Some((v, c)) = map.get(&id) {
+                if *v == version {
+                    return Ok(c.clone());
+                }
+            }
+        }
+        let connector = build(base_url, credentials, &self.http)?;
+        if let Ok(mut map) = self.inner.lock() {
+            map.insert(id, (version, connector.clone()));
+        }
+        Ok(connector)
+    }
+}

@@ -1,0 +1,156 @@
+//! The outbox relay: moves rows that domain transactions wrote to the outbox into Redis (jobs
+//! onto their queues, events onto the capped events stream) and deletes them, in one PostgreSQL
+//! transaction per batch. A crash before the delete commits pushes the batch again, which is
+//! harmless: every job is idempotent and events carry ids. Several relays may run at once (one
+//! per process); `SKIP LOCKED` gives each its own rows.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use super::{Broker, EnqueueOptions};
+use crate::store::outbox::{self, OutboxItem, NOTIFY_CHANNEL};
+
+/// Rows moved per transaction.
+const BATCH: i64 = 500;
+/// Longest sleep between looks when no notification arrives (a lost one, or a relay that
+/// started after the commit).
+const POLL: Duration = Duration::from_secs(1);
+/// Events kept in the stream for readers that catch up later.
+const EVENTS_KEPT: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("outbox: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("queue: {0}")]
+    Queue(#[from] super::QueueError),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// The Redis stream domain events are published on.
+pub fn events_key(broker: &Broker) -> String {
+    format!("{}:events", broker.settings().redis.key_prefix)
+}
+
+/// Moves one batch. Returns how many rows it moved.
+pub async fn relay_once(db: &PgPool, broker: &Broker) -> Result<usize, RelayError> {
+    let mut tx = db.begin().await?;
+    let rows = outbox::take_batch(&mut tx, BATCH).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut events = redis::pipe();
+    let key = events_key(broker);
+    let mut has_events = false;
+    for (id, item) in &rows {
+        match item {
+            OutboxItem::Job {
+                queue,
+                payload,
+                unique_key,
+            } => {
+                let opts = EnqueueOptions {
+                    unique_key: unique_key.clone(),
+                    ..EnqueueOptions::default()
+                };
+                broker
+                    .queue(queue)?
+                    .enqueue_json(&payload.to_string(), &opts)
+                    .await?;
+            }
+            OutboxItem::Event { payload } => {
+                has_events = true;
+                events
+                    .cmd("XADD")
+                    .arg(&key)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(EVENTS_KEPT)
+                    .arg("*")
+                    .arg("outbox_id")
+                    .arg(id)
+                    .arg("event")
+                    .arg(payload.to_string())
+                    .ignore();
+            }
+        }
+    }
+    if has_events {
+        let mut conn = broker.conn();
+        let _: () = events.query_async(&mut conn).await?;
+    }
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    outbox::delete(&mut tx, &ids).await?;
+    tx.commit().await?;
+    Ok(rows.len())
+}
+
+/// Relays until `stop` turns true, woken by the outbox's notifications.
+pub async fn run(db: PgPool, broker: Broker, mut stop: watch::Receiver<bool>) {
+    let mut listener = match PgListener::connect_with(&db).await {
+        Ok(mut l) => match l.listen(NOTIFY_CHANNEL).await {
+            Ok(()) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox relay cannot listen; polling instead");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "outbox relay cannot listen; polling instead");
+            None
+        }
+    };
+    let mut pause = Duration::from_millis(100);
+    while !*stop.borrow() {
+        match relay_once(&db, &broker).await {
+            Ok(n) if n > 0 => {
+                pause = Duration::from_millis(100);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox relay failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        }
+        let woken = async {
+            match listener.as_mut() {
+                Some(l) => {
+                    let _ = l.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Reads up to `count` events from the stream, oldest first (for tests and tools).
+pub async fn read_events(
+    broker: &Broker,
+    count: usize,
+) -> Result<Vec<serde_json::Value>, RelayError> {
+    let mut conn = broker.conn();
+    let entries: redis::streams::StreamRangeReply = conn
+        .xrange_count(events_key(broker), "-", "+", count)
+        .await?;
+    Ok(entries
+        .ids
+        .iter()
+        .filter_map(|e| e.get::<String>("event"))
+        .filter_map(|s| serde_json::from_str(&s).ok())
+        .collect())
+}

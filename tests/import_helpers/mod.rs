@@ -1,0 +1,197 @@
+//! Harness for the order-import tests: the sandbox platforms, an account with stores, channels on
+//! the sandbox stores, and the real import-orders pool and outbox relay, under a Redis key prefix
+//! of the test's own.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use switchyard::config::Settings;
+use switchyard::crypto::CredentialsKey;
+use switchyard::domain::{ChannelCredentials, ChannelSettings, ShopifyCredentials, WooCredentials};
+use switchyard::queue::{relay, Broker, EnqueueOptions, JobInfo, JobStatus};
+use switchyard::store::channels::{self, ChannelRow, NewChannel};
+use switchyard::store::{accounts, stores, AccountId};
+use switchyard::workers::{self, Deps, ImportOrders, ImportReason, JobKind};
+use switchyard::{connectors::Secret, db};
+use switchyard_sandbox::{Credentials, Sandbox, SandboxConfig, SandboxHandle};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub fn settings() -> Settings {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut s = Settings::load_env(&dir, "test").expect("config/test.toml loads");
+    s.redis.key_prefix = format!("sytest-{}", ulid::Ulid::new());
+    s.server.listen = "127.0.0.1:0".parse().unwrap();
+    s
+}
+
+pub struct World {
+    pub settings: Settings,
+    pub pool: PgPool,
+    pub broker: Broker,
+    pub deps: Arc<Deps>,
+    pub sandbox: SandboxHandle,
+    pub account: AccountId,
+    stop_tx: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl World {
+    /// Starts the sandbox with `config`, and the import pool and relay unless `workers` is false.
+    pub async fn start(config: SandboxConfig, workers: bool) -> World {
+        let settings = settings();
+        let pool = db::prepare(&settings.database)
+            .await
+            .expect("test database");
+        let broker = Broker::connect(&settings).await.expect("Redis");
+        let key = CredentialsKey::from_hex(&settings.crypto.credentials_key).unwrap();
+        let deps = Deps::new(pool.clone(), key, broker.clone());
+        let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+        let (account, _) =
+            accounts::create_account(&pool, &format!("acct-{}", ulid::Ulid::new()), "t")
+                .await
+                .unwrap();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if workers {
+            let run = workers::spawn_pool_with(
+                &broker,
+                ImportOrders::QUEUE,
+                Some(deps.clone()),
+                stop_rx.clone(),
+            )
+            .expect("import pool");
+            tasks.push(tokio::spawn(run));
+            tasks.push(tokio::spawn(relay::run(
+                pool.clone(),
+                broker.clone(),
+                stop_rx,
+            )));
+        }
+        World {
+            settings,
+            pool,
+            broker,
+            deps,
+            sandbox,
+            account,
+            stop_tx,
+            tasks,
+        }
+    }
+
+    pub async fn store(&self, name: &str) -> i64 {
+        stores::create(
+            &self.pool,
+            self.account,
+            &format!("{name}-{}", ulid::Ulid::new()),
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    /// A channel in `store_id` on the sandbox store `sandbox_store`.
+    pub async fn channel(
+        &self,
+        store_id: i64,
+        sandbox_store: &str,
+        settings: ChannelSettings,
+    ) -> ChannelRow {
+        let info = self
+            .sandbox
+            .store_info(sandbox_store)
+            .expect("sandbox store");
+        let credentials = match &info.credentials {
+            Credentials::Shopify {
+                access_token,
+                app_secret,
+                ..
+            } => ChannelCredentials::Shopify(ShopifyCredentials {
+                access_token: Secret::new(access_token.clone()),
+                app_secret: Secret::new(app_secret.clone()),
+            }),
+            Credentials::WooCommerce {
+                consumer_key,
+                consumer_secret,
+                webhook_secret,
+            } => ChannelCredentials::WooCommerce(WooCredentials {
+                consumer_key: Secret::new(consumer_key.clone()),
+                consumer_secret: Secret::new(consumer_secret.clone()),
+                webhook_secret: Secret::new(webhook_secret.clone()),
+            }),
+        };
+        channels::create(
+            &self.pool,
+            &self.deps.credentials_key,
+            self.account,
+            &NewChannel {
+                store_id,
+                name: sandbox_store,
+                base_url: &info.base_url,
+                credentials: &credentials,
+                settings: &settings,
+            },
+        )
+        .await
+        .expect("channel created")
+    }
+
+    /// Enqueues a manual import of `channel_id` and waits until it finished (or died).
+    pub async fn import(&self, channel_id: i64) -> JobInfo {
+        let queue = self.broker.queue(ImportOrders::QUEUE).unwrap();
+        let job = queue
+            .enqueue(
+                &ImportOrders {
+                    channel_id,
+                    reason: ImportReason::Manual,
+                },
+                &EnqueueOptions::default(),
+            )
+            .await
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            let j = queue.job(&job.id).await.unwrap().expect("job exists");
+            if matches!(j.status, JobStatus::Done | JobStatus::Dead) {
+                return j;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(240),
+                "import did not finish: {j:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// (channel order id, status, sync status, excluded reason, store id) of a channel's orders.
+    pub async fn orders(
+        &self,
+        channel_id: i64,
+    ) -> Vec<(String, String, String, Option<String>, i64)> {
+        sqlx::query_as(
+            "SELECT channel_order_id, status, sync_status, excluded_reason, store_id \
+             FROM orders WHERE channel_id = $1 ORDER BY channel_order_id",
+        )
+        .bind(channel_id)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop_tx.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(20), t).await;
+        }
+        self.sandbox.shutdown().await;
+        for q in workers::QUEUES {
+            if let Ok(queue) = self.broker.queue(q) {
+                let _ = queue.destroy().await;
+            }
+        }
+    }
+}

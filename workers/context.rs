@@ -1,0 +1,35 @@
+//! What the domain workers share: the database, the key that opens channel credentials, one
+//! connector per channel, and the queues they enqueue follow-up work on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::connectors::ConnectorCache;
+use crate::crypto::CredentialsKey;
+use crate::queue::Broker;
+
+#[derive(Clone)]
+pub struct Deps {
+    pub db: PgPool,
+    pub credentials_key: CredentialsKey,
+    pub connectors: ConnectorCache,
+    pub broker: Broker,
+    /// How far before its saved cursor an import looks again, so an order whose change landed
+    /// just behind the cursor (clock skew, a page that shifted) is still seen.
+    pub import_overlap: Duration,
+}
+
+impl Deps {
+    pub fn new(db: PgPool, credentials_key: CredentialsKey, broker: Broker) -> Arc<Deps> {
+        let http = broker.settings().connectors.http();
+        Arc::new(Deps {
+            db,
+            credentials_key,
+            connectors: ConnectorCache::new(http),
+            broker,
+            import_overlap: Duration::from_secs(300),
+        })
+    }
+}

@@ -1,0 +1,84 @@
+//! The import timer: every few seconds it looks for active channels whose poll interval has
+//! passed since their last import and enqueues an import for each. The enqueue carries a unique
+//! key per channel per poll slot that outlives the job, so however many processes run the timer,
+//! a channel is imported once per interval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis_core::error::BoxDynError;
+use apalis_core::task::data::Data;
+use apalis_core::worker::builder::WorkerBuilder;
+use apalis_cron::timezone::Utc;
+use apalis_cron::{CronScheduler, Tick};
+
+use super::{Deps, ImportOrders, ImportReason, JobKind};
+use crate::queue::timers::Every;
+use crate::queue::EnqueueOptions;
+use crate::store::channels;
+
+/// The unique key of a channel's scheduled import in the poll slot containing `now_secs`.
+pub fn slot_key(channel_id: i64, interval_secs: u32, now_secs: u64) -> String {
+    let slot = now_secs / u64::from(interval_secs.max(1));
+    format!("import-timer:{channel_id}:{slot}")
+}
+
+/// Enqueues the imports that are due. Returns how many this call created.
+pub async fn enqueue_due_imports(deps: &Deps, now_secs: u64) -> Result<usize, BoxDynError> {
+    let queue = deps.broker.queue(ImportOrders::QUEUE)?;
+    let mut created = 0;
+    for due in channels::active_channels_due(&deps.db).await? {
+        let interval = due.poll_interval_secs.max(1);
+        let opts = EnqueueOptions {
+            unique_key: Some(slot_key(due.channel_id, interval, now_secs)),
+            unique_for: Some(Duration::from_secs(u64::from(interval) * 2)),
+            ..EnqueueOptions::default()
+        };
+        let job = ImportOrders {
+            channel_id: due.channel_id,
+            reason: ImportReason::Timer,
+        };
+        if queue.enqueue(&job, &opts).await?.created {
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+async fn on_tick(tick: Tick<Utc>, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+    let created = enqueue_due_imports(&deps, tick.get_timestamp()).await?;
+    if created > 0 {
+        tracing::debug!(created, "scheduled imports enqueued");
+    }
+    Ok(())
+}
+
+/// Runs the import timer until `shutdown` resolves, looking every `every`.
+pub async fn run(
+    deps: Arc<Deps>,
+    every: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), apalis_core::error::WorkerError> {
+    let worker = WorkerBuilder::new("timer-import-orders")
+        .backend(CronScheduler::new(Every(every)))
+        .data(deps)
+        .build(on_tick);
+    worker
+        .run_until(async move {
+            shutdown.await;
+            Ok::<(), std::io::Error>(())
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_change_once_per_interval() {
+        assert_eq!(slot_key(7, 180, 0), slot_key(7, 180, 179));
+        assert_ne!(slot_key(7, 180, 179), slot_key(7, 180, 180));
+        assert_ne!(slot_key(7, 180, 10), slot_key(8, 180, 10));
+    }
+}

@@ -52,6 +52,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed_orders: usize,
     },
+    /// Manage tenant accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
     /// Inspect and steer queues from the command line.
     Jobs {
         #[command(subcommand)]
@@ -61,6 +66,17 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Create an account and its first API token (shown once; only its hash is stored).
+    Create {
+        name: String,
+        /// A label for the token.
+        #[arg(long, default_value = "default")]
+        token_name: String,
     },
 }
 
@@ -276,6 +292,16 @@ async fn main() -> anyhow::Result<()> {
             app.run_until(shutdown::on_signal()).await
         }
         Command::Work { queues } => work(&settings, queues, shutdown::on_signal()).await,
+        Command::Accounts {
+            command: AccountsCommand::Create { name, token_name },
+        } => {
+            let pool = db::prepare(&settings.database).await?;
+            let (account, token) =
+                switchyard::store::accounts::create_account(&pool, &name, &token_name).await?;
+            println!("account {} created", account.0);
+            println!("API token (shown once): {}", token.token);
+            Ok(())
+        }
         Command::Migrate => {
             db::prepare(&settings.database).await?;
             println!("database {} is up to date", settings.database.url);

@@ -291,3 +291,74 @@ async fn two_stores_are_kept_apart() {
     }
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_channel_webhook_imports_at_once_and_a_forged_one_changes_nothing() {
+    use switchyard::workers::{ImportOrders, JobKind};
+    let world = World::start(SandboxConfig::demo(), true).await;
+    let app = switchyard::app::Application::build(world.settings.clone())
+        .await
+        .expect("API starts");
+    let port = app.port();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(app.run_until(stop_rx));
+
+    let store = world.store("brand").await;
+    let channel = world
+        .channel(store, "demo-shop", ChannelSettings::default())
+        .await;
+    let shop = world.sandbox.store("demo-shop").unwrap();
+    let address = format!(
+        "http://127.0.0.1:{port}/v1/channels/{}/inbound/orders/create",
+        channel.id
+    );
+    shop.register_webhook("orders/create", &address).unwrap();
+
+    // No manual import: the platform's webhook is what brings the order in.
+    let ids = shop.create_orders(1);
+    let id = ids[0].to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if world.orders(channel.id).await.iter().any(|o| o.0 == id) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the webhook did not bring the order in"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        shop.webhook_deliveries()
+            .iter()
+            .any(|d| d.status == Some(202)),
+        "{:?}",
+        shop.webhook_deliveries()
+    );
+
+    // A forged call: right shape, wrong signature.
+    let queue = world.broker.queue(ImportOrders::QUEUE).unwrap();
+    let enqueued = queue.stats().await.unwrap().enqueued_total;
+    let client = reqwest::Client::new();
+    for signature in [None, Some("bm90IHRoZSBzaWduYXR1cmU=")] {
+        let mut req = client
+            .post(&address)
+            .header("content-type", "application/json")
+            .header("x-shopify-topic", "orders/create")
+            .body(r#"{"id": 1}"#);
+        if let Some(sig) = signature {
+            req = req.header("x-shopify-hmac-sha256", sig);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        queue.stats().await.unwrap().enqueued_total,
+        enqueued,
+        "a forged call enqueued work"
+    );
+
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    world.stop().await;
+}

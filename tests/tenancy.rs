@@ -188,6 +188,7 @@ async fn another_accounts_ids_answer_404_everywhere() {
         ),
         (Method::DELETE, format!("/v1/channels/{channel}"), None),
         (Method::GET, format!("/v1/channels/{channel}/health"), None),
+        (Method::POST, format!("/v1/channels/{channel}/import"), None),
         (Method::GET, format!("/v1/orders/{order_id}"), None),
         (Method::GET, format!("/v1/orders/{order_id}/events"), None),
     ];

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/channels", get(list).post(create))
         .route("/channels/{id}", get(read).patch(update).delete(remove))
         .route("/channels/{id}/health", get(health))
+        .route("/channels/{id}/import", axum::routing::post(import_now))
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,6 +323,36 @@ async fn health(
         .await?
         .ok_or_else(|| not_found(id))?;
     Ok(Json(health).into_response())
+}
+
+/// Asks for an import of the channel now, beside its timer: 202 with the job's id.
+async fn import_now(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    use crate::workers::{ImportOrders, ImportReason, JobKind};
+    channels::get(db(&state)?, account, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let job = ImportOrders {
+        channel_id: id,
+        reason: ImportReason::Manual,
+    };
+    let opts = crate::queue::EnqueueOptions {
+        unique_key: Some(format!("import-manual:{id}")),
+        ..Default::default()
+    };
+    let enqueued = state
+        .broker
+        .queue(ImportOrders::QUEUE)?
+        .enqueue(&job, &opts)
+        .await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "job_id": enqueued.id, "queue": ImportOrders::QUEUE })),
+    )
+        .into_response())
 }
 
 #[cfg(test)]

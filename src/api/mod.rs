@@ -8,6 +8,7 @@
 
 mod accounts;
 mod auth;
+mod channel_products;
 mod channels;
 mod dead;
 mod extract;
@@ -16,6 +17,7 @@ mod inbound;
 mod jobs;
 mod orders;
 mod problem;
+mod products;
 mod queues;
 mod stores;
 pub mod tenant;
@@ -75,6 +77,8 @@ pub fn app(state: AppState) -> Router {
         .merge(stores::router())
         .merge(channels::router())
         .merge(orders::router())
+        .merge(products::router())
+        .merge(channel_products::router())
         .merge(inbound::router());
     let v1 = ops.merge(tenant);
     Router::new()

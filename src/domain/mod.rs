@@ -7,6 +7,7 @@ pub mod filters;
 pub mod order_events;
 pub mod paging;
 pub mod settings;
+pub mod stock;
 
 pub use credentials::{ChannelCredentials, ShopifyCredentials, WooCredentials};
 pub use filters::{decide, next_sync_status, Decision};

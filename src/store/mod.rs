@@ -6,10 +6,13 @@
 //! channel id taken from a job) are named for that and are not account-scoped.
 
 pub mod accounts;
+pub mod channel_products;
 pub mod channels;
 pub mod import_state;
 pub mod orders;
 pub mod outbox;
+pub mod products;
+pub mod stock;
 pub mod stores;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,41 @@
+//! `/v1/channels/{id}/products`: a channel's listings as last downloaded, with the product or
+//! kit each is mapped to and the stock switchyard last pushed to it, so a merchant can see which
+//! listings are unmapped (and so get no stock) and what each channel was told.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::extract::ApiQuery;
+use super::tenant::{db, id_cursor, id_page, limit, Account};
+use super::AppState;
+use crate::error::AppError;
+use crate::store::channel_products;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/channels/{id}/products", get(list))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Response, AppError> {
+    let limit = limit(q.limit)?;
+    let after = id_cursor(q.cursor.as_deref())?;
+    let rows =
+        channel_products::list_for_channel(db(&state)?, account, id, after, i64::from(limit) + 1)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("channel {id}")))?;
+    Ok(Json(id_page(rows, limit, |l| l.id)).into_response())
+}

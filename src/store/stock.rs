@@ -1,0 +1,706 @@
+//! The stock ledger: every change of a product's API or plugin quantity is a movement, unique on
+//! its cause, written in the same transaction as the quantity column it moves (DESIGN.md "Data
+//! flow and the outbox").
+//!
+//! Every writer locks the products it moves (`FOR UPDATE`, in id order, so two writers never
+//! wait on each other in a cycle) before it looks for or writes a movement. Under that lock a
+//! movement's cause is either already there, and the change is a replay that does nothing, or
+//! it is not and the movement and the column change together. Because of the lock, a product's
+//! movement ids are in the order they were applied, so the running sum up to a movement is the
+//! quantity right after it: that is how a replayed request answers with the same figures as the
+//! first time.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+
+use super::{AccountId, StoreError};
+use crate::connectors::KitComponent;
+use crate::domain::stock::{checked_quantity, delta_to, line_movements, ProductKind};
+use crate::domain::FieldError;
+
+/// Which of a product's two quantities a movement changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockField {
+    /// Set and adjusted through the API, decremented by orders.
+    Api,
+    /// Reported by fulfilment-centre plugins.
+    Plugin,
+}
+
+impl StockField {
+    fn as_str(self) -> &'static str {
+        match self {
+            StockField::Api => "api",
+            StockField::Plugin => "plugin",
+        }
+    }
+
+    fn parse(text: &str) -> Result<StockField, StoreError> {
+        match text {
+            "api" => Ok(StockField::Api),
+            "plugin" => Ok(StockField::Plugin),
+            other => Err(StoreError::Corrupt(format!("stock field `{other}`"))),
+        }
+    }
+}
+
+/// Cause kinds, as the ledger's CHECK constraint lists them.
+pub const CAUSE_ORDER_LINE: &str = "order_line";
+pub const CAUSE_ORDER_CANCEL: &str = "order_cancel";
+pub const CAUSE_SET: &str = "set";
+pub const CAUSE_ADJUSTMENT: &str = "adjustment";
+pub const CAUSE_PLUGIN_REPORT: &str = "plugin_report";
+
+/// One entry of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Movement {
+    pub id: i64,
+    pub product_id: i64,
+    pub field: StockField,
+    pub delta: i64,
+    /// The field's quantity right after this movement.
+    pub quantity_after: i64,
+    pub cause_kind: String,
+    pub cause_id: String,
+    pub order_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a set, adjustment or plugin report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockChange {
+    pub movement: Movement,
+    /// The cause was already in the ledger: nothing changed now, and `movement` is the one
+    /// written the first time.
+    pub replayed: bool,
+}
+
+/// Why a stock change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StockError {
+    /// No such product (in the account, for tenant calls).
+    #[error("product {0} not found")]
+    NotFound(i64),
+    /// The change breaks a rule; the field says which input.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// An idempotency key came back with a different change than the one it first carried:
+    /// doing either would be a guess.
+    #[error("idempotency key `{key}` was already used for a change of {delta}")]
+    KeyReused { key: String, delta: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for StockError {
+    fn from(err: sqlx::Error) -> StockError {
+        StockError::Store(StoreError::Database(err))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MovementRaw {
+    id: i64,
+    product_id: i64,
+    field: String,
+    delta: i32,
+    quantity_after: i64,
+    cause_kind: String,
+    cause_id: String,
+    order_id: Option<i64>,
+    created_at: DateTime<Utc>,
+}
+
+impl MovementRaw {
+    fn into_movement(self) -> Result<Movement, StoreError> {
+        Ok(Movement {
+            id: self.id,
+            product_id: self.product_id,
+            field: StockField::parse(&self.field)?,
+            delta: i64::from(self.delta),
+            quantity_after: self.quantity_after,
+            cause_kind: self.cause_kind,
+            cause_id: self.cause_id,
+            order_id: self.order_id,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// Columns of a movement with its running quantity, over `stock_movements m`. The running sum
+/// is over the same product and field up to and including the row, which the lock discipline
+/// above makes the quantity right after it.
+const MOVEMENT_COLUMNS: &str = "m.id, m.product_id, m.field, m.delta, \
+     (SELECT COALESCE(sum(r.delta), 0)::bigint FROM stock_movements r \
+      WHERE r.product_id = m.product_id AND r.field = m.field AND r.id <= m.id) AS quantity_after, \
+     m.cause_kind, m.cause_id, m.order_id, m.created_at";
+
+/// A movement by its cause, if the ledger has it.
+async fn movement_by_cause(
+    conn: &mut PgConnection,
+    product_id: i64,
+    field: StockField,
+    cause_kind: &str,
+    cause_id: &str,
+) -> Result<Option<Movement>, StoreError> {
+    let raw: Option<MovementRaw> = sqlx::query_as(&format!(
+        "SELECT {MOVEMENT_COLUMNS} FROM stock_movements m \
+         WHERE m.product_id = $1 AND m.field = $2 AND m.cause_kind = $3 AND m.cause_id = $4"
+    ))
+    .bind(product_id)
+    .bind(field.as_str())
+    .bind(cause_kind)
+    .bind(cause_id)
+    .fetch_optional(conn)
+    .await?;
+    raw.map(MovementRaw::into_movement).transpose()
+}
+
+/// How a single-product change says what it wants.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// Make the field this value.
+    Absolute(i64),
+    /// Move the field by this much.
+    Delta(i64),
+}
+
+/// A single-product change: what, why, and which request field to blame.
+struct Change<'a> {
+    account: Option<AccountId>,
+    product_id: i64,
+    field: StockField,
+    target: Target,
+    cause_kind: &'a str,
+    cause_id: &'a str,
+    /// The input field an error names (`api_quantity`, `delta`, ...).
+    input: &'a str,
+}
+
+/// Locks the product, replays a cause already in the ledger, or writes the movement and the
+/// quantity together. The caller owns the transaction.
+async fn change_in_tx(
+    conn: &mut PgConnection,
+    change: &Change<'_>,
+) -> Result<StockChange, StockError> {
+    let row: Option<(i64, i32, i32, bool)> = sqlx::query_as(
+        "SELECT account_id, api_quantity, plugin_quantity, is_kit FROM products \
+         WHERE id = $1 AND ($2::bigint IS NULL OR account_id = $2) FOR UPDATE",
+    )
+    .bind(change.product_id)
+    .bind(change.account.map(|a| a.0))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((account_id, api, plugin, is_kit)) = row else {
+        return Err(StockError::NotFound(change.product_id));
+    };
+    if is_kit {
+        return Err(FieldError::new(
+            change.input,
+            format!(
+                "product {} is a kit: its stock is what its components allow",
+                change.product_id
+            ),
+        )
+        .into());
+    }
+    if let Some(existing) = movement_by_cause(
+        conn,
+        change.product_id,
+        change.field,
+        change.cause_kind,
+        change.cause_id,
+    )
+    .await?
+    {
+        if let Target::Delta(delta) = change.target {
+            if delta != existing.delta {
+                return Err(StockError::KeyReused {
+                    key: change.cause_id.to_owned(),
+                    delta: existing.delta,
+                });
+            }
+        }
+        return Ok(StockChange {
+            movement: existing,
+            replayed: true,
+        });
+    }
+    let current = i64::from(match change.field {
+        StockField::Api => api,
+        StockField::Plugin => plugin,
+    });
+    let delta = match change.target {
+        Target::Absolute(value) => delta_to(current, value),
+        Target::Delta(delta) => delta,
+    };
+    let (Some(after), Ok(delta32)) = (checked_quantity(current, delta), i32::try_from(delta))
+    else {
+        return Err(FieldError::new(
+            change.input,
+            format!(
+                "the {} quantity would leave the range {}..={}",
+                change.field.as_str(),
+                i32::MIN,
+                i32::MAX
+            ),
+        )
+        .into());
+    };
+    let (id, created_at): (i64, DateTime<Utc>) = sqlx::query_as(
+        "INSERT INTO stock_movements (account_id, product_id, field, delta, cause_kind, cause_id) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at",
+    )
+    .bind(account_id)
+    .bind(change.product_id)
+    .bind(change.field.as_str())
+    .bind(delta32)
+    .bind(change.cause_kind)
+    .bind(change.cause_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE products SET \
+             api_quantity = CASE WHEN $2 = 'api' THEN $3 ELSE api_quantity END, \
+             plugin_quantity = CASE WHEN $2 = 'plugin' THEN $3 ELSE plugin_quantity END, \
+             updated_at = now() \
+         WHERE id = $1",
+    )
+    .bind(change.product_id)
+    .bind(change.field.as_str())
+    .bind(after)
+    .execute(&mut *conn)
+    .await?;
+    Ok(StockChange {
+        movement: Movement {
+            id,
+            product_id: change.product_id,
+            field: change.field,
+            delta,
+            quantity_after: i64::from(after),
+            cause_kind: change.cause_kind.to_owned(),
+            cause_id: change.cause_id.to_owned(),
+            order_id: None,
+            created_at,
+        },
+        replayed: false,
+    })
+}
+
+async fn change(pool: &PgPool, change: &Change<'_>) -> Result<StockChange, StockError> {
+    let mut tx = pool.begin().await?;
+    let done = change_in_tx(&mut tx, change).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Writes a new product's opening API quantity as its first movement (cause `set`,
+/// `opening`), in the transaction that creates it.
+pub(super) async fn set_opening_in_tx(
+    conn: &mut PgConnection,
+    product_id: i64,
+    quantity: i64,
+) -> Result<StockChange, StockError> {
+    change_in_tx(
+        conn,
+        &Change {
+            account: None,
+            product_id,
+            field: StockField::Api,
+            target: Target::Absolute(quantity),
+            cause_kind: CAUSE_SET,
+            cause_id: "opening",
+            input: "api_quantity",
+        },
+    )
+    .await
+}
+
+/// Sets one of the account's products' API quantity to `absolute`, recorded as the movement
+/// that gets it there (cause `set`, `cause_id`). A `cause_id` already in the ledger changes
+/// nothing and answers the first movement, so a retried request cannot undo a sale that came in
+/// between.
+pub async fn set_api_quantity(
+    pool: &PgPool,
+    account: AccountId,
+    product_id: i64,
+    absolute: i64,
+    cause_id: &str,
+) -> Result<StockChange, StockError> {
+    change(
+        pool,
+        &Change {
+            account: Some(account),
+            product_id,
+            field: StockField::Api,
+            target: Target::Absolute(absolute),
+            cause_kind: CAUSE_SET,
+            cause_id,
+            input: "api_quantity",
+        },
+    )
+    .await
+}
+
+/// Moves one of the account's products' API quantity by `delta` (cause `adjustment`,
+/// `idempotency_key`). The same key again, with the same delta, changes nothing and answers the
+/// first movement; with another delta it is [`StockError::KeyReused`].
+pub async fn adjust_api_quantity(
+    pool: &PgPool,
+    account: AccountId,
+    product_id: i64,
+    delta: i64,
+    idempotency_key: &str,
+) -> Result<StockChange, StockError> {
+    change(
+        pool,
+        &Change {
+            account: Some(account),
+            product_id,
+            field: StockField::Api,
+            target: Target::Delta(delta),
+            cause_kind: CAUSE_ADJUSTMENT,
+            cause_id: idempotency_key,
+            input: "delta",
+        },
+    )
+    .await
+}
+
+/// Sets a product's plugin quantity to what a plugin reported (cause `plugin_report`, `cause`:
+/// the report's own id, so a report delivered twice counts once). For plugin workers, which act
+/// on a product id they were given; not account-scoped.
+pub async fn set_plugin_quantity(
+    conn: &mut PgConnection,
+    product_id: i64,
+    absolute: i64,
+    cause: &str,
+) -> Result<StockChange, StockError> {
+    change_in_tx(
+        conn,
+        &Change {
+            account: None,
+            product_id,
+            field: StockField::Plugin,
+            target: Target::Absolute(absolute),
+            cause_kind: CAUSE_PLUGIN_REPORT,
+            cause_id: cause,
+            input: "plugin_quantity",
+        },
+    )
+    .await
+}
+
+/// [`set_plugin_quantity`] for one of the account's products, for the admin API that stands in
+/// for plugins until they report.
+pub async fn set_plugin_quantity_for(
+    pool: &PgPool,
+    account: AccountId,
+    product_id: i64,
+    absolute: i64,
+    cause: &str,
+) -> Result<StockChange, StockError> {
+    change(
+        pool,
+        &Change {
+            account: Some(account),
+            product_id,
+            field: StockField::Plugin,
+            target: Target::Absolute(absolute),
+            cause_kind: CAUSE_PLUGIN_REPORT,
+            cause_id: cause,
+            input: "plugin_quantity",
+        },
+    )
+    .await
+}
+
+/// One of the account's products' movements, oldest first, after movement `after`; `None` when
+/// the product is not the account's.
+pub async fn movements(
+    pool: &PgPool,
+    account: AccountId,
+    product_id: i64,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Option<Vec<Movement>>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM products WHERE account_id = $1 AND id = $2")
+            .bind(account.0)
+            .bind(product_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    // One pass over the product's ledger with a running sum, rather than a sum per row.
+    let rows: Vec<MovementRaw> = sqlx::query_as(
+        "SELECT id, product_id, field, delta, quantity_after, cause_kind, cause_id, order_id, \
+                created_at \
+         FROM (SELECT m.*, (sum(m.delta) OVER (PARTITION BY m.field ORDER BY m.id))::bigint \
+                               AS quantity_after \
+               FROM stock_movements m WHERE m.account_id = $1 AND m.product_id = $2) l \
+         WHERE id > $3 ORDER BY id LIMIT $4",
+    )
+    .bind(account.0)
+    .bind(product_id)
+    .bind(after.unwrap_or(0))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(MovementRaw::into_movement)
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Locks the products in id order, which every multi-product writer uses so two of them never
+/// deadlock.
+async fn lock_products(conn: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
+    sqlx::query("SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .fetch_all(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes an imported order's stock, in the caller's transaction (the one writing the order).
+///
+/// Each line `(order line id, sku, quantity)` is matched by SKU to the store's product or kit; a
+/// product line takes its quantity, a kit line each component times its quantity in the kit
+/// ([`line_movements`]). Each product a line moves gets one movement of cause
+/// `('order_line', line id)`, inserted with ON CONFLICT DO NOTHING, so importing the order
+/// again (overlapping windows, duplicate webhooks, a retried job) takes nothing twice. Lines
+/// with no SKU or an unknown one take nothing. The matched product and kit components are
+/// written onto the order's lines, as the unified order shows them.
+///
+/// Which orders take stock (not excluded ones, say) is the caller's decision. A line is counted
+/// once, at the quantity it had when first applied: an edit of the quantity on the channel
+/// afterwards is not re-counted.
+///
+/// Returns the ids of the products whose quantity changed now (empty on a re-import): the
+/// products whose listings sync-stock must push, found with
+/// [`super::channel_products::channels_listing_products`].
+pub async fn apply_order_in_tx(
+    conn: &mut PgConnection,
+    account: AccountId,
+    store_id: i64,
+    order_id: i64,
+    lines: &[(i64, Option<String>, u32)],
+) -> Result<Vec<i64>, StoreError> {
+    let skus: Vec<String> = lines
+        .iter()
+        .filter_map(|(_, sku, _)| sku.clone())
+        .filter(|s| !s.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if skus.is_empty() {
+        return Ok(Vec::new());
+    }
+    let products: Vec<(i64, String, bool)> = sqlx::query_as(
+        "SELECT id, sku, is_kit FROM products \
+         WHERE account_id = $1 AND store_id = $2 AND sku = ANY($3)",
+    )
+    .bind(account.0)
+    .bind(store_id)
+    .bind(&skus)
+    .fetch_all(&mut *conn)
+    .await?;
+    let kit_ids: Vec<i64> = products
+        .iter()
+        .filter(|(_, _, is_kit)| *is_kit)
+        .map(|(id, _, _)| *id)
+        .collect();
+    let component_rows: Vec<(i64, i64, i32, String)> = sqlx::query_as(
+        "SELECT kc.kit_id, kc.component_id, kc.quantity, c.sku \
+         FROM kit_components kc JOIN products c ON c.id = kc.component_id \
+         WHERE kc.kit_id = ANY($1) ORDER BY kc.kit_id, kc.component_id",
+    )
+    .bind(&kit_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut components: HashMap<i64, Vec<KitComponent>> = HashMap::new();
+    for (kit_id, component_id, quantity, sku) in component_rows {
+        components.entry(kit_id).or_default().push(KitComponent {
+            product_id: component_id,
+            sku,
+            quantity: u32::try_from(quantity)
+                .map_err(|_| StoreError::Corrupt(format!("kit {kit_id} component quantity")))?,
+        });
+    }
+    let by_sku: HashMap<&str, (i64, bool)> = products
+        .iter()
+        .map(|(id, sku, is_kit)| (sku.as_str(), (*id, *is_kit)))
+        .collect();
+
+    let mut move_products = Vec::new();
+    let mut move_deltas = Vec::new();
+    let mut move_causes = Vec::new();
+    let mut map_lines = Vec::new();
+    let mut map_products = Vec::new();
+    let mut map_kits = Vec::new();
+    for (line_id, sku, quantity) in lines {
+        let Some(&(product_id, is_kit)) = sku.as_deref().and_then(|s| by_sku.get(s)) else {
+            continue;
+        };
+        let kit = if is_kit {
+            components.get(&product_id).cloned().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let kind = if is_kit {
+            ProductKind::Kit(
+                kit.iter()
+                    .map(|c| (c.product_id, i64::from(c.quantity)))
+                    .collect(),
+            )
+        } else {
+            ProductKind::Simple(product_id)
+        };
+        for (moved, delta) in line_movements(i64::from(*quantity), &kind) {
+            move_products.push(moved);
+            move_deltas.push(i32::try_from(delta).map_err(|_| {
+                StoreError::Corrupt(format!("order line {line_id} moves {delta} units"))
+            })?);
+            move_causes.push(line_id.to_string());
+        }
+        map_lines.push(*line_id);
+        map_products.push(product_id);
+        map_kits.push(
+            serde_json::to_string(&kit)
+                .map_err(|e| StoreError::Corrupt(format!("kit components: {e}")))?,
+        );
+    }
+
+    sqlx::query(
+        "UPDATE order_lines ol SET product_id = m.product_id, kit_components = m.kit::jsonb \
+         FROM UNNEST($2::bigint[], $3::bigint[], $4::text[]) AS m(line_id, product_id, kit) \
+         WHERE ol.order_id = $1 AND ol.id = m.line_id \
+           AND (ol.product_id IS DISTINCT FROM m.product_id OR ol.kit_components <> m.kit::jsonb)",
+    )
+    .bind(order_id)
+    .bind(&map_lines)
+    .bind(&map_products)
+    .bind(&map_kits)
+    .execute(&mut *conn)
+    .await?;
+
+    if move_products.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut to_lock = move_products.clone();
+    to_lock.sort_unstable();
+    to_lock.dedup();
+    lock_products(conn, &to_lock).await?;
+    let changed: Vec<i64> = sqlx::query_scalar(
+        "WITH ins AS ( \
+             INSERT INTO stock_movements \
+                 (account_id, product_id, field, delta, cause_kind, cause_id, order_id) \
+             SELECT $1, m.product_id, 'api', m.delta, 'order_line', m.cause_id, $2 \
+             FROM UNNEST($3::bigint[], $4::int[], $5::text[]) AS m(product_id, delta, cause_id) \
+             ORDER BY m.product_id \
+             ON CONFLICT (product_id, field, cause_kind, cause_id) DO NOTHING \
+             RETURNING product_id, delta \
+         ), upd AS ( \
+             UPDATE products p SET api_quantity = p.api_quantity + s.delta, updated_at = now() \
+             FROM (SELECT product_id, sum(delta)::int AS delta FROM ins GROUP BY product_id) s \
+             WHERE p.id = s.product_id AND s.delta <> 0 \
+             RETURNING p.id \
+         ) \
+         SELECT id FROM upd ORDER BY id",
+    )
+    .bind(account.0)
+    .bind(order_id)
+    .bind(&move_products)
+    .bind(&move_deltas)
+    .bind(&move_causes)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(changed)
+}
+
+/// [`apply_order_in_tx`] for an order already written in this transaction, reading its account,
+/// store and lines back, so the import needs no line ids from the upsert.
+pub async fn apply_stored_order_in_tx(
+    conn: &mut PgConnection,
+    order_id: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let head: Option<(i64, i64)> =
+        sqlx::query_as("SELECT account_id, store_id FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((account_id, store_id)) = head else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(i64, Option<String>, i32)> =
+        sqlx::query_as("SELECT id, sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY id")
+            .bind(order_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let lines: Vec<(i64, Option<String>, u32)> = rows
+        .into_iter()
+        .map(|(id, sku, q)| (id, sku, u32::try_from(q).unwrap_or(0)))
+        .collect();
+    apply_order_in_tx(conn, AccountId(account_id), store_id, order_id, &lines).await
+}
+
+/// Puts back what an order took, for a cancellation before despatch, in the caller's
+/// transaction.
+///
+/// Each `order_line` movement of the order gets its exact opposite, cause
+/// `('order_cancel', line id)`, so what comes back is what was taken, whatever happened to the
+/// kit's recipe or the order's lines since; a second cancellation finds its movements there and
+/// changes nothing. An order imported again after its cancellation takes nothing either: its
+/// line movements are already in the ledger. Returns the ids of the products whose quantity
+/// changed now.
+pub async fn restore_order_in_tx(
+    conn: &mut PgConnection,
+    order_id: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let taken: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT product_id FROM stock_movements \
+         WHERE order_id = $1 AND cause_kind = 'order_line' ORDER BY product_id",
+    )
+    .bind(order_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if taken.is_empty() {
+        return Ok(Vec::new());
+    }
+    lock_products(conn, &taken).await?;
+    let changed: Vec<i64> = sqlx::query_scalar(
+        "WITH ins AS ( \
+             INSERT INTO stock_movements \
+                 (account_id, product_id, field, delta, cause_kind, cause_id, order_id) \
+             SELECT account_id, product_id, field, -delta, 'order_cancel', cause_id, order_id \
+             FROM stock_movements \
+             WHERE order_id = $1 AND cause_kind = 'order_line' \
+             ORDER BY product_id, id \
+             ON CONFLICT (product_id, field, cause_kind, cause_id) DO NOTHING \
+             RETURNING product_id, field, delta \
+         ), upd AS ( \
+             UPDATE products p SET \
+                 api_quantity = p.api_quantity + s.api, \
+                 plugin_quantity = p.plugin_quantity + s.plugin, \
+                 updated_at = now() \
+             FROM (SELECT product_id, \
+                          COALESCE(sum(delta) FILTER (WHERE field = 'api'), 0)::int AS api, \
+                          COALESCE(sum(delta) FILTER (WHERE field = 'plugin'), 0)::int AS plugin \
+                   FROM ins GROUP BY product_id) s \
+             WHERE p.id = s.product_id AND (s.api <> 0 OR s.plugin <> 0) \
+             RETURNING p.id \
+         ) \
+         SELECT id FROM upd ORDER BY id",
+    )
+    .bind(order_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(changed)
+}

@@ -1,0 +1,759 @@
+//! `/v1/products` and `/v1/channels/{id}/products` through HTTP against real PostgreSQL and
+//! Redis: CRUD, validation naming the field, stock set / adjust / plugin stock with the
+//! `Idempotency-Key` replay, kits, the ledger, and another account's ids answering 404.
+
+mod tenant_helpers;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use switchyard::connectors::{Listing, ListingId};
+use switchyard::store::channel_products;
+use tenant_helpers::{channel, key, pool, spawn_server, tenant, TestServer};
+
+async fn send(
+    app: &TestServer,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let req = app.request(method, path, token);
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    req.send().await.expect("request sent")
+}
+
+async fn ok_json(res: reqwest::Response, status: StatusCode) -> Value {
+    let url = res.url().clone();
+    let got = res.status();
+    let text = res.text().await.expect("a body");
+    assert_eq!(got, status, "{url}: {text}");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// Asserts a problem+json of `status` and returns it.
+async fn problem(res: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    assert_eq!(
+        res.headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    res.json().await.expect("a problem is JSON")
+}
+
+async fn create(app: &TestServer, token: &str, body: Value) -> Value {
+    ok_json(
+        send(app, Method::POST, "/v1/products", token, Some(body)).await,
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn products_are_created_listed_changed_and_deleted() {
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let other = tenant(&pool).await;
+    let ch = channel(&pool, &key(&app.settings), t.account).await;
+    let foreign = channel(&pool, &key(&app.settings), other.account).await;
+    let store = ch.store_id;
+
+    let res = send(
+        &app,
+        Method::POST,
+        "/v1/products",
+        &t.token,
+        Some(json!({"store_id": store, "sku": " MUG-1 ", "title": "Mug", "api_quantity": 12})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mug: Value = res.json().await.unwrap();
+    let id = mug["id"].as_i64().unwrap();
+    assert_eq!(location, format!("/v1/products/{id}"));
+    assert_eq!(mug["sku"], "MUG-1", "trimmed");
+    assert_eq!(mug["store_id"], store);
+    assert_eq!(
+        (
+            &mug["api_quantity"],
+            &mug["plugin_quantity"],
+            &mug["available_quantity"],
+            &mug["is_kit"]
+        ),
+        (&json!(12), &json!(0), &json!(12), &json!(false))
+    );
+
+    // Validation: 422 naming the field, 400 for what is not JSON, 409 for a taken SKU.
+    let cases = [
+        (json!({"store_id": store, "title": "x"}), "sku"),
+        (json!({"store_id": store, "sku": "  ", "title": "x"}), "sku"),
+        (json!({"store_id": store, "sku": "a", "title": ""}), "title"),
+        (json!({"store_id": store, "sku": "a", "title": 5}), "title"),
+        (
+            json!({"store_id": store, "sku": "a", "title": "x", "api_quantity": -1}),
+            "api_quantity",
+        ),
+        (
+            json!({"store_id": store, "sku": "a", "title": "x", "colour": "red"}),
+            "colour",
+        ),
+        (
+            json!({"store_id": foreign.store_id, "sku": "a", "title": "x"}),
+            "store_id",
+        ),
+        (
+            json!({"store_id": "one", "sku": "a", "title": "x"}),
+            "store_id",
+        ),
+    ];
+    for (body, field) in cases {
+        let p = problem(
+            send(
+                &app,
+                Method::POST,
+                "/v1/products",
+                &t.token,
+                Some(body.clone()),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["field"], field, "{body}");
+    }
+    let res = app
+        .request(Method::POST, "/v1/products", &t.token)
+        .header("content-type", "application/json")
+        .body("{\"sku\": ")
+        .send()
+        .await
+        .unwrap();
+    problem(res, StatusCode::BAD_REQUEST).await;
+    problem(
+        send(
+            &app,
+            Method::POST,
+            "/v1/products",
+            &t.token,
+            Some(json!({"store_id": store, "sku": "MUG-1", "title": "Again"})),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    // Listing, filtered and paged.
+    let plate = create(
+        &app,
+        &t.token,
+        json!({"store_id": store, "sku": "PLATE", "title": "Plate"}),
+    )
+    .await;
+    assert_eq!(plate["api_quantity"], 0);
+    let page = ok_json(
+        send(&app, Method::GET, "/v1/products?limit=1", &t.token, None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["items"][0]["id"], id);
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let next = ok_json(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/products?limit=1&cursor={cursor}"),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(next["items"][0]["id"], plate["id"]);
+    assert!(next["next_cursor"].is_null());
+    let by_sku = ok_json(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/products?store_id={store}&sku=PLATE"),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(by_sku["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(by_sku["items"][0]["sku"], "PLATE");
+
+    // Patching.
+    let patched = ok_json(
+        send(
+            &app,
+            Method::PATCH,
+            &format!("/v1/products/{id}"),
+            &t.token,
+            Some(json!({"title": "Big mug", "sku": "MUG-2"})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (&patched["title"], &patched["sku"]),
+        (&json!("Big mug"), &json!("MUG-2"))
+    );
+    assert_eq!(
+        patched["api_quantity"], 12,
+        "stock is not touched by a patch"
+    );
+    problem(
+        send(
+            &app,
+            Method::PATCH,
+            &format!("/v1/products/{id}"),
+            &t.token,
+            Some(json!({"sku": "PLATE"})),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let p = problem(
+        send(
+            &app,
+            Method::PATCH,
+            &format!("/v1/products/{id}"),
+            &t.token,
+            Some(json!({"title": ""})),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "title");
+
+    // Deleting.
+    let gone = send(
+        &app,
+        Method::DELETE,
+        &format!("/v1/products/{id}"),
+        &t.token,
+        None,
+    )
+    .await;
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    problem(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/products/{id}"),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        send(
+            &app,
+            Method::DELETE,
+            &format!("/v1/products/{id}"),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let ch = channel(&pool, &key(&app.settings), t.account).await;
+    let a = create(
+        &app,
+        &t.token,
+        json!({"store_id": ch.store_id, "sku": "A", "title": "A"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let b = create(
+        &app,
+        &t.token,
+        json!({"store_id": ch.store_id, "sku": "B", "title": "B", "api_quantity": 5}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+
+    let set = ok_json(
+        send(
+            &app,
+            Method::PUT,
+            &format!("/v1/products/{a}/stock"),
+            &t.token,
+            Some(json!({"api_quantity": 10})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (&set["api_quantity"], &set["available_quantity"]),
+        (&json!(10), &json!(10))
+    );
+    let plugin = ok_json(
+        send(
+            &app,
+            Method::PUT,
+            &format!("/v1/products/{a}/plugin-stock"),
+            &t.token,
+            Some(json!({"plugin_quantity": 3})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (
+            &plugin["api_quantity"],
+            &plugin["plugin_quantity"],
+            &plugin["available_quantity"]
+        ),
+        (&json!(10), &json!(3), &json!(13))
+    );
+    let p = problem(
+        send(
+            &app,
+            Method::PUT,
+            &format!("/v1/products/{a}/stock"),
+            &t.token,
+            Some(json!({"api_quantity": -5})),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "api_quantity");
+
+    // An adjustment needs a key; a replay answers the same body and changes nothing.
+    let adjust = format!("/v1/products/{a}/stock/adjust");
+    problem(
+        send(
+            &app,
+            Method::POST,
+            &adjust,
+            &t.token,
+            Some(json!({"delta": -4})),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let post_with = |key: &'static str, delta: i64| {
+        app.request(Method::POST, &adjust, &t.token)
+            .header("idempotency-key", key)
+            .json(&json!({ "delta": delta }))
+            .send()
+    };
+    let first = post_with("adj-1", -4).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first_body = first.text().await.unwrap();
+    let movement: Value = serde_json::from_str(&first_body).unwrap();
+    assert_eq!(
+        (&movement["delta"], &movement["quantity_after"]),
+        (&json!(-4), &json!(6))
+    );
+    assert_eq!(movement["cause_id"], "adj-1");
+    let replay = post_with("adj-1", -4).await.unwrap();
+    assert_eq!(replay.status(), StatusCode::OK);
+    assert_eq!(
+        replay
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    assert_eq!(replay.text().await.unwrap(), first_body);
+    problem(post_with("adj-1", -5).await.unwrap(), StatusCode::CONFLICT).await;
+    let p = problem(
+        post_with("adj-zero", 0).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "delta");
+    let now = ok_json(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/products/{a}"),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (&now["api_quantity"], &now["available_quantity"]),
+        (&json!(6), &json!(9))
+    );
+
+    // The ledger shows every change, with the quantity after each.
+    let ledger = ok_json(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/products/{a}/movements"),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let steps: Vec<(String, i64, i64)> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["field"].as_str().unwrap_or_default().to_owned(),
+                m["delta"].as_i64().unwrap_or_default(),
+                m["quantity_after"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("api".to_owned(), 10, 10),
+            ("plugin".to_owned(), 3, 3),
+            ("api".to_owned(), -4, 6)
+        ]
+    );
+
+    // A kit of 2 x A + 1 x B.
+    let k = create(
+        &app,
+        &t.token,
+        json!({"store_id": ch.store_id, "sku": "KIT", "title": "Kit"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let components = format!("/v1/products/{k}/components");
+    let kit = ok_json(
+        send(
+            &app,
+            Method::PUT,
+            &components,
+            &t.token,
+            Some(json!([{"product_id": a, "quantity": 2}, {"product_id": b, "quantity": 1}])),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(kit["is_kit"], true);
+    assert_eq!(kit["components"].as_array().map(Vec::len), Some(2));
+    assert_eq!(kit["available_quantity"], 4, "min((6 + 3) / 2, 5 / 1)");
+    for (body, field) in [
+        (
+            json!([{"product_id": a, "quantity": 2}, {"product_id": b}]),
+            json!("[1].quantity"),
+        ),
+        (
+            json!([{"product_id": a, "quantity": 0}]),
+            json!("[0].quantity"),
+        ),
+        (
+            json!([{"product_id": k, "quantity": 1}]),
+            json!("[0].product_id"),
+        ),
+        (
+            json!([{"product_id": 0, "quantity": 1}]),
+            json!("[0].product_id"),
+        ),
+        (json!({"product_id": a, "quantity": 1}), Value::Null),
+    ] {
+        let p = problem(
+            send(&app, Method::PUT, &components, &t.token, Some(body.clone())).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(
+            p.get("field").cloned().unwrap_or(Value::Null),
+            field,
+            "{body}"
+        );
+    }
+    let p = problem(
+        send(
+            &app,
+            Method::PUT,
+            &format!("/v1/products/{k}/stock"),
+            &t.token,
+            Some(json!({"api_quantity": 3})),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "api_quantity");
+    problem(
+        send(
+            &app,
+            Method::DELETE,
+            &format!("/v1/products/{a}"),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let still = ok_json(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/products/{k}"),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(still["available_quantity"], 4);
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_channels_listings_show_their_mapping_and_last_push() {
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let ch = channel(&pool, &key(&app.settings), t.account).await;
+    let mug = create(
+        &app,
+        &t.token,
+        json!({"store_id": ch.store_id, "sku": "MUG", "title": "Mug", "api_quantity": 4}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let mut ids = Vec::new();
+    for (product, sku) in [("10", "MUG"), ("11", "NOPE")] {
+        let listing = Listing {
+            id: ListingId {
+                product_id: product.into(),
+                variant_id: Some(format!("{product}-v")),
+                inventory_item_id: Some(format!("{product}-i")),
+            },
+            sku: Some(sku.into()),
+            title: format!("Listing {sku}"),
+            price: Some("7.50".into()),
+            quantity: Some(1),
+        };
+        ids.push(
+            channel_products::upsert_listing(&mut conn, t.account, ch.id, ch.store_id, &listing)
+                .await
+                .unwrap(),
+        );
+    }
+    channel_products::record_pushed(&pool, ids[0], 4)
+        .await
+        .unwrap();
+
+    let page = ok_json(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/channels/{}/products", ch.id),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["product_id"], mug);
+    assert_eq!(items[0]["last_pushed_quantity"], 4);
+    assert_eq!(items[0]["external_variant_id"], "10-v");
+    assert_eq!(items[0]["price"], "7.50");
+    assert!(items[1]["product_id"].is_null(), "no product has its SKU");
+    assert!(items[1]["last_pushed_quantity"].is_null());
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_accounts_products_answer_404_on_every_route() {
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let owner = tenant(&pool).await;
+    let intruder = tenant(&pool).await;
+    let ch = channel(&pool, &key(&app.settings), owner.account).await;
+    let a = create(
+        &app,
+        &owner.token,
+        json!({"store_id": ch.store_id, "sku": "A", "title": "A", "api_quantity": 5}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    // The intruder's own product, to offer as a component of the owner's kit and the reverse.
+    let ich = channel(&pool, &key(&app.settings), intruder.account).await;
+    let mine = create(
+        &app,
+        &intruder.token,
+        json!({"store_id": ich.store_id, "sku": "X", "title": "X"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+
+    let cases: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/v1/products/{a}"), None),
+        (
+            Method::PATCH,
+            format!("/v1/products/{a}"),
+            Some(json!({"title": "mine now"})),
+        ),
+        (Method::DELETE, format!("/v1/products/{a}"), None),
+        (
+            Method::PUT,
+            format!("/v1/products/{a}/stock"),
+            Some(json!({"api_quantity": 0})),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/products/{a}/plugin-stock"),
+            Some(json!({"plugin_quantity": 99})),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/products/{a}/components"),
+            Some(json!([{"product_id": mine, "quantity": 1}])),
+        ),
+        (Method::GET, format!("/v1/products/{a}/movements"), None),
+        (
+            Method::GET,
+            format!("/v1/channels/{}/products", ch.id),
+            None,
+        ),
+    ];
+    for (method, path, body) in &cases {
+        let res = send(&app, method.clone(), path, &intruder.token, body.clone()).await;
+        let p = problem(res, StatusCode::NOT_FOUND).await;
+        assert_eq!(
+            p["type"], "https://switchyard.dev/problems/not-found",
+            "{method} {path}"
+        );
+    }
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/v1/products/{a}/stock/adjust"),
+            &intruder.token,
+        )
+        .header("idempotency-key", "steal")
+        .json(&json!({"delta": -5}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, StatusCode::NOT_FOUND).await;
+    // The owner's product cannot be pulled into the intruder's kit either.
+    let p = problem(
+        send(
+            &app,
+            Method::PUT,
+            &format!("/v1/products/{mine}/components"),
+            &intruder.token,
+            Some(json!([{"product_id": a, "quantity": 1}])),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "[0].product_id");
+    let listed = ok_json(
+        send(&app, Method::GET, "/v1/products", &intruder.token, None).await,
+        StatusCode::OK,
+    )
+    .await;
+    let ids: Vec<i64> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_i64())
+        .collect();
+    assert_eq!(ids, vec![mine]);
+
+    // The owner's product is as it was.
+    let p = ok_json(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/products/{a}"),
+            &owner.token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (
+            &p["title"],
+            &p["api_quantity"],
+            &p["plugin_quantity"],
+            &p["is_kit"]
+        ),
+        (&json!("A"), &json!(5), &json!(0), &json!(false))
+    );
+    let ledger = ok_json(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/products/{a}/movements"),
+            &owner.token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        ledger["items"].as_array().map(Vec::len),
+        Some(1),
+        "the opening only"
+    );
+
+    app.stop().await;
+}

@@ -124,6 +124,7 @@ pub struct ShutdownSettings {
 #[serde(deny_unknown_fields)]
 pub struct TimerSettings {
     pub import_scan_secs: u64,
+    pub import_products_secs: u64,
     /// Fixed periodic jobs, run by every `work` and `run` process and enqueued once per tick.
     #[serde(default)]
     pub periodic: Vec<PeriodicJob>,
@@ -291,6 +292,9 @@ impl Settings {
         self.queue_defaults.validate("queue_defaults")?;
         if self.connectors.connect_timeout_ms == 0 || self.connectors.request_timeout_ms == 0 {
             return Err(invalid("connectors", "timeouts must be at least 1 ms"));
+        }
+        if self.timers.import_products_secs == 0 {
+            return Err(invalid("timers.import_products_secs", "must be at least 1"));
         }
         if self.timers.import_scan_secs == 0 {
             return Err(invalid("timers.import_scan_secs", "must be at least 1"));

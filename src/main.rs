@@ -7,13 +7,8 @@ use clap::{Parser, Subcommand};
 
 use switchyard::app::Application;
 use switchyard::config::Settings;
-use switchyard::crypto::CredentialsKey;
-use switchyard::queue::timers::{run_timer, Timer};
-use switchyard::queue::{relay, Broker, EnqueueOptions};
-use switchyard::workers::Deps;
-use switchyard::{bench, db, sandbox_cmd, shutdown, telemetry, workers};
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use switchyard::queue::{Broker, EnqueueOptions};
+use switchyard::{bench, db, demo, sandbox_cmd, shutdown, telemetry, workers};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +47,9 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed_orders: usize,
     },
+    /// The sandbox platforms, a seeded account, store and channels, and everything running, with
+    /// live progress: the quickest way to see switchyard work.
+    Demo(demo::Options),
     /// Manage tenant accounts.
     Accounts {
         #[command(subcommand)]
@@ -130,6 +128,8 @@ enum JobsCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Orders imported per second end to end, sandbox to committed rows and outbox.
+    Import(bench::import::Options),
     /// Enqueue, drain and idle-pickup figures for the queue.
     Queue {
         #[arg(long, default_value_t = 100_000)]
@@ -216,61 +216,13 @@ async fn jobs(broker: &Broker, cmd: JobsCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Runs the worker pools of `queues`, the timers and the outbox relay until a shutdown signal.
-/// The database is needed (and migrated) only when a domain queue is among `queues`.
-async fn work(
-    settings: &Settings,
-    queues: Vec<String>,
-    stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let broker = Broker::connect(settings)
-        .await
-        .context("connecting to Redis")?;
-    let queues: Vec<String> = if queues.is_empty() {
-        workers::HANDLED.iter().map(|q| q.to_string()).collect()
-    } else {
-        queues
-    };
-    let mut background = JoinSet::new();
-    let deps = if queues.iter().any(|q| workers::needs_deps(q)) {
-        let pool = db::prepare(&settings.database).await?;
-        let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
-        let deps = Deps::new(pool.clone(), key, broker.clone());
-        background.spawn(relay::run(pool, broker.clone(), stop.clone()));
-        let every = Duration::from_secs(settings.timers.import_scan_secs);
-        let (d, s) = (deps.clone(), shutdown::wait(stop.clone()));
-        background.spawn(async move {
-            if let Err(e) = workers::scheduler::run(d, every, s).await {
-                tracing::error!(error = %e, "import timer stopped");
-            }
-        });
-        Some(deps)
-    } else {
-        None
-    };
-    for p in &settings.timers.periodic {
-        let timer = Timer {
-            name: p.name.clone(),
-            every: Duration::from_secs(p.every_secs),
-            queue: broker.queue(&p.queue)?,
-            payload: p.payload.clone(),
-        };
-        let stop = shutdown::wait(stop.clone());
-        background.spawn(async move {
-            if let Err(e) = run_timer(timer, stop).await {
-                tracing::error!(error = %e, "timer stopped");
-            }
-        });
-    }
-    workers::run_pools(&broker, &queues, deps, stop).await?;
-    background.join_all().await;
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings = Settings::load()?;
+    let mut settings = Settings::load()?;
+    if let Command::Demo(_) = &cli.command {
+        demo::quiet_logs(&mut settings);
+    }
     telemetry::init(&settings.log);
     match cli.command {
         Command::Run => {
@@ -282,7 +234,7 @@ async fn main() -> anyhow::Result<()> {
             );
             let (served, worked) = tokio::join!(
                 app.run_until(stop.clone()),
-                work(&settings, Vec::new(), stop)
+                switchyard::runner::run_workers(&settings, Vec::new(), stop)
             );
             served.and(worked)
         }
@@ -291,7 +243,10 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "switchyard API is listening");
             app.run_until(shutdown::on_signal()).await
         }
-        Command::Work { queues } => work(&settings, queues, shutdown::on_signal()).await,
+        Command::Work { queues } => {
+            switchyard::runner::run_workers(&settings, queues, shutdown::on_signal()).await
+        }
+        Command::Demo(opts) => demo::run(settings, opts).await,
         Command::Accounts {
             command: AccountsCommand::Create { name, token_name },
         } => {
@@ -326,6 +281,7 @@ async fn main() -> anyhow::Result<()> {
             jobs(&broker, command).await
         }
         Command::Bench { command } => match command {
+            BenchCommand::Import(opts) => bench::import::run(&settings, &opts).await,
             BenchCommand::Queue {
                 jobs,
                 runs,

@@ -11,20 +11,20 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{Deps, ImportOrders};
+use super::channel_lock::{lock, LockKind};
+use super::{Deps, ImportOrders, JobKind, SyncStock};
 use crate::connectors::{ConnectorError, OrderCursor, OrderPage, SalesChannel};
+use crate::connectors::{OrderStatus, SyncStatus};
 use crate::domain::{decide, Decision};
-use crate::queue::JobError;
+use crate::queue::{EnqueueOptions, JobError};
 use crate::store::channels::ImportChannel;
 use crate::store::import_state::{self, RunOutcome};
 use crate::store::orders::{self, UpsertOutcome};
 use crate::store::outbox::{self, OutboxItem};
-use crate::store::{channels, StoreError};
+use crate::store::{channel_products, channels, stock, StoreError};
 
-/// Imports of one channel run one at a time; a second waits this long for the first.
-const LOCK_WAIT: Duration = Duration::from_secs(120);
-/// Advisory-lock namespace of channel imports (the high half of the 64-bit key).
-const IMPORT_LOCK_NS: i64 = 0x5359_0001 << 32;
+/// How long after a busy channel's running import its follow-up runs, at the earliest.
+const FOLLOW_UP: Duration = Duration::from_secs(1);
 
 fn store_err(e: StoreError) -> JobError {
     JobError::retry(format!("database: {e}"))
@@ -60,36 +60,16 @@ pub async fn run(job: ImportOrders, deps: Data<Arc<Deps>>) -> Result<(), JobErro
     if !ic.channel.active {
         return Ok(());
     }
-    // One import per channel at a time, held on a session of its own: if this worker dies the
-    // session ends and the lock with it.
-    let mut lock_conn = deps.db.acquire().await.map_err(db_err)?;
-    sqlx::query(&format!("SET lock_timeout = '{}s'", LOCK_WAIT.as_secs()))
-        .execute(&mut *lock_conn)
-        .await
-        .map_err(db_err)?;
-    let key = IMPORT_LOCK_NS | job.channel_id;
-    if let Err(e) = sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(key)
-        .execute(&mut *lock_conn)
-        .await
-    {
-        return Err(JobError::RetryAfter {
-            message: format!(
-                "another import of channel {} is still running: {e}",
-                job.channel_id
-            ),
-            after: Duration::from_secs(5),
-        });
-    }
+    // One import per channel at a time: the cursor is walked by one run. A request that finds
+    // one running leaves a single follow-up behind it rather than holding a worker slot while it
+    // waits, so a burst of webhooks costs one extra run, not one blocked slot each.
+    let guard = match lock(&deps.db, LockKind::Import, job.channel_id, Duration::ZERO).await {
+        Ok(guard) => guard,
+        Err(JobError::RetryAfter { .. }) => return follow_up(&deps, &job).await,
+        Err(e) => return Err(e),
+    };
     let result = import(&deps, &ic).await;
-    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(key)
-        .execute(&mut *lock_conn)
-        .await;
-    if unlocked.is_err() {
-        // The lock lives as long as the session: drop the connection rather than return it.
-        lock_conn.detach();
-    }
+    guard.release().await;
     let outcome = match &result {
         Ok(_) => RunOutcome::Success,
         Err(e) => RunOutcome::Error(e.to_string()),
@@ -104,6 +84,23 @@ pub async fn run(job: ImportOrders, deps: Data<Arc<Deps>>) -> Result<(), JobErro
         }
         Err(e) => Err(e),
     }
+}
+
+/// Queues one import to run after the one in progress (coalesced: waiting follow-ups of a
+/// channel are one job).
+async fn follow_up(deps: &Deps, job: &ImportOrders) -> Result<(), JobError> {
+    let opts = EnqueueOptions {
+        delay: Some(FOLLOW_UP),
+        unique_key: Some(format!("import-followup:{}", job.channel_id)),
+        ..EnqueueOptions::default()
+    };
+    deps.broker
+        .queue(ImportOrders::QUEUE)
+        .map_err(|e| JobError::retry(e.to_string()))?
+        .enqueue(job, &opts)
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?;
+    Ok(())
 }
 
 /// Where this walk starts: the saved checkpoint less the overlap window.
@@ -179,6 +176,57 @@ async fn read_page(
     }
 }
 
+/// The order's effect on stock, in the page's transaction: an order taken for work decrements
+/// its lines' products (kits by their components); one cancelled or refunded on the channel puts
+/// back what it took. Both are idempotent per order line, so a re-import never counts twice.
+/// Returns the products whose quantity moved.
+async fn apply_stock(
+    tx: &mut sqlx::PgConnection,
+    outcome: &UpsertOutcome,
+    status: OrderStatus,
+) -> Result<Vec<i64>, JobError> {
+    let gone = matches!(status, OrderStatus::Cancelled | OrderStatus::Refunded);
+    if gone && outcome.status_change.is_some() {
+        return stock::restore_order_in_tx(tx, outcome.order_id)
+            .await
+            .map_err(store_err);
+    }
+    let live = !gone && outcome.sync_status != SyncStatus::Excluded;
+    if live && (outcome.created || outcome.changed) {
+        return stock::apply_stored_order_in_tx(tx, outcome.order_id)
+            .await
+            .map_err(store_err);
+    }
+    Ok(Vec::new())
+}
+
+/// The stock pushes a page's stock changes call for: one per channel that lists a moved
+/// product (or a kit of one) and syncs stock automatically, coalesced per channel.
+async fn stock_syncs(
+    tx: &mut sqlx::PgConnection,
+    products: &[i64],
+) -> Result<Vec<OutboxItem>, JobError> {
+    if products.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listing = channel_products::channels_listing_products(tx, products)
+        .await
+        .map_err(store_err)?;
+    let targets = channels::auto_sync_targets(tx, &listing)
+        .await
+        .map_err(store_err)?;
+    targets
+        .into_iter()
+        .map(|channel_id| {
+            OutboxItem::job(
+                &SyncStock { channel_id },
+                Some(super::import_products::sync_key(channel_id)),
+            )
+            .map_err(store_err)
+        })
+        .collect()
+}
+
 /// One page in one transaction: orders, their events, and the cursor after them.
 async fn store_page(
     db: &PgPool,
@@ -188,18 +236,23 @@ async fn store_page(
 ) -> Result<(), JobError> {
     let channel = &ic.channel;
     let mut tx = db.begin().await.map_err(db_err)?;
+    let decided: Vec<_> = page
+        .iter()
+        .map(|order| (order.clone(), decide(&channel.settings, order)))
+        .collect();
+    let outcomes = orders::upsert_page(&mut tx, channel, &decided)
+        .await
+        .map_err(store_err)?;
     let mut created = 0i64;
-    let mut events = 0;
-    for order in page {
-        let decision = decide(&channel.settings, order);
-        let outcome = orders::upsert_order(&mut tx, channel, order, &decision)
-            .await
-            .map_err(store_err)?;
+    let mut items = Vec::new();
+    let mut stock_changed: Vec<i64> = Vec::new();
+    for (outcome, (order, decision)) in outcomes.iter().zip(&decided) {
         if outcome.created {
             created += 1;
         }
-        if let Some(kind) = event_for(&outcome, &decision) {
-            let event = OutboxItem::Event {
+        stock_changed.extend(apply_stock(&mut tx, outcome, order.status).await?);
+        if let Some(kind) = event_for(outcome, decision) {
+            items.push(OutboxItem::Event {
                 payload: json!({
                     "type": kind,
                     "order_id": outcome.order_id,
@@ -207,19 +260,20 @@ async fn store_page(
                     "channel_id": channel.id,
                     "sync_status": outcome.sync_status,
                 }),
-            };
-            outbox::push_in_tx(&mut tx, &event)
-                .await
-                .map_err(store_err)?;
-            events += 1;
+            });
         }
     }
+    items.extend(stock_syncs(&mut tx, &stock_changed).await?);
+    // One statement for the page's outbox rows: a round trip per order would dominate the page.
+    outbox::push_many_in_tx(&mut tx, &items)
+        .await
+        .map_err(store_err)?;
     if let Some(t) = checkpoint {
         import_state::save_cursor_in_tx(&mut tx, channel.id, &OrderCursor::Since(Some(t)), created)
             .await
             .map_err(store_err)?;
     }
-    if events > 0 {
+    if !items.is_empty() {
         outbox::notify_in_tx(&mut tx).await.map_err(store_err)?;
     }
     tx.commit().await.map_err(db_err)?;

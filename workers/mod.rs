@@ -4,11 +4,14 @@
 //! against the queue's type. A queue gets a worker pool once its handler exists (see `HANDLED`);
 //! jobs on the others wait in Redis, untouched, until a release that handles them.
 
+mod channel_lock;
 mod context;
 mod import_orders;
+pub mod import_products;
 mod noop;
 mod pool;
 pub mod scheduler;
+mod sync_stock;
 
 pub use context::Deps;
 pub use noop::Noop;
@@ -111,7 +114,12 @@ queues! {
 }
 
 /// Queues whose handlers exist, and so get worker pools.
-pub const HANDLED: &[&str] = &[Noop::QUEUE, ImportOrders::QUEUE];
+pub const HANDLED: &[&str] = &[
+    Noop::QUEUE,
+    ImportOrders::QUEUE,
+    ImportProducts::QUEUE,
+    SyncStock::QUEUE,
+];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PayloadError {

@@ -10,7 +10,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::limit::ConcurrencyLimitLayer;
 
-use super::{import_orders, noop, Deps, ImportOrders, JobKind, Noop, HANDLED};
+use super::{
+    import_orders, import_products, noop, sync_stock, Deps, ImportOrders, ImportProducts, JobKind,
+    Noop, SyncStock, HANDLED,
+};
 use crate::queue::{Broker, QueueError, RedisBackend};
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,14 @@ pub fn spawn_pool_with(
         ImportOrders::QUEUE => {
             let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
             worker_run!(q, ImportOrders, import_orders::run, stop, deps)
+        }
+        ImportProducts::QUEUE => {
+            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
+            worker_run!(q, ImportProducts, import_products::run, stop, deps)
+        }
+        SyncStock::QUEUE => {
+            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
+            worker_run!(q, SyncStock, sync_stock::run, stop, deps)
         }
         other => return Err(PoolError::NotHandled(other.to_owned())),
     };

@@ -1,4 +1,4 @@
-//! The import timer: every few seconds it looks for active channels whose poll interval has
+//! The import timers. Every few seconds it looks for active channels whose poll interval has
 //! passed since their last import and enqueues an import for each. The enqueue carries a unique
 //! key per channel per poll slot that outlives the job, so however many processes run the timer,
 //! a channel is imported once per interval.
@@ -12,7 +12,7 @@ use apalis_core::worker::builder::WorkerBuilder;
 use apalis_cron::timezone::Utc;
 use apalis_cron::{CronScheduler, Tick};
 
-use super::{Deps, ImportOrders, ImportReason, JobKind};
+use super::{Deps, ImportOrders, ImportProducts, ImportReason, JobKind};
 use crate::queue::timers::Every;
 use crate::queue::EnqueueOptions;
 use crate::store::channels;
@@ -45,7 +45,42 @@ pub async fn enqueue_due_imports(deps: &Deps, now_secs: u64) -> Result<usize, Bo
     Ok(created)
 }
 
-async fn on_tick(tick: Tick<Utc>, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+/// Enqueues each product-downloading channel's product import once per `every`.
+pub async fn enqueue_product_imports(
+    deps: &Deps,
+    every: Duration,
+    now_secs: u64,
+) -> Result<usize, BoxDynError> {
+    let queue = deps.broker.queue(ImportProducts::QUEUE)?;
+    let interval = every.as_secs().max(1);
+    let mut created = 0;
+    for channel_id in channels::product_download_channels(&deps.db).await? {
+        let opts = EnqueueOptions {
+            unique_key: Some(format!(
+                "products-timer:{channel_id}:{}",
+                now_secs / interval
+            )),
+            unique_for: Some(every * 2),
+            ..EnqueueOptions::default()
+        };
+        if queue
+            .enqueue(&ImportProducts { channel_id }, &opts)
+            .await?
+            .created
+        {
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+async fn on_tick(
+    tick: Tick<Utc>,
+    deps: Data<Arc<Deps>>,
+    products_every: Data<ProductsEvery>,
+) -> Result<(), BoxDynError> {
+    let ProductsEvery(every) = *products_every;
+    enqueue_product_imports(&deps, every, tick.get_timestamp()).await?;
     let created = enqueue_due_imports(&deps, tick.get_timestamp()).await?;
     if created > 0 {
         tracing::debug!(created, "scheduled imports enqueued");
@@ -53,15 +88,22 @@ async fn on_tick(tick: Tick<Utc>, deps: Data<Arc<Deps>>) -> Result<(), BoxDynErr
     Ok(())
 }
 
-/// Runs the import timer until `shutdown` resolves, looking every `every`.
+/// How often product imports run.
+#[derive(Debug, Clone, Copy)]
+pub struct ProductsEvery(pub Duration);
+
+/// Runs the import timer until `shutdown` resolves, looking every `every` for due order imports
+/// and enqueueing product imports every `products_every`.
 pub async fn run(
     deps: Arc<Deps>,
     every: Duration,
+    products_every: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), apalis_core::error::WorkerError> {
-    let worker = WorkerBuilder::new("timer-import-orders")
+    let worker = WorkerBuilder::new("timer-imports")
         .backend(CronScheduler::new(Every(every)))
         .data(deps)
+        .data(ProductsEvery(products_every))
         .build(on_tick);
     worker
         .run_until(async move {

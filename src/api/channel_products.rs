@@ -15,7 +15,30 @@ use crate::error::AppError;
 use crate::store::channel_products;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/channels/{id}/products", get(list))
+    Router::new()
+        .route("/channels/{id}/products", get(list))
+        .route(
+            "/channels/{id}/stock/push-all",
+            axum::routing::post(push_all),
+        )
+}
+
+/// "Push all stocks": every listing of the channel is sent again at the next sync, which is
+/// enqueued now. 202 with how many listings will be pushed.
+async fn push_all(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    crate::store::channels::get(db(&state)?, account, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("channel {id}")))?;
+    let listings = super::stock_sync::push_all(&state, id).await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "listings": listings })),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

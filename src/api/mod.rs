@@ -19,6 +19,7 @@ mod orders;
 mod problem;
 mod products;
 mod queues;
+mod stock_sync;
 mod stores;
 pub mod tenant;
 

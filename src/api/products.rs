@@ -8,7 +8,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use ulid::Ulid;
 
 use super::extract::{ApiJson, ApiQuery};
+use super::stock_sync::after_stock_change;
 use super::tenant::{conflict, db, id_cursor, id_page, limit, Account};
 use super::AppState;
 use crate::domain::FieldError;
@@ -298,7 +299,10 @@ async fn set_stock(
     // A PUT is idempotent by its nature; each one is its own cause in the ledger.
     let cause = Ulid::new().to_string();
     match stock::set_api_quantity(db(&state)?, account, id, quantity, &cause).await {
-        Ok(_) => product_after(&state, account, id).await,
+        Ok(_) => {
+            after_stock_change(&state, &[id]).await?;
+            product_after(&state, account, id).await
+        }
         Err(e) => refusal(id, e),
     }
 }
@@ -319,6 +323,9 @@ async fn adjust_stock(
     }
     match stock::adjust_api_quantity(db(&state)?, account, id, body.delta, &key).await {
         Ok(StockChange { movement, replayed }) => {
+            if !replayed {
+                after_stock_change(&state, &[id]).await?;
+            }
             let mut res = Json(movement).into_response();
             if replayed {
                 res.headers_mut()
@@ -339,28 +346,19 @@ async fn set_plugin_stock(
     let quantity = check_quantity("plugin_quantity", body.plugin_quantity)?;
     let cause = format!("admin:{}", Ulid::new());
     match stock::set_plugin_quantity_for(db(&state)?, account, id, quantity, &cause).await {
-        Ok(_) => product_after(&state, account, id).await,
+        Ok(_) => {
+            after_stock_change(&state, &[id]).await?;
+            product_after(&state, account, id).await
+        }
         Err(e) => refusal(id, e),
     }
-}
-
-/// True for `application/json` and `application/<anything>+json`.
-fn is_json(headers: &HeaderMap) -> bool {
-    let essence = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// The components body: a JSON array, which `ApiJson` (objects only) does not take. Same
 /// answers: 400 when it is not JSON, 422 naming the entry (`[1].quantity`) when it is the wrong
 /// shape.
 fn decode_components(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Component>, AppError> {
-    if !is_json(headers) {
+    if !super::extract::is_json(headers) {
         return Err(AppError::BadRequest(
             "expected a JSON body sent with `Content-Type: application/json`".into(),
         ));
@@ -389,7 +387,10 @@ async fn set_components(
         .map(|c| (c.product_id, c.quantity))
         .collect();
     match products::set_components(db(&state)?, account, id, &pairs).await {
-        Ok(product) => Ok(Json(product).into_response()),
+        Ok(product) => {
+            after_stock_change(&state, &[id]).await?;
+            Ok(Json(product).into_response())
+        }
         Err(e) => refusal(id, e),
     }
 }
@@ -414,7 +415,10 @@ mod tests {
 
     fn json_headers() -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         h
     }
 

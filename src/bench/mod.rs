@@ -2,6 +2,7 @@
 
 #[cfg(feature = "bench-apalis-redis")]
 mod apalis_redis_peer;
+pub mod import;
 pub mod queue;
 
 /// The value at quantile `q` (0..=1) of an ascending slice.

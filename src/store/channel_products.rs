@@ -345,3 +345,15 @@ pub async fn list_for_channel(
     .await?;
     Ok(Some(rows))
 }
+
+/// Forgets what every listing of the channel was last sent, so the next sync pushes them all
+/// (the "push all stocks" action).
+pub async fn forget_pushed(pool: &PgPool, channel_id: i64) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE channel_products SET last_pushed_quantity = NULL WHERE channel_id = $1",
+    )
+    .bind(channel_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -302,3 +302,35 @@ pub async fn get_for_import(
         credentials,
     }))
 }
+
+/// Of `ids`, the active channels whose settings ask for stock to be pushed automatically
+/// (stock management and auto sync stock both on): the channels a stock change is sent to.
+pub async fn auto_sync_targets(
+    conn: &mut sqlx::PgConnection,
+    ids: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM channels \
+         WHERE id = ANY($1) AND active \
+           AND COALESCE((settings->>'stock_management')::boolean, false) \
+           AND COALESCE((settings->>'auto_sync_stock')::boolean, false) \
+         ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Active channels that download their products: what the product import timer visits.
+pub async fn product_download_channels(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM channels \
+         WHERE active AND COALESCE((settings->>'download_products')::boolean, false) \
+         ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?)
+}

@@ -6,7 +6,7 @@
 //! because channels resend orders all the time (overlapping import windows, duplicate webhooks)
 //! and every spurious change would reach webhooks and fulfilment.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Serialize;
@@ -267,6 +267,35 @@ async fn lines_of(
     Ok(by_order)
 }
 
+/// Lines as parallel columns, for multi-row statements over `UNNEST`.
+#[derive(Default)]
+struct LineColumns {
+    ids: Vec<String>,
+    skus: Vec<Option<String>>,
+    titles: Vec<String>,
+    quantities: Vec<i32>,
+    prices: Vec<String>,
+    taxes: Vec<String>,
+    kits: Vec<String>,
+}
+
+impl LineColumns {
+    fn push(&mut self, l: &OrderLine) -> Result<(), StoreError> {
+        self.ids.push(l.channel_line_id.clone());
+        self.skus.push(l.sku.clone());
+        self.titles.push(l.title.clone());
+        self.quantities
+            .push(i32::try_from(l.quantity).unwrap_or(i32::MAX));
+        self.prices.push(l.unit_price.clone());
+        self.taxes.push(l.tax.clone());
+        self.kits.push(
+            serde_json::to_string(&l.kit_components)
+                .map_err(|e| StoreError::Corrupt(format!("kit components: {e}")))?,
+        );
+        Ok(())
+    }
+}
+
 /// Inserts the order's lines, or updates the channel's fields of lines already there, and
 /// removes lines the channel no longer has (an edited order).
 async fn write_lines(
@@ -274,24 +303,9 @@ async fn write_lines(
     order_id: i64,
     lines: &[OrderLine],
 ) -> Result<(), StoreError> {
-    let mut ids = Vec::with_capacity(lines.len());
-    let mut skus = Vec::with_capacity(lines.len());
-    let mut titles = Vec::with_capacity(lines.len());
-    let mut quantities = Vec::with_capacity(lines.len());
-    let mut prices = Vec::with_capacity(lines.len());
-    let mut taxes = Vec::with_capacity(lines.len());
-    let mut kits = Vec::with_capacity(lines.len());
+    let mut c = LineColumns::default();
     for l in lines {
-        ids.push(l.channel_line_id.clone());
-        skus.push(l.sku.clone());
-        titles.push(l.title.clone());
-        quantities.push(i32::try_from(l.quantity).unwrap_or(i32::MAX));
-        prices.push(l.unit_price.clone());
-        taxes.push(l.tax.clone());
-        kits.push(
-            serde_json::to_string(&l.kit_components)
-                .map_err(|e| StoreError::Corrupt(format!("kit components: {e}")))?,
-        );
+        c.push(l)?;
     }
     sqlx::query(
         "INSERT INTO order_lines \
@@ -304,18 +318,18 @@ async fn write_lines(
              unit_price = EXCLUDED.unit_price, tax = EXCLUDED.tax",
     )
     .bind(order_id)
-    .bind(&ids)
-    .bind(&skus)
-    .bind(&titles)
-    .bind(&quantities)
-    .bind(&prices)
-    .bind(&taxes)
-    .bind(&kits)
+    .bind(&c.ids)
+    .bind(&c.skus)
+    .bind(&c.titles)
+    .bind(&c.quantities)
+    .bind(&c.prices)
+    .bind(&c.taxes)
+    .bind(&c.kits)
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM order_lines WHERE order_id = $1 AND NOT (channel_line_id = ANY($2))")
         .bind(order_id)
-        .bind(&ids)
+        .bind(&c.ids)
         .execute(conn)
         .await?;
     Ok(())
@@ -380,7 +394,9 @@ pub async fn upsert_order(
         if let Some(existing) =
             select_for_update(conn, channel.id, &incoming.channel_order_id).await?
         {
-            return update_existing(conn, existing, &incoming, decision).await;
+            let mut lines = lines_of(conn, &[existing.id]).await?;
+            let stored_lines = lines.remove(&existing.id).unwrap_or_default();
+            return update_existing(conn, existing, stored_lines, &incoming, decision).await;
         }
         let (sync, reason) = next_sync_status(None, decision);
         let inserted: Option<i64> = bind_data!(
@@ -422,15 +438,17 @@ pub async fn upsert_order(
     )))
 }
 
+/// Updates a stored order (read and locked by the caller, with its `stored_lines`) from the
+/// channel's copy, writing only what changed.
 async fn update_existing(
     conn: &mut PgConnection,
     existing: OrderRaw,
+    stored_lines: Vec<OrderLine>,
     incoming: &ChannelOrder,
     decision: &Decision,
 ) -> Result<UpsertOutcome, StoreError> {
     let order_id = existing.id;
-    let mut lines = lines_of(conn, &[order_id]).await?;
-    let stored = existing.into_stored(lines.remove(&order_id).unwrap_or_default())?;
+    let stored = existing.into_stored(stored_lines)?;
     let current_sync = stored.order.sync_status;
     let (sync, reason) = next_sync_status(Some(current_sync), decision);
     let before = &stored.order.order;
@@ -471,6 +489,271 @@ async fn update_existing(
         status_change,
         sync_status: sync,
     })
+}
+
+/// Stores a page of orders read from `channel`, in the caller's transaction: the same rows,
+/// events and outcomes (one per order, in page order) as [`upsert_order`] on each order in turn,
+/// in a few statements for the whole page rather than several per order, because an import's
+/// time goes on database round trips.
+///
+/// The page's known orders are read and locked in one statement and compared in memory, so an
+/// unchanged order (the common case: import windows overlap) writes nothing, and a changed one is
+/// updated as [`upsert_order`] would. New orders, their lines and their `created` events are
+/// written with one multi-row statement each. An order a concurrent import inserted after the
+/// read is then upserted on its own, which finds and updates it.
+pub async fn upsert_page(
+    conn: &mut PgConnection,
+    channel: &ChannelRow,
+    page: &[(ChannelOrder, Decision)],
+) -> Result<Vec<UpsertOutcome>, StoreError> {
+    let incoming: Vec<ChannelOrder> = page.iter().map(|(o, _)| normalised(o)).collect();
+    let mut distinct = HashSet::new();
+    if !incoming
+        .iter()
+        .all(|o| distinct.insert(o.channel_order_id.as_str()))
+    {
+        // An order twice in one page: each copy must see the one before it, as one at a time
+        // does. Pages rarely repeat an order, so this path need not be fast.
+        let mut out = Vec::with_capacity(page.len());
+        for (order, decision) in page {
+            out.push(upsert_order(conn, channel, order, decision).await?);
+        }
+        return Ok(out);
+    }
+    let ids: Vec<&str> = incoming
+        .iter()
+        .map(|o| o.channel_order_id.as_str())
+        .collect();
+    let mut known = select_page_for_update(conn, channel.id, &ids).await?;
+    let known_ids: Vec<i64> = known.values().map(|r| r.id).collect();
+    let mut known_lines = match known_ids.is_empty() {
+        true => HashMap::new(),
+        false => lines_of(conn, &known_ids).await?,
+    };
+    let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; page.len()];
+    let mut fresh = Vec::new();
+    for (i, (order, (_, decision))) in incoming.iter().zip(page).enumerate() {
+        match known.remove(&order.channel_order_id) {
+            Some(row) => {
+                let lines = known_lines.remove(&row.id).unwrap_or_default();
+                outcomes[i] = Some(update_existing(conn, row, lines, order, decision).await?);
+            }
+            None => fresh.push(i),
+        }
+    }
+    let new: Vec<(&ChannelOrder, &Decision)> =
+        fresh.iter().map(|&i| (&incoming[i], &page[i].1)).collect();
+    let mut inserted = insert_new(conn, channel, &new).await?;
+    for i in fresh {
+        outcomes[i] = Some(match inserted.remove(&incoming[i].channel_order_id) {
+            Some((order_id, sync_status)) => UpsertOutcome {
+                order_id,
+                created: true,
+                changed: true,
+                status_change: None,
+                sync_status,
+            },
+            None => upsert_order(conn, channel, &page[i].0, &page[i].1).await?,
+        });
+    }
+    outcomes
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| StoreError::Conflict("an order of the page was left unstored".into()))
+}
+
+/// The channel's stored orders among `channel_order_ids`, locked, by channel order id.
+async fn select_page_for_update(
+    conn: &mut PgConnection,
+    channel_id: i64,
+    channel_order_ids: &[&str],
+) -> Result<HashMap<String, OrderRaw>, StoreError> {
+    // Locked in id order, so two transactions locking overlapping pages cannot deadlock.
+    let rows: Vec<OrderRaw> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o JOIN channels c ON c.id = o.channel_id \
+         WHERE o.channel_id = $1 AND o.channel_order_id = ANY($2) \
+         ORDER BY o.id FOR UPDATE OF o"
+    ))
+    .bind(channel_id)
+    .bind(channel_order_ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.channel_order_id.clone(), r))
+        .collect())
+}
+
+fn json_text<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("order JSON: {e}")))
+}
+
+/// New orders (normalised) as parallel columns, for one `INSERT ... SELECT FROM UNNEST`.
+#[derive(Default)]
+struct OrderColumns {
+    channel_order_ids: Vec<String>,
+    numbers: Vec<String>,
+    statuses: Vec<String>,
+    syncs: Vec<String>,
+    currencies: Vec<String>,
+    totals: Vec<String>,
+    customers: Vec<String>,
+    shipping: Vec<Option<String>>,
+    billing: Vec<Option<String>>,
+    placed: Vec<DateTime<Utc>>,
+    paid: Vec<Option<DateTime<Utc>>>,
+    channel_updated: Vec<DateTime<Utc>>,
+    tags: Vec<String>,
+    notes: Vec<Option<String>>,
+    reasons: Vec<Option<String>>,
+}
+
+impl OrderColumns {
+    fn push(
+        &mut self,
+        o: &ChannelOrder,
+        sync: SyncStatus,
+        reason: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.channel_order_ids.push(o.channel_order_id.clone());
+        self.numbers.push(o.order_number.clone());
+        self.statuses.push(enum_text(&o.status)?);
+        self.syncs.push(enum_text(&sync)?);
+        self.currencies.push(o.currency.clone());
+        self.totals.push(json_text(&o.totals)?);
+        self.customers.push(json_text(&o.customer)?);
+        self.shipping
+            .push(o.shipping_address.as_ref().map(json_text).transpose()?);
+        self.billing
+            .push(o.billing_address.as_ref().map(json_text).transpose()?);
+        self.placed.push(o.placed_at);
+        self.paid.push(o.paid_at);
+        self.channel_updated.push(o.channel_updated_at);
+        self.tags.push(json_text(&o.tags)?);
+        self.notes.push(o.notes.clone());
+        self.reasons.push(reason);
+        Ok(())
+    }
+}
+
+/// Inserts `orders` (normalised, none stored at the read) with their lines and `created`
+/// events. Returns each inserted order's id and sync status by channel order id; an order a
+/// concurrent import inserted first is left out.
+async fn insert_new(
+    conn: &mut PgConnection,
+    channel: &ChannelRow,
+    orders: &[(&ChannelOrder, &Decision)],
+) -> Result<HashMap<String, (i64, SyncStatus)>, StoreError> {
+    if orders.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut cols = OrderColumns::default();
+    let mut syncs = HashMap::with_capacity(orders.len());
+    for (order, decision) in orders {
+        let (sync, reason) = next_sync_status(None, decision);
+        cols.push(order, sync, reason)?;
+        syncs.insert(order.channel_order_id.as_str(), sync);
+    }
+    // ORDER BY the input position, so ids (and so the list order) follow the page as one at a
+    // time would.
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO orders (account_id, store_id, channel_id, channel_order_id, \
+             order_number, status, sync_status, currency, totals, customer, \
+             shipping_address, billing_address, placed_at, paid_at, channel_updated_at, \
+             tags, notes, excluded_reason) \
+         SELECT $1, $2, $3, o.id, o.number, o.status, o.sync, o.currency, o.totals::jsonb, \
+                o.customer::jsonb, o.shipping::jsonb, o.billing::jsonb, o.placed_at, \
+                o.paid_at, o.updated_at, \
+                ARRAY(SELECT jsonb_array_elements_text(o.tags::jsonb)), o.notes, o.reason \
+         FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+                     $10::text[], $11::text[], $12::text[], $13::timestamptz[], \
+                     $14::timestamptz[], $15::timestamptz[], $16::text[], $17::text[], \
+                     $18::text[]) \
+              WITH ORDINALITY AS o(id, number, status, sync, currency, totals, customer, \
+                                   shipping, billing, placed_at, paid_at, updated_at, tags, \
+                                   notes, reason, n) \
+         ORDER BY o.n \
+         ON CONFLICT (channel_id, channel_order_id) DO NOTHING \
+         RETURNING id, channel_order_id",
+    )
+    .bind(channel.account_id.0)
+    .bind(channel.store_id)
+    .bind(channel.id)
+    .bind(&cols.channel_order_ids)
+    .bind(&cols.numbers)
+    .bind(&cols.statuses)
+    .bind(&cols.syncs)
+    .bind(&cols.currencies)
+    .bind(&cols.totals)
+    .bind(&cols.customers)
+    .bind(&cols.shipping)
+    .bind(&cols.billing)
+    .bind(&cols.placed)
+    .bind(&cols.paid)
+    .bind(&cols.channel_updated)
+    .bind(&cols.tags)
+    .bind(&cols.notes)
+    .bind(&cols.reasons)
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: HashMap<String, i64> = rows.into_iter().map(|(id, coid)| (coid, id)).collect();
+
+    let mut line_orders = Vec::new();
+    let mut lines = LineColumns::default();
+    let mut event_orders = Vec::with_capacity(ids.len());
+    let mut event_statuses = Vec::with_capacity(ids.len());
+    for (order, _) in orders {
+        let Some(&order_id) = ids.get(&order.channel_order_id) else {
+            continue;
+        };
+        for l in &order.lines {
+            line_orders.push(order_id);
+            lines.push(l)?;
+        }
+        event_orders.push(order_id);
+        event_statuses.push(enum_text(&order.status)?);
+    }
+    if !line_orders.is_empty() {
+        sqlx::query(
+            "INSERT INTO order_lines \
+                 (order_id, channel_line_id, sku, title, quantity, unit_price, tax, \
+                  kit_components) \
+             SELECT l.order_id, l.id, l.sku, l.title, l.quantity, l.price, l.tax, l.kit::jsonb \
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], \
+                         $6::text[], $7::text[], $8::text[]) \
+                  WITH ORDINALITY AS l(order_id, id, sku, title, quantity, price, tax, kit, n) \
+             ORDER BY l.n",
+        )
+        .bind(&line_orders)
+        .bind(&lines.ids)
+        .bind(&lines.skus)
+        .bind(&lines.titles)
+        .bind(&lines.quantities)
+        .bind(&lines.prices)
+        .bind(&lines.taxes)
+        .bind(&lines.kits)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !event_orders.is_empty() {
+        sqlx::query(
+            "INSERT INTO order_events (order_id, kind, from_status, to_status) \
+             SELECT e.order_id, 'created', NULL, e.status \
+             FROM UNNEST($1::bigint[], $2::text[]) WITH ORDINALITY AS e(order_id, status, n) \
+             ORDER BY e.n",
+        )
+        .bind(&event_orders)
+        .bind(&event_statuses)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(ids
+        .into_iter()
+        .filter_map(|(coid, id)| {
+            let sync = *syncs.get(coid.as_str())?;
+            Some((coid, (id, sync)))
+        })
+        .collect())
 }
 
 /// One of the account's orders.

@@ -57,14 +57,12 @@ impl World {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         if workers {
-            let run = workers::spawn_pool_with(
-                &broker,
-                ImportOrders::QUEUE,
-                Some(deps.clone()),
-                stop_rx.clone(),
-            )
-            .expect("import pool");
-            tasks.push(tokio::spawn(run));
+            for queue in workers::HANDLED.iter().filter(|q| workers::needs_deps(q)) {
+                let run =
+                    workers::spawn_pool_with(&broker, queue, Some(deps.clone()), stop_rx.clone())
+                        .expect("domain pool");
+                tasks.push(tokio::spawn(run));
+            }
             tasks.push(tokio::spawn(relay::run(
                 pool.clone(),
                 broker.clone(),
@@ -142,15 +140,18 @@ impl World {
 
     /// Enqueues a manual import of `channel_id` and waits until it finished (or died).
     pub async fn import(&self, channel_id: i64) -> JobInfo {
-        let queue = self.broker.queue(ImportOrders::QUEUE).unwrap();
+        let job = ImportOrders {
+            channel_id,
+            reason: ImportReason::Manual,
+        };
+        self.run_job(ImportOrders::QUEUE, &job).await
+    }
+
+    /// Enqueues `job` on `queue` and waits until it finished (or died).
+    pub async fn run_job<T: serde::Serialize>(&self, queue: &str, job: &T) -> JobInfo {
+        let queue = self.broker.queue(queue).unwrap();
         let job = queue
-            .enqueue(
-                &ImportOrders {
-                    channel_id,
-                    reason: ImportReason::Manual,
-                },
-                &EnqueueOptions::default(),
-            )
+            .enqueue(job, &EnqueueOptions::default())
             .await
             .unwrap();
         let start = Instant::now();
@@ -161,7 +162,7 @@ impl World {
             }
             assert!(
                 start.elapsed() < Duration::from_secs(240),
-                "import did not finish: {j:?}"
+                "job did not finish: {j:?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -1,0 +1,470 @@
+//! `switchyard demo`: the whole system on one machine with nothing but PostgreSQL and Redis.
+//!
+//! It starts the simulated Shopify and WooCommerce stores with their order generators on, seeds an
+//! account, a store and one channel per simulated store through the store layer (as the API
+//! would), subscribes switchyard's inbound endpoint to the stores' order webhooks so new orders
+//! arrive in seconds rather than at the next poll, and runs the API, the worker pools, the import
+//! timer and the outbox relay in this process, showing orders landing per channel and the import
+//! queue's depth until Ctrl-C (or `--orders` imported). This is the README's "run it" command, so
+//! it says plainly what it made and how to look at it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use tokio::sync::watch;
+
+use crate::app::Application;
+use crate::config::Settings;
+use crate::connectors::Secret;
+use crate::crypto::CredentialsKey;
+use crate::domain::{ChannelCredentials, ChannelSettings, ShopifyCredentials, WooCredentials};
+use crate::queue::{Broker, QueueStats};
+use crate::store::channels::{self, ChannelRow, ChannelUpdate, NewChannel};
+use crate::store::{accounts, import_state, stores, AccountId};
+use crate::workers::{ImportOrders, JobKind};
+use crate::{db, sandbox_cmd, shutdown};
+use switchyard_sandbox::{Credentials, Platform, Sandbox, SandboxHandle, StoreInfo};
+
+/// `switchyard demo`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// New orders each simulated store generates per second.
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Stop once this many orders have been imported in total (default: run until Ctrl-C).
+    #[arg(long)]
+    pub orders: Option<u64>,
+    /// Address of the API (default: `server.listen` from the configuration).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+/// How often the progress display reads the database and the queue.
+const REFRESH: Duration = Duration::from_millis(500);
+/// Seconds between scheduled imports of the demo channels: the platform minimum, so the timer
+/// is visible too, although webhooks bring most orders in first.
+const POLL_INTERVAL_SECS: u32 = 30;
+/// How long the API and the workers get to stop after the shutdown grace before the demo stops
+/// waiting for them.
+const STOP_SLACK: Duration = Duration::from_secs(5);
+
+/// Order webhook topics each platform sends; `orders/create` and `order.created` bring new
+/// orders, the rest bring payments, edits and cancellations.
+fn webhook_topics(platform: Platform) -> &'static [&'static str] {
+    match platform {
+        Platform::Shopify => &["orders/create", "orders/updated", "orders/cancelled"],
+        Platform::WooCommerce => &["order.created", "order.updated"],
+    }
+}
+
+/// Progress bars and tracing lines written to one terminal shred each other, so the demo logs
+/// only warnings unless `RUST_LOG` asks for more. sqlx's slow-statement warnings are left out
+/// too: under a stream of webhooks, imports of one channel queue on its import lock, and each
+/// wait would print as a slow `pg_advisory_lock`. Call before `telemetry::init`.
+pub fn quiet_logs(settings: &mut Settings) {
+    if std::env::var_os("RUST_LOG").is_none() {
+        settings.log.filter = "warn,sqlx::query=error".to_owned();
+    }
+}
+
+/// The credentials a channel needs for a simulated store, as the sandbox issued them.
+pub fn sandbox_credentials(info: &StoreInfo) -> ChannelCredentials {
+    match &info.credentials {
+        Credentials::Shopify {
+            access_token,
+            app_secret,
+            ..
+        } => ChannelCredentials::Shopify(ShopifyCredentials {
+            access_token: Secret::new(access_token.clone()),
+            app_secret: Secret::new(app_secret.clone()),
+        }),
+        Credentials::WooCommerce {
+            consumer_key,
+            consumer_secret,
+            webhook_secret,
+        } => ChannelCredentials::WooCommerce(WooCredentials {
+            consumer_key: Secret::new(consumer_key.clone()),
+            consumer_secret: Secret::new(consumer_secret.clone()),
+            webhook_secret: Secret::new(webhook_secret.clone()),
+        }),
+    }
+}
+
+/// What the demo seeded.
+struct Seeded {
+    account: AccountId,
+    token: String,
+    store_id: i64,
+    channels: Vec<(ChannelRow, StoreInfo)>,
+}
+
+/// An account with its first token, a store, and one channel per simulated store.
+async fn seed(
+    pool: &sqlx::PgPool,
+    key: &CredentialsKey,
+    sandbox: &SandboxHandle,
+) -> anyhow::Result<Seeded> {
+    let (account, token) = accounts::create_account(pool, "switchyard demo", "demo")
+        .await
+        .context("creating the demo account")?;
+    let store = stores::create(pool, account, "Demo outdoor shop")
+        .await
+        .context("creating the demo store")?;
+    let settings = ChannelSettings {
+        poll_interval_secs: POLL_INTERVAL_SECS,
+        ..ChannelSettings::default()
+    };
+    let mut made = Vec::new();
+    for info in sandbox.stores() {
+        let channel = channels::create(
+            pool,
+            key,
+            account,
+            &NewChannel {
+                store_id: store.id,
+                name: &info.name,
+                base_url: &info.base_url,
+                credentials: &sandbox_credentials(info),
+                settings: &settings,
+            },
+        )
+        .await
+        .with_context(|| format!("creating the channel for {}", info.name))?;
+        made.push((channel, info.clone()));
+    }
+    Ok(Seeded {
+        account,
+        token: token.token,
+        store_id: store.id,
+        channels: made,
+    })
+}
+
+/// Where the simulated stores can reach the API: a wildcard listen address is reachable on
+/// loopback.
+fn api_base(listen: SocketAddr, port: u16) -> String {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, port))
+}
+
+/// Points every order topic of each simulated store at its channel's inbound endpoint.
+fn subscribe_webhooks(
+    sandbox: &SandboxHandle,
+    seeded: &Seeded,
+    api: &str,
+) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for (channel, info) in &seeded.channels {
+        let store = sandbox
+            .store(&info.name)
+            .with_context(|| format!("sandbox store {} is gone", info.name))?;
+        for topic in webhook_topics(info.platform) {
+            let address = format!("{api}/v1/channels/{}/inbound/{topic}", channel.id);
+            store
+                .register_webhook(topic, &address)
+                .map_err(|e| anyhow::anyhow!("subscribing {} to {topic}: {e}", info.name))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn print_banner(seeded: &Seeded, api: &str, sandbox: &SandboxHandle, opts: &Options) {
+    println!("switchyard demo");
+    println!("  API             {api}  (docs at {api}/docs, ops dashboard at {api}/dashboard)");
+    println!("  sandbox         {}", sandbox.url());
+    println!(
+        "  account {}, store {}, {} channels; each simulated store makes {} orders/s",
+        seeded.account.0,
+        seeded.store_id,
+        seeded.channels.len(),
+        opts.rate
+    );
+    for (channel, info) in &seeded.channels {
+        println!(
+            "    channel {:>4}  {:<12} {}",
+            channel.id, info.name, info.base_url
+        );
+    }
+    println!(
+        "  API token       {}  (shown once; it is stored hashed)",
+        seeded.token
+    );
+    println!(
+        "  try             curl -H 'Authorization: Bearer {}' '{api}/v1/orders?limit=5'",
+        seeded.token
+    );
+    match opts.orders {
+        Some(n) => println!("Stops after {n} orders are imported, or on Ctrl-C.\n"),
+        None => println!("Ctrl-C stops it.\n"),
+    }
+}
+
+/// The live view: one line per channel and one for the import queue.
+struct Display {
+    bars: Vec<ProgressBar>,
+    total: Option<ProgressBar>,
+    queue: ProgressBar,
+}
+
+impl Display {
+    fn new(seeded: &Seeded, target: Option<u64>) -> Display {
+        let multi = MultiProgress::new();
+        let line = ProgressStyle::with_template("  {prefix:<28} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let bars = seeded
+            .channels
+            .iter()
+            .map(|(channel, info)| {
+                let pb = multi.add(ProgressBar::new_spinner());
+                pb.set_style(line.clone());
+                pb.set_prefix(format!("channel {} {}", channel.id, info.name));
+                pb
+            })
+            .collect();
+        let queue = multi.add(ProgressBar::new_spinner());
+        queue.set_style(line);
+        queue.set_prefix(ImportOrders::QUEUE);
+        let total = target.map(|n| {
+            let pb = multi.add(ProgressBar::new(n));
+            let style =
+                ProgressStyle::with_template("  {prefix:<28} {bar:40} {pos}/{len} ({per_sec})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+            pb.set_style(style);
+            pb.set_prefix("imported");
+            pb
+        });
+        Display { bars, total, queue }
+    }
+
+    fn finish(&self) {
+        for pb in &self.bars {
+            pb.finish();
+        }
+        self.queue.finish();
+        if let Some(pb) = &self.total {
+            pb.finish();
+        }
+    }
+}
+
+/// The queue's line; `done_before` is its done count when the demo started, because the
+/// counters are the queue's own and outlive any one process.
+fn queue_line(s: &QueueStats, done_before: u64) -> String {
+    let latency = s
+        .mean_start_latency_ms
+        .map(|ms| format!(", mean pickup {ms:.1} ms"))
+        .unwrap_or_default();
+    format!(
+        "ready {}  running {}  scheduled {}  dead {}  done {}{latency}",
+        s.ready,
+        s.running,
+        s.scheduled,
+        s.dead,
+        s.processed_total.saturating_sub(done_before)
+    )
+}
+
+/// Orders imported per channel so far, in `seeded.channels` order.
+async fn imported(pool: &sqlx::PgPool, seeded: &Seeded) -> anyhow::Result<Vec<i64>> {
+    let mut out = Vec::with_capacity(seeded.channels.len());
+    for (channel, _) in &seeded.channels {
+        let health = import_state::import_health(pool, seeded.account, channel.id).await?;
+        out.push(health.map_or(0, |h| h.orders_imported));
+    }
+    Ok(out)
+}
+
+/// Refreshes the display until `stop` turns true or `target` orders are imported; returns the
+/// last counts read.
+async fn watch_progress(
+    pool: &sqlx::PgPool,
+    broker: &Broker,
+    sandbox: &SandboxHandle,
+    seeded: &Seeded,
+    target: Option<u64>,
+    done_before: u64,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<i64> {
+    let display = Display::new(seeded, target);
+    let mut last = vec![0; seeded.channels.len()];
+    loop {
+        match imported(pool, seeded).await {
+            Ok(counts) => last = counts,
+            Err(e) => display
+                .queue
+                .set_message(format!("reading progress: {e:#}")),
+        }
+        for ((pb, (_, info)), n) in display.bars.iter().zip(&seeded.channels).zip(&last) {
+            let on_channel = sandbox.store(&info.name).map_or(0, |s| s.order_count());
+            pb.set_message(format!("{n:>7} imported of {on_channel:>7} on the channel"));
+        }
+        let total: i64 = last.iter().sum();
+        if let Some(pb) = &display.total {
+            pb.set_position(u64::try_from(total).unwrap_or(0));
+        }
+        match broker.queue(ImportOrders::QUEUE) {
+            Ok(q) => match q.stats().await {
+                Ok(s) => display.queue.set_message(queue_line(&s, done_before)),
+                Err(e) => display.queue.set_message(format!("reading the queue: {e}")),
+            },
+            Err(e) => display.queue.set_message(e.to_string()),
+        }
+        if target.is_some_and(|t| u64::try_from(total).unwrap_or(0) >= t) {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(REFRESH) => {}
+            _ = shutdown::wait(stop.clone()) => break,
+        }
+        if *stop.borrow_and_update() {
+            break;
+        }
+    }
+    display.finish();
+    last
+}
+
+/// Marks the demo's channels inactive, so a later `switchyard run` on this database does not
+/// poll simulated stores that stopped with the demo.
+async fn retire_channels(pool: &sqlx::PgPool, key: &CredentialsKey, seeded: &Seeded) {
+    let update = ChannelUpdate {
+        active: Some(false),
+        ..ChannelUpdate::default()
+    };
+    for (channel, _) in &seeded.channels {
+        if let Err(e) = channels::update(pool, key, seeded.account, channel.id, &update).await {
+            tracing::warn!(channel_id = channel.id, error = %e, "could not deactivate a demo channel");
+        }
+    }
+}
+
+async fn print_summary(
+    pool: &sqlx::PgPool,
+    broker: &Broker,
+    sandbox: &SandboxHandle,
+    seeded: &Seeded,
+    before: &QueueStats,
+    ran_for: Duration,
+) {
+    let counts = imported(pool, seeded)
+        .await
+        .unwrap_or_else(|_| vec![0; seeded.channels.len()]);
+    let total: i64 = counts.iter().sum();
+    let secs = ran_for.as_secs_f64().max(f64::EPSILON);
+    println!(
+        "\nsummary: {total} orders imported in {:.0} s ({:.1} orders/s)",
+        secs,
+        total as f64 / secs
+    );
+    for ((channel, info), n) in seeded.channels.iter().zip(&counts) {
+        let on_channel = sandbox.store(&info.name).map_or(0, |s| s.order_count());
+        println!(
+            "  channel {:>4} {:<12} {n:>7} imported, {on_channel:>7} on the channel",
+            channel.id, info.name
+        );
+    }
+    if let Ok(queue) = broker.queue(ImportOrders::QUEUE) {
+        if let Ok(s) = queue.stats().await {
+            println!(
+                "  {}: {} imports run, {} failed attempts, {} dead",
+                ImportOrders::QUEUE,
+                s.processed_total.saturating_sub(before.processed_total),
+                s.failed_total.saturating_sub(before.failed_total),
+                s.dead
+            );
+        }
+    }
+    println!(
+        "  the demo's channels are now inactive; account {} and its orders stay in the database",
+        seeded.account.0
+    );
+}
+
+/// Runs the demo until Ctrl-C, or until `opts.orders` orders are imported.
+pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
+    if !opts.rate.is_finite() || opts.rate < 0.0 {
+        anyhow::bail!("--rate must be a number of orders per second, 0 or more");
+    }
+    if let Some(listen) = opts.listen {
+        settings.server.listen = listen;
+    }
+    let (stop_tx, stop) = watch::channel(false);
+    let signal = shutdown::on_signal();
+    let signalled = stop_tx.clone();
+    tokio::spawn(async move {
+        shutdown::wait(signal).await;
+        let _ = signalled.send(true);
+    });
+
+    let pool = db::prepare(&settings.database)
+        .await
+        .with_context(|| format!("preparing PostgreSQL at {}", settings.database.url))?;
+    let broker = Broker::connect(&settings)
+        .await
+        .with_context(|| format!("connecting to Redis at {}", settings.redis.url))?;
+    let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
+    let sandbox = Sandbox::start(sandbox_cmd::config(&sandbox_cmd::Options {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        orders_per_second: opts.rate,
+        seed_orders: 0,
+    }))
+    .await
+    .context("starting the simulated stores")?;
+    let app = Application::build(settings.clone()).await?;
+    let api = api_base(settings.server.listen, app.port());
+    let seeded = seed(&pool, &key, &sandbox).await?;
+    subscribe_webhooks(&sandbox, &seeded, &api)?;
+    print_banner(&seeded, &api, &sandbox, &opts);
+
+    // The queue's counters outlive processes; the demo reports what it added.
+    let before = broker
+        .queue(ImportOrders::QUEUE)?
+        .stats()
+        .await
+        .unwrap_or_else(|_| QueueStats::default_for(ImportOrders::QUEUE));
+    let started = Instant::now();
+    let grace = Duration::from_secs(settings.shutdown.grace_secs) + STOP_SLACK;
+    let server = tokio::spawn(app.run_until(stop.clone()));
+    let worker_settings = settings.clone();
+    let worker_stop = stop.clone();
+    let workers = tokio::spawn(async move {
+        crate::runner::run_workers(&worker_settings, Vec::new(), worker_stop).await
+    });
+
+    watch_progress(
+        &pool,
+        &broker,
+        &sandbox,
+        &seeded,
+        opts.orders,
+        before.processed_total,
+        stop,
+    )
+    .await;
+    let ran_for = started.elapsed();
+    println!(
+        "\nstopping: finishing running imports (at most {} s)",
+        grace.as_secs()
+    );
+    let _ = stop_tx.send(true);
+    let mut failure = None;
+    for (what, task) in [("the API", server), ("the workers", workers)] {
+        match tokio::time::timeout(grace, task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => failure = Some(e.context(format!("{what} failed"))),
+            Ok(Err(e)) => failure = Some(anyhow::anyhow!("{what} panicked: {e}")),
+            Err(_) => tracing::warn!("{what} did not stop within {} s", grace.as_secs()),
+        }
+    }
+    retire_channels(&pool, &key, &seeded).await;
+    print_summary(&pool, &broker, &sandbox, &seeded, &before, ran_for).await;
+    sandbox.shutdown().await;
+    failure.map_or(Ok(()), Err)
+}

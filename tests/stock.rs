@@ -1,0 +1,153 @@
+//! Smart stock control end to end: a sale on one channel changes the level of the product, and
+//! of kits containing it, on every other channel; a cancellation puts it back.
+
+mod import_helpers;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use import_helpers::World;
+use switchyard::domain::ChannelSettings;
+use switchyard::queue::JobStatus;
+use switchyard::store::products::{self, NewProduct};
+use switchyard::workers::{ImportProducts, JobKind};
+use switchyard_sandbox::{GeneratorConfig, SandboxConfig, ShopifyStoreConfig, SimStore};
+
+const X: &str = "MS-1";
+/// Sold as a kit of 2 x X.
+const KIT: &str = "WB-1";
+
+fn stock_settings() -> ChannelSettings {
+    ChannelSettings {
+        stock_management: true,
+        auto_sync_stock: true,
+        download_products: true,
+        ..ChannelSettings::default()
+    }
+}
+
+async fn wait_for_level(store: &dyn SimStore, sku: &str, level: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = store.stock_by_sku().get(sku).copied();
+        if now == Some(level) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {sku} is {now:?}, expected {level}",
+            store.name()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Quantities per SKU over a store's orders (platform JSON of either kind).
+fn sold(orders: &[serde_json::Value]) -> BTreeMap<String, i64> {
+    let mut by_sku = BTreeMap::new();
+    for o in orders {
+        for l in o["line_items"].as_array().unwrap() {
+            *by_sku
+                .entry(l["sku"].as_str().unwrap().to_owned())
+                .or_default() += l["quantity"].as_i64().unwrap();
+        }
+    }
+    by_sku
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_on_one_channel_reaches_the_others_and_a_cancellation_restores_it() {
+    let mut config = SandboxConfig::demo();
+    config.shopify.push(ShopifyStoreConfig::new("other-shop"));
+    let world = World::start(config, true).await;
+    let store = world.store("brand").await;
+    let x = products::create(
+        &world.pool,
+        world.account,
+        &NewProduct {
+            store_id: store,
+            sku: X,
+            title: "Merino Socks",
+            api_quantity: Some(100),
+        },
+    )
+    .await
+    .unwrap();
+    let kit = products::create(
+        &world.pool,
+        world.account,
+        &NewProduct {
+            store_id: store,
+            sku: KIT,
+            title: "Sock bundle",
+            api_quantity: None,
+        },
+    )
+    .await
+    .unwrap();
+    products::set_components(&world.pool, world.account, kit.id, &[(x.id, 2)])
+        .await
+        .unwrap();
+
+    let a = world.channel(store, "demo-shop", stock_settings()).await;
+    let b = world.channel(store, "demo-woo", stock_settings()).await;
+    let c = world.channel(store, "other-shop", stock_settings()).await;
+    for ch in [&a, &b, &c] {
+        let job = world
+            .run_job(ImportProducts::QUEUE, &ImportProducts { channel_id: ch.id })
+            .await;
+        assert_eq!(job.status, JobStatus::Done, "{job:?}");
+    }
+    let shop_a = world.sandbox.store("demo-shop").unwrap();
+    let woo_b = world.sandbox.store("demo-woo").unwrap();
+    let shop_c = world.sandbox.store("other-shop").unwrap();
+    // The first sync brings every channel to switchyard's figures.
+    for s in [&woo_b, &shop_c] {
+        wait_for_level(s.as_ref(), X, 100).await;
+        wait_for_level(s.as_ref(), KIT, 50).await;
+    }
+
+    // Orders on A for X and for the kit only, paid and open.
+    shop_a.set_generator_config(GeneratorConfig {
+        sku_mix: [(X.to_owned(), 1), (KIT.to_owned(), 1)].into(),
+        unpaid_ratio: 0.0,
+        fulfilled_ratio: 0.0,
+        cancel_ratio: 0.0,
+        update_ratio: 0.0,
+        ..GeneratorConfig::default()
+    });
+    let ids = shop_a.create_orders(3);
+    assert_eq!(world.import(a.id).await.status, JobStatus::Done);
+    let orders: Vec<_> = ids
+        .iter()
+        .map(|id| shop_a.order_json(*id).unwrap())
+        .collect();
+    let by_sku = sold(&orders);
+    let x_left =
+        100 - by_sku.get(X).copied().unwrap_or(0) - 2 * by_sku.get(KIT).copied().unwrap_or(0);
+    assert!(x_left < 100, "the orders took stock: {by_sku:?}");
+    for s in [&woo_b, &shop_c] {
+        wait_for_level(s.as_ref(), X, x_left).await;
+        wait_for_level(s.as_ref(), KIT, x_left / 2).await;
+    }
+
+    // Cancelled before despatch: the stock comes back everywhere.
+    for id in &ids {
+        assert!(shop_a.cancel_order(*id));
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(world.import(a.id).await.status, JobStatus::Done);
+    for s in [&woo_b, &shop_c] {
+        wait_for_level(s.as_ref(), X, 100).await;
+        wait_for_level(s.as_ref(), KIT, 50).await;
+    }
+    let ledger: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(sum(delta), 0)::bigint FROM stock_movements WHERE product_id = $1 AND field = 'api'",
+    )
+    .bind(x.id)
+    .fetch_one(&world.pool)
+    .await
+    .unwrap();
+    assert_eq!(ledger, 100, "the ledger nets back to the opening stock");
+    world.stop().await;
+}

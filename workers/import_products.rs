@@ -1,0 +1,94 @@
+//! The import-products worker: downloads a channel's listings into channel products, maps them
+//! to the store's products by SKU, creates missing main products when the channel says so, and
+//! then has the channel's stock pushed if it syncs automatically.
+
+use std::sync::Arc;
+
+use apalis_core::task::data::Data;
+
+use super::{Deps, ImportProducts, SyncStock};
+use crate::queue::JobError;
+use crate::store::outbox::{self, OutboxItem};
+use crate::store::{channel_products, channels, StoreError};
+
+fn store_err(e: StoreError) -> JobError {
+    JobError::retry(format!("database: {e}"))
+}
+
+fn db_err(e: sqlx::Error) -> JobError {
+    JobError::retry(format!("database: {e}"))
+}
+
+pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
+    let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(());
+    };
+    let channel = &ic.channel;
+    if !channel.active {
+        return Ok(());
+    }
+    let connector = deps
+        .connectors
+        .get(
+            channel.id,
+            channel.updated_at,
+            &channel.base_url,
+            &ic.credentials,
+        )
+        .map_err(JobError::from)?;
+    let listings = connector.list_products().await.map_err(JobError::from)?;
+    let mut tx = deps.db.begin().await.map_err(db_err)?;
+    for listing in &listings {
+        channel_products::upsert_listing(
+            &mut tx,
+            channel.account_id,
+            channel.id,
+            channel.store_id,
+            listing,
+        )
+        .await
+        .map_err(store_err)?;
+    }
+    if channel.settings.add_to_main_products {
+        channel_products::add_missing_products(
+            &mut tx,
+            channel.account_id,
+            channel.store_id,
+            channel.id,
+        )
+        .await
+        .map_err(store_err)?;
+    }
+    if !channels::auto_sync_targets(&mut tx, &[channel.id])
+        .await
+        .map_err(store_err)?
+        .is_empty()
+    {
+        let item = OutboxItem::job(
+            &SyncStock {
+                channel_id: channel.id,
+            },
+            Some(sync_key(channel.id)),
+        )
+        .map_err(store_err)?;
+        outbox::push_in_tx(&mut tx, &item)
+            .await
+            .map_err(store_err)?;
+        outbox::notify_in_tx(&mut tx).await.map_err(store_err)?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    tracing::info!(
+        channel_id = channel.id,
+        listings = listings.len(),
+        "products imported"
+    );
+    Ok(())
+}
+
+/// The unique key that makes waiting stock syncs of one channel one job.
+pub fn sync_key(channel_id: i64) -> String {
+    format!("sync-stock:{channel_id}")
+}

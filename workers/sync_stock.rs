@@ -1,0 +1,77 @@
+//! The sync-stock worker: computes what each of a channel's mapped listings should show (the
+//! stock rule, kits, the channel's buffer) and pushes only the figures that differ from what the
+//! channel was last sent, through the channel's throttle. Runs for one channel at a time, so the
+//! last figure computed is the last one pushed; jobs for a channel coalesce while they wait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis_core::task::data::Data;
+
+use super::channel_lock::{lock, LockKind};
+use super::{Deps, SyncStock};
+use crate::queue::JobError;
+use crate::store::{channel_products, channels, StoreError};
+
+fn store_err(e: StoreError) -> JobError {
+    JobError::retry(format!("database: {e}"))
+}
+
+pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
+    let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(());
+    };
+    let settings = &ic.channel.settings;
+    if !ic.channel.active || !settings.stock_management {
+        return Ok(());
+    }
+    let guard = lock(
+        &deps.db,
+        LockKind::StockSync,
+        job.channel_id,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let result = push(&deps, &ic, i64::from(settings.stock_buffer)).await;
+    guard.release().await;
+    let pushed = result?;
+    if pushed > 0 {
+        metrics::counter!("switchyard_stock_pushes_total", "channel" => job.channel_id.to_string())
+            .increment(pushed);
+        tracing::info!(channel_id = job.channel_id, pushed, "stock pushed");
+    }
+    Ok(())
+}
+
+/// Pushes the changed figures; each accepted one is recorded at once, so a retry after a failure
+/// sends only what is still different.
+async fn push(deps: &Deps, ic: &channels::ImportChannel, buffer: i64) -> Result<u64, JobError> {
+    let channel = &ic.channel;
+    let plan = channel_products::stock_plan(&deps.db, channel.id, buffer)
+        .await
+        .map_err(store_err)?;
+    let connector = deps
+        .connectors
+        .get(
+            channel.id,
+            channel.updated_at,
+            &channel.base_url,
+            &ic.credentials,
+        )
+        .map_err(JobError::from)?;
+    let mut pushed = 0;
+    for p in plan.iter().filter(|p| p.needs_push()) {
+        connector
+            .set_stock(&p.listing, p.quantity)
+            .await
+            .map_err(JobError::from)?;
+        channel_products::record_pushed(&deps.db, p.channel_product_id, p.quantity)
+            .await
+            .map_err(store_err)?;
+        pushed += 1;
+    }
+    Ok(pushed)
+}

@@ -151,3 +151,92 @@ async fn a_sale_on_one_channel_reaches_the_others_and_a_cancellation_restores_it
     assert_eq!(ledger, 100, "the ledger nets back to the opening stock");
     world.stop().await;
 }
+
+/// Requests that set stock, whatever the platform calls them.
+fn stock_writes(store: &dyn SimStore) -> u64 {
+    store
+        .traffic()
+        .snapshot()
+        .by_route
+        .iter()
+        .filter(|(route, _)| {
+            route.contains("inventory_levels/set")
+                || route.starts_with("PUT /wp-json/wc/v3/products")
+        })
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_orders_for_one_sku_coalesce_into_a_few_pushes_without_a_429() {
+    let mut config = SandboxConfig::demo();
+    config.shopify.push(ShopifyStoreConfig::new("other-shop"));
+    let world = World::start(config, true).await;
+    let store = world.store("brand").await;
+    let x = products::create(
+        &world.pool,
+        world.account,
+        &NewProduct {
+            store_id: store,
+            sku: X,
+            title: "Merino Socks",
+            api_quantity: Some(5_000),
+        },
+    )
+    .await
+    .unwrap();
+    let a = world.channel(store, "demo-shop", stock_settings()).await;
+    let b = world.channel(store, "demo-woo", stock_settings()).await;
+    let c = world.channel(store, "other-shop", stock_settings()).await;
+    for ch in [&a, &b, &c] {
+        world
+            .run_job(ImportProducts::QUEUE, &ImportProducts { channel_id: ch.id })
+            .await;
+    }
+    let shop_a = world.sandbox.store("demo-shop").unwrap();
+    let woo_b = world.sandbox.store("demo-woo").unwrap();
+    let shop_c = world.sandbox.store("other-shop").unwrap();
+    for s in [&woo_b, &shop_c] {
+        wait_for_level(s.as_ref(), X, 5_000).await;
+        s.traffic().reset();
+    }
+
+    shop_a.set_generator_config(GeneratorConfig {
+        sku_mix: [(X.to_owned(), 1)].into(),
+        max_lines: 1,
+        unpaid_ratio: 0.0,
+        fulfilled_ratio: 0.0,
+        cancel_ratio: 0.0,
+        update_ratio: 0.0,
+        ..GeneratorConfig::default()
+    });
+    let ids = shop_a.create_orders(1_000);
+    assert_eq!(world.import(a.id).await.status, JobStatus::Done);
+    let sold: i64 = sold(
+        &ids.iter()
+            .map(|id| shop_a.order_json(*id).unwrap())
+            .collect::<Vec<_>>(),
+    )
+    .values()
+    .sum();
+    let ledger: i64 = sqlx::query_scalar("SELECT api_quantity::bigint FROM products WHERE id = $1")
+        .bind(x.id)
+        .fetch_one(&world.pool)
+        .await
+        .unwrap();
+    assert_eq!(ledger, 5_000 - sold, "each order line counted once");
+    for s in [&woo_b, &shop_c] {
+        wait_for_level(s.as_ref(), X, ledger).await;
+        let writes = stock_writes(s.as_ref());
+        let traffic = s.traffic().snapshot();
+        println!("{}: {writes} stock writes for 1,000 orders", s.name());
+        // One import of four pages causes at most a push per page (often fewer, coalesced).
+        assert!(
+            (1..=8).contains(&writes),
+            "{}: {writes} stock writes",
+            s.name()
+        );
+        assert_eq!(traffic.responses_429, 0, "{}: {traffic:?}", s.name());
+    }
+    world.stop().await;
+}

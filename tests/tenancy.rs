@@ -189,6 +189,16 @@ async fn another_accounts_ids_answer_404_everywhere() {
         (Method::DELETE, format!("/v1/channels/{channel}"), None),
         (Method::GET, format!("/v1/channels/{channel}/health"), None),
         (Method::POST, format!("/v1/channels/{channel}/import"), None),
+        (
+            Method::POST,
+            format!("/v1/channels/{channel}/products/import"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/channels/{channel}/stock/push-all"),
+            None,
+        ),
         (Method::GET, format!("/v1/orders/{order_id}"), None),
         (Method::GET, format!("/v1/orders/{order_id}/events"), None),
     ];

@@ -21,6 +21,36 @@ pub fn router() -> Router<AppState> {
             "/channels/{id}/stock/push-all",
             axum::routing::post(push_all),
         )
+        .route(
+            "/channels/{id}/products/import",
+            axum::routing::post(import_products),
+        )
+}
+
+/// Downloads the channel's listings now, beside the product timer: 202 with the job's id.
+async fn import_products(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    use crate::workers::{ImportProducts, JobKind};
+    crate::store::channels::get(db(&state)?, account, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("channel {id}")))?;
+    let opts = crate::queue::EnqueueOptions {
+        unique_key: Some(format!("products-manual:{id}")),
+        ..Default::default()
+    };
+    let job = state
+        .broker
+        .queue(ImportProducts::QUEUE)?
+        .enqueue(&ImportProducts { channel_id: id }, &opts)
+        .await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "job_id": job.id, "queue": ImportProducts::QUEUE })),
+    )
+        .into_response())
 }
 
 /// "Push all stocks": every listing of the channel is sent again at the next sync, which is

@@ -240,3 +240,90 @@ async fn a_thousand_orders_for_one_sku_coalesce_into_a_few_pushes_without_a_429(
     }
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sales_on_three_channels_under_faults_converge_on_the_ledger() {
+    let mut config = SandboxConfig::demo();
+    config.shopify.push(ShopifyStoreConfig::new("other-shop"));
+    let world = World::start(config, true).await;
+    let store = world.store("brand").await;
+    let x = products::create(
+        &world.pool,
+        world.account,
+        &NewProduct {
+            store_id: store,
+            sku: X,
+            title: "Merino Socks",
+            api_quantity: Some(5_000),
+        },
+    )
+    .await
+    .unwrap();
+    let names = ["demo-shop", "demo-woo", "other-shop"];
+    let mut channels = Vec::new();
+    for name in names {
+        let ch = world.channel(store, name, stock_settings()).await;
+        world
+            .run_job(ImportProducts::QUEUE, &ImportProducts { channel_id: ch.id })
+            .await;
+        channels.push(ch);
+    }
+    let sims: Vec<_> = names
+        .iter()
+        .map(|n| world.sandbox.store(n).unwrap())
+        .collect();
+    for s in &sims {
+        wait_for_level(s.as_ref(), X, 5_000).await;
+        s.set_generator_config(GeneratorConfig {
+            sku_mix: [(X.to_owned(), 1)].into(),
+            max_lines: 1,
+            unpaid_ratio: 0.0,
+            fulfilled_ratio: 0.0,
+            cancel_ratio: 0.0,
+            update_ratio: 0.0,
+            ..GeneratorConfig::default()
+        });
+        s.faults().set(switchyard_sandbox::FaultKnobs {
+            burst_429: 3,
+            retry_after_secs: 1.0,
+            error_5xx_ratio: 0.2,
+            ..Default::default()
+        });
+    }
+    let mut lines = 0i64;
+    let mut sold = 0i64;
+    for s in &sims {
+        let ids = s.create_orders(150);
+        let orders: Vec<_> = ids.iter().map(|id| s.order_json(*id).unwrap()).collect();
+        lines += orders.len() as i64;
+        sold += self::sold(&orders).values().sum::<i64>();
+    }
+    let (ra, rb, rc) = tokio::join!(
+        world.import(channels[0].id),
+        world.import(channels[1].id),
+        world.import(channels[2].id)
+    );
+    for r in [ra, rb, rc] {
+        assert_eq!(r.status, JobStatus::Done, "{r:?}");
+    }
+    let ledger: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(sum(delta), 0)::bigint FROM stock_movements WHERE product_id = $1 AND field = 'api'",
+    )
+    .bind(x.id)
+    .fetch_one(&world.pool)
+    .await
+    .unwrap();
+    assert_eq!(ledger, 5_000 - sold, "every sale counted, none twice");
+    let movements: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM stock_movements WHERE product_id = $1 AND cause_kind = 'order_line'",
+    )
+    .bind(x.id)
+    .fetch_one(&world.pool)
+    .await
+    .unwrap();
+    assert_eq!(movements, lines, "one movement per order line");
+    for s in &sims {
+        wait_for_level(s.as_ref(), X, ledger).await;
+    }
+    world.stop().await;
+}

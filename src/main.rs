@@ -130,6 +130,8 @@ enum JobsCommand {
 enum BenchCommand {
     /// Orders imported per second end to end, sandbox to committed rows and outbox.
     Import(bench::import::Options),
+    /// Propagation latency of a sale on one channel to the stock level on the others.
+    Stock(bench::stock::Options),
     /// Enqueue, drain and idle-pickup figures for the queue.
     Queue {
         #[arg(long, default_value_t = 100_000)]
@@ -282,6 +284,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench { command } => match command {
             BenchCommand::Import(opts) => bench::import::run(&settings, &opts).await,
+            BenchCommand::Stock(opts) => bench::stock::run(&settings, &opts).await,
             BenchCommand::Queue {
                 jobs,
                 runs,

@@ -158,6 +158,8 @@ async fn a_worker_process_killed_mid_import_loses_and_duplicates_no_order() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // The taken-over run may have left a follow-up for the rest: let the queue settle.
+    world.settle(ImportOrders::QUEUE).await;
     second.kill().ok();
     second.wait().ok();
 

@@ -124,7 +124,7 @@ async fn read_only(settings: &Settings, shares: [usize; 2]) -> anyhow::Result<f6
 }
 
 /// The configured database with `_bench` appended to its name.
-fn bench_database(base: &DatabaseSettings) -> anyhow::Result<DatabaseSettings> {
+pub(super) fn bench_database(base: &DatabaseSettings) -> anyhow::Result<DatabaseSettings> {
     let mut url = url::Url::parse(&base.url).context("database.url is not a URL")?;
     let name = url.path().trim_start_matches('/');
     if name.is_empty() {

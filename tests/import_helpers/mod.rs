@@ -139,12 +139,30 @@ impl World {
     }
 
     /// Enqueues a manual import of `channel_id` and waits until it finished (or died).
+    /// An import of a channel that finds another running leaves a follow-up and finishes, so
+    /// this also waits for the import queue to settle.
     pub async fn import(&self, channel_id: i64) -> JobInfo {
         let job = ImportOrders {
             channel_id,
             reason: ImportReason::Manual,
         };
-        self.run_job(ImportOrders::QUEUE, &job).await
+        let done = self.run_job(ImportOrders::QUEUE, &job).await;
+        self.settle(ImportOrders::QUEUE).await;
+        done
+    }
+
+    /// Waits until `queue` has nothing waiting, scheduled or running.
+    pub async fn settle(&self, queue: &str) {
+        let queue = self.broker.queue(queue).unwrap();
+        let start = Instant::now();
+        loop {
+            let s = queue.stats().await.unwrap();
+            if s.ready + s.scheduled + s.running == 0 {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "{s:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Enqueues `job` on `queue` and waits until it finished (or died).

@@ -1,0 +1,217 @@
+//! `switchyard bench stock`: how long a sale on one channel takes to show as the new stock level
+//! on the others. An order is placed on a simulated Shopify shop; its webhook reaches
+//! switchyard's API, which imports the order, decrements stock and pushes the new level to a
+//! WooCommerce store and a second Shopify shop. Latency is from placing the order to the level
+//! being visible on both, over many orders, paced so the platforms' rate limits are respected
+//! as in steady trading.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use super::import::bench_database;
+use super::{median, quantile};
+use crate::app::Application;
+use crate::config::Settings;
+use crate::crypto::CredentialsKey;
+use crate::demo::sandbox_credentials;
+use crate::domain::ChannelSettings;
+use crate::queue::{relay, Broker, EnqueueOptions};
+use crate::store::channels::{self, NewChannel};
+use crate::store::products::{self, NewProduct};
+use crate::store::{accounts, stores};
+use crate::workers::{self, Deps, ImportProducts, JobKind};
+use switchyard_sandbox::{GeneratorConfig, Sandbox, SandboxConfig, ShopifyStoreConfig, SimStore};
+
+/// The catalogue SKU sold in the bench.
+const SKU: &str = "MS-1";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Orders per run.
+    #[arg(long, default_value_t = 40)]
+    pub orders: usize,
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Pause between one order's level showing everywhere and the next order.
+    #[arg(long, default_value_t = 700)]
+    pub pace_ms: u64,
+}
+
+async fn wait_level(stores: &[&dyn SimStore], level: i64, limit: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        if stores
+            .iter()
+            .all(|s| s.stock_by_sku().get(SKU).copied() == Some(level))
+        {
+            return Ok(());
+        }
+        if start.elapsed() > limit {
+            anyhow::bail!("stock of {SKU} did not reach {level} within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<Vec<f64>> {
+    let mut settings = base.clone();
+    settings.redis.key_prefix = format!("sybench-stock-{}", ulid::Ulid::new());
+    settings.database = bench_database(&base.database)?;
+    settings.server.listen = "127.0.0.1:0".parse().context("listen address")?;
+    let app = Application::build(settings.clone()).await?;
+    let port = app.port();
+    let pool = crate::db::prepare(&settings.database).await?;
+    let broker = Broker::connect(&settings).await?;
+    let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
+    let deps = Deps::new(pool.clone(), key.clone(), broker.clone());
+
+    let mut config = SandboxConfig::demo();
+    config.shopify.push(ShopifyStoreConfig::new("other-shop"));
+    let sandbox = Sandbox::start(config).await?;
+    let (account, _) = accounts::create_account(
+        &pool,
+        &format!("bench-stock-{}", ulid::Ulid::new()),
+        "bench",
+    )
+    .await?;
+    let store = stores::create(&pool, account, "bench").await?;
+    products::create(
+        &pool,
+        account,
+        &NewProduct {
+            store_id: store.id,
+            sku: SKU,
+            title: "Merino Socks",
+            api_quantity: Some(1_000_000),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating the product: {e}"))?;
+    let stock = ChannelSettings {
+        stock_management: true,
+        auto_sync_stock: true,
+        ..ChannelSettings::default()
+    };
+    let mut ids = Vec::new();
+    for info in sandbox.stores() {
+        let ch = channels::create(
+            &pool,
+            &key,
+            account,
+            &NewChannel {
+                store_id: store.id,
+                name: &info.name,
+                base_url: &info.base_url,
+                credentials: &sandbox_credentials(info),
+                settings: &stock,
+            },
+        )
+        .await?;
+        ids.push((info.name.clone(), ch.id));
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(async move {
+        let _ = app.run_until(stop_rx).await;
+    })];
+    let stop_rx = stop_tx.subscribe();
+    for q in workers::HANDLED.iter().filter(|q| workers::needs_deps(q)) {
+        tasks.push(tokio::spawn(workers::spawn_pool_with(
+            &broker,
+            q,
+            Some(deps.clone()),
+            stop_rx.clone(),
+        )?));
+    }
+    tasks.push(tokio::spawn(relay::run(
+        pool.clone(),
+        broker.clone(),
+        stop_rx,
+    )));
+
+    let products_queue = broker.queue(ImportProducts::QUEUE)?;
+    for (_, id) in &ids {
+        products_queue
+            .enqueue(
+                &ImportProducts { channel_id: *id },
+                &EnqueueOptions::default(),
+            )
+            .await?;
+    }
+    let sim = |name: &str| sandbox.store(name).context("sandbox store");
+    let (a, b, c) = (sim("demo-shop")?, sim("demo-woo")?, sim("other-shop")?);
+    let others: [&dyn SimStore; 2] = [b.as_ref(), c.as_ref()];
+    wait_level(&others, 1_000_000, Duration::from_secs(30)).await?;
+
+    let a_id = ids
+        .iter()
+        .find(|(n, _)| n == "demo-shop")
+        .map(|(_, id)| *id)
+        .context("channel")?;
+    let hook = format!("http://127.0.0.1:{port}/v1/channels/{a_id}/inbound/orders/create");
+    a.register_webhook("orders/create", &hook)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    a.set_generator_config(GeneratorConfig {
+        sku_mix: [(SKU.to_owned(), 1)].into(),
+        max_lines: 1,
+        max_quantity: 1,
+        unpaid_ratio: 0.0,
+        fulfilled_ratio: 0.0,
+        cancel_ratio: 0.0,
+        update_ratio: 0.0,
+        ..GeneratorConfig::default()
+    });
+
+    let mut level = 1_000_000;
+    let mut samples = Vec::with_capacity(opts.orders);
+    for _ in 0..opts.orders {
+        let t0 = Instant::now();
+        a.create_orders(1);
+        level -= 1;
+        wait_level(&others, level, Duration::from_secs(30)).await?;
+        samples.push(t0.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(opts.pace_ms)).await;
+    }
+
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
+    }
+    sandbox.shutdown().await;
+    for q in workers::QUEUES {
+        if let Ok(queue) = broker.queue(q) {
+            let _ = queue.destroy().await;
+        }
+    }
+    Ok(samples)
+}
+
+pub async fn run(settings: &Settings, opts: &Options) -> anyhow::Result<()> {
+    println!(
+        "switchyard bench stock: {} orders per run, {} runs; an order placed on a Shopify shop, its level \
+         read back from a WooCommerce store and another Shopify shop (webhook-triggered import)",
+        opts.orders, opts.runs
+    );
+    let mut p50 = Vec::new();
+    let mut p99 = Vec::new();
+    for run in 1..=opts.runs.max(1) {
+        let mut s = run_once(settings, opts).await?;
+        s.sort_by(|a, b| a.total_cmp(b));
+        let (m, q) = (quantile(&s, 0.5), quantile(&s, 0.99));
+        println!(
+            "  run {run}: propagation p50 {m:.0} ms, p99 {q:.0} ms, max {:.0} ms",
+            s.last().copied().unwrap_or(0.0)
+        );
+        p50.push(m);
+        p99.push(q);
+    }
+    println!(
+        "median of {} runs: p50 {:.0} ms, p99 {:.0} ms",
+        opts.runs.max(1),
+        median(&p50),
+        median(&p99)
+    );
+    Ok(())
+}

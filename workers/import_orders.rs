@@ -21,7 +21,7 @@ use crate::store::channels::ImportChannel;
 use crate::store::import_state::{self, RunOutcome};
 use crate::store::orders::{self, UpsertOutcome};
 use crate::store::outbox::{self, OutboxItem};
-use crate::store::{channel_products, channels, stock, StoreError};
+use crate::store::{channel_products, channels, products, stock, StoreError};
 
 /// How long after a busy channel's running import its follow-up runs, at the earliest.
 const FOLLOW_UP: Duration = Duration::from_secs(1);
@@ -246,11 +246,24 @@ async fn store_page(
     let mut created = 0i64;
     let mut items = Vec::new();
     let mut stock_changed: Vec<i64> = Vec::new();
+    let page_skus: Vec<String> = page
+        .iter()
+        .flat_map(|o| o.lines.iter().filter_map(|l| l.sku.clone()))
+        .collect();
+    let managed = products::known_skus(&mut tx, channel.store_id, &page_skus)
+        .await
+        .map_err(store_err)?;
     for (outcome, (order, decision)) in outcomes.iter().zip(&decided) {
         if outcome.created {
             created += 1;
         }
-        stock_changed.extend(apply_stock(&mut tx, outcome, order.status).await?);
+        let touches_stock = order
+            .lines
+            .iter()
+            .any(|l| l.sku.as_ref().is_some_and(|s| managed.contains(s)));
+        if touches_stock {
+            stock_changed.extend(apply_stock(&mut tx, outcome, order.status).await?);
+        }
         if let Some(kind) = event_for(outcome, decision) {
             items.push(OutboxItem::Event {
                 payload: json!({

@@ -398,3 +398,22 @@ pub async fn set_components(
     tx.commit().await?;
     Ok(row)
 }
+
+/// Of `skus`, those the store has a product or kit for: lets an import skip the stock path for
+/// orders that touch nothing switchyard manages, in one query per page.
+pub async fn known_skus(
+    conn: &mut sqlx::PgConnection,
+    store_id: i64,
+    skus: &[String],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    if skus.is_empty() {
+        return Ok(Default::default());
+    }
+    let found: Vec<String> =
+        sqlx::query_scalar("SELECT sku FROM products WHERE store_id = $1 AND sku = ANY($2)")
+            .bind(store_id)
+            .bind(skus)
+            .fetch_all(conn)
+            .await?;
+    Ok(found.into_iter().collect())
+}

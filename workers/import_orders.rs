@@ -12,6 +12,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use super::channel_lock::{lock, LockKind};
+use super::context::{db_err, store_err};
 use super::{Deps, ImportOrders, JobKind, SyncStock};
 use crate::connectors::{ConnectorError, OrderCursor, OrderPage, SalesChannel};
 use crate::connectors::{OrderStatus, SyncStatus};
@@ -21,18 +22,10 @@ use crate::store::channels::ImportChannel;
 use crate::store::import_state::{self, RunOutcome};
 use crate::store::orders::{self, UpsertOutcome};
 use crate::store::outbox::{self, OutboxItem};
-use crate::store::{channel_products, channels, products, stock, StoreError};
+use crate::store::{channel_products, channels, products, stock};
 
 /// How long after a busy channel's running import its follow-up runs, at the earliest.
 const FOLLOW_UP: Duration = Duration::from_secs(1);
-
-fn store_err(e: StoreError) -> JobError {
-    JobError::retry(format!("database: {e}"))
-}
-
-fn db_err(e: sqlx::Error) -> JobError {
-    JobError::retry(format!("database: {e}"))
-}
 
 /// The event an upsert causes, if any: what webhooks will announce.
 fn event_for(o: &UpsertOutcome, decision: &Decision) -> Option<&'static str> {

@@ -6,18 +6,11 @@ use std::sync::Arc;
 
 use apalis_core::task::data::Data;
 
+use super::context::{db_err, store_err};
 use super::{Deps, ImportProducts, SyncStock};
 use crate::queue::JobError;
 use crate::store::outbox::{self, OutboxItem};
-use crate::store::{channel_products, channels, StoreError};
-
-fn store_err(e: StoreError) -> JobError {
-    JobError::retry(format!("database: {e}"))
-}
-
-fn db_err(e: sqlx::Error) -> JobError {
-    JobError::retry(format!("database: {e}"))
-}
+use crate::store::{channel_products, channels};
 
 pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
     let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)

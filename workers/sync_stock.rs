@@ -9,13 +9,10 @@ use std::time::Duration;
 use apalis_core::task::data::Data;
 
 use super::channel_lock::{lock, LockKind};
+use super::context::store_err;
 use super::{Deps, SyncStock};
 use crate::queue::JobError;
-use crate::store::{channel_products, channels, StoreError};
-
-fn store_err(e: StoreError) -> JobError {
-    JobError::retry(format!("database: {e}"))
-}
+use crate::store::{channel_products, channels};
 
 pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
     let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)

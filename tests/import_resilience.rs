@@ -111,6 +111,10 @@ async fn a_worker_process_killed_mid_import_loses_and_duplicates_no_order() {
                 &world.settings.redis.key_prefix,
             )
             .env("SWITCHYARD__QUEUES__IMPORT_ORDERS__LEASE_SECS", "2")
+            // The test database holds other tests' channels: keep this process's import timer
+            // from scheduling them, so only the test's own import runs here.
+            .env("SWITCHYARD__TIMERS__IMPORT_SCAN_SECS", "86400")
+            .env("SWITCHYARD__TIMERS__IMPORT_PRODUCTS_SECS", "86400")
             .env("SWITCHYARD__LOG__FILTER", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -202,6 +202,12 @@ impl World {
     }
 
     pub async fn stop(self) {
+        // Other tests' worker processes run import timers over the shared test database: leave
+        // no active channel pointing at a sandbox that is about to stop.
+        let _ = sqlx::query("UPDATE channels SET active = false WHERE account_id = $1")
+            .bind(self.account.0)
+            .execute(&self.pool)
+            .await;
         let _ = self.stop_tx.send(true);
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(20), t).await;

@@ -114,6 +114,7 @@ async fn a_worker_process_killed_mid_import_loses_and_duplicates_no_order() {
             // The test database holds other tests' channels: keep this process's import timer
             // from scheduling them, so only the test's own import runs here.
             .env("SWITCHYARD__TIMERS__IMPORT_SCAN_SECS", "86400")
+            .env("DATABASE_URL", &world.settings.database.url)
             .env("SWITCHYARD__TIMERS__IMPORT_PRODUCTS_SECS", "86400")
             .env("SWITCHYARD__LOG__FILTER", "warn")
             .stdout(Stdio::null())

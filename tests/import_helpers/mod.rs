@@ -25,6 +25,13 @@ pub fn settings() -> Settings {
     let mut s = Settings::load_env(&dir, "test").expect("config/test.toml loads");
     s.redis.key_prefix = format!("sytest-{}", ulid::Ulid::new());
     s.server.listen = "127.0.0.1:0".parse().unwrap();
+    // A database of the test's own: its outbox relay must not take another test's rows (they
+    // would be pushed to this test's Redis prefix and never reach their own workers).
+    let name = format!(
+        "switchyard_t_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    s.database.url = format!("postgres://localhost/{name}");
     s
 }
 
@@ -213,6 +220,14 @@ impl World {
             let _ = tokio::time::timeout(Duration::from_secs(20), t).await;
         }
         self.sandbox.shutdown().await;
+        self.pool.close().await;
+        if let Some(name) = self.settings.database.url.rsplit('/').next() {
+            if let Ok(admin) = sqlx::PgPool::connect("postgres://localhost/switchyard_test").await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
+            }
+        }
         for q in workers::QUEUES {
             if let Ok(queue) = self.broker.queue(q) {
                 let _ = queue.destroy().await;

@@ -26,6 +26,39 @@ fn stock_settings() -> ChannelSettings {
     }
 }
 
+/// Orders of only these SKUs, paid and open, with no later changes: each one takes stock.
+fn paid_open(skus: &[&str]) -> GeneratorConfig {
+    GeneratorConfig {
+        sku_mix: skus.iter().map(|s| ((*s).to_owned(), 1)).collect(),
+        unpaid_ratio: 0.0,
+        fulfilled_ratio: 0.0,
+        cancel_ratio: 0.0,
+        update_ratio: 0.0,
+        ..GeneratorConfig::default()
+    }
+}
+
+async fn product(
+    world: &World,
+    store: i64,
+    sku: &str,
+    title: &str,
+    api_quantity: Option<i64>,
+) -> products::ProductRow {
+    products::create(
+        &world.pool,
+        world.account,
+        &NewProduct {
+            store_id: store,
+            sku,
+            title,
+            api_quantity,
+        },
+    )
+    .await
+    .unwrap()
+}
+
 async fn wait_for_level(store: &dyn SimStore, sku: &str, level: i64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -61,30 +94,8 @@ async fn a_sale_on_one_channel_reaches_the_others_and_a_cancellation_restores_it
     config.shopify.push(ShopifyStoreConfig::new("other-shop"));
     let world = World::start(config, true).await;
     let store = world.store("brand").await;
-    let x = products::create(
-        &world.pool,
-        world.account,
-        &NewProduct {
-            store_id: store,
-            sku: X,
-            title: "Merino Socks",
-            api_quantity: Some(100),
-        },
-    )
-    .await
-    .unwrap();
-    let kit = products::create(
-        &world.pool,
-        world.account,
-        &NewProduct {
-            store_id: store,
-            sku: KIT,
-            title: "Sock bundle",
-            api_quantity: None,
-        },
-    )
-    .await
-    .unwrap();
+    let x = product(&world, store, X, "Merino Socks", Some(100)).await;
+    let kit = product(&world, store, KIT, "Sock bundle", None).await;
     products::set_components(&world.pool, world.account, kit.id, &[(x.id, 2)])
         .await
         .unwrap();
@@ -108,14 +119,7 @@ async fn a_sale_on_one_channel_reaches_the_others_and_a_cancellation_restores_it
     }
 
     // Orders on A for X and for the kit only, paid and open.
-    shop_a.set_generator_config(GeneratorConfig {
-        sku_mix: [(X.to_owned(), 1), (KIT.to_owned(), 1)].into(),
-        unpaid_ratio: 0.0,
-        fulfilled_ratio: 0.0,
-        cancel_ratio: 0.0,
-        update_ratio: 0.0,
-        ..GeneratorConfig::default()
-    });
+    shop_a.set_generator_config(paid_open(&[X, KIT]));
     let ids = shop_a.create_orders(3);
     assert_eq!(world.import(a.id).await.status, JobStatus::Done);
     let orders: Vec<_> = ids
@@ -173,18 +177,7 @@ async fn a_thousand_orders_for_one_sku_coalesce_into_a_few_pushes_without_a_429(
     config.shopify.push(ShopifyStoreConfig::new("other-shop"));
     let world = World::start(config, true).await;
     let store = world.store("brand").await;
-    let x = products::create(
-        &world.pool,
-        world.account,
-        &NewProduct {
-            store_id: store,
-            sku: X,
-            title: "Merino Socks",
-            api_quantity: Some(5_000),
-        },
-    )
-    .await
-    .unwrap();
+    let x = product(&world, store, X, "Merino Socks", Some(5_000)).await;
     let a = world.channel(store, "demo-shop", stock_settings()).await;
     let b = world.channel(store, "demo-woo", stock_settings()).await;
     let c = world.channel(store, "other-shop", stock_settings()).await;
@@ -202,13 +195,8 @@ async fn a_thousand_orders_for_one_sku_coalesce_into_a_few_pushes_without_a_429(
     }
 
     shop_a.set_generator_config(GeneratorConfig {
-        sku_mix: [(X.to_owned(), 1)].into(),
         max_lines: 1,
-        unpaid_ratio: 0.0,
-        fulfilled_ratio: 0.0,
-        cancel_ratio: 0.0,
-        update_ratio: 0.0,
-        ..GeneratorConfig::default()
+        ..paid_open(&[X])
     });
     let ids = shop_a.create_orders(1_000);
     assert_eq!(world.import(a.id).await.status, JobStatus::Done);
@@ -247,18 +235,7 @@ async fn concurrent_sales_on_three_channels_under_faults_converge_on_the_ledger(
     config.shopify.push(ShopifyStoreConfig::new("other-shop"));
     let world = World::start(config, true).await;
     let store = world.store("brand").await;
-    let x = products::create(
-        &world.pool,
-        world.account,
-        &NewProduct {
-            store_id: store,
-            sku: X,
-            title: "Merino Socks",
-            api_quantity: Some(5_000),
-        },
-    )
-    .await
-    .unwrap();
+    let x = product(&world, store, X, "Merino Socks", Some(5_000)).await;
     let names = ["demo-shop", "demo-woo", "other-shop"];
     let mut channels = Vec::new();
     for name in names {
@@ -275,13 +252,8 @@ async fn concurrent_sales_on_three_channels_under_faults_converge_on_the_ledger(
     for s in &sims {
         wait_for_level(s.as_ref(), X, 5_000).await;
         s.set_generator_config(GeneratorConfig {
-            sku_mix: [(X.to_owned(), 1)].into(),
             max_lines: 1,
-            unpaid_ratio: 0.0,
-            fulfilled_ratio: 0.0,
-            cancel_ratio: 0.0,
-            update_ratio: 0.0,
-            ..GeneratorConfig::default()
+            ..paid_open(&[X])
         });
         s.faults().set(switchyard_sandbox::FaultKnobs {
             burst_429: 3,

@@ -88,27 +88,8 @@ async fn run_once(settings: &Settings, jobs: usize) -> anyhow::Result<PeerFigure
 async fn remove_keys(url: &str, queue: &str) -> anyhow::Result<()> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("*{queue}*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            redis::cmd("DEL")
-                .arg(keys)
-                .query_async::<()>(&mut conn)
-                .await?;
-        }
-        if next == 0 {
-            return Ok(());
-        }
-        cursor = next;
-    }
+    crate::queue::delete_matching(&mut conn, &format!("*{queue}*")).await?;
+    Ok(())
 }
 
 /// apalis-redis 1.0.0's fetch script fails ("too many results to unpack") once 8,000 or more

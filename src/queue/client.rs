@@ -646,27 +646,36 @@ impl Queue {
             "{}*",
             self.keys.base.replace('{', "\\{").replace('}', "\\}")
         );
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await?;
-            if !keys.is_empty() {
-                let _: () = conn.del(keys).await?;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        delete_matching(&mut conn, &pattern).await?;
         let _: () = conn
             .srem(Keys::registry(self.prefix()), self.name.as_str())
             .await?;
         Ok(())
+    }
+}
+
+/// Deletes every key matching `pattern`, walking the keyspace with SCAN (never KEYS, which
+/// would block Redis on a large keyspace). For tests and benchmarks.
+pub async fn delete_matching<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    pattern: &str,
+) -> Result<(), QueueError> {
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("DEL").arg(keys).query_async::<()>(conn).await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
     }
 }

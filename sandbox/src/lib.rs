@@ -32,6 +32,7 @@ pub mod orderbook;
 pub mod query;
 mod server;
 pub mod shopify;
+pub mod standard_webhooks;
 pub mod store;
 pub mod timefmt;
 pub mod traffic;

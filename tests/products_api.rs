@@ -577,6 +577,10 @@ async fn a_channels_listings_show_their_mapping_and_last_push() {
             title: format!("Listing {sku}"),
             price: Some("7.50".into()),
             quantity: Some(1),
+            image_url: None,
+            weight: None,
+            dimensions: None,
+            customs: None,
         };
         ids.push(
             channel_products::upsert_listing(&mut conn, t.account, ch.id, ch.store_id, &listing)

@@ -400,6 +400,10 @@ fn listing(product_id: &str, variant: Option<&str>, sku: Option<&str>) -> Listin
         title: format!("Listing {product_id}"),
         price: Some("9.99".into()),
         quantity: Some(3),
+        image_url: None,
+        weight: None,
+        dimensions: None,
+        customs: None,
     }
 }
 

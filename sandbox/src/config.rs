@@ -119,6 +119,35 @@ pub struct ProductConfig {
     /// Name of the option the variants differ by (e.g. "Size"), when there are several.
     pub option_name: Option<String>,
     pub variants: Vec<VariantConfig>,
+    /// Image, shipping and customs details, shared by the variants.
+    #[serde(default)]
+    pub details: ProductDetails,
+}
+
+/// What a listing says about shipping and customs besides its title and price.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductDetails {
+    /// Absolute address of the main image.
+    pub image_url: Option<String>,
+    pub weight_grams: Option<u32>,
+    /// Length, width and height in centimetres, as decimal strings. Shopify has no dimensions of
+    /// its own, so only WooCommerce serves them.
+    pub dimensions_cm: Option<[String; 3]>,
+    /// Harmonized System tariff code.
+    pub hs_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country of origin.
+    pub country_of_origin: Option<String>,
+}
+
+impl ProductDetails {
+    /// Weight in kilograms as a decimal string (`500` g -> `"0.5"`), as both platforms show it.
+    pub fn weight_kg(&self) -> Option<String> {
+        self.weight_grams.map(|g| {
+            let text = format!("{}.{:03}", g / 1000, g % 1000);
+            let text = text.trim_end_matches('0');
+            text.strip_suffix('.').unwrap_or(text).to_owned()
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +171,7 @@ pub fn default_catalog() -> Vec<ProductConfig> {
             price: price.into(),
             stock,
         }],
+        details: details(title),
     };
     let sized =
         |title: &str, prefix: &str, sizes: &[&str], price: &str, stock: i64| ProductConfig {
@@ -156,6 +186,7 @@ pub fn default_catalog() -> Vec<ProductConfig> {
                     stock,
                 })
                 .collect(),
+            details: details(title),
         };
     vec![
         sized("Trail Runner", "TR", &["8", "9", "10"], "89.00", 40),
@@ -164,6 +195,31 @@ pub fn default_catalog() -> Vec<ProductConfig> {
         single("Water Bottle", "WB-1", "19.99", 150),
         single("Headlamp", "HL-1", "34.00", 60),
     ]
+}
+
+/// Plausible details for a catalogue product, derived from its title so they are stable.
+fn details(title: &str) -> ProductDetails {
+    let slug: String = title
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let (grams, dims, hs) = match title {
+        "Trail Runner" => (780, ["32", "21", "12"], "6404.11"),
+        "Merino Socks" => (90, ["20", "10", "3"], "6115.94"),
+        "Rain Jacket" => (420, ["35", "28", "6"], "6201.40"),
+        "Water Bottle" => (250, ["25", "8", "8"], "7323.93"),
+        _ => (120, ["12", "8", "6"], "8513.10"),
+    };
+    ProductDetails {
+        image_url: Some(format!(
+            "https://images.sandbox.invalid/products/{slug}.jpg"
+        )),
+        weight_grams: Some(grams),
+        dimensions_cm: Some(dims.map(str::to_owned)),
+        hs_code: Some(hs.into()),
+        country_of_origin: Some("PT".into()),
+    }
 }
 
 /// Deterministic hex from a name, so demo credentials are stable across runs (they are not secrets).

@@ -29,9 +29,9 @@ pub use secret::Secret;
 pub use shopify::{ShopifyConfig, ShopifyConnector};
 pub use throttle::{Throttle, ThrottleSettings};
 pub use types::{
-    Address, ChannelKind, ChannelOrder, Customer, FulfilmentLine, FulfilmentReceipt,
-    FulfilmentRequest, KitComponent, Listing, ListingId, OrderCursor, OrderLine, OrderPage,
-    OrderStatus, SyncStatus, Totals, UnifiedOrder,
+    Address, ChannelKind, ChannelOrder, Customer, Customs, Dimensions, FulfilmentLine,
+    FulfilmentReceipt, FulfilmentRequest, KitComponent, Listing, ListingId, OrderCursor, OrderLine,
+    OrderPage, OrderStatus, SyncStatus, Totals, UnifiedOrder, Weight,
 };
 pub use woocommerce::{WooConfig, WooConnector};
 

@@ -186,6 +186,49 @@ pub struct Listing {
     pub price: Option<String>,
     /// The channel's stock figure; `None` where the channel does not track stock for it.
     pub quantity: Option<i64>,
+    /// The main image's address.
+    pub image_url: Option<String>,
+    pub weight: Option<Weight>,
+    pub dimensions: Option<Dimensions>,
+    pub customs: Option<Customs>,
+}
+
+/// A shipping weight as the channel states it: a decimal string and its unit (`g`, `kg`, `oz`,
+/// `lb`), so no float or unit conversion touches it on the way through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Weight {
+    pub value: String,
+    pub unit: String,
+}
+
+/// Package dimensions as decimal strings in one unit (`cm`, `in`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dimensions {
+    pub length: String,
+    pub width: String,
+    pub height: String,
+    pub unit: String,
+}
+
+/// What a customs declaration needs of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customs {
+    /// Harmonized System tariff code.
+    pub hs_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country of origin.
+    pub country_of_origin: Option<String>,
+}
+
+impl Customs {
+    /// `None` when neither field is known, so an empty declaration is not stored as if it were one.
+    pub fn known(hs_code: Option<String>, country_of_origin: Option<String>) -> Option<Customs> {
+        let keep = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        let (hs_code, country_of_origin) = (keep(hs_code), keep(country_of_origin));
+        (hs_code.is_some() || country_of_origin.is_some()).then_some(Customs {
+            hs_code,
+            country_of_origin,
+        })
+    }
 }
 
 /// A line to ship: which channel line, and how many of it.

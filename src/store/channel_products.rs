@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::{AccountId, StoreError};
@@ -30,8 +31,11 @@ pub struct ChannelProductRow {
     pub title: String,
     pub image_url: Option<String>,
     pub price: Option<String>,
+    /// `{"length", "width", "height", "unit"}`, decimal strings.
     pub dimensions: Option<Value>,
-    pub weight: Option<String>,
+    /// `{"value", "unit"}`, a decimal string and `g`, `kg`, `oz` or `lb`.
+    pub weight: Option<Value>,
+    /// `{"hs_code", "country_of_origin"}`.
     pub customs: Option<Value>,
     /// The channel's own stock figure when last downloaded.
     pub channel_quantity: Option<i32>,
@@ -81,22 +85,29 @@ pub async fn upsert_listing(
     let channel_quantity = listing
         .quantity
         .map(|q| i32::try_from(q).unwrap_or(if q < 0 { i32::MIN } else { i32::MAX }));
+    let json = |v: Option<Value>| v.filter(|v| !v.is_null()).map(Json);
+    let weight = json(listing.weight.as_ref().map(|w| serde_json::json!(w)));
+    let dimensions = json(listing.dimensions.as_ref().map(|d| serde_json::json!(d)));
+    let customs = json(listing.customs.as_ref().map(|c| serde_json::json!(c)));
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO channel_products AS cp (account_id, store_id, channel_id, \
              external_product_id, external_variant_id, inventory_item_id, sku, title, price, \
-             channel_quantity, product_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             channel_quantity, image_url, weight, dimensions, customs, product_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
                  (SELECT id FROM products WHERE account_id = $1 AND store_id = $2 AND sku = $7)) \
          ON CONFLICT (channel_id, external_product_id, external_variant_id) DO UPDATE SET \
              inventory_item_id = EXCLUDED.inventory_item_id, sku = EXCLUDED.sku, \
              title = EXCLUDED.title, price = EXCLUDED.price, \
-             channel_quantity = EXCLUDED.channel_quantity, product_id = EXCLUDED.product_id, \
+             channel_quantity = EXCLUDED.channel_quantity, image_url = EXCLUDED.image_url, \
+             weight = EXCLUDED.weight, dimensions = EXCLUDED.dimensions, \
+             customs = EXCLUDED.customs, product_id = EXCLUDED.product_id, \
              updated_at = now() \
          WHERE (cp.inventory_item_id, cp.sku, cp.title, cp.price, cp.channel_quantity, \
-                cp.product_id) \
+                cp.image_url, cp.weight, cp.dimensions, cp.customs, cp.product_id) \
                IS DISTINCT FROM \
                (EXCLUDED.inventory_item_id, EXCLUDED.sku, EXCLUDED.title, EXCLUDED.price, \
-                EXCLUDED.channel_quantity, EXCLUDED.product_id) \
+                EXCLUDED.channel_quantity, EXCLUDED.image_url, EXCLUDED.weight, \
+                EXCLUDED.dimensions, EXCLUDED.customs, EXCLUDED.product_id) \
          RETURNING id",
     )
     .bind(account.0)
@@ -109,6 +120,10 @@ pub async fn upsert_listing(
     .bind(&listing.title)
     .bind(&listing.price)
     .bind(channel_quantity)
+    .bind(&listing.image_url)
+    .bind(weight)
+    .bind(dimensions)
+    .bind(customs)
     .fetch_optional(&mut *conn)
     .await
     .map_err(|e| {

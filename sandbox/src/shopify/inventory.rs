@@ -73,6 +73,42 @@ pub async fn list(State(store): State<Arc<ShopifyStore>>, RawQuery(raw): RawQuer
     json(StatusCode::OK, &json!({ "inventory_levels": levels }))
 }
 
+/// `GET inventory_items.json?ids=...`: the items behind variants, which carry the customs details
+/// (tariff code, country of origin). `ids` is required, at most 100 of them.
+pub async fn items(State(store): State<Arc<ShopifyStore>>, RawQuery(raw): RawQuery) -> Response {
+    let q = Query::parse(raw.as_deref().unwrap_or(""));
+    let ids = match id_list(&q, "ids") {
+        Ok(Some(ids)) if ids.len() <= 100 => ids,
+        Ok(Some(_)) => return bad_param("ids", "Too many ids: at most 100."),
+        Ok(None) => return bad_param("ids", "Required parameter missing or invalid"),
+        Err(r) => return r,
+    };
+    let state = store.state();
+    let items: Vec<Value> = state
+        .products
+        .iter()
+        .flat_map(|p| p.variants.iter().map(move |v| (p, v)))
+        .filter(|(_, v)| ids.contains(&v.inventory_item_id))
+        .map(|(p, v)| {
+            json!({
+                "id": v.inventory_item_id,
+                "sku": v.sku,
+                "created_at": store.ctx.time(p.created_at),
+                "updated_at": store.ctx.time(p.updated_at),
+                "requires_shipping": true,
+                "cost": null,
+                "country_code_of_origin": p.details.country_of_origin,
+                "province_code_of_origin": null,
+                "harmonized_system_code": p.details.hs_code,
+                "tracked": true,
+                "country_harmonized_system_codes": [],
+                "admin_graphql_api_id": format!("gid://shopify/InventoryItem/{}", v.inventory_item_id)
+            })
+        })
+        .collect();
+    json(StatusCode::OK, &json!({ "inventory_items": items }))
+}
+
 #[derive(Debug, Deserialize)]
 struct SetBody {
     location_id: Option<u64>,

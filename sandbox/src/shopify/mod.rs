@@ -44,6 +44,7 @@ pub fn router(store: Arc<ShopifyStore>, shutdown: CancellationToken) -> Router {
             get(fulfillments::list_fulfillment_orders),
         )
         .route("/fulfillments.json", post(fulfillments::create))
+        .route("/inventory_items.json", get(inventory::items))
         .route("/inventory_levels.json", get(inventory::list))
         .route("/inventory_levels/set.json", post(inventory::set))
         .route("/inventory_levels/adjust.json", post(inventory::adjust))

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::config::ProductDetails;
 use crate::generator::{Address, Person};
 use crate::money::format_cents;
 use crate::orderbook::Keyed;
@@ -485,6 +486,7 @@ pub struct Product {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub variants: Vec<Variant>,
+    pub details: ProductDetails,
 }
 
 impl Product {
@@ -520,8 +522,8 @@ impl Product {
                     "updated_at": shop.time(self.updated_at),
                     "taxable": true,
                     "barcode": null,
-                    "grams": 500,
-                    "weight": 0.5,
+                    "grams": self.details.weight_grams.unwrap_or(0),
+                    "weight": self.details.weight_grams.map_or(0.0, |g| f64::from(g) / 1000.0),
                     "weight_unit": "kg",
                     "inventory_item_id": v.inventory_item_id,
                     "inventory_quantity": quantity_of(v.inventory_item_id),
@@ -533,6 +535,19 @@ impl Product {
             })
             .collect();
         let option_name = self.option_name.clone().unwrap_or_else(|| "Title".into());
+        let image = self.details.image_url.as_ref().map(|src| {
+            json!({
+                "id": self.id + 7,
+                "product_id": self.id,
+                "position": 1,
+                "alt": self.title,
+                "width": 1200,
+                "height": 1200,
+                "src": src,
+                "variant_ids": [],
+                "admin_graphql_api_id": format!("gid://shopify/ProductImage/{}", self.id + 7)
+            })
+        });
         let values: Vec<String> = self
             .variants
             .iter()
@@ -555,8 +570,8 @@ impl Product {
             "admin_graphql_api_id": format!("gid://shopify/Product/{}", self.id),
             "variants": variants,
             "options": [{"id": self.id + 1, "product_id": self.id, "name": option_name, "position": 1, "values": values}],
-            "images": [],
-            "image": null
+            "images": image.iter().collect::<Vec<_>>(),
+            "image": image
         })
     }
 }

@@ -128,6 +128,7 @@ impl ShopifyStore {
                 created_at: now,
                 updated_at: now,
                 variants,
+                details: p.details.clone(),
             });
         }
         let skus = products

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::config::ProductDetails;
 use crate::generator::Address;
 use crate::money::format_cents;
 use crate::orderbook::Keyed;
@@ -288,6 +289,7 @@ pub struct Product {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub variations: Vec<Variation>,
+    pub details: ProductDetails,
 }
 
 fn stock_status(manage: bool, qty: Option<i64>) -> &'static str {
@@ -352,22 +354,59 @@ impl Product {
             "backordered": false,
             "low_stock_amount": null,
             "sold_individually": false,
-            "weight": "0.5",
-            "dimensions": {"length": "", "width": "", "height": ""},
+            "weight": self.details.weight_kg().unwrap_or_default(),
+            "dimensions": self.dimensions_json(),
             "shipping_required": true,
             "categories": [{"id": 15, "name": "Outdoor", "slug": "outdoor"}],
             "tags": [],
-            "images": [],
+            "images": self.images_json(),
             "attributes": attributes,
             "default_attributes": [],
             "variations": self.variations.iter().map(|v| v.id).collect::<Vec<_>>(),
             "stock_status": stock_status(self.manage_stock, self.stock_quantity),
-            "meta_data": [],
+            "meta_data": self.customs_meta(),
             "_links": {
                 "self": [{"href": format!("{base_url}/wp-json/wc/v3/products/{}", self.id)}],
                 "collection": [{"href": format!("{base_url}/wp-json/wc/v3/products")}]
             }
         })
+    }
+
+    fn dimensions_json(&self) -> Value {
+        let [length, width, height] = self.details.dimensions_cm.clone().unwrap_or_default();
+        json!({"length": length, "width": width, "height": height})
+    }
+
+    fn images_json(&self) -> Value {
+        let images: Vec<Value> = self
+            .details
+            .image_url
+            .iter()
+            .map(|src| {
+                json!({
+                    "id": self.id + 500,
+                    "date_created": local(self.created_at),
+                    "date_created_gmt": gmt(self.created_at),
+                    "src": src,
+                    "name": self.slug(),
+                    "alt": self.name
+                })
+            })
+            .collect();
+        json!(images)
+    }
+
+    /// WooCommerce has no customs fields of its own; shipping and customs extensions keep them
+    /// in product meta as `hs_code` and `country_of_origin`.
+    fn customs_meta(&self) -> Value {
+        let mut meta = Vec::new();
+        if let Some(hs) = &self.details.hs_code {
+            meta.push(json!({"id": self.id * 10 + 1, "key": "hs_code", "value": hs}));
+        }
+        if let Some(c) = &self.details.country_of_origin {
+            meta.push(json!({"id": self.id * 10 + 2, "key": "country_of_origin", "value": c}));
+        }
+        json!(meta)
     }
 
     pub fn variation_json(&self, v: &Variation, base_url: &str) -> Value {
@@ -397,7 +436,8 @@ impl Product {
             "backorders": "no",
             "backorders_allowed": false,
             "backordered": false,
-            "weight": "0.5",
+            "weight": self.details.weight_kg().unwrap_or_default(),
+            "dimensions": self.dimensions_json(),
             "attributes": [{"id": 0, "name": self.option_name.clone().unwrap_or_default(), "option": v.option}],
             "menu_order": 0,
             "meta_data": [],

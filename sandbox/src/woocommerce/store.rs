@@ -101,6 +101,7 @@ impl WooStore {
                 created_at: now,
                 updated_at: now,
                 variations,
+                details: p.details.clone(),
             });
         }
         let skus = config

@@ -6,8 +6,8 @@ use super::wire;
 use crate::connectors::error::ConnectorError;
 use crate::connectors::money;
 use crate::connectors::types::{
-    Address, ChannelKind, ChannelOrder, Customer, Listing, ListingId, OrderLine, OrderStatus,
-    Totals,
+    Address, ChannelKind, ChannelOrder, Customer, Customs, Listing, ListingId, OrderLine,
+    OrderStatus, Totals, Weight,
 };
 
 /// The unified status from Shopify's three fields. Precedence: a cancelled order is cancelled
@@ -149,11 +149,26 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
     })
 }
 
-/// One listing per variant; stock is set on the variant's inventory item.
+/// One listing per variant; stock is set on the variant's inventory item. Customs details live on
+/// the inventory items and are filled in by [`with_customs`].
 pub fn listings(p: wire::Product) -> Result<Vec<Listing>, ConnectorError> {
+    let main_image = p.image.as_ref().map(|i| i.src.clone());
     p.variants
         .into_iter()
         .map(|v| {
+            // A variant's own image when it has one, else the product's.
+            let image_url = v
+                .image_id
+                .and_then(|id| p.images.iter().find(|i| i.id == id))
+                .map(|i| i.src.clone())
+                .or_else(|| main_image.clone());
+            let weight = match (&v.weight, v.weight_unit.as_deref()) {
+                (Some(w), Some(unit)) if w.as_f64().is_some_and(|w| w > 0.0) => Some(Weight {
+                    value: w.to_string(),
+                    unit: unit.to_owned(),
+                }),
+                _ => None,
+            };
             let title = match v.title.as_deref() {
                 None | Some("Default Title") => p.title.clone(),
                 Some(option) => format!("{} - {option}", p.title),
@@ -173,9 +188,32 @@ pub fn listings(p: wire::Product) -> Result<Vec<Listing>, ConnectorError> {
                     .map(|price| money::normalise(price, "variant price"))
                     .transpose()?,
                 quantity: if tracked { v.inventory_quantity } else { None },
+                image_url,
+                weight,
+                // Shopify keeps no package dimensions of its own.
+                dimensions: None,
+                customs: None,
             })
         })
         .collect()
+}
+
+/// Sets each listing's customs from its inventory item, where the item has any.
+pub fn with_customs(listings: &mut [Listing], items: &[wire::InventoryItem]) {
+    for listing in listings {
+        let Some(item) = listing
+            .id
+            .inventory_item_id
+            .as_deref()
+            .and_then(|id| items.iter().find(|i| i.id.to_string() == id))
+        else {
+            continue;
+        };
+        listing.customs = Customs::known(
+            item.harmonized_system_code.clone(),
+            item.country_code_of_origin.clone(),
+        );
+    }
 }
 
 /// Shopify's error body, `{"errors": ...}`, as one message.

@@ -46,6 +46,8 @@ const ORDERS_PER_PAGE: &str = "250";
 const PRODUCTS_PER_PAGE: &str = "250";
 /// Guard against a `Link` chain that never ends.
 const MAX_PRODUCT_PAGES: usize = 1000;
+/// Shopify's cap on `ids` per `inventory_items.json` call.
+const INVENTORY_ITEMS_PER_CALL: usize = 100;
 
 /// A Shopify channel's settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,6 +147,30 @@ impl ShopifyConnector {
     /// The throttle this connector uses, to share with another connector on the same shop.
     pub fn throttle(&self) -> Arc<Throttle> {
         self.transport.throttle().clone()
+    }
+
+    /// Customs details live on inventory items, not variants: one `inventory_items.json` call per
+    /// 100 listings fills them in.
+    async fn add_customs(&self, listings: &mut [Listing]) -> Result<(), ConnectorError> {
+        let ids: Vec<&str> = listings
+            .iter()
+            .filter_map(|l| l.id.inventory_item_id.as_deref())
+            .collect();
+        let mut items = Vec::new();
+        for chunk in ids.chunks(INVENTORY_ITEMS_PER_CALL) {
+            let mut url = self.endpoint("inventory_items.json")?;
+            url.query_pairs_mut()
+                .append_pair("ids", &chunk.join(","))
+                .append_pair("limit", &INVENTORY_ITEMS_PER_CALL.to_string());
+            let raw = self
+                .call("list inventory items", Method::GET, &url, None)
+                .await?;
+            let envelope: wire::InventoryItemsEnvelope =
+                http::parse_json(&raw.body, "inventory items")?;
+            items.extend(envelope.inventory_items);
+        }
+        mapping::with_customs(listings, &items);
+        Ok(())
     }
 
     fn endpoint(&self, path: &str) -> Result<Url, ConnectorError> {
@@ -298,7 +324,10 @@ impl SalesChannel for ShopifyConnector {
             }
             match self.next_page(&raw)? {
                 Some(next) => url = next,
-                None => return Ok(listings),
+                None => {
+                    self.add_customs(&mut listings).await?;
+                    return Ok(listings);
+                }
             }
         }
         Err(ConnectorError::Malformed(format!(

@@ -118,6 +118,32 @@ pub struct Product {
     pub title: String,
     #[serde(default)]
     pub variants: Vec<Variant>,
+    /// The main image; `images` lists them all, the variants point into it by `image_id`.
+    #[serde(default)]
+    pub image: Option<Image>,
+    #[serde(default)]
+    pub images: Vec<Image>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Image {
+    pub id: u64,
+    pub src: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InventoryItemsEnvelope {
+    pub inventory_items: Vec<InventoryItem>,
+}
+
+/// The item behind a variant: where customs details live.
+#[derive(Debug, Deserialize)]
+pub struct InventoryItem {
+    pub id: u64,
+    #[serde(default)]
+    pub harmonized_system_code: Option<String>,
+    #[serde(default)]
+    pub country_code_of_origin: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +161,13 @@ pub struct Variant {
     pub inventory_quantity: Option<i64>,
     #[serde(default)]
     pub inventory_management: Option<String>,
+    /// A JSON number in `weight_unit`; kept as its text so no float rounding creeps in.
+    #[serde(default)]
+    pub weight: Option<serde_json::Number>,
+    #[serde(default)]
+    pub weight_unit: Option<String>,
+    #[serde(default)]
+    pub image_id: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

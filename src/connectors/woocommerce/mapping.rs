@@ -6,8 +6,8 @@ use super::wire;
 use crate::connectors::error::ConnectorError;
 use crate::connectors::money;
 use crate::connectors::types::{
-    Address, ChannelKind, ChannelOrder, Customer, Listing, ListingId, OrderLine, OrderStatus,
-    Totals,
+    Address, ChannelKind, ChannelOrder, Customer, Customs, Dimensions, Listing, ListingId,
+    OrderLine, OrderStatus, Totals, Weight,
 };
 
 /// The unified status from WooCommerce's order status and payment date.
@@ -125,9 +125,51 @@ fn price(text: Option<String>) -> Result<Option<String>, ConnectorError> {
         .transpose()
 }
 
+/// The units a WooCommerce store is set up with out of the box. The REST API gives bare numbers;
+/// a store set to other units reports them under `settings/products`, which switchyard does not
+/// read yet.
+const WEIGHT_UNIT: &str = "kg";
+const DIMENSION_UNIT: &str = "cm";
+
+fn weight(text: Option<&str>) -> Option<Weight> {
+    let value = text.map(str::trim).filter(|t| !t.is_empty())?;
+    Some(Weight {
+        value: value.to_owned(),
+        unit: WEIGHT_UNIT.into(),
+    })
+}
+
+/// `None` unless all three sides are given: a parcel with a missing side cannot be rated.
+fn dimensions(d: Option<&wire::WireDimensions>) -> Option<Dimensions> {
+    let d = d?;
+    let side = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    Some(Dimensions {
+        length: side(&d.length)?,
+        width: side(&d.width)?,
+        height: side(&d.height)?,
+        unit: DIMENSION_UNIT.into(),
+    })
+}
+
+/// WooCommerce has no customs fields of its own; customs and shipping extensions keep them in
+/// product meta as `hs_code` and `country_of_origin`.
+fn customs(meta: &[wire::Meta]) -> Option<Customs> {
+    let text = |key: &str| {
+        meta.iter()
+            .find(|m| m.key == key)
+            .and_then(|m| m.value.as_str())
+            .map(str::to_owned)
+    };
+    Customs::known(text("hs_code"), text("country_of_origin"))
+}
+
 /// A simple product as one listing.
 pub fn simple_listing(p: wire::Product) -> Result<Listing, ConnectorError> {
     Ok(Listing {
+        image_url: p.images.first().map(|i| i.src.clone()),
+        weight: weight(p.weight.as_deref()),
+        dimensions: dimensions(p.dimensions.as_ref()),
+        customs: customs(&p.meta_data),
         id: ListingId {
             product_id: p.id.to_string(),
             variant_id: None,
@@ -167,7 +209,18 @@ pub fn variation_listing(
         m if manages_stock(m) => v.stock_quantity,
         _ => None,
     };
+    // A variation without its own image, weight or dimensions inherits its product's, as the
+    // storefront shows it.
     Ok(Listing {
+        image_url: v
+            .image
+            .as_ref()
+            .or(product.images.first())
+            .map(|i| i.src.clone()),
+        weight: weight(v.weight.as_deref()).or_else(|| weight(product.weight.as_deref())),
+        dimensions: dimensions(v.dimensions.as_ref())
+            .or_else(|| dimensions(product.dimensions.as_ref())),
+        customs: customs(&product.meta_data),
         id: ListingId {
             product_id: product.id.to_string(),
             variant_id: Some(v.id.to_string()),

@@ -78,6 +78,37 @@ pub struct Product {
     pub manage_stock: serde_json::Value,
     #[serde(default)]
     pub stock_quantity: Option<i64>,
+    /// Decimal string in the store's weight unit; empty when not set.
+    #[serde(default)]
+    pub weight: Option<String>,
+    #[serde(default)]
+    pub dimensions: Option<WireDimensions>,
+    #[serde(default)]
+    pub images: Vec<Image>,
+    #[serde(default)]
+    pub meta_data: Vec<Meta>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireDimensions {
+    #[serde(default)]
+    pub length: String,
+    #[serde(default)]
+    pub width: String,
+    #[serde(default)]
+    pub height: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Image {
+    pub src: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Meta {
+    pub key: String,
+    #[serde(default)]
+    pub value: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +124,12 @@ pub struct Variation {
     pub stock_quantity: Option<i64>,
     #[serde(default)]
     pub attributes: Vec<Attribute>,
+    #[serde(default)]
+    pub weight: Option<String>,
+    #[serde(default)]
+    pub dimensions: Option<WireDimensions>,
+    #[serde(default)]
+    pub image: Option<Image>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,13 +11,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::channel_lock::{lock, LockKind};
+use super::channel_lock::{follow_up, lock, LockKind};
 use super::context::{db_err, store_err};
-use super::{Deps, ImportOrders, JobKind, SyncStock};
+use super::{Deps, ImportOrders, SyncStock};
 use crate::connectors::{ConnectorError, OrderCursor, OrderPage, SalesChannel};
 use crate::connectors::{OrderStatus, SyncStatus};
 use crate::domain::{decide, Decision};
-use crate::queue::{EnqueueOptions, JobError};
+use crate::queue::JobError;
 use crate::store::channels::ImportChannel;
 use crate::store::import_state::{self, RunOutcome};
 use crate::store::orders::{self, UpsertOutcome};
@@ -58,18 +58,22 @@ pub async fn run(job: ImportOrders, deps: Data<Arc<Deps>>) -> Result<(), JobErro
     // waits, so a burst of webhooks costs one extra run, not one blocked slot each.
     let guard = match lock(&deps.db, LockKind::Import, job.channel_id, Duration::ZERO).await {
         Ok(guard) => guard,
-        Err(JobError::RetryAfter { .. }) => return follow_up(&deps, &job).await,
+        Err(JobError::RetryAfter { .. }) => {
+            let key = format!("import-followup:{}", job.channel_id);
+            return follow_up(&deps.broker, &job, FOLLOW_UP, key).await;
+        }
         Err(e) => return Err(e),
     };
     let result = import(&deps, &ic).await;
-    guard.release().await;
     let outcome = match &result {
         Ok(_) => RunOutcome::Success,
         Err(e) => RunOutcome::Error(e.to_string()),
     };
+    // Recorded under the lock: the next run's first page would otherwise hold the row.
     if let Err(e) = import_state::record_run(&deps.db, job.channel_id, &outcome).await {
         tracing::warn!(channel_id = job.channel_id, error = %e, "could not record the import run");
     }
+    guard.release().await;
     match result {
         Ok(n) => {
             tracing::info!(channel_id = job.channel_id, reason = ?job.reason, orders = n, "import finished");
@@ -77,23 +81,6 @@ pub async fn run(job: ImportOrders, deps: Data<Arc<Deps>>) -> Result<(), JobErro
         }
         Err(e) => Err(e),
     }
-}
-
-/// Queues one import to run after the one in progress (coalesced: waiting follow-ups of a
-/// channel are one job).
-async fn follow_up(deps: &Deps, job: &ImportOrders) -> Result<(), JobError> {
-    let opts = EnqueueOptions {
-        delay: Some(FOLLOW_UP),
-        unique_key: Some(format!("import-followup:{}", job.channel_id)),
-        ..EnqueueOptions::default()
-    };
-    deps.broker
-        .queue(ImportOrders::QUEUE)
-        .map_err(|e| JobError::retry(e.to_string()))?
-        .enqueue(job, &opts)
-        .await
-        .map_err(|e| JobError::retry(e.to_string()))?;
-    Ok(())
 }
 
 /// Where this walk starts: the saved checkpoint less the overlap window.

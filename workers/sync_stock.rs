@@ -8,11 +8,16 @@ use std::time::Duration;
 
 use apalis_core::task::data::Data;
 
-use super::channel_lock::{lock, LockKind};
+use super::channel_lock::{follow_up, lock, LockKind};
 use super::context::store_err;
+use super::import_products::sync_key;
 use super::{Deps, SyncStock};
 use crate::queue::JobError;
 use crate::store::{channel_products, channels};
+
+/// How soon after a busy channel's running sync its follow-up runs: short, because the figures
+/// it will push are what a sale is waiting on.
+const FOLLOW_UP: Duration = Duration::from_millis(200);
 
 pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
     let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)
@@ -25,13 +30,25 @@ pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
     if !ic.channel.active || !settings.stock_management {
         return Ok(());
     }
-    let guard = lock(
+    // One run per channel at a time, so the last figure computed is the last one pushed. A job
+    // that finds a run in progress leaves one follow-up, coalesced with any sync already waiting,
+    // instead of holding a worker slot: waiting jobs of a slow channel (a 2 calls/s Shopify
+    // bucket) would otherwise fill the pool and hold up every other channel's stock.
+    let guard = match lock(
         &deps.db,
         LockKind::StockSync,
         job.channel_id,
-        Duration::from_secs(60),
+        Duration::ZERO,
     )
-    .await?;
+    .await
+    {
+        Ok(guard) => guard,
+        Err(JobError::RetryAfter { .. }) => {
+            let key = sync_key(job.channel_id);
+            return follow_up(&deps.broker, &job, FOLLOW_UP, key).await;
+        }
+        Err(e) => return Err(e),
+    };
     let result = push(&deps, &ic, i64::from(settings.stock_buffer)).await;
     guard.release().await;
     let pushed = result?;

@@ -7,6 +7,12 @@
 //! timer and the outbox relay in this process, showing orders landing per channel and the import
 //! queue's depth until Ctrl-C (or `--orders` imported). This is the README's "run it" command, so
 //! it says plainly what it made and how to look at it.
+//!
+//! Stock is managed by switchyard: the channels' listings are downloaded into main products,
+//! each SKU gets [`DEMO_STOCK`] units, and every sale on one simulated store is pushed to the
+//! others as it is imported; the view shows each SKU's figure on every channel converging.
+
+mod stock;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -22,8 +28,8 @@ use crate::crypto::CredentialsKey;
 use crate::domain::{ChannelCredentials, ChannelSettings, ShopifyCredentials, WooCredentials};
 use crate::queue::{Broker, QueueStats};
 use crate::store::channels::{self, ChannelRow, ChannelUpdate, NewChannel};
-use crate::store::{accounts, import_state, stores, AccountId};
-use crate::workers::{ImportOrders, JobKind};
+use crate::store::{accounts, import_state, products, stores, AccountId};
+use crate::workers::{import_products, Deps, ImportOrders, ImportProducts, JobKind};
 use crate::{db, sandbox_cmd, shutdown};
 use switchyard_sandbox::{Credentials, Platform, Sandbox, SandboxHandle, StoreInfo};
 
@@ -31,7 +37,7 @@ use switchyard_sandbox::{Credentials, Platform, Sandbox, SandboxHandle, StoreInf
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
     /// New orders each simulated store generates per second.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 1.0)]
     pub rate: f64,
     /// Stop once this many orders have been imported in total (default: run until Ctrl-C).
     #[arg(long)]
@@ -41,11 +47,19 @@ pub struct Options {
     pub listen: Option<SocketAddr>,
 }
 
-/// How often the progress display reads the database and the queue.
-const REFRESH: Duration = Duration::from_millis(500);
+/// How often the progress display reads the database, the queue and the stores' stock.
+const REFRESH: Duration = stock::SAMPLE;
+/// Units of each SKU switchyard holds at the start: enough that the generators' orders do not
+/// empty a SKU within an hour at the default rate.
+const DEMO_STOCK: i64 = 5_000;
 /// Seconds between scheduled imports of the demo channels: the platform minimum, so the timer
 /// is visible too, although webhooks bring most orders in first.
 const POLL_INTERVAL_SECS: u32 = 30;
+/// The simulated Shopify shop gets Shopify Plus's REST limits (a bucket of 400 calls draining
+/// 20 a second): a shop taking orders at the demo's rate would be on Plus, and the standard
+/// plan's 2 calls a second cannot carry a stock change per SKU per sale at that rate (Shopify
+/// sets stock one inventory item per call).
+const SHOPIFY_PLUS_LIMITS: (u32, f64) = (400, 20.0);
 /// How long the API and the workers get to stop after the shutdown grace before the demo stops
 /// waiting for them.
 const STOP_SLACK: Duration = Duration::from_secs(5);
@@ -98,6 +112,8 @@ struct Seeded {
     token: String,
     store_id: i64,
     channels: Vec<(ChannelRow, StoreInfo)>,
+    /// The products' SKUs, once [`prepare_stock`] made them.
+    skus: Vec<String>,
 }
 
 /// An account with its first token, a store, and one channel per simulated store.
@@ -114,6 +130,10 @@ async fn seed(
         .context("creating the demo store")?;
     let settings = ChannelSettings {
         poll_interval_secs: POLL_INTERVAL_SECS,
+        stock_management: true,
+        download_products: true,
+        add_to_main_products: true,
+        auto_sync_stock: true,
         ..ChannelSettings::default()
     };
     let mut made = Vec::new();
@@ -139,7 +159,50 @@ async fn seed(
         token: token.token,
         store_id: store.id,
         channels: made,
+        skus: Vec::new(),
     })
+}
+
+/// Downloads every channel's listings (creating the store's main products from them) and gives
+/// each product [`DEMO_STOCK`]; the sync jobs the downloads queued push it to every channel once
+/// the workers start. Returns the products' SKUs.
+async fn prepare_stock(
+    pool: &sqlx::PgPool,
+    key: &CredentialsKey,
+    broker: &Broker,
+    seeded: &Seeded,
+) -> anyhow::Result<Vec<String>> {
+    let deps = Deps::new(pool.clone(), key.clone(), broker.clone());
+    for (channel, info) in &seeded.channels {
+        let job = ImportProducts {
+            channel_id: channel.id,
+        };
+        import_products::run(job, apalis_core::task::data::Data::new(deps.clone()))
+            .await
+            .map_err(|e| anyhow::anyhow!("downloading the listings of {}: {e}", info.name))?;
+    }
+    let products = products::list(
+        pool,
+        seeded.account,
+        Some(seeded.store_id),
+        None,
+        None,
+        1000,
+    )
+    .await
+    .context("listing the demo's products")?;
+    for p in &products {
+        crate::store::stock::set_api_quantity(
+            pool,
+            seeded.account,
+            p.id,
+            DEMO_STOCK,
+            &format!("demo-start-{}", p.id),
+        )
+        .await
+        .with_context(|| format!("setting the stock of {}", p.sku))?;
+    }
+    Ok(products.into_iter().map(|p| p.sku).collect())
 }
 
 /// Where the simulated stores can reach the API: a wildcard listen address is reachable on
@@ -193,6 +256,11 @@ fn print_banner(seeded: &Seeded, api: &str, sandbox: &SandboxHandle, opts: &Opti
         );
     }
     println!(
+        "  stock           {} products made from the channels' listings, {DEMO_STOCK} units each; \
+         every sale is pushed to the other channel",
+        seeded.skus.len()
+    );
+    println!(
         "  API token       {}  (shown once; it is stored hashed)",
         seeded.token
     );
@@ -206,11 +274,14 @@ fn print_banner(seeded: &Seeded, api: &str, sandbox: &SandboxHandle, opts: &Opti
     }
 }
 
-/// The live view: one line per channel and one for the import queue.
+/// The live view: one line per channel, one for the import queue, one per SKU's stock and one
+/// for stock convergence.
 struct Display {
     bars: Vec<ProgressBar>,
     total: Option<ProgressBar>,
     queue: ProgressBar,
+    skus: Vec<(String, ProgressBar)>,
+    stock: ProgressBar,
 }
 
 impl Display {
@@ -229,8 +300,21 @@ impl Display {
             })
             .collect();
         let queue = multi.add(ProgressBar::new_spinner());
-        queue.set_style(line);
+        queue.set_style(line.clone());
         queue.set_prefix(ImportOrders::QUEUE);
+        let skus = seeded
+            .skus
+            .iter()
+            .map(|sku| {
+                let pb = multi.add(ProgressBar::new_spinner());
+                pb.set_style(line.clone());
+                pb.set_prefix(format!("stock {sku}"));
+                (sku.clone(), pb)
+            })
+            .collect();
+        let stock = multi.add(ProgressBar::new_spinner());
+        stock.set_style(line);
+        stock.set_prefix("stock sync");
         let total = target.map(|n| {
             let pb = multi.add(ProgressBar::new(n));
             let style =
@@ -240,13 +324,30 @@ impl Display {
             pb.set_prefix("imported");
             pb
         });
-        Display { bars, total, queue }
+        Display {
+            bars,
+            total,
+            queue,
+            skus,
+            stock,
+        }
+    }
+
+    fn show_stock(&self, watch: &stock::StockWatch, seeded: &Seeded) {
+        for (sku, pb) in &self.skus {
+            match watch.last.iter().find(|l| &l.sku == sku) {
+                Some(levels) => pb.set_message(stock::sku_line(levels, &seeded.channels)),
+                None => pb.set_message("not listed on any channel"),
+            }
+        }
+        self.stock.set_message(watch.summary());
     }
 
     fn finish(&self) {
-        for pb in &self.bars {
+        for pb in self.bars.iter().chain(self.skus.iter().map(|(_, pb)| pb)) {
             pb.finish();
         }
+        self.stock.finish();
         self.queue.finish();
         if let Some(pb) = &self.total {
             pb.finish();
@@ -281,8 +382,8 @@ async fn imported(pool: &sqlx::PgPool, seeded: &Seeded) -> anyhow::Result<Vec<i6
     Ok(out)
 }
 
-/// Refreshes the display until `stop` turns true or `target` orders are imported; returns the
-/// last counts read.
+/// Refreshes the display until `stop` turns true or `target` orders are imported; returns what
+/// it saw of stock.
 async fn watch_progress(
     pool: &sqlx::PgPool,
     broker: &Broker,
@@ -291,8 +392,9 @@ async fn watch_progress(
     target: Option<u64>,
     done_before: u64,
     mut stop: watch::Receiver<bool>,
-) -> Vec<i64> {
+) -> stock::StockWatch {
     let display = Display::new(seeded, target);
+    let mut stock_watch = stock::StockWatch::default();
     let mut last = vec![0; seeded.channels.len()];
     loop {
         match imported(pool, seeded).await {
@@ -316,6 +418,10 @@ async fn watch_progress(
             },
             Err(e) => display.queue.set_message(e.to_string()),
         }
+        match stock_watch.sample(pool, &seeded.channels, sandbox).await {
+            Ok(()) => display.show_stock(&stock_watch, seeded),
+            Err(e) => display.stock.set_message(format!("{e:#}")),
+        }
         if target.is_some_and(|t| u64::try_from(total).unwrap_or(0) >= t) {
             break;
         }
@@ -328,7 +434,7 @@ async fn watch_progress(
         }
     }
     display.finish();
-    last
+    stock_watch
 }
 
 /// Marks the demo's channels inactive, so a later `switchyard run` on this database does not
@@ -352,6 +458,7 @@ async fn print_summary(
     seeded: &Seeded,
     before: &QueueStats,
     ran_for: Duration,
+    stock_watch: &stock::StockWatch,
 ) {
     let counts = imported(pool, seeded)
         .await
@@ -381,6 +488,7 @@ async fn print_summary(
             );
         }
     }
+    println!("  stock: {}", stock_watch.summary());
     println!(
         "  the demo's channels are now inactive; account {} and its orders stay in the database",
         seeded.account.0
@@ -410,16 +518,21 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connecting to Redis at {}", settings.redis.url))?;
     let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
-    let sandbox = Sandbox::start(sandbox_cmd::config(&sandbox_cmd::Options {
+    let mut sandbox_config = sandbox_cmd::config(&sandbox_cmd::Options {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         orders_per_second: opts.rate,
         seed_orders: 0,
-    }))
-    .await
-    .context("starting the simulated stores")?;
+    });
+    for shop in &mut sandbox_config.shopify {
+        (shop.bucket_capacity, shop.leak_per_second) = SHOPIFY_PLUS_LIMITS;
+    }
+    let sandbox = Sandbox::start(sandbox_config)
+        .await
+        .context("starting the simulated stores")?;
     let app = Application::build(settings.clone()).await?;
     let api = api_base(settings.server.listen, app.port());
-    let seeded = seed(&pool, &key, &sandbox).await?;
+    let mut seeded = seed(&pool, &key, &sandbox).await?;
+    seeded.skus = prepare_stock(&pool, &key, &broker, &seeded).await?;
     subscribe_webhooks(&sandbox, &seeded, &api)?;
     print_banner(&seeded, &api, &sandbox, &opts);
 
@@ -438,7 +551,7 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
         crate::runner::run_workers(&worker_settings, Vec::new(), worker_stop).await
     });
 
-    watch_progress(
+    let stock_watch = watch_progress(
         &pool,
         &broker,
         &sandbox,
@@ -464,7 +577,16 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
         }
     }
     retire_channels(&pool, &key, &seeded).await;
-    print_summary(&pool, &broker, &sandbox, &seeded, &before, ran_for).await;
+    print_summary(
+        &pool,
+        &broker,
+        &sandbox,
+        &seeded,
+        &before,
+        ran_for,
+        &stock_watch,
+    )
+    .await;
     sandbox.shutdown().await;
     failure.map_or(Ok(()), Err)
 }

@@ -13,6 +13,7 @@ mod channels;
 mod dead;
 mod extract;
 mod health;
+pub mod idempotency;
 mod inbound;
 mod jobs;
 mod orders;
@@ -81,7 +82,10 @@ pub fn app(state: AppState) -> Router {
         .merge(products::router())
         .merge(channel_products::router())
         .merge(inbound::router());
-    let v1 = ops.merge(tenant);
+    let v1 = ops.merge(tenant).layer(middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::layer,
+    ));
     Router::new()
         .merge(health::router())
         .nest("/v1", v1)

@@ -17,10 +17,13 @@ CREATE TABLE fulfilments (
     failure_reason        text,
     -- Push attempts started (each one that moved or found the row in `sending`).
     push_attempts         integer NOT NULL DEFAULT 0,
+    -- The create request's `Idempotency-Key`: a retried POST answers the fulfilment it made.
+    idempotency_key       text,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
     synced_at             timestamptz,
-    FOREIGN KEY (account_id, store_id) REFERENCES stores (account_id, id) ON DELETE CASCADE
+    FOREIGN KEY (account_id, store_id) REFERENCES stores (account_id, id) ON DELETE CASCADE,
+    CONSTRAINT fulfilments_idempotency_key UNIQUE (account_id, idempotency_key)
 );
 CREATE INDEX fulfilments_order ON fulfilments (order_id, id);
 CREATE INDEX fulfilments_account ON fulfilments (account_id, id);

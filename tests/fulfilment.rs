@@ -758,6 +758,46 @@ async fn another_accounts_orders_and_fulfilments_are_not_found() {
     fx.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_retried_with_its_idempotency_key_ships_once() {
+    let fx = Fx::start(SHOP, 2).await;
+    let order = fx.order(|_| true).await;
+    let other = fx.order(|o| o.order.id != order.order.id).await;
+    let send = |order_id: i64| {
+        fx.req(
+            reqwest::Method::POST,
+            &format!("/v1/orders/{order_id}/fulfilments"),
+            &fx.token,
+        )
+        .header("Idempotency-Key", "ship-42")
+        .json(&json!({"tracking_number": "IDEM-1"}))
+        .send()
+    };
+    let first = send(order.order.id).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = send(order.order.id).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    let res = send(other.order.id).await.unwrap();
+    problem(res, StatusCode::CONFLICT).await;
+
+    let id = first["id"].as_i64().unwrap();
+    assert_eq!(fx.settled(id).await["status"], "synced");
+    let listed = fx
+        .get(&format!("/v1/orders/{}/fulfilments", order.order.id))
+        .await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(fx.on_channel(&order).len(), 1);
+    let elsewhere = fx
+        .get(&format!("/v1/orders/{}/fulfilments", other.order.id))
+        .await;
+    assert_eq!(elsewhere["items"].as_array().map(Vec::len), Some(0));
+    fx.stop().await;
+}
+
 /// Asserts a problem+json answer with `status`, and returns its body.
 async fn problem(res: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(res.status(), status, "status of {}", res.url());

@@ -51,12 +51,24 @@ pub struct FulfilmentLineView {
     pub quantity: u32,
 }
 
+/// What a create did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub fulfilment: Fulfilment,
+    /// The idempotency key was seen before: this is the fulfilment that request made, and
+    /// nothing was written.
+    pub replayed: bool,
+}
+
 /// Why a create was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
     /// No such order in the account.
     #[error("order not found")]
     OrderNotFound,
+    /// The idempotency key already made a fulfilment of another order.
+    #[error("this `Idempotency-Key` was already used for a fulfilment of order {0}")]
+    KeyReused(i64),
     #[error(transparent)]
     Invalid(#[from] FieldError),
     #[error(transparent)]
@@ -167,18 +179,83 @@ fn event(kind: &str, f: &Fulfilment) -> Result<OutboxItem, StoreError> {
     })
 }
 
-/// Creates a fulfilment of one of the account's orders: the lines `requested` (everything still
-/// unshipped when `None`), checked against the order's lines less what earlier non-failed
-/// fulfilments took. Writes the fulfilment, its lines, its push job and its `fulfilment.created`
-/// event in one transaction; the order row is locked meanwhile, so two creates racing for the
-/// same units cannot both take them.
+/// A create request: the lines to ship (everything still unshipped when `None`), the tracking,
+/// and the caller's idempotency key if it sent one.
+#[derive(Debug, Clone, Copy)]
+pub struct NewFulfilment<'a> {
+    pub order_id: i64,
+    pub lines: Option<&'a [RequestedLine]>,
+    pub tracking: &'a Tracking,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// Creates a fulfilment of one of the account's orders, its lines checked against the order's
+/// lines less what earlier non-failed fulfilments took. Writes the fulfilment, its lines, its
+/// push job and its `fulfilment.created` event in one transaction; the order row is locked
+/// meanwhile, so two creates racing for the same units (or replaying the same key) cannot both
+/// take them.
 pub async fn create(
     pool: &PgPool,
     account: AccountId,
-    order_id: i64,
-    requested: Option<&[RequestedLine]>,
-    tracking: &Tracking,
-) -> Result<Fulfilment, CreateError> {
+    new: &NewFulfilment<'_>,
+) -> Result<Created, CreateError> {
+    match create_inner(pool, account, new).await {
+        Err(CreateError::Store(StoreError::Database(e)))
+            if super::is_unique_violation(&e, "fulfilments_idempotency_key") =>
+        {
+            // The same key raced in for another order and committed first.
+            replay(pool, account, new).await
+        }
+        other => other,
+    }
+}
+
+/// The fulfilment an idempotency key already made, answered as a replay.
+async fn replay(
+    pool: &PgPool,
+    account: AccountId,
+    new: &NewFulfilment<'_>,
+) -> Result<Created, CreateError> {
+    let mut conn = pool.acquire().await?;
+    match existing_for_key(&mut conn, account, new.idempotency_key).await? {
+        Some(f) if f.order_id == new.order_id => Ok(Created {
+            fulfilment: f,
+            replayed: true,
+        }),
+        Some(f) => Err(CreateError::KeyReused(f.order_id)),
+        None => Err(CreateError::Store(StoreError::Conflict(
+            "the `Idempotency-Key` is in use by a request still running; retry".into(),
+        ))),
+    }
+}
+
+async fn existing_for_key(
+    conn: &mut PgConnection,
+    account: AccountId,
+    key: Option<&str>,
+) -> Result<Option<Fulfilment>, StoreError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let id: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM fulfilments WHERE account_id = $1 AND idempotency_key = $2",
+    )
+    .bind(account.0)
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match id {
+        Some(id) => read(conn, id).await,
+        None => Ok(None),
+    }
+}
+
+async fn create_inner(
+    pool: &PgPool,
+    account: AccountId,
+    new: &NewFulfilment<'_>,
+) -> Result<Created, CreateError> {
+    let (order_id, requested, tracking) = (new.order_id, new.lines, new.tracking);
     let mut tx = pool.begin().await?;
     let order: Option<(i64, String)> = sqlx::query_as(
         "SELECT store_id, status FROM orders WHERE account_id = $1 AND id = $2 FOR UPDATE",
@@ -190,6 +267,17 @@ pub async fn create(
     let Some((store_id, status)) = order else {
         return Err(CreateError::OrderNotFound);
     };
+    // Read after the order lock: a retry of the same request waits for the first to commit and
+    // then finds what it made.
+    if let Some(f) = existing_for_key(&mut tx, account, new.idempotency_key).await? {
+        if f.order_id != order_id {
+            return Err(CreateError::KeyReused(f.order_id));
+        }
+        return Ok(Created {
+            fulfilment: f,
+            replayed: true,
+        });
+    }
     let status: OrderStatus = enum_from_text(&status)?;
     // Taken quantities are counted by channel line id, which a fulfilment line keeps even when
     // the order line it was made from is gone.
@@ -217,8 +305,8 @@ pub async fn create(
     let planned = plan_lines(status, &ordered, requested)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO fulfilments (account_id, store_id, order_id, status, carrier, \
-             tracking_number, tracking_url) \
-         VALUES ($1, $2, $3, 'pending', $4, $5, $6) RETURNING id",
+             tracking_number, tracking_url, idempotency_key) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7) RETURNING id",
     )
     .bind(account.0)
     .bind(store_id)
@@ -226,6 +314,7 @@ pub async fn create(
     .bind(&tracking.carrier)
     .bind(&tracking.number)
     .bind(&tracking.url)
+    .bind(new.idempotency_key)
     .fetch_one(&mut *tx)
     .await?;
     let line_ids: Vec<i64> = planned.iter().map(|p| p.order_line_id).collect();
@@ -259,7 +348,10 @@ pub async fn create(
     outbox::push_many_in_tx(&mut tx, &items).await?;
     outbox::notify_in_tx(&mut tx).await?;
     tx.commit().await?;
-    Ok(created)
+    Ok(Created {
+        fulfilment: created,
+        replayed: false,
+    })
 }
 
 /// One of the account's fulfilments.

@@ -15,6 +15,8 @@ use crate::queue::{Broker, EnqueueOptions, JobError};
 pub enum LockKind {
     Import = 0x5359_0001,
     StockSync = 0x5359_0002,
+    /// Keyed by fulfilment id, not channel id: one push attempt of a fulfilment at a time.
+    Fulfilment = 0x5359_0003,
 }
 
 /// A held lock; released by [`ChannelLock::release`], or with the session if that fails.

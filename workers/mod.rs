@@ -10,6 +10,7 @@ mod import_orders;
 pub mod import_products;
 mod noop;
 mod pool;
+mod push_fulfilment;
 pub mod scheduler;
 mod sync_stock;
 
@@ -119,6 +120,7 @@ pub const HANDLED: &[&str] = &[
     ImportOrders::QUEUE,
     ImportProducts::QUEUE,
     SyncStock::QUEUE,
+    PushFulfilment::QUEUE,
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -14,6 +14,7 @@ use super::{
     import_orders, import_products, noop, sync_stock, Deps, ImportOrders, ImportProducts, JobKind,
     Noop, SyncStock, HANDLED,
 };
+use super::{push_fulfilment, PushFulfilment};
 use crate::queue::{Broker, QueueError, RedisBackend};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +89,10 @@ pub fn spawn_pool_with(
         SyncStock::QUEUE => {
             let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
             worker_run!(q, SyncStock, sync_stock::run, stop, deps)
+        }
+        PushFulfilment::QUEUE => {
+            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
+            worker_run!(q, PushFulfilment, push_fulfilment::run, stop, deps)
         }
         other => return Err(PoolError::NotHandled(other.to_owned())),
     };

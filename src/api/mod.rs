@@ -12,6 +12,7 @@ mod channel_products;
 mod channels;
 mod dead;
 mod extract;
+mod fulfilments;
 mod health;
 pub mod idempotency;
 mod inbound;
@@ -79,6 +80,7 @@ pub fn app(state: AppState) -> Router {
         .merge(stores::router())
         .merge(channels::router())
         .merge(orders::router())
+        .merge(fulfilments::router())
         .merge(products::router())
         .merge(channel_products::router())
         .merge(inbound::router());

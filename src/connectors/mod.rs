@@ -60,6 +60,14 @@ pub trait SalesChannel: Send + Sync {
         request: &FulfilmentRequest,
     ) -> Result<FulfilmentReceipt, ConnectorError>;
 
+    /// The shipment `request` describes if the channel already has it (same tracking number and
+    /// lines), so a push whose answer was lost can be adopted rather than sent twice. `None`
+    /// means creating it is safe: the channel holds no such shipment, or only part of it.
+    async fn find_fulfilment(
+        &self,
+        request: &FulfilmentRequest,
+    ) -> Result<Option<FulfilmentReceipt>, ConnectorError>;
+
     /// True when an inbound webhook carries a valid signature for this channel over `body`, the
     /// raw bytes as received.
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> bool;

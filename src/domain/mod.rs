@@ -4,6 +4,7 @@
 
 pub mod credentials;
 pub mod filters;
+pub mod fulfilment;
 pub mod order_events;
 pub mod paging;
 pub mod settings;

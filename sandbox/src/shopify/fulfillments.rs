@@ -6,17 +6,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::errors::{missing_root, not_found, unprocessable};
+use super::errors::{bad_param, missing_root, not_found, render_fault, unprocessable};
 use super::model::Fulfillment;
 use super::orders::order_id_param;
 use super::store::{fulfillment_id, order_id_for_fulfillment_order, ShopifyStore};
+use crate::faults::InjectedFault;
 use crate::http_util::json;
+use crate::query::Query;
 use crate::timefmt;
 
 pub async fn list_fulfillment_orders(
@@ -212,5 +214,38 @@ pub async fn create(State(store): State<Arc<ShopifyStore>>, body: Bytes) -> Resp
         )
     };
     store.dispatch(outgoing);
+    if store.take_lost_answer() {
+        return render_fault(InjectedFault::ServerError);
+    }
     response
+}
+
+/// `GET orders/{id}/fulfillments.json`: the order's fulfillments, oldest first, `limit` 1..=250
+/// (50 by default) as Shopify pages them.
+pub async fn list_fulfillments(
+    State(store): State<Arc<ShopifyStore>>,
+    Path(params): Path<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let id = match order_id_param(&params) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let q = Query::parse(raw.as_deref().unwrap_or(""));
+    let limit = match q.get("limit").map(str::parse::<usize>) {
+        None => 50,
+        Some(Ok(n)) if (1..=250).contains(&n) => n,
+        Some(_) => return bad_param("limit", "Invalid value."),
+    };
+    let state = store.state();
+    let Some(order) = state.orders.get(id) else {
+        return not_found();
+    };
+    let list: Vec<serde_json::Value> = order
+        .fulfillments
+        .iter()
+        .take(limit)
+        .map(|f| order.fulfillment_json(f, &store.ctx))
+        .collect();
+    json(StatusCode::OK, &json!({ "fulfillments": list }))
 }

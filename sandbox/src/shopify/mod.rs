@@ -43,6 +43,10 @@ pub fn router(store: Arc<ShopifyStore>, shutdown: CancellationToken) -> Router {
             "/orders/{id}/fulfillment_orders.json",
             get(fulfillments::list_fulfillment_orders),
         )
+        .route(
+            "/orders/{id}/fulfillments.json",
+            get(fulfillments::list_fulfillments),
+        )
         .route("/fulfillments.json", post(fulfillments::create))
         .route("/inventory_items.json", get(inventory::items))
         .route("/inventory_levels.json", get(inventory::list))

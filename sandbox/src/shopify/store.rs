@@ -3,6 +3,7 @@
 //! Handlers hold the lock only for in-memory work, never across an await.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -65,6 +66,8 @@ pub struct ShopifyStore {
     pub(crate) faults: Arc<Faults>,
     pub(crate) traffic: Arc<Traffic>,
     pub(crate) sender: WebhookSender,
+    /// Shipments still to be recorded but answered with a 5xx (see `lose_fulfilment_answers`).
+    lost_fulfilment_answers: AtomicU32,
 }
 
 /// A webhook to send once the state lock is released.
@@ -75,6 +78,20 @@ pub(crate) struct Outgoing {
 }
 
 impl ShopifyStore {
+    /// Makes the next `n` fulfillments created be recorded and then answered with a 5xx, as when a
+    /// proxy in front of the platform gives up on an answer the platform went on to commit: the
+    /// client cannot tell this from a failure, and a blind retry would ship twice.
+    pub fn lose_fulfilment_answers(&self, n: u32) {
+        self.lost_fulfilment_answers.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// True (once per lost answer) when the shipment just recorded is to be answered with a 5xx.
+    pub(crate) fn take_lost_answer(&self) -> bool {
+        self.lost_fulfilment_answers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     /// `prefix` is where the shop is mounted (e.g. `/shopify/acme`); `base_url` its absolute form.
     pub fn new(
         config: ShopifyStoreConfig,
@@ -165,6 +182,7 @@ impl ShopifyStore {
             state: Mutex::new(state),
             sender,
             config,
+            lost_fulfilment_answers: AtomicU32::new(0),
         }
     }
 

@@ -3,6 +3,7 @@
 //! is taken when an order enters processing, completed or on-hold, and returned on cancel).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -45,6 +46,8 @@ pub struct WooStore {
     pub(crate) faults: Arc<Faults>,
     pub(crate) traffic: Arc<Traffic>,
     pub(crate) sender: WebhookSender,
+    /// Shipments still to be recorded but answered with a 5xx (see `lose_fulfilment_answers`).
+    lost_fulfilment_answers: AtomicU32,
 }
 
 /// A webhook to send once the lock is released.
@@ -57,6 +60,20 @@ pub(crate) struct Outgoing {
 }
 
 impl WooStore {
+    /// Makes the next `n` shipment trackings created be recorded and then answered with a 5xx, as when a
+    /// proxy in front of the platform gives up on an answer the platform went on to commit: the
+    /// client cannot tell this from a failure, and a blind retry would ship twice.
+    pub fn lose_fulfilment_answers(&self, n: u32) {
+        self.lost_fulfilment_answers.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// True (once per lost answer) when the shipment just recorded is to be answered with a 5xx.
+    pub(crate) fn take_lost_answer(&self) -> bool {
+        self.lost_fulfilment_answers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     pub fn new(
         config: WooStoreConfig,
         prefix: &str,
@@ -126,6 +143,7 @@ impl WooStore {
             base_url,
             sender,
             config,
+            lost_fulfilment_answers: AtomicU32::new(0),
         }
     }
 

@@ -12,11 +12,12 @@ use chrono::{DateTime, NaiveDate};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::errors::{error, invalid_id, missing_param};
+use super::errors::{error, invalid_id, missing_param, render_fault};
 use super::model::Tracking;
 use super::orders::order_id;
 use super::params::{as_text, body_fields};
 use super::store::WooStore;
+use crate::faults::InjectedFault;
 use crate::http_util::json;
 use crate::timefmt;
 
@@ -115,5 +116,9 @@ pub async fn create(
     };
     let rendered = tracking.to_json();
     state.orders.update(id, |o| o.trackings.push(tracking));
+    drop(state);
+    if store.take_lost_answer() {
+        return render_fault(InjectedFault::ServerError);
+    }
     json(StatusCode::CREATED, &rendered)
 }

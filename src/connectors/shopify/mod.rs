@@ -394,6 +394,25 @@ impl SalesChannel for ShopifyConnector {
         })
     }
 
+    async fn find_fulfilment(
+        &self,
+        request: &FulfilmentRequest,
+    ) -> Result<Option<FulfilmentReceipt>, ConnectorError> {
+        let order_id = parse_id(&request.channel_order_id, "order")?;
+        let mut url = self.endpoint(&format!("orders/{order_id}/fulfillments.json"))?;
+        // An order with more shipments than one page holds does not exist in practice.
+        url.query_pairs_mut().append_pair("limit", "250");
+        let raw = self
+            .call("list fulfillments", Method::GET, &url, None)
+            .await?;
+        let envelope: wire::FulfillmentsEnvelope = http::parse_json(&raw.body, "fulfillments")?;
+        Ok(
+            matching_fulfillment(&envelope.fulfillments, request).map(|id| FulfilmentReceipt {
+                channel_fulfilment_id: id.to_string(),
+            }),
+        )
+    }
+
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> bool {
         webhook::verify_hmac_sha256(
             headers,
@@ -456,4 +475,121 @@ fn line_items_by_fulfillment_order(
         .into_iter()
         .map(|(id, lines)| json!({ "fulfillment_order_id": id, "fulfillment_order_line_items": lines }))
         .collect())
+}
+
+/// The id of a live fulfillment of the order that is the shipment `request` describes: the same
+/// tracking number (or none on both) and the same order lines in the same quantities. With no
+/// lines named (ship everything) only a tracking number can identify it.
+fn matching_fulfillment(
+    fulfillments: &[wire::FulfillmentRecord],
+    request: &FulfilmentRequest,
+) -> Option<u64> {
+    let wanted_number = request
+        .tracking_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let mut wanted: Vec<(String, u32)> = request
+        .lines
+        .iter()
+        .map(|l| (l.channel_line_id.trim().to_owned(), l.quantity))
+        .collect();
+    wanted.sort();
+    if wanted.is_empty() && wanted_number.is_none() {
+        return None;
+    }
+    fulfillments
+        .iter()
+        // Cancelled or failed fulfillments shipped nothing; one of them is no reason to skip.
+        .filter(|f| !matches!(f.status.as_str(), "cancelled" | "error" | "failure"))
+        .find(|f| {
+            let number = f
+                .tracking_number
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty());
+            if number != wanted_number {
+                return false;
+            }
+            if wanted.is_empty() {
+                return true;
+            }
+            let mut got: Vec<(String, u32)> = f
+                .line_items
+                .iter()
+                .map(|l| (l.id.to_string(), l.quantity))
+                .collect();
+            got.sort();
+            got == wanted
+        })
+        .map(|f| f.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::FulfilmentLine;
+
+    fn record(
+        id: u64,
+        status: &str,
+        number: Option<&str>,
+        lines: &[(u64, u32)],
+    ) -> wire::FulfillmentRecord {
+        wire::FulfillmentRecord {
+            id,
+            status: status.into(),
+            tracking_number: number.map(str::to_owned),
+            line_items: lines
+                .iter()
+                .map(|&(id, quantity)| wire::FulfilledLineItem { id, quantity })
+                .collect(),
+        }
+    }
+
+    fn request(number: Option<&str>, lines: &[(&str, u32)]) -> FulfilmentRequest {
+        FulfilmentRequest {
+            channel_order_id: "1".into(),
+            lines: lines
+                .iter()
+                .map(|&(id, quantity)| FulfilmentLine {
+                    channel_line_id: id.into(),
+                    quantity,
+                })
+                .collect(),
+            carrier: None,
+            tracking_number: number.map(str::to_owned),
+            tracking_url: None,
+        }
+    }
+
+    #[test]
+    fn a_fulfillment_matches_on_tracking_number_and_lines() {
+        let on_channel = vec![
+            record(1, "success", Some("T1"), &[(100, 1)]),
+            record(2, "cancelled", Some("T2"), &[(100, 1), (101, 2)]),
+            record(3, "success", Some("T2"), &[(101, 2), (100, 1)]),
+            record(4, "success", None, &[(102, 1)]),
+        ];
+        let find = |r: FulfilmentRequest| matching_fulfillment(&on_channel, &r);
+        assert_eq!(
+            find(request(Some("T2"), &[("100", 1), ("101", 2)])),
+            Some(3)
+        );
+        assert_eq!(find(request(Some("T1"), &[("100", 1)])), Some(1));
+        assert_eq!(
+            find(request(Some("T1"), &[("100", 2)])),
+            None,
+            "other quantity"
+        );
+        assert_eq!(
+            find(request(Some("T9"), &[("100", 1)])),
+            None,
+            "other number"
+        );
+        assert_eq!(find(request(None, &[("102", 1)])), Some(4));
+        assert_eq!(find(request(None, &[("100", 1)])), None);
+        assert_eq!(find(request(Some("T1"), &[])), Some(1), "number alone");
+        assert_eq!(find(request(None, &[])), None, "nothing to identify it by");
+    }
 }

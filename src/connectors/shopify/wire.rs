@@ -216,6 +216,30 @@ pub struct Fulfillment {
     pub id: u64,
 }
 
+/// `orders/{id}/fulfillments.json`: the order's shipments, read to find one already made.
+#[derive(Debug, Deserialize)]
+pub struct FulfillmentsEnvelope {
+    pub fulfillments: Vec<FulfillmentRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FulfillmentRecord {
+    pub id: u64,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+    #[serde(default)]
+    pub line_items: Vec<FulfilledLineItem>,
+}
+
+/// An order line item inside a fulfillment: `id` is the order's line item, `quantity` shipped.
+#[derive(Debug, Deserialize)]
+pub struct FulfilledLineItem {
+    pub id: u64,
+    pub quantity: u32,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ShopEnvelope {
     pub shop: Shop,

@@ -412,6 +412,44 @@ impl SalesChannel for WooConnector {
         })
     }
 
+    async fn find_fulfilment(
+        &self,
+        request: &FulfilmentRequest,
+    ) -> Result<Option<FulfilmentReceipt>, ConnectorError> {
+        // A WooCommerce shipment is its tracking entry plus, when it ships the whole order, the
+        // order's `completed` status. Only both together are the shipment already made; with
+        // either missing, `create_fulfilment` (which skips a tracking number already there)
+        // finishes it without adding anything twice.
+        let Some(number) = request
+            .tracking_number
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        else {
+            return Ok(None);
+        };
+        let order_id = parse_id(&request.channel_order_id, "order")?;
+        let url = self.api(&format!("orders/{order_id}"), &[])?;
+        let raw = self.call("read order", Method::GET, &url, None).await?;
+        let order: wire::OrderLines = http::parse_json(&raw.body, "order")?;
+        let completes = request.lines.is_empty() || covers_every_line(&order, request);
+        if completes && order.status != "completed" {
+            return Ok(None);
+        }
+        let url = self.endpoint(
+            &format!("wp-json/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings"),
+            &[],
+        )?;
+        let raw = self.call("list trackings", Method::GET, &url, None).await?;
+        let existing: Vec<wire::Tracking> = http::parse_json(&raw.body, "shipment trackings")?;
+        Ok(existing
+            .into_iter()
+            .find(|t| t.tracking_number.trim() == number)
+            .map(|t| FulfilmentReceipt {
+                channel_fulfilment_id: t.tracking_id,
+            }))
+    }
+
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> bool {
         let Some(secret) = &self.webhook_secret else {
             return false;

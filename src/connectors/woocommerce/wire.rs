@@ -154,6 +154,9 @@ pub struct Resource {
 /// An order's lines, read to decide whether a shipment completes the order.
 #[derive(Debug, Deserialize)]
 pub struct OrderLines {
+    /// Read when looking for a shipment already made: a whole-order one completes the order.
+    #[serde(default)]
+    pub status: String,
     pub line_items: Vec<LineQuantity>,
 }
 

@@ -1,0 +1,165 @@
+//! `/v1/orders/{id}/fulfilments` and `/v1/fulfilments/{id}`: shipments of imported orders, which
+//! the push-fulfilment worker records on the order's channel.
+//!
+//! A create is checked whole before anything is written (an unknown or repeated line, more than
+//! is left once earlier non-failed fulfilments are counted, a cancelled order, an empty list:
+//! 422 naming the field), then the fulfilment, its lines, its push job and its event are written
+//! in one transaction. Another account's order or fulfilment is 404, like every tenant lookup.
+//! An optional `Idempotency-Key` makes a retried create answer the fulfilment it first made.
+
+use axum::extract::{Path, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::extract::ApiJson;
+use super::tenant::{conflict, db, Account, Page};
+use super::AppState;
+use crate::domain::fulfilment::{check_tracking, RequestedLine};
+use crate::error::AppError;
+use crate::store::fulfilments::{self, CreateError, Created, NewFulfilment};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orders/{id}/fulfilments", get(list).post(create))
+        .route("/fulfilments/{id}", get(read))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateFulfilment {
+    /// The lines to ship; left out, everything still unshipped.
+    #[serde(default)]
+    lines: Option<Vec<RequestedLine>>,
+    #[serde(default)]
+    carrier: Option<String>,
+    #[serde(default)]
+    tracking_number: Option<String>,
+    #[serde(default)]
+    tracking_url: Option<String>,
+}
+
+fn order_not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("order {id}"))
+}
+
+/// Longest `Idempotency-Key`.
+const MAX_KEY: usize = 255;
+
+/// Set on the answer to a replayed create, whose body is the fulfilment the first one made.
+static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The optional `Idempotency-Key` header: 1 to `MAX_KEY` visible ASCII characters. A client
+/// that retries a create whose answer it lost sends the same key and gets the same fulfilment,
+/// rather than a second shipment of the same goods.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::BadRequest("`Idempotency-Key` must be visible ASCII".into()))?
+        .trim();
+    if value.is_empty() || value.len() > MAX_KEY || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::BadRequest(format!(
+            "`Idempotency-Key` must be 1 to {MAX_KEY} visible ASCII characters"
+        )));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(order_id): Path<i64>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateFulfilment>,
+) -> Result<Response, AppError> {
+    let key = idempotency_key(&headers)?;
+    let tracking = check_tracking(
+        body.carrier.as_deref(),
+        body.tracking_number.as_deref(),
+        body.tracking_url.as_deref(),
+    )?;
+    let new = NewFulfilment {
+        order_id,
+        lines: body.lines.as_deref(),
+        tracking: &tracking,
+        idempotency_key: key.as_deref(),
+    };
+    match fulfilments::create(db(&state)?, account, &new).await {
+        Ok(Created {
+            fulfilment,
+            replayed,
+        }) => {
+            let location = HeaderValue::from_str(&format!("/v1/fulfilments/{}", fulfilment.id))
+                .map_err(|_| AppError::NotFound(format!("fulfilment {}", fulfilment.id)))?;
+            let status = if replayed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            let mut res = (status, [(LOCATION, location)], Json(fulfilment)).into_response();
+            if replayed {
+                res.headers_mut()
+                    .insert(REPLAYED.clone(), HeaderValue::from_static("true"));
+            }
+            Ok(res)
+        }
+        Err(CreateError::OrderNotFound) => Err(order_not_found(order_id)),
+        Err(e @ CreateError::KeyReused(_)) => Ok(conflict(&e.to_string())),
+        Err(CreateError::Invalid(e)) => Err(e.into()),
+        Err(CreateError::Store(e)) => Err(e.into()),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(order_id): Path<i64>,
+) -> Result<Response, AppError> {
+    let list = fulfilments::list_for_order(db(&state)?, account, order_id)
+        .await?
+        .ok_or_else(|| order_not_found(order_id))?;
+    // An order has a handful of shipments: one page, in the list shape every resource uses.
+    Ok(Json(Page {
+        items: list,
+        next_cursor: None,
+    })
+    .into_response())
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let f = fulfilments::get(db(&state)?, account, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("fulfilment {id}")))?;
+    Ok(Json(f).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_optional_and_bounded() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.insert("idempotency-key", v);
+            }
+            idempotency_key(&h)
+        };
+        assert_eq!(with("ship-1").ok().flatten().as_deref(), Some("ship-1"));
+        assert!(matches!(idempotency_key(&HeaderMap::new()), Ok(None)));
+        assert!(with("").is_err());
+        assert!(with("has space").is_err());
+        assert!(with(&"k".repeat(MAX_KEY + 1)).is_err());
+    }
+}

@@ -16,6 +16,9 @@ mod health;
 mod inbound;
 mod jobs;
 mod orders;
+mod plugin_callbacks;
+mod plugin_rules;
+mod plugins;
 mod problem;
 mod products;
 mod queues;
@@ -80,7 +83,10 @@ pub fn app(state: AppState) -> Router {
         .merge(orders::router())
         .merge(products::router())
         .merge(channel_products::router())
-        .merge(inbound::router());
+        .merge(inbound::router())
+        .merge(plugins::router())
+        .merge(plugin_rules::router())
+        .merge(plugin_callbacks::router());
     let v1 = ops.merge(tenant);
     Router::new()
         .merge(health::router())

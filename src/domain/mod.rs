@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod filters;
 pub mod order_events;
 pub mod paging;
+pub mod plugin_rules;
 pub mod settings;
 pub mod stock;
 

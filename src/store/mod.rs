@@ -11,6 +11,8 @@ pub mod channels;
 pub mod import_state;
 pub mod orders;
 pub mod outbox;
+pub mod plugin_rules;
+pub mod plugins;
 pub mod products;
 pub mod stock;
 pub mod stores;

@@ -17,6 +17,7 @@ use switchyard::store::plugin_rules::{self, NewRule, RuleUpdate};
 use switchyard::store::plugins::{self, NewPlugin, NewPluginSecrets};
 use switchyard::store::products::{self, NewProduct};
 use switchyard::workers::{ImportProducts, JobKind, RunPlugin};
+use switchyard_sandbox::fulfilment_centre::{FulfilmentCentre, FulfilmentCentreConfig};
 use switchyard_sandbox::{GeneratorConfig, SandboxConfig, SimStore};
 use tokio::sync::watch;
 
@@ -223,6 +224,33 @@ async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_w
     for o in orders.values() {
         assert_eq!(ev[&o.id], vec!["order.created"]);
     }
+
+    // What the run-plugin job will send: the unified order, new to the plugin until it answers
+    // with its reference; nothing for an order routed elsewhere.
+    let key = &world.deps.credentials_key;
+    let sent = plugins::delivery_for_run(&world.pool, key, fc, expected[0].order_id)
+        .await
+        .unwrap()
+        .expect("a routed order has a delivery");
+    assert_eq!(sent.body["type"], "order.created");
+    assert_eq!(sent.body["order"]["id"], expected[0].order_id);
+    assert_eq!(sent.body["order"]["lines"][0]["sku"], "MS-1");
+    assert!(sent.body["order"]["lines"][0]["id"].is_i64());
+    assert!(sent.plugin.signing_secret.starts_with("whsec_"));
+    assert!(
+        plugins::record_reference(&world.pool, fc, expected[0].order_id, "FC-1")
+            .await
+            .unwrap()
+    );
+    let resent = plugins::delivery_for_run(&world.pool, key, fc, expected[0].order_id)
+        .await
+        .unwrap()
+        .expect("still routed");
+    assert_eq!(resent.event, "order.updated");
+    assert!(plugins::delivery_for_run(&world.pool, key, fc, unrouted.id)
+        .await
+        .unwrap()
+        .is_none());
 
     // Imported again with nothing changed: no second route, no job.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -585,6 +613,18 @@ async fn a_plugin_stock_report_reaches_every_auto_sync_channel_once() {
     for s in &sims {
         wait_for_level(s.as_ref(), "MS-1", 105).await;
     }
+
+    // The fulfilment-centre simulator's own report, through the same callback.
+    let centre = FulfilmentCentre::start(FulfilmentCentreConfig::default())
+        .await
+        .unwrap();
+    centre.configure(&fc.signing_secret, &fc.callback_token, &base);
+    centre.set_stock("MS-1", 60);
+    assert_eq!(centre.report_stock().await["MS-1"], Some(200));
+    for s in &sims {
+        wait_for_level(s.as_ref(), "MS-1", 160).await;
+    }
+    centre.shutdown().await;
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
     world.stop().await;

@@ -298,6 +298,58 @@ pub async fn get_for_run(
     }))
 }
 
+/// An order as the run-plugin worker sends it to its plugin (docs/plugin-protocol.md).
+#[derive(Debug, Clone)]
+pub struct PluginDelivery {
+    pub plugin: PluginForRun,
+    /// `order.created` the first time, `order.updated` once the plugin has answered with its
+    /// reference (it takes a resend as an update of the same order).
+    pub event: &'static str,
+    /// The request body: `{"type", "plugin_id", "order": <unified order>}`.
+    pub body: serde_json::Value,
+}
+
+/// What to send for a `RunPlugin { plugin_id, order_id }` job: the plugin (with its opened
+/// secret) and the order as it is now. `None` when either is gone or the order is no longer
+/// routed to that plugin, which a job then treats as done.
+pub async fn delivery_for_run(
+    pool: &PgPool,
+    key: &CredentialsKey,
+    plugin_id: i64,
+    order_id: i64,
+) -> Result<Option<PluginDelivery>, StoreError> {
+    let routed: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT account_id, plugin_reference FROM orders WHERE id = $1 AND plugin_id = $2",
+    )
+    .bind(order_id)
+    .bind(plugin_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((account, reference)) = routed else {
+        return Ok(None);
+    };
+    let (Some(plugin), Some(order)) = (
+        get_for_run(pool, key, plugin_id).await?,
+        super::orders::get_order(pool, AccountId(account), order_id).await?,
+    ) else {
+        return Ok(None);
+    };
+    let event = match reference {
+        Some(_) => "order.updated",
+        None => "order.created",
+    };
+    let body = serde_json::json!({
+        "type": event,
+        "plugin_id": plugin_id,
+        "order": order,
+    });
+    Ok(Some(PluginDelivery {
+        plugin,
+        event,
+        body,
+    }))
+}
+
 /// Records the reference a plugin answered for an order it accepted (for the run-plugin
 /// worker). False when the order is no longer routed to that plugin.
 pub async fn record_reference(

@@ -322,6 +322,34 @@ async fn rules_are_ordered_validated_and_route_only_to_their_own_stores_plugins(
         let p = problem(create(body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(p["field"], field, "{p}");
     }
+    // A channel condition must name the store's own channels.
+    let key = tenant_helpers::key(&server.settings);
+    let own = tenant_helpers::channel(&pool, &key, a.account).await;
+    let p = problem(
+        create(json!({
+            "name": "from a channel of another store",
+            "condition": {"type": "channel_in", "channel_ids": [own.id]},
+            "action": {"type": "add_tag", "tag": "t"}
+        }))
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "condition.channel_ids");
+    let res = send(
+        &server,
+        Method::POST,
+        &format!("/v1/stores/{}/plugin-rules", own.store_id),
+        &a.token,
+        Some(json!({
+            "name": "from its own channel",
+            "condition": {"type": "channel_in", "channel_ids": [own.id, own.id]},
+            "action": {"type": "add_tag", "tag": "t"}
+        })),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
     let rule_id = uk["id"].as_i64().unwrap();
     let p = problem(
         send(

@@ -14,7 +14,7 @@ use switchyard::domain::plugin_rules::{Action, Comparison, Condition, RuleStatus
 use switchyard::domain::ChannelSettings;
 use switchyard::queue::{relay, JobStatus};
 use switchyard::store::plugin_rules::{self, NewRule, RuleUpdate};
-use switchyard::store::plugins::{self, NewPlugin, NewPluginSecrets};
+use switchyard::store::plugins::{self, NewPlugin, NewPluginSecrets, PluginUpdate};
 use switchyard::store::products::{self, NewProduct};
 use switchyard::workers::{ImportProducts, JobKind, RunPlugin};
 use switchyard_sandbox::fulfilment_centre::{FulfilmentCentre, FulfilmentCentreConfig};
@@ -491,20 +491,34 @@ async fn rule_order_decides_which_plugin_an_order_goes_to() {
         Some(north),
         "an order is routed once"
     );
+
+    // A disabled plugin's rule cannot route: the next routing rule takes the order.
+    plugins::update(
+        &world.pool,
+        world.account,
+        south,
+        &PluginUpdate {
+            active: Some(false),
+            ..PluginUpdate::default()
+        },
+    )
+    .await
+    .unwrap();
+    let third = shop.create_orders(1)[0].to_string();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+    let orders = routed(&world, channel.id).await;
+    assert_eq!(orders[&third].plugin_id, Some(north));
+
     relayed(&world).await;
     let jobs = run_plugin_jobs(&world).await;
+    let job = |plugin_id, order: &String| RunPlugin {
+        plugin_id,
+        order_id: orders[order].id,
+    };
     assert_eq!(
         jobs,
-        vec![
-            RunPlugin {
-                plugin_id: north,
-                order_id: orders[&first].id
-            },
-            RunPlugin {
-                plugin_id: south,
-                order_id: orders[&second].id
-            },
-        ]
+        vec![job(north, &first), job(south, &second), job(north, &third)]
     );
     world.stop().await;
 }

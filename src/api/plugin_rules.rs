@@ -84,6 +84,10 @@ fn refusal(store_id: i64, err: StoreError) -> AppError {
             "`action.plugin_id` is not a plugin of the rule's store",
             Some("action.plugin_id".to_owned()),
         ),
+        StoreError::MissingParent("channel") => AppError::invalid(
+            "`condition.channel_ids` names a channel that is not the rule's store's",
+            Some("condition.channel_ids".to_owned()),
+        ),
         other => other.into(),
     }
 }

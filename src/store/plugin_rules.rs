@@ -113,9 +113,35 @@ async fn store_has_plugin(
     .await?)
 }
 
+/// True when every channel a `channel_in` condition names is a channel of the store (a
+/// condition naming another store's channel could never match, which is a mistake to tell
+/// about, not to keep).
+async fn store_has_channels(
+    conn: &mut PgConnection,
+    account: AccountId,
+    store_id: i64,
+    condition: &Condition,
+) -> Result<bool, StoreError> {
+    let Condition::ChannelIn { channel_ids } = condition else {
+        return Ok(true);
+    };
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT id) FROM channels \
+         WHERE account_id = $1 AND store_id = $2 AND id = ANY($3)",
+    )
+    .bind(account.0)
+    .bind(store_id)
+    .bind(channel_ids)
+    .fetch_one(conn)
+    .await?;
+    let wanted: HashSet<&i64> = channel_ids.iter().collect();
+    Ok(usize::try_from(found).is_ok_and(|n| n == wanted.len()))
+}
+
 /// Creates a rule in one of the account's stores: `MissingParent("store")` when the store is
 /// not the account's, `MissingParent("plugin")` when a routing action names a plugin that is
-/// not the store's.
+/// not the store's, `MissingParent("channel")` when a `channel_in` condition names a channel
+/// that is not the store's.
 pub async fn create(
     pool: &PgPool,
     account: AccountId,
@@ -136,6 +162,9 @@ pub async fn create(
         if !store_has_plugin(&mut tx, account, new.store_id, p).await? {
             return Err(StoreError::MissingParent("plugin"));
         }
+    }
+    if !store_has_channels(&mut tx, account, new.store_id, new.condition).await? {
+        return Err(StoreError::MissingParent("channel"));
     }
     let raw: Raw = sqlx::query_as(&format!(
         "INSERT INTO plugin_rules (account_id, store_id, position, name, condition, action, \
@@ -219,6 +248,11 @@ pub async fn update(
     if let Some(p) = update.action.and_then(Action::plugin_id) {
         if !store_has_plugin(&mut tx, account, store_id, p).await? {
             return Err(StoreError::MissingParent("plugin"));
+        }
+    }
+    if let Some(condition) = update.condition {
+        if !store_has_channels(&mut tx, account, store_id, condition).await? {
+            return Err(StoreError::MissingParent("channel"));
         }
     }
     let raw: Raw = sqlx::query_as(&format!(

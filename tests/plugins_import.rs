@@ -177,6 +177,34 @@ async fn events(world: &World) -> BTreeMap<i64, Vec<String>> {
     by_order
 }
 
+/// POSTs `body` signed the Standard Webhooks way (`v1,` base64 HMAC-SHA256 of "id.ts.body").
+async fn signed_post(url: &str, secret: &str, body: &Value) -> reqwest::Response {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let bytes = serde_json::to_vec(body).unwrap();
+    let id = format!("msg_{}", ulid::Ulid::new());
+    let ts = chrono::Utc::now().timestamp();
+    let key = STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(&bytes);
+    let signature = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature)
+        .body(bytes)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_when_it_changes() {
     let world = World::start(SandboxConfig::demo(), true).await;
@@ -236,9 +264,43 @@ async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_w
     assert_eq!(sent.body["order"]["id"], expected[0].order_id);
     assert_eq!(sent.body["order"]["lines"][0]["sku"], "MS-1");
     assert!(sent.body["order"]["lines"][0]["id"].is_i64());
-    assert!(sent.plugin.signing_secret.starts_with("whsec_"));
+
+    // Signed as outbound webhooks are, the body is what the fulfilment-centre simulator books;
+    // its reference is recorded on the order.
+    let centre = FulfilmentCentre::start(FulfilmentCentreConfig {
+        ship_after: None,
+        ..FulfilmentCentreConfig::default()
+    })
+    .await
+    .unwrap();
+    centre.configure(
+        &sent.plugin.signing_secret,
+        "syp_unused",
+        "http://127.0.0.1:9",
+    );
+    let answer = signed_post(
+        &centre.endpoint_url(),
+        &sent.plugin.signing_secret,
+        &sent.body,
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    let reference: Value = answer.json().await.unwrap();
+    let reference = reference["reference"].as_str().unwrap().to_owned();
+    let booked = centre
+        .order(expected[0].order_id)
+        .expect("booked by order id");
+    assert_eq!(booked.lines[0].sku.as_deref(), Some("MS-1"));
+    let wrong = signed_post(
+        &centre.endpoint_url(),
+        "whsec_bm90IHRoZSBzZWNyZXQ=",
+        &sent.body,
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+    centre.shutdown().await;
     assert!(
-        plugins::record_reference(&world.pool, fc, expected[0].order_id, "FC-1")
+        plugins::record_reference(&world.pool, fc, expected[0].order_id, &reference)
             .await
             .unwrap()
     );

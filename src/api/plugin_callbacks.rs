@@ -156,3 +156,36 @@ async fn stock(
         Err(ReportError::Stock(other)) => Err(AppError::invalid(other.to_string(), None)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(report_id: Option<&str>) -> StockBody {
+        StockBody {
+            sku: "A".into(),
+            quantity: 1,
+            report_id: report_id.map(str::to_owned),
+        }
+    }
+
+    fn headers(key: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(key) {
+            h.insert("idempotency-key", v);
+        }
+        h
+    }
+
+    #[test]
+    fn the_key_comes_from_the_header_or_the_body_but_not_two_different_ones() {
+        let key = |h: &HeaderMap, b| report_key(h, &body(b)).ok().flatten();
+        assert_eq!(key(&HeaderMap::new(), None), None);
+        assert_eq!(key(&headers("k1"), None).as_deref(), Some("k1"));
+        assert_eq!(key(&HeaderMap::new(), Some("r1")).as_deref(), Some("r1"));
+        assert_eq!(key(&headers("k1"), Some("k1")).as_deref(), Some("k1"));
+        assert!(report_key(&headers("k1"), &body(Some("r1"))).is_err());
+        assert!(report_key(&headers("has space"), &body(None)).is_err());
+        assert!(report_key(&HeaderMap::new(), &body(Some(&"k".repeat(MAX_KEY + 1)))).is_err());
+    }
+}

@@ -776,8 +776,9 @@ async fn a_create_retried_with_its_idempotency_key_ships_once() {
     let first = send(order.order.id).await.unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
+    // The replay is the first answer, status included.
     let again = send(order.order.id).await.unwrap();
-    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["id"], first["id"]);

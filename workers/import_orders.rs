@@ -22,7 +22,7 @@ use crate::store::channels::ImportChannel;
 use crate::store::import_state::{self, RunOutcome};
 use crate::store::orders::{self, UpsertOutcome};
 use crate::store::outbox::{self, OutboxItem};
-use crate::store::{channel_products, channels, products, stock};
+use crate::store::{channel_products, channels, plugin_rules, products, stock};
 
 /// How long after a busy channel's running import its follow-up runs, at the earliest.
 const FOLLOW_UP: Duration = Duration::from_secs(1);
@@ -233,7 +233,13 @@ async fn store_page(
     let managed = products::known_skus(&mut tx, channel.store_id, &page_skus)
         .await
         .map_err(store_err)?;
+    // The store's plugin rules, on orders that just became work: their status, tags and route.
+    let routing =
+        plugin_rules::apply_at_import_in_tx(&mut tx, channel, &outcomes, &decided, &managed)
+            .await
+            .map_err(store_err)?;
     for (outcome, (order, decision)) in outcomes.iter().zip(&decided) {
+        let outcome = &routing.adjusted(outcome);
         if outcome.created {
             created += 1;
         }
@@ -244,7 +250,10 @@ async fn store_page(
         if touches_stock {
             stock_changed.extend(apply_stock(&mut tx, outcome, order.status).await?);
         }
-        if let Some(kind) = event_for(outcome, decision) {
+        if let Some(kind) = routing
+            .event(outcome.order_id)
+            .or_else(|| event_for(outcome, decision))
+        {
             items.push(OutboxItem::Event {
                 payload: json!({
                     "type": kind,
@@ -257,6 +266,7 @@ async fn store_page(
         }
     }
     items.extend(stock_syncs(&mut tx, &stock_changed).await?);
+    items.extend(routing.jobs);
     // One statement for the page's outbox rows: a round trip per order would dominate the page.
     outbox::push_many_in_tx(&mut tx, &items)
         .await

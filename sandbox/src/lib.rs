@@ -25,6 +25,7 @@
 pub mod config;
 pub mod control;
 pub mod faults;
+pub mod fulfilment_centre;
 pub mod generator;
 mod http_util;
 pub mod money;

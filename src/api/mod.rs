@@ -18,6 +18,9 @@ pub mod idempotency;
 mod inbound;
 mod jobs;
 mod orders;
+mod plugin_callbacks;
+mod plugin_rules;
+mod plugins;
 mod problem;
 mod products;
 mod queues;
@@ -83,7 +86,10 @@ pub fn app(state: AppState) -> Router {
         .merge(fulfilments::router())
         .merge(products::router())
         .merge(channel_products::router())
-        .merge(inbound::router());
+        .merge(inbound::router())
+        .merge(plugins::router())
+        .merge(plugin_rules::router())
+        .merge(plugin_callbacks::router());
     let v1 = ops.merge(tenant).layer(middleware::from_fn_with_state(
         state.clone(),
         idempotency::layer,

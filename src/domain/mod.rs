@@ -7,6 +7,7 @@ pub mod filters;
 pub mod fulfilment;
 pub mod order_events;
 pub mod paging;
+pub mod plugin_rules;
 pub mod settings;
 pub mod stock;
 

@@ -13,6 +13,8 @@ pub mod idempotency;
 pub mod import_state;
 pub mod orders;
 pub mod outbox;
+pub mod plugin_rules;
+pub mod plugins;
 pub mod products;
 pub mod stock;
 pub mod stores;

@@ -21,6 +21,7 @@ use crate::connectors::{
 };
 use crate::domain::filters::{next_sync_status, Decision};
 use crate::domain::order_events::event_kind;
+use crate::domain::plugin_rules;
 use crate::domain::PageCursor;
 
 /// Most orders one list page returns.
@@ -93,12 +94,16 @@ struct OrderRaw {
     notes: Option<String>,
     excluded_reason: Option<String>,
     updated_at: DateTime<Utc>,
+    /// What plugin rules added (crate::domain::plugin_rules), kept through re-imports.
+    rule_tags: Vec<String>,
+    rule_status: Option<String>,
 }
 
 const ORDER_COLUMNS: &str = "o.id, o.store_id, o.channel_id, c.kind AS channel_kind, \
      o.channel_order_id, o.order_number, o.status, o.sync_status, o.currency, o.totals, \
      o.customer, o.shipping_address, o.billing_address, o.placed_at, o.paid_at, \
-     o.channel_updated_at, o.tags, o.notes, o.excluded_reason, o.updated_at";
+     o.channel_updated_at, o.tags, o.notes, o.excluded_reason, o.updated_at, o.rule_tags, \
+     o.rule_status";
 
 #[derive(sqlx::FromRow)]
 struct LineRaw {
@@ -442,15 +447,41 @@ pub async fn upsert_order(
 /// channel's copy, writing only what changed.
 async fn update_existing(
     conn: &mut PgConnection,
-    existing: OrderRaw,
+    mut existing: OrderRaw,
     stored_lines: Vec<OrderLine>,
     incoming: &ChannelOrder,
     decision: &Decision,
 ) -> Result<UpsertOutcome, StoreError> {
     let order_id = existing.id;
+    // The stored tags hold what plugin rules added; the channel's copy is compared and written
+    // with them, so they neither count as a change nor get lost.
+    let rule_tags = std::mem::take(&mut existing.rule_tags);
+    let rule_status = existing
+        .rule_status
+        .take()
+        .as_deref()
+        .map(enum_from_text)
+        .transpose()?;
+    let merged;
+    let incoming = match rule_tags.is_empty() {
+        true => incoming,
+        false => {
+            merged = ChannelOrder {
+                tags: plugin_rules::merged_tags(&incoming.tags, &rule_tags),
+                ..incoming.clone()
+            };
+            &merged
+        }
+    };
     let stored = existing.into_stored(stored_lines)?;
     let current_sync = stored.order.sync_status;
-    let (sync, reason) = next_sync_status(Some(current_sync), decision);
+    let (sync, reason) = plugin_rules::kept_status(
+        rule_status,
+        current_sync,
+        stored.excluded_reason.as_deref(),
+        decision,
+    )
+    .unwrap_or_else(|| next_sync_status(Some(current_sync), decision));
     let before = &stored.order.order;
     let data_same = same_channel_data(before, incoming);
     let lines_same = channel_lines(&before.lines) == channel_lines(&incoming.lines);

@@ -1,0 +1,191 @@
+//! `/v1/plugin-callbacks/...`: what fulfilment-centre plugins call back with, authenticated by
+//! the plugin's own callback token rather than an account's API token, so a plugin reaches only
+//! its own store and nothing else of the account.
+//!
+//! `POST /v1/plugin-callbacks/stock` sets a product's plugin quantity (the stock the centre
+//! holds) to an absolute figure. Absolute, so a lost or repeated report cannot drift the
+//! figure; keyed, so a replay of an old report cannot undo a newer one.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::auth::bearer;
+use super::extract::ApiJson;
+use super::products::MAX_QUANTITY;
+use super::tenant::{conflict, db};
+use super::AppState;
+use crate::error::AppError;
+use crate::store::plugins::{self, CallbackCaller, ReportError};
+use crate::store::stock::StockError;
+
+/// Longest idempotency key or report id.
+const MAX_KEY: usize = 255;
+
+/// Set on the answer to a replayed report.
+static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/plugin-callbacks/stock", post(stock))
+}
+
+/// The plugin whose callback token the request carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Plugin(pub CallbackCaller);
+
+fn unauthorized() -> Response {
+    let mut res = AppError::Unauthorized.into_response();
+    res.headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res
+}
+
+impl FromRequestParts<AppState> for Plugin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(token) = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer)
+        else {
+            return Err(unauthorized());
+        };
+        let pool = db(state).map_err(IntoResponse::into_response)?;
+        match plugins::authenticate(pool, token).await {
+            Ok(Some(caller)) => Ok(Plugin(caller)),
+            Ok(None) => Err(unauthorized()),
+            Err(e) => Err(AppError::from(e).into_response()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockBody {
+    sku: String,
+    quantity: i64,
+    /// The report's own id, for a plugin that cannot send an `Idempotency-Key` header.
+    #[serde(default)]
+    report_id: Option<String>,
+}
+
+fn check_key(field: &str, value: &str) -> Result<String, AppError> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > MAX_KEY || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::invalid(
+            format!("`{field}` must be 1 to {MAX_KEY} visible ASCII characters"),
+            Some(field.to_owned()),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// The report's idempotency key: the `Idempotency-Key` header, else the body's `report_id`;
+/// both, when they differ, is a mistake worth telling.
+fn report_key(headers: &HeaderMap, body: &StockBody) -> Result<Option<String>, AppError> {
+    let header = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| AppError::BadRequest("`Idempotency-Key` must be visible ASCII".into()))
+                .and_then(|v| check_key("Idempotency-Key", v))
+        })
+        .transpose()?;
+    let body_key = body
+        .report_id
+        .as_deref()
+        .map(|k| check_key("report_id", k))
+        .transpose()?;
+    match (header, body_key) {
+        (Some(h), Some(b)) if h != b => Err(AppError::invalid(
+            "`report_id` and the `Idempotency-Key` header differ; send one",
+            Some("report_id".to_owned()),
+        )),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+async fn stock(
+    State(state): State<AppState>,
+    Plugin(caller): Plugin,
+    headers: HeaderMap,
+    // Last, so the token is checked before the body is read: an unauthenticated caller gets
+    // 401 whatever it sent.
+    ApiJson(body): ApiJson<StockBody>,
+) -> Result<Response, AppError> {
+    let sku = body.sku.trim();
+    if sku.is_empty() {
+        return Err(AppError::invalid(
+            "`sku` must not be empty",
+            Some("sku".into()),
+        ));
+    }
+    if !(0..=MAX_QUANTITY).contains(&body.quantity) {
+        return Err(AppError::invalid(
+            format!("`quantity` must be between 0 and {MAX_QUANTITY}"),
+            Some("quantity".to_owned()),
+        ));
+    }
+    let key = report_key(&headers, &body)?;
+    match plugins::report_stock(db(&state)?, &caller, sku, body.quantity, key.as_deref()).await {
+        Ok(report) => {
+            let replayed = report.replayed;
+            let mut res = Json(report).into_response();
+            if replayed {
+                res.headers_mut()
+                    .insert(REPLAYED.clone(), HeaderValue::from_static("true"));
+            }
+            Ok(res)
+        }
+        Err(ReportError::UnknownSku(sku)) => Err(AppError::invalid(
+            format!("no product with SKU `{sku}` in the plugin's store"),
+            Some("sku".to_owned()),
+        )),
+        Err(e @ ReportError::KeyReused(_)) => Ok(conflict(&e.to_string())),
+        Err(ReportError::Stock(StockError::Invalid(e))) => {
+            Err(AppError::invalid(e.reason, Some("sku".to_owned())))
+        }
+        Err(ReportError::Stock(StockError::Store(e))) | Err(ReportError::Store(e)) => Err(e.into()),
+        Err(ReportError::Stock(other)) => Err(AppError::invalid(other.to_string(), None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(report_id: Option<&str>) -> StockBody {
+        StockBody {
+            sku: "A".into(),
+            quantity: 1,
+            report_id: report_id.map(str::to_owned),
+        }
+    }
+
+    fn headers(key: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(key) {
+            h.insert("idempotency-key", v);
+        }
+        h
+    }
+
+    #[test]
+    fn the_key_comes_from_the_header_or_the_body_but_not_two_different_ones() {
+        let key = |h: &HeaderMap, b| report_key(h, &body(b)).ok().flatten();
+        assert_eq!(key(&HeaderMap::new(), None), None);
+        assert_eq!(key(&headers("k1"), None).as_deref(), Some("k1"));
+        assert_eq!(key(&HeaderMap::new(), Some("r1")).as_deref(), Some("r1"));
+        assert_eq!(key(&headers("k1"), Some("k1")).as_deref(), Some("k1"));
+        assert!(report_key(&headers("k1"), &body(Some("r1"))).is_err());
+        assert!(report_key(&headers("has space"), &body(None)).is_err());
+        assert!(report_key(&HeaderMap::new(), &body(Some(&"k".repeat(MAX_KEY + 1)))).is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! `/v1/stores/{store_id}/plugins` and `/v1/plugins/{id}`: a store's fulfilment-centre plugins.
+//!
+//! Creating a plugin answers, once, with its signing secret (what the plugin verifies the
+//! orders it receives with) and its callback token (what it calls back with). Neither is ever
+//! shown again: a lost one means a new plugin.
+
+use axum::extract::{Path, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use url::Url;
+
+use super::extract::{ApiJson, ApiQuery};
+use super::tenant::{
+    check_name, conflict, credentials_key, db, id_cursor, id_page, limit, Account,
+};
+use super::AppState;
+use crate::error::AppError;
+use crate::store::plugins::{self, Deleted, NewPlugin, PluginUpdate};
+use crate::store::StoreError;
+
+/// Longest endpoint URL.
+const MAX_URL: usize = 2_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stores/{store_id}/plugins", get(list).post(create))
+        .route("/plugins/{id}", get(read).patch(update).delete(remove))
+}
+
+/// The only kind so far: orders are POSTed to an HTTP endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Http,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreatePlugin {
+    kind: Kind,
+    name: String,
+    endpoint_url: String,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdatePlugin {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    endpoint_url: Option<String>,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("plugin {id}"))
+}
+
+fn store_not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("store {id}"))
+}
+
+/// An absolute http(s) URL without credentials or fragment. Plain http is accepted for local
+/// fulfilment centres (and the sandbox); whether a target may be reached at all is the sending
+/// side's SSRF guard, at send time, when DNS answers are current.
+pub(super) fn check_endpoint(text: &str) -> Result<String, AppError> {
+    let bad = |why: &str| {
+        AppError::invalid(
+            format!("`endpoint_url` {why}"),
+            Some("endpoint_url".to_owned()),
+        )
+    };
+    let text = text.trim();
+    if text.len() > MAX_URL {
+        return Err(bad(&format!("must be at most {MAX_URL} characters")));
+    }
+    let url = Url::parse(text).map_err(|e| bad(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must be an http or https URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry credentials"));
+    }
+    if url.fragment().is_some() {
+        return Err(bad("must not have a fragment"));
+    }
+    Ok(url.to_string())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(store_id): Path<i64>,
+    ApiJson(body): ApiJson<CreatePlugin>,
+) -> Result<Response, AppError> {
+    let Kind::Http = body.kind;
+    let name = check_name(&body.name)?;
+    let endpoint = check_endpoint(&body.endpoint_url)?;
+    let key = credentials_key(&state)?;
+    let new = NewPlugin {
+        store_id,
+        name,
+        endpoint_url: &endpoint,
+        active: body.active.unwrap_or(true),
+    };
+    match plugins::create(db(&state)?, &key, account, &new).await {
+        Ok(made) => {
+            let location = HeaderValue::from_str(&format!("/v1/plugins/{}", made.plugin.id))
+                .map_err(|_| not_found(made.plugin.id))?;
+            Ok((StatusCode::CREATED, [(LOCATION, location)], Json(made)).into_response())
+        }
+        Err(StoreError::MissingParent(_)) => Err(store_not_found(store_id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(store_id): Path<i64>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Response, AppError> {
+    let limit = limit(q.limit)?;
+    let after = id_cursor(q.cursor.as_deref())?;
+    let rows = plugins::list(db(&state)?, account, store_id, after, i64::from(limit) + 1)
+        .await?
+        .ok_or_else(|| store_not_found(store_id))?;
+    Ok(Json(id_page(rows, limit, |p| p.id)).into_response())
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let plugin = plugins::get(db(&state)?, account, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(Json(plugin).into_response())
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<UpdatePlugin>,
+) -> Result<Response, AppError> {
+    let endpoint = body
+        .endpoint_url
+        .as_deref()
+        .map(check_endpoint)
+        .transpose()?;
+    let change = PluginUpdate {
+        name: body.name.as_deref().map(check_name).transpose()?,
+        endpoint_url: endpoint.as_deref(),
+        active: body.active,
+    };
+    let plugin = plugins::update(db(&state)?, account, id, &change)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(Json(plugin).into_response())
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    match plugins::delete(db(&state)?, account, id).await? {
+        Deleted::Deleted => Ok(StatusCode::NO_CONTENT.into_response()),
+        Deleted::NotFound => Err(not_found(id)),
+        Deleted::HasRules(rules) => Ok(conflict(&format!(
+            "plugin rule(s) {rules:?} route to plugin {id}; change or delete them first"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_plain_http_urls() {
+        assert_eq!(
+            check_endpoint(" https://fc.example/orders?x=1 ")
+                .ok()
+                .as_deref(),
+            Some("https://fc.example/orders?x=1")
+        );
+        assert!(check_endpoint("http://127.0.0.1:9000/in").is_ok());
+        assert!(check_endpoint("ftp://fc.example/").is_err());
+        assert!(check_endpoint("not a url").is_err());
+        assert!(check_endpoint("https://u:p@fc.example/").is_err());
+        assert!(check_endpoint("https://fc.example/#x").is_err());
+    }
+}

@@ -1,0 +1,666 @@
+//! The plugins and plugin-rules API, and the plugin callbacks' security, over HTTP against the
+//! real server, PostgreSQL and Redis.
+
+mod tenant_helpers;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use switchyard::store::products::{self, NewProduct};
+use tenant_helpers::{pool, spawn_server, tenant, unique, TestServer};
+
+/// Asserts a problem+json answer with `status`, and returns its body.
+async fn problem(res: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    let content_type = res
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    res.json().await.expect("a problem is JSON")
+}
+
+async fn send(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let req = server.request(method, path, token);
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    req.send().await.expect("request sent")
+}
+
+async fn store(server: &TestServer, token: &str) -> i64 {
+    let res = send(
+        server,
+        Method::POST,
+        "/v1/stores",
+        token,
+        Some(json!({"name": unique("store")})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+async fn plugin(server: &TestServer, token: &str, store: i64) -> Value {
+    let res = send(
+        server,
+        Method::POST,
+        &format!("/v1/stores/{store}/plugins"),
+        token,
+        Some(json!({"kind": "http", "name": "North FC", "endpoint_url": "https://fc.example/orders"})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_show_their_secrets_once_refuse_bad_input_and_are_invisible_to_other_accounts() {
+    let server = spawn_server().await;
+    let pool = pool().await;
+    let a = tenant(&pool).await;
+    let b = tenant(&pool).await;
+    let store_a = store(&server, &a.token).await;
+
+    let made = plugin(&server, &a.token, store_a).await;
+    let id = made["id"].as_i64().unwrap();
+    let secret = made["signing_secret"].as_str().unwrap();
+    let key = STANDARD
+        .decode(
+            secret
+                .strip_prefix("whsec_")
+                .expect("a Standard Webhooks secret"),
+        )
+        .unwrap();
+    assert_eq!(key.len(), 32);
+    let token = made["callback_token"].as_str().unwrap();
+    assert!(token.starts_with("syp_"));
+    assert_eq!(made["store_id"], store_a);
+    assert_eq!(made["active"], true);
+
+    // Stored sealed and hashed: neither secret is in the row.
+    let (sealed, hash): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT signing_secret_enc, callback_token_hash FROM plugins WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!sealed.windows(key.len()).any(|w| w == key.as_slice()));
+    assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    assert!(!hash.windows(token.len()).any(|w| w == token.as_bytes()));
+
+    // Read back, listed, never with the secrets.
+    let read: Value = send(
+        &server,
+        Method::GET,
+        &format!("/v1/plugins/{id}"),
+        &a.token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(read["name"], "North FC");
+    assert!(read.get("signing_secret").is_none() && read.get("callback_token").is_none());
+    let list: Value = send(
+        &server,
+        Method::GET,
+        &format!("/v1/stores/{store_a}/plugins"),
+        &a.token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    assert!(!list.to_string().contains(secret) && !list.to_string().contains(token));
+
+    // Disabled and enabled again.
+    let res = send(
+        &server,
+        Method::PATCH,
+        &format!("/v1/plugins/{id}"),
+        &a.token,
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["active"], false);
+
+    // Bad input is a 422 naming the field.
+    let path = format!("/v1/stores/{store_a}/plugins");
+    for (body, field) in [
+        (
+            json!({"kind": "ftp", "name": "x", "endpoint_url": "https://fc.example/"}),
+            "kind",
+        ),
+        (
+            json!({"kind": "http", "name": "x", "endpoint_url": "not a url"}),
+            "endpoint_url",
+        ),
+        (
+            json!({"kind": "http", "name": " ", "endpoint_url": "https://fc.example/"}),
+            "name",
+        ),
+        (
+            json!({"kind": "http", "name": "x", "endpoint_url": "https://fc.example/", "secret": "s"}),
+            "secret",
+        ),
+    ] {
+        let p = problem(
+            send(&server, Method::POST, &path, &a.token, Some(body)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["field"], field, "{p}");
+    }
+
+    // Another account sees none of it.
+    for (method, path, body) in [
+        (Method::GET, format!("/v1/plugins/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/v1/plugins/{id}"),
+            Some(json!({"active": true})),
+        ),
+        (Method::DELETE, format!("/v1/plugins/{id}"), None),
+        (Method::GET, format!("/v1/stores/{store_a}/plugins"), None),
+        (
+            Method::POST,
+            format!("/v1/stores/{store_a}/plugins"),
+            Some(json!({"kind": "http", "name": "x", "endpoint_url": "https://fc.example/"})),
+        ),
+    ] {
+        problem(
+            send(&server, method, &path, &b.token, body).await,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+    }
+    let res = send(
+        &server,
+        Method::GET,
+        &format!("/v1/plugins/{id}"),
+        &a.token,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK, "still there");
+
+    let res = send(
+        &server,
+        Method::DELETE,
+        &format!("/v1/plugins/{id}"),
+        &a.token,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    problem(
+        send(
+            &server,
+            Method::GET,
+            &format!("/v1/plugins/{id}"),
+            &a.token,
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_are_ordered_validated_and_route_only_to_their_own_stores_plugins() {
+    let server = spawn_server().await;
+    let pool = pool().await;
+    let a = tenant(&pool).await;
+    let b = tenant(&pool).await;
+    let store_a = store(&server, &a.token).await;
+    let other_store = store(&server, &a.token).await;
+    let store_b = store(&server, &b.token).await;
+    let fc = plugin(&server, &a.token, store_a).await["id"]
+        .as_i64()
+        .unwrap();
+    let other_fc = plugin(&server, &a.token, other_store).await["id"]
+        .as_i64()
+        .unwrap();
+    let b_fc = plugin(&server, &b.token, store_b).await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/v1/stores/{store_a}/plugin-rules");
+
+    let create = |body: Value| send(&server, Method::POST, &path, &a.token, Some(body));
+    let res = create(json!({
+        "name": "UK to North",
+        "condition": {"type": "shipping_country_in", "countries": ["gb", "IE"]},
+        "action": {"type": "send_to_plugin", "plugin_id": fc}
+    }))
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let uk: Value = res.json().await.unwrap();
+    assert_eq!(uk["condition"]["countries"], json!(["GB", "IE"]));
+    assert_eq!(uk["position"], 1);
+    let res = create(json!({
+        "name": "Big orders on hold",
+        "condition": {"type": "order_total", "comparison": "greater_than", "value": "500.00"},
+        "action": {"type": "set_sync_status", "status": "on_hold"},
+        "position": 0,
+        "active": false
+    }))
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let big: Value = res.json().await.unwrap();
+    assert_eq!(big["active"], false);
+
+    let list: Value = send(&server, Method::GET, &path, &a.token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["Big orders on hold", "UK to North"],
+        "in evaluation order"
+    );
+
+    // A plugin of another store, or of another account, or none at all: refused.
+    for plugin_id in [other_fc, b_fc, 999_999_999] {
+        let p = problem(
+            create(json!({
+                "name": "elsewhere",
+                "condition": {"type": "sku_exists"},
+                "action": {"type": "send_to_plugin", "plugin_id": plugin_id}
+            }))
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["field"], "action.plugin_id");
+    }
+    for (body, field) in [
+        (
+            json!({"name": "x", "condition": {"type": "sku_in", "skus": []}, "action": {"type": "add_tag", "tag": "t"}}),
+            "condition.skus",
+        ),
+        (
+            json!({"name": "x", "condition": {"type": "nope"}, "action": {"type": "add_tag", "tag": "t"}}),
+            "condition.type",
+        ),
+        (
+            json!({"name": "x", "condition": {"type": "sku_exists"}, "action": {"type": "add_tag", "tag": ""}}),
+            "action.tag",
+        ),
+        (
+            json!({"name": "x", "condition": {"type": "sku_exists"}, "action": {"type": "add_tag", "tag": "t"}, "position": -1}),
+            "position",
+        ),
+        (
+            json!({"name": "x", "condition": {"type": "sku_exists"}}),
+            "action",
+        ),
+    ] {
+        let p = problem(create(body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["field"], field, "{p}");
+    }
+    // A channel condition must name the store's own channels.
+    let key = tenant_helpers::key(&server.settings);
+    let own = tenant_helpers::channel(&pool, &key, a.account).await;
+    let p = problem(
+        create(json!({
+            "name": "from a channel of another store",
+            "condition": {"type": "channel_in", "channel_ids": [own.id]},
+            "action": {"type": "add_tag", "tag": "t"}
+        }))
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "condition.channel_ids");
+    let res = send(
+        &server,
+        Method::POST,
+        &format!("/v1/stores/{}/plugin-rules", own.store_id),
+        &a.token,
+        Some(json!({
+            "name": "from its own channel",
+            "condition": {"type": "channel_in", "channel_ids": [own.id, own.id]},
+            "action": {"type": "add_tag", "tag": "t"}
+        })),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let rule_id = uk["id"].as_i64().unwrap();
+    let p = problem(
+        send(
+            &server,
+            Method::PATCH,
+            &format!("/v1/plugin-rules/{rule_id}"),
+            &a.token,
+            Some(json!({"action": {"type": "send_to_plugin", "plugin_id": other_fc}})),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "action.plugin_id");
+
+    // Another account can neither see nor change them, nor add one to the store.
+    problem(
+        send(&server, Method::GET, &path, &b.token, None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        send(
+            &server,
+            Method::GET,
+            &format!("/v1/plugin-rules/{rule_id}"),
+            &b.token,
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        send(
+            &server,
+            Method::PATCH,
+            &format!("/v1/plugin-rules/{rule_id}"),
+            &b.token,
+            Some(json!({"active": false})),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        send(
+            &server,
+            Method::DELETE,
+            &format!("/v1/plugin-rules/{rule_id}"),
+            &b.token,
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        send(&server, Method::POST, &path, &b.token, Some(json!({
+            "name": "x", "condition": {"type": "sku_exists"}, "action": {"type": "add_tag", "tag": "t"}
+        }))).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    // Moved, turned on, retargeted to a tag.
+    let res = send(
+        &server,
+        Method::PATCH,
+        &format!("/v1/plugin-rules/{}", big["id"]),
+        &a.token,
+        Some(json!({"position": 5, "active": true})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let list: Value = send(&server, Method::GET, &path, &a.token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["UK to North", "Big orders on hold"]);
+
+    // A plugin a rule routes to cannot be deleted until the rule goes.
+    problem(
+        send(
+            &server,
+            Method::DELETE,
+            &format!("/v1/plugins/{fc}"),
+            &a.token,
+            None,
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let res = send(
+        &server,
+        Method::DELETE,
+        &format!("/v1/plugin-rules/{rule_id}"),
+        &a.token,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = send(
+        &server,
+        Method::DELETE,
+        &format!("/v1/plugins/{fc}"),
+        &a.token,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_callbacks_need_the_plugins_token_touch_only_its_store_and_replay_harmlessly() {
+    let server = spawn_server().await;
+    let pool = pool().await;
+    let a = tenant(&pool).await;
+    let store_a = store(&server, &a.token).await;
+    let other_store = store(&server, &a.token).await;
+    let made = plugin(&server, &a.token, store_a).await;
+    let token = made["callback_token"].as_str().unwrap().to_owned();
+    let new = |store_id, sku| NewProduct {
+        store_id,
+        sku,
+        title: "Thing",
+        api_quantity: Some(10),
+    };
+    let mine = products::create(&pool, a.account, &new(store_a, "FC-1"))
+        .await
+        .unwrap();
+    products::create(&pool, a.account, &new(other_store, "ELSEWHERE-1"))
+        .await
+        .unwrap();
+    let kit = products::create(&pool, a.account, &new(store_a, "KIT-1"))
+        .await
+        .unwrap();
+    products::set_components(&pool, a.account, kit.id, &[(mine.id, 2)])
+        .await
+        .unwrap();
+    let url = server.url("/v1/plugin-callbacks/stock");
+    let report = |token: Option<&str>, key: Option<&str>, body: Value| {
+        let mut req = server.client.post(&url).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        req.send()
+    };
+    let body = json!({"sku": "FC-1", "quantity": 7});
+
+    // Without the plugin's own live token: 401, whatever else is right.
+    problem(
+        report(None, None, body.clone()).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    problem(
+        report(Some("syp_wrong"), None, body.clone()).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    problem(
+        report(Some(&a.token), None, body.clone()).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    problem(
+        report(None, None, json!("not even an object"))
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // Another store's SKU, an unknown one, and a kit are refused, naming the SKU.
+    for sku in ["ELSEWHERE-1", "NOPE", "KIT-1"] {
+        let p = problem(
+            report(Some(&token), None, json!({"sku": sku, "quantity": 1}))
+                .await
+                .unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["field"], "sku", "{p}");
+    }
+    let p = problem(
+        report(Some(&token), None, json!({"sku": "FC-1", "quantity": -1}))
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["field"], "quantity");
+
+    let plugin_moves = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM stock_movements WHERE product_id = $1 AND field = 'plugin'",
+        )
+        .bind(mine.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(plugin_moves().await, 0);
+
+    let res = report(Some(&token), Some("count-1"), body.clone())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let first: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            first["plugin_quantity"].as_i64(),
+            first["changed"].as_bool()
+        ),
+        (Some(7), Some(true))
+    );
+    // A replay of the same report, by header or by report id: nothing more.
+    let res = report(Some(&token), Some("count-1"), body.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let res = report(
+        Some(&token),
+        None,
+        json!({"sku": "FC-1", "quantity": 7, "report_id": "count-1"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The same figure without a key: no movement either.
+    let res = report(Some(&token), None, body.clone()).await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["changed"], false);
+    assert_eq!(plugin_moves().await, 1, "one report, one movement");
+
+    // A later count moves it; the old report arriving late cannot undo that.
+    report(
+        Some(&token),
+        Some("count-2"),
+        json!({"sku": "FC-1", "quantity": 3}),
+    )
+    .await
+    .unwrap();
+    let late = report(Some(&token), Some("count-1"), body.clone())
+        .await
+        .unwrap();
+    // The late copy is answered with the first answer, and moves nothing (checked below).
+    assert_eq!(
+        late.headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    assert_eq!(late.json::<Value>().await.unwrap()["plugin_quantity"], 7);
+    // The same key with another figure is a conflict, not a guess.
+    problem(
+        report(
+            Some(&token),
+            Some("count-1"),
+            json!({"sku": "FC-1", "quantity": 8}),
+        )
+        .await
+        .unwrap(),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(plugin_moves().await, 2);
+    let product: Value = send(
+        &server,
+        Method::GET,
+        &format!("/v1/products/{}", mine.id),
+        &a.token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(product["plugin_quantity"], 3);
+
+    // A disabled plugin's token opens nothing.
+    let id = made["id"].as_i64().unwrap();
+    send(
+        &server,
+        Method::PATCH,
+        &format!("/v1/plugins/{id}"),
+        &a.token,
+        Some(json!({"active": false})),
+    )
+    .await;
+    problem(
+        report(Some(&token), None, body).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    server.stop().await;
+}

@@ -2,6 +2,11 @@
 //! the plugin's own callback token rather than an account's API token, so a plugin reaches only
 //! its own store and nothing else of the account.
 //!
+//! `POST /v1/plugin-callbacks/fulfilments` records a shipment of an order routed to the plugin;
+//! switchyard then pushes it to the order's sales channel like any fulfilment. The plugin's key
+//! (its `Idempotency-Key`, else the tracking number) makes a repeated callback answer the
+//! fulfilment it first made rather than a second shipment.
+//!
 //! `POST /v1/plugin-callbacks/stock` sets a product's plugin quantity (the stock the centre
 //! holds) to an absolute figure. Absolute, so a lost or repeated report cannot drift the
 //! figure; keyed, so a replay of an old report cannot undo a newer one.
@@ -9,7 +14,7 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -20,7 +25,9 @@ use super::extract::ApiJson;
 use super::products::MAX_QUANTITY;
 use super::tenant::{conflict, db};
 use super::AppState;
+use crate::domain::fulfilment::{check_tracking, RequestedLine};
 use crate::error::AppError;
+use crate::store::fulfilments::{self, CreateError, Created, NewFulfilment};
 use crate::store::plugins::{self, CallbackCaller, ReportError};
 use crate::store::stock::StockError;
 
@@ -31,7 +38,9 @@ const MAX_KEY: usize = 255;
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/plugin-callbacks/stock", post(stock))
+    Router::new()
+        .route("/plugin-callbacks/stock", post(stock))
+        .route("/plugin-callbacks/fulfilments", post(fulfilment))
 }
 
 /// The plugin whose callback token the request carries.
@@ -154,6 +163,106 @@ async fn stock(
         }
         Err(ReportError::Stock(StockError::Store(e))) | Err(ReportError::Store(e)) => Err(e.into()),
         Err(ReportError::Stock(other)) => Err(AppError::invalid(other.to_string(), None)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FulfilmentBody {
+    order_id: i64,
+    lines: Vec<ShippedLine>,
+    carrier: String,
+    tracking_number: String,
+    #[serde(default)]
+    tracking_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShippedLine {
+    line_id: i64,
+    quantity: u32,
+}
+
+async fn fulfilment(
+    State(state): State<AppState>,
+    Plugin(caller): Plugin,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<FulfilmentBody>,
+) -> Result<Response, AppError> {
+    let pool = db(&state)?;
+    let not_found = || AppError::NotFound(format!("order {} routed to this plugin", body.order_id));
+    if !plugins::is_routed_to(pool, &caller, body.order_id).await? {
+        return Err(not_found());
+    }
+    if body.lines.is_empty() {
+        return Err(AppError::invalid(
+            "`lines` must name at least one line shipped",
+            Some("lines".to_owned()),
+        ));
+    }
+    let tracking = check_tracking(
+        Some(body.carrier.as_str()).filter(|c| !c.trim().is_empty()),
+        Some(body.tracking_number.as_str()).filter(|n| !n.trim().is_empty()),
+        body.tracking_url.as_deref(),
+    )?;
+    for (field, missing) in [
+        ("carrier", tracking.carrier.is_none()),
+        ("tracking_number", tracking.number.is_none()),
+    ] {
+        if missing {
+            return Err(AppError::invalid(
+                format!("`{field}` is required"),
+                Some(field.to_owned()),
+            ));
+        }
+    }
+    let own_key = match headers.get("idempotency-key") {
+        Some(v) => check_key(
+            "Idempotency-Key",
+            v.to_str().map_err(|_| {
+                AppError::BadRequest("`Idempotency-Key` must be visible ASCII".into())
+            })?,
+        )?,
+        None => format!("tracking:{}", body.tracking_number.trim()),
+    };
+    // Scoped to the plugin, so two plugins' keys never meet.
+    let key = format!("plugin-{}:{own_key}", caller.plugin_id);
+    let lines: Vec<RequestedLine> = body
+        .lines
+        .iter()
+        .map(|l| RequestedLine {
+            order_line_id: l.line_id,
+            quantity: l.quantity,
+        })
+        .collect();
+    let new = NewFulfilment {
+        order_id: body.order_id,
+        lines: Some(&lines),
+        tracking: &tracking,
+        idempotency_key: Some(&key),
+    };
+    match fulfilments::create(pool, caller.account, &new).await {
+        Ok(Created {
+            fulfilment,
+            replayed,
+        }) => {
+            let status = if replayed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            let mut res = (status, Json(fulfilment)).into_response();
+            if replayed {
+                res.headers_mut()
+                    .insert(REPLAYED.clone(), HeaderValue::from_static("true"));
+            }
+            Ok(res)
+        }
+        Err(CreateError::OrderNotFound) => Err(not_found()),
+        Err(e @ CreateError::KeyReused(_)) => Ok(conflict(&e.to_string())),
+        Err(CreateError::Invalid(e)) => Err(e.into()),
+        Err(CreateError::Store(e)) => Err(e.into()),
     }
 }
 

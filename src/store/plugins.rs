@@ -501,6 +501,35 @@ pub async fn sync_jobs_in_tx(
         .collect()
 }
 
+/// True when `order_id` is an order of the caller's store routed to the caller: the only orders a
+/// plugin may report on.
+pub async fn is_routed_to(
+    pool: &PgPool,
+    caller: &CallbackCaller,
+    order_id: i64,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM orders \
+         WHERE id = $1 AND account_id = $2 AND store_id = $3 AND plugin_id = $4",
+    )
+    .bind(order_id)
+    .bind(caller.account.0)
+    .bind(caller.store_id)
+    .bind(caller.plugin_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Disables a plugin (for workers; not account-scoped): what a 410 Gone from its endpoint means.
+pub async fn disable(pool: &PgPool, plugin_id: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE plugins SET active = false, updated_at = now() WHERE id = $1")
+        .bind(plugin_id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

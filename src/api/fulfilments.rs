@@ -46,29 +46,17 @@ fn order_not_found(id: i64) -> AppError {
     AppError::NotFound(format!("order {id}"))
 }
 
-/// Longest `Idempotency-Key`.
-const MAX_KEY: usize = 255;
-
 /// Set on the answer to a replayed create, whose body is the fulfilment the first one made.
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// The optional `Idempotency-Key` header: 1 to `MAX_KEY` visible ASCII characters. A client
-/// that retries a create whose answer it lost sends the same key and gets the same fulfilment,
-/// rather than a second shipment of the same goods.
+/// The optional `Idempotency-Key` header (see [`super::idempotency::parse_key`]). A client that
+/// retries a create whose answer it lost sends the same key and gets the same fulfilment, rather
+/// than a second shipment of the same goods.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| AppError::BadRequest("`Idempotency-Key` must be visible ASCII".into()))?
-        .trim();
-    if value.is_empty() || value.len() > MAX_KEY || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(AppError::BadRequest(format!(
-            "`Idempotency-Key` must be 1 to {MAX_KEY} visible ASCII characters"
-        )));
-    }
-    Ok(Some(value.to_owned()))
+    headers
+        .get("idempotency-key")
+        .map(super::idempotency::parse_key)
+        .transpose()
 }
 
 async fn create(
@@ -160,6 +148,6 @@ mod tests {
         assert!(matches!(idempotency_key(&HeaderMap::new()), Ok(None)));
         assert!(with("").is_err());
         assert!(with("has space").is_err());
-        assert!(with(&"k".repeat(MAX_KEY + 1)).is_err());
+        assert!(with(&"k".repeat(super::super::idempotency::MAX_KEY + 1)).is_err());
     }
 }

@@ -32,7 +32,7 @@ use crate::store::plugins::{self, CallbackCaller, ReportError};
 use crate::store::stock::StockError;
 
 /// Longest idempotency key or report id.
-const MAX_KEY: usize = 255;
+use super::idempotency::MAX_KEY;
 
 /// Set on the answer to a replayed report.
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");

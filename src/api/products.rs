@@ -32,8 +32,6 @@ pub const MAX_QUANTITY: i64 = 1_000_000_000;
 /// Longest SKU and title.
 const MAX_SKU: usize = 200;
 const MAX_TITLE: usize = 500;
-/// Longest `Idempotency-Key`.
-const MAX_KEY: usize = 255;
 
 /// Set on the answer to a replayed adjustment, whose body is the first answer's.
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -152,25 +150,15 @@ fn check_quantity(field: &str, value: i64) -> Result<i64, AppError> {
     Ok(value)
 }
 
-/// The `Idempotency-Key` header: required, 1 to `MAX_KEY` visible ASCII characters.
+/// The `Idempotency-Key` header, required: see [`super::idempotency::parse_key`].
 fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
-    let value = headers
-        .get("idempotency-key")
-        .ok_or_else(|| {
-            AppError::BadRequest(
-                "an adjustment needs an `Idempotency-Key` header, so a retry is not counted twice"
-                    .into(),
-            )
-        })?
-        .to_str()
-        .map_err(|_| AppError::BadRequest("`Idempotency-Key` must be visible ASCII".into()))?
-        .trim();
-    if value.is_empty() || value.len() > MAX_KEY || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(AppError::BadRequest(format!(
-            "`Idempotency-Key` must be 1 to {MAX_KEY} visible ASCII characters"
-        )));
-    }
-    Ok(value.to_owned())
+    let value = headers.get("idempotency-key").ok_or_else(|| {
+        AppError::BadRequest(
+            "an adjustment needs an `Idempotency-Key` header, so a retry is not counted twice"
+                .into(),
+        )
+    })?;
+    super::idempotency::parse_key(value)
 }
 
 /// A stock or catalogue refusal as the client should see it: a reused key or a taken SKU is a
@@ -482,7 +470,7 @@ mod tests {
         ));
         assert!(with("").is_err());
         assert!(with("has space").is_err());
-        assert!(with(&"k".repeat(MAX_KEY + 1)).is_err());
+        assert!(with(&"k".repeat(super::super::idempotency::MAX_KEY + 1)).is_err());
     }
 
     #[test]

@@ -22,6 +22,8 @@ use serde::Deserialize;
 
 use super::auth::bearer;
 use super::extract::ApiJson;
+// Also the longest report id.
+use super::idempotency::MAX_KEY;
 use super::products::MAX_QUANTITY;
 use super::tenant::{conflict, db};
 use super::AppState;
@@ -30,9 +32,6 @@ use crate::error::AppError;
 use crate::store::fulfilments::{self, CreateError, Created, NewFulfilment};
 use crate::store::plugins::{self, CallbackCaller, ReportError};
 use crate::store::stock::StockError;
-
-/// Longest idempotency key or report id.
-use super::idempotency::MAX_KEY;
 
 /// Set on the answer to a replayed report.
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");

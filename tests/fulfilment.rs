@@ -362,6 +362,9 @@ async fn woocommerce_partial_fulfilment_leaves_the_order_open() {
         "processing"
     );
     assert_eq!(fx.order_status(order.order.id).await, "partially_shipped");
+    // WooCommerce still says `processing`: importing the order again must not unship it.
+    fx.world.import(fx.channel.id).await;
+    assert_eq!(fx.order_status(order.order.id).await, "partially_shipped");
     fx.stop().await;
 }
 

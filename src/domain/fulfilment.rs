@@ -241,10 +241,42 @@ pub fn order_status_after(
     }
 }
 
+/// The status to store when the channel's copy of an order is imported again. A channel may
+/// report less shipping than switchyard knows of: WooCommerce keeps a partly shipped order
+/// `processing` (imported as `unshipped`) whatever trackings it holds. So the channel cannot move
+/// an order back from `partially_shipped` or `shipped`, nor from `shipped` to
+/// `partially_shipped`; a cancellation or refund on the channel always stands.
+pub fn status_on_reimport(stored: OrderStatus, channel: OrderStatus) -> OrderStatus {
+    use OrderStatus::*;
+    match (stored, channel) {
+        (PartiallyShipped | Shipped, Unshipped | Unpaid) => stored,
+        (Shipped, PartiallyShipped) => Shipped,
+        _ => channel,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use OrderStatus::*;
+
+    #[test]
+    fn a_reimport_never_unships_an_order_but_a_cancellation_stands() {
+        assert_eq!(
+            status_on_reimport(PartiallyShipped, Unshipped),
+            PartiallyShipped
+        );
+        assert_eq!(status_on_reimport(Shipped, Unshipped), Shipped);
+        assert_eq!(status_on_reimport(Shipped, PartiallyShipped), Shipped);
+        assert_eq!(status_on_reimport(PartiallyShipped, Shipped), Shipped);
+        assert_eq!(
+            status_on_reimport(Unshipped, PartiallyShipped),
+            PartiallyShipped
+        );
+        assert_eq!(status_on_reimport(Shipped, Cancelled), Cancelled);
+        assert_eq!(status_on_reimport(PartiallyShipped, Refunded), Refunded);
+        assert_eq!(status_on_reimport(Unpaid, Unshipped), Unshipped);
+    }
 
     fn ordered() -> Vec<OrderedLine> {
         vec![

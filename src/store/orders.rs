@@ -20,6 +20,7 @@ use crate::connectors::{
     Totals, UnifiedOrder,
 };
 use crate::domain::filters::{next_sync_status, Decision};
+use crate::domain::fulfilment::status_on_reimport;
 use crate::domain::order_events::event_kind;
 use crate::domain::plugin_rules;
 use crate::domain::PageCursor;
@@ -474,6 +475,20 @@ async fn update_existing(
         }
     };
     let stored = existing.into_stored(stored_lines)?;
+    let kept_status;
+    let incoming = {
+        let status = status_on_reimport(stored.order.order.status, incoming.status);
+        match status == incoming.status {
+            true => incoming,
+            false => {
+                kept_status = ChannelOrder {
+                    status,
+                    ..incoming.clone()
+                };
+                &kept_status
+            }
+        }
+    };
     let current_sync = stored.order.sync_status;
     let (sync, reason) = plugin_rules::kept_status(
         rule_status,

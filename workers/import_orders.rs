@@ -13,7 +13,7 @@ use sqlx::PgPool;
 
 use super::channel_lock::{follow_up, lock, LockKind};
 use super::context::{db_err, store_err};
-use super::{Deps, ImportOrders, SyncStock};
+use super::{Deps, ImportOrders};
 use crate::connectors::{ConnectorError, OrderCursor, OrderPage, SalesChannel};
 use crate::connectors::{OrderStatus, SyncStatus};
 use crate::domain::{decide, Decision};
@@ -180,33 +180,6 @@ async fn apply_stock(
     Ok(Vec::new())
 }
 
-/// The stock pushes a page's stock changes call for: one per channel that lists a moved
-/// product (or a kit of one) and syncs stock automatically, coalesced per channel.
-async fn stock_syncs(
-    tx: &mut sqlx::PgConnection,
-    products: &[i64],
-) -> Result<Vec<OutboxItem>, JobError> {
-    if products.is_empty() {
-        return Ok(Vec::new());
-    }
-    let listing = channel_products::channels_listing_products(tx, products)
-        .await
-        .map_err(store_err)?;
-    let targets = channels::auto_sync_targets(tx, &listing)
-        .await
-        .map_err(store_err)?;
-    targets
-        .into_iter()
-        .map(|channel_id| {
-            OutboxItem::job(
-                &SyncStock { channel_id },
-                Some(super::import_products::sync_key(channel_id)),
-            )
-            .map_err(store_err)
-        })
-        .collect()
-}
-
 /// One page in one transaction: orders, their events, and the cursor after them.
 async fn store_page(
     db: &PgPool,
@@ -265,7 +238,11 @@ async fn store_page(
             });
         }
     }
-    items.extend(stock_syncs(&mut tx, &stock_changed).await?);
+    items.extend(
+        channel_products::stock_sync_jobs_in_tx(&mut tx, &stock_changed)
+            .await
+            .map_err(store_err)?,
+    );
     items.extend(routing.jobs);
     // One statement for the page's outbox rows: a round trip per order would dominate the page.
     outbox::push_many_in_tx(&mut tx, &items)

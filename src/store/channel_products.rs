@@ -11,9 +11,12 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
+use super::outbox::OutboxItem;
 use super::{AccountId, StoreError};
 use crate::connectors::{Listing, ListingId};
 use crate::domain::stock::{available_kit, available_product};
+use crate::workers::import_products::sync_key;
+use crate::workers::SyncStock;
 
 /// SQLSTATE of a foreign key violation.
 const FOREIGN_KEY_VIOLATION: &str = "23503";
@@ -245,6 +248,24 @@ struct PlanRaw {
     kit_api: Option<Vec<i64>>,
     kit_plugin: Option<Vec<i64>>,
     kit_per: Option<Vec<i64>>,
+}
+
+/// The outbox jobs that push stock to every channel listing one of `product_ids` (or a kit
+/// containing one) with auto sync on, each coalesced per channel: what a stock change writes in
+/// its own transaction.
+pub async fn stock_sync_jobs_in_tx(
+    conn: &mut PgConnection,
+    product_ids: &[i64],
+) -> Result<Vec<OutboxItem>, StoreError> {
+    if product_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listing = channels_listing_products(conn, product_ids).await?;
+    let targets = super::channels::auto_sync_targets(conn, &listing).await?;
+    targets
+        .into_iter()
+        .map(|channel_id| OutboxItem::job(&SyncStock { channel_id }, Some(sync_key(channel_id))))
+        .collect()
 }
 
 /// What each mapped listing of the channel should show now (the DESIGN.md rule, kits included,

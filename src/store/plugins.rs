@@ -12,15 +12,12 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 use super::{AccountId, StoreError};
 use crate::crypto::CredentialsKey;
 use crate::store::channel_products;
-use crate::store::channels;
-use crate::store::outbox::OutboxItem;
 use crate::store::stock::{self, StockError};
-use crate::workers::SyncStock;
 
 /// What every callback token starts with, so people and secret scanners tell it from an API
 /// token.
@@ -473,32 +470,13 @@ pub async fn report_stock(
         key.map_or_else(|| ulid::Ulid::new().to_string(), str::to_owned)
     );
     let change = stock::set_plugin_quantity(&mut tx, product_id, quantity, &cause).await?;
-    let jobs = sync_jobs_in_tx(&mut tx, &[product_id]).await?;
+    let jobs = channel_products::stock_sync_jobs_in_tx(&mut tx, &[product_id]).await?;
     super::outbox::push_many_in_tx(&mut tx, &jobs).await?;
     if !jobs.is_empty() {
         super::outbox::notify_in_tx(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(report(change.movement.quantity_after, true, false))
-}
-
-/// The stock pushes a change of `products` calls for: one per active auto-sync channel that
-/// lists one of them (or a kit of one), coalesced per channel.
-pub async fn sync_jobs_in_tx(
-    conn: &mut PgConnection,
-    products: &[i64],
-) -> Result<Vec<OutboxItem>, StoreError> {
-    let listing = channel_products::channels_listing_products(conn, products).await?;
-    let targets = channels::auto_sync_targets(conn, &listing).await?;
-    targets
-        .into_iter()
-        .map(|channel_id| {
-            OutboxItem::job(
-                &SyncStock { channel_id },
-                Some(crate::workers::import_products::sync_key(channel_id)),
-            )
-        })
-        .collect()
 }
 
 /// True when `order_id` is an order of the caller's store routed to the caller: the only orders a

@@ -6,6 +6,7 @@
 
 mod channel_lock;
 mod context;
+mod deliver_webhook;
 mod import_orders;
 pub mod import_products;
 mod noop;
@@ -119,6 +120,7 @@ pub const HANDLED: &[&str] = &[
     ImportOrders::QUEUE,
     ImportProducts::QUEUE,
     SyncStock::QUEUE,
+    DeliverWebhook::QUEUE,
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -22,6 +22,7 @@ mod queues;
 mod stock_sync;
 mod stores;
 pub mod tenant;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +81,8 @@ pub fn app(state: AppState) -> Router {
         .merge(orders::router())
         .merge(products::router())
         .merge(channel_products::router())
-        .merge(inbound::router());
+        .merge(inbound::router())
+        .merge(webhooks::router());
     let v1 = ops.merge(tenant);
     Router::new()
         .merge(health::router())

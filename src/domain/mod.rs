@@ -8,6 +8,7 @@ pub mod order_events;
 pub mod paging;
 pub mod settings;
 pub mod stock;
+pub mod webhook_schedule;
 
 pub use credentials::{ChannelCredentials, ShopifyCredentials, WooCredentials};
 pub use filters::{decide, next_sync_status, Decision};

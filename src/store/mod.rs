@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod products;
 pub mod stock;
 pub mod stores;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 

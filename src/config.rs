@@ -38,6 +38,81 @@ pub struct Settings {
     pub timers: TimerSettings,
     pub crypto: CryptoSettings,
     pub connectors: ConnectorSettings,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+}
+
+/// Outbound webhooks: retry schedule, auto-disable, secret rotation, timeouts and the SSRF
+/// guard's allow-list (see `[webhooks]` in config/default.toml).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    pub retry_schedule_ms: Vec<u64>,
+    pub retry_jitter: f64,
+    pub disable_after_failing_secs: u64,
+    pub rotation_grace_secs: u64,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub allow_cidrs: Vec<String>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> WebhookSettings {
+        WebhookSettings {
+            retry_schedule_ms: crate::domain::webhook_schedule::DEFAULT_SCHEDULE_MS.to_vec(),
+            retry_jitter: 0.2,
+            disable_after_failing_secs: 5 * 86_400,
+            rotation_grace_secs: 86_400,
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 15_000,
+            allow_cidrs: Vec::new(),
+        }
+    }
+}
+
+impl WebhookSettings {
+    pub fn schedule(&self) -> Vec<Duration> {
+        self.retry_schedule_ms
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect()
+    }
+
+    pub fn disable_after(&self) -> Duration {
+        Duration::from_secs(self.disable_after_failing_secs)
+    }
+
+    fn validate(&self, deliver_attempts: u32) -> Result<(), ConfigError> {
+        if self.retry_schedule_ms.is_empty() {
+            return Err(invalid(
+                "webhooks.retry_schedule_ms",
+                "needs at least one step",
+            ));
+        }
+        // The schedule runs on the deliver-webhook queue's retries: a queue that gives up first
+        // would leave deliveries pending forever.
+        if deliver_attempts as usize <= self.retry_schedule_ms.len() {
+            return Err(invalid(
+                "queues.deliver_webhook.max_attempts",
+                format!(
+                    "must exceed the {} steps of webhooks.retry_schedule_ms",
+                    self.retry_schedule_ms.len()
+                ),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.retry_jitter) {
+            return Err(invalid(
+                "webhooks.retry_jitter",
+                "must be a fraction in [0, 1)",
+            ));
+        }
+        if self.connect_timeout_ms == 0 || self.request_timeout_ms == 0 {
+            return Err(invalid("webhooks", "timeouts must be at least 1 ms"));
+        }
+        crate::webhooks::ssrf::SsrfGuard::new(&self.allow_cidrs)
+            .map_err(|e| invalid("webhooks.allow_cidrs", e.to_string()))?;
+        Ok(())
+    }
 }
 
 /// Timeouts of every call to a sales platform.
@@ -301,6 +376,8 @@ impl Settings {
         }
         crate::crypto::CredentialsKey::from_hex(&self.crypto.credentials_key)
             .map_err(|e| invalid("crypto.credentials_key", e.to_string()))?;
+        self.webhooks
+            .validate(self.policy("deliver-webhook").max_attempts)?;
         for (i, p) in self.timers.periodic.iter().enumerate() {
             let key = format!("timers.periodic[{i}]");
             if p.name.is_empty() {

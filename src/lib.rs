@@ -16,5 +16,6 @@ pub mod sandbox_cmd;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 #[path = "../workers/mod.rs"]
 pub mod workers;

@@ -19,17 +19,24 @@ pub struct Deps {
     /// How far before its saved cursor an import looks again, so an order whose change landed
     /// just behind the cursor (clock skew, a page that shifted) is still seen.
     pub import_overlap: Duration,
+    /// The deliver-webhook worker's HTTP client; `None` only when it could not be built (the
+    /// reason is logged at start, and deliveries wait for a fixed deployment).
+    pub webhooks: Option<crate::webhooks::WebhookClient>,
 }
 
 impl Deps {
     pub fn new(db: PgPool, credentials_key: CredentialsKey, broker: Broker) -> Arc<Deps> {
         let http = broker.settings().connectors.http();
+        let webhooks = crate::webhooks::WebhookClient::new(&broker.settings().webhooks)
+            .inspect_err(|e| tracing::error!(error = %e, "webhook client unavailable"))
+            .ok();
         Arc::new(Deps {
             db,
             credentials_key,
             connectors: ConnectorCache::new(http),
             broker,
             import_overlap: Duration::from_secs(300),
+            webhooks,
         })
     }
 }

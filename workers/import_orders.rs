@@ -15,7 +15,7 @@ use super::channel_lock::{follow_up, lock, LockKind};
 use super::context::{db_err, store_err};
 use super::{Deps, ImportOrders};
 use crate::connectors::{ConnectorError, OrderCursor, OrderPage, SalesChannel};
-use crate::connectors::{OrderStatus, SyncStatus};
+use crate::connectors::{OrderStatus, SyncStatus, UnifiedOrder};
 use crate::domain::{decide, Decision};
 use crate::queue::JobError;
 use crate::store::channels::ImportChannel;
@@ -180,6 +180,41 @@ async fn apply_stock(
     Ok(Vec::new())
 }
 
+/// The event of an imported order, carrying the unified order (built from the copy in memory:
+/// its lines' switchyard ids are not known here and read as null) under `data`.
+fn order_event(
+    kind: &str,
+    channel: &crate::store::channels::ChannelRow,
+    outcome: &UpsertOutcome,
+    order: &crate::connectors::ChannelOrder,
+    decision: &Decision,
+) -> Result<OutboxItem, JobError> {
+    let excluded_reason = match (outcome.sync_status, decision) {
+        (SyncStatus::Excluded, Decision::Exclude { reason }) => Some(reason.clone()),
+        _ => None,
+    };
+    let unified = orders::StoredOrder {
+        order: UnifiedOrder {
+            id: outcome.order_id,
+            store_id: channel.store_id,
+            channel_id: channel.id,
+            sync_status: outcome.sync_status,
+            updated_at: Utc::now(),
+            order: order.clone(),
+        },
+        excluded_reason,
+    };
+    let mut item =
+        crate::webhooks::events::event(kind, channel.store_id, outcome.order_id, &unified)
+            .map_err(store_err)?;
+    // Kept beside `data` for readers of the events stream that predate it.
+    if let OutboxItem::Event { payload } = &mut item {
+        payload["channel_id"] = json!(channel.id);
+        payload["sync_status"] = json!(outcome.sync_status);
+    }
+    Ok(item)
+}
+
 /// One page in one transaction: orders, their events, and the cursor after them.
 async fn store_page(
     db: &PgPool,
@@ -227,15 +262,7 @@ async fn store_page(
             .event(outcome.order_id)
             .or_else(|| event_for(outcome, decision))
         {
-            items.push(OutboxItem::Event {
-                payload: json!({
-                    "type": kind,
-                    "order_id": outcome.order_id,
-                    "store_id": channel.store_id,
-                    "channel_id": channel.id,
-                    "sync_status": outcome.sync_status,
-                }),
-            });
+            items.push(order_event(kind, channel, outcome, order, decision)?);
         }
     }
     items.extend(

@@ -10,7 +10,8 @@ use super::context::{db_err, store_err};
 use super::{Deps, ImportProducts, SyncStock};
 use crate::queue::JobError;
 use crate::store::outbox::{self, OutboxItem};
-use crate::store::{channel_products, channels};
+use crate::store::{channel_products, channels, webhooks};
+use crate::webhooks::events::event;
 
 pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
     let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)
@@ -45,8 +46,9 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
         .await
         .map_err(store_err)?;
     }
+    let mut created_products = Vec::new();
     if channel.settings.add_to_main_products {
-        channel_products::add_missing_products(
+        created_products = channel_products::add_missing_products(
             &mut tx,
             channel.account_id,
             channel.store_id,
@@ -54,6 +56,13 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
         )
         .await
         .map_err(store_err)?;
+    }
+    let events = events_in_tx(&mut tx, channel.id, &created_products).await?;
+    if !events.is_empty() {
+        outbox::push_many_in_tx(&mut tx, &events)
+            .await
+            .map_err(store_err)?;
+        outbox::notify_in_tx(&mut tx).await.map_err(store_err)?;
     }
     if !channels::auto_sync_targets(&mut tx, &[channel.id])
         .await
@@ -79,6 +88,33 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
         "products imported"
     );
     Ok(())
+}
+
+/// The events of this download, written in its transaction: `channel_product.created|updated`
+/// for each listing it inserted or changed, `product.created` for each main product it added.
+async fn events_in_tx(
+    tx: &mut sqlx::PgConnection,
+    channel_id: i64,
+    created_products: &[i64],
+) -> Result<Vec<OutboxItem>, JobError> {
+    let mut items = Vec::new();
+    let listings = webhooks::listings_changed_in_tx(tx, channel_id)
+        .await
+        .map_err(store_err)?;
+    for (created, row) in &listings {
+        let kind = match created {
+            true => "channel_product.created",
+            false => "channel_product.updated",
+        };
+        items.push(event(kind, row.store_id, row.id, row).map_err(store_err)?);
+    }
+    let products = webhooks::new_products_in_tx(tx, created_products)
+        .await
+        .map_err(store_err)?;
+    for p in &products {
+        items.push(event("product.created", p.store_id, p.id, p).map_err(store_err)?);
+    }
+    Ok(items)
 }
 
 /// The unique key that makes waiting stock syncs of one channel one job.

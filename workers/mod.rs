@@ -6,6 +6,7 @@
 
 mod channel_lock;
 mod context;
+mod deliver_webhook;
 mod import_orders;
 pub mod import_products;
 mod noop;
@@ -121,6 +122,7 @@ pub const HANDLED: &[&str] = &[
     ImportProducts::QUEUE,
     SyncStock::QUEUE,
     PushFulfilment::QUEUE,
+    DeliverWebhook::QUEUE,
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]

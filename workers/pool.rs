@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::limit::ConcurrencyLimitLayer;
 
+use super::{deliver_webhook, DeliverWebhook};
 use super::{
     import_orders, import_products, noop, sync_stock, Deps, ImportOrders, ImportProducts, JobKind,
     Noop, SyncStock, HANDLED,
@@ -93,6 +94,10 @@ pub fn spawn_pool_with(
         PushFulfilment::QUEUE => {
             let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
             worker_run!(q, PushFulfilment, push_fulfilment::run, stop, deps)
+        }
+        DeliverWebhook::QUEUE => {
+            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
+            worker_run!(q, DeliverWebhook, deliver_webhook::run, stop, deps)
         }
         other => return Err(PoolError::NotHandled(other.to_owned())),
     };

@@ -37,6 +37,7 @@ pub mod standard_webhooks;
 pub mod store;
 pub mod timefmt;
 pub mod traffic;
+pub mod webhook_receiver;
 pub mod webhook_sender;
 pub mod woocommerce;
 

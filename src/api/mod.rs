@@ -27,6 +27,7 @@ mod queues;
 mod stock_sync;
 mod stores;
 pub mod tenant;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +90,8 @@ pub fn app(state: AppState) -> Router {
         .merge(inbound::router())
         .merge(plugins::router())
         .merge(plugin_rules::router())
-        .merge(plugin_callbacks::router());
+        .merge(plugin_callbacks::router())
+        .merge(webhooks::router());
     let v1 = ops.merge(tenant).layer(middleware::from_fn_with_state(
         state.clone(),
         idempotency::layer,

@@ -86,6 +86,15 @@ pub async fn relay_once(db: &PgPool, broker: &Broker) -> Result<usize, RelayErro
         let mut conn = broker.conn();
         let _: () = events.query_async(&mut conn).await?;
     }
+    // Deliveries are made in this transaction, which also deletes the events: an event is
+    // fanned out exactly once, or not at all if this rolls back. Their jobs are outbox rows of
+    // their own, pushed by the next turn of the loop.
+    let event_ids: Vec<i64> = rows
+        .iter()
+        .filter(|(_, item)| matches!(item, OutboxItem::Event { .. }))
+        .map(|(id, _)| *id)
+        .collect();
+    crate::store::webhooks::fan_out_in_tx(&mut tx, &event_ids).await?;
     let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
     outbox::delete(&mut tx, &ids).await?;
     tx.commit().await?;

@@ -18,6 +18,7 @@ pub mod plugins;
 pub mod products;
 pub mod stock;
 pub mod stores;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 

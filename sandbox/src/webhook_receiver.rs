@@ -1,0 +1,350 @@
+//! A webhook receiver: what a merchant's system behind a switchyard webhook looks like. It
+//! listens on loopback, checks every request's Standard Webhooks signature with the independent
+//! verifier in [`crate::standard_webhooks`], records it, and answers as its knobs say (a status,
+//! `Retry-After`, 410 Gone, a delay, a number of failures before it recovers).
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use switchyard_sandbox::webhook_receiver::WebhookReceiver;
+//! let receiver = WebhookReceiver::start(vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()]).await?;
+//! println!("point a webhook at {}", receiver.url());
+//! let seen = receiver.deliveries();
+//! # drop(seen); Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use tokio::sync::{oneshot, Notify};
+
+use crate::standard_webhooks::{unix_now, verify, SignedHeaders, DEFAULT_TOLERANCE_SECS};
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct ReceivedWebhook {
+    /// The request path (one receiver can stand behind several endpoints).
+    pub path: String,
+    /// `webhook-id`, the same on every retry of a message.
+    pub webhook_id: String,
+    pub webhook_timestamp: String,
+    pub signature: String,
+    /// The body's `type`.
+    pub event_type: String,
+    pub body: String,
+    pub json: serde_json::Value,
+    pub verified: bool,
+    /// Why the signature did not verify.
+    pub verify_error: Option<String>,
+    pub received_at: DateTime<Utc>,
+    /// The status answered.
+    pub answered: u16,
+}
+
+/// How the receiver answers. Changed at any time with [`WebhookReceiver::set_knobs`] or the
+/// shortcuts beside it.
+#[derive(Debug, Clone)]
+pub struct ReceiverKnobs {
+    /// The answer's status once `fail_next` is spent.
+    pub status: u16,
+    /// A `Retry-After` header (seconds) on every non-2xx answer.
+    pub retry_after_secs: Option<u64>,
+    /// Waits this long before answering.
+    pub delay: Duration,
+    /// Answers this many requests with `fail_status` first.
+    pub fail_next: u32,
+    pub fail_status: u16,
+    /// Answer 401 to a request whose signature does not verify.
+    pub reject_unverified: bool,
+}
+
+impl Default for ReceiverKnobs {
+    fn default() -> ReceiverKnobs {
+        ReceiverKnobs {
+            status: 200,
+            retry_after_secs: None,
+            delay: Duration::ZERO,
+            fail_next: 0,
+            fail_status: 503,
+            reject_unverified: false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    secrets: Vec<String>,
+    knobs: ReceiverKnobs,
+    seen: Vec<ReceivedWebhook>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    inner: Arc<Mutex<Inner>>,
+    arrived: Arc<Notify>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running receiver. Dropping it leaves the server running until [`WebhookReceiver::shutdown`]
+/// or the end of the runtime.
+pub struct WebhookReceiver {
+    addr: SocketAddr,
+    shared: Shared,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl WebhookReceiver {
+    /// Starts on `127.0.0.1:0`, verifying with any of `secrets`.
+    pub async fn start(secrets: Vec<String>) -> std::io::Result<WebhookReceiver> {
+        Self::start_on(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            secrets,
+        )
+        .await
+    }
+
+    /// Starts on `addr`.
+    pub async fn start_on(
+        addr: SocketAddr,
+        secrets: Vec<String>,
+    ) -> std::io::Result<WebhookReceiver> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Shared {
+            inner: Arc::new(Mutex::new(Inner {
+                secrets,
+                ..Inner::default()
+            })),
+            arrived: Arc::new(Notify::new()),
+        };
+        let app = Router::new().fallback(receive).with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(error = %e, "webhook receiver stopped");
+            }
+        });
+        Ok(WebhookReceiver {
+            addr,
+            shared,
+            stop: Some(stop),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>/hook`.
+    pub fn url(&self) -> String {
+        self.url_for("/hook")
+    }
+
+    /// The URL of `path` on this receiver.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Every request so far, oldest first.
+    pub fn deliveries(&self) -> Vec<ReceivedWebhook> {
+        self.shared.lock().seen.clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.shared.lock().seen.len()
+    }
+
+    /// Forgets what was received.
+    pub fn clear(&self) {
+        self.shared.lock().seen.clear();
+    }
+
+    /// The secrets signatures are checked with (several while the sender rotates).
+    pub fn set_secrets(&self, secrets: Vec<String>) {
+        self.shared.lock().secrets = secrets;
+    }
+
+    pub fn knobs(&self) -> ReceiverKnobs {
+        self.shared.lock().knobs.clone()
+    }
+
+    pub fn set_knobs(&self, knobs: ReceiverKnobs) {
+        self.shared.lock().knobs = knobs;
+    }
+
+    /// Answers `status` from now on.
+    pub fn set_status(&self, status: u16) {
+        self.shared.lock().knobs.status = status;
+    }
+
+    /// Answers 410 Gone from now on: the endpoint no longer exists.
+    pub fn set_gone(&self) {
+        self.set_status(410);
+    }
+
+    /// Fails the next `n` requests with `status` (and `Retry-After` when set), then answers as
+    /// configured.
+    pub fn fail_next(&self, n: u32, status: u16) {
+        let mut inner = self.shared.lock();
+        inner.knobs.fail_next = n;
+        inner.knobs.fail_status = status;
+    }
+
+    pub fn set_retry_after(&self, secs: Option<u64>) {
+        self.shared.lock().knobs.retry_after_secs = secs;
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.lock().knobs.delay = delay;
+    }
+
+    /// Waits until at least `n` requests have arrived, or `timeout`; returns what arrived.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ReceivedWebhook> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = self.shared.arrived.notified();
+            if self.count() >= n {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || tokio::time::timeout(left, notified).await.is_err() {
+                break;
+            }
+        }
+        self.deliveries()
+    }
+
+    /// Stops serving.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn receive(
+    State(shared): State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received_at = Utc::now();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (secrets, knobs) = {
+        let mut inner = shared.lock();
+        let knobs = inner.knobs.clone();
+        if inner.knobs.fail_next > 0 {
+            inner.knobs.fail_next -= 1;
+        }
+        (inner.secrets.clone(), knobs)
+    };
+    let checked = SignedHeaders::from_map(&headers).and_then(|signed| {
+        let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        verify(&refs, signed, &body, unix_now(), DEFAULT_TOLERANCE_SECS)
+    });
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let status = if knobs.reject_unverified && checked.is_err() {
+        401
+    } else if knobs.fail_next > 0 {
+        knobs.fail_status
+    } else {
+        knobs.status
+    };
+    let record = ReceivedWebhook {
+        path: uri.path().to_owned(),
+        webhook_id: header("webhook-id"),
+        webhook_timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+        event_type: json["type"].as_str().unwrap_or_default().to_owned(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        json,
+        verified: checked.is_ok(),
+        verify_error: checked.err().map(|e| e.to_string()),
+        received_at,
+        answered: status,
+    };
+    shared.lock().seen.push(record);
+    shared.arrived.notify_waiters();
+    if !knobs.delay.is_zero() {
+        tokio::time::sleep(knobs.delay).await;
+    }
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = (code, format!("receiver answered {status}")).into_response();
+    if !code.is_success() {
+        if let Some(secs) = knobs.retry_after_secs {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert("retry-after", v);
+            }
+        }
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unsigned_requests_are_recorded_as_unverified_and_knobs_steer_answers() {
+        let receiver =
+            WebhookReceiver::start(vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()])
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        receiver.fail_next(1, 503);
+        receiver.set_retry_after(Some(7));
+        let client = reqwest::Client::new();
+        let first = client
+            .post(receiver.url())
+            .body(r#"{"type":"order.created"}"#)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.status().as_u16(), 503);
+        assert_eq!(
+            first
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("7")
+        );
+        let second = client
+            .post(receiver.url())
+            .body("{}")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(second.status().as_u16(), 200);
+        let seen = receiver.deliveries();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].event_type, "order.created");
+        assert!(!seen[0].verified);
+        assert_eq!(
+            seen[0].verify_error.as_deref(),
+            Some("missing header webhook-id")
+        );
+        receiver.shutdown().await;
+    }
+}

@@ -1,0 +1,712 @@
+//! Outbound webhooks: endpoints, the events sent to them, one delivery per (event, endpoint) and
+//! every attempt of a delivery.
+//!
+//! Secrets are sealed with the credentials key, as channel credentials are, and shown only when
+//! created or rotated. The hot path of a delivery is two statements: [`delivery_work`] reads
+//! everything the attempt needs in one join, and [`record_attempt`] writes the attempt, the
+//! delivery's new state and (only when it changes) the endpoint's failing state in one.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+
+use super::channel_products::ChannelProductRow;
+use super::outbox::{self, OutboxItem};
+use super::products::ProductRow;
+use super::{AccountId, StoreError};
+use crate::crypto::CredentialsKey;
+use crate::workers::{DeliverWebhook, JobKind};
+
+/// A webhook as the API shows it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct WebhookRow {
+    pub id: i64,
+    pub store_id: i64,
+    pub url: String,
+    pub description: Option<String>,
+    pub triggers: Vec<String>,
+    pub enabled: bool,
+    /// Why switchyard disabled it (`410 Gone`, failing too long).
+    pub disabled_reason: Option<String>,
+    /// Since when every attempt has failed.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Until when the previous secret still signs beside the current one, after a rotation.
+    pub previous_secret_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, store_id, url, description, triggers, enabled, disabled_reason, \
+     failing_since, CASE WHEN previous_secret_until > now() THEN previous_secret_until END \
+     AS previous_secret_until, created_at, updated_at";
+
+/// A webhook to create.
+#[derive(Debug, Clone)]
+pub struct NewWebhook<'a> {
+    pub store_id: i64,
+    pub url: &'a str,
+    pub description: Option<&'a str>,
+    pub triggers: &'a [String],
+    pub enabled: bool,
+    /// The `whsec_...` secret, sealed before it is stored.
+    pub secret: &'a str,
+}
+
+/// A partial update: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookUpdate<'a> {
+    pub url: Option<&'a str>,
+    pub description: Option<Option<&'a str>>,
+    pub triggers: Option<&'a [String]>,
+    pub enabled: Option<bool>,
+}
+
+/// A delivery as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub event_type: String,
+    /// The `webhook-id` header it is sent with, the same on every attempt.
+    pub msg_id: String,
+    /// pending | delivered | failed
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, e.type AS event_type, e.msg_id, d.status, \
+     d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, \
+     d.created_at";
+
+/// One attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub id: i64,
+    pub delivery_id: i64,
+    pub attempt: i32,
+    pub succeeded: bool,
+    pub response_code: Option<i32>,
+    pub duration_ms: i32,
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn seal(key: &CredentialsKey, secret: &str) -> Result<Vec<u8>, StoreError> {
+    Ok(key.seal(secret.as_bytes())?)
+}
+
+fn open(key: &CredentialsKey, sealed: &[u8]) -> Result<String, StoreError> {
+    String::from_utf8(key.open(sealed)?)
+        .map_err(|_| StoreError::Corrupt("a webhook secret is not UTF-8".into()))
+}
+
+/// Creates a webhook in one of the account's stores; `MissingParent("store")` when the store is
+/// not the account's.
+pub async fn create(
+    pool: &PgPool,
+    key: &CredentialsKey,
+    account: AccountId,
+    new: &NewWebhook<'_>,
+) -> Result<WebhookRow, StoreError> {
+    let sealed = seal(key, new.secret)?;
+    let row: Option<WebhookRow> = sqlx::query_as(&format!(
+        "INSERT INTO webhooks (account_id, store_id, url, description, triggers, enabled, \
+             secret_enc) \
+         SELECT s.account_id, s.id, $3, $4, $5, $6, $7 FROM stores s \
+         WHERE s.account_id = $1 AND s.id = $2 \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(account.0)
+    .bind(new.store_id)
+    .bind(new.url)
+    .bind(new.description)
+    .bind(new.triggers)
+    .bind(new.enabled)
+    .bind(sealed)
+    .fetch_optional(pool)
+    .await?;
+    row.ok_or(StoreError::MissingParent("store"))
+}
+
+pub async fn get(
+    pool: &PgPool,
+    account: AccountId,
+    id: i64,
+) -> Result<Option<WebhookRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM webhooks WHERE account_id = $1 AND id = $2"
+    ))
+    .bind(account.0)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// One page of a store's webhooks by id.
+pub async fn list(
+    pool: &PgPool,
+    account: AccountId,
+    store_id: i64,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<WebhookRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM webhooks \
+         WHERE account_id = $1 AND store_id = $2 AND id > $3 ORDER BY id LIMIT $4"
+    ))
+    .bind(account.0)
+    .bind(store_id)
+    .bind(after.unwrap_or(0))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Applies a partial update. Enabling a webhook forgets why it was disabled and how long it had
+/// been failing, so the auto-disable period starts afresh.
+pub async fn update(
+    pool: &PgPool,
+    account: AccountId,
+    id: i64,
+    change: &WebhookUpdate<'_>,
+) -> Result<Option<WebhookRow>, StoreError> {
+    let (set_description, description) = match change.description {
+        Some(d) => (true, d),
+        None => (false, None),
+    };
+    Ok(sqlx::query_as(&format!(
+        "UPDATE webhooks SET url = COALESCE($3, url), \
+             description = CASE WHEN $4 THEN $5 ELSE description END, \
+             triggers = COALESCE($6, triggers), \
+             enabled = COALESCE($7, enabled), \
+             disabled_reason = CASE WHEN $7 THEN NULL ELSE disabled_reason END, \
+             failing_since = CASE WHEN $7 AND NOT enabled THEN NULL ELSE failing_since END, \
+             updated_at = now() \
+         WHERE account_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(account.0)
+    .bind(id)
+    .bind(change.url)
+    .bind(set_description)
+    .bind(description)
+    .bind(change.triggers)
+    .bind(change.enabled)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub async fn delete(pool: &PgPool, account: AccountId, id: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM webhooks WHERE account_id = $1 AND id = $2")
+        .bind(account.0)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Makes `secret` the signing secret; the one it replaces keeps signing for `grace`.
+pub async fn rotate_secret(
+    pool: &PgPool,
+    key: &CredentialsKey,
+    account: AccountId,
+    id: i64,
+    secret: &str,
+    grace: std::time::Duration,
+) -> Result<Option<WebhookRow>, StoreError> {
+    let sealed = seal(key, secret)?;
+    let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    Ok(sqlx::query_as(&format!(
+        "UPDATE webhooks SET previous_secret_enc = secret_enc, \
+             previous_secret_until = now() + make_interval(secs => $4::double precision / 1000), \
+             secret_enc = $3, updated_at = now() \
+         WHERE account_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(account.0)
+    .bind(id)
+    .bind(sealed)
+    .bind(grace_ms)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Every webhook secret that signs now: the current one, and the previous one during its grace.
+pub async fn signing_secrets(
+    pool: &PgPool,
+    key: &CredentialsKey,
+    account: AccountId,
+    id: i64,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let row: Option<(Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT secret_enc, CASE WHEN previous_secret_until > now() THEN previous_secret_enc END \
+         FROM webhooks WHERE account_id = $1 AND id = $2",
+    )
+    .bind(account.0)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((current, previous)) = row else {
+        return Ok(None);
+    };
+    let mut out = vec![open(key, &current)?];
+    if let Some(p) = previous {
+        out.push(open(key, &p)?);
+    }
+    Ok(Some(out))
+}
+
+/// The `webhook-id` of a new event: `msg_` and 32 hex digits.
+const NEW_MSG_ID: &str = "'msg_' || replace(gen_random_uuid()::text, '-', '')";
+
+/// The deliver-webhook job of each delivery, as outbox rows.
+async fn enqueue_in_tx(conn: &mut PgConnection, deliveries: &[i64]) -> Result<(), StoreError> {
+    let items = deliveries
+        .iter()
+        .map(|&delivery_id| OutboxItem::job(&DeliverWebhook { delivery_id }, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    outbox::push_many_in_tx(conn, &items).await?;
+    outbox::notify_in_tx(conn).await
+}
+
+/// Turns the outbox events among `outbox_ids` into one delivery per enabled webhook of the
+/// event's store that subscribes to its type, each with its deliver-webhook job in the outbox,
+/// in one statement of the caller's transaction (the relay's, which deletes the rows in the same
+/// transaction: an event is fanned out exactly once or, on a rollback, not at all). Events no
+/// webhook wants leave nothing behind. Returns how many deliveries it made.
+pub async fn fan_out_in_tx(conn: &mut PgConnection, outbox_ids: &[i64]) -> Result<u64, StoreError> {
+    if outbox_ids.is_empty() {
+        return Ok(0);
+    }
+    let made: i64 = sqlx::query_scalar(&format!(
+        "WITH ev AS ( \
+             SELECT o.id AS outbox_id, (o.payload->>'store_id')::numeric::bigint AS store_id, \
+                    o.payload->>'type' AS type, o.payload, o.created_at \
+             FROM outbox o \
+             WHERE o.id = ANY($1) AND o.kind = 'event' \
+               AND jsonb_typeof(o.payload->'store_id') = 'number' \
+               AND jsonb_typeof(o.payload->'type') = 'string'), \
+         m AS ( \
+             SELECT ev.outbox_id, w.id AS webhook_id FROM ev \
+             JOIN webhooks w ON w.store_id = ev.store_id AND w.enabled \
+                 AND ev.type = ANY(w.triggers)), \
+         e AS ( \
+             INSERT INTO webhook_events (outbox_id, store_id, type, msg_id, payload, created_at) \
+             SELECT ev.outbox_id, ev.store_id, ev.type, {NEW_MSG_ID}, ev.payload, ev.created_at \
+             FROM ev WHERE ev.outbox_id IN (SELECT outbox_id FROM m) \
+             ON CONFLICT (outbox_id) DO NOTHING \
+             RETURNING id, outbox_id), \
+         d AS ( \
+             INSERT INTO webhook_deliveries (webhook_id, event_id) \
+             SELECT m.webhook_id, e.id FROM m JOIN e USING (outbox_id) \
+             ORDER BY e.id, m.webhook_id \
+             ON CONFLICT (event_id, webhook_id) DO NOTHING \
+             RETURNING id), \
+         j AS ( \
+             INSERT INTO outbox (kind, queue, payload) \
+             SELECT 'job', $2, jsonb_build_object('delivery_id', d.id) FROM d ORDER BY d.id \
+             RETURNING 1) \
+         SELECT count(*) FROM j"
+    ))
+    .bind(outbox_ids)
+    .bind(DeliverWebhook::QUEUE)
+    .fetch_one(conn)
+    .await?;
+    Ok(u64::try_from(made).unwrap_or(0))
+}
+
+/// What one attempt of a delivery needs, read in one statement.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryWork {
+    pub status: String,
+    pub round_attempts: i32,
+    pub webhook_id: i64,
+    pub url: String,
+    pub enabled: bool,
+    pub secret_enc: Vec<u8>,
+    /// Set while a rotated-out secret is still in its grace period.
+    pub previous_secret_enc: Option<Vec<u8>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub msg_id: String,
+    pub event_type: String,
+    pub event_at: DateTime<Utc>,
+    /// The event's `data` as JSON text (the event itself less `type` when it has no `data`).
+    pub data: String,
+}
+
+impl DeliveryWork {
+    /// The secrets to sign with, opened.
+    pub fn secrets(&self, key: &CredentialsKey) -> Result<Vec<String>, StoreError> {
+        let mut out = vec![open(key, &self.secret_enc)?];
+        if let Some(p) = &self.previous_secret_enc {
+            out.push(open(key, p)?);
+        }
+        Ok(out)
+    }
+}
+
+pub async fn delivery_work(
+    pool: &PgPool,
+    delivery_id: i64,
+) -> Result<Option<DeliveryWork>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT d.status, d.round_attempts, d.webhook_id, w.url, w.enabled, w.secret_enc, \
+                CASE WHEN w.previous_secret_until > now() THEN w.previous_secret_enc END \
+                    AS previous_secret_enc, \
+                w.failing_since, e.msg_id, e.type AS event_type, e.created_at AS event_at, \
+                COALESCE(e.payload->'data', e.payload - 'type')::text AS data \
+         FROM webhook_deliveries d \
+         JOIN webhooks w ON w.id = d.webhook_id \
+         JOIN webhook_events e ON e.id = d.event_id \
+         WHERE d.id = $1",
+    )
+    .bind(delivery_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// One attempt's outcome, as [`record_attempt`] writes it.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord<'a> {
+    pub delivery_id: i64,
+    pub webhook_id: i64,
+    pub succeeded: bool,
+    pub response_code: Option<u16>,
+    pub duration_ms: i32,
+    pub response_excerpt: Option<&'a str>,
+    pub error: Option<&'a str>,
+    /// pending (another attempt follows) | delivered | failed
+    pub status: &'a str,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Disable the endpoint, for this reason.
+    pub disable: Option<&'a str>,
+}
+
+/// Writes the attempt, the delivery's new state and, only when it changes, the endpoint's
+/// failing state, in one statement: a busy endpoint's row is not rewritten on every success.
+pub async fn record_attempt(pool: &PgPool, a: &AttemptRecord<'_>) -> Result<(), StoreError> {
+    let last_error = a.error.map(str::to_owned).or_else(|| {
+        a.response_code
+            .filter(|_| !a.succeeded)
+            .map(|c| format!("answered {c}"))
+    });
+    sqlx::query(
+        "WITH a AS ( \
+             INSERT INTO webhook_attempts (delivery_id, attempt, succeeded, response_code, \
+                 duration_ms, response_excerpt, error) \
+             SELECT d.id, d.attempts + 1, $3, $4, $5, $6, $7 FROM webhook_deliveries d \
+             WHERE d.id = $1), \
+         d AS ( \
+             UPDATE webhook_deliveries SET status = $8, attempts = attempts + 1, \
+                 round_attempts = round_attempts + 1, next_attempt_at = $9, \
+                 last_attempt_at = now(), last_status_code = $4, last_error = $10 \
+             WHERE id = $1) \
+         UPDATE webhooks SET \
+             failing_since = CASE WHEN $3 THEN NULL ELSE COALESCE(failing_since, now()) END, \
+             enabled = enabled AND $11::text IS NULL, \
+             disabled_reason = COALESCE($11, disabled_reason), \
+             updated_at = CASE WHEN $11::text IS NULL THEN updated_at ELSE now() END \
+         WHERE id = $2 AND ($11::text IS NOT NULL \
+             OR ($3 AND failing_since IS NOT NULL) OR (NOT $3 AND failing_since IS NULL))",
+    )
+    .bind(a.delivery_id)
+    .bind(a.webhook_id)
+    .bind(a.succeeded)
+    .bind(a.response_code.map(i32::from))
+    .bind(a.duration_ms)
+    .bind(a.response_excerpt)
+    .bind(a.error)
+    .bind(a.status)
+    .bind(a.next_attempt_at)
+    .bind(last_error)
+    .bind(a.disable)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Fails a pending delivery without an attempt (its endpoint is disabled).
+pub async fn fail_unattempted(
+    pool: &PgPool,
+    delivery_id: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, \
+             last_error = $2 WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(delivery_id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Sends a `webhook.test` event to one webhook, whatever its triggers. Returns the delivery's
+/// id; `None` when the webhook is not the account's.
+pub async fn test_send(
+    pool: &PgPool,
+    account: AccountId,
+    id: i64,
+    data: &serde_json::Value,
+) -> Result<Option<i64>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let delivery: Option<i64> = sqlx::query_scalar(&format!(
+        "WITH w AS (SELECT id, store_id FROM webhooks WHERE account_id = $1 AND id = $2), \
+         e AS ( \
+             INSERT INTO webhook_events (store_id, type, msg_id, payload) \
+             SELECT w.store_id, $3, {NEW_MSG_ID}, \
+                 jsonb_build_object('type', $3::text, 'store_id', w.store_id, 'data', $4::jsonb) \
+             FROM w RETURNING id) \
+         INSERT INTO webhook_deliveries (webhook_id, event_id) \
+         SELECT w.id, e.id FROM w, e RETURNING id"
+    ))
+    .bind(account.0)
+    .bind(id)
+    .bind(crate::domain::webhook_schedule::TEST_EVENT)
+    .bind(sqlx::types::Json(data))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(delivery) = delivery else {
+        return Ok(None);
+    };
+    enqueue_in_tx(&mut tx, &[delivery]).await?;
+    tx.commit().await?;
+    Ok(Some(delivery))
+}
+
+/// One page of a webhook's deliveries, newest first; `None` when the webhook is not the
+/// account's.
+pub async fn list_deliveries(
+    pool: &PgPool,
+    account: AccountId,
+    webhook_id: i64,
+    status: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Option<Vec<DeliveryRow>>, StoreError> {
+    if get(pool, account, webhook_id).await?.is_none() {
+        return Ok(None);
+    }
+    let rows = sqlx::query_as(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+         JOIN webhook_events e ON e.id = d.event_id \
+         WHERE d.webhook_id = $1 AND ($2::text IS NULL OR d.status = $2) \
+           AND ($3::bigint IS NULL OR d.id < $3) \
+         ORDER BY d.id DESC LIMIT $4"
+    ))
+    .bind(webhook_id)
+    .bind(status)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(rows))
+}
+
+/// A delivery of one of the account's webhooks.
+pub async fn get_delivery(
+    pool: &PgPool,
+    account: AccountId,
+    webhook_id: i64,
+    delivery_id: i64,
+) -> Result<Option<DeliveryRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+         JOIN webhook_events e ON e.id = d.event_id \
+         JOIN webhooks w ON w.id = d.webhook_id \
+         WHERE w.account_id = $1 AND d.webhook_id = $2 AND d.id = $3"
+    ))
+    .bind(account.0)
+    .bind(webhook_id)
+    .bind(delivery_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// A delivery's attempts, oldest first; `None` when it is not the account's.
+pub async fn attempts(
+    pool: &PgPool,
+    account: AccountId,
+    webhook_id: i64,
+    delivery_id: i64,
+) -> Result<Option<Vec<AttemptRow>>, StoreError> {
+    if get_delivery(pool, account, webhook_id, delivery_id)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    Ok(Some(
+        sqlx::query_as(
+            "SELECT id, delivery_id, attempt, succeeded, response_code, duration_ms, \
+                 response_excerpt, error, created_at \
+             FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id",
+        )
+        .bind(delivery_id)
+        .fetch_all(pool)
+        .await?,
+    ))
+}
+
+/// Why a delivery or a webhook cannot be resent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resend<T> {
+    Done(T),
+    NotFound,
+    /// The webhook is disabled: enable it first, or the resend would fail at once.
+    Disabled,
+    /// The delivery is still being tried.
+    Pending,
+}
+
+/// Sends one delivery again, with the whole retry schedule and the same `webhook-id`.
+pub async fn replay(
+    pool: &PgPool,
+    account: AccountId,
+    webhook_id: i64,
+    delivery_id: i64,
+) -> Result<Resend<i64>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let found: Option<(String, bool)> = sqlx::query_as(
+        "SELECT d.status, w.enabled FROM webhook_deliveries d \
+         JOIN webhooks w ON w.id = d.webhook_id \
+         WHERE w.account_id = $1 AND w.id = $2 AND d.id = $3 FOR UPDATE OF d",
+    )
+    .bind(account.0)
+    .bind(webhook_id)
+    .bind(delivery_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match found {
+        None => return Ok(Resend::NotFound),
+        Some((_, false)) => return Ok(Resend::Disabled),
+        Some((status, _)) if status == "pending" => return Ok(Resend::Pending),
+        Some(_) => {}
+    }
+    restart_in_tx(&mut tx, &[delivery_id]).await?;
+    tx.commit().await?;
+    Ok(Resend::Done(delivery_id))
+}
+
+/// Sends again every failed delivery of a webhook created at or after `since`. Returns how many.
+pub async fn recover(
+    pool: &PgPool,
+    account: AccountId,
+    webhook_id: i64,
+    since: DateTime<Utc>,
+) -> Result<Resend<u64>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let enabled: Option<bool> = sqlx::query_scalar(
+        "SELECT enabled FROM webhooks WHERE account_id = $1 AND id = $2 FOR SHARE",
+    )
+    .bind(account.0)
+    .bind(webhook_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match enabled {
+        None => return Ok(Resend::NotFound),
+        Some(false) => return Ok(Resend::Disabled),
+        Some(true) => {}
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM webhook_deliveries \
+         WHERE webhook_id = $1 AND status = 'failed' AND created_at >= $2 \
+         ORDER BY id FOR UPDATE",
+    )
+    .bind(webhook_id)
+    .bind(since)
+    .fetch_all(&mut *tx)
+    .await?;
+    restart_in_tx(&mut tx, &ids).await?;
+    tx.commit().await?;
+    Ok(Resend::Done(ids.len() as u64))
+}
+
+/// Puts deliveries back to pending with a fresh round of the schedule, and queues them.
+async fn restart_in_tx(conn: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'pending', round_attempts = 0, \
+             next_attempt_at = now() WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .execute(&mut *conn)
+    .await?;
+    enqueue_in_tx(conn, ids).await
+}
+
+/// Products created in the caller's transaction among `ids`, as the API shows a new product
+/// (no stock, no components yet), for their `product.created` events.
+pub async fn new_products_in_tx(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<ProductRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    type Row = (i64, i64, String, String, DateTime<Utc>, DateTime<Utc>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, store_id, sku, title, created_at, updated_at FROM products \
+         WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, store_id, sku, title, created_at, updated_at)| ProductRow {
+                id,
+                store_id,
+                sku,
+                title,
+                api_quantity: 0,
+                plugin_quantity: 0,
+                is_kit: false,
+                components: Vec::new(),
+                available_quantity: 0,
+                created_at,
+                updated_at,
+            },
+        )
+        .collect())
+}
+
+/// A channel's listings written by the caller's transaction (inserted or changed: their
+/// `updated_at` is the transaction's `now()`), each with whether it is new.
+pub async fn listings_changed_in_tx(
+    conn: &mut PgConnection,
+    channel_id: i64,
+) -> Result<Vec<(bool, ChannelProductRow)>, StoreError> {
+    let rows: Vec<ChannelProductRow> = sqlx::query_as(
+        "SELECT id, channel_id, store_id, external_product_id, external_variant_id, \
+             inventory_item_id, sku, title, image_url, price, dimensions, weight, customs, \
+             channel_quantity, product_id, last_pushed_quantity, last_pushed_at, created_at, \
+             updated_at \
+         FROM channel_products WHERE channel_id = $1 AND updated_at = now() ORDER BY id",
+    )
+    .bind(channel_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.created_at == r.updated_at, r))
+        .collect())
+}
+
+/// Writes events to the outbox in a transaction of their own, for a change already committed by
+/// code that owns its transaction.
+pub async fn publish(pool: &PgPool, items: &[OutboxItem]) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    outbox::push_many_in_tx(&mut tx, items).await?;
+    outbox::notify_in_tx(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}

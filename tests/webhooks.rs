@@ -1,0 +1,662 @@
+//! Outbound webhooks end to end: the API, the outbox relay's fan-out, the deliver-webhook pool
+//! and the sandbox's webhook receiver, which checks signatures with the independent Standard
+//! Webhooks verifier. config/test.toml gives a short retry schedule (0, 100, 200, 300 ms) and
+//! allow-lists 127.0.0.1 and ::1 only.
+
+mod import_helpers;
+
+use std::time::{Duration, Instant};
+
+use import_helpers::World;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use switchyard::app::Application;
+use switchyard::domain::ChannelSettings;
+use switchyard::store::webhooks::{self, NewWebhook};
+use switchyard::store::{accounts, AccountId};
+use switchyard_sandbox::standard_webhooks::{self, SignedHeaders, VerifyError};
+use switchyard_sandbox::webhook_receiver::{ReceivedWebhook, WebhookReceiver};
+use switchyard_sandbox::SandboxConfig;
+use tokio::sync::watch;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The world (database, pools, relay, sandbox), the API on it, and an account with a store.
+struct Harness {
+    world: World,
+    api: String,
+    http: reqwest::Client,
+    token: String,
+    account: AccountId,
+    store_id: i64,
+    stop_api: watch::Sender<bool>,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let world = World::start(SandboxConfig::demo(), true).await;
+        let app = Application::build(world.settings.clone())
+            .await
+            .expect("the API builds");
+        let api = format!("http://127.0.0.1:{}", app.port());
+        let (stop_api, rx) = watch::channel(false);
+        tokio::spawn(app.run_until(rx));
+        let (account, token) =
+            accounts::create_account(&world.pool, &format!("wh-{}", ulid::Ulid::new()), "t")
+                .await
+                .expect("account");
+        let store_id = switchyard::store::stores::create(&world.pool, account, "brand")
+            .await
+            .expect("store")
+            .id;
+        Harness {
+            world,
+            api,
+            http: reqwest::Client::new(),
+            token: token.token,
+            account,
+            store_id,
+            stop_api,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        call_as(&self.http, &self.api, &self.token, method, path, body).await
+    }
+
+    /// Creates a webhook through the API; returns (id, secret).
+    async fn webhook(&self, url: &str, triggers: &[&str]) -> (i64, String) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/v1/stores/{}/webhooks", self.store_id),
+                Some(json!({ "url": url, "triggers": triggers })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let secret = body["secret"].as_str().expect("secret shown").to_owned();
+        (body["id"].as_i64().expect("id"), secret)
+    }
+
+    async fn test_send(&self, id: i64) -> i64 {
+        let (status, body) = self
+            .call(Method::POST, &format!("/v1/webhooks/{id}/test"), None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["delivery_id"].as_i64().expect("delivery id")
+    }
+
+    async fn delivery(&self, webhook: i64, delivery: i64) -> Value {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &format!("/v1/webhooks/{webhook}/deliveries"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|d| d["id"] == delivery).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Waits until the delivery's status is `status`.
+    async fn delivery_settles(&self, webhook: i64, delivery: i64, status: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let d = self.delivery(webhook, delivery).await;
+            if d["status"] == status {
+                return d;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "delivery never became {status}: {d}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn attempts(&self, webhook: i64, delivery: i64) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &format!("/v1/webhooks/{webhook}/deliveries/{delivery}/attempts"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn get_webhook(&self, id: i64) -> Value {
+        self.call(Method::GET, &format!("/v1/webhooks/{id}"), None)
+            .await
+            .1
+    }
+
+    async fn stop(self) {
+        let _ = self.stop_api.send(true);
+        self.world.stop().await;
+    }
+}
+
+async fn call_as(
+    http: &reqwest::Client,
+    api: &str,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = http
+        .request(method, format!("{api}{path}"))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(10));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("the API answers");
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn receiver() -> WebhookReceiver {
+    WebhookReceiver::start(Vec::new())
+        .await
+        .expect("receiver starts")
+}
+
+/// Checks a received request against `secrets` with the independent verifier, `now` seconds
+/// after it was signed.
+fn verify(r: &ReceivedWebhook, secrets: &[&str], later_secs: i64) -> Result<(), VerifyError> {
+    let headers = SignedHeaders {
+        id: &r.webhook_id,
+        timestamp: &r.webhook_timestamp,
+        signature: &r.signature,
+    };
+    let ts: i64 = r.webhook_timestamp.parse().unwrap_or_default();
+    standard_webhooks::verify(secrets, headers, r.body.as_bytes(), ts + later_secs, 300)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_verify_independently_through_a_secret_rotation() {
+    let h = Harness::start().await;
+    let rx = receiver().await;
+    let (id, first) = h.webhook(&rx.url(), &["order.created"]).await;
+    assert!(first.starts_with("whsec_"));
+    assert!(
+        h.get_webhook(id).await.get("secret").is_none(),
+        "a read never shows the secret"
+    );
+
+    h.test_send(id).await;
+    let got = rx.wait_for(1, WAIT).await;
+    let before = &got[0];
+    assert_eq!(verify(before, &[&first], 0), Ok(()));
+    assert_eq!(before.event_type, "webhook.test");
+    assert!(
+        before.webhook_id.starts_with("msg_"),
+        "{}",
+        before.webhook_id
+    );
+    assert_eq!(before.json["data"]["webhook_id"], id);
+    // A body changed on the way, or a request replayed later than the tolerance, fails.
+    let mut tampered = before.clone();
+    tampered.body = tampered.body.replace("test", "tost");
+    assert_eq!(verify(&tampered, &[&first], 0), Err(VerifyError::NoMatch));
+    assert_eq!(verify(before, &[&first], 301), Err(VerifyError::Stale));
+
+    // Rotated with the default grace: old and new both verify what is sent now.
+    let (status, body) = h
+        .call(
+            Method::POST,
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = body["secret"].as_str().unwrap_or_default().to_owned();
+    assert!(second.starts_with("whsec_") && second != first);
+    assert!(body["previous_secret_until"].is_string(), "{body}");
+    h.test_send(id).await;
+    let during = rx.wait_for(2, WAIT).await[1].clone();
+    assert_eq!(
+        during.signature.split(' ').count(),
+        2,
+        "{}",
+        during.signature
+    );
+    assert_eq!(verify(&during, &[&first], 0), Ok(()), "old secret in grace");
+    assert_eq!(verify(&during, &[&second], 0), Ok(()), "new secret");
+
+    // Rotated with no grace: only the newest secret verifies.
+    let (status, body) = h
+        .call(
+            Method::POST,
+            &format!("/v1/webhooks/{id}/rotate-secret?grace_secs=0"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let third = body["secret"].as_str().unwrap_or_default().to_owned();
+    h.test_send(id).await;
+    let after = rx.wait_for(3, WAIT).await[2].clone();
+    assert_eq!(verify(&after, &[&third], 0), Ok(()));
+    assert_eq!(verify(&after, &[&second], 0), Err(VerifyError::NoMatch));
+    assert_eq!(verify(&after, &[&first], 0), Err(VerifyError::NoMatch));
+    rx.shutdown().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_refuses_bad_input_and_hides_other_accounts_webhooks() {
+    let h = Harness::start().await;
+    let path = format!("/v1/stores/{}/webhooks", h.store_id);
+    for (body, field) in [
+        (
+            json!({"url": "http://127.0.0.1:1/h", "triggers": ["order.deleted"]}),
+            "triggers",
+        ),
+        (
+            json!({"url": "http://127.0.0.1:1/h", "triggers": []}),
+            "triggers",
+        ),
+        (
+            json!({"url": "not a url", "triggers": ["order.created"]}),
+            "url",
+        ),
+        (
+            json!({"url": "http://169.254.169.254/latest", "triggers": ["order.created"]}),
+            "url",
+        ),
+        (
+            json!({"url": "http://10.0.0.1/h", "triggers": ["order.created"]}),
+            "url",
+        ),
+        (
+            json!({"url": "http://127.0.0.1:1/h", "triggers": ["order.created"], "x": 1}),
+            "x",
+        ),
+    ] {
+        let (status, problem) = h.call(Method::POST, &path, Some(body.clone())).await;
+        assert!(status.is_client_error(), "{body} -> {status}");
+        assert_eq!(problem["field"], field, "{body} -> {problem}");
+    }
+    let (id, _) = h
+        .webhook(
+            "http://127.0.0.1:1/h",
+            &["order.created", "fulfilment.updated"],
+        )
+        .await;
+    let (status, body) = h
+        .call(
+            Method::PATCH,
+            &format!("/v1/webhooks/{id}"),
+            Some(json!({"enabled": false, "triggers": ["product.updated"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["enabled"], false);
+    assert_eq!(body["triggers"], json!(["product.updated"]));
+    let (status, _) = h
+        .call(Method::POST, &format!("/v1/webhooks/{id}/test"), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a disabled webhook is not test-sent"
+    );
+    let (status, list) = h.call(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+
+    // Another account sees none of it.
+    let (_, other) =
+        accounts::create_account(&h.world.pool, &format!("o-{}", ulid::Ulid::new()), "t")
+            .await
+            .expect("account");
+    for (method, p) in [
+        (Method::GET, format!("/v1/webhooks/{id}")),
+        (Method::DELETE, format!("/v1/webhooks/{id}")),
+        (Method::POST, format!("/v1/webhooks/{id}/rotate-secret")),
+        (Method::GET, format!("/v1/webhooks/{id}/deliveries")),
+        (Method::GET, path.clone()),
+    ] {
+        let (status, _) = call_as(&h.http, &h.api, &other.token, method.clone(), &p, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {p}");
+    }
+    let (status, _) = call_as(
+        &h.http,
+        &h.api,
+        &other.token,
+        Method::POST,
+        &path,
+        Some(json!({"url": "http://127.0.0.1:1/h", "triggers": ["order.created"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _) = h
+        .call(Method::DELETE, &format!("/v1/webhooks/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = h
+        .call(Method::GET, &format!("/v1/webhooks/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_endpoint_is_retried_on_the_schedule_until_it_answers() {
+    let h = Harness::start().await;
+    let rx = receiver().await;
+    rx.fail_next(2, 500);
+    let (id, _) = h.webhook(&rx.url(), &["order.created"]).await;
+    let delivery = h.test_send(id).await;
+    let d = h.delivery_settles(id, delivery, "delivered").await;
+    assert_eq!(d["attempts"], 3, "{d}");
+    let got = rx.deliveries();
+    assert_eq!(got.len(), 3);
+    assert!(
+        got.iter().all(|r| r.webhook_id == got[0].webhook_id),
+        "webhook-id is the same on every retry"
+    );
+    // The second attempt waits the 100 ms step (+-20 %), the third the 200 ms one.
+    let gap = |a: usize, b: usize| (got[b].received_at - got[a].received_at).num_milliseconds();
+    assert!(gap(0, 1) >= 80, "{}", gap(0, 1));
+    assert!(gap(1, 2) >= 160, "{}", gap(1, 2));
+    let attempts = h.attempts(id, delivery).await;
+    let codes: Vec<Value> = attempts
+        .iter()
+        .map(|a| a["response_code"].clone())
+        .collect();
+    assert_eq!(codes, vec![json!(500), json!(500), json!(200)]);
+    assert_eq!(attempts[2]["succeeded"], true);
+    assert!(attempts[0]["response_excerpt"]
+        .as_str()
+        .is_some_and(|e| e.contains("500")));
+    rx.shutdown().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_holds_the_next_attempt_back() {
+    let h = Harness::start().await;
+    let rx = receiver().await;
+    rx.fail_next(1, 503);
+    rx.set_retry_after(Some(1));
+    let (id, _) = h.webhook(&rx.url(), &["order.created"]).await;
+    let delivery = h.test_send(id).await;
+    h.delivery_settles(id, delivery, "delivered").await;
+    let got = rx.deliveries();
+    assert_eq!(got.len(), 2);
+    let gap = (got[1].received_at - got[0].received_at).num_milliseconds();
+    assert!(
+        gap >= 1000,
+        "Retry-After: 1 outweighs the 100 ms step; came after {gap} ms"
+    );
+    rx.shutdown().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_disables_the_endpoint_without_retrying() {
+    let h = Harness::start().await;
+    let rx = receiver().await;
+    rx.set_gone();
+    let (id, _) = h.webhook(&rx.url(), &["order.created"]).await;
+    let delivery = h.test_send(id).await;
+    let d = h.delivery_settles(id, delivery, "failed").await;
+    assert_eq!(d["last_status_code"], 410);
+    let webhook = h.get_webhook(id).await;
+    assert_eq!(webhook["enabled"], false, "{webhook}");
+    assert!(webhook["disabled_reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("410")));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.count(), 1, "a 410 is not retried");
+    rx.shutdown().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_failing_for_the_configured_period_is_disabled() {
+    let h = Harness::start().await;
+    let rx = receiver().await;
+    rx.set_status(500);
+    let (id, _) = h.webhook(&rx.url(), &["order.created"]).await;
+    let set_failing_since = |days: i64| {
+        let pool = h.world.pool.clone();
+        async move {
+            sqlx::query(
+                "UPDATE webhooks SET failing_since = now() - make_interval(days => $2) \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(days as i32)
+            .execute(&pool)
+            .await
+            .expect("update");
+        }
+    };
+    // Failing for a day (of the default five): the schedule runs out, the endpoint stays on.
+    set_failing_since(1).await;
+    let first = h.test_send(id).await;
+    let d = h.delivery_settles(id, first, "failed").await;
+    assert_eq!(d["attempts"], 4, "the whole test schedule: {d}");
+    assert_eq!(h.get_webhook(id).await["enabled"], true);
+
+    // Failing for six days: the next failed attempt disables it.
+    set_failing_since(6).await;
+    let second = h.test_send(id).await;
+    let d = h.delivery_settles(id, second, "failed").await;
+    assert_eq!(d["attempts"], 1, "{d}");
+    let webhook = h.get_webhook(id).await;
+    assert_eq!(webhook["enabled"], false, "{webhook}");
+    assert!(webhook["disabled_reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("failed")));
+    assert_eq!(rx.count(), 5);
+    rx.shutdown().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_deliveries_are_replayed_and_recovered_with_their_webhook_id() {
+    let h = Harness::start().await;
+    let rx = receiver().await;
+    rx.set_status(500);
+    let (id, _) = h.webhook(&rx.url(), &["order.created"]).await;
+    let since = chrono::Utc::now() - chrono::Duration::seconds(5);
+    let a = h.test_send(id).await;
+    let b = h.test_send(id).await;
+    h.delivery_settles(id, a, "failed").await;
+    h.delivery_settles(id, b, "failed").await;
+    let failed_ids: Vec<String> = rx
+        .deliveries()
+        .iter()
+        .map(|r| r.webhook_id.clone())
+        .collect();
+    rx.set_status(200);
+
+    let (status, body) = h
+        .call(
+            Method::POST,
+            &format!("/v1/webhooks/{id}/deliveries/{a}/replay"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    h.delivery_settles(id, a, "delivered").await;
+    let replayed = rx.deliveries().last().cloned().expect("replayed");
+    assert!(failed_ids.contains(&replayed.webhook_id));
+    assert_eq!(replayed.answered, 200);
+    assert_eq!(
+        h.delivery(id, b).await["status"],
+        "failed",
+        "replay is one delivery"
+    );
+
+    let (status, body) = h
+        .call(
+            Method::POST,
+            &format!("/v1/webhooks/{id}/recover"),
+            Some(json!({ "since": since })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["recovered"], 1, "only b was still failed");
+    let d = h.delivery_settles(id, b, "delivered").await;
+    assert_eq!(d["attempts"], 5, "four failed, then the recovered one: {d}");
+    rx.shutdown().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_target_records_failed_attempts_and_is_never_connected() {
+    let h = Harness::start().await;
+    // Loopback, but outside the test allow-list (127.0.0.1/32 and ::1).
+    let listener = std::net::TcpListener::bind("127.0.0.2:0").expect("127.0.0.2 binds");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    // The API refuses such a URL at once; one stored before the allow-list changed is checked
+    // at every attempt.
+    let (status, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/stores/{}/webhooks", h.store_id),
+            Some(json!({"url": url, "triggers": ["order.created"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let key = h.world.deps.credentials_key.clone();
+    let triggers = vec!["order.created".to_owned()];
+    let webhook = webhooks::create(
+        &h.world.pool,
+        &key,
+        h.account,
+        &NewWebhook {
+            store_id: h.store_id,
+            url: &url,
+            description: None,
+            triggers: &triggers,
+            enabled: true,
+            secret: &switchyard::webhooks::generate_secret(),
+        },
+    )
+    .await
+    .expect("stored");
+    let delivery = h.test_send(webhook.id).await;
+    h.delivery_settles(webhook.id, delivery, "failed").await;
+    let attempts = h.attempts(webhook.id, delivery).await;
+    assert_eq!(attempts.len(), 4);
+    for a in &attempts {
+        assert!(a["response_code"].is_null(), "{a}");
+        assert!(
+            a["error"].as_str().is_some_and(|e| e.contains("loopback")),
+            "{a}"
+        );
+    }
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "nothing ever connected to the refused target"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_order_reaches_subscribed_enabled_endpoints_only() {
+    let h = Harness::start().await;
+    let shop = h.world.sandbox.store("demo-shop").expect("shop");
+    shop.create_orders(12);
+    let store = h.world.store("brand").await;
+    let key = h.world.deps.credentials_key.clone();
+    let (subscribed, other_trigger, disabled) =
+        (receiver().await, receiver().await, receiver().await);
+    let mut secret_of_subscribed = String::new();
+    for (rx, triggers, enabled) in [
+        (&subscribed, vec!["order.created".to_owned()], true),
+        (&other_trigger, vec!["product.created".to_owned()], true),
+        (&disabled, vec!["order.created".to_owned()], false),
+    ] {
+        let secret = switchyard::webhooks::generate_secret();
+        rx.set_secrets(vec![secret.clone()]);
+        if secret_of_subscribed.is_empty() {
+            secret_of_subscribed = secret.clone();
+        }
+        webhooks::create(
+            &h.world.pool,
+            &key,
+            h.world.account,
+            &NewWebhook {
+                store_id: store,
+                url: &rx.url(),
+                description: None,
+                triggers: &triggers,
+                enabled,
+                secret: &secret,
+            },
+        )
+        .await
+        .expect("webhook");
+    }
+    let channel = h
+        .world
+        .channel(store, "demo-shop", ChannelSettings::default())
+        .await;
+    h.world.import(channel.id).await;
+    let pending: Vec<(String,)> = sqlx::query_as(
+        "SELECT channel_order_id FROM orders WHERE channel_id = $1 AND sync_status = 'pending'",
+    )
+    .bind(channel.id)
+    .fetch_all(&h.world.pool)
+    .await
+    .expect("orders");
+    assert!(!pending.is_empty());
+    let got = subscribed.wait_for(pending.len(), WAIT).await;
+    assert_eq!(
+        got.len(),
+        pending.len(),
+        "one order.created per imported order"
+    );
+    let mut ids: Vec<String> = Vec::new();
+    for r in &got {
+        assert!(r.verified, "{:?}", r.verify_error);
+        assert_eq!(r.event_type, "order.created");
+        let data = &r.json["data"];
+        assert_eq!(data["store_id"], store);
+        assert_eq!(data["channel_id"], channel.id);
+        assert_eq!(data["sync_status"], "pending");
+        assert!(
+            data["id"].is_i64() && data["totals"]["total"].is_string(),
+            "{data}"
+        );
+        assert!(
+            data["lines"].as_array().is_some_and(|l| !l.is_empty()),
+            "{data}"
+        );
+        assert!(r.json["timestamp"].is_string());
+        ids.push(
+            data["channel_order_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    ids.sort();
+    let mut expected: Vec<String> = pending.into_iter().map(|(id,)| id).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    // Fan-out of the whole import happened before the subscribed endpoint's last delivery; give
+    // stray deliveries a moment anyway.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(other_trigger.count(), 0, "not subscribed to order.created");
+    assert_eq!(disabled.count(), 0, "disabled");
+    for rx in [subscribed, other_trigger, disabled] {
+        rx.shutdown().await;
+    }
+    h.stop().await;
+}

@@ -136,6 +136,18 @@ async fn routed(world: &World, channel_id: i64) -> BTreeMap<String, Routed> {
 }
 
 /// The run-plugin jobs waiting in Redis (no worker takes them in this release).
+/// Pauses the run-plugin queue, so the jobs the import writes wait there to be read
+/// (`tests/plugins_e2e.rs` lets them run).
+async fn hold_run_plugin(world: &World) {
+    world
+        .broker
+        .queue(RunPlugin::QUEUE)
+        .unwrap()
+        .pause()
+        .await
+        .unwrap();
+}
+
 async fn run_plugin_jobs(world: &World) -> Vec<RunPlugin> {
     let queue = world.broker.queue(RunPlugin::QUEUE).unwrap();
     let mut jobs: Vec<RunPlugin> = queue
@@ -208,6 +220,7 @@ async fn signed_post(url: &str, secret: &str, body: &Value) -> reqwest::Response
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_when_it_changes() {
     let world = World::start(SandboxConfig::demo(), true).await;
+    hold_run_plugin(&world).await;
     let shop = world.sandbox.store("demo-shop").unwrap();
     let store = world.store("brand").await;
     let fc = plugin(&world, store, "north").await.plugin.id;
@@ -346,6 +359,7 @@ async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn excluded_and_on_hold_rules_set_the_status_and_the_event_and_inactive_rules_do_nothing() {
     let world = World::start(SandboxConfig::demo(), true).await;
+    hold_run_plugin(&world).await;
     let shop = world.sandbox.store("demo-shop").unwrap();
     let store = world.store("brand").await;
     let fc = plugin(&world, store, "north").await.plugin.id;
@@ -495,6 +509,7 @@ async fn excluded_and_on_hold_rules_set_the_status_and_the_event_and_inactive_ru
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_order_decides_which_plugin_an_order_goes_to() {
     let world = World::start(SandboxConfig::demo(), true).await;
+    hold_run_plugin(&world).await;
     let shop = world.sandbox.store("demo-shop").unwrap();
     let store = world.store("brand").await;
     let north = plugin(&world, store, "north").await.plugin.id;
@@ -604,6 +619,7 @@ async fn wait_for_level(store: &dyn SimStore, sku: &str, level: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_stock_report_reaches_every_auto_sync_channel_once() {
     let world = World::start(SandboxConfig::demo(), true).await;
+    hold_run_plugin(&world).await;
     let store = world.store("brand").await;
     let x = products::create(
         &world.pool,

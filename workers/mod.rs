@@ -12,6 +12,7 @@ pub mod import_products;
 mod noop;
 mod pool;
 mod push_fulfilment;
+mod run_plugin;
 pub mod scheduler;
 mod sync_stock;
 
@@ -123,6 +124,7 @@ pub const HANDLED: &[&str] = &[
     SyncStock::QUEUE,
     PushFulfilment::QUEUE,
     DeliverWebhook::QUEUE,
+    RunPlugin::QUEUE,
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]

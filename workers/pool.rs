@@ -16,6 +16,7 @@ use super::{
     Noop, SyncStock, HANDLED,
 };
 use super::{push_fulfilment, PushFulfilment};
+use super::{run_plugin, RunPlugin};
 use crate::queue::{Broker, QueueError, RedisBackend};
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +99,10 @@ pub fn spawn_pool_with(
         DeliverWebhook::QUEUE => {
             let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
             worker_run!(q, DeliverWebhook, deliver_webhook::run, stop, deps)
+        }
+        RunPlugin::QUEUE => {
+            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
+            worker_run!(q, RunPlugin, run_plugin::run, stop, deps)
         }
         other => return Err(PoolError::NotHandled(other.to_owned())),
     };

@@ -174,6 +174,9 @@ struct FulfilmentBody {
     tracking_number: String,
     #[serde(default)]
     tracking_url: Option<String>,
+    /// The plugin's own reference for the order, kept on it when given.
+    #[serde(default)]
+    reference: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,6 +249,12 @@ async fn fulfilment(
             fulfilment,
             replayed,
         }) => {
+            if let Some(reference) = body.reference.as_deref().map(str::trim) {
+                if !reference.is_empty() && reference.len() <= MAX_KEY {
+                    plugins::record_reference(pool, caller.plugin_id, body.order_id, reference)
+                        .await?;
+                }
+            }
             let status = if replayed {
                 StatusCode::OK
             } else {

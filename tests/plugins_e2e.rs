@@ -1,0 +1,297 @@
+//! Plugins end to end: an order imported from the Shopify sandbox that a rule routes to a
+//! fulfilment-centre plugin is sent (signed) to the fulfilment-centre simulator, ships there,
+//! comes back through the fulfilment callback and ends synced on Shopify with the centre's
+//! tracking number; with the centre failing and hanging, every routed order still arrives once.
+
+mod import_helpers;
+
+use std::time::{Duration, Instant};
+
+use import_helpers::World;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchyard::app::Application;
+use switchyard::domain::plugin_rules::{Action, Condition};
+use switchyard::domain::ChannelSettings;
+use switchyard::store::plugin_rules::{self, NewRule};
+use switchyard::store::plugins::{self, NewPlugin, NewPluginSecrets};
+use switchyard_sandbox::fulfilment_centre::{
+    FulfilmentCentre, FulfilmentCentreConfig, FulfilmentCentreHandle,
+};
+use switchyard_sandbox::{FaultKnobs, GeneratorConfig, SandboxConfig, SimStore};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const SHOP: &str = "demo-shop";
+const ROUTED: &str = "HL-1";
+
+fn orders_of(sku: &str) -> GeneratorConfig {
+    GeneratorConfig {
+        sku_mix: [(sku.to_owned(), 1)].into(),
+        max_lines: 1,
+        unpaid_ratio: 0.0,
+        fulfilled_ratio: 0.0,
+        cancel_ratio: 0.0,
+        update_ratio: 0.0,
+        ..GeneratorConfig::default()
+    }
+}
+
+/// The world, an API server for the callbacks, the centre, and a plugin routed `ROUTED`.
+struct Rig {
+    world: World,
+    api: String,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<anyhow::Result<()>>,
+    fc: FulfilmentCentreHandle,
+    secrets: NewPluginSecrets,
+    channel: i64,
+}
+
+impl Rig {
+    async fn start(fc_config: FulfilmentCentreConfig) -> Rig {
+        let world = World::start(SandboxConfig::demo(), true).await;
+        let store = world.store(SHOP).await;
+        let channel = world
+            .channel(store, SHOP, ChannelSettings::default())
+            .await
+            .id;
+        world
+            .sandbox
+            .store(SHOP)
+            .unwrap()
+            .set_generator_config(orders_of(ROUTED));
+        let app = Application::build(world.settings.clone()).await.unwrap();
+        let api = format!("http://127.0.0.1:{}", app.port());
+        let (stop, rx) = watch::channel(false);
+        let server = tokio::spawn(app.run_until(rx));
+        let fc = FulfilmentCentre::start(fc_config).await.unwrap();
+        let secrets = plugins::create(
+            &world.pool,
+            &world.deps.credentials_key,
+            world.account,
+            &NewPlugin {
+                store_id: store,
+                name: "North FC",
+                endpoint_url: &fc.endpoint_url(),
+                active: true,
+            },
+        )
+        .await
+        .unwrap();
+        fc.configure(&secrets.signing_secret, &secrets.callback_token, &api);
+        plugin_rules::create(
+            &world.pool,
+            world.account,
+            &NewRule {
+                store_id: store,
+                name: "headlamps ship from North",
+                position: None,
+                condition: &Condition::SkuIn {
+                    skus: vec![ROUTED.to_owned()],
+                },
+                action: &Action::SendToPlugin {
+                    plugin_id: secrets.plugin.id,
+                },
+                active: true,
+            },
+        )
+        .await
+        .unwrap();
+        Rig {
+            world,
+            api,
+            stop,
+            server,
+            fc,
+            secrets,
+            channel,
+        }
+    }
+
+    fn shop(&self) -> std::sync::Arc<dyn SimStore> {
+        self.world.sandbox.store(SHOP).unwrap()
+    }
+
+    /// Switchyard's ids of the channel's orders.
+    async fn order_ids(&self) -> Vec<i64> {
+        sqlx::query_scalar("SELECT id FROM orders WHERE channel_id = $1 ORDER BY id")
+            .bind(self.channel)
+            .fetch_all(&self.world.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn wait_until<F: Fn(&Rig) -> bool>(&self, what: &str, done: F) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done(self) {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        self.fc.shutdown().await;
+        self.world.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_order_ships_at_the_centre_and_ends_synced_on_shopify() {
+    let rig = Rig::start(FulfilmentCentreConfig {
+        ship_after: Some(Duration::from_millis(200)),
+        ..FulfilmentCentreConfig::default()
+    })
+    .await;
+    rig.shop().create_orders(3);
+    rig.world.import(rig.channel).await;
+    let ids = rig.order_ids().await;
+    assert_eq!(ids.len(), 3);
+
+    rig.wait_until("the centre holds the three orders and shipped them", |r| {
+        let books = r.fc.orders();
+        books.len() == 3 && books.iter().all(|o| o.tracking_number.is_some())
+    })
+    .await;
+    rig.wait_until("Shopify holds a fulfilment of each", |r| {
+        r.shop().fulfilments().len() == 3
+    })
+    .await;
+    let books = rig.fc.orders();
+    let on_shopify = rig.shop().fulfilments();
+    for booked in &books {
+        assert!(ids.contains(&booked.order_id));
+        assert_eq!(booked.versions, 1, "sent once: {booked:?}");
+        let tracking = booked.tracking_number.clone();
+        assert_eq!(
+            on_shopify
+                .iter()
+                .filter(|f| f.tracking_number == tracking)
+                .count(),
+            1,
+            "{tracking:?} is on Shopify once"
+        );
+    }
+    // Each order keeps the centre's reference, and its fulfilment ends synced.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows: Vec<(Option<String>, String, Option<String>)> = sqlx::query_as(
+            "SELECT o.plugin_reference, f.status, f.tracking_number FROM orders o \
+             JOIN fulfilments f ON f.order_id = o.id WHERE o.channel_id = $1",
+        )
+        .bind(rig.channel)
+        .fetch_all(&rig.world.pool)
+        .await
+        .unwrap();
+        if rows.len() == 3 && rows.iter().all(|(_, s, _)| s == "synced") {
+            for (reference, _, tracking) in &rows {
+                let booked = books
+                    .iter()
+                    .find(|b| b.tracking_number == *tracking)
+                    .expect("the centre's tracking number");
+                assert_eq!(reference.as_deref(), Some(booked.reference.as_str()));
+            }
+            break;
+        }
+        assert!(Instant::now() < deadline, "fulfilments: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_and_hanging_centre_delays_orders_but_each_arrives_once() {
+    let rig = Rig::start(FulfilmentCentreConfig {
+        // Shipping would add callbacks to the traffic; this test is about receiving.
+        ship_after: None,
+        faults: FaultKnobs {
+            error_5xx_ratio: 0.4,
+            hang_ratio: 0.1,
+            ..FaultKnobs::default()
+        },
+        ..FulfilmentCentreConfig::default()
+    })
+    .await;
+    rig.shop().create_orders(12);
+    rig.world.import(rig.channel).await;
+    let ids = rig.order_ids().await;
+    assert_eq!(ids.len(), 12);
+    rig.wait_until("the centre holds all twelve orders", |r| {
+        r.fc.orders().len() == 12
+    })
+    .await;
+    for booked in rig.fc.orders() {
+        assert!(ids.contains(&booked.order_id));
+        assert_eq!(booked.versions, 1, "booked once: {booked:?}");
+    }
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fulfilment_callbacks_need_the_token_reach_only_routed_orders_and_replay_harmlessly() {
+    let rig = Rig::start(FulfilmentCentreConfig {
+        ship_after: None,
+        ..FulfilmentCentreConfig::default()
+    })
+    .await;
+    rig.shop().create_orders(1);
+    rig.world.import(rig.channel).await;
+    let id = rig.order_ids().await[0];
+    let line: i64 = sqlx::query_scalar("SELECT id FROM order_lines WHERE order_id = $1")
+        .bind(id)
+        .fetch_one(&rig.world.pool)
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let call = |token: Option<&str>, order: i64, tracking: &str| {
+        let mut req = client
+            .post(format!("{}/v1/plugin-callbacks/fulfilments", rig.api))
+            .json(&json!({
+                "order_id": order,
+                "lines": [{"line_id": line, "quantity": 1}],
+                "carrier": "Royal Mail",
+                "tracking_number": tracking,
+            }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let token = rig.secrets.callback_token.clone();
+    assert_eq!(
+        call(None, id, "T-1").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(Some("syp_wrong"), id, "T-1").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // An order that is not routed to this plugin is not found, whoever's it is.
+    assert_eq!(
+        call(Some(&token), id + 1_000_000, "T-1")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let first = call(Some(&token), id, "T-1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = call(Some(&token), id, "T-1").await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    rig.wait_until("Shopify holds the one fulfilment", |r| {
+        r.shop().fulfilments().len() == 1
+    })
+    .await;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM fulfilments WHERE order_id = $1")
+        .bind(id)
+        .fetch_one(&rig.world.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "a replayed callback made no second fulfilment");
+    rig.stop().await;
+}

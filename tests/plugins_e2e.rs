@@ -2,6 +2,7 @@
 //! fulfilment-centre plugin is sent (signed) to the fulfilment-centre simulator, ships there,
 //! comes back through the fulfilment callback and ends synced on Shopify with the centre's
 //! tracking number; with the centre failing and hanging, every routed order still arrives once.
+//! Rules that exclude or hold an order fire the matching webhooks.
 
 mod import_helpers;
 
@@ -15,9 +16,11 @@ use switchyard::domain::plugin_rules::{Action, Condition};
 use switchyard::domain::ChannelSettings;
 use switchyard::store::plugin_rules::{self, NewRule};
 use switchyard::store::plugins::{self, NewPlugin, NewPluginSecrets};
+use switchyard::store::webhooks::{self, NewWebhook};
 use switchyard_sandbox::fulfilment_centre::{
     FulfilmentCentre, FulfilmentCentreConfig, FulfilmentCentreHandle,
 };
+use switchyard_sandbox::webhook_receiver::WebhookReceiver;
 use switchyard_sandbox::{FaultKnobs, GeneratorConfig, SandboxConfig, SimStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -294,4 +297,144 @@ async fn fulfilment_callbacks_need_the_token_reach_only_routed_orders_and_replay
         .unwrap();
     assert_eq!(count, 1, "a replayed callback made no second fulfilment");
     rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_token_cannot_report_on_another_plugins_order() {
+    let rig = Rig::start(FulfilmentCentreConfig {
+        ship_after: None,
+        ..FulfilmentCentreConfig::default()
+    })
+    .await;
+    rig.shop().create_orders(1);
+    rig.world.import(rig.channel).await;
+    let id = rig.order_ids().await[0];
+    let store: i64 = sqlx::query_scalar("SELECT store_id FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(&rig.world.pool)
+        .await
+        .unwrap();
+    // A second plugin of the same store, which no rule routes to.
+    let other = plugins::create(
+        &rig.world.pool,
+        &rig.world.deps.credentials_key,
+        rig.world.account,
+        &NewPlugin {
+            store_id: store,
+            name: "South FC",
+            endpoint_url: "http://127.0.0.1:9/orders",
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/v1/plugin-callbacks/fulfilments", rig.api))
+        .bearer_auth(&other.callback_token)
+        .json(&json!({
+            "order_id": id,
+            "lines": [],
+            "carrier": "Royal Mail",
+            "tracking_number": "NOT-MINE",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM fulfilments WHERE order_id = $1")
+        .bind(id)
+        .fetch_one(&rig.world.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_and_held_orders_fire_their_webhooks_and_not_order_created() {
+    let world = World::start(SandboxConfig::demo(), true).await;
+    let store = world.store(SHOP).await;
+    let channel = world
+        .channel(store, SHOP, ChannelSettings::default())
+        .await
+        .id;
+    let shop = world.sandbox.store(SHOP).unwrap();
+    shop.set_generator_config(GeneratorConfig {
+        sku_mix: [("HL-1".to_owned(), 1), ("MS-1".to_owned(), 1)].into(),
+        ..orders_of("HL-1")
+    });
+    for (sku, status) in [
+        (
+            "HL-1",
+            switchyard::domain::plugin_rules::RuleStatus::Excluded,
+        ),
+        ("MS-1", switchyard::domain::plugin_rules::RuleStatus::OnHold),
+    ] {
+        plugin_rules::create(
+            &world.pool,
+            world.account,
+            &NewRule {
+                store_id: store,
+                name: sku,
+                position: None,
+                condition: &Condition::SkuIn {
+                    skus: vec![sku.to_owned()],
+                },
+                action: &Action::SetSyncStatus { status },
+                active: true,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let secret = switchyard::webhooks::generate_secret();
+    let receiver = WebhookReceiver::start(vec![secret.clone()]).await.unwrap();
+    for (path, triggers) in [
+        ("/rules", vec!["order.excluded", "order.on_hold"]),
+        ("/created", vec!["order.created"]),
+    ] {
+        let triggers: Vec<String> = triggers.into_iter().map(str::to_owned).collect();
+        webhooks::create(
+            &world.pool,
+            &world.deps.credentials_key,
+            world.account,
+            &NewWebhook {
+                store_id: store,
+                url: &receiver.url_for(path),
+                description: None,
+                triggers: &triggers,
+                enabled: true,
+                secret: &secret,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    shop.create_orders(6);
+    world.import(channel).await;
+    let received = receiver.wait_for(6, Duration::from_secs(20)).await;
+    assert_eq!(received.len(), 6, "{received:?}");
+    for r in &received {
+        assert!(r.verified, "{r:?}");
+        assert_eq!(r.path, "/rules");
+        let sku = r.json["data"]["lines"][0]["sku"]
+            .as_str()
+            .unwrap_or_default();
+        let expected = if sku == "HL-1" {
+            "order.excluded"
+        } else {
+            "order.on_hold"
+        };
+        assert_eq!(r.event_type, expected, "{sku}");
+        assert_eq!(
+            r.json["data"]["sync_status"],
+            expected.trim_start_matches("order."),
+            "{sku}"
+        );
+    }
+    // Nothing went to the endpoint that wants created orders: every order was held or excluded.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.deliveries().iter().all(|r| r.path == "/rules"));
+    receiver.shutdown().await;
+    world.stop().await;
 }

@@ -12,6 +12,7 @@
 //! each SKU gets [`DEMO_STOCK`] units, and every sale on one simulated store is pushed to the
 //! others as it is imported; the view shows each SKU's figure on every channel converging.
 
+mod downstream;
 mod stock;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -114,6 +115,8 @@ struct Seeded {
     channels: Vec<(ChannelRow, StoreInfo)>,
     /// The products' SKUs, once [`prepare_stock`] made them.
     skus: Vec<String>,
+    /// The webhook receiver and fulfilment centre, once started.
+    downstream: Option<downstream::Downstream>,
 }
 
 /// An account with its first token, a store, and one channel per simulated store.
@@ -160,6 +163,7 @@ async fn seed(
         store_id: store.id,
         channels: made,
         skus: Vec::new(),
+        downstream: None,
     })
 }
 
@@ -260,6 +264,19 @@ fn print_banner(seeded: &Seeded, api: &str, sandbox: &SandboxHandle, opts: &Opti
          every sale is pushed to the other channel",
         seeded.skus.len()
     );
+    if let Some(d) = &seeded.downstream {
+        println!(
+            "  webhooks        a receiver at {} gets the store's order, fulfilment and product \
+             events, signed",
+            d.webhook_url
+        );
+        println!(
+            "  plugin          a fulfilment centre at {}; a rule sends it every {} order, it ships \
+             after 3 s and the tracking goes back to the channel",
+            d.centre.endpoint_url(),
+            downstream::ROUTED_SKU
+        );
+    }
     println!(
         "  API token       {}  (shown once; it is stored hashed)",
         seeded.token
@@ -282,6 +299,8 @@ struct Display {
     queue: ProgressBar,
     skus: Vec<(String, ProgressBar)>,
     stock: ProgressBar,
+    webhooks: ProgressBar,
+    centre: ProgressBar,
 }
 
 impl Display {
@@ -313,8 +332,14 @@ impl Display {
             })
             .collect();
         let stock = multi.add(ProgressBar::new_spinner());
-        stock.set_style(line);
+        stock.set_style(line.clone());
         stock.set_prefix("stock sync");
+        let webhooks = multi.add(ProgressBar::new_spinner());
+        webhooks.set_style(line.clone());
+        webhooks.set_prefix("webhooks");
+        let centre = multi.add(ProgressBar::new_spinner());
+        centre.set_style(line);
+        centre.set_prefix("fulfilment centre");
         let total = target.map(|n| {
             let pb = multi.add(ProgressBar::new(n));
             let style =
@@ -330,6 +355,8 @@ impl Display {
             queue,
             skus,
             stock,
+            webhooks,
+            centre,
         }
     }
 
@@ -348,6 +375,8 @@ impl Display {
             pb.finish();
         }
         self.stock.finish();
+        self.webhooks.finish();
+        self.centre.finish();
         self.queue.finish();
         if let Some(pb) = &self.total {
             pb.finish();
@@ -417,6 +446,12 @@ async fn watch_progress(
                 Err(e) => display.queue.set_message(format!("reading the queue: {e}")),
             },
             Err(e) => display.queue.set_message(e.to_string()),
+        }
+        if let Some(d) = &seeded.downstream {
+            display.webhooks.set_message(d.webhook_line());
+            display
+                .centre
+                .set_message(d.centre_line(pool, seeded.store_id).await);
         }
         match stock_watch.sample(pool, &seeded.channels, sandbox).await {
             Ok(()) => display.show_stock(&stock_watch, seeded),
@@ -489,6 +524,13 @@ async fn print_summary(
         }
     }
     println!("  stock: {}", stock_watch.summary());
+    if let Some(d) = &seeded.downstream {
+        println!("  webhooks: {}", d.webhook_line());
+        println!(
+            "  fulfilment centre: {}",
+            d.centre_line(pool, seeded.store_id).await
+        );
+    }
     println!(
         "  the demo's channels are now inactive; account {} and its orders stay in the database",
         seeded.account.0
@@ -502,6 +544,13 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
     }
     if let Some(listen) = opts.listen {
         settings.server.listen = listen;
+    }
+    // The demo's webhook receiver and fulfilment centre listen on loopback, which the SSRF
+    // guard refuses unless allow-listed; this is the demo's own process, so it is.
+    for cidr in ["127.0.0.1/32", "::1/128"] {
+        if !settings.webhooks.allow_cidrs.iter().any(|c| c == cidr) {
+            settings.webhooks.allow_cidrs.push(cidr.to_owned());
+        }
     }
     let (stop_tx, stop) = watch::channel(false);
     let signal = shutdown::on_signal();
@@ -534,6 +583,8 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
     let mut seeded = seed(&pool, &key, &sandbox).await?;
     seeded.skus = prepare_stock(&pool, &key, &broker, &seeded).await?;
     subscribe_webhooks(&sandbox, &seeded, &api)?;
+    seeded.downstream =
+        Some(downstream::start(&pool, &key, seeded.account, seeded.store_id, &api).await?);
     print_banner(&seeded, &api, &sandbox, &opts);
 
     // The queue's counters outlive processes; the demo reports what it added.
@@ -587,6 +638,9 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
         &stock_watch,
     )
     .await;
+    if let Some(d) = seeded.downstream.take() {
+        d.shutdown().await;
+    }
     sandbox.shutdown().await;
     failure.map_or(Ok(()), Err)
 }

@@ -591,3 +591,17 @@ pub async fn mark_failed(
     tx.commit().await?;
     Ok(Some(f))
 }
+/// How many fulfilments of the store's plugin-routed orders are in each status, most advanced
+/// status first: what a fulfilment centre's shipments came to on the channels.
+pub async fn routed_status_counts(
+    pool: &PgPool,
+    store_id: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT f.status, count(*) FROM fulfilments f JOIN orders o ON o.id = f.order_id \
+         WHERE f.store_id = $1 AND o.plugin_id IS NOT NULL GROUP BY f.status ORDER BY 1 DESC",
+    )
+    .bind(store_id)
+    .fetch_all(pool)
+    .await?)
+}

@@ -300,7 +300,7 @@ async fn fulfilment_callbacks_need_the_token_reach_only_routed_orders_and_replay
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plugins_token_cannot_report_on_another_plugins_order() {
+async fn a_plugins_token_cannot_report_on_another_plugins_or_another_stores_order() {
     let rig = Rig::start(FulfilmentCentreConfig {
         ship_after: None,
         ..FulfilmentCentreConfig::default()
@@ -314,33 +314,36 @@ async fn a_plugins_token_cannot_report_on_another_plugins_order() {
         .fetch_one(&rig.world.pool)
         .await
         .unwrap();
-    // A second plugin of the same store, which no rule routes to.
-    let other = plugins::create(
-        &rig.world.pool,
-        &rig.world.deps.credentials_key,
-        rig.world.account,
-        &NewPlugin {
-            store_id: store,
-            name: "South FC",
-            endpoint_url: "http://127.0.0.1:9/orders",
-            active: true,
-        },
-    )
-    .await
-    .unwrap();
-    let res = reqwest::Client::new()
-        .post(format!("{}/v1/plugin-callbacks/fulfilments", rig.api))
-        .bearer_auth(&other.callback_token)
-        .json(&json!({
-            "order_id": id,
-            "lines": [],
-            "carrier": "Royal Mail",
-            "tracking_number": "NOT-MINE",
-        }))
-        .send()
+    // A second plugin of the same store, which no rule routes to, and a plugin of another store.
+    let elsewhere = rig.world.store("demo-woo").await;
+    for (store_id, name) in [(store, "South FC"), (elsewhere, "Woo FC")] {
+        let other = plugins::create(
+            &rig.world.pool,
+            &rig.world.deps.credentials_key,
+            rig.world.account,
+            &NewPlugin {
+                store_id,
+                name,
+                endpoint_url: "http://127.0.0.1:9/orders",
+                active: true,
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let res = reqwest::Client::new()
+            .post(format!("{}/v1/plugin-callbacks/fulfilments", rig.api))
+            .bearer_auth(&other.callback_token)
+            .json(&json!({
+                "order_id": id,
+                "lines": [],
+                "carrier": "Royal Mail",
+                "tracking_number": "NOT-MINE",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{name}");
+    }
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM fulfilments WHERE order_id = $1")
         .bind(id)
         .fetch_one(&rig.world.pool)

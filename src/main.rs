@@ -132,6 +132,8 @@ enum BenchCommand {
     Import(bench::import::Options),
     /// Propagation latency of a sale on one channel to the stock level on the others.
     Stock(bench::stock::Options),
+    /// Signed webhook deliveries per second and event-to-delivery latency.
+    Webhooks(bench::webhooks::Options),
     /// Enqueue, drain and idle-pickup figures for the queue.
     Queue {
         #[arg(long, default_value_t = 100_000)]
@@ -285,6 +287,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { command } => match command {
             BenchCommand::Import(opts) => bench::import::run(&settings, &opts).await,
             BenchCommand::Stock(opts) => bench::stock::run(&settings, &opts).await,
+            BenchCommand::Webhooks(opts) => bench::webhooks::run(&settings, &opts).await,
             BenchCommand::Queue {
                 jobs,
                 runs,

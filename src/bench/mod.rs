@@ -5,6 +5,7 @@ mod apalis_redis_peer;
 pub mod import;
 pub mod queue;
 pub mod stock;
+pub mod webhooks;
 
 /// The value at quantile `q` (0..=1) of an ascending slice.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {

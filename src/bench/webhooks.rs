@@ -1,0 +1,246 @@
+//! `switchyard bench webhooks`: signed deliveries per second to a local receiver, and the latency
+//! from an event's commit to its delivery. Events are written to the outbox as a domain
+//! transaction would; the relay fans them out, the deliver-webhook pool signs and POSTs them, and
+//! the sandbox's receiver verifies every signature with the independent verifier.
+//!
+//! Two phases per run: a burst of events written as fast as the outbox takes them (throughput:
+//! from the first event written to the last delivery received), then events paced at a steady
+//! rate (latency: the receiver's clock at arrival less the event's commit time in the body).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use super::import::bench_database;
+use super::{median, quantile};
+use crate::config::{QueueOverrides, Settings};
+use crate::crypto::CredentialsKey;
+use crate::queue::{relay, Broker};
+use crate::store::outbox::{self, OutboxItem};
+use crate::store::webhooks::{self, NewWebhook};
+use crate::store::{accounts, stores};
+use crate::workers::{self, DeliverWebhook, Deps, JobKind};
+use switchyard_sandbox::webhook_receiver::WebhookReceiver;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Events written in the throughput burst of each run.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: usize,
+    /// Events of the latency phase, and their rate per second.
+    #[arg(long, default_value_t = 3_000)]
+    pub paced_events: usize,
+    #[arg(long, default_value_t = 1_000)]
+    pub paced_rate: usize,
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Deliveries one worker process runs at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+}
+
+struct RunFigures {
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// A unified order of typical size, as an `order.created` event carries it.
+fn sample_order(i: usize, store_id: i64) -> Value {
+    json!({
+        "id": i, "store_id": store_id, "channel_id": 1, "channel_kind": "shopify",
+        "channel_order_id": format!("{}", 5_000_000 + i), "order_number": format!("#{}", 1000 + i),
+        "status": "unshipped", "sync_status": "pending", "currency": "GBP",
+        "totals": {"subtotal": "37.50", "shipping": "4.00", "tax": "7.50", "discount": "0.00", "total": "49.00"},
+        "customer": {"name": "Ada Lovelace", "email": "ada@example.com", "phone": null},
+        "shipping_address": {"name": "Ada Lovelace", "company": null, "line1": "1 Analytical Row",
+            "line2": null, "city": "London", "region": null, "postcode": "N1 1AA", "country_code": "GB"},
+        "billing_address": null,
+        "lines": [
+            {"id": null, "channel_line_id": "L1", "sku": "MS-1", "title": "Merino Socks", "quantity": 1,
+             "unit_price": "12.50", "tax": "2.50", "product_id": null, "kit_components": []},
+            {"id": null, "channel_line_id": "L2", "sku": "TS-2", "title": "T-shirt", "quantity": 2,
+             "unit_price": "12.50", "tax": "5.00", "product_id": null, "kit_components": []}
+        ],
+        "placed_at": "2026-01-01T10:00:00Z", "paid_at": "2026-01-01T10:00:10Z",
+        "updated_at": "2026-01-01T10:00:10Z", "tags": ["vip"], "notes": null, "excluded_reason": null
+    })
+}
+
+/// Writes events `from..to` to the outbox in one transaction.
+async fn write_events(pool: &PgPool, store_id: i64, from: usize, to: usize) -> anyhow::Result<()> {
+    let items = (from..to)
+        .map(|i| OutboxItem::Event {
+            payload: json!({
+                "type": "order.created", "store_id": store_id, "order_id": i,
+                "data": sample_order(i, store_id),
+            }),
+        })
+        .collect::<Vec<_>>();
+    let mut tx = pool.begin().await?;
+    outbox::push_many_in_tx(&mut tx, &items).await?;
+    outbox::notify_in_tx(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures> {
+    let mut settings = base.clone();
+    settings.redis.key_prefix = format!("sybench-webhooks-{}", ulid::Ulid::new());
+    settings.database = bench_database(&base.database)?;
+    // The receiver listens on loopback, which the SSRF guard refuses unless allow-listed.
+    settings.webhooks.allow_cidrs = vec!["127.0.0.1/32".into()];
+    settings.queues.insert(
+        DeliverWebhook::QUEUE.replace('-', "_"),
+        QueueOverrides {
+            concurrency: Some(opts.concurrency.max(1)),
+            batch_size: Some(opts.concurrency.clamp(1, 1000)),
+            ..settings
+                .queues
+                .get(&DeliverWebhook::QUEUE.replace('-', "_"))
+                .cloned()
+                .unwrap_or_default()
+        },
+    );
+    let pool = crate::db::prepare(&settings.database).await?;
+    let broker = Broker::connect(&settings).await?;
+    let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
+    let deps = Deps::new(pool.clone(), key.clone(), broker.clone());
+    let (account, _) = accounts::create_account(
+        &pool,
+        &format!("bench-webhooks-{}", ulid::Ulid::new()),
+        "bench",
+    )
+    .await?;
+    let store = stores::create(&pool, account, "bench").await?;
+    let secret = crate::webhooks::generate_secret();
+    let receiver = WebhookReceiver::start(vec![secret.clone()]).await?;
+    let triggers = vec!["order.created".to_owned()];
+    webhooks::create(
+        &pool,
+        &key,
+        account,
+        &NewWebhook {
+            store_id: store.id,
+            url: &receiver.url(),
+            description: Some("bench"),
+            triggers: &triggers,
+            enabled: true,
+            secret: &secret,
+        },
+    )
+    .await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let tasks = vec![
+        tokio::spawn(workers::spawn_pool_with(
+            &broker,
+            DeliverWebhook::QUEUE,
+            Some(deps.clone()),
+            stop_rx.clone(),
+        )?),
+        tokio::spawn(relay::run(pool.clone(), broker.clone(), stop_rx)),
+    ];
+
+    // Throughput: a burst.
+    let t0 = Instant::now();
+    let chunk = 500;
+    let mut written = 0;
+    while written < opts.events {
+        let to = (written + chunk).min(opts.events);
+        write_events(&pool, store.id, written, to).await?;
+        written = to;
+    }
+    let limit = Duration::from_secs(120 + opts.events as u64 / 500);
+    let got = receiver.wait_for(opts.events, limit).await;
+    let elapsed = t0.elapsed();
+    if got.len() < opts.events {
+        anyhow::bail!(
+            "only {} of {} deliveries arrived within {limit:?}",
+            got.len(),
+            opts.events
+        );
+    }
+    let per_sec = opts.events as f64 / elapsed.as_secs_f64();
+    receiver.clear();
+
+    // Latency: paced batches of 10.
+    let batch = 10;
+    let interval = Duration::from_secs_f64(batch as f64 / opts.paced_rate.max(1) as f64);
+    let mut ticker = tokio::time::interval(interval);
+    let mut sent = 0;
+    while sent < opts.paced_events {
+        ticker.tick().await;
+        let to = (sent + batch).min(opts.paced_events);
+        write_events(&pool, store.id, opts.events + sent, opts.events + to).await?;
+        sent = to;
+    }
+    let got = receiver
+        .wait_for(opts.paced_events, Duration::from_secs(60))
+        .await;
+    let unverified = got.iter().filter(|r| !r.verified).count();
+    if unverified > 0 {
+        anyhow::bail!("{unverified} deliveries did not verify");
+    }
+    let mut lat: Vec<f64> = got
+        .iter()
+        .filter_map(|r| {
+            let at: DateTime<Utc> = r.json["timestamp"].as_str()?.parse().ok()?;
+            Some((r.received_at - at).num_microseconds()? as f64 / 1000.0)
+        })
+        .collect();
+    lat.sort_by(|a, b| a.total_cmp(b));
+
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
+    }
+    receiver.shutdown().await;
+    for q in workers::QUEUES {
+        if let Ok(queue) = broker.queue(q) {
+            let _ = queue.destroy().await;
+        }
+    }
+    sqlx::query("DELETE FROM webhooks WHERE account_id = $1")
+        .bind(account.0)
+        .execute(&pool)
+        .await
+        .context("cleaning up")?;
+    Ok(RunFigures {
+        per_sec,
+        p50_ms: quantile(&lat, 0.5),
+        p99_ms: quantile(&lat, 0.99),
+    })
+}
+
+pub async fn run(settings: &Settings, opts: &Options) -> anyhow::Result<()> {
+    println!(
+        "switchyard bench webhooks: {} events burst + {} paced at {}/s per run, {} runs; one \
+         endpoint on a loopback receiver that verifies every signature; deliver-webhook \
+         concurrency {}",
+        opts.events, opts.paced_events, opts.paced_rate, opts.runs, opts.concurrency
+    );
+    let (mut rates, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=opts.runs.max(1) {
+        let f = run_once(settings, opts).await?;
+        println!(
+            "  run {run}: {:.0} deliveries/s; event-to-delivery p50 {:.1} ms, p99 {:.1} ms",
+            f.per_sec, f.p50_ms, f.p99_ms
+        );
+        rates.push(f.per_sec);
+        p50.push(f.p50_ms);
+        p99.push(f.p99_ms);
+    }
+    println!(
+        "median of {} runs: {:.0} deliveries/s; event-to-delivery p50 {:.1} ms, p99 {:.1} ms",
+        opts.runs.max(1),
+        median(&rates),
+        median(&p50),
+        median(&p99)
+    );
+    Ok(())
+}

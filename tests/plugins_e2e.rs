@@ -8,7 +8,7 @@ mod import_helpers;
 
 use std::time::{Duration, Instant};
 
-use import_helpers::World;
+use import_helpers::{orders_of, World};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchyard::app::Application;
@@ -27,18 +27,6 @@ use tokio::task::JoinHandle;
 
 const SHOP: &str = "demo-shop";
 const ROUTED: &str = "HL-1";
-
-fn orders_of(sku: &str) -> GeneratorConfig {
-    GeneratorConfig {
-        sku_mix: [(sku.to_owned(), 1)].into(),
-        max_lines: 1,
-        unpaid_ratio: 0.0,
-        fulfilled_ratio: 0.0,
-        cancel_ratio: 0.0,
-        update_ratio: 0.0,
-        ..GeneratorConfig::default()
-    }
-}
 
 /// The world, an API server for the callbacks, the centre, and a plugin routed `ROUTED`.
 struct Rig {

@@ -7,7 +7,7 @@ mod import_helpers;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use import_helpers::World;
+use import_helpers::{orders_of, wait_for_level, World};
 use serde_json::{json, Value};
 use switchyard::app::Application;
 use switchyard::domain::plugin_rules::{Action, Comparison, Condition, RuleStatus};
@@ -18,21 +18,8 @@ use switchyard::store::plugins::{self, NewPlugin, NewPluginSecrets, PluginUpdate
 use switchyard::store::products::{self, NewProduct};
 use switchyard::workers::{ImportProducts, JobKind, RunPlugin};
 use switchyard_sandbox::fulfilment_centre::{FulfilmentCentre, FulfilmentCentreConfig};
-use switchyard_sandbox::{GeneratorConfig, SandboxConfig, SimStore};
+use switchyard_sandbox::SandboxConfig;
 use tokio::sync::watch;
-
-/// Paid, open orders of one line of `sku`, with no later changes.
-fn orders_of(sku: &str) -> GeneratorConfig {
-    GeneratorConfig {
-        sku_mix: [(sku.to_owned(), 1)].into(),
-        max_lines: 1,
-        unpaid_ratio: 0.0,
-        fulfilled_ratio: 0.0,
-        cancel_ratio: 0.0,
-        update_ratio: 0.0,
-        ..GeneratorConfig::default()
-    }
-}
 
 async fn plugin(world: &World, store: i64, name: &str) -> NewPluginSecrets {
     plugins::create(
@@ -598,22 +585,6 @@ async fn rule_order_decides_which_plugin_an_order_goes_to() {
         vec![job(north, &first), job(south, &second), job(north, &third)]
     );
     world.stop().await;
-}
-
-async fn wait_for_level(store: &dyn SimStore, sku: &str, level: i64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = store.stock_by_sku().get(sku).copied();
-        if now == Some(level) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: {sku} is {now:?}, expected {level}",
-            store.name()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,9 +4,9 @@
 mod import_helpers;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use import_helpers::World;
+use import_helpers::{paid_open, wait_for_level, World};
 use switchyard::domain::ChannelSettings;
 use switchyard::queue::JobStatus;
 use switchyard::store::products::{self, NewProduct};
@@ -23,18 +23,6 @@ fn stock_settings() -> ChannelSettings {
         auto_sync_stock: true,
         download_products: true,
         ..ChannelSettings::default()
-    }
-}
-
-/// Orders of only these SKUs, paid and open, with no later changes: each one takes stock.
-fn paid_open(skus: &[&str]) -> GeneratorConfig {
-    GeneratorConfig {
-        sku_mix: skus.iter().map(|s| ((*s).to_owned(), 1)).collect(),
-        unpaid_ratio: 0.0,
-        fulfilled_ratio: 0.0,
-        cancel_ratio: 0.0,
-        update_ratio: 0.0,
-        ..GeneratorConfig::default()
     }
 }
 
@@ -57,22 +45,6 @@ async fn product(
     )
     .await
     .unwrap()
-}
-
-async fn wait_for_level(store: &dyn SimStore, sku: &str, level: i64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = store.stock_by_sku().get(sku).copied();
-        if now == Some(level) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: {sku} is {now:?}, expected {level}",
-            store.name()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Quantities per SKU over a store's orders (platform JSON of either kind).

@@ -16,7 +16,9 @@ use switchyard::store::channels::{self, ChannelRow, NewChannel};
 use switchyard::store::{accounts, stores, AccountId};
 use switchyard::workers::{self, Deps, ImportOrders, ImportReason, JobKind};
 use switchyard::{connectors::Secret, db};
-use switchyard_sandbox::{Credentials, Sandbox, SandboxConfig, SandboxHandle};
+use switchyard_sandbox::{
+    Credentials, GeneratorConfig, Sandbox, SandboxConfig, SandboxHandle, SimStore,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -233,5 +235,42 @@ impl World {
                 let _ = queue.destroy().await;
             }
         }
+    }
+}
+
+/// Orders of only these SKUs, paid and open, with no later changes: each one takes stock.
+pub fn paid_open(skus: &[&str]) -> GeneratorConfig {
+    GeneratorConfig {
+        sku_mix: skus.iter().map(|s| ((*s).to_owned(), 1)).collect(),
+        unpaid_ratio: 0.0,
+        fulfilled_ratio: 0.0,
+        cancel_ratio: 0.0,
+        update_ratio: 0.0,
+        ..GeneratorConfig::default()
+    }
+}
+
+/// [`paid_open`] orders of one line of `sku`.
+pub fn orders_of(sku: &str) -> GeneratorConfig {
+    GeneratorConfig {
+        max_lines: 1,
+        ..paid_open(&[sku])
+    }
+}
+
+/// Waits up to 20 s for the simulated store to show `level` of `sku`.
+pub async fn wait_for_level(store: &dyn SimStore, sku: &str, level: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = store.stock_by_sku().get(sku).copied();
+        if now == Some(level) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {sku} is {now:?}, expected {level}",
+            store.name()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -16,7 +16,7 @@ use super::context::store_err;
 use super::{DeliverWebhook, Deps};
 use crate::domain::webhook_schedule::{next_delay, should_disable, verdict, Verdict};
 use crate::queue::JobError;
-use crate::store::webhooks::{self as store, AttemptRecord};
+use crate::store::webhooks::{self as store, OwnedAttempt};
 use crate::webhooks::{body, signature_header};
 
 pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
@@ -59,71 +59,64 @@ pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobEr
     let outcome = answer.status.map_or(Verdict::Failed, verdict);
     let now = Utc::now();
     let attempts_done = usize::try_from(work.round_attempts).unwrap_or(0) + 1;
-    let mut record = AttemptRecord {
+    let mut record = OwnedAttempt {
         delivery_id: job.delivery_id,
         webhook_id: work.webhook_id,
         succeeded: outcome == Verdict::Delivered,
         response_code: answer.status,
         duration_ms: i32::try_from(answer.duration.as_millis()).unwrap_or(i32::MAX),
-        response_excerpt: answer.excerpt.as_deref(),
-        error: answer.error.as_deref(),
+        response_excerpt: answer.excerpt.clone(),
+        error: answer.error.clone(),
         status: "failed",
         next_attempt_at: None,
         disable: None,
     };
-    let failing_too_long;
     let mut retry = None;
     match outcome {
         Verdict::Delivered => record.status = "delivered",
-        Verdict::Gone => record.disable = Some("the endpoint answered 410 Gone"),
-        Verdict::Failed => {
-            failing_too_long = format!(
+        Verdict::Gone => record.disable = Some("the endpoint answered 410 Gone".to_owned()),
+        Verdict::Failed if should_disable(work.failing_since, now, settings.disable_after()) => {
+            record.disable = Some(format!(
                 "every attempt failed for {} s or more",
                 settings.disable_after_failing_secs
-            );
-            if should_disable(work.failing_since, now, settings.disable_after()) {
-                record.disable = Some(&failing_too_long);
-            } else if let Some(delay) = next_delay(
+            ));
+        }
+        Verdict::Failed => {
+            retry = next_delay(
                 &settings.schedule(),
                 attempts_done,
                 settings.retry_jitter,
                 answer.retry_after,
                 rand::random(),
-            ) {
+            );
+            if let Some(delay) = retry {
                 record.status = "pending";
                 record.next_attempt_at =
                     Some(now + chrono::Duration::from_std(delay).unwrap_or_default());
-                retry = Some(delay);
             }
-            store::record_attempt(&deps.db, &record)
-                .await
-                .map_err(store_err)?;
-            metrics::counter!("switchyard_webhook_attempts_total", "outcome" => "failed")
-                .increment(1);
-            return match retry {
-                Some(after) => Err(JobError::RetryAfter {
-                    message: format!(
-                        "attempt {attempts_done} failed: {}",
-                        answer
-                            .error
-                            .clone()
-                            .or(answer.status.map(|s| format!("answered {s}")))
-                            .unwrap_or_default()
-                    ),
-                    after,
-                }),
-                None => Ok(()),
-            };
         }
     }
-    store::record_attempt(&deps.db, &record)
+    deps.webhook_recorder
+        .record(record)
         .await
         .map_err(store_err)?;
-    let label = if record.succeeded {
-        "delivered"
-    } else {
-        "gone"
+    let label = match outcome {
+        Verdict::Delivered => "delivered",
+        Verdict::Gone => "gone",
+        Verdict::Failed => "failed",
     };
     metrics::counter!("switchyard_webhook_attempts_total", "outcome" => label).increment(1);
-    Ok(())
+    match retry {
+        Some(after) => Err(JobError::RetryAfter {
+            message: format!(
+                "attempt {attempts_done} failed: {}",
+                answer
+                    .error
+                    .or(answer.status.map(|s| format!("answered {s}")))
+                    .unwrap_or_default()
+            ),
+            after,
+        }),
+        None => Ok(()),
+    }
 }

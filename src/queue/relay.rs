@@ -49,8 +49,19 @@ pub async fn relay_once(db: &PgPool, broker: &Broker) -> Result<usize, RelayErro
     let mut events = redis::pipe();
     let key = events_key(broker);
     let mut has_events = false;
+    // Jobs without a unique key go in one bulk call per queue: a fan-out of hundreds of webhook
+    // deliveries would otherwise cost a round trip each.
+    let mut bulk: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for (id, item) in &rows {
         match item {
+            OutboxItem::Job {
+                queue,
+                payload,
+                unique_key: None,
+            } => bulk
+                .entry(queue.as_str())
+                .or_default()
+                .push(payload.to_string()),
             OutboxItem::Job {
                 queue,
                 payload,
@@ -81,6 +92,12 @@ pub async fn relay_once(db: &PgPool, broker: &Broker) -> Result<usize, RelayErro
                     .ignore();
             }
         }
+    }
+    for (queue, payloads) in &bulk {
+        broker
+            .queue(queue)?
+            .enqueue_bulk_json(payloads, &EnqueueOptions::default())
+            .await?;
     }
     if has_events {
         let mut conn = broker.conn();

@@ -3,8 +3,9 @@
 //!
 //! Secrets are sealed with the credentials key, as channel credentials are, and shown only when
 //! created or rotated. The hot path of a delivery is two statements: [`delivery_work`] reads
-//! everything the attempt needs in one join, and [`record_attempt`] writes the attempt, the
-//! delivery's new state and (only when it changes) the endpoint's failing state in one.
+//! everything the attempt needs in one join, and [`record_attempts`] writes the attempt, the
+//! delivery's new state and (only when it changes) the endpoint's failing state, for a whole
+//! batch of deliveries at once (see `webhooks::recorder`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -369,61 +370,98 @@ pub async fn delivery_work(
     .await?)
 }
 
-/// One attempt's outcome, as [`record_attempt`] writes it.
+/// One attempt's outcome, as [`record_attempts`] writes it.
 #[derive(Debug, Clone)]
-pub struct AttemptRecord<'a> {
+pub struct OwnedAttempt {
     pub delivery_id: i64,
     pub webhook_id: i64,
     pub succeeded: bool,
     pub response_code: Option<u16>,
     pub duration_ms: i32,
-    pub response_excerpt: Option<&'a str>,
-    pub error: Option<&'a str>,
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
     /// pending (another attempt follows) | delivered | failed
-    pub status: &'a str,
+    pub status: &'static str,
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Disable the endpoint, for this reason.
-    pub disable: Option<&'a str>,
+    pub disable: Option<String>,
 }
 
-/// Writes the attempt, the delivery's new state and, only when it changes, the endpoint's
-/// failing state, in one statement: a busy endpoint's row is not rewritten on every success.
-pub async fn record_attempt(pool: &PgPool, a: &AttemptRecord<'_>) -> Result<(), StoreError> {
-    let last_error = a.error.map(str::to_owned).or_else(|| {
-        a.response_code
-            .filter(|_| !a.succeeded)
-            .map(|c| format!("answered {c}"))
-    });
+/// Writes attempts of distinct deliveries in one statement: each attempt, each delivery's new
+/// state and, only where it changes, each endpoint's failing state (a busy endpoint's row is not
+/// rewritten on every success). Within a batch an endpoint with any success counts as working.
+pub async fn record_attempts(pool: &PgPool, attempts: &[&OwnedAttempt]) -> Result<(), StoreError> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let n = attempts.len();
+    let mut delivery = Vec::with_capacity(n);
+    let mut webhook = Vec::with_capacity(n);
+    let mut succeeded = Vec::with_capacity(n);
+    let mut code = Vec::with_capacity(n);
+    let mut duration = Vec::with_capacity(n);
+    let mut excerpt = Vec::with_capacity(n);
+    let mut error = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut next = Vec::with_capacity(n);
+    let mut last_error = Vec::with_capacity(n);
+    let mut disable = Vec::with_capacity(n);
+    for a in attempts {
+        delivery.push(a.delivery_id);
+        webhook.push(a.webhook_id);
+        succeeded.push(a.succeeded);
+        code.push(a.response_code.map(i32::from));
+        duration.push(a.duration_ms);
+        excerpt.push(a.response_excerpt.clone());
+        error.push(a.error.clone());
+        status.push(a.status);
+        next.push(a.next_attempt_at);
+        last_error.push(a.error.clone().or_else(|| {
+            a.response_code
+                .filter(|_| !a.succeeded)
+                .map(|c| format!("answered {c}"))
+        }));
+        disable.push(a.disable.clone());
+    }
     sqlx::query(
-        "WITH a AS ( \
+        "WITH r AS ( \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bool[], $4::int[], $5::int[], \
+                 $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[]) \
+             AS r(delivery_id, webhook_id, succeeded, code, duration_ms, excerpt, error, status, \
+                  next_at, last_error, disable)), \
+         a AS ( \
              INSERT INTO webhook_attempts (delivery_id, attempt, succeeded, response_code, \
                  duration_ms, response_excerpt, error) \
-             SELECT d.id, d.attempts + 1, $3, $4, $5, $6, $7 FROM webhook_deliveries d \
-             WHERE d.id = $1), \
+             SELECT d.id, d.attempts + 1, r.succeeded, r.code, r.duration_ms, r.excerpt, r.error \
+             FROM r JOIN webhook_deliveries d ON d.id = r.delivery_id), \
          d AS ( \
-             UPDATE webhook_deliveries SET status = $8, attempts = attempts + 1, \
-                 round_attempts = round_attempts + 1, next_attempt_at = $9, \
-                 last_attempt_at = now(), last_status_code = $4, last_error = $10 \
-             WHERE id = $1) \
-         UPDATE webhooks SET \
-             failing_since = CASE WHEN $3 THEN NULL ELSE COALESCE(failing_since, now()) END, \
-             enabled = enabled AND $11::text IS NULL, \
-             disabled_reason = COALESCE($11, disabled_reason), \
-             updated_at = CASE WHEN $11::text IS NULL THEN updated_at ELSE now() END \
-         WHERE id = $2 AND ($11::text IS NOT NULL \
-             OR ($3 AND failing_since IS NOT NULL) OR (NOT $3 AND failing_since IS NULL))",
+             UPDATE webhook_deliveries d SET status = r.status, attempts = d.attempts + 1, \
+                 round_attempts = d.round_attempts + 1, next_attempt_at = r.next_at, \
+                 last_attempt_at = now(), last_status_code = r.code, last_error = r.last_error \
+             FROM r WHERE d.id = r.delivery_id), \
+         g AS ( \
+             SELECT webhook_id, bool_or(succeeded) AS ok, min(disable) AS disable \
+             FROM r GROUP BY webhook_id) \
+         UPDATE webhooks w SET \
+             failing_since = CASE WHEN g.ok THEN NULL ELSE COALESCE(w.failing_since, now()) END, \
+             enabled = w.enabled AND g.disable IS NULL, \
+             disabled_reason = COALESCE(g.disable, w.disabled_reason), \
+             updated_at = CASE WHEN g.disable IS NULL THEN w.updated_at ELSE now() END \
+         FROM g WHERE w.id = g.webhook_id AND (g.disable IS NOT NULL \
+             OR (g.ok AND w.failing_since IS NOT NULL) \
+             OR (NOT g.ok AND w.failing_since IS NULL))",
     )
-    .bind(a.delivery_id)
-    .bind(a.webhook_id)
-    .bind(a.succeeded)
-    .bind(a.response_code.map(i32::from))
-    .bind(a.duration_ms)
-    .bind(a.response_excerpt)
-    .bind(a.error)
-    .bind(a.status)
-    .bind(a.next_attempt_at)
-    .bind(last_error)
-    .bind(a.disable)
+    .bind(&delivery)
+    .bind(&webhook)
+    .bind(&succeeded)
+    .bind(&code)
+    .bind(&duration)
+    .bind(&excerpt)
+    .bind(&error)
+    .bind(&status)
+    .bind(&next)
+    .bind(&last_error)
+    .bind(&disable)
     .execute(pool)
     .await?;
     Ok(())

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod events;
+pub mod recorder;
 pub mod signature;
 pub mod ssrf;
 

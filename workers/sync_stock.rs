@@ -17,7 +17,7 @@ use crate::store::{channel_products, channels};
 
 /// How soon after a busy channel's running sync its follow-up runs: short, because the figures
 /// it will push are what a sale is waiting on.
-const FOLLOW_UP: Duration = Duration::from_millis(200);
+const FOLLOW_UP: Duration = Duration::from_millis(50);
 
 pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
     let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)

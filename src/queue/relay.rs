@@ -13,7 +13,6 @@ use tokio::sync::watch;
 
 use super::{Broker, EnqueueOptions};
 use crate::store::outbox::{self, OutboxItem, NOTIFY_CHANNEL};
-use crate::workers::{DeliverWebhook, JobKind};
 
 /// Rows moved per transaction.
 const BATCH: i64 = 500;
@@ -33,8 +32,6 @@ pub enum RelayError {
     Queue(#[from] super::QueueError),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
-    #[error("job: {0}")]
-    Job(String),
 }
 
 /// The Redis stream domain events are published on.
@@ -96,25 +93,6 @@ pub async fn relay_once(db: &PgPool, broker: &Broker) -> Result<usize, RelayErro
             }
         }
     }
-    // Deliveries are made in this transaction, which also deletes the events: an event is
-    // fanned out exactly once, or not at all if this rolls back. Their jobs go out with this
-    // batch's, before the commit, so a delivery waits for no second turn of the loop.
-    let event_ids: Vec<i64> = rows
-        .iter()
-        .filter(|(_, item)| matches!(item, OutboxItem::Event { .. }))
-        .map(|(id, _)| *id)
-        .collect();
-    let deliveries = crate::store::webhooks::fan_out_in_tx(&mut tx, &event_ids).await?;
-    let delivery_jobs: Vec<String> = deliveries
-        .into_iter()
-        .map(|delivery_id| serde_json::to_string(&DeliverWebhook { delivery_id }))
-        .collect::<Result<_, _>>()
-        .map_err(|e| RelayError::Job(e.to_string()))?;
-    if !delivery_jobs.is_empty() {
-        bulk.entry(DeliverWebhook::QUEUE)
-            .or_default()
-            .extend(delivery_jobs);
-    }
     for (queue, payloads) in &bulk {
         broker
             .queue(queue)?
@@ -125,6 +103,15 @@ pub async fn relay_once(db: &PgPool, broker: &Broker) -> Result<usize, RelayErro
         let mut conn = broker.conn();
         let _: () = events.query_async(&mut conn).await?;
     }
+    // Deliveries are made in this transaction, which also deletes the events: an event is
+    // fanned out exactly once, or not at all if this rolls back. Their jobs are outbox rows of
+    // their own, pushed by the next turn of the loop.
+    let event_ids: Vec<i64> = rows
+        .iter()
+        .filter(|(_, item)| matches!(item, OutboxItem::Event { .. }))
+        .map(|(id, _)| *id)
+        .collect();
+    crate::store::webhooks::fan_out_in_tx(&mut tx, &event_ids).await?;
     let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
     outbox::delete(&mut tx, &ids).await?;
     tx.commit().await?;

@@ -16,7 +16,7 @@ use super::outbox::{self, OutboxItem};
 use super::products::ProductRow;
 use super::{AccountId, StoreError};
 use crate::crypto::CredentialsKey;
-use crate::workers::DeliverWebhook;
+use crate::workers::{DeliverWebhook, JobKind};
 
 /// A webhook as the API shows it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -275,20 +275,15 @@ async fn enqueue_in_tx(conn: &mut PgConnection, deliveries: &[i64]) -> Result<()
 }
 
 /// Turns the outbox events among `outbox_ids` into one delivery per enabled webhook of the
-/// event's store that subscribes to its type, in one statement of the caller's transaction (the
-/// relay's, which deletes the rows in the same transaction: an event is fanned out exactly once
-/// or, on a rollback, not at all). Events no webhook wants leave nothing behind. Returns the new
-/// deliveries' ids, in order, for the caller to enqueue their deliver-webhook jobs before it
-/// commits: a push whose commit then fails leaves jobs for deliveries that do not exist, which
-/// the worker finds gone and drops.
-pub async fn fan_out_in_tx(
-    conn: &mut PgConnection,
-    outbox_ids: &[i64],
-) -> Result<Vec<i64>, StoreError> {
+/// event's store that subscribes to its type, each with its deliver-webhook job in the outbox,
+/// in one statement of the caller's transaction (the relay's, which deletes the rows in the same
+/// transaction: an event is fanned out exactly once or, on a rollback, not at all). Events no
+/// webhook wants leave nothing behind. Returns how many deliveries it made.
+pub async fn fan_out_in_tx(conn: &mut PgConnection, outbox_ids: &[i64]) -> Result<u64, StoreError> {
     if outbox_ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(0);
     }
-    Ok(sqlx::query_scalar(&format!(
+    let made: i64 = sqlx::query_scalar(&format!(
         "WITH ev AS ( \
              SELECT o.id AS outbox_id, (o.payload->>'store_id')::numeric::bigint AS store_id, \
                     o.payload->>'type' AS type, o.payload, o.created_at \
@@ -311,12 +306,18 @@ pub async fn fan_out_in_tx(
              SELECT m.webhook_id, e.id FROM m JOIN e USING (outbox_id) \
              ORDER BY e.id, m.webhook_id \
              ON CONFLICT (event_id, webhook_id) DO NOTHING \
-             RETURNING id) \
-         SELECT id FROM d ORDER BY id"
+             RETURNING id), \
+         j AS ( \
+             INSERT INTO outbox (kind, queue, payload) \
+             SELECT 'job', $2, jsonb_build_object('delivery_id', d.id) FROM d ORDER BY d.id \
+             RETURNING 1) \
+         SELECT count(*) FROM j"
     ))
     .bind(outbox_ids)
-    .fetch_all(conn)
-    .await?)
+    .bind(DeliverWebhook::QUEUE)
+    .fetch_one(conn)
+    .await?;
+    Ok(u64::try_from(made).unwrap_or(0))
 }
 
 /// What one attempt of a delivery needs, read in one statement.

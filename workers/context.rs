@@ -45,6 +45,23 @@ impl Deps {
     }
 }
 
+impl Deps {
+    /// The connector of a channel read for a job: one per channel, shared by every job on it (so
+    /// they share its throttle), rebuilt when the channel's row changed.
+    pub(crate) fn connector(
+        &self,
+        ic: &crate::store::channels::ImportChannel,
+    ) -> Result<Arc<dyn crate::connectors::SalesChannel>, crate::connectors::ConnectorError> {
+        let channel = &ic.channel;
+        self.connectors.get(
+            channel.id,
+            channel.updated_at,
+            &channel.base_url,
+            &ic.credentials,
+        )
+    }
+}
+
 /// A database failure in a worker: transient from the job's point of view, so retried.
 pub(crate) fn store_err(e: crate::store::StoreError) -> crate::queue::JobError {
     crate::queue::JobError::retry(format!("database: {e}"))

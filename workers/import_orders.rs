@@ -98,15 +98,7 @@ async fn start_cursor(deps: &Deps, channel_id: i64) -> Result<OrderCursor, JobEr
 /// Walks every page; returns how many orders it looked at.
 async fn import(deps: &Deps, ic: &ImportChannel) -> Result<usize, JobError> {
     let channel = &ic.channel;
-    let connector = deps
-        .connectors
-        .get(
-            channel.id,
-            channel.updated_at,
-            &channel.base_url,
-            &ic.credentials,
-        )
-        .map_err(JobError::from)?;
+    let connector = deps.connector(ic).map_err(JobError::from)?;
     let walk_started = Utc::now();
     let mut cursor = start_cursor(deps, channel.id).await?;
     let mut checkpoint: Option<DateTime<Utc>> = None;

@@ -24,15 +24,7 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
     if !channel.active {
         return Ok(());
     }
-    let connector = deps
-        .connectors
-        .get(
-            channel.id,
-            channel.updated_at,
-            &channel.base_url,
-            &ic.credentials,
-        )
-        .map_err(JobError::from)?;
+    let connector = deps.connector(&ic).map_err(JobError::from)?;
     let listings = connector.list_products().await.map_err(JobError::from)?;
     let mut tx = deps.db.begin().await.map_err(db_err)?;
     for listing in &listings {

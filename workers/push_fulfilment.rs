@@ -59,13 +59,7 @@ async fn push(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
     else {
         return give_up(deps, id, "the order's channel no longer exists".into()).await;
     };
-    let channel = &ic.channel;
-    let connector = match deps.connectors.get(
-        channel.id,
-        channel.updated_at,
-        &channel.base_url,
-        &ic.credentials,
-    ) {
+    let connector = match deps.connector(&ic) {
         Ok(c) => c,
         Err(e) => return failure(deps, id, meta, e).await,
     };

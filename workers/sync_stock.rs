@@ -67,15 +67,7 @@ async fn push(deps: &Deps, ic: &channels::ImportChannel, buffer: i64) -> Result<
     let plan = channel_products::stock_plan(&deps.db, channel.id, buffer)
         .await
         .map_err(store_err)?;
-    let connector = deps
-        .connectors
-        .get(
-            channel.id,
-            channel.updated_at,
-            &channel.base_url,
-            &ic.credentials,
-        )
-        .map_err(JobError::from)?;
+    let connector = deps.connector(ic).map_err(JobError::from)?;
     let mut pushed = 0;
     for p in plan.iter().filter(|p| p.needs_push()) {
         connector

@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use switchyard_sandbox::{Credentials, Sandbox, SandboxConfig};
+use switchyard_sandbox::{Credentials, Sandbox, SandboxConfig, StoreInfo};
+
+use crate::connectors::Secret;
+use crate::domain::{ChannelCredentials, ShopifyCredentials, WooCredentials};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -26,6 +29,29 @@ pub fn config(opts: &Options) -> SandboxConfig {
         s.generator.orders_per_second = opts.orders_per_second;
     }
     config
+}
+
+/// The credentials a channel needs for a simulated store, as the sandbox issued them.
+pub fn sandbox_credentials(info: &StoreInfo) -> ChannelCredentials {
+    match &info.credentials {
+        Credentials::Shopify {
+            access_token,
+            app_secret,
+            ..
+        } => ChannelCredentials::Shopify(ShopifyCredentials {
+            access_token: Secret::new(access_token.clone()),
+            app_secret: Secret::new(app_secret.clone()),
+        }),
+        Credentials::WooCommerce {
+            consumer_key,
+            consumer_secret,
+            webhook_secret,
+        } => ChannelCredentials::WooCommerce(WooCredentials {
+            consumer_key: Secret::new(consumer_key.clone()),
+            consumer_secret: Secret::new(consumer_secret.clone()),
+            webhook_secret: Secret::new(webhook_secret.clone()),
+        }),
+    }
 }
 
 /// What a person needs to point a channel (or a platform client) at each simulated store.

@@ -24,15 +24,14 @@ use tokio::sync::watch;
 
 use crate::app::Application;
 use crate::config::Settings;
-use crate::connectors::Secret;
 use crate::crypto::CredentialsKey;
-use crate::domain::{ChannelCredentials, ChannelSettings, ShopifyCredentials, WooCredentials};
+use crate::domain::ChannelSettings;
 use crate::queue::{Broker, QueueStats};
 use crate::store::channels::{self, ChannelRow, ChannelUpdate, NewChannel};
 use crate::store::{accounts, import_state, products, stores, AccountId};
 use crate::workers::{import_products, Deps, ImportOrders, ImportProducts, JobKind};
 use crate::{db, sandbox_cmd, shutdown};
-use switchyard_sandbox::{Credentials, Platform, Sandbox, SandboxHandle, StoreInfo};
+use switchyard_sandbox::{Platform, Sandbox, SandboxHandle, StoreInfo};
 
 /// `switchyard demo`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -84,29 +83,6 @@ pub fn quiet_logs(settings: &mut Settings) {
     }
 }
 
-/// The credentials a channel needs for a simulated store, as the sandbox issued them.
-pub fn sandbox_credentials(info: &StoreInfo) -> ChannelCredentials {
-    match &info.credentials {
-        Credentials::Shopify {
-            access_token,
-            app_secret,
-            ..
-        } => ChannelCredentials::Shopify(ShopifyCredentials {
-            access_token: Secret::new(access_token.clone()),
-            app_secret: Secret::new(app_secret.clone()),
-        }),
-        Credentials::WooCommerce {
-            consumer_key,
-            consumer_secret,
-            webhook_secret,
-        } => ChannelCredentials::WooCommerce(WooCredentials {
-            consumer_key: Secret::new(consumer_key.clone()),
-            consumer_secret: Secret::new(consumer_secret.clone()),
-            webhook_secret: Secret::new(webhook_secret.clone()),
-        }),
-    }
-}
-
 /// What the demo seeded.
 struct Seeded {
     account: AccountId,
@@ -149,7 +125,7 @@ async fn seed(
                 store_id: store.id,
                 name: &info.name,
                 base_url: &info.base_url,
-                credentials: &sandbox_credentials(info),
+                credentials: &sandbox_cmd::sandbox_credentials(info),
                 settings: &settings,
             },
         )

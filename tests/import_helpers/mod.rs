@@ -10,15 +10,13 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use switchyard::config::Settings;
 use switchyard::crypto::CredentialsKey;
-use switchyard::domain::{ChannelCredentials, ChannelSettings, ShopifyCredentials, WooCredentials};
+use switchyard::domain::ChannelSettings;
 use switchyard::queue::{relay, Broker, EnqueueOptions, JobInfo, JobStatus};
 use switchyard::store::channels::{self, ChannelRow, NewChannel};
 use switchyard::store::{accounts, stores, AccountId};
 use switchyard::workers::{self, Deps, ImportOrders, ImportReason, JobKind};
-use switchyard::{connectors::Secret, db};
-use switchyard_sandbox::{
-    Credentials, GeneratorConfig, Sandbox, SandboxConfig, SandboxHandle, SimStore,
-};
+use switchyard::{db, sandbox_cmd};
+use switchyard_sandbox::{GeneratorConfig, Sandbox, SandboxConfig, SandboxHandle, SimStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -112,25 +110,7 @@ impl World {
             .sandbox
             .store_info(sandbox_store)
             .expect("sandbox store");
-        let credentials = match &info.credentials {
-            Credentials::Shopify {
-                access_token,
-                app_secret,
-                ..
-            } => ChannelCredentials::Shopify(ShopifyCredentials {
-                access_token: Secret::new(access_token.clone()),
-                app_secret: Secret::new(app_secret.clone()),
-            }),
-            Credentials::WooCommerce {
-                consumer_key,
-                consumer_secret,
-                webhook_secret,
-            } => ChannelCredentials::WooCommerce(WooCredentials {
-                consumer_key: Secret::new(consumer_key.clone()),
-                consumer_secret: Secret::new(consumer_secret.clone()),
-                webhook_secret: Secret::new(webhook_secret.clone()),
-            }),
-        };
+        let credentials = sandbox_cmd::sandbox_credentials(info);
         channels::create(
             &self.pool,
             &self.deps.credentials_key,

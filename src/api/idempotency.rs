@@ -35,13 +35,19 @@ const ABANDONED_SLACK: Duration = Duration::from_secs(5);
 /// Set on a replayed answer.
 pub static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// The header's value: 1 to [`MAX_KEY`] visible ASCII characters.
+/// True for 1 to [`MAX_KEY`] visible ASCII characters: what a key (or a report id standing in
+/// for one) must be.
+pub fn is_valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The header's value, trimmed; see [`is_valid_key`].
 pub fn parse_key(value: &HeaderValue) -> Result<String, AppError> {
     let value = value
         .to_str()
         .map_err(|_| AppError::BadRequest("`Idempotency-Key` must be visible ASCII".into()))?
         .trim();
-    if value.is_empty() || value.len() > MAX_KEY || !value.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_valid_key(value) {
         return Err(AppError::BadRequest(format!(
             "`Idempotency-Key` must be 1 to {MAX_KEY} visible ASCII characters"
         )));

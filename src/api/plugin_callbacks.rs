@@ -12,7 +12,6 @@
 //! figure; keyed, so a replay of an old report cannot undo a newer one.
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,12 +19,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::auth::bearer;
 use super::extract::ApiJson;
-// Also the longest report id.
-use super::idempotency::MAX_KEY;
+use super::idempotency::{is_valid_key, MAX_KEY};
 use super::products::MAX_QUANTITY;
-use super::tenant::{conflict, db};
+use super::tenant::{bearer_token, conflict, db, unauthorized};
 use super::AppState;
 use crate::domain::fulfilment::{check_tracking, RequestedLine};
 use crate::error::AppError;
@@ -46,25 +43,11 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Copy)]
 pub struct Plugin(pub CallbackCaller);
 
-fn unauthorized() -> Response {
-    let mut res = AppError::Unauthorized.into_response();
-    res.headers_mut()
-        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    res
-}
-
 impl FromRequestParts<AppState> for Plugin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(token) = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer)
-        else {
-            return Err(unauthorized());
-        };
+        let token = bearer_token(parts).ok_or_else(unauthorized)?;
         let pool = db(state).map_err(IntoResponse::into_response)?;
         match plugins::authenticate(pool, token).await {
             Ok(Some(caller)) => Ok(Plugin(caller)),
@@ -86,7 +69,7 @@ struct StockBody {
 
 fn check_key(field: &str, value: &str) -> Result<String, AppError> {
     let value = value.trim();
-    if value.is_empty() || value.len() > MAX_KEY || !value.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_valid_key(value) {
         return Err(AppError::invalid(
             format!("`{field}` must be 1 to {MAX_KEY} visible ASCII characters"),
             Some(field.to_owned()),

@@ -24,25 +24,29 @@ use crate::store::{self, AccountId, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Account(pub AccountId);
 
-fn unauthorized() -> Response {
+/// 401 with the `WWW-Authenticate` challenge.
+pub(super) fn unauthorized() -> Response {
     let mut res = AppError::Unauthorized.into_response();
     res.headers_mut()
         .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     res
 }
 
+/// The request's bearer token. Shared by every extractor that authenticates a token (accounts
+/// here, plugins' callback tokens), which answer [`unauthorized`] without one.
+pub(super) fn bearer_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+}
+
 impl FromRequestParts<AppState> for Account {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(token) = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer)
-        else {
-            return Err(unauthorized());
-        };
+        let token = bearer_token(parts).ok_or_else(unauthorized)?;
         let pool = db(state).map_err(IntoResponse::into_response)?;
         match store::accounts::authenticate(pool, token).await {
             Ok(Some(account)) => Ok(Account(account)),

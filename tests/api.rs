@@ -2,6 +2,7 @@
 //! field, job state) and what the queue holds afterwards.
 
 mod api_helpers;
+mod http_helpers;
 
 use std::time::Duration;
 

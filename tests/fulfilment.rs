@@ -2,7 +2,10 @@
 //! through the API, the real push-fulfilment pool and outbox relay, PostgreSQL and Redis, and the
 //! sandbox's own record of what was shipped.
 
+mod http_helpers;
 mod import_helpers;
+
+use http_helpers::problem;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -800,17 +803,4 @@ async fn a_create_retried_with_its_idempotency_key_ships_once() {
         .await;
     assert_eq!(elsewhere["items"].as_array().map(Vec::len), Some(0));
     fx.stop().await;
-}
-
-/// Asserts a problem+json answer with `status`, and returns its body.
-async fn problem(res: reqwest::Response, status: StatusCode) -> Value {
-    assert_eq!(res.status(), status, "status of {}", res.url());
-    let content_type = res
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(content_type, "application/problem+json");
-    res.json().await.unwrap()
 }

@@ -1,42 +1,17 @@
 //! The plugins and plugin-rules API, and the plugin callbacks' security, over HTTP against the
 //! real server, PostgreSQL and Redis.
 
+mod http_helpers;
 mod tenant_helpers;
+
+use http_helpers::problem;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::store::products::{self, NewProduct};
-use tenant_helpers::{pool, spawn_server, tenant, unique, TestServer};
-
-/// Asserts a problem+json answer with `status`, and returns its body.
-async fn problem(res: reqwest::Response, status: StatusCode) -> Value {
-    assert_eq!(res.status(), status, "status of {}", res.url());
-    let content_type = res
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(content_type, "application/problem+json");
-    res.json().await.expect("a problem is JSON")
-}
-
-async fn send(
-    server: &TestServer,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let req = server.request(method, path, token);
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    req.send().await.expect("request sent")
-}
+use tenant_helpers::{pool, send, spawn_server, tenant, unique, TestServer};
 
 async fn store(server: &TestServer, token: &str) -> i64 {
     let res = send(

@@ -2,28 +2,16 @@
 //! Redis: CRUD, validation naming the field, stock set / adjust / plugin stock with the
 //! `Idempotency-Key` replay, kits, the ledger, and another account's ids answering 404.
 
+mod http_helpers;
 mod tenant_helpers;
+
+use http_helpers::problem;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::connectors::{Listing, ListingId};
 use switchyard::store::channel_products;
-use tenant_helpers::{channel, key, pool, spawn_server, tenant, TestServer};
-
-async fn send(
-    app: &TestServer,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let req = app.request(method, path, token);
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    req.send().await.expect("request sent")
-}
+use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, TestServer};
 
 async fn ok_json(res: reqwest::Response, status: StatusCode) -> Value {
     let url = res.url().clone();
@@ -31,18 +19,6 @@ async fn ok_json(res: reqwest::Response, status: StatusCode) -> Value {
     let text = res.text().await.expect("a body");
     assert_eq!(got, status, "{url}: {text}");
     serde_json::from_str(&text).expect("JSON")
-}
-
-/// Asserts a problem+json of `status` and returns it.
-async fn problem(res: reqwest::Response, status: StatusCode) -> Value {
-    assert_eq!(res.status(), status, "status of {}", res.url());
-    assert_eq!(
-        res.headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
-    );
-    res.json().await.expect("a problem is JSON")
 }
 
 async fn create(app: &TestServer, token: &str, body: Value) -> Value {

@@ -3,41 +3,17 @@
 //! only live account tokens open tenant routes, and credentials are checked with the platform
 //! and stored only as ciphertext.
 
+mod http_helpers;
 mod tenant_helpers;
+
+use http_helpers::problem;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::domain::Decision;
 use switchyard::store::{accounts, orders};
 use switchyard_sandbox::{Sandbox, SandboxConfig};
-use tenant_helpers::{channel, key, order, pool, spawn_server, tenant, unique, TestServer};
-
-async fn problem(res: reqwest::Response, status: StatusCode) -> Value {
-    assert_eq!(res.status(), status, "status of {}", res.url());
-    let content_type = res
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(content_type, "application/problem+json");
-    res.json().await.expect("a problem is JSON")
-}
-
-async fn send(
-    app: &TestServer,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let req = app.request(method, path, token);
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    req.send().await.expect("request sent")
-}
+use tenant_helpers::{channel, key, order, pool, send, spawn_server, tenant, unique};
 
 #[tokio::test]
 async fn tenant_routes_take_live_account_tokens_only() {

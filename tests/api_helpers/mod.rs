@@ -176,15 +176,7 @@ impl Pool {
 
 /// Asserts a problem+json answer with `status`, and returns its body.
 pub async fn problem(res: Response, status: StatusCode) -> Value {
-    assert_eq!(res.status(), status, "status of {}", res.url());
-    let content_type = res
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(content_type, "application/problem+json");
-    let body: Value = res.json().await.expect("a problem is JSON");
+    let body = crate::http_helpers::problem(res, status).await;
     assert_eq!(body["status"], status.as_u16());
     assert!(
         body["type"]

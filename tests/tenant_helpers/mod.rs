@@ -208,3 +208,19 @@ impl TestServer {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
     }
 }
+
+/// Sends `method path` with `token`, and `body` as JSON when given.
+pub async fn send(
+    app: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let req = app.request(method, path, token);
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    req.send().await.expect("request sent")
+}

@@ -1,0 +1,19 @@
+//! Assertions on HTTP answers shared by the API test files, whatever harness they start the
+//! server with.
+#![allow(dead_code)]
+
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+/// Asserts a problem+json answer with `status`, and returns its body.
+pub async fn problem(res: Response, status: StatusCode) -> Value {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    let content_type = res
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    res.json().await.expect("a problem is JSON")
+}

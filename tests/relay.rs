@@ -1,6 +1,8 @@
 //! The outbox relay: rows committed by a domain transaction reach Redis even when no relay was
-//! running at the time (the process died between commit and push), and leave the outbox.
-//! Runs on a database of its own, so no other test's relay takes its rows.
+//! running at the time (the process died between commit and push), and leave the outbox; the
+//! webhook fan-out's jobs reach Redis straight after its commit, or from their fallback row
+//! when that push never happened. Each test runs on a database of its own, so no other test's
+//! relay takes its rows.
 
 mod queue_helpers;
 
@@ -8,12 +10,18 @@ use std::time::Duration;
 
 use queue_helpers::{broker_with, eventually, settings};
 use serde_json::json;
-use switchyard::queue::relay;
+use sqlx::PgPool;
+use switchyard::config::Settings;
+use switchyard::crypto::CredentialsKey;
+use switchyard::queue::{relay, Broker, Queue};
 use switchyard::store::outbox::{self, OutboxItem};
+use switchyard::store::webhooks::{self, FanOut, NewWebhook};
+use switchyard::store::{accounts, stores};
+use switchyard::workers::{DeliverWebhook, JobKind};
 use switchyard::{db, workers::Noop};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
+/// Settings, a pool and a broker on a database of the test's own.
+async fn own_database() -> (Settings, String, PgPool, Broker) {
     let mut settings = settings();
     let name = format!(
         "switchyard_relay_{}",
@@ -24,6 +32,36 @@ async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
         .await
         .expect("a database of its own");
     let broker = broker_with(&settings).await;
+    (settings, name, pool, broker)
+}
+
+/// Removes the test's queue, events stream and database.
+async fn tear_down(settings: &Settings, name: &str, pool: PgPool, broker: &Broker, queue: Queue) {
+    queue.destroy().await.unwrap();
+    let _ = redis::AsyncCommands::del::<_, ()>(&mut broker.conn(), relay::events_key(broker)).await;
+    pool.close().await;
+    let admin = db::prepare(&switchyard::config::DatabaseSettings {
+        url: "postgres://localhost/switchyard_test".into(),
+        ..settings.database.clone()
+    })
+    .await
+    .unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
+
+async fn outbox_rows(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
+    let (settings, name, pool, broker) = own_database().await;
 
     // A domain transaction writes its jobs and events and commits; nothing relays yet.
     let mut tx = pool.begin().await.unwrap();
@@ -44,11 +82,7 @@ async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(relay::run(pool.clone(), broker.clone(), stop_rx));
     eventually(Duration::from_secs(10), "the outbox to empty", || async {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        (left == 0).then_some(())
+        (outbox_rows(&pool).await == 0).then_some(())
     })
     .await;
     // Two jobs: the second unique one coalesced with the first while it waited.
@@ -75,18 +109,147 @@ async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
 
     let _ = stop_tx.send(true);
     let _ = running.await;
-    pool.close().await;
-    queue.destroy().await.unwrap();
-    let _ =
-        redis::AsyncCommands::del::<_, ()>(&mut broker.conn(), relay::events_key(&broker)).await;
-    let admin = db::prepare(&switchyard::config::DatabaseSettings {
-        url: "postgres://localhost/switchyard_test".into(),
-        ..settings.database.clone()
-    })
+    tear_down(&settings, &name, pool, &broker, queue).await;
+}
+
+/// A store with one webhook subscribed to `order.created`; returns the store's id.
+async fn store_with_webhook(settings: &Settings, pool: &PgPool) -> i64 {
+    let key = CredentialsKey::from_hex(&settings.crypto.credentials_key).unwrap();
+    let (account, _) = accounts::create_account(pool, "relay", "t").await.unwrap();
+    let store = stores::create(pool, account, "s").await.unwrap();
+    let triggers = vec!["order.created".to_owned()];
+    webhooks::create(
+        pool,
+        &key,
+        account,
+        &NewWebhook {
+            store_id: store.id,
+            url: "http://127.0.0.1:9/hook",
+            description: None,
+            triggers: &triggers,
+            enabled: true,
+            secret: &switchyard::webhooks::generate_secret(),
+        },
+    )
     .await
     .unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
+    store.id
+}
+
+async fn deliveries(pool: &PgPool) -> Vec<i64> {
+    sqlx::query_scalar("SELECT id FROM webhook_deliveries ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind() {
+    let (settings, name, pool, broker) = own_database().await;
+    let store = store_with_webhook(&settings, &pool).await;
+    let queue = broker.queue(DeliverWebhook::QUEUE).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(relay::run(pool.clone(), broker.clone(), stop_rx));
+
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..3 {
+        let event = OutboxItem::Event {
+            payload: json!({"type": "order.created", "store_id": store, "data": {"id": i}}),
+        };
+        outbox::push_in_tx(&mut tx, &event).await.unwrap();
+    }
+    // Another store's event and an event nobody subscribes to make no delivery.
+    for payload in [
+        json!({"type": "order.created", "store_id": store + 1000, "data": {}}),
+        json!({"type": "product.created", "store_id": store, "data": {}}),
+    ] {
+        outbox::push_in_tx(&mut tx, &OutboxItem::Event { payload })
+            .await
+            .unwrap();
+    }
+    outbox::notify_in_tx(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Far sooner than the fallback's 30 s: the relay pushed the jobs itself.
+    eventually(Duration::from_secs(5), "three delivery jobs", || async {
+        (queue.stats().await.unwrap().ready == 3).then_some(())
+    })
+    .await;
+    assert_eq!(deliveries(&pool).await.len(), 3);
+    // The fallback row is gone once the relay has pushed its jobs, so they can never be pushed
+    // a second time.
+    eventually(Duration::from_secs(5), "the outbox to empty", || async {
+        (outbox_rows(&pool).await == 0).then_some(())
+    })
+    .await;
+
+    let _ = stop_tx.send(true);
+    let _ = running.await;
+    tear_down(&settings, &name, pool, &broker, queue).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_whose_push_never_happened_are_queued_from_their_fallback_row() {
+    let (settings, name, pool, broker) = own_database().await;
+    let store = store_with_webhook(&settings, &pool).await;
+    let queue = broker.queue(DeliverWebhook::QUEUE).unwrap();
+
+    // A relay's transaction fans an event out and commits, and its process dies before it
+    // pushes the jobs.
+    let payload = json!({"type": "order.created", "store_id": store, "data": {"id": 1}});
+    let mut tx = pool.begin().await.unwrap();
+    let event = outbox::push_in_tx(
+        &mut tx,
+        &OutboxItem::Event {
+            payload: payload.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let defer = Duration::from_millis(1500);
+    let mut tx = pool.begin().await.unwrap();
+    let fanned = webhooks::fan_out_in_tx(&mut tx, &[(event, &payload)], defer)
         .await
         .unwrap();
+    outbox::delete(&mut tx, &[event]).await.unwrap();
+    tx.commit().await.unwrap();
+    let committed = std::time::Instant::now();
+    let made = deliveries(&pool).await;
+    assert_eq!(made.len(), 1);
+    let Some(FanOut {
+        jobs: OutboxItem::Jobs { queue: q, payloads },
+        ..
+    }) = fanned
+    else {
+        panic!("the fan-out made no jobs: {fanned:?}");
+    };
+    assert_eq!(q, DeliverWebhook::QUEUE);
+    assert_eq!(payloads, vec![json!({ "delivery_id": made[0] })]);
+
+    // Until the deferral has passed no relay takes the fallback row...
+    let mut look = pool.begin().await.unwrap();
+    assert!(outbox::take_batch(&mut look, 100).await.unwrap().is_empty());
+    look.rollback().await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(relay::run(pool.clone(), broker.clone(), stop_rx));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if committed.elapsed() < defer {
+        assert_eq!(queue.stats().await.unwrap().ready, 0);
+    }
+    // ...and then one does, once.
+    eventually(Duration::from_secs(5), "the fallback's job", || async {
+        (queue.stats().await.unwrap().ready == 1).then_some(())
+    })
+    .await;
+    assert!(committed.elapsed() >= defer);
+    eventually(Duration::from_secs(5), "the outbox to empty", || async {
+        (outbox_rows(&pool).await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(queue.stats().await.unwrap().ready, 1);
+
+    let _ = stop_tx.send(true);
+    let _ = running.await;
+    tear_down(&settings, &name, pool, &broker, queue).await;
 }

@@ -22,8 +22,8 @@ pub struct Deps {
     /// The deliver-webhook worker's HTTP client; `None` only when it could not be built (the
     /// reason is logged at start, and deliveries wait for a fixed deployment).
     pub webhooks: Option<crate::webhooks::WebhookClient>,
-    /// Writes webhook attempt records in batches.
-    pub webhook_recorder: crate::webhooks::recorder::Recorder,
+    /// Reads webhook deliveries and writes their attempts in batches.
+    pub webhook_batches: crate::webhooks::batcher::DeliveryBatches,
 }
 
 impl Deps {
@@ -32,7 +32,7 @@ impl Deps {
         let webhooks = crate::webhooks::WebhookClient::new(&broker.settings().webhooks)
             .inspect_err(|e| tracing::error!(error = %e, "webhook client unavailable"))
             .ok();
-        let webhook_recorder = crate::webhooks::recorder::Recorder::new(db.clone());
+        let webhook_batches = crate::webhooks::batcher::DeliveryBatches::new(db.clone());
         Arc::new(Deps {
             db,
             credentials_key,
@@ -40,7 +40,7 @@ impl Deps {
             broker,
             import_overlap: Duration::from_secs(300),
             webhooks,
-            webhook_recorder,
+            webhook_batches,
         })
     }
 }

@@ -25,7 +25,9 @@ pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobEr
             "the webhook client could not be built; see the start-up log",
         ));
     };
-    let Some(work) = store::delivery_work(&deps.db, job.delivery_id)
+    let Some(work) = deps
+        .webhook_batches
+        .work(job.delivery_id)
         .await
         .map_err(store_err)?
     else {
@@ -96,7 +98,7 @@ pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobEr
             }
         }
     }
-    deps.webhook_recorder
+    deps.webhook_batches
         .record(record)
         .await
         .map_err(store_err)?;

@@ -3,7 +3,11 @@
 //! transaction per batch. A crash before the delete commits pushes the batch again, which is
 //! harmless: every job is idempotent and events carry ids. Several relays may run at once (one
 //! per process); `SKIP LOCKED` gives each its own rows.
+//!
+//! The same transaction fans events out to webhook deliveries. Their jobs are pushed straight
+//! after the commit, with a deferred outbox row as the fallback should that push never happen.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -13,6 +17,7 @@ use tokio::sync::watch;
 
 use super::{Broker, EnqueueOptions};
 use crate::store::outbox::{self, OutboxItem, NOTIFY_CHANNEL};
+use crate::store::webhooks::{self, FanOut};
 
 /// Rows moved per transaction.
 const BATCH: i64 = 500;
@@ -39,83 +44,131 @@ pub fn events_key(broker: &Broker) -> String {
     format!("{}:events", broker.settings().redis.key_prefix)
 }
 
-/// Moves one batch. Returns how many rows it moved.
-pub async fn relay_once(db: &PgPool, broker: &Broker) -> Result<usize, RelayError> {
-    let mut tx = db.begin().await?;
-    let rows = outbox::take_batch(&mut tx, BATCH).await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let mut events = redis::pipe();
-    let key = events_key(broker);
-    let mut has_events = false;
-    // Jobs without a unique key go in one bulk call per queue: a fan-out of hundreds of webhook
-    // deliveries would otherwise cost a round trip each.
-    let mut bulk: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for (id, item) in &rows {
-        match item {
-            OutboxItem::Job {
-                queue,
-                payload,
-                unique_key: None,
-            } => bulk
-                .entry(queue.as_str())
-                .or_default()
-                .push(payload.to_string()),
-            OutboxItem::Job {
-                queue,
-                payload,
-                unique_key,
-            } => {
-                let opts = EnqueueOptions {
-                    unique_key: unique_key.clone(),
-                    ..EnqueueOptions::default()
-                };
-                broker
-                    .queue(queue)?
-                    .enqueue_json(&payload.to_string(), &opts)
-                    .await?;
+/// How long the fallback row of a fan-out's jobs waits before any relay may push it: far longer
+/// than the relay's own push after its commit takes, short enough that a crash in between delays
+/// those deliveries by no more than this.
+const FALLBACK_AFTER: Duration = Duration::from_secs(30);
+
+/// One relay's state between batches.
+#[derive(Default)]
+struct Relay {
+    /// Fallback rows whose jobs this relay pushed itself; deleted with the next batch.
+    pushed_fallbacks: Vec<i64>,
+}
+
+impl Relay {
+    /// Moves one batch. Returns how many rows it moved.
+    async fn once(&mut self, db: &PgPool, broker: &Broker) -> Result<usize, RelayError> {
+        let mut tx = db.begin().await?;
+        let rows = outbox::take_batch(&mut tx, BATCH).await?;
+        if rows.is_empty() {
+            if !self.pushed_fallbacks.is_empty() {
+                outbox::delete(&mut tx, &self.pushed_fallbacks).await?;
+                tx.commit().await?;
+                self.pushed_fallbacks.clear();
             }
-            OutboxItem::Event { payload } => {
-                has_events = true;
-                events
-                    .cmd("XADD")
-                    .arg(&key)
-                    .arg("MAXLEN")
-                    .arg("~")
-                    .arg(EVENTS_KEPT)
-                    .arg("*")
-                    .arg("outbox_id")
-                    .arg(id)
-                    .arg("event")
-                    .arg(payload.to_string())
-                    .ignore();
+            return Ok(0);
+        }
+        let mut events = redis::pipe();
+        let key = events_key(broker);
+        let mut has_events = false;
+        // Jobs without a unique key go in one bulk call per queue: a fan-out of hundreds of
+        // webhook deliveries would otherwise cost a round trip each.
+        let mut bulk: BTreeMap<&str, Vec<String>> = Default::default();
+        for (id, item) in &rows {
+            match item {
+                OutboxItem::Job {
+                    queue,
+                    payload,
+                    unique_key: None,
+                } => bulk
+                    .entry(queue.as_str())
+                    .or_default()
+                    .push(payload.to_string()),
+                OutboxItem::Job {
+                    queue,
+                    payload,
+                    unique_key,
+                } => {
+                    let opts = EnqueueOptions {
+                        unique_key: unique_key.clone(),
+                        ..EnqueueOptions::default()
+                    };
+                    broker
+                        .queue(queue)?
+                        .enqueue_json(&payload.to_string(), &opts)
+                        .await?;
+                }
+                OutboxItem::Jobs { queue, payloads } => bulk
+                    .entry(queue.as_str())
+                    .or_default()
+                    .extend(payloads.iter().map(|p| p.to_string())),
+                OutboxItem::Event { payload } => {
+                    has_events = true;
+                    events
+                        .cmd("XADD")
+                        .arg(&key)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(EVENTS_KEPT)
+                        .arg("*")
+                        .arg("outbox_id")
+                        .arg(id)
+                        .arg("event")
+                        .arg(payload.to_string())
+                        .ignore();
+                }
             }
         }
+        for (queue, payloads) in &bulk {
+            broker
+                .queue(queue)?
+                .enqueue_bulk_json(payloads, &EnqueueOptions::default())
+                .await?;
+        }
+        if has_events {
+            let mut conn = broker.conn();
+            let _: () = events.query_async(&mut conn).await?;
+        }
+        // Deliveries are made in this transaction, which also deletes the events: an event is
+        // fanned out exactly once, or not at all if this rolls back.
+        let event_rows: Vec<(i64, &serde_json::Value)> = rows
+            .iter()
+            .filter_map(|(id, item)| match item {
+                OutboxItem::Event { payload } => Some((*id, payload)),
+                _ => None,
+            })
+            .collect();
+        let fanned = webhooks::fan_out_in_tx(&mut tx, &event_rows, FALLBACK_AFTER).await?;
+        let mut ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        ids.extend_from_slice(&self.pushed_fallbacks);
+        outbox::delete(&mut tx, &ids).await?;
+        tx.commit().await?;
+        self.pushed_fallbacks.clear();
+        // The deliveries' jobs go to Redis now rather than on the next turn through the outbox:
+        // that saves a row per delivery and a turn of latency. Should this push not happen, the
+        // fallback row pushes the same jobs once FALLBACK_AFTER has passed.
+        if let Some(FanOut {
+            jobs: OutboxItem::Jobs { queue, payloads },
+            fallback_row,
+        }) = fanned
+        {
+            let payloads: Vec<String> = payloads.iter().map(|p| p.to_string()).collect();
+            match broker
+                .queue(&queue)?
+                .enqueue_bulk_json(&payloads, &EnqueueOptions::default())
+                .await
+            {
+                Ok(_) => self.pushed_fallbacks.push(fallback_row),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    deliveries = payloads.len(),
+                    "could not queue webhook deliveries; the outbox will in {FALLBACK_AFTER:?}"
+                ),
+            }
+        }
+        Ok(rows.len())
     }
-    for (queue, payloads) in &bulk {
-        broker
-            .queue(queue)?
-            .enqueue_bulk_json(payloads, &EnqueueOptions::default())
-            .await?;
-    }
-    if has_events {
-        let mut conn = broker.conn();
-        let _: () = events.query_async(&mut conn).await?;
-    }
-    // Deliveries are made in this transaction, which also deletes the events: an event is
-    // fanned out exactly once, or not at all if this rolls back. Their jobs are outbox rows of
-    // their own, pushed by the next turn of the loop.
-    let event_ids: Vec<i64> = rows
-        .iter()
-        .filter(|(_, item)| matches!(item, OutboxItem::Event { .. }))
-        .map(|(id, _)| *id)
-        .collect();
-    crate::store::webhooks::fan_out_in_tx(&mut tx, &event_ids).await?;
-    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-    outbox::delete(&mut tx, &ids).await?;
-    tx.commit().await?;
-    Ok(rows.len())
 }
 
 /// Relays until `stop` turns true, woken by the outbox's notifications.
@@ -133,9 +186,10 @@ pub async fn run(db: PgPool, broker: Broker, mut stop: watch::Receiver<bool>) {
             None
         }
     };
+    let mut relay = Relay::default();
     let mut pause = Duration::from_millis(100);
     while !*stop.borrow() {
-        match relay_once(&db, &broker).await {
+        match relay.once(&db, &broker).await {
             Ok(n) if n > 0 => {
                 pause = Duration::from_millis(100);
                 continue;
@@ -160,6 +214,12 @@ pub async fn run(db: PgPool, broker: Broker, mut stop: watch::Receiver<bool>) {
             _ = woken => {}
             _ = tokio::time::sleep(POLL) => {}
             _ = stop.changed() => {}
+        }
+    }
+    // What this relay pushed need not be pushed again by another.
+    if !relay.pushed_fallbacks.is_empty() {
+        if let Ok(mut conn) = db.acquire().await {
+            let _ = outbox::delete(&mut conn, &relay.pushed_fallbacks).await;
         }
     }
 }

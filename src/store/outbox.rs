@@ -5,6 +5,8 @@
 //! for the next take, and the duplicate push that may follow is harmless because jobs are
 //! idempotent.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::PgConnection;
@@ -21,6 +23,9 @@ pub enum OutboxItem {
         payload: Value,
         unique_key: Option<String>,
     },
+    /// Many jobs for `queue` without unique keys, in one row: what the webhook fan-out leaves
+    /// behind, deferred, in case its own push after the commit never happens.
+    Jobs { queue: String, payloads: Vec<Value> },
     /// A domain event (`{"type": "order.created", ...}`) for the webhook fan-out.
     Event { payload: Value },
 }
@@ -38,24 +43,52 @@ impl OutboxItem {
     }
 }
 
-/// Writes an item in the caller's transaction.
-pub async fn push_in_tx(conn: &mut PgConnection, item: &OutboxItem) -> Result<i64, StoreError> {
-    let (kind, queue, payload, unique_key) = match item {
+/// An item as its row's columns: kind, queue, payload, unique key.
+fn columns(item: &OutboxItem) -> (&'static str, Option<&str>, Cow<'_, Value>, Option<&str>) {
+    match item {
         OutboxItem::Job {
             queue,
             payload,
             unique_key,
-        } => ("job", Some(queue.as_str()), payload, unique_key.as_deref()),
-        OutboxItem::Event { payload } => ("event", None, payload, None),
-    };
+        } => (
+            "job",
+            Some(queue),
+            Cow::Borrowed(payload),
+            unique_key.as_deref(),
+        ),
+        OutboxItem::Jobs { queue, payloads } => (
+            "jobs",
+            Some(queue),
+            Cow::Owned(Value::from(payloads.clone())),
+            None,
+        ),
+        OutboxItem::Event { payload } => ("event", None, Cow::Borrowed(payload), None),
+    }
+}
+
+/// Writes an item in the caller's transaction.
+pub async fn push_in_tx(conn: &mut PgConnection, item: &OutboxItem) -> Result<i64, StoreError> {
+    push_deferred_in_tx(conn, item, None).await
+}
+
+/// Writes an item that no relay takes before `after` has passed (`None`: at once).
+pub async fn push_deferred_in_tx(
+    conn: &mut PgConnection,
+    item: &OutboxItem,
+    after: Option<std::time::Duration>,
+) -> Result<i64, StoreError> {
+    let (kind, queue, payload, unique_key) = columns(item);
+    let after_ms = after.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     Ok(sqlx::query_scalar(
-        "INSERT INTO outbox (kind, queue, payload, unique_key) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO outbox (kind, queue, payload, unique_key, available_at) \
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::double precision / 1000)) \
          RETURNING id",
     )
     .bind(kind)
     .bind(queue)
     .bind(Json(payload))
     .bind(unique_key)
+    .bind(after_ms)
     .fetch_one(conn)
     .await?)
 }
@@ -74,14 +107,7 @@ pub async fn push_many_in_tx(
     let mut payloads = Vec::with_capacity(items.len());
     let mut unique_keys = Vec::with_capacity(items.len());
     for item in items {
-        let (kind, queue, payload, unique_key) = match item {
-            OutboxItem::Job {
-                queue,
-                payload,
-                unique_key,
-            } => ("job", Some(queue.clone()), payload, unique_key.clone()),
-            OutboxItem::Event { payload } => ("event", None, payload, None),
-        };
+        let (kind, queue, payload, unique_key) = columns(item);
         kinds.push(kind);
         queues.push(queue);
         payloads.push(payload.to_string());
@@ -103,7 +129,8 @@ pub async fn push_many_in_tx(
     .await?)
 }
 
-/// Locks and returns up to `n` of the oldest items no other transaction holds. Call it inside a
+/// Locks and returns up to `n` of the oldest items no other transaction holds and no deferral
+/// keeps back. Call it inside a
 /// transaction and [`delete`] what was pushed before committing: the locks last as long as that
 /// transaction, which is what keeps two relays from pushing the same rows.
 pub async fn take_batch(
@@ -113,6 +140,7 @@ pub async fn take_batch(
     type Row = (i64, String, Option<String>, Json<Value>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, kind, queue, payload, unique_key FROM outbox \
+         WHERE available_at IS NULL OR available_at <= now() \
          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(n)
@@ -125,6 +153,14 @@ pub async fn take_batch(
                     queue,
                     payload,
                     unique_key,
+                },
+                ("jobs", Some(queue)) => match payload {
+                    Value::Array(payloads) => OutboxItem::Jobs { queue, payloads },
+                    _ => {
+                        return Err(StoreError::Corrupt(format!(
+                            "outbox row {id} of kind `jobs` holds no array"
+                        )))
+                    }
                 },
                 ("event", _) => OutboxItem::Event { payload },
                 (other, _) => {

@@ -2,10 +2,10 @@
 //! every attempt of a delivery.
 //!
 //! Secrets are sealed with the credentials key, as channel credentials are, and shown only when
-//! created or rotated. The hot path of a delivery is two statements: [`delivery_work`] reads
-//! everything the attempt needs in one join, and [`record_attempts`] writes the attempt, the
-//! delivery's new state and (only when it changes) the endpoint's failing state, for a whole
-//! batch of deliveries at once (see `webhooks::recorder`).
+//! created or rotated. The hot path of a delivery is two statements, each shared by a batch of
+//! deliveries (see `webhooks::batcher`): [`delivery_work_many`] reads everything the attempts
+//! need in one join, and [`record_attempts`] writes each attempt, each delivery's new state and
+//! (only when it changes) each endpoint's failing state.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -274,50 +274,103 @@ async fn enqueue_in_tx(conn: &mut PgConnection, deliveries: &[i64]) -> Result<()
     outbox::notify_in_tx(conn).await
 }
 
-/// Turns the outbox events among `outbox_ids` into one delivery per enabled webhook of the
-/// event's store that subscribes to its type, each with its deliver-webhook job in the outbox,
-/// in one statement of the caller's transaction (the relay's, which deletes the rows in the same
-/// transaction: an event is fanned out exactly once or, on a rollback, not at all). Events no
-/// webhook wants leave nothing behind. Returns how many deliveries it made.
-pub async fn fan_out_in_tx(conn: &mut PgConnection, outbox_ids: &[i64]) -> Result<u64, StoreError> {
-    if outbox_ids.is_empty() {
-        return Ok(0);
+/// What a fan-out made: its deliveries' jobs, which the caller pushes once its transaction has
+/// committed, and the deferred outbox row that holds the same jobs in case it never does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FanOut {
+    pub jobs: OutboxItem,
+    pub fallback_row: i64,
+}
+
+/// Turns `events` (outbox rows: id and payload) into one delivery per enabled webhook of the
+/// event's store that subscribes to its type, in the caller's transaction: the relay's, which
+/// deletes the rows in the same transaction, so an event is fanned out exactly once or, on a
+/// rollback, not at all. The deliveries' jobs are written as one outbox row that no relay takes
+/// for `defer` (see [`FanOut`]). Events no webhook wants leave nothing behind; `None` when no
+/// delivery was made.
+pub async fn fan_out_in_tx(
+    conn: &mut PgConnection,
+    events: &[(i64, &serde_json::Value)],
+    defer: std::time::Duration,
+) -> Result<Option<FanOut>, StoreError> {
+    let typed: Vec<(i64, i64, &str)> = events
+        .iter()
+        .filter_map(|(id, p)| Some((*id, p["store_id"].as_i64()?, p["type"].as_str()?)))
+        .collect();
+    if typed.is_empty() {
+        return Ok(None);
     }
-    let made: i64 = sqlx::query_scalar(&format!(
-        "WITH ev AS ( \
-             SELECT o.id AS outbox_id, (o.payload->>'store_id')::numeric::bigint AS store_id, \
-                    o.payload->>'type' AS type, o.payload, o.created_at \
-             FROM outbox o \
-             WHERE o.id = ANY($1) AND o.kind = 'event' \
-               AND jsonb_typeof(o.payload->'store_id') = 'number' \
-               AND jsonb_typeof(o.payload->'type') = 'string'), \
-         m AS ( \
-             SELECT ev.outbox_id, w.id AS webhook_id FROM ev \
-             JOIN webhooks w ON w.store_id = ev.store_id AND w.enabled \
-                 AND ev.type = ANY(w.triggers)), \
-         e AS ( \
-             INSERT INTO webhook_events (outbox_id, store_id, type, msg_id, payload, created_at) \
-             SELECT ev.outbox_id, ev.store_id, ev.type, {NEW_MSG_ID}, ev.payload, ev.created_at \
-             FROM ev WHERE ev.outbox_id IN (SELECT outbox_id FROM m) \
-             ON CONFLICT (outbox_id) DO NOTHING \
-             RETURNING id, outbox_id), \
-         d AS ( \
-             INSERT INTO webhook_deliveries (webhook_id, event_id) \
-             SELECT m.webhook_id, e.id FROM m JOIN e USING (outbox_id) \
-             ORDER BY e.id, m.webhook_id \
-             ON CONFLICT (event_id, webhook_id) DO NOTHING \
-             RETURNING id), \
-         j AS ( \
-             INSERT INTO outbox (kind, queue, payload) \
-             SELECT 'job', $2, jsonb_build_object('delivery_id', d.id) FROM d ORDER BY d.id \
-             RETURNING 1) \
-         SELECT count(*) FROM j"
-    ))
-    .bind(outbox_ids)
-    .bind(DeliverWebhook::QUEUE)
-    .fetch_one(conn)
+    let mut stores: Vec<i64> = typed.iter().map(|(_, store, _)| *store).collect();
+    stores.sort_unstable();
+    stores.dedup();
+    let hooks: Vec<(i64, i64, Vec<String>)> = sqlx::query_as(
+        "SELECT id, store_id, triggers FROM webhooks WHERE enabled AND store_id = ANY($1) \
+         ORDER BY id",
+    )
+    .bind(&stores)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(u64::try_from(made).unwrap_or(0))
+    // (outbox row, webhook) of every delivery to make, and the events they need.
+    let mut wanted: Vec<(i64, i64)> = Vec::new();
+    let (mut ev_ids, mut ev_stores, mut ev_types) = (Vec::new(), Vec::new(), Vec::new());
+    for (outbox_id, store, kind) in &typed {
+        let before = wanted.len();
+        wanted.extend(
+            hooks
+                .iter()
+                .filter(|(_, s, triggers)| s == store && triggers.iter().any(|t| t == kind))
+                .map(|(hook, _, _)| (*outbox_id, *hook)),
+        );
+        if wanted.len() > before {
+            ev_ids.push(*outbox_id);
+            ev_stores.push(*store);
+            ev_types.push(*kind);
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    // The payload is copied from the outbox row rather than sent back from here.
+    let made: Vec<(i64, i64)> = sqlx::query_as(&format!(
+        "INSERT INTO webhook_events (outbox_id, store_id, type, msg_id, payload, created_at) \
+         SELECT o.id, i.store_id, i.type, {NEW_MSG_ID}, o.payload, o.created_at \
+         FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY \
+              AS i(outbox_id, store_id, type, n) \
+         JOIN outbox o ON o.id = i.outbox_id ORDER BY i.n \
+         ON CONFLICT (outbox_id) DO NOTHING RETURNING outbox_id, id"
+    ))
+    .bind(&ev_ids)
+    .bind(&ev_stores)
+    .bind(&ev_types)
+    .fetch_all(&mut *conn)
+    .await?;
+    let event_of: std::collections::HashMap<i64, i64> = made.into_iter().collect();
+    let (hook_ids, event_ids): (Vec<i64>, Vec<i64>) = wanted
+        .iter()
+        .filter_map(|(outbox_id, hook)| Some((*hook, *event_of.get(outbox_id)?)))
+        .unzip();
+    let deliveries: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[]) \
+         ON CONFLICT (event_id, webhook_id) DO NOTHING RETURNING id",
+    )
+    .bind(&hook_ids)
+    .bind(&event_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    if deliveries.is_empty() {
+        return Ok(None);
+    }
+    let jobs = OutboxItem::Jobs {
+        queue: DeliverWebhook::QUEUE.to_owned(),
+        payloads: deliveries
+            .iter()
+            .map(|&delivery_id| serde_json::to_value(DeliverWebhook { delivery_id }))
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::Corrupt(format!("job does not serialise: {e}")))?,
+    };
+    let fallback_row = outbox::push_deferred_in_tx(conn, &jobs, Some(defer)).await?;
+    Ok(Some(FanOut { jobs, fallback_row }))
 }
 
 /// What one attempt of a delivery needs, read in one statement.
@@ -350,12 +403,20 @@ impl DeliveryWork {
     }
 }
 
-pub async fn delivery_work(
+/// What attempts of `ids` need, read in one statement: one answer per id, in order, `None` for
+/// a delivery that is gone (its webhook was deleted).
+pub async fn delivery_work_many(
     pool: &PgPool,
-    delivery_id: i64,
-) -> Result<Option<DeliveryWork>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT d.status, d.round_attempts, d.webhook_id, w.url, w.enabled, w.secret_enc, \
+    ids: &[i64],
+) -> Result<Vec<Option<DeliveryWork>>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        #[sqlx(flatten)]
+        work: DeliveryWork,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT d.id, d.status, d.round_attempts, d.webhook_id, w.url, w.enabled, w.secret_enc, \
                 CASE WHEN w.previous_secret_until > now() THEN w.previous_secret_enc END \
                     AS previous_secret_enc, \
                 w.failing_since, e.msg_id, e.type AS event_type, e.created_at AS event_at, \
@@ -363,11 +424,15 @@ pub async fn delivery_work(
          FROM webhook_deliveries d \
          JOIN webhooks w ON w.id = d.webhook_id \
          JOIN webhook_events e ON e.id = d.event_id \
-         WHERE d.id = $1",
+         WHERE d.id = ANY($1)",
     )
-    .bind(delivery_id)
-    .fetch_optional(pool)
-    .await?)
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let found: std::collections::HashMap<i64, DeliveryWork> =
+        rows.into_iter().map(|r| (r.id, r.work)).collect();
+    // Cloned, not moved: the same delivery may be asked for twice (a duplicate job).
+    Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
 }
 
 /// One attempt's outcome, as [`record_attempts`] writes it.

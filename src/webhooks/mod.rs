@@ -6,9 +6,9 @@
 //! enabled webhook (`store::webhooks::fan_out_in_tx`); the deliver-webhook worker signs and POSTs
 //! each, following the retry schedule of `domain::webhook_schedule`.
 
+pub mod batcher;
 pub mod client;
 pub mod events;
-pub mod recorder;
 pub mod signature;
 pub mod ssrf;
 

@@ -15,7 +15,7 @@ use switchyard::config::Settings;
 use switchyard::crypto::CredentialsKey;
 use switchyard::queue::{relay, Broker, Queue};
 use switchyard::store::outbox::{self, OutboxItem};
-use switchyard::store::webhooks::{self, FanOut, NewWebhook};
+use switchyard::store::webhooks::{self, EventRow, FanOut, NewWebhook};
 use switchyard::store::{accounts, stores};
 use switchyard::workers::{DeliverWebhook, JobKind};
 use switchyard::{db, workers::Noop};
@@ -158,10 +158,14 @@ async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind()
         };
         outbox::push_in_tx(&mut tx, &event).await.unwrap();
     }
-    // Another store's event and an event nobody subscribes to make no delivery.
+    // Another store's event, an event nobody subscribes to and events without an integer
+    // store make no delivery, and stop nothing.
     for payload in [
         json!({"type": "order.created", "store_id": store + 1000, "data": {}}),
         json!({"type": "product.created", "store_id": store, "data": {}}),
+        json!({"type": "order.created", "store_id": store.to_string()}),
+        json!({"type": "order.created", "store_id": 1e30}),
+        json!({"type": 7, "store_id": store}),
     ] {
         outbox::push_in_tx(&mut tx, &OutboxItem::Event { payload })
             .await
@@ -198,18 +202,18 @@ async fn deliveries_whose_push_never_happened_are_queued_from_their_fallback_row
     // pushes the jobs.
     let payload = json!({"type": "order.created", "store_id": store, "data": {"id": 1}});
     let mut tx = pool.begin().await.unwrap();
-    let event = outbox::push_in_tx(
-        &mut tx,
-        &OutboxItem::Event {
-            payload: payload.clone(),
-        },
-    )
-    .await
-    .unwrap();
+    let event = outbox::push_in_tx(&mut tx, &OutboxItem::Event { payload })
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let defer = Duration::from_millis(1500);
     let mut tx = pool.begin().await.unwrap();
-    let fanned = webhooks::fan_out_in_tx(&mut tx, &[(event, &payload)], defer)
+    let row = EventRow {
+        outbox_id: event,
+        store_id: store,
+        event_type: "order.created",
+    };
+    let fanned = webhooks::fan_out_in_tx(&mut tx, &[row], defer)
         .await
         .unwrap();
     outbox::delete(&mut tx, &[event]).await.unwrap();

@@ -37,6 +37,9 @@ pub struct ReceivedWebhook {
     pub signature: String,
     /// The body's `type`.
     pub event_type: String,
+    /// The body's `timestamp`: when the event happened, by the sender.
+    pub event_at: Option<DateTime<Utc>>,
+    /// The body and its JSON; empty and null when the receiver keeps no bodies.
     pub body: String,
     pub json: serde_json::Value,
     pub verified: bool,
@@ -62,6 +65,9 @@ pub struct ReceiverKnobs {
     pub fail_status: u16,
     /// Answer 401 to a request whose signature does not verify.
     pub reject_unverified: bool,
+    /// Keep every body and its parsed JSON. Without them a record is a few hundred bytes, so a
+    /// long load run does not grow the receiver by the size of everything it was sent.
+    pub keep_bodies: bool,
 }
 
 impl Default for ReceiverKnobs {
@@ -73,13 +79,23 @@ impl Default for ReceiverKnobs {
             fail_next: 0,
             fail_status: 503,
             reject_unverified: false,
+            keep_bodies: true,
         }
     }
 }
 
+/// What every record keeps of a body, read without building its JSON.
+#[derive(Default, serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "type", default)]
+    event_type: String,
+    #[serde(default)]
+    timestamp: Option<DateTime<Utc>>,
+}
+
 #[derive(Default)]
 struct Inner {
-    secrets: Vec<String>,
+    secrets: Arc<Vec<String>>,
     knobs: ReceiverKnobs,
     seen: Vec<ReceivedWebhook>,
 }
@@ -124,7 +140,7 @@ impl WebhookReceiver {
         let addr = listener.local_addr()?;
         let shared = Shared {
             inner: Arc::new(Mutex::new(Inner {
-                secrets,
+                secrets: Arc::new(secrets),
                 ..Inner::default()
             })),
             arrived: Arc::new(Notify::new()),
@@ -178,7 +194,7 @@ impl WebhookReceiver {
 
     /// The secrets signatures are checked with (several while the sender rotates).
     pub fn set_secrets(&self, secrets: Vec<String>) {
-        self.shared.lock().secrets = secrets;
+        self.shared.lock().secrets = Arc::new(secrets);
     }
 
     pub fn knobs(&self) -> ReceiverKnobs {
@@ -213,6 +229,11 @@ impl WebhookReceiver {
 
     pub fn set_delay(&self, delay: Duration) {
         self.shared.lock().knobs.delay = delay;
+    }
+
+    /// Keeps bodies and their JSON (the default), or only the rest of each record.
+    pub fn keep_bodies(&self, keep: bool) {
+        self.shared.lock().knobs.keep_bodies = keep;
     }
 
     /// Waits until at least `n` requests have arrived, or `timeout`; returns what arrived.
@@ -265,7 +286,15 @@ async fn receive(
         let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
         verify(&refs, signed, &body, unix_now(), DEFAULT_TOLERANCE_SECS)
     });
-    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let envelope: Envelope = serde_json::from_slice(&body).unwrap_or_default();
+    let (body_text, json) = if knobs.keep_bodies {
+        (
+            String::from_utf8_lossy(&body).into_owned(),
+            serde_json::from_slice(&body).unwrap_or_default(),
+        )
+    } else {
+        (String::new(), serde_json::Value::Null)
+    };
     let status = if knobs.reject_unverified && checked.is_err() {
         401
     } else if knobs.fail_next > 0 {
@@ -278,8 +307,9 @@ async fn receive(
         webhook_id: header("webhook-id"),
         webhook_timestamp: header("webhook-timestamp"),
         signature: header("webhook-signature"),
-        event_type: json["type"].as_str().unwrap_or_default().to_owned(),
-        body: String::from_utf8_lossy(&body).into_owned(),
+        event_type: envelope.event_type,
+        event_at: envelope.timestamp,
+        body: body_text,
         json,
         verified: checked.is_ok(),
         verify_error: checked.err().map(|e| e.to_string()),
@@ -345,6 +375,23 @@ mod tests {
             seen[0].verify_error.as_deref(),
             Some("missing header webhook-id")
         );
+        assert_eq!(seen[0].body, r#"{"type":"order.created"}"#);
+
+        // Without bodies a record still has the envelope's type and timestamp.
+        receiver.keep_bodies(false);
+        client
+            .post(receiver.url())
+            .body(r#"{"type":"order.paid","timestamp":"2026-01-02T03:04:05.5Z","data":{"a":[1]}}"#)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let light = &receiver.deliveries()[2];
+        assert_eq!(light.event_type, "order.paid");
+        assert_eq!(
+            light.event_at.map(|t| t.to_rfc3339()),
+            Some("2026-01-02T03:04:05.500+00:00".to_owned())
+        );
+        assert!(light.body.is_empty() && light.json.is_null());
         receiver.shutdown().await;
     }
 }

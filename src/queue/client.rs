@@ -285,9 +285,9 @@ impl Queue {
 
     /// Enqueues many jobs in one round trip: one script call per chunk of jobs, or with a unique
     /// key (which only one of them could hold) one pipelined call per job.
-    pub async fn enqueue_bulk_json(
+    pub async fn enqueue_bulk_json<P: AsRef<str> + Sync>(
         &self,
-        payloads: &[String],
+        payloads: &[P],
         opts: &EnqueueOptions,
     ) -> Result<Vec<Enqueued>, QueueError> {
         if payloads.is_empty() {
@@ -296,7 +296,7 @@ impl Queue {
         if opts.unique_key.is_some() {
             let mut out = Vec::with_capacity(payloads.len());
             for p in payloads {
-                out.push(self.enqueue_json(p, opts).await?);
+                out.push(self.enqueue_json(p.as_ref(), opts).await?);
             }
             return Ok(out);
         }
@@ -309,7 +309,7 @@ impl Queue {
             inv.arg(opts.max_attempts.unwrap_or(self.policy.max_attempts))
                 .arg(opts.delay.map_or(0, |d| d.as_millis() as u64));
             for (id, payload) in ids.iter().zip(payloads) {
-                inv.arg(id).arg(payload);
+                inv.arg(id).arg(payload.as_ref());
             }
             let n: usize = inv.invoke_async(&mut conn).await?;
             if n != ids.len() {

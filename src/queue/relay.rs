@@ -16,8 +16,8 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::{Broker, EnqueueOptions};
-use crate::store::outbox::{self, OutboxItem, NOTIFY_CHANNEL};
-use crate::store::webhooks::{self, FanOut};
+use crate::store::outbox::{self, OutboxItem, Taken, NOTIFY_CHANNEL};
+use crate::store::webhooks::{self, EventRow, FanOut};
 
 /// Rows moved per transaction.
 const BATCH: i64 = 500;
@@ -74,18 +74,15 @@ impl Relay {
         let mut has_events = false;
         // Jobs without a unique key go in one bulk call per queue: a fan-out of hundreds of
         // webhook deliveries would otherwise cost a round trip each.
-        let mut bulk: BTreeMap<&str, Vec<String>> = Default::default();
+        let mut bulk: BTreeMap<&str, Vec<&String>> = Default::default();
         for (id, item) in &rows {
             match item {
-                OutboxItem::Job {
+                Taken::Job {
                     queue,
                     payload,
                     unique_key: None,
-                } => bulk
-                    .entry(queue.as_str())
-                    .or_default()
-                    .push(payload.to_string()),
-                OutboxItem::Job {
+                } => bulk.entry(queue.as_str()).or_default().push(payload),
+                Taken::Job {
                     queue,
                     payload,
                     unique_key,
@@ -94,16 +91,13 @@ impl Relay {
                         unique_key: unique_key.clone(),
                         ..EnqueueOptions::default()
                     };
-                    broker
-                        .queue(queue)?
-                        .enqueue_json(&payload.to_string(), &opts)
-                        .await?;
+                    broker.queue(queue)?.enqueue_json(payload, &opts).await?;
                 }
-                OutboxItem::Jobs { queue, payloads } => bulk
+                Taken::Jobs { queue, payloads } => bulk
                     .entry(queue.as_str())
                     .or_default()
-                    .extend(payloads.iter().map(|p| p.to_string())),
-                OutboxItem::Event { payload } => {
+                    .extend(payloads.iter()),
+                Taken::Event { payload, .. } => {
                     has_events = true;
                     events
                         .cmd("XADD")
@@ -115,7 +109,7 @@ impl Relay {
                         .arg("outbox_id")
                         .arg(id)
                         .arg("event")
-                        .arg(payload.to_string())
+                        .arg(payload)
                         .ignore();
                 }
             }
@@ -132,10 +126,18 @@ impl Relay {
         }
         // Deliveries are made in this transaction, which also deletes the events: an event is
         // fanned out exactly once, or not at all if this rolls back.
-        let event_rows: Vec<(i64, &serde_json::Value)> = rows
+        let event_rows: Vec<EventRow<'_>> = rows
             .iter()
             .filter_map(|(id, item)| match item {
-                OutboxItem::Event { payload } => Some((*id, payload)),
+                Taken::Event {
+                    store_id: Some(store_id),
+                    event_type: Some(event_type),
+                    ..
+                } => Some(EventRow {
+                    outbox_id: *id,
+                    store_id: *store_id,
+                    event_type,
+                }),
                 _ => None,
             })
             .collect();

@@ -129,17 +129,80 @@ pub async fn push_many_in_tx(
     .await?)
 }
 
+/// An outbox row as the relay takes it. Payloads stay JSON text: the relay hands them to Redis
+/// as they are, so parsing and re-encoding them would be wasted work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    Job {
+        queue: String,
+        payload: String,
+        unique_key: Option<String>,
+    },
+    Jobs {
+        queue: String,
+        payloads: Vec<String>,
+    },
+    /// With its `store_id` and `type` when it has them (an integer and a string).
+    Event {
+        payload: String,
+        store_id: Option<i64>,
+        event_type: Option<String>,
+    },
+}
+
+impl Taken {
+    /// The item as it was written.
+    pub fn parse(&self) -> Result<OutboxItem, StoreError> {
+        let json = |text: &str| {
+            serde_json::from_str::<Value>(text)
+                .map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))
+        };
+        Ok(match self {
+            Taken::Job {
+                queue,
+                payload,
+                unique_key,
+            } => OutboxItem::Job {
+                queue: queue.clone(),
+                payload: json(payload)?,
+                unique_key: unique_key.clone(),
+            },
+            Taken::Jobs { queue, payloads } => OutboxItem::Jobs {
+                queue: queue.clone(),
+                payloads: payloads.iter().map(|p| json(p)).collect::<Result<_, _>>()?,
+            },
+            Taken::Event { payload, .. } => OutboxItem::Event {
+                payload: json(payload)?,
+            },
+        })
+    }
+}
+
 /// Locks and returns up to `n` of the oldest items no other transaction holds and no deferral
-/// keeps back. Call it inside a
-/// transaction and [`delete`] what was pushed before committing: the locks last as long as that
-/// transaction, which is what keeps two relays from pushing the same rows.
-pub async fn take_batch(
-    conn: &mut PgConnection,
-    n: i64,
-) -> Result<Vec<(i64, OutboxItem)>, StoreError> {
-    type Row = (i64, String, Option<String>, Json<Value>, Option<String>);
+/// keeps back. Call it inside a transaction and [`delete`] what was pushed before committing:
+/// the locks last as long as that transaction, which is what keeps two relays from pushing the
+/// same rows.
+pub async fn take_batch(conn: &mut PgConnection, n: i64) -> Result<Vec<(i64, Taken)>, StoreError> {
+    type Row = (
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<Vec<String>>,
+        Option<i64>,
+        Option<String>,
+    );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, kind, queue, payload, unique_key FROM outbox \
+        "SELECT id, kind, queue, CASE WHEN kind <> 'jobs' THEN payload::text END, unique_key, \
+             CASE WHEN kind = 'jobs' AND jsonb_typeof(payload) = 'array' \
+                 THEN ARRAY(SELECT e::text FROM jsonb_array_elements(payload) e) END, \
+             CASE WHEN kind = 'event' AND jsonb_typeof(payload->'store_id') = 'number' \
+                     AND payload->>'store_id' ~ '^-?[0-9]{1,18}$' \
+                 THEN (payload->>'store_id')::bigint END, \
+             CASE WHEN kind = 'event' AND jsonb_typeof(payload->'type') = 'string' \
+                 THEN payload->>'type' END \
+         FROM outbox \
          WHERE available_at IS NULL OR available_at <= now() \
          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
@@ -147,30 +210,29 @@ pub async fn take_batch(
     .fetch_all(conn)
     .await?;
     rows.into_iter()
-        .map(|(id, kind, queue, Json(payload), unique_key)| {
-            let item = match (kind.as_str(), queue) {
-                ("job", Some(queue)) => OutboxItem::Job {
-                    queue,
-                    payload,
-                    unique_key,
-                },
-                ("jobs", Some(queue)) => match payload {
-                    Value::Array(payloads) => OutboxItem::Jobs { queue, payloads },
-                    _ => {
+        .map(
+            |(id, kind, queue, payload, unique_key, jobs, store_id, event_type)| {
+                let taken = match (kind.as_str(), queue, payload, jobs) {
+                    ("job", Some(queue), Some(payload), _) => Taken::Job {
+                        queue,
+                        payload,
+                        unique_key,
+                    },
+                    ("jobs", Some(queue), _, Some(payloads)) => Taken::Jobs { queue, payloads },
+                    ("event", _, Some(payload), _) => Taken::Event {
+                        payload,
+                        store_id,
+                        event_type,
+                    },
+                    (other, ..) => {
                         return Err(StoreError::Corrupt(format!(
-                            "outbox row {id} of kind `jobs` holds no array"
+                            "outbox row {id} of kind `{other}` is malformed"
                         )))
                     }
-                },
-                ("event", _) => OutboxItem::Event { payload },
-                (other, _) => {
-                    return Err(StoreError::Corrupt(format!(
-                        "outbox row {id} of kind `{other}`"
-                    )))
-                }
-            };
-            Ok((id, item))
-        })
+                };
+                Ok((id, taken))
+            },
+        )
         .collect()
 }
 

@@ -282,25 +282,28 @@ pub struct FanOut {
     pub fallback_row: i64,
 }
 
-/// Turns `events` (outbox rows: id and payload) into one delivery per enabled webhook of the
-/// event's store that subscribes to its type, in the caller's transaction: the relay's, which
+/// An event in the outbox, as the fan-out needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRow<'a> {
+    pub outbox_id: i64,
+    pub store_id: i64,
+    pub event_type: &'a str,
+}
+
+/// Turns `events` into one delivery per enabled webhook of the event's store that subscribes to its type, in the caller's transaction: the relay's, which
 /// deletes the rows in the same transaction, so an event is fanned out exactly once or, on a
 /// rollback, not at all. The deliveries' jobs are written as one outbox row that no relay takes
 /// for `defer` (see [`FanOut`]). Events no webhook wants leave nothing behind; `None` when no
 /// delivery was made.
 pub async fn fan_out_in_tx(
     conn: &mut PgConnection,
-    events: &[(i64, &serde_json::Value)],
+    events: &[EventRow<'_>],
     defer: std::time::Duration,
 ) -> Result<Option<FanOut>, StoreError> {
-    let typed: Vec<(i64, i64, &str)> = events
-        .iter()
-        .filter_map(|(id, p)| Some((*id, p["store_id"].as_i64()?, p["type"].as_str()?)))
-        .collect();
-    if typed.is_empty() {
+    if events.is_empty() {
         return Ok(None);
     }
-    let mut stores: Vec<i64> = typed.iter().map(|(_, store, _)| *store).collect();
+    let mut stores: Vec<i64> = events.iter().map(|e| e.store_id).collect();
     stores.sort_unstable();
     stores.dedup();
     let hooks: Vec<(i64, i64, Vec<String>)> = sqlx::query_as(
@@ -313,18 +316,20 @@ pub async fn fan_out_in_tx(
     // (outbox row, webhook) of every delivery to make, and the events they need.
     let mut wanted: Vec<(i64, i64)> = Vec::new();
     let (mut ev_ids, mut ev_stores, mut ev_types) = (Vec::new(), Vec::new(), Vec::new());
-    for (outbox_id, store, kind) in &typed {
+    for e in events {
         let before = wanted.len();
         wanted.extend(
             hooks
                 .iter()
-                .filter(|(_, s, triggers)| s == store && triggers.iter().any(|t| t == kind))
-                .map(|(hook, _, _)| (*outbox_id, *hook)),
+                .filter(|(_, store, triggers)| {
+                    *store == e.store_id && triggers.iter().any(|t| t == e.event_type)
+                })
+                .map(|(hook, _, _)| (e.outbox_id, *hook)),
         );
         if wanted.len() > before {
-            ev_ids.push(*outbox_id);
-            ev_stores.push(*store);
-            ev_types.push(*kind);
+            ev_ids.push(e.outbox_id);
+            ev_stores.push(e.store_id);
+            ev_types.push(e.event_type);
         }
     }
     if wanted.is_empty() {

@@ -15,8 +15,8 @@ use switchyard::config::Settings;
 use switchyard::crypto::CredentialsKey;
 use switchyard::queue::{relay, Broker, Queue};
 use switchyard::store::outbox::{self, OutboxItem};
-use switchyard::store::webhooks::{self, EventRow, FanOut, NewWebhook};
-use switchyard::store::{accounts, stores};
+use switchyard::store::webhooks::{self, EventRow, FanOut, NewWebhook, OwnedAttempt};
+use switchyard::store::{accounts, stores, AccountId};
 use switchyard::workers::{DeliverWebhook, JobKind};
 use switchyard::{db, workers::Noop};
 
@@ -112,13 +112,19 @@ async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
     tear_down(&settings, &name, pool, &broker, queue).await;
 }
 
-/// A store with one webhook subscribed to `order.created`; returns the store's id.
-async fn store_with_webhook(settings: &Settings, pool: &PgPool) -> i64 {
+/// A store with one webhook subscribed to `order.created`.
+struct Hooked {
+    account: AccountId,
+    store: i64,
+    webhook: i64,
+}
+
+async fn store_with_webhook(settings: &Settings, pool: &PgPool) -> Hooked {
     let key = CredentialsKey::from_hex(&settings.crypto.credentials_key).unwrap();
     let (account, _) = accounts::create_account(pool, "relay", "t").await.unwrap();
     let store = stores::create(pool, account, "s").await.unwrap();
     let triggers = vec!["order.created".to_owned()];
-    webhooks::create(
+    let webhook = webhooks::create(
         pool,
         &key,
         account,
@@ -133,7 +139,11 @@ async fn store_with_webhook(settings: &Settings, pool: &PgPool) -> i64 {
     )
     .await
     .unwrap();
-    store.id
+    Hooked {
+        account,
+        store: store.id,
+        webhook: webhook.id,
+    }
 }
 
 async fn deliveries(pool: &PgPool) -> Vec<i64> {
@@ -146,7 +156,8 @@ async fn deliveries(pool: &PgPool) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind() {
     let (settings, name, pool, broker) = own_database().await;
-    let store = store_with_webhook(&settings, &pool).await;
+    let hooked = store_with_webhook(&settings, &pool).await;
+    let store = hooked.store;
     let queue = broker.queue(DeliverWebhook::QUEUE).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(relay::run(pool.clone(), broker.clone(), stop_rx));
@@ -187,6 +198,34 @@ async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind()
     })
     .await;
 
+    // Deleting the webhook deletes its deliveries and their attempts.
+    let made = deliveries(&pool).await;
+    let attempt = OwnedAttempt {
+        delivery_id: made[0],
+        webhook_id: hooked.webhook,
+        succeeded: true,
+        response_code: Some(200),
+        duration_ms: 3,
+        response_excerpt: Some("ok".into()),
+        error: None,
+        status: "delivered",
+        next_attempt_at: None,
+        disable: None,
+    };
+    webhooks::record_attempts(&pool, &[&attempt]).await.unwrap();
+    let attempts = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM webhook_attempts")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(attempts().await, 1);
+    assert!(webhooks::delete(&pool, hooked.account, hooked.webhook)
+        .await
+        .unwrap());
+    assert!(deliveries(&pool).await.is_empty());
+    assert_eq!(attempts().await, 0);
+
     let _ = stop_tx.send(true);
     let _ = running.await;
     tear_down(&settings, &name, pool, &broker, queue).await;
@@ -195,7 +234,7 @@ async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_whose_push_never_happened_are_queued_from_their_fallback_row() {
     let (settings, name, pool, broker) = own_database().await;
-    let store = store_with_webhook(&settings, &pool).await;
+    let store = store_with_webhook(&settings, &pool).await.store;
     let queue = broker.queue(DeliverWebhook::QUEUE).unwrap();
 
     // A relay's transaction fans an event out and commits, and its process dies before it

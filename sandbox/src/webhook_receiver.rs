@@ -98,6 +98,9 @@ struct Inner {
     secrets: Arc<Vec<String>>,
     knobs: ReceiverKnobs,
     seen: Vec<ReceivedWebhook>,
+    /// The smallest count a [`WebhookReceiver::wait_for`] is waiting for: waking the waiters on
+    /// every request instead would cost a load run a thread wake-up per request.
+    awaited: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -240,10 +243,15 @@ impl WebhookReceiver {
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ReceivedWebhook> {
         let deadline = Instant::now() + timeout;
         loop {
-            let notified = self.shared.arrived.notified();
-            if self.count() >= n {
-                break;
-            }
+            let notified = {
+                let mut inner = self.shared.lock();
+                if inner.seen.len() >= n {
+                    break;
+                }
+                inner.awaited = Some(inner.awaited.map_or(n, |a| a.min(n)));
+                // Registered before the lock is let go, so no arrival can slip between.
+                self.shared.arrived.notified()
+            };
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || tokio::time::timeout(left, notified).await.is_err() {
                 break;
@@ -316,8 +324,18 @@ async fn receive(
         received_at,
         answered: status,
     };
-    shared.lock().seen.push(record);
-    shared.arrived.notify_waiters();
+    let wake = {
+        let mut inner = shared.lock();
+        inner.seen.push(record);
+        let reached = inner.awaited.is_some_and(|n| inner.seen.len() >= n);
+        if reached {
+            inner.awaited = None;
+        }
+        reached
+    };
+    if wake {
+        shared.arrived.notify_waiters();
+    }
     if !knobs.delay.is_zero() {
         tokio::time::sleep(knobs.delay).await;
     }

@@ -194,9 +194,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
     }
     let mut lat: Vec<f64> = got
         .iter()
-        .filter_map(|r| {
-            Some((r.received_at - r.event_at?).num_microseconds()? as f64 / 1000.0)
-        })
+        .filter_map(|r| Some((r.received_at - r.event_at?).num_microseconds()? as f64 / 1000.0))
         .collect();
     lat.sort_by(|a, b| a.total_cmp(b));
 

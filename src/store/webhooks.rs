@@ -307,8 +307,9 @@ pub async fn fan_out_in_tx(
     stores.sort_unstable();
     stores.dedup();
     let hooks: Vec<(i64, i64, Vec<String>)> = sqlx::query_as(
+        // Locked so that none is deleted before the deliveries made for it are committed.
         "SELECT id, store_id, triggers FROM webhooks WHERE enabled AND store_id = ANY($1) \
-         ORDER BY id",
+         ORDER BY id FOR KEY SHARE",
     )
     .bind(&stores)
     .fetch_all(&mut *conn)

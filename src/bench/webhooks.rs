@@ -3,9 +3,12 @@
 //! transaction would; the relay fans them out, the deliver-webhook pool signs and POSTs them, and
 //! the sandbox's receiver verifies every signature with the independent verifier.
 //!
-//! Two phases per run: a burst of events written as fast as the outbox takes them (throughput:
-//! from the first event written to the last delivery received), then events paced at a steady
-//! rate (latency: the receiver's clock at arrival less the event's commit time in the body).
+//! Three phases per run: the baseline, the same number of signed POSTs from a bare client to the
+//! same receiver (run in the same command, so that the shared machine's load of the moment
+//! weighs on both); a burst of events written as fast as the outbox takes them (throughput: from
+//! the first event written to the last delivery received, also given as a ratio of the
+//! baseline); then events paced at a steady rate (latency: the receiver's clock at arrival less
+//! the event's commit time in the body).
 
 use std::time::{Duration, Instant};
 
@@ -44,6 +47,8 @@ pub struct Options {
 
 struct RunFigures {
     per_sec: f64,
+    /// The same receiver's rate from a bare client: the baseline `per_sec` is a fraction of.
+    bare_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
 }
@@ -68,6 +73,53 @@ fn sample_order(i: usize, store_id: i64) -> Value {
         "placed_at": "2026-01-01T10:00:00Z", "paid_at": "2026-01-01T10:00:10Z",
         "updated_at": "2026-01-01T10:00:10Z", "tags": ["vip"], "notes": null, "excluded_reason": null
     })
+}
+
+/// The baseline, run in the same command so that the machine's load of the moment weighs on
+/// both: `n` signed POSTs of an `order.created` body to the receiver from the deliveries' own
+/// HTTP client at the same concurrency, with nothing behind them (no database, no queue).
+/// Returns requests per second.
+async fn bare_http(
+    settings: &Settings,
+    receiver: &WebhookReceiver,
+    secret: &str,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<f64> {
+    use futures::StreamExt;
+    let client = crate::webhooks::WebhookClient::new(&settings.webhooks)?;
+    let data = sample_order(0, 0).to_string();
+    let url = receiver.url();
+    let started = Instant::now();
+    let answers: Vec<Option<u16>> = futures::stream::iter(0..n)
+        .map(|i| {
+            let (client, url, data) = (&client, &url, &data);
+            async move {
+                let at = chrono::Utc::now();
+                let body = crate::webhooks::body("order.created", at, data);
+                let id = format!("msg_bare{i}");
+                let signature = crate::webhooks::signature_header(
+                    &[secret],
+                    &id,
+                    at.timestamp(),
+                    body.as_bytes(),
+                )
+                .ok()?;
+                client
+                    .post(url, &id, at.timestamp(), &signature, body)
+                    .await
+                    .status
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let ok = answers.iter().filter(|s| **s == Some(200)).count();
+    if ok < n {
+        anyhow::bail!("the bare client got {ok} answers of 200 to {n} requests");
+    }
+    Ok(n as f64 / elapsed.as_secs_f64())
 }
 
 /// Writes events `from..to` to the outbox in one transaction.
@@ -140,6 +192,16 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
         },
     )
     .await?;
+
+    let bare_per_sec = bare_http(
+        &settings,
+        &receiver,
+        &secret,
+        opts.events.min(20_000),
+        opts.concurrency,
+    )
+    .await?;
+    receiver.clear();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let tasks = vec![
@@ -215,6 +277,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
         .context("cleaning up")?;
     Ok(RunFigures {
         per_sec,
+        bare_per_sec,
         p50_ms: quantile(&lat, 0.5),
         p99_ms: quantile(&lat, 0.99),
     })
@@ -227,21 +290,27 @@ pub async fn run(settings: &Settings, opts: &Options) -> anyhow::Result<()> {
          concurrency {}",
         opts.events, opts.paced_events, opts.paced_rate, opts.runs, opts.concurrency
     );
-    let (mut rates, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rates, mut ratios, mut p50, mut p99) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=opts.runs.max(1) {
         let f = run_once(settings, opts).await?;
+        let ratio = f.per_sec / f.bare_per_sec.max(f64::MIN_POSITIVE);
         println!(
-            "  run {run}: {:.0} deliveries/s; event-to-delivery p50 {:.1} ms, p99 {:.1} ms",
-            f.per_sec, f.p50_ms, f.p99_ms
+            "  run {run}: {:.0} deliveries/s = {ratio:.2} x a bare client's {:.0} requests/s to the \
+             same receiver; event-to-delivery p50 {:.1} ms, p99 {:.1} ms",
+            f.per_sec, f.bare_per_sec, f.p50_ms, f.p99_ms
         );
         rates.push(f.per_sec);
+        ratios.push(ratio);
         p50.push(f.p50_ms);
         p99.push(f.p99_ms);
     }
     println!(
-        "median of {} runs: {:.0} deliveries/s; event-to-delivery p50 {:.1} ms, p99 {:.1} ms",
+        "median of {} runs: {:.0} deliveries/s ({:.2} x the bare client); event-to-delivery p50 \
+         {:.1} ms, p99 {:.1} ms",
         opts.runs.max(1),
         median(&rates),
+        median(&ratios),
         median(&p50),
         median(&p99)
     );

@@ -189,9 +189,10 @@ async fn updates_and_cancellations_are_recorded_and_overlapping_imports_duplicat
     for id in &unpaid {
         shop.update_order(id.parse().unwrap());
     }
-    // Changes land a second later than the last import's cursor, as on a real channel.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+    assert_eq!(
+        world.import_changes(channel.id).await.status,
+        JobStatus::Done
+    );
 
     let after = world.orders(channel.id).await;
     assert_eq!(after.len(), 40, "re-imports updated, never duplicated");

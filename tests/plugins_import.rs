@@ -315,19 +315,25 @@ async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_w
         .is_none());
 
     // Imported again with nothing changed: no second route, no job.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+    assert_eq!(
+        world.import_changes(channel.id).await.status,
+        JobStatus::Done
+    );
     relayed(&world).await;
     assert_eq!(run_plugin_jobs(&world).await, expected);
 
     // Edited, then cancelled, on the channel: each change goes to the plugin again.
     let first = orders[&socks[0].to_string()].id;
     assert!(shop.update_order(socks[0]));
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+    assert_eq!(
+        world.import_changes(channel.id).await.status,
+        JobStatus::Done
+    );
     assert!(shop.cancel_order(socks[0]));
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+    assert_eq!(
+        world.import_changes(channel.id).await.status,
+        JobStatus::Done
+    );
     relayed(&world).await;
     let jobs = run_plugin_jobs(&world).await;
     let for_first = jobs.iter().filter(|j| j.order_id == first).count();
@@ -470,8 +476,10 @@ async fn excluded_and_on_hold_rules_set_the_status_and_the_event_and_inactive_ru
 
     // A later import sees the same orders: the rules' statuses and tags stand, and nothing is
     // announced again.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+    assert_eq!(
+        world.import_changes(channel.id).await.status,
+        JobStatus::Done
+    );
     assert_eq!(routed(&world, channel.id).await, orders);
     assert_eq!(events(&world).await, ev);
 
@@ -546,8 +554,10 @@ async fn rule_order_decides_which_plugin_an_order_goes_to() {
         .unwrap();
     }
     let second = shop.create_orders(1)[0].to_string();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+    assert_eq!(
+        world.import_changes(channel.id).await.status,
+        JobStatus::Done
+    );
     let orders = routed(&world, channel.id).await;
     assert_eq!(orders[&second].plugin_id, Some(south));
     assert_eq!(
@@ -569,8 +579,10 @@ async fn rule_order_decides_which_plugin_an_order_goes_to() {
     .await
     .unwrap();
     let third = shop.create_orders(1)[0].to_string();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+    assert_eq!(
+        world.import_changes(channel.id).await.status,
+        JobStatus::Done
+    );
     let orders = routed(&world, channel.id).await;
     assert_eq!(orders[&third].plugin_id, Some(north));
 

@@ -4,7 +4,6 @@
 mod import_helpers;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use import_helpers::{paid_open, wait_for_level, World};
 use switchyard::domain::ChannelSettings;
@@ -111,8 +110,7 @@ async fn a_sale_on_one_channel_reaches_the_others_and_a_cancellation_restores_it
     for id in &ids {
         assert!(shop_a.cancel_order(*id));
     }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(world.import(a.id).await.status, JobStatus::Done);
+    assert_eq!(world.import_changes(a.id).await.status, JobStatus::Done);
     for s in [&woo_b, &shop_c] {
         wait_for_level(s.as_ref(), X, 100).await;
         wait_for_level(s.as_ref(), KIT, 50).await;

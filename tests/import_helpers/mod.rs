@@ -140,6 +140,13 @@ impl World {
         done
     }
 
+    /// [`World::import`] of changes made on the channel since the last import: they land a
+    /// second later than that import's cursor, as on a real channel.
+    pub async fn import_changes(&self, channel_id: i64) -> JobInfo {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        self.import(channel_id).await
+    }
+
     /// Waits until `queue` has nothing waiting, scheduled or running.
     pub async fn settle(&self, queue: &str) {
         let queue = self.broker.queue(queue).unwrap();

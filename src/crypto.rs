@@ -24,6 +24,8 @@ pub enum CryptoError {
     Open,
     #[error("sealing failed")]
     Seal,
+    #[error("a sealed secret is not UTF-8 text")]
+    NotText,
 }
 
 /// The key credentials are sealed with. `Debug` never prints it.
@@ -70,6 +72,11 @@ impl CredentialsKey {
         Aes256Gcm::new(&self.0)
             .decrypt(Nonce::from_slice(nonce), ciphertext)
             .map_err(|_| CryptoError::Open)
+    }
+
+    /// Opens a text secret (a `whsec_...` signing secret) that was sealed as its bytes.
+    pub fn open_text(&self, sealed: &[u8]) -> Result<String, CryptoError> {
+        String::from_utf8(self.open(sealed)?).map_err(|_| CryptoError::NotText)
     }
 }
 

@@ -287,8 +287,7 @@ pub async fn get_for_run(
     let Some(row) = row else {
         return Ok(None);
     };
-    let secret = String::from_utf8(key.open(&row.signing_secret_enc)?)
-        .map_err(|_| StoreError::Corrupt(format!("plugin {plugin_id} signing secret")))?;
+    let secret = key.open_text(&row.signing_secret_enc)?;
     Ok(Some(PluginForRun {
         plugin: row.plugin,
         signing_secret: secret,

@@ -98,15 +98,6 @@ pub struct AttemptRow {
     pub created_at: DateTime<Utc>,
 }
 
-fn seal(key: &CredentialsKey, secret: &str) -> Result<Vec<u8>, StoreError> {
-    Ok(key.seal(secret.as_bytes())?)
-}
-
-fn open(key: &CredentialsKey, sealed: &[u8]) -> Result<String, StoreError> {
-    String::from_utf8(key.open(sealed)?)
-        .map_err(|_| StoreError::Corrupt("a webhook secret is not UTF-8".into()))
-}
-
 /// Creates a webhook in one of the account's stores; `MissingParent("store")` when the store is
 /// not the account's.
 pub async fn create(
@@ -115,7 +106,7 @@ pub async fn create(
     account: AccountId,
     new: &NewWebhook<'_>,
 ) -> Result<WebhookRow, StoreError> {
-    let sealed = seal(key, new.secret)?;
+    let sealed = key.seal(new.secret.as_bytes())?;
     let row: Option<WebhookRow> = sqlx::query_as(&format!(
         "INSERT INTO webhooks (account_id, store_id, url, description, triggers, enabled, \
              secret_enc) \
@@ -220,7 +211,7 @@ pub async fn rotate_secret(
     secret: &str,
     grace: std::time::Duration,
 ) -> Result<Option<WebhookRow>, StoreError> {
-    let sealed = seal(key, secret)?;
+    let sealed = key.seal(secret.as_bytes())?;
     let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
     Ok(sqlx::query_as(&format!(
         "UPDATE webhooks SET previous_secret_enc = secret_enc, \
@@ -254,9 +245,9 @@ pub async fn signing_secrets(
     let Some((current, previous)) = row else {
         return Ok(None);
     };
-    let mut out = vec![open(key, &current)?];
+    let mut out = vec![key.open_text(&current)?];
     if let Some(p) = previous {
-        out.push(open(key, &p)?);
+        out.push(key.open_text(&p)?);
     }
     Ok(Some(out))
 }
@@ -401,9 +392,9 @@ pub struct DeliveryWork {
 impl DeliveryWork {
     /// The secrets to sign with, opened.
     pub fn secrets(&self, key: &CredentialsKey) -> Result<Vec<String>, StoreError> {
-        let mut out = vec![open(key, &self.secret_enc)?];
+        let mut out = vec![key.open_text(&self.secret_enc)?];
         if let Some(p) = &self.previous_secret_enc {
-            out.push(open(key, p)?);
+            out.push(key.open_text(p)?);
         }
         Ok(out)
     }

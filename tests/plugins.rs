@@ -26,6 +26,21 @@ async fn store(server: &TestServer, token: &str) -> i64 {
     res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
 }
 
+/// The names of the rules listed at `path`, in the order listed.
+async fn rule_names(server: &TestServer, path: &str, token: &str) -> Vec<String> {
+    let list: Value = send(server, Method::GET, path, token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 async fn plugin(server: &TestServer, token: &str, store: i64) -> Value {
     let res = send(
         server,
@@ -241,17 +256,7 @@ async fn rules_are_ordered_validated_and_route_only_to_their_own_stores_plugins(
     let big: Value = res.json().await.unwrap();
     assert_eq!(big["active"], false);
 
-    let list: Value = send(&server, Method::GET, &path, &a.token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
+    let names = rule_names(&server, &path, &a.token).await;
     assert_eq!(
         names,
         vec!["Big orders on hold", "UK to North"],
@@ -400,17 +405,7 @@ async fn rules_are_ordered_validated_and_route_only_to_their_own_stores_plugins(
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let list: Value = send(&server, Method::GET, &path, &a.token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
+    let names = rule_names(&server, &path, &a.token).await;
     assert_eq!(names, vec!["UK to North", "Big orders on hold"]);
 
     // A plugin a rule routes to cannot be deleted until the rule goes.

@@ -54,6 +54,10 @@ pub struct WebhookSettings {
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub allow_cidrs: Vec<String>,
+    /// A fan-out's deliveries to one endpoint share a deliver-webhook job, this many at most.
+    pub deliveries_per_job: usize,
+    /// Webhook requests one process has in flight at once, over all endpoints.
+    pub max_in_flight: usize,
 }
 
 impl Default for WebhookSettings {
@@ -66,6 +70,8 @@ impl Default for WebhookSettings {
             connect_timeout_ms: 5_000,
             request_timeout_ms: 15_000,
             allow_cidrs: Vec::new(),
+            deliveries_per_job: 20,
+            max_in_flight: 64,
         }
     }
 }
@@ -82,23 +88,18 @@ impl WebhookSettings {
         Duration::from_secs(self.disable_after_failing_secs)
     }
 
-    fn validate(&self, deliver_attempts: u32) -> Result<(), ConfigError> {
+    fn validate(&self) -> Result<(), ConfigError> {
         if self.retry_schedule_ms.is_empty() {
             return Err(invalid(
                 "webhooks.retry_schedule_ms",
                 "needs at least one step",
             ));
         }
-        // The schedule runs on the deliver-webhook queue's retries: a queue that gives up first
-        // would leave deliveries pending forever.
-        if deliver_attempts as usize <= self.retry_schedule_ms.len() {
-            return Err(invalid(
-                "queues.deliver_webhook.max_attempts",
-                format!(
-                    "must exceed the {} steps of webhooks.retry_schedule_ms",
-                    self.retry_schedule_ms.len()
-                ),
-            ));
+        if self.deliveries_per_job == 0 {
+            return Err(invalid("webhooks.deliveries_per_job", "must be at least 1"));
+        }
+        if self.max_in_flight == 0 {
+            return Err(invalid("webhooks.max_in_flight", "must be at least 1"));
         }
         if !(0.0..1.0).contains(&self.retry_jitter) {
             return Err(invalid(
@@ -376,8 +377,7 @@ impl Settings {
         }
         crate::crypto::CredentialsKey::from_hex(&self.crypto.credentials_key)
             .map_err(|e| invalid("crypto.credentials_key", e.to_string()))?;
-        self.webhooks
-            .validate(self.policy("deliver-webhook").max_attempts)?;
+        self.webhooks.validate()?;
         for (i, p) in self.timers.periodic.iter().enumerate() {
             let key = format!("timers.periodic[{i}]");
             if p.name.is_empty() {

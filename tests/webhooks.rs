@@ -12,8 +12,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::app::Application;
 use switchyard::domain::ChannelSettings;
-use switchyard::store::webhooks::{self, NewWebhook};
+use switchyard::queue::EnqueueOptions;
+use switchyard::store::outbox::{self, OutboxItem};
+use switchyard::store::webhooks::{self, EventRow, NewWebhook, OwnedAttempt};
 use switchyard::store::{accounts, AccountId};
+use switchyard::workers::{DeliverWebhook, JobKind};
 use switchyard_sandbox::standard_webhooks::{self, SignedHeaders, VerifyError};
 use switchyard_sandbox::webhook_receiver::{ReceivedWebhook, WebhookReceiver};
 use switchyard_sandbox::SandboxConfig;
@@ -658,5 +661,192 @@ async fn an_imported_order_reaches_subscribed_enabled_endpoints_only() {
     for rx in [subscribed, other_trigger, disabled] {
         rx.shutdown().await;
     }
+    h.stop().await;
+}
+
+/// Each delivery of `webhook` as (id, status, attempts), oldest first.
+async fn delivery_rows(pool: &sqlx::PgPool, webhook: i64) -> Vec<(i64, String, i32)> {
+    sqlx::query_as(
+        "SELECT id, status, attempts FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY id",
+    )
+    .bind(webhook)
+    .fetch_all(pool)
+    .await
+    .expect("deliveries")
+}
+
+/// Waits until every delivery of `webhook` is delivered; returns them.
+async fn all_delivered(pool: &sqlx::PgPool, webhook: i64, n: usize) -> Vec<(i64, String, i32)> {
+    let start = Instant::now();
+    loop {
+        let rows = delivery_rows(pool, webhook).await;
+        if rows.len() == n && rows.iter().all(|(_, s, _)| s == "delivered") {
+            return rows;
+        }
+        assert!(start.elapsed() < WAIT, "not all delivered: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_outs_deliveries_to_one_endpoint_share_a_job_and_only_a_failed_one_is_retried() {
+    let h = Harness::start().await;
+    let rx = receiver().await;
+    rx.fail_next(1, 500);
+    let (id, _) = h.webhook(&rx.url(), &["order.created"]).await;
+    let queue = h.world.broker.queue(DeliverWebhook::QUEUE).expect("queue");
+    let before = queue.stats().await.expect("stats").enqueued_total;
+
+    // Five events committed together reach the relay as one batch.
+    let events: Vec<OutboxItem> = (0..5)
+        .map(|i| OutboxItem::Event {
+            payload: json!({"type": "order.created", "store_id": h.store_id, "data": {"n": i}}),
+        })
+        .collect();
+    let mut tx = h.world.pool.begin().await.expect("tx");
+    outbox::push_many_in_tx(&mut tx, &events)
+        .await
+        .expect("events");
+    outbox::notify_in_tx(&mut tx).await.expect("notify");
+    tx.commit().await.expect("commit");
+
+    let rows = all_delivered(&h.world.pool, id, 5).await;
+    let attempts: Vec<i32> = rows.iter().map(|(_, _, a)| *a).collect();
+    assert_eq!(
+        attempts.iter().filter(|a| **a == 2).count(),
+        1,
+        "the one that met the 500 is tried again, alone: {rows:?}"
+    );
+    assert_eq!(attempts.iter().filter(|a| **a == 1).count(), 4, "{rows:?}");
+    assert_eq!(rx.count(), 6);
+    // One job for the five first attempts, and one for the retry.
+    assert_eq!(
+        queue.stats().await.expect("stats").enqueued_total - before,
+        2
+    );
+    rx.shutdown().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_job_run_again_neither_resends_nor_queues_the_next_attempt_twice() {
+    let h = Harness::start().await;
+    let rx = receiver().await;
+    let (id, _) = h.webhook(&rx.url(), &["order.created"]).await;
+    let pool = &h.world.pool;
+    let queue = h.world.broker.queue(DeliverWebhook::QUEUE).expect("queue");
+
+    // Two deliveries whose fan-out committed (no relay saw the event, and no job is queued);
+    // the first has its first attempt recorded as failed, due again shortly: a job that died
+    // after recording that attempt and before queueing the next.
+    let mut tx = pool.begin().await.expect("tx");
+    let mut rows = Vec::new();
+    for n in 0..2 {
+        let payload = json!({"type": "order.created", "store_id": h.store_id, "data": {"n": n}});
+        let outbox_id = outbox::push_in_tx(&mut tx, &OutboxItem::Event { payload })
+            .await
+            .expect("event");
+        rows.push(EventRow {
+            outbox_id,
+            store_id: h.store_id,
+            event_type: "order.created",
+        });
+    }
+    let fanned = webhooks::fan_out_in_tx(&mut tx, &rows, 20, Duration::from_secs(3600))
+        .await
+        .expect("fan-out")
+        .expect("deliveries");
+    let ids: Vec<i64> = rows.iter().map(|r| r.outbox_id).collect();
+    outbox::delete(&mut tx, &ids).await.expect("delete");
+    // The fallback row is not this test's subject.
+    outbox::delete(&mut tx, &[fanned.fallback_row])
+        .await
+        .expect("delete");
+    tx.commit().await.expect("commit");
+    let made: Vec<i64> = delivery_rows(pool, id)
+        .await
+        .iter()
+        .map(|(d, _, _)| *d)
+        .collect();
+    assert_eq!(made.len(), 2);
+    let due = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let failed = OwnedAttempt {
+        delivery_id: made[0],
+        webhook_id: id,
+        succeeded: false,
+        response_code: Some(500),
+        duration_ms: 3,
+        response_excerpt: Some("boom".into()),
+        error: None,
+        status: "pending",
+        next_attempt_at: Some(due),
+        disable: None,
+    };
+    webhooks::record_attempts(pool, &[&failed])
+        .await
+        .expect("attempt");
+
+    // The job runs again, twice over (one run after the other, as after two crashes): the
+    // second delivery is sent once, the first is not sent again before it is due, and its next
+    // attempt is queued once.
+    let job = DeliverWebhook::First {
+        delivery_ids: made.clone(),
+    };
+    queue
+        .enqueue(&job, &EnqueueOptions::default())
+        .await
+        .expect("enqueue");
+    rx.wait_for(1, WAIT).await;
+    let pending = delivery_rows(pool, id).await;
+    assert_eq!(pending[0].1, "pending", "not before it is due: {pending:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    queue
+        .enqueue(&job, &EnqueueOptions::default())
+        .await
+        .expect("enqueue");
+    let rows = all_delivered(pool, id, 2).await;
+    assert_eq!(rows[0].2, 2, "the recorded attempt and the next: {rows:?}");
+    assert_eq!(rows[1].2, 1, "{rows:?}");
+    let got = rx.deliveries();
+    assert_eq!(got.len(), 2, "one request per delivery");
+    let first = got
+        .iter()
+        .find(|r| r.json["data"]["n"] == 0)
+        .expect("the first delivery's request");
+    assert!(
+        first.received_at >= due - chrono::Duration::milliseconds(50),
+        "not before it was due: {} < {due}",
+        first.received_at
+    );
+
+    // Jobs for attempts already made (or never due: a later one than the next) do nothing.
+    for stale in [
+        job.clone(),
+        DeliverWebhook::One {
+            delivery_id: made[0],
+            attempt: Some(2),
+        },
+        DeliverWebhook::One {
+            delivery_id: made[1],
+            attempt: Some(4),
+        },
+    ] {
+        queue
+            .enqueue(&stale, &EnqueueOptions::default())
+            .await
+            .expect("enqueue");
+    }
+    let start = Instant::now();
+    loop {
+        let s = queue.stats().await.expect("stats");
+        if s.ready + s.scheduled + s.running == 0 {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "the queue never drained: {s:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(rx.count(), 2);
+    assert_eq!(delivery_rows(pool, id).await, rows);
+    rx.shutdown().await;
     h.stop().await;
 }

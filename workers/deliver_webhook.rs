@@ -1,23 +1,28 @@
-//! The deliver-webhook worker: signs one delivery (Standard Webhooks, one signature per secret
-//! that signs now), POSTs it, and records the attempt.
+//! The deliver-webhook worker: signs deliveries (Standard Webhooks, one signature per secret that
+//! signs now), POSTs them, and records each attempt.
 //!
-//! The retry schedule runs on the queue: a failed attempt that the schedule allows to be tried
-//! again returns `RetryAfter` with the schedule's (jittered) delay, or the receiver's longer
-//! `Retry-After`, so the same job comes back then; a crash mid-attempt hands the job to another
-//! worker when its lease ends. The delivery row says where in the schedule it is
-//! (`round_attempts`), so a replay starts the schedule afresh with a new job.
+//! A fan-out's deliveries to one endpoint share a job for their first attempt and are sent side
+//! by side (the HTTP client caps how many requests are in flight). Each later attempt of a
+//! delivery is a job of its own, named by the delivery and the attempt's number and queued, once
+//! the failed attempt is recorded, with the schedule's (jittered) delay or the receiver's longer
+//! `Retry-After`. That key makes queueing it idempotent: a job that runs again after a crash
+//! finds its attempt already recorded and only makes sure the next one is queued. A job whose
+//! attempt is not the delivery's next one (a duplicate, or a replay restarted the round since)
+//! does nothing. The delivery row says where in the schedule it is (`round_attempts`).
 
+use std::cmp::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use apalis_core::task::data::Data;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::context::store_err;
-use super::{DeliverWebhook, Deps};
+use super::{DeliverWebhook, Deps, JobKind};
 use crate::domain::webhook_schedule::{next_delay, should_disable, verdict, Verdict};
-use crate::queue::JobError;
+use crate::queue::{EnqueueOptions, JobError};
 use crate::store::webhooks::{self as store, OwnedAttempt};
-use crate::webhooks::{body, signature_header};
+use crate::webhooks::{body, signature_header, WebhookClient};
 
 pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
     let Some(client) = deps.webhooks.as_ref() else {
@@ -25,9 +30,35 @@ pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobEr
             "the webhook client could not be built; see the start-up log",
         ));
     };
+    let results = futures::future::join_all(
+        job.attempts()
+            .into_iter()
+            .map(|(delivery_id, attempt)| deliver(&deps, client, delivery_id, attempt)),
+    )
+    .await;
+    // One delivery's failure runs the whole job again; the deliveries it finished are then
+    // skipped, since their attempts are recorded.
+    let mut permanent = None;
+    for result in results {
+        match result {
+            Ok(()) => {}
+            Err(e @ JobError::Permanent(_)) => permanent = permanent.or(Some(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    permanent.map_or(Ok(()), Err)
+}
+
+/// Makes attempt `attempt` of a delivery (the next one when `None`) if it is the delivery's next.
+async fn deliver(
+    deps: &Deps,
+    client: &WebhookClient,
+    delivery_id: i64,
+    attempt: Option<i32>,
+) -> Result<(), JobError> {
     let Some(work) = deps
         .webhook_batches
-        .work(job.delivery_id)
+        .work(delivery_id)
         .await
         .map_err(store_err)?
     else {
@@ -35,11 +66,24 @@ pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobEr
         return Ok(());
     };
     if work.status != "pending" {
-        // Delivered or given up on already: a duplicate job.
+        // Delivered or given up on already.
         return Ok(());
     }
+    let next = work.round_attempts + 1;
+    if let Some(attempt) = attempt {
+        match next.cmp(&attempt) {
+            Ordering::Equal => {}
+            // This attempt was made and recorded, but the job ran again (a crash before its
+            // acknowledgement, or before the next attempt was queued): queue that one.
+            Ordering::Greater if work.round_attempts == attempt => {
+                return queue_attempt(deps, delivery_id, next, work.next_attempt_at).await;
+            }
+            // Later attempts were made by other jobs, or a replay restarted the round.
+            _ => return Ok(()),
+        }
+    }
     if !work.enabled {
-        store::fail_unattempted(&deps.db, job.delivery_id, "the endpoint is disabled")
+        store::fail_unattempted(&deps.db, delivery_id, "the endpoint is disabled")
             .await
             .map_err(store_err)?;
         return Ok(());
@@ -49,6 +93,7 @@ pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobEr
         .secrets(&deps.credentials_key)
         .map_err(JobError::permanent)?;
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let slot = client.slot().await;
     let timestamp = Utc::now().timestamp();
     let payload = body(&work.event_type, work.event_at, &work.data);
     let signature = signature_header(&secrets, &work.msg_id, timestamp, payload.as_bytes())
@@ -56,24 +101,23 @@ pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobEr
     let answer = client
         .post(&work.url, &work.msg_id, timestamp, &signature, payload)
         .await;
+    drop(slot);
 
     let settings = &deps.broker.settings().webhooks;
     let outcome = answer.status.map_or(Verdict::Failed, verdict);
     let now = Utc::now();
-    let attempts_done = usize::try_from(work.round_attempts).unwrap_or(0) + 1;
     let mut record = OwnedAttempt {
-        delivery_id: job.delivery_id,
+        delivery_id,
         webhook_id: work.webhook_id,
         succeeded: outcome == Verdict::Delivered,
         response_code: answer.status,
         duration_ms: i32::try_from(answer.duration.as_millis()).unwrap_or(i32::MAX),
-        response_excerpt: answer.excerpt.clone(),
-        error: answer.error.clone(),
+        response_excerpt: answer.excerpt,
+        error: answer.error,
         status: "failed",
         next_attempt_at: None,
         disable: None,
     };
-    let mut retry = None;
     match outcome {
         Verdict::Delivered => record.status = "delivered",
         Verdict::Gone => record.disable = Some("the endpoint answered 410 Gone".to_owned()),
@@ -84,20 +128,21 @@ pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobEr
             ));
         }
         Verdict::Failed => {
-            retry = next_delay(
+            let delay = next_delay(
                 &settings.schedule(),
-                attempts_done,
+                usize::try_from(next).unwrap_or(usize::MAX),
                 settings.retry_jitter,
                 answer.retry_after,
                 rand::random(),
             );
-            if let Some(delay) = retry {
+            if let Some(delay) = delay {
                 record.status = "pending";
                 record.next_attempt_at =
                     Some(now + chrono::Duration::from_std(delay).unwrap_or_default());
             }
         }
     }
+    let next_at = record.next_attempt_at;
     deps.webhook_batches
         .record(record)
         .await
@@ -108,17 +153,36 @@ pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobEr
         Verdict::Failed => "failed",
     };
     metrics::counter!("switchyard_webhook_attempts_total", "outcome" => label).increment(1);
-    match retry {
-        Some(after) => Err(JobError::RetryAfter {
-            message: format!(
-                "attempt {attempts_done} failed: {}",
-                answer
-                    .error
-                    .or(answer.status.map(|s| format!("answered {s}")))
-                    .unwrap_or_default()
-            ),
-            after,
-        }),
-        None => Ok(()),
+    if next_at.is_some() {
+        queue_attempt(deps, delivery_id, next + 1, next_at).await?;
     }
+    Ok(())
+}
+
+/// Queues attempt `attempt` of a delivery to run at `at`, unless its job is queued already.
+async fn queue_attempt(
+    deps: &Deps,
+    delivery_id: i64,
+    attempt: i32,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), JobError> {
+    let delay = at
+        .and_then(|at| (at - Utc::now()).to_std().ok())
+        .unwrap_or(Duration::ZERO);
+    let opts = EnqueueOptions {
+        delay: Some(delay),
+        unique_key: Some(format!("delivery:{delivery_id}:{attempt}")),
+        ..EnqueueOptions::default()
+    };
+    let job = DeliverWebhook::One {
+        delivery_id,
+        attempt: Some(attempt),
+    };
+    deps.broker
+        .queue(DeliverWebhook::QUEUE)
+        .map_err(JobError::retry)?
+        .enqueue(&job, &opts)
+        .await
+        .map_err(|e| JobError::retry(format!("queueing attempt {attempt}: {e}")))?;
+    Ok(())
 }

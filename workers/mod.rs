@@ -66,11 +66,100 @@ pub struct PushFulfilment {
     pub fulfilment_id: i64,
 }
 
-/// Sign and POST one webhook delivery.
+/// Sign and POST webhook deliveries: the first attempt of several deliveries to one endpoint
+/// (a fan-out's, `{"delivery_ids": [..]}`), or one attempt of one delivery
+/// (`{"delivery_id": N, "attempt": K}`; without `attempt`, whichever attempt is next).
+///
+/// Naming the attempt lets a job that arrives twice, or after a replay restarted the delivery's
+/// round, see that its attempt is not the delivery's next one and do nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "DeliverWebhookWire", into = "DeliverWebhookWire")]
+pub enum DeliverWebhook {
+    /// The first attempt of each delivery.
+    First { delivery_ids: Vec<i64> },
+    /// Attempt `attempt` (counted from 1 in the delivery's round), or the next when `None`.
+    One {
+        delivery_id: i64,
+        attempt: Option<i32>,
+    },
+}
+
+impl DeliverWebhook {
+    /// The next attempt of one delivery, whichever it is.
+    pub fn one(delivery_id: i64) -> DeliverWebhook {
+        DeliverWebhook::One {
+            delivery_id,
+            attempt: None,
+        }
+    }
+
+    /// Each delivery with the attempt of its round this job makes (`None`: the next one).
+    pub fn attempts(&self) -> Vec<(i64, Option<i32>)> {
+        match self {
+            DeliverWebhook::First { delivery_ids } => {
+                delivery_ids.iter().map(|&id| (id, Some(1))).collect()
+            }
+            DeliverWebhook::One {
+                delivery_id,
+                attempt,
+            } => vec![(*delivery_id, *attempt)],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeliverWebhook {
-    pub delivery_id: i64,
+struct DeliverWebhookWire {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attempt: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery_ids: Option<Vec<i64>>,
+}
+
+impl TryFrom<DeliverWebhookWire> for DeliverWebhook {
+    type Error = String;
+
+    fn try_from(w: DeliverWebhookWire) -> Result<DeliverWebhook, String> {
+        match (w.delivery_id, w.delivery_ids) {
+            (Some(delivery_id), None) => match w.attempt {
+                Some(a) if a < 1 => Err("`attempt` counts from 1".into()),
+                attempt => Ok(DeliverWebhook::One {
+                    delivery_id,
+                    attempt,
+                }),
+            },
+            (None, Some(_)) if w.attempt.is_some() => {
+                Err("`attempt` goes with `delivery_id`, not `delivery_ids`".into())
+            }
+            (None, Some(ids)) if ids.is_empty() => {
+                Err("`delivery_ids` needs at least one delivery".into())
+            }
+            (None, Some(ids)) => Ok(DeliverWebhook::First { delivery_ids: ids }),
+            (Some(_), Some(_)) => Err("give `delivery_id` or `delivery_ids`, not both".into()),
+            (None, None) => Err("missing field `delivery_id` (or `delivery_ids`)".into()),
+        }
+    }
+}
+
+impl From<DeliverWebhook> for DeliverWebhookWire {
+    fn from(job: DeliverWebhook) -> DeliverWebhookWire {
+        match job {
+            DeliverWebhook::First { delivery_ids } => DeliverWebhookWire {
+                delivery_ids: Some(delivery_ids),
+                ..Default::default()
+            },
+            DeliverWebhook::One {
+                delivery_id,
+                attempt,
+            } => DeliverWebhookWire {
+                delivery_id: Some(delivery_id),
+                attempt,
+                ..Default::default()
+            },
+        }
+    }
 }
 
 /// Send an order to a fulfilment-centre plugin.
@@ -209,5 +298,43 @@ mod tests {
             validate_payload("nope", &json!({})),
             Err(PayloadError::UnknownQueue("nope".into()))
         );
+    }
+
+    #[test]
+    fn a_delivery_job_names_one_delivery_and_its_attempt_or_several_first_attempts() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<DeliverWebhook>(v);
+        let one = parse(json!({"delivery_id": 7, "attempt": 3})).unwrap();
+        assert_eq!(one.attempts(), vec![(7, Some(3))]);
+        assert_eq!(
+            parse(json!({"delivery_id": 7})).unwrap(),
+            DeliverWebhook::one(7)
+        );
+        let many = parse(json!({"delivery_ids": [4, 5]})).unwrap();
+        assert_eq!(many.attempts(), vec![(4, Some(1)), (5, Some(1))]);
+        // Written back as read.
+        for job in [one, many, DeliverWebhook::one(7)] {
+            let text = serde_json::to_value(&job).unwrap();
+            assert_eq!(parse(text).unwrap(), job);
+        }
+        assert_eq!(
+            serde_json::to_value(DeliverWebhook::one(7)).unwrap(),
+            json!({"delivery_id": 7})
+        );
+
+        let field = |p| match validate_payload("deliver-webhook", &p) {
+            Err(PayloadError::Field { field, message }) => (field, message),
+            other => panic!("expected a field error for {p}, got {other:?}"),
+        };
+        assert_eq!(field(json!({})).0, "delivery_id");
+        for bad in [
+            json!({"delivery_ids": []}),
+            json!({"delivery_ids": [1], "attempt": 1}),
+            json!({"delivery_id": 1, "delivery_ids": [2]}),
+            json!({"delivery_id": 1, "attempt": 0}),
+        ] {
+            let (_, message) = field(bad.clone());
+            assert!(message.contains('`'), "{bad}: {message}");
+        }
+        assert_eq!(field(json!({"delivery_id": 1, "x": 2})).0, "x");
     }
 }

@@ -40,7 +40,8 @@ pub struct Options {
     pub paced_rate: usize,
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
-    /// Deliveries one worker process runs at once.
+    /// Webhook requests in flight at once (`webhooks.max_in_flight`), and deliver-webhook jobs
+    /// run at once; the bare client keeps as many requests in flight.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
 }
@@ -145,6 +146,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
     settings.database = bench_database(&base.database)?;
     // The receiver listens on loopback, which the SSRF guard refuses unless allow-listed.
     settings.webhooks.allow_cidrs = vec!["127.0.0.1/32".into()];
+    settings.webhooks.max_in_flight = opts.concurrency.max(1);
     settings.queues.insert(
         DeliverWebhook::QUEUE.replace('-', "_"),
         QueueOverrides {
@@ -286,9 +288,14 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
 pub async fn run(settings: &Settings, opts: &Options) -> anyhow::Result<()> {
     println!(
         "switchyard bench webhooks: {} events burst + {} paced at {}/s per run, {} runs; one \
-         endpoint on a loopback receiver that verifies every signature; deliver-webhook \
-         concurrency {}",
-        opts.events, opts.paced_events, opts.paced_rate, opts.runs, opts.concurrency
+         endpoint on a loopback receiver that verifies every signature; {} requests in flight, \
+         up to {} deliveries to a job",
+        opts.events,
+        opts.paced_events,
+        opts.paced_rate,
+        opts.runs,
+        opts.concurrency,
+        settings.webhooks.deliveries_per_job
     );
     let (mut rates, mut ratios, mut p50, mut p99) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -141,7 +141,8 @@ impl Relay {
                 _ => None,
             })
             .collect();
-        let fanned = webhooks::fan_out_in_tx(&mut tx, &event_rows, FALLBACK_AFTER).await?;
+        let per_job = broker.settings().webhooks.deliveries_per_job;
+        let fanned = webhooks::fan_out_in_tx(&mut tx, &event_rows, per_job, FALLBACK_AFTER).await?;
         let mut ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
         ids.extend_from_slice(&self.pushed_fallbacks);
         outbox::delete(&mut tx, &ids).await?;

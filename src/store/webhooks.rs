@@ -255,11 +255,17 @@ pub async fn signing_secrets(
 /// The `webhook-id` of a new event: `msg_` and 32 hex digits.
 const NEW_MSG_ID: &str = "'msg_' || replace(gen_random_uuid()::text, '-', '')";
 
-/// The deliver-webhook job of each delivery, as outbox rows.
+/// A deliver-webhook job for the first attempt of each delivery, as outbox rows.
 async fn enqueue_in_tx(conn: &mut PgConnection, deliveries: &[i64]) -> Result<(), StoreError> {
     let items = deliveries
         .iter()
-        .map(|&delivery_id| OutboxItem::job(&DeliverWebhook { delivery_id }, None))
+        .map(|&delivery_id| {
+            let job = DeliverWebhook::One {
+                delivery_id,
+                attempt: Some(1),
+            };
+            OutboxItem::job(&job, None)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     outbox::push_many_in_tx(conn, &items).await?;
     outbox::notify_in_tx(conn).await
@@ -281,14 +287,16 @@ pub struct EventRow<'a> {
     pub event_type: &'a str,
 }
 
-/// Turns `events` into one delivery per enabled webhook of the event's store that subscribes to its type, in the caller's transaction: the relay's, which
-/// deletes the rows in the same transaction, so an event is fanned out exactly once or, on a
-/// rollback, not at all. The deliveries' jobs are written as one outbox row that no relay takes
-/// for `defer` (see [`FanOut`]). Events no webhook wants leave nothing behind; `None` when no
-/// delivery was made.
+/// Turns `events` into one delivery per enabled webhook of the event's store that subscribes to
+/// its type, in the caller's transaction: the relay's, which deletes the rows in the same
+/// transaction, so an event is fanned out exactly once or, on a rollback, not at all. Each
+/// endpoint's deliveries share deliver-webhook jobs, `per_job` at most to a job; the jobs are
+/// written as one outbox row that no relay takes for `defer` (see [`FanOut`]). Events no webhook
+/// wants leave nothing behind; `None` when no delivery was made.
 pub async fn fan_out_in_tx(
     conn: &mut PgConnection,
     events: &[EventRow<'_>],
+    per_job: usize,
     defer: std::time::Duration,
 ) -> Result<Option<FanOut>, StoreError> {
     if events.is_empty() {
@@ -346,10 +354,10 @@ pub async fn fan_out_in_tx(
         .iter()
         .filter_map(|(outbox_id, hook)| Some((*hook, *event_of.get(outbox_id)?)))
         .unzip();
-    let deliveries: Vec<i64> = sqlx::query_scalar(
+    let deliveries: Vec<(i64, i64)> = sqlx::query_as(
         "INSERT INTO webhook_deliveries (webhook_id, event_id) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[]) \
-         ON CONFLICT (event_id, webhook_id) DO NOTHING RETURNING id",
+         ON CONFLICT (event_id, webhook_id) DO NOTHING RETURNING webhook_id, id",
     )
     .bind(&hook_ids)
     .bind(&event_ids)
@@ -358,13 +366,23 @@ pub async fn fan_out_in_tx(
     if deliveries.is_empty() {
         return Ok(None);
     }
+    let mut by_hook: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for (hook, delivery) in deliveries {
+        by_hook.entry(hook).or_default().push(delivery);
+    }
+    let payloads = by_hook
+        .values()
+        .flat_map(|ids| ids.chunks(per_job.max(1)))
+        .map(|ids| {
+            serde_json::to_value(DeliverWebhook::First {
+                delivery_ids: ids.to_vec(),
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::Corrupt(format!("job does not serialise: {e}")))?;
     let jobs = OutboxItem::Jobs {
         queue: DeliverWebhook::QUEUE.to_owned(),
-        payloads: deliveries
-            .iter()
-            .map(|&delivery_id| serde_json::to_value(DeliverWebhook { delivery_id }))
-            .collect::<Result<_, _>>()
-            .map_err(|e| StoreError::Corrupt(format!("job does not serialise: {e}")))?,
+        payloads,
     };
     let fallback_row = outbox::push_deferred_in_tx(conn, &jobs, Some(defer)).await?;
     Ok(Some(FanOut { jobs, fallback_row }))
@@ -375,6 +393,8 @@ pub async fn fan_out_in_tx(
 pub struct DeliveryWork {
     pub status: String,
     pub round_attempts: i32,
+    /// When the next attempt of a pending delivery is due.
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub webhook_id: i64,
     pub url: String,
     pub enabled: bool,
@@ -413,7 +433,7 @@ pub async fn delivery_work_many(
         work: DeliveryWork,
     }
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT d.id, d.status, d.round_attempts, d.webhook_id, w.url, w.enabled, w.secret_enc, \
+        "SELECT d.id, d.status, d.round_attempts, d.next_attempt_at, d.webhook_id, w.url, w.enabled, w.secret_enc, \
                 CASE WHEN w.previous_secret_until > now() THEN w.previous_secret_enc END \
                     AS previous_secret_enc, \
                 w.failing_since, e.msg_id, e.type AS event_type, e.created_at AS event_at, \

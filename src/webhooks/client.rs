@@ -39,6 +39,8 @@ pub struct Answer {
 pub struct WebhookClient {
     http: reqwest::Client,
     guard: Arc<SsrfGuard>,
+    /// One permit per delivery in flight (`webhooks.max_in_flight`); see [`WebhookClient::slot`].
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl WebhookClient {
@@ -57,11 +59,22 @@ impl WebhookClient {
             .no_proxy()
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
-        Ok(WebhookClient { http, guard })
+        Ok(WebhookClient {
+            http,
+            guard,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight.max(1))),
+        })
     }
 
     pub fn guard(&self) -> &SsrfGuard {
         &self.guard
+    }
+
+    /// Waits until fewer than `webhooks.max_in_flight` deliveries hold a slot, and holds one until
+    /// dropped. Taken before signing, so that a wait does not age the signed timestamp.
+    pub async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed.
+        self.in_flight.acquire().await.ok()
     }
 
     /// POSTs `body` to `url` with the signing headers. Never fails: every outcome is an

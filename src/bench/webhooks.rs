@@ -272,8 +272,14 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
             let _ = queue.destroy().await;
         }
     }
+    // The webhook's deliveries and attempts go with it; the events stay until deleted too.
     sqlx::query("DELETE FROM webhooks WHERE account_id = $1")
         .bind(account.0)
+        .execute(&pool)
+        .await
+        .context("cleaning up")?;
+    sqlx::query("DELETE FROM webhook_events WHERE store_id = $1")
+        .bind(store.id)
         .execute(&pool)
         .await
         .context("cleaning up")?;

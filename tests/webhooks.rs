@@ -769,7 +769,7 @@ async fn a_delivery_job_run_again_neither_resends_nor_queues_the_next_attempt_tw
         .map(|(d, _, _)| *d)
         .collect();
     assert_eq!(made.len(), 2);
-    let due = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let due = chrono::Utc::now() + chrono::Duration::milliseconds(2500);
     let failed = OwnedAttempt {
         delivery_id: made[0],
         webhook_id: id,

@@ -476,8 +476,10 @@ async fn failed_deliveries_are_replayed_and_recovered_with_their_webhook_id() {
     let since = chrono::Utc::now() - chrono::Duration::seconds(5);
     let a = h.test_send(id).await;
     let b = h.test_send(id).await;
-    h.delivery_settles(id, a, "failed").await;
-    h.delivery_settles(id, b, "failed").await;
+    let c = h.test_send(id).await;
+    for d in [a, b, c] {
+        h.delivery_settles(id, d, "failed").await;
+    }
     let failed_ids: Vec<String> = rx
         .deliveries()
         .iter()
@@ -503,6 +505,8 @@ async fn failed_deliveries_are_replayed_and_recovered_with_their_webhook_id() {
         "replay is one delivery"
     );
 
+    let queue = h.world.broker.queue(DeliverWebhook::QUEUE).expect("queue");
+    let before = queue.stats().await.expect("stats").enqueued_total;
     let (status, body) = h
         .call(
             Method::POST,
@@ -511,9 +515,16 @@ async fn failed_deliveries_are_replayed_and_recovered_with_their_webhook_id() {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!(body["recovered"], 1, "only b was still failed");
-    let d = h.delivery_settles(id, b, "delivered").await;
-    assert_eq!(d["attempts"], 5, "four failed, then the recovered one: {d}");
+    assert_eq!(body["recovered"], 2, "only b and c were still failed");
+    for d in [b, c] {
+        let d = h.delivery_settles(id, d, "delivered").await;
+        assert_eq!(d["attempts"], 5, "four failed, then the recovered one: {d}");
+    }
+    assert_eq!(
+        queue.stats().await.expect("stats").enqueued_total - before,
+        1,
+        "the recovered deliveries share a job"
+    );
     rx.shutdown().await;
     h.stop().await;
 }

@@ -401,7 +401,8 @@ async fn recover(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<Recover>,
 ) -> Result<Response, AppError> {
-    let outcome = webhooks::recover(db(&state)?, account, id, body.since).await?;
+    let per_job = state.settings.webhooks.deliveries_per_job;
+    let outcome = webhooks::recover(db(&state)?, account, id, body.since, per_job).await?;
     Ok(resend_answer(
         id,
         &format!("webhook {id}"),

@@ -255,14 +255,18 @@ pub async fn signing_secrets(
 /// The `webhook-id` of a new event: `msg_` and 32 hex digits.
 const NEW_MSG_ID: &str = "'msg_' || replace(gen_random_uuid()::text, '-', '')";
 
-/// A deliver-webhook job for the first attempt of each delivery, as outbox rows.
-async fn enqueue_in_tx(conn: &mut PgConnection, deliveries: &[i64]) -> Result<(), StoreError> {
+/// Deliver-webhook jobs for the first attempt of `deliveries` (of one webhook), `per_job` at most
+/// to a job, as outbox rows.
+async fn enqueue_in_tx(
+    conn: &mut PgConnection,
+    deliveries: &[i64],
+    per_job: usize,
+) -> Result<(), StoreError> {
     let items = deliveries
-        .iter()
-        .map(|&delivery_id| {
-            let job = DeliverWebhook::One {
-                delivery_id,
-                attempt: Some(1),
+        .chunks(per_job.max(1))
+        .map(|ids| {
+            let job = DeliverWebhook::First {
+                delivery_ids: ids.to_vec(),
             };
             OutboxItem::job(&job, None)
         })
@@ -594,7 +598,7 @@ pub async fn test_send(
     let Some(delivery) = delivery else {
         return Ok(None);
     };
-    enqueue_in_tx(&mut tx, &[delivery]).await?;
+    enqueue_in_tx(&mut tx, &[delivery], 1).await?;
     tx.commit().await?;
     Ok(Some(delivery))
 }
@@ -708,17 +712,19 @@ pub async fn replay(
         Some((status, _)) if status == "pending" => return Ok(Resend::Pending),
         Some(_) => {}
     }
-    restart_in_tx(&mut tx, &[delivery_id]).await?;
+    restart_in_tx(&mut tx, &[delivery_id], 1).await?;
     tx.commit().await?;
     Ok(Resend::Done(delivery_id))
 }
 
-/// Sends again every failed delivery of a webhook created at or after `since`. Returns how many.
+/// Sends again every failed delivery of a webhook created at or after `since`, `per_job` at most
+/// to a deliver-webhook job. Returns how many.
 pub async fn recover(
     pool: &PgPool,
     account: AccountId,
     webhook_id: i64,
     since: DateTime<Utc>,
+    per_job: usize,
 ) -> Result<Resend<u64>, StoreError> {
     let mut tx = pool.begin().await?;
     let enabled: Option<bool> = sqlx::query_scalar(
@@ -742,13 +748,18 @@ pub async fn recover(
     .bind(since)
     .fetch_all(&mut *tx)
     .await?;
-    restart_in_tx(&mut tx, &ids).await?;
+    restart_in_tx(&mut tx, &ids, per_job).await?;
     tx.commit().await?;
     Ok(Resend::Done(ids.len() as u64))
 }
 
-/// Puts deliveries back to pending with a fresh round of the schedule, and queues them.
-async fn restart_in_tx(conn: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
+/// Puts deliveries of one webhook back to pending with a fresh round of the schedule, and queues
+/// them.
+async fn restart_in_tx(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    per_job: usize,
+) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -759,7 +770,7 @@ async fn restart_in_tx(conn: &mut PgConnection, ids: &[i64]) -> Result<(), Store
     .bind(ids)
     .execute(&mut *conn)
     .await?;
-    enqueue_in_tx(conn, ids).await
+    enqueue_in_tx(conn, ids, per_job).await
 }
 
 /// Products created in the caller's transaction among `ids`, as the API shows a new product

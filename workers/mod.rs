@@ -85,14 +85,6 @@ pub enum DeliverWebhook {
 }
 
 impl DeliverWebhook {
-    /// The next attempt of one delivery, whichever it is.
-    pub fn one(delivery_id: i64) -> DeliverWebhook {
-        DeliverWebhook::One {
-            delivery_id,
-            attempt: None,
-        }
-    }
-
     /// Each delivery with the attempt of its round this job makes (`None`: the next one).
     pub fn attempts(&self) -> Vec<(i64, Option<i32>)> {
         match self {
@@ -305,21 +297,23 @@ mod tests {
         let parse = |v: serde_json::Value| serde_json::from_value::<DeliverWebhook>(v);
         let one = parse(json!({"delivery_id": 7, "attempt": 3})).unwrap();
         assert_eq!(one.attempts(), vec![(7, Some(3))]);
-        assert_eq!(
-            parse(json!({"delivery_id": 7})).unwrap(),
-            DeliverWebhook::one(7)
-        );
+        // The shape of jobs queued before attempts were named: whichever attempt is next.
+        let next = DeliverWebhook::One {
+            delivery_id: 7,
+            attempt: None,
+        };
+        assert_eq!(parse(json!({"delivery_id": 7})).unwrap(), next);
         let many = parse(json!({"delivery_ids": [4, 5]})).unwrap();
         assert_eq!(many.attempts(), vec![(4, Some(1)), (5, Some(1))]);
         // Written back as read.
-        for job in [one, many, DeliverWebhook::one(7)] {
+        assert_eq!(
+            serde_json::to_value(&next).unwrap(),
+            json!({"delivery_id": 7})
+        );
+        for job in [one, many, next] {
             let text = serde_json::to_value(&job).unwrap();
             assert_eq!(parse(text).unwrap(), job);
         }
-        assert_eq!(
-            serde_json::to_value(DeliverWebhook::one(7)).unwrap(),
-            json!({"delivery_id": 7})
-        );
 
         let field = |p| match validate_payload("deliver-webhook", &p) {
             Err(PayloadError::Field { field, message }) => (field, message),

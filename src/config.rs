@@ -56,7 +56,7 @@ pub struct WebhookSettings {
     pub allow_cidrs: Vec<String>,
     /// A fan-out's deliveries to one endpoint share a deliver-webhook job, this many at most.
     pub deliveries_per_job: usize,
-    /// Webhook requests one process has in flight at once, over all endpoints.
+    /// Webhook requests (and plugin calls) one process has in flight at once, over all endpoints.
     pub max_in_flight: usize,
 }
 

@@ -22,7 +22,7 @@ use super::{DeliverWebhook, Deps, JobKind};
 use crate::domain::webhook_schedule::{next_delay, should_disable, verdict, Verdict};
 use crate::queue::{EnqueueOptions, JobError};
 use crate::store::webhooks::{self as store, OwnedAttempt};
-use crate::webhooks::{body, signature_header, WebhookClient};
+use crate::webhooks::{body, WebhookClient};
 
 pub async fn run(job: DeliverWebhook, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
     let Some(client) = deps.webhooks.as_ref() else {
@@ -93,15 +93,11 @@ async fn deliver(
         .secrets(&deps.credentials_key)
         .map_err(JobError::permanent)?;
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let slot = client.slot().await;
-    let timestamp = Utc::now().timestamp();
     let payload = body(&work.event_type, work.event_at, &work.data);
-    let signature = signature_header(&secrets, &work.msg_id, timestamp, payload.as_bytes())
-        .map_err(JobError::permanent)?;
     let answer = client
-        .post(&work.url, &work.msg_id, timestamp, &signature, payload)
-        .await;
-    drop(slot);
+        .send_signed(&work.url, &work.msg_id, &secrets, payload)
+        .await
+        .map_err(JobError::permanent)?;
 
     let settings = &deps.broker.settings().webhooks;
     let outcome = answer.status.map_or(Verdict::Failed, verdict);

@@ -18,7 +18,6 @@ use super::context::store_err;
 use super::{Deps, RunPlugin};
 use crate::queue::JobError;
 use crate::store::plugins;
-use crate::webhooks::signature::signature_header;
 
 /// The message id: the same for the same order content, so a retry, and a resend of an unchanged
 /// order, carry one id a plugin can de-duplicate on.
@@ -62,17 +61,11 @@ pub async fn run(job: RunPlugin, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
     let body = serde_json::to_string(&delivery.body)
         .map_err(|e| JobError::permanent(format!("order does not serialise: {e}")))?;
     let msg_id = message_id(&job, body.as_bytes());
-    let timestamp = chrono::Utc::now().timestamp();
-    let signature = signature_header(
-        &[delivery.plugin.signing_secret.as_str()],
-        &msg_id,
-        timestamp,
-        body.as_bytes(),
-    )
-    .map_err(|e| JobError::permanent(format!("plugin {}: {e}", plugin.id)))?;
+    let secrets = [delivery.plugin.signing_secret.as_str()];
     let answer = client
-        .post(&plugin.endpoint_url, &msg_id, timestamp, &signature, body)
-        .await;
+        .send_signed(&plugin.endpoint_url, &msg_id, &secrets, body)
+        .await
+        .map_err(|e| JobError::permanent(format!("plugin {}: {e}", plugin.id)))?;
     let said = || {
         answer
             .excerpt

@@ -96,19 +96,12 @@ async fn bare_http(
         .map(|i| {
             let (client, url, data) = (&client, &url, &data);
             async move {
-                let at = chrono::Utc::now();
-                let body = crate::webhooks::body("order.created", at, data);
+                let body = crate::webhooks::body("order.created", chrono::Utc::now(), data);
                 let id = format!("msg_bare{i}");
-                let signature = crate::webhooks::signature_header(
-                    &[secret],
-                    &id,
-                    at.timestamp(),
-                    body.as_bytes(),
-                )
-                .ok()?;
                 client
-                    .post(url, &id, at.timestamp(), &signature, body)
+                    .send_signed(url, &id, &[secret], body)
                     .await
+                    .ok()?
                     .status
             }
         })

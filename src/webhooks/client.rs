@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 
+use super::signature::{signature_header, SignatureError};
 use super::ssrf::{GuardedResolver, SsrfError, SsrfGuard};
 use crate::config::WebhookSettings;
 use crate::domain::webhook_schedule::parse_retry_after;
@@ -39,7 +40,7 @@ pub struct Answer {
 pub struct WebhookClient {
     http: reqwest::Client,
     guard: Arc<SsrfGuard>,
-    /// One permit per delivery in flight (`webhooks.max_in_flight`); see [`WebhookClient::slot`].
+    /// One permit per request in flight (`webhooks.max_in_flight`).
     in_flight: Arc<tokio::sync::Semaphore>,
 }
 
@@ -70,16 +71,26 @@ impl WebhookClient {
         &self.guard
     }
 
-    /// Waits until fewer than `webhooks.max_in_flight` deliveries hold a slot, and holds one until
-    /// dropped. Taken before signing, so that a wait does not age the signed timestamp.
-    pub async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    /// Signs `body` for every one of `secrets` at the current time (Standard Webhooks) and POSTs
+    /// it, once fewer than `webhooks.max_in_flight` requests are in flight. The wait comes before
+    /// the signing, so it never ages the signed timestamp. Err only when a secret is unusable;
+    /// every outcome of the request itself is an [`Answer`] to record.
+    pub async fn send_signed(
+        &self,
+        url: &str,
+        msg_id: &str,
+        secrets: &[&str],
+        body: String,
+    ) -> Result<Answer, SignatureError> {
         // The semaphore is never closed.
-        self.in_flight.acquire().await.ok()
+        let _slot = self.in_flight.acquire().await.ok();
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = signature_header(secrets, msg_id, timestamp, body.as_bytes())?;
+        Ok(self.post(url, msg_id, timestamp, &signature, body).await)
     }
 
-    /// POSTs `body` to `url` with the signing headers. Never fails: every outcome is an
-    /// [`Answer`] to record.
-    pub async fn post(
+    /// POSTs `body` to `url` with the signing headers.
+    async fn post(
         &self,
         url: &str,
         msg_id: &str,

@@ -278,15 +278,13 @@ async fn deliveries_whose_push_never_happened_are_queued_from_their_fallback_row
     let committed = std::time::Instant::now();
     let made = deliveries(&pool).await;
     assert_eq!(made.len(), 1);
-    let Some(FanOut {
-        jobs: OutboxItem::Jobs { queue: q, payloads },
-        ..
-    }) = fanned
-    else {
+    let Some(FanOut { jobs, .. }) = fanned else {
         panic!("the fan-out made no jobs: {fanned:?}");
     };
-    assert_eq!(q, DeliverWebhook::QUEUE);
-    assert_eq!(payloads, vec![json!({ "delivery_ids": [made[0]] })]);
+    assert_eq!(
+        serde_json::to_value(&jobs).unwrap(),
+        json!([{ "delivery_ids": [made[0]] }])
+    );
 
     // Until the deferral has passed no relay takes the fallback row...
     let mut look = pool.begin().await.unwrap();

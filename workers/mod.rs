@@ -85,6 +85,18 @@ pub enum DeliverWebhook {
 }
 
 impl DeliverWebhook {
+    /// Jobs for the first attempt of `delivery_ids`, `per_job` at most to a job, in order.
+    pub fn first_attempts(
+        delivery_ids: &[i64],
+        per_job: usize,
+    ) -> impl Iterator<Item = DeliverWebhook> + '_ {
+        delivery_ids
+            .chunks(per_job.max(1))
+            .map(|ids| DeliverWebhook::First {
+                delivery_ids: ids.to_vec(),
+            })
+    }
+
     /// Each delivery with the attempt of its round this job makes (`None`: the next one).
     pub fn attempts(&self) -> Vec<(i64, Option<i32>)> {
         match self {

@@ -16,8 +16,9 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::{Broker, EnqueueOptions};
-use crate::store::outbox::{self, OutboxItem, Taken, NOTIFY_CHANNEL};
+use crate::store::outbox::{self, Taken, NOTIFY_CHANNEL};
 use crate::store::webhooks::{self, EventRow, FanOut};
+use crate::workers::{DeliverWebhook, JobKind};
 
 /// Rows moved per transaction.
 const BATCH: i64 = 500;
@@ -151,21 +152,16 @@ impl Relay {
         // The deliveries' jobs go to Redis now rather than on the next turn through the outbox:
         // that saves a row per delivery and a turn of latency. Should this push not happen, the
         // fallback row pushes the same jobs once FALLBACK_AFTER has passed.
-        if let Some(FanOut {
-            jobs: OutboxItem::Jobs { queue, payloads },
-            fallback_row,
-        }) = fanned
-        {
-            let payloads: Vec<String> = payloads.iter().map(|p| p.to_string()).collect();
+        if let Some(FanOut { jobs, fallback_row }) = fanned {
             match broker
-                .queue(&queue)?
-                .enqueue_bulk_json(&payloads, &EnqueueOptions::default())
+                .queue(DeliverWebhook::QUEUE)?
+                .enqueue_bulk(&jobs, &EnqueueOptions::default())
                 .await
             {
                 Ok(_) => self.pushed_fallbacks.push(fallback_row),
                 Err(e) => tracing::warn!(
                     error = %e,
-                    deliveries = payloads.len(),
+                    jobs = jobs.len(),
                     "could not queue webhook deliveries; the outbox will in {FALLBACK_AFTER:?}"
                 ),
             }

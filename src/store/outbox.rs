@@ -33,14 +33,25 @@ pub enum OutboxItem {
 impl OutboxItem {
     /// A typed job for its own queue.
     pub fn job<J: JobKind>(job: &J, unique_key: Option<String>) -> Result<OutboxItem, StoreError> {
-        let payload = serde_json::to_value(job)
-            .map_err(|e| StoreError::Corrupt(format!("job does not serialise: {e}")))?;
         Ok(OutboxItem::Job {
             queue: J::QUEUE.to_owned(),
-            payload,
+            payload: encode(job)?,
             unique_key,
         })
     }
+
+    /// Many jobs of one kind, without unique keys, as one row.
+    pub fn jobs<J: JobKind>(jobs: &[J]) -> Result<OutboxItem, StoreError> {
+        Ok(OutboxItem::Jobs {
+            queue: J::QUEUE.to_owned(),
+            payloads: jobs.iter().map(encode).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+fn encode<J: JobKind>(job: &J) -> Result<Value, StoreError> {
+    serde_json::to_value(job)
+        .map_err(|e| StoreError::Corrupt(format!("job does not serialise: {e}")))
 }
 
 /// An item as its row's columns: kind, queue, payload, unique key.

@@ -16,7 +16,7 @@ use super::outbox::{self, OutboxItem};
 use super::products::ProductRow;
 use super::{AccountId, StoreError};
 use crate::crypto::CredentialsKey;
-use crate::workers::{DeliverWebhook, JobKind};
+use crate::workers::DeliverWebhook;
 
 /// A webhook as the API shows it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -262,14 +262,8 @@ async fn enqueue_in_tx(
     deliveries: &[i64],
     per_job: usize,
 ) -> Result<(), StoreError> {
-    let items = deliveries
-        .chunks(per_job.max(1))
-        .map(|ids| {
-            let job = DeliverWebhook::First {
-                delivery_ids: ids.to_vec(),
-            };
-            OutboxItem::job(&job, None)
-        })
+    let items = DeliverWebhook::first_attempts(deliveries, per_job)
+        .map(|job| OutboxItem::job(&job, None))
         .collect::<Result<Vec<_>, _>>()?;
     outbox::push_many_in_tx(conn, &items).await?;
     outbox::notify_in_tx(conn).await
@@ -279,7 +273,7 @@ async fn enqueue_in_tx(
 /// committed, and the deferred outbox row that holds the same jobs in case it never does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FanOut {
-    pub jobs: OutboxItem,
+    pub jobs: Vec<DeliverWebhook>,
     pub fallback_row: i64,
 }
 
@@ -374,21 +368,12 @@ pub async fn fan_out_in_tx(
     for (hook, delivery) in deliveries {
         by_hook.entry(hook).or_default().push(delivery);
     }
-    let payloads = by_hook
+    let jobs: Vec<DeliverWebhook> = by_hook
         .values()
-        .flat_map(|ids| ids.chunks(per_job.max(1)))
-        .map(|ids| {
-            serde_json::to_value(DeliverWebhook::First {
-                delivery_ids: ids.to_vec(),
-            })
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| StoreError::Corrupt(format!("job does not serialise: {e}")))?;
-    let jobs = OutboxItem::Jobs {
-        queue: DeliverWebhook::QUEUE.to_owned(),
-        payloads,
-    };
-    let fallback_row = outbox::push_deferred_in_tx(conn, &jobs, Some(defer)).await?;
+        .flat_map(|ids| DeliverWebhook::first_attempts(ids, per_job))
+        .collect();
+    let fallback = OutboxItem::jobs(&jobs)?;
+    let fallback_row = outbox::push_deferred_in_tx(conn, &fallback, Some(defer)).await?;
     Ok(Some(FanOut { jobs, fallback_row }))
 }
 

@@ -1,7 +1,9 @@
 //! One statement for many concurrent callers. Every running delivery hands its input (a delivery
 //! to read, an attempt to record) to a batcher task and waits for its own answer; the task runs
-//! whatever has gathered while the previous batch ran, as one statement. Under load that is one
-//! statement for dozens of deliveries instead of one each; when idle an input runs at once, alone.
+//! whatever has gathered while the previous batch ran, as one statement, one batch at a time.
+//! Under load that is one statement for dozens of deliveries instead of one each (and a busy
+//! database gets fewer, larger statements: two reads at a time measured no faster); when idle an
+//! input runs at once, alone.
 //! A caller still waits for its statement to finish, so a delivery's job is acknowledged only
 //! after its attempt is committed.
 
@@ -10,7 +12,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::store::webhooks::{delivery_work_many, record_attempts, DeliveryWork, OwnedAttempt};
 use crate::store::StoreError;
@@ -27,8 +29,6 @@ type BatchFn<I, O> = Arc<dyn Fn(Vec<I>) -> BatchFuture<O> + Send + Sync>;
 pub struct Batcher<I, O> {
     run: BatchFn<I, O>,
     max_batch: usize,
-    /// Batches running at once.
-    in_flight: usize,
     tx: Inbox<I, O>,
 }
 
@@ -37,14 +37,13 @@ impl<I, O> Clone for Batcher<I, O> {
         Batcher {
             run: self.run.clone(),
             max_batch: self.max_batch,
-            in_flight: self.in_flight,
             tx: self.tx.clone(),
         }
     }
 }
 
 impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
-    pub fn new<F, Fut>(max_batch: usize, in_flight: usize, run: F) -> Batcher<I, O>
+    pub fn new<F, Fut>(max_batch: usize, run: F) -> Batcher<I, O>
     where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Answer<Vec<O>>> + Send + 'static,
@@ -52,7 +51,6 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         Batcher {
             run: Arc::new(move |inputs| Box::pin(run(inputs))),
             max_batch: max_batch.max(1),
-            in_flight: in_flight.max(1),
             tx: Arc::new(Mutex::new(None)),
         }
     }
@@ -65,12 +63,7 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
             Some(tx) if !tx.is_closed() => tx.clone(),
             _ => {
                 let (tx, rx) = mpsc::channel(self.max_batch * 4);
-                tokio::spawn(batch_loop(
-                    self.run.clone(),
-                    rx,
-                    self.max_batch,
-                    self.in_flight,
-                ));
+                tokio::spawn(batch_loop(self.run.clone(), rx, self.max_batch));
                 *slot = Some(tx.clone());
                 tx
             }
@@ -94,42 +87,29 @@ async fn batch_loop<I: Send + 'static, O: Send + 'static>(
     run: BatchFn<I, O>,
     mut rx: mpsc::Receiver<Pending<I, O>>,
     max_batch: usize,
-    in_flight: usize,
 ) {
-    let slots = Arc::new(Semaphore::new(in_flight));
-    loop {
-        // Inputs gather in the inbox while every slot is busy.
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
+    let mut batch: Vec<Pending<I, O>> = Vec::with_capacity(max_batch);
+    // Inputs gather in the inbox while a batch runs.
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let (inputs, senders): (Vec<I>, Vec<_>) = batch.drain(..).unzip();
+        let n = inputs.len();
+        let answers = match run(inputs).await {
+            Ok(answers) if answers.len() == n => Ok(answers),
+            Ok(answers) => Err(format!("a batch of {n} gave {} answers", answers.len())),
+            Err(e) => Err(e),
         };
-        let mut batch: Vec<Pending<I, O>> = Vec::with_capacity(max_batch);
-        if rx.recv_many(&mut batch, max_batch).await == 0 {
-            return;
-        }
-        let run = run.clone();
-        tokio::spawn(async move {
-            let (inputs, senders): (Vec<I>, Vec<_>) = batch.into_iter().unzip();
-            let n = inputs.len();
-            match run(inputs).await {
-                Ok(answers) if answers.len() == n => {
-                    for (done, answer) in senders.into_iter().zip(answers) {
-                        let _ = done.send(Ok(answer));
-                    }
-                }
-                Ok(answers) => {
-                    let e = format!("a batch of {n} gave {} answers", answers.len());
-                    for done in senders {
-                        let _ = done.send(Err(e.clone()));
-                    }
-                }
-                Err(e) => {
-                    for done in senders {
-                        let _ = done.send(Err(e.clone()));
-                    }
+        match answers {
+            Ok(answers) => {
+                for (done, answer) in senders.into_iter().zip(answers) {
+                    let _ = done.send(Ok(answer));
                 }
             }
-            drop(slot);
-        });
+            Err(e) => {
+                for done in senders {
+                    let _ = done.send(Err(e.clone()));
+                }
+            }
+        }
     }
 }
 
@@ -152,10 +132,7 @@ impl DeliveryBatches {
     pub fn new(pool: PgPool) -> DeliveryBatches {
         let read_pool = pool.clone();
         DeliveryBatches {
-            // One statement of each kind at a time: what arrives meanwhile joins the next one,
-            // so a busy database gets fewer, larger statements (two reads at a time measured no
-            // faster), and two records never update the same endpoints in different orders.
-            reads: Batcher::new(MAX_BATCH, 1, move |ids: Vec<i64>| {
+            reads: Batcher::new(MAX_BATCH, move |ids: Vec<i64>| {
                 let pool = read_pool.clone();
                 async move {
                     delivery_work_many(&pool, &ids)
@@ -163,7 +140,8 @@ impl DeliveryBatches {
                         .map_err(|e| e.to_string())
                 }
             }),
-            records: Batcher::new(MAX_BATCH, 1, move |attempts: Vec<OwnedAttempt>| {
+            // One record at a time also never updates the same endpoints in different orders.
+            records: Batcher::new(MAX_BATCH, move |attempts: Vec<OwnedAttempt>| {
                 let pool = pool.clone();
                 async move {
                     let refs: Vec<&OwnedAttempt> = attempts.iter().collect();
@@ -195,7 +173,7 @@ mod tests {
     async fn concurrent_calls_share_batches_and_each_gets_its_own_answer() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let seen = sizes.clone();
-        let doubler: Batcher<u32, u32> = Batcher::new(8, 1, move |xs: Vec<u32>| {
+        let doubler: Batcher<u32, u32> = Batcher::new(8, move |xs: Vec<u32>| {
             let seen = seen.clone();
             async move {
                 seen.lock()
@@ -220,9 +198,9 @@ mod tests {
     #[tokio::test]
     async fn a_failed_batch_fails_every_caller_in_it() {
         let failing: Batcher<u32, u32> =
-            Batcher::new(4, 1, |_xs: Vec<u32>| async { Err("boom".to_owned()) });
+            Batcher::new(4, |_xs: Vec<u32>| async { Err("boom".to_owned()) });
         assert_eq!(failing.call(1).await, Err("boom".to_owned()));
-        let short: Batcher<u32, u32> = Batcher::new(4, 1, |_xs: Vec<u32>| async { Ok(vec![]) });
+        let short: Batcher<u32, u32> = Batcher::new(4, |_xs: Vec<u32>| async { Ok(vec![]) });
         assert!(short.call(1).await.is_err());
     }
 }

@@ -161,34 +161,6 @@ pub enum Taken {
     },
 }
 
-impl Taken {
-    /// The item as it was written.
-    pub fn parse(&self) -> Result<OutboxItem, StoreError> {
-        let json = |text: &str| {
-            serde_json::from_str::<Value>(text)
-                .map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))
-        };
-        Ok(match self {
-            Taken::Job {
-                queue,
-                payload,
-                unique_key,
-            } => OutboxItem::Job {
-                queue: queue.clone(),
-                payload: json(payload)?,
-                unique_key: unique_key.clone(),
-            },
-            Taken::Jobs { queue, payloads } => OutboxItem::Jobs {
-                queue: queue.clone(),
-                payloads: payloads.iter().map(|p| json(p)).collect::<Result<_, _>>()?,
-            },
-            Taken::Event { payload, .. } => OutboxItem::Event {
-                payload: json(payload)?,
-            },
-        })
-    }
-}
-
 /// Locks and returns up to `n` of the oldest items no other transaction holds and no deferral
 /// keeps back. Call it inside a transaction and [`delete`] what was pushed before committing:
 /// the locks last as long as that transaction, which is what keeps two relays from pushing the

@@ -422,7 +422,8 @@ pub async fn delivery_work_many(
         work: DeliveryWork,
     }
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT d.id, d.status, d.round_attempts, d.next_attempt_at, d.webhook_id, w.url, w.enabled, w.secret_enc, \
+        "SELECT d.id, d.status, d.round_attempts, d.next_attempt_at, d.webhook_id, w.url, \
+                w.enabled, w.secret_enc, \
                 CASE WHEN w.previous_secret_until > now() THEN w.previous_secret_enc END \
                     AS previous_secret_enc, \
                 w.failing_since, e.msg_id, e.type AS event_type, e.created_at AS event_at, \

@@ -152,11 +152,6 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
                 .unwrap_or_default()
         },
     );
-    // Each running delivery holds a connection for its two statements.
-    settings.database.max_connections = settings
-        .database
-        .max_connections
-        .max(opts.concurrency.div_ceil(2) as u32);
     let pool = crate::db::prepare(&settings.database).await?;
     let broker = Broker::connect(&settings).await?;
     let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;

@@ -38,16 +38,14 @@ async fn own_database() -> (Settings, String, PgPool, Broker) {
 }
 
 /// Removes the test's queue, events stream and database.
-async fn tear_down(settings: &Settings, name: &str, pool: PgPool, broker: &Broker, queue: Queue) {
+async fn tear_down(name: &str, pool: PgPool, broker: &Broker, queue: Queue) {
     queue.destroy().await.unwrap();
     let _ = redis::AsyncCommands::del::<_, ()>(&mut broker.conn(), relay::events_key(broker)).await;
     pool.close().await;
-    let admin = db::prepare(&switchyard::config::DatabaseSettings {
-        url: "postgres://localhost/switchyard_test".into(),
-        ..settings.database.clone()
-    })
-    .await
-    .unwrap();
+    // The maintenance database: connecting to a test database here would migrate it.
+    let admin = PgPool::connect("postgres://localhost/postgres")
+        .await
+        .unwrap();
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&admin)
         .await
@@ -111,7 +109,7 @@ async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
 
     let _ = stop_tx.send(true);
     let _ = running.await;
-    tear_down(&settings, &name, pool, &broker, queue).await;
+    tear_down(&name, pool, &broker, queue).await;
 }
 
 /// A store with one webhook subscribed to `order.created`.
@@ -246,7 +244,7 @@ async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind()
 
     let _ = stop_tx.send(true);
     let _ = running.await;
-    tear_down(&settings, &name, pool, &broker, queue).await;
+    tear_down(&name, pool, &broker, queue).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,5 +308,5 @@ async fn deliveries_whose_push_never_happened_are_queued_from_their_fallback_row
 
     let _ = stop_tx.send(true);
     let _ = running.await;
-    tear_down(&settings, &name, pool, &broker, queue).await;
+    tear_down(&name, pool, &broker, queue).await;
 }

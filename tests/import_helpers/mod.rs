@@ -211,7 +211,7 @@ impl World {
         self.sandbox.shutdown().await;
         self.pool.close().await;
         if let Some(name) = self.settings.database.url.rsplit('/').next() {
-            if let Ok(admin) = sqlx::PgPool::connect("postgres://localhost/switchyard_test").await {
+            if let Ok(admin) = sqlx::PgPool::connect("postgres://localhost/postgres").await {
                 let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&admin)
                     .await;

@@ -40,7 +40,7 @@ impl Application {
             .context("reading the bound port")?
             .port();
         let grace = Duration::from_secs(settings.shutdown.grace_secs);
-        let connector_http = settings.connectors.http();
+        let connector_http = settings.connector_client();
         let state = AppState {
             settings: Arc::new(settings),
             broker,

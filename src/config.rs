@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::outbound::{ClientSettings, SsrfGuard};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -40,10 +42,28 @@ pub struct Settings {
     pub connectors: ConnectorSettings,
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    #[serde(default)]
+    pub outbound: OutboundSettings,
 }
 
-/// Outbound webhooks: retry schedule, auto-disable, secret rotation, timeouts and the SSRF
-/// guard's allow-list (see `[webhooks]` in config/default.toml).
+/// What every outbound call (channels, webhooks, plugins) shares: the SSRF guard's allow-list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundSettings {
+    /// CIDR ranges of internal addresses outbound calls may reach beside public ones.
+    pub allow_cidrs: Vec<String>,
+}
+
+impl OutboundSettings {
+    /// The guard (the allow-list was validated at start, so a bad entry here is a bug, refused
+    /// as strictly as no allow-list).
+    pub fn guard(&self) -> SsrfGuard {
+        SsrfGuard::new(&self.allow_cidrs).unwrap_or_default()
+    }
+}
+
+/// Outbound webhooks: retry schedule, auto-disable, secret rotation, timeouts and the answer cap
+/// (see `[webhooks]` in config/default.toml).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookSettings {
@@ -53,7 +73,8 @@ pub struct WebhookSettings {
     pub rotation_grace_secs: u64,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
-    pub allow_cidrs: Vec<String>,
+    /// Largest answer body of a webhook receiver or plugin read; a larger one fails the attempt.
+    pub max_response_bytes: usize,
     /// A fan-out's deliveries to one endpoint share a deliver-webhook job, this many at most.
     pub deliveries_per_job: usize,
     /// Webhook requests (and plugin calls) one process has in flight at once, over all endpoints.
@@ -69,7 +90,7 @@ impl Default for WebhookSettings {
             rotation_grace_secs: 86_400,
             connect_timeout_ms: 5_000,
             request_timeout_ms: 15_000,
-            allow_cidrs: Vec::new(),
+            max_response_bytes: 64 * 1024,
             deliveries_per_job: 20,
             max_in_flight: 64,
         }
@@ -110,27 +131,20 @@ impl WebhookSettings {
         if self.connect_timeout_ms == 0 || self.request_timeout_ms == 0 {
             return Err(invalid("webhooks", "timeouts must be at least 1 ms"));
         }
-        crate::webhooks::ssrf::SsrfGuard::new(&self.allow_cidrs)
-            .map_err(|e| invalid("webhooks.allow_cidrs", e.to_string()))?;
+        if self.max_response_bytes == 0 {
+            return Err(invalid("webhooks.max_response_bytes", "must be at least 1"));
+        }
         Ok(())
     }
 }
 
-/// Timeouts of every call to a sales platform.
+/// Timeouts and the answer cap of every call to a sales platform.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorSettings {
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
-}
-
-impl ConnectorSettings {
-    pub fn http(&self) -> crate::connectors::HttpSettings {
-        crate::connectors::HttpSettings {
-            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
-            request_timeout: Duration::from_millis(self.request_timeout_ms),
-        }
-    }
+    pub max_response_bytes: usize,
 }
 
 /// Keys for data switchyard must store but must not show to whoever reads the database.
@@ -320,6 +334,28 @@ impl QueuePolicy {
 }
 
 impl Settings {
+    /// The guarded client of calls to sales platforms.
+    pub fn connector_client(&self) -> ClientSettings {
+        let c = &self.connectors;
+        ClientSettings {
+            connect_timeout: Duration::from_millis(c.connect_timeout_ms),
+            request_timeout: Duration::from_millis(c.request_timeout_ms),
+            max_response_bytes: c.max_response_bytes,
+            guard: self.outbound.guard(),
+        }
+    }
+
+    /// The guarded client of webhook deliveries and plugin calls.
+    pub fn webhook_client(&self) -> ClientSettings {
+        let w = &self.webhooks;
+        ClientSettings {
+            connect_timeout: Duration::from_millis(w.connect_timeout_ms),
+            request_timeout: Duration::from_millis(w.request_timeout_ms),
+            max_response_bytes: w.max_response_bytes,
+            guard: self.outbound.guard(),
+        }
+    }
+
     /// Loads from `dir` (normally `config/`), the environment named by `SWITCHYARD_ENV`, and the
     /// process environment.
     pub fn load_from(dir: &Path) -> Result<Settings, ConfigError> {
@@ -369,6 +405,14 @@ impl Settings {
         if self.connectors.connect_timeout_ms == 0 || self.connectors.request_timeout_ms == 0 {
             return Err(invalid("connectors", "timeouts must be at least 1 ms"));
         }
+        if self.connectors.max_response_bytes == 0 {
+            return Err(invalid(
+                "connectors.max_response_bytes",
+                "must be at least 1",
+            ));
+        }
+        SsrfGuard::new(&self.outbound.allow_cidrs)
+            .map_err(|e| invalid("outbound.allow_cidrs", e.to_string()))?;
         if self.timers.import_products_secs == 0 {
             return Err(invalid("timers.import_products_secs", "must be at least 1"));
         }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod outbound;
 pub mod queue;
 pub mod runner;
 pub mod sandbox_cmd;

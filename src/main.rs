@@ -289,22 +289,31 @@ async fn main() -> anyhow::Result<()> {
                 .context("connecting to Redis")?;
             jobs(&broker, command).await
         }
-        Command::Bench { command } => match command {
-            BenchCommand::Import(opts) => bench::import::run(&settings, &opts).await,
-            BenchCommand::Stock(opts) => bench::stock::run(&settings, &opts).await,
-            BenchCommand::Webhooks(opts) => bench::webhooks::run(&settings, &opts).await,
-            BenchCommand::Queue {
+        Command::Bench { command } => {
+            // The benchmarks' simulators and receivers listen on loopback.
+            let mut settings = settings;
+            sandbox_cmd::allow_loopback(&mut settings);
+            run_bench(&settings, command).await
+        }
+    }
+}
+
+async fn run_bench(settings: &Settings, command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Import(opts) => bench::import::run(settings, &opts).await,
+        BenchCommand::Stock(opts) => bench::stock::run(settings, &opts).await,
+        BenchCommand::Webhooks(opts) => bench::webhooks::run(settings, &opts).await,
+        BenchCommand::Queue {
+            jobs,
+            runs,
+            pickups,
+        } => {
+            let opts = bench::queue::Options {
                 jobs,
-                runs,
-                pickups,
-            } => {
-                let opts = bench::queue::Options {
-                    jobs,
-                    runs: runs.max(1),
-                    pickups: pickups.max(1),
-                };
-                bench::queue::run(&settings, &opts).await
-            }
-        },
+                runs: runs.max(1),
+                pickups: pickups.max(1),
+            };
+            bench::queue::run(settings, &opts).await
+        }
     }
 }

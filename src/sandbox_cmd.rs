@@ -31,6 +31,17 @@ pub fn config(opts: &Options) -> SandboxConfig {
     config
 }
 
+/// Admits loopback to the outbound SSRF guard, for a process that talks to simulators it runs
+/// itself (the demo and the benchmarks): they listen on loopback, which the guard refuses unless
+/// allow-listed.
+pub fn allow_loopback(settings: &mut crate::config::Settings) {
+    for cidr in ["127.0.0.1/32", "::1/128"] {
+        if !settings.outbound.allow_cidrs.iter().any(|c| c == cidr) {
+            settings.outbound.allow_cidrs.push(cidr.to_owned());
+        }
+    }
+}
+
 /// The credentials a channel needs for a simulated store, as the sandbox issued them.
 pub fn sandbox_credentials(info: &StoreInfo) -> ChannelCredentials {
     match &info.credentials {

@@ -14,7 +14,7 @@ use import_helpers::World;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchyard::app::Application;
-use switchyard::connectors::{self, HttpSettings};
+use switchyard::connectors;
 use switchyard::domain::{ChannelSettings, Decision};
 use switchyard::queue::{relay, JobInfo, JobStatus};
 use switchyard::store::channels::{self, ChannelRow};
@@ -553,7 +553,7 @@ async fn a_row_left_sending_by_a_dead_worker_is_reconciled_not_pushed_again() {
     let connector = connectors::build(
         &ic.channel.base_url,
         &ic.credentials,
-        &HttpSettings::default(),
+        &fx.world.settings.connector_client(),
     )
     .unwrap();
     let receipt = connector.create_fulfilment(&target.request).await.unwrap();

@@ -28,8 +28,8 @@ pub struct Deps {
 
 impl Deps {
     pub fn new(db: PgPool, credentials_key: CredentialsKey, broker: Broker) -> Arc<Deps> {
-        let http = broker.settings().connectors.http();
-        let webhooks = crate::webhooks::WebhookClient::new(&broker.settings().webhooks)
+        let http = broker.settings().connector_client();
+        let webhooks = crate::webhooks::WebhookClient::new(broker.settings())
             .inspect_err(|e| tracing::error!(error = %e, "webhook client unavailable"))
             .ok();
         let webhook_batches = crate::webhooks::batcher::DeliveryBatches::new(db.clone());

@@ -8,16 +8,16 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::{
-    ConnectorError, HttpSettings, SalesChannel, ShopifyConfig, ShopifyConnector, WooConfig,
-    WooConnector,
+    ConnectorError, SalesChannel, ShopifyConfig, ShopifyConnector, WooConfig, WooConnector,
 };
 use crate::domain::ChannelCredentials;
+use crate::outbound::ClientSettings;
 
 /// Builds the connector for a channel's platform.
 pub fn build(
     base_url: &str,
     credentials: &ChannelCredentials,
-    http: &HttpSettings,
+    http: &ClientSettings,
 ) -> Result<Arc<dyn SalesChannel>, ConnectorError> {
     Ok(match credentials {
         ChannelCredentials::Shopify(c) => {
@@ -43,18 +43,18 @@ type Versioned = (DateTime<Utc>, Arc<dyn SalesChannel>);
 #[derive(Clone, Default)]
 pub struct ConnectorCache {
     inner: Arc<Mutex<HashMap<i64, Versioned>>>,
-    http: HttpSettings,
+    http: ClientSettings,
 }
 
 impl ConnectorCache {
-    pub fn new(http: HttpSettings) -> ConnectorCache {
+    pub fn new(http: ClientSettings) -> ConnectorCache {
         ConnectorCache {
             inner: Arc::default(),
             http,
         }
     }
 
-    pub fn http(&self) -> &HttpSettings {
+    pub fn http(&self) -> &ClientSettings {
         &self.http
     }
 

@@ -1,5 +1,6 @@
-//! The HTTP plumbing every connector shares: one way to build a client (timeouts, no redirects, a
-//! user agent), one way to turn a transport failure or a status code into a [`ConnectorError`].
+//! The HTTP plumbing every connector shares: the guarded client ([`crate::outbound`]: SSRF guard,
+//! timeouts, no redirects, a cap on answers) with switchyard's user agent, and one way to turn a
+//! failed call or a status code into a [`ConnectorError`].
 //!
 //! Redirects are refused because a redirected request would carry the channel's credentials to
 //! wherever the redirect points; a channel that moved must be reconfigured, not followed.
@@ -9,82 +10,41 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::error::ConnectorError;
+use crate::outbound::{Client, ClientSettings, OutboundError};
+
+/// An answer read to its end.
+pub use crate::outbound::Response as RawResponse;
 
 /// `switchyard/<version>`, so a platform's support can find our calls in their logs.
 pub const USER_AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 
-/// Timeouts of a channel's HTTP client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct HttpSettings {
-    /// Longest to wait for a TCP (and TLS) connection.
-    pub connect_timeout: Duration,
-    /// Longest one request may take from sending to the last byte of the body: what turns a hung
-    /// platform into a transient error instead of a stuck worker.
-    pub request_timeout: Duration,
+/// The guarded client a connector makes all its calls with.
+pub fn client(settings: &ClientSettings) -> Result<Client, ConnectorError> {
+    Client::new(settings, USER_AGENT).map_err(ConnectorError::from)
 }
 
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
+impl From<OutboundError> for ConnectorError {
+    fn from(err: OutboundError) -> ConnectorError {
+        match err {
+            // Neither changes on a retry: the channel must be reconfigured, or the cap raised.
+            OutboundError::Refused(e) => {
+                ConnectorError::Invalid(format!("the channel's address is refused: {e}"))
+            }
+            OutboundError::TooLarge { limit } => ConnectorError::Invalid(format!(
+                "the channel's answer is larger than connectors.max_response_bytes ({limit} \
+                 bytes)"
+            )),
+            OutboundError::Build(message) => ConnectorError::Invalid(message),
+            e @ (OutboundError::Timeout(_)
+            | OutboundError::Connect(_)
+            | OutboundError::Failed(_)) => ConnectorError::Transient {
+                status: None,
+                message: e.to_string(),
+            },
         }
-    }
-}
-
-/// Builds the client a connector uses for all its calls.
-pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, ConnectorError> {
-    reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .timeout(settings.request_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(USER_AGENT)
-        .build()
-        .map_err(|e| ConnectorError::Invalid(format!("HTTP client: {}", e.without_url())))
-}
-
-/// A response read to the end.
-#[derive(Debug)]
-pub struct RawResponse {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
-/// Sends a request and reads the whole body; transport failures become [`ConnectorError::Transient`].
-pub async fn execute(
-    client: &reqwest::Client,
-    request: reqwest::Request,
-) -> Result<RawResponse, ConnectorError> {
-    let response = client.execute(request).await.map_err(transport_error)?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(transport_error)?.to_vec();
-    Ok(RawResponse {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// Describes a reqwest failure without its URL (signed URLs carry credentials).
-fn transport_error(err: reqwest::Error) -> ConnectorError {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else if err.is_body() || err.is_decode() {
-        "connection dropped while reading the response"
-    } else {
-        "request failed"
-    };
-    ConnectorError::Transient {
-        status: None,
-        message: format!("{kind}: {}", err.without_url()),
     }
 }
 

@@ -24,7 +24,6 @@ use reqwest::header::HeaderMap;
 
 pub use build::{build, ConnectorCache};
 pub use error::ConnectorError;
-pub use http::HttpSettings;
 pub use secret::Secret;
 pub use shopify::{ShopifyConfig, ShopifyConnector};
 pub use throttle::{Throttle, ThrottleSettings};

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::error::ConnectorError;
 use super::http::{self, RawResponse};
 use super::throttle::Throttle;
+use crate::outbound::Client;
 
 /// `Retry-After` assumed when a 429 comes without one.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
@@ -27,13 +28,13 @@ pub type ErrorReader = fn(&[u8]) -> Option<String>;
 /// A connector's HTTP client, throttle and error reader.
 #[derive(Debug, Clone)]
 pub struct Transport {
-    client: reqwest::Client,
+    client: Client,
     throttle: Arc<Throttle>,
     read_error: ErrorReader,
 }
 
 impl Transport {
-    pub fn new(client: reqwest::Client, throttle: Arc<Throttle>, read_error: ErrorReader) -> Self {
+    pub fn new(client: Client, throttle: Arc<Throttle>, read_error: ErrorReader) -> Self {
         Transport {
             client,
             throttle,
@@ -41,7 +42,7 @@ impl Transport {
         }
     }
 
-    pub fn client(&self) -> &reqwest::Client {
+    pub fn client(&self) -> &Client {
         &self.client
     }
 
@@ -61,7 +62,7 @@ impl Transport {
         let mut throttled = 0u32;
         loop {
             self.throttle.acquire(deadline).await?;
-            let raw = http::execute(&self.client, build()?).await?;
+            let raw = self.client.execute(build()?).await?;
             self.throttle.observe(&raw.headers);
             if raw.status.is_success() {
                 return Ok(raw);

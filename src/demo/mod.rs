@@ -521,13 +521,10 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
     if let Some(listen) = opts.listen {
         settings.server.listen = listen;
     }
-    // The demo's webhook receiver and fulfilment centre listen on loopback, which the SSRF
-    // guard refuses unless allow-listed; this is the demo's own process, so it is.
-    for cidr in ["127.0.0.1/32", "::1/128"] {
-        if !settings.webhooks.allow_cidrs.iter().any(|c| c == cidr) {
-            settings.webhooks.allow_cidrs.push(cidr.to_owned());
-        }
-    }
+    // The simulated platforms, the webhook receiver and the fulfilment centre listen on
+    // loopback, which the SSRF guard refuses unless allow-listed; this is the demo's own
+    // process, so it is.
+    crate::sandbox_cmd::allow_loopback(&mut settings);
     let (stop_tx, stop) = watch::channel(false);
     let signal = shutdown::on_signal();
     let signalled = stop_tx.clone();

@@ -1,5 +1,6 @@
-//! Outbound webhooks (DESIGN.md "Webhooks (outbound)"): Standard Webhooks signing, the SSRF
-//! guard, the pooled HTTP client, and the shape of events and of the bodies delivered.
+//! Outbound webhooks (DESIGN.md "Webhooks (outbound)"): Standard Webhooks signing, the client
+//! that sends them (on the guarded outbound client), and the shape of events and of the bodies
+//! delivered.
 //!
 //! The flow: a domain transaction writes an event to the outbox (built by [`events`]); the relay
 //! fans it out, in the transaction that takes it from the outbox, into one delivery per matching
@@ -10,7 +11,6 @@ pub mod batcher;
 pub mod client;
 pub mod events;
 pub mod signature;
-pub mod ssrf;
 
 pub use client::{Answer, WebhookClient};
 pub use signature::{generate_secret, sign_one, signature_header};

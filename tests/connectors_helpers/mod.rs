@@ -10,9 +10,9 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
 use switchyard::connectors::{
-    HttpSettings, Secret, ShopifyConfig, ShopifyConnector, ThrottleSettings, WooConfig,
-    WooConnector,
+    Secret, ShopifyConfig, ShopifyConnector, ThrottleSettings, WooConfig, WooConnector,
 };
+use switchyard::outbound::{ClientSettings, SsrfGuard};
 use switchyard_sandbox::{
     Credentials, FaultKnobs, GeneratorConfig, Sandbox, SandboxConfig, SandboxHandle,
     ShopifyStoreConfig, SimStore, WooStoreConfig,
@@ -22,11 +22,14 @@ use tokio::sync::mpsc;
 pub const SHOP: &str = "contract-shop";
 pub const WOO: &str = "contract-woo";
 
-/// Timeouts short enough that a hung request fails a test in about a second.
-pub fn fast_http() -> HttpSettings {
-    HttpSettings {
+/// Timeouts short enough that a hung request fails a test in about a second, and loopback (where
+/// the sandbox listens) admitted by the SSRF guard.
+pub fn fast_http() -> ClientSettings {
+    ClientSettings {
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
+        guard: SsrfGuard::new(&["127.0.0.0/8".into()]).expect("a CIDR"),
+        ..ClientSettings::default()
     }
 }
 

@@ -22,13 +22,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
+
 use serde_json::json;
 use tokio::sync::OnceCell;
 use url::Url;
 
 use super::error::ConnectorError;
-use super::http::{self, HttpSettings, RawResponse};
+use super::http::{self, RawResponse};
 use super::secret::Secret;
 use super::throttle::{Throttle, ThrottleSettings};
 use super::transport::Transport;
@@ -36,6 +36,7 @@ use super::types::{
     ChannelKind, FulfilmentReceipt, FulfilmentRequest, Listing, ListingId, OrderCursor, OrderPage,
 };
 use super::{webhook, SalesChannel};
+use crate::outbound::ClientSettings;
 
 pub use mapping::status as map_status;
 
@@ -50,7 +51,7 @@ const MAX_PRODUCT_PAGES: usize = 1000;
 const INVENTORY_ITEMS_PER_CALL: usize = 100;
 
 /// A Shopify channel's settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct ShopifyConfig {
     /// `https://{shop}.myshopify.com`, or any base URL (with a path prefix, as the sandbox serves)
     /// under which `/admin/api/{version}/...` lives.
@@ -58,17 +59,13 @@ pub struct ShopifyConfig {
     pub access_token: Secret,
     /// The app's client secret, which signs webhooks.
     pub app_secret: Secret,
-    #[serde(default = "default_version")]
     pub api_version: String,
     /// Where stock is set; `None` learns the shop's first active location.
-    #[serde(default)]
     pub location_id: Option<u64>,
     /// Whether Shopify emails the customer about a fulfilment.
-    #[serde(default)]
     pub notify_customer: bool,
-    #[serde(default)]
-    pub http: HttpSettings,
-    #[serde(default)]
+    /// The guarded client's timeouts, answer cap and allow-list.
+    pub http: ClientSettings,
     pub throttle: ThrottleSettings,
 }
 
@@ -89,7 +86,7 @@ impl ShopifyConfig {
             api_version: default_version(),
             location_id: None,
             notify_customer: false,
-            http: HttpSettings::default(),
+            http: ClientSettings::default(),
             throttle: ThrottleSettings::default(),
         }
     }
@@ -132,7 +129,7 @@ impl ShopifyConnector {
             ConnectorError::Invalid("access token holds characters a header cannot".into())
         })?;
         token.set_sensitive(true);
-        let client = http::build_client(&config.http)?;
+        let client = http::client(&config.http)?;
         let location = OnceCell::new_with(config.location_id);
         Ok(ShopifyConnector {
             api,

@@ -39,7 +39,7 @@ use serde_json::json;
 use url::Url;
 
 use super::error::ConnectorError;
-use super::http::{self, HttpSettings, RawResponse};
+use super::http::{self, RawResponse};
 use super::secret::Secret;
 use super::throttle::{Throttle, ThrottleSettings};
 use super::transport::Transport;
@@ -47,6 +47,7 @@ use super::types::{
     ChannelKind, FulfilmentReceipt, FulfilmentRequest, Listing, ListingId, OrderCursor, OrderPage,
 };
 use super::{webhook, SalesChannel};
+use crate::outbound::ClientSettings;
 
 pub use mapping::status as map_status;
 
@@ -55,18 +56,16 @@ const PER_PAGE: u32 = 100;
 const MAX_PAGES: u32 = 10_000;
 
 /// A WooCommerce channel's settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct WooConfig {
     /// The site URL, under which `/wp-json/...` lives.
     pub base_url: String,
     pub consumer_key: Secret,
     pub consumer_secret: Secret,
     /// The secret webhooks were registered with; without it no webhook verifies.
-    #[serde(default)]
     pub webhook_secret: Option<Secret>,
-    #[serde(default)]
-    pub http: HttpSettings,
-    #[serde(default)]
+    /// The guarded client's timeouts, answer cap and allow-list.
+    pub http: ClientSettings,
     pub throttle: ThrottleSettings,
 }
 
@@ -77,7 +76,7 @@ impl WooConfig {
             consumer_key,
             consumer_secret,
             webhook_secret: None,
-            http: HttpSettings::default(),
+            http: ClientSettings::default(),
             throttle: ThrottleSettings::default(),
         }
     }
@@ -147,7 +146,7 @@ impl WooConnector {
                 )))
             }
         };
-        let client = http::build_client(&config.http)?;
+        let client = http::client(&config.http)?;
         Ok(WooConnector {
             site,
             auth,

@@ -1,7 +1,8 @@
-//! The SSRF guard: a webhook's target is chosen by a tenant, so without a check switchyard could
-//! be made to POST into its own network (a cloud metadata service, an admin port on loopback, a
-//! database next door). Every address a target resolves to is checked against the special-purpose
-//! ranges, and refused unless the configured allow-list admits it.
+//! The SSRF guard: outbound targets (a channel's base URL, a webhook or plugin endpoint) are
+//! chosen by tenants, so without a check switchyard could be made to call into its own network (a
+//! cloud metadata service, an admin port on loopback, a database next door) and show the answer.
+//! Every address a target resolves to is checked against the special-purpose ranges, and refused
+//! unless the configured allow-list (`outbound.allow_cidrs`) admits it.
 //!
 //! The check sits where the connection is made: [`GuardedResolver`] is the HTTP client's DNS
 //! resolver and hands the client only addresses that passed, so the client connects to exactly
@@ -22,12 +23,12 @@ pub struct Cidr {
     prefix: u8,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SsrfError {
     #[error("`{0}` is not a CIDR range like 10.0.0.0/8 or fd00::/8")]
     BadCidr(String),
     #[error(
-        "the target {host} resolves to {addr}, a {range} address, which webhooks may not reach"
+        "the target {host} resolves to {addr}, a {range} address, which switchyard may not reach"
     )]
     Refused {
         host: String,
@@ -137,8 +138,8 @@ const V6_REFUSED: &[(Cidr, &str)] = &[
 /// NAT64's well-known prefix: the low 32 bits are an IPv4 address.
 const NAT64: Cidr = Cidr::v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96);
 
-/// Which addresses webhooks may reach.
-#[derive(Debug, Clone, Default)]
+/// Which addresses outbound calls may reach.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SsrfGuard {
     allow: Vec<Cidr>,
 }

@@ -370,8 +370,7 @@ fn decode_components(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Component>,
             "expected a JSON body sent with `Content-Type: application/json`".into(),
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let value = super::extract::parse(body)?;
     if !value.is_array() {
         return Err(AppError::invalid(
             "the body must be a JSON array of `{\"product_id\", \"quantity\"}`",

@@ -164,6 +164,30 @@ async fn a_forged_cursor_is_a_422_naming_the_cursor() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn an_extreme_number_is_a_422_naming_the_field() {
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let store_id = store(&app, &t.token).await;
+    let body = json!({ "store_id": store_id, "sku": unique("N"), "title": "n" });
+    let product =
+        created(send(&app, Method::POST, "/v1/products", &t.token, Some(body)).await).await;
+    let adjust = format!("/v1/products/{}/stock/adjust", product["id"]);
+    // i64::MIN has no absolute value in i64.
+    for delta in [json!(i64::MIN), json!(i64::MAX), json!(1_000_000_001)] {
+        let res = app
+            .request(Method::POST, &adjust, &t.token)
+            .header("idempotency-key", ulid::Ulid::new().to_string())
+            .json(&json!({ "delta": delta }))
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        refused(res, "delta").await;
+    }
+    app.stop().await;
+}
+
 /// Records the level of every event logged while it is the subscriber.
 #[derive(Clone, Default)]
 struct Levels(Arc<Mutex<Vec<Level>>>);

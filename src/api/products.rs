@@ -322,7 +322,8 @@ async fn adjust_stock(
     ApiJson(body): ApiJson<AdjustStock>,
 ) -> Result<Response, AppError> {
     let key = idempotency_key(&headers)?;
-    if body.delta == 0 || body.delta.abs() > MAX_QUANTITY {
+    // A range, not `abs()`: `i64::MIN` has no absolute value and would overflow.
+    if body.delta == 0 || !(-MAX_QUANTITY..=MAX_QUANTITY).contains(&body.delta) {
         return Err(invalid(
             "delta",
             format!("`delta` must be non-zero and at most {MAX_QUANTITY} either way"),

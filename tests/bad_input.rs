@@ -1,9 +1,10 @@
-//! The caller's bad input is the caller's 4xx, never the service's 5xx: a value PostgreSQL cannot
-//! hold (a NUL byte in text, a time before 4714-11-24 BC, an integer past its column) is refused at the
-//! edge as a problem+json naming the field, whether it came in a JSON body, a query string or an
-//! opaque cursor; whatever slips past the edge and makes PostgreSQL raise a data error is still a
-//! 422, logged below ERROR.
+//! The caller's bad input is the caller's 4xx, never the service's 5xx: a value PostgreSQL
+//! cannot hold (a NUL byte in text, a time before 4714-11-24 BC, an integer past its column) is
+//! refused at the edge as a problem+json naming the field, whether it came in a JSON body, a
+//! query string or an opaque cursor; whatever slips past the edge and makes PostgreSQL raise a
+//! data error is still a 422, logged below ERROR. And a fuzz run over every route answers no 5xx.
 
+mod fuzz_helpers;
 mod http_helpers;
 mod tenant_helpers;
 
@@ -17,7 +18,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::error::AppError;
 use switchyard::store::StoreError;
-use tenant_helpers::{pool, send, spawn_server, tenant, unique, TestServer};
+use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, unique, TestServer};
 use tracing::Level;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -247,4 +248,14 @@ async fn a_data_error_from_postgresql_is_a_422_logged_below_error() {
     let (status, _, levels) = answered(AppError::from(sqlx::Error::PoolTimedOut)).await;
     assert_eq!(status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(levels, [Level::ERROR]);
+}
+
+#[tokio::test]
+async fn no_route_answers_5xx_to_fuzzed_input() {
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let ch = channel(&pool, &key(&app.settings), t.account).await;
+    fuzz_helpers::run(&app, &pool, &t, &ch).await;
+    app.stop().await;
 }

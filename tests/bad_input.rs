@@ -18,7 +18,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::error::AppError;
 use switchyard::store::StoreError;
-use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, unique, TestServer};
+use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, unique, Tenant, TestServer};
 use tracing::Level;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -40,18 +40,19 @@ async fn created(res: reqwest::Response) -> Value {
     body
 }
 
-async fn store(app: &TestServer, token: &str) -> i64 {
+/// The server, an account and a store of it.
+async fn start() -> (TestServer, Tenant, i64) {
+    let app = spawn_server().await;
+    let t = tenant(&pool().await).await;
     let body = json!({ "name": unique("store") });
-    let made = created(send(app, Method::POST, "/v1/stores", token, Some(body)).await).await;
-    made["id"].as_i64().expect("a store id")
+    let made = created(send(&app, Method::POST, "/v1/stores", &t.token, Some(body)).await).await;
+    let store_id = made["id"].as_i64().expect("a store id");
+    (app, t, store_id)
 }
 
 #[tokio::test]
 async fn a_nul_in_any_json_text_is_a_422_naming_the_field() {
-    let app = spawn_server().await;
-    let pool = pool().await;
-    let t = tenant(&pool).await;
-    let store_id = store(&app, &t.token).await;
+    let (app, t, store_id) = start().await;
 
     let res = send(
         &app,
@@ -82,16 +83,13 @@ async fn a_nul_in_any_json_text_is_a_422_naming_the_field() {
         Some(json!({ "name": "fine", "\u{0}": 1 })),
     )
     .await;
-    let body = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert_eq!(body["field"], "\u{0}", "{body}");
+    refused(res, "\u{0}").await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_nul_in_a_query_is_a_422_naming_the_parameter() {
-    let app = spawn_server().await;
-    let pool = pool().await;
-    let t = tenant(&pool).await;
+    let (app, t, _) = start().await;
     let res = send(&app, Method::GET, "/v1/products?sku=%00", &t.token, None).await;
     refused(res, "sku").await;
     let res = send(&app, Method::GET, "/v1/stores?cursor=1%002", &t.token, None).await;
@@ -101,10 +99,7 @@ async fn a_nul_in_a_query_is_a_422_naming_the_parameter() {
 
 #[tokio::test]
 async fn a_time_postgresql_cannot_hold_is_a_422_naming_the_field() {
-    let app = spawn_server().await;
-    let pool = pool().await;
-    let t = tenant(&pool).await;
-    let store_id = store(&app, &t.token).await;
+    let (app, t, store_id) = start().await;
 
     let res = send(
         &app,
@@ -144,9 +139,7 @@ async fn a_time_postgresql_cannot_hold_is_a_422_naming_the_field() {
 
 #[tokio::test]
 async fn a_forged_cursor_is_a_422_naming_the_cursor() {
-    let app = spawn_server().await;
-    let pool = pool().await;
-    let t = tenant(&pool).await;
+    let (app, t, _) = start().await;
     // A well-formed token of the orders list, for a time PostgreSQL cannot compare with.
     let micros = chrono::NaiveDate::from_ymd_opt(-4713, 11, 23)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -167,10 +160,7 @@ async fn a_forged_cursor_is_a_422_naming_the_cursor() {
 
 #[tokio::test]
 async fn an_extreme_number_is_a_422_naming_the_field() {
-    let app = spawn_server().await;
-    let pool = pool().await;
-    let t = tenant(&pool).await;
-    let store_id = store(&app, &t.token).await;
+    let (app, t, store_id) = start().await;
     let body = json!({ "store_id": store_id, "sku": unique("N"), "title": "n" });
     let product =
         created(send(&app, Method::POST, "/v1/products", &t.token, Some(body)).await).await;

@@ -4,9 +4,10 @@
 //! PostgreSQL could not hold).
 //!
 //! Every text a client sends through them (a JSON string or key, a query parameter's name or
-//! value) is checked here, once, to hold no NUL character, and every time to be one PostgreSQL
-//! holds ([`Timestamp`]): see [`crate::domain::storable`]. A handler therefore never passes the
-//! database a value it must refuse, which would otherwise read as the database failing.
+//! value) is checked here, once, to hold no NUL character, and every time field (a
+//! [`Timestamp`]) to be within PostgreSQL's range: see [`crate::domain::storable`]. A handler
+//! therefore never passes the database a value it must refuse, which would otherwise read as the
+//! database failing.
 
 use std::fmt::Display;
 
@@ -32,8 +33,8 @@ pub struct ApiJson<T>(pub T);
 /// A query string, with a problem+json 422 naming the parameter when it does not deserialise.
 pub struct ApiQuery<T>(pub T);
 
-/// A time a client sends, refused unless PostgreSQL can hold it (from 4714 BC on): the type of
-/// every time field of a body or query that reaches the database.
+/// A time a client sends, refused unless PostgreSQL can hold it (from 24 November 4714 BC on):
+/// the type of every time field of a body or query that reaches the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timestamp(pub DateTime<Utc>);
 
@@ -135,7 +136,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
 
 /// Deserialises a query string (percent-decoded, as a form): 422 naming the parameter whose
 /// name or value holds a NUL, or whose value does not fit its type.
-pub(crate) fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
     let pairs = form_urlencoded::parse(query.as_bytes());
     if let Some((name, _)) = pairs
         .clone()

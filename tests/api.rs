@@ -469,7 +469,7 @@ async fn dead_letters_list_requeue_and_purge() {
     let first_id = first["id"].as_str().unwrap().to_owned();
     let second_id = rest["jobs"][0]["id"].as_str().unwrap().to_owned();
 
-    for bad in ["limit=0", "limit=201"] {
+    for bad in ["limit=0", "limit=201", "limit=lots"] {
         let p = problem(
             app.get(&format!("/v1/queues/noop/dead?{bad}")).await,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -477,11 +477,6 @@ async fn dead_letters_list_requeue_and_purge() {
         .await;
         assert_eq!(p["field"], "limit");
     }
-    problem(
-        app.get("/v1/queues/noop/dead?limit=lots").await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
 
     // "*" must not reach the scripts, which read it as "every dead letter".
     problem(

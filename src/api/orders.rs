@@ -6,10 +6,9 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::extract::ApiQuery;
+use super::extract::{ApiQuery, Timestamp};
 use super::tenant::{db, Account, Page};
 use super::AppState;
 use crate::connectors::{OrderStatus, SyncStatus};
@@ -31,7 +30,7 @@ struct ListQuery {
     channel_id: Option<i64>,
     status: Option<OrderStatus>,
     sync_status: Option<SyncStatus>,
-    updated_since: Option<DateTime<Utc>>,
+    updated_since: Option<Timestamp>,
     cursor: Option<String>,
     limit: Option<u32>,
 }
@@ -63,7 +62,7 @@ async fn list(
         channel_id: q.channel_id,
         status: q.status,
         sync_status: q.sync_status,
-        updated_since: q.updated_since,
+        updated_since: q.updated_since.map(|t| t.0),
         after,
         limit,
     };

@@ -322,7 +322,8 @@ async fn adjust_stock(
     ApiJson(body): ApiJson<AdjustStock>,
 ) -> Result<Response, AppError> {
     let key = idempotency_key(&headers)?;
-    if body.delta == 0 || body.delta.abs() > MAX_QUANTITY {
+    // A range, not `abs()`: `i64::MIN` has no absolute value and would overflow.
+    if body.delta == 0 || !(-MAX_QUANTITY..=MAX_QUANTITY).contains(&body.delta) {
         return Err(invalid(
             "delta",
             format!("`delta` must be non-zero and at most {MAX_QUANTITY} either way"),
@@ -370,8 +371,7 @@ fn decode_components(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Component>,
             "expected a JSON body sent with `Content-Type: application/json`".into(),
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let value = super::extract::parse(body)?;
     if !value.is_array() {
         return Err(AppError::invalid(
             "the body must be a JSON array of `{\"product_id\", \"quantity\"}`",

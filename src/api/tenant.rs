@@ -73,7 +73,7 @@ pub(super) fn credentials_key(state: &AppState) -> Result<CredentialsKey, AppErr
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> AppError {
         match err {
-            StoreError::Database(e) => AppError::Database(e),
+            StoreError::Database(e) => AppError::from(e),
             StoreError::Conflict(detail) => AppError::invalid(detail, None),
             StoreError::MissingParent(what) => {
                 AppError::invalid(format!("no such {what} in this account"), None)

@@ -14,11 +14,10 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiQuery, Timestamp};
 use super::tenant::{conflict, credentials_key, db, id_cursor, id_page, limit, Account};
 use super::AppState;
 use crate::domain::webhook_schedule::check_triggers;
@@ -104,7 +103,7 @@ struct RotateQuery {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Recover {
-    since: DateTime<Utc>,
+    since: Timestamp,
 }
 
 /// A webhook with its secret, as the create and rotate answers show it.
@@ -376,7 +375,7 @@ async fn recover(
     ApiJson(body): ApiJson<Recover>,
 ) -> Result<Response, AppError> {
     let per_job = state.settings.webhooks.deliveries_per_job;
-    let outcome = webhooks::recover(db(&state)?, account, id, body.since, per_job).await?;
+    let outcome = webhooks::recover(db(&state)?, account, id, body.since.0, per_job).await?;
     Ok(resend_answer(
         id,
         &format!("webhook {id}"),

@@ -10,6 +10,7 @@ pub mod paging;
 pub mod plugin_rules;
 pub mod settings;
 pub mod stock;
+pub mod storable;
 pub mod webhook_schedule;
 
 pub use credentials::{ChannelCredentials, ShopifyCredentials, WooCredentials};

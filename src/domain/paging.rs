@@ -22,7 +22,8 @@ impl PageCursor {
         URL_SAFE_NO_PAD.encode(format!("{TAG}:{micros}:{}", self.id))
     }
 
-    /// `None` for anything [`PageCursor::encode`] did not produce.
+    /// `None` for anything [`PageCursor::encode`] did not produce, including a well-formed token
+    /// whose time PostgreSQL cannot hold (only a forged one can carry such a time).
     pub fn decode(token: &str) -> Option<PageCursor> {
         let bytes = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
         let text = String::from_utf8(bytes).ok()?;
@@ -35,10 +36,9 @@ impl PageCursor {
         if parts.next().is_some() {
             return None;
         }
-        Some(PageCursor {
-            updated_at: DateTime::from_timestamp_micros(micros)?,
-            id,
-        })
+        let updated_at =
+            DateTime::from_timestamp_micros(micros).filter(super::storable::holds_time)?;
+        Some(PageCursor { updated_at, id })
     }
 }
 
@@ -71,5 +71,15 @@ mod tests {
             None
         );
         assert_eq!(PageCursor::decode(&URL_SAFE_NO_PAD.encode("o1:x:3")), None);
+        let before = super::super::storable::EARLIEST_MICROS - 1;
+        assert_eq!(
+            PageCursor::decode(&URL_SAFE_NO_PAD.encode(format!("o1:{before}:3"))),
+            None,
+            "a time before PostgreSQL's range"
+        );
+        assert_eq!(
+            PageCursor::decode(&URL_SAFE_NO_PAD.encode(format!("o1:{}:3", i64::MIN))),
+            None
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use queue_helpers::*;
+use redis::AsyncCommands;
 use switchyard::queue::timers::Timer;
 use switchyard::queue::{EnqueueOptions, JobStatus};
 use switchyard::workers::Noop;
@@ -555,6 +556,158 @@ async fn a_unique_key_is_free_again_once_its_job_starts_so_a_change_during_a_run
         (queue.stats().await.unwrap().processed_total == 2).then_some(())
     })
     .await;
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+fn probe(tag: &str, sleep_ms: u64) -> Probe {
+    Probe {
+        tag: tag.into(),
+        sleep_ms,
+    }
+}
+
+/// Kills a worker the way a crash would: no shutdown, no hand-back, its leases left to run out.
+async fn crash(worker: Running) {
+    worker.handle.abort();
+    let _ = worker.handle.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_record_fetch_cannot_read_is_dead_lettered_and_the_rest_of_its_batch_runs() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.batch_size = 16;
+    let queue = probe_queue(&broker, "probe-unreadable", policy);
+    let tags = [
+        "g0",
+        "no-attempt",
+        "g1",
+        "no-run-at",
+        "g2",
+        "bad-attempt",
+        "g3",
+    ];
+    let jobs: Vec<Probe> = tags.iter().map(|t| probe(t, 0)).collect();
+    let ids: Vec<String> = queue
+        .enqueue_bulk(&jobs, &EnqueueOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    // Records damaged the ways an old release, a manual edit or a partial write can leave them,
+    // and an id whose record is gone altogether.
+    let mut conn = broker.conn();
+    let _: () = conn
+        .hdel(job_key(&queue, &ids[1]), "attempt")
+        .await
+        .unwrap();
+    let _: () = conn.hdel(job_key(&queue, &ids[3]), "run_at").await.unwrap();
+    let _: () = conn
+        .hset(job_key(&queue, &ids[5]), "attempt", "x")
+        .await
+        .unwrap();
+    let missing = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
+    let _: () = conn
+        .rpush(queue_key(&queue, "ready"), missing)
+        .await
+        .unwrap();
+
+    let state = Arc::new(ProbeState::default());
+    let worker = run_probe(&queue, state.clone());
+    eventually(
+        Duration::from_secs(5),
+        "the four readable jobs of the batch to run",
+        || async { (state.finished.load(Ordering::SeqCst) == 4).then_some(()) },
+    )
+    .await;
+    for (i, field) in [(1, "`attempt`"), (3, "`run_at`"), (5, "`attempt`")] {
+        let dead = until_status(&queue, &ids[i], JobStatus::Dead, Duration::from_secs(5)).await;
+        let reason = dead.last_error.unwrap_or_default();
+        assert!(reason.contains(field), "{}: {reason}", tags[i]);
+        assert!(state.starts_of(tags[i]).is_empty(), "{} ran", tags[i]);
+    }
+    let gone = until_status(&queue, missing, JobStatus::Dead, Duration::from_secs(5)).await;
+    assert!(
+        gone.last_error.unwrap_or_default().contains("no record"),
+        "the reason names the missing record"
+    );
+    let s = queue.stats().await.unwrap();
+    assert_eq!(
+        (s.processed_total, s.dead, s.ready, s.running),
+        (4, 4, 0, 0)
+    );
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_whose_record_cannot_be_read_is_dead_lettered_not_lost() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.lease_secs = 1;
+    let queue = probe_queue(&broker, "probe-unreadable-lease", policy);
+    let state = Arc::new(ProbeState::default());
+    let lost = queue
+        .enqueue(&probe("lost", 30_000), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let doomed = run_probe(&queue, state.clone());
+    until_status(&queue, &lost.id, JobStatus::Running, Duration::from_secs(5)).await;
+    crash(doomed).await;
+    let mut conn = broker.conn();
+    let _: () = conn
+        .hdel(job_key(&queue, &lost.id), "max_attempts")
+        .await
+        .unwrap();
+
+    let after = queue
+        .enqueue(&probe("after", 0), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let worker = run_probe(&queue, state.clone());
+    let dead = until_status(&queue, &lost.id, JobStatus::Dead, Duration::from_secs(5)).await;
+    let reason = dead.last_error.unwrap_or_default();
+    assert!(reason.contains("`max_attempts`"), "{reason}");
+    until_status(&queue, &after.id, JobStatus::Done, Duration::from_secs(5)).await;
+    assert_eq!(
+        state.starts_of("lost").len(),
+        1,
+        "the unreadable job ran again"
+    );
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attempt_on_a_record_missing_its_attempt_budget_is_dead_lettered_not_lost() {
+    let broker = broker().await;
+    let queue = probe_queue(
+        &broker,
+        "probe-unreadable-fail",
+        broker.settings().policy("noop"),
+    );
+    let state = Arc::new(ProbeState::default());
+    state.fail_through_attempt.store(1, Ordering::SeqCst);
+    let worker = run_probe(&queue, state.clone());
+    let job = queue
+        .enqueue(&probe("f", 500), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    until_status(&queue, &job.id, JobStatus::Running, Duration::from_secs(5)).await;
+    let mut conn = broker.conn();
+    let _: () = conn
+        .hdel(job_key(&queue, &job.id), "max_attempts")
+        .await
+        .unwrap();
+
+    let dead = until_status(&queue, &job.id, JobStatus::Dead, Duration::from_secs(5)).await;
+    let reason = dead.last_error.unwrap_or_default();
+    assert!(reason.contains("probe failing attempt 1"), "{reason}");
+    assert!(reason.contains("`max_attempts`"), "{reason}");
+    let s = queue.stats().await.unwrap();
+    assert_eq!((s.dead, s.running, s.scheduled), (1, 0, 0));
     worker.stop().await;
     queue.destroy().await.unwrap();
 }

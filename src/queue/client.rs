@@ -283,41 +283,41 @@ impl Queue {
             .await
     }
 
-    /// Enqueues many jobs in one round trip: one script call per chunk of jobs, or with a unique
-    /// key (which only one of them could hold) one pipelined call per job.
+    /// Enqueues many jobs in one round trip and one atomic step: all of them are stored, or (when
+    /// the call fails on its way to Redis) none. With a unique key only one job can hold it, so
+    /// the first payload is enqueued and every one of them answers with that job.
     pub async fn enqueue_bulk_json<P: AsRef<str> + Sync>(
         &self,
         payloads: &[P],
         opts: &EnqueueOptions,
     ) -> Result<Vec<Enqueued>, QueueError> {
-        if payloads.is_empty() {
+        let Some(first) = payloads.first() else {
             return Ok(Vec::new());
-        }
+        };
         if opts.unique_key.is_some() {
-            let mut out = Vec::with_capacity(payloads.len());
-            for p in payloads {
-                out.push(self.enqueue_json(p.as_ref(), opts).await?);
-            }
+            let holder = self.enqueue_json(first.as_ref(), opts).await?;
+            let coalesced = Enqueued {
+                created: false,
+                ..holder.clone()
+            };
+            let mut out = vec![holder];
+            out.resize(payloads.len(), coalesced);
             return Ok(out);
         }
         self.register().await?;
         let ids: Vec<String> = payloads.iter().map(|_| Ulid::new().to_string()).collect();
-        let script = &self.broker.scripts().enqueue_bulk;
-        let mut conn = self.conn();
-        for (ids, payloads) in ids.chunks(BULK_CHUNK).zip(payloads.chunks(BULK_CHUNK)) {
-            let mut inv = script.key(&self.keys.base);
-            inv.arg(opts.max_attempts.unwrap_or(self.policy.max_attempts))
-                .arg(opts.delay.map_or(0, |d| d.as_millis() as u64));
-            for (id, payload) in ids.iter().zip(payloads) {
-                inv.arg(id).arg(payload.as_ref());
-            }
-            let n: usize = inv.invoke_async(&mut conn).await?;
-            if n != ids.len() {
-                return Err(protocol(format!(
-                    "bulk enqueue stored {n} of {}",
-                    ids.len()
-                )));
-            }
+        let mut inv = self.broker.scripts().enqueue_bulk.key(&self.keys.base);
+        inv.arg(opts.max_attempts.unwrap_or(self.policy.max_attempts))
+            .arg(opts.delay.map_or(0, |d| d.as_millis() as u64));
+        for (id, payload) in ids.iter().zip(payloads) {
+            inv.arg(id).arg(payload.as_ref());
+        }
+        let n: usize = inv.invoke_async(&mut self.conn()).await?;
+        if n != ids.len() {
+            return Err(protocol(format!(
+                "bulk enqueue stored {n} of {}",
+                ids.len()
+            )));
         }
         Ok(ids
             .into_iter()

@@ -1,6 +1,6 @@
-//! The queue when its Redis goes away: its connection cut in the middle of a request. Each test
-//! runs its own TCP proxy in front of the shared Redis, so nothing else running at the same time
-//! is disturbed.
+//! The queue when its Redis goes away: restarted under a draining worker, or its connection cut
+//! in the middle of a request. Each test runs its own `redis-server` or its own TCP proxy in front
+//! of the shared one, so nothing else running at the same time is disturbed.
 
 #[allow(dead_code)]
 mod api_helpers;
@@ -9,13 +9,232 @@ mod queue_helpers;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use queue_helpers::{broker_with, queue_key};
+use queue_helpers::{
+    broker_with, eventually, probe_queue, queue_key, run_probe, settings, Probe, ProbeState,
+};
 use redis::AsyncCommands;
 use serde_json::json;
+use switchyard::queue::{EnqueueOptions, JobStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// A `redis-server` of the test's own on a free port, appending every write to its AOF and
+/// syncing it before answering, so whatever it acknowledged survives a crash.
+struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    async fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("switchyard-redis-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).expect("a data directory");
+        let mut server = RedisServer {
+            port,
+            dir,
+            child: None,
+        };
+        server.launch().await;
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server on its port and data directory, and waits until it answers.
+    async fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let client = redis::Client::open(self.url()).expect("a Redis URL");
+        eventually(Duration::from_secs(10), "redis-server to answer", || {
+            let client = client.clone();
+            async move {
+                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+    }
+
+    /// Kills the server as a crash would.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("redis-server killed");
+            child.wait().expect("redis-server reaped");
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_redis_restart_work_resumes_within_seconds_and_every_acknowledged_job_runs_once() {
+    let mut redis = RedisServer::start().await;
+    let mut settings = settings();
+    settings.redis.url = redis.url();
+    let response_timeout = Duration::from_millis(settings.redis.response_timeout_ms);
+    let broker = broker_with(&settings).await;
+    let mut policy = settings.policy("noop");
+    policy.concurrency = 4;
+    // One job per fetch, so a job that starts after the restart was fetched after it.
+    policy.batch_size = 1;
+    // Longer than the outage: a job running through it keeps its lease and runs once.
+    policy.lease_secs = 10;
+    let queue = probe_queue(&broker, "probe-restart", policy);
+    let state = Arc::new(ProbeState::default());
+
+    let first: Vec<Probe> = (0..200)
+        .map(|i| Probe {
+            tag: format!("a{i}"),
+            sleep_ms: 30,
+        })
+        .collect();
+    let mut acknowledged: Vec<(String, String)> = queue
+        .enqueue_bulk(&first, &EnqueueOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .zip(first.iter().map(|p| p.tag.clone()))
+        .map(|(e, tag)| (tag, e.id))
+        .collect();
+    let worker = run_probe(&queue, state.clone());
+    eventually(
+        Duration::from_secs(10),
+        "the drain to get going",
+        || async { (state.finished.load(Ordering::SeqCst) >= 40).then_some(()) },
+    )
+    .await;
+
+    // Meanwhile a producer keeps enqueueing; only what Redis acknowledged must run.
+    let producing = Arc::new(AtomicBool::new(true));
+    let producer = tokio::spawn({
+        let (queue, producing) = (queue.clone(), producing.clone());
+        async move {
+            let mut acknowledged = Vec::new();
+            let mut i = 0;
+            while producing.load(Ordering::SeqCst) {
+                let tag = format!("b{i}");
+                i += 1;
+                let job = Probe {
+                    tag: tag.clone(),
+                    sleep_ms: 30,
+                };
+                if let Ok(e) = queue.enqueue(&job, &EnqueueOptions::default()).await {
+                    acknowledged.push((tag, e.id));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            acknowledged
+        }
+    });
+
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A command while Redis is gone fails within the response timeout instead of waiting on
+    // the reconnection.
+    let asked = Instant::now();
+    let answer =
+        tokio::time::timeout(response_timeout + Duration::from_secs(2), broker.ping()).await;
+    assert_eq!(
+        answer,
+        Ok(false),
+        "PING with Redis down answered {answer:?} after {:?}",
+        asked.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    redis.launch().await;
+    let back = Instant::now();
+
+    let resumed = eventually(
+        Duration::from_secs(5),
+        "a job to start after Redis came back",
+        || async {
+            state
+                .starts
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, _, at)| *at)
+                .find(|at| *at > back)
+        },
+    )
+    .await;
+    println!("work resumed {:?} after Redis came back", resumed - back);
+    assert!(
+        tokio::time::timeout(response_timeout, broker.ping()).await == Ok(true),
+        "PING answers again"
+    );
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    producing.store(false, Ordering::SeqCst);
+    let produced = producer.await.unwrap();
+    assert!(
+        !produced.is_empty(),
+        "the producer got nothing in after the restart"
+    );
+    acknowledged.extend(produced);
+
+    for (tag, id) in &acknowledged {
+        let what = format!("acknowledged job {tag} to be done");
+        eventually(Duration::from_secs(30), &what, || async {
+            queue
+                .job(id)
+                .await
+                .ok()
+                .flatten()
+                .filter(|j| j.status == JobStatus::Done)
+        })
+        .await;
+    }
+    let twice: Vec<&String> = acknowledged
+        .iter()
+        .map(|(tag, _)| tag)
+        .filter(|tag| state.starts_of(tag).len() != 1)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "{} acknowledged jobs did not run exactly once: {twice:?}",
+        twice.len()
+    );
+    let s = queue.stats().await.unwrap();
+    assert_eq!((s.dead, s.ready, s.running), (0, 0, 0));
+    worker.stop().await;
+}
 
 /// A TCP proxy in front of a Redis that cuts its connections once they have carried a given
 /// number of bytes towards Redis, as a network that drops them mid-request would.

@@ -25,6 +25,7 @@ use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
 use super::ack::AckLayer;
+use super::backoff::REDIS_RETRY_MAX_PAUSE;
 use super::client::Queue;
 use super::error::QueueError;
 use super::job::{FetchedJob, JobMeta};
@@ -97,24 +98,10 @@ impl<Args> RedisBackend<Args> {
     }
 
     fn start_renewer(&mut self) {
-        let queue = self.queue.clone();
-        let held = self.held.clone();
-        let every = queue.policy().lease() / 3;
-        self.renewer = Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let jobs: Vec<(String, u32)> = match held.lock() {
-                    Ok(h) => h.iter().map(|(id, a)| (id.clone(), *a)).collect(),
-                    Err(_) => return,
-                };
-                if let Err(e) = queue.renew(&jobs).await {
-                    tracing::warn!(queue = queue.name(), error = %e, "lease renewal failed");
-                }
-            }
-        }));
+        self.renewer = Some(tokio::spawn(renew_leases(
+            self.queue.clone(),
+            self.held.clone(),
+        )));
     }
 
     fn fetch_future(&self) -> BoxFuture<'static, Vec<FetchedJob>> {
@@ -141,8 +128,31 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Renews the leases of held jobs every third of a lease. A renewal that fails (Redis away) is
+/// tried again within a second rather than a third of a lease later, so the leases outlive a
+/// short outage.
+async fn renew_leases(queue: Queue, held: Held) {
+    let every = queue.policy().lease() / 3;
+    let mut next = every;
+    loop {
+        tokio::time::sleep(next).await;
+        let jobs: Vec<(String, u32)> = match held.lock() {
+            Ok(h) => h.iter().map(|(id, a)| (id.clone(), *a)).collect(),
+            Err(_) => return,
+        };
+        next = match queue.renew(&jobs).await {
+            Ok(_) => every,
+            Err(e) => {
+                tracing::warn!(queue = queue.name(), error = %e, "lease renewal failed");
+                every.min(REDIS_RETRY_MAX_PAUSE)
+            }
+        };
+    }
+}
+
 /// Fetches until there is work, sleeping on the wake list in between. Redis errors are logged and
-/// retried with a growing pause: a Redis restart delays work, it does not stop the worker.
+/// retried with a growing pause of at most a second: a Redis restart delays work by no more than
+/// that once Redis answers again.
 async fn fetch_loop(
     queue: Queue,
     worker: String,
@@ -170,7 +180,7 @@ async fn fetch_loop(
             Err(e) => {
                 tracing::warn!(queue = queue.name(), error = %e, "fetch failed; retrying");
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
+                pause = (pause * 2).min(REDIS_RETRY_MAX_PAUSE);
                 continue;
             }
         };
@@ -180,7 +190,7 @@ async fn fetch_loop(
         if let Err(e) = wait_for_work(&queue, &wait_conn, wait).await {
             tracing::warn!(queue = queue.name(), error = %e, "waiting for work failed");
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
+            pause = (pause * 2).min(REDIS_RETRY_MAX_PAUSE);
         }
     }
 }

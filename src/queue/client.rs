@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, AsyncConnectionConfig, Client};
 use serde::Serialize;
 use ulid::Ulid;
 
+use super::conn::RedisConn;
 use super::error::QueueError;
 use super::job::{EnqueueOptions, Enqueued, FetchedJob, JobInfo};
 use super::keys::{Keys, QueueName};
@@ -28,7 +29,7 @@ pub struct Broker {
 
 struct BrokerInner {
     client: Client,
-    conn: ConnectionManager,
+    conn: RedisConn,
     scripts: Scripts,
     settings: Settings,
 }
@@ -42,21 +43,12 @@ impl Broker {
             ..
         } = &settings.redis;
         let client = Client::open(url.as_str())?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(*connect_timeout_ms))
-            .set_response_timeout(Duration::from_millis(*response_timeout_ms))
-            .set_number_of_retries(3);
-        let mut conn = tokio::time::timeout(
+        let mut conn = RedisConn::new(
+            client.clone(),
             Duration::from_millis(*connect_timeout_ms),
-            client.get_connection_manager_with_config(config),
-        )
-        .await
-        .map_err(|_| {
-            QueueError::Redis(redis::RedisError::from((
-                redis::ErrorKind::IoError,
-                "timed out connecting to Redis",
-            )))
-        })??;
+            Duration::from_millis(*response_timeout_ms),
+        );
+        // Loading the scripts is also the check that Redis is there at all.
         let scripts = Scripts::new();
         for s in scripts.all() {
             s.prepare_invoke().load_async(&mut conn).await?;
@@ -112,8 +104,9 @@ impl Broker {
             .is_ok()
     }
 
-    /// A shared, multiplexed connection for short commands.
-    pub fn conn(&self) -> ConnectionManager {
+    /// A shared, multiplexed connection for short commands, each bounded by the response
+    /// timeout; made again when lost.
+    pub fn conn(&self) -> RedisConn {
         self.inner.conn.clone()
     }
 
@@ -222,7 +215,7 @@ impl Queue {
         &self.broker
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> RedisConn {
         self.broker.conn()
     }
 

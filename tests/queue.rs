@@ -711,3 +711,46 @@ async fn a_failed_attempt_on_a_record_missing_its_attempt_budget_is_dead_lettere
     worker.stop().await;
     queue.destroy().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_jobs_and_expired_leases_are_promoted_while_every_slot_is_busy() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.concurrency = 1;
+    policy.batch_size = 1;
+    policy.lease_secs = 1;
+    let queue = probe_queue(&broker, "probe-reaper", policy);
+    let state = Arc::new(ProbeState::default());
+
+    // A worker dies holding a job; its lease runs out a second later.
+    let lost = queue
+        .enqueue(&probe("lost", 30_000), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let doomed = run_probe(&queue, state.clone());
+    until_status(&queue, &lost.id, JobStatus::Running, Duration::from_secs(5)).await;
+    crash(doomed).await;
+
+    // The only live worker is busy for longer than the test waits.
+    let busy = queue
+        .enqueue(&probe("busy", 10_000), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let worker = run_probe(&queue, state.clone());
+    until_status(&queue, &busy.id, JobStatus::Running, Duration::from_secs(5)).await;
+    let due = queue
+        .enqueue(&probe("due", 0), &delayed(300))
+        .await
+        .unwrap();
+
+    let rescued = until_status(&queue, &lost.id, JobStatus::Ready, Duration::from_secs(4)).await;
+    assert!(rescued
+        .last_error
+        .unwrap_or_default()
+        .contains("lease expired"));
+    until_status(&queue, &due.id, JobStatus::Ready, Duration::from_secs(4)).await;
+    let still = queue.job(&busy.id).await.unwrap().unwrap();
+    assert_eq!(still.status, JobStatus::Running, "the only slot was freed");
+    crash(worker).await;
+    queue.destroy().await.unwrap();
+}

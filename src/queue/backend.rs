@@ -4,7 +4,9 @@
 //! backend blocks on the queue's small wake list (every enqueue pushes a token), bounded by the
 //! time the next scheduled job falls due, so an idle worker starts new work within a round trip
 //! instead of at its next poll. Leases of held jobs are renewed in the background; a worker that
-//! dies stops renewing and its jobs go back to the queue when their leases expire.
+//! dies stops renewing and its jobs go back to the queue when their leases expire. A reaper
+//! promotes due jobs and takes back expired leases every second whether or not this worker
+//! fetches, so a busy worker does not hold up rescue.
 
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
@@ -35,6 +37,9 @@ use crate::config::QueuePolicy;
 /// leases, which no enqueue announces).
 const MAX_IDLE_WAIT: Duration = Duration::from_secs(1);
 
+/// How often each worker promotes its queue's due jobs and takes back its expired leases.
+const REAP_EVERY: Duration = Duration::from_secs(1);
+
 /// Jobs this worker has leased and not yet finished: renewed until acked, failed or released.
 pub(crate) type Held = Arc<Mutex<HashMap<String, u32>>>;
 
@@ -53,6 +58,17 @@ impl WorkerId {
     }
 }
 
+/// Background tasks of a running worker, stopped when it is dropped.
+struct Chores(Vec<JoinHandle<()>>);
+
+impl Drop for Chores {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 pub struct RedisBackend<Args> {
     queue: Queue,
     worker: WorkerId,
@@ -63,7 +79,7 @@ pub struct RedisBackend<Args> {
     in_fetch: Arc<AtomicBool>,
     stopping: Arc<AtomicBool>,
     wait_conn: Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
-    renewer: Option<JoinHandle<()>>,
+    chores: Option<Chores>,
     closing: Option<BoxFuture<'static, ()>>,
     _args: PhantomData<fn() -> Args>,
 }
@@ -83,7 +99,7 @@ impl<Args> RedisBackend<Args> {
             in_fetch: Arc::new(AtomicBool::new(false)),
             stopping: Arc::new(AtomicBool::new(false)),
             wait_conn: Arc::default(),
-            renewer: None,
+            chores: None,
             closing: None,
             _args: PhantomData,
         }
@@ -97,11 +113,11 @@ impl<Args> RedisBackend<Args> {
         &self.worker
     }
 
-    fn start_renewer(&mut self) {
-        self.renewer = Some(tokio::spawn(renew_leases(
-            self.queue.clone(),
-            self.held.clone(),
-        )));
+    fn start_chores(&mut self) {
+        self.chores = Some(Chores(vec![
+            tokio::spawn(renew_leases(self.queue.clone(), self.held.clone())),
+            tokio::spawn(reap(self.queue.clone())),
+        ]));
     }
 
     fn fetch_future(&self) -> BoxFuture<'static, Vec<FetchedJob>> {
@@ -113,14 +129,6 @@ impl<Args> RedisBackend<Args> {
             self.in_fetch.clone(),
             self.stopping.clone(),
         ))
-    }
-}
-
-impl<Args> Drop for RedisBackend<Args> {
-    fn drop(&mut self) {
-        if let Some(r) = self.renewer.take() {
-            r.abort();
-        }
     }
 }
 
@@ -147,6 +155,20 @@ async fn renew_leases(queue: Queue, held: Held) {
                 every.min(REDIS_RETRY_MAX_PAUSE)
             }
         };
+    }
+}
+
+/// Promotes due jobs and takes back expired leases every [`REAP_EVERY`], bounded chunks each
+/// time, whether or not any worker fetches.
+async fn reap(queue: Queue) {
+    let mut tick = tokio::time::interval(REAP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = queue.reap().await {
+            // The fetch loop reports an outage; this would only repeat it every second.
+            tracing::debug!(queue = queue.name(), error = %e, "reaping failed");
+        }
     }
 }
 
@@ -243,8 +265,8 @@ impl<Args: DeserializeOwned + Send + 'static> Backend for RedisBackend<Args> {
         cx: &mut Context<'_>,
         _: &WorkerContext,
     ) -> Poll<Option<Result<Task<Args>, QueueError>>> {
-        if self.renewer.is_none() {
-            self.start_renewer();
+        if self.chores.is_none() {
+            self.start_chores();
         }
         loop {
             if let Some(job) = self.buffer.pop_front() {
@@ -309,7 +331,7 @@ impl<Args: DeserializeOwned + Send + 'static> Backend for RedisBackend<Args> {
             let mut unstarted: Vec<FetchedJob> = self.buffer.drain(..).collect();
             let queue = self.queue.clone();
             let held = self.held.clone();
-            let renewer = self.renewer.take();
+            let chores = self.chores.take();
             self.closing = Some(Box::pin(async move {
                 if let Some(f) = pending {
                     if let Ok(more) = tokio::time::timeout(Duration::from_secs(5), f).await {
@@ -340,9 +362,7 @@ impl<Args: DeserializeOwned + Send + 'static> Backend for RedisBackend<Args> {
                         h.remove(id);
                     }
                 }
-                if let Some(r) = renewer {
-                    r.abort();
-                }
+                drop(chores);
             }));
         }
         match self.closing.as_mut() {

@@ -372,6 +372,19 @@ impl Queue {
         Ok((jobs, next_due, paused))
     }
 
+    /// Moves due scheduled jobs to the ready list and takes back expired leases, a bounded chunk
+    /// of each, without leasing anything. Returns how many jobs became ready.
+    pub(crate) async fn reap(&self) -> Result<u64, QueueError> {
+        Ok(self
+            .broker
+            .scripts()
+            .reap
+            .key(&self.keys.base)
+            .arg(self.policy.promote_chunk)
+            .invoke_async(&mut self.conn())
+            .await?)
+    }
+
     /// Blocks (on the given connection) until an enqueue, resume or retry wakes this queue, or
     /// `wait` passes. Returns true when woken.
     pub(crate) async fn wait_for_work(

@@ -1,8 +1,8 @@
 -- Lease up to ARGV[1] ready jobs to worker ARGV[4] for ARGV[2] ms, in one atomic step.
 -- First moves due scheduled jobs to the ready list and takes back expired leases, each at most
--- ARGV[3] at a time, so a backlog of any size costs every fetch the same bounded work. A popped
--- job whose record cannot be read goes to the dead letters with the reason; the rest of the
--- batch is leased as usual.
+-- ARGV[3] at a time (see `promote`), so a backlog of any size costs every fetch the same bounded
+-- work. A popped job whose record cannot be read goes to the dead letters with the reason; the
+-- rest of the batch is leased as usual.
 -- A job's unique key is released as it starts: a change that arrives while the job runs must
 -- cause another run (a stock push, an import), so only jobs still waiting coalesce.
 -- Returns {next_due_ms or -1, paused (0/1), then per job: id, attempt, payload, enqueued_at,
@@ -10,31 +10,7 @@
 local n, lease, chunk, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local now = now_ms()
 
-local due = redis.call('ZRANGEBYSCORE', k('scheduled'), '-inf', now, 'LIMIT', 0, chunk)
-if #due > 0 then
-  redis.call('ZREM', k('scheduled'), unpack(due))
-  redis.call('RPUSH', k('ready'), unpack(due))
-  for _, id in ipairs(due) do set_job(id, 'status', 'ready') end
-end
-
-local expired = redis.call('ZRANGEBYSCORE', k('leased'), '-inf', now, 'LIMIT', 0, chunk)
-for _, id in ipairs(expired) do
-  redis.call('ZREM', k('leased'), id)
-  redis.call('HINCRBY', k('stats'), 'reaped', 1)
-  local job, why = read_job(id, {'attempt', 'max_attempts'},
-    {attempt = 'number', max_attempts = 'number'})
-  if not job then
-    bury(id, now, 'lease expired, and the job cannot be retried: ' .. why)
-  else
-    local err = 'lease expired: the worker running attempt ' .. job.attempt .. ' was lost'
-    if job.attempt >= job.max_attempts then
-      bury(id, now, err)
-    else
-      set_job(id, 'status', 'ready', 'last_error', err)
-      redis.call('RPUSH', k('ready'), id)
-    end
-  end
-end
+promote(now, chunk)
 
 local next_due = -1
 local first = redis.call('ZRANGE', k('scheduled'), 0, 0, 'WITHSCORES')

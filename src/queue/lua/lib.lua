@@ -83,3 +83,36 @@ local function owns(id, attempt)
   local f = redis.pcall('HMGET', jk(id), 'status', 'attempt')
   return not f.err and f[1] == 'running' and f[2] == attempt
 end
+-- Moves due scheduled jobs to the ready list and takes back expired leases (counting the lost
+-- attempt), at most `chunk` of each, so a backlog of any size costs one call the same bounded
+-- work. Returns how many jobs became ready.
+local function promote(now, chunk)
+  local ready = 0
+  local due = redis.call('ZRANGEBYSCORE', k('scheduled'), '-inf', now, 'LIMIT', 0, chunk)
+  if #due > 0 then
+    redis.call('ZREM', k('scheduled'), unpack(due))
+    redis.call('RPUSH', k('ready'), unpack(due))
+    for _, id in ipairs(due) do set_job(id, 'status', 'ready') end
+    ready = #due
+  end
+  local expired = redis.call('ZRANGEBYSCORE', k('leased'), '-inf', now, 'LIMIT', 0, chunk)
+  for _, id in ipairs(expired) do
+    redis.call('ZREM', k('leased'), id)
+    redis.call('HINCRBY', k('stats'), 'reaped', 1)
+    local job, why = read_job(id, {'attempt', 'max_attempts'},
+      {attempt = 'number', max_attempts = 'number'})
+    if not job then
+      bury(id, now, 'lease expired, and the job cannot be retried: ' .. why)
+    else
+      local err = 'lease expired: the worker running attempt ' .. job.attempt .. ' was lost'
+      if job.attempt >= job.max_attempts then
+        bury(id, now, err)
+      else
+        set_job(id, 'status', 'ready', 'last_error', err)
+        redis.call('RPUSH', k('ready'), id)
+        ready = ready + 1
+      end
+    end
+  end
+  return ready
+end

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use queue_helpers::*;
 use redis::AsyncCommands;
+use switchyard::config::QueueOverrides;
 use switchyard::queue::timers::Timer;
 use switchyard::queue::{EnqueueOptions, JobStatus};
 use switchyard::workers::Noop;
@@ -709,6 +710,67 @@ async fn a_failed_attempt_on_a_record_missing_its_attempt_budget_is_dead_lettere
     let s = queue.stats().await.unwrap();
     assert_eq!((s.dead, s.running, s.scheduled), (1, 0, 0));
     worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unstarted_jobs_are_handed_back_at_shutdown_even_when_running_jobs_outlive_the_grace() {
+    let mut settings = settings();
+    settings.shutdown.grace_secs = 1;
+    settings.queues.insert(
+        "noop".into(),
+        QueueOverrides {
+            concurrency: Some(1),
+            batch_size: Some(4),
+            lease_secs: Some(2),
+            ..QueueOverrides::default()
+        },
+    );
+    let broker = broker_with(&settings).await;
+    let queue = broker.queue("noop").unwrap();
+    let slow = Noop {
+        sleep_ms: 5_000,
+        ..Noop::default()
+    };
+    queue
+        .enqueue(&slow, &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let once = EnqueueOptions {
+        max_attempts: Some(1),
+        ..EnqueueOptions::default()
+    };
+    let waiting: Vec<String> = queue
+        .enqueue_bulk(&vec![Noop::default(); 3], &once)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let pool = run_noop(&broker);
+    // One slot: the slow job runs, the other three wait in the worker, leased.
+    eventually(Duration::from_secs(5), "a batch of four leased", || async {
+        (queue.stats().await.unwrap().running == 4).then_some(())
+    })
+    .await;
+
+    // The slow job outlives the one-second grace.
+    pool.stop().await;
+    for id in &waiting {
+        let j = queue.job(id).await.unwrap().unwrap();
+        assert_eq!(
+            (j.status, j.attempts),
+            (JobStatus::Ready, 0),
+            "an unstarted job was left leased, or charged an attempt"
+        );
+    }
+    // They run on the next worker, and are not dead-lettered for an attempt they never had.
+    let next = run_noop(&broker);
+    for id in &waiting {
+        let done = until_status(&queue, id, JobStatus::Done, Duration::from_secs(10)).await;
+        assert_eq!(done.attempts, 1);
+    }
+    next.stop().await;
     queue.destroy().await.unwrap();
 }
 

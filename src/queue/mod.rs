@@ -23,7 +23,7 @@ mod scripts;
 pub mod timers;
 
 pub use ack::{AckLayer, AckService};
-pub use backend::{RedisBackend, WorkerId};
+pub use backend::{RedisBackend, Unstarted, WorkerId};
 pub use backoff::retry_delay;
 pub use client::{delete_matching, Broker, DeadPage, Queue, QueueStats};
 pub use conn::RedisConn;

@@ -568,6 +568,17 @@ fn probe(tag: &str, sleep_ms: u64) -> Probe {
     }
 }
 
+/// Waits until the probe tagged `tag` has started: leased is not enough, a job can wait in its
+/// worker's buffer.
+async fn started(state: &ProbeState, tag: &str) {
+    eventually(
+        Duration::from_secs(5),
+        &format!("{tag} to start"),
+        || async { (!state.starts_of(tag).is_empty()).then_some(()) },
+    )
+    .await;
+}
+
 /// Kills a worker the way a crash would: no shutdown, no hand-back, its leases left to run out.
 async fn crash(worker: Running) {
     worker.handle.abort();
@@ -655,7 +666,7 @@ async fn an_expired_lease_whose_record_cannot_be_read_is_dead_lettered_not_lost(
         .await
         .unwrap();
     let doomed = run_probe(&queue, state.clone());
-    until_status(&queue, &lost.id, JobStatus::Running, Duration::from_secs(5)).await;
+    started(&state, "lost").await;
     crash(doomed).await;
     let mut conn = broker.conn();
     let _: () = conn
@@ -790,7 +801,7 @@ async fn due_jobs_and_expired_leases_are_promoted_while_every_slot_is_busy() {
         .await
         .unwrap();
     let doomed = run_probe(&queue, state.clone());
-    until_status(&queue, &lost.id, JobStatus::Running, Duration::from_secs(5)).await;
+    started(&state, "lost").await;
     crash(doomed).await;
 
     // The only live worker is busy for longer than the test waits.

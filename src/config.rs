@@ -401,6 +401,9 @@ impl Settings {
                 "must be non-empty and contain no braces",
             ));
         }
+        if self.redis.connect_timeout_ms == 0 || self.redis.response_timeout_ms == 0 {
+            return Err(invalid("redis", "timeouts must be at least 1 ms"));
+        }
         self.queue_defaults.validate("queue_defaults")?;
         if self.connectors.connect_timeout_ms == 0 || self.connectors.request_timeout_ms == 0 {
             return Err(invalid("connectors", "timeouts must be at least 1 ms"));

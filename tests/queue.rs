@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use queue_helpers::*;
+use redis::AsyncCommands;
+use switchyard::config::QueueOverrides;
 use switchyard::queue::timers::Timer;
 use switchyard::queue::{EnqueueOptions, JobStatus};
 use switchyard::workers::Noop;
@@ -556,5 +558,272 @@ async fn a_unique_key_is_free_again_once_its_job_starts_so_a_change_during_a_run
     })
     .await;
     worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+fn probe(tag: &str, sleep_ms: u64) -> Probe {
+    Probe {
+        tag: tag.into(),
+        sleep_ms,
+    }
+}
+
+/// Waits until the probe tagged `tag` has started: leased is not enough, a job can wait in its
+/// worker's buffer.
+async fn started(state: &ProbeState, tag: &str) {
+    eventually(
+        Duration::from_secs(5),
+        &format!("{tag} to start"),
+        || async { (!state.starts_of(tag).is_empty()).then_some(()) },
+    )
+    .await;
+}
+
+/// Kills a worker the way a crash would: no shutdown, no hand-back, its leases left to run out.
+async fn crash(worker: Running) {
+    worker.handle.abort();
+    let _ = worker.handle.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_record_fetch_cannot_read_is_dead_lettered_and_the_rest_of_its_batch_runs() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.batch_size = 16;
+    let queue = probe_queue(&broker, "probe-unreadable", policy);
+    let tags = [
+        "g0",
+        "no-attempt",
+        "g1",
+        "no-run-at",
+        "g2",
+        "bad-attempt",
+        "g3",
+    ];
+    let jobs: Vec<Probe> = tags.iter().map(|t| probe(t, 0)).collect();
+    let ids: Vec<String> = queue
+        .enqueue_bulk(&jobs, &EnqueueOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    // Records damaged the ways an old release, a manual edit or a partial write can leave them,
+    // and an id whose record is gone altogether.
+    let mut conn = broker.conn();
+    let _: () = conn
+        .hdel(job_key(&queue, &ids[1]), "attempt")
+        .await
+        .unwrap();
+    let _: () = conn.hdel(job_key(&queue, &ids[3]), "run_at").await.unwrap();
+    let _: () = conn
+        .hset(job_key(&queue, &ids[5]), "attempt", "x")
+        .await
+        .unwrap();
+    let missing = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
+    let _: () = conn
+        .rpush(queue_key(&queue, "ready"), missing)
+        .await
+        .unwrap();
+
+    let state = Arc::new(ProbeState::default());
+    let worker = run_probe(&queue, state.clone());
+    eventually(
+        Duration::from_secs(5),
+        "the four readable jobs of the batch to run",
+        || async { (state.finished.load(Ordering::SeqCst) == 4).then_some(()) },
+    )
+    .await;
+    for (i, field) in [(1, "`attempt`"), (3, "`run_at`"), (5, "`attempt`")] {
+        let dead = until_status(&queue, &ids[i], JobStatus::Dead, Duration::from_secs(5)).await;
+        let reason = dead.last_error.unwrap_or_default();
+        assert!(reason.contains(field), "{}: {reason}", tags[i]);
+        assert!(state.starts_of(tags[i]).is_empty(), "{} ran", tags[i]);
+    }
+    let gone = until_status(&queue, missing, JobStatus::Dead, Duration::from_secs(5)).await;
+    assert!(
+        gone.last_error.unwrap_or_default().contains("no record"),
+        "the reason names the missing record"
+    );
+    let s = queue.stats().await.unwrap();
+    assert_eq!(
+        (s.processed_total, s.dead, s.ready, s.running),
+        (4, 4, 0, 0)
+    );
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_whose_record_cannot_be_read_is_dead_lettered_not_lost() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.lease_secs = 1;
+    let queue = probe_queue(&broker, "probe-unreadable-lease", policy);
+    let state = Arc::new(ProbeState::default());
+    let lost = queue
+        .enqueue(&probe("lost", 30_000), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let doomed = run_probe(&queue, state.clone());
+    started(&state, "lost").await;
+    crash(doomed).await;
+    let mut conn = broker.conn();
+    let _: () = conn
+        .hdel(job_key(&queue, &lost.id), "max_attempts")
+        .await
+        .unwrap();
+
+    let after = queue
+        .enqueue(&probe("after", 0), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let worker = run_probe(&queue, state.clone());
+    let dead = until_status(&queue, &lost.id, JobStatus::Dead, Duration::from_secs(5)).await;
+    let reason = dead.last_error.unwrap_or_default();
+    assert!(reason.contains("`max_attempts`"), "{reason}");
+    until_status(&queue, &after.id, JobStatus::Done, Duration::from_secs(5)).await;
+    assert_eq!(
+        state.starts_of("lost").len(),
+        1,
+        "the unreadable job ran again"
+    );
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attempt_on_a_record_missing_its_attempt_budget_is_dead_lettered_not_lost() {
+    let broker = broker().await;
+    let queue = probe_queue(
+        &broker,
+        "probe-unreadable-fail",
+        broker.settings().policy("noop"),
+    );
+    let state = Arc::new(ProbeState::default());
+    state.fail_through_attempt.store(1, Ordering::SeqCst);
+    let worker = run_probe(&queue, state.clone());
+    let job = queue
+        .enqueue(&probe("f", 500), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    until_status(&queue, &job.id, JobStatus::Running, Duration::from_secs(5)).await;
+    let mut conn = broker.conn();
+    let _: () = conn
+        .hdel(job_key(&queue, &job.id), "max_attempts")
+        .await
+        .unwrap();
+
+    let dead = until_status(&queue, &job.id, JobStatus::Dead, Duration::from_secs(5)).await;
+    let reason = dead.last_error.unwrap_or_default();
+    assert!(reason.contains("probe failing attempt 1"), "{reason}");
+    assert!(reason.contains("`max_attempts`"), "{reason}");
+    let s = queue.stats().await.unwrap();
+    assert_eq!((s.dead, s.running, s.scheduled), (1, 0, 0));
+    worker.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unstarted_jobs_are_handed_back_at_shutdown_even_when_running_jobs_outlive_the_grace() {
+    let mut settings = settings();
+    settings.shutdown.grace_secs = 1;
+    settings.queues.insert(
+        "noop".into(),
+        QueueOverrides {
+            concurrency: Some(1),
+            batch_size: Some(4),
+            lease_secs: Some(2),
+            ..QueueOverrides::default()
+        },
+    );
+    let broker = broker_with(&settings).await;
+    let queue = broker.queue("noop").unwrap();
+    let slow = Noop {
+        sleep_ms: 5_000,
+        ..Noop::default()
+    };
+    queue
+        .enqueue(&slow, &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let once = EnqueueOptions {
+        max_attempts: Some(1),
+        ..EnqueueOptions::default()
+    };
+    let waiting: Vec<String> = queue
+        .enqueue_bulk(&vec![Noop::default(); 3], &once)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let pool = run_noop(&broker);
+    // One slot: the slow job runs, the other three wait in the worker, leased.
+    eventually(Duration::from_secs(5), "a batch of four leased", || async {
+        (queue.stats().await.unwrap().running == 4).then_some(())
+    })
+    .await;
+
+    // The slow job outlives the one-second grace.
+    pool.stop().await;
+    for id in &waiting {
+        let j = queue.job(id).await.unwrap().unwrap();
+        assert_eq!(
+            (j.status, j.attempts),
+            (JobStatus::Ready, 0),
+            "an unstarted job was left leased, or charged an attempt"
+        );
+    }
+    // They run on the next worker, and are not dead-lettered for an attempt they never had.
+    let next = run_noop(&broker);
+    for id in &waiting {
+        let done = until_status(&queue, id, JobStatus::Done, Duration::from_secs(10)).await;
+        assert_eq!(done.attempts, 1);
+    }
+    next.stop().await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_jobs_and_expired_leases_are_promoted_while_every_slot_is_busy() {
+    let broker = broker().await;
+    let mut policy = broker.settings().policy("noop");
+    policy.concurrency = 1;
+    policy.batch_size = 1;
+    policy.lease_secs = 1;
+    let queue = probe_queue(&broker, "probe-reaper", policy);
+    let state = Arc::new(ProbeState::default());
+
+    // A worker dies holding a job; its lease runs out a second later.
+    let lost = queue
+        .enqueue(&probe("lost", 30_000), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let doomed = run_probe(&queue, state.clone());
+    started(&state, "lost").await;
+    crash(doomed).await;
+
+    // The only live worker is busy for longer than the test waits.
+    let busy = queue
+        .enqueue(&probe("busy", 10_000), &EnqueueOptions::default())
+        .await
+        .unwrap();
+    let worker = run_probe(&queue, state.clone());
+    until_status(&queue, &busy.id, JobStatus::Running, Duration::from_secs(5)).await;
+    let due = queue
+        .enqueue(&probe("due", 0), &delayed(300))
+        .await
+        .unwrap();
+
+    let rescued = until_status(&queue, &lost.id, JobStatus::Ready, Duration::from_secs(4)).await;
+    assert!(rescued
+        .last_error
+        .unwrap_or_default()
+        .contains("lease expired"));
+    until_status(&queue, &due.id, JobStatus::Ready, Duration::from_secs(4)).await;
+    let still = queue.job(&busy.id).await.unwrap().unwrap();
+    assert_eq!(still.status, JobStatus::Running, "the only slot was freed");
+    crash(worker).await;
     queue.destroy().await.unwrap();
 }

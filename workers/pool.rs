@@ -34,10 +34,12 @@ pub fn needs_deps(queue: &str) -> bool {
     queue != Noop::QUEUE
 }
 
-/// Builds one queue's worker and runs it until `stop` resolves.
+/// Builds one queue's worker and runs it until `stop` resolves. Returns the run and the worker's
+/// unstarted jobs.
 macro_rules! worker_run {
     ($q:expr, $args:ty, $handler:expr, $stop:expr $(, $data:expr)?) => {{
         let backend = RedisBackend::<$args>::new($q);
+        let unstarted = backend.unstarted();
         let concurrency = backend.queue().policy().concurrency;
         let worker = WorkerBuilder::new(backend.worker_id().0.clone())
             .backend(backend)
@@ -45,19 +47,20 @@ macro_rules! worker_run {
             .layer(ConcurrencyLimitLayer::new(concurrency))
             .build($handler);
         let stop = $stop;
-        Box::pin(async move {
+        let run = Box::pin(async move {
             worker
                 .run_until(async move {
                     stop.await;
                     Ok::<(), std::io::Error>(())
                 })
                 .await
-        }) as std::pin::Pin<Box<dyn Future<Output = Result<(), apalis_core::error::WorkerError>> + Send>>
+        }) as std::pin::Pin<Box<dyn Future<Output = Result<(), apalis_core::error::WorkerError>> + Send>>;
+        (run, unstarted)
     }};
 }
 
-/// Runs one queue's pool until `shutdown` turns true, then lets running jobs finish (for at most
-/// the configured grace) and hands unstarted ones back.
+/// Runs one queue's pool until `shutdown` turns true, then hands unstarted jobs back at once and
+/// lets running jobs finish (for at most the configured grace).
 pub fn spawn_pool(
     broker: &Broker,
     queue: &str,
@@ -78,7 +81,7 @@ pub fn spawn_pool_with(
     let concurrency = q.policy().concurrency;
     let name = q.name().to_owned();
     let stop = crate::shutdown::wait(shutdown.clone());
-    let mut run = match queue {
+    let (mut run, unstarted) = match queue {
         Noop::QUEUE => worker_run!(q, Noop, noop::run, stop),
         ImportOrders::QUEUE => {
             let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
@@ -114,7 +117,16 @@ pub fn spawn_pool_with(
         };
         let outcome = match outcome {
             Some(r) => Some(r),
-            None => tokio::time::timeout(grace, run).await.ok(),
+            None => {
+                // Fetched jobs that have not started go back now, whatever the running ones do:
+                // other workers can take them during the grace, and none waits out its lease
+                // (and is charged an attempt it never had) when running jobs outlive the grace.
+                let (_, finished) = tokio::join!(
+                    tokio::time::timeout(grace, unstarted.hand_back()),
+                    tokio::time::timeout(grace, run)
+                );
+                finished.ok()
+            }
         };
         match outcome {
             Some(Ok(())) => tracing::info!(queue = %name, "worker pool stopped"),

@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use apalis_core::error::{AbortError, BoxDynError, RetryAfterError};
 use apalis_core::task::Task;
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::backend::Held;
-use super::backoff::retry_delay;
+use super::backoff::{redis_retry, retry_delay};
 use super::client::Queue;
 use super::error::JobError;
 use super::job::JobMeta;
@@ -42,7 +42,9 @@ impl Acker {
             let mut batch = Vec::with_capacity(ACK_BATCH);
             while rx.recv_many(&mut batch, ACK_BATCH).await > 0 {
                 let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
-                let result = (|| queue.ack(&ids)).retry(retrying()).await;
+                let result = (|| queue.ack(&ids))
+                    .retry(redis_retry(queue.policy()))
+                    .await;
                 for (i, (_, reply)) in batch.drain(..).enumerate() {
                     let _ = reply.send(match &result {
                         Ok(flags) => Ok(flags.get(i).copied().unwrap_or(false)),
@@ -137,13 +139,6 @@ pub(crate) fn classify(e: &BoxDynError) -> Failure {
     failure(e.to_string(), false, None)
 }
 
-fn retrying() -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(50))
-        .with_max_delay(Duration::from_secs(2))
-        .with_max_times(6)
-}
-
 async fn settle(queue: &Queue, acker: &Acker, meta: &JobMeta, outcome: Result<(), &BoxDynError>) {
     let name = queue.name().to_owned();
     let result = match outcome {
@@ -156,7 +151,7 @@ async fn settle(queue: &Queue, acker: &Acker, meta: &JobMeta, outcome: Result<()
             let delay = retry_delay(queue.policy(), meta.attempt, f.retry_after, rand::random());
             metrics::counter!("switchyard_jobs_failed_total", "queue" => name).increment(1);
             let status = (|| queue.fail(&meta.id, meta.attempt, &f.message, f.permanent, delay))
-                .retry(retrying())
+                .retry(redis_retry(queue.policy()))
                 .await;
             match &status {
                 Ok(Some(super::JobStatus::Dead)) => {

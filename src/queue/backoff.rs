@@ -1,8 +1,27 @@
-//! The retry schedule: exponential backoff with jitter, capped, or a platform's own hint.
+//! The retry schedule: exponential backoff with jitter, capped, or a platform's own hint; and how
+//! a worker retries its own calls to Redis.
 
 use std::time::Duration;
 
+use backon::ExponentialBuilder;
+
 use crate::config::QueuePolicy;
+
+/// Longest pause between two tries of a failed call to Redis: after an outage a worker is back at
+/// work within about this long of Redis answering again.
+pub(crate) const REDIS_RETRY_MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// How a worker retries recording a job's outcome (ack, fail, hand-back) in Redis: soon and
+/// often, pausing at most [`REDIS_RETRY_MAX_PAUSE`], for as long as a lease lasts. Giving up
+/// sooner would run a finished job again once its lease expired; past a lease another worker may
+/// have the job already.
+pub(crate) fn redis_retry(policy: &QueuePolicy) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(REDIS_RETRY_MAX_PAUSE)
+        .without_max_times()
+        .with_total_delay(Some(policy.lease()))
+}
 
 /// The delay before retrying after failed attempt number `attempt` (1-based).
 /// `unit` is a uniform random number in [0, 1): it spreads retries of a burst of failures so they

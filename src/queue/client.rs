@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, AsyncConnectionConfig, Client};
 use serde::Serialize;
 use ulid::Ulid;
 
+use super::conn::RedisConn;
 use super::error::QueueError;
 use super::job::{EnqueueOptions, Enqueued, FetchedJob, JobInfo};
 use super::keys::{Keys, QueueName};
@@ -28,7 +29,7 @@ pub struct Broker {
 
 struct BrokerInner {
     client: Client,
-    conn: ConnectionManager,
+    conn: RedisConn,
     scripts: Scripts,
     settings: Settings,
 }
@@ -42,21 +43,12 @@ impl Broker {
             ..
         } = &settings.redis;
         let client = Client::open(url.as_str())?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(*connect_timeout_ms))
-            .set_response_timeout(Duration::from_millis(*response_timeout_ms))
-            .set_number_of_retries(3);
-        let mut conn = tokio::time::timeout(
+        let mut conn = RedisConn::new(
+            client.clone(),
             Duration::from_millis(*connect_timeout_ms),
-            client.get_connection_manager_with_config(config),
-        )
-        .await
-        .map_err(|_| {
-            QueueError::Redis(redis::RedisError::from((
-                redis::ErrorKind::IoError,
-                "timed out connecting to Redis",
-            )))
-        })??;
+            Duration::from_millis(*response_timeout_ms),
+        );
+        // Loading the scripts is also the check that Redis is there at all.
         let scripts = Scripts::new();
         for s in scripts.all() {
             s.prepare_invoke().load_async(&mut conn).await?;
@@ -112,8 +104,9 @@ impl Broker {
             .is_ok()
     }
 
-    /// A shared, multiplexed connection for short commands.
-    pub fn conn(&self) -> ConnectionManager {
+    /// A shared, multiplexed connection for short commands, each bounded by the response
+    /// timeout; made again when lost.
+    pub fn conn(&self) -> RedisConn {
         self.inner.conn.clone()
     }
 
@@ -222,7 +215,7 @@ impl Queue {
         &self.broker
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> RedisConn {
         self.broker.conn()
     }
 
@@ -283,41 +276,41 @@ impl Queue {
             .await
     }
 
-    /// Enqueues many jobs in one round trip: one script call per chunk of jobs, or with a unique
-    /// key (which only one of them could hold) one pipelined call per job.
+    /// Enqueues many jobs in one round trip and one atomic step: all of them are stored, or (when
+    /// the call fails on its way to Redis) none. With a unique key only one job can hold it, so
+    /// the first payload is enqueued and every one of them answers with that job.
     pub async fn enqueue_bulk_json<P: AsRef<str> + Sync>(
         &self,
         payloads: &[P],
         opts: &EnqueueOptions,
     ) -> Result<Vec<Enqueued>, QueueError> {
-        if payloads.is_empty() {
+        let Some(first) = payloads.first() else {
             return Ok(Vec::new());
-        }
+        };
         if opts.unique_key.is_some() {
-            let mut out = Vec::with_capacity(payloads.len());
-            for p in payloads {
-                out.push(self.enqueue_json(p.as_ref(), opts).await?);
-            }
+            let holder = self.enqueue_json(first.as_ref(), opts).await?;
+            let coalesced = Enqueued {
+                created: false,
+                ..holder.clone()
+            };
+            let mut out = vec![holder];
+            out.resize(payloads.len(), coalesced);
             return Ok(out);
         }
         self.register().await?;
         let ids: Vec<String> = payloads.iter().map(|_| Ulid::new().to_string()).collect();
-        let script = &self.broker.scripts().enqueue_bulk;
-        let mut conn = self.conn();
-        for (ids, payloads) in ids.chunks(BULK_CHUNK).zip(payloads.chunks(BULK_CHUNK)) {
-            let mut inv = script.key(&self.keys.base);
-            inv.arg(opts.max_attempts.unwrap_or(self.policy.max_attempts))
-                .arg(opts.delay.map_or(0, |d| d.as_millis() as u64));
-            for (id, payload) in ids.iter().zip(payloads) {
-                inv.arg(id).arg(payload.as_ref());
-            }
-            let n: usize = inv.invoke_async(&mut conn).await?;
-            if n != ids.len() {
-                return Err(protocol(format!(
-                    "bulk enqueue stored {n} of {}",
-                    ids.len()
-                )));
-            }
+        let mut inv = self.broker.scripts().enqueue_bulk.key(&self.keys.base);
+        inv.arg(opts.max_attempts.unwrap_or(self.policy.max_attempts))
+            .arg(opts.delay.map_or(0, |d| d.as_millis() as u64));
+        for (id, payload) in ids.iter().zip(payloads) {
+            inv.arg(id).arg(payload.as_ref());
+        }
+        let n: usize = inv.invoke_async(&mut self.conn()).await?;
+        if n != ids.len() {
+            return Err(protocol(format!(
+                "bulk enqueue stored {n} of {}",
+                ids.len()
+            )));
         }
         Ok(ids
             .into_iter()
@@ -377,6 +370,19 @@ impl Queue {
             })
             .collect::<Result<Vec<_>, QueueError>>()?;
         Ok((jobs, next_due, paused))
+    }
+
+    /// Moves due scheduled jobs to the ready list and takes back expired leases, a bounded chunk
+    /// of each, without leasing anything. Returns how many jobs became ready.
+    pub(crate) async fn reap(&self) -> Result<u64, QueueError> {
+        Ok(self
+            .broker
+            .scripts()
+            .reap
+            .key(&self.keys.base)
+            .arg(self.policy.promote_chunk)
+            .invoke_async(&mut self.conn())
+            .await?)
     }
 
     /// Blocks (on the given connection) until an enqueue, resume or retry wakes this queue, or

@@ -13,6 +13,7 @@ pub(crate) struct Scripts {
     pub enqueue: Script,
     pub enqueue_bulk: Script,
     pub fetch: Script,
+    pub reap: Script,
     pub ack: Script,
     pub fail: Script,
     pub release: Script,
@@ -27,6 +28,7 @@ impl Scripts {
             enqueue: load(include_str!("lua/enqueue.lua")),
             enqueue_bulk: load(include_str!("lua/enqueue_bulk.lua")),
             fetch: load(include_str!("lua/fetch.lua")),
+            reap: load(include_str!("lua/reap.lua")),
             ack: load(include_str!("lua/ack.lua")),
             fail: load(include_str!("lua/fail.lua")),
             release: load(include_str!("lua/release.lua")),
@@ -38,11 +40,12 @@ impl Scripts {
 }
 
 impl Scripts {
-    pub fn all(&self) -> [&Script; 9] {
+    pub fn all(&self) -> [&Script; 10] {
         [
             &self.enqueue,
             &self.enqueue_bulk,
             &self.fetch,
+            &self.reap,
             &self.ack,
             &self.fail,
             &self.release,

@@ -41,7 +41,11 @@ pub fn test_settings() -> Settings {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let settings = test_settings();
+    spawn_app_with(test_settings()).await
+}
+
+/// [`spawn_app`] with settings of the test's own (start from [`test_settings`]).
+pub async fn spawn_app_with(settings: Settings) -> TestApp {
     telemetry::init(&settings.log);
     let app = Application::build(settings.clone())
         .await

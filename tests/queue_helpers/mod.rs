@@ -156,3 +156,32 @@ pub fn run_noop(broker: &Broker) -> Running {
         handle: tokio::spawn(pool),
     }
 }
+
+/// Waits until job `id` of `queue` has `status`, and returns it.
+pub async fn until_status(
+    queue: &Queue,
+    id: &str,
+    status: switchyard::queue::JobStatus,
+    limit: Duration,
+) -> switchyard::queue::JobInfo {
+    eventually(limit, &format!("job {id} to be {status:?}"), || async {
+        queue
+            .job(id)
+            .await
+            .expect("job read")
+            .filter(|j| j.status == status)
+    })
+    .await
+}
+
+/// The Redis key of a job's record, for tests that damage one on purpose.
+pub fn job_key(queue: &Queue, id: &str) -> String {
+    let prefix = &queue.broker().settings().redis.key_prefix;
+    format!("{{{prefix}:{}}}:job:{id}", queue.name())
+}
+
+/// The Redis key of one of a queue's lists or sets (`ready`, `leased`, ...).
+pub fn queue_key(queue: &Queue, suffix: &str) -> String {
+    let prefix = &queue.broker().settings().redis.key_prefix;
+    format!("{{{prefix}:{}}}:{suffix}", queue.name())
+}

@@ -11,7 +11,7 @@ local finished = 0
 for i = 3, #ARGV do
   local id = ARGV[i]
   if redis.call('ZREM', k('leased'), id) == 1 then
-    redis.call('HSET', jk(id), 'status', 'done', 'finished_at', now)
+    set_job(id, 'status', 'done', 'finished_at', now)
     done[2 * finished + 1] = now
     done[2 * finished + 2] = id
     finished = finished + 1

@@ -1,4 +1,5 @@
--- Enqueue many jobs that share their options and have no unique key, in one step.
+-- Enqueue many jobs that share their options and have no unique key, in one atomic step: a
+-- request is stored whole or, when the call never reaches Redis complete, not at all.
 -- ARGV: max_attempts, delay_ms, then pairs of id, payload. Returns how many were enqueued.
 local max_attempts, delay = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
@@ -19,7 +20,10 @@ if delay > 0 then
   for _, id in ipairs(ids) do redis.call('ZADD', k('scheduled'), run_at, id) end
   if #first == 0 or tonumber(first[2]) > run_at then wake(1) end
 else
-  redis.call('RPUSH', k('ready'), unpack(ids))
+  -- unpack() puts its values on Lua's stack, which holds about 8000: push in slices.
+  for i = 1, #ids, 1000 do
+    redis.call('RPUSH', k('ready'), unpack(ids, i, math.min(i + 999, #ids)))
+  end
   wake(math.min(#ids, 8))
 end
 redis.call('HINCRBY', k('stats'), 'enqueued', #ids)

@@ -1,24 +1,24 @@
 -- Record a failed attempt. ARGV: id, attempt, error, permanent ('1'/'0'), retry_delay_ms,
 -- dead_retention_ms, dead_retention_count.
 -- Returns 1 when the job will be retried, 2 when it went to the dead letters, 0 when the caller
--- no longer owns it.
+-- no longer owns it. A job whose attempt budget cannot be read is not retried: it goes to the
+-- dead letters with its error and the reason.
 local id, attempt, err, permanent = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if not owns(id, attempt) then return 0 end
+local job, why = read_job(id, {'max_attempts'}, {max_attempts = 'number'})
 local now = now_ms()
 redis.call('ZREM', k('leased'), id)
-redis.call('HSET', jk(id), 'last_error', err, 'failed_at', now)
+set_job(id, 'failed_at', now)
 redis.call('HINCRBY', k('stats'), 'failed', 1)
 count_minute(now, 'failed', 1)
-local max_attempts = tonumber(redis.call('HGET', jk(id), 'max_attempts'))
-if permanent == '1' or tonumber(attempt) >= max_attempts then
-  redis.call('HSET', jk(id), 'status', 'dead', 'finished_at', now)
-  redis.call('ZADD', k('dead'), now, id)
-  redis.call('HINCRBY', k('stats'), 'dead', 1)
+if not job or permanent == '1' or tonumber(attempt) >= job.max_attempts then
+  if not job then err = err .. ' (not retried: ' .. why .. ')' end
+  bury(id, now, err)
   trim('dead', now - tonumber(ARGV[6]), tonumber(ARGV[7]), 100)
   return 2
 end
 local run_at = now + tonumber(ARGV[5])
-redis.call('HSET', jk(id), 'status', 'retrying', 'run_at', run_at)
+set_job(id, 'status', 'retrying', 'run_at', run_at, 'last_error', err)
 redis.call('HINCRBY', k('stats'), 'retried', 1)
 schedule(id, run_at)
 return 1

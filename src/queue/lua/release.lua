@@ -5,8 +5,7 @@ for i = #ARGV - 1, 1, -2 do
   local id, attempt = ARGV[i], ARGV[i + 1]
   if owns(id, attempt) then
     redis.call('ZREM', k('leased'), id)
-    redis.call('HINCRBY', jk(id), 'attempt', -1)
-    redis.call('HSET', jk(id), 'status', 'ready')
+    set_job(id, 'status', 'ready', 'attempt', tonumber(attempt) - 1)
     redis.call('LPUSH', k('ready'), id)
     released = released + 1
   end

@@ -10,8 +10,8 @@ else
 end
 for _, id in ipairs(ids) do
   redis.call('ZREM', k('dead'), id)
-  redis.call('HSET', jk(id), 'status', 'ready', 'attempt', 0, 'run_at', now_ms())
-  redis.call('HDEL', jk(id), 'finished_at')
+  set_job(id, 'status', 'ready', 'attempt', 0, 'run_at', now_ms())
+  redis.pcall('HDEL', jk(id), 'finished_at')
   redis.call('RPUSH', k('ready'), id)
 end
 if #ids > 0 then wake(math.min(#ids, 8)) end

@@ -477,6 +477,15 @@ async fn dead_letters_list_requeue_and_purge() {
         .await;
         assert_eq!(p["field"], "limit");
     }
+    // An offset past any index Redis has, or no offset at all, is not a cursor of this API.
+    for bad in ["cursor=18446744073709551615", "cursor=abc", "cursor=-1"] {
+        let p = problem(
+            app.get(&format!("/v1/queues/noop/dead?{bad}")).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["field"], "cursor");
+    }
 
     // "*" must not reach the scripts, which read it as "every dead letter".
     problem(

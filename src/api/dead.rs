@@ -50,6 +50,17 @@ async fn list(
             Some("limit".to_owned()),
         ));
     }
+    // A cursor is an offset this API returned; anything else would silently start over.
+    if page
+        .cursor
+        .as_deref()
+        .is_some_and(|c| c.parse::<u32>().is_err())
+    {
+        return Err(AppError::invalid(
+            "`cursor` is not one this API returned",
+            Some("cursor".to_owned()),
+        ));
+    }
     let q = known_queue(&state, &queue).await?;
     Ok(Json(q.dead(page.cursor.as_deref(), limit).await?))
 }

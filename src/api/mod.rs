@@ -37,6 +37,7 @@ use axum::http::StatusCode;
 use axum::{middleware, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -106,6 +107,7 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(CatchPanicLayer::custom(problem::for_panic))
         .layer(middleware::map_response(problem::for_bare_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

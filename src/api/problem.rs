@@ -68,6 +68,23 @@ pub(crate) fn not_ready(down: &[&str]) -> Response {
     )
 }
 
+/// 500 for a handler that panicked: the client gets an answer instead of a dropped connection,
+/// and the panic is logged with its message.
+pub(crate) fn for_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    tracing::error!(panic = message, "a request handler panicked");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "the service could not complete the request; try again",
+    )
+}
+
 fn is_problem(res: &Response) -> bool {
     res.headers()
         .get(CONTENT_TYPE)
@@ -145,6 +162,19 @@ mod tests {
             body["type"],
             "https://switchyard.dev/problems/method-not-allowed"
         );
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_problem_not_a_dropped_connection() {
+        let res = for_panic(Box::new("index out of bounds"));
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.headers()[CONTENT_TYPE], PROBLEM_JSON);
+        let body = json(res).await;
+        assert_eq!(body["type"], "https://switchyard.dev/problems/internal");
+        assert!(!body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("index"));
     }
 
     #[tokio::test]

@@ -505,7 +505,12 @@ impl Queue {
     ) -> Result<Vec<String>, QueueError> {
         use super::JobStatus as S;
         let mut conn = self.conn();
-        let (start, stop) = (offset as isize, (offset + limit) as isize - 1);
+        // A page past what Redis can index is a page past the end.
+        let end = offset.checked_add(limit).map(isize::try_from);
+        let (Ok(start), Some(Ok(end))) = (isize::try_from(offset), end) else {
+            return Ok(Vec::new());
+        };
+        let stop = end - 1;
         Ok(match status {
             S::Ready => conn.lrange(self.keys.sub("ready"), start, stop).await?,
             S::Scheduled | S::Retrying => {
@@ -538,7 +543,7 @@ impl Queue {
         let jobs = self.jobs(&ids[..ids.len().min(limit)]).await?;
         Ok(DeadPage {
             jobs,
-            next_cursor: more.then(|| (offset + limit).to_string()),
+            next_cursor: more.then(|| offset.saturating_add(limit).to_string()),
         })
     }
 

@@ -24,6 +24,17 @@ fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The environments that may run with the published secrets below: a developer's machine and
+/// the test suite. Every other one (`production`, `staging`, ...) must bring its own.
+const ENVS_WITH_PUBLISHED_SECRETS: [&str; 2] = ["development", "test"];
+/// `server.ops_token` of config/default.toml and config/test.toml.
+const PUBLISHED_OPS_TOKENS: [&str; 2] = ["switchyard-dev-token", "test-token"];
+/// `crypto.credentials_key` of config/default.toml and config/test.toml, in lower case.
+const PUBLISHED_CREDENTIALS_KEYS: [&str; 2] = [
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    "7e57000000000000000000000000000000000000000000000000000000000001",
+];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -346,6 +357,9 @@ impl Settings {
         }
         let settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
+        if !ENVS_WITH_PUBLISHED_SECRETS.contains(&env) {
+            settings.refuse_published_secrets()?;
+        }
         Ok(settings)
     }
 
@@ -400,6 +414,20 @@ impl Settings {
         Ok(())
     }
 
+    /// Refuses the ops token and credentials key published in `config/default.toml` and
+    /// `config/test.toml`: with them anyone could call the ops API and open every sealed secret.
+    fn refuse_published_secrets(&self) -> Result<(), ConfigError> {
+        let reason = "is the published default; set a secret of this deployment's own";
+        if PUBLISHED_OPS_TOKENS.contains(&self.server.ops_token.trim()) {
+            return Err(invalid("server.ops_token", reason));
+        }
+        let key = self.crypto.credentials_key.trim().to_ascii_lowercase();
+        if PUBLISHED_CREDENTIALS_KEYS.contains(&key.as_str()) {
+            return Err(invalid("crypto.credentials_key", reason));
+        }
+        Ok(())
+    }
+
     /// The effective policy of one queue (`import-orders` reads `[queues.import_orders]`).
     pub fn policy(&self, queue: &str) -> QueuePolicy {
         match self.queues.get(&queue.replace('-', "_")) {
@@ -428,14 +456,19 @@ mod tests {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
     }
 
-    fn with_env_file(extra: &str) -> Result<Settings, ConfigError> {
+    /// The shipped default.toml under `env`, with `extra` as that environment's file.
+    fn in_env(env: &str, extra: &str) -> Result<Settings, ConfigError> {
         let tmp = std::env::temp_dir().join(format!("switchyard-config-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&tmp).unwrap();
         std::fs::copy(dir().join("default.toml"), tmp.join("default.toml")).unwrap();
-        std::fs::write(tmp.join("case.toml"), extra).unwrap();
-        let loaded = Settings::load_env(&tmp, "case");
+        std::fs::write(tmp.join(format!("{env}.toml")), extra).unwrap();
+        let loaded = Settings::load_env(&tmp, env);
         std::fs::remove_dir_all(&tmp).ok();
         loaded
+    }
+
+    fn with_env_file(extra: &str) -> Result<Settings, ConfigError> {
+        in_env("development", extra)
     }
 
     fn key_of(err: ConfigError) -> String {
@@ -467,6 +500,42 @@ mod tests {
         assert_eq!(key_of(err), "server.ops_token");
         let err = with_env_file("[crypto]\ncredentials_key = \"abcd\"\n").unwrap_err();
         assert_eq!(key_of(err), "crypto.credentials_key");
+    }
+
+    #[test]
+    fn outside_development_and_test_the_published_secrets_are_refused() {
+        const OWN_TOKEN: &str = "ops-token-of-this-deployment";
+        const OWN_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+        let test_toml = config::Config::builder()
+            .add_source(config::File::from(dir().join("test.toml")))
+            .build()
+            .unwrap();
+        let shipped_token = test_toml.get_string("server.ops_token").unwrap();
+        let shipped_key = test_toml.get_string("crypto.credentials_key").unwrap();
+        let own_key = format!("[crypto]\ncredentials_key = \"{OWN_KEY}\"\n");
+        let own_token = format!("[server]\nops_token = \"{OWN_TOKEN}\"\n");
+
+        // The development defaults, as shipped.
+        let err = in_env("production", &own_key).unwrap_err();
+        assert_eq!(key_of(err), "server.ops_token");
+        let err = in_env("production", &own_token).unwrap_err();
+        assert_eq!(key_of(err), "crypto.credentials_key");
+        // The test suite's, in any spelling of the key.
+        let test_token = format!("[server]\nops_token = \"{}\"\n", shipped_token);
+        let err = in_env("staging", &format!("{test_token}{own_key}")).unwrap_err();
+        assert_eq!(key_of(err), "server.ops_token");
+        let test_key = format!(
+            "[crypto]\ncredentials_key = \" {} \"\n",
+            shipped_key.to_uppercase()
+        );
+        let err = in_env("production", &format!("{own_token}{test_key}")).unwrap_err();
+        assert_eq!(key_of(err), "crypto.credentials_key");
+
+        let own = in_env("production", &format!("{own_token}{own_key}")).unwrap();
+        assert_eq!(own.server.ops_token, OWN_TOKEN);
+        // Development and test keep starting with what they ship.
+        assert!(in_env("development", "").is_ok());
+        assert!(Settings::load_env(&dir(), "test").is_ok());
     }
 
     #[test]

@@ -166,7 +166,11 @@ pub struct TestServer {
 }
 
 pub async fn spawn_server() -> TestServer {
-    let settings = settings();
+    spawn_server_with(settings()).await
+}
+
+/// The API server with `settings` (start from [`settings`]).
+pub async fn spawn_server_with(settings: Settings) -> TestServer {
     telemetry::init(&settings.log);
     let app = Application::build(settings.clone())
         .await

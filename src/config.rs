@@ -161,13 +161,81 @@ impl std::fmt::Debug for CryptoSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The HTTP API's listener, token and limits (see `[server]` in config/default.toml).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
     pub ops_token: String,
     pub request_timeout_secs: u64,
     pub body_limit_bytes: usize,
+    /// A request head must be whole this long after its first byte, or after the connection
+    /// opened for the first one.
+    pub header_read_timeout_secs: u64,
+    /// An open connection waiting for its next request is closed after this long.
+    pub keep_alive_timeout_secs: u64,
+    /// Client connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_head_bytes: usize,
+}
+
+impl std::fmt::Debug for ServerSettings {
+    /// Settings are printed when a test fails; the ops token must not be.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSettings")
+            .field("listen", &self.listen)
+            .field("ops_token", &"[redacted]")
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("keep_alive_timeout_secs", &self.keep_alive_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("max_head_bytes", &self.max_head_bytes)
+            .finish()
+    }
+}
+
+/// Bounds of `server.max_head_bytes`. Below a kilobyte ordinary requests fail; above 64 KiB a
+/// request line could pass it and still be refused by hyper's own URI limit, bare.
+pub const HEAD_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=65536;
+
+impl ServerSettings {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn keep_alive_timeout(&self) -> Duration {
+        Duration::from_secs(self.keep_alive_timeout_secs)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.ops_token.trim().len() < 8 {
+            return Err(invalid("server.ops_token", "must be at least 8 characters"));
+        }
+        let positive = [
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("keep_alive_timeout_secs", self.keep_alive_timeout_secs),
+            ("max_connections", self.max_connections as u64),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(invalid(format!("server.{name}"), "must be at least 1"));
+            }
+        }
+        if !HEAD_BYTES_RANGE.contains(&self.max_head_bytes) {
+            return Err(invalid(
+                "server.max_head_bytes",
+                format!(
+                    "must be between {} and {}",
+                    HEAD_BYTES_RANGE.start(),
+                    HEAD_BYTES_RANGE.end()
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -370,9 +438,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.server.ops_token.trim().len() < 8 {
-            return Err(invalid("server.ops_token", "must be at least 8 characters"));
-        }
+        self.server.validate()?;
         if self.redis.key_prefix.is_empty() || self.redis.key_prefix.contains(['{', '}']) {
             return Err(invalid(
                 "redis.key_prefix",
@@ -500,6 +566,12 @@ mod tests {
         assert_eq!(key_of(err), "server.ops_token");
         let err = with_env_file("[crypto]\ncredentials_key = \"abcd\"\n").unwrap_err();
         assert_eq!(key_of(err), "crypto.credentials_key");
+        let err = with_env_file("[server]\nheader_read_timeout_secs = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "server.header_read_timeout_secs");
+        let err = with_env_file("[server]\nmax_connections = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "server.max_connections");
+        let err = with_env_file("[server]\nmax_head_bytes = 100000\n").unwrap_err();
+        assert_eq!(key_of(err), "server.max_head_bytes");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod queue;
 pub mod runner;
 pub mod sandbox_cmd;
+pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -22,7 +22,7 @@ mod orders;
 mod plugin_callbacks;
 mod plugin_rules;
 mod plugins;
-mod problem;
+pub(crate) mod problem;
 mod products;
 mod queues;
 mod stock_sync;

@@ -35,6 +35,38 @@ use crate::shutdown;
 /// After an accept error other than a connection failing in the backlog (out of descriptors,
 /// typically), how long the loop waits for some to be freed instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(250);
+/// File descriptors the process needs besides its clients: database and Redis pools, outbound
+/// calls, logs.
+const OTHER_DESCRIPTORS: u64 = 256;
+
+/// The soft "Max open files" of a `/proc/<pid>/limits` text; `None` when unlimited or absent.
+fn open_file_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Warns when the connection cap cannot be reached before the process runs out of file
+/// descriptors: clients would then fail with "Too many open files", and so would the stores.
+fn warn_if_over_open_file_limit(max_connections: usize) {
+    let Some(limit) = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| open_file_limit(&text))
+    else {
+        return;
+    };
+    if max_connections as u64 + OTHER_DESCRIPTORS > limit {
+        tracing::warn!(
+            max_connections,
+            open_file_limit = limit,
+            "server.max_connections is too close to the open-file limit (ulimit -n); \
+             raise the limit or lower the cap"
+        );
+    }
+}
 
 /// Serves `router` on `listener` as `settings` say until `stop` turns true; then stops
 /// accepting and gives the connections' requests at most `grace` to finish.
@@ -50,6 +82,7 @@ pub async fn serve(
         keep_alive_timeout: settings.keep_alive_timeout(),
         max_head_bytes: settings.max_head_bytes,
     };
+    warn_if_over_open_file_limit(settings.max_connections);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
     let (closing, closed) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -166,4 +199,20 @@ async fn connection(
         tracing::debug!(error = %e, "connection ended with an error");
     }
     drop(slot);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_open_file_limit_is_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max processes             96368                96368                processes\n\
+                      Max open files            1024                 524288               files\n";
+        assert_eq!(open_file_limit(limits), Some(1024));
+        let unlimited = limits.replace("1024 ", "unlimited ");
+        assert_eq!(open_file_limit(&unlimited), None);
+        assert_eq!(open_file_limit(""), None);
+    }
 }

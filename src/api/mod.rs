@@ -60,10 +60,10 @@ pub struct AppState {
     pub connectors: crate::connectors::ConnectorCache,
 }
 
-/// `routes` behind `audience`'s token, then the idempotency layer, which so scopes a key to the
-/// caller the token proved and never sees a request that failed authentication. Route layers
-/// (the last added runs first) run only for the routes `routes` matches, so a group's token
-/// check does not answer for the groups merged beside it.
+/// `routes` behind `audience`'s token. The idempotency layer runs after the token check, so it
+/// scopes a key to the caller the token proved and never sees a request that failed the check.
+/// Route layers (the last added runs first) run only for the routes `routes` matches, so a
+/// group's token check does not answer for the groups merged beside it.
 fn authenticated(
     routes: Router<AppState>,
     state: &AppState,

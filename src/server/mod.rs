@@ -208,8 +208,8 @@ mod tests {
     #[test]
     fn the_soft_open_file_limit_is_read_from_proc_limits() {
         let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
-                      Max processes             96368                96368                processes\n\
-                      Max open files            1024                 524288               files\n";
+                      Max processes             96368                96368           processes\n\
+                      Max open files            1024                 524288          files\n";
         assert_eq!(open_file_limit(limits), Some(1024));
         let unlimited = limits.replace("1024 ", "unlimited ");
         assert_eq!(open_file_limit(&unlimited), None);

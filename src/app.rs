@@ -1,7 +1,6 @@
 //! The API server as a value: built (stores connected, schema migrated, port bound) before it
 //! runs, so a caller learns the port first. Tests bind port 0 and read the port the OS chose.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,15 +10,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{self, AppState};
-use crate::config::Settings;
+use crate::config::{ServerSettings, Settings};
 use crate::queue::Broker;
-use crate::{db, shutdown, telemetry};
+use crate::{db, server, telemetry};
 
 /// A bound, not yet serving, API server.
 pub struct Application {
     port: u16,
     listener: TcpListener,
     router: Router,
+    server: ServerSettings,
     grace: Duration,
 }
 
@@ -40,6 +40,7 @@ impl Application {
             .context("reading the bound port")?
             .port();
         let grace = Duration::from_secs(settings.shutdown.grace_secs);
+        let server = settings.server.clone();
         let connector_http = settings.connector_client();
         let state = AppState {
             settings: Arc::new(settings),
@@ -52,6 +53,7 @@ impl Application {
             port,
             listener,
             router: api::app(state),
+            server,
             grace,
         })
     }
@@ -60,27 +62,17 @@ impl Application {
         self.port
     }
 
-    /// Serves until `shutdown` turns true, then stops accepting, lets in-flight requests finish
-    /// for at most the configured shutdown grace, and returns.
+    /// Serves until `shutdown` turns true, then stops accepting, closes idle connections, lets
+    /// in-flight requests finish for at most the configured shutdown grace, and returns.
     pub async fn run_until(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let signalled = shutdown::wait(shutdown.clone());
-        let server = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(signalled)
-            .into_future();
-        tokio::pin!(server);
-        tokio::select! {
-            res = &mut server => return res.context("serving HTTP"),
-            _ = shutdown::wait(shutdown) => {}
-        }
-        match tokio::time::timeout(self.grace, server).await {
-            Ok(res) => res.context("serving HTTP"),
-            Err(_) => {
-                tracing::warn!(
-                    grace_secs = self.grace.as_secs(),
-                    "requests still running after the shutdown grace; closing them"
-                );
-                Ok(())
-            }
-        }
+        server::serve(
+            self.listener,
+            self.router,
+            &self.server,
+            shutdown,
+            self.grace,
+        )
+        .await;
+        Ok(())
     }
 }

@@ -26,6 +26,17 @@ fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The environments that may run with the published secrets below: a developer's machine and
+/// the test suite. Every other one (`production`, `staging`, ...) must bring its own.
+const ENVS_WITH_PUBLISHED_SECRETS: [&str; 2] = ["development", "test"];
+/// `server.ops_token` of config/default.toml and config/test.toml.
+const PUBLISHED_OPS_TOKENS: [&str; 2] = ["switchyard-dev-token", "test-token"];
+/// `crypto.credentials_key` of config/default.toml and config/test.toml, in lower case.
+const PUBLISHED_CREDENTIALS_KEYS: [&str; 2] = [
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    "7e57000000000000000000000000000000000000000000000000000000000001",
+];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -164,13 +175,81 @@ impl std::fmt::Debug for CryptoSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The HTTP API's listener, token and limits (see `[server]` in config/default.toml).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
     pub ops_token: String,
     pub request_timeout_secs: u64,
     pub body_limit_bytes: usize,
+    /// A request head must be whole this long after its first byte, or after the connection
+    /// opened for the first one.
+    pub header_read_timeout_secs: u64,
+    /// An open connection waiting for its next request is closed after this long.
+    pub keep_alive_timeout_secs: u64,
+    /// Client connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_head_bytes: usize,
+}
+
+impl std::fmt::Debug for ServerSettings {
+    /// Settings are printed when a test fails; the ops token must not be.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSettings")
+            .field("listen", &self.listen)
+            .field("ops_token", &"[redacted]")
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("keep_alive_timeout_secs", &self.keep_alive_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("max_head_bytes", &self.max_head_bytes)
+            .finish()
+    }
+}
+
+/// Bounds of `server.max_head_bytes`. Below a kilobyte ordinary requests fail; above 64 KiB a
+/// request line could pass it and still be refused by hyper's own URI limit, bare.
+pub const HEAD_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=65536;
+
+impl ServerSettings {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn keep_alive_timeout(&self) -> Duration {
+        Duration::from_secs(self.keep_alive_timeout_secs)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.ops_token.trim().len() < 8 {
+            return Err(invalid("server.ops_token", "must be at least 8 characters"));
+        }
+        let positive = [
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("keep_alive_timeout_secs", self.keep_alive_timeout_secs),
+            ("max_connections", self.max_connections as u64),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(invalid(format!("server.{name}"), "must be at least 1"));
+            }
+        }
+        if !HEAD_BYTES_RANGE.contains(&self.max_head_bytes) {
+            return Err(invalid(
+                "server.max_head_bytes",
+                format!(
+                    "must be between {} and {}",
+                    HEAD_BYTES_RANGE.start(),
+                    HEAD_BYTES_RANGE.end()
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -382,6 +461,9 @@ impl Settings {
         }
         let settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
+        if !ENVS_WITH_PUBLISHED_SECRETS.contains(&env) {
+            settings.refuse_published_secrets()?;
+        }
         Ok(settings)
     }
 
@@ -392,9 +474,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.server.ops_token.trim().len() < 8 {
-            return Err(invalid("server.ops_token", "must be at least 8 characters"));
-        }
+        self.server.validate()?;
         if self.redis.key_prefix.is_empty() || self.redis.key_prefix.contains(['{', '}']) {
             return Err(invalid(
                 "redis.key_prefix",
@@ -447,6 +527,20 @@ impl Settings {
         Ok(())
     }
 
+    /// Refuses the ops token and credentials key published in `config/default.toml` and
+    /// `config/test.toml`: with them anyone could call the ops API and open every sealed secret.
+    fn refuse_published_secrets(&self) -> Result<(), ConfigError> {
+        let reason = "is the published default; set a secret of this deployment's own";
+        if PUBLISHED_OPS_TOKENS.contains(&self.server.ops_token.trim()) {
+            return Err(invalid("server.ops_token", reason));
+        }
+        let key = self.crypto.credentials_key.trim().to_ascii_lowercase();
+        if PUBLISHED_CREDENTIALS_KEYS.contains(&key.as_str()) {
+            return Err(invalid("crypto.credentials_key", reason));
+        }
+        Ok(())
+    }
+
     /// The effective policy of one queue (`import-orders` reads `[queues.import_orders]`).
     pub fn policy(&self, queue: &str) -> QueuePolicy {
         match self.queues.get(&queue.replace('-', "_")) {
@@ -475,14 +569,19 @@ mod tests {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
     }
 
-    fn with_env_file(extra: &str) -> Result<Settings, ConfigError> {
+    /// The shipped default.toml under `env`, with `extra` as that environment's file.
+    fn in_env(env: &str, extra: &str) -> Result<Settings, ConfigError> {
         let tmp = std::env::temp_dir().join(format!("switchyard-config-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&tmp).unwrap();
         std::fs::copy(dir().join("default.toml"), tmp.join("default.toml")).unwrap();
-        std::fs::write(tmp.join("case.toml"), extra).unwrap();
-        let loaded = Settings::load_env(&tmp, "case");
+        std::fs::write(tmp.join(format!("{env}.toml")), extra).unwrap();
+        let loaded = Settings::load_env(&tmp, env);
         std::fs::remove_dir_all(&tmp).ok();
         loaded
+    }
+
+    fn with_env_file(extra: &str) -> Result<Settings, ConfigError> {
+        in_env("development", extra)
     }
 
     fn key_of(err: ConfigError) -> String {
@@ -514,6 +613,48 @@ mod tests {
         assert_eq!(key_of(err), "server.ops_token");
         let err = with_env_file("[crypto]\ncredentials_key = \"abcd\"\n").unwrap_err();
         assert_eq!(key_of(err), "crypto.credentials_key");
+        let err = with_env_file("[server]\nheader_read_timeout_secs = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "server.header_read_timeout_secs");
+        let err = with_env_file("[server]\nmax_connections = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "server.max_connections");
+        let err = with_env_file("[server]\nmax_head_bytes = 100000\n").unwrap_err();
+        assert_eq!(key_of(err), "server.max_head_bytes");
+    }
+
+    #[test]
+    fn outside_development_and_test_the_published_secrets_are_refused() {
+        const OWN_TOKEN: &str = "ops-token-of-this-deployment";
+        const OWN_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+        let test_toml = config::Config::builder()
+            .add_source(config::File::from(dir().join("test.toml")))
+            .build()
+            .unwrap();
+        let shipped_token = test_toml.get_string("server.ops_token").unwrap();
+        let shipped_key = test_toml.get_string("crypto.credentials_key").unwrap();
+        let own_key = format!("[crypto]\ncredentials_key = \"{OWN_KEY}\"\n");
+        let own_token = format!("[server]\nops_token = \"{OWN_TOKEN}\"\n");
+
+        // The development defaults, as shipped.
+        let err = in_env("production", &own_key).unwrap_err();
+        assert_eq!(key_of(err), "server.ops_token");
+        let err = in_env("production", &own_token).unwrap_err();
+        assert_eq!(key_of(err), "crypto.credentials_key");
+        // The test suite's, in any spelling of the key.
+        let test_token = format!("[server]\nops_token = \"{}\"\n", shipped_token);
+        let err = in_env("staging", &format!("{test_token}{own_key}")).unwrap_err();
+        assert_eq!(key_of(err), "server.ops_token");
+        let test_key = format!(
+            "[crypto]\ncredentials_key = \" {} \"\n",
+            shipped_key.to_uppercase()
+        );
+        let err = in_env("production", &format!("{own_token}{test_key}")).unwrap_err();
+        assert_eq!(key_of(err), "crypto.credentials_key");
+
+        let own = in_env("production", &format!("{own_token}{own_key}")).unwrap();
+        assert_eq!(own.server.ops_token, OWN_TOKEN);
+        // Development and test keep starting with what they ship.
+        assert!(in_env("development", "").is_ok());
+        assert!(Settings::load_env(&dir(), "test").is_ok());
     }
 
     #[test]

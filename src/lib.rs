@@ -14,6 +14,7 @@ pub mod outbound;
 pub mod queue;
 pub mod runner;
 pub mod sandbox_cmd;
+pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

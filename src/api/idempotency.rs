@@ -2,26 +2,31 @@
 //! (a timeout, a dropped connection) sends the same key, and gets the first answer back with
 //! `Idempotent-Replayed: true` instead of causing the effect twice.
 //!
-//! Keys are scoped to the caller's bearer token and kept for [`TTL`]. The same key with another
+//! The layer runs after authentication, and keys are scoped to the caller it proved (the ops
+//! token, an account, a plugin; see [`Principal::scope`]), not to the header's spelling. They are
+//! kept for [`TTL`], their answers sealed with the credentials key. The same key with another
 //! request (method, path or body) is refused with 409, as is a key whose first request is still
 //! running. Answers of 5xx are not kept, so a retry after a server failure runs again. A request
 //! without the header is not affected; nor is an unauthenticated one (inbound channel webhooks,
-//! which carry their own ids).
+//! which carry their own ids), and one that failed authentication never gets here.
 
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use super::auth::Principal;
 use super::problem::{problem, too_large};
+use super::tenant::credentials_key;
 use super::AppState;
 use crate::error::AppError;
 use crate::store::idempotency::{self, Claim};
+use crate::store::StoreError;
 
 /// Longest key accepted.
 pub const MAX_KEY: usize = 255;
@@ -89,9 +94,9 @@ fn replay(saved: idempotency::Saved) -> Response {
 
 /// The middleware; see the module documentation.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let (Some(raw_key), Some(auth), Some(db)) = (
+    let (Some(raw_key), Some(principal), Some(db)) = (
         req.headers().get("idempotency-key").cloned(),
-        req.headers().get(AUTHORIZATION).cloned(),
+        req.extensions().get::<Principal>().copied(),
         state.db.clone(),
     ) else {
         return next.run(req).await;
@@ -103,7 +108,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(key) => key,
         Err(e) => return e.into_response(),
     };
-    let scope = Sha256::digest(auth.as_bytes()).to_vec();
+    let sealer = match credentials_key(&state) {
+        Ok(sealer) => sealer,
+        Err(e) => return e.into_response(),
+    };
+    let scope = principal.scope();
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, state.settings.server.body_limit_bytes).await else {
         return too_large();
@@ -115,7 +124,19 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let hash = request_hash(&parts.method, &path, &bytes);
     let abandoned =
         Duration::from_secs(state.settings.server.request_timeout_secs) + ABANDONED_SLACK;
-    match idempotency::claim(&db, &scope, &key, &hash, TTL, abandoned).await {
+    match idempotency::claim(&db, &sealer, &scope, &key, &hash, TTL, abandoned).await {
+        Err(StoreError::Crypto(e)) => {
+            // Sealed under another credentials key: the first answer is lost, and running the
+            // request again might repeat its effect, so only a new key may run it.
+            tracing::error!(error = %e, "a saved answer does not open with the credentials key");
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "idempotency-answer-unreadable",
+                "Internal error",
+                "the answer saved for this `Idempotency-Key` cannot be read; \
+                 send the request with a new key to run it again",
+            );
+        }
         Err(e) => return AppError::from(e).into_response(),
         Ok(Claim::Taken(saved)) if saved.request_hash != hash => {
             return conflict(
@@ -156,8 +177,16 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let status = parts.status.as_u16();
-    if let Err(e) =
-        idempotency::save(&db, &scope, &key, status, content_type.as_deref(), &bytes).await
+    if let Err(e) = idempotency::save(
+        &db,
+        &sealer,
+        &scope,
+        &key,
+        status,
+        content_type.as_deref(),
+        &bytes,
+    )
+    .await
     {
         // The request's effect stands; the key stays claimed until it is abandoned, when a
         // retry runs again. Saying so beats failing a request that succeeded.

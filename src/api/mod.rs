@@ -1,10 +1,11 @@
 //! The HTTP API: one module per resource, each with `router()`, merged under `/v1`; probes and
 //! metrics beside it, unauthenticated, for load balancers and scrapers.
 //!
-//! `/v1` holds two audiences. Ops routes (queues, jobs, dead letters, onboarding accounts) sit
-//! behind the ops token as one router with the token middleware; tenant routes (stores, channels,
-//! orders) take the [`tenant::Account`] extractor, which authenticates an account's own token, so
-//! the ops token opens no tenant's data and no tenant token opens the queues.
+//! `/v1` holds three audiences, each a router behind its own token (see [`auth`]): ops routes
+//! (queues, jobs, dead letters, onboarding accounts) take the ops token; tenant routes (stores,
+//! channels, orders) an account's own token, which the [`tenant::Account`] extractor hands to
+//! every handler; plugin callbacks a plugin's callback token. So the ops token opens no tenant's
+//! data, and no tenant token opens the queues.
 
 mod accounts;
 mod auth;
@@ -21,7 +22,7 @@ mod orders;
 mod plugin_callbacks;
 mod plugin_rules;
 mod plugins;
-mod problem;
+pub(crate) mod problem;
 mod products;
 mod queues;
 mod stock_sync;
@@ -42,6 +43,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use self::auth::Audience;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::queue::Broker;
@@ -59,6 +61,26 @@ pub struct AppState {
     pub connectors: crate::connectors::ConnectorCache,
 }
 
+/// `routes` behind `audience`'s token. The idempotency layer runs after the token check, so it
+/// scopes a key to the caller the token proved and never sees a request that failed the check.
+/// Route layers (the last added runs first) run only for the routes `routes` matches, so a
+/// group's token check does not answer for the groups merged beside it.
+fn authenticated(
+    routes: Router<AppState>,
+    state: &AppState,
+    audience: Audience,
+) -> Router<AppState> {
+    routes
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), audience),
+            auth::authenticate,
+        ))
+}
+
 async fn no_route() -> AppError {
     AppError::NotFound("route".into())
 }
@@ -70,17 +92,11 @@ pub fn app(state: AppState) -> Router {
     let server = &state.settings.server;
     let body_limit = server.body_limit_bytes;
     let timeout = Duration::from_secs(server.request_timeout_secs);
-    // `route_layer`, not `layer`: the token check runs only for routes this router matches, so
-    // it does not swallow the tenant routes merged beside it.
     let ops = Router::new()
         .merge(jobs::router())
         .merge(queues::router())
         .merge(dead::router())
-        .merge(accounts::router())
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_ops_token,
-        ));
+        .merge(accounts::router());
     let tenant = Router::new()
         .merge(stores::router())
         .merge(channels::router())
@@ -88,15 +104,18 @@ pub fn app(state: AppState) -> Router {
         .merge(fulfilments::router())
         .merge(products::router())
         .merge(channel_products::router())
-        .merge(inbound::router())
         .merge(plugins::router())
         .merge(plugin_rules::router())
-        .merge(plugin_callbacks::router())
         .merge(webhooks::router());
-    let v1 = ops.merge(tenant).layer(middleware::from_fn_with_state(
-        state.clone(),
-        idempotency::layer,
-    ));
+    let v1 = authenticated(ops, &state, Audience::Ops)
+        .merge(authenticated(tenant, &state, Audience::Tenant))
+        .merge(authenticated(
+            plugin_callbacks::router(),
+            &state,
+            Audience::Plugin,
+        ))
+        // Inbound channel webhooks carry no token: each proves itself with the platform's HMAC.
+        .merge(inbound::router());
     Router::new()
         .merge(health::router())
         .nest("/v1", v1)

@@ -19,10 +19,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::auth::{unauthorized, Principal};
 use super::extract::ApiJson;
 use super::idempotency::{is_valid_key, MAX_KEY};
 use super::products::MAX_QUANTITY;
-use super::tenant::{bearer_token, conflict, db, unauthorized};
+use super::tenant::{conflict, db};
 use super::AppState;
 use crate::domain::fulfilment::{check_tracking, RequestedLine};
 use crate::error::AppError;
@@ -46,13 +47,11 @@ pub struct Plugin(pub CallbackCaller);
 impl FromRequestParts<AppState> for Plugin {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let token = bearer_token(parts).ok_or_else(unauthorized)?;
-        let pool = db(state).map_err(IntoResponse::into_response)?;
-        match plugins::authenticate(pool, token).await {
-            Ok(Some(caller)) => Ok(Plugin(caller)),
-            Ok(None) => Err(unauthorized()),
-            Err(e) => Err(AppError::from(e).into_response()),
+    /// The plugin [`super::auth::authenticate`] proved; see [`super::tenant::Account`].
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Response> {
+        match parts.extensions.get::<Principal>() {
+            Some(Principal::Plugin(caller)) => Ok(Plugin(*caller)),
+            _ => Err(unauthorized()),
         }
     }
 }
@@ -107,8 +106,6 @@ async fn stock(
     State(state): State<AppState>,
     Plugin(caller): Plugin,
     headers: HeaderMap,
-    // Last, so the token is checked before the body is read: an unauthenticated caller gets
-    // 401 whatever it sent.
     ApiJson(body): ApiJson<StockBody>,
 ) -> Result<Response, AppError> {
     let sku = body.sku.trim();

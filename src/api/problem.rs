@@ -22,7 +22,7 @@ struct Problem<'a> {
     down: &'a [&'a str],
 }
 
-fn body(status: StatusCode, slug: &str, title: &str, detail: &str, down: &[&str]) -> Body {
+fn json(status: StatusCode, slug: &str, title: &str, detail: &str, down: &[&str]) -> Vec<u8> {
     let problem = Problem {
         kind: format!("https://switchyard.dev/problems/{slug}"),
         title,
@@ -32,7 +32,11 @@ fn body(status: StatusCode, slug: &str, title: &str, detail: &str, down: &[&str]
     };
     // Serialising a struct of strings and numbers cannot fail; an empty body is the fallback
     // rather than a panic in the error path.
-    Body::from(serde_json::to_vec(&problem).unwrap_or_default())
+    serde_json::to_vec(&problem).unwrap_or_default()
+}
+
+fn body(status: StatusCode, slug: &str, title: &str, detail: &str, down: &[&str]) -> Body {
+    Body::from(json(status, slug, title, detail, down))
 }
 
 fn respond(status: StatusCode, body: Body) -> Response {
@@ -92,14 +96,9 @@ fn is_problem(res: &Response) -> bool {
         .is_some_and(|v| v.starts_with(PROBLEM_JSON))
 }
 
-/// Rewrites any error response that is not problem+json yet (tower-http's 408 and 413, axum's
-/// 405 and path rejections) into one, keeping its status and headers (`Allow`, for instance).
-pub(crate) async fn for_bare_errors(res: Response) -> Response {
-    let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_problem(&res) {
-        return res;
-    }
-    let (slug, title, detail) = match status {
+/// The `type` slug, title and default detail of a bare error status.
+fn standard(status: StatusCode) -> (&'static str, &'static str, &'static str) {
+    match status {
         StatusCode::REQUEST_TIMEOUT => (
             "timeout",
             "Request timeout",
@@ -109,6 +108,16 @@ pub(crate) async fn for_bare_errors(res: Response) -> Response {
             "payload-too-large",
             "Payload too large",
             "the request body is larger than the server accepts",
+        ),
+        StatusCode::URI_TOO_LONG => (
+            "uri-too-long",
+            "URI too long",
+            "the request target is longer than the server accepts",
+        ),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            "header-fields-too-large",
+            "Header fields too large",
+            "the request's header fields are larger than the server accepts",
         ),
         StatusCode::METHOD_NOT_ALLOWED => (
             "method-not-allowed",
@@ -126,7 +135,24 @@ pub(crate) async fn for_bare_errors(res: Response) -> Response {
             "Bad request",
             "the request could not be understood",
         ),
-    };
+    }
+}
+
+/// The problem+json document of an error `status` raised below the router (the server refusing
+/// a request hyper would not parse), with its own `detail`.
+pub(crate) fn standard_json(status: StatusCode, detail: &str) -> Vec<u8> {
+    let (slug, title, _) = standard(status);
+    json(status, slug, title, detail, &[])
+}
+
+/// Rewrites any error response that is not problem+json yet (tower-http's 408 and 413, axum's
+/// 405 and path rejections) into one, keeping its status and headers (`Allow`, for instance).
+pub(crate) async fn for_bare_errors(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem(&res) {
+        return res;
+    }
+    let (slug, title, detail) = standard(status);
     let (mut parts, _) = res.into_parts();
     parts.headers.remove(CONTENT_LENGTH);
     parts

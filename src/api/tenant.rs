@@ -1,57 +1,37 @@
-//! Tenant authentication: the [`Account`] extractor, which every tenant route takes.
+//! Tenant routes' shared parts, first the [`Account`] extractor, which every tenant route takes.
 //!
 //! Tenant routes are guarded by an account's API token (not the ops token), looked up by hash in
-//! PostgreSQL. Taking the account as an extractor rather than a middleware puts it in every
-//! handler's signature, where the store functions need it: a handler cannot reach tenant data
-//! without naming whose it is.
+//! PostgreSQL once per request by [`super::auth::authenticate`]. Taking the account as an extractor
+//! puts it in every handler's signature, where the store functions need it: a handler cannot
+//! reach tenant data without naming whose it is.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::auth::bearer;
+use super::auth::{unauthorized, Principal};
 use super::{problem, AppState};
 use crate::crypto::CredentialsKey;
 use crate::domain::FieldError;
 use crate::error::AppError;
-use crate::store::{self, AccountId, StoreError};
+use crate::store::{AccountId, StoreError};
 
 /// The account whose token the request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Account(pub AccountId);
 
-/// 401 with the `WWW-Authenticate` challenge.
-pub(super) fn unauthorized() -> Response {
-    let mut res = AppError::Unauthorized.into_response();
-    res.headers_mut()
-        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    res
-}
-
-/// The request's bearer token. Shared by every extractor that authenticates a token (accounts
-/// here, plugins' callback tokens), which answer [`unauthorized`] without one.
-pub(super) fn bearer_token(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer)
-}
-
 impl FromRequestParts<AppState> for Account {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let token = bearer_token(parts).ok_or_else(unauthorized)?;
-        let pool = db(state).map_err(IntoResponse::into_response)?;
-        match store::accounts::authenticate(pool, token).await {
-            Ok(Some(account)) => Ok(Account(account)),
-            Ok(None) => Err(unauthorized()),
-            Err(e) => Err(AppError::from(e).into_response()),
+    /// The account [`super::auth::authenticate`] proved; only a route outside the tenant group, a
+    /// wiring mistake, finds none, and is refused rather than served unscoped.
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Response> {
+        match parts.extensions.get::<Principal>() {
+            Some(Principal::Account(account)) => Ok(Account(*account)),
+            _ => Err(unauthorized()),
         }
     }
 }

@@ -169,7 +169,7 @@ pub async fn spawn_server() -> TestServer {
     spawn_server_with(settings()).await
 }
 
-/// [`spawn_server`] with settings of the test's own.
+/// The API server with `settings` (start from [`settings`]).
 pub async fn spawn_server_with(settings: Settings) -> TestServer {
     telemetry::init(&settings.log);
     let app = Application::build(settings.clone())

@@ -61,7 +61,7 @@ async fn outbox_rows(pool: &PgPool) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
-    let (settings, name, pool, broker) = own_database().await;
+    let (_settings, name, pool, broker) = own_database().await;
 
     // A domain transaction writes its jobs and events and commits; nothing relays yet.
     let mut tx = pool.begin().await.unwrap();

@@ -25,23 +25,49 @@ pub struct ChannelLock {
     key: i64,
 }
 
+/// SQLSTATE `lock_not_available`: the lock wait ran past `lock_timeout`.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// Why a lock was not taken. Only a lock still held by another run is `Busy`; anything else the
+/// database says is its own failure, retried like any database error.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("channel {channel_id} is busy with another {kind:?} run")]
+    Busy { kind: LockKind, channel_id: i64 },
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database: could not reset lock_timeout after locking channel {0}")]
+    Reset(i64),
+}
+
+impl From<LockError> for JobError {
+    fn from(e: LockError) -> JobError {
+        match e {
+            // The other run is likely short: come back soon rather than after the backoff.
+            LockError::Busy { .. } => JobError::RetryAfter {
+                message: e.to_string(),
+                after: Duration::from_secs(2),
+            },
+            LockError::Database(_) | LockError::Reset(_) => JobError::retry(e),
+        }
+    }
+}
+
 /// Waits up to `wait` for the lock of `kind` on `channel_id`. A lock still held after that is
-/// reported as a retry-after error, so the job runs again once the other run is done.
+/// [`LockError::Busy`]; the caller decides whether to wait again or leave a follow-up.
 pub async fn lock(
     db: &PgPool,
     kind: LockKind,
     channel_id: i64,
     wait: Duration,
-) -> Result<ChannelLock, JobError> {
-    let db_err = |e: sqlx::Error| JobError::retry(format!("database: {e}"));
-    let mut conn = db.acquire().await.map_err(db_err)?;
+) -> Result<ChannelLock, LockError> {
+    let mut conn = db.acquire().await?;
     sqlx::query(&format!(
         "SET lock_timeout = '{}ms'",
         wait.as_millis().max(1)
     ))
     .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .await?;
     let key = ((kind as i64) << 32) | (channel_id & 0xFFFF_FFFF);
     let locked = sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(key)
@@ -55,17 +81,19 @@ pub async fn lock(
         .is_err()
     {
         conn.detach();
-        return Err(JobError::retry(format!(
-            "database: could not reset lock_timeout after locking channel {channel_id}"
-        )));
+        return Err(LockError::Reset(channel_id));
     }
-    if let Err(e) = locked {
-        return Err(JobError::RetryAfter {
-            message: format!("channel {channel_id} is busy with another {kind:?} run: {e}"),
-            after: Duration::from_secs(2),
-        });
+    match locked {
+        Ok(_) => Ok(ChannelLock { conn, key }),
+        Err(e) if is_lock_timeout(&e) => Err(LockError::Busy { kind, channel_id }),
+        Err(e) => Err(LockError::Database(e)),
     }
-    Ok(ChannelLock { conn, key })
+}
+
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == LOCK_NOT_AVAILABLE)
 }
 
 impl ChannelLock {
@@ -135,7 +163,7 @@ mod tests {
             .await
             .expect("free lock");
         let refused = lock(&pool, LockKind::Import, channel, Duration::ZERO).await;
-        assert!(matches!(refused, Err(JobError::RetryAfter { .. })));
+        assert!(matches!(refused, Err(LockError::Busy { .. })));
         held.release().await;
         let guard = lock(&pool, LockKind::Import, channel, Duration::ZERO)
             .await
@@ -146,5 +174,62 @@ mod tests {
             .await
             .expect("SHOW");
         assert_eq!(timeout, "0");
+    }
+
+    /// A lock statement that fails for any reason but the lock being held (here PostgreSQL
+    /// cancels it) is a database error, retried as one: a busy channel would leave a follow-up
+    /// and report the job done.
+    #[tokio::test]
+    async fn a_failed_lock_statement_is_a_database_error_not_a_busy_channel() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let settings = crate::config::Settings::load_env(&dir, "test").expect("test config");
+        crate::db::create_database_if_missing(&settings.database.url)
+            .await
+            .expect("test database");
+        let connect = || {
+            PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&settings.database.url)
+        };
+        let (holder, waiter, admin) = (connect().await, connect().await, connect().await);
+        let (holder, waiter, admin) = (holder.unwrap(), waiter.unwrap(), admin.unwrap());
+        // One connection, so this is the session the lock below waits on.
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&waiter)
+            .await
+            .expect("pid");
+        let channel = i64::from(std::process::id()) + 1_000_000;
+        let held = lock(&holder, LockKind::Import, channel, Duration::ZERO)
+            .await
+            .expect("free lock");
+        let waiting = tokio::spawn(async move {
+            lock(&waiter, LockKind::Import, channel, Duration::from_secs(30)).await
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let event: Option<String> =
+                sqlx::query_scalar("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1")
+                    .bind(pid)
+                    .fetch_one(&admin)
+                    .await
+                    .expect("activity");
+            if event.as_deref() == Some("Lock") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never waited");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        sqlx::query("SELECT pg_cancel_backend($1)")
+            .bind(pid)
+            .execute(&admin)
+            .await
+            .expect("cancel");
+        let refused = waiting.await.expect("lock task");
+        held.release().await;
+        match refused.map(|_| ()).map_err(JobError::from) {
+            Err(JobError::Retry(message)) => assert!(message.starts_with("database"), "{message}"),
+            Err(other) => panic!("a database error reported as {other:?}"),
+            Ok(()) => panic!("locked after a cancelled statement"),
+        }
     }
 }

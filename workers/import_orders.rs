@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::channel_lock::{follow_up, lock, LockKind};
+use super::channel_lock::{follow_up, lock, LockError, LockKind};
 use super::context::{db_err, store_err};
 use super::{Deps, ImportOrders};
 use crate::connectors::{ConnectorError, OrderCursor, OrderPage, SalesChannel};
@@ -58,11 +58,11 @@ pub async fn run(job: ImportOrders, deps: Data<Arc<Deps>>) -> Result<(), JobErro
     // waits, so a burst of webhooks costs one extra run, not one blocked slot each.
     let guard = match lock(&deps.db, LockKind::Import, job.channel_id, Duration::ZERO).await {
         Ok(guard) => guard,
-        Err(JobError::RetryAfter { .. }) => {
+        Err(LockError::Busy { .. }) => {
             let key = format!("import-followup:{}", job.channel_id);
             return follow_up(&deps.broker, &job, FOLLOW_UP, key).await;
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let result = import(&deps, &ic).await;
     let outcome = match &result {

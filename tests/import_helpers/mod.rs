@@ -49,7 +49,11 @@ pub struct World {
 impl World {
     /// Starts the sandbox with `config`, and the import pool and relay unless `workers` is false.
     pub async fn start(config: SandboxConfig, workers: bool) -> World {
-        let settings = settings();
+        World::start_with(settings(), config, workers).await
+    }
+
+    /// [`World::start`] with `settings` (from [`settings`], changed by the test).
+    pub async fn start_with(settings: Settings, config: SandboxConfig, workers: bool) -> World {
         let pool = db::prepare(&settings.database)
             .await
             .expect("test database");

@@ -19,6 +19,17 @@ if permanent == '1' or tonumber(attempt) >= max_attempts then
 end
 local run_at = now + tonumber(ARGV[5])
 redis.call('HSET', jk(id), 'status', 'retrying', 'run_at', run_at)
+-- Waiting for its retry, the job is pending again: it takes back the unique key it gave up when
+-- it started, so the same work asked for meanwhile coalesces into it instead of piling up behind
+-- a failing target. A job enqueued during the run keeps the key if it holds it.
+local f = redis.call('HMGET', jk(id), 'unique', 'unique_ttl')
+if f[1] and f[1] ~= '' and f[2] == '0' then
+  local uk = k('unique:' .. f[1])
+  local holder = redis.call('GET', uk)
+  if not holder or redis.call('EXISTS', jk(holder)) == 0 then
+    redis.call('SET', uk, id)
+  end
+end
 redis.call('HINCRBY', k('stats'), 'retried', 1)
 schedule(id, run_at)
 return 1

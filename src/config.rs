@@ -164,7 +164,26 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
+    /// How long start-up waits for the first connection.
     pub connect_timeout_secs: u64,
+    /// How long a query waits for a connection: what a request waits while PostgreSQL is down.
+    pub acquire_timeout_ms: u64,
+}
+
+impl DatabaseSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("database.max_connections", u64::from(self.max_connections)),
+            ("database.connect_timeout_secs", self.connect_timeout_secs),
+            ("database.acquire_timeout_ms", self.acquire_timeout_ms),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -365,6 +384,7 @@ impl Settings {
                 "must be non-empty and contain no braces",
             ));
         }
+        self.database.validate()?;
         self.queue_defaults.validate("queue_defaults")?;
         if self.connectors.connect_timeout_ms == 0 || self.connectors.request_timeout_ms == 0 {
             return Err(invalid("connectors", "timeouts must be at least 1 ms"));
@@ -467,6 +487,14 @@ mod tests {
         assert_eq!(key_of(err), "server.ops_token");
         let err = with_env_file("[crypto]\ncredentials_key = \"abcd\"\n").unwrap_err();
         assert_eq!(key_of(err), "crypto.credentials_key");
+    }
+
+    #[test]
+    fn database_timeouts_must_be_positive() {
+        let err = with_env_file("[database]\nacquire_timeout_ms = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "database.acquire_timeout_ms");
+        let err = with_env_file("[database]\nconnect_timeout_secs = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "database.connect_timeout_secs");
     }
 
     #[test]

@@ -166,7 +166,11 @@ pub struct TestServer {
 }
 
 pub async fn spawn_server() -> TestServer {
-    let settings = settings();
+    spawn_server_with(settings()).await
+}
+
+/// [`spawn_server`] with `settings` (from [`settings`], changed by the test).
+pub async fn spawn_server_with(settings: Settings) -> TestServer {
     telemetry::init(&settings.log);
     let app = Application::build(settings.clone())
         .await

@@ -14,6 +14,7 @@ use switchyard::config::QueueOverrides;
 use switchyard::domain::plugin_rules::{Action, Comparison, Condition, RuleStatus};
 use switchyard::domain::ChannelSettings;
 use switchyard::queue::{relay, JobStatus};
+use switchyard::store::channels::ChannelRow;
 use switchyard::store::plugin_rules::{self, NewRule, RuleUpdate};
 use switchyard::store::plugins::{self, NewPlugin, NewPluginSecrets, PluginUpdate};
 use switchyard::store::products::{self, NewProduct};
@@ -65,6 +66,27 @@ async fn rule_with(
     .await
     .unwrap()
     .id
+}
+
+/// A store whose rule sends orders of MS-1 to its plugin "north", and a channel on the Shopify
+/// sandbox that now makes orders of MS-1. Returns the plugin's id and the channel.
+async fn socks_to_north(world: &World) -> (i64, ChannelRow) {
+    let store = world.store("brand").await;
+    let fc = plugin(world, store, "north").await.plugin.id;
+    rule(
+        world,
+        store,
+        "socks to north",
+        sku_in("MS-1"),
+        Action::SendToPlugin { plugin_id: fc },
+    )
+    .await;
+    let channel = world
+        .channel(store, "demo-shop", ChannelSettings::default())
+        .await;
+    let shop = world.sandbox.store("demo-shop").unwrap();
+    shop.set_generator_config(orders_of("MS-1"));
+    (fc, channel)
 }
 
 fn sku_in(sku: &str) -> Condition {
@@ -210,20 +232,7 @@ async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_w
     let world = World::start(SandboxConfig::demo(), true).await;
     hold_run_plugin(&world).await;
     let shop = world.sandbox.store("demo-shop").unwrap();
-    let store = world.store("brand").await;
-    let fc = plugin(&world, store, "north").await.plugin.id;
-    rule(
-        &world,
-        store,
-        "socks to north",
-        sku_in("MS-1"),
-        Action::SendToPlugin { plugin_id: fc },
-    )
-    .await;
-    let channel = world
-        .channel(store, "demo-shop", ChannelSettings::default())
-        .await;
-    shop.set_generator_config(orders_of("MS-1"));
+    let (fc, channel) = socks_to_north(&world).await;
     let socks = shop.create_orders(2);
     shop.set_generator_config(orders_of("HL-1"));
     let lamp = shop.create_orders(1);
@@ -735,21 +744,8 @@ async fn updates_of_an_order_whose_plugin_is_down_leave_one_pending_job_per_plug
     );
     let world = World::start_with(settings, SandboxConfig::demo(), true).await;
     let shop = world.sandbox.store("demo-shop").unwrap();
-    let store = world.store("brand").await;
-    // Nothing listens on the discard port: the plugin is down.
-    let fc = plugin(&world, store, "north").await.plugin.id;
-    rule(
-        &world,
-        store,
-        "socks to north",
-        sku_in("MS-1"),
-        Action::SendToPlugin { plugin_id: fc },
-    )
-    .await;
-    let channel = world
-        .channel(store, "demo-shop", ChannelSettings::default())
-        .await;
-    shop.set_generator_config(orders_of("MS-1"));
+    // Nothing listens on the plugin's port (the discard port): the plugin is down.
+    let (fc, channel) = socks_to_north(&world).await;
     let socks = shop.create_orders(3);
     assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
     relayed(&world).await;

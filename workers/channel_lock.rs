@@ -137,28 +137,29 @@ mod tests {
     use super::*;
     use sqlx::postgres::PgPoolOptions;
 
+    /// A pool of one connection on the test database, so a lock's connection is the one the
+    /// next query on that pool gets. Advisory locks need no tables: the database only has to
+    /// exist.
+    async fn one_connection() -> PgPool {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let settings = crate::config::Settings::load_env(&dir, "test").expect("test config");
+        crate::db::create_database_if_missing(&settings.database.url)
+            .await
+            .expect("test database");
+        PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&settings.database.url)
+            .await
+            .expect("PostgreSQL")
+    }
+
     /// A connection that waited on a channel lock goes back to the pool with PostgreSQL's
     /// default lock timeout, not the lock's: the next user's statements must be able to wait.
     #[tokio::test]
     async fn a_released_connection_keeps_no_lock_timeout() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        let settings = crate::config::Settings::load_env(&dir, "test").expect("test config");
-        // Advisory locks need no tables: the database only has to exist.
-        crate::db::create_database_if_missing(&settings.database.url)
-            .await
-            .expect("test database");
-        // One connection, so the lock's connection is the one the next query gets.
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&settings.database.url)
-            .await
-            .expect("PostgreSQL");
+        let pool = one_connection().await;
         let channel = i64::from(std::process::id());
-        let busy = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&settings.database.url)
-            .await
-            .expect("PostgreSQL");
+        let busy = one_connection().await;
         let held = lock(&busy, LockKind::Import, channel, Duration::ZERO)
             .await
             .expect("free lock");
@@ -181,18 +182,8 @@ mod tests {
     /// and report the job done.
     #[tokio::test]
     async fn a_failed_lock_statement_is_a_database_error_not_a_busy_channel() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        let settings = crate::config::Settings::load_env(&dir, "test").expect("test config");
-        crate::db::create_database_if_missing(&settings.database.url)
-            .await
-            .expect("test database");
-        let connect = || {
-            PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&settings.database.url)
-        };
-        let (holder, waiter, admin) = (connect().await, connect().await, connect().await);
-        let (holder, waiter, admin) = (holder.unwrap(), waiter.unwrap(), admin.unwrap());
+        let (holder, waiter) = (one_connection().await, one_connection().await);
+        let admin = one_connection().await;
         // One connection, so this is the session the lock below waits on.
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&waiter)

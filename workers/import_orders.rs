@@ -81,7 +81,7 @@ pub async fn run(
     let guard = match lock(&deps.db, LockKind::Import, job.channel_id, wait).await {
         Ok(guard) => guard,
         Err(LockError::Busy { .. }) if !carrier => {
-            let key = format!("import-followup:{}", job.channel_id);
+            let key = follow_up_key(job.channel_id);
             return follow_up(&deps.broker, &job, FOLLOW_UP, key).await;
         }
         Err(e) => return Err(e.into()),
@@ -89,6 +89,11 @@ pub async fn run(
     let result = attempt(&deps, &ic, &job, &meta).await;
     guard.release().await;
     result
+}
+
+/// The unique key of a channel's follow-up import: however many requests leave one, one waits.
+fn follow_up_key(channel_id: i64) -> String {
+    format!("import-followup:{channel_id}")
 }
 
 /// Under the channel's lock: imports, unless the channel is backing off from failures, and
@@ -116,13 +121,13 @@ async fn attempt(
                     channel_id,
                     retry_job = %carrier,
                     failures = backoff.failures,
-                    "channel's import is failing; its pending retry will import for this request too"
+                    "channel is failing; its pending retry imports for this request too"
                 );
                 return Ok(());
             }
         }
         if !backoff.wait.is_zero() {
-            let key = format!("import-followup:{channel_id}");
+            let key = follow_up_key(channel_id);
             return follow_up(&deps.broker, job, backoff.wait, key).await;
         }
     }

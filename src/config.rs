@@ -164,7 +164,7 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
-    /// How long start-up waits for the first connection.
+    /// How long opening the pool at start-up waits for its first connection.
     pub connect_timeout_secs: u64,
     /// How long a query waits for a connection: what a request waits while PostgreSQL is down.
     pub acquire_timeout_ms: u64,

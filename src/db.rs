@@ -22,8 +22,7 @@ const DUPLICATE_DATABASE: &str = "42P04";
 /// `pg_database` catalog's unique index.
 const UNIQUE_VIOLATION: &str = "23505";
 
-/// Opens the pool, and waits up to `connect_timeout_secs` for its first connection (a server
-/// that is still starting refuses connections for a moment).
+/// Opens the pool, and waits up to `connect_timeout_secs` for its first connection.
 ///
 /// After that a query waits at most `acquire_timeout_ms` for a connection, opening one
 /// included. It is the only bound sqlx puts on reaching a server that refuses or does not

@@ -257,7 +257,26 @@ impl ServerSettings {
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
+    /// How long opening the pool at start-up waits for its first connection.
     pub connect_timeout_secs: u64,
+    /// How long a query waits for a connection: what a request waits while PostgreSQL is down.
+    pub acquire_timeout_ms: u64,
+}
+
+impl DatabaseSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("database.max_connections", u64::from(self.max_connections)),
+            ("database.connect_timeout_secs", self.connect_timeout_secs),
+            ("database.acquire_timeout_ms", self.acquire_timeout_ms),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -484,6 +503,7 @@ impl Settings {
         if self.redis.connect_timeout_ms == 0 || self.redis.response_timeout_ms == 0 {
             return Err(invalid("redis", "timeouts must be at least 1 ms"));
         }
+        self.database.validate()?;
         self.queue_defaults.validate("queue_defaults")?;
         if self.connectors.connect_timeout_ms == 0 || self.connectors.request_timeout_ms == 0 {
             return Err(invalid("connectors", "timeouts must be at least 1 ms"));
@@ -655,6 +675,14 @@ mod tests {
         // Development and test keep starting with what they ship.
         assert!(in_env("development", "").is_ok());
         assert!(Settings::load_env(&dir(), "test").is_ok());
+    }
+
+    #[test]
+    fn database_timeouts_must_be_positive() {
+        let err = with_env_file("[database]\nacquire_timeout_ms = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "database.acquire_timeout_ms");
+        let err = with_env_file("[database]\nconnect_timeout_secs = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "database.connect_timeout_secs");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! its own schema).
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::migrate::MigrateError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -22,15 +22,28 @@ const DUPLICATE_DATABASE: &str = "42P04";
 /// `pg_database` catalog's unique index.
 const UNIQUE_VIOLATION: &str = "23505";
 
-/// Opens the pool. Acquiring a connection (including the first, made here) waits at most
-/// `connect_timeout_secs`, so a down database fails start-up and requests quickly instead of
-/// hanging them.
+/// Opens the pool, and waits up to `connect_timeout_secs` for its first connection.
+///
+/// After that a query waits at most `acquire_timeout_ms` for a connection, opening one
+/// included. It is the only bound sqlx puts on reaching a server that refuses or does not
+/// answer, so it is what makes a request fail fast (503) while PostgreSQL is down instead of
+/// hanging. A pooled connection is pinged before it is handed out, so one the server (or the
+/// network) dropped is noticed there and replaced, not handed to a query.
 pub async fn connect(settings: &crate::config::DatabaseSettings) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
+    let options = PgConnectOptions::from_str(&settings.url)?;
+    let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
-        .acquire_timeout(Duration::from_secs(settings.connect_timeout_secs))
-        .connect(&settings.url)
-        .await
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .test_before_acquire(true)
+        .connect_lazy_with(options);
+    let deadline = Instant::now() + Duration::from_secs(settings.connect_timeout_secs);
+    loop {
+        match pool.acquire().await {
+            Ok(_) => return Ok(pool),
+            Err(sqlx::Error::PoolTimedOut) if Instant::now() < deadline => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn db_code(e: &sqlx::Error) -> Option<String> {

@@ -4,6 +4,7 @@
 mod tenant_helpers;
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use switchyard::connectors::{OrderCursor, OrderStatus, SyncStatus};
 use switchyard::domain::{decide, ChannelSettings, Decision};
@@ -416,7 +417,15 @@ async fn import_state_keeps_the_cursor_and_the_last_runs() {
     import_state::record_run(&pool, ch.id, &RunOutcome::Success)
         .await
         .unwrap();
-    import_state::record_run(&pool, ch.id, &RunOutcome::Error("Invalid API key".into()))
+    let failed = RunOutcome::Failed {
+        error: "Invalid API key".into(),
+        backoff: import_state::Backoff {
+            failures: 1,
+            retry_job: Some("01J0000000000000000000000".into()),
+            wait: Duration::from_secs(60),
+        },
+    };
+    import_state::record_run(&pool, ch.id, &failed)
         .await
         .unwrap();
     let health = import_state::import_health(&pool, t.account, ch.id)
@@ -426,6 +435,15 @@ async fn import_state_keeps_the_cursor_and_the_last_runs() {
     assert_eq!(health.orders_imported, 7);
     assert_eq!(health.last_error.as_deref(), Some("Invalid API key"));
     assert!(health.last_success_at.is_some() && health.last_run_at >= health.last_success_at);
+    assert_eq!(health.consecutive_failures, 1);
+    assert!(health.backoff_until > health.last_run_at, "{health:?}");
+    let backoff = import_state::backoff(&pool, ch.id).await.unwrap();
+    assert_eq!(backoff.failures, 1);
+    assert_eq!(
+        backoff.retry_job.as_deref(),
+        Some("01J0000000000000000000000")
+    );
+    assert!(backoff.wait > Duration::from_secs(50), "{backoff:?}");
     let other = tenant(&pool).await;
     assert_eq!(
         import_state::import_health(&pool, other.account, ch.id)

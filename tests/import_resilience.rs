@@ -1,16 +1,19 @@
 //! Order import under faults: platform errors, rate limits and hung requests, and a worker
-//! process killed mid-import. Every order must end up imported exactly once.
+//! process killed mid-import. Every order must end up imported exactly once. A platform that
+//! never recovers must be backed off from and end in the dead letters.
 
 mod import_helpers;
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use import_helpers::World;
+use switchyard::config::QueueOverrides;
 use switchyard::domain::ChannelSettings;
 use switchyard::queue::{EnqueueOptions, JobStatus};
-use switchyard::workers::{ImportOrders, ImportReason, JobKind};
+use switchyard::workers::{scheduler, ImportOrders, ImportReason, JobKind};
 use switchyard_sandbox::{FaultKnobs, SandboxConfig, SimStore};
 
 fn sandbox_ids(store: &dyn SimStore) -> BTreeSet<String> {
@@ -178,5 +181,119 @@ async fn a_worker_process_killed_mid_import_loses_and_duplicates_no_order() {
     assert_eq!(stored.len(), 3_000, "count");
     assert_eq!(unique.len(), stored.len(), "an order twice");
     assert_eq!(unique, sandbox_ids(woo.as_ref()), "per order");
+    world.stop().await;
+}
+
+/// Tries of one page before an import run fails (the worker's `PAGE_TRIES`): against a platform
+/// that always fails, every run is this many calls.
+const CALLS_PER_RUN: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_whose_platform_always_fails_backs_off_and_dead_letters_however_its_imports_race()
+{
+    let max_attempts = 4;
+    let mut settings = import_helpers::settings();
+    // No jitter, so each delay between runs is exact: 200, 400, 800 ms (config/test.toml).
+    settings.queues.insert(
+        "import_orders".into(),
+        QueueOverrides {
+            max_attempts: Some(max_attempts),
+            backoff_jitter: Some(0.0),
+            ..QueueOverrides::default()
+        },
+    );
+    let world = World::start_with(settings, SandboxConfig::demo(), true).await;
+    let woo = world.sandbox.store("demo-woo").unwrap();
+    woo.faults().set(FaultKnobs {
+        error_5xx_ratio: 1.0,
+        ..FaultKnobs::default()
+    });
+    let store = world.store("brand").await;
+    let channel = world
+        .channel(store, "demo-woo", ChannelSettings::default())
+        .await;
+
+    // When each platform call arrives.
+    let calls = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let sampler = {
+        let (woo, calls) = (woo.clone(), calls.clone());
+        tokio::spawn(async move {
+            let mut seen = woo.traffic().snapshot().requests_total;
+            loop {
+                let now = woo.traffic().snapshot().requests_total;
+                for _ in seen..now {
+                    calls.lock().unwrap().push(Instant::now());
+                }
+                seen = now;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+
+    // The timer's import, and manual and webhook imports asked for again and again, as the API
+    // enqueues them, until one of the channel's imports is dead.
+    let queue = world.broker.queue(ImportOrders::QUEUE).unwrap();
+    let started = Instant::now();
+    let dead = loop {
+        let now = chrono::Utc::now().timestamp() as u64;
+        scheduler::enqueue_due_imports(&world.deps, now)
+            .await
+            .unwrap();
+        for (reason, key) in [
+            (ImportReason::Manual, "import-manual"),
+            (ImportReason::ChannelWebhook, "import-webhook"),
+        ] {
+            let job = ImportOrders {
+                channel_id: channel.id,
+                reason,
+            };
+            let opts = EnqueueOptions {
+                unique_key: Some(format!("{key}:{}", channel.id)),
+                ..EnqueueOptions::default()
+            };
+            queue.enqueue(&job, &opts).await.unwrap();
+        }
+        for done in queue.list(JobStatus::Done, 0, 10_000).await.unwrap() {
+            assert!(
+                done.last_error.is_none(),
+                "a failed attempt reported as done: {done:?}"
+            );
+        }
+        if let Some(dead) = queue.list(JobStatus::Dead, 0, 1).await.unwrap().pop() {
+            break dead;
+        }
+        let made = calls.lock().unwrap().len();
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing dead-lettered after {made} platform calls"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let calls = calls.lock().unwrap().clone();
+    sampler.abort();
+
+    assert_eq!(dead.attempts, max_attempts, "{dead:?}");
+    let error = dead.last_error.clone().unwrap_or_default();
+    assert!(error.contains("channel unavailable"), "{error}");
+    assert!(
+        error.contains(&format!("{max_attempts} failed imports in a row")),
+        "{error}"
+    );
+    // Each failure counted once, across every job that asked: max_attempts runs, no more.
+    let runs: Vec<&[Instant]> = calls.chunks(CALLS_PER_RUN).collect();
+    assert_eq!(
+        calls.len(),
+        max_attempts as usize * CALLS_PER_RUN,
+        "platform calls before the dead letter"
+    );
+    // And each wait between runs is longer than the one before.
+    let waits: Vec<Duration> = runs
+        .windows(2)
+        .map(|w| w[1][0] - w[0][CALLS_PER_RUN - 1])
+        .collect();
+    assert!(
+        waits.windows(2).all(|w| w[1] > w[0]),
+        "waits between runs: {waits:?}"
+    );
     world.stop().await;
 }

@@ -10,7 +10,7 @@ use queue_helpers::*;
 use redis::AsyncCommands;
 use switchyard::config::QueueOverrides;
 use switchyard::queue::timers::Timer;
-use switchyard::queue::{EnqueueOptions, JobStatus};
+use switchyard::queue::{EnqueueOptions, Enqueued, JobStatus};
 use switchyard::workers::Noop;
 
 fn delayed(ms: u64) -> EnqueueOptions {
@@ -825,5 +825,56 @@ async fn due_jobs_and_expired_leases_are_promoted_while_every_slot_is_busy() {
     let still = queue.job(&busy.id).await.unwrap().unwrap();
     assert_eq!(still.status, JobStatus::Running, "the only slot was freed");
     crash(worker).await;
+    queue.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_waiting_for_its_retry_holds_its_unique_key_again() {
+    let mut settings = settings();
+    // A failed attempt waits a minute for its retry: long enough to enqueue meanwhile.
+    settings.queues.insert(
+        "noop".into(),
+        QueueOverrides {
+            backoff_base_ms: Some(60_000),
+            backoff_cap_ms: Some(60_000),
+            ..QueueOverrides::default()
+        },
+    );
+    let broker = broker_with(&settings).await;
+    let queue = broker.queue("noop").unwrap();
+    let worker = run_noop(&broker);
+    let failing = Noop {
+        fail_attempts: 1,
+        ..Noop::default()
+    };
+    let first = queue
+        .enqueue(&failing, &unique("run-plugin:1:2"))
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "the first attempt to fail",
+        || async {
+            queue
+                .job(&first.id)
+                .await
+                .unwrap()
+                .filter(|j| j.status == JobStatus::Retrying)
+        },
+    )
+    .await;
+    let again = queue
+        .enqueue(&failing, &unique("run-plugin:1:2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Enqueued {
+            id: first.id.clone(),
+            created: false
+        },
+        "a job waiting for its retry is pending: the same work coalesces into it"
+    );
+    worker.stop().await;
     queue.destroy().await.unwrap();
 }

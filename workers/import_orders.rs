@@ -1,7 +1,9 @@
 //! The import-orders worker: pages through a channel's orders changed since its cursor (minus an
 //! overlap window), applies the channel's filters, upserts each order idempotently, writes the
 //! events it causes to the outbox, and advances the cursor in the same transaction as the page,
-//! so a crash replays at most one committed page and never skips one.
+//! so a crash replays at most one committed page and never skips one. A channel whose imports
+//! fail backs off as one, whichever jobs ask for it, and ends in the dead letters (see
+//! [`attempt`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,21 +13,26 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::channel_lock::{follow_up, lock, LockKind};
+use super::channel_lock::{follow_up, lock, LockError, LockKind};
 use super::context::{db_err, store_err};
-use super::{Deps, ImportOrders};
+use super::{Deps, ImportOrders, JobKind};
+use crate::config::QueuePolicy;
 use crate::connectors::{ConnectorError, OrderCursor, OrderPage, SalesChannel};
 use crate::connectors::{OrderStatus, SyncStatus, UnifiedOrder};
 use crate::domain::{decide, Decision};
-use crate::queue::JobError;
+use crate::queue::{retry_delay, JobError, JobMeta, JobStatus};
 use crate::store::channels::ImportChannel;
-use crate::store::import_state::{self, RunOutcome};
+use crate::store::import_state::{self, Backoff, RunOutcome};
 use crate::store::orders::{self, UpsertOutcome};
 use crate::store::outbox::{self, OutboxItem};
 use crate::store::{channel_products, channels, plugin_rules, products, stock};
 
 /// How long after a busy channel's running import its follow-up runs, at the earliest.
 const FOLLOW_UP: Duration = Duration::from_secs(1);
+
+/// How long the job that carries a failing channel's retries waits for the channel's lock: whoever
+/// holds it then is only finding out that it should leave the attempt to this job.
+const CARRIER_WAIT: Duration = Duration::from_secs(5);
 
 /// The event an upsert causes, if any: what webhooks will announce.
 fn event_for(o: &UpsertOutcome, decision: &Decision) -> Option<&'static str> {
@@ -39,7 +46,11 @@ fn event_for(o: &UpsertOutcome, decision: &Decision) -> Option<&'static str> {
     o.changed.then_some("order.updated")
 }
 
-pub async fn run(job: ImportOrders, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
+pub async fn run(
+    job: ImportOrders,
+    deps: Data<Arc<Deps>>,
+    meta: Data<JobMeta>,
+) -> Result<(), JobError> {
     let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)
         .await
         .map_err(store_err)?
@@ -55,32 +66,158 @@ pub async fn run(job: ImportOrders, deps: Data<Arc<Deps>>) -> Result<(), JobErro
     }
     // One import per channel at a time: the cursor is walked by one run. A request that finds
     // one running leaves a single follow-up behind it rather than holding a worker slot while it
-    // waits, so a burst of webhooks costs one extra run, not one blocked slot each.
-    let guard = match lock(&deps.db, LockKind::Import, job.channel_id, Duration::ZERO).await {
+    // waits, so a burst of webhooks costs one extra run, not one blocked slot each. The job that
+    // carries a failing channel's retries waits its turn instead: it must not end as done.
+    let carrier = import_state::backoff(&deps.db, job.channel_id)
+        .await
+        .map_err(store_err)?
+        .retry_job
+        .is_some_and(|id| id == meta.id);
+    let wait = if carrier {
+        CARRIER_WAIT
+    } else {
+        Duration::ZERO
+    };
+    let guard = match lock(&deps.db, LockKind::Import, job.channel_id, wait).await {
         Ok(guard) => guard,
-        Err(JobError::RetryAfter { .. }) => {
-            let key = format!("import-followup:{}", job.channel_id);
+        Err(LockError::Busy { .. }) if !carrier => {
+            let key = follow_up_key(job.channel_id);
             return follow_up(&deps.broker, &job, FOLLOW_UP, key).await;
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
-    let result = import(&deps, &ic).await;
-    let outcome = match &result {
-        Ok(_) => RunOutcome::Success,
-        Err(e) => RunOutcome::Error(e.to_string()),
-    };
-    // Recorded under the lock: the next run's first page would otherwise hold the row.
-    if let Err(e) = import_state::record_run(&deps.db, job.channel_id, &outcome).await {
-        tracing::warn!(channel_id = job.channel_id, error = %e, "could not record the import run");
-    }
+    let result = attempt(&deps, &ic, &job, &meta).await;
     guard.release().await;
-    match result {
-        Ok(n) => {
-            tracing::info!(channel_id = job.channel_id, reason = ?job.reason, orders = n, "import finished");
-            Ok(())
+    result
+}
+
+/// The unique key of a channel's follow-up import: however many requests leave one, one waits.
+fn follow_up_key(channel_id: i64) -> String {
+    format!("import-followup:{channel_id}")
+}
+
+/// Under the channel's lock: imports, unless the channel is backing off from failures, and
+/// records how the run went.
+///
+/// A failing channel's failures are counted on the channel, not on the job, and while one is
+/// failing a single job (the one that failed last) makes its attempts: any other job that asks
+/// for an import meanwhile leaves it to that one. So however many timers, webhooks and manual
+/// requests race, the platform is called once per backoff step, the steps grow, and the job
+/// that fails the last attempt of a round goes to the dead letters.
+async fn attempt(
+    deps: &Deps,
+    ic: &ImportChannel,
+    job: &ImportOrders,
+    meta: &JobMeta,
+) -> Result<(), JobError> {
+    let channel_id = job.channel_id;
+    let backoff = import_state::backoff(&deps.db, channel_id)
+        .await
+        .map_err(store_err)?;
+    if backoff.retry_job.as_deref() != Some(meta.id.as_str()) {
+        if let Some(carrier) = &backoff.retry_job {
+            if pending(deps, carrier).await? {
+                tracing::info!(
+                    channel_id,
+                    retry_job = %carrier,
+                    failures = backoff.failures,
+                    "channel is failing; its pending retry imports for this request too"
+                );
+                return Ok(());
+            }
         }
-        Err(e) => Err(e),
+        if !backoff.wait.is_zero() {
+            let key = follow_up_key(channel_id);
+            return follow_up(&deps.broker, job, backoff.wait, key).await;
+        }
     }
+    let (outcome, result) = match import(deps, ic).await {
+        Ok(n) => {
+            tracing::info!(channel_id, reason = ?job.reason, orders = n, "import finished");
+            (RunOutcome::Success, Ok(()))
+        }
+        Err(e) => {
+            let error = e.to_string();
+            let policy = deps.broker.settings().policy(ImportOrders::QUEUE);
+            let (backoff, e) =
+                after_failure(&policy, backoff.failures, e, &meta.id, rand::random());
+            (RunOutcome::Failed { error, backoff }, Err(e))
+        }
+    };
+    // Recorded under the lock: the next run's first page would otherwise hold the row, and the
+    // next job must see this run's backoff.
+    if let Err(e) = import_state::record_run(&deps.db, channel_id, &outcome).await {
+        tracing::warn!(channel_id, error = %e, "could not record the import run");
+    }
+    result
+}
+
+/// Whether import job `id` is still to run: waiting, retrying, or running now.
+async fn pending(deps: &Deps, id: &str) -> Result<bool, JobError> {
+    let queue_err = |e: crate::queue::QueueError| JobError::retry(format!("queue: {e}"));
+    let job = deps
+        .broker
+        .queue(ImportOrders::QUEUE)
+        .map_err(queue_err)?
+        .job(id)
+        .await
+        .map_err(queue_err)?;
+    Ok(job.is_some_and(|j| {
+        matches!(
+            j.status,
+            JobStatus::Scheduled | JobStatus::Ready | JobStatus::Retrying | JobStatus::Running
+        )
+    }))
+}
+
+/// What a failed run leads to: the channel's backoff, and the error job `job_id` ends its attempt
+/// with. `unit` spreads the delay as the queue's jitter does.
+///
+/// Failures count per channel in rounds of the queue's `max_attempts`. Within a round the job
+/// retries after the queue's exponential backoff for the round's attempt number (or the
+/// platform's `Retry-After`, if longer), and carries the channel's next attempt. The failure that
+/// ends a round, or a permanent one, gives up: the job goes to the dead letters, and the next
+/// import starts a new round no sooner than the last delay.
+fn after_failure(
+    policy: &QueuePolicy,
+    failures_before: u32,
+    error: JobError,
+    job_id: &str,
+    unit: f64,
+) -> (Backoff, JobError) {
+    let failures = failures_before.saturating_add(1);
+    let max = policy.max_attempts.max(1);
+    let in_round = (failures - 1) % max + 1;
+    let (message, permanent, hint) = match error {
+        JobError::Permanent(m) => (m, true, None),
+        JobError::Retry(m) => (m, false, None),
+        JobError::RetryAfter { message, after } => (message, false, Some(after)),
+    };
+    let wait = retry_delay(policy, in_round, None, unit).max(hint.unwrap_or_default());
+    if permanent || in_round >= max {
+        let message = match failures {
+            1 => message,
+            n => format!("{message} ({n} failed imports in a row)"),
+        };
+        let backoff = Backoff {
+            failures,
+            retry_job: None,
+            wait,
+        };
+        return (backoff, JobError::Permanent(message));
+    }
+    let backoff = Backoff {
+        failures,
+        retry_job: Some(job_id.to_owned()),
+        wait,
+    };
+    (
+        backoff,
+        JobError::RetryAfter {
+            message,
+            after: wait,
+        },
+    )
 }
 
 /// Where this walk starts: the saved checkpoint less the overlap window.
@@ -277,4 +414,90 @@ async fn store_page(
     }
     tx.commit().await.map_err(db_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(max_attempts: u32) -> QueuePolicy {
+        QueuePolicy {
+            concurrency: 1,
+            batch_size: 1,
+            lease_secs: 30,
+            max_attempts,
+            backoff_base_ms: 1000,
+            backoff_cap_ms: 60_000,
+            backoff_jitter: 0.0,
+            done_retention_secs: 1,
+            done_retention_count: 1,
+            dead_retention_secs: 1,
+            dead_retention_count: 1,
+            promote_chunk: 1,
+        }
+    }
+
+    fn unavailable() -> JobError {
+        JobError::retry("channel unavailable: 503")
+    }
+
+    #[test]
+    fn failures_of_a_channel_back_off_and_give_up_at_the_end_of_a_round() {
+        let p = policy(3);
+        let (b, e) = after_failure(&p, 0, unavailable(), "job-a", 0.5);
+        assert_eq!(
+            (b.failures, b.retry_job.as_deref(), b.wait),
+            (1, Some("job-a"), Duration::from_secs(1))
+        );
+        assert!(
+            matches!(e, JobError::RetryAfter { ref message, after }
+                if message == "channel unavailable: 503" && after == b.wait),
+            "{e:?}"
+        );
+        let (b, _) = after_failure(&p, 1, unavailable(), "job-a", 0.5);
+        assert_eq!(b.wait, Duration::from_secs(2));
+        // The third failure in a row ends the round: the job gives up, nobody carries a retry,
+        // and the next import waits at least the last delay.
+        let (b, e) = after_failure(&p, 2, unavailable(), "job-a", 0.5);
+        assert_eq!(
+            (b.failures, b.retry_job, b.wait),
+            (3, None, Duration::from_secs(4))
+        );
+        assert!(
+            matches!(e, JobError::Permanent(ref m)
+                if m == "channel unavailable: 503 (3 failed imports in a row)"),
+            "{e:?}"
+        );
+        // The next round starts from the first delay again, still counting the failures.
+        let (b, e) = after_failure(&p, 3, unavailable(), "job-b", 0.5);
+        assert_eq!(
+            (b.failures, b.retry_job.as_deref(), b.wait),
+            (4, Some("job-b"), Duration::from_secs(1))
+        );
+        assert!(matches!(e, JobError::RetryAfter { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_longer_retry_after_wins_and_a_permanent_error_gives_up_at_once() {
+        let p = policy(5);
+        let limited = JobError::RetryAfter {
+            message: "rate limited".into(),
+            after: Duration::from_secs(30),
+        };
+        let (b, _) = after_failure(&p, 0, limited, "job-a", 0.5);
+        assert_eq!(b.wait, Duration::from_secs(30));
+        // A short one does not shorten the backoff.
+        let hurried = JobError::RetryAfter {
+            message: "rate limited".into(),
+            after: Duration::from_millis(10),
+        };
+        let (b, _) = after_failure(&p, 2, hurried, "job-a", 0.5);
+        assert_eq!(b.wait, Duration::from_secs(4));
+        let (b, e) = after_failure(&p, 0, JobError::permanent("bad key"), "job-a", 0.5);
+        assert_eq!((b.failures, b.retry_job), (1, None));
+        assert!(
+            matches!(e, JobError::Permanent(ref m) if m == "bad key"),
+            "{e:?}"
+        );
+    }
 }

@@ -166,12 +166,21 @@ impl From<DeliverWebhook> for DeliverWebhookWire {
     }
 }
 
-/// Send an order to a fulfilment-centre plugin.
+/// Send an order to a fulfilment-centre plugin (unique per plugin and order while pending).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunPlugin {
     pub plugin_id: i64,
     pub order_id: i64,
+}
+
+impl RunPlugin {
+    /// The unique key that makes the waiting sends of one order to one plugin one job: each
+    /// send reads the order as it is when it runs, so one that waits (for its turn or for a
+    /// retry while the plugin is down) carries every change made meanwhile.
+    pub fn unique_key(&self) -> String {
+        format!("run-plugin:{}:{}", self.plugin_id, self.order_id)
+    }
 }
 
 /// Create an invoice in an accounting package.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use apalis_core::task::data::Data;
 
-use super::channel_lock::{follow_up, lock, LockKind};
+use super::channel_lock::{follow_up, lock, LockError, LockKind};
 use super::context::store_err;
 use super::import_products::sync_key;
 use super::{Deps, SyncStock};
@@ -43,11 +43,11 @@ pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
     .await
     {
         Ok(guard) => guard,
-        Err(JobError::RetryAfter { .. }) => {
+        Err(LockError::Busy { .. }) => {
             let key = sync_key(job.channel_id);
             return follow_up(&deps.broker, &job, FOLLOW_UP, key).await;
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let result = push(&deps, &ic, i64::from(settings.stock_buffer)).await;
     guard.release().await;

@@ -42,8 +42,9 @@ impl JobStatus {
 pub struct EnqueueOptions {
     /// Run no earlier than this from now.
     pub delay: Option<Duration>,
-    /// While a job holding this key waits to start, enqueueing another returns the first one's
-    /// id. The key is released when the job starts, so a change during a run causes another run.
+    /// While a job holding this key waits to start (or to be retried), enqueueing another
+    /// returns the first one's id. The key is released when the job starts, so a change during a
+    /// run causes another run, and taken back when a failed job waits for its retry.
     pub unique_key: Option<String>,
     /// Keep the unique key this long even after the job finished (timer ticks fire once even
     /// when a slow replica asks after the job already ran).

@@ -1,7 +1,10 @@
-//! Where each channel's order import resumes, and how its runs went.
+//! Where each channel's order import resumes, how its runs went, and while it fails, how it
+//! backs off.
 //!
 //! The cursor is saved in the same transaction as the orders of the page it follows, so a crash
 //! can only replay a committed page (harmless: upserts are idempotent), never skip one.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,7 +18,23 @@ use crate::connectors::OrderCursor;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunOutcome {
     Success,
-    Error(String),
+    /// A failed run, and the channel's backoff after it.
+    Failed {
+        error: String,
+        backoff: Backoff,
+    },
+}
+
+/// Where a failing channel's import stands. Kept per channel rather than per job, so the
+/// failures of every job that imports the channel count together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backoff {
+    /// Runs failed in a row since the last success.
+    pub failures: u32,
+    /// The job that makes the next attempt, while one is meant to.
+    pub retry_job: Option<String>,
+    /// How long from now until the platform may be called again (zero: now).
+    pub wait: Duration,
 }
 
 /// A channel's import health as the API shows it.
@@ -26,6 +45,10 @@ pub struct ImportHealth {
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub orders_imported: i64,
+    /// Runs failed in a row since the last success.
+    pub consecutive_failures: i64,
+    /// While the channel is failing: no import calls the platform before this.
+    pub backoff_until: Option<DateTime<Utc>>,
 }
 
 /// The longest error text kept: enough for a platform's message, bounded so a huge HTML error
@@ -75,27 +98,55 @@ pub async fn save_cursor_in_tx(
     Ok(())
 }
 
-/// Records the end of a run: success clears the last error; an error keeps the last success.
+/// The channel's backoff; a channel that never failed has none.
+pub async fn backoff(pool: &PgPool, channel_id: i64) -> Result<Backoff, StoreError> {
+    let row: Option<(i32, Option<String>, f64)> = sqlx::query_as(
+        "SELECT failures, retry_job, \
+                COALESCE(GREATEST(EXTRACT(EPOCH FROM retry_at - now()), 0), 0)::float8 \
+         FROM channel_import_state WHERE channel_id = $1",
+    )
+    .bind(channel_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(
+        row.map_or_else(Backoff::default, |(failures, retry_job, wait)| Backoff {
+            failures: u32::try_from(failures).unwrap_or_default(),
+            retry_job,
+            wait: Duration::try_from_secs_f64(wait).unwrap_or_default(),
+        }),
+    )
+}
+
+/// Records the end of a run: success clears the last error and the backoff; a failure keeps the
+/// last success and saves the backoff it leads to.
 pub async fn record_run(
     pool: &PgPool,
     channel_id: i64,
     outcome: &RunOutcome,
 ) -> Result<(), StoreError> {
-    let error = match outcome {
-        RunOutcome::Success => None,
-        RunOutcome::Error(e) => Some(truncate(e)),
+    let (error, backoff) = match outcome {
+        RunOutcome::Success => (None, None),
+        RunOutcome::Failed { error, backoff } => (Some(truncate(error)), Some(backoff)),
     };
     sqlx::query(
-        "INSERT INTO channel_import_state (channel_id, last_run_at, last_success_at, last_error) \
-         VALUES ($1, now(), CASE WHEN $2::text IS NULL THEN now() END, $2) \
+        "INSERT INTO channel_import_state \
+             (channel_id, last_run_at, last_success_at, last_error, failures, retry_at, retry_job) \
+         VALUES ($1, now(), CASE WHEN $2::text IS NULL THEN now() END, $2, $3, \
+                 now() + make_interval(secs => $4), $5) \
          ON CONFLICT (channel_id) DO UPDATE SET \
              last_run_at = now(), \
              last_success_at = COALESCE(EXCLUDED.last_success_at, \
                                         channel_import_state.last_success_at), \
-             last_error = EXCLUDED.last_error",
+             last_error = EXCLUDED.last_error, \
+             failures = EXCLUDED.failures, \
+             retry_at = EXCLUDED.retry_at, \
+             retry_job = EXCLUDED.retry_job",
     )
     .bind(channel_id)
     .bind(error)
+    .bind(backoff.map_or(0, |b| i32::try_from(b.failures).unwrap_or(i32::MAX)))
+    .bind(backoff.map(|b| b.wait.as_secs_f64()))
+    .bind(backoff.and_then(|b| b.retry_job.clone()))
     .execute(pool)
     .await?;
     Ok(())
@@ -121,9 +172,12 @@ pub async fn import_health(
         Option<DateTime<Utc>>,
         Option<String>,
         Option<i64>,
+        Option<i32>,
+        Option<DateTime<Utc>>,
     );
     let row: Option<Row> = sqlx::query_as(
-        "SELECT c.id, s.last_run_at, s.last_success_at, s.last_error, s.orders_imported \
+        "SELECT c.id, s.last_run_at, s.last_success_at, s.last_error, s.orders_imported, \
+                s.failures, CASE WHEN s.retry_at > now() THEN s.retry_at END \
          FROM channels c LEFT JOIN channel_import_state s ON s.channel_id = c.id \
          WHERE c.account_id = $1 AND c.id = $2",
     )
@@ -132,12 +186,16 @@ pub async fn import_health(
     .fetch_optional(pool)
     .await?;
     Ok(row.map(
-        |(channel_id, last_run_at, last_success_at, last_error, imported)| ImportHealth {
-            channel_id,
-            last_run_at,
-            last_success_at,
-            last_error,
-            orders_imported: imported.unwrap_or(0),
+        |(channel_id, last_run_at, last_success_at, last_error, imported, failures, until)| {
+            ImportHealth {
+                channel_id,
+                last_run_at,
+                last_success_at,
+                last_error,
+                orders_imported: imported.unwrap_or(0),
+                consecutive_failures: failures.map_or(0, i64::from),
+                backoff_until: until,
+            }
         },
     ))
 }

@@ -445,15 +445,13 @@ pub async fn apply_at_import_in_tx(
 }
 
 fn run_plugin(plugin_id: i64, order_id: i64) -> Result<OutboxItem, StoreError> {
-    // No unique key: each job sends the order as it is when the job runs, and the plugin takes
-    // a resend as an update, so an extra one is harmless while a coalesced one could be lost.
-    OutboxItem::job(
-        &RunPlugin {
-            plugin_id,
-            order_id,
-        },
-        None,
-    )
+    // Coalesced with a send still waiting: it reads the order when it runs, so it carries this
+    // change too. A send already running gave up its key, so a change during it is sent again.
+    let job = RunPlugin {
+        plugin_id,
+        order_id,
+    };
+    OutboxItem::job(&job, Some(job.unique_key()))
 }
 
 /// Rule outcomes of a page as parallel columns, for one `UPDATE ... FROM UNNEST`.

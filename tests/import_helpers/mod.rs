@@ -52,7 +52,7 @@ impl World {
         World::start_with(settings(), config, workers).await
     }
 
-    /// [`World::start`] with settings of the test's own (made from [`settings`]).
+    /// [`World::start`] with `settings` (from [`settings`], changed by the test).
     pub async fn start_with(settings: Settings, config: SandboxConfig, workers: bool) -> World {
         let pool = db::prepare(&settings.database)
             .await

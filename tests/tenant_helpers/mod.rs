@@ -169,7 +169,7 @@ pub async fn spawn_server() -> TestServer {
     spawn_server_with(settings()).await
 }
 
-/// The API server with `settings` (start from [`settings`]).
+/// [`spawn_server`] with `settings` (from [`settings`], changed by the test).
 pub async fn spawn_server_with(settings: Settings) -> TestServer {
     telemetry::init(&settings.log);
     let app = Application::build(settings.clone())

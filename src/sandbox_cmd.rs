@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use switchyard_sandbox::{Credentials, Sandbox, SandboxConfig, StoreInfo};
 
-use crate::connectors::Secret;
+use crate::domain::Secret;
 use crate::domain::{ChannelCredentials, ShopifyCredentials, WooCredentials};
 
 #[derive(Debug, Clone)]

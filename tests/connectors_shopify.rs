@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use connectors_helpers::{next_webhook, requests_on, shopify, webhook_receiver};
 use switchyard::connectors::{
-    list_all_orders_since, ConnectorError, FulfilmentLine, FulfilmentRequest, OrderCursor,
-    OrderStatus, SalesChannel, Secret, ShopifyConnector,
+    list_all_orders_since, ConnectorError, SalesChannel, ShopifyConnector,
 };
+use switchyard::domain::{FulfilmentLine, FulfilmentRequest, OrderCursor, OrderStatus, Secret};
 use switchyard::queue::JobError;
 use switchyard_sandbox::FaultKnobs;
 
@@ -359,7 +359,7 @@ async fn fulfilments_are_recorded_with_tracking_and_move_the_order_status() {
     );
     assert_eq!(recorded[0].lines[0].quantity, 1);
 
-    let status_now = |orders: &[switchyard::connectors::ChannelOrder]| {
+    let status_now = |orders: &[switchyard::domain::ChannelOrder]| {
         orders
             .iter()
             .find(|o| o.channel_order_id == order.channel_order_id)

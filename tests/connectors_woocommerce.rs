@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use connectors_helpers::{next_webhook, requests_on, webhook_receiver, woocommerce};
-use switchyard::connectors::{
-    list_all_orders_since, ChannelOrder, ConnectorError, FulfilmentLine, FulfilmentRequest,
-    OrderCursor, OrderStatus, SalesChannel, Secret, WooConnector,
+use switchyard::connectors::{list_all_orders_since, ConnectorError, SalesChannel, WooConnector};
+use switchyard::domain::{
+    ChannelOrder, FulfilmentLine, FulfilmentRequest, OrderCursor, OrderStatus, Secret,
 };
 use switchyard::queue::JobError;
 use switchyard_sandbox::FaultKnobs;

@@ -6,8 +6,8 @@ mod tenant_helpers;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use switchyard::connectors::{OrderCursor, OrderStatus, SyncStatus};
 use switchyard::domain::{decide, ChannelSettings, Decision};
+use switchyard::domain::{OrderCursor, OrderStatus, SyncStatus};
 use switchyard::store::channels;
 use switchyard::store::import_state::{self, RunOutcome};
 use switchyard::store::orders::{self, OrderFilter};
@@ -470,7 +470,7 @@ async fn import_state_keeps_the_cursor_and_the_last_runs() {
     assert_eq!(for_import.channel.id, ch.id);
     assert_eq!(
         for_import.credentials.kind(),
-        switchyard::connectors::ChannelKind::Shopify
+        switchyard::domain::ChannelKind::Shopify
     );
 }
 

@@ -5,8 +5,8 @@ mod tenant_helpers;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use switchyard::connectors::{ChannelOrder, OrderStatus, SyncStatus};
 use switchyard::domain::{decide, ChannelSettings, Decision};
+use switchyard::domain::{ChannelOrder, OrderStatus, SyncStatus};
 use switchyard::store::channels::ChannelRow;
 use switchyard::store::orders::{self, StoredOrder, UpsertOutcome};
 use switchyard::store::AccountId;

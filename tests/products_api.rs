@@ -9,7 +9,7 @@ use http_helpers::problem;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use switchyard::connectors::{Listing, ListingId};
+use switchyard::domain::{Listing, ListingId};
 use switchyard::store::channel_products;
 use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, TestServer};
 

@@ -7,8 +7,8 @@ mod tenant_helpers;
 use std::collections::HashMap;
 
 use sqlx::PgPool;
-use switchyard::connectors::{Listing, ListingId, OrderStatus};
 use switchyard::domain::Decision;
+use switchyard::domain::{Listing, ListingId, OrderStatus};
 use switchyard::store::channel_products::{self, PlannedStock};
 use switchyard::store::products::{self, Deleted, NewProduct};
 use switchyard::store::stock::{self, StockError, StockField};
@@ -91,7 +91,7 @@ async fn assert_ledger_matches(pool: &PgPool, account: AccountId) {
 async fn import(
     pool: &PgPool,
     ch: &switchyard::store::channels::ChannelRow,
-    o: &switchyard::connectors::ChannelOrder,
+    o: &switchyard::domain::ChannelOrder,
 ) -> (i64, Vec<i64>) {
     let mut tx = pool.begin().await.expect("tx");
     let up = orders::upsert_order(&mut tx, ch, o, &Decision::Import)

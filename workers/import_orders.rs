@@ -17,9 +17,10 @@ use super::channel_lock::{follow_up, lock, LockError, LockKind};
 use super::context::{db_err, store_err};
 use super::{Deps, ImportOrders, JobKind};
 use crate::config::QueuePolicy;
-use crate::connectors::{ConnectorError, OrderCursor, OrderPage, SalesChannel};
-use crate::connectors::{OrderStatus, SyncStatus, UnifiedOrder};
+use crate::connectors::{ConnectorError, SalesChannel};
 use crate::domain::{decide, Decision};
+use crate::domain::{OrderCursor, OrderPage};
+use crate::domain::{OrderStatus, SyncStatus, UnifiedOrder};
 use crate::queue::{retry_delay, JobError, JobMeta, JobStatus};
 use crate::store::channels::ImportChannel;
 use crate::store::import_state::{self, Backoff, RunOutcome};
@@ -315,7 +316,7 @@ fn order_event(
     kind: &str,
     channel: &crate::store::channels::ChannelRow,
     outcome: &UpsertOutcome,
-    order: &crate::connectors::ChannelOrder,
+    order: &crate::domain::ChannelOrder,
     decision: &Decision,
 ) -> Result<OutboxItem, JobError> {
     let excluded_reason = match (outcome.sync_status, decision) {
@@ -348,7 +349,7 @@ fn order_event(
 async fn store_page(
     db: &PgPool,
     ic: &ImportChannel,
-    page: &[crate::connectors::ChannelOrder],
+    page: &[crate::domain::ChannelOrder],
     checkpoint: Option<DateTime<Utc>>,
 ) -> Result<(), JobError> {
     let channel = &ic.channel;

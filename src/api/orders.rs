@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::extract::{ApiQuery, Timestamp};
 use super::tenant::{db, Account, Page};
 use super::AppState;
-use crate::connectors::{OrderStatus, SyncStatus};
 use crate::domain::PageCursor;
+use crate::domain::{OrderStatus, SyncStatus};
 use crate::error::AppError;
 use crate::store::orders::{self, OrderFilter};
 

@@ -18,9 +18,10 @@ use tokio::sync::watch;
 
 use super::median;
 use crate::config::{DatabaseSettings, Settings};
-use crate::connectors::{self, OrderCursor};
+use crate::connectors;
 use crate::crypto::CredentialsKey;
 use crate::db;
+use crate::domain::OrderCursor;
 use crate::queue::{relay, Broker, EnqueueOptions, JobStatus, Queue};
 use crate::sandbox_cmd::sandbox_credentials;
 use crate::store::channels::{self, NewChannel};

@@ -1,6 +1,6 @@
 //! Sales-channel connectors: one trait, [`SalesChannel`], spoken over each platform's real wire
-//! protocol (auth, paging, rate-limit headers, 429 with `Retry-After`), returning switchyard's
-//! unified shapes ([`types`]).
+//! protocol (auth, paging, rate-limit headers, 429 with `Retry-After`), mapping the platforms'
+//! wire types into switchyard's domain types (the unified order, listings, shipments).
 //!
 //! A connector is cheap to share: build one per channel and hand out `Arc<dyn SalesChannel>`, so
 //! every task working on that channel shares its rate limiter ([`throttle::Throttle`]). Errors say
@@ -10,11 +10,9 @@ mod build;
 pub mod error;
 pub mod http;
 pub mod money;
-pub mod secret;
 pub mod shopify;
 pub mod throttle;
 pub mod transport;
-pub mod types;
 pub mod webhook;
 pub mod woocommerce;
 
@@ -22,16 +20,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 
+use crate::domain::{
+    ChannelKind, ChannelOrder, FulfilmentReceipt, FulfilmentRequest, Listing, ListingId,
+    OrderCursor, OrderPage,
+};
+
 pub use build::{build, ConnectorCache};
 pub use error::ConnectorError;
-pub use secret::Secret;
 pub use shopify::{ShopifyConfig, ShopifyConnector};
 pub use throttle::{Throttle, ThrottleSettings};
-pub use types::{
-    Address, ChannelKind, ChannelOrder, Customer, Customs, Dimensions, FulfilmentLine,
-    FulfilmentReceipt, FulfilmentRequest, KitComponent, Listing, ListingId, OrderCursor, OrderLine,
-    OrderPage, OrderStatus, SyncStatus, Totals, UnifiedOrder, Weight,
-};
 pub use woocommerce::{WooConfig, WooConnector};
 
 /// What switchyard needs from a sales channel.

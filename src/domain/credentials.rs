@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::FieldError;
-use crate::connectors::{ChannelKind, Secret};
+use crate::domain::{ChannelKind, Secret};
 
 /// A Shopify custom app's Admin API access token and its client secret (which signs webhooks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

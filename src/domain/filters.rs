@@ -6,7 +6,7 @@
 //! order work for us now"; [`next_sync_status`] says how that answer combines with what an order
 //! already stored was.
 
-use crate::connectors::{ChannelOrder, OrderStatus, SyncStatus};
+use crate::domain::{ChannelOrder, OrderStatus, SyncStatus};
 
 use super::settings::{ChannelSettings, FilterMode};
 
@@ -156,8 +156,8 @@ pub fn next_sync_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::{Address, ChannelKind, Customer, OrderLine, Totals};
     use crate::domain::settings::{CountryFilter, SkuFilter};
+    use crate::domain::{Address, ChannelKind, Customer, OrderLine, Totals};
     use chrono::{DateTime, Utc};
 
     fn at() -> DateTime<Utc> {

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::FieldError;
-use crate::connectors::OrderStatus;
+use crate::domain::OrderStatus;
 
 /// Where a fulfilment is on its way to the channel.
 ///

@@ -1,22 +1,33 @@
-//! switchyard's domain types and rules, free of I/O: what a channel's settings may say, which
-//! orders an import takes, how list cursors read. Everything here is a pure function of its
+//! switchyard's domain types and rules, free of I/O: the unified order, listings and shipments,
+//! what a channel's settings may say, which orders an import takes, how list cursors read. Everything here is a pure function of its
 //! arguments, unit-tested beside it; `store/` persists these types and `api/` exposes them.
 
 pub mod credentials;
 pub mod filters;
 pub mod fulfilment;
+pub mod listing;
+pub mod order;
 pub mod order_events;
 pub mod paging;
 pub mod plugin_rules;
+pub mod secret;
 pub mod settings;
+pub mod shipment;
 pub mod stock;
 pub mod storable;
 pub mod webhook_schedule;
 
 pub use credentials::{ChannelCredentials, ShopifyCredentials, WooCredentials};
 pub use filters::{decide, next_sync_status, Decision};
+pub use listing::{Customs, Dimensions, Listing, ListingId, Weight};
+pub use order::{
+    Address, ChannelKind, ChannelOrder, Customer, KitComponent, OrderCursor, OrderLine, OrderPage,
+    OrderStatus, SyncStatus, Totals, UnifiedOrder,
+};
 pub use paging::PageCursor;
+pub use secret::Secret;
 pub use settings::{ChannelSettings, CountryFilter, FilterMode, SkuFilter};
+pub use shipment::{FulfilmentLine, FulfilmentReceipt, FulfilmentRequest};
 
 /// A rule a value broke, naming the field (dotted path from the enclosing object) so an API
 /// client can point at it.

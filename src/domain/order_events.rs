@@ -1,6 +1,6 @@
 //! What a change of an order's channel status is called in its history.
 
-use crate::connectors::OrderStatus;
+use crate::domain::OrderStatus;
 
 /// The `order_events.kind` of a move from `from` to `to`: the business event a merchant would
 /// name, or `updated` for moves without one (a shipment undone, say).

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::filters::Decision;
 use super::FieldError;
-use crate::connectors::{ChannelOrder, SyncStatus};
+use crate::domain::{ChannelOrder, SyncStatus};
 
 /// Most entries a list condition (SKUs, countries, channels) takes.
 pub const MAX_LIST: usize = 500;
@@ -351,7 +351,7 @@ pub fn parse_action(value: &Value) -> Result<Action, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::{Address, ChannelKind, Customer, OrderLine, OrderStatus, Totals};
+    use crate::domain::{Address, ChannelKind, Customer, OrderLine, OrderStatus, Totals};
     use chrono::DateTime;
     use serde_json::json;
 

@@ -13,8 +13,8 @@ use sqlx::{PgConnection, PgPool};
 
 use super::outbox::OutboxItem;
 use super::{AccountId, StoreError};
-use crate::connectors::{Listing, ListingId};
 use crate::domain::stock::{available_kit, available_product};
+use crate::domain::{Listing, ListingId};
 use crate::workers::import_products::sync_key;
 use crate::workers::SyncStock;
 

@@ -11,8 +11,8 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 
 use super::{enum_from_text, enum_text, AccountId, StoreError};
-use crate::connectors::ChannelKind;
 use crate::crypto::CredentialsKey;
+use crate::domain::ChannelKind;
 use crate::domain::{ChannelCredentials, ChannelSettings};
 
 /// A channel as the API shows it and the import works with it (never its credentials).

@@ -13,12 +13,12 @@ use sqlx::{PgConnection, PgPool};
 
 use super::outbox::{self, OutboxItem};
 use super::{enum_from_text, enum_text, AccountId, StoreError};
-use crate::connectors::{FulfilmentLine, FulfilmentRequest, OrderStatus};
 use crate::domain::fulfilment::{
     order_status_after, plan_lines, FulfilmentStatus, OrderedLine, RequestedLine, Tracking,
 };
 use crate::domain::order_events::event_kind;
 use crate::domain::FieldError;
+use crate::domain::{FulfilmentLine, FulfilmentRequest, OrderStatus};
 use crate::workers::PushFulfilment;
 
 /// A fulfilment as the API serves it and events carry it.

@@ -12,7 +12,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::{AccountId, StoreError};
-use crate::connectors::OrderCursor;
+use crate::domain::OrderCursor;
 
 /// How one import run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

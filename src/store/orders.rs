@@ -15,15 +15,15 @@ use sqlx::{PgConnection, PgPool};
 
 use super::channels::ChannelRow;
 use super::{enum_from_text, enum_text, AccountId, StoreError};
-use crate::connectors::{
-    Address, ChannelKind, ChannelOrder, Customer, KitComponent, OrderLine, OrderStatus, SyncStatus,
-    Totals, UnifiedOrder,
-};
 use crate::domain::filters::{next_sync_status, Decision};
 use crate::domain::fulfilment::status_on_reimport;
 use crate::domain::order_events::event_kind;
 use crate::domain::plugin_rules;
 use crate::domain::PageCursor;
+use crate::domain::{
+    Address, ChannelKind, ChannelOrder, Customer, KitComponent, OrderLine, OrderStatus, SyncStatus,
+    Totals, UnifiedOrder,
+};
 
 /// Most orders one list page returns.
 pub const MAX_PAGE: u32 = 200;

@@ -13,9 +13,9 @@ use super::channels::ChannelRow;
 use super::orders::UpsertOutcome;
 use super::outbox::OutboxItem;
 use super::{enum_text, AccountId, StoreError};
-use crate::connectors::{ChannelOrder, SyncStatus};
 use crate::domain::plugin_rules::{evaluate, Action, Condition, Facts, Rule, RuleStatus};
 use crate::domain::Decision;
+use crate::domain::{ChannelOrder, SyncStatus};
 use crate::workers::RunPlugin;
 
 /// A rule as the API shows it.

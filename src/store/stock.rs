@@ -17,9 +17,9 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::{AccountId, StoreError};
-use crate::connectors::KitComponent;
 use crate::domain::stock::{checked_quantity, delta_to, line_movements, ProductKind};
 use crate::domain::FieldError;
+use crate::domain::KitComponent;
 
 /// Which of a product's two quantities a movement changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -10,8 +10,9 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
 use switchyard::connectors::{
-    Secret, ShopifyConfig, ShopifyConnector, ThrottleSettings, WooConfig, WooConnector,
+    ShopifyConfig, ShopifyConnector, ThrottleSettings, WooConfig, WooConnector,
 };
+use switchyard::domain::Secret;
 use switchyard::outbound::{ClientSettings, SsrfGuard};
 use switchyard_sandbox::{
     Credentials, FaultKnobs, GeneratorConfig, Sandbox, SandboxConfig, SandboxHandle,

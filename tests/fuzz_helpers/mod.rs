@@ -23,8 +23,8 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use switchyard::connectors::{ChannelOrder, OrderLine};
 use switchyard::domain::Decision;
+use switchyard::domain::{ChannelOrder, OrderLine};
 use switchyard::store::channels::ChannelRow;
 use switchyard::store::orders;
 

@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use switchyard::app::Application;
 use switchyard::config::Settings;
-use switchyard::connectors::{
+use switchyard::crypto::CredentialsKey;
+use switchyard::domain::{
     Address, ChannelKind, ChannelOrder, Customer, OrderLine, OrderStatus, Secret, Totals,
 };
-use switchyard::crypto::CredentialsKey;
 use switchyard::domain::{ChannelCredentials, ChannelSettings, ShopifyCredentials};
 use switchyard::store::channels::{self, ChannelRow, NewChannel};
 use switchyard::store::{accounts, stores, AccountId};

@@ -5,7 +5,7 @@ use chrono::Utc;
 use super::wire;
 use crate::connectors::error::ConnectorError;
 use crate::connectors::money;
-use crate::connectors::types::{
+use crate::domain::{
     Address, ChannelKind, ChannelOrder, Customer, Customs, Listing, ListingId, OrderLine,
     OrderStatus, Totals, Weight,
 };

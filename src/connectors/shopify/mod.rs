@@ -29,13 +29,13 @@ use url::Url;
 
 use super::error::ConnectorError;
 use super::http::{self, RawResponse};
-use super::secret::Secret;
 use super::throttle::{Throttle, ThrottleSettings};
 use super::transport::Transport;
-use super::types::{
+use super::{webhook, SalesChannel};
+use crate::domain::Secret;
+use crate::domain::{
     ChannelKind, FulfilmentReceipt, FulfilmentRequest, Listing, ListingId, OrderCursor, OrderPage,
 };
-use super::{webhook, SalesChannel};
 use crate::outbound::ClientSettings;
 
 pub use mapping::status as map_status;
@@ -525,7 +525,7 @@ fn matching_fulfillment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::FulfilmentLine;
+    use crate::domain::FulfilmentLine;
 
     fn record(
         id: u64,

@@ -5,7 +5,7 @@ use chrono::{NaiveDateTime, Utc};
 use super::wire;
 use crate::connectors::error::ConnectorError;
 use crate::connectors::money;
-use crate::connectors::types::{
+use crate::domain::{
     Address, ChannelKind, ChannelOrder, Customer, Customs, Dimensions, Listing, ListingId,
     OrderLine, OrderStatus, Totals, Weight,
 };

@@ -40,13 +40,13 @@ use url::Url;
 
 use super::error::ConnectorError;
 use super::http::{self, RawResponse};
-use super::secret::Secret;
 use super::throttle::{Throttle, ThrottleSettings};
 use super::transport::Transport;
-use super::types::{
+use super::{webhook, SalesChannel};
+use crate::domain::Secret;
+use crate::domain::{
     ChannelKind, FulfilmentReceipt, FulfilmentRequest, Listing, ListingId, OrderCursor, OrderPage,
 };
-use super::{webhook, SalesChannel};
 use crate::outbound::ClientSettings;
 
 pub use mapping::status as map_status;

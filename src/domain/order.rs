@@ -1,6 +1,6 @@
-//! switchyard's platform-neutral shapes: the unified order (DESIGN.md "Unified order"), listings,
-//! fulfilment requests and the order cursor. Connectors produce [`ChannelOrder`]s; the order import
-//! adds switchyard's own ids and sync state to make a [`UnifiedOrder`].
+//! The unified order (DESIGN.md "Unified order"): what every channel's orders become. Connectors
+//! produce [`ChannelOrder`]s from their platforms' wire types; the order import adds switchyard's
+//! own ids and sync state to make a [`UnifiedOrder`].
 //!
 //! Money is a decimal string (`"12.50"`) everywhere, never a float, so totals survive JSON and
 //! PostgreSQL unchanged. Times are UTC.
@@ -164,95 +164,6 @@ impl OrderPage {
     pub fn max_updated_at(&self) -> Option<DateTime<Utc>> {
         self.orders.iter().map(|o| o.channel_updated_at).max()
     }
-}
-
-/// How to address one sellable item on the channel. Ids are strings because platforms disagree on
-/// their size and type; each connector documents which fields it needs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ListingId {
-    pub product_id: String,
-    /// The variant (Shopify) or variation (WooCommerce); `None` for a simple WooCommerce product.
-    pub variant_id: Option<String>,
-    /// Shopify's inventory item, which is what stock is set on.
-    pub inventory_item_id: Option<String>,
-}
-
-/// A listing as the channel shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Listing {
-    pub id: ListingId,
-    pub sku: Option<String>,
-    pub title: String,
-    pub price: Option<String>,
-    /// The channel's stock figure; `None` where the channel does not track stock for it.
-    pub quantity: Option<i64>,
-    /// The main image's address.
-    pub image_url: Option<String>,
-    pub weight: Option<Weight>,
-    pub dimensions: Option<Dimensions>,
-    pub customs: Option<Customs>,
-}
-
-/// A shipping weight as the channel states it: a decimal string and its unit (`g`, `kg`, `oz`,
-/// `lb`), so no float or unit conversion touches it on the way through.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Weight {
-    pub value: String,
-    pub unit: String,
-}
-
-/// Package dimensions as decimal strings in one unit (`cm`, `in`, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Dimensions {
-    pub length: String,
-    pub width: String,
-    pub height: String,
-    pub unit: String,
-}
-
-/// What a customs declaration needs of an item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Customs {
-    /// Harmonized System tariff code.
-    pub hs_code: Option<String>,
-    /// ISO 3166-1 alpha-2 country of origin.
-    pub country_of_origin: Option<String>,
-}
-
-impl Customs {
-    /// `None` when neither field is known, so an empty declaration is not stored as if it were one.
-    pub fn known(hs_code: Option<String>, country_of_origin: Option<String>) -> Option<Customs> {
-        let keep = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-        let (hs_code, country_of_origin) = (keep(hs_code), keep(country_of_origin));
-        (hs_code.is_some() || country_of_origin.is_some()).then_some(Customs {
-            hs_code,
-            country_of_origin,
-        })
-    }
-}
-
-/// A line to ship: which channel line, and how many of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FulfilmentLine {
-    pub channel_line_id: String,
-    pub quantity: u32,
-}
-
-/// A shipment to record on the channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FulfilmentRequest {
-    pub channel_order_id: String,
-    /// Empty ships everything still unshipped.
-    pub lines: Vec<FulfilmentLine>,
-    pub carrier: Option<String>,
-    pub tracking_number: Option<String>,
-    pub tracking_url: Option<String>,
-}
-
-/// What the channel recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FulfilmentReceipt {
-    pub channel_fulfilment_id: String,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod outbound;
+pub mod outbox;
 pub mod queue;
 pub mod runner;
 pub mod sandbox_cmd;

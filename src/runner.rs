@@ -9,8 +9,9 @@ use tokio::task::JoinSet;
 
 use crate::config::Settings;
 use crate::crypto::CredentialsKey;
+use crate::outbox::relay;
 use crate::queue::timers::{run_timer, Timer};
-use crate::queue::{relay, Broker};
+use crate::queue::Broker;
 use crate::workers::{self, Deps};
 use crate::{db, shutdown};
 

@@ -18,7 +18,6 @@ mod error;
 pub mod expose;
 mod job;
 mod keys;
-pub mod relay;
 mod scripts;
 pub mod timers;
 

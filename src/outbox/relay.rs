@@ -15,7 +15,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::{Broker, EnqueueOptions};
+use crate::queue::{Broker, EnqueueOptions};
 use crate::store::outbox::{self, Taken, NOTIFY_CHANNEL};
 use crate::store::webhooks::{self, EventRow, FanOut};
 use crate::workers::{DeliverWebhook, JobKind};
@@ -35,7 +35,7 @@ pub enum RelayError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("queue: {0}")]
-    Queue(#[from] super::QueueError),
+    Queue(#[from] crate::queue::QueueError),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
 }

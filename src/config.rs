@@ -533,7 +533,7 @@ impl Settings {
             if p.every_secs == 0 {
                 return Err(invalid(format!("{key}.every_secs"), "must be at least 1"));
             }
-            crate::workers::validate_payload(&p.queue, &p.payload)
+            crate::jobs::validate_payload(&p.queue, &p.payload)
                 .map_err(|e| invalid(key.clone(), e.to_string()))?;
         }
         for (name, o) in &self.queues {

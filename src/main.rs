@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use switchyard::app::Application;
 use switchyard::config::Settings;
 use switchyard::queue::{Broker, EnqueueOptions};
-use switchyard::{bench, db, demo, sandbox_cmd, shutdown, telemetry, workers};
+use switchyard::{bench, db, demo, jobs, sandbox_cmd, shutdown, telemetry};
 
 /// Every job allocates and frees small buffers (JSON, HTTP, SQL rows) on many threads at once,
 /// which mimalloc serves with less contention and fragmentation than the system allocator.
@@ -173,7 +173,7 @@ async fn jobs(broker: &Broker, cmd: JobsCommand) -> anyhow::Result<()> {
         } => {
             let value: serde_json::Value =
                 serde_json::from_str(&payload).context("payload is not JSON")?;
-            workers::validate_payload(&queue, &value)?;
+            jobs::validate_payload(&queue, &value)?;
             let opts = EnqueueOptions {
                 delay: delay_ms.map(Duration::from_millis),
                 unique_key,
@@ -193,7 +193,7 @@ async fn jobs(broker: &Broker, cmd: JobsCommand) -> anyhow::Result<()> {
         JobsCommand::Stats { queue } => {
             let names: Vec<String> = match queue {
                 Some(q) => vec![q],
-                None => workers::QUEUES.iter().map(|q| q.to_string()).collect(),
+                None => jobs::QUEUES.iter().map(|q| q.to_string()).collect(),
             };
             let mut all = Vec::new();
             for q in names {

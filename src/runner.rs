@@ -28,7 +28,7 @@ pub async fn run_workers(
         .await
         .context("connecting to Redis")?;
     let queues: Vec<String> = if queues.is_empty() {
-        workers::HANDLED.iter().map(|q| q.to_string()).collect()
+        crate::jobs::QUEUES.iter().map(|q| q.to_string()).collect()
     } else {
         queues
     };

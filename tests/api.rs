@@ -368,8 +368,8 @@ async fn bulk_enqueue_writes_every_job() {
 
     let res = app
         .post_json(
-            "/v1/queues/post-invoice/jobs/bulk",
-            &json!({"jobs": [{"invoice_id": 1}, {"invoice_id": 2}, {"invoice_id": 3}]}),
+            "/v1/queues/push-fulfilment/jobs/bulk",
+            &json!({"jobs": [{"fulfilment_id": 1}, {"fulfilment_id": 2}, {"fulfilment_id": 3}]}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -383,14 +383,33 @@ async fn bulk_enqueue_writes_every_job() {
     assert_eq!(ids.len(), 3);
     assert!(ids[0] != ids[1] && ids[1] != ids[2]);
     let second: Value = app
-        .get(&format!("/v1/jobs/post-invoice/{}", ids[1]))
+        .get(&format!("/v1/jobs/push-fulfilment/{}", ids[1]))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(second["payload"], json!({"invoice_id": 2}));
-    assert_eq!(app.stats("post-invoice").await["ready"], 3);
+    assert_eq!(second["payload"], json!({"fulfilment_id": 2}));
+    assert_eq!(app.stats("push-fulfilment").await["ready"], 3);
 
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_queue_without_a_worker_takes_no_jobs() {
+    let app = spawn_app().await;
+    for (path, body) in [
+        (
+            "/v1/queues/post-invoice/jobs",
+            json!({"payload": {"invoice_id": 1}}),
+        ),
+        (
+            "/v1/queues/post-invoice/jobs/bulk",
+            json!({"jobs": [{"invoice_id": 1}]}),
+        ),
+    ] {
+        let res = app.post_json(path, &body).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
     app.cleanup().await;
 }
 
@@ -405,7 +424,7 @@ async fn pause_and_resume_show_in_stats() {
     assert_eq!(app.stats("push-fulfilment").await["paused"], true);
     let all: Value = app.get("/v1/queues").await.json().await.unwrap();
     let queues = all["queues"].as_array().unwrap();
-    for typed in switchyard::workers::QUEUES {
+    for typed in switchyard::jobs::QUEUES {
         assert!(
             queues.iter().any(|q| q["queue"] == *typed),
             "{typed} listed"

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use switchyard::domain::{decide, ChannelSettings, Decision};
 use switchyard::domain::{OrderCursor, OrderStatus, SyncStatus};
+use switchyard::jobs::{ImportOrders, ImportReason};
 use switchyard::store::channels;
 use switchyard::store::import_state::{self, RunOutcome};
 use switchyard::store::orders::{self, OrderFilter};
 use switchyard::store::outbox::{self, OutboxItem, Taken};
-use switchyard::workers::{ImportOrders, ImportReason};
 use tenant_helpers::{at, channel, channel_with, key, line, order, pool, settings, tenant, unique};
 
 async fn event_rows(pool: &sqlx::PgPool, order_id: i64) -> Vec<(String, Option<String>, String)> {

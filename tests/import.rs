@@ -295,7 +295,7 @@ async fn two_stores_are_kept_apart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_channel_webhook_imports_at_once_and_a_forged_one_changes_nothing() {
-    use switchyard::workers::{ImportOrders, JobKind};
+    use switchyard::jobs::{ImportOrders, JobKind};
     let world = World::start(SandboxConfig::demo(), true).await;
     let app = switchyard::app::Application::build(world.settings.clone())
         .await

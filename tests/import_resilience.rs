@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use import_helpers::World;
 use switchyard::config::QueueOverrides;
 use switchyard::domain::ChannelSettings;
+use switchyard::jobs::{ImportOrders, ImportReason, JobKind};
 use switchyard::queue::{EnqueueOptions, JobStatus};
-use switchyard::workers::{scheduler, ImportOrders, ImportReason, JobKind};
+use switchyard::workers::scheduler;
 use switchyard_sandbox::{FaultKnobs, SandboxConfig, SimStore};
 
 fn sandbox_ids(store: &dyn SimStore) -> BTreeSet<String> {

@@ -6,9 +6,9 @@ mod import_helpers;
 use import_helpers::World;
 use serde_json::json;
 use switchyard::domain::ChannelSettings;
+use switchyard::jobs::{ImportProducts, JobKind};
 use switchyard::queue::JobStatus;
 use switchyard::store::channel_products::{self, ChannelProductRow};
-use switchyard::workers::{ImportProducts, JobKind};
 use switchyard_sandbox::SandboxConfig;
 
 async fn import(world: &World, sandbox_store: &str) -> Vec<ChannelProductRow> {

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use queue_helpers::*;
 use redis::AsyncCommands;
 use switchyard::config::QueueOverrides;
+use switchyard::jobs::Noop;
 use switchyard::queue::timers::Timer;
 use switchyard::queue::{EnqueueOptions, Enqueued, JobStatus};
-use switchyard::workers::Noop;
 
 fn delayed(ms: u64) -> EnqueueOptions {
     EnqueueOptions {

@@ -13,13 +13,13 @@ use serde_json::json;
 use sqlx::PgPool;
 use switchyard::config::Settings;
 use switchyard::crypto::CredentialsKey;
+use switchyard::jobs::{DeliverWebhook, JobKind};
 use switchyard::outbox::relay;
 use switchyard::queue::{Broker, JobStatus, Queue};
 use switchyard::store::outbox::{self, OutboxItem};
 use switchyard::store::webhooks::{self, EventRow, FanOut, NewWebhook, OwnedAttempt};
 use switchyard::store::{accounts, stores, AccountId};
-use switchyard::workers::{DeliverWebhook, JobKind};
-use switchyard::{db, workers::Noop};
+use switchyard::{db, jobs::Noop};
 
 /// Settings, a pool and a broker on a database of the test's own.
 async fn own_database() -> (Settings, String, PgPool, Broker) {

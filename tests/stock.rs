@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use import_helpers::{paid_open, wait_for_level, World};
 use switchyard::domain::ChannelSettings;
+use switchyard::jobs::{ImportProducts, JobKind};
 use switchyard::queue::JobStatus;
 use switchyard::store::products::{self, NewProduct};
-use switchyard::workers::{ImportProducts, JobKind};
 use switchyard_sandbox::{GeneratorConfig, SandboxConfig, ShopifyStoreConfig, SimStore};
 
 const X: &str = "MS-1";

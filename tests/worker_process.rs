@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use queue_helpers::*;
+use switchyard::jobs::Noop;
 use switchyard::queue::{EnqueueOptions, JobStatus};
-use switchyard::workers::Noop;
 
 const CONFIG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 
-use super::JobKind;
+use crate::jobs::JobKind;
 use crate::queue::{Broker, EnqueueOptions, JobError};
 
 /// Kinds of per-channel work, each with its own lock namespace (the high half of the key).

@@ -18,8 +18,9 @@ use apalis_core::task::data::Data;
 use chrono::{DateTime, Utc};
 
 use super::context::store_err;
-use super::{DeliverWebhook, Deps, JobKind};
+use super::Deps;
 use crate::domain::webhook_schedule::{next_delay, should_disable, verdict, Verdict};
+use crate::jobs::{DeliverWebhook, JobKind};
 use crate::queue::{EnqueueOptions, JobError};
 use crate::store::webhooks::{self as store, OwnedAttempt};
 use crate::webhooks::{body, WebhookClient};

@@ -15,12 +15,13 @@ use sqlx::PgPool;
 
 use super::channel_lock::{follow_up, lock, LockError, LockKind};
 use super::context::{db_err, store_err};
-use super::{Deps, ImportOrders, JobKind};
+use super::Deps;
 use crate::config::QueuePolicy;
 use crate::connectors::{ConnectorError, SalesChannel};
 use crate::domain::{decide, Decision};
 use crate::domain::{OrderCursor, OrderPage};
 use crate::domain::{OrderStatus, SyncStatus, UnifiedOrder};
+use crate::jobs::{ImportOrders, JobKind};
 use crate::queue::{retry_delay, JobError, JobMeta, JobStatus};
 use crate::store::channels::ImportChannel;
 use crate::store::import_state::{self, Backoff, RunOutcome};

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use apalis_core::task::data::Data;
 
 use super::context::{db_err, store_err};
-use super::{Deps, ImportProducts, SyncStock};
+use super::Deps;
+use crate::jobs::{ImportProducts, SyncStock};
 use crate::queue::JobError;
 use crate::store::outbox::{self, OutboxItem};
 use crate::store::{channel_products, channels, webhooks};
@@ -61,13 +62,10 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
         .map_err(store_err)?
         .is_empty()
     {
-        let item = OutboxItem::job(
-            &SyncStock {
-                channel_id: channel.id,
-            },
-            Some(sync_key(channel.id)),
-        )
-        .map_err(store_err)?;
+        let job = SyncStock {
+            channel_id: channel.id,
+        };
+        let item = OutboxItem::job(&job, Some(job.unique_key())).map_err(store_err)?;
         outbox::push_in_tx(&mut tx, &item)
             .await
             .map_err(store_err)?;
@@ -107,9 +105,4 @@ async fn events_in_tx(
         items.push(event("product.created", p.store_id, p.id, p).map_err(store_err)?);
     }
     Ok(items)
-}
-
-/// The unique key that makes waiting stock syncs of one channel one job.
-pub fn sync_key(channel_id: i64) -> String {
-    format!("sync-stock:{channel_id}")
 }

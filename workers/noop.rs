@@ -1,26 +1,10 @@
-//! The `noop` queue: jobs that do nothing (or sleep, or fail on purpose), for benchmarks, tests
-//! and checking a deployment end to end.
+//! The `noop` worker: does nothing, or sleeps, or fails, as the job asks.
 
 use std::time::Duration;
 
-use apalis_core::task::data::Data;
-use serde::{Deserialize, Serialize};
-
+use crate::jobs::Noop;
 use crate::queue::{JobError, JobMeta};
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Noop {
-    /// Sleep this long before finishing.
-    #[serde(default)]
-    pub sleep_ms: u64,
-    /// Fail (retryably) while the attempt number is at most this.
-    #[serde(default)]
-    pub fail_attempts: u32,
-    /// Fail permanently.
-    #[serde(default)]
-    pub permanent: bool,
-}
+use apalis_core::task::data::Data;
 
 pub async fn run(job: Noop, meta: Data<JobMeta>) -> Result<(), JobError> {
     if job.sleep_ms > 0 {

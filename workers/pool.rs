@@ -10,18 +10,19 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::limit::ConcurrencyLimitLayer;
 
-use super::{deliver_webhook, DeliverWebhook};
 use super::{
-    import_orders, import_products, noop, sync_stock, Deps, ImportOrders, ImportProducts, JobKind,
-    Noop, SyncStock, HANDLED,
+    deliver_webhook, import_orders, import_products, noop, push_fulfilment, run_plugin, sync_stock,
+    Deps,
 };
-use super::{push_fulfilment, PushFulfilment};
-use super::{run_plugin, RunPlugin};
+use crate::jobs::{
+    DeliverWebhook, ImportOrders, ImportProducts, Kind, Noop, PushFulfilment, RunPlugin, SyncStock,
+    QUEUES,
+};
 use crate::queue::{Broker, QueueError, RedisBackend};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
-    #[error("queue `{0}` has no worker yet; handled queues: {handled}", handled = HANDLED.join(", "))]
+    #[error("`{0}` is not a typed queue; the queues are: {queues}", queues = QUEUES.join(", "))]
     NotHandled(String),
     #[error("queue `{0}` needs the database; start it with one")]
     NeedsDatabase(String),
@@ -31,7 +32,7 @@ pub enum PoolError {
 
 /// Queues whose workers need the database (and so `Deps`).
 pub fn needs_deps(queue: &str) -> bool {
-    queue != Noop::QUEUE
+    Kind::parse(queue).is_some_and(|kind| kind != Kind::Noop)
 }
 
 /// Builds one queue's worker and runs it until `stop` resolves. Returns the run and the worker's
@@ -81,33 +82,27 @@ pub fn spawn_pool_with(
     let concurrency = q.policy().concurrency;
     let name = q.name().to_owned();
     let stop = crate::shutdown::wait(shutdown.clone());
-    let (mut run, unstarted) = match queue {
-        Noop::QUEUE => worker_run!(q, Noop, noop::run, stop),
-        ImportOrders::QUEUE => {
-            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
-            worker_run!(q, ImportOrders, import_orders::run, stop, deps)
+    let kind = Kind::parse(queue).ok_or_else(|| PoolError::NotHandled(queue.to_owned()))?;
+    let deps = || {
+        deps.clone()
+            .ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))
+    };
+    // Each queue's worker, registered here and only here; exhaustive, so a queue of the job
+    // contract without a worker does not compile.
+    let (mut run, unstarted) = match kind {
+        Kind::Noop => worker_run!(q, Noop, noop::run, stop),
+        Kind::ImportOrders => worker_run!(q, ImportOrders, import_orders::run, stop, deps()?),
+        Kind::ImportProducts => {
+            worker_run!(q, ImportProducts, import_products::run, stop, deps()?)
         }
-        ImportProducts::QUEUE => {
-            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
-            worker_run!(q, ImportProducts, import_products::run, stop, deps)
+        Kind::SyncStock => worker_run!(q, SyncStock, sync_stock::run, stop, deps()?),
+        Kind::PushFulfilment => {
+            worker_run!(q, PushFulfilment, push_fulfilment::run, stop, deps()?)
         }
-        SyncStock::QUEUE => {
-            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
-            worker_run!(q, SyncStock, sync_stock::run, stop, deps)
+        Kind::DeliverWebhook => {
+            worker_run!(q, DeliverWebhook, deliver_webhook::run, stop, deps()?)
         }
-        PushFulfilment::QUEUE => {
-            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
-            worker_run!(q, PushFulfilment, push_fulfilment::run, stop, deps)
-        }
-        DeliverWebhook::QUEUE => {
-            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
-            worker_run!(q, DeliverWebhook, deliver_webhook::run, stop, deps)
-        }
-        RunPlugin::QUEUE => {
-            let deps = deps.ok_or_else(|| PoolError::NeedsDatabase(queue.to_owned()))?;
-            worker_run!(q, RunPlugin, run_plugin::run, stop, deps)
-        }
-        other => return Err(PoolError::NotHandled(other.to_owned())),
+        Kind::RunPlugin => worker_run!(q, RunPlugin, run_plugin::run, stop, deps()?),
     };
     Ok(async move {
         tracing::info!(queue = %name, concurrency, "worker pool started");

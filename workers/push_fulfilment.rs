@@ -15,10 +15,11 @@ use apalis_core::task::data::Data;
 
 use super::channel_lock::{lock, LockKind};
 use super::context::store_err;
-use super::{Deps, JobKind, PushFulfilment};
+use super::Deps;
 use crate::connectors::ConnectorError;
 use crate::domain::fulfilment::{push_step, PushStep};
 use crate::domain::FulfilmentReceipt;
+use crate::jobs::{JobKind, PushFulfilment};
 use crate::queue::{JobError, JobMeta};
 use crate::store::{channels, fulfilments};
 

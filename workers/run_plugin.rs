@@ -15,7 +15,8 @@ use apalis_core::task::data::Data;
 use sha2::{Digest, Sha256};
 
 use super::context::store_err;
-use super::{Deps, RunPlugin};
+use super::Deps;
+use crate::jobs::RunPlugin;
 use crate::queue::JobError;
 use crate::store::plugins;
 

@@ -12,7 +12,8 @@ use apalis_core::worker::builder::WorkerBuilder;
 use apalis_cron::timezone::Utc;
 use apalis_cron::{CronScheduler, Tick};
 
-use super::{Deps, ImportOrders, ImportProducts, ImportReason, JobKind};
+use super::Deps;
+use crate::jobs::{ImportOrders, ImportProducts, ImportReason, JobKind};
 use crate::queue::timers::Every;
 use crate::queue::EnqueueOptions;
 use crate::store::channels;

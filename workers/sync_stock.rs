@@ -10,8 +10,8 @@ use apalis_core::task::data::Data;
 
 use super::channel_lock::{follow_up, lock, LockError, LockKind};
 use super::context::store_err;
-use super::import_products::sync_key;
-use super::{Deps, SyncStock};
+use super::Deps;
+use crate::jobs::SyncStock;
 use crate::queue::JobError;
 use crate::store::{channel_products, channels};
 
@@ -44,7 +44,7 @@ pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
     {
         Ok(guard) => guard,
         Err(LockError::Busy { .. }) => {
-            let key = sync_key(job.channel_id);
+            let key = job.unique_key();
             return follow_up(&deps.broker, &job, FOLLOW_UP, key).await;
         }
         Err(e) => return Err(e.into()),

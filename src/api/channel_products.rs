@@ -33,7 +33,7 @@ async fn import_products(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    use crate::workers::{ImportProducts, JobKind};
+    use crate::jobs::{ImportProducts, JobKind};
     crate::store::channels::get(db(&state)?, account, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("channel {id}")))?;

@@ -323,7 +323,7 @@ async fn import_now(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    use crate::workers::{ImportOrders, ImportReason, JobKind};
+    use crate::jobs::{ImportOrders, ImportReason, JobKind};
     channels::get(db(&state)?, account, id)
         .await?
         .ok_or_else(|| not_found(id))?;

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::{problem, AppState};
-use crate::workers;
+use crate::jobs;
 
 /// How long a readiness probe waits for each store: well under an orchestrator's probe timeout,
 /// so a hung store reads as "not ready" rather than as a hung probe.
@@ -65,7 +65,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// read at scrape time rather than tracked on every enqueue and ack, because only Redis knows
 /// them across all processes. A queue whose stats cannot be read keeps its last values.
 async fn refresh_queue_depths(state: &AppState) {
-    let reads = workers::QUEUES.iter().map(|name| async move {
+    let reads = jobs::QUEUES.iter().map(|name| async move {
         let stats = match state.broker.queue(name) {
             Ok(q) => q.stats().await,
             Err(e) => Err(e),

@@ -13,9 +13,9 @@ use axum::Router;
 use super::tenant::{credentials_key, db};
 use super::AppState;
 use crate::error::AppError;
+use crate::jobs::{ImportOrders, ImportReason, JobKind};
 use crate::queue::EnqueueOptions;
 use crate::store::channels;
-use crate::workers::{ImportOrders, ImportReason, JobKind};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/channels/{id}/inbound/{*topic}", post(inbound))

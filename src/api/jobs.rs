@@ -20,8 +20,9 @@ use ulid::Ulid;
 use super::extract::ApiJson;
 use super::AppState;
 use crate::error::AppError;
+use crate::jobs;
+use crate::jobs::PayloadError;
 use crate::queue::{EnqueueOptions, Enqueued, JobInfo, Queue};
-use crate::workers::{self, PayloadError};
 
 /// Jobs accepted by one bulk request: enough to batch usefully, few enough to validate and
 /// pipeline within a request timeout.
@@ -83,7 +84,7 @@ pub(super) fn job_id(id: &str) -> Result<String, AppError> {
 /// The typed queue `name`, or 404: only queues with a payload type accept jobs.
 fn typed_queue(state: &AppState, name: &str) -> Result<Queue, AppError> {
     let not_found = || AppError::NotFound(format!("queue `{name}`"));
-    if !workers::QUEUES.contains(&name) {
+    if !jobs::QUEUES.contains(&name) {
         return Err(not_found());
     }
     state.broker.queue(name).map_err(|_| not_found())
@@ -157,7 +158,7 @@ fn check_payload(queue: &str, payload: &Value, at: &str) -> Result<String, AppEr
             Some(at.to_owned()),
         ));
     }
-    match workers::validate_payload(queue, payload) {
+    match jobs::validate_payload(queue, payload) {
         Ok(()) => Ok(payload.to_string()),
         Err(PayloadError::UnknownQueue(q)) => Err(AppError::NotFound(format!("queue `{q}`"))),
         Err(e) => {

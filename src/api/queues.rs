@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::error::AppError;
+use crate::jobs;
 use crate::queue::{Queue, QueueName, QueueStats};
-use crate::workers;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
 /// Every typed queue, plus any other queue used under this key prefix (benchmarks, retired
 /// queues still holding dead letters), sorted.
 async fn all_queue_names(state: &AppState) -> Result<Vec<String>, AppError> {
-    let mut names: BTreeSet<String> = workers::QUEUES.iter().map(|q| (*q).to_owned()).collect();
+    let mut names: BTreeSet<String> = jobs::QUEUES.iter().map(|q| (*q).to_owned()).collect();
     names.extend(state.broker.queue_names().await?);
     Ok(names.into_iter().collect())
 }
@@ -36,8 +36,8 @@ pub(super) async fn known_queue(state: &AppState, name: &str) -> Result<Queue, A
     if !QueueName::is_valid(name) {
         return Err(not_found());
     }
-    let known = workers::QUEUES.contains(&name)
-        || state.broker.queue_names().await?.iter().any(|n| n == name);
+    let known =
+        jobs::QUEUES.contains(&name) || state.broker.queue_names().await?.iter().any(|n| n == name);
     if !known {
         return Err(not_found());
     }

@@ -6,8 +6,8 @@ use super::AppState;
 use crate::error::AppError;
 use crate::queue::EnqueueOptions;
 use crate::store::{channel_products, channels};
-use crate::workers::import_products::sync_key;
-use crate::workers::{JobKind, SyncStock};
+
+use crate::jobs::{JobKind, SyncStock};
 
 pub(super) async fn after_stock_change(
     state: &AppState,
@@ -18,11 +18,12 @@ pub(super) async fn after_stock_change(
     let targets = channels::auto_sync_targets(&mut conn, &listing).await?;
     let queue = state.broker.queue(SyncStock::QUEUE)?;
     for channel_id in targets {
+        let job = SyncStock { channel_id };
         let opts = EnqueueOptions {
-            unique_key: Some(sync_key(channel_id)),
+            unique_key: Some(job.unique_key()),
             ..EnqueueOptions::default()
         };
-        queue.enqueue(&SyncStock { channel_id }, &opts).await?;
+        queue.enqueue(&job, &opts).await?;
     }
     Ok(())
 }
@@ -30,14 +31,15 @@ pub(super) async fn after_stock_change(
 /// The channels to push: asks each of the channel's listings to be sent again.
 pub(super) async fn push_all(state: &AppState, channel_id: i64) -> Result<u64, AppError> {
     let n = channel_products::forget_pushed(db(state)?, channel_id).await?;
+    let job = SyncStock { channel_id };
     let opts = EnqueueOptions {
-        unique_key: Some(sync_key(channel_id)),
+        unique_key: Some(job.unique_key()),
         ..EnqueueOptions::default()
     };
     state
         .broker
         .queue(SyncStock::QUEUE)?
-        .enqueue(&SyncStock { channel_id }, &opts)
+        .enqueue(&job, &opts)
         .await?;
     Ok(n)
 }

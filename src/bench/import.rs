@@ -22,12 +22,13 @@ use crate::connectors;
 use crate::crypto::CredentialsKey;
 use crate::db;
 use crate::domain::OrderCursor;
+use crate::jobs::{ImportOrders, ImportReason, JobKind};
 use crate::outbox::relay;
 use crate::queue::{Broker, EnqueueOptions, JobStatus, Queue};
 use crate::sandbox_cmd::sandbox_credentials;
 use crate::store::channels::{self, NewChannel};
 use crate::store::{accounts, import_state, stores, AccountId};
-use crate::workers::{self, Deps, ImportOrders, ImportReason, JobKind};
+use crate::workers::{self, Deps};
 use switchyard_sandbox::{Sandbox, SandboxConfig};
 
 /// `switchyard bench import`'s arguments.
@@ -298,7 +299,7 @@ async fn run_once(
         let _ = tokio::time::timeout(Duration::from_secs(30), t).await;
     }
     sandbox.shutdown().await;
-    for q in workers::QUEUES {
+    for q in crate::jobs::QUEUES {
         broker.queue(q)?.destroy().await?;
     }
     // The relay published the run's events under its prefix; they go with it.

@@ -16,13 +16,14 @@ use crate::app::Application;
 use crate::config::Settings;
 use crate::crypto::CredentialsKey;
 use crate::domain::ChannelSettings;
+use crate::jobs::{ImportProducts, JobKind};
 use crate::outbox::relay;
 use crate::queue::{Broker, EnqueueOptions};
 use crate::sandbox_cmd::sandbox_credentials;
 use crate::store::channels::{self, NewChannel};
 use crate::store::products::{self, NewProduct};
 use crate::store::{accounts, stores};
-use crate::workers::{self, Deps, ImportProducts, JobKind};
+use crate::workers::{self, Deps};
 use switchyard_sandbox::{GeneratorConfig, Sandbox, SandboxConfig, ShopifyStoreConfig, SimStore};
 
 /// The catalogue SKU sold in the bench.
@@ -118,7 +119,10 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<Vec<f64>> {
         let _ = app.run_until(stop_rx).await;
     })];
     let stop_rx = stop_tx.subscribe();
-    for q in workers::HANDLED.iter().filter(|q| workers::needs_deps(q)) {
+    for q in crate::jobs::QUEUES
+        .iter()
+        .filter(|q| workers::needs_deps(q))
+    {
         tasks.push(tokio::spawn(workers::spawn_pool_with(
             &broker,
             q,
@@ -181,7 +185,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<Vec<f64>> {
         let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
     }
     sandbox.shutdown().await;
-    for q in workers::QUEUES {
+    for q in crate::jobs::QUEUES {
         if let Ok(queue) = broker.queue(q) {
             let _ = queue.destroy().await;
         }

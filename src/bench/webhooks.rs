@@ -21,12 +21,13 @@ use super::import::bench_database;
 use super::{median, quantile};
 use crate::config::{QueueOverrides, Settings};
 use crate::crypto::CredentialsKey;
+use crate::jobs::{DeliverWebhook, JobKind};
 use crate::outbox::relay;
 use crate::queue::Broker;
 use crate::store::outbox::{self, OutboxItem};
 use crate::store::webhooks::{self, NewWebhook};
 use crate::store::{accounts, stores};
-use crate::workers::{self, DeliverWebhook, Deps, JobKind};
+use crate::workers::{self, Deps};
 use switchyard_sandbox::webhook_receiver::WebhookReceiver;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -254,7 +255,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
         let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
     }
     receiver.shutdown().await;
-    for q in workers::QUEUES {
+    for q in crate::jobs::QUEUES {
         if let Ok(queue) = broker.queue(q) {
             let _ = queue.destroy().await;
         }

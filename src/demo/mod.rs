@@ -26,10 +26,11 @@ use crate::app::Application;
 use crate::config::Settings;
 use crate::crypto::CredentialsKey;
 use crate::domain::ChannelSettings;
+use crate::jobs::{ImportOrders, ImportProducts, JobKind};
 use crate::queue::{Broker, QueueStats};
 use crate::store::channels::{self, ChannelRow, ChannelUpdate, NewChannel};
 use crate::store::{accounts, import_state, products, stores, AccountId};
-use crate::workers::{import_products, Deps, ImportOrders, ImportProducts, JobKind};
+use crate::workers::{import_products, Deps};
 use crate::{db, sandbox_cmd, shutdown};
 use switchyard_sandbox::{Platform, Sandbox, SandboxHandle, StoreInfo};
 

@@ -15,10 +15,10 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
+use crate::jobs::{DeliverWebhook, JobKind};
 use crate::queue::{Broker, EnqueueOptions};
 use crate::store::outbox::{self, Taken, NOTIFY_CHANNEL};
 use crate::store::webhooks::{self, EventRow, FanOut};
-use crate::workers::{DeliverWebhook, JobKind};
 
 /// Rows moved per transaction.
 const BATCH: i64 = 500;

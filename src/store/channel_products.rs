@@ -15,8 +15,8 @@ use super::outbox::OutboxItem;
 use super::{AccountId, StoreError};
 use crate::domain::stock::{available_kit, available_product};
 use crate::domain::{Listing, ListingId};
-use crate::workers::import_products::sync_key;
-use crate::workers::SyncStock;
+
+use crate::jobs::SyncStock;
 
 /// SQLSTATE of a foreign key violation.
 const FOREIGN_KEY_VIOLATION: &str = "23503";
@@ -264,7 +264,10 @@ pub async fn stock_sync_jobs_in_tx(
     let targets = super::channels::auto_sync_targets(conn, &listing).await?;
     targets
         .into_iter()
-        .map(|channel_id| OutboxItem::job(&SyncStock { channel_id }, Some(sync_key(channel_id))))
+        .map(|channel_id| {
+            let job = SyncStock { channel_id };
+            OutboxItem::job(&job, Some(job.unique_key()))
+        })
         .collect()
 }
 

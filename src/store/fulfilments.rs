@@ -19,7 +19,7 @@ use crate::domain::fulfilment::{
 use crate::domain::order_events::event_kind;
 use crate::domain::FieldError;
 use crate::domain::{FulfilmentLine, FulfilmentRequest, OrderStatus};
-use crate::workers::PushFulfilment;
+use crate::jobs::PushFulfilment;
 
 /// A fulfilment as the API serves it and events carry it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

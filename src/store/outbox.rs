@@ -12,7 +12,7 @@ use sqlx::types::Json;
 use sqlx::PgConnection;
 
 use super::StoreError;
-use crate::workers::JobKind;
+use crate::jobs::JobKind;
 
 /// One thing to hand to Redis.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,7 @@ use super::{enum_text, AccountId, StoreError};
 use crate::domain::plugin_rules::{evaluate, Action, Condition, Facts, Rule, RuleStatus};
 use crate::domain::Decision;
 use crate::domain::{ChannelOrder, SyncStatus};
-use crate::workers::RunPlugin;
+use crate::jobs::RunPlugin;
 
 /// A rule as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

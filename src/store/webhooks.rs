@@ -16,7 +16,7 @@ use super::outbox::{self, OutboxItem};
 use super::products::ProductRow;
 use super::{AccountId, StoreError};
 use crate::crypto::CredentialsKey;
-use crate::workers::DeliverWebhook;
+use crate::jobs::DeliverWebhook;
 
 /// A webhook as the API shows it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]

@@ -11,11 +11,12 @@ use sqlx::PgPool;
 use switchyard::config::Settings;
 use switchyard::crypto::CredentialsKey;
 use switchyard::domain::ChannelSettings;
+use switchyard::jobs::{ImportOrders, ImportReason, JobKind};
 use switchyard::outbox::relay;
 use switchyard::queue::{Broker, EnqueueOptions, JobInfo, JobStatus};
 use switchyard::store::channels::{self, ChannelRow, NewChannel};
 use switchyard::store::{accounts, stores, AccountId};
-use switchyard::workers::{self, Deps, ImportOrders, ImportReason, JobKind};
+use switchyard::workers::{self, Deps};
 use switchyard::{db, sandbox_cmd};
 use switchyard_sandbox::{GeneratorConfig, Sandbox, SandboxConfig, SandboxHandle, SimStore};
 use tokio::sync::watch;
@@ -69,7 +70,10 @@ impl World {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         if workers {
-            for queue in workers::HANDLED.iter().filter(|q| workers::needs_deps(q)) {
+            for queue in switchyard::jobs::QUEUES
+                .iter()
+                .filter(|q| workers::needs_deps(q))
+            {
                 let run =
                     workers::spawn_pool_with(&broker, queue, Some(deps.clone()), stop_rx.clone())
                         .expect("domain pool");
@@ -222,7 +226,7 @@ impl World {
                     .await;
             }
         }
-        for q in workers::QUEUES {
+        for q in switchyard::jobs::QUEUES {
             if let Ok(queue) = self.broker.queue(q) {
                 let _ = queue.destroy().await;
             }

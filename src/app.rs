@@ -41,7 +41,7 @@ impl Application {
             .port();
         let grace = Duration::from_secs(settings.shutdown.grace_secs);
         let server = settings.server.clone();
-        let connector_http = settings.connector_client();
+        let connector_http = crate::connectors::http::client_settings(&settings);
         let state = AppState {
             settings: Arc::new(settings),
             broker,

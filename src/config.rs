@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::outbound::{ClientSettings, SsrfGuard};
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -19,7 +17,9 @@ pub enum ConfigError {
     Invalid { key: String, reason: String },
 }
 
-fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+/// A setting refused, naming its key: what every check of a setting, here or in the layer that
+/// reads it, answers.
+pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         reason: reason.into(),
@@ -65,13 +65,18 @@ pub struct OutboundSettings {
     pub allow_cidrs: Vec<String>,
 }
 
-impl OutboundSettings {
-    /// The guard (the allow-list was validated at start, so a bad entry here is a bug, refused
-    /// as strictly as no allow-list).
-    pub fn guard(&self) -> SsrfGuard {
-        SsrfGuard::new(&self.allow_cidrs).unwrap_or_default()
-    }
-}
+/// Outbound webhooks' default retry schedule: the delay before each attempt (the first is
+/// immediate), then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+pub const DEFAULT_RETRY_SCHEDULE_MS: &[u64] = &[
+    0,
+    5_000,
+    5 * 60_000,
+    30 * 60_000,
+    2 * 3_600_000,
+    5 * 3_600_000,
+    10 * 3_600_000,
+    10 * 3_600_000,
+];
 
 /// Outbound webhooks: retry schedule, auto-disable, secret rotation, timeouts and the answer cap
 /// (see `[webhooks]` in config/default.toml).
@@ -95,7 +100,7 @@ pub struct WebhookSettings {
 impl Default for WebhookSettings {
     fn default() -> WebhookSettings {
         WebhookSettings {
-            retry_schedule_ms: crate::domain::webhook_schedule::DEFAULT_SCHEDULE_MS.to_vec(),
+            retry_schedule_ms: DEFAULT_RETRY_SCHEDULE_MS.to_vec(),
             retry_jitter: 0.2,
             disable_after_failing_secs: 5 * 86_400,
             rotation_grace_secs: 86_400,
@@ -432,35 +437,6 @@ impl QueuePolicy {
 }
 
 impl Settings {
-    /// The guarded client of calls to sales platforms.
-    pub fn connector_client(&self) -> ClientSettings {
-        let c = &self.connectors;
-        ClientSettings {
-            connect_timeout: Duration::from_millis(c.connect_timeout_ms),
-            request_timeout: Duration::from_millis(c.request_timeout_ms),
-            max_response_bytes: c.max_response_bytes,
-            guard: self.outbound.guard(),
-        }
-    }
-
-    /// The guarded client of webhook deliveries and plugin calls.
-    pub fn webhook_client(&self) -> ClientSettings {
-        let w = &self.webhooks;
-        ClientSettings {
-            connect_timeout: Duration::from_millis(w.connect_timeout_ms),
-            request_timeout: Duration::from_millis(w.request_timeout_ms),
-            max_response_bytes: w.max_response_bytes,
-            guard: self.outbound.guard(),
-        }
-    }
-
-    /// Loads from `dir` (normally `config/`), the environment named by `SWITCHYARD_ENV`, and the
-    /// process environment.
-    pub fn load_from(dir: &Path) -> Result<Settings, ConfigError> {
-        let env = std::env::var("SWITCHYARD_ENV").unwrap_or_else(|_| "development".to_owned());
-        Settings::load_env(dir, &env)
-    }
-
     /// Loads `default.toml` and `<env>.toml` from `dir`, then the process environment.
     pub fn load_env(dir: &Path, env: &str) -> Result<Settings, ConfigError> {
         let mut builder = config::Config::builder()
@@ -486,12 +462,6 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Loads from `SWITCHYARD_CONFIG_DIR`, or `config/` in the current directory, or the one
-    /// shipped beside the crate's sources.
-    pub fn load() -> Result<Settings, ConfigError> {
-        Settings::load_from(&config_dir())
-    }
-
     fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         if self.redis.key_prefix.is_empty() || self.redis.key_prefix.contains(['{', '}']) {
@@ -514,16 +484,12 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        SsrfGuard::new(&self.outbound.allow_cidrs)
-            .map_err(|e| invalid("outbound.allow_cidrs", e.to_string()))?;
         if self.timers.import_products_secs == 0 {
             return Err(invalid("timers.import_products_secs", "must be at least 1"));
         }
         if self.timers.import_scan_secs == 0 {
             return Err(invalid("timers.import_scan_secs", "must be at least 1"));
         }
-        crate::crypto::CredentialsKey::from_hex(&self.crypto.credentials_key)
-            .map_err(|e| invalid("crypto.credentials_key", e.to_string()))?;
         self.webhooks.validate()?;
         for (i, p) in self.timers.periodic.iter().enumerate() {
             let key = format!("timers.periodic[{i}]");
@@ -533,13 +499,8 @@ impl Settings {
             if p.every_secs == 0 {
                 return Err(invalid(format!("{key}.every_secs"), "must be at least 1"));
             }
-            crate::jobs::validate_payload(&p.queue, &p.payload)
-                .map_err(|e| invalid(key.clone(), e.to_string()))?;
         }
         for (name, o) in &self.queues {
-            if !crate::queue::QueueName::is_valid(&name.replace('_', "-")) {
-                return Err(invalid(format!("queues.{name}"), "not a valid queue name"));
-            }
             self.queue_defaults
                 .apply(o)
                 .validate(&format!("queues.{name}"))?;
@@ -570,6 +531,8 @@ impl Settings {
     }
 }
 
+/// `SWITCHYARD_CONFIG_DIR`, or `config/` in the current directory, or the one shipped beside
+/// the crate's sources.
 pub fn config_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("SWITCHYARD_CONFIG_DIR") {
         return PathBuf::from(dir);
@@ -631,8 +594,6 @@ mod tests {
         assert_eq!(key_of(err), "queue_defaults.backoff_jitter");
         let err = with_env_file("[server]\nops_token = \"short\"\n").unwrap_err();
         assert_eq!(key_of(err), "server.ops_token");
-        let err = with_env_file("[crypto]\ncredentials_key = \"abcd\"\n").unwrap_err();
-        assert_eq!(key_of(err), "crypto.credentials_key");
         let err = with_env_file("[server]\nheader_read_timeout_secs = 0\n").unwrap_err();
         assert_eq!(key_of(err), "server.header_read_timeout_secs");
         let err = with_env_file("[server]\nmax_connections = 0\n").unwrap_err();
@@ -689,17 +650,5 @@ mod tests {
     fn an_unknown_key_is_refused_by_name() {
         let err = with_env_file("[queue_defaults]\nconcurency = 3\n").unwrap_err();
         assert!(err.to_string().contains("concurency"), "{err}");
-    }
-
-    #[test]
-    fn a_periodic_job_must_fit_its_queue() {
-        let bad = "[[timers.periodic]]\nname = \"t\"\nqueue = \"sync-stock\"\nevery_secs = 5\n";
-        let err = with_env_file(bad).unwrap_err();
-        assert_eq!(key_of(err), "timers.periodic[0]");
-        let good = "[[timers.periodic]]\nname = \"t\"\nqueue = \"sync-stock\"\nevery_secs = 5\npayload = { channel_id = 3 }\n";
-        assert_eq!(
-            with_env_file(good).unwrap().timers.periodic[0].every_secs,
-            5
-        );
     }
 }

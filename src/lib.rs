@@ -17,6 +17,7 @@ pub mod queue;
 pub mod runner;
 pub mod sandbox_cmd;
 pub mod server;
+pub mod settings;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -228,7 +228,7 @@ async fn jobs(broker: &Broker, cmd: JobsCommand) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut settings = Settings::load()?;
+    let mut settings = switchyard::settings::load()?;
     if let Command::Demo(_) = &cli.command {
         demo::quiet_logs(&mut settings);
     }

@@ -28,7 +28,7 @@ pub struct Deps {
 
 impl Deps {
     pub fn new(db: PgPool, credentials_key: CredentialsKey, broker: Broker) -> Arc<Deps> {
-        let http = broker.settings().connector_client();
+        let http = crate::connectors::http::client_settings(broker.settings());
         let webhooks = crate::webhooks::WebhookClient::new(broker.settings())
             .inspect_err(|e| tracing::error!(error = %e, "webhook client unavailable"))
             .ok();

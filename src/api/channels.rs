@@ -159,7 +159,10 @@ async fn create(
 ) -> Result<Response, AppError> {
     let pool = db(&state)?;
     let name = check_name(&body.name)?;
-    let base_url = check_base_url(&body.base_url, &state.settings.outbound.guard())?;
+    let base_url = check_base_url(
+        &body.base_url,
+        &SsrfGuard::from_settings(&state.settings.outbound),
+    )?;
     let credentials = credentials_from(body.kind, &body.credentials)?;
     let settings = match &body.settings {
         Some(value) => settings_from(value)?,
@@ -258,7 +261,7 @@ async fn update(
     let base_url = body
         .base_url
         .as_deref()
-        .map(|url| check_base_url(url, &state.settings.outbound.guard()))
+        .map(|url| check_base_url(url, &SsrfGuard::from_settings(&state.settings.outbound)))
         .transpose()?;
     let credentials = body
         .credentials

@@ -93,7 +93,10 @@ async fn create(
 ) -> Result<Response, AppError> {
     let Kind::Http = body.kind;
     let name = check_name(&body.name)?;
-    let endpoint = check_endpoint(&body.endpoint_url, &state.settings.outbound.guard())?;
+    let endpoint = check_endpoint(
+        &body.endpoint_url,
+        &SsrfGuard::from_settings(&state.settings.outbound),
+    )?;
     let key = credentials_key(&state)?;
     let new = NewPlugin {
         store_id,
@@ -146,7 +149,7 @@ async fn update(
     let endpoint = body
         .endpoint_url
         .as_deref()
-        .map(|url| check_endpoint(url, &state.settings.outbound.guard()))
+        .map(|url| check_endpoint(url, &SsrfGuard::from_settings(&state.settings.outbound)))
         .transpose()?;
     let change = PluginUpdate {
         name: body.name.as_deref().map(check_name).transpose()?,

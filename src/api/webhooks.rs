@@ -151,7 +151,10 @@ async fn create(
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<Response, AppError> {
     let pool = db(&state)?;
-    let url = check_url(&body.url, &state.settings.outbound.guard())?;
+    let url = check_url(
+        &body.url,
+        &SsrfGuard::from_settings(&state.settings.outbound),
+    )?;
     let triggers = triggers(&body.triggers)?;
     let description = description(body.description.as_deref())?;
     if stores::get(pool, account, store_id).await?.is_none() {
@@ -216,7 +219,10 @@ async fn update(
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> Result<Response, AppError> {
     let url = match &body.url {
-        Some(u) => Some(check_url(u, &state.settings.outbound.guard())?),
+        Some(u) => Some(check_url(
+            u,
+            &SsrfGuard::from_settings(&state.settings.outbound),
+        )?),
         None => None,
     };
     let triggers = body.triggers.as_deref().map(triggers).transpose()?;

@@ -95,7 +95,7 @@ async fn sandbox_with(
 /// nothing: the part of an import the database has no hand in. Returns the seconds it took.
 async fn read_only(settings: &Settings, shares: [usize; 2]) -> anyhow::Result<f64> {
     let sandbox = sandbox_with(shares, true).await?;
-    let http = settings.connector_client();
+    let http = crate::connectors::http::client_settings(settings);
     let started = Instant::now();
     let mut readers = Vec::new();
     for info in sandbox.stores() {

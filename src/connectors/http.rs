@@ -13,13 +13,25 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::error::ConnectorError;
-use crate::outbound::{Client, ClientSettings, OutboundError};
+use crate::config::Settings;
+use crate::outbound::{Client, ClientSettings, OutboundError, SsrfGuard};
 
 /// An answer read to its end.
 pub use crate::outbound::Response as RawResponse;
 
 /// `switchyard/<version>`, so a platform's support can find our calls in their logs.
 pub const USER_AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
+
+/// `[connectors]` timeouts and answer cap, with the `[outbound]` guard.
+pub fn client_settings(settings: &Settings) -> ClientSettings {
+    let c = &settings.connectors;
+    ClientSettings {
+        connect_timeout: Duration::from_millis(c.connect_timeout_ms),
+        request_timeout: Duration::from_millis(c.request_timeout_ms),
+        max_response_bytes: c.max_response_bytes,
+        guard: SsrfGuard::from_settings(&settings.outbound),
+    }
+}
 
 /// The guarded client a connector makes all its calls with.
 pub fn client(settings: &ClientSettings) -> Result<Client, ConnectorError> {

@@ -12,18 +12,6 @@ pub const ACTIONS: &[&str] = &["created", "updated", "excluded", "on_hold"];
 /// The event type of a test send: delivered to the one endpoint asked, whatever its triggers.
 pub const TEST_EVENT: &str = "webhook.test";
 
-/// The default schedule: the delay before each attempt (the first is immediate).
-pub const DEFAULT_SCHEDULE_MS: &[u64] = &[
-    0,
-    5_000,
-    5 * 60_000,
-    30 * 60_000,
-    2 * 3_600_000,
-    5 * 3_600_000,
-    10 * 3_600_000,
-    10 * 3_600_000,
-];
-
 /// Longest `Retry-After` honoured: a receiver cannot park a delivery for longer than the
 /// schedule's own longest step would.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 3600);
@@ -135,7 +123,7 @@ mod tests {
     use super::*;
 
     fn default_schedule() -> Vec<Duration> {
-        DEFAULT_SCHEDULE_MS
+        crate::config::DEFAULT_RETRY_SCHEDULE_MS
             .iter()
             .map(|ms| Duration::from_millis(*ms))
             .collect()

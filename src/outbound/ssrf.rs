@@ -154,6 +154,12 @@ impl SsrfGuard {
         Ok(SsrfGuard { allow })
     }
 
+    /// The guard of `[outbound]` (its allow-list was checked at start, so an entry that does not
+    /// parse here is refused as strictly as no allow-list).
+    pub fn from_settings(settings: &crate::config::OutboundSettings) -> SsrfGuard {
+        SsrfGuard::new(&settings.allow_cidrs).unwrap_or_default()
+    }
+
     /// The special range `ip` falls in, if any: IPv4-mapped and NAT64 IPv6 addresses are judged
     /// as the IPv4 address they reach.
     pub fn classify(ip: IpAddr) -> Option<&'static str> {

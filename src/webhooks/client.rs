@@ -10,10 +10,22 @@ use reqwest::Method;
 use super::signature::{signature_header, SignatureError};
 use crate::config::Settings;
 use crate::domain::webhook_schedule::parse_retry_after;
-use crate::outbound::{self, OutboundError, SsrfGuard};
+use crate::outbound::{self, ClientSettings, OutboundError, SsrfGuard};
 
 /// How much of an answer's body an attempt keeps.
 pub const EXCERPT_BYTES: usize = 1024;
+
+/// `[webhooks]` timeouts and answer cap (webhook deliveries and plugin calls), with the
+/// `[outbound]` guard.
+pub fn client_settings(settings: &Settings) -> ClientSettings {
+    let w = &settings.webhooks;
+    ClientSettings {
+        connect_timeout: Duration::from_millis(w.connect_timeout_ms),
+        request_timeout: Duration::from_millis(w.request_timeout_ms),
+        max_response_bytes: w.max_response_bytes,
+        guard: SsrfGuard::from_settings(&settings.outbound),
+    }
+}
 
 /// What one POST came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +52,7 @@ impl WebhookClient {
     pub fn new(settings: &Settings) -> Result<WebhookClient, OutboundError> {
         // A 3xx is an answer like any other and counts as a failure: the client follows no
         // redirect, which would send the signed body somewhere the guard never saw.
-        let http = outbound::Client::new(&settings.webhook_client(), "switchyard-webhooks")?;
+        let http = outbound::Client::new(&client_settings(settings), "switchyard-webhooks")?;
         Ok(WebhookClient {
             http,
             in_flight: Arc::new(tokio::sync::Semaphore::new(

@@ -16,7 +16,7 @@ use base64::Engine;
 use http_helpers::problem;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use switchyard::error::AppError;
+use switchyard::api::error::AppError;
 use switchyard::store::StoreError;
 use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, unique, Tenant, TestServer};
 use tracing::Level;

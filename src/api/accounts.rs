@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::ApiJson;
 use super::tenant::{check_name, db};
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::store::accounts::{self, NewToken};
 
 pub fn router() -> Router<AppState> {

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use super::tenant::db;
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::store::plugins::CallbackCaller;
 use crate::store::{self, AccountId};
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::extract::ApiQuery;
 use super::tenant::{db, id_cursor, id_page, limit, Account};
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::store::channel_products;
 
 pub fn router() -> Router<AppState> {

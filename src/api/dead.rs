@@ -10,7 +10,7 @@ use super::extract::ApiQuery;
 use super::jobs::job_id;
 use super::queues::known_queue;
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::queue::DeadPage;
 
 const DEFAULT_LIMIT: usize = 50;

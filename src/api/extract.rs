@@ -24,8 +24,9 @@ use serde_json::Value;
 use url::form_urlencoded;
 
 use super::problem;
+use crate::api::error::AppError;
 use crate::domain::storable::{self, holds_text, EARLIEST};
-use crate::error::AppError;
+use crate::error::FieldError;
 
 /// A JSON body, deserialised with the offending field's path kept for the error.
 pub struct ApiJson<T>(pub T);
@@ -65,17 +66,10 @@ pub(super) fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// A serde error at a path as a 422 naming the field. serde reports a missing or unknown key
-/// at the enclosing object, so at the top level the key named in its message is the field.
+/// A serde error at a path as a 422 naming the field.
 fn data_error<E: Display>(err: serde_path_to_error::Error<E>) -> AppError {
-    let path = err.path().to_string();
-    let message = err.into_inner().to_string();
-    let field = if path == "." {
-        crate::error::named_field(&message)
-    } else {
-        Some(path)
-    };
-    AppError::invalid(message, field)
+    let FieldError { field, reason } = FieldError::from_serde(err);
+    AppError::invalid(reason, (field != ".").then_some(field))
 }
 
 fn nul_in(field: String) -> AppError {

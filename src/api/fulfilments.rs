@@ -18,8 +18,8 @@ use serde::Deserialize;
 use super::extract::ApiJson;
 use super::tenant::{conflict, db, Account, Page};
 use super::AppState;
+use crate::api::error::AppError;
 use crate::domain::fulfilment::{check_tracking, RequestedLine};
-use crate::error::AppError;
 use crate::store::fulfilments::{self, CreateError, Created, NewFulfilment};
 
 pub fn router() -> Router<AppState> {

@@ -24,7 +24,7 @@ use super::auth::Principal;
 use super::problem::{problem, too_large};
 use super::tenant::credentials_key;
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::store::idempotency::{self, Claim};
 use crate::store::StoreError;
 

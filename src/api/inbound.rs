@@ -12,7 +12,7 @@ use axum::Router;
 
 use super::tenant::{credentials_key, db};
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::jobs::{ImportOrders, ImportReason, JobKind};
 use crate::queue::EnqueueOptions;
 use crate::store::channels;

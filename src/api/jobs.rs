@@ -19,7 +19,7 @@ use ulid::Ulid;
 
 use super::extract::ApiJson;
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::jobs;
 use crate::jobs::PayloadError;
 use crate::queue::{EnqueueOptions, Enqueued, JobInfo, Queue};

@@ -12,6 +12,7 @@ mod auth;
 mod channel_products;
 mod channels;
 mod dead;
+pub mod error;
 mod extract;
 mod fulfilments;
 mod health;
@@ -45,8 +46,8 @@ use tower_http::trace::TraceLayer;
 
 use self::auth::Audience;
 use crate::config::Settings;
-use crate::error::AppError;
 use crate::queue::Broker;
+use error::AppError;
 
 /// What every handler can reach. Cheap to clone: each field is a handle.
 #[derive(Clone)]

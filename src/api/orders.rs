@@ -11,9 +11,9 @@ use serde::Deserialize;
 use super::extract::{ApiQuery, Timestamp};
 use super::tenant::{db, Account, Page};
 use super::AppState;
+use crate::api::error::AppError;
 use crate::domain::PageCursor;
 use crate::domain::{OrderStatus, SyncStatus};
-use crate::error::AppError;
 use crate::store::orders::{self, OrderFilter};
 
 pub fn router() -> Router<AppState> {

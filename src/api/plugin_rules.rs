@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::extract::ApiJson;
 use super::tenant::{check_name, db, Account};
 use super::AppState;
+use crate::api::error::AppError;
 use crate::domain::plugin_rules::{parse_action, parse_condition};
-use crate::error::AppError;
 use crate::store::plugin_rules::{self, NewRule, RuleRow, RuleUpdate};
 use crate::store::StoreError;
 

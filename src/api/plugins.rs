@@ -17,7 +17,7 @@ use super::tenant::{
     check_name, conflict, credentials_key, db, id_cursor, id_page, limit, Account,
 };
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::outbound::target::{self, Query};
 use crate::outbound::SsrfGuard;
 use crate::store::plugins::{self, Deleted, NewPlugin, PluginUpdate};

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::jobs;
 use crate::queue::{Queue, QueueName, QueueStats};
 

@@ -3,7 +3,7 @@
 
 use super::tenant::db;
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::queue::EnqueueOptions;
 use crate::store::{channel_products, channels};
 

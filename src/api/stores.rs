@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::extract::{ApiJson, ApiQuery};
 use super::tenant::{check_name, conflict, db, id_cursor, id_page, limit, Account};
 use super::AppState;
-use crate::error::AppError;
+use crate::api::error::AppError;
 use crate::store::stores::{self, Deleted};
 use crate::store::StoreError;
 

@@ -14,9 +14,9 @@ use sqlx::PgPool;
 
 use super::auth::{unauthorized, Principal};
 use super::{problem, AppState};
+use crate::api::error::AppError;
 use crate::crypto::CredentialsKey;
 use crate::domain::FieldError;
-use crate::error::AppError;
 use crate::store::{AccountId, StoreError};
 
 /// The account whose token the request carries.

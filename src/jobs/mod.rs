@@ -13,6 +13,8 @@ pub use deliver_webhook::DeliverWebhook;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::error::FieldError;
+
 /// A job payload type bound to its queue.
 pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + 'static {
     const QUEUE: &'static str;
@@ -170,15 +172,16 @@ fn check<T: DeserializeOwned>(payload: &serde_json::Value) -> Result<(), Payload
     serde_path_to_error::deserialize::<_, T>(de)
         .map(|_| ())
         .map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.inner().to_string();
-            // serde names a missing or unknown field only in its message; lift it out.
-            let field = if path == "." {
-                crate::error::named_field(&message).unwrap_or_else(|| "payload".to_owned())
+            let FieldError { field, reason } = FieldError::from_serde(e);
+            let field = if field == "." {
+                "payload".to_owned()
             } else {
-                path
+                field
             };
-            PayloadError::Field { field, message }
+            PayloadError::Field {
+                field,
+                message: reason,
+            }
         })
 }
 

@@ -61,13 +61,3 @@ impl Deps {
         )
     }
 }
-
-/// A database failure in a worker: transient from the job's point of view, so retried.
-pub(crate) fn store_err(e: crate::store::StoreError) -> crate::queue::JobError {
-    crate::queue::JobError::retry(format!("database: {e}"))
-}
-
-/// See [`store_err`].
-pub(crate) fn db_err(e: sqlx::Error) -> crate::queue::JobError {
-    crate::queue::JobError::retry(format!("database: {e}"))
-}

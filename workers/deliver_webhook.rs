@@ -17,7 +17,6 @@ use std::time::Duration;
 use apalis_core::task::data::Data;
 use chrono::{DateTime, Utc};
 
-use super::context::store_err;
 use super::Deps;
 use crate::domain::webhook_schedule::{next_delay, should_disable, verdict, Verdict};
 use crate::jobs::{DeliverWebhook, JobKind};
@@ -57,12 +56,7 @@ async fn deliver(
     delivery_id: i64,
     attempt: Option<i32>,
 ) -> Result<(), JobError> {
-    let Some(work) = deps
-        .webhook_batches
-        .work(delivery_id)
-        .await
-        .map_err(store_err)?
-    else {
+    let Some(work) = deps.webhook_batches.work(delivery_id).await? else {
         // Its webhook was deleted since.
         return Ok(());
     };
@@ -84,9 +78,7 @@ async fn deliver(
         }
     }
     if !work.enabled {
-        store::fail_unattempted(&deps.db, delivery_id, "the endpoint is disabled")
-            .await
-            .map_err(store_err)?;
+        store::fail_unattempted(&deps.db, delivery_id, "the endpoint is disabled").await?;
         return Ok(());
     }
     // A key that cannot open the secret will not open it on a retry either.
@@ -140,10 +132,7 @@ async fn deliver(
         }
     }
     let next_at = record.next_attempt_at;
-    deps.webhook_batches
-        .record(record)
-        .await
-        .map_err(store_err)?;
+    deps.webhook_batches.record(record).await?;
     let label = match outcome {
         Verdict::Delivered => "delivered",
         Verdict::Gone => "gone",

@@ -14,7 +14,6 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use super::channel_lock::{follow_up, lock, LockError, LockKind};
-use super::context::{db_err, store_err};
 use super::Deps;
 use crate::config::QueuePolicy;
 use crate::connectors::{ConnectorError, SalesChannel};
@@ -53,9 +52,8 @@ pub async fn run(
     deps: Data<Arc<Deps>>,
     meta: Data<JobMeta>,
 ) -> Result<(), JobError> {
-    let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)
-        .await
-        .map_err(store_err)?
+    let Some(ic) =
+        channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id).await?
     else {
         tracing::info!(
             channel_id = job.channel_id,
@@ -71,8 +69,7 @@ pub async fn run(
     // waits, so a burst of webhooks costs one extra run, not one blocked slot each. The job that
     // carries a failing channel's retries waits its turn instead: it must not end as done.
     let carrier = import_state::backoff(&deps.db, job.channel_id)
-        .await
-        .map_err(store_err)?
+        .await?
         .retry_job
         .is_some_and(|id| id == meta.id);
     let wait = if carrier {
@@ -113,9 +110,7 @@ async fn attempt(
     meta: &JobMeta,
 ) -> Result<(), JobError> {
     let channel_id = job.channel_id;
-    let backoff = import_state::backoff(&deps.db, channel_id)
-        .await
-        .map_err(store_err)?;
+    let backoff = import_state::backoff(&deps.db, channel_id).await?;
     if backoff.retry_job.as_deref() != Some(meta.id.as_str()) {
         if let Some(carrier) = &backoff.retry_job {
             if pending(deps, carrier).await? {
@@ -224,9 +219,7 @@ fn after_failure(
 
 /// Where this walk starts: the saved checkpoint less the overlap window.
 async fn start_cursor(deps: &Deps, channel_id: i64) -> Result<OrderCursor, JobError> {
-    let saved = import_state::load_cursor(&deps.db, channel_id)
-        .await
-        .map_err(store_err)?;
+    let saved = import_state::load_cursor(&deps.db, channel_id).await?;
     let overlap = chrono::Duration::from_std(deps.import_overlap).unwrap_or_default();
     Ok(match saved {
         Some(OrderCursor::Since(Some(t))) => OrderCursor::Since(Some(t - overlap)),
@@ -300,13 +293,13 @@ async fn apply_stock(
     if gone && outcome.status_change.is_some() {
         return stock::restore_order_in_tx(tx, outcome.order_id)
             .await
-            .map_err(store_err);
+            .map_err(JobError::from);
     }
     let live = !gone && outcome.sync_status != SyncStatus::Excluded;
     if live && (outcome.created || outcome.changed) {
         return stock::apply_stored_order_in_tx(tx, outcome.order_id)
             .await
-            .map_err(store_err);
+            .map_err(JobError::from);
     }
     Ok(Vec::new())
 }
@@ -336,8 +329,7 @@ fn order_event(
         excluded_reason,
     };
     let mut item =
-        crate::webhooks::events::event(kind, channel.store_id, outcome.order_id, &unified)
-            .map_err(store_err)?;
+        crate::webhooks::events::event(kind, channel.store_id, outcome.order_id, &unified)?;
     // Kept beside `data` for readers of the events stream that predate it.
     if let OutboxItem::Event { payload } = &mut item {
         payload["channel_id"] = json!(channel.id);
@@ -354,14 +346,12 @@ async fn store_page(
     checkpoint: Option<DateTime<Utc>>,
 ) -> Result<(), JobError> {
     let channel = &ic.channel;
-    let mut tx = db.begin().await.map_err(db_err)?;
+    let mut tx = db.begin().await?;
     let decided: Vec<_> = page
         .iter()
         .map(|order| (order.clone(), decide(&channel.settings, order)))
         .collect();
-    let outcomes = orders::upsert_page(&mut tx, channel, &decided)
-        .await
-        .map_err(store_err)?;
+    let outcomes = orders::upsert_page(&mut tx, channel, &decided).await?;
     let mut created = 0i64;
     let mut items = Vec::new();
     let mut stock_changed: Vec<i64> = Vec::new();
@@ -369,14 +359,11 @@ async fn store_page(
         .iter()
         .flat_map(|o| o.lines.iter().filter_map(|l| l.sku.clone()))
         .collect();
-    let managed = products::known_skus(&mut tx, channel.store_id, &page_skus)
-        .await
-        .map_err(store_err)?;
+    let managed = products::known_skus(&mut tx, channel.store_id, &page_skus).await?;
     // The store's plugin rules, on orders that just became work: their status, tags and route.
     let routing =
         plugin_rules::apply_at_import_in_tx(&mut tx, channel, &outcomes, &decided, &managed)
-            .await
-            .map_err(store_err)?;
+            .await?;
     for (outcome, (order, decision)) in outcomes.iter().zip(&decided) {
         let outcome = &routing.adjusted(outcome);
         if outcome.created {
@@ -396,25 +383,18 @@ async fn store_page(
             items.push(order_event(kind, channel, outcome, order, decision)?);
         }
     }
-    items.extend(
-        channel_products::stock_sync_jobs_in_tx(&mut tx, &stock_changed)
-            .await
-            .map_err(store_err)?,
-    );
+    items.extend(channel_products::stock_sync_jobs_in_tx(&mut tx, &stock_changed).await?);
     items.extend(routing.jobs);
     // One statement for the page's outbox rows: a round trip per order would dominate the page.
-    outbox::push_many_in_tx(&mut tx, &items)
-        .await
-        .map_err(store_err)?;
+    outbox::push_many_in_tx(&mut tx, &items).await?;
     if let Some(t) = checkpoint {
         import_state::save_cursor_in_tx(&mut tx, channel.id, &OrderCursor::Since(Some(t)), created)
-            .await
-            .map_err(store_err)?;
+            .await?;
     }
     if !items.is_empty() {
-        outbox::notify_in_tx(&mut tx).await.map_err(store_err)?;
+        outbox::notify_in_tx(&mut tx).await?;
     }
-    tx.commit().await.map_err(db_err)?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use apalis_core::task::data::Data;
 
-use super::context::{db_err, store_err};
 use super::Deps;
 use crate::jobs::{ImportProducts, SyncStock};
 use crate::queue::JobError;
@@ -15,9 +14,8 @@ use crate::store::{channel_products, channels, webhooks};
 use crate::webhooks::events::event;
 
 pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
-    let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)
-        .await
-        .map_err(store_err)?
+    let Some(ic) =
+        channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id).await?
     else {
         return Ok(());
     };
@@ -27,7 +25,7 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
     }
     let connector = deps.connector(&ic).map_err(JobError::from)?;
     let listings = connector.list_products().await.map_err(JobError::from)?;
-    let mut tx = deps.db.begin().await.map_err(db_err)?;
+    let mut tx = deps.db.begin().await?;
     for listing in &listings {
         channel_products::upsert_listing(
             &mut tx,
@@ -36,8 +34,7 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
             channel.store_id,
             listing,
         )
-        .await
-        .map_err(store_err)?;
+        .await?;
     }
     let mut created_products = Vec::new();
     if channel.settings.add_to_main_products {
@@ -47,31 +44,25 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
             channel.store_id,
             channel.id,
         )
-        .await
-        .map_err(store_err)?;
+        .await?;
     }
     let events = events_in_tx(&mut tx, channel.id, &created_products).await?;
     if !events.is_empty() {
-        outbox::push_many_in_tx(&mut tx, &events)
-            .await
-            .map_err(store_err)?;
-        outbox::notify_in_tx(&mut tx).await.map_err(store_err)?;
+        outbox::push_many_in_tx(&mut tx, &events).await?;
+        outbox::notify_in_tx(&mut tx).await?;
     }
     if !channels::auto_sync_targets(&mut tx, &[channel.id])
-        .await
-        .map_err(store_err)?
+        .await?
         .is_empty()
     {
         let job = SyncStock {
             channel_id: channel.id,
         };
-        let item = OutboxItem::job(&job, Some(job.unique_key())).map_err(store_err)?;
-        outbox::push_in_tx(&mut tx, &item)
-            .await
-            .map_err(store_err)?;
-        outbox::notify_in_tx(&mut tx).await.map_err(store_err)?;
+        let item = OutboxItem::job(&job, Some(job.unique_key()))?;
+        outbox::push_in_tx(&mut tx, &item).await?;
+        outbox::notify_in_tx(&mut tx).await?;
     }
-    tx.commit().await.map_err(db_err)?;
+    tx.commit().await?;
     tracing::info!(
         channel_id = channel.id,
         listings = listings.len(),
@@ -88,21 +79,17 @@ async fn events_in_tx(
     created_products: &[i64],
 ) -> Result<Vec<OutboxItem>, JobError> {
     let mut items = Vec::new();
-    let listings = webhooks::listings_changed_in_tx(tx, channel_id)
-        .await
-        .map_err(store_err)?;
+    let listings = webhooks::listings_changed_in_tx(tx, channel_id).await?;
     for (created, row) in &listings {
         let kind = match created {
             true => "channel_product.created",
             false => "channel_product.updated",
         };
-        items.push(event(kind, row.store_id, row.id, row).map_err(store_err)?);
+        items.push(event(kind, row.store_id, row.id, row)?);
     }
-    let products = webhooks::new_products_in_tx(tx, created_products)
-        .await
-        .map_err(store_err)?;
+    let products = webhooks::new_products_in_tx(tx, created_products).await?;
     for p in &products {
-        items.push(event("product.created", p.store_id, p.id, p).map_err(store_err)?);
+        items.push(event("product.created", p.store_id, p.id, p)?);
     }
     Ok(items)
 }

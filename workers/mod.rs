@@ -13,6 +13,7 @@ pub mod import_products;
 mod noop;
 mod pool;
 mod push_fulfilment;
+mod retry;
 mod run_plugin;
 pub mod scheduler;
 mod sync_stock;

@@ -14,7 +14,6 @@ use std::time::Duration;
 use apalis_core::task::data::Data;
 
 use super::channel_lock::{lock, LockKind};
-use super::context::store_err;
 use super::Deps;
 use crate::connectors::ConnectorError;
 use crate::domain::fulfilment::{push_step, PushStep};
@@ -43,10 +42,7 @@ pub async fn run(
 }
 
 async fn push(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
-    let Some((before, target)) = fulfilments::begin_push(&deps.db, id)
-        .await
-        .map_err(store_err)?
-    else {
+    let Some((before, target)) = fulfilments::begin_push(&deps.db, id).await? else {
         tracing::info!(fulfilment_id = id, "fulfilment is gone; nothing to push");
         return Ok(());
     };
@@ -55,9 +51,7 @@ async fn push(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
         return Ok(());
     }
     let channel_id = target.fulfilment.channel_id;
-    let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, channel_id)
-        .await
-        .map_err(store_err)?
+    let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, channel_id).await?
     else {
         return give_up(deps, id, "the order's channel no longer exists".into()).await;
     };
@@ -93,9 +87,7 @@ async fn synced(
 ) -> Result<(), JobError> {
     // A failure to record this is retried like any database error: the row stays `sending`, so
     // the retry finds the channel's fulfilment and adopts it rather than pushing again.
-    fulfilments::mark_synced(&deps.db, id, &receipt.channel_fulfilment_id)
-        .await
-        .map_err(store_err)?;
+    fulfilments::mark_synced(&deps.db, id, &receipt.channel_fulfilment_id).await?;
     metrics::counter!("switchyard_fulfilments_synced_total", "how" => how).increment(1);
     Ok(())
 }
@@ -129,9 +121,7 @@ async fn failure(
 }
 
 async fn give_up(deps: &Deps, id: i64, reason: String) -> Result<(), JobError> {
-    fulfilments::mark_failed(&deps.db, id, &reason)
-        .await
-        .map_err(store_err)?;
+    fulfilments::mark_failed(&deps.db, id, &reason).await?;
     metrics::counter!("switchyard_fulfilments_failed_total").increment(1);
     tracing::warn!(fulfilment_id = id, %reason, "fulfilment failed");
     Err(JobError::Permanent(reason))

@@ -14,7 +14,6 @@ use std::time::Duration;
 use apalis_core::task::data::Data;
 use sha2::{Digest, Sha256};
 
-use super::context::store_err;
 use super::Deps;
 use crate::jobs::RunPlugin;
 use crate::queue::JobError;
@@ -41,8 +40,7 @@ fn reference(excerpt: Option<&str>) -> Option<String> {
 pub async fn run(job: RunPlugin, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
     let Some(delivery) =
         plugins::delivery_for_run(&deps.db, &deps.credentials_key, job.plugin_id, job.order_id)
-            .await
-            .map_err(store_err)?
+            .await?
     else {
         tracing::info!(
             ?job,
@@ -77,9 +75,7 @@ pub async fn run(job: RunPlugin, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
     match answer.status {
         Some(status) if (200..300).contains(&status) => {
             if let Some(reference) = reference(answer.excerpt.as_deref()) {
-                plugins::record_reference(&deps.db, plugin.id, job.order_id, &reference)
-                    .await
-                    .map_err(store_err)?;
+                plugins::record_reference(&deps.db, plugin.id, job.order_id, &reference).await?;
             }
             tracing::info!(
                 plugin_id = plugin.id,
@@ -90,9 +86,7 @@ pub async fn run(job: RunPlugin, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
             Ok(())
         }
         Some(410) => {
-            plugins::disable(&deps.db, plugin.id)
-                .await
-                .map_err(store_err)?;
+            plugins::disable(&deps.db, plugin.id).await?;
             Err(JobError::permanent(format!(
                 "plugin {} answered 410 Gone and is now disabled",
                 plugin.id

@@ -9,7 +9,6 @@ use std::time::Duration;
 use apalis_core::task::data::Data;
 
 use super::channel_lock::{follow_up, lock, LockError, LockKind};
-use super::context::store_err;
 use super::Deps;
 use crate::jobs::SyncStock;
 use crate::queue::JobError;
@@ -20,9 +19,8 @@ use crate::store::{channel_products, channels};
 const FOLLOW_UP: Duration = Duration::from_millis(50);
 
 pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
-    let Some(ic) = channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id)
-        .await
-        .map_err(store_err)?
+    let Some(ic) =
+        channels::get_for_import(&deps.db, &deps.credentials_key, job.channel_id).await?
     else {
         return Ok(());
     };
@@ -64,9 +62,7 @@ pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
 /// sends only what is still different.
 async fn push(deps: &Deps, ic: &channels::ImportChannel, buffer: i64) -> Result<u64, JobError> {
     let channel = &ic.channel;
-    let plan = channel_products::stock_plan(&deps.db, channel.id, buffer)
-        .await
-        .map_err(store_err)?;
+    let plan = channel_products::stock_plan(&deps.db, channel.id, buffer).await?;
     let connector = deps.connector(ic).map_err(JobError::from)?;
     let mut pushed = 0;
     for p in plan.iter().filter(|p| p.needs_push()) {
@@ -74,9 +70,7 @@ async fn push(deps: &Deps, ic: &channels::ImportChannel, buffer: i64) -> Result<
             .set_stock(&p.listing, p.quantity)
             .await
             .map_err(JobError::from)?;
-        channel_products::record_pushed(&deps.db, p.channel_product_id, p.quantity)
-            .await
-            .map_err(store_err)?;
+        channel_products::record_pushed(&deps.db, p.channel_product_id, p.quantity).await?;
         pushed += 1;
     }
     Ok(pushed)

@@ -1,13 +1,11 @@
-//! What can go wrong talking to a channel, sorted by what the caller should do about it, and the
-//! mapping onto the queue's retry vocabulary ([`JobError`]).
+//! What can go wrong talking to a channel, sorted by what the caller should do about it (the
+//! workers map each kind onto the queue's retry vocabulary).
 //!
 //! Messages carry the platform's own words (so a merchant reading a dead letter sees "Invalid API
 //! key or access token", not "401") and never a credential: request URLs are stripped from
 //! transport errors because signed WooCommerce URLs carry the consumer key.
 
 use std::time::Duration;
-
-use crate::queue::JobError;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConnectorError {
@@ -48,67 +46,5 @@ impl ConnectorError {
                 | ConnectorError::Transient { .. }
                 | ConnectorError::Malformed(_)
         )
-    }
-}
-
-impl From<ConnectorError> for JobError {
-    fn from(err: ConnectorError) -> JobError {
-        match err {
-            ConnectorError::RateLimited {
-                retry_after,
-                ref message,
-            } => JobError::RetryAfter {
-                message: format!("rate limited by the channel: {message}"),
-                after: retry_after,
-            },
-            ConnectorError::Transient { .. } | ConnectorError::Malformed(_) => {
-                JobError::Retry(err.to_string())
-            }
-            ConnectorError::Auth { .. }
-            | ConnectorError::Rejected { .. }
-            | ConnectorError::Invalid(_) => JobError::Permanent(err.to_string()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_kind_maps_to_the_queue_action_it_needs() {
-        let limited = ConnectorError::RateLimited {
-            retry_after: Duration::from_secs(3),
-            message: "slow down".into(),
-        };
-        assert!(matches!(
-            JobError::from(limited),
-            JobError::RetryAfter { after, .. } if after == Duration::from_secs(3)
-        ));
-        let transient = ConnectorError::Transient {
-            status: Some(503),
-            message: "Service Unavailable".into(),
-        };
-        assert!(matches!(JobError::from(transient), JobError::Retry(_)));
-        assert!(matches!(
-            JobError::from(ConnectorError::Malformed("cut short".into())),
-            JobError::Retry(_)
-        ));
-        let auth = ConnectorError::Auth {
-            status: 401,
-            message: "Invalid API key".into(),
-        };
-        assert!(
-            matches!(JobError::from(auth), JobError::Permanent(m) if m.contains("Invalid API key"))
-        );
-        let rejected = ConnectorError::Rejected {
-            status: 422,
-            message: "Invalid quantity".into(),
-        };
-        assert!(matches!(JobError::from(rejected), JobError::Permanent(_)));
-        assert!(matches!(
-            JobError::from(ConnectorError::Invalid("no location".into())),
-            JobError::Permanent(_)
-        ));
     }
 }

@@ -28,6 +28,7 @@ use crate::store::events::{self, Event};
 use crate::store::import_state::{self, Backoff, RunOutcome};
 use crate::store::orders::{self, StoredOrder, UpsertOutcome};
 use crate::store::outbox::{self, OutboxItem};
+use crate::store::StoreError;
 use crate::store::{channel_products, channels, plugin_rules, products, stock};
 
 /// How long after a busy channel's running import its follow-up runs, at the earliest.
@@ -325,10 +326,16 @@ async fn order_events_in_tx(
         .into_iter()
         .map(|o| (o.order.id, o))
         .collect();
-    let all: Vec<Event<'_>> = announced
+    let all = announced
         .iter()
-        .filter_map(|(id, action)| Some(Event::Order(*action, stored.get(id)?)))
-        .collect();
+        .map(|(id, action)| match stored.get(id) {
+            Some(order) => Ok(Event::Order(*action, order)),
+            None => Err(StoreError::Corrupt(format!(
+                "order {id} vanished in the transaction that stored it"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store_err)?;
     events::outbox_items(&all).map_err(store_err)
 }
 

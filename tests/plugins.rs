@@ -604,17 +604,7 @@ async fn stock_callbacks_need_the_plugins_token_touch_only_its_store_and_replay_
     )
     .await;
     assert_eq!(plugin_moves().await, 2);
-    let product: Value = send(
-        &server,
-        Method::GET,
-        &format!("/v1/products/{}", mine.id),
-        &a.token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let product = product_shown(&server, &a.token, mine.id).await;
     assert_eq!(product["plugin_quantity"], 3);
 
     // A disabled plugin's token opens nothing.
@@ -633,6 +623,21 @@ async fn stock_callbacks_need_the_plugins_token_touch_only_its_store_and_replay_
     )
     .await;
     server.stop().await;
+}
+
+/// A product as the API shows it to `token`.
+async fn product_shown(server: &TestServer, token: &str, id: i64) -> Value {
+    send(
+        server,
+        Method::GET,
+        &format!("/v1/products/{id}"),
+        token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -680,17 +685,7 @@ async fn a_plugins_stock_report_sends_product_updated_with_the_new_figures() {
     };
 
     assert_eq!(report("count-1", 7).await.unwrap().status(), StatusCode::OK);
-    let shown: Value = send(
-        &server,
-        Method::GET,
-        &format!("/v1/products/{}", product.id),
-        &a.token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let shown = product_shown(&server, &a.token, product.id).await;
     assert_eq!(
         (&shown["plugin_quantity"], &shown["available_quantity"]),
         (&json!(7), &json!(17))

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use switchyard::domain::{Listing, ListingId};
 use switchyard::store::channel_products;
-use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, TestServer};
+use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, Tenant, TestServer};
 
 async fn ok_json(res: reqwest::Response, status: StatusCode) -> Value {
     let url = res.url().clone();
@@ -785,14 +785,20 @@ async fn allow(pool: &PgPool, refusal: &str) {
     }
 }
 
-#[tokio::test]
-async fn a_product_change_and_its_event_commit_together_or_not_at_all() {
+/// The server, the database, and a new tenant with a store.
+async fn tenant_with_a_store() -> (TestServer, PgPool, Tenant, i64) {
     let app = spawn_server().await;
     let pool = pool().await;
     let t = tenant(&pool).await;
     let store = channel(&pool, &key(&app.settings), t.account)
         .await
         .store_id;
+    (app, pool, t, store)
+}
+
+#[tokio::test]
+async fn a_product_change_and_its_event_commit_together_or_not_at_all() {
+    let (app, pool, t, store) = tenant_with_a_store().await;
     let mug = create(
         &app,
         &t.token,
@@ -880,12 +886,7 @@ async fn a_product_change_and_its_event_commit_together_or_not_at_all() {
 
 #[tokio::test]
 async fn stock_changes_through_the_api_send_product_updated_with_the_new_figures() {
-    let app = spawn_server().await;
-    let pool = pool().await;
-    let t = tenant(&pool).await;
-    let store = channel(&pool, &key(&app.settings), t.account)
-        .await
-        .store_id;
+    let (app, pool, t, store) = tenant_with_a_store().await;
     let part = create(
         &app,
         &t.token,

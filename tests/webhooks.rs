@@ -914,39 +914,49 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Imports `n` new orders with an endpoint subscribed to `order.created`; returns each
+    /// webhook's `data` beside the order as the API shows it now.
+    async fn created_orders_sent_and_shown(&self, n: usize) -> Vec<(Value, Value)> {
+        let rx = receiver().await;
+        self.webhook(&rx.url(), &["order.created"]).await;
+        self.import_orders(n).await;
+        let got = rx.wait_for(n, WAIT).await;
+        rx.shutdown().await;
+        assert_eq!(got.len(), n, "one order.created per order");
+        let mut out = Vec::with_capacity(n);
+        for r in got {
+            let data = r.json["data"].clone();
+            let id = data["id"].as_i64().unwrap_or_default();
+            out.push((data, self.read(&format!("/v1/orders/{id}")).await));
+        }
+        out
+    }
+}
+
+/// (line id, product id) of each line of an order's JSON.
+fn line_ids(order: &Value) -> Vec<(Value, Value)> {
+    order["lines"]
+        .as_array()
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|l| (l["id"].clone(), l["product_id"].clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_webhooks_carry_the_line_and_product_ids_the_api_shows() {
     let h = Harness::start_with(selling(&["MS-1", "WB-1"])).await;
     h.product("MS-1", 1000).await;
-    let rx = receiver().await;
-    h.webhook(&rx.url(), &["order.created"]).await;
-    h.import_orders(4).await;
-    let got = rx.wait_for(4, WAIT).await;
-    assert_eq!(got.len(), 4, "one order.created per order");
     let mut mapped = 0;
-    for r in &got {
-        let data = &r.json["data"];
-        let order = h
-            .read(&format!(
-                "/v1/orders/{}",
-                data["id"].as_i64().unwrap_or_default()
-            ))
-            .await;
-        let ids = |o: &Value| -> Vec<(Value, Value)> {
-            o["lines"]
-                .as_array()
-                .map(|lines| {
-                    lines
-                        .iter()
-                        .map(|l| (l["id"].clone(), l["product_id"].clone()))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let (sent, shown) = (ids(data), ids(&order));
+    for (sent, shown) in h.created_orders_sent_and_shown(4).await {
+        let (sent, shown) = (line_ids(&sent), line_ids(&shown));
         assert!(
             !shown.is_empty() && shown.iter().all(|(id, _)| id.is_i64()),
-            "{order}"
+            "{shown:?}"
         );
         assert_eq!(
             sent, shown,
@@ -955,34 +965,20 @@ async fn order_webhooks_carry_the_line_and_product_ids_the_api_shows() {
         mapped += shown.iter().filter(|(_, p)| p.is_i64()).count();
     }
     assert!(mapped > 0, "lines of the store's product name it");
-    rx.shutdown().await;
     h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_times_read_as_the_api_shows_them() {
     let h = Harness::start_with(selling(&["HL-1"])).await;
-    let rx = receiver().await;
-    h.webhook(&rx.url(), &["order.created"]).await;
-    h.import_orders(3).await;
-    let got = rx.wait_for(3, WAIT).await;
-    assert_eq!(got.len(), 3);
-    for r in &got {
-        let data = &r.json["data"];
-        let order = h
-            .read(&format!(
-                "/v1/orders/{}",
-                data["id"].as_i64().unwrap_or_default()
-            ))
-            .await;
+    for (sent, shown) in h.created_orders_sent_and_shown(3).await {
         for field in ["updated_at", "placed_at", "paid_at"] {
             assert_eq!(
-                data[field], order[field],
+                sent[field], shown[field],
                 "`{field}` as the webhook sends it and as the API shows it"
             );
         }
     }
-    rx.shutdown().await;
     h.stop().await;
 }
 

@@ -319,6 +319,41 @@ async fn shopify_partial_then_rest_sync_once_each_and_ship_the_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_updated_after_a_fulfilment_is_the_order_as_the_api_shows_it() {
+    let fx = Fx::start(SHOP, 2).await;
+    let order = fx.order(|_| true).await;
+    let id = order.order.id;
+    let f = fx
+        .create(id, &json!({"tracking_number": "1Z-WHOLE-1"}))
+        .await;
+    let f = fx.settled(f["id"].as_i64().unwrap()).await;
+    assert_eq!(f["status"], "synced", "{f}");
+    let shown = fx.get(&format!("/v1/orders/{id}")).await;
+    assert_eq!(shown["status"], "shipped");
+    let start = Instant::now();
+    let event = loop {
+        let all = relay::read_events(&fx.world.broker, 10_000).await.unwrap();
+        if let Some(e) = all
+            .into_iter()
+            .find(|e| e["type"] == "order.updated" && e["order_id"] == json!(id))
+        {
+            break e;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no order.updated for order {id}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(event["store_id"], json!(order.order.store_id));
+    assert_eq!(
+        event["data"], shown,
+        "the event carries the whole order as GET /v1/orders/{{id}} shows it"
+    );
+    fx.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn woocommerce_fulfilment_adds_tracking_and_completes_the_order() {
     let fx = Fx::start(WOO, 3).await;
     let order = fx.order(|_| true).await;

@@ -604,17 +604,7 @@ async fn stock_callbacks_need_the_plugins_token_touch_only_its_store_and_replay_
     )
     .await;
     assert_eq!(plugin_moves().await, 2);
-    let product: Value = send(
-        &server,
-        Method::GET,
-        &format!("/v1/products/{}", mine.id),
-        &a.token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let product = product_shown(&server, &a.token, mine.id).await;
     assert_eq!(product["plugin_quantity"], 3);
 
     // A disabled plugin's token opens nothing.
@@ -632,5 +622,82 @@ async fn stock_callbacks_need_the_plugins_token_touch_only_its_store_and_replay_
         StatusCode::UNAUTHORIZED,
     )
     .await;
+    server.stop().await;
+}
+
+/// A product as the API shows it to `token`.
+async fn product_shown(server: &TestServer, token: &str, id: i64) -> Value {
+    send(
+        server,
+        Method::GET,
+        &format!("/v1/products/{id}"),
+        token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_stock_report_sends_product_updated_with_the_new_figures() {
+    let server = spawn_server().await;
+    let pool = pool().await;
+    let a = tenant(&pool).await;
+    let store = store(&server, &a.token).await;
+    let token = plugin(&server, &a.token, store).await["callback_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let product = products::create(
+        &pool,
+        a.account,
+        &NewProduct {
+            store_id: store,
+            sku: "FC-EV-1",
+            title: "Thing",
+            api_quantity: Some(10),
+        },
+    )
+    .await
+    .unwrap();
+    // The product.updated events of the product waiting in the outbox (no relay runs here).
+    let updates = || async {
+        sqlx::query_scalar::<_, Value>(
+            "SELECT payload->'data' FROM outbox WHERE kind = 'event' \
+             AND payload->>'type' = 'product.updated' \
+             AND payload->'product_id' = to_jsonb($1::bigint) ORDER BY id",
+        )
+        .bind(product.id)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let report = |key: &'static str, quantity: i64| {
+        server
+            .client
+            .post(server.url("/v1/plugin-callbacks/stock"))
+            .bearer_auth(&token)
+            .header("idempotency-key", key)
+            .json(&json!({"sku": "FC-EV-1", "quantity": quantity}))
+            .send()
+    };
+
+    assert_eq!(report("count-1", 7).await.unwrap().status(), StatusCode::OK);
+    let shown = product_shown(&server, &a.token, product.id).await;
+    assert_eq!(
+        (&shown["plugin_quantity"], &shown["available_quantity"]),
+        (&json!(7), &json!(17))
+    );
+    assert_eq!(
+        updates().await,
+        vec![shown],
+        "one product.updated, with the product as the API shows it"
+    );
+    // A replay, and a report of the figure already held, move nothing and announce nothing.
+    assert_eq!(report("count-1", 7).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(report("count-2", 7).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(updates().await.len(), 1);
     server.stop().await;
 }

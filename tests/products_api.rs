@@ -9,9 +9,10 @@ use http_helpers::problem;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use sqlx::PgPool;
 use switchyard::domain::{Listing, ListingId};
 use switchyard::store::channel_products;
-use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, TestServer};
+use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, Tenant, TestServer};
 
 async fn ok_json(res: reqwest::Response, status: StatusCode) -> Value {
     let url = res.url().clone();
@@ -735,5 +736,274 @@ async fn another_accounts_products_answer_404_on_every_route() {
         "the opening only"
     );
 
+    app.stop().await;
+}
+
+/// The events of product `id` waiting in the outbox (no relay runs here), oldest first, as
+/// (type, data).
+async fn product_events(pool: &PgPool, id: i64) -> Vec<(String, Value)> {
+    sqlx::query_as(
+        "SELECT payload->>'type', payload->'data' FROM outbox \
+         WHERE kind = 'event' AND payload->'product_id' = to_jsonb($1::bigint) ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .expect("outbox")
+}
+
+/// While it lasts, PostgreSQL refuses to write any event of `store` to the outbox, as a crash
+/// between a change and its event would leave it unwritten. Returns its name, for [`allow`].
+async fn refuse_events(pool: &PgPool, store: i64) -> String {
+    let name = format!("refuse_events_of_{store}");
+    sqlx::query(&format!(
+        "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.kind = 'event' AND NEW.payload->'store_id' = to_jsonb({store}::bigint) THEN \
+                 RAISE EXCEPTION 'events of store {store} refused'; \
+             END IF; \
+             RETURN NEW; \
+         END $$"
+    ))
+    .execute(pool)
+    .await
+    .expect("function");
+    sqlx::query(&format!(
+        "CREATE TRIGGER {name} BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION {name}()"
+    ))
+    .execute(pool)
+    .await
+    .expect("trigger");
+    name
+}
+
+async fn allow(pool: &PgPool, refusal: &str) {
+    for ddl in [
+        format!("DROP TRIGGER {refusal} ON outbox"),
+        format!("DROP FUNCTION {refusal}()"),
+    ] {
+        sqlx::query(&ddl).execute(pool).await.expect("drop");
+    }
+}
+
+/// The server, the database, and a new tenant with a store.
+async fn tenant_with_a_store() -> (TestServer, PgPool, Tenant, i64) {
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let store = channel(&pool, &key(&app.settings), t.account)
+        .await
+        .store_id;
+    (app, pool, t, store)
+}
+
+#[tokio::test]
+async fn a_product_change_and_its_event_commit_together_or_not_at_all() {
+    let (app, pool, t, store) = tenant_with_a_store().await;
+    let mug = create(
+        &app,
+        &t.token,
+        json!({"store_id": store, "sku": "MUG-1", "title": "Mug", "api_quantity": 4}),
+    )
+    .await;
+    let id = mug["id"].as_i64().unwrap();
+    let path = format!("/v1/products/{id}");
+    assert_eq!(
+        product_events(&pool, id).await,
+        vec![("product.created".to_owned(), mug.clone())],
+        "committed, with its event"
+    );
+
+    // The event cannot be written: nor can the change.
+    let refusal = refuse_events(&pool, store).await;
+    let changes: Vec<(Method, String, Value)> = vec![
+        (
+            Method::POST,
+            "/v1/products".into(),
+            json!({"store_id": store, "sku": "CUP-1", "title": "Cup"}),
+        ),
+        (Method::PATCH, path.clone(), json!({"title": "Cup"})),
+        (
+            Method::PUT,
+            format!("{path}/stock"),
+            json!({"api_quantity": 9}),
+        ),
+        (
+            Method::PUT,
+            format!("{path}/plugin-stock"),
+            json!({"plugin_quantity": 2}),
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (method, path, body) in &changes {
+        let res = send(&app, method.clone(), path, &t.token, Some(body.clone())).await;
+        answers.push((format!("{method} {path}"), res.status()));
+    }
+    allow(&pool, &refusal).await;
+    assert!(
+        answers.iter().all(|(_, s)| s.is_server_error()),
+        "a change whose event cannot be written fails: {answers:?}"
+    );
+    let cups = ok_json(
+        send(
+            &app,
+            Method::GET,
+            &format!("/v1/products?store_id={store}&sku=CUP-1"),
+            &t.token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(cups["items"], json!([]), "nothing was created");
+    let now = ok_json(
+        send(&app, Method::GET, &path, &t.token, None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(now, mug, "nothing was changed");
+    assert_eq!(product_events(&pool, id).await.len(), 1);
+
+    // Allowed again: the change and its event.
+    let renamed = ok_json(
+        send(
+            &app,
+            Method::PATCH,
+            &path,
+            &t.token,
+            Some(json!({"title": "Cup"})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        product_events(&pool, id).await.pop(),
+        Some(("product.updated".to_owned(), renamed))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stock_changes_through_the_api_send_product_updated_with_the_new_figures() {
+    let (app, pool, t, store) = tenant_with_a_store().await;
+    let part = create(
+        &app,
+        &t.token,
+        json!({"store_id": store, "sku": "PART-1", "title": "Part", "api_quantity": 5}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let kit = create(
+        &app,
+        &t.token,
+        json!({"store_id": store, "sku": "KIT-1", "title": "Kit"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    ok_json(
+        send(
+            &app,
+            Method::PUT,
+            &format!("/v1/products/{kit}/components"),
+            &t.token,
+            Some(json!([{"product_id": part, "quantity": 2}])),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let read = |id: i64| {
+        let app = &app;
+        let token = t.token.clone();
+        async move {
+            ok_json(
+                send(
+                    app,
+                    Method::GET,
+                    &format!("/v1/products/{id}"),
+                    &token,
+                    None,
+                )
+                .await,
+                StatusCode::OK,
+            )
+            .await
+        }
+    };
+    let last_update = |id: i64| {
+        let pool = pool.clone();
+        async move {
+            product_events(&pool, id)
+                .await
+                .into_iter()
+                .rev()
+                .find(|(kind, _)| kind == "product.updated")
+                .map(|(_, data)| data)
+        }
+    };
+    let adjust = |key: &'static str, delta: i64| {
+        app.request(
+            Method::POST,
+            &format!("/v1/products/{part}/stock/adjust"),
+            &t.token,
+        )
+        .header("idempotency-key", key)
+        .json(&json!({"delta": delta}))
+        .send()
+    };
+
+    let mut figures = Vec::new();
+    for what in ["set", "adjust", "plugin stock"] {
+        let res = match what {
+            "set" => {
+                send(
+                    &app,
+                    Method::PUT,
+                    &format!("/v1/products/{part}/stock"),
+                    &t.token,
+                    Some(json!({"api_quantity": 10})),
+                )
+                .await
+            }
+            "adjust" => adjust("ev-adjust-1", -3).await.unwrap(),
+            _ => {
+                send(
+                    &app,
+                    Method::PUT,
+                    &format!("/v1/products/{part}/plugin-stock"),
+                    &t.token,
+                    Some(json!({"plugin_quantity": 2})),
+                )
+                .await
+            }
+        };
+        assert_eq!(res.status(), StatusCode::OK, "{what}");
+        let (part_now, kit_now) = (read(part).await, read(kit).await);
+        figures.push((
+            what,
+            part_now["api_quantity"].clone(),
+            part_now["plugin_quantity"].clone(),
+        ));
+        assert_eq!(
+            last_update(part).await,
+            Some(part_now),
+            "{what}: product.updated carries the product as the API shows it"
+        );
+        assert_eq!(
+            last_update(kit).await,
+            Some(kit_now),
+            "{what}: and the kit it is a component of"
+        );
+    }
+    // A replayed adjustment moves nothing and announces nothing.
+    let before = product_events(&pool, part).await.len();
+    assert_eq!(
+        adjust("ev-adjust-1", -3).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(product_events(&pool, part).await.len(), before);
     app.stop().await;
 }

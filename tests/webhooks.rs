@@ -7,7 +7,7 @@ mod import_helpers;
 
 use std::time::{Duration, Instant};
 
-use import_helpers::World;
+use import_helpers::{paid_open, World};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::app::Application;
@@ -37,7 +37,12 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Harness {
-        let world = World::start(SandboxConfig::demo(), true).await;
+        Harness::start_with(SandboxConfig::demo()).await
+    }
+
+    /// [`Harness::start`] on the sandbox `config`.
+    async fn start_with(config: SandboxConfig) -> Harness {
+        let world = World::start(config, true).await;
         let app = Application::build(world.settings.clone())
             .await
             .expect("the API builds");
@@ -850,6 +855,164 @@ async fn a_delivery_job_run_again_neither_resends_nor_queues_the_next_attempt_tw
     h.world.settle(DeliverWebhook::QUEUE).await;
     assert_eq!(rx.count(), 2);
     assert_eq!(delivery_rows(pool, id).await, rows);
+    rx.shutdown().await;
+    h.stop().await;
+}
+
+/// The demo stores, the Shopify one selling only `skus` (of its catalogue), paid and open.
+fn selling(skus: &[&str]) -> SandboxConfig {
+    let mut config = SandboxConfig::demo();
+    for s in &mut config.shopify {
+        s.generator = paid_open(skus);
+    }
+    config
+}
+
+impl Harness {
+    /// A product of the store through the API; returns its JSON.
+    async fn product(&self, sku: &str, api_quantity: i64) -> Value {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v1/products",
+                Some(json!({"store_id": self.store_id, "sku": sku, "title": sku,
+                            "api_quantity": api_quantity})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Imports `orders` new orders of the Shopify demo store through a channel of the store.
+    async fn import_orders(&self, orders: usize) {
+        let shop = self.world.sandbox.store("demo-shop").expect("shop");
+        shop.create_orders(orders);
+        let info = self.world.sandbox.store_info("demo-shop").expect("shop");
+        let channel = switchyard::store::channels::create(
+            &self.world.pool,
+            &self.world.deps.credentials_key,
+            self.account,
+            &switchyard::store::channels::NewChannel {
+                store_id: self.store_id,
+                name: "demo-shop",
+                base_url: &info.base_url,
+                credentials: &switchyard::sandbox_cmd::sandbox_credentials(info),
+                settings: &ChannelSettings::default(),
+            },
+        )
+        .await
+        .expect("channel");
+        let job = self.world.import(channel.id).await;
+        assert_eq!(job.status, switchyard::queue::JobStatus::Done, "{job:?}");
+    }
+
+    /// An entity as the API shows it now.
+    async fn read(&self, path: &str) -> Value {
+        let (status, body) = self.call(Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+}
+
+impl Harness {
+    /// Imports `n` new orders with an endpoint subscribed to `order.created`; returns each
+    /// webhook's `data` beside the order as the API shows it now.
+    async fn created_orders_sent_and_shown(&self, n: usize) -> Vec<(Value, Value)> {
+        let rx = receiver().await;
+        self.webhook(&rx.url(), &["order.created"]).await;
+        self.import_orders(n).await;
+        let got = rx.wait_for(n, WAIT).await;
+        rx.shutdown().await;
+        assert_eq!(got.len(), n, "one order.created per order");
+        let mut out = Vec::with_capacity(n);
+        for r in got {
+            let data = r.json["data"].clone();
+            let id = data["id"].as_i64().unwrap_or_default();
+            out.push((data, self.read(&format!("/v1/orders/{id}")).await));
+        }
+        out
+    }
+}
+
+/// (line id, product id) of each line of an order's JSON.
+fn line_ids(order: &Value) -> Vec<(Value, Value)> {
+    order["lines"]
+        .as_array()
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|l| (l["id"].clone(), l["product_id"].clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_webhooks_carry_the_line_and_product_ids_the_api_shows() {
+    let h = Harness::start_with(selling(&["MS-1", "WB-1"])).await;
+    h.product("MS-1", 1000).await;
+    let mut mapped = 0;
+    for (sent, shown) in h.created_orders_sent_and_shown(4).await {
+        let (sent, shown) = (line_ids(&sent), line_ids(&shown));
+        assert!(
+            !shown.is_empty() && shown.iter().all(|(id, _)| id.is_i64()),
+            "{shown:?}"
+        );
+        assert_eq!(
+            sent, shown,
+            "the webhook's (line id, product id) pairs are the API's"
+        );
+        mapped += shown.iter().filter(|(_, p)| p.is_i64()).count();
+    }
+    assert!(mapped > 0, "lines of the store's product name it");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_times_read_as_the_api_shows_them() {
+    let h = Harness::start_with(selling(&["HL-1"])).await;
+    for (sent, shown) in h.created_orders_sent_and_shown(3).await {
+        for field in ["updated_at", "placed_at", "paid_at"] {
+            assert_eq!(
+                sent[field], shown[field],
+                "`{field}` as the webhook sends it and as the API shows it"
+            );
+        }
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_at_import_send_product_updated_with_the_new_figures() {
+    let h = Harness::start_with(selling(&["MS-1"])).await;
+    let product = h.product("MS-1", 1000).await;
+    let path = format!("/v1/products/{}", product["id"]);
+    let rx = receiver().await;
+    h.webhook(&rx.url(), &["product.updated"]).await;
+    h.import_orders(5).await;
+    let now = h.read(&path).await;
+    assert!(
+        now["api_quantity"].as_i64().unwrap_or(1000) < 1000,
+        "the sales took stock: {now}"
+    );
+    // The import's last page announces the figures the API shows now.
+    let start = Instant::now();
+    loop {
+        let sent: Vec<Value> = rx
+            .deliveries()
+            .iter()
+            .filter(|r| r.event_type == "product.updated")
+            .map(|r| r.json["data"].clone())
+            .collect();
+        if sent.contains(&now) {
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "no product.updated with the figures the API shows ({now}); sent: {sent:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     rx.shutdown().await;
     h.stop().await;
 }

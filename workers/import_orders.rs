@@ -5,27 +5,30 @@
 //! fail backs off as one, whichever jobs ask for it, and ends in the dead letters (see
 //! [`attempt`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use apalis_core::task::data::Data;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::PgPool;
 
 use super::channel_lock::{follow_up, lock, LockError, LockKind};
 use super::Deps;
 use crate::config::QueuePolicy;
 use crate::connectors::{ConnectorError, SalesChannel};
+use crate::domain::event_type::Action;
 use crate::domain::{decide, Decision};
 use crate::domain::{OrderCursor, OrderPage};
-use crate::domain::{OrderStatus, SyncStatus, UnifiedOrder};
+use crate::domain::{OrderStatus, SyncStatus};
 use crate::jobs::{ImportOrders, JobKind};
 use crate::queue::{retry_delay, JobError, JobMeta, JobStatus};
 use crate::store::channels::ImportChannel;
+use crate::store::events::{self, Event};
 use crate::store::import_state::{self, Backoff, RunOutcome};
-use crate::store::orders::{self, UpsertOutcome};
+use crate::store::orders::{self, StoredOrder, UpsertOutcome};
 use crate::store::outbox::{self, OutboxItem};
+use crate::store::StoreError;
 use crate::store::{channel_products, channels, plugin_rules, products, stock};
 
 /// How long after a busy channel's running import its follow-up runs, at the earliest.
@@ -35,16 +38,16 @@ const FOLLOW_UP: Duration = Duration::from_secs(1);
 /// holds it then is only finding out that it should leave the attempt to this job.
 const CARRIER_WAIT: Duration = Duration::from_secs(5);
 
-/// The event an upsert causes, if any: what webhooks will announce.
-fn event_for(o: &UpsertOutcome, decision: &Decision) -> Option<&'static str> {
+/// What the event an upsert causes says happened to the order, if it causes one.
+fn event_for(o: &UpsertOutcome, decision: &Decision) -> Option<Action> {
     if o.created {
         return Some(match decision {
-            Decision::Import => "order.created",
-            Decision::Hold { .. } => "order.on_hold",
-            Decision::Exclude { .. } => "order.excluded",
+            Decision::Import => Action::Created,
+            Decision::Hold { .. } => Action::OnHold,
+            Decision::Exclude { .. } => Action::Excluded,
         });
     }
-    o.changed.then_some("order.updated")
+    o.changed.then_some(Action::Updated)
 }
 
 pub async fn run(
@@ -304,38 +307,28 @@ async fn apply_stock(
     Ok(Vec::new())
 }
 
-/// The event of an imported order, carrying the unified order (built from the copy in memory:
-/// its lines' switchyard ids are not known here and read as null) under `data`.
-fn order_event(
-    kind: &str,
-    channel: &crate::store::channels::ChannelRow,
-    outcome: &UpsertOutcome,
-    order: &crate::domain::ChannelOrder,
-    decision: &Decision,
-) -> Result<OutboxItem, JobError> {
-    let excluded_reason = match (outcome.sync_status, decision) {
-        (SyncStatus::Excluded, Decision::Exclude { reason }) => Some(reason.clone()),
-        _ => None,
-    };
-    let unified = orders::StoredOrder {
-        order: UnifiedOrder {
-            id: outcome.order_id,
-            store_id: channel.store_id,
-            channel_id: channel.id,
-            sync_status: outcome.sync_status,
-            updated_at: Utc::now(),
-            order: order.clone(),
-        },
-        excluded_reason,
-    };
-    let mut item =
-        crate::webhooks::events::event(kind, channel.store_id, outcome.order_id, &unified)?;
-    // Kept beside `data` for readers of the events stream that predate it.
-    if let OutboxItem::Event { payload } = &mut item {
-        payload["channel_id"] = json!(channel.id);
-        payload["sync_status"] = json!(outcome.sync_status);
-    }
-    Ok(item)
+/// The events of the page's orders, each carrying the order as stored now (its lines' ids,
+/// products and kits, its rule status), as the API shows it.
+async fn order_events_in_tx(
+    tx: &mut sqlx::PgConnection,
+    announced: &[(i64, Action)],
+) -> Result<Vec<OutboxItem>, JobError> {
+    let ids: Vec<i64> = announced.iter().map(|(id, _)| *id).collect();
+    let stored: HashMap<i64, StoredOrder> = orders::read_in_tx(tx, &ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.order.id, o))
+        .collect();
+    let all = announced
+        .iter()
+        .map(|(id, action)| match stored.get(id) {
+            Some(order) => Ok(Event::Order(*action, order)),
+            None => Err(StoreError::Corrupt(format!(
+                "order {id} vanished in the transaction that stored it"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    events::outbox_items(&all).map_err(JobError::from)
 }
 
 /// One page in one transaction: orders, their events, and the cursor after them.
@@ -353,7 +346,7 @@ async fn store_page(
         .collect();
     let outcomes = orders::upsert_page(&mut tx, channel, &decided).await?;
     let mut created = 0i64;
-    let mut items = Vec::new();
+    let mut announced: Vec<(i64, Action)> = Vec::new();
     let mut stock_changed: Vec<i64> = Vec::new();
     let page_skus: Vec<String> = page
         .iter()
@@ -376,13 +369,17 @@ async fn store_page(
         if touches_stock {
             stock_changed.extend(apply_stock(&mut tx, outcome, order.status).await?);
         }
-        if let Some(kind) = routing
+        if let Some(action) = routing
             .event(outcome.order_id)
             .or_else(|| event_for(outcome, decision))
         {
-            items.push(order_event(kind, channel, outcome, order, decision)?);
+            announced.push((outcome.order_id, action));
         }
     }
+    let mut items = order_events_in_tx(&mut tx, &announced).await?;
+    stock_changed.sort_unstable();
+    stock_changed.dedup();
+    items.extend(stock::moved_events_in_tx(&mut tx, &stock_changed).await?);
     items.extend(channel_products::stock_sync_jobs_in_tx(&mut tx, &stock_changed).await?);
     items.extend(routing.jobs);
     // One statement for the page's outbox rows: a round trip per order would dominate the page.

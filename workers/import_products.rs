@@ -7,11 +7,12 @@ use std::sync::Arc;
 use apalis_core::task::data::Data;
 
 use super::Deps;
+use crate::domain::event_type::Action;
 use crate::jobs::{ImportProducts, SyncStock};
 use crate::queue::JobError;
+use crate::store::events::{self, Event};
 use crate::store::outbox::{self, OutboxItem};
-use crate::store::{channel_products, channels, webhooks};
-use crate::webhooks::events::event;
+use crate::store::{channel_products, channels, products};
 
 pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
     let Some(ic) =
@@ -46,11 +47,7 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
         )
         .await?;
     }
-    let events = events_in_tx(&mut tx, channel.id, &created_products).await?;
-    if !events.is_empty() {
-        outbox::push_many_in_tx(&mut tx, &events).await?;
-        outbox::notify_in_tx(&mut tx).await?;
-    }
+    write_events_in_tx(&mut tx, channel.id, &created_products).await?;
     if !channels::auto_sync_targets(&mut tx, &[channel.id])
         .await?
         .is_empty()
@@ -71,25 +68,23 @@ pub async fn run(job: ImportProducts, deps: Data<Arc<Deps>>) -> Result<(), JobEr
     Ok(())
 }
 
-/// The events of this download, written in its transaction: `channel_product.created|updated`
+/// Writes the events of this download in its transaction: `channel_product.created|updated`
 /// for each listing it inserted or changed, `product.created` for each main product it added.
-async fn events_in_tx(
+async fn write_events_in_tx(
     tx: &mut sqlx::PgConnection,
     channel_id: i64,
     created_products: &[i64],
-) -> Result<Vec<OutboxItem>, JobError> {
-    let mut items = Vec::new();
-    let listings = webhooks::listings_changed_in_tx(tx, channel_id).await?;
-    for (created, row) in &listings {
-        let kind = match created {
-            true => "channel_product.created",
-            false => "channel_product.updated",
-        };
-        items.push(event(kind, row.store_id, row.id, row)?);
-    }
-    let products = webhooks::new_products_in_tx(tx, created_products).await?;
-    for p in &products {
-        items.push(event("product.created", p.store_id, p.id, p)?);
-    }
-    Ok(items)
+) -> Result<(), JobError> {
+    let listings = channel_products::changed_in_tx(tx, channel_id).await?;
+    let products = products::read_in_tx(tx, created_products).await?;
+    let action = |created: bool| match created {
+        true => Action::Created,
+        false => Action::Updated,
+    };
+    let all: Vec<Event<'_>> = listings
+        .iter()
+        .map(|(created, row)| Event::ChannelProduct(action(*created), row))
+        .chain(products.iter().map(|p| Event::Product(Action::Created, p)))
+        .collect();
+    events::write_in_tx(tx, &all).await.map_err(JobError::from)
 }

@@ -5,6 +5,9 @@
 //! same rule the channels get. An adjustment must carry an `Idempotency-Key`, because a delta
 //! retried after a lost response would otherwise be counted twice; the key is the movement's
 //! cause, so a replay answers the very same body.
+//!
+//! Every change commits with its event (`product.created`, `product.updated`, for stock
+//! movements too), written by the store in the change's own transaction.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -177,21 +180,6 @@ fn refusal(id: i64, err: StockError) -> Result<Response, AppError> {
     }
 }
 
-/// Writes a product's event for webhooks. The product's transaction is the store module's and
-/// has committed by now, so the event follows it in a statement of its own; a failure here is
-/// logged rather than failing a change that was made.
-async fn announce(state: &AppState, kind: &str, product: &products::ProductRow) {
-    let Ok(pool) = db(state) else { return };
-    let written = match crate::webhooks::events::event(kind, product.store_id, product.id, product)
-    {
-        Ok(item) => crate::store::webhooks::publish(pool, &[item]).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = written {
-        tracing::warn!(product_id = product.id, error = %e, "product event not written");
-    }
-}
-
 async fn create(
     State(state): State<AppState>,
     Account(account): Account,
@@ -211,7 +199,6 @@ async fn create(
     };
     match products::create(db(&state)?, account, &new).await {
         Ok(product) => {
-            announce(&state, "product.created", &product).await;
             let location = HeaderValue::from_str(&format!("/v1/products/{}", product.id))
                 .map_err(|_| not_found(product.id))?;
             Ok((StatusCode::CREATED, [(LOCATION, location)], Json(product)).into_response())
@@ -261,10 +248,7 @@ async fn update(
         title: body.title.as_deref().map(check_title).transpose()?,
     };
     match products::update(db(&state)?, account, id, &change).await {
-        Ok(Some(product)) => {
-            announce(&state, "product.updated", &product).await;
-            Ok(Json(product).into_response())
-        }
+        Ok(Some(product)) => Ok(Json(product).into_response()),
         Ok(None) => Err(not_found(id)),
         Err(e) => refusal(id, e.into()),
     }

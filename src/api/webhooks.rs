@@ -299,8 +299,7 @@ async fn test_send(
             "webhook {id} is disabled; enable it first"
         )));
     }
-    let data = json!({ "webhook_id": id, "message": "a test event from switchyard" });
-    let delivery = webhooks::test_send(pool, account, id, &data)
+    let delivery = webhooks::test_send(pool, account, id)
         .await?
         .ok_or_else(|| not_found(id))?;
     Ok((

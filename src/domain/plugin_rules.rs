@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::event_type;
 use super::filters::Decision;
 use super::FieldError;
 use crate::domain::{ChannelOrder, SyncStatus};
@@ -220,11 +221,11 @@ impl RuleStatus {
         }
     }
 
-    /// The event that announces an order given this status.
-    pub fn event(self) -> &'static str {
+    /// What the event that announces an order given this status says happened to it.
+    pub fn event(self) -> event_type::Action {
         match self {
-            RuleStatus::Excluded => "order.excluded",
-            RuleStatus::OnHold => "order.on_hold",
+            RuleStatus::Excluded => event_type::Action::Excluded,
+            RuleStatus::OnHold => event_type::Action::OnHold,
         }
     }
 }

@@ -5,22 +5,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// The entities whose changes a webhook can subscribe to.
-pub const ENTITIES: &[&str] = &["order", "product", "channel_product", "fulfilment"];
-/// What can happen to them.
-pub const ACTIONS: &[&str] = &["created", "updated", "excluded", "on_hold"];
-/// The event type of a test send: delivered to the one endpoint asked, whatever its triggers.
-pub const TEST_EVENT: &str = "webhook.test";
+use super::event_type::{Action, Entity, EventType};
 
 /// Longest `Retry-After` honoured: a receiver cannot park a delivery for longer than the
 /// schedule's own longest step would.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 3600);
 
-/// True when `trigger` is `<entity>.<action>` of the lists above.
+/// True when `trigger` names an event type of the catalogue (`<entity>.<action>`).
 pub fn is_trigger(trigger: &str) -> bool {
-    trigger
-        .split_once('.')
-        .is_some_and(|(e, a)| ENTITIES.contains(&e) && ACTIONS.contains(&a))
+    EventType::parse(trigger).is_some()
 }
 
 /// Checks and normalises a webhook's triggers: at least one, each known, duplicates dropped,
@@ -33,11 +26,12 @@ pub fn check_triggers(triggers: &[String]) -> Result<Vec<String>, String> {
     for t in triggers {
         let t = t.trim();
         if !is_trigger(t) {
+            let list = |names: Vec<&str>| names.join(", ");
             return Err(format!(
                 "`{t}` is not a trigger; use <entity>.<event> with entity one of {} and event \
                  one of {}",
-                ENTITIES.join(", "),
-                ACTIONS.join(", ")
+                list(Entity::ALL.map(Entity::as_str).to_vec()),
+                list(Action::ALL.map(Action::as_str).to_vec())
             ));
         }
         out.push(t.to_owned());
@@ -226,7 +220,7 @@ mod tests {
             assert!(check_triggers(&[bad.into()]).is_err(), "{bad}");
         }
         assert!(check_triggers(&[]).is_err());
-        assert!(!is_trigger(TEST_EVENT));
+        assert!(!is_trigger(crate::domain::event_type::WEBHOOK_TEST));
     }
 
     #[test]

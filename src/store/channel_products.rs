@@ -54,6 +54,26 @@ const COLUMNS: &str = "id, channel_id, store_id, external_product_id, external_v
      inventory_item_id, sku, title, image_url, price, dimensions, weight, customs, \
      channel_quantity, product_id, last_pushed_quantity, last_pushed_at, created_at, updated_at";
 
+/// A channel's listings written by the caller's transaction (inserted or changed: their
+/// `updated_at` is the transaction's `now()`), each with whether it is new: what that
+/// transaction's `channel_product.created` / `channel_product.updated` events carry.
+pub async fn changed_in_tx(
+    conn: &mut PgConnection,
+    channel_id: i64,
+) -> Result<Vec<(bool, ChannelProductRow)>, StoreError> {
+    let rows: Vec<ChannelProductRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM channel_products \
+         WHERE channel_id = $1 AND updated_at = now() ORDER BY id"
+    ))
+    .bind(channel_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.created_at == r.updated_at, r))
+        .collect())
+}
+
 /// What a listing should show on its channel now, against what it was last sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedStock {

@@ -3,16 +3,18 @@
 //! push-fulfilment worker makes (each with its `fulfilment.updated` event, and a synced one with
 //! the order status its shipped quantities imply).
 //!
-//! Every event's `data` is the fulfilment read back inside the transaction that changed it, in
-//! the same shape `GET /v1/fulfilments/{id}` serves, so webhook receivers see what the API shows.
+//! Every event's `data` is the entity read back inside the transaction that changed it, in the
+//! same shape `GET /v1/fulfilments/{id}` (or `GET /v1/orders/{id}`) serves, so webhook receivers
+//! see what the API shows (`super::events`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
+use super::events::Event;
 use super::outbox::{self, OutboxItem};
-use super::{enum_from_text, enum_text, AccountId, StoreError};
+use super::{enum_from_text, enum_text, orders, AccountId, StoreError};
+use crate::domain::event_type::Action;
 use crate::domain::fulfilment::{
     order_status_after, plan_lines, FulfilmentStatus, OrderedLine, RequestedLine, Tracking,
 };
@@ -163,20 +165,6 @@ async fn read(conn: &mut PgConnection, id: i64) -> Result<Option<Fulfilment>, St
     .fetch_all(&mut *conn)
     .await?;
     Ok(with_lines(conn, raw).await?.into_iter().next())
-}
-
-/// The outbox event announcing `f` as `kind` (`fulfilment.created` / `fulfilment.updated`).
-fn event(kind: &str, f: &Fulfilment) -> Result<OutboxItem, StoreError> {
-    let data = serde_json::to_value(f)
-        .map_err(|e| StoreError::Corrupt(format!("fulfilment JSON: {e}")))?;
-    Ok(OutboxItem::Event {
-        payload: json!({
-            "type": kind,
-            "store_id": f.store_id,
-            "fulfilment_id": f.id,
-            "data": data,
-        }),
-    })
 }
 
 /// A create request: the lines to ship (everything still unshipped when `None`), the tracking,
@@ -343,7 +331,7 @@ async fn create_inner(
         .ok_or_else(|| StoreError::Corrupt(format!("fulfilment {id} vanished in its insert")))?;
     let items = vec![
         OutboxItem::job(&PushFulfilment { fulfilment_id: id }, None)?,
-        event("fulfilment.created", &created)?,
+        Event::Fulfilment(Action::Created, &created).outbox_item()?,
     ];
     outbox::push_many_in_tx(&mut tx, &items).await?;
     outbox::notify_in_tx(&mut tx).await?;
@@ -444,7 +432,8 @@ pub async fn begin_push(
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("fulfilment {id} vanished while locked")))?;
     if before == FulfilmentStatus::Pending {
-        outbox::push_in_tx(&mut tx, &event("fulfilment.updated", &fulfilment)?).await?;
+        let event = Event::Fulfilment(Action::Updated, &fulfilment).outbox_item()?;
+        outbox::push_in_tx(&mut tx, &event).await?;
         outbox::notify_in_tx(&mut tx).await?;
     }
     tx.commit().await?;
@@ -496,7 +485,7 @@ pub async fn mark_synced(
     let f = read(&mut tx, id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("fulfilment {id} vanished while synced")))?;
-    items.push(event("fulfilment.updated", &f)?);
+    items.push(Event::Fulfilment(Action::Updated, &f).outbox_item()?);
     outbox::push_many_in_tx(&mut tx, &items).await?;
     outbox::notify_in_tx(&mut tx).await?;
     tx.commit().await?;
@@ -504,17 +493,15 @@ pub async fn mark_synced(
 }
 
 /// Moves the order to the status its synced fulfilments imply; returns the `order.updated`
-/// event when it moved.
+/// event, carrying the order as it is now, when it moved.
 async fn follow_order_status(
     conn: &mut PgConnection,
     order_id: i64,
 ) -> Result<Vec<OutboxItem>, StoreError> {
-    let (status, sync_status, store_id, channel_id): (String, String, i64, i64) = sqlx::query_as(
-        "SELECT status, sync_status, store_id, channel_id FROM orders WHERE id = $1 FOR UPDATE",
-    )
-    .bind(order_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
+        .bind(order_id)
+        .fetch_one(&mut *conn)
+        .await?;
     let current: OrderStatus = enum_from_text(&status)?;
     let to_pairs = |rows: Vec<(String, i64)>| -> Vec<(String, u32)> {
         rows.into_iter()
@@ -553,15 +540,11 @@ async fn follow_order_status(
     .bind(enum_text(&next)?)
     .execute(&mut *conn)
     .await?;
-    Ok(vec![OutboxItem::Event {
-        payload: json!({
-            "type": "order.updated",
-            "order_id": order_id,
-            "store_id": store_id,
-            "channel_id": channel_id,
-            "sync_status": sync_status,
-        }),
-    }])
+    orders::read_in_tx(conn, &[order_id])
+        .await?
+        .iter()
+        .map(|order| Event::Order(Action::Updated, order).outbox_item())
+        .collect()
 }
 
 /// Records that the fulfilment will not reach the channel, and why (for workers). Only a
@@ -586,7 +569,8 @@ pub async fn mark_failed(
     let f = read(&mut tx, id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("fulfilment {id} vanished while failing")))?;
-    outbox::push_in_tx(&mut tx, &event("fulfilment.updated", &f)?).await?;
+    let event = Event::Fulfilment(Action::Updated, &f).outbox_item()?;
+    outbox::push_in_tx(&mut tx, &event).await?;
     outbox::notify_in_tx(&mut tx).await?;
     tx.commit().await?;
     Ok(Some(f))

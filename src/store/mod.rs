@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod channel_products;
 pub mod channels;
+pub mod events;
 pub mod fulfilments;
 pub mod idempotency;
 pub mod import_state;

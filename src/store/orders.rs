@@ -820,9 +820,41 @@ pub async fn get_order(
     let Some(raw) = raw else {
         return Ok(None);
     };
-    let mut lines = lines_of(&mut conn, &[raw.id]).await?;
-    let order_lines = lines.remove(&raw.id).unwrap_or_default();
-    raw.into_stored(order_lines).map(Some)
+    Ok(with_lines(&mut conn, vec![raw]).await?.pop())
+}
+
+/// Orders by id, whatever their account, as the API shows them, in id order: what the events
+/// of the transaction that changed them carry.
+pub async fn read_in_tx(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<StoredOrder>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<OrderRaw> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o JOIN channels c ON c.id = o.channel_id \
+         WHERE o.id = ANY($1) ORDER BY o.id"
+    ))
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    with_lines(conn, rows).await
+}
+
+/// The orders of `rows`, in the order given, with their lines.
+async fn with_lines(
+    conn: &mut PgConnection,
+    rows: Vec<OrderRaw>,
+) -> Result<Vec<StoredOrder>, StoreError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut lines = lines_of(conn, &ids).await?;
+    rows.into_iter()
+        .map(|r| {
+            let order_lines = lines.remove(&r.id).unwrap_or_default();
+            r.into_stored(order_lines)
+        })
+        .collect()
 }
 
 /// A page of the account's orders by `(updated_at, id)`, oldest change first, so a client
@@ -870,15 +902,7 @@ pub async fn list_orders(
         ),
         _ => None,
     };
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut lines = lines_of(&mut conn, &ids).await?;
-    let orders = rows
-        .into_iter()
-        .map(|r| {
-            let order_lines = lines.remove(&r.id).unwrap_or_default();
-            r.into_stored(order_lines)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let orders = with_lines(&mut conn, rows).await?;
     Ok(OrderListPage {
         orders,
         next_cursor,

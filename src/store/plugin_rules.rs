@@ -14,7 +14,7 @@ use super::orders::UpsertOutcome;
 use super::outbox::OutboxItem;
 use super::{enum_text, AccountId, StoreError};
 use crate::domain::plugin_rules::{evaluate, Action, Condition, Facts, Rule, RuleStatus};
-use crate::domain::Decision;
+use crate::domain::{event_type, Decision};
 use crate::domain::{ChannelOrder, SyncStatus};
 use crate::jobs::RunPlugin;
 
@@ -349,7 +349,7 @@ impl PageRouting {
 
     /// The event announcing an order a rule gave a status (`order.excluded`, `order.on_hold`),
     /// which takes the place of the one the import would write.
-    pub fn event(&self, order_id: i64) -> Option<&'static str> {
+    pub fn event(&self, order_id: i64) -> Option<event_type::Action> {
         self.statuses.get(&order_id).map(|s| s.event())
     }
 }

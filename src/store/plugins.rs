@@ -16,6 +16,7 @@ use sqlx::PgPool;
 
 use super::{AccountId, StoreError};
 use crate::crypto::CredentialsKey;
+use crate::domain::event_type::{Action, Entity, EventType};
 use crate::store::channel_products;
 use crate::store::stock::{self, StockError};
 
@@ -330,10 +331,11 @@ pub async fn delivery_for_run(
     ) else {
         return Ok(None);
     };
-    let event = match reference {
-        Some(_) => "order.updated",
-        None => "order.created",
+    let action = match reference {
+        Some(_) => Action::Updated,
+        None => Action::Created,
     };
+    let event = EventType::new(Entity::Order, action).name();
     let body = serde_json::json!({
         "type": event,
         "plugin_id": plugin_id,
@@ -399,8 +401,8 @@ impl From<sqlx::Error> for ReportError {
 }
 
 /// Sets the plugin quantity of the SKU's product in the caller's store to what the plugin
-/// reports, and queues a stock push for every auto-sync channel that lists it (or a kit of it),
-/// all in one transaction with the outbox.
+/// reports, announces it (`product.updated`) and queues a stock push for every auto-sync channel
+/// that lists it (or a kit of it), all in one transaction with the outbox.
 ///
 /// Idempotent twice over: a report carrying a `key` already seen from this plugin changes
 /// nothing (even if later reports moved the quantity since, so a late replay cannot undo them),
@@ -469,11 +471,10 @@ pub async fn report_stock(
         key.map_or_else(|| ulid::Ulid::new().to_string(), str::to_owned)
     );
     let change = stock::set_plugin_quantity(&mut tx, product_id, quantity, &cause).await?;
-    let jobs = channel_products::stock_sync_jobs_in_tx(&mut tx, &[product_id]).await?;
-    super::outbox::push_many_in_tx(&mut tx, &jobs).await?;
-    if !jobs.is_empty() {
-        super::outbox::notify_in_tx(&mut tx).await?;
-    }
+    let mut items = stock::moved_events_in_tx(&mut tx, &[product_id]).await?;
+    items.extend(channel_products::stock_sync_jobs_in_tx(&mut tx, &[product_id]).await?);
+    super::outbox::push_many_in_tx(&mut tx, &items).await?;
+    super::outbox::notify_in_tx(&mut tx).await?;
     tx.commit().await?;
     Ok(report(change.movement.quantity_after, true, false))
 }

@@ -10,8 +10,10 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::channel_products;
+use super::events::{self, Event};
 use super::stock::StockError;
 use super::{is_unique_violation, AccountId, StoreError};
+use crate::domain::event_type::Action;
 use crate::domain::stock::{
     available_kit, available_product, check_components, ComponentFacts, ProposedComponent,
 };
@@ -179,10 +181,28 @@ async fn get_in(
     }
 }
 
+/// Products by id, whatever their account, as the API shows them, in id order: what the events
+/// of the transaction that changed them carry.
+pub async fn read_in_tx(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<ProductRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let raw: Vec<Raw> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM products WHERE id = ANY($1) ORDER BY id"
+    ))
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    complete(conn, raw).await
+}
+
 /// Creates a product in one of the account's stores: `MissingParent("store")` when the store is
 /// not the account's, `Conflict` when the store already has the SKU. Listings of the store's
 /// channels with this SKU and no product yet are mapped to it, and an opening API quantity is
-/// written to the ledger, all in one transaction.
+/// written to the ledger, all in one transaction with its `product.created` event.
 pub async fn create(
     pool: &PgPool,
     account: AccountId,
@@ -209,6 +229,7 @@ pub async fn create(
     let row = get_in(&mut tx, account, id)
         .await?
         .ok_or(StockError::NotFound(id))?;
+    events::write_in_tx(&mut tx, &[Event::Product(Action::Created, &row)]).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -250,7 +271,8 @@ pub async fn list(
 }
 
 /// Renames a product or changes its SKU; `Conflict` when the new SKU is taken in the store.
-/// Listings with the new SKU and no product yet are mapped to it.
+/// Listings with the new SKU and no product yet are mapped to it. Its `product.updated` event
+/// commits with it.
 pub async fn update(
     pool: &PgPool,
     account: AccountId,
@@ -277,6 +299,9 @@ pub async fn update(
         channel_products::map_unmapped_in_tx(&mut tx, account, store_id, id, sku).await?;
     }
     let row = get_in(&mut tx, account, id).await?;
+    if let Some(row) = &row {
+        events::write_in_tx(&mut tx, &[Event::Product(Action::Updated, row)]).await?;
+    }
     tx.commit().await?;
     Ok(row)
 }
@@ -316,7 +341,8 @@ pub async fn delete(pool: &PgPool, account: AccountId, id: i64) -> Result<Delete
 /// Makes one of the account's products a kit of `components` `(product id, quantity in kit)`,
 /// replacing any it had; an empty list makes it a plain product again. The list is checked by
 /// [`check_components`] (same store, no kit as component, no nesting, quantities of at least
-/// one); a refusal is `StockError::Invalid` naming the entry.
+/// one); a refusal is `StockError::Invalid` naming the entry. The kit's `product.updated` event
+/// commits with it.
 pub async fn set_components(
     pool: &PgPool,
     account: AccountId,
@@ -395,6 +421,7 @@ pub async fn set_components(
     let row = get_in(&mut tx, account, kit_id)
         .await?
         .ok_or(StockError::NotFound(kit_id))?;
+    events::write_in_tx(&mut tx, &[Event::Product(Action::Updated, &row)]).await?;
     tx.commit().await?;
     Ok(row)
 }

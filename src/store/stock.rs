@@ -9,6 +9,9 @@
 //! movement ids are in the order they were applied, so the running sum up to a movement is the
 //! quantity right after it: that is how a replayed request answers with the same figures as the
 //! first time.
+//!
+//! Whoever owns the transaction of a movement writes, in it, the `product.updated` events of
+//! [`moved_events_in_tx`], so the new figures are announced if and only if they committed.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -16,7 +19,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
-use super::{AccountId, StoreError};
+use super::events::Event;
+use super::outbox::{self, OutboxItem};
+use super::{products, AccountId, StoreError};
+use crate::domain::event_type::Action;
 use crate::domain::stock::{checked_quantity, delta_to, line_movements, ProductKind};
 use crate::domain::FieldError;
 use crate::domain::KitComponent;
@@ -291,11 +297,42 @@ async fn change_in_tx(
     })
 }
 
+/// A change in a transaction of its own, with its `product.updated` events.
 async fn change(pool: &PgPool, change: &Change<'_>) -> Result<StockChange, StockError> {
     let mut tx = pool.begin().await?;
     let done = change_in_tx(&mut tx, change).await?;
+    if !done.replayed {
+        let events = moved_events_in_tx(&mut tx, &[change.product_id]).await?;
+        outbox::push_many_in_tx(&mut tx, &events).await?;
+        outbox::notify_in_tx(&mut tx).await?;
+    }
     tx.commit().await?;
     Ok(done)
+}
+
+/// The `product.updated` events of a stock movement, in its transaction: one for each product
+/// of `moved` and one for each kit with one of them as a component (whose available quantity
+/// follows its components'), as the API shows them now. Several movements of a product in one
+/// transaction are announced once, when called once with them all.
+pub async fn moved_events_in_tx(
+    conn: &mut PgConnection,
+    moved: &[i64],
+) -> Result<Vec<OutboxItem>, StoreError> {
+    if moved.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM products WHERE id = ANY($1) \
+         UNION SELECT kit_id FROM kit_components WHERE component_id = ANY($1)",
+    )
+    .bind(moved)
+    .fetch_all(&mut *conn)
+    .await?;
+    products::read_in_tx(conn, &ids)
+        .await?
+        .iter()
+        .map(|p| Event::Product(Action::Updated, p).outbox_item())
+        .collect()
 }
 
 /// Writes a new product's opening API quantity as its first movement (cause `set`,

@@ -11,9 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
-use super::channel_products::ChannelProductRow;
+use super::events::Event;
 use super::outbox::{self, OutboxItem};
-use super::products::ProductRow;
 use super::{AccountId, StoreError};
 use crate::crypto::CredentialsKey;
 use crate::jobs::DeliverWebhook;
@@ -562,23 +561,35 @@ pub async fn test_send(
     pool: &PgPool,
     account: AccountId,
     id: i64,
-    data: &serde_json::Value,
 ) -> Result<Option<i64>, StoreError> {
     let mut tx = pool.begin().await?;
+    let store_id: Option<i64> =
+        // Locked so that the webhook is not deleted before its delivery is written.
+        sqlx::query_scalar(
+            "SELECT store_id FROM webhooks WHERE account_id = $1 AND id = $2 FOR KEY SHARE",
+        )
+            .bind(account.0)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(store_id) = store_id else {
+        return Ok(None);
+    };
+    let event = Event::WebhookTest {
+        store_id,
+        webhook_id: id,
+    };
     let delivery: Option<i64> = sqlx::query_scalar(&format!(
-        "WITH w AS (SELECT id, store_id FROM webhooks WHERE account_id = $1 AND id = $2), \
-         e AS ( \
+        "WITH e AS ( \
              INSERT INTO webhook_events (store_id, type, msg_id, payload) \
-             SELECT w.store_id, $3, {NEW_MSG_ID}, \
-                 jsonb_build_object('type', $3::text, 'store_id', w.store_id, 'data', $4::jsonb) \
-             FROM w RETURNING id) \
+             VALUES ($2, $3, {NEW_MSG_ID}, $4) RETURNING id) \
          INSERT INTO webhook_deliveries (webhook_id, event_id) \
-         SELECT w.id, e.id FROM w, e RETURNING id"
+         SELECT $1, e.id FROM e RETURNING id"
     ))
-    .bind(account.0)
     .bind(id)
-    .bind(crate::domain::webhook_schedule::TEST_EVENT)
-    .bind(sqlx::types::Json(data))
+    .bind(store_id)
+    .bind(event.name())
+    .bind(sqlx::types::Json(event.payload()?))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(delivery) = delivery else {
@@ -757,73 +768,4 @@ async fn restart_in_tx(
     .execute(&mut *conn)
     .await?;
     enqueue_in_tx(conn, ids, per_job).await
-}
-
-/// Products created in the caller's transaction among `ids`, as the API shows a new product
-/// (no stock, no components yet), for their `product.created` events.
-pub async fn new_products_in_tx(
-    conn: &mut PgConnection,
-    ids: &[i64],
-) -> Result<Vec<ProductRow>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    type Row = (i64, i64, String, String, DateTime<Utc>, DateTime<Utc>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, store_id, sku, title, created_at, updated_at FROM products \
-         WHERE id = ANY($1) ORDER BY id",
-    )
-    .bind(ids)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, store_id, sku, title, created_at, updated_at)| ProductRow {
-                id,
-                store_id,
-                sku,
-                title,
-                api_quantity: 0,
-                plugin_quantity: 0,
-                is_kit: false,
-                components: Vec::new(),
-                available_quantity: 0,
-                created_at,
-                updated_at,
-            },
-        )
-        .collect())
-}
-
-/// A channel's listings written by the caller's transaction (inserted or changed: their
-/// `updated_at` is the transaction's `now()`), each with whether it is new.
-pub async fn listings_changed_in_tx(
-    conn: &mut PgConnection,
-    channel_id: i64,
-) -> Result<Vec<(bool, ChannelProductRow)>, StoreError> {
-    let rows: Vec<ChannelProductRow> = sqlx::query_as(
-        "SELECT id, channel_id, store_id, external_product_id, external_variant_id, \
-             inventory_item_id, sku, title, image_url, price, dimensions, weight, customs, \
-             channel_quantity, product_id, last_pushed_quantity, last_pushed_at, created_at, \
-             updated_at \
-         FROM channel_products WHERE channel_id = $1 AND updated_at = now() ORDER BY id",
-    )
-    .bind(channel_id)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.created_at == r.updated_at, r))
-        .collect())
-}
-
-/// Writes events to the outbox in a transaction of their own, for a change already committed by
-/// code that owns its transaction.
-pub async fn publish(pool: &PgPool, items: &[OutboxItem]) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    outbox::push_many_in_tx(&mut tx, items).await?;
-    outbox::notify_in_tx(&mut tx).await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -1,15 +1,14 @@
 //! Outbound webhooks (DESIGN.md "Webhooks (outbound)"): Standard Webhooks signing, the client
-//! that sends them (on the guarded outbound client), and the shape of events and of the bodies
-//! delivered.
+//! that sends them (on the guarded outbound client), and the shape of the bodies delivered.
 //!
-//! The flow: a domain transaction writes an event to the outbox (built by [`events`]); the relay
-//! fans it out, in the transaction that takes it from the outbox, into one delivery per matching
-//! enabled webhook (`store::webhooks::fan_out_in_tx`); the deliver-webhook worker signs and POSTs
-//! each, following the retry schedule of `domain::webhook_schedule`.
+//! The flow: a domain transaction writes an event to the outbox (built by the event catalogue,
+//! `store::events`); the relay fans it out, in the transaction that takes it from the outbox,
+//! into one delivery per matching enabled webhook (`store::webhooks::fan_out_in_tx`); the
+//! deliver-webhook worker signs and POSTs each, following the retry schedule of
+//! `domain::webhook_schedule`.
 
 pub mod batcher;
 pub mod client;
-pub mod events;
 pub mod signature;
 
 pub use client::{Answer, WebhookClient};

@@ -2,11 +2,13 @@
 //! field, job state) and what the queue holds afterwards.
 
 mod api_helpers;
+mod app_helpers;
 mod http_helpers;
 
 use std::time::Duration;
 
-use api_helpers::{problem, spawn_app, test_settings};
+use api_helpers::{problem, spawn_app};
+use app_helpers::settings;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -591,7 +593,7 @@ async fn readiness_reports_what_is_reachable() {
     assert_eq!(ready.status(), StatusCode::OK);
 
     // The same API with a database nobody listens on: not ready, and it says which store.
-    let settings = test_settings();
+    let settings = settings();
     let unreachable = sqlx::postgres::PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(500))
         .connect_lazy("postgres://postgres@127.0.0.1:1/switchyard_test")

@@ -4,12 +4,14 @@
 //! query string or an opaque cursor; whatever slips past the edge and makes PostgreSQL raise a
 //! data error is still a 422, logged below ERROR. And a fuzz run over every route answers no 5xx.
 
+mod app_helpers;
 mod fuzz_helpers;
 mod http_helpers;
 mod tenant_helpers;
 
 use std::sync::{Arc, Mutex};
 
+use app_helpers::{key, send, spawn_server, TestServer};
 use axum::response::IntoResponse;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -18,7 +20,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::api::error::AppError;
 use switchyard::store::StoreError;
-use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, unique, Tenant, TestServer};
+use tenant_helpers::{channel, pool, tenant, unique, Tenant};
 use tracing::Level;
 use tracing_subscriber::layer::SubscriberExt;
 

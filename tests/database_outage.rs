@@ -2,16 +2,18 @@
 //! the API serves again once the database is back. The test's own TCP proxy stands between the
 //! API and PostgreSQL, so "down" is the proxy cut, not the shared server stopped.
 
+mod app_helpers;
 mod proxy_helpers;
 mod tenant_helpers;
 
 use std::net::ToSocketAddrs;
 use std::time::{Duration, Instant};
 
+use app_helpers::{send, settings, spawn_server_with};
 use proxy_helpers::TcpProxy;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tenant_helpers::{pool, send, settings, spawn_server_with, tenant};
+use tenant_helpers::{pool, tenant};
 
 /// Longer than any answer from a healthy local database, with room for a slow CI machine, and
 /// well under the 5 s a read used to hang.

@@ -1,11 +1,13 @@
 //! The store layer against the real PostgreSQL: idempotent order upserts, status history, lines,
 //! list filters and cursor paging, import state and the outbox.
 
+mod app_helpers;
 mod tenant_helpers;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use app_helpers::{key, settings};
 use switchyard::domain::{decide, ChannelSettings, Decision};
 use switchyard::domain::{OrderCursor, OrderStatus, SyncStatus};
 use switchyard::jobs::{ImportOrders, ImportReason};
@@ -13,7 +15,7 @@ use switchyard::store::channels;
 use switchyard::store::import_state::{self, RunOutcome};
 use switchyard::store::orders::{self, OrderFilter};
 use switchyard::store::outbox::{self, OutboxItem, Taken};
-use tenant_helpers::{at, channel, channel_with, key, line, order, pool, settings, tenant, unique};
+use tenant_helpers::{at, channel, channel_with, line, order, pool, tenant, unique};
 
 async fn event_rows(pool: &sqlx::PgPool, order_id: i64) -> Vec<(String, Option<String>, String)> {
     sqlx::query_as(

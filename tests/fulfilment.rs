@@ -2,6 +2,7 @@
 //! through the API, the real push-fulfilment pool and outbox relay, PostgreSQL and Redis, and the
 //! sandbox's own record of what was shipped.
 
+mod app_helpers;
 mod http_helpers;
 mod import_helpers;
 
@@ -10,10 +11,10 @@ use http_helpers::problem;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app_helpers::{spawn_server_with, TestServer};
 use import_helpers::World;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use switchyard::app::Application;
 use switchyard::connectors;
 use switchyard::domain::{ChannelSettings, Decision};
 use switchyard::jobs::{JobKind, PushFulfilment};
@@ -23,8 +24,6 @@ use switchyard::store::channels::{self, ChannelRow};
 use switchyard::store::orders::{self, OrderFilter, StoredOrder};
 use switchyard::store::{accounts, fulfilments};
 use switchyard_sandbox::{FaultKnobs, FulfilmentView, GeneratorConfig, SandboxConfig, SimStore};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 const SHOP: &str = "demo-shop";
 const WOO: &str = "demo-woo";
@@ -52,13 +51,10 @@ fn config() -> SandboxConfig {
 /// `orders` orders imported from it.
 struct Fx {
     world: World,
-    api: String,
-    client: reqwest::Client,
+    api: TestServer,
     token: String,
     channel: ChannelRow,
     sim: Arc<dyn SimStore>,
-    stop_api: watch::Sender<bool>,
-    server: JoinHandle<anyhow::Result<()>>,
 }
 
 impl Fx {
@@ -68,10 +64,7 @@ impl Fx {
             .await
             .unwrap()
             .token;
-        let app = Application::build(world.settings.clone()).await.unwrap();
-        let api = format!("http://127.0.0.1:{}", app.port());
-        let (stop_api, rx) = watch::channel(false);
-        let server = tokio::spawn(app.run_until(rx));
+        let api = spawn_server_with(world.settings.clone()).await;
         let sim = world.sandbox.store(store).unwrap();
         sim.create_orders(orders);
         let store_id = world.store("brand").await;
@@ -80,25 +73,17 @@ impl Fx {
             .await;
         let job = world.import(channel.id).await;
         assert_eq!(job.status, JobStatus::Done, "{job:?}");
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
         Fx {
             world,
             api,
-            client,
             token,
             channel,
             sim,
-            stop_api,
-            server,
         }
     }
 
     async fn stop(self) {
-        let _ = self.stop_api.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        self.api.stop().await;
         self.world.stop().await;
     }
 
@@ -123,22 +108,17 @@ impl Fx {
         order["status"].as_str().unwrap_or_default().to_owned()
     }
 
-    fn req(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.api))
-            .bearer_auth(token)
-    }
-
     async fn post(&self, order_id: i64, body: &Value) -> reqwest::Response {
-        self.req(
-            reqwest::Method::POST,
-            &format!("/v1/orders/{order_id}/fulfilments"),
-            &self.token,
-        )
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+        self.api
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/orders/{order_id}/fulfilments"),
+                &self.token,
+            )
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Creates a fulfilment that must be accepted; returns its JSON.
@@ -150,7 +130,8 @@ impl Fx {
 
     async fn get(&self, path: &str) -> Value {
         let res = self
-            .req(reqwest::Method::GET, path, &self.token)
+            .api
+            .request(reqwest::Method::GET, path, &self.token)
             .send()
             .await
             .unwrap();
@@ -784,7 +765,8 @@ async fn another_accounts_orders_and_fulfilments_are_not_found() {
     ];
     for (method, path) in cases {
         let res = fx
-            .req(method.clone(), &path, &other.token)
+            .api
+            .request(method.clone(), &path, &other.token)
             .json(&json!({}))
             .send()
             .await
@@ -806,14 +788,15 @@ async fn a_create_retried_with_its_idempotency_key_ships_once() {
     let order = fx.order(|_| true).await;
     let other = fx.order(|o| o.order.id != order.order.id).await;
     let send = |order_id: i64| {
-        fx.req(
-            reqwest::Method::POST,
-            &format!("/v1/orders/{order_id}/fulfilments"),
-            &fx.token,
-        )
-        .header("Idempotency-Key", "ship-42")
-        .json(&json!({"tracking_number": "IDEM-1"}))
-        .send()
+        fx.api
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/orders/{order_id}/fulfilments"),
+                &fx.token,
+            )
+            .header("Idempotency-Key", "ship-42")
+            .json(&json!({"tracking_number": "IDEM-1"}))
+            .send()
     };
     let first = send(order.order.id).await.unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);

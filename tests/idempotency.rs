@@ -1,12 +1,14 @@
 //! `Idempotency-Key` on POST, through the HTTP API: a retried request gets the first answer and
 //! causes nothing new; the same key with another request, or from another caller, does not.
 
+mod app_helpers;
 mod http_helpers;
 mod tenant_helpers;
 
+use app_helpers::{settings, spawn_server, spawn_server_with, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tenant_helpers::{pool, settings, spawn_server, spawn_server_with, tenant, unique, TestServer};
+use tenant_helpers::{pool, tenant, unique};
 
 async fn create_store(
     app: &TestServer,

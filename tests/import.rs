@@ -1,10 +1,12 @@
 //! Order import end to end: the sandbox platforms, the real import-orders pool, PostgreSQL.
 
+mod app_helpers;
 mod import_helpers;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use app_helpers::spawn_server_with;
 use import_helpers::World;
 use serde_json::Value;
 use switchyard::domain::{ChannelSettings, CountryFilter, FilterMode, SkuFilter};
@@ -297,22 +299,17 @@ async fn two_stores_are_kept_apart() {
 async fn a_signed_channel_webhook_imports_at_once_and_a_forged_one_changes_nothing() {
     use switchyard::jobs::{ImportOrders, JobKind};
     let world = World::start(SandboxConfig::demo(), true).await;
-    let app = switchyard::app::Application::build(world.settings.clone())
-        .await
-        .expect("API starts");
-    let port = app.port();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(app.run_until(stop_rx));
+    let app = spawn_server_with(world.settings.clone()).await;
 
     let store = world.store("brand").await;
     let channel = world
         .channel(store, "demo-shop", ChannelSettings::default())
         .await;
     let shop = world.sandbox.store("demo-shop").unwrap();
-    let address = format!(
-        "http://127.0.0.1:{port}/v1/channels/{}/inbound/orders/create",
+    let address = app.url(&format!(
+        "/v1/channels/{}/inbound/orders/create",
         channel.id
-    );
+    ));
     shop.register_webhook("orders/create", &address).unwrap();
 
     // No manual import: the platform's webhook is what brings the order in.
@@ -340,9 +337,9 @@ async fn a_signed_channel_webhook_imports_at_once_and_a_forged_one_changes_nothi
     // A forged call: right shape, wrong signature.
     let queue = world.broker.queue(ImportOrders::QUEUE).unwrap();
     let enqueued = queue.stats().await.unwrap().enqueued_total;
-    let client = reqwest::Client::new();
     for signature in [None, Some("bm90IHRoZSBzaWduYXR1cmU=")] {
-        let mut req = client
+        let mut req = app
+            .client
             .post(&address)
             .header("content-type", "application/json")
             .header("x-shopify-topic", "orders/create")
@@ -359,7 +356,6 @@ async fn a_signed_channel_webhook_imports_at_once_and_a_forged_one_changes_nothi
         "a forged call enqueued work"
     );
 
-    let _ = stop_tx.send(true);
-    let _ = server.await;
+    app.stop().await;
     world.stop().await;
 }

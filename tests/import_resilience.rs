@@ -2,6 +2,7 @@
 //! process killed mid-import. Every order must end up imported exactly once. A platform that
 //! never recovers must be backed off from and end in the dead letters.
 
+mod app_helpers;
 mod import_helpers;
 
 use std::collections::BTreeSet;
@@ -193,7 +194,7 @@ const CALLS_PER_RUN: usize = 5;
 async fn a_channel_whose_platform_always_fails_backs_off_and_dead_letters_however_its_imports_race()
 {
     let max_attempts = 4;
-    let mut settings = import_helpers::settings();
+    let mut settings = app_helpers::settings_with_own_database();
     // No jitter, so each delay between runs is exact: 200, 400, 800 ms (config/test.toml).
     settings.queues.insert(
         "import_orders".into(),

@@ -1,8 +1,10 @@
 //! The page-level order upsert against the real PostgreSQL: it must store exactly what upserting
 //! one order at a time stores, and importing the same page again must change nothing.
 
+mod app_helpers;
 mod tenant_helpers;
 
+use app_helpers::{key, settings};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use switchyard::domain::{decide, ChannelSettings, Decision};
@@ -10,7 +12,7 @@ use switchyard::domain::{ChannelOrder, OrderStatus, SyncStatus};
 use switchyard::store::channels::ChannelRow;
 use switchyard::store::orders::{self, StoredOrder, UpsertOutcome};
 use switchyard::store::AccountId;
-use tenant_helpers::{at, channel, key, line, order, pool, settings, tenant, unique};
+use tenant_helpers::{at, channel, line, order, pool, tenant, unique};
 
 /// Three orders unlike each other: an ordinary one, an unpaid one with a nanosecond time and
 /// no addresses or tags, and one with a single line.

@@ -3,6 +3,7 @@
 //! unless `outbound.allow_cidrs` admits the address; and no answer, a platform's or a webhook
 //! receiver's, is read past its cap.
 
+mod app_helpers;
 mod import_helpers;
 mod tenant_helpers;
 
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use app_helpers::{key, send, spawn_server_with};
 use import_helpers::World;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -22,7 +24,7 @@ use switchyard::store::channels::{self, NewChannel};
 use switchyard::store::stores;
 use switchyard::webhooks::{generate_secret, WebhookClient};
 use switchyard_sandbox::SandboxConfig;
-use tenant_helpers::{key, pool, send, spawn_server_with, tenant, unique};
+use tenant_helpers::{pool, tenant, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -102,7 +104,7 @@ fn loopback_allowed(max_response_bytes: usize) -> ClientSettings {
 #[tokio::test]
 async fn creating_or_changing_a_channel_never_connects_to_an_internal_address() {
     let canary = Canary::start().await;
-    let mut settings = tenant_helpers::settings();
+    let mut settings = app_helpers::settings();
     settings.outbound.allow_cidrs.clear();
     let app = spawn_server_with(settings).await;
     let pool = pool().await;
@@ -140,7 +142,7 @@ async fn creating_or_changing_a_channel_never_connects_to_an_internal_address() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poll_never_connects_to_an_internal_address() {
     let canary = Canary::start().await;
-    let mut settings = import_helpers::settings();
+    let mut settings = app_helpers::settings_with_own_database();
     settings.outbound.allow_cidrs.clear();
     let world = World::start_with(settings, SandboxConfig::default(), true).await;
     let store = world.store("ssrf").await;
@@ -260,7 +262,7 @@ async fn a_platform_answer_over_the_cap_fails_the_call_unread() {
 
 #[tokio::test]
 async fn a_webhook_answer_over_the_cap_fails_the_attempt_unread() {
-    let mut settings = tenant_helpers::settings();
+    let mut settings = app_helpers::settings();
     settings.webhooks.max_response_bytes = 64 * 1024;
     let client = WebhookClient::new(&settings).expect("a webhook client");
     let secret = generate_secret();

@@ -1,17 +1,19 @@
 //! The plugins and plugin-rules API, and the plugin callbacks' security, over HTTP against the
 //! real server, PostgreSQL and Redis.
 
+mod app_helpers;
 mod http_helpers;
 mod tenant_helpers;
 
 use http_helpers::problem;
 
+use app_helpers::{send, spawn_server, TestServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::store::products::{self, NewProduct};
-use tenant_helpers::{pool, send, spawn_server, tenant, unique, TestServer};
+use tenant_helpers::{pool, tenant, unique};
 
 async fn store(server: &TestServer, token: &str) -> i64 {
     let res = send(
@@ -303,7 +305,7 @@ async fn rules_are_ordered_validated_and_route_only_to_their_own_stores_plugins(
         assert_eq!(p["field"], field, "{p}");
     }
     // A channel condition must name the store's own channels.
-    let key = tenant_helpers::key(&server.settings);
+    let key = app_helpers::key(&server.settings);
     let own = tenant_helpers::channel(&pool, &key, a.account).await;
     let p = problem(
         create(json!({

@@ -4,14 +4,15 @@
 //! tracking number; with the centre failing and hanging, every routed order still arrives once.
 //! Rules that exclude or hold an order fire the matching webhooks.
 
+mod app_helpers;
 mod import_helpers;
 
 use std::time::{Duration, Instant};
 
+use app_helpers::{spawn_server_with, TestServer};
 use import_helpers::{orders_of, World};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use switchyard::app::Application;
 use switchyard::domain::plugin_rules::{Action, Condition};
 use switchyard::domain::ChannelSettings;
 use switchyard::store::plugin_rules::{self, NewRule};
@@ -22,8 +23,6 @@ use switchyard_sandbox::fulfilment_centre::{
 };
 use switchyard_sandbox::webhook_receiver::WebhookReceiver;
 use switchyard_sandbox::{FaultKnobs, GeneratorConfig, SandboxConfig, SimStore};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 const SHOP: &str = "demo-shop";
 const ROUTED: &str = "HL-1";
@@ -31,9 +30,7 @@ const ROUTED: &str = "HL-1";
 /// The world, an API server for the callbacks, the centre, and a plugin routed `ROUTED`.
 struct Rig {
     world: World,
-    api: String,
-    stop: watch::Sender<bool>,
-    server: JoinHandle<anyhow::Result<()>>,
+    api: TestServer,
     fc: FulfilmentCentreHandle,
     secrets: NewPluginSecrets,
     channel: i64,
@@ -52,10 +49,7 @@ impl Rig {
             .store(SHOP)
             .unwrap()
             .set_generator_config(orders_of(ROUTED));
-        let app = Application::build(world.settings.clone()).await.unwrap();
-        let api = format!("http://127.0.0.1:{}", app.port());
-        let (stop, rx) = watch::channel(false);
-        let server = tokio::spawn(app.run_until(rx));
+        let api = spawn_server_with(world.settings.clone()).await;
         let fc = FulfilmentCentre::start(fc_config).await.unwrap();
         let secrets = plugins::create(
             &world.pool,
@@ -70,7 +64,11 @@ impl Rig {
         )
         .await
         .unwrap();
-        fc.configure(&secrets.signing_secret, &secrets.callback_token, &api);
+        fc.configure(
+            &secrets.signing_secret,
+            &secrets.callback_token,
+            &api.address,
+        );
         plugin_rules::create(
             &world.pool,
             world.account,
@@ -92,8 +90,6 @@ impl Rig {
         Rig {
             world,
             api,
-            stop,
-            server,
             fc,
             secrets,
             channel,
@@ -122,8 +118,7 @@ impl Rig {
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        self.api.stop().await;
         self.fc.shutdown().await;
         self.world.stop().await;
     }
@@ -238,7 +233,7 @@ async fn fulfilment_callbacks_need_the_token_reach_only_routed_orders_and_replay
     let client = reqwest::Client::new();
     let call = |token: Option<&str>, order: i64, tracking: &str| {
         let mut req = client
-            .post(format!("{}/v1/plugin-callbacks/fulfilments", rig.api))
+            .post(rig.api.url("/v1/plugin-callbacks/fulfilments"))
             .json(&json!({
                 "order_id": order,
                 "lines": [{"line_id": line, "quantity": 1}],
@@ -319,7 +314,7 @@ async fn a_plugins_token_cannot_report_on_another_plugins_or_another_stores_orde
         .await
         .unwrap();
         let res = reqwest::Client::new()
-            .post(format!("{}/v1/plugin-callbacks/fulfilments", rig.api))
+            .post(rig.api.url("/v1/plugin-callbacks/fulfilments"))
             .bearer_auth(&other.callback_token)
             .json(&json!({
                 "order_id": id,

@@ -2,14 +2,16 @@
 //! pool and outbox relay, PostgreSQL, and the jobs and events that reach Redis. Also a plugin's
 //! stock report reaching every auto-sync channel in the sandbox.
 
+mod app_helpers;
 mod import_helpers;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use app_helpers::spawn_server_with;
 use import_helpers::{orders_of, wait_for_level, World};
+use reqwest::Method;
 use serde_json::{json, Value};
-use switchyard::app::Application;
 use switchyard::config::QueueOverrides;
 use switchyard::domain::plugin_rules::{Action, Comparison, Condition, RuleStatus};
 use switchyard::domain::ChannelSettings;
@@ -22,7 +24,6 @@ use switchyard::store::plugins::{self, NewPlugin, NewPluginSecrets, PluginUpdate
 use switchyard::store::products::{self, NewProduct};
 use switchyard_sandbox::fulfilment_centre::{FulfilmentCentre, FulfilmentCentreConfig};
 use switchyard_sandbox::SandboxConfig;
-use tokio::sync::watch;
 
 async fn plugin(world: &World, store: i64, name: &str) -> NewPluginSecrets {
     plugins::create(
@@ -650,21 +651,16 @@ async fn a_plugin_stock_report_reaches_every_auto_sync_channel_once() {
     let fc = plugin(&world, store, "north").await;
 
     // The API, on the world's database and Redis prefix.
-    let app = Application::build(world.settings.clone()).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (stop, rx) = watch::channel(false);
-    let server = tokio::spawn(app.run_until(rx));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let app = spawn_server_with(world.settings.clone()).await;
     let report = |key: &'static str, quantity: i64| {
-        client
-            .post(format!("{base}/v1/plugin-callbacks/stock"))
-            .bearer_auth(&fc.callback_token)
-            .header("idempotency-key", key)
-            .json(&json!({"sku": "MS-1", "quantity": quantity}))
-            .send()
+        app.request(
+            Method::POST,
+            "/v1/plugin-callbacks/stock",
+            &fc.callback_token,
+        )
+        .header("idempotency-key", key)
+        .json(&json!({"sku": "MS-1", "quantity": quantity}))
+        .send()
     };
     let res = report("count-1", 25).await.unwrap();
     assert_eq!(res.status(), 200);
@@ -704,15 +700,14 @@ async fn a_plugin_stock_report_reaches_every_auto_sync_channel_once() {
     let centre = FulfilmentCentre::start(FulfilmentCentreConfig::default())
         .await
         .unwrap();
-    centre.configure(&fc.signing_secret, &fc.callback_token, &base);
+    centre.configure(&fc.signing_secret, &fc.callback_token, &app.address);
     centre.set_stock("MS-1", 60);
     assert_eq!(centre.report_stock().await["MS-1"], Some(200));
     for s in &sims {
         wait_for_level(s.as_ref(), "MS-1", 160).await;
     }
     centre.shutdown().await;
-    let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    app.stop().await;
     world.stop().await;
 }
 
@@ -732,7 +727,7 @@ async fn pending_run_plugin(world: &World) -> Vec<(i64, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_of_an_order_whose_plugin_is_down_leave_one_pending_job_per_plugin_and_order() {
-    let mut settings = import_helpers::settings();
+    let mut settings = app_helpers::settings_with_own_database();
     // Each send to the down plugin fails at once and then waits a minute for its retry: every
     // later update lands while that retry is pending.
     settings.queues.insert(

@@ -2,17 +2,19 @@
 //! Redis: CRUD, validation naming the field, stock set / adjust / plugin stock with the
 //! `Idempotency-Key` replay, kits, the ledger, and another account's ids answering 404.
 
+mod app_helpers;
 mod http_helpers;
 mod tenant_helpers;
 
 use http_helpers::problem;
 
+use app_helpers::{key, send, spawn_server, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use switchyard::domain::{Listing, ListingId};
 use switchyard::store::channel_products;
-use tenant_helpers::{channel, key, pool, send, spawn_server, tenant, Tenant, TestServer};
+use tenant_helpers::{channel, pool, tenant, Tenant};
 
 async fn ok_json(res: reqwest::Response, status: StatusCode) -> Value {
     let url = res.url().clone();

@@ -1,6 +1,7 @@
 //! import-products end to end: each channel's listings arrive with their image, weight,
 //! dimensions and customs details, as each platform states them.
 
+mod app_helpers;
 mod import_helpers;
 
 use import_helpers::World;

@@ -1,11 +1,13 @@
 //! The queue's behaviours, each against a real Redis under its own key prefix.
 
+mod app_helpers;
 mod queue_helpers;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app_helpers::settings;
 use queue_helpers::*;
 use redis::AsyncCommands;
 use switchyard::config::QueueOverrides;

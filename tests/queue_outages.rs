@@ -4,6 +4,7 @@
 
 #[allow(dead_code)]
 mod api_helpers;
+mod app_helpers;
 mod http_helpers;
 mod queue_helpers;
 
@@ -15,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use app_helpers::settings;
 use queue_helpers::{
-    broker_with, eventually, probe_queue, queue_key, run_probe, settings, Probe, ProbeState,
+    broker_with, eventually, probe_queue, queue_key, run_probe, Probe, ProbeState,
 };
 use redis::AsyncCommands;
 use serde_json::json;
@@ -313,7 +315,7 @@ async fn relay(client: TcpStream, upstream: &str, budget: Arc<Mutex<Option<usize
 async fn a_bulk_enqueue_cut_off_midway_is_stored_wholly_or_not_at_all() {
     const JOBS: u64 = 1000;
     let proxy = CuttingProxy::start("127.0.0.1:6379").await;
-    let mut through_proxy = api_helpers::test_settings();
+    let mut through_proxy = app_helpers::settings();
     through_proxy.redis.url = proxy.url();
     let app = api_helpers::spawn_app_with(through_proxy.clone()).await;
     // The test reads what was stored straight from Redis, past the proxy.

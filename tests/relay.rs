@@ -4,15 +4,16 @@
 //! when that push never happened. Each test runs on a database of its own, so no other test's
 //! relay takes its rows.
 
+mod app_helpers;
 mod queue_helpers;
 
 use std::time::Duration;
 
-use queue_helpers::{broker_with, eventually, settings};
+use app_helpers::{drop_database, key, settings_with_own_database};
+use queue_helpers::{broker_with, eventually};
 use serde_json::json;
 use sqlx::PgPool;
 use switchyard::config::Settings;
-use switchyard::crypto::CredentialsKey;
 use switchyard::jobs::{DeliverWebhook, JobKind};
 use switchyard::outbox::relay;
 use switchyard::queue::{Broker, JobStatus, Queue};
@@ -22,35 +23,23 @@ use switchyard::store::{accounts, stores, AccountId};
 use switchyard::{db, jobs::Noop};
 
 /// Settings, a pool and a broker on a database of the test's own.
-async fn own_database() -> (Settings, String, PgPool, Broker) {
-    let mut settings = settings();
-    let name = format!(
-        "switchyard_relay_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    settings.database.url = format!("postgres://localhost/{name}");
+async fn own_database() -> (Settings, PgPool, Broker) {
+    let mut settings = settings_with_own_database();
     // Small enough that one endpoint's three deliveries need two jobs.
     settings.webhooks.deliveries_per_job = 2;
     let pool = db::prepare(&settings.database)
         .await
         .expect("a database of its own");
     let broker = broker_with(&settings).await;
-    (settings, name, pool, broker)
+    (settings, pool, broker)
 }
 
 /// Removes the test's queue, events stream and database.
-async fn tear_down(name: &str, pool: PgPool, broker: &Broker, queue: Queue) {
+async fn tear_down(settings: &Settings, pool: PgPool, broker: &Broker, queue: Queue) {
     queue.destroy().await.unwrap();
     let _ = redis::AsyncCommands::del::<_, ()>(&mut broker.conn(), relay::events_key(broker)).await;
     pool.close().await;
-    // The maintenance database: connecting to a test database here would migrate it.
-    let admin = PgPool::connect("postgres://localhost/postgres")
-        .await
-        .unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    drop_database(settings).await;
 }
 
 async fn outbox_rows(pool: &PgPool) -> i64 {
@@ -62,7 +51,7 @@ async fn outbox_rows(pool: &PgPool) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
-    let (_, name, pool, broker) = own_database().await;
+    let (settings, pool, broker) = own_database().await;
 
     // A domain transaction writes its jobs and events and commits; nothing relays yet.
     let mut tx = pool.begin().await.unwrap();
@@ -110,7 +99,7 @@ async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
 
     let _ = stop_tx.send(true);
     let _ = running.await;
-    tear_down(&name, pool, &broker, queue).await;
+    tear_down(&settings, pool, &broker, queue).await;
 }
 
 /// A store with one webhook subscribed to `order.created`.
@@ -121,7 +110,7 @@ struct Hooked {
 }
 
 async fn store_with_webhook(settings: &Settings, pool: &PgPool) -> Hooked {
-    let key = CredentialsKey::from_hex(&settings.crypto.credentials_key).unwrap();
+    let key = key(settings);
     let (account, _) = accounts::create_account(pool, "relay", "t").await.unwrap();
     let store = stores::create(pool, account, "s").await.unwrap();
     let triggers = vec!["order.created".to_owned()];
@@ -156,7 +145,7 @@ async fn deliveries(pool: &PgPool) -> Vec<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind() {
-    let (settings, name, pool, broker) = own_database().await;
+    let (settings, pool, broker) = own_database().await;
     let hooked = store_with_webhook(&settings, &pool).await;
     let store = hooked.store;
     let queue = broker.queue(DeliverWebhook::QUEUE).unwrap();
@@ -245,12 +234,12 @@ async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind()
 
     let _ = stop_tx.send(true);
     let _ = running.await;
-    tear_down(&name, pool, &broker, queue).await;
+    tear_down(&settings, pool, &broker, queue).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_whose_push_never_happened_are_queued_from_their_fallback_row() {
-    let (settings, name, pool, broker) = own_database().await;
+    let (settings, pool, broker) = own_database().await;
     let store = store_with_webhook(&settings, &pool).await.store;
     let queue = broker.queue(DeliverWebhook::QUEUE).unwrap();
 
@@ -309,5 +298,5 @@ async fn deliveries_whose_push_never_happened_are_queued_from_their_fallback_row
 
     let _ = stop_tx.send(true);
     let _ = running.await;
-    tear_down(&name, pool, &broker, queue).await;
+    tear_down(&settings, pool, &broker, queue).await;
 }

@@ -3,13 +3,14 @@
 //! cannot parse are answered problem+json like every other error. Raw TCP, because these are
 //! what a well-behaved HTTP client never sends.
 
+mod app_helpers;
 mod tenant_helpers;
 
 use std::time::Duration;
 
+use app_helpers::{settings, spawn_server_with, TestServer};
 use serde_json::Value;
 use switchyard::app::Application;
-use tenant_helpers::{settings, spawn_server_with, TestServer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;

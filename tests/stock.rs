@@ -1,6 +1,7 @@
 //! Smart stock control end to end: a sale on one channel changes the level of the product, and
 //! of kits containing it, on every other channel; a cancellation puts it back.
 
+mod app_helpers;
 mod import_helpers;
 
 use std::collections::BTreeMap;

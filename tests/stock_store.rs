@@ -2,10 +2,12 @@
 //! order line, a cancellation, an adjustment key), kits taking their components, the quantity
 //! columns always equal to the ledger's sums, and the stock plan sync-stock pushes from.
 
+mod app_helpers;
 mod tenant_helpers;
 
 use std::collections::HashMap;
 
+use app_helpers::{key, settings};
 use sqlx::PgPool;
 use switchyard::domain::Decision;
 use switchyard::domain::{Listing, ListingId, OrderStatus};
@@ -13,7 +15,7 @@ use switchyard::store::channel_products::{self, PlannedStock};
 use switchyard::store::products::{self, Deleted, NewProduct};
 use switchyard::store::stock::{self, StockError, StockField};
 use switchyard::store::{orders, AccountId};
-use tenant_helpers::{channel, key, line, order, pool, settings, tenant, unique};
+use tenant_helpers::{channel, line, order, pool, tenant, unique};
 
 async fn product(pool: &PgPool, account: AccountId, store_id: i64, sku: &str, api: i64) -> i64 {
     products::create(

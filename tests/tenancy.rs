@@ -3,17 +3,19 @@
 //! only live account tokens open tenant routes, and credentials are checked with the platform
 //! and stored only as ciphertext.
 
+mod app_helpers;
 mod http_helpers;
 mod tenant_helpers;
 
 use http_helpers::problem;
 
+use app_helpers::{key, send, spawn_server};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::domain::Decision;
 use switchyard::store::{accounts, orders};
 use switchyard_sandbox::{Sandbox, SandboxConfig};
-use tenant_helpers::{channel, key, order, pool, send, spawn_server, tenant, unique};
+use tenant_helpers::{channel, order, pool, tenant, unique};
 
 #[tokio::test]
 async fn tenant_routes_take_live_account_tokens_only() {

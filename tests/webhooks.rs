@@ -3,14 +3,15 @@
 //! Webhooks verifier. config/test.toml gives a short retry schedule (0, 100, 200, 300 ms) and
 //! allow-lists 127.0.0.1 and ::1 only.
 
+mod app_helpers;
 mod import_helpers;
 
 use std::time::{Duration, Instant};
 
+use app_helpers::{send, spawn_server_with, TestServer};
 use import_helpers::{paid_open, World};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use switchyard::app::Application;
 use switchyard::domain::ChannelSettings;
 use switchyard::jobs::{DeliverWebhook, JobKind};
 use switchyard::queue::EnqueueOptions;
@@ -20,19 +21,16 @@ use switchyard::store::{accounts, AccountId};
 use switchyard_sandbox::standard_webhooks::{self, SignedHeaders, VerifyError};
 use switchyard_sandbox::webhook_receiver::{ReceivedWebhook, WebhookReceiver};
 use switchyard_sandbox::SandboxConfig;
-use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(15);
 
 /// The world (database, pools, relay, sandbox), the API on it, and an account with a store.
 struct Harness {
     world: World,
-    api: String,
-    http: reqwest::Client,
+    api: TestServer,
     token: String,
     account: AccountId,
     store_id: i64,
-    stop_api: watch::Sender<bool>,
 }
 
 impl Harness {
@@ -43,12 +41,7 @@ impl Harness {
     /// [`Harness::start`] on the sandbox `config`.
     async fn start_with(config: SandboxConfig) -> Harness {
         let world = World::start(config, true).await;
-        let app = Application::build(world.settings.clone())
-            .await
-            .expect("the API builds");
-        let api = format!("http://127.0.0.1:{}", app.port());
-        let (stop_api, rx) = watch::channel(false);
-        tokio::spawn(app.run_until(rx));
+        let api = spawn_server_with(world.settings.clone()).await;
         let (account, token) =
             accounts::create_account(&world.pool, &format!("wh-{}", ulid::Ulid::new()), "t")
                 .await
@@ -60,16 +53,14 @@ impl Harness {
         Harness {
             world,
             api,
-            http: reqwest::Client::new(),
             token: token.token,
             account,
             store_id,
-            stop_api,
         }
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        call_as(&self.http, &self.api, &self.token, method, path, body).await
+        call_as(&self.api, &self.token, method, path, body).await
     }
 
     /// Creates a webhook through the API; returns (id, secret).
@@ -144,27 +135,19 @@ impl Harness {
     }
 
     async fn stop(self) {
-        let _ = self.stop_api.send(true);
+        self.api.stop().await;
         self.world.stop().await;
     }
 }
 
 async fn call_as(
-    http: &reqwest::Client,
-    api: &str,
+    api: &TestServer,
     token: &str,
     method: Method,
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = http
-        .request(method, format!("{api}{path}"))
-        .bearer_auth(token)
-        .timeout(Duration::from_secs(10));
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.expect("the API answers");
+    let res = send(api, method, path, token, body).await;
     let status = res.status();
     let text = res.text().await.unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -332,11 +315,10 @@ async fn the_api_refuses_bad_input_and_hides_other_accounts_webhooks() {
         (Method::GET, format!("/v1/webhooks/{id}/deliveries")),
         (Method::GET, path.clone()),
     ] {
-        let (status, _) = call_as(&h.http, &h.api, &other.token, method.clone(), &p, None).await;
+        let (status, _) = call_as(&h.api, &other.token, method.clone(), &p, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {p}");
     }
     let (status, _) = call_as(
-        &h.http,
         &h.api,
         &other.token,
         Method::POST,

@@ -1,11 +1,13 @@
 //! A worker *process* killed with SIGKILL mid-job: another process finishes the job once the
 //! lease expires, and nothing is lost.
 
+mod app_helpers;
 mod queue_helpers;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use app_helpers::settings;
 use queue_helpers::*;
 use switchyard::jobs::Noop;
 use switchyard::queue::{EnqueueOptions, JobStatus};

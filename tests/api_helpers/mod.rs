@@ -2,83 +2,60 @@
 //! Redis and PostgreSQL, with its own Redis key prefix so tests running at once never see each
 //! other's jobs.
 
-use std::path::Path;
+use std::ops::Deref;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
-use switchyard::app::Application;
 use switchyard::config::Settings;
 use switchyard::queue::{Broker, QueueStats};
-use switchyard::{telemetry, workers};
+use switchyard::workers;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use ulid::Ulid;
+
+use crate::app_helpers::{settings, spawn_server_with, TestServer};
 
 /// Longest a test waits for workers to bring a queue to some state.
 const SETTLE: Duration = Duration::from_secs(20);
 
+/// The server, with the ops token and a broker on its key prefix.
 pub struct TestApp {
-    pub address: String,
+    server: TestServer,
     pub token: String,
-    pub client: reqwest::Client,
     /// A broker on the app's key prefix, for driving queues from outside the API.
     pub broker: Broker,
-    pub settings: Settings,
-    shutdown: watch::Sender<bool>,
-    server: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Settings of `config/test.toml` (database `switchyard_test`, short leases) with a fresh key
-/// prefix and a free port.
-pub fn test_settings() -> Settings {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut settings = Settings::load_env(&dir, "test").expect("config/test.toml loads");
-    settings.server.listen = "127.0.0.1:0".parse().expect("a socket address");
-    settings.redis.key_prefix = format!("sytest-{}", Ulid::new());
-    settings.shutdown.grace_secs = 5;
-    settings
+/// The server's address, client and settings.
+impl Deref for TestApp {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(test_settings()).await
+    spawn_app_with(settings()).await
 }
 
-/// [`spawn_app`] with settings of the test's own (start from [`test_settings`]).
+/// [`spawn_app`] with settings of the test's own (start from [`settings`]).
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
-    telemetry::init(&settings.log);
-    let app = Application::build(settings.clone())
+    let server = spawn_server_with(settings).await;
+    let broker = Broker::connect(&server.settings)
         .await
-        .expect("the application builds against local Redis and PostgreSQL");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let (shutdown, rx) = watch::channel(false);
-    let server = tokio::spawn(app.run_until(rx));
-    let broker = Broker::connect(&settings).await.expect("Redis connects");
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .expect("an HTTP client");
+        .expect("Redis connects");
     TestApp {
-        address,
-        token: settings.server.ops_token.clone(),
-        client,
+        token: server.settings.server.ops_token.clone(),
         broker,
-        settings,
-        shutdown,
         server,
     }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
     /// A request carrying the ops token.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .bearer_auth(&self.token)
+        self.server.request(method, path, &self.token)
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -147,12 +124,7 @@ impl TestApp {
     /// Stops the server and deletes every key under this test's prefix. (A test that panics
     /// before this leaves its keys behind, under a prefix no other test uses.)
     pub async fn cleanup(self) {
-        let _ = self.shutdown.send(true);
-        let stopped = tokio::time::timeout(Duration::from_secs(10), self.server).await;
-        assert!(
-            matches!(stopped, Ok(Ok(Ok(())))),
-            "server stops cleanly: {stopped:?}"
-        );
+        self.server.stop_cleanly().await;
         // Every queue that holds keys registered itself on its first enqueue or pause, and
         // `destroy` scans the whole keyspace, so only those are worth a scan.
         for name in self.broker.queue_names().await.expect("queue names read") {

@@ -28,7 +28,8 @@ use switchyard::domain::{ChannelOrder, OrderLine};
 use switchyard::store::channels::ChannelRow;
 use switchyard::store::orders;
 
-use crate::tenant_helpers::{line, order, send, unique, Tenant, TestServer};
+use crate::app_helpers::{send, TestServer};
+use crate::tenant_helpers::{line, order, unique, Tenant};
 
 const DEFAULT_CASES: usize = 50;
 const DEFAULT_SEED: u64 = 0x5eed_f00d;

@@ -3,13 +3,11 @@
 //! of the test's own.
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use switchyard::config::Settings;
-use switchyard::crypto::CredentialsKey;
 use switchyard::domain::ChannelSettings;
 use switchyard::jobs::{ImportOrders, ImportReason, JobKind};
 use switchyard::outbox::relay;
@@ -22,20 +20,7 @@ use switchyard_sandbox::{GeneratorConfig, Sandbox, SandboxConfig, SandboxHandle,
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub fn settings() -> Settings {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut s = Settings::load_env(&dir, "test").expect("config/test.toml loads");
-    s.redis.key_prefix = format!("sytest-{}", ulid::Ulid::new());
-    s.server.listen = "127.0.0.1:0".parse().unwrap();
-    // A database of the test's own: its outbox relay must not take another test's rows (they
-    // would be pushed to this test's Redis prefix and never reach their own workers).
-    let name = format!(
-        "switchyard_t_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    s.database.url = format!("postgres://localhost/{name}");
-    s
-}
+use crate::app_helpers::{drop_database, key, settings_with_own_database};
 
 pub struct World {
     pub settings: Settings,
@@ -51,17 +36,16 @@ pub struct World {
 impl World {
     /// Starts the sandbox with `config`, and the import pool and relay unless `workers` is false.
     pub async fn start(config: SandboxConfig, workers: bool) -> World {
-        World::start_with(settings(), config, workers).await
+        World::start_with(settings_with_own_database(), config, workers).await
     }
 
-    /// [`World::start`] with `settings` (from [`settings`], changed by the test).
+    /// [`World::start`] with `settings` (from [`settings_with_own_database`], changed by the test).
     pub async fn start_with(settings: Settings, config: SandboxConfig, workers: bool) -> World {
         let pool = db::prepare(&settings.database)
             .await
             .expect("test database");
         let broker = Broker::connect(&settings).await.expect("Redis");
-        let key = CredentialsKey::from_hex(&settings.crypto.credentials_key).unwrap();
-        let deps = Deps::new(pool.clone(), key, broker.clone());
+        let deps = Deps::new(pool.clone(), key(&settings), broker.clone());
         let sandbox = Sandbox::start(config).await.expect("sandbox starts");
         let (account, _) =
             accounts::create_account(&pool, &format!("acct-{}", ulid::Ulid::new()), "t")
@@ -219,13 +203,7 @@ impl World {
         }
         self.sandbox.shutdown().await;
         self.pool.close().await;
-        if let Some(name) = self.settings.database.url.rsplit('/').next() {
-            if let Ok(admin) = sqlx::PgPool::connect("postgres://localhost/postgres").await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&admin)
-                    .await;
-            }
-        }
+        drop_database(&self.settings).await;
         for q in switchyard::jobs::QUEUES {
             if let Ok(queue) = self.broker.queue(q) {
                 let _ = queue.destroy().await;

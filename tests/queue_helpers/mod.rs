@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,13 +15,7 @@ use switchyard::queue::{Broker, JobError, JobMeta, Queue, QueueName, RedisBacken
 use tokio::sync::watch;
 use tower::limit::ConcurrencyLimitLayer;
 
-/// Test settings (config/test.toml) under a key prefix no other test shares.
-pub fn settings() -> Settings {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut s = Settings::load_env(&dir, "test").expect("test settings load");
-    s.redis.key_prefix = format!("sytest-{}", ulid::Ulid::new());
-    s
-}
+use crate::app_helpers::settings;
 
 pub async fn broker_with(settings: &Settings) -> Broker {
     Broker::connect(settings).await.expect("Redis is running")

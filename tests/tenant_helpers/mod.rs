@@ -4,37 +4,19 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use switchyard::app::Application;
-use switchyard::config::Settings;
 use switchyard::crypto::CredentialsKey;
+use switchyard::db;
 use switchyard::domain::{
     Address, ChannelKind, ChannelOrder, Customer, OrderLine, OrderStatus, Secret, Totals,
 };
 use switchyard::domain::{ChannelCredentials, ChannelSettings, ShopifyCredentials};
 use switchyard::store::channels::{self, ChannelRow, NewChannel};
 use switchyard::store::{accounts, stores, AccountId};
-use switchyard::{db, telemetry};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use ulid::Ulid;
 
-pub fn settings() -> Settings {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut settings = Settings::load_env(&dir, "test").expect("config/test.toml loads");
-    settings.server.listen = "127.0.0.1:0".parse().expect("a socket address");
-    settings.redis.key_prefix = format!("sytest-{}", Ulid::new());
-    settings.shutdown.grace_secs = 5;
-    settings
-}
-
-pub fn key(settings: &Settings) -> CredentialsKey {
-    CredentialsKey::from_hex(&settings.crypto.credentials_key).expect("the test key is valid")
-}
+use crate::app_helpers::settings;
 
 /// A pool on the migrated test database.
 pub async fn pool() -> PgPool {
@@ -154,77 +136,4 @@ pub fn order(channel_order_id: &str) -> ChannelOrder {
         tags: vec!["vip".into()],
         notes: None,
     }
-}
-
-/// The API server on a free port, for HTTP tests.
-pub struct TestServer {
-    pub address: String,
-    pub client: reqwest::Client,
-    pub settings: Settings,
-    shutdown: watch::Sender<bool>,
-    server: JoinHandle<anyhow::Result<()>>,
-}
-
-pub async fn spawn_server() -> TestServer {
-    spawn_server_with(settings()).await
-}
-
-/// [`spawn_server`] with `settings` (from [`settings`], changed by the test).
-pub async fn spawn_server_with(settings: Settings) -> TestServer {
-    telemetry::init(&settings.log);
-    let app = Application::build(settings.clone())
-        .await
-        .expect("the application builds against local Redis and PostgreSQL");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let (shutdown, rx) = watch::channel(false);
-    let server = tokio::spawn(app.run_until(rx));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client");
-    TestServer {
-        address,
-        client,
-        settings,
-        shutdown,
-        server,
-    }
-}
-
-impl TestServer {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    pub fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-    ) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .bearer_auth(token)
-    }
-
-    pub async fn stop(self) {
-        let _ = self.shutdown.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
-    }
-}
-
-/// Sends `method path` with `token`, and `body` as JSON when given.
-pub async fn send(
-    app: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<serde_json::Value>,
-) -> reqwest::Response {
-    let req = app.request(method, path, token);
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    req.send().await.expect("request sent")
 }

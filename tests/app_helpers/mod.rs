@@ -1,0 +1,149 @@
+//! What every integration test shares, whichever harness it builds on: the test settings under
+//! a Redis key prefix of the test's own, and the API server on a free port of 127.0.0.1.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+use sqlx::PgPool;
+use switchyard::app::Application;
+use switchyard::config::Settings;
+use switchyard::crypto::CredentialsKey;
+use switchyard::telemetry;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use ulid::Ulid;
+
+/// Settings of `config/test.toml` (database `switchyard_test`, short leases) with a fresh key
+/// prefix, so tests running at once never see each other's jobs, a free port, and a short
+/// shutdown grace, so a test's server and pools stop quickly.
+pub fn settings() -> Settings {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut settings = Settings::load_env(&dir, "test").expect("config/test.toml loads");
+    settings.server.listen = "127.0.0.1:0".parse().expect("a socket address");
+    settings.redis.key_prefix = format!("sytest-{}", Ulid::new());
+    settings.shutdown.grace_secs = 5;
+    settings
+}
+
+/// [`settings`] on a database of the test's own (created when first prepared): an outbox relay
+/// on it must not take another test's rows (they would be pushed to this test's Redis prefix and
+/// never reach their own workers). [`drop_database`] removes it.
+pub fn settings_with_own_database() -> Settings {
+    let mut settings = settings();
+    let name = format!("switchyard_t_{}", Ulid::new().to_string().to_lowercase());
+    settings.database.url = format!("postgres://localhost/{name}");
+    settings
+}
+
+/// Drops the database of `settings` (from [`settings_with_own_database`]), closing whatever
+/// connections are still open on it.
+pub async fn drop_database(settings: &Settings) {
+    let name = settings
+        .database
+        .url
+        .rsplit('/')
+        .next()
+        .expect("a database name");
+    // The maintenance database: connecting to a test database here would migrate it.
+    let admin = PgPool::connect("postgres://localhost/postgres")
+        .await
+        .expect("the maintenance database");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("the test database dropped");
+}
+
+/// The credentials key of `settings`.
+pub fn key(settings: &Settings) -> CredentialsKey {
+    CredentialsKey::from_hex(&settings.crypto.credentials_key).expect("the test key is valid")
+}
+
+/// The API server on a free port, against the local Redis and PostgreSQL.
+pub struct TestServer {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+pub async fn spawn_server() -> TestServer {
+    spawn_server_with(settings()).await
+}
+
+/// [`spawn_server`] with `settings` (from [`settings`], changed by the test).
+pub async fn spawn_server_with(settings: Settings) -> TestServer {
+    telemetry::init(&settings.log);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the application builds against local Redis and PostgreSQL");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (shutdown, rx) = watch::channel(false);
+    let server = tokio::spawn(app.run_until(rx));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client");
+    TestServer {
+        address,
+        client,
+        settings,
+        shutdown,
+        server,
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request carrying `token`.
+    pub fn request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    /// Stops the server, waiting up to 10 s.
+    pub async fn stop(self) {
+        let _ = self.shut_down().await;
+    }
+
+    /// Stops the server and asserts it stopped cleanly within 10 s.
+    pub async fn stop_cleanly(self) {
+        let stopped = self.shut_down().await;
+        assert!(
+            matches!(stopped, Ok(Ok(Ok(())))),
+            "server stops cleanly: {stopped:?}"
+        );
+    }
+
+    async fn shut_down(
+        self,
+    ) -> Result<Result<anyhow::Result<()>, tokio::task::JoinError>, tokio::time::error::Elapsed>
+    {
+        let _ = self.shutdown.send(true);
+        tokio::time::timeout(Duration::from_secs(10), self.server).await
+    }
+}
+
+/// Sends `method path` on `app` with `token`, and `body` as JSON when given.
+pub async fn send(
+    app: &TestServer,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Response {
+    let req = app.request(method, path, token);
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    req.send().await.expect("request sent")
+}

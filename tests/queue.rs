@@ -43,18 +43,7 @@ async fn a_delayed_job_does_not_run_before_its_time_and_runs_soon_after() {
     let early = queue.job(&job.id).await.unwrap().unwrap();
     assert_eq!(early.status, JobStatus::Scheduled, "ran before its time");
 
-    let done = eventually(
-        Duration::from_secs(5),
-        "the delayed job to finish",
-        || async {
-            queue
-                .job(&job.id)
-                .await
-                .unwrap()
-                .filter(|j| j.status == JobStatus::Done)
-        },
-    )
-    .await;
+    let done = until_status(&queue, &job.id, JobStatus::Done, Duration::from_secs(5)).await;
     let waited = done.started_at.unwrap() - done.enqueued_at.unwrap();
     assert!(waited.num_milliseconds() >= 1500, "started after {waited}");
     assert!(
@@ -89,8 +78,8 @@ async fn a_duplicate_unique_key_returns_the_first_jobs_id_while_it_waits_to_star
 
     // Once the first job is finished, the key is free again.
     let worker = run_noop(&broker);
-    eventually(Duration::from_secs(5), "both jobs to finish", || async {
-        (queue.stats().await.unwrap().processed_total == 2).then_some(())
+    until_stats(&queue, Duration::from_secs(5), "both jobs to finish", |s| {
+        s.processed_total == 2
     })
     .await;
     let third = queue
@@ -106,37 +95,17 @@ async fn a_duplicate_unique_key_returns_the_first_jobs_id_while_it_waits_to_star
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_job_is_retried_with_growing_delays_and_then_succeeds() {
     let broker = broker().await;
-    let mut policy = broker.settings().policy("noop");
-    policy.backoff_base_ms = 150;
-    policy.backoff_cap_ms = 10_000;
-    policy.backoff_jitter = 0.0;
-    let queue = probe_queue(&broker, "probe-retry", policy);
+    let queue = probe_queue(&broker, "probe-retry", |p| {
+        p.backoff_base_ms = 150;
+        p.backoff_cap_ms = 10_000;
+        p.backoff_jitter = 0.0;
+    });
     let state = Arc::new(ProbeState::default());
     state.fail_through_attempt.store(3, Ordering::SeqCst);
     let worker = run_probe(&queue, state.clone());
 
-    let job = queue
-        .enqueue(
-            &Probe {
-                tag: "r".into(),
-                sleep_ms: 0,
-            },
-            &EnqueueOptions::default(),
-        )
-        .await
-        .unwrap();
-    let done = eventually(
-        Duration::from_secs(10),
-        "the retried job to succeed",
-        || async {
-            queue
-                .job(&job.id)
-                .await
-                .unwrap()
-                .filter(|j| j.status == JobStatus::Done)
-        },
-    )
-    .await;
+    let job = enqueue(&queue, &probe("r", 0)).await;
+    let done = until_status(&queue, &job.id, JobStatus::Done, Duration::from_secs(10)).await;
     assert_eq!(done.attempts, 4);
     let starts = state.starts_of("r");
     assert_eq!(
@@ -162,24 +131,12 @@ async fn a_permanent_error_goes_straight_to_the_dead_letters() {
     let broker = broker().await;
     let queue = broker.queue("noop").unwrap();
     let worker = run_noop(&broker);
-    let job = queue
-        .enqueue(
-            &Noop {
-                permanent: true,
-                ..Noop::default()
-            },
-            &EnqueueOptions::default(),
-        )
-        .await
-        .unwrap();
-    let dead = eventually(Duration::from_secs(5), "the job to die", || async {
-        queue
-            .job(&job.id)
-            .await
-            .unwrap()
-            .filter(|j| j.status == JobStatus::Dead)
-    })
-    .await;
+    let poison = Noop {
+        permanent: true,
+        ..Noop::default()
+    };
+    let job = enqueue(&queue, &poison).await;
+    let dead = until_status(&queue, &job.id, JobStatus::Dead, Duration::from_secs(5)).await;
     assert_eq!(dead.attempts, 1, "a permanent error must not be retried");
     assert!(dead.last_error.unwrap().contains("permanently"));
     let page = queue.dead(None, 10).await.unwrap();
@@ -192,37 +149,17 @@ async fn a_permanent_error_goes_straight_to_the_dead_letters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_attempts_land_in_dead_letters_with_the_last_error_and_requeue_runs_them_again() {
     let broker = broker().await;
-    let mut policy = broker.settings().policy("noop");
-    policy.max_attempts = 3;
-    policy.backoff_base_ms = 50;
-    policy.backoff_cap_ms = 100;
-    let queue = probe_queue(&broker, "probe-dead", policy);
+    let queue = probe_queue(&broker, "probe-dead", |p| {
+        p.max_attempts = 3;
+        p.backoff_base_ms = 50;
+        p.backoff_cap_ms = 100;
+    });
     let state = Arc::new(ProbeState::default());
     state.fail_through_attempt.store(u32::MAX, Ordering::SeqCst);
     let worker = run_probe(&queue, state.clone());
 
-    let job = queue
-        .enqueue(
-            &Probe {
-                tag: "d".into(),
-                sleep_ms: 0,
-            },
-            &EnqueueOptions::default(),
-        )
-        .await
-        .unwrap();
-    let dead = eventually(
-        Duration::from_secs(10),
-        "the job to exhaust its attempts",
-        || async {
-            queue
-                .job(&job.id)
-                .await
-                .unwrap()
-                .filter(|j| j.status == JobStatus::Dead)
-        },
-    )
-    .await;
+    let job = enqueue(&queue, &probe("d", 0)).await;
+    let dead = until_status(&queue, &job.id, JobStatus::Dead, Duration::from_secs(10)).await;
     assert_eq!(dead.attempts, 3);
     assert_eq!(dead.last_error.as_deref(), Some("probe failing attempt 3"));
     assert_eq!(queue.stats().await.unwrap().dead, 1);
@@ -230,18 +167,7 @@ async fn exhausted_attempts_land_in_dead_letters_with_the_last_error_and_requeue
     // The cause is fixed; a requeue runs the job again, from a fresh attempt budget.
     state.fail_through_attempt.store(0, Ordering::SeqCst);
     assert_eq!(queue.requeue_dead(Some(&job.id)).await.unwrap(), 1);
-    let done = eventually(
-        Duration::from_secs(5),
-        "the requeued job to finish",
-        || async {
-            queue
-                .job(&job.id)
-                .await
-                .unwrap()
-                .filter(|j| j.status == JobStatus::Done)
-        },
-    )
-    .await;
+    let done = until_status(&queue, &job.id, JobStatus::Done, Duration::from_secs(5)).await;
     assert_eq!(done.attempts, 1);
     assert_eq!(state.finished.load(Ordering::SeqCst), 1);
     assert_eq!(queue.stats().await.unwrap().dead, 0);
@@ -262,8 +188,8 @@ async fn requeue_all_and_purge_work_on_every_dead_letter() {
         .enqueue_bulk(&vec![poison; 5], &EnqueueOptions::default())
         .await
         .unwrap();
-    eventually(Duration::from_secs(5), "five dead letters", || async {
-        (queue.stats().await.unwrap().dead == 5).then_some(())
+    until_stats(&queue, Duration::from_secs(5), "five dead letters", |s| {
+        s.dead == 5
     })
     .await;
     worker.stop().await;
@@ -272,10 +198,11 @@ async fn requeue_all_and_purge_work_on_every_dead_letter() {
     assert_eq!((s.dead, s.ready), (0, 5));
 
     let worker = run_noop(&broker);
-    eventually(
+    until_stats(
+        &queue,
         Duration::from_secs(5),
         "five dead letters again",
-        || async { (queue.stats().await.unwrap().dead == 5).then_some(()) },
+        |s| s.dead == 5,
     )
     .await;
     worker.stop().await;
@@ -306,10 +233,11 @@ async fn a_paused_queue_runs_nothing_until_resumed() {
 
     let resumed = Instant::now();
     queue.resume().await.unwrap();
-    eventually(
+    until_stats(
+        &queue,
         Duration::from_secs(5),
         "the resumed queue to drain",
-        || async { (queue.stats().await.unwrap().processed_total == 10).then_some(()) },
+        |s| s.processed_total == 10,
     )
     .await;
     // Resuming wakes idle workers at once rather than at their next look.
@@ -339,13 +267,11 @@ async fn two_hundred_thousand_jobs_due_at_once_drain_completely() {
     tokio::time::sleep(Duration::from_millis(2_100)).await;
 
     let worker = run_noop(&broker);
-    let s = eventually(
+    let s = until_stats(
+        &queue,
         Duration::from_secs(240),
         "200,000 due jobs to drain",
-        || async {
-            let s = queue.stats().await.unwrap();
-            (s.processed_total == N as u64).then_some(s)
-        },
+        |s| s.processed_total == N as u64,
     )
     .await;
     assert_eq!((s.ready, s.scheduled, s.running, s.dead), (0, 0, 0, 0));
@@ -358,24 +284,13 @@ async fn two_hundred_thousand_jobs_due_at_once_drain_completely() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_running_jobs_and_hands_back_unstarted_ones() {
     let broker = broker().await;
-    let mut policy = broker.settings().policy("noop");
-    policy.concurrency = 2;
-    policy.batch_size = 8;
-    let queue = probe_queue(&broker, "probe-shutdown", policy);
+    let queue = probe_queue(&broker, "probe-shutdown", |p| {
+        p.concurrency = 2;
+        p.batch_size = 8;
+    });
     let state = Arc::new(ProbeState::default());
-    let jobs: Vec<Probe> = (0..10)
-        .map(|i| Probe {
-            tag: format!("s{i}"),
-            sleep_ms: 1_000,
-        })
-        .collect();
-    let ids: Vec<String> = queue
-        .enqueue_bulk(&jobs, &EnqueueOptions::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let jobs: Vec<Probe> = (0..10).map(|i| probe(&format!("s{i}"), 1_000)).collect();
+    let ids: Vec<String> = enqueue_ids(&queue, &jobs, &EnqueueOptions::default()).await;
     let worker = run_probe(&queue, state.clone());
     eventually(Duration::from_secs(5), "two jobs to start", || async {
         (state.starts.lock().unwrap().len() == 2).then_some(())
@@ -407,33 +322,11 @@ async fn graceful_shutdown_finishes_running_jobs_and_hands_back_unstarted_ones()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_outliving_its_lease_keeps_it_while_its_worker_lives() {
     let broker = broker().await;
-    let mut policy = broker.settings().policy("noop");
-    policy.lease_secs = 1;
-    let queue = probe_queue(&broker, "probe-lease", policy);
+    let queue = probe_queue(&broker, "probe-lease", |p| p.lease_secs = 1);
     let state = Arc::new(ProbeState::default());
     let worker = run_probe(&queue, state.clone());
-    let job = queue
-        .enqueue(
-            &Probe {
-                tag: "long".into(),
-                sleep_ms: 3_500,
-            },
-            &EnqueueOptions::default(),
-        )
-        .await
-        .unwrap();
-    let done = eventually(
-        Duration::from_secs(10),
-        "the long job to finish",
-        || async {
-            queue
-                .job(&job.id)
-                .await
-                .unwrap()
-                .filter(|j| j.status == JobStatus::Done)
-        },
-    )
-    .await;
+    let job = enqueue(&queue, &probe("long", 3_500)).await;
+    let done = until_status(&queue, &job.id, JobStatus::Done, Duration::from_secs(10)).await;
     assert_eq!(
         done.attempts, 1,
         "the lease was not renewed and the job ran twice"
@@ -534,13 +427,12 @@ async fn a_unique_key_is_free_again_once_its_job_starts_so_a_change_during_a_run
         ..Noop::default()
     };
     let first = queue.enqueue(&slow, &unique("sync-stock:3")).await.unwrap();
-    eventually(Duration::from_secs(5), "the first job to start", || async {
-        queue
-            .job(&first.id)
-            .await
-            .unwrap()
-            .filter(|j| j.status == JobStatus::Running)
-    })
+    until_status(
+        &queue,
+        &first.id,
+        JobStatus::Running,
+        Duration::from_secs(5),
+    )
     .await;
     // Enqueued for a moment later, so it is still waiting (not started by an idle worker) when
     // the next one with its key arrives.
@@ -555,19 +447,15 @@ async fn a_unique_key_is_free_again_once_its_job_starts_so_a_change_during_a_run
     );
     let again = queue.enqueue(&slow, &later).await.unwrap();
     assert_eq!(again.id, during.id, "waiting jobs still coalesce");
-    eventually(Duration::from_secs(10), "both runs to finish", || async {
-        (queue.stats().await.unwrap().processed_total == 2).then_some(())
-    })
+    until_stats(
+        &queue,
+        Duration::from_secs(10),
+        "both runs to finish",
+        |s| s.processed_total == 2,
+    )
     .await;
     worker.stop().await;
     queue.destroy().await.unwrap();
-}
-
-fn probe(tag: &str, sleep_ms: u64) -> Probe {
-    Probe {
-        tag: tag.into(),
-        sleep_ms,
-    }
 }
 
 /// Waits until the probe tagged `tag` has started: leased is not enough, a job can wait in its
@@ -590,9 +478,7 @@ async fn crash(worker: Running) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_record_fetch_cannot_read_is_dead_lettered_and_the_rest_of_its_batch_runs() {
     let broker = broker().await;
-    let mut policy = broker.settings().policy("noop");
-    policy.batch_size = 16;
-    let queue = probe_queue(&broker, "probe-unreadable", policy);
+    let queue = probe_queue(&broker, "probe-unreadable", |p| p.batch_size = 16);
     let tags = [
         "g0",
         "no-attempt",
@@ -603,13 +489,7 @@ async fn a_job_whose_record_fetch_cannot_read_is_dead_lettered_and_the_rest_of_i
         "g3",
     ];
     let jobs: Vec<Probe> = tags.iter().map(|t| probe(t, 0)).collect();
-    let ids: Vec<String> = queue
-        .enqueue_bulk(&jobs, &EnqueueOptions::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids: Vec<String> = enqueue_ids(&queue, &jobs, &EnqueueOptions::default()).await;
     // Records damaged the ways an old release, a manual edit or a partial write can leave them,
     // and an id whose record is gone altogether.
     let mut conn = broker.conn();
@@ -659,14 +539,9 @@ async fn a_job_whose_record_fetch_cannot_read_is_dead_lettered_and_the_rest_of_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lease_whose_record_cannot_be_read_is_dead_lettered_not_lost() {
     let broker = broker().await;
-    let mut policy = broker.settings().policy("noop");
-    policy.lease_secs = 1;
-    let queue = probe_queue(&broker, "probe-unreadable-lease", policy);
+    let queue = probe_queue(&broker, "probe-unreadable-lease", |p| p.lease_secs = 1);
     let state = Arc::new(ProbeState::default());
-    let lost = queue
-        .enqueue(&probe("lost", 30_000), &EnqueueOptions::default())
-        .await
-        .unwrap();
+    let lost = enqueue(&queue, &probe("lost", 30_000)).await;
     let doomed = run_probe(&queue, state.clone());
     started(&state, "lost").await;
     crash(doomed).await;
@@ -676,10 +551,7 @@ async fn an_expired_lease_whose_record_cannot_be_read_is_dead_lettered_not_lost(
         .await
         .unwrap();
 
-    let after = queue
-        .enqueue(&probe("after", 0), &EnqueueOptions::default())
-        .await
-        .unwrap();
+    let after = enqueue(&queue, &probe("after", 0)).await;
     let worker = run_probe(&queue, state.clone());
     let dead = until_status(&queue, &lost.id, JobStatus::Dead, Duration::from_secs(5)).await;
     let reason = dead.last_error.unwrap_or_default();
@@ -697,18 +569,11 @@ async fn an_expired_lease_whose_record_cannot_be_read_is_dead_lettered_not_lost(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_attempt_on_a_record_missing_its_attempt_budget_is_dead_lettered_not_lost() {
     let broker = broker().await;
-    let queue = probe_queue(
-        &broker,
-        "probe-unreadable-fail",
-        broker.settings().policy("noop"),
-    );
+    let queue = probe_queue(&broker, "probe-unreadable-fail", |_| {});
     let state = Arc::new(ProbeState::default());
     state.fail_through_attempt.store(1, Ordering::SeqCst);
     let worker = run_probe(&queue, state.clone());
-    let job = queue
-        .enqueue(&probe("f", 500), &EnqueueOptions::default())
-        .await
-        .unwrap();
+    let job = enqueue(&queue, &probe("f", 500)).await;
     until_status(&queue, &job.id, JobStatus::Running, Duration::from_secs(5)).await;
     let mut conn = broker.conn();
     let _: () = conn
@@ -745,10 +610,7 @@ async fn unstarted_jobs_are_handed_back_at_shutdown_even_when_running_jobs_outli
         sleep_ms: 5_000,
         ..Noop::default()
     };
-    queue
-        .enqueue(&slow, &EnqueueOptions::default())
-        .await
-        .unwrap();
+    enqueue(&queue, &slow).await;
     let once = EnqueueOptions {
         max_attempts: Some(1),
         ..EnqueueOptions::default()
@@ -762,9 +624,12 @@ async fn unstarted_jobs_are_handed_back_at_shutdown_even_when_running_jobs_outli
         .collect();
     let pool = run_noop(&broker);
     // One slot: the slow job runs, the other three wait in the worker, leased.
-    eventually(Duration::from_secs(5), "a batch of four leased", || async {
-        (queue.stats().await.unwrap().running == 4).then_some(())
-    })
+    until_stats(
+        &queue,
+        Duration::from_secs(5),
+        "a batch of four leased",
+        |s| s.running == 4,
+    )
     .await;
 
     // The slow job outlives the one-second grace.
@@ -790,27 +655,21 @@ async fn unstarted_jobs_are_handed_back_at_shutdown_even_when_running_jobs_outli
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn due_jobs_and_expired_leases_are_promoted_while_every_slot_is_busy() {
     let broker = broker().await;
-    let mut policy = broker.settings().policy("noop");
-    policy.concurrency = 1;
-    policy.batch_size = 1;
-    policy.lease_secs = 1;
-    let queue = probe_queue(&broker, "probe-reaper", policy);
+    let queue = probe_queue(&broker, "probe-reaper", |p| {
+        p.concurrency = 1;
+        p.batch_size = 1;
+        p.lease_secs = 1;
+    });
     let state = Arc::new(ProbeState::default());
 
     // A worker dies holding a job; its lease runs out a second later.
-    let lost = queue
-        .enqueue(&probe("lost", 30_000), &EnqueueOptions::default())
-        .await
-        .unwrap();
+    let lost = enqueue(&queue, &probe("lost", 30_000)).await;
     let doomed = run_probe(&queue, state.clone());
     started(&state, "lost").await;
     crash(doomed).await;
 
     // The only live worker is busy for longer than the test waits.
-    let busy = queue
-        .enqueue(&probe("busy", 10_000), &EnqueueOptions::default())
-        .await
-        .unwrap();
+    let busy = enqueue(&queue, &probe("busy", 10_000)).await;
     let worker = run_probe(&queue, state.clone());
     until_status(&queue, &busy.id, JobStatus::Running, Duration::from_secs(5)).await;
     let due = queue
@@ -853,16 +712,11 @@ async fn a_job_waiting_for_its_retry_holds_its_unique_key_again() {
         .enqueue(&failing, &unique("run-plugin:1:2"))
         .await
         .unwrap();
-    eventually(
+    until_status(
+        &queue,
+        &first.id,
+        JobStatus::Retrying,
         Duration::from_secs(5),
-        "the first attempt to fail",
-        || async {
-            queue
-                .job(&first.id)
-                .await
-                .unwrap()
-                .filter(|j| j.status == JobStatus::Retrying)
-        },
     )
     .await;
     let again = queue

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use app_helpers::settings;
 use queue_helpers::{
-    broker_with, eventually, probe_queue, queue_key, run_probe, Probe, ProbeState,
+    broker_with, eventually, probe, probe_queue, queue_key, run_probe, Probe, ProbeState,
 };
 use redis::AsyncCommands;
 use serde_json::json;
@@ -111,21 +111,16 @@ async fn after_a_redis_restart_work_resumes_within_seconds_and_every_acknowledge
     settings.redis.url = redis.url();
     let response_timeout = Duration::from_millis(settings.redis.response_timeout_ms);
     let broker = broker_with(&settings).await;
-    let mut policy = settings.policy("noop");
-    policy.concurrency = 4;
-    // One job per fetch, so a job that starts after the restart was fetched after it.
-    policy.batch_size = 1;
-    // Longer than the outage: a job running through it keeps its lease and runs once.
-    policy.lease_secs = 10;
-    let queue = probe_queue(&broker, "probe-restart", policy);
+    let queue = probe_queue(&broker, "probe-restart", |p| {
+        p.concurrency = 4;
+        // One job per fetch, so a job that starts after the restart was fetched after it.
+        p.batch_size = 1;
+        // Longer than the outage: a job running through it keeps its lease and runs once.
+        p.lease_secs = 10;
+    });
     let state = Arc::new(ProbeState::default());
 
-    let first: Vec<Probe> = (0..200)
-        .map(|i| Probe {
-            tag: format!("a{i}"),
-            sleep_ms: 30,
-        })
-        .collect();
+    let first: Vec<Probe> = (0..200).map(|i| probe(&format!("a{i}"), 30)).collect();
     let mut acknowledged: Vec<(String, String)> = queue
         .enqueue_bulk(&first, &EnqueueOptions::default())
         .await
@@ -152,11 +147,10 @@ async fn after_a_redis_restart_work_resumes_within_seconds_and_every_acknowledge
             while producing.load(Ordering::SeqCst) {
                 let tag = format!("b{i}");
                 i += 1;
-                let job = Probe {
-                    tag: tag.clone(),
-                    sleep_ms: 30,
-                };
-                if let Ok(e) = queue.enqueue(&job, &EnqueueOptions::default()).await {
+                if let Ok(e) = queue
+                    .enqueue(&probe(&tag, 30), &EnqueueOptions::default())
+                    .await
+                {
                     acknowledged.push((tag, e.id));
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;

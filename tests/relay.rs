@@ -10,7 +10,7 @@ mod queue_helpers;
 use std::time::Duration;
 
 use app_helpers::{drop_database, key, settings_with_own_database};
-use queue_helpers::{broker_with, eventually};
+use queue_helpers::{broker_with, eventually, until_stats};
 use serde_json::json;
 use sqlx::PgPool;
 use switchyard::config::Settings;
@@ -42,11 +42,15 @@ async fn tear_down(settings: &Settings, pool: PgPool, broker: &Broker, queue: Qu
     drop_database(settings).await;
 }
 
-async fn outbox_rows(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox")
-        .fetch_one(pool)
-        .await
-        .unwrap()
+async fn until_outbox_empty(pool: &PgPool, limit: Duration) {
+    eventually(limit, "the outbox to empty", || async {
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        (rows == 0).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,10 +75,7 @@ async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(relay::run(pool.clone(), broker.clone(), stop_rx));
-    eventually(Duration::from_secs(10), "the outbox to empty", || async {
-        (outbox_rows(&pool).await == 0).then_some(())
-    })
-    .await;
+    until_outbox_empty(&pool, Duration::from_secs(10)).await;
     // Two jobs: the second unique one coalesced with the first while it waited.
     assert_eq!(queue.stats().await.unwrap().ready, 2);
     let events = relay::read_events(&broker, 10).await.unwrap();
@@ -90,10 +91,11 @@ async fn rows_committed_while_no_relay_ran_are_pushed_once_one_starts() {
         .unwrap();
     outbox::notify_in_tx(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
-    eventually(
+    until_stats(
+        &queue,
         Duration::from_millis(900),
         "the new row to be relayed",
-        || async { (queue.stats().await.unwrap().ready == 3).then_some(()) },
+        |s| s.ready == 3,
     )
     .await;
 
@@ -177,8 +179,8 @@ async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind()
 
     // Far sooner than the fallback's 30 s: the relay pushed the jobs itself. The endpoint's
     // three deliveries share jobs, two at most to a job.
-    eventually(Duration::from_secs(5), "two delivery jobs", || async {
-        (queue.stats().await.unwrap().ready == 2).then_some(())
+    until_stats(&queue, Duration::from_secs(5), "two delivery jobs", |s| {
+        s.ready == 2
     })
     .await;
     let made = deliveries(&pool).await;
@@ -200,10 +202,7 @@ async fn a_fan_out_queues_its_deliveries_at_once_and_leaves_no_fallback_behind()
     );
     // The fallback row is gone once the relay has pushed its jobs, so they can never be pushed
     // a second time.
-    eventually(Duration::from_secs(5), "the outbox to empty", || async {
-        (outbox_rows(&pool).await == 0).then_some(())
-    })
-    .await;
+    until_outbox_empty(&pool, Duration::from_secs(5)).await;
 
     // Deleting the webhook deletes its deliveries and their attempts.
     let attempt = OwnedAttempt {
@@ -285,15 +284,12 @@ async fn deliveries_whose_push_never_happened_are_queued_from_their_fallback_row
         assert_eq!(queue.stats().await.unwrap().ready, 0);
     }
     // ...and then one does, once.
-    eventually(Duration::from_secs(5), "the fallback's job", || async {
-        (queue.stats().await.unwrap().ready == 1).then_some(())
+    until_stats(&queue, Duration::from_secs(5), "the fallback's job", |s| {
+        s.ready == 1
     })
     .await;
     assert!(committed.elapsed() >= defer);
-    eventually(Duration::from_secs(5), "the outbox to empty", || async {
-        (outbox_rows(&pool).await == 0).then_some(())
-    })
-    .await;
+    until_outbox_empty(&pool, Duration::from_secs(5)).await;
     assert_eq!(queue.stats().await.unwrap().ready, 1);
 
     let _ = stop_tx.send(true);

@@ -43,44 +43,19 @@ async fn a_job_of_a_killed_worker_process_is_finished_by_another_after_its_lease
         sleep_ms: 4_000,
         ..Noop::default()
     };
-    let job = queue
-        .enqueue(&slow, &EnqueueOptions::default())
-        .await
-        .unwrap();
+    let job = enqueue(&queue, &slow).await;
     let quick = queue
         .enqueue_bulk(&vec![Noop::default(); 20], &EnqueueOptions::default())
         .await
         .unwrap();
-    let running = eventually(
-        Duration::from_secs(10),
-        "the first process to start the job",
-        || async {
-            queue
-                .job(&job.id)
-                .await
-                .unwrap()
-                .filter(|j| j.status == JobStatus::Running)
-        },
-    )
-    .await;
+    let running = until_status(&queue, &job.id, JobStatus::Running, Duration::from_secs(10)).await;
     let first_worker = running.worker.clone().unwrap();
 
     first.kill().expect("SIGKILL the first worker");
     first.wait().expect("reap the first worker");
     let mut second = spawn_worker(&settings.redis.key_prefix);
 
-    let done = eventually(
-        Duration::from_secs(20),
-        "another process to finish the job",
-        || async {
-            queue
-                .job(&job.id)
-                .await
-                .unwrap()
-                .filter(|j| j.status == JobStatus::Done)
-        },
-    )
-    .await;
+    let done = until_status(&queue, &job.id, JobStatus::Done, Duration::from_secs(20)).await;
     assert_eq!(done.attempts, 2, "the lost attempt is counted");
     assert_ne!(done.worker.as_deref(), Some(first_worker.as_str()));
     assert!(done.last_error.unwrap().contains("lease expired"));

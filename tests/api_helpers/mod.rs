@@ -9,11 +9,8 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 use switchyard::config::Settings;
 use switchyard::queue::{Broker, QueueStats};
-use switchyard::workers;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::app_helpers::{settings, spawn_server_with, TestServer};
+use crate::app_helpers::{run_pool, settings, spawn_server_with, Running, TestServer};
 
 /// Longest a test waits for workers to bring a queue to some state.
 const SETTLE: Duration = Duration::from_secs(20);
@@ -111,14 +108,9 @@ impl TestApp {
         }
     }
 
-    /// Runs `queue`'s worker pool until the returned sender turns true.
-    pub fn start_pool(&self, queue: &str) -> Pool {
-        let (tx, rx) = watch::channel(false);
-        let run = workers::spawn_pool(&self.broker, queue, rx).expect("the queue has a pool");
-        Pool {
-            stop: tx,
-            handle: tokio::spawn(run),
-        }
+    /// Runs `queue`'s worker pool until stopped.
+    pub fn start_pool(&self, queue: &str) -> Running {
+        run_pool(&self.broker, queue)
     }
 
     /// Stops the server and deletes every key under this test's prefix. (A test that panics
@@ -131,22 +123,6 @@ impl TestApp {
             let q = self.broker.queue(&name).expect("a valid queue name");
             q.destroy().await.expect("queue keys deleted");
         }
-    }
-}
-
-/// A worker pool running in the test.
-pub struct Pool {
-    stop: watch::Sender<bool>,
-    handle: JoinHandle<()>,
-}
-
-impl Pool {
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        tokio::time::timeout(Duration::from_secs(10), self.handle)
-            .await
-            .expect("the pool stops within its grace")
-            .expect("the pool task did not panic");
     }
 }
 

@@ -11,7 +11,8 @@ use sqlx::PgPool;
 use switchyard::app::Application;
 use switchyard::config::Settings;
 use switchyard::crypto::CredentialsKey;
-use switchyard::telemetry;
+use switchyard::queue::Broker;
+use switchyard::{telemetry, workers};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use ulid::Ulid;
@@ -60,6 +61,33 @@ pub async fn drop_database(settings: &Settings) {
 /// The credentials key of `settings`.
 pub fn key(settings: &Settings) -> CredentialsKey {
     CredentialsKey::from_hex(&settings.crypto.credentials_key).expect("the test key is valid")
+}
+
+/// A task running in the test until told to stop: a worker, or a pool of them.
+pub struct Running {
+    pub stop_tx: watch::Sender<bool>,
+    pub handle: JoinHandle<()>,
+}
+
+impl Running {
+    /// Asks the task to shut down gracefully, and waits.
+    pub async fn stop(self) {
+        let _ = self.stop_tx.send(true);
+        tokio::time::timeout(Duration::from_secs(30), self.handle)
+            .await
+            .expect("stops within 30 s")
+            .expect("the task did not panic");
+    }
+}
+
+/// Runs `queue`'s real worker pool until stopped.
+pub fn run_pool(broker: &Broker, queue: &str) -> Running {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let pool = workers::spawn_pool(broker, queue, stop_rx).expect("the queue has a pool");
+    Running {
+        stop_tx,
+        handle: tokio::spawn(pool),
+    }
 }
 
 /// The API server on a free port, against the local Redis and PostgreSQL.

@@ -1,5 +1,5 @@
-//! Shared harness for the queue tests: settings with a unique key prefix per test, workers that
-//! record what they ran, and polling with a deadline.
+//! Shared harness for the queue tests: brokers on the test's own key prefix, workers that record
+//! what they ran, and polling with a deadline.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -11,11 +11,14 @@ use apalis_core::task::data::Data;
 use apalis_core::worker::builder::WorkerBuilder;
 use serde::{Deserialize, Serialize};
 use switchyard::config::{QueuePolicy, Settings};
-use switchyard::queue::{Broker, JobError, JobMeta, Queue, QueueName, RedisBackend};
+use switchyard::queue::{
+    Broker, EnqueueOptions, Enqueued, JobError, JobMeta, Queue, QueueName, QueueStats, RedisBackend,
+};
 use tokio::sync::watch;
 use tower::limit::ConcurrencyLimitLayer;
 
-use crate::app_helpers::settings;
+pub use crate::app_helpers::Running;
+use crate::app_helpers::{run_pool, settings};
 
 pub async fn broker_with(settings: &Settings) -> Broker {
     Broker::connect(settings).await.expect("Redis is running")
@@ -52,6 +55,13 @@ pub struct Probe {
     pub sleep_ms: u64,
 }
 
+pub fn probe(tag: &str, sleep_ms: u64) -> Probe {
+    Probe {
+        tag: tag.into(),
+        sleep_ms,
+    }
+}
+
 #[derive(Default)]
 pub struct ProbeState {
     /// (tag, attempt, when it started)
@@ -73,7 +83,7 @@ impl ProbeState {
     }
 }
 
-async fn probe(
+async fn handle_probe(
     job: Probe,
     meta: Data<JobMeta>,
     state: Data<Arc<ProbeState>>,
@@ -96,24 +106,34 @@ async fn probe(
     Ok(())
 }
 
-/// A running probe worker; `stop` asks it to shut down gracefully and waits.
-pub struct Running {
-    pub stop_tx: watch::Sender<bool>,
-    pub handle: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    pub async fn stop(self) {
-        let _ = self.stop_tx.send(true);
-        tokio::time::timeout(Duration::from_secs(30), self.handle)
-            .await
-            .expect("worker stops within 30 s")
-            .expect("worker task did not panic");
-    }
-}
-
-pub fn probe_queue(broker: &Broker, name: &str, policy: QueuePolicy) -> Queue {
+/// A queue `name` for probes, on the `noop` queue's policy changed by `tune`.
+pub fn probe_queue(broker: &Broker, name: &str, tune: impl FnOnce(&mut QueuePolicy)) -> Queue {
+    let mut policy = broker.settings().policy("noop");
+    tune(&mut policy);
     broker.queue_with_policy(QueueName::parse(name).unwrap(), policy)
+}
+
+/// Enqueues `job` on `queue` with the default options.
+pub async fn enqueue<T: Serialize>(queue: &Queue, job: &T) -> Enqueued {
+    queue
+        .enqueue(job, &EnqueueOptions::default())
+        .await
+        .expect("job enqueued")
+}
+
+/// Enqueues `jobs` on `queue` in one go and returns their ids, in order.
+pub async fn enqueue_ids<T: Serialize>(
+    queue: &Queue,
+    jobs: &[T],
+    options: &EnqueueOptions,
+) -> Vec<String> {
+    queue
+        .enqueue_bulk(jobs, options)
+        .await
+        .expect("jobs enqueued")
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
 }
 
 pub fn run_probe(queue: &Queue, state: Arc<ProbeState>) -> Running {
@@ -122,7 +142,7 @@ pub fn run_probe(queue: &Queue, state: Arc<ProbeState>) -> Running {
         .backend(backend)
         .data(state)
         .layer(ConcurrencyLimitLayer::new(queue.policy().concurrency))
-        .build(probe);
+        .build(handle_probe);
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let handle = tokio::spawn(async move {
         worker
@@ -142,12 +162,7 @@ pub fn run_probe(queue: &Queue, state: Arc<ProbeState>) -> Running {
 
 /// Runs the real `noop` pool of the library until stopped.
 pub fn run_noop(broker: &Broker) -> Running {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let pool = switchyard::workers::spawn_pool(broker, "noop", stop_rx).expect("noop pool");
-    Running {
-        stop_tx,
-        handle: tokio::spawn(pool),
-    }
+    run_pool(broker, "noop")
 }
 
 /// Waits until job `id` of `queue` has `status`, and returns it.
@@ -163,6 +178,20 @@ pub async fn until_status(
             .await
             .expect("job read")
             .filter(|j| j.status == status)
+    })
+    .await
+}
+
+/// Waits until `queue`'s stats satisfy `done`, and returns them.
+pub async fn until_stats(
+    queue: &Queue,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&QueueStats) -> bool,
+) -> QueueStats {
+    eventually(limit, what, || async {
+        let stats = queue.stats().await.expect("stats read");
+        done(&stats).then_some(stats)
     })
     .await
 }

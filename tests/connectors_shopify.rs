@@ -7,7 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connectors_helpers::{next_webhook, requests_on, shopify, webhook_receiver};
+use connectors_helpers::{
+    assert_listings_match_stock, count_status, forged, list_around_a_change, next_webhook,
+    requests_on, shopify, status_of, tampered, webhook_receiver,
+};
 use switchyard::connectors::{
     list_all_orders_since, ConnectorError, SalesChannel, ShopifyConnector,
 };
@@ -67,14 +70,8 @@ async fn pages_through_600_orders_following_link_headers() {
             .as_str()
             .unwrap_or_default()
     );
-    let paid = orders
-        .iter()
-        .filter(|o| o.status == OrderStatus::Unshipped)
-        .count();
-    let unpaid = orders
-        .iter()
-        .filter(|o| o.status == OrderStatus::Unpaid)
-        .count();
+    let paid = count_status(&orders, OrderStatus::Unshipped);
+    let unpaid = count_status(&orders, OrderStatus::Unpaid);
     assert!(paid > 400 && unpaid > 20, "paid {paid}, unpaid {unpaid}");
 }
 
@@ -82,43 +79,12 @@ async fn pages_through_600_orders_following_link_headers() {
 async fn a_since_cursor_lists_only_later_changes() {
     let rig = shopify(|_| {}).await;
     rig.store.create_orders(5);
-    let connector = rig.connector();
-    let first = connector
-        .list_orders_since(&OrderCursor::Since(None))
-        .await
-        .expect("first listing");
-    assert_eq!(first.orders.len(), 5);
-    assert_eq!(first.next, None, "one page");
-    let checkpoint = first.max_updated_at().expect("orders have times");
-
-    // Timestamps are whole seconds: step past the checkpoint's second.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let later: HashSet<String> = rig
-        .store
-        .create_orders(3)
-        .into_iter()
-        .map(|id| id.to_string())
-        .collect();
-
-    let after = connector
-        .list_orders_since(&OrderCursor::Since(Some(
-            checkpoint + chrono::Duration::seconds(1),
-        )))
-        .await
-        .expect("second listing");
-    let listed: HashSet<String> = after
-        .orders
-        .iter()
-        .map(|o| o.channel_order_id.clone())
-        .collect();
-    assert_eq!(listed, later);
-
+    let run = list_around_a_change(rig.store.as_ref(), &rig.connector()).await;
+    assert_eq!(run.first.orders.len(), 5);
+    assert_eq!(run.first.next, None, "one page");
+    assert_eq!(run.after, run.later);
     // The cursor is inclusive: the checkpoint's own second is listed again.
-    let again = connector
-        .list_orders_since(&OrderCursor::Since(Some(checkpoint)))
-        .await
-        .expect("inclusive listing");
-    assert_eq!(again.orders.len(), 8);
+    assert_eq!(run.again.orders.len(), 8);
 }
 
 #[tokio::test]
@@ -282,12 +248,7 @@ async fn set_stock_reaches_the_shop() {
     let rig = shopify(|_| {}).await;
     let connector = rig.connector();
     let listings = connector.list_products().await.expect("listings");
-    let stock = rig.store.stock_by_sku();
-    assert_eq!(listings.len(), stock.len());
-    for listing in &listings {
-        let sku = listing.sku.as_deref().expect("every variant has a SKU");
-        assert_eq!(listing.quantity, stock.get(sku).copied(), "{sku}");
-    }
+    assert_listings_match_stock(&listings, rig.store.as_ref());
     let jacket = listings
         .iter()
         .find(|l| l.sku.as_deref() == Some("RJ-M"))
@@ -359,16 +320,13 @@ async fn fulfilments_are_recorded_with_tracking_and_move_the_order_status() {
     );
     assert_eq!(recorded[0].lines[0].quantity, 1);
 
-    let status_now = |orders: &[switchyard::domain::ChannelOrder]| {
-        orders
-            .iter()
-            .find(|o| o.channel_order_id == order.channel_order_id)
-            .map(|o| o.status)
-    };
     let listed = list_all_orders_since(&connector, None, 10)
         .await
         .expect("orders");
-    assert_eq!(status_now(&listed), Some(OrderStatus::PartiallyShipped));
+    assert_eq!(
+        status_of(&listed, &order.channel_order_id),
+        Some(OrderStatus::PartiallyShipped)
+    );
 
     // Asking for more than is left is refused before anything is posted.
     let too_many = FulfilmentRequest {
@@ -405,7 +363,10 @@ async fn fulfilments_are_recorded_with_tracking_and_move_the_order_status() {
     let listed = list_all_orders_since(&connector, None, 10)
         .await
         .expect("orders");
-    assert_eq!(status_now(&listed), Some(OrderStatus::Shipped));
+    assert_eq!(
+        status_of(&listed, &order.channel_order_id),
+        Some(OrderStatus::Shipped)
+    );
 }
 
 #[tokio::test]
@@ -421,19 +382,8 @@ async fn webhooks_verify_when_signed_and_fail_when_forged_or_tampered() {
 
     assert!(connector.verify_webhook(&hook.headers, &hook.body));
 
-    let mut tampered = hook.body.to_vec();
-    if let Some(byte) = tampered.iter_mut().find(|b| b.is_ascii_digit()) {
-        *byte = if *byte == b'9' { b'8' } else { *byte + 1 };
-    }
-    assert!(!connector.verify_webhook(&hook.headers, &tampered));
-
-    let mut forged = hook.headers.clone();
-    forged.insert(
-        "x-shopify-hmac-sha256",
-        "c2lnbmVkIGJ5IHNvbWVvbmUgZWxzZQ=="
-            .parse()
-            .expect("header value"),
-    );
+    assert!(!connector.verify_webhook(&hook.headers, &tampered(&hook.body)));
+    let forged = forged(&hook.headers, "x-shopify-hmac-sha256");
     assert!(!connector.verify_webhook(&forged, &hook.body));
 
     let mut unsigned = hook.headers.clone();

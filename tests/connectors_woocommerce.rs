@@ -6,22 +6,16 @@ mod connectors_helpers;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use connectors_helpers::{next_webhook, requests_on, webhook_receiver, woocommerce};
-use switchyard::connectors::{list_all_orders_since, ConnectorError, SalesChannel, WooConnector};
-use switchyard::domain::{
-    ChannelOrder, FulfilmentLine, FulfilmentRequest, OrderCursor, OrderStatus, Secret,
+use connectors_helpers::{
+    assert_listings_match_stock, count_status, forged, list_around_a_change, next_webhook,
+    requests_on, status_of, tampered, webhook_receiver, woocommerce,
 };
+use switchyard::connectors::{list_all_orders_since, ConnectorError, SalesChannel, WooConnector};
+use switchyard::domain::{FulfilmentLine, FulfilmentRequest, OrderCursor, OrderStatus, Secret};
 use switchyard::queue::JobError;
 use switchyard_sandbox::FaultKnobs;
 
 const ORDERS_ROUTE: &str = "GET /wp-json/wc/v3/orders";
-
-fn status_of(orders: &[ChannelOrder], id: &str) -> Option<OrderStatus> {
-    orders
-        .iter()
-        .find(|o| o.channel_order_id == id)
-        .map(|o| o.status)
-}
 
 #[tokio::test]
 async fn pages_through_600_orders_by_total_pages() {
@@ -70,14 +64,8 @@ async fn pages_through_600_orders_by_total_pages() {
             .as_str()
             .unwrap_or_default()
     );
-    let paid = orders
-        .iter()
-        .filter(|o| o.status == OrderStatus::Unshipped)
-        .count();
-    let unpaid = orders
-        .iter()
-        .filter(|o| o.status == OrderStatus::Unpaid)
-        .count();
+    let paid = count_status(&orders, OrderStatus::Unshipped);
+    let unpaid = count_status(&orders, OrderStatus::Unpaid);
     assert!(paid > 400 && unpaid > 20, "paid {paid}, unpaid {unpaid}");
     assert!(orders
         .iter()
@@ -89,42 +77,12 @@ async fn pages_through_600_orders_by_total_pages() {
 async fn a_since_cursor_lists_only_later_changes() {
     let rig = woocommerce(|_| {}).await;
     rig.store.create_orders(5);
-    let connector = rig.connector();
-    let first = connector
-        .list_orders_since(&OrderCursor::Since(None))
-        .await
-        .expect("first listing");
-    assert_eq!(first.orders.len(), 5);
-    assert_eq!(first.next, None);
-    let checkpoint = first.max_updated_at().expect("orders have times");
-
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let later: HashSet<String> = rig
-        .store
-        .create_orders(3)
-        .into_iter()
-        .map(|id| id.to_string())
-        .collect();
-
-    let after = connector
-        .list_orders_since(&OrderCursor::Since(Some(
-            checkpoint + chrono::Duration::seconds(1),
-        )))
-        .await
-        .expect("second listing");
-    let listed: HashSet<String> = after
-        .orders
-        .iter()
-        .map(|o| o.channel_order_id.clone())
-        .collect();
-    assert_eq!(listed, later);
-
-    let again = connector
-        .list_orders_since(&OrderCursor::Since(Some(checkpoint)))
-        .await
-        .expect("inclusive listing");
+    let run = list_around_a_change(rig.store.as_ref(), &rig.connector()).await;
+    assert_eq!(run.first.orders.len(), 5);
+    assert_eq!(run.first.next, None);
+    assert_eq!(run.after, run.later);
     assert_eq!(
-        again.orders.len(),
+        run.again.orders.len(),
         8,
         "the checkpoint's own second is listed again"
     );
@@ -265,12 +223,7 @@ async fn set_stock_reaches_simple_products_and_variations() {
     let rig = woocommerce(|_| {}).await;
     let connector = rig.connector();
     let listings = connector.list_products().await.expect("listings");
-    let stock = rig.store.stock_by_sku();
-    assert_eq!(listings.len(), stock.len(), "one listing per SKU");
-    for listing in &listings {
-        let sku = listing.sku.as_deref().expect("every listing has a SKU");
-        assert_eq!(listing.quantity, stock.get(sku).copied(), "{sku}");
-    }
+    assert_listings_match_stock(&listings, rig.store.as_ref());
     let find = |sku: &str| {
         listings
             .iter()
@@ -406,19 +359,8 @@ async fn webhooks_verify_when_signed_and_fail_when_forged_or_tampered() {
 
     assert!(connector.verify_webhook(&hook.headers, &hook.body));
 
-    let mut tampered = hook.body.to_vec();
-    if let Some(byte) = tampered.iter_mut().find(|b| b.is_ascii_digit()) {
-        *byte = if *byte == b'9' { b'8' } else { *byte + 1 };
-    }
-    assert!(!connector.verify_webhook(&hook.headers, &tampered));
-
-    let mut forged = hook.headers.clone();
-    forged.insert(
-        "x-wc-webhook-signature",
-        "c2lnbmVkIGJ5IHNvbWVvbmUgZWxzZQ=="
-            .parse()
-            .expect("header value"),
-    );
+    assert!(!connector.verify_webhook(&hook.headers, &tampered(&hook.body)));
+    let forged = forged(&hook.headers, "x-wc-webhook-signature");
     assert!(!connector.verify_webhook(&forged, &hook.body));
 
     let mut no_secret = rig.config.clone();

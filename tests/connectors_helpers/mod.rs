@@ -5,20 +5,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::Router;
+use std::collections::HashSet;
+
+use axum::http::{HeaderMap, HeaderValue};
 use switchyard::connectors::{
-    ShopifyConfig, ShopifyConnector, ThrottleSettings, WooConfig, WooConnector,
+    SalesChannel, ShopifyConfig, ShopifyConnector, ThrottleSettings, WooConfig, WooConnector,
 };
-use switchyard::domain::Secret;
+use switchyard::domain::{ChannelOrder, Listing, OrderCursor, OrderPage, OrderStatus, Secret};
 use switchyard::outbound::{ClientSettings, SsrfGuard};
 use switchyard_sandbox::{
-    Credentials, FaultKnobs, GeneratorConfig, Sandbox, SandboxConfig, SandboxHandle,
-    ShopifyStoreConfig, SimStore, WooStoreConfig,
+    Credentials, FaultKnobs, GeneratorConfig, SandboxConfig, SandboxHandle, ShopifyStoreConfig,
+    SimStore, StoreInfo, WooStoreConfig,
 };
-use tokio::sync::mpsc;
+
+// The sandbox's own tests start it and catch the webhooks it sends the same way.
+#[path = "../../sandbox/tests/common/mod.rs"]
+mod sandbox_harness;
+pub use sandbox_harness::{next_webhook, start_with, webhook_receiver};
 
 pub const SHOP: &str = "contract-shop";
 pub const WOO: &str = "contract-woo";
@@ -50,149 +53,106 @@ pub fn quiet_generator() -> GeneratorConfig {
     }
 }
 
-pub async fn start(config: SandboxConfig) -> SandboxHandle {
-    match Sandbox::start(config).await {
-        Ok(handle) => handle,
-        Err(e) => panic!("sandbox failed to start: {e}"),
+/// A sandbox with one store, and the config of a connector to it.
+pub struct Rig<C> {
+    pub sandbox: SandboxHandle,
+    pub store: Arc<dyn SimStore>,
+    pub config: C,
+}
+
+impl<C> Rig<C> {
+    pub fn faults(&self, knobs: FaultKnobs) {
+        self.store.faults().set(knobs);
     }
 }
 
-pub struct ShopifyRig {
-    pub sandbox: SandboxHandle,
-    pub store: Arc<dyn SimStore>,
-    pub config: ShopifyConfig,
-}
-
-impl ShopifyRig {
+impl Rig<ShopifyConfig> {
     pub fn connector(&self) -> ShopifyConnector {
         ShopifyConnector::new(self.config.clone()).expect("connector builds")
     }
+}
 
-    pub fn faults(&self, knobs: FaultKnobs) {
-        self.store.faults().set(knobs);
+impl Rig<WooConfig> {
+    pub fn connector(&self) -> WooConnector {
+        WooConnector::new(self.config.clone()).expect("connector builds")
+    }
+}
+
+/// Starts the sandbox of `config` and builds the connector config of its store `name`.
+async fn rig<C>(
+    config: SandboxConfig,
+    name: &str,
+    connector_config: impl FnOnce(StoreInfo) -> C,
+) -> Rig<C> {
+    let sandbox = start_with(config).await;
+    let info = sandbox.store_info(name).expect("store configured").clone();
+    let store = sandbox.store(name).expect("store configured");
+    Rig {
+        config: connector_config(info),
+        sandbox,
+        store,
     }
 }
 
 /// A sandbox with one Shopify shop, shaped by `tweak`, and a matching connector config.
-pub async fn shopify(tweak: impl FnOnce(&mut ShopifyStoreConfig)) -> ShopifyRig {
+pub async fn shopify(tweak: impl FnOnce(&mut ShopifyStoreConfig)) -> Rig<ShopifyConfig> {
     let mut store_config = ShopifyStoreConfig::new(SHOP);
     store_config.generator = quiet_generator();
     tweak(&mut store_config);
-    let sandbox = start(SandboxConfig {
+    let sandbox = SandboxConfig {
         shopify: vec![store_config],
         ..SandboxConfig::default()
-    })
-    .await;
-    let info = sandbox.store_info(SHOP).expect("shop configured").clone();
-    let Credentials::Shopify {
-        access_token,
-        app_secret,
-        ..
-    } = info.credentials
-    else {
-        panic!("a Shopify store has Shopify credentials");
     };
-    let mut config = ShopifyConfig::new(
-        info.base_url,
-        Secret::new(access_token),
-        Secret::new(app_secret),
-    );
-    config.http = fast_http();
-    config.throttle = throttle_settings();
-    let store = sandbox.store(SHOP).expect("shop configured");
-    ShopifyRig {
-        sandbox,
-        store,
-        config,
-    }
-}
-
-pub struct WooRig {
-    pub sandbox: SandboxHandle,
-    pub store: Arc<dyn SimStore>,
-    pub config: WooConfig,
-}
-
-impl WooRig {
-    pub fn connector(&self) -> WooConnector {
-        WooConnector::new(self.config.clone()).expect("connector builds")
-    }
-
-    pub fn faults(&self, knobs: FaultKnobs) {
-        self.store.faults().set(knobs);
-    }
+    rig(sandbox, SHOP, |info| {
+        let Credentials::Shopify {
+            access_token,
+            app_secret,
+            ..
+        } = info.credentials
+        else {
+            panic!("a Shopify store has Shopify credentials");
+        };
+        let mut config = ShopifyConfig::new(
+            info.base_url,
+            Secret::new(access_token),
+            Secret::new(app_secret),
+        );
+        config.http = fast_http();
+        config.throttle = throttle_settings();
+        config
+    })
+    .await
 }
 
 /// A sandbox with one WooCommerce store, shaped by `tweak`, and a matching connector config.
-pub async fn woocommerce(tweak: impl FnOnce(&mut WooStoreConfig)) -> WooRig {
+pub async fn woocommerce(tweak: impl FnOnce(&mut WooStoreConfig)) -> Rig<WooConfig> {
     let mut store_config = WooStoreConfig::new(WOO);
     store_config.generator = quiet_generator();
     tweak(&mut store_config);
-    let sandbox = start(SandboxConfig {
+    let sandbox = SandboxConfig {
         woocommerce: vec![store_config],
         ..SandboxConfig::default()
-    })
-    .await;
-    let info = sandbox.store_info(WOO).expect("store configured").clone();
-    let Credentials::WooCommerce {
-        consumer_key,
-        consumer_secret,
-        webhook_secret,
-    } = info.credentials
-    else {
-        panic!("a WooCommerce store has WooCommerce credentials");
     };
-    let mut config = WooConfig::new(
-        info.base_url,
-        Secret::new(consumer_key),
-        Secret::new(consumer_secret),
-    );
-    config.webhook_secret = Some(Secret::new(webhook_secret));
-    config.http = fast_http();
-    config.throttle = throttle_settings();
-    let store = sandbox.store(WOO).expect("store configured");
-    WooRig {
-        sandbox,
-        store,
-        config,
-    }
-}
-
-/// A received webhook.
-#[derive(Debug)]
-pub struct Received {
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-/// Starts a receiver; returns its URL and what it receives.
-pub async fn webhook_receiver() -> (String, mpsc::UnboundedReceiver<Received>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap, body: Bytes| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(Received { headers, body });
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/hook"), rx)
-}
-
-pub async fn next_webhook(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received {
-    tokio::time::timeout(Duration::from_secs(5), rx.recv())
-        .await
-        .expect("webhook within 5 s")
-        .expect("receiver open")
+    rig(sandbox, WOO, |info| {
+        let Credentials::WooCommerce {
+            consumer_key,
+            consumer_secret,
+            webhook_secret,
+        } = info.credentials
+        else {
+            panic!("a WooCommerce store has WooCommerce credentials");
+        };
+        let mut config = WooConfig::new(
+            info.base_url,
+            Secret::new(consumer_key),
+            Secret::new(consumer_secret),
+        );
+        config.webhook_secret = Some(Secret::new(webhook_secret));
+        config.http = fast_http();
+        config.throttle = throttle_settings();
+        config
+    })
+    .await
 }
 
 /// How many requests the store saw on `route` (`"GET /admin/api/{version}/orders.json"`).
@@ -204,4 +164,93 @@ pub fn requests_on(store: &dyn SimStore, route: &str) -> u64 {
         .get(route)
         .copied()
         .unwrap_or(0)
+}
+
+/// How many of `orders` have `status`.
+pub fn count_status(orders: &[ChannelOrder], status: OrderStatus) -> usize {
+    orders.iter().filter(|o| o.status == status).count()
+}
+
+/// The status of the order `id` among `orders`.
+pub fn status_of(orders: &[ChannelOrder], id: &str) -> Option<OrderStatus> {
+    orders
+        .iter()
+        .find(|o| o.channel_order_id == id)
+        .map(|o| o.status)
+}
+
+/// Listings of a since-cursor around a change: `first` from the start, `later` the ids of three
+/// orders created a second after it (timestamps are whole seconds), `after` the ids listed from
+/// just past `first`'s newest change, and `again` the page listed from exactly that change.
+pub struct SinceCursorListings {
+    pub first: OrderPage,
+    pub later: HashSet<String>,
+    pub after: HashSet<String>,
+    pub again: OrderPage,
+}
+
+pub async fn list_around_a_change(
+    store: &dyn SimStore,
+    connector: &dyn SalesChannel,
+) -> SinceCursorListings {
+    let first = connector
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect("first listing");
+    let checkpoint = first.max_updated_at().expect("orders have times");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = store
+        .create_orders(3)
+        .into_iter()
+        .map(|id| id.to_string())
+        .collect();
+    let after = connector
+        .list_orders_since(&OrderCursor::Since(Some(
+            checkpoint + chrono::Duration::seconds(1),
+        )))
+        .await
+        .expect("second listing")
+        .orders
+        .into_iter()
+        .map(|o| o.channel_order_id)
+        .collect();
+    let again = connector
+        .list_orders_since(&OrderCursor::Since(Some(checkpoint)))
+        .await
+        .expect("inclusive listing");
+    SinceCursorListings {
+        first,
+        later,
+        after,
+        again,
+    }
+}
+
+/// Asserts that `listings` show each of the store's SKUs once, with the store's stock.
+pub fn assert_listings_match_stock(listings: &[Listing], store: &dyn SimStore) {
+    let stock = store.stock_by_sku();
+    assert_eq!(listings.len(), stock.len(), "one listing per SKU");
+    for listing in listings {
+        let sku = listing.sku.as_deref().expect("every listing has a SKU");
+        assert_eq!(listing.quantity, stock.get(sku).copied(), "{sku}");
+    }
+}
+
+/// `body` with one digit changed, as a tampered webhook would arrive.
+pub fn tampered(body: &[u8]) -> Vec<u8> {
+    let mut tampered = body.to_vec();
+    if let Some(byte) = tampered.iter_mut().find(|b| b.is_ascii_digit()) {
+        *byte = if *byte == b'9' { b'8' } else { *byte + 1 };
+    }
+    tampered
+}
+
+/// `headers` with the signature `header` replaced by someone else's.
+pub fn forged(headers: &HeaderMap, header: &'static str) -> HeaderMap {
+    let mut forged = headers.clone();
+    forged.insert(
+        header,
+        HeaderValue::from_static("c2lnbmVkIGJ5IHNvbWVvbmUgZWxzZQ=="),
+    );
+    forged
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use api_helpers::{problem, spawn_app};
 use app_helpers::settings;
+use http_helpers::challenge;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -21,12 +22,7 @@ async fn v1_needs_the_ops_token_and_probes_do_not() {
     let app = spawn_app().await;
 
     let none = app.client.get(app.url("/v1/queues")).send().await.unwrap();
-    assert_eq!(
-        none.headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok()),
-        Some("Bearer")
-    );
+    assert_eq!(challenge(&none), Some("Bearer"));
     problem(none, StatusCode::UNAUTHORIZED).await;
 
     let wrong = app

@@ -8,26 +8,21 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use app_helpers::{key, settings};
+use sqlx::PgPool;
 use switchyard::domain::{decide, ChannelSettings, Decision};
 use switchyard::domain::{OrderCursor, OrderStatus, SyncStatus};
 use switchyard::jobs::{ImportOrders, ImportReason};
 use switchyard::store::channels;
 use switchyard::store::import_state::{self, RunOutcome};
-use switchyard::store::orders::{self, OrderFilter};
+use switchyard::store::orders::{self, OrderFilter, StoredOrder};
 use switchyard::store::outbox::{self, OutboxItem, Taken};
-use tenant_helpers::{at, channel, channel_with, line, order, pool, tenant, unique};
+use switchyard::store::AccountId;
+use tenant_helpers::{
+    at, channel, channel_with, line, order, order_events, pool, stored_order, tenant,
+    tenant_with_channel, unique, upsert,
+};
 
-async fn event_rows(pool: &sqlx::PgPool, order_id: i64) -> Vec<(String, Option<String>, String)> {
-    sqlx::query_as(
-        "SELECT kind, from_status, to_status FROM order_events WHERE order_id = $1 ORDER BY id",
-    )
-    .bind(order_id)
-    .fetch_all(pool)
-    .await
-    .expect("events read")
-}
-
-async fn updated_at(pool: &sqlx::PgPool, order_id: i64) -> chrono::DateTime<chrono::Utc> {
+async fn updated_at(pool: &PgPool, order_id: i64) -> chrono::DateTime<chrono::Utc> {
     sqlx::query_scalar("SELECT updated_at FROM orders WHERE id = $1")
         .bind(order_id)
         .fetch_one(pool)
@@ -35,28 +30,45 @@ async fn updated_at(pool: &sqlx::PgPool, order_id: i64) -> chrono::DateTime<chro
         .expect("order read")
 }
 
+/// The id of a stored order's line `channel_line_id`.
+fn line_id(stored: &StoredOrder, channel_line_id: &str) -> Option<i64> {
+    stored
+        .order
+        .order
+        .lines
+        .iter()
+        .find(|l| l.channel_line_id == channel_line_id)
+        .and_then(|l| l.id)
+}
+
+/// A filter of up to 200 orders, narrowed by the test.
+fn up_to_200() -> OrderFilter {
+    OrderFilter {
+        limit: 200,
+        ..OrderFilter::default()
+    }
+}
+
+/// The orders `account` lists with `filter`, one page.
+async fn listed(pool: &PgPool, account: AccountId, filter: &OrderFilter) -> Vec<StoredOrder> {
+    orders::list_orders(pool, account, filter)
+        .await
+        .expect("orders listed")
+        .orders
+}
+
 #[tokio::test]
 async fn importing_the_same_order_twice_changes_nothing() {
     let pool = pool().await;
-    let key = key(&settings());
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key, t.account).await;
+    let (t, ch) = tenant_with_channel(&pool).await;
     let o = order(&unique("o"));
 
-    let mut tx = pool.begin().await.unwrap();
-    let first = orders::upsert_order(&mut tx, &ch, &o, &Decision::Import)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let first = upsert(&pool, &ch, &o, &Decision::Import).await;
     assert!(first.created && first.changed);
     assert_eq!(first.sync_status, SyncStatus::Pending);
     let stamp = updated_at(&pool, first.order_id).await;
 
-    let mut tx = pool.begin().await.unwrap();
-    let second = orders::upsert_order(&mut tx, &ch, &o, &Decision::Import)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let second = upsert(&pool, &ch, &o, &Decision::Import).await;
     assert_eq!(second.order_id, first.order_id);
     assert!(!second.created && !second.changed, "{second:?}");
     assert_eq!(second.status_change, None);
@@ -79,14 +91,11 @@ async fn importing_the_same_order_twice_changes_nothing() {
         .unwrap();
     assert_eq!(lines, 2, "lines are not duplicated");
     assert_eq!(
-        event_rows(&pool, first.order_id).await,
+        order_events(&pool, first.order_id).await,
         vec![("created".to_owned(), None, "unshipped".to_owned())]
     );
 
-    let stored = orders::get_order(&pool, t.account, first.order_id)
-        .await
-        .unwrap()
-        .expect("the order reads back");
+    let stored = stored_order(&pool, t.account, first.order_id).await;
     assert_eq!(stored.order.order.channel_order_id, o.channel_order_id);
     assert_eq!(stored.order.order.totals, o.totals);
     assert_eq!(stored.order.order.shipping_address, o.shipping_address);
@@ -108,16 +117,9 @@ async fn status_changes_are_recorded_as_events() {
     o.paid_at = None;
     let decision = decide(&settings, &o);
     assert!(matches!(decision, Decision::Exclude { .. }));
-    let mut tx = pool.begin().await.unwrap();
-    let first = orders::upsert_order(&mut tx, &ch, &o, &decision)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let first = upsert(&pool, &ch, &o, &decision).await;
     assert_eq!(first.sync_status, SyncStatus::Excluded, "kept, not dropped");
-    let stored = orders::get_order(&pool, t.account, first.order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_order(&pool, t.account, first.order_id).await;
     assert!(stored
         .excluded_reason
         .is_some_and(|r| r.contains("not paid")));
@@ -126,38 +128,27 @@ async fn status_changes_are_recorded_as_events() {
     o.status = OrderStatus::Unshipped;
     o.paid_at = Some(at(60));
     o.channel_updated_at = at(60);
-    let mut tx = pool.begin().await.unwrap();
-    let paid = orders::upsert_order(&mut tx, &ch, &o, &decide(&settings, &o))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let paid = upsert(&pool, &ch, &o, &decide(&settings, &o)).await;
     assert!(paid.changed && !paid.created);
     assert_eq!(
         paid.status_change,
         Some((OrderStatus::Unpaid, OrderStatus::Unshipped))
     );
     assert_eq!(paid.sync_status, SyncStatus::Pending);
-    let stored = orders::get_order(&pool, t.account, first.order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_order(&pool, t.account, first.order_id).await;
     assert_eq!(stored.excluded_reason, None);
 
     // Cancelled after import: the status and history show it, the sync status stays.
     o.status = OrderStatus::Cancelled;
     o.channel_updated_at = at(120);
-    let mut tx = pool.begin().await.unwrap();
-    let cancelled = orders::upsert_order(&mut tx, &ch, &o, &decide(&settings, &o))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let cancelled = upsert(&pool, &ch, &o, &decide(&settings, &o)).await;
     assert_eq!(
         cancelled.status_change,
         Some((OrderStatus::Unshipped, OrderStatus::Cancelled))
     );
     assert_eq!(cancelled.sync_status, SyncStatus::Pending);
 
-    let events: Vec<(String, Option<String>, String)> = event_rows(&pool, first.order_id).await;
+    let events: Vec<(String, Option<String>, String)> = order_events(&pool, first.order_id).await;
     assert_eq!(
         events,
         vec![
@@ -188,45 +179,23 @@ async fn status_changes_are_recorded_as_events() {
 #[tokio::test]
 async fn changed_lines_are_updated_in_place_and_removed_lines_go() {
     let pool = pool().await;
-    let key = key(&settings());
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key, t.account).await;
+    let (t, ch) = tenant_with_channel(&pool).await;
     let mut o = order(&unique("o"));
-    let mut tx = pool.begin().await.unwrap();
-    let first = orders::upsert_order(&mut tx, &ch, &o, &Decision::Import)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let before = orders::get_order(&pool, t.account, first.order_id)
-        .await
-        .unwrap()
-        .unwrap();
-    let l1_id = before
-        .order
-        .order
-        .lines
-        .iter()
-        .find(|l| l.channel_line_id == "L1")
-        .and_then(|l| l.id);
+    let first = upsert(&pool, &ch, &o, &Decision::Import).await;
+    let before = stored_order(&pool, t.account, first.order_id).await;
+    let l1_id = line_id(&before, "L1");
 
     o.lines = vec![line("L1", "SKU-A", 3), line("L3", "SKU-C", 1)];
     o.channel_updated_at = at(30);
-    let mut tx = pool.begin().await.unwrap();
-    let edited = orders::upsert_order(&mut tx, &ch, &o, &Decision::Import)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let edited = upsert(&pool, &ch, &o, &Decision::Import).await;
     assert!(edited.changed);
     assert_eq!(edited.status_change, None);
     assert!(
-        event_rows(&pool, first.order_id).await.len() == 1,
+        order_events(&pool, first.order_id).await.len() == 1,
         "no status change, no event"
     );
 
-    let after = orders::get_order(&pool, t.account, first.order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let after = stored_order(&pool, t.account, first.order_id).await;
     let mut lines: Vec<(String, u32)> = after
         .order
         .order
@@ -236,13 +205,7 @@ async fn changed_lines_are_updated_in_place_and_removed_lines_go() {
         .collect();
     lines.sort();
     assert_eq!(lines, vec![("L1".to_owned(), 3), ("L3".to_owned(), 1)]);
-    let l1_after = after
-        .order
-        .order
-        .lines
-        .iter()
-        .find(|l| l.channel_line_id == "L1")
-        .and_then(|l| l.id);
+    let l1_after = line_id(&after, "L1");
     assert_eq!(l1_after, l1_id, "a line keeps its id across updates");
 }
 
@@ -305,85 +268,45 @@ async fn lists_filter_and_page_by_cursor_within_the_account() {
 
     let by_channel = OrderFilter {
         channel_id: Some(b.id),
-        limit: 200,
-        ..OrderFilter::default()
+        ..up_to_200()
     };
-    assert_eq!(
-        orders::list_orders(&pool, t.account, &by_channel)
-            .await
-            .unwrap()
-            .orders
-            .len(),
-        3
-    );
+    assert_eq!(listed(&pool, t.account, &by_channel).await.len(), 3);
     let by_store = OrderFilter {
         store_id: Some(a.store_id),
-        limit: 200,
-        ..OrderFilter::default()
+        ..up_to_200()
     };
-    assert_eq!(
-        orders::list_orders(&pool, t.account, &by_store)
-            .await
-            .unwrap()
-            .orders
-            .len(),
-        7
-    );
+    assert_eq!(listed(&pool, t.account, &by_store).await.len(), 7);
     let unpaid = OrderFilter {
         status: Some(OrderStatus::Unpaid),
-        limit: 200,
-        ..OrderFilter::default()
+        ..up_to_200()
     };
-    let page = orders::list_orders(&pool, t.account, &unpaid)
-        .await
-        .unwrap();
-    assert_eq!(page.orders.len(), 4);
+    let page = listed(&pool, t.account, &unpaid).await;
+    assert_eq!(page.len(), 4);
     assert!(page
-        .orders
         .iter()
         .all(|o| o.order.order.status == OrderStatus::Unpaid));
     let excluded = OrderFilter {
         sync_status: Some(SyncStatus::Excluded),
-        limit: 200,
-        ..OrderFilter::default()
+        ..up_to_200()
     };
-    assert_eq!(
-        orders::list_orders(&pool, t.account, &excluded)
-            .await
-            .unwrap()
-            .orders
-            .len(),
-        4
-    );
+    assert_eq!(listed(&pool, t.account, &excluded).await.len(), 4);
     let future = OrderFilter {
         updated_since: Some(chrono::Utc::now() + chrono::TimeDelta::hours(1)),
-        limit: 200,
-        ..OrderFilter::default()
+        ..up_to_200()
     };
-    assert!(orders::list_orders(&pool, t.account, &future)
-        .await
-        .unwrap()
-        .orders
-        .is_empty());
+    assert!(listed(&pool, t.account, &future).await.is_empty());
     // Another account's channel filter finds nothing.
     let foreign_filter = OrderFilter {
         channel_id: Some(foreign.id),
-        limit: 200,
-        ..OrderFilter::default()
+        ..up_to_200()
     };
-    assert!(orders::list_orders(&pool, t.account, &foreign_filter)
-        .await
-        .unwrap()
-        .orders
-        .is_empty());
+    assert!(listed(&pool, t.account, &foreign_filter).await.is_empty());
 }
 
 #[tokio::test]
 async fn import_state_keeps_the_cursor_and_the_last_runs() {
     let pool = pool().await;
-    let key = key(&settings());
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key, t.account).await;
+    let (t, ch) = tenant_with_channel(&pool).await;
     assert_eq!(import_state::load_cursor(&pool, ch.id).await.unwrap(), None);
     let health = import_state::import_health(&pool, t.account, ch.id)
         .await
@@ -455,6 +378,7 @@ async fn import_state_keeps_the_cursor_and_the_last_runs() {
     );
 
     // Just ran: not due; a channel that never ran is.
+    let key = key(&settings());
     let fresh = channel(&pool, &key, t.account).await;
     let due: Vec<i64> = channels::active_channels_due(&pool)
         .await

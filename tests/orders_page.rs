@@ -12,7 +12,9 @@ use switchyard::domain::{ChannelOrder, OrderStatus, SyncStatus};
 use switchyard::store::channels::ChannelRow;
 use switchyard::store::orders::{self, StoredOrder, UpsertOutcome};
 use switchyard::store::AccountId;
-use tenant_helpers::{at, channel, line, order, pool, tenant, unique};
+use tenant_helpers::{
+    at, channel, line, order, order_events, pool, tenant, tenant_with_channel, unique,
+};
 
 /// Three orders unlike each other: an ordinary one, an unpaid one with a nanosecond time and
 /// no addresses or tags, and one with a single line.
@@ -75,16 +77,6 @@ async fn count(pool: &PgPool, sql: &str, id: i64) -> i64 {
         .unwrap()
 }
 
-async fn events(pool: &PgPool, order_id: i64) -> Vec<(String, Option<String>, String)> {
-    sqlx::query_as(
-        "SELECT kind, from_status, to_status FROM order_events WHERE order_id = $1 ORDER BY id",
-    )
-    .bind(order_id)
-    .fetch_all(pool)
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn a_page_stores_what_one_order_at_a_time_stores_and_a_second_import_changes_nothing() {
     let pool = pool().await;
@@ -122,8 +114,8 @@ async fn a_page_stores_what_one_order_at_a_time_stores_and_a_second_import_chang
             comparable(&pool, t.account, s.order_id).await
         );
         assert_eq!(
-            events(&pool, p.order_id).await,
-            events(&pool, s.order_id).await
+            order_events(&pool, p.order_id).await,
+            order_events(&pool, s.order_id).await
         );
     }
 
@@ -152,7 +144,11 @@ async fn a_page_stores_what_one_order_at_a_time_stores_and_a_second_import_chang
             .await
             .unwrap();
         assert_eq!(now, *stamp, "no updated_at bump");
-        assert_eq!(events(&pool, a.order_id).await.len(), 1, "only `created`");
+        assert_eq!(
+            order_events(&pool, a.order_id).await.len(),
+            1,
+            "only `created`"
+        );
     }
     assert_eq!(
         count(
@@ -179,9 +175,7 @@ async fn a_page_stores_what_one_order_at_a_time_stores_and_a_second_import_chang
 #[tokio::test]
 async fn a_page_mixing_new_changed_and_unchanged_orders_reports_each() {
     let pool = pool().await;
-    let key = key(&settings());
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key, t.account).await;
+    let (_, ch) = tenant_with_channel(&pool).await;
     let mut known = page_orders();
     known.truncate(2);
     let first = upsert_page(&pool, &ch, &decided(&known)).await;
@@ -202,7 +196,7 @@ async fn a_page_mixing_new_changed_and_unchanged_orders_reports_each() {
     assert!(!out[1].changed && !out[1].created, "{:?}", out[1]);
     assert!(out[2].created);
     assert_eq!(
-        events(&pool, first[0].order_id)
+        order_events(&pool, first[0].order_id)
             .await
             .into_iter()
             .map(|(kind, _, to)| (kind, to))
@@ -217,9 +211,7 @@ async fn a_page_mixing_new_changed_and_unchanged_orders_reports_each() {
 #[tokio::test]
 async fn an_order_twice_in_one_page_is_created_once_then_seen_as_known() {
     let pool = pool().await;
-    let key = key(&settings());
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key, t.account).await;
+    let (_, ch) = tenant_with_channel(&pool).await;
     let o = order(&unique("twice"));
     let out = upsert_page(&pool, &ch, &decided(&[o.clone(), o])).await;
     assert!(out[0].created);

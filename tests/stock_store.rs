@@ -15,7 +15,9 @@ use switchyard::store::channel_products::{self, PlannedStock};
 use switchyard::store::products::{self, Deleted, NewProduct};
 use switchyard::store::stock::{self, StockError, StockField};
 use switchyard::store::{orders, AccountId};
-use tenant_helpers::{channel, line, order, pool, tenant, unique};
+use tenant_helpers::{
+    channel, line, order, pool, stored_order, tenant, tenant_with_channel, unique,
+};
 
 async fn product(pool: &PgPool, account: AccountId, store_id: i64, sku: &str, api: i64) -> i64 {
     products::create(
@@ -109,8 +111,7 @@ async fn import(
 #[tokio::test]
 async fn an_order_line_imported_twice_takes_stock_once() {
     let pool = pool().await;
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key(&settings()), t.account).await;
+    let (t, ch) = tenant_with_channel(&pool).await;
     let a = product(&pool, t.account, ch.store_id, "SKU-A", 10).await;
     let b = product(&pool, t.account, ch.store_id, "SKU-B", 5).await;
     let mut o = order(&unique("o"));
@@ -142,10 +143,7 @@ async fn an_order_line_imported_twice_takes_stock_once() {
     );
 
     // The lines show what they were matched to.
-    let stored = orders::get_order(&pool, t.account, order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_order(&pool, t.account, order_id).await;
     let by_sku: HashMap<_, _> = stored
         .order
         .order
@@ -162,8 +160,7 @@ async fn an_order_line_imported_twice_takes_stock_once() {
 #[tokio::test]
 async fn a_kit_line_takes_its_components_and_a_cancellation_puts_them_back_once() {
     let pool = pool().await;
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key(&settings()), t.account).await;
+    let (t, ch) = tenant_with_channel(&pool).await;
     let a = product(&pool, t.account, ch.store_id, "SKU-A", 20).await;
     let b = product(&pool, t.account, ch.store_id, "SKU-B", 10).await;
     let k = kit(&pool, t.account, ch.store_id, "KIT-AB", &[(a, 2), (b, 1)]).await;
@@ -186,10 +183,7 @@ async fn a_kit_line_takes_its_components_and_a_cancellation_puts_them_back_once(
     );
     let after = products::get(&pool, t.account, k).await.unwrap().unwrap();
     assert_eq!(after.available_quantity, 6, "min(13/2, 7/1)");
-    let stored = orders::get_order(&pool, t.account, order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_order(&pool, t.account, order_id).await;
     let kit_line = stored
         .order
         .order
@@ -330,8 +324,7 @@ async fn set_and_adjust_are_idempotent_on_their_cause() {
 #[tokio::test]
 async fn concurrent_changes_keep_the_columns_equal_to_the_ledger() {
     let pool = pool().await;
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key(&settings()), t.account).await;
+    let (t, ch) = tenant_with_channel(&pool).await;
     let a = product(&pool, t.account, ch.store_id, "SKU-A", 100).await;
     let b = product(&pool, t.account, ch.store_id, "SKU-B", 100).await;
     let k = kit(&pool, t.account, ch.store_id, "KIT", &[(a, 1), (b, 2)]).await;
@@ -596,8 +589,7 @@ async fn the_stock_plan_covers_products_kits_and_the_buffer() {
 #[tokio::test]
 async fn listings_follow_skus_and_missing_products_can_be_added() {
     let pool = pool().await;
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key(&settings()), t.account).await;
+    let (t, ch) = tenant_with_channel(&pool).await;
     let lx = upsert(&pool, t.account, &ch, &listing("1", None, Some("SKU-X"))).await;
     let ly = upsert(
         &pool,

@@ -7,7 +7,7 @@ mod app_helpers;
 mod http_helpers;
 mod tenant_helpers;
 
-use http_helpers::problem;
+use http_helpers::{challenge, problem};
 
 use app_helpers::{key, send, spawn_server};
 use reqwest::{Method, StatusCode};
@@ -25,12 +25,7 @@ async fn tenant_routes_take_live_account_tokens_only() {
     let ops = app.settings.server.ops_token.clone();
 
     let none = app.client.get(app.url("/v1/stores")).send().await.unwrap();
-    assert_eq!(
-        none.headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok()),
-        Some("Bearer")
-    );
+    assert_eq!(challenge(&none), Some("Bearer"));
     problem(none, StatusCode::UNAUTHORIZED).await;
     problem(
         send(&app, Method::GET, "/v1/stores", &ops, None).await,

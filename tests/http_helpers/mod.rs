@@ -17,3 +17,10 @@ pub async fn problem(res: Response, status: StatusCode) -> Value {
     assert_eq!(content_type, "application/problem+json");
     res.json().await.expect("a problem is JSON")
 }
+
+/// The challenge an answer names in `WWW-Authenticate`.
+pub fn challenge(res: &Response) -> Option<&str> {
+    res.headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+}

@@ -11,12 +11,13 @@ use switchyard::db;
 use switchyard::domain::{
     Address, ChannelKind, ChannelOrder, Customer, OrderLine, OrderStatus, Secret, Totals,
 };
-use switchyard::domain::{ChannelCredentials, ChannelSettings, ShopifyCredentials};
+use switchyard::domain::{ChannelCredentials, ChannelSettings, Decision, ShopifyCredentials};
 use switchyard::store::channels::{self, ChannelRow, NewChannel};
+use switchyard::store::orders::{self, StoredOrder, UpsertOutcome};
 use switchyard::store::{accounts, stores, AccountId};
 use ulid::Ulid;
 
-use crate::app_helpers::settings;
+use crate::app_helpers::{key, settings};
 
 /// A pool on the migrated test database.
 pub async fn pool() -> PgPool {
@@ -43,6 +44,13 @@ pub async fn tenant(pool: &PgPool) -> Tenant {
         account,
         token: token.token,
     }
+}
+
+/// A fresh tenant with a Shopify channel (see [`channel`]).
+pub async fn tenant_with_channel(pool: &PgPool) -> (Tenant, ChannelRow) {
+    let t = tenant(pool).await;
+    let ch = channel(pool, &key(&settings()), t.account).await;
+    (t, ch)
 }
 
 /// A store and a Shopify channel in it, written straight to the store layer (no platform check).
@@ -77,6 +85,40 @@ pub async fn channel_with(
     )
     .await
     .expect("channel created")
+}
+
+/// Stores `o` on `ch` with `decision`, in a transaction of its own.
+pub async fn upsert(
+    pool: &PgPool,
+    ch: &ChannelRow,
+    o: &ChannelOrder,
+    decision: &Decision,
+) -> UpsertOutcome {
+    let mut tx = pool.begin().await.expect("a transaction");
+    let outcome = orders::upsert_order(&mut tx, ch, o, decision)
+        .await
+        .expect("order stored");
+    tx.commit().await.expect("commit");
+    outcome
+}
+
+/// The order `id` as `account` reads it back.
+pub async fn stored_order(pool: &PgPool, account: AccountId, id: i64) -> StoredOrder {
+    orders::get_order(pool, account, id)
+        .await
+        .expect("order read")
+        .expect("the order reads back")
+}
+
+/// (kind, from status, to status) of an order's recorded events, oldest first.
+pub async fn order_events(pool: &PgPool, order_id: i64) -> Vec<(String, Option<String>, String)> {
+    sqlx::query_as(
+        "SELECT kind, from_status, to_status FROM order_events WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await
+    .expect("events read")
 }
 
 pub fn at(secs: i64) -> DateTime<Utc> {

@@ -11,7 +11,7 @@ mod tenant_helpers;
 
 use std::sync::{Arc, Mutex};
 
-use app_helpers::{key, send, spawn_server, TestServer};
+use app_helpers::{spawn_server, TestServer};
 use axum::response::IntoResponse;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -20,7 +20,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::api::error::AppError;
 use switchyard::store::StoreError;
-use tenant_helpers::{channel, pool, tenant, unique, Tenant};
+use tenant_helpers::{pool, tenant, tenant_with_channel, unique, Tenant};
 use tracing::Level;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -46,9 +46,7 @@ async fn created(res: reqwest::Response) -> Value {
 async fn start() -> (TestServer, Tenant, i64) {
     let app = spawn_server().await;
     let t = tenant(&pool().await).await;
-    let body = json!({ "name": unique("store") });
-    let made = created(send(&app, Method::POST, "/v1/stores", &t.token, Some(body)).await).await;
-    let store_id = made["id"].as_i64().expect("a store id");
+    let store_id = app.create_store(&t.token).await;
     (app, t, store_id)
 }
 
@@ -56,14 +54,9 @@ async fn start() -> (TestServer, Tenant, i64) {
 async fn a_nul_in_any_json_text_is_a_422_naming_the_field() {
     let (app, t, store_id) = start().await;
 
-    let res = send(
-        &app,
-        Method::POST,
-        "/v1/stores",
-        &t.token,
-        Some(json!({ "name": "Brand\u{0}One" })),
-    )
-    .await;
+    let res = app
+        .post("/v1/stores", &t.token, json!({ "name": "Brand\u{0}One" }))
+        .await;
     refused(res, "name").await;
 
     // Nested, in free-form JSON kept as it is sent (a rule's condition is stored as jsonb).
@@ -73,18 +66,17 @@ async fn a_nul_in_any_json_text_is_a_422_naming_the_field() {
         "action": { "type": "set_sync_status", "status": "on_hold" },
     });
     let path = format!("/v1/stores/{store_id}/plugin-rules");
-    let res = send(&app, Method::POST, &path, &t.token, Some(rule)).await;
+    let res = app.post(&path, &t.token, rule).await;
     refused(res, "condition.skus[1]").await;
 
     // A key is text too.
-    let res = send(
-        &app,
-        Method::PATCH,
-        &format!("/v1/stores/{store_id}"),
-        &t.token,
-        Some(json!({ "name": "fine", "\u{0}": 1 })),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/v1/stores/{store_id}"),
+            &t.token,
+            json!({ "name": "fine", "\u{0}": 1 }),
+        )
+        .await;
     refused(res, "\u{0}").await;
     app.stop().await;
 }
@@ -92,9 +84,9 @@ async fn a_nul_in_any_json_text_is_a_422_naming_the_field() {
 #[tokio::test]
 async fn a_nul_in_a_query_is_a_422_naming_the_parameter() {
     let (app, t, _) = start().await;
-    let res = send(&app, Method::GET, "/v1/products?sku=%00", &t.token, None).await;
+    let res = app.get("/v1/products?sku=%00", &t.token).await;
     refused(res, "sku").await;
-    let res = send(&app, Method::GET, "/v1/stores?cursor=1%002", &t.token, None).await;
+    let res = app.get("/v1/stores?cursor=1%002", &t.token).await;
     refused(res, "cursor").await;
     app.stop().await;
 }
@@ -103,38 +95,27 @@ async fn a_nul_in_a_query_is_a_422_naming_the_parameter() {
 async fn a_time_postgresql_cannot_hold_is_a_422_naming_the_field() {
     let (app, t, store_id) = start().await;
 
-    let res = send(
-        &app,
-        Method::GET,
-        &format!("/v1/orders?updated_since={TOO_EARLY}"),
-        &t.token,
-        None,
-    )
-    .await;
+    let res = app
+        .get(&format!("/v1/orders?updated_since={TOO_EARLY}"), &t.token)
+        .await;
     refused(res, "updated_since").await;
 
     let hook = json!({ "url": "http://127.0.0.1:9/hook", "triggers": ["order.created"] });
     let path = format!("/v1/stores/{store_id}/webhooks");
-    let made = created(send(&app, Method::POST, &path, &t.token, Some(hook)).await).await;
+    let made = created(app.post(&path, &t.token, hook).await).await;
     let recover = format!("/v1/webhooks/{}/recover", made["id"]);
-    let res = send(
-        &app,
-        Method::POST,
-        &recover,
-        &t.token,
-        Some(json!({ "since": TOO_EARLY })),
-    )
-    .await;
+    let res = app
+        .post(&recover, &t.token, json!({ "since": TOO_EARLY }))
+        .await;
     refused(res, "since").await;
     // The range's first instant is fine.
-    let res = send(
-        &app,
-        Method::POST,
-        &recover,
-        &t.token,
-        Some(json!({ "since": "-4713-11-24T00:00:00Z" })),
-    )
-    .await;
+    let res = app
+        .post(
+            &recover,
+            &t.token,
+            json!({ "since": "-4713-11-24T00:00:00Z" }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     app.stop().await;
 }
@@ -148,14 +129,9 @@ async fn a_forged_cursor_is_a_422_naming_the_cursor() {
         .map(|t| t.and_utc().timestamp_micros())
         .expect("a date chrono can hold");
     let forged = URL_SAFE_NO_PAD.encode(format!("o1:{micros}:1"));
-    let res = send(
-        &app,
-        Method::GET,
-        &format!("/v1/orders?cursor={forged}"),
-        &t.token,
-        None,
-    )
-    .await;
+    let res = app
+        .get(&format!("/v1/orders?cursor={forged}"), &t.token)
+        .await;
     refused(res, "cursor").await;
     app.stop().await;
 }
@@ -164,8 +140,7 @@ async fn a_forged_cursor_is_a_422_naming_the_cursor() {
 async fn an_extreme_number_is_a_422_naming_the_field() {
     let (app, t, store_id) = start().await;
     let body = json!({ "store_id": store_id, "sku": unique("N"), "title": "n" });
-    let product =
-        created(send(&app, Method::POST, "/v1/products", &t.token, Some(body)).await).await;
+    let product = created(app.post("/v1/products", &t.token, body).await).await;
     let adjust = format!("/v1/products/{}/stock/adjust", product["id"]);
     // i64::MIN has no absolute value in i64.
     for delta in [json!(i64::MIN), json!(i64::MAX), json!(1_000_000_001)] {
@@ -246,8 +221,7 @@ async fn a_data_error_from_postgresql_is_a_422_logged_below_error() {
 async fn no_route_answers_5xx_to_fuzzed_input() {
     let app = spawn_server().await;
     let pool = pool().await;
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key(&app.settings), t.account).await;
+    let (t, ch) = tenant_with_channel(&pool).await;
     fuzz_helpers::run(&app, &pool, &t, &ch).await;
     app.stop().await;
 }

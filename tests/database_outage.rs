@@ -9,9 +9,9 @@ mod tenant_helpers;
 use std::net::ToSocketAddrs;
 use std::time::{Duration, Instant};
 
-use app_helpers::{send, settings, spawn_server_with};
+use app_helpers::{settings, spawn_server_with};
 use proxy_helpers::TcpProxy;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 use tenant_helpers::{pool, tenant};
 
@@ -38,12 +38,12 @@ async fn a_tenant_read_answers_503_promptly_while_postgresql_is_down_and_recover
     let app = spawn_server_with(settings).await;
     let t = tenant(&pool().await).await;
 
-    let res = send(&app, Method::GET, "/v1/stores", &t.token, None).await;
+    let res = app.get("/v1/stores", &t.token).await;
     assert_eq!(res.status(), StatusCode::OK);
 
     proxy.cut();
     let asked = Instant::now();
-    let res = send(&app, Method::GET, "/v1/stores", &t.token, None).await;
+    let res = app.get("/v1/stores", &t.token).await;
     let took = asked.elapsed();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
@@ -62,7 +62,7 @@ async fn a_tenant_read_answers_503_promptly_while_postgresql_is_down_and_recover
     proxy.restore().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let res = send(&app, Method::GET, "/v1/stores", &t.token, None).await;
+        let res = app.get("/v1/stores", &t.token).await;
         if res.status() == StatusCode::OK {
             break;
         }

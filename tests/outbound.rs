@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app_helpers::{key, send, spawn_server_with};
+use app_helpers::{key, spawn_server_with};
 use import_helpers::World;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchyard::connectors::{self, ConnectorError};
 use switchyard::domain::{ChannelCredentials, ChannelSettings, ShopifyCredentials};
@@ -122,7 +122,7 @@ async fn creating_or_changing_a_channel_never_connects_to_an_internal_address() 
             "base_url": url,
             "credentials": {"access_token": "shpat_x", "app_secret": "shpss_x"},
         });
-        let res = send(&app, Method::POST, "/v1/channels", &t.token, Some(body)).await;
+        let res = app.post("/v1/channels", &t.token, body).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
         let problem: Value = res.json().await.expect("problem+json");
         assert_eq!(problem["field"], "base_url", "{url}: {problem}");
@@ -132,7 +132,7 @@ async fn creating_or_changing_a_channel_never_connects_to_an_internal_address() 
 
         let path = format!("/v1/channels/{}", existing.id);
         let patch = json!({"base_url": url});
-        let res = send(&app, Method::PATCH, &path, &t.token, Some(patch)).await;
+        let res = app.patch(&path, &t.token, patch).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
     }
     assert_eq!(canary.connections(), 0, "the canary was reached");

@@ -13,28 +13,11 @@ use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard::store::products::{self, NewProduct};
-use tenant_helpers::{pool, tenant, unique};
-
-async fn store(server: &TestServer, token: &str) -> i64 {
-    let res = send(
-        server,
-        Method::POST,
-        "/v1/stores",
-        token,
-        Some(json!({"name": unique("store")})),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
-}
+use tenant_helpers::{pool, tenant};
 
 /// The names of the rules listed at `path`, in the order listed.
 async fn rule_names(server: &TestServer, path: &str, token: &str) -> Vec<String> {
-    let list: Value = send(server, Method::GET, path, token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = server.get(path, token).await.json().await.unwrap();
     list["items"]
         .as_array()
         .unwrap()
@@ -44,13 +27,7 @@ async fn rule_names(server: &TestServer, path: &str, token: &str) -> Vec<String>
 }
 
 async fn plugin(server: &TestServer, token: &str, store: i64) -> Value {
-    let res = send(
-        server,
-        Method::POST,
-        &format!("/v1/stores/{store}/plugins"),
-        token,
-        Some(json!({"kind": "http", "name": "North FC", "endpoint_url": "https://fc.example/orders"})),
-    )
+    let res = server.post(&format!("/v1/stores/{store}/plugins"), token, json!({"kind": "http", "name": "North FC", "endpoint_url": "https://fc.example/orders"}))
     .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     res.json().await.unwrap()
@@ -62,7 +39,7 @@ async fn plugins_show_their_secrets_once_refuse_bad_input_and_are_invisible_to_o
     let pool = pool().await;
     let a = tenant(&pool).await;
     let b = tenant(&pool).await;
-    let store_a = store(&server, &a.token).await;
+    let store_a = server.create_store(&a.token).await;
 
     let made = plugin(&server, &a.token, store_a).await;
     let id = made["id"].as_i64().unwrap();
@@ -92,42 +69,31 @@ async fn plugins_show_their_secrets_once_refuse_bad_input_and_are_invisible_to_o
     assert!(!hash.windows(token.len()).any(|w| w == token.as_bytes()));
 
     // Read back, listed, never with the secrets.
-    let read: Value = send(
-        &server,
-        Method::GET,
-        &format!("/v1/plugins/{id}"),
-        &a.token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let read: Value = server
+        .get(&format!("/v1/plugins/{id}"), &a.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read["name"], "North FC");
     assert!(read.get("signing_secret").is_none() && read.get("callback_token").is_none());
-    let list: Value = send(
-        &server,
-        Method::GET,
-        &format!("/v1/stores/{store_a}/plugins"),
-        &a.token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let list: Value = server
+        .get(&format!("/v1/stores/{store_a}/plugins"), &a.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
     assert!(!list.to_string().contains(secret) && !list.to_string().contains(token));
 
     // Disabled and enabled again.
-    let res = send(
-        &server,
-        Method::PATCH,
-        &format!("/v1/plugins/{id}"),
-        &a.token,
-        Some(json!({"active": false})),
-    )
-    .await;
+    let res = server
+        .patch(
+            &format!("/v1/plugins/{id}"),
+            &a.token,
+            json!({"active": false}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["active"], false);
 
@@ -152,7 +118,7 @@ async fn plugins_show_their_secrets_once_refuse_bad_input_and_are_invisible_to_o
         ),
     ] {
         let p = problem(
-            send(&server, Method::POST, &path, &a.token, Some(body)).await,
+            server.post(&path, &a.token, body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -181,34 +147,13 @@ async fn plugins_show_their_secrets_once_refuse_bad_input_and_are_invisible_to_o
         )
         .await;
     }
-    let res = send(
-        &server,
-        Method::GET,
-        &format!("/v1/plugins/{id}"),
-        &a.token,
-        None,
-    )
-    .await;
+    let res = server.get(&format!("/v1/plugins/{id}"), &a.token).await;
     assert_eq!(res.status(), StatusCode::OK, "still there");
 
-    let res = send(
-        &server,
-        Method::DELETE,
-        &format!("/v1/plugins/{id}"),
-        &a.token,
-        None,
-    )
-    .await;
+    let res = server.delete(&format!("/v1/plugins/{id}"), &a.token).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     problem(
-        send(
-            &server,
-            Method::GET,
-            &format!("/v1/plugins/{id}"),
-            &a.token,
-            None,
-        )
-        .await,
+        server.get(&format!("/v1/plugins/{id}"), &a.token).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -221,9 +166,9 @@ async fn rules_are_ordered_validated_and_route_only_to_their_own_stores_plugins(
     let pool = pool().await;
     let a = tenant(&pool).await;
     let b = tenant(&pool).await;
-    let store_a = store(&server, &a.token).await;
-    let other_store = store(&server, &a.token).await;
-    let store_b = store(&server, &b.token).await;
+    let store_a = server.create_store(&a.token).await;
+    let other_store = server.create_store(&a.token).await;
+    let store_b = server.create_store(&b.token).await;
     let fc = plugin(&server, &a.token, store_a).await["id"]
         .as_i64()
         .unwrap();
@@ -235,7 +180,7 @@ async fn rules_are_ordered_validated_and_route_only_to_their_own_stores_plugins(
         .unwrap();
     let path = format!("/v1/stores/{store_a}/plugin-rules");
 
-    let create = |body: Value| send(&server, Method::POST, &path, &a.token, Some(body));
+    let create = |body: Value| server.post(&path, &a.token, body);
     let res = create(json!({
         "name": "UK to North",
         "condition": {"type": "shipping_country_in", "countries": ["gb", "IE"]},
@@ -318,128 +263,97 @@ async fn rules_are_ordered_validated_and_route_only_to_their_own_stores_plugins(
     )
     .await;
     assert_eq!(p["field"], "condition.channel_ids");
-    let res = send(
-        &server,
-        Method::POST,
-        &format!("/v1/stores/{}/plugin-rules", own.store_id),
-        &a.token,
-        Some(json!({
-            "name": "from its own channel",
-            "condition": {"type": "channel_in", "channel_ids": [own.id, own.id]},
-            "action": {"type": "add_tag", "tag": "t"}
-        })),
-    )
-    .await;
+    let res = server
+        .post(
+            &format!("/v1/stores/{}/plugin-rules", own.store_id),
+            &a.token,
+            json!({
+                "name": "from its own channel",
+                "condition": {"type": "channel_in", "channel_ids": [own.id, own.id]},
+                "action": {"type": "add_tag", "tag": "t"}
+            }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 
     let rule_id = uk["id"].as_i64().unwrap();
     let p = problem(
-        send(
-            &server,
-            Method::PATCH,
-            &format!("/v1/plugin-rules/{rule_id}"),
-            &a.token,
-            Some(json!({"action": {"type": "send_to_plugin", "plugin_id": other_fc}})),
-        )
-        .await,
+        server
+            .patch(
+                &format!("/v1/plugin-rules/{rule_id}"),
+                &a.token,
+                json!({"action": {"type": "send_to_plugin", "plugin_id": other_fc}}),
+            )
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert_eq!(p["field"], "action.plugin_id");
 
     // Another account can neither see nor change them, nor add one to the store.
+    problem(server.get(&path, &b.token).await, StatusCode::NOT_FOUND).await;
     problem(
-        send(&server, Method::GET, &path, &b.token, None).await,
+        server
+            .get(&format!("/v1/plugin-rules/{rule_id}"), &b.token)
+            .await,
         StatusCode::NOT_FOUND,
     )
     .await;
     problem(
-        send(
-            &server,
-            Method::GET,
-            &format!("/v1/plugin-rules/{rule_id}"),
-            &b.token,
-            None,
-        )
-        .await,
+        server
+            .patch(
+                &format!("/v1/plugin-rules/{rule_id}"),
+                &b.token,
+                json!({"active": false}),
+            )
+            .await,
         StatusCode::NOT_FOUND,
     )
     .await;
     problem(
-        send(
-            &server,
-            Method::PATCH,
-            &format!("/v1/plugin-rules/{rule_id}"),
-            &b.token,
-            Some(json!({"active": false})),
-        )
-        .await,
+        server
+            .delete(&format!("/v1/plugin-rules/{rule_id}"), &b.token)
+            .await,
         StatusCode::NOT_FOUND,
     )
     .await;
     problem(
-        send(
-            &server,
-            Method::DELETE,
-            &format!("/v1/plugin-rules/{rule_id}"),
-            &b.token,
-            None,
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    problem(
-        send(&server, Method::POST, &path, &b.token, Some(json!({
-            "name": "x", "condition": {"type": "sku_exists"}, "action": {"type": "add_tag", "tag": "t"}
-        }))).await,
+        server
+            .post(
+                &path,
+                &b.token,
+                json!({
+                    "name": "x", "condition": {"type": "sku_exists"}, "action": {"type": "add_tag", "tag": "t"}
+                }),
+            )
+            .await,
         StatusCode::NOT_FOUND,
     )
     .await;
 
     // Moved, turned on, retargeted to a tag.
-    let res = send(
-        &server,
-        Method::PATCH,
-        &format!("/v1/plugin-rules/{}", big["id"]),
-        &a.token,
-        Some(json!({"position": 5, "active": true})),
-    )
-    .await;
+    let res = server
+        .patch(
+            &format!("/v1/plugin-rules/{}", big["id"]),
+            &a.token,
+            json!({"position": 5, "active": true}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let names = rule_names(&server, &path, &a.token).await;
     assert_eq!(names, vec!["UK to North", "Big orders on hold"]);
 
     // A plugin a rule routes to cannot be deleted until the rule goes.
     problem(
-        send(
-            &server,
-            Method::DELETE,
-            &format!("/v1/plugins/{fc}"),
-            &a.token,
-            None,
-        )
-        .await,
+        server.delete(&format!("/v1/plugins/{fc}"), &a.token).await,
         StatusCode::CONFLICT,
     )
     .await;
-    let res = send(
-        &server,
-        Method::DELETE,
-        &format!("/v1/plugin-rules/{rule_id}"),
-        &a.token,
-        None,
-    )
-    .await;
+    let res = server
+        .delete(&format!("/v1/plugin-rules/{rule_id}"), &a.token)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = send(
-        &server,
-        Method::DELETE,
-        &format!("/v1/plugins/{fc}"),
-        &a.token,
-        None,
-    )
-    .await;
+    let res = server.delete(&format!("/v1/plugins/{fc}"), &a.token).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     server.stop().await;
 }
@@ -449,8 +363,8 @@ async fn stock_callbacks_need_the_plugins_token_touch_only_its_store_and_replay_
     let server = spawn_server().await;
     let pool = pool().await;
     let a = tenant(&pool).await;
-    let store_a = store(&server, &a.token).await;
-    let other_store = store(&server, &a.token).await;
+    let store_a = server.create_store(&a.token).await;
+    let other_store = server.create_store(&a.token).await;
     let made = plugin(&server, &a.token, store_a).await;
     let token = made["callback_token"].as_str().unwrap().to_owned();
     let new = |store_id, sku| NewProduct {
@@ -611,14 +525,13 @@ async fn stock_callbacks_need_the_plugins_token_touch_only_its_store_and_replay_
 
     // A disabled plugin's token opens nothing.
     let id = made["id"].as_i64().unwrap();
-    send(
-        &server,
-        Method::PATCH,
-        &format!("/v1/plugins/{id}"),
-        &a.token,
-        Some(json!({"active": false})),
-    )
-    .await;
+    server
+        .patch(
+            &format!("/v1/plugins/{id}"),
+            &a.token,
+            json!({"active": false}),
+        )
+        .await;
     problem(
         report(Some(&token), None, body).await.unwrap(),
         StatusCode::UNAUTHORIZED,
@@ -629,17 +542,12 @@ async fn stock_callbacks_need_the_plugins_token_touch_only_its_store_and_replay_
 
 /// A product as the API shows it to `token`.
 async fn product_shown(server: &TestServer, token: &str, id: i64) -> Value {
-    send(
-        server,
-        Method::GET,
-        &format!("/v1/products/{id}"),
-        token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap()
+    server
+        .get(&format!("/v1/products/{id}"), token)
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -647,7 +555,7 @@ async fn a_plugins_stock_report_sends_product_updated_with_the_new_figures() {
     let server = spawn_server().await;
     let pool = pool().await;
     let a = tenant(&pool).await;
-    let store = store(&server, &a.token).await;
+    let store = server.create_store(&a.token).await;
     let token = plugin(&server, &a.token, store).await["callback_token"]
         .as_str()
         .unwrap()

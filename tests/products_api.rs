@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use switchyard::domain::{Listing, ListingId};
 use switchyard::store::channel_products;
-use tenant_helpers::{channel, pool, tenant, Tenant};
+use tenant_helpers::{channel, pool, tenant, tenant_with_channel, Tenant};
 
 async fn ok_json(res: reqwest::Response, status: StatusCode) -> Value {
     let url = res.url().clone();
@@ -26,10 +26,17 @@ async fn ok_json(res: reqwest::Response, status: StatusCode) -> Value {
 
 async fn create(app: &TestServer, token: &str, body: Value) -> Value {
     ok_json(
-        send(app, Method::POST, "/v1/products", token, Some(body)).await,
+        app.post("/v1/products", token, body).await,
         StatusCode::CREATED,
     )
     .await
+}
+
+/// Creates a product and returns its id.
+async fn create_id(app: &TestServer, token: &str, body: Value) -> i64 {
+    create(app, token, body).await["id"]
+        .as_i64()
+        .expect("a product id")
 }
 
 #[tokio::test]
@@ -42,14 +49,13 @@ async fn products_are_created_listed_changed_and_deleted() {
     let foreign = channel(&pool, &key(&app.settings), other.account).await;
     let store = ch.store_id;
 
-    let res = send(
-        &app,
-        Method::POST,
-        "/v1/products",
-        &t.token,
-        Some(json!({"store_id": store, "sku": " MUG-1 ", "title": "Mug", "api_quantity": 12})),
-    )
-    .await;
+    let res = app
+        .post(
+            "/v1/products",
+            &t.token,
+            json!({"store_id": store, "sku": " MUG-1 ", "title": "Mug", "api_quantity": 12}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let location = res
         .headers()
@@ -97,14 +103,7 @@ async fn products_are_created_listed_changed_and_deleted() {
     ];
     for (body, field) in cases {
         let p = problem(
-            send(
-                &app,
-                Method::POST,
-                "/v1/products",
-                &t.token,
-                Some(body.clone()),
-            )
-            .await,
+            app.post("/v1/products", &t.token, body.clone()).await,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -119,12 +118,10 @@ async fn products_are_created_listed_changed_and_deleted() {
         .unwrap();
     problem(res, StatusCode::BAD_REQUEST).await;
     problem(
-        send(
-            &app,
-            Method::POST,
+        app.post(
             "/v1/products",
             &t.token,
-            Some(json!({"store_id": store, "sku": "MUG-1", "title": "Again"})),
+            json!({"store_id": store, "sku": "MUG-1", "title": "Again"}),
         )
         .await,
         StatusCode::CONFLICT,
@@ -140,7 +137,7 @@ async fn products_are_created_listed_changed_and_deleted() {
     .await;
     assert_eq!(plate["api_quantity"], 0);
     let page = ok_json(
-        send(&app, Method::GET, "/v1/products?limit=1", &t.token, None).await,
+        app.get("/v1/products?limit=1", &t.token).await,
         StatusCode::OK,
     )
     .await;
@@ -148,26 +145,17 @@ async fn products_are_created_listed_changed_and_deleted() {
     assert_eq!(page["items"][0]["id"], id);
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let next = ok_json(
-        send(
-            &app,
-            Method::GET,
-            &format!("/v1/products?limit=1&cursor={cursor}"),
-            &t.token,
-            None,
-        )
-        .await,
+        app.get(&format!("/v1/products?limit=1&cursor={cursor}"), &t.token)
+            .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(next["items"][0]["id"], plate["id"]);
     assert!(next["next_cursor"].is_null());
     let by_sku = ok_json(
-        send(
-            &app,
-            Method::GET,
+        app.get(
             &format!("/v1/products?store_id={store}&sku=PLATE"),
             &t.token,
-            None,
         )
         .await,
         StatusCode::OK,
@@ -178,12 +166,10 @@ async fn products_are_created_listed_changed_and_deleted() {
 
     // Patching.
     let patched = ok_json(
-        send(
-            &app,
-            Method::PATCH,
+        app.patch(
             &format!("/v1/products/{id}"),
             &t.token,
-            Some(json!({"title": "Big mug", "sku": "MUG-2"})),
+            json!({"title": "Big mug", "sku": "MUG-2"}),
         )
         .await,
         StatusCode::OK,
@@ -198,24 +184,20 @@ async fn products_are_created_listed_changed_and_deleted() {
         "stock is not touched by a patch"
     );
     problem(
-        send(
-            &app,
-            Method::PATCH,
+        app.patch(
             &format!("/v1/products/{id}"),
             &t.token,
-            Some(json!({"sku": "PLATE"})),
+            json!({"sku": "PLATE"}),
         )
         .await,
         StatusCode::CONFLICT,
     )
     .await;
     let p = problem(
-        send(
-            &app,
-            Method::PATCH,
+        app.patch(
             &format!("/v1/products/{id}"),
             &t.token,
-            Some(json!({"title": ""})),
+            json!({"title": ""}),
         )
         .await,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -224,36 +206,15 @@ async fn products_are_created_listed_changed_and_deleted() {
     assert_eq!(p["field"], "title");
 
     // Deleting.
-    let gone = send(
-        &app,
-        Method::DELETE,
-        &format!("/v1/products/{id}"),
-        &t.token,
-        None,
-    )
-    .await;
+    let gone = app.delete(&format!("/v1/products/{id}"), &t.token).await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
     problem(
-        send(
-            &app,
-            Method::GET,
-            &format!("/v1/products/{id}"),
-            &t.token,
-            None,
-        )
-        .await,
+        app.get(&format!("/v1/products/{id}"), &t.token).await,
         StatusCode::NOT_FOUND,
     )
     .await;
     problem(
-        send(
-            &app,
-            Method::DELETE,
-            &format!("/v1/products/{id}"),
-            &t.token,
-            None,
-        )
-        .await,
+        app.delete(&format!("/v1/products/{id}"), &t.token).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -265,32 +226,25 @@ async fn products_are_created_listed_changed_and_deleted() {
 async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
     let app = spawn_server().await;
     let pool = pool().await;
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key(&app.settings), t.account).await;
-    let a = create(
+    let (t, ch) = tenant_with_channel(&pool).await;
+    let a = create_id(
         &app,
         &t.token,
         json!({"store_id": ch.store_id, "sku": "A", "title": "A"}),
     )
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    let b = create(
+    .await;
+    let b = create_id(
         &app,
         &t.token,
         json!({"store_id": ch.store_id, "sku": "B", "title": "B", "api_quantity": 5}),
     )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    .await;
 
     let set = ok_json(
-        send(
-            &app,
-            Method::PUT,
+        app.put(
             &format!("/v1/products/{a}/stock"),
             &t.token,
-            Some(json!({"api_quantity": 10})),
+            json!({"api_quantity": 10}),
         )
         .await,
         StatusCode::OK,
@@ -301,12 +255,10 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
         (&json!(10), &json!(10))
     );
     let plugin = ok_json(
-        send(
-            &app,
-            Method::PUT,
+        app.put(
             &format!("/v1/products/{a}/plugin-stock"),
             &t.token,
-            Some(json!({"plugin_quantity": 3})),
+            json!({"plugin_quantity": 3}),
         )
         .await,
         StatusCode::OK,
@@ -321,12 +273,10 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
         (&json!(10), &json!(3), &json!(13))
     );
     let p = problem(
-        send(
-            &app,
-            Method::PUT,
+        app.put(
             &format!("/v1/products/{a}/stock"),
             &t.token,
-            Some(json!({"api_quantity": -5})),
+            json!({"api_quantity": -5}),
         )
         .await,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -337,14 +287,7 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
     // An adjustment needs a key; a replay answers the same body and changes nothing.
     let adjust = format!("/v1/products/{a}/stock/adjust");
     problem(
-        send(
-            &app,
-            Method::POST,
-            &adjust,
-            &t.token,
-            Some(json!({"delta": -4})),
-        )
-        .await,
+        app.post(&adjust, &t.token, json!({"delta": -4})).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
@@ -382,14 +325,7 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
     .await;
     assert_eq!(p["field"], "delta");
     let now = ok_json(
-        send(
-            &app,
-            Method::GET,
-            &format!("/v1/products/{a}"),
-            &t.token,
-            None,
-        )
-        .await,
+        app.get(&format!("/v1/products/{a}"), &t.token).await,
         StatusCode::OK,
     )
     .await;
@@ -400,14 +336,8 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
 
     // The ledger shows every change, with the quantity after each.
     let ledger = ok_json(
-        send(
-            &app,
-            Method::GET,
-            &format!("/v1/products/{a}/movements"),
-            &t.token,
-            None,
-        )
-        .await,
+        app.get(&format!("/v1/products/{a}/movements"), &t.token)
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -433,22 +363,18 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
     );
 
     // A kit of 2 x A + 1 x B.
-    let k = create(
+    let k = create_id(
         &app,
         &t.token,
         json!({"store_id": ch.store_id, "sku": "KIT", "title": "Kit"}),
     )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    .await;
     let components = format!("/v1/products/{k}/components");
     let kit = ok_json(
-        send(
-            &app,
-            Method::PUT,
+        app.put(
             &components,
             &t.token,
-            Some(json!([{"product_id": a, "quantity": 2}, {"product_id": b, "quantity": 1}])),
+            json!([{"product_id": a, "quantity": 2}, {"product_id": b, "quantity": 1}]),
         )
         .await,
         StatusCode::OK,
@@ -477,7 +403,7 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
         (json!({"product_id": a, "quantity": 1}), Value::Null),
     ] {
         let p = problem(
-            send(&app, Method::PUT, &components, &t.token, Some(body.clone())).await,
+            app.put(&components, &t.token, body.clone()).await,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -488,12 +414,10 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
         );
     }
     let p = problem(
-        send(
-            &app,
-            Method::PUT,
+        app.put(
             &format!("/v1/products/{k}/stock"),
             &t.token,
-            Some(json!({"api_quantity": 3})),
+            json!({"api_quantity": 3}),
         )
         .await,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -501,26 +425,12 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
     .await;
     assert_eq!(p["field"], "api_quantity");
     problem(
-        send(
-            &app,
-            Method::DELETE,
-            &format!("/v1/products/{a}"),
-            &t.token,
-            None,
-        )
-        .await,
+        app.delete(&format!("/v1/products/{a}"), &t.token).await,
         StatusCode::CONFLICT,
     )
     .await;
     let still = ok_json(
-        send(
-            &app,
-            Method::GET,
-            &format!("/v1/products/{k}"),
-            &t.token,
-            None,
-        )
-        .await,
+        app.get(&format!("/v1/products/{k}"), &t.token).await,
         StatusCode::OK,
     )
     .await;
@@ -533,16 +443,13 @@ async fn stock_is_set_adjusted_once_per_key_and_kits_follow_their_components() {
 async fn a_channels_listings_show_their_mapping_and_last_push() {
     let app = spawn_server().await;
     let pool = pool().await;
-    let t = tenant(&pool).await;
-    let ch = channel(&pool, &key(&app.settings), t.account).await;
-    let mug = create(
+    let (t, ch) = tenant_with_channel(&pool).await;
+    let mug = create_id(
         &app,
         &t.token,
         json!({"store_id": ch.store_id, "sku": "MUG", "title": "Mug", "api_quantity": 4}),
     )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    .await;
     let mut conn = pool.acquire().await.unwrap();
     let mut ids = Vec::new();
     for (product, sku) in [("10", "MUG"), ("11", "NOPE")] {
@@ -572,14 +479,8 @@ async fn a_channels_listings_show_their_mapping_and_last_push() {
         .unwrap();
 
     let page = ok_json(
-        send(
-            &app,
-            Method::GET,
-            &format!("/v1/channels/{}/products", ch.id),
-            &t.token,
-            None,
-        )
-        .await,
+        app.get(&format!("/v1/channels/{}/products", ch.id), &t.token)
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -602,24 +503,20 @@ async fn another_accounts_products_answer_404_on_every_route() {
     let owner = tenant(&pool).await;
     let intruder = tenant(&pool).await;
     let ch = channel(&pool, &key(&app.settings), owner.account).await;
-    let a = create(
+    let a = create_id(
         &app,
         &owner.token,
         json!({"store_id": ch.store_id, "sku": "A", "title": "A", "api_quantity": 5}),
     )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    .await;
     // The intruder's own product, to offer as a component of the owner's kit and the reverse.
     let ich = channel(&pool, &key(&app.settings), intruder.account).await;
-    let mine = create(
+    let mine = create_id(
         &app,
         &intruder.token,
         json!({"store_id": ich.store_id, "sku": "X", "title": "X"}),
     )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    .await;
 
     let cases: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, format!("/v1/products/{a}"), None),
@@ -673,12 +570,10 @@ async fn another_accounts_products_answer_404_on_every_route() {
     problem(res, StatusCode::NOT_FOUND).await;
     // The owner's product cannot be pulled into the intruder's kit either.
     let p = problem(
-        send(
-            &app,
-            Method::PUT,
+        app.put(
             &format!("/v1/products/{mine}/components"),
             &intruder.token,
-            Some(json!([{"product_id": a, "quantity": 1}])),
+            json!([{"product_id": a, "quantity": 1}]),
         )
         .await,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -686,7 +581,7 @@ async fn another_accounts_products_answer_404_on_every_route() {
     .await;
     assert_eq!(p["field"], "[0].product_id");
     let listed = ok_json(
-        send(&app, Method::GET, "/v1/products", &intruder.token, None).await,
+        app.get("/v1/products", &intruder.token).await,
         StatusCode::OK,
     )
     .await;
@@ -700,14 +595,7 @@ async fn another_accounts_products_answer_404_on_every_route() {
 
     // The owner's product is as it was.
     let p = ok_json(
-        send(
-            &app,
-            Method::GET,
-            &format!("/v1/products/{a}"),
-            &owner.token,
-            None,
-        )
-        .await,
+        app.get(&format!("/v1/products/{a}"), &owner.token).await,
         StatusCode::OK,
     )
     .await;
@@ -721,14 +609,8 @@ async fn another_accounts_products_answer_404_on_every_route() {
         (&json!("A"), &json!(5), &json!(0), &json!(false))
     );
     let ledger = ok_json(
-        send(
-            &app,
-            Method::GET,
-            &format!("/v1/products/{a}/movements"),
-            &owner.token,
-            None,
-        )
-        .await,
+        app.get(&format!("/v1/products/{a}/movements"), &owner.token)
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -791,10 +673,8 @@ async fn allow(pool: &PgPool, refusal: &str) {
 async fn tenant_with_a_store() -> (TestServer, PgPool, Tenant, i64) {
     let app = spawn_server().await;
     let pool = pool().await;
-    let t = tenant(&pool).await;
-    let store = channel(&pool, &key(&app.settings), t.account)
-        .await
-        .store_id;
+    let (t, ch) = tenant_with_channel(&pool).await;
+    let store = ch.store_id;
     (app, pool, t, store)
 }
 
@@ -846,36 +726,22 @@ async fn a_product_change_and_its_event_commit_together_or_not_at_all() {
         "a change whose event cannot be written fails: {answers:?}"
     );
     let cups = ok_json(
-        send(
-            &app,
-            Method::GET,
+        app.get(
             &format!("/v1/products?store_id={store}&sku=CUP-1"),
             &t.token,
-            None,
         )
         .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(cups["items"], json!([]), "nothing was created");
-    let now = ok_json(
-        send(&app, Method::GET, &path, &t.token, None).await,
-        StatusCode::OK,
-    )
-    .await;
+    let now = ok_json(app.get(&path, &t.token).await, StatusCode::OK).await;
     assert_eq!(now, mug, "nothing was changed");
     assert_eq!(product_events(&pool, id).await.len(), 1);
 
     // Allowed again: the change and its event.
     let renamed = ok_json(
-        send(
-            &app,
-            Method::PATCH,
-            &path,
-            &t.token,
-            Some(json!({"title": "Cup"})),
-        )
-        .await,
+        app.patch(&path, &t.token, json!({"title": "Cup"})).await,
         StatusCode::OK,
     )
     .await;
@@ -889,29 +755,23 @@ async fn a_product_change_and_its_event_commit_together_or_not_at_all() {
 #[tokio::test]
 async fn stock_changes_through_the_api_send_product_updated_with_the_new_figures() {
     let (app, pool, t, store) = tenant_with_a_store().await;
-    let part = create(
+    let part = create_id(
         &app,
         &t.token,
         json!({"store_id": store, "sku": "PART-1", "title": "Part", "api_quantity": 5}),
     )
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    let kit = create(
+    .await;
+    let kit = create_id(
         &app,
         &t.token,
         json!({"store_id": store, "sku": "KIT-1", "title": "Kit"}),
     )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    .await;
     ok_json(
-        send(
-            &app,
-            Method::PUT,
+        app.put(
             &format!("/v1/products/{kit}/components"),
             &t.token,
-            Some(json!([{"product_id": part, "quantity": 2}])),
+            json!([{"product_id": part, "quantity": 2}]),
         )
         .await,
         StatusCode::OK,
@@ -922,14 +782,7 @@ async fn stock_changes_through_the_api_send_product_updated_with_the_new_figures
         let token = t.token.clone();
         async move {
             ok_json(
-                send(
-                    app,
-                    Method::GET,
-                    &format!("/v1/products/{id}"),
-                    &token,
-                    None,
-                )
-                .await,
+                app.get(&format!("/v1/products/{id}"), &token).await,
                 StatusCode::OK,
             )
             .await
@@ -961,23 +814,19 @@ async fn stock_changes_through_the_api_send_product_updated_with_the_new_figures
     for what in ["set", "adjust", "plugin stock"] {
         let res = match what {
             "set" => {
-                send(
-                    &app,
-                    Method::PUT,
+                app.put(
                     &format!("/v1/products/{part}/stock"),
                     &t.token,
-                    Some(json!({"api_quantity": 10})),
+                    json!({"api_quantity": 10}),
                 )
                 .await
             }
             "adjust" => adjust("ev-adjust-1", -3).await.unwrap(),
             _ => {
-                send(
-                    &app,
-                    Method::PUT,
+                app.put(
                     &format!("/v1/products/{part}/plugin-stock"),
                     &t.token,
-                    Some(json!({"plugin_quantity": 2})),
+                    json!({"plugin_quantity": 2}),
                 )
                 .await
             }

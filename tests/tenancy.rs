@@ -27,47 +27,30 @@ async fn tenant_routes_take_live_account_tokens_only() {
     let none = app.client.get(app.url("/v1/stores")).send().await.unwrap();
     assert_eq!(challenge(&none), Some("Bearer"));
     problem(none, StatusCode::UNAUTHORIZED).await;
+    problem(app.get("/v1/stores", &ops).await, StatusCode::UNAUTHORIZED).await;
     problem(
-        send(&app, Method::GET, "/v1/stores", &ops, None).await,
+        app.get("/v1/orders", "sy_not-a-real-token").await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
     problem(
-        send(&app, Method::GET, "/v1/orders", "sy_not-a-real-token", None).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
-    problem(
-        send(
-            &app,
-            Method::POST,
-            "/v1/stores",
-            "garbage",
-            Some(json!({"name": "x"})),
-        )
-        .await,
+        app.post("/v1/stores", "garbage", json!({"name": "x"}))
+            .await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
 
     assert_eq!(
-        send(&app, Method::GET, "/v1/stores", &t.token, None)
-            .await
-            .status(),
+        app.get("/v1/stores", &t.token).await.status(),
         StatusCode::OK
     );
     // The two audiences do not cross: an account token opens no ops route, the ops token still does.
     problem(
-        send(&app, Method::GET, "/v1/queues", &t.token, None).await,
+        app.get("/v1/queues", &t.token).await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
-    assert_eq!(
-        send(&app, Method::GET, "/v1/queues", &ops, None)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/v1/queues", &ops).await.status(), StatusCode::OK);
 
     // A revoked token stops working at once.
     let tokens = accounts::list_tokens(&pool, t.account).await.unwrap();
@@ -78,39 +61,25 @@ async fn tenant_routes_take_live_account_tokens_only() {
         .await
         .unwrap());
     problem(
-        send(&app, Method::GET, "/v1/stores", &t.token, None).await,
+        app.get("/v1/stores", &t.token).await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
 
     // Onboarding through the ops API answers a working token, once.
-    let created = send(
-        &app,
-        Method::POST,
-        "/v1/accounts",
-        &ops,
-        Some(json!({"name": unique("acct")})),
-    )
-    .await;
+    let created = app
+        .post("/v1/accounts", &ops, json!({"name": unique("acct")}))
+        .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let body: Value = created.json().await.unwrap();
     let token = body["token"]["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("sy_"));
     assert_eq!(
-        send(&app, Method::GET, "/v1/channels", &token, None)
-            .await
-            .status(),
+        app.get("/v1/channels", &token).await.status(),
         StatusCode::OK
     );
     problem(
-        send(
-            &app,
-            Method::POST,
-            "/v1/accounts",
-            &token,
-            Some(json!({"name": "x"})),
-        )
-        .await,
+        app.post("/v1/accounts", &token, json!({"name": "x"})).await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
@@ -132,17 +101,7 @@ async fn another_accounts_ids_answer_404_everywhere() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let res = send(
-        &app,
-        Method::POST,
-        "/v1/stores",
-        &owner.token,
-        Some(json!({"name": unique("s")})),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let empty_store: Value = res.json().await.unwrap();
-    let empty_store = empty_store["id"].as_i64().unwrap();
+    let empty_store = app.create_store(&owner.token).await;
 
     let (store, channel, order_id) = (ch.store_id, ch.id, stored.order_id);
     let cases: Vec<(Method, String, Option<Value>)> = vec![
@@ -191,23 +150,13 @@ async fn another_accounts_ids_answer_404_everywhere() {
         "/v1/orders".to_owned(),
         format!("/v1/orders?channel_id={channel}"),
     ] {
-        let body: Value = send(&app, Method::GET, &path, &intruder.token, None)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body: Value = app.get(&path, &intruder.token).await.json().await.unwrap();
         assert_eq!(body["items"], json!([]), "{path}");
     }
     // A channel in another account's store is refused.
-    let res = send(
-        &app,
-        Method::POST,
-        "/v1/channels",
-        &intruder.token,
-        Some(json!({"store_id": store, "kind": "shopify", "name": "x", "base_url": "http://127.0.0.1:9",
-                    "credentials": {"access_token": "a", "app_secret": "b"}})),
-    )
-    .await;
+    let body = json!({"store_id": store, "kind": "shopify", "name": "x", "base_url": "http://127.0.0.1:9",
+                      "credentials": {"access_token": "a", "app_secret": "b"}});
+    let res = app.post("/v1/channels", &intruder.token, body).await;
     assert_eq!(
         problem(res, StatusCode::UNPROCESSABLE_ENTITY).await["field"],
         "store_id"
@@ -216,33 +165,23 @@ async fn another_accounts_ids_answer_404_everywhere() {
     // Nothing the intruder did touched the owner's data, which the owner still reads.
     for (method, path, _) in &cases {
         if *method == Method::GET {
-            let res = send(&app, Method::GET, path, &owner.token, None).await;
+            let res = app.get(path, &owner.token).await;
             assert_eq!(res.status(), StatusCode::OK, "{path}");
         }
     }
-    let s: Value = send(
-        &app,
-        Method::GET,
-        &format!("/v1/stores/{store}"),
-        &owner.token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let s: Value = app
+        .get(&format!("/v1/stores/{store}"), &owner.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_ne!(s["name"], "mine now");
-    let o: Value = send(
-        &app,
-        Method::GET,
-        &format!("/v1/orders/{order_id}"),
-        &owner.token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let o: Value = app
+        .get(&format!("/v1/orders/{order_id}"), &owner.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     for field in [
         "id",
         "store_id",
@@ -269,82 +208,49 @@ async fn another_accounts_ids_answer_404_everywhere() {
     assert_eq!(o["channel_kind"], "shopify");
     assert_eq!(o["totals"]["total"], "49.00");
     assert_eq!(o["lines"].as_array().map(Vec::len), Some(2));
-    let listed: Value = send(
-        &app,
-        Method::GET,
-        &format!("/v1/orders?channel_id={channel}&status=unshipped&limit=1"),
-        &owner.token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let listed: Value = app
+        .get(
+            &format!("/v1/orders?channel_id={channel}&status=unshipped&limit=1"),
+            &owner.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["items"][0]["id"], order_id);
     problem(
-        send(&app, Method::GET, "/v1/orders?limit=0", &owner.token, None).await,
+        app.get("/v1/orders?limit=0", &owner.token).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     problem(
-        send(
-            &app,
-            Method::GET,
-            "/v1/orders?cursor=nope",
-            &owner.token,
-            None,
-        )
-        .await,
+        app.get("/v1/orders?cursor=nope", &owner.token).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
 
     // A store with channels is not deleted from under them; its owner deletes the channel first.
     problem(
-        send(
-            &app,
-            Method::DELETE,
-            &format!("/v1/stores/{store}"),
-            &owner.token,
-            None,
-        )
-        .await,
+        app.delete(&format!("/v1/stores/{store}"), &owner.token)
+            .await,
         StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(
-        send(
-            &app,
-            Method::DELETE,
-            &format!("/v1/channels/{channel}"),
-            &owner.token,
-            None
-        )
-        .await
-        .status(),
+        app.delete(&format!("/v1/channels/{channel}"), &owner.token)
+            .await
+            .status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        send(
-            &app,
-            Method::DELETE,
-            &format!("/v1/stores/{store}"),
-            &owner.token,
-            None
-        )
-        .await
-        .status(),
+        app.delete(&format!("/v1/stores/{store}"), &owner.token)
+            .await
+            .status(),
         StatusCode::NO_CONTENT
     );
     problem(
-        send(
-            &app,
-            Method::GET,
-            &format!("/v1/orders/{order_id}"),
-            &owner.token,
-            None,
-        )
-        .await,
+        app.get(&format!("/v1/orders/{order_id}"), &owner.token)
+            .await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -363,25 +269,15 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
     let pool = pool().await;
     let t = tenant(&pool).await;
 
-    let res = send(
-        &app,
-        Method::POST,
-        "/v1/stores",
-        &t.token,
-        Some(json!({"name": unique("brand")})),
-    )
-    .await;
+    let res = app
+        .post("/v1/stores", &t.token, json!({"name": unique("brand")}))
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let store: Value = res.json().await.unwrap();
     let store_id = store["id"].as_i64().unwrap();
-    let dup = send(
-        &app,
-        Method::POST,
-        "/v1/stores",
-        &t.token,
-        Some(json!({"name": store["name"]})),
-    )
-    .await;
+    let dup = app
+        .post("/v1/stores", &t.token, json!({"name": store["name"]}))
+        .await;
     problem(dup, StatusCode::CONFLICT).await;
 
     let shopify = |token: &str| {
@@ -393,14 +289,9 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
     };
 
     // Wrong token: the platform's own words, pointing at the credentials; nothing stored.
-    let res = send(
-        &app,
-        Method::POST,
-        "/v1/channels",
-        &t.token,
-        Some(shopify("shpat_wrong")),
-    )
-    .await;
+    let res = app
+        .post("/v1/channels", &t.token, shopify("shpat_wrong"))
+        .await;
     let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(p["field"], "credentials");
     let detail = p["detail"].as_str().unwrap_or_default();
@@ -414,7 +305,7 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
     let mut missing = shopify("x");
     missing["credentials"] = json!({"access_token": "x"});
     let p = problem(
-        send(&app, Method::POST, "/v1/channels", &t.token, Some(missing)).await,
+        app.post("/v1/channels", &t.token, missing).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -422,14 +313,7 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
     let mut bad_country = shopify(shop.access_token());
     bad_country["settings"] = json!({"country_filter": {"mode": "allow", "countries": ["gb"]}});
     let p = problem(
-        send(
-            &app,
-            Method::POST,
-            "/v1/channels",
-            &t.token,
-            Some(bad_country),
-        )
-        .await,
+        app.post("/v1/channels", &t.token, bad_country).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -437,21 +321,16 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
     let mut bad_url = shopify(shop.access_token());
     bad_url["base_url"] = json!("not a url");
     let p = problem(
-        send(&app, Method::POST, "/v1/channels", &t.token, Some(bad_url)).await,
+        app.post("/v1/channels", &t.token, bad_url).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert_eq!(p["field"], "base_url");
 
     // Good credentials: created, and no response ever carries them.
-    let res = send(
-        &app,
-        Method::POST,
-        "/v1/channels",
-        &t.token,
-        Some(shopify(shop.access_token())),
-    )
-    .await;
+    let res = app
+        .post("/v1/channels", &t.token, shopify(shop.access_token()))
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let text = res.text().await.unwrap();
     assert!(
@@ -464,11 +343,7 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
     assert_eq!(created["settings"]["poll_interval_secs"], 180);
     let id = created["id"].as_i64().unwrap();
     for path in [format!("/v1/channels/{id}"), "/v1/channels".to_owned()] {
-        let text = send(&app, Method::GET, &path, &t.token, None)
-            .await
-            .text()
-            .await
-            .unwrap();
+        let text = app.get(&path, &t.token).await.text().await.unwrap();
         assert!(!text.contains(shop.access_token()), "{path}: {text}");
     }
 
@@ -490,14 +365,13 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
     }
 
     // Patching settings merges; new credentials are checked again.
-    let res = send(
-        &app,
-        Method::PATCH,
-        &format!("/v1/channels/{id}"),
-        &t.token,
-        Some(json!({"settings": {"stock_buffer": 2}})),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/v1/channels/{id}"),
+            &t.token,
+            json!({"settings": {"stock_buffer": 2}}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let patched: Value = res.json().await.unwrap();
     assert_eq!(
@@ -507,29 +381,23 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
         ),
         (json!(2), json!(true))
     );
-    let res = send(
-        &app,
-        Method::PATCH,
-        &format!("/v1/channels/{id}"),
-        &t.token,
-        Some(json!({"credentials": {"access_token": "shpat_wrong", "app_secret": "x"}})),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/v1/channels/{id}"),
+            &t.token,
+            json!({"credentials": {"access_token": "shpat_wrong", "app_secret": "x"}}),
+        )
+        .await;
     assert_eq!(
         problem(res, StatusCode::UNPROCESSABLE_ENTITY).await["field"],
         "credentials"
     );
-    let health: Value = send(
-        &app,
-        Method::GET,
-        &format!("/v1/channels/{id}/health"),
-        &t.token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let health: Value = app
+        .get(&format!("/v1/channels/{id}/health"), &t.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["orders_imported"], 0);
     assert!(health["last_run_at"].is_null());
 
@@ -540,14 +408,9 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
             "credentials": {"consumer_key": key, "consumer_secret": woo.consumer_secret(), "webhook_secret": "whsec"}
         })
     };
-    let res = send(
-        &app,
-        Method::POST,
-        "/v1/channels",
-        &t.token,
-        Some(woocommerce("ck_wrong")),
-    )
-    .await;
+    let res = app
+        .post("/v1/channels", &t.token, woocommerce("ck_wrong"))
+        .await;
     let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(p["field"], "credentials");
     assert!(
@@ -557,14 +420,9 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
             .contains("Consumer key is invalid"),
         "{p}"
     );
-    let res = send(
-        &app,
-        Method::POST,
-        "/v1/channels",
-        &t.token,
-        Some(woocommerce(woo.consumer_key())),
-    )
-    .await;
+    let res = app
+        .post("/v1/channels", &t.token, woocommerce(woo.consumer_key()))
+        .await;
     assert_eq!(
         res.status(),
         StatusCode::CREATED,

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use reqwest::{Method, RequestBuilder, Response};
-use serde_json::Value;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
 use sqlx::PgPool;
 use switchyard::app::Application;
 use switchyard::config::Settings;
@@ -135,6 +135,37 @@ impl TestServer {
         self.client
             .request(method, self.url(path))
             .bearer_auth(token)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        send(self, Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        send(self, Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Response {
+        send(self, Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        send(self, Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        send(self, Method::DELETE, path, token, None).await
+    }
+
+    /// Creates a store with a fresh name as the holder of `token`, and returns its id.
+    pub async fn create_store(&self, token: &str) -> i64 {
+        let name = format!("store-{}", Ulid::new());
+        let res = self
+            .post("/v1/stores", token, json!({ "name": name }))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "a store is created");
+        let store: Value = res.json().await.expect("a store is JSON");
+        store["id"].as_i64().expect("a store id")
     }
 
     /// Stops the server, waiting up to 10 s.

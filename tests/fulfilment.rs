@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app_helpers::{spawn_server_with, TestServer};
-use import_helpers::World;
+use import_helpers::{all_paid_open, World};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchyard::connectors;
@@ -23,20 +23,14 @@ use switchyard::queue::{JobInfo, JobStatus};
 use switchyard::store::channels::{self, ChannelRow};
 use switchyard::store::orders::{self, OrderFilter, StoredOrder};
 use switchyard::store::{accounts, fulfilments};
-use switchyard_sandbox::{FaultKnobs, FulfilmentView, GeneratorConfig, SandboxConfig, SimStore};
+use switchyard_sandbox::{FaultKnobs, FulfilmentView, SandboxConfig, SimStore};
 
 const SHOP: &str = "demo-shop";
 const WOO: &str = "demo-woo";
 
 /// The demo stores with every generated order paid, open and unshipped.
 fn config() -> SandboxConfig {
-    let quiet = GeneratorConfig {
-        unpaid_ratio: 0.0,
-        fulfilled_ratio: 0.0,
-        update_ratio: 0.0,
-        cancel_ratio: 0.0,
-        ..GeneratorConfig::default()
-    };
+    let quiet = all_paid_open();
     let mut config = SandboxConfig::demo();
     for s in &mut config.shopify {
         s.generator = quiet.clone();
@@ -126,6 +120,15 @@ impl Fx {
         let res = self.post(order_id, body).await;
         assert_eq!(res.status(), StatusCode::CREATED);
         res.json().await.unwrap()
+    }
+
+    /// Creates a fulfilment of one unit of the order's first line, tracked as `tracking`.
+    async fn ship_one_unit(&self, order: &StoredOrder, tracking: &str) -> Value {
+        let body = json!({
+            "lines": [{"order_line_id": line_id(order, 0), "quantity": 1}],
+            "tracking_number": tracking
+        });
+        self.create(order.order.id, &body).await
     }
 
     async fn get(&self, path: &str) -> Value {
@@ -364,15 +367,7 @@ async fn woocommerce_fulfilment_adds_tracking_and_completes_the_order() {
 async fn woocommerce_partial_fulfilment_leaves_the_order_open() {
     let fx = Fx::start(WOO, 6).await;
     let order = fx.order(|o| units(o) >= 2).await;
-    let f = fx
-        .create(
-            order.order.id,
-            &json!({
-                "lines": [{"order_line_id": line_id(&order, 0), "quantity": 1}],
-                "tracking_number": "PART-1"
-            }),
-        )
-        .await;
+    let f = fx.ship_one_unit(&order, "PART-1").await;
     let f = fx.settled(f["id"].as_i64().unwrap()).await;
     assert_eq!(f["status"], "synced", "{f}");
     assert_eq!(fx.on_channel(&order).len(), 1);
@@ -399,15 +394,7 @@ async fn throttling_and_server_errors_delay_a_push_that_still_lands_once() {
         malformed_ratio: 0.3,
         ..FaultKnobs::default()
     });
-    let f = fx
-        .create(
-            order.order.id,
-            &json!({
-                "lines": [{"order_line_id": line_id(&order, 0), "quantity": 1}],
-                "tracking_number": "FAULTY-1"
-            }),
-        )
-        .await;
+    let f = fx.ship_one_unit(&order, "FAULTY-1").await;
     let id = f["id"].as_i64().unwrap();
     // Let the faults cost a few attempts (truncated answers include ones to calls the platform
     // applied), then let the platform recover.
@@ -499,15 +486,7 @@ async fn lost_answer_is_adopted(store: &str) {
             .unwrap()
             .lose_fulfilment_answers(1),
     }
-    let f = fx
-        .create(
-            order.order.id,
-            &json!({
-                "lines": [{"order_line_id": line_id(&order, 0), "quantity": 1}],
-                "tracking_number": "LOST-1"
-            }),
-        )
-        .await;
+    let f = fx.ship_one_unit(&order, "LOST-1").await;
     let id = f["id"].as_i64().unwrap();
     let f = fx.settled(id).await;
     assert_eq!(f["status"], "synced", "{f}");
@@ -544,15 +523,7 @@ async fn a_row_left_sending_by_a_dead_worker_is_reconciled_not_pushed_again() {
     let queue = fx.world.broker.queue(PushFulfilment::QUEUE).unwrap();
     queue.pause().await.unwrap();
     let order = fx.order(|o| units(o) >= 2).await;
-    let f = fx
-        .create(
-            order.order.id,
-            &json!({
-                "lines": [{"order_line_id": line_id(&order, 0), "quantity": 1}],
-                "tracking_number": "DEAD-1"
-            }),
-        )
-        .await;
+    let f = fx.ship_one_unit(&order, "DEAD-1").await;
     let id = f["id"].as_i64().unwrap();
     // What the dead worker did: mark the row sending, and get the shipment onto the channel.
     let (_, target) = fulfilments::begin_push(&fx.world.pool, id)

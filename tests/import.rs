@@ -40,10 +40,7 @@ async fn default_filters_import_paid_unfulfilled_orders_and_keep_the_rest_exclud
     let world = World::start(SandboxConfig::demo(), true).await;
     let shop = world.sandbox.store("demo-shop").unwrap();
     shop.create_orders(120);
-    let store = world.store("brand").await;
-    let channel = world
-        .channel(store, "demo-shop", ChannelSettings::default())
-        .await;
+    let channel = world.default_channel("demo-shop").await;
 
     let job = world.import(channel.id).await;
     assert_eq!(job.status, JobStatus::Done, "{job:?}");
@@ -165,10 +162,7 @@ async fn updates_and_cancellations_are_recorded_and_overlapping_imports_duplicat
     let world = World::start(SandboxConfig::demo(), true).await;
     let shop = world.sandbox.store("demo-shop").unwrap();
     let ids = shop.create_orders(40);
-    let store = world.store("brand").await;
-    let channel = world
-        .channel(store, "demo-shop", ChannelSettings::default())
-        .await;
+    let channel = world.default_channel("demo-shop").await;
     assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
     let first = world.orders(channel.id).await;
 
@@ -301,10 +295,7 @@ async fn a_signed_channel_webhook_imports_at_once_and_a_forged_one_changes_nothi
     let world = World::start(SandboxConfig::demo(), true).await;
     let app = spawn_server_with(world.settings.clone()).await;
 
-    let store = world.store("brand").await;
-    let channel = world
-        .channel(store, "demo-shop", ChannelSettings::default())
-        .await;
+    let channel = world.default_channel("demo-shop").await;
     let shop = world.sandbox.store("demo-shop").unwrap();
     let address = app.url(&format!(
         "/v1/channels/{}/inbound/orders/create",

@@ -98,10 +98,7 @@ async fn a_worker_process_killed_mid_import_loses_and_duplicates_no_order() {
         latency_ms: 150,
         ..FaultKnobs::default()
     });
-    let store = world.store("brand").await;
-    let channel = world
-        .channel(store, "demo-woo", ChannelSettings::default())
-        .await;
+    let channel = world.default_channel("demo-woo").await;
 
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_switchyard"))
@@ -210,10 +207,7 @@ async fn a_channel_whose_platform_always_fails_backs_off_and_dead_letters_howeve
         error_5xx_ratio: 1.0,
         ..FaultKnobs::default()
     });
-    let store = world.store("brand").await;
-    let channel = world
-        .channel(store, "demo-woo", ChannelSettings::default())
-        .await;
+    let channel = world.default_channel("demo-woo").await;
 
     // When each platform call arrives.
     let calls = Arc::new(Mutex::new(Vec::<Instant>::new()));

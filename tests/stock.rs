@@ -5,11 +5,13 @@ mod app_helpers;
 mod import_helpers;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use import_helpers::{paid_open, wait_for_level, World};
 use switchyard::domain::ChannelSettings;
 use switchyard::jobs::{ImportProducts, JobKind};
 use switchyard::queue::JobStatus;
+use switchyard::store::channels::ChannelRow;
 use switchyard::store::products::{self, NewProduct};
 use switchyard_sandbox::{GeneratorConfig, SandboxConfig, ShopifyStoreConfig, SimStore};
 
@@ -47,6 +49,46 @@ async fn product(
     .unwrap()
 }
 
+/// The sandbox stores a stock test sells on: the demo shop and store, and a second shop.
+const SHOPS: [&str; 3] = ["demo-shop", "demo-woo", "other-shop"];
+
+/// A world on the demo sandbox with a second Shopify shop, and a store in it.
+async fn three_shops() -> (World, i64) {
+    let mut config = SandboxConfig::demo();
+    config.shopify.push(ShopifyStoreConfig::new("other-shop"));
+    let world = World::start(config, true).await;
+    let store = world.store("brand").await;
+    (world, store)
+}
+
+/// A stock-managed channel in `store` on each of [`SHOPS`], its listings downloaded, and the
+/// sandbox store behind each.
+async fn stock_channels(world: &World, store: i64) -> ([ChannelRow; 3], [Arc<dyn SimStore>; 3]) {
+    let mut channels = Vec::new();
+    for name in SHOPS {
+        let ch = world.channel(store, name, stock_settings()).await;
+        let job = world
+            .run_job(ImportProducts::QUEUE, &ImportProducts { channel_id: ch.id })
+            .await;
+        assert_eq!(job.status, JobStatus::Done, "{job:?}");
+        channels.push(ch);
+    }
+    let sims = SHOPS.map(|name| world.sandbox.store(name).expect("a sandbox store"));
+    let channels = channels.try_into().expect("a channel per shop");
+    (channels, sims)
+}
+
+/// The sum of a product's `api` stock movements.
+async fn api_ledger(world: &World, product_id: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COALESCE(sum(delta), 0)::bigint FROM stock_movements WHERE product_id = $1 AND field = 'api'",
+    )
+    .bind(product_id)
+    .fetch_one(&world.pool)
+    .await
+    .unwrap()
+}
+
 /// Quantities per SKU over a store's orders (platform JSON of either kind).
 fn sold(orders: &[serde_json::Value]) -> BTreeMap<String, i64> {
     let mut by_sku = BTreeMap::new();
@@ -62,28 +104,14 @@ fn sold(orders: &[serde_json::Value]) -> BTreeMap<String, i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_on_one_channel_reaches_the_others_and_a_cancellation_restores_it() {
-    let mut config = SandboxConfig::demo();
-    config.shopify.push(ShopifyStoreConfig::new("other-shop"));
-    let world = World::start(config, true).await;
-    let store = world.store("brand").await;
+    let (world, store) = three_shops().await;
     let x = product(&world, store, X, "Merino Socks", Some(100)).await;
     let kit = product(&world, store, KIT, "Sock bundle", None).await;
     products::set_components(&world.pool, world.account, kit.id, &[(x.id, 2)])
         .await
         .unwrap();
 
-    let a = world.channel(store, "demo-shop", stock_settings()).await;
-    let b = world.channel(store, "demo-woo", stock_settings()).await;
-    let c = world.channel(store, "other-shop", stock_settings()).await;
-    for ch in [&a, &b, &c] {
-        let job = world
-            .run_job(ImportProducts::QUEUE, &ImportProducts { channel_id: ch.id })
-            .await;
-        assert_eq!(job.status, JobStatus::Done, "{job:?}");
-    }
-    let shop_a = world.sandbox.store("demo-shop").unwrap();
-    let woo_b = world.sandbox.store("demo-woo").unwrap();
-    let shop_c = world.sandbox.store("other-shop").unwrap();
+    let ([a, _, _], [shop_a, woo_b, shop_c]) = stock_channels(&world, store).await;
     // The first sync brings every channel to switchyard's figures.
     for s in [&woo_b, &shop_c] {
         wait_for_level(s.as_ref(), X, 100).await;
@@ -116,13 +144,7 @@ async fn a_sale_on_one_channel_reaches_the_others_and_a_cancellation_restores_it
         wait_for_level(s.as_ref(), X, 100).await;
         wait_for_level(s.as_ref(), KIT, 50).await;
     }
-    let ledger: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(sum(delta), 0)::bigint FROM stock_movements WHERE product_id = $1 AND field = 'api'",
-    )
-    .bind(x.id)
-    .fetch_one(&world.pool)
-    .await
-    .unwrap();
+    let ledger = api_ledger(&world, x.id).await;
     assert_eq!(ledger, 100, "the ledger nets back to the opening stock");
     world.stop().await;
 }
@@ -144,22 +166,9 @@ fn stock_writes(store: &dyn SimStore) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_orders_for_one_sku_coalesce_into_a_few_pushes_without_a_429() {
-    let mut config = SandboxConfig::demo();
-    config.shopify.push(ShopifyStoreConfig::new("other-shop"));
-    let world = World::start(config, true).await;
-    let store = world.store("brand").await;
+    let (world, store) = three_shops().await;
     let x = product(&world, store, X, "Merino Socks", Some(5_000)).await;
-    let a = world.channel(store, "demo-shop", stock_settings()).await;
-    let b = world.channel(store, "demo-woo", stock_settings()).await;
-    let c = world.channel(store, "other-shop", stock_settings()).await;
-    for ch in [&a, &b, &c] {
-        world
-            .run_job(ImportProducts::QUEUE, &ImportProducts { channel_id: ch.id })
-            .await;
-    }
-    let shop_a = world.sandbox.store("demo-shop").unwrap();
-    let woo_b = world.sandbox.store("demo-woo").unwrap();
-    let shop_c = world.sandbox.store("other-shop").unwrap();
+    let ([a, _, _], [shop_a, woo_b, shop_c]) = stock_channels(&world, store).await;
     for s in [&woo_b, &shop_c] {
         wait_for_level(s.as_ref(), X, 5_000).await;
         s.traffic().reset();
@@ -202,24 +211,9 @@ async fn a_thousand_orders_for_one_sku_coalesce_into_a_few_pushes_without_a_429(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sales_on_three_channels_under_faults_converge_on_the_ledger() {
-    let mut config = SandboxConfig::demo();
-    config.shopify.push(ShopifyStoreConfig::new("other-shop"));
-    let world = World::start(config, true).await;
-    let store = world.store("brand").await;
+    let (world, store) = three_shops().await;
     let x = product(&world, store, X, "Merino Socks", Some(5_000)).await;
-    let names = ["demo-shop", "demo-woo", "other-shop"];
-    let mut channels = Vec::new();
-    for name in names {
-        let ch = world.channel(store, name, stock_settings()).await;
-        world
-            .run_job(ImportProducts::QUEUE, &ImportProducts { channel_id: ch.id })
-            .await;
-        channels.push(ch);
-    }
-    let sims: Vec<_> = names
-        .iter()
-        .map(|n| world.sandbox.store(n).unwrap())
-        .collect();
+    let (channels, sims) = stock_channels(&world, store).await;
     for s in &sims {
         wait_for_level(s.as_ref(), X, 5_000).await;
         s.set_generator_config(GeneratorConfig {
@@ -249,13 +243,7 @@ async fn concurrent_sales_on_three_channels_under_faults_converge_on_the_ledger(
     for r in [ra, rb, rc] {
         assert_eq!(r.status, JobStatus::Done, "{r:?}");
     }
-    let ledger: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(sum(delta), 0)::bigint FROM stock_movements WHERE product_id = $1 AND field = 'api'",
-    )
-    .bind(x.id)
-    .fetch_one(&world.pool)
-    .await
-    .unwrap();
+    let ledger = api_ledger(&world, x.id).await;
     assert_eq!(ledger, 5_000 - sold, "every sale counted, none twice");
     let movements: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM stock_movements WHERE product_id = $1 AND cause_kind = 'order_line'",

@@ -120,6 +120,14 @@ impl World {
         .expect("channel created")
     }
 
+    /// A channel with default settings on the sandbox store `sandbox_store`, in a store of its
+    /// own.
+    pub async fn default_channel(&self, sandbox_store: &str) -> ChannelRow {
+        let store_id = self.store("brand").await;
+        self.channel(store_id, sandbox_store, ChannelSettings::default())
+            .await
+    }
+
     /// Enqueues a manual import of `channel_id` and waits until it finished (or died).
     /// An import of a channel that finds another running leaves a follow-up and finishes, so
     /// this also waits for the import queue to settle.
@@ -212,15 +220,22 @@ impl World {
     }
 }
 
-/// Orders of only these SKUs, paid and open, with no later changes: each one takes stock.
-pub fn paid_open(skus: &[&str]) -> GeneratorConfig {
+/// Orders that are all paid and open (not shipped), with no later changes.
+pub fn all_paid_open() -> GeneratorConfig {
     GeneratorConfig {
-        sku_mix: skus.iter().map(|s| ((*s).to_owned(), 1)).collect(),
         unpaid_ratio: 0.0,
         fulfilled_ratio: 0.0,
         cancel_ratio: 0.0,
         update_ratio: 0.0,
         ..GeneratorConfig::default()
+    }
+}
+
+/// [`all_paid_open`] orders of only these SKUs: each one takes stock.
+pub fn paid_open(skus: &[&str]) -> GeneratorConfig {
+    GeneratorConfig {
+        sku_mix: skus.iter().map(|s| ((*s).to_owned(), 1)).collect(),
+        ..all_paid_open()
     }
 }
 

@@ -14,7 +14,6 @@ use import_helpers::{orders_of, World};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchyard::domain::plugin_rules::{Action, Condition};
-use switchyard::domain::ChannelSettings;
 use switchyard::store::plugin_rules::{self, NewRule};
 use switchyard::store::plugins::{self, NewPlugin, NewPluginSecrets};
 use switchyard::store::webhooks::{self, NewWebhook};
@@ -27,23 +26,30 @@ use switchyard_sandbox::{FaultKnobs, GeneratorConfig, SandboxConfig, SimStore};
 const SHOP: &str = "demo-shop";
 const ROUTED: &str = "HL-1";
 
+/// A centre that books orders and never ships them by itself.
+fn holding_centre() -> FulfilmentCentreConfig {
+    FulfilmentCentreConfig {
+        ship_after: None,
+        ..FulfilmentCentreConfig::default()
+    }
+}
+
 /// The world, an API server for the callbacks, the centre, and a plugin routed `ROUTED`.
 struct Rig {
     world: World,
     api: TestServer,
     fc: FulfilmentCentreHandle,
     secrets: NewPluginSecrets,
+    /// The store of the channel and the plugin.
+    store: i64,
     channel: i64,
 }
 
 impl Rig {
     async fn start(fc_config: FulfilmentCentreConfig) -> Rig {
         let world = World::start(SandboxConfig::demo(), true).await;
-        let store = world.store(SHOP).await;
-        let channel = world
-            .channel(store, SHOP, ChannelSettings::default())
-            .await
-            .id;
+        let ch = world.default_channel(SHOP).await;
+        let (store, channel) = (ch.store_id, ch.id);
         world
             .sandbox
             .store(SHOP)
@@ -92,6 +98,7 @@ impl Rig {
             api,
             fc,
             secrets,
+            store,
             channel,
         }
     }
@@ -107,6 +114,36 @@ impl Rig {
             .fetch_all(&self.world.pool)
             .await
             .unwrap()
+    }
+
+    /// Imports `n` new orders from the shop, each routed to the centre, and returns the ids of
+    /// the channel's orders.
+    async fn routed_orders(&self, n: usize) -> Vec<i64> {
+        self.shop().create_orders(n);
+        self.world.import(self.channel).await;
+        self.order_ids().await
+    }
+
+    /// How many fulfilments switchyard holds for `order_id`.
+    async fn fulfilments_of(&self, order_id: i64) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM fulfilments WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_one(&self.world.pool)
+            .await
+            .unwrap()
+    }
+
+    /// A plugin's fulfilment callback with `body`, carrying `token` when given.
+    fn fulfilment_callback(&self, token: Option<&str>, body: &Value) -> reqwest::RequestBuilder {
+        let req = self
+            .api
+            .client
+            .post(self.api.url("/v1/plugin-callbacks/fulfilments"))
+            .json(body);
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
     }
 
     async fn wait_until<F: Fn(&Rig) -> bool>(&self, what: &str, done: F) {
@@ -131,9 +168,7 @@ async fn a_routed_order_ships_at_the_centre_and_ends_synced_on_shopify() {
         ..FulfilmentCentreConfig::default()
     })
     .await;
-    rig.shop().create_orders(3);
-    rig.world.import(rig.channel).await;
-    let ids = rig.order_ids().await;
+    let ids = rig.routed_orders(3).await;
     assert_eq!(ids.len(), 3);
 
     rig.wait_until("the centre holds the three orders and shipped them", |r| {
@@ -189,20 +224,17 @@ async fn a_routed_order_ships_at_the_centre_and_ends_synced_on_shopify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_and_hanging_centre_delays_orders_but_each_arrives_once() {
+    // Shipping would add callbacks to the traffic; this test is about receiving.
     let rig = Rig::start(FulfilmentCentreConfig {
-        // Shipping would add callbacks to the traffic; this test is about receiving.
-        ship_after: None,
         faults: FaultKnobs {
             error_5xx_ratio: 0.4,
             hang_ratio: 0.1,
             ..FaultKnobs::default()
         },
-        ..FulfilmentCentreConfig::default()
+        ..holding_centre()
     })
     .await;
-    rig.shop().create_orders(12);
-    rig.world.import(rig.channel).await;
-    let ids = rig.order_ids().await;
+    let ids = rig.routed_orders(12).await;
     assert_eq!(ids.len(), 12);
     rig.wait_until("the centre holds all twelve orders", |r| {
         r.fc.orders().len() == 12
@@ -217,33 +249,21 @@ async fn a_failing_and_hanging_centre_delays_orders_but_each_arrives_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fulfilment_callbacks_need_the_token_reach_only_routed_orders_and_replay_harmlessly() {
-    let rig = Rig::start(FulfilmentCentreConfig {
-        ship_after: None,
-        ..FulfilmentCentreConfig::default()
-    })
-    .await;
-    rig.shop().create_orders(1);
-    rig.world.import(rig.channel).await;
-    let id = rig.order_ids().await[0];
+    let rig = Rig::start(holding_centre()).await;
+    let id = rig.routed_orders(1).await[0];
     let line: i64 = sqlx::query_scalar("SELECT id FROM order_lines WHERE order_id = $1")
         .bind(id)
         .fetch_one(&rig.world.pool)
         .await
         .unwrap();
-    let client = reqwest::Client::new();
     let call = |token: Option<&str>, order: i64, tracking: &str| {
-        let mut req = client
-            .post(rig.api.url("/v1/plugin-callbacks/fulfilments"))
-            .json(&json!({
-                "order_id": order,
-                "lines": [{"line_id": line, "quantity": 1}],
-                "carrier": "Royal Mail",
-                "tracking_number": tracking,
-            }));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send()
+        let body = json!({
+            "order_id": order,
+            "lines": [{"line_id": line, "quantity": 1}],
+            "carrier": "Royal Mail",
+            "tracking_number": tracking,
+        });
+        rig.fulfilment_callback(token, &body).send()
     };
     let token = rig.secrets.callback_token.clone();
     assert_eq!(
@@ -273,33 +293,18 @@ async fn fulfilment_callbacks_need_the_token_reach_only_routed_orders_and_replay
         r.shop().fulfilments().len() == 1
     })
     .await;
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM fulfilments WHERE order_id = $1")
-        .bind(id)
-        .fetch_one(&rig.world.pool)
-        .await
-        .unwrap();
+    let count = rig.fulfilments_of(id).await;
     assert_eq!(count, 1, "a replayed callback made no second fulfilment");
     rig.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugins_token_cannot_report_on_another_plugins_or_another_stores_order() {
-    let rig = Rig::start(FulfilmentCentreConfig {
-        ship_after: None,
-        ..FulfilmentCentreConfig::default()
-    })
-    .await;
-    rig.shop().create_orders(1);
-    rig.world.import(rig.channel).await;
-    let id = rig.order_ids().await[0];
-    let store: i64 = sqlx::query_scalar("SELECT store_id FROM orders WHERE id = $1")
-        .bind(id)
-        .fetch_one(&rig.world.pool)
-        .await
-        .unwrap();
+    let rig = Rig::start(holding_centre()).await;
+    let id = rig.routed_orders(1).await[0];
     // A second plugin of the same store, which no rule routes to, and a plugin of another store.
     let elsewhere = rig.world.store("demo-woo").await;
-    for (store_id, name) in [(store, "South FC"), (elsewhere, "Woo FC")] {
+    for (store_id, name) in [(rig.store, "South FC"), (elsewhere, "Woo FC")] {
         let other = plugins::create(
             &rig.world.pool,
             &rig.world.deps.credentials_key,
@@ -313,25 +318,20 @@ async fn a_plugins_token_cannot_report_on_another_plugins_or_another_stores_orde
         )
         .await
         .unwrap();
-        let res = reqwest::Client::new()
-            .post(rig.api.url("/v1/plugin-callbacks/fulfilments"))
-            .bearer_auth(&other.callback_token)
-            .json(&json!({
-                "order_id": id,
-                "lines": [],
-                "carrier": "Royal Mail",
-                "tracking_number": "NOT-MINE",
-            }))
+        let body = json!({
+            "order_id": id,
+            "lines": [],
+            "carrier": "Royal Mail",
+            "tracking_number": "NOT-MINE",
+        });
+        let res = rig
+            .fulfilment_callback(Some(&other.callback_token), &body)
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{name}");
     }
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM fulfilments WHERE order_id = $1")
-        .bind(id)
-        .fetch_one(&rig.world.pool)
-        .await
-        .unwrap();
+    let count = rig.fulfilments_of(id).await;
     assert_eq!(count, 0);
     rig.stop().await;
 }
@@ -339,11 +339,8 @@ async fn a_plugins_token_cannot_report_on_another_plugins_or_another_stores_orde
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn excluded_and_held_orders_fire_their_webhooks_and_not_order_created() {
     let world = World::start(SandboxConfig::demo(), true).await;
-    let store = world.store(SHOP).await;
-    let channel = world
-        .channel(store, SHOP, ChannelSettings::default())
-        .await
-        .id;
+    let ch = world.default_channel(SHOP).await;
+    let (store, channel) = (ch.store_id, ch.id);
     let shop = world.sandbox.store(SHOP).unwrap();
     shop.set_generator_config(GeneratorConfig {
         sku_mix: [("HL-1".to_owned(), 1), ("MS-1".to_owned(), 1)].into(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use api_helpers::{problem, spawn_app};
 use app_helpers::settings;
-use http_helpers::challenge;
+use http_helpers::{challenge, json_body};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -70,7 +70,7 @@ async fn an_enqueued_job_is_ready_and_readable() {
     let id = body["id"].as_str().unwrap().to_owned();
     assert_eq!(location, format!("/v1/jobs/import-orders/{id}"));
 
-    let job: Value = app.get(&location).await.json().await.unwrap();
+    let job = json_body(app.get(&location).await).await;
     assert_eq!(job["id"], id.as_str());
     assert_eq!(job["queue"], "import-orders");
     assert_eq!(job["status"], "ready");
@@ -115,12 +115,7 @@ async fn delayed_jobs_wait_as_scheduled() {
         .unwrap()
         .to_owned();
 
-    let job: Value = app
-        .get(&format!("/v1/jobs/sync-stock/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let job = json_body(app.get(&format!("/v1/jobs/sync-stock/{id}")).await).await;
     assert_eq!(job["status"], "scheduled");
     assert_eq!(job["max_attempts"], 2);
     let stats = app.stats("sync-stock").await;
@@ -380,12 +375,11 @@ async fn bulk_enqueue_writes_every_job() {
         .collect();
     assert_eq!(ids.len(), 3);
     assert!(ids[0] != ids[1] && ids[1] != ids[2]);
-    let second: Value = app
-        .get(&format!("/v1/jobs/push-fulfilment/{}", ids[1]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second = json_body(
+        app.get(&format!("/v1/jobs/push-fulfilment/{}", ids[1]))
+            .await,
+    )
+    .await;
     assert_eq!(second["payload"], json!({"fulfilment_id": 2}));
     assert_eq!(app.stats("push-fulfilment").await["ready"], 3);
 
@@ -420,7 +414,7 @@ async fn pause_and_resume_show_in_stats() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(app.stats("push-fulfilment").await["paused"], true);
-    let all: Value = app.get("/v1/queues").await.json().await.unwrap();
+    let all = json_body(app.get("/v1/queues").await).await;
     let queues = all["queues"].as_array().unwrap();
     for typed in switchyard::jobs::QUEUES {
         assert!(
@@ -460,12 +454,7 @@ async fn dead_letters_list_requeue_and_purge() {
     app.wait_for("noop", |s| s.dead == 2).await;
     pool.stop().await;
 
-    let page: Value = app
-        .get("/v1/queues/noop/dead?limit=1")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page = json_body(app.get("/v1/queues/noop/dead?limit=1").await).await;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 1);
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let first = page["jobs"][0].clone();
@@ -474,12 +463,11 @@ async fn dead_letters_list_requeue_and_purge() {
         .as_str()
         .unwrap()
         .contains("fail permanently"));
-    let rest: Value = app
-        .get(&format!("/v1/queues/noop/dead?limit=1&cursor={cursor}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rest = json_body(
+        app.get(&format!("/v1/queues/noop/dead?limit=1&cursor={cursor}"))
+            .await,
+    )
+    .await;
     assert_eq!(rest["jobs"].as_array().unwrap().len(), 1);
     assert!(rest["next_cursor"].is_null());
     assert_ne!(rest["jobs"][0]["id"], first["id"]);
@@ -517,19 +505,13 @@ async fn dead_letters_list_requeue_and_purge() {
     .await;
     assert_eq!(app.stats("noop").await["dead"], 2);
 
-    let one: Value = app
-        .post(&format!("/v1/queues/noop/dead/{first_id}/requeue"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let one = json_body(
+        app.post(&format!("/v1/queues/noop/dead/{first_id}/requeue"))
+            .await,
+    )
+    .await;
     assert_eq!(one["count"], 1);
-    let job: Value = app
-        .get(&format!("/v1/jobs/noop/{first_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let job = json_body(app.get(&format!("/v1/jobs/noop/{first_id}")).await).await;
     assert_eq!(job["status"], "ready");
     problem(
         app.post(&format!("/v1/queues/noop/dead/{first_id}/requeue"))
@@ -538,12 +520,7 @@ async fn dead_letters_list_requeue_and_purge() {
     )
     .await;
 
-    let all: Value = app
-        .post("/v1/queues/noop/dead/requeue")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all = json_body(app.post("/v1/queues/noop/dead/requeue").await).await;
     assert_eq!(all["count"], 1);
     let stats = app.stats("noop").await;
     assert_eq!(
@@ -555,12 +532,11 @@ async fn dead_letters_list_requeue_and_purge() {
     app.wait_for("noop", |s| s.dead == 2).await;
     pool.stop().await;
 
-    let gone: Value = app
-        .delete(&format!("/v1/queues/noop/dead/{second_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let gone = json_body(
+        app.delete(&format!("/v1/queues/noop/dead/{second_id}"))
+            .await,
+    )
+    .await;
     assert_eq!(gone["count"], 1);
     problem(
         app.delete(&format!("/v1/queues/noop/dead/{second_id}"))
@@ -568,14 +544,9 @@ async fn dead_letters_list_requeue_and_purge() {
         StatusCode::NOT_FOUND,
     )
     .await;
-    let purged: Value = app
-        .delete("/v1/queues/noop/dead")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let purged = json_body(app.delete("/v1/queues/noop/dead").await).await;
     assert_eq!(purged["count"], 1);
-    let empty: Value = app.get("/v1/queues/noop/dead").await.json().await.unwrap();
+    let empty = json_body(app.get("/v1/queues/noop/dead").await).await;
     assert_eq!(empty["jobs"], json!([]));
     assert_eq!(app.stats("noop").await["dead"], 0);
 

@@ -5,7 +5,7 @@ mod app_helpers;
 mod http_helpers;
 mod tenant_helpers;
 
-use http_helpers::problem;
+use http_helpers::{json_body, problem};
 
 use app_helpers::{send, spawn_server, TestServer};
 use base64::engine::general_purpose::STANDARD;
@@ -17,7 +17,7 @@ use tenant_helpers::{pool, tenant};
 
 /// The names of the rules listed at `path`, in the order listed.
 async fn rule_names(server: &TestServer, path: &str, token: &str) -> Vec<String> {
-    let list: Value = server.get(path, token).await.json().await.unwrap();
+    let list = json_body(server.get(path, token).await).await;
     list["items"]
         .as_array()
         .unwrap()
@@ -69,20 +69,15 @@ async fn plugins_show_their_secrets_once_refuse_bad_input_and_are_invisible_to_o
     assert!(!hash.windows(token.len()).any(|w| w == token.as_bytes()));
 
     // Read back, listed, never with the secrets.
-    let read: Value = server
-        .get(&format!("/v1/plugins/{id}"), &a.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let read = json_body(server.get(&format!("/v1/plugins/{id}"), &a.token).await).await;
     assert_eq!(read["name"], "North FC");
     assert!(read.get("signing_secret").is_none() && read.get("callback_token").is_none());
-    let list: Value = server
-        .get(&format!("/v1/stores/{store_a}/plugins"), &a.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = json_body(
+        server
+            .get(&format!("/v1/stores/{store_a}/plugins"), &a.token)
+            .await,
+    )
+    .await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
     assert!(!list.to_string().contains(secret) && !list.to_string().contains(token));
 

@@ -7,7 +7,7 @@ mod app_helpers;
 mod http_helpers;
 mod tenant_helpers;
 
-use http_helpers::{challenge, problem};
+use http_helpers::{challenge, json_body, problem};
 
 use app_helpers::{key, send, spawn_server};
 use reqwest::{Method, StatusCode};
@@ -150,7 +150,7 @@ async fn another_accounts_ids_answer_404_everywhere() {
         "/v1/orders".to_owned(),
         format!("/v1/orders?channel_id={channel}"),
     ] {
-        let body: Value = app.get(&path, &intruder.token).await.json().await.unwrap();
+        let body = json_body(app.get(&path, &intruder.token).await).await;
         assert_eq!(body["items"], json!([]), "{path}");
     }
     // A channel in another account's store is refused.
@@ -169,19 +169,13 @@ async fn another_accounts_ids_answer_404_everywhere() {
             assert_eq!(res.status(), StatusCode::OK, "{path}");
         }
     }
-    let s: Value = app
-        .get(&format!("/v1/stores/{store}"), &owner.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = json_body(app.get(&format!("/v1/stores/{store}"), &owner.token).await).await;
     assert_ne!(s["name"], "mine now");
-    let o: Value = app
-        .get(&format!("/v1/orders/{order_id}"), &owner.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o = json_body(
+        app.get(&format!("/v1/orders/{order_id}"), &owner.token)
+            .await,
+    )
+    .await;
     for field in [
         "id",
         "store_id",
@@ -208,15 +202,14 @@ async fn another_accounts_ids_answer_404_everywhere() {
     assert_eq!(o["channel_kind"], "shopify");
     assert_eq!(o["totals"]["total"], "49.00");
     assert_eq!(o["lines"].as_array().map(Vec::len), Some(2));
-    let listed: Value = app
-        .get(
+    let listed = json_body(
+        app.get(
             &format!("/v1/orders?channel_id={channel}&status=unshipped&limit=1"),
             &owner.token,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+    )
+    .await;
     assert_eq!(listed["items"][0]["id"], order_id);
     problem(
         app.get("/v1/orders?limit=0", &owner.token).await,
@@ -392,12 +385,11 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
         problem(res, StatusCode::UNPROCESSABLE_ENTITY).await["field"],
         "credentials"
     );
-    let health: Value = app
-        .get(&format!("/v1/channels/{id}/health"), &t.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let health = json_body(
+        app.get(&format!("/v1/channels/{id}/health"), &t.token)
+            .await,
+    )
+    .await;
     assert_eq!(health["orders_imported"], 0);
     assert!(health["last_run_at"].is_null());
 

@@ -24,3 +24,8 @@ pub fn challenge(res: &Response) -> Option<&str> {
         .get(reqwest::header::WWW_AUTHENTICATE)
         .and_then(|v| v.to_str().ok())
 }
+
+/// An answer's JSON body, whatever its status.
+pub async fn json_body(res: Response) -> Value {
+    res.json().await.expect("a JSON body")
+}

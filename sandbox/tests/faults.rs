@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use common::{client, start};
+use common::{client, get_json, start, StoreApi};
 
 async fn set_faults(control: &str, store: &str, knobs: Value) {
     let resp = client()
@@ -33,29 +33,18 @@ async fn burst_of_429s_then_recovery_and_counted() {
         .await
         .expect("send");
     assert_eq!(burst.status(), 200);
-    let url = format!("{}/wp-json/wc/v3/products", woo.base_url());
+    let rest = StoreApi::woocommerce(&woo);
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let resp = http
-            .get(&url)
-            .basic_auth(woo.consumer_key(), Some(woo.consumer_secret()))
-            .send()
-            .await
-            .expect("send");
+        let resp = rest.get("wp-json/wc/v3/products").await;
         if resp.status() == 429 {
             assert!(resp.headers().contains_key("retry-after"));
         }
         statuses.push(resp.status().as_u16());
     }
     assert_eq!(statuses, vec![429, 429, 429, 200]);
-    let summary: Value = http
-        .get(format!("{}/stores/demo-woo", sandbox.control_url()))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let summary: Value =
+        get_json(&http, format!("{}/stores/demo-woo", sandbox.control_url())).await;
     assert_eq!(summary["traffic"]["responses_429"], 3);
     assert_eq!(summary["traffic"]["requests_total"], 4);
     sandbox.shutdown().await;
@@ -66,20 +55,14 @@ async fn server_errors_malformed_bodies_and_latency() {
     let sandbox = start().await;
     let shop = sandbox.shopify("demo-shop").expect("shop");
     let control = sandbox.control_url();
-    let http = client();
-    let url = format!("{}/admin/api/2024-07/locations.json", shop.base_url());
-    let call = || {
-        http.get(&url)
-            .header("X-Shopify-Access-Token", shop.access_token())
-            .send()
-    };
+    let admin = StoreApi::shopify(&shop);
 
     set_faults(&control, "demo-shop", json!({"error_5xx_ratio": 1.0})).await;
-    let resp = call().await.expect("send");
+    let resp = admin.get("locations.json").await;
     assert!(resp.status().is_server_error());
 
     set_faults(&control, "demo-shop", json!({"malformed_ratio": 1.0})).await;
-    let resp = call().await.expect("send");
+    let resp = admin.get("locations.json").await;
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.expect("body");
     assert!(
@@ -89,7 +72,7 @@ async fn server_errors_malformed_bodies_and_latency() {
 
     set_faults(&control, "demo-shop", json!({"latency_ms": 300})).await;
     let started = Instant::now();
-    let resp = call().await.expect("send");
+    let resp = admin.get("locations.json").await;
     assert_eq!(resp.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(resp.json::<Value>().await.is_ok());
@@ -110,15 +93,15 @@ async fn hung_requests_time_out_and_shutdown_still_completes() {
         .timeout(Duration::from_millis(300))
         .build()
         .expect("client");
+    let url = StoreApi::shopify(&shop).url("orders.json");
     let result = http
-        .get(format!("{}/admin/api/2024-07/orders.json", shop.base_url()))
+        .get(&url)
         .header("X-Shopify-Access-Token", shop.access_token())
         .send()
         .await;
     assert!(result.is_err_and(|e| e.is_timeout()));
     // A second hung request is still pending while we shut down.
     let pending = tokio::spawn({
-        let url = format!("{}/admin/api/2024-07/orders.json", shop.base_url());
         let token = shop.access_token().to_string();
         async move {
             client()
@@ -166,14 +149,7 @@ async fn generator_runs_at_its_rate_and_control_creates_orders() {
         (10..=30).contains(&count),
         "{count} orders after 1 s at 20/s"
     );
-    let stock: Value = http
-        .get(format!("{control}/stores/demo-woo/stock"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let stock: Value = get_json(&http, format!("{control}/stores/demo-woo/stock")).await;
     assert!(stock["WB-1"].is_i64());
     sandbox.shutdown().await;
 }

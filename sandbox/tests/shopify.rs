@@ -9,11 +9,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use switchyard_sandbox::{SandboxConfig, ShopifyStoreConfig, SimStore};
 
-use common::{client, next_webhook, start, start_with, webhook_receiver, VERSION};
-
-fn api(base: &str, path: &str) -> String {
-    format!("{base}/admin/api/{VERSION}/{path}")
-}
+use common::{client, get_json, next_webhook, start, start_with, webhook_receiver, StoreApi};
 
 /// Extracts the URL with the given rel from a Link header.
 fn link(headers: &reqwest::header::HeaderMap, rel: &str) -> Option<String> {
@@ -35,23 +31,14 @@ async fn pages_through_all_orders_with_link_headers_and_back() {
         ..Default::default()
     });
     let created: HashSet<u64> = shop.create_orders(120).into_iter().collect();
-    let http = client();
-    let token = shop.access_token().to_string();
+    let admin = StoreApi::shopify(&shop);
 
-    let mut url = api(
-        shop.base_url(),
-        "orders.json?status=any&limit=50&order=updated_at%20asc",
-    );
+    let mut url = admin.url("orders.json?status=any&limit=50&order=updated_at%20asc");
     let mut seen = Vec::new();
     let mut pages = 0;
     let mut previous_of_last: Option<String>;
     loop {
-        let resp = http
-            .get(&url)
-            .header("X-Shopify-Access-Token", &token)
-            .send()
-            .await
-            .expect("send");
+        let resp = admin.get_url(&url).await;
         assert_eq!(resp.status(), 200);
         let next = link(resp.headers(), "next");
         let previous = link(resp.headers(), "previous");
@@ -83,12 +70,7 @@ async fn pages_through_all_orders_with_link_headers_and_back() {
 
     // The previous link of the last page leads back to the middle page: 50 orders just before it.
     let back = previous_of_last.expect("last page links back");
-    let resp = http
-        .get(&back)
-        .header("X-Shopify-Access-Token", &token)
-        .send()
-        .await
-        .expect("send");
+    let resp = admin.get_url(&back).await;
     let body: Value = resp.json().await.expect("json");
     let ids: Vec<u64> = body["orders"]
         .as_array()
@@ -105,21 +87,10 @@ async fn rejects_filters_with_page_info_and_limits_over_250() {
     let sandbox = start().await;
     let shop = sandbox.shopify("demo-shop").expect("shop");
     shop.create_orders(5);
-    let http = client();
-    let token = shop.access_token();
-    let resp = http
-        .get(api(shop.base_url(), "orders.json?limit=2"))
-        .header("X-Shopify-Access-Token", token)
-        .send()
-        .await
-        .expect("send");
+    let admin = StoreApi::shopify(&shop);
+    let resp = admin.get("orders.json?limit=2").await;
     let next = link(resp.headers(), "next").expect("next link");
-    let resp = http
-        .get(format!("{next}&status=any"))
-        .header("X-Shopify-Access-Token", token)
-        .send()
-        .await
-        .expect("send");
+    let resp = admin.get_url(format!("{next}&status=any")).await;
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.expect("json");
     assert!(body["errors"]["status"]
@@ -127,12 +98,7 @@ async fn rejects_filters_with_page_info_and_limits_over_250() {
         .unwrap_or("")
         .contains("cannot be passed when page_info is present"));
 
-    let resp = http
-        .get(api(shop.base_url(), "orders.json?limit=251"))
-        .header("X-Shopify-Access-Token", token)
-        .send()
-        .await
-        .expect("send");
+    let resp = admin.get("orders.json?limit=251").await;
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.expect("json");
     assert!(body["errors"]["limit"].is_string());
@@ -145,28 +111,22 @@ async fn filters_by_updated_at_min_status_and_financial_status() {
     let shop = sandbox.shopify("demo-shop").expect("shop");
     let ids = shop.create_orders(30);
     assert!(shop.cancel_order(ids[0]));
-    let http = client();
-    let token = shop.access_token();
-    let get = |path: String| {
-        let http = http.clone();
+    let admin = StoreApi::shopify(&shop);
+    let get = |path: &str| {
+        let (admin, path) = (&admin, path.to_owned());
         async move {
-            let resp = http
-                .get(path)
-                .header("X-Shopify-Access-Token", token)
-                .send()
-                .await
-                .expect("send");
+            let resp = admin.get(&path).await;
             assert_eq!(resp.status(), 200);
             resp.json::<Value>().await.expect("json")
         }
     };
-    let open = get(api(shop.base_url(), "orders.json?limit=250")).await;
+    let open = get("orders.json?limit=250").await;
     assert!(open["orders"]
         .as_array()
         .expect("arr")
         .iter()
         .all(|o| o["cancelled_at"].is_null()));
-    let cancelled = get(api(shop.base_url(), "orders.json?status=cancelled")).await;
+    let cancelled = get("orders.json?status=cancelled").await;
     let cancelled_ids: Vec<u64> = cancelled["orders"]
         .as_array()
         .expect("arr")
@@ -174,11 +134,7 @@ async fn filters_by_updated_at_min_status_and_financial_status() {
         .filter_map(|o| o["id"].as_u64())
         .collect();
     assert!(cancelled_ids.contains(&ids[0]));
-    let pending = get(api(
-        shop.base_url(),
-        "orders.json?status=any&financial_status=pending&limit=250",
-    ))
-    .await;
+    let pending = get("orders.json?status=any&financial_status=pending&limit=250").await;
     assert!(pending["orders"]
         .as_array()
         .expect("arr")
@@ -188,18 +144,15 @@ async fn filters_by_updated_at_min_status_and_financial_status() {
     let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
     let earlier = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     let enc = |s: &str| s.replace('+', "%2B");
-    let none = get(api(
-        shop.base_url(),
-        &format!("orders.json?status=any&updated_at_min={}", enc(&later)),
+    let none = get(&format!(
+        "orders.json?status=any&updated_at_min={}",
+        enc(&later)
     ))
     .await;
     assert_eq!(none["orders"].as_array().map(Vec::len), Some(0));
-    let all = get(api(
-        shop.base_url(),
-        &format!(
-            "orders.json?status=any&limit=250&updated_at_min={}",
-            enc(&earlier)
-        ),
+    let all = get(&format!(
+        "orders.json?status=any&limit=250&updated_at_min={}",
+        enc(&earlier)
     ))
     .await;
     assert_eq!(all["orders"].as_array().map(Vec::len), Some(30));
@@ -224,8 +177,9 @@ async fn refuses_missing_or_wrong_token() {
     let sandbox = start().await;
     let shop = sandbox.shopify("demo-shop").expect("shop");
     let http = client();
+    let url = StoreApi::shopify(&shop).url("orders.json");
     for token in [None, Some("shpat_wrong")] {
-        let mut req = http.get(api(shop.base_url(), "orders.json"));
+        let mut req = http.get(&url);
         if let Some(token) = token {
             req = req.header("X-Shopify-Access-Token", token);
         }
@@ -245,22 +199,12 @@ async fn leaky_bucket_throttles_at_40_and_reports_usage() {
     let sandbox = start().await;
     let shop = sandbox.shopify("demo-shop").expect("shop");
     let http = client();
-    let url = api(shop.base_url(), "locations.json");
-    let first = http
-        .get(&url)
-        .header("X-Shopify-Access-Token", shop.access_token())
-        .send()
-        .await
-        .expect("send");
+    let admin = StoreApi::shopify(&shop);
+    let first = admin.get("locations.json").await;
     assert_eq!(first.headers()["x-shopify-shop-api-call-limit"], "1/40");
     let mut throttled = None;
     for _ in 0..45 {
-        let resp = http
-            .get(&url)
-            .header("X-Shopify-Access-Token", shop.access_token())
-            .send()
-            .await
-            .expect("send");
+        let resp = admin.get("locations.json").await;
         if resp.status() == 429 {
             throttled = Some(resp);
             break;
@@ -274,14 +218,11 @@ async fn leaky_bucket_throttles_at_40_and_reports_usage() {
         .as_str()
         .unwrap_or("")
         .starts_with("Exceeded 2 calls per second"));
-    let stats: Value = http
-        .get(format!("{}/stores/demo-shop/stats", sandbox.control_url()))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let stats: Value = get_json(
+        &http,
+        format!("{}/stores/demo-shop/stats", sandbox.control_url()),
+    )
+    .await;
     assert_eq!(stats["responses_429"], 1);
     assert!(
         stats["by_route"]["GET /admin/api/{version}/locations.json"]
@@ -304,19 +245,10 @@ async fn fulfils_through_fulfillment_orders_and_records_tracking() {
     let shop = sandbox.shopify("fulfil-shop").expect("shop");
     let id = shop.create_orders(1)[0];
     let http = client();
-    let token = shop.access_token();
-    let fos: Value = http
-        .get(api(
-            shop.base_url(),
-            &format!("orders/{id}/fulfillment_orders.json"),
-        ))
-        .header("X-Shopify-Access-Token", token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let admin = StoreApi::shopify(&shop);
+    let fos: Value = admin
+        .get_json(&format!("orders/{id}/fulfillment_orders.json"))
+        .await;
     let fo = &fos["fulfillment_orders"][0];
     assert_eq!(fo["status"], "open");
     let lines: Vec<Value> = fo["line_items"]
@@ -330,13 +262,7 @@ async fn fulfils_through_fulfillment_orders_and_records_tracking() {
         "tracking_info": {"number": "1Z999", "company": "UPS", "url": null},
         "notify_customer": false
     }});
-    let resp = http
-        .post(api(shop.base_url(), "fulfillments.json"))
-        .header("X-Shopify-Access-Token", token)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
+    let resp = admin.post("fulfillments.json", &body).await;
     assert_eq!(resp.status(), 201);
     let created: Value = resp.json().await.expect("json");
     assert_eq!(created["fulfillment"]["tracking_number"], "1Z999");
@@ -345,38 +271,18 @@ async fn fulfils_through_fulfillment_orders_and_records_tracking() {
         .unwrap_or("")
         .contains("1Z999"));
 
-    let order: Value = http
-        .get(api(shop.base_url(), &format!("orders/{id}.json")))
-        .header("X-Shopify-Access-Token", token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let order: Value = admin.get_json(&format!("orders/{id}.json")).await;
     assert_eq!(order["order"]["fulfillment_status"], "fulfilled");
 
     // Posting the same fulfilment again is refused: nothing is left to ship.
-    let again = http
-        .post(api(shop.base_url(), "fulfillments.json"))
-        .header("X-Shopify-Access-Token", token)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
+    let again = admin.post("fulfillments.json", &body).await;
     assert_eq!(again.status(), 422);
 
-    let control: Value = http
-        .get(format!(
-            "{}/stores/fulfil-shop/fulfilments",
-            sandbox.control_url()
-        ))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let control: Value = get_json(
+        &http,
+        format!("{}/stores/fulfil-shop/fulfilments", sandbox.control_url()),
+    )
+    .await;
     let fulfilments = control["fulfilments"].as_array().expect("array");
     assert_eq!(fulfilments.len(), 1);
     assert_eq!(fulfilments[0]["tracking_number"], "1Z999");
@@ -388,17 +294,8 @@ async fn fulfils_through_fulfillment_orders_and_records_tracking() {
 async fn sets_inventory_levels_and_reports_stock_by_sku() {
     let sandbox = start().await;
     let shop = sandbox.shopify("demo-shop").expect("shop");
-    let http = client();
-    let token = shop.access_token();
-    let products: Value = http
-        .get(api(shop.base_url(), "products.json"))
-        .header("X-Shopify-Access-Token", token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let admin = StoreApi::shopify(&shop);
+    let products: Value = admin.get_json("products.json").await;
     let variant = products["products"]
         .as_array()
         .expect("products")
@@ -406,48 +303,24 @@ async fn sets_inventory_levels_and_reports_stock_by_sku() {
         .flat_map(|p| p["variants"].as_array().cloned().unwrap_or_default())
         .find(|v| v["sku"] == "WB-1")
         .expect("WB-1 variant");
-    let locations: Value = http
-        .get(api(shop.base_url(), "locations.json"))
-        .header("X-Shopify-Access-Token", token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let locations: Value = admin.get_json("locations.json").await;
     let location = &locations["locations"][0]["id"];
-    let resp = http
-        .post(api(shop.base_url(), "inventory_levels/set.json"))
-        .header("X-Shopify-Access-Token", token)
-        .json(&json!({"location_id": location, "inventory_item_id": variant["inventory_item_id"], "available": 7}))
-        .send()
-        .await
-        .expect("send");
+    let resp = admin.post("inventory_levels/set.json", &json!({"location_id": location, "inventory_item_id": variant["inventory_item_id"], "available": 7})).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(shop.stock_by_sku().get("WB-1"), Some(&7));
-    let levels: Value = http
-        .get(api(
-            shop.base_url(),
-            &format!(
-                "inventory_levels.json?inventory_item_ids={}",
-                variant["inventory_item_id"]
-            ),
+    let levels: Value = admin
+        .get_json(&format!(
+            "inventory_levels.json?inventory_item_ids={}",
+            variant["inventory_item_id"]
         ))
-        .header("X-Shopify-Access-Token", token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(levels["inventory_levels"][0]["available"], 7);
-    let bad = http
-        .post(api(shop.base_url(), "inventory_levels/set.json"))
-        .header("X-Shopify-Access-Token", token)
-        .json(&json!({"location_id": location, "inventory_item_id": 1, "available": 7}))
-        .send()
-        .await
-        .expect("send");
+    let bad = admin
+        .post(
+            "inventory_levels/set.json",
+            &json!({"location_id": location, "inventory_item_id": 1, "available": 7}),
+        )
+        .await;
     assert_eq!(bad.status(), 422);
     sandbox.shutdown().await;
 }
@@ -457,14 +330,13 @@ async fn signs_order_webhooks_with_the_app_secret() {
     let sandbox = start().await;
     let shop = sandbox.shopify("demo-shop").expect("shop");
     let (url, mut rx) = webhook_receiver().await;
-    let http = client();
-    let resp = http
-        .post(api(shop.base_url(), "webhooks.json"))
-        .header("X-Shopify-Access-Token", shop.access_token())
-        .json(&json!({"webhook": {"topic": "orders/create", "address": url, "format": "json"}}))
-        .send()
-        .await
-        .expect("send");
+    let admin = StoreApi::shopify(&shop);
+    let resp = admin
+        .post(
+            "webhooks.json",
+            &json!({"webhook": {"topic": "orders/create", "address": url, "format": "json"}}),
+        )
+        .await;
     assert_eq!(resp.status(), 201);
     let id = shop.create_orders(1)[0];
     let hook = next_webhook(&mut rx).await;
@@ -494,19 +366,11 @@ async fn ten_thousand_orders_page_quickly() {
     let shop = sandbox.shopify("demo-shop").expect("shop");
     let started = std::time::Instant::now();
     assert_eq!(shop.create_orders(10_000).len(), 10_000);
-    let http = client();
-    let mut url = api(
-        shop.base_url(),
-        "orders.json?status=any&limit=250&fields=id",
-    );
+    let admin = StoreApi::shopify(&shop);
+    let mut url = admin.url("orders.json?status=any&limit=250&fields=id");
     let mut count = 0;
     loop {
-        let resp = http
-            .get(&url)
-            .header("X-Shopify-Access-Token", shop.access_token())
-            .send()
-            .await
-            .expect("send");
+        let resp = admin.get_url(&url).await;
         assert_eq!(resp.status(), 200);
         let next = link(resp.headers(), "next");
         let body: Value = resp.json().await.expect("json");

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use switchyard_sandbox::SimStore;
 
-use common::{client, next_webhook, start, webhook_receiver};
+use common::{client, next_webhook, start, webhook_receiver, StoreApi};
 
 /// RFC 3986 encoding written out by hand (not the sandbox's), as a client library would.
 fn pct(s: &str) -> String {
@@ -183,25 +183,16 @@ async fn basic_auth_lists_with_status_filters_and_rejects_per_page_over_100() {
     let sandbox = start().await;
     let woo = sandbox.woocommerce("demo-woo").expect("store");
     woo.create_orders(40);
-    let http = client();
-    let url = format!("{}/wp-json/wc/v3/orders", woo.base_url());
-    let resp = http
-        .get(format!("{url}?per_page=101"))
-        .basic_auth(woo.consumer_key(), Some(woo.consumer_secret()))
-        .send()
-        .await
-        .expect("send");
+    let rest = StoreApi::woocommerce(&woo);
+    let resp = rest.get("wp-json/wc/v3/orders?per_page=101").await;
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["code"], "rest_invalid_param");
     assert!(body["data"]["params"]["per_page"].is_string());
 
-    let resp = http
-        .get(format!("{url}?status=processing,completed&per_page=100"))
-        .basic_auth(woo.consumer_key(), Some(woo.consumer_secret()))
-        .send()
-        .await
-        .expect("send");
+    let resp = rest
+        .get("wp-json/wc/v3/orders?status=processing,completed&per_page=100")
+        .await;
     assert_eq!(resp.status(), 200);
     let total: usize = resp.headers()["x-wp-total"]
         .to_str()
@@ -231,28 +222,24 @@ async fn completes_orders_adds_tracking_and_pushes_stock() {
     woo.register_webhook("order.updated", &hook_url)
         .expect("registered");
     let id = woo.create_orders(1)[0];
-    let http = client();
-    let auth = |req: reqwest::RequestBuilder| {
-        req.basic_auth(woo.consumer_key(), Some(woo.consumer_secret()))
-    };
-    let track = auth(http.post(format!(
-        "{}/wp-json/wc-shipment-tracking/v3/orders/{id}/shipment-trackings",
-        woo.base_url()
-    )))
-    .json(&json!({"tracking_provider": "UPS", "tracking_number": "1ZTEST", "date_shipped": "2024-07-01"}))
-    .send()
-    .await
-    .expect("send");
+    let rest = StoreApi::woocommerce(&woo);
+    let track = rest
+        .post(
+            &format!("wp-json/wc-shipment-tracking/v3/orders/{id}/shipment-trackings"),
+            &json!({"tracking_provider": "UPS", "tracking_number": "1ZTEST", "date_shipped": "2024-07-01"}),
+        )
+        .await;
     assert_eq!(track.status(), 201);
     let tracking: Value = track.json().await.expect("json");
     assert_eq!(tracking["tracking_number"], "1ZTEST");
     assert_eq!(tracking["date_shipped"], "2024-07-01");
 
-    let done = auth(http.put(format!("{}/wp-json/wc/v3/orders/{id}", woo.base_url())))
-        .json(&json!({"status": "completed"}))
-        .send()
-        .await
-        .expect("send");
+    let done = rest
+        .put(
+            &format!("wp-json/wc/v3/orders/{id}"),
+            &json!({"status": "completed"}),
+        )
+        .await;
     assert_eq!(done.status(), 200);
     let order: Value = done.json().await.expect("json");
     assert_eq!(order["status"], "completed");
@@ -270,14 +257,12 @@ async fn completes_orders_adds_tracking_and_pushes_stock() {
         expected
     );
 
-    let note = auth(http.post(format!(
-        "{}/wp-json/wc/v3/orders/{id}/notes",
-        woo.base_url()
-    )))
-    .json(&json!({"note": "Shipped by switchyard", "customer_note": false}))
-    .send()
-    .await
-    .expect("send");
+    let note = rest
+        .post(
+            &format!("wp-json/wc/v3/orders/{id}/notes"),
+            &json!({"note": "Shipped by switchyard", "customer_note": false}),
+        )
+        .await;
     assert_eq!(note.status(), 201);
 
     let fulfilments = woo.fulfilments();
@@ -286,29 +271,23 @@ async fn completes_orders_adds_tracking_and_pushes_stock() {
         .any(|f| f.order_id == id && f.tracking_number.as_deref() == Some("1ZTEST")));
 
     // Stock: a simple product takes stock through PUT /products/{id}.
-    let products: Value = auth(http.get(format!(
-        "{}/wp-json/wc/v3/products?sku=WB-1",
-        woo.base_url()
-    )))
-    .send()
-    .await
-    .expect("send")
-    .json()
-    .await
-    .expect("json");
-    let pid = products[0]["id"].as_u64().expect("product id");
-    let put = auth(http.put(format!("{}/wp-json/wc/v3/products/{pid}", woo.base_url())))
-        .json(&json!({"manage_stock": true, "stock_quantity": 3}))
-        .send()
+    let products: Value = rest
+        .get("wp-json/wc/v3/products?sku=WB-1")
         .await
-        .expect("send");
+        .json()
+        .await
+        .expect("json");
+    let pid = products[0]["id"].as_u64().expect("product id");
+    let product = format!("wp-json/wc/v3/products/{pid}");
+    let put = rest
+        .put(
+            &product,
+            &json!({"manage_stock": true, "stock_quantity": 3}),
+        )
+        .await;
     assert_eq!(put.status(), 200);
     assert_eq!(woo.stock_by_sku().get("WB-1"), Some(&3));
-    let bad = auth(http.put(format!("{}/wp-json/wc/v3/products/{pid}", woo.base_url())))
-        .json(&json!({"stock_quantity": "lots"}))
-        .send()
-        .await
-        .expect("send");
+    let bad = rest.put(&product, &json!({"stock_quantity": "lots"})).await;
     assert_eq!(bad.status(), 400);
     sandbox.shutdown().await;
 }

@@ -11,11 +11,14 @@ use axum::http::{HeaderMap, HeaderValue};
 use switchyard::connectors::{
     SalesChannel, ShopifyConfig, ShopifyConnector, ThrottleSettings, WooConfig, WooConnector,
 };
-use switchyard::domain::{ChannelOrder, Listing, OrderCursor, OrderPage, OrderStatus, Secret};
+use switchyard::domain::{
+    ChannelCredentials, ChannelOrder, Listing, OrderCursor, OrderPage, OrderStatus,
+};
 use switchyard::outbound::{ClientSettings, SsrfGuard};
+use switchyard::sandbox_cmd::sandbox_credentials;
 use switchyard_sandbox::{
-    Credentials, FaultKnobs, GeneratorConfig, SandboxConfig, SandboxHandle, ShopifyStoreConfig,
-    SimStore, StoreInfo, WooStoreConfig,
+    FaultKnobs, GeneratorConfig, SandboxConfig, SandboxHandle, ShopifyStoreConfig, SimStore,
+    StoreInfo, WooStoreConfig,
 };
 
 // The sandbox's own tests start it and catch the webhooks it sends the same way.
@@ -104,19 +107,10 @@ pub async fn shopify(tweak: impl FnOnce(&mut ShopifyStoreConfig)) -> Rig<Shopify
         ..SandboxConfig::default()
     };
     rig(sandbox, SHOP, |info| {
-        let Credentials::Shopify {
-            access_token,
-            app_secret,
-            ..
-        } = info.credentials
-        else {
+        let ChannelCredentials::Shopify(c) = sandbox_credentials(&info) else {
             panic!("a Shopify store has Shopify credentials");
         };
-        let mut config = ShopifyConfig::new(
-            info.base_url,
-            Secret::new(access_token),
-            Secret::new(app_secret),
-        );
+        let mut config = ShopifyConfig::new(info.base_url, c.access_token, c.app_secret);
         config.http = fast_http();
         config.throttle = throttle_settings();
         config
@@ -134,20 +128,11 @@ pub async fn woocommerce(tweak: impl FnOnce(&mut WooStoreConfig)) -> Rig<WooConf
         ..SandboxConfig::default()
     };
     rig(sandbox, WOO, |info| {
-        let Credentials::WooCommerce {
-            consumer_key,
-            consumer_secret,
-            webhook_secret,
-        } = info.credentials
-        else {
+        let ChannelCredentials::WooCommerce(c) = sandbox_credentials(&info) else {
             panic!("a WooCommerce store has WooCommerce credentials");
         };
-        let mut config = WooConfig::new(
-            info.base_url,
-            Secret::new(consumer_key),
-            Secret::new(consumer_secret),
-        );
-        config.webhook_secret = Some(Secret::new(webhook_secret));
+        let mut config = WooConfig::new(info.base_url, c.consumer_key, c.consumer_secret);
+        config.webhook_secret = Some(c.webhook_secret);
         config.http = fast_http();
         config.throttle = throttle_settings();
         config

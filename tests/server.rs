@@ -4,11 +4,13 @@
 //! what a well-behaved HTTP client never sends.
 
 mod app_helpers;
+mod http_helpers;
 mod tenant_helpers;
 
 use std::time::Duration;
 
 use app_helpers::{settings, spawn_server_with, TestServer};
+use http_helpers::assert_problem_body;
 use serde_json::Value;
 use switchyard::app::Application;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -54,13 +56,7 @@ impl Answer {
             "{self:?}"
         );
         let body: Value = serde_json::from_slice(&self.body).expect("a JSON body");
-        assert_eq!(body["status"], status);
-        assert!(
-            body["type"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("https://switchyard.dev/problems/")),
-            "{body}"
-        );
+        assert_problem_body(&body, status);
         body
     }
 }

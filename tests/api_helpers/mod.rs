@@ -129,12 +129,6 @@ impl TestApp {
 /// Asserts a problem+json answer with `status`, and returns its body.
 pub async fn problem(res: Response, status: StatusCode) -> Value {
     let body = crate::http_helpers::problem(res, status).await;
-    assert_eq!(body["status"], status.as_u16());
-    assert!(
-        body["type"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("https://switchyard.dev/problems/")),
-        "problem type: {body}"
-    );
+    crate::http_helpers::assert_problem_body(&body, status.as_u16());
     body
 }

@@ -18,6 +18,17 @@ pub async fn problem(res: Response, status: StatusCode) -> Value {
     res.json().await.expect("a problem is JSON")
 }
 
+/// Asserts that a problem body carries `status` and one of switchyard's problem types.
+pub fn assert_problem_body(body: &Value, status: u16) {
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("https://switchyard.dev/problems/")),
+        "problem type: {body}"
+    );
+}
+
 /// The challenge an answer names in `WWW-Authenticate`.
 pub fn challenge(res: &Response) -> Option<&str> {
     res.headers()

@@ -1,5 +1,6 @@
 //! What every integration test shares, whichever harness it builds on: the test settings under
-//! a Redis key prefix of the test's own, and the API server on a free port of 127.0.0.1.
+//! a Redis key prefix of the test's own, the API server on a free port of 127.0.0.1, and worker
+//! pools running in the test.
 #![allow(dead_code)]
 
 use std::path::Path;

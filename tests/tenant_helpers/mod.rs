@@ -1,6 +1,6 @@
 //! Shared set-up for the tenancy and store tests: the test database (migrated once per process),
 //! fresh accounts per test (so tests run in parallel against one database without seeing each
-//! other's rows), and unified orders to import.
+//! other's rows), unified orders to import, and the upsert and reads that store and check them.
 
 #![allow(dead_code)]
 

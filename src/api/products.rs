@@ -24,14 +24,12 @@ use super::stock_sync::after_stock_change;
 use super::tenant::{conflict, db, id_cursor, id_page, limit, Account};
 use super::AppState;
 use crate::api::error::AppError;
+use crate::domain::stock::{is_adjustment, is_settable, MAX_QUANTITY};
 use crate::domain::FieldError;
 use crate::store::products::{self, Deleted, NewProduct, ProductUpdate};
 use crate::store::stock::{self, StockChange, StockError};
 use crate::store::StoreError;
 
-/// Largest absolute quantity or single adjustment the API takes: far beyond any stock, far
-/// enough inside the ledger's integer range that sums of a few cannot leave it.
-pub const MAX_QUANTITY: i64 = 1_000_000_000;
 /// Longest SKU and title.
 const MAX_SKU: usize = 200;
 const MAX_TITLE: usize = 500;
@@ -143,8 +141,8 @@ fn check_title(title: &str) -> Result<&str, AppError> {
 }
 
 /// An absolute quantity (0..=`MAX_QUANTITY`).
-fn check_quantity(field: &str, value: i64) -> Result<i64, AppError> {
-    if !(0..=MAX_QUANTITY).contains(&value) {
+pub(super) fn check_quantity(field: &str, value: i64) -> Result<i64, AppError> {
+    if !is_settable(value) {
         return Err(invalid(
             field,
             format!("`{field}` must be between 0 and {MAX_QUANTITY}"),
@@ -306,8 +304,7 @@ async fn adjust_stock(
     ApiJson(body): ApiJson<AdjustStock>,
 ) -> Result<Response, AppError> {
     let key = idempotency_key(&headers)?;
-    // A range, not `abs()`: `i64::MIN` has no absolute value and would overflow.
-    if body.delta == 0 || !(-MAX_QUANTITY..=MAX_QUANTITY).contains(&body.delta) {
+    if !is_adjustment(body.delta) {
         return Err(invalid(
             "delta",
             format!("`delta` must be non-zero and at most {MAX_QUANTITY} either way"),

@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::channels::ChannelRow;
-use super::{enum_from_text, enum_text, AccountId, StoreError};
+use super::{account_row, enum_from_text, enum_text, AccountId, StoreError};
 use crate::domain::filters::{next_sync_status, Decision};
 use crate::domain::fulfilment::status_on_reimport;
 use crate::domain::order_changes::{normalised, same_channel_data, same_channel_lines};
@@ -742,18 +742,14 @@ pub async fn get_order(
     id: i64,
 ) -> Result<Option<StoredOrder>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let raw: Option<OrderRaw> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders o JOIN channels c ON c.id = o.channel_id \
          WHERE o.account_id = $1 AND o.id = $2"
-    ))
-    .bind(account.0)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    Ok(with_lines(&mut conn, vec![raw]).await?.pop())
+    );
+    let raw: Option<OrderRaw> = account_row(&mut *conn, &sql, account, id).await?;
+    Ok(with_lines(&mut conn, raw.into_iter().collect())
+        .await?
+        .pop())
 }
 
 /// Orders by id, whatever their account, as the API shows them, in id order: what the events

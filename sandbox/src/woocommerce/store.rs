@@ -10,7 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::model::{holds_stock, status_label, Line, Note, Order, Product, Tracking, Variation};
+use super::model::{
+    holds_stock, status_label, Line, Note, Order, Product, StockUpdate, Tracking, Variation,
+};
 use super::oauth::NonceLog;
 use super::webhooks::{self, Subscription};
 use crate::config::WooStoreConfig;
@@ -432,14 +434,14 @@ impl SimStore for WooStore {
         let Some(p) = state.products.iter_mut().find(|p| p.id == product_id) else {
             return false;
         };
+        let update = StockUpdate {
+            manage_stock: Some(true),
+            stock_quantity: Some(quantity),
+        };
         if variation_id == 0 {
-            p.manage_stock = true;
-            p.stock_quantity = Some(quantity);
-            p.updated_at = now;
+            p.update_stock(update, now);
         } else if let Some(v) = p.variations.iter_mut().find(|v| v.id == variation_id) {
-            v.manage_stock = true;
-            v.stock_quantity = Some(quantity);
-            v.updated_at = now;
+            v.update_stock(update, now);
         }
         true
     }

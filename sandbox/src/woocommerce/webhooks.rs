@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::errors::error;
-use super::params::{as_text, body_fields};
+use super::params::{as_text, body_fields, text_field};
 use super::store::{Outgoing, WooStore};
 use crate::http_util::json;
 use crate::timefmt;
@@ -93,22 +93,16 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(fields) = body_fields(&headers, &body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "rest_invalid_json",
-            "Invalid JSON body passed.",
-        );
+    let fields = match body_fields(&headers, &body) {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
     };
     let topic = fields.get("topic").and_then(as_text).unwrap_or_default();
     let url = fields
         .get("delivery_url")
         .and_then(as_text)
         .unwrap_or_default();
-    let secret = fields
-        .get("secret")
-        .and_then(as_text)
-        .filter(|s| !s.is_empty());
+    let secret = text_field(&fields, "secret");
     let name = fields.get("name").and_then(as_text);
     match register(&store, &topic, &url, secret, name) {
         Ok(sub) => json(StatusCode::CREATED, &sub.to_json(&store.base_url)),

@@ -209,6 +209,7 @@ pub fn send_all(store: &ShopifyStore, outgoing: Vec<Outgoing>) {
             ),
         ];
         store
+            .common
             .sender
             .send(id, out.topic, &out.address, headers, Bytes::from(out.body));
     }

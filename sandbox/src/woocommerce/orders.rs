@@ -18,6 +18,7 @@ use super::store::WooStore;
 use crate::http_util::{json, request_url, set_header};
 use crate::orderbook::SortBy;
 use crate::query::{Query, QueryValue};
+use crate::store::PlatformStore;
 use crate::timefmt;
 
 /// Reads `page` and `per_page` (default 10, 1..=100).

@@ -101,7 +101,7 @@ pub async fn create(
     let rendered = tracking.to_json();
     state.orders.update(id, |o| o.trackings.push(tracking));
     drop(state);
-    if store.take_lost_answer() {
+    if store.common.take_lost_answer() {
         return render_fault(InjectedFault::ServerError);
     }
     json(StatusCode::CREATED, &rendered)

@@ -164,7 +164,7 @@ pub fn send_all(store: &WooStore, outgoing: Vec<Outgoing>) {
                 delivery_id.to_string(),
             ),
         ];
-        store.sender.send(
+        store.common.sender.send(
             delivery_id.to_string(),
             out.topic,
             &out.address,

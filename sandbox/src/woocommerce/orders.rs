@@ -134,7 +134,8 @@ fn date(q: &Query, name: &'static str) -> Result<Option<i64>, Response> {
     }
 }
 
-fn ids(q: &Query, name: &'static str) -> Option<Vec<u64>> {
+/// A comma-separated list of ids (`include`, `exclude`); ids that do not parse are skipped.
+pub fn ids(q: &Query, name: &str) -> Option<Vec<u64>> {
     q.get(name).map(|text| {
         text.split(',')
             .filter_map(|s| s.trim().parse().ok())

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::errors::{invalid_id, invalid_param};
 use super::model::StockUpdate;
-use super::orders::{list_response, paging};
+use super::orders::{ids, list_response, paging};
 use super::params::{as_bool, as_int, body_fields, id_param};
 use super::store::WooStore;
 use crate::http_util::{json, request_url};
@@ -34,9 +34,7 @@ pub async fn list(
     let sku = q
         .get("sku")
         .map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>());
-    let include: Option<Vec<u64>> = q
-        .get("include")
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect());
+    let include = ids(&q, "include");
     let ascending = q.get("order") == Some("asc");
     let state = store.state();
     let mut matching: Vec<&super::model::Product> = state

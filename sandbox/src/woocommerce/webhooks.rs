@@ -15,7 +15,7 @@ use super::params::{as_text, body_fields, text_field};
 use super::store::{Outgoing, WooStore};
 use crate::http_util::json;
 use crate::timefmt;
-use crate::webhook_sender::hmac_sha256_base64;
+use crate::webhook_sender::{hmac_sha256_base64, take_ids};
 
 pub const TOPICS: &[&str] = &["order.created", "order.updated"];
 
@@ -133,12 +133,7 @@ pub fn send_all(store: &WooStore, outgoing: Vec<Outgoing>) {
     if outgoing.is_empty() {
         return;
     }
-    let base = {
-        let mut state = store.state();
-        let base = state.webhook_seq;
-        state.webhook_seq += outgoing.len() as u64;
-        base
-    };
+    let base = take_ids(&mut store.state().webhook_seq, outgoing.len());
     for (i, out) in outgoing.into_iter().enumerate() {
         let delivery_id = (base + i as u64 + 1) * 7 + 1000;
         let (resource, event) = out.topic.split_once('.').unwrap_or(("", ""));

@@ -46,16 +46,6 @@ impl Decision {
     }
 }
 
-/// The country an order ships to: the shipping address's, or the billing address's for orders
-/// without shipping (digital goods, collection).
-fn destination(order: &ChannelOrder) -> Option<String> {
-    [&order.shipping_address, &order.billing_address]
-        .into_iter()
-        .flatten()
-        .map(|a| a.country_code.trim().to_ascii_uppercase())
-        .find(|c| !c.is_empty())
-}
-
 /// Decides whether an order is work for this channel.
 ///
 /// In order: orders the channel has already finished with (shipped, cancelled, refunded) are not
@@ -85,7 +75,7 @@ pub fn decide(settings: &ChannelSettings, order: &ChannelOrder) -> Decision {
 
     if let Some(filter) = &settings.country_filter {
         let listed = |c: &str| filter.countries.iter().any(|l| l == c);
-        match (filter.mode, destination(order)) {
+        match (filter.mode, order.destination()) {
             (FilterMode::Allow, None) => {
                 return Decision::exclude(
                     "no shipping or billing country, and the channel imports only listed countries",

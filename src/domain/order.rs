@@ -124,6 +124,18 @@ pub struct ChannelOrder {
     pub notes: Option<String>,
 }
 
+impl ChannelOrder {
+    /// The country the order ships to, upper-cased: the shipping address's, or the billing
+    /// address's for an order without one (digital goods, collection).
+    pub fn destination(&self) -> Option<String> {
+        [&self.shipping_address, &self.billing_address]
+            .into_iter()
+            .flatten()
+            .map(|a| a.country_code.trim().to_ascii_uppercase())
+            .find(|c| !c.is_empty())
+    }
+}
+
 /// The unified order as switchyard stores and serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnifiedOrder {
@@ -233,6 +245,31 @@ mod tests {
             serde_json::to_value(SyncStatus::OnHold).ok(),
             Some(json!("on_hold"))
         );
+    }
+
+    #[test]
+    fn an_order_ships_to_its_shipping_country_else_its_billing_one() {
+        let at = |code: &str| {
+            Some(Address {
+                country_code: code.into(),
+                ..Address::default()
+            })
+        };
+        let order = |shipping, billing| ChannelOrder {
+            shipping_address: shipping,
+            billing_address: billing,
+            ..test_orders::order(vec![])
+        };
+        assert_eq!(
+            order(at(" gb "), at("US")).destination().as_deref(),
+            Some("GB")
+        );
+        assert_eq!(order(None, at("us")).destination().as_deref(), Some("US"));
+        assert_eq!(
+            order(at(" "), at("de")).destination().as_deref(),
+            Some("DE")
+        );
+        assert_eq!(order(None, None).destination(), None);
     }
 
     #[test]

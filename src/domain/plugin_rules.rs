@@ -139,16 +139,6 @@ impl Outcome {
     }
 }
 
-/// The country an order ships to, upper-cased: the shipping address's, or the billing
-/// address's for an order without one.
-fn destination(order: &ChannelOrder) -> Option<String> {
-    [&order.shipping_address, &order.billing_address]
-        .into_iter()
-        .flatten()
-        .map(|a| a.country_code.trim().to_ascii_uppercase())
-        .find(|c| !c.is_empty())
-}
-
 /// True when `condition` holds for the order.
 pub fn matches(condition: &Condition, facts: &Facts<'_>) -> bool {
     let order = facts.order;
@@ -164,7 +154,7 @@ pub fn matches(condition: &Condition, facts: &Facts<'_>) -> bool {
             comparison.holds(total, u64::from(*value))
         }
         Condition::ShippingCountryIn { countries } => {
-            destination(order).is_some_and(|c| countries.contains(&c))
+            order.destination().is_some_and(|c| countries.contains(&c))
         }
         Condition::ChannelIn { channel_ids } => channel_ids.contains(&facts.channel_id),
         Condition::OrderTotal { comparison, value } => {

@@ -250,13 +250,7 @@ pub async fn list(
             .map_err(|param| bad_param(param, INVALID))?;
         let (sort, descending) = sort_order(&q, filters.since_id.is_some())
             .map_err(|param| bad_param(param, INVALID))?;
-        Ok(PageToken {
-            filters,
-            sort,
-            descending,
-            backwards: false,
-            cursor: (0, 0),
-        })
+        Ok(PageToken::first(filters, sort, descending))
     });
     let PageRequest {
         limit,

@@ -83,13 +83,8 @@ pub async fn list(
                 .filter_map(|s| s.trim().parse::<u64>().ok())
                 .collect::<Vec<_>>()
         });
-        Ok(PageToken {
-            filters: ProductFilters { since_id, ids },
-            sort: SortBy::Id,
-            descending: false,
-            backwards: false,
-            cursor: (0, 0),
-        })
+        let filters = ProductFilters { since_id, ids };
+        Ok(PageToken::first(filters, SortBy::Id, false))
     });
     let PageRequest {
         limit,

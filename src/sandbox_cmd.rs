@@ -4,7 +4,13 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use switchyard_sandbox::{Credentials, Sandbox, SandboxConfig, StoreInfo};
+use sqlx::PgPool;
+use switchyard_sandbox::{Credentials, Sandbox, SandboxConfig, SandboxHandle, StoreInfo};
+
+use crate::crypto::CredentialsKey;
+use crate::domain::ChannelSettings;
+use crate::store::channels::{self, ChannelRow, NewChannel};
+use crate::store::AccountId;
 
 use crate::domain::Secret;
 use crate::domain::{ChannelCredentials, ShopifyCredentials, WooCredentials};
@@ -63,6 +69,33 @@ pub fn sandbox_credentials(info: &StoreInfo) -> ChannelCredentials {
             webhook_secret: Secret::new(webhook_secret.clone()),
         }),
     }
+}
+
+/// One channel of the account's store `store_id` per simulated store of `sandbox`, all with
+/// `settings`: what `switchyard demo` and the benchmarks run against.
+pub async fn connect_channels(
+    pool: &PgPool,
+    key: &CredentialsKey,
+    account: AccountId,
+    store_id: i64,
+    sandbox: &SandboxHandle,
+    settings: &ChannelSettings,
+) -> anyhow::Result<Vec<(ChannelRow, StoreInfo)>> {
+    let mut made = Vec::new();
+    for info in sandbox.stores() {
+        let new = NewChannel {
+            store_id,
+            name: &info.name,
+            base_url: &info.base_url,
+            credentials: &sandbox_credentials(info),
+            settings,
+        };
+        let channel = channels::create(pool, key, account, &new)
+            .await
+            .with_context(|| format!("creating the channel for {}", info.name))?;
+        made.push((channel, info.clone()));
+    }
+    Ok(made)
 }
 
 /// What a person needs to point a channel (or a platform client) at each simulated store.

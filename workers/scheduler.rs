@@ -7,14 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis_core::error::BoxDynError;
-use apalis_core::task::data::Data;
-use apalis_core::worker::builder::WorkerBuilder;
-use apalis_cron::timezone::Utc;
-use apalis_cron::{CronScheduler, Tick};
 
 use super::Deps;
 use crate::jobs::{ImportOrders, ImportProducts, ImportReason, JobKind};
-use crate::queue::timers::Every;
+use crate::queue::timers::run_every;
 use crate::queue::EnqueueOptions;
 use crate::store::channels;
 
@@ -75,24 +71,6 @@ pub async fn enqueue_product_imports(
     Ok(created)
 }
 
-async fn on_tick(
-    tick: Tick<Utc>,
-    deps: Data<Arc<Deps>>,
-    products_every: Data<ProductsEvery>,
-) -> Result<(), BoxDynError> {
-    let ProductsEvery(every) = *products_every;
-    enqueue_product_imports(&deps, every, tick.get_timestamp()).await?;
-    let created = enqueue_due_imports(&deps, tick.get_timestamp()).await?;
-    if created > 0 {
-        tracing::debug!(created, "scheduled imports enqueued");
-    }
-    Ok(())
-}
-
-/// How often product imports run.
-#[derive(Debug, Clone, Copy)]
-pub struct ProductsEvery(pub Duration);
-
 /// Runs the import timer until `shutdown` resolves, looking every `every` for due order imports
 /// and enqueueing product imports every `products_every`.
 pub async fn run(
@@ -101,17 +79,18 @@ pub async fn run(
     products_every: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), apalis_core::error::WorkerError> {
-    let worker = WorkerBuilder::new("timer-imports")
-        .backend(CronScheduler::new(Every(every)))
-        .data(deps)
-        .data(ProductsEvery(products_every))
-        .build(on_tick);
-    worker
-        .run_until(async move {
-            shutdown.await;
-            Ok::<(), std::io::Error>(())
-        })
-        .await
+    let on_tick = move |tick| {
+        let deps = deps.clone();
+        async move {
+            enqueue_product_imports(&deps, products_every, tick).await?;
+            let created = enqueue_due_imports(&deps, tick).await?;
+            if created > 0 {
+                tracing::debug!(created, "scheduled imports enqueued");
+            }
+            Ok(())
+        }
+    };
+    run_every("timer-imports".into(), every, on_tick, shutdown).await
 }
 
 #[cfg(test)]

@@ -15,6 +15,14 @@ use crate::faults::lock;
 
 const KEEP: usize = 1000;
 
+/// Takes the next `n` numbers of a store's webhook sequence `seq`; returns the first. Taken
+/// under the store's lock, so deliveries sent together have distinct ids.
+pub fn take_ids(seq: &mut u64, n: usize) -> u64 {
+    let first = *seq;
+    *seq += n as u64;
+    first
+}
+
 /// One delivery attempt.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Delivery {

@@ -6,12 +6,13 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
 
+use super::channels::{check_exists, enqueue_now};
 use super::extract::ApiQuery;
-use super::tenant::{db, id_cursor, id_page, limit, Account};
+use super::tenant::{db, Account, PageQuery};
 use super::AppState;
 use crate::api::error::AppError;
+use crate::jobs::ImportProducts;
 use crate::store::channel_products;
 
 pub fn router() -> Router<AppState> {
@@ -33,24 +34,8 @@ async fn import_products(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    use crate::jobs::{ImportProducts, JobKind};
-    crate::store::channels::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("channel {id}")))?;
-    let opts = crate::queue::EnqueueOptions {
-        unique_key: Some(format!("products-manual:{id}")),
-        ..Default::default()
-    };
-    let job = state
-        .broker
-        .queue(ImportProducts::QUEUE)?
-        .enqueue(&ImportProducts { channel_id: id }, &opts)
-        .await?;
-    Ok((
-        axum::http::StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "job_id": job.id, "queue": ImportProducts::QUEUE })),
-    )
-        .into_response())
+    let job = ImportProducts { channel_id: id };
+    enqueue_now(&state, account, id, &job, format!("products-manual:{id}")).await
 }
 
 /// "Push all stocks": every listing of the channel is sent again at the next sync, which is
@@ -60,9 +45,7 @@ async fn push_all(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    crate::store::channels::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("channel {id}")))?;
+    check_exists(&state, account, id).await?;
     let listings = super::stock_sync::push_all(&state, id).await?;
     Ok((
         axum::http::StatusCode::ACCEPTED,
@@ -71,24 +54,16 @@ async fn push_all(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
     Path(id): Path<i64>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, AppError> {
-    let limit = limit(q.limit)?;
-    let after = id_cursor(q.cursor.as_deref())?;
+    let page = q.page()?;
     let rows =
-        channel_products::list_for_channel(db(&state)?, account, id, after, i64::from(limit) + 1)
+        channel_products::list_for_channel(db(&state)?, account, id, page.cursor, page.fetch())
             .await?
             .ok_or_else(|| AppError::NotFound(format!("channel {id}")))?;
-    Ok(Json(id_page(rows, limit, |l| l.id)).into_response())
+    Ok(page.of(rows, |l| l.id).into_response())
 }

@@ -8,25 +8,26 @@
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::extract::{ApiJson, ApiQuery};
-use super::tenant::{check_name, credentials_key, db, id_cursor, id_page, limit, Account};
+use super::tenant::{check_name, created, credentials_key, db, found, Account, IdPage};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::connectors::{self, ConnectorError};
 use crate::domain::ChannelKind;
 use crate::domain::{ChannelCredentials, ChannelSettings};
+use crate::jobs::{ImportOrders, ImportReason, JobKind};
 use crate::outbound::target::{self, Query};
 use crate::outbound::{ClientSettings, SsrfGuard};
+use crate::queue::EnqueueOptions;
 use crate::store::channels::{self, ChannelUpdate, NewChannel};
-use crate::store::{import_state, stores, StoreError};
+use crate::store::{import_state, stores, AccountId, StoreError};
 
 /// Longest a credentials check may take, within the request's own timeout.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
@@ -192,9 +193,7 @@ async fn create(
             ),
             other => other.into(),
         })?;
-    let location = HeaderValue::from_str(&format!("/v1/channels/{}", channel.id))
-        .map_err(|_| not_found(channel.id))?;
-    Ok((StatusCode::CREATED, [(LOCATION, location)], Json(channel)).into_response())
+    Ok(created(format!("/v1/channels/{}", channel.id), channel))
 }
 
 async fn list(
@@ -202,17 +201,9 @@ async fn list(
     Account(account): Account,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
-    let limit = limit(q.limit)?;
-    let after = id_cursor(q.cursor.as_deref())?;
-    let rows = channels::list(
-        db(&state)?,
-        account,
-        q.store_id,
-        after,
-        i64::from(limit) + 1,
-    )
-    .await?;
-    Ok(Json(id_page(rows, limit, |c| c.id)).into_response())
+    let page = IdPage::new(q.limit, q.cursor.as_deref())?;
+    let rows = channels::list(db(&state)?, account, q.store_id, page.cursor, page.fetch()).await?;
+    Ok(page.of(rows, |c| c.id).into_response())
 }
 
 async fn read(
@@ -220,10 +211,9 @@ async fn read(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let channel = channels::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(channel).into_response())
+    found(channels::get(db(&state)?, account, id).await?, || {
+        not_found(id)
+    })
 }
 
 /// Merges a partial settings object onto the current settings: keys given replace, `null`
@@ -291,10 +281,8 @@ async fn update(
         settings: settings.as_ref(),
         active: body.active,
     };
-    let channel = channels::update(pool, &key, account, id, &change)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(channel).into_response())
+    let channel = channels::update(pool, &key, account, id, &change).await?;
+    found(channel, || not_found(id))
 }
 
 async fn remove(
@@ -314,10 +302,8 @@ async fn health(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let health = import_state::import_health(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(health).into_response())
+    let health = import_state::import_health(db(&state)?, account, id).await?;
+    found(health, || not_found(id))
 }
 
 /// Asks for an import of the channel now, beside its timer: 202 with the job's id.
@@ -326,26 +312,43 @@ async fn import_now(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    use crate::jobs::{ImportOrders, ImportReason, JobKind};
-    channels::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
     let job = ImportOrders {
         channel_id: id,
         reason: ImportReason::Manual,
     };
-    let opts = crate::queue::EnqueueOptions {
-        unique_key: Some(format!("import-manual:{id}")),
+    enqueue_now(&state, account, id, &job, format!("import-manual:{id}")).await
+}
+
+/// 404 unless the account has channel `id`.
+pub(super) async fn check_exists(
+    state: &AppState,
+    account: AccountId,
+    id: i64,
+) -> Result<(), AppError> {
+    channels::get(db(state)?, account, id)
+        .await?
+        .map(drop)
+        .ok_or_else(|| not_found(id))
+}
+
+/// Enqueues `job` for the account's channel `id` now, beside its timer; a second ask while one
+/// waits (same `unique_key`) answers the waiting job. 202 with the job's id and queue.
+pub(super) async fn enqueue_now<J: JobKind>(
+    state: &AppState,
+    account: AccountId,
+    id: i64,
+    job: &J,
+    unique_key: String,
+) -> Result<Response, AppError> {
+    check_exists(state, account, id).await?;
+    let opts = EnqueueOptions {
+        unique_key: Some(unique_key),
         ..Default::default()
     };
-    let enqueued = state
-        .broker
-        .queue(ImportOrders::QUEUE)?
-        .enqueue(&job, &opts)
-        .await?;
+    let enqueued = state.broker.queue(J::QUEUE)?.enqueue(job, &opts).await?;
     Ok((
-        axum::http::StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "job_id": enqueued.id, "queue": ImportOrders::QUEUE })),
+        StatusCode::ACCEPTED,
+        Json(json!({ "job_id": enqueued.id, "queue": J::QUEUE })),
     )
         .into_response())
 }

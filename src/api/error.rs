@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
+use super::problem::Problem;
 use crate::queue::QueueError;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,17 +53,6 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-}
-
 impl AppError {
     pub fn invalid(detail: impl Into<String>, field: impl Into<Option<String>>) -> AppError {
         AppError::Invalid {
@@ -72,31 +61,22 @@ impl AppError {
         }
     }
 
+    /// The status, problem `type` slug and title of the error.
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             AppError::Invalid { .. } | AppError::Unstorable(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "https://switchyard.dev/problems/invalid",
+                "invalid",
                 "Invalid request",
             ),
-            AppError::NotFound(_) => (
-                StatusCode::NOT_FOUND,
-                "https://switchyard.dev/problems/not-found",
-                "Not found",
-            ),
-            AppError::Unauthorized | AppError::BadSignature => (
-                StatusCode::UNAUTHORIZED,
-                "https://switchyard.dev/problems/unauthorized",
-                "Unauthorized",
-            ),
-            AppError::BadRequest(_) => (
-                StatusCode::BAD_REQUEST,
-                "https://switchyard.dev/problems/bad-request",
-                "Bad request",
-            ),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            AppError::Unauthorized | AppError::BadSignature => {
+                (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized")
+            }
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
             AppError::Queue(_) | AppError::Database(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "https://switchyard.dev/problems/unavailable",
+                "unavailable",
                 "A backing store is unavailable",
             ),
         }
@@ -105,7 +85,7 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, kind, title) = self.parts();
+        let (status, slug, title) = self.parts();
         let detail = if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
             "the service could not complete the request; try again".to_owned()
@@ -119,18 +99,8 @@ impl IntoResponse for AppError {
             AppError::Invalid { field, .. } => field.as_deref(),
             _ => None,
         };
-        let body = Problem {
-            kind,
-            title,
-            status: status.as_u16(),
-            detail,
-            field,
-        };
-        let mut res = (status, axum::Json(body)).into_response();
-        res.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/problem+json"),
-        );
-        res
+        Problem::new(status, slug, title, &detail)
+            .field(field)
+            .into_response()
     }
 }

@@ -8,15 +8,14 @@
 //! An optional `Idempotency-Key` makes a retried create answer the fulfilment it first made.
 
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 
 use super::extract::ApiJson;
-use super::tenant::{conflict, db, Account, Page};
+use super::tenant::{conflict, created, db, found, Account, Page};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::domain::fulfilment::{check_tracking, RequestedLine};
@@ -83,15 +82,10 @@ async fn create(
             fulfilment,
             replayed,
         }) => {
-            let location = HeaderValue::from_str(&format!("/v1/fulfilments/{}", fulfilment.id))
-                .map_err(|_| AppError::NotFound(format!("fulfilment {}", fulfilment.id)))?;
-            let status = if replayed {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
-            let mut res = (status, [(LOCATION, location)], Json(fulfilment)).into_response();
+            let mut res = created(format!("/v1/fulfilments/{}", fulfilment.id), fulfilment);
+            // A replay is the first answer again, not a new fulfilment.
             if replayed {
+                *res.status_mut() = StatusCode::OK;
                 res.headers_mut()
                     .insert(REPLAYED.clone(), HeaderValue::from_static("true"));
             }
@@ -113,11 +107,11 @@ async fn list(
         .await?
         .ok_or_else(|| order_not_found(order_id))?;
     // An order has a handful of shipments: one page, in the list shape every resource uses.
-    Ok(Json(Page {
+    let page = Page {
         items: list,
         next_cursor: None,
-    })
-    .into_response())
+    };
+    Ok(page.into_response())
 }
 
 async fn read(
@@ -125,10 +119,10 @@ async fn read(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let f = fulfilments::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("fulfilment {id}")))?;
-    Ok(Json(f).into_response())
+    let fulfilment = fulfilments::get(db(&state)?, account, id).await?;
+    found(fulfilment, || {
+        AppError::NotFound(format!("fulfilment {id}"))
+    })
 }
 
 #[cfg(test)]

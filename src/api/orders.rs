@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::extract::{ApiQuery, Timestamp};
-use super::tenant::{db, Account, Page};
+use super::tenant::{bad_cursor, db, found, limit, Account, Page};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::domain::PageCursor;
@@ -44,18 +44,11 @@ async fn list(
     Account(account): Account,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
-    let limit = super::tenant::limit(q.limit)?;
+    let limit = limit(q.limit)?;
     let after = q
         .cursor
         .as_deref()
-        .map(|c| {
-            PageCursor::decode(c).ok_or_else(|| {
-                AppError::invalid(
-                    "`cursor` is not one this API returned",
-                    Some("cursor".into()),
-                )
-            })
-        })
+        .map(|c| PageCursor::decode(c).ok_or_else(bad_cursor))
         .transpose()?;
     let filter = OrderFilter {
         store_id: q.store_id,
@@ -67,11 +60,11 @@ async fn list(
         limit,
     };
     let page = orders::list_orders(db(&state)?, account, &filter).await?;
-    Ok(Json(Page {
+    let page = Page {
         items: page.orders,
         next_cursor: page.next_cursor,
-    })
-    .into_response())
+    };
+    Ok(page.into_response())
 }
 
 async fn read(
@@ -79,10 +72,9 @@ async fn read(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let order = orders::get_order(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(order).into_response())
+    found(orders::get_order(db(&state)?, account, id).await?, || {
+        not_found(id)
+    })
 }
 
 async fn events(

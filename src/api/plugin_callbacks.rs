@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::auth::{unauthorized, Principal};
 use super::extract::ApiJson;
 use super::idempotency::{is_valid_key, MAX_KEY};
-use super::products::MAX_QUANTITY;
+use super::products::check_quantity;
 use super::tenant::{conflict, db};
 use super::AppState;
 use crate::api::error::AppError;
@@ -115,12 +115,7 @@ async fn stock(
             Some("sku".into()),
         ));
     }
-    if !(0..=MAX_QUANTITY).contains(&body.quantity) {
-        return Err(AppError::invalid(
-            format!("`quantity` must be between 0 and {MAX_QUANTITY}"),
-            Some("quantity".to_owned()),
-        ));
-    }
+    check_quantity("quantity", body.quantity)?;
     let key = report_key(&headers, &body)?;
     match plugins::report_stock(db(&state)?, &caller, sku, body.quantity, key.as_deref()).await {
         Ok(report) => {

@@ -3,8 +3,7 @@
 //! actions and how they are evaluated are [`crate::domain::plugin_rules`].
 
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::extract::ApiJson;
-use super::tenant::{check_name, db, Account};
+use super::tenant::{check_name, created, db, found, Account};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::domain::plugin_rules::{parse_action, parse_condition};
@@ -110,11 +109,7 @@ async fn create(
         active: body.active.unwrap_or(true),
     };
     match plugin_rules::create(db(&state)?, account, &new).await {
-        Ok(rule) => {
-            let location = HeaderValue::from_str(&format!("/v1/plugin-rules/{}", rule.id))
-                .map_err(|_| not_found(rule.id))?;
-            Ok((StatusCode::CREATED, [(LOCATION, location)], Json(rule)).into_response())
-        }
+        Ok(rule) => Ok(created(format!("/v1/plugin-rules/{}", rule.id), rule)),
         Err(e) => Err(refusal(store_id, e)),
     }
 }
@@ -135,10 +130,9 @@ async fn read(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let rule = plugin_rules::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(rule).into_response())
+    found(plugin_rules::get(db(&state)?, account, id).await?, || {
+        not_found(id)
+    })
 }
 
 async fn update(
@@ -165,8 +159,7 @@ async fn update(
         active: body.active,
     };
     match plugin_rules::update(db(&state)?, account, id, &change).await {
-        Ok(Some(rule)) => Ok(Json(rule).into_response()),
-        Ok(None) => Err(not_found(id)),
+        Ok(rule) => found(rule, || not_found(id)),
         Err(e) => Err(refusal(0, e)),
     }
 }

@@ -5,16 +5,15 @@
 //! shown again: a lost one means a new plugin.
 
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiQuery};
 use super::tenant::{
-    check_name, conflict, credentials_key, db, id_cursor, id_page, limit, Account,
+    check_name, conflict, created, credentials_key, db, found, Account, PageQuery,
 };
 use super::AppState;
 use crate::api::error::AppError;
@@ -55,13 +54,6 @@ struct UpdatePlugin {
     endpoint_url: Option<String>,
     #[serde(default)]
     active: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    cursor: Option<String>,
-    limit: Option<u32>,
 }
 
 fn not_found(id: i64) -> AppError {
@@ -105,11 +97,7 @@ async fn create(
         active: body.active.unwrap_or(true),
     };
     match plugins::create(db(&state)?, &key, account, &new).await {
-        Ok(made) => {
-            let location = HeaderValue::from_str(&format!("/v1/plugins/{}", made.plugin.id))
-                .map_err(|_| not_found(made.plugin.id))?;
-            Ok((StatusCode::CREATED, [(LOCATION, location)], Json(made)).into_response())
-        }
+        Ok(made) => Ok(created(format!("/v1/plugins/{}", made.plugin.id), made)),
         Err(StoreError::MissingParent(_)) => Err(store_not_found(store_id)),
         Err(e) => Err(e.into()),
     }
@@ -119,14 +107,13 @@ async fn list(
     State(state): State<AppState>,
     Account(account): Account,
     Path(store_id): Path<i64>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, AppError> {
-    let limit = limit(q.limit)?;
-    let after = id_cursor(q.cursor.as_deref())?;
-    let rows = plugins::list(db(&state)?, account, store_id, after, i64::from(limit) + 1)
+    let page = q.page()?;
+    let rows = plugins::list(db(&state)?, account, store_id, page.cursor, page.fetch())
         .await?
         .ok_or_else(|| store_not_found(store_id))?;
-    Ok(Json(id_page(rows, limit, |p| p.id)).into_response())
+    Ok(page.of(rows, |p| p.id).into_response())
 }
 
 async fn read(
@@ -134,10 +121,9 @@ async fn read(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let plugin = plugins::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(plugin).into_response())
+    found(plugins::get(db(&state)?, account, id).await?, || {
+        not_found(id)
+    })
 }
 
 async fn update(
@@ -156,10 +142,8 @@ async fn update(
         endpoint_url: endpoint.as_deref(),
         active: body.active,
     };
-    let plugin = plugins::update(db(&state)?, account, id, &change)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(plugin).into_response())
+    let plugin = plugins::update(db(&state)?, account, id, &change).await?;
+    found(plugin, || not_found(id))
 }
 
 async fn remove(

@@ -1,7 +1,7 @@
-//! problem+json (RFC 9457) for the failures `AppError` does not model: the ones raised by tower
-//! layers and axum itself (timeouts, oversized bodies, unknown methods) and a readiness probe that
-//! must say which store is down. Same shape and `type` URIs as `AppError`, so a client parses one
-//! format whatever produced the error.
+//! problem+json (RFC 9457), the one shape of every error the API answers: `AppError`'s, the
+//! ones raised by tower layers and axum itself (timeouts, oversized bodies, unknown methods), a
+//! readiness probe that must say which store is down, and the server's refusals below the router.
+//! One document type and one builder, so a client parses one format whatever produced the error.
 
 use axum::body::Body;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -11,65 +11,88 @@ use serde::Serialize;
 
 pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// A problem document with a stable `type` of `https://switchyard.dev/problems/<slug>`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Problem<'a> {
     #[serde(rename = "type")]
     kind: String,
     title: &'a str,
-    status: u16,
+    #[serde(serialize_with = "as_u16")]
+    status: StatusCode,
     detail: &'a str,
+    /// The request field at fault, where one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    /// The backing stores that did not answer a readiness probe.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     down: &'a [&'a str],
 }
 
-fn json(status: StatusCode, slug: &str, title: &str, detail: &str, down: &[&str]) -> Vec<u8> {
-    let problem = Problem {
-        kind: format!("https://switchyard.dev/problems/{slug}"),
-        title,
-        status: status.as_u16(),
-        detail,
-        down,
-    };
-    // Serialising a struct of strings and numbers cannot fail; an empty body is the fallback
-    // rather than a panic in the error path.
-    serde_json::to_vec(&problem).unwrap_or_default()
+fn as_u16<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u16(status.as_u16())
 }
 
-fn body(status: StatusCode, slug: &str, title: &str, detail: &str, down: &[&str]) -> Body {
-    Body::from(json(status, slug, title, detail, down))
+impl<'a> Problem<'a> {
+    pub(crate) fn new(status: StatusCode, slug: &str, title: &'a str, detail: &'a str) -> Self {
+        Problem {
+            kind: format!("https://switchyard.dev/problems/{slug}"),
+            title,
+            status,
+            detail,
+            field: None,
+            down: &[],
+        }
+    }
+
+    /// Names the request field at fault.
+    pub(crate) fn field(self, field: Option<&'a str>) -> Self {
+        Problem { field, ..self }
+    }
+
+    /// Names the backing stores that did not answer.
+    pub(crate) fn down(self, down: &'a [&'a str]) -> Self {
+        Problem { down, ..self }
+    }
+
+    /// The document as JSON bytes.
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        // Serialising a struct of strings and numbers cannot fail; an empty body is the fallback
+        // rather than a panic in the error path.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
 }
 
-fn respond(status: StatusCode, body: Body) -> Response {
-    let mut res = (status, body).into_response();
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    res
+impl IntoResponse for Problem<'_> {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Body::from(self.to_json())).into_response();
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        res
+    }
 }
 
 /// A problem response with a stable `type` of `https://switchyard.dev/problems/<slug>`.
 pub(crate) fn problem(status: StatusCode, slug: &str, title: &str, detail: &str) -> Response {
-    respond(status, body(status, slug, title, detail, &[]))
+    Problem::new(status, slug, title, detail).into_response()
 }
 
 /// 413, for a body over `server.body_limit_bytes`.
 pub(crate) fn too_large() -> Response {
-    problem(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload-too-large",
-        "Payload too large",
-        "the request body is larger than the server accepts",
-    )
+    standard_problem(StatusCode::PAYLOAD_TOO_LARGE)
 }
 
 /// 503 naming the backing stores that did not answer, so whoever reads a failing probe knows
 /// where to look.
 pub(crate) fn not_ready(down: &[&str]) -> Response {
-    let status = StatusCode::SERVICE_UNAVAILABLE;
     let detail = format!("not ready: {} unreachable", down.join(" and "));
-    respond(
-        status,
-        body(status, "not-ready", "Not ready", &detail, down),
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not-ready",
+        "Not ready",
+        &detail,
     )
+    .down(down)
+    .into_response()
 }
 
 /// 500 for a handler that panicked: the client gets an answer instead of a dropped connection,
@@ -81,12 +104,7 @@ pub(crate) fn for_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Respo
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("no message");
     tracing::error!(panic = message, "a request handler panicked");
-    problem(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-        "the service could not complete the request; try again",
-    )
+    standard_problem(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn is_problem(res: &Response) -> bool {
@@ -138,11 +156,17 @@ fn standard(status: StatusCode) -> (&'static str, &'static str, &'static str) {
     }
 }
 
+/// The problem response of a bare error `status`, with its default detail.
+fn standard_problem(status: StatusCode) -> Response {
+    let (slug, title, detail) = standard(status);
+    problem(status, slug, title, detail)
+}
+
 /// The problem+json document of an error `status` raised below the router (the server refusing
 /// a request hyper would not parse), with its own `detail`.
 pub(crate) fn standard_json(status: StatusCode, detail: &str) -> Vec<u8> {
     let (slug, title, _) = standard(status);
-    json(status, slug, title, detail, &[])
+    Problem::new(status, slug, title, detail).to_json()
 }
 
 /// Rewrites any error response that is not problem+json yet (tower-http's 408 and 413, axum's
@@ -158,7 +182,8 @@ pub(crate) async fn for_bare_errors(res: Response) -> Response {
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    Response::from_parts(parts, body(status, slug, title, detail, &[]))
+    let body = Problem::new(status, slug, title, detail).to_json();
+    Response::from_parts(parts, Body::from(body))
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -21,17 +20,15 @@ use ulid::Ulid;
 
 use super::extract::{ApiJson, ApiQuery};
 use super::stock_sync::after_stock_change;
-use super::tenant::{conflict, db, id_cursor, id_page, limit, Account};
+use super::tenant::{conflict, created, db, found, Account, IdPage, PageQuery};
 use super::AppState;
 use crate::api::error::AppError;
+use crate::domain::stock::{is_adjustment, is_settable, MAX_QUANTITY};
 use crate::domain::FieldError;
 use crate::store::products::{self, Deleted, NewProduct, ProductUpdate};
 use crate::store::stock::{self, StockChange, StockError};
 use crate::store::StoreError;
 
-/// Largest absolute quantity or single adjustment the API takes: far beyond any stock, far
-/// enough inside the ledger's integer range that sums of a few cannot leave it.
-pub const MAX_QUANTITY: i64 = 1_000_000_000;
 /// Longest SKU and title.
 const MAX_SKU: usize = 200;
 const MAX_TITLE: usize = 500;
@@ -103,13 +100,6 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
 fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("product {id}"))
 }
@@ -143,8 +133,8 @@ fn check_title(title: &str) -> Result<&str, AppError> {
 }
 
 /// An absolute quantity (0..=`MAX_QUANTITY`).
-fn check_quantity(field: &str, value: i64) -> Result<i64, AppError> {
-    if !(0..=MAX_QUANTITY).contains(&value) {
+pub(super) fn check_quantity(field: &str, value: i64) -> Result<i64, AppError> {
+    if !is_settable(value) {
         return Err(invalid(
             field,
             format!("`{field}` must be between 0 and {MAX_QUANTITY}"),
@@ -198,11 +188,7 @@ async fn create(
         api_quantity,
     };
     match products::create(db(&state)?, account, &new).await {
-        Ok(product) => {
-            let location = HeaderValue::from_str(&format!("/v1/products/{}", product.id))
-                .map_err(|_| not_found(product.id))?;
-            Ok((StatusCode::CREATED, [(LOCATION, location)], Json(product)).into_response())
-        }
+        Ok(product) => Ok(created(format!("/v1/products/{}", product.id), product)),
         Err(e) => refusal(0, e),
     }
 }
@@ -212,18 +198,17 @@ async fn list(
     Account(account): Account,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
-    let limit = limit(q.limit)?;
-    let after = id_cursor(q.cursor.as_deref())?;
+    let page = IdPage::new(q.limit, q.cursor.as_deref())?;
     let rows = products::list(
         db(&state)?,
         account,
         q.store_id,
         q.sku.as_deref(),
-        after,
-        i64::from(limit) + 1,
+        page.cursor,
+        page.fetch(),
     )
     .await?;
-    Ok(Json(id_page(rows, limit, |p| p.id)).into_response())
+    Ok(page.of(rows, |p| p.id).into_response())
 }
 
 async fn read(
@@ -231,10 +216,7 @@ async fn read(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let product = products::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(product).into_response())
+    product_answer(&state, account, id).await
 }
 
 async fn update(
@@ -248,8 +230,7 @@ async fn update(
         title: body.title.as_deref().map(check_title).transpose()?,
     };
     match products::update(db(&state)?, account, id, &change).await {
-        Ok(Some(product)) => Ok(Json(product).into_response()),
-        Ok(None) => Err(not_found(id)),
+        Ok(product) => found(product, || not_found(id)),
         Err(e) => refusal(id, e.into()),
     }
 }
@@ -268,16 +249,15 @@ async fn remove(
     }
 }
 
-/// The product after a stock change, as a read shows it.
-async fn product_after(
+/// The product as a read shows it: the answer to a read and to a stock change.
+async fn product_answer(
     state: &AppState,
     account: crate::store::AccountId,
     id: i64,
 ) -> Result<Response, AppError> {
-    let product = products::get(db(state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(product).into_response())
+    found(products::get(db(state)?, account, id).await?, || {
+        not_found(id)
+    })
 }
 
 async fn set_stock(
@@ -292,7 +272,7 @@ async fn set_stock(
     match stock::set_api_quantity(db(&state)?, account, id, quantity, &cause).await {
         Ok(_) => {
             after_stock_change(&state, &[id]).await?;
-            product_after(&state, account, id).await
+            product_answer(&state, account, id).await
         }
         Err(e) => refusal(id, e),
     }
@@ -306,8 +286,7 @@ async fn adjust_stock(
     ApiJson(body): ApiJson<AdjustStock>,
 ) -> Result<Response, AppError> {
     let key = idempotency_key(&headers)?;
-    // A range, not `abs()`: `i64::MIN` has no absolute value and would overflow.
-    if body.delta == 0 || !(-MAX_QUANTITY..=MAX_QUANTITY).contains(&body.delta) {
+    if !is_adjustment(body.delta) {
         return Err(invalid(
             "delta",
             format!("`delta` must be non-zero and at most {MAX_QUANTITY} either way"),
@@ -340,7 +319,7 @@ async fn set_plugin_stock(
     match stock::set_plugin_quantity_for(db(&state)?, account, id, quantity, &cause).await {
         Ok(_) => {
             after_stock_change(&state, &[id]).await?;
-            product_after(&state, account, id).await
+            product_answer(&state, account, id).await
         }
         Err(e) => refusal(id, e),
     }
@@ -392,12 +371,11 @@ async fn movements(
     Path(id): Path<i64>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, AppError> {
-    let limit = limit(q.limit)?;
-    let after = id_cursor(q.cursor.as_deref())?;
-    let rows = stock::movements(db(&state)?, account, id, after, i64::from(limit) + 1)
+    let page = q.page()?;
+    let rows = stock::movements(db(&state)?, account, id, page.cursor, page.fetch())
         .await?
         .ok_or_else(|| not_found(id))?;
-    Ok(Json(id_page(rows, limit, |m| m.id)).into_response())
+    Ok(page.of(rows, |m| m.id).into_response())
 }
 
 #[cfg(test)]

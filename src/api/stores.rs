@@ -1,15 +1,14 @@
 //! `/v1/stores`: the account's stores (brands or customers), which group its channels.
 
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiQuery};
-use super::tenant::{check_name, conflict, db, id_cursor, id_page, limit, Account};
+use super::tenant::{check_name, conflict, created, db, found, Account, PageQuery};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::store::stores::{self, Deleted};
@@ -25,13 +24,6 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct StoreBody {
     name: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    cursor: Option<String>,
-    limit: Option<u32>,
 }
 
 fn not_found(id: i64) -> AppError {
@@ -53,11 +45,7 @@ async fn create(
 ) -> Result<Response, AppError> {
     let name = check_name(&body.name)?;
     match stores::create(db(&state)?, account, name).await {
-        Ok(store) => {
-            let location = HeaderValue::from_str(&format!("/v1/stores/{}", store.id))
-                .map_err(|_| not_found(store.id))?;
-            Ok((StatusCode::CREATED, [(LOCATION, location)], Json(store)).into_response())
-        }
+        Ok(store) => Ok(created(format!("/v1/stores/{}", store.id), store)),
         Err(e) => or_conflict(e),
     }
 }
@@ -65,12 +53,11 @@ async fn create(
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, AppError> {
-    let limit = limit(q.limit)?;
-    let after = id_cursor(q.cursor.as_deref())?;
-    let rows = stores::list(db(&state)?, account, after, i64::from(limit) + 1).await?;
-    Ok(Json(id_page(rows, limit, |s| s.id)).into_response())
+    let page = q.page()?;
+    let rows = stores::list(db(&state)?, account, page.cursor, page.fetch()).await?;
+    Ok(page.of(rows, |s| s.id).into_response())
 }
 
 async fn read(
@@ -78,10 +65,9 @@ async fn read(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let store = stores::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(store).into_response())
+    found(stores::get(db(&state)?, account, id).await?, || {
+        not_found(id)
+    })
 }
 
 async fn update(
@@ -92,8 +78,7 @@ async fn update(
 ) -> Result<Response, AppError> {
     let name = check_name(&body.name)?;
     match stores::rename(db(&state)?, account, id, name).await {
-        Ok(Some(store)) => Ok(Json(store).into_response()),
-        Ok(None) => Err(not_found(id)),
+        Ok(store) => found(store, || not_found(id)),
         Err(e) => or_conflict(e),
     }
 }

@@ -6,10 +6,12 @@
 //! reach tenant data without naming whose it is.
 
 use axum::extract::FromRequestParts;
+use axum::http::header::LOCATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::Response;
-use serde::Serialize;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use super::auth::{unauthorized, Principal};
@@ -86,6 +88,12 @@ pub(super) struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T: Serialize> IntoResponse for Page<T> {
+    fn into_response(self) -> Response {
+        Json(self).into_response()
+    }
+}
+
 /// Default and largest page of the store and channel lists.
 pub(super) const DEFAULT_LIMIT: u32 = 50;
 pub(super) const MAX_LIMIT: u32 = 200;
@@ -102,34 +110,80 @@ pub(super) fn limit(limit: Option<u32>) -> Result<u32, AppError> {
     }
 }
 
-/// Reads an id-keyed list cursor (the last id of the previous page).
-pub(super) fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, AppError> {
-    cursor
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| {
-                AppError::invalid(
-                    "`cursor` is not one this API returned",
-                    Some("cursor".into()),
-                )
-            })
-        })
-        .transpose()
+/// A `cursor` this API did not hand out.
+pub(super) fn bad_cursor() -> AppError {
+    AppError::invalid(
+        "`cursor` is not one this API returned",
+        Some("cursor".into()),
+    )
 }
 
-/// A page of id-ordered rows, fetched with one row more than `limit` to learn whether another
-/// page follows.
-pub(super) fn id_page<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| id(r).to_string())
-    } else {
-        None
-    };
-    Page {
-        items: rows,
-        next_cursor,
+/// The paging parameters of a list that has no filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Result<IdPage, AppError> {
+        IdPage::new(self.limit, self.cursor.as_deref())
     }
+}
+
+/// One page of an id-ordered list as asked for: up to `limit` rows past the id `cursor`, the
+/// last of the previous page (none: the first page).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IdPage {
+    pub limit: u32,
+    pub cursor: Option<i64>,
+}
+
+impl IdPage {
+    /// Checks `limit` and reads `cursor` (the last id of the previous page).
+    pub fn new(limit: Option<u32>, cursor: Option<&str>) -> Result<IdPage, AppError> {
+        Ok(IdPage {
+            limit: self::limit(limit)?,
+            cursor: cursor
+                .map(|c| c.parse::<i64>().map_err(|_| bad_cursor()))
+                .transpose()?,
+        })
+    }
+
+    /// How many rows to fetch: one more than the page, to learn whether another follows.
+    pub fn fetch(&self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+
+    /// The page of `rows` (fetched with [`IdPage::fetch`]), with the cursor of the next one
+    /// when there are more.
+    pub fn of<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> i64) -> Page<T> {
+        let more = rows.len() > self.limit as usize;
+        rows.truncate(self.limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|r| id(r).to_string())
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+/// 201 with the new resource, and where it lives in `Location`.
+pub(super) fn created<T: Serialize>(location: String, body: T) -> Response {
+    (StatusCode::CREATED, [(LOCATION, location)], Json(body)).into_response()
+}
+
+/// The answer to a read of one resource: `row`, or the 404 `missing` makes.
+pub(super) fn found<T: Serialize>(
+    row: Option<T>,
+    missing: impl FnOnce() -> AppError,
+) -> Result<Response, AppError> {
+    row.map(|r| Json(r).into_response()).ok_or_else(missing)
 }
 
 /// A display name: non-empty, trimmed, at most 200 characters.

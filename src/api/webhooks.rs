@@ -9,8 +9,7 @@
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::extract::{ApiJson, ApiQuery, Timestamp};
-use super::tenant::{conflict, credentials_key, db, id_cursor, id_page, limit, Account};
+use super::tenant::{conflict, created, credentials_key, db, found, Account, IdPage, PageQuery};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::domain::webhook_schedule::check_triggers;
@@ -77,13 +76,6 @@ fn some_or_null<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    cursor: Option<String>,
-    limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,14 +167,8 @@ async fn create(
             StoreError::MissingParent(_) => AppError::NotFound(format!("store {store_id}")),
             other => other.into(),
         })?;
-    let location = HeaderValue::from_str(&format!("/v1/webhooks/{}", webhook.id))
-        .map_err(|_| not_found(webhook.id))?;
-    Ok((
-        StatusCode::CREATED,
-        [(LOCATION, location)],
-        Json(WithSecret { webhook, secret }),
-    )
-        .into_response())
+    let location = format!("/v1/webhooks/{}", webhook.id);
+    Ok(created(location, WithSecret { webhook, secret }))
 }
 
 async fn list(
@@ -192,13 +178,12 @@ async fn list(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, AppError> {
     let pool = db(&state)?;
-    let limit = limit(q.limit)?;
-    let after = id_cursor(q.cursor.as_deref())?;
+    let page = q.page()?;
     if stores::get(pool, account, store_id).await?.is_none() {
         return Err(AppError::NotFound(format!("store {store_id}")));
     }
-    let rows = webhooks::list(pool, account, store_id, after, i64::from(limit) + 1).await?;
-    Ok(Json(id_page(rows, limit, |w| w.id)).into_response())
+    let rows = webhooks::list(pool, account, store_id, page.cursor, page.fetch()).await?;
+    Ok(page.of(rows, |w| w.id).into_response())
 }
 
 async fn read(
@@ -206,10 +191,9 @@ async fn read(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let webhook = webhooks::get(db(&state)?, account, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(webhook).into_response())
+    found(webhooks::get(db(&state)?, account, id).await?, || {
+        not_found(id)
+    })
 }
 
 async fn update(
@@ -236,10 +220,8 @@ async fn update(
         triggers: triggers.as_deref(),
         enabled: body.enabled,
     };
-    let webhook = webhooks::update(db(&state)?, account, id, &change)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(Json(webhook).into_response())
+    let webhook = webhooks::update(db(&state)?, account, id, &change).await?;
+    found(webhook, || not_found(id))
 }
 
 async fn remove(
@@ -315,8 +297,7 @@ async fn deliveries(
     Path(id): Path<i64>,
     ApiQuery(q): ApiQuery<DeliveryQuery>,
 ) -> Result<Response, AppError> {
-    let limit = limit(q.limit)?;
-    let before = id_cursor(q.cursor.as_deref())?;
+    let page = IdPage::new(q.limit, q.cursor.as_deref())?;
     if let Some(s) = q.status.as_deref() {
         if !matches!(s, "pending" | "delivered" | "failed") {
             return Err(field(
@@ -330,12 +311,12 @@ async fn deliveries(
         account,
         id,
         q.status.as_deref(),
-        before,
-        i64::from(limit) + 1,
+        page.cursor,
+        page.fetch(),
     )
     .await?
     .ok_or_else(|| not_found(id))?;
-    Ok(Json(id_page(rows, limit, |d| d.id)).into_response())
+    Ok(page.of(rows, |d| d.id).into_response())
 }
 
 async fn attempts(

@@ -25,9 +25,8 @@ use crate::domain::OrderCursor;
 use crate::jobs::{ImportOrders, ImportReason, JobKind};
 use crate::outbox::relay;
 use crate::queue::{Broker, EnqueueOptions, JobStatus, Queue};
-use crate::sandbox_cmd::sandbox_credentials;
-use crate::store::channels::{self, NewChannel};
-use crate::store::{accounts, import_state, stores, AccountId};
+use crate::sandbox_cmd::{connect_channels, sandbox_credentials};
+use crate::store::{import_state, AccountId};
 use crate::workers::{self, Deps};
 use switchyard_sandbox::{Sandbox, SandboxConfig};
 
@@ -218,30 +217,10 @@ async fn run_once(
     let read_secs = read_only(&settings, shares).await?;
     let sandbox = sandbox_with(shares, false).await?;
 
-    let (account, _) = accounts::create_account(
-        pool,
-        &format!("bench-import-{}", ulid::Ulid::new()),
-        "bench",
-    )
-    .await?;
-    let store = stores::create(pool, account, "bench").await?;
-    let mut channel_ids = Vec::new();
-    for info in sandbox.stores() {
-        let channel = channels::create(
-            pool,
-            &key,
-            account,
-            &NewChannel {
-                store_id: store.id,
-                name: &info.name,
-                base_url: &info.base_url,
-                credentials: &sandbox_credentials(info),
-                settings: &Default::default(),
-            },
-        )
-        .await?;
-        channel_ids.push(channel.id);
-    }
+    let (account, store_id) = super::bench_store(pool, "import").await?;
+    let channels =
+        connect_channels(pool, &key, account, store_id, &sandbox, &Default::default()).await?;
+    let channel_ids: Vec<i64> = channels.iter().map(|(c, _)| c.id).collect();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(workers::spawn_pool_with(

@@ -7,6 +7,19 @@ pub mod queue;
 pub mod stock;
 pub mod webhooks;
 
+use sqlx::PgPool;
+
+use crate::store::{accounts, stores, AccountId};
+
+/// A fresh account of its own for one run of the benchmark `bench`, with one store; the
+/// account and the store's id.
+async fn bench_store(pool: &PgPool, bench: &str) -> anyhow::Result<(AccountId, i64)> {
+    let name = format!("bench-{bench}-{}", ulid::Ulid::new());
+    let (account, _) = accounts::create_account(pool, &name, "bench").await?;
+    let store = stores::create(pool, account, "bench").await?;
+    Ok((account, store.id))
+}
+
 /// The value at quantile `q` (0..=1) of an ascending slice.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {

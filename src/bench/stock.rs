@@ -19,10 +19,8 @@ use crate::domain::ChannelSettings;
 use crate::jobs::{ImportProducts, JobKind};
 use crate::outbox::relay;
 use crate::queue::{Broker, EnqueueOptions};
-use crate::sandbox_cmd::sandbox_credentials;
-use crate::store::channels::{self, NewChannel};
+use crate::sandbox_cmd::connect_channels;
 use crate::store::products::{self, NewProduct};
-use crate::store::{accounts, stores};
 use crate::workers::{self, Deps};
 use switchyard_sandbox::{GeneratorConfig, Sandbox, SandboxConfig, ShopifyStoreConfig, SimStore};
 
@@ -72,18 +70,12 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<Vec<f64>> {
     let mut config = SandboxConfig::demo();
     config.shopify.push(ShopifyStoreConfig::new("other-shop"));
     let sandbox = Sandbox::start(config).await?;
-    let (account, _) = accounts::create_account(
-        &pool,
-        &format!("bench-stock-{}", ulid::Ulid::new()),
-        "bench",
-    )
-    .await?;
-    let store = stores::create(&pool, account, "bench").await?;
+    let (account, store_id) = super::bench_store(&pool, "stock").await?;
     products::create(
         &pool,
         account,
         &NewProduct {
-            store_id: store.id,
+            store_id,
             sku: SKU,
             title: "Merino Socks",
             api_quantity: Some(1_000_000),
@@ -96,23 +88,12 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<Vec<f64>> {
         auto_sync_stock: true,
         ..ChannelSettings::default()
     };
-    let mut ids = Vec::new();
-    for info in sandbox.stores() {
-        let ch = channels::create(
-            &pool,
-            &key,
-            account,
-            &NewChannel {
-                store_id: store.id,
-                name: &info.name,
-                base_url: &info.base_url,
-                credentials: &sandbox_credentials(info),
-                settings: &stock,
-            },
-        )
-        .await?;
-        ids.push((info.name.clone(), ch.id));
-    }
+    let ids: Vec<(String, i64)> =
+        connect_channels(&pool, &key, account, store_id, &sandbox, &stock)
+            .await?
+            .into_iter()
+            .map(|(channel, info)| (info.name, channel.id))
+            .collect();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(async move {

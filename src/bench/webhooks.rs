@@ -26,7 +26,6 @@ use crate::outbox::relay;
 use crate::queue::Broker;
 use crate::store::outbox::{self, OutboxItem};
 use crate::store::webhooks::{self, NewWebhook};
-use crate::store::{accounts, stores};
 use crate::workers::{self, Deps};
 use switchyard_sandbox::webhook_receiver::WebhookReceiver;
 
@@ -156,13 +155,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
     let broker = Broker::connect(&settings).await?;
     let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
     let deps = Deps::new(pool.clone(), key.clone(), broker.clone());
-    let (account, _) = accounts::create_account(
-        &pool,
-        &format!("bench-webhooks-{}", ulid::Ulid::new()),
-        "bench",
-    )
-    .await?;
-    let store = stores::create(&pool, account, "bench").await?;
+    let (account, store_id) = super::bench_store(&pool, "webhooks").await?;
     let secret = crate::webhooks::generate_secret();
     let receiver = WebhookReceiver::start(vec![secret.clone()]).await?;
     // A merchant's receiver verifies, parses and answers; it does not hold every body.
@@ -173,7 +166,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
         &key,
         account,
         &NewWebhook {
-            store_id: store.id,
+            store_id,
             url: &receiver.url(),
             description: Some("bench"),
             triggers: &triggers,
@@ -210,7 +203,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
     let mut written = 0;
     while written < opts.events {
         let to = (written + chunk).min(opts.events);
-        write_events(&pool, store.id, written, to).await?;
+        write_events(&pool, store_id, written, to).await?;
         written = to;
     }
     let limit = Duration::from_secs(120 + opts.events as u64 / 500);
@@ -234,7 +227,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
     while sent < opts.paced_events {
         ticker.tick().await;
         let to = (sent + batch).min(opts.paced_events);
-        write_events(&pool, store.id, opts.events + sent, opts.events + to).await?;
+        write_events(&pool, store_id, opts.events + sent, opts.events + to).await?;
         sent = to;
     }
     let got = receiver
@@ -267,7 +260,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
         .await
         .context("cleaning up")?;
     sqlx::query("DELETE FROM webhook_events WHERE store_id = $1")
-        .bind(store.id)
+        .bind(store_id)
         .execute(&pool)
         .await
         .context("cleaning up")?;

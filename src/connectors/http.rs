@@ -7,10 +7,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use url::Url;
 
 use super::error::ConnectorError;
 use crate::config::Settings;
@@ -58,6 +59,36 @@ impl From<OutboundError> for ConnectorError {
             },
         }
     }
+}
+
+/// A platform's API root: the channel's `base` URL without its trailing slashes, then `path`.
+/// Refused unless http(s): credentials go nowhere else. Errors name `platform`.
+pub fn api_root(platform: &str, base: &str, path: &str) -> Result<Url, ConnectorError> {
+    let base = base.trim_end_matches('/');
+    let url = Url::parse(&format!("{base}/{path}"))
+        .map_err(|e| ConnectorError::Invalid(format!("{platform} base URL: {e}")))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(ConnectorError::Invalid(format!(
+            "{platform} base URL must be http(s), not {other}"
+        ))),
+    }
+}
+
+/// A credential as a header value, marked sensitive so it never prints; `what` names it when
+/// it holds characters a header cannot.
+pub fn secret_header(value: &str, what: &str) -> Result<HeaderValue, ConnectorError> {
+    let mut header = HeaderValue::from_str(value)
+        .map_err(|_| ConnectorError::Invalid(format!("{what} holds characters a header cannot")))?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// A platform's numeric id, from the text switchyard keeps it as; errors name `platform`.
+pub fn parse_id(text: &str, what: &str, platform: &str) -> Result<u64, ConnectorError> {
+    text.trim()
+        .parse()
+        .map_err(|_| ConnectorError::Invalid(format!("{what} {text:?} is not a {platform} id")))
 }
 
 /// Maps a non-success status to an error, with `message` the platform's own explanation.

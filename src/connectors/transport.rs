@@ -50,6 +50,26 @@ impl Transport {
         &self.throttle
     }
 
+    /// Sends a JSON call: `start` begins the request (method, URL, the platform's auth) afresh
+    /// for each attempt; the call asks for JSON back and carries `body`, when given, as JSON.
+    pub async fn send_json(
+        &self,
+        what: &str,
+        body: Option<&serde_json::Value>,
+        start: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<RawResponse, ConnectorError> {
+        self.send(what, || {
+            let mut request = start().header("Accept", "application/json");
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            request
+                .build()
+                .map_err(|e| ConnectorError::Invalid(format!("{what}: {}", e.without_url())))
+        })
+        .await
+    }
+
     /// Sends the request `build` makes (called again for each attempt, so signatures and nonces are
     /// fresh) and returns a successful response, or the error the outcome maps to.
     pub async fn send(

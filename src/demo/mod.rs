@@ -28,7 +28,7 @@ use crate::crypto::CredentialsKey;
 use crate::domain::ChannelSettings;
 use crate::jobs::{ImportOrders, ImportProducts, JobKind};
 use crate::queue::{Broker, QueueStats};
-use crate::store::channels::{self, ChannelRow, ChannelUpdate, NewChannel};
+use crate::store::channels::{self, ChannelRow, ChannelUpdate};
 use crate::store::{accounts, import_state, products, stores, AccountId};
 use crate::workers::{import_products, Deps};
 use crate::{db, sandbox_cmd, shutdown};
@@ -116,24 +116,8 @@ async fn seed(
         auto_sync_stock: true,
         ..ChannelSettings::default()
     };
-    let mut made = Vec::new();
-    for info in sandbox.stores() {
-        let channel = channels::create(
-            pool,
-            key,
-            account,
-            &NewChannel {
-                store_id: store.id,
-                name: &info.name,
-                base_url: &info.base_url,
-                credentials: &sandbox_cmd::sandbox_credentials(info),
-                settings: &settings,
-            },
-        )
-        .await
-        .with_context(|| format!("creating the channel for {}", info.name))?;
-        made.push((channel, info.clone()));
-    }
+    let made =
+        sandbox_cmd::connect_channels(pool, key, account, store.id, sandbox, &settings).await?;
     Ok(Seeded {
         account,
         token: token.token,

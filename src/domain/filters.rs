@@ -46,16 +46,6 @@ impl Decision {
     }
 }
 
-/// The country an order ships to: the shipping address's, or the billing address's for orders
-/// without shipping (digital goods, collection).
-fn destination(order: &ChannelOrder) -> Option<String> {
-    [&order.shipping_address, &order.billing_address]
-        .into_iter()
-        .flatten()
-        .map(|a| a.country_code.trim().to_ascii_uppercase())
-        .find(|c| !c.is_empty())
-}
-
 /// Decides whether an order is work for this channel.
 ///
 /// In order: orders the channel has already finished with (shipped, cancelled, refunded) are not
@@ -85,7 +75,7 @@ pub fn decide(settings: &ChannelSettings, order: &ChannelOrder) -> Decision {
 
     if let Some(filter) = &settings.country_filter {
         let listed = |c: &str| filter.countries.iter().any(|l| l == c);
-        match (filter.mode, destination(order)) {
+        match (filter.mode, order.destination()) {
             (FilterMode::Allow, None) => {
                 return Decision::exclude(
                     "no shipping or billing country, and the channel imports only listed countries",
@@ -156,13 +146,9 @@ pub fn next_sync_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::order::test_orders::{self, line};
     use crate::domain::settings::{CountryFilter, SkuFilter};
-    use crate::domain::{Address, ChannelKind, Customer, OrderLine, Totals};
-    use chrono::{DateTime, Utc};
-
-    fn at() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_719_842_400, 0).unwrap_or_default()
-    }
+    use crate::domain::Address;
 
     fn address(country: &str) -> Address {
         Address {
@@ -174,41 +160,17 @@ mod tests {
         }
     }
 
-    fn line(id: &str, sku: Option<&str>) -> OrderLine {
-        OrderLine {
-            id: None,
-            channel_line_id: id.into(),
-            sku: sku.map(str::to_owned),
-            title: "Thing".into(),
-            quantity: 1,
-            unit_price: "10.00".into(),
-            tax: "0.00".into(),
-            product_id: None,
-            kit_components: vec![],
-        }
-    }
-
     fn order(status: OrderStatus) -> ChannelOrder {
         ChannelOrder {
-            channel_kind: ChannelKind::Shopify,
-            channel_order_id: "1".into(),
-            order_number: "#1001".into(),
             status,
             currency: "USD".into(),
-            totals: Totals::default(),
-            customer: Customer::default(),
             shipping_address: Some(address("GB")),
             billing_address: Some(address("US")),
-            lines: vec![
-                line("l1", Some("A-1")),
-                line("l2", Some("B-2")),
-                line("l3", None),
-            ],
-            placed_at: at(),
-            paid_at: Some(at()),
-            channel_updated_at: at(),
-            tags: vec![],
-            notes: None,
+            ..test_orders::order(vec![
+                line("l1", Some("A-1"), 1),
+                line("l2", Some("B-2"), 1),
+                line("l3", None, 1),
+            ])
         }
     }
 
@@ -380,7 +342,7 @@ mod tests {
             "SKUs match exactly"
         );
         let mut no_skus = o.clone();
-        no_skus.lines = vec![line("l1", None)];
+        no_skus.lines = vec![line("l1", None, 1)];
         assert!(excluded(&decide(
             &skus(FilterMode::Allow, &["A-1"]),
             &no_skus

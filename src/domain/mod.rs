@@ -8,6 +8,7 @@ pub mod filters;
 pub mod fulfilment;
 pub mod listing;
 pub mod order;
+pub mod order_changes;
 pub mod order_events;
 pub mod paging;
 pub mod plugin_rules;

@@ -124,6 +124,18 @@ pub struct ChannelOrder {
     pub notes: Option<String>,
 }
 
+impl ChannelOrder {
+    /// The country the order ships to, upper-cased: the shipping address's, or the billing
+    /// address's for an order without one (digital goods, collection).
+    pub fn destination(&self) -> Option<String> {
+        [&self.shipping_address, &self.billing_address]
+            .into_iter()
+            .flatten()
+            .map(|a| a.country_code.trim().to_ascii_uppercase())
+            .find(|c| !c.is_empty())
+    }
+}
+
 /// The unified order as switchyard stores and serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnifiedOrder {
@@ -166,6 +178,54 @@ impl OrderPage {
     }
 }
 
+/// Orders and lines the domain's unit tests build on, each test changing what it is about.
+#[cfg(test)]
+pub(crate) mod test_orders {
+    use super::*;
+
+    /// A fixed time: 2024-07-01 14:00 UTC.
+    pub fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_719_842_400, 0).unwrap_or_default()
+    }
+
+    /// A line of `quantity` "Thing" at 10.00, as the channel sent it.
+    pub fn line(channel_line_id: &str, sku: Option<&str>, quantity: u32) -> OrderLine {
+        OrderLine {
+            id: None,
+            channel_line_id: channel_line_id.into(),
+            sku: sku.map(str::to_owned),
+            title: "Thing".into(),
+            quantity,
+            unit_price: "10.00".into(),
+            tax: "0.00".into(),
+            product_id: None,
+            kit_components: vec![],
+        }
+    }
+
+    /// An unshipped Shopify order `#1001` of `lines`, placed and paid at [`at`], without
+    /// addresses.
+    pub fn order(lines: Vec<OrderLine>) -> ChannelOrder {
+        ChannelOrder {
+            channel_kind: ChannelKind::Shopify,
+            channel_order_id: "1".into(),
+            order_number: "#1001".into(),
+            status: OrderStatus::Unshipped,
+            currency: "GBP".into(),
+            totals: Totals::default(),
+            customer: Customer::default(),
+            shipping_address: None,
+            billing_address: None,
+            lines,
+            placed_at: at(),
+            paid_at: Some(at()),
+            channel_updated_at: at(),
+            tags: vec![],
+            notes: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,30 +248,43 @@ mod tests {
     }
 
     #[test]
+    fn an_order_ships_to_its_shipping_country_else_its_billing_one() {
+        let at = |code: &str| {
+            Some(Address {
+                country_code: code.into(),
+                ..Address::default()
+            })
+        };
+        let order = |shipping, billing| ChannelOrder {
+            shipping_address: shipping,
+            billing_address: billing,
+            ..test_orders::order(vec![])
+        };
+        assert_eq!(
+            order(at(" gb "), at("US")).destination().as_deref(),
+            Some("GB")
+        );
+        assert_eq!(order(None, at("us")).destination().as_deref(), Some("US"));
+        assert_eq!(
+            order(at(" "), at("de")).destination().as_deref(),
+            Some("DE")
+        );
+        assert_eq!(order(None, None).destination(), None);
+    }
+
+    #[test]
     fn a_unified_order_is_flat_json_and_round_trips() {
-        let at = DateTime::from_timestamp(1_719_842_400, 0).unwrap_or_default();
         let order = UnifiedOrder {
             id: 1,
             store_id: 2,
             channel_id: 3,
             sync_status: SyncStatus::Pending,
-            updated_at: at,
+            updated_at: test_orders::at(),
             order: ChannelOrder {
-                channel_kind: ChannelKind::Shopify,
                 channel_order_id: "42".into(),
-                order_number: "#1001".into(),
-                status: OrderStatus::Unshipped,
                 currency: "USD".into(),
-                totals: Totals::default(),
-                customer: Customer::default(),
-                shipping_address: None,
-                billing_address: None,
-                lines: vec![],
-                placed_at: at,
                 paid_at: None,
-                channel_updated_at: at,
-                tags: vec![],
-                notes: None,
+                ..test_orders::order(vec![])
             },
         };
         let value = serde_json::to_value(&order).unwrap_or_default();

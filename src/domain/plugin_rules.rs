@@ -139,16 +139,6 @@ impl Outcome {
     }
 }
 
-/// The country an order ships to, upper-cased: the shipping address's, or the billing
-/// address's for an order without one.
-fn destination(order: &ChannelOrder) -> Option<String> {
-    [&order.shipping_address, &order.billing_address]
-        .into_iter()
-        .flatten()
-        .map(|a| a.country_code.trim().to_ascii_uppercase())
-        .find(|c| !c.is_empty())
-}
-
 /// True when `condition` holds for the order.
 pub fn matches(condition: &Condition, facts: &Facts<'_>) -> bool {
     let order = facts.order;
@@ -164,7 +154,7 @@ pub fn matches(condition: &Condition, facts: &Facts<'_>) -> bool {
             comparison.holds(total, u64::from(*value))
         }
         Condition::ShippingCountryIn { countries } => {
-            destination(order).is_some_and(|c| countries.contains(&c))
+            order.destination().is_some_and(|c| countries.contains(&c))
         }
         Condition::ChannelIn { channel_ids } => channel_ids.contains(&facts.channel_id),
         Condition::OrderTotal { comparison, value } => {
@@ -352,48 +342,22 @@ pub fn parse_action(value: &Value) -> Result<Action, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Address, ChannelKind, Customer, OrderLine, OrderStatus, Totals};
-    use chrono::DateTime;
+    use crate::domain::order::test_orders::{self, line};
+    use crate::domain::{Address, OrderLine, Totals};
     use serde_json::json;
 
-    fn line(id: &str, sku: Option<&str>, quantity: u32) -> OrderLine {
-        OrderLine {
-            id: None,
-            channel_line_id: id.into(),
-            sku: sku.map(str::to_owned),
-            title: "Thing".into(),
-            quantity,
-            unit_price: "10.00".into(),
-            tax: "0.00".into(),
-            product_id: None,
-            kit_components: vec![],
-        }
-    }
-
     fn order(country: &str, total: &str, lines: Vec<OrderLine>) -> ChannelOrder {
-        let at = DateTime::from_timestamp(1_719_842_400, 0).unwrap_or_default();
         ChannelOrder {
-            channel_kind: ChannelKind::Shopify,
-            channel_order_id: "1".into(),
-            order_number: "#1001".into(),
-            status: OrderStatus::Unshipped,
-            currency: "GBP".into(),
             totals: Totals {
                 total: total.into(),
                 ..Totals::default()
             },
-            customer: Customer::default(),
             shipping_address: Some(Address {
                 country_code: country.into(),
                 ..Address::default()
             }),
-            billing_address: None,
-            lines,
-            placed_at: at,
-            paid_at: Some(at),
-            channel_updated_at: at,
             tags: vec!["vip".into()],
-            notes: None,
+            ..test_orders::order(lines)
         }
     }
 

@@ -94,6 +94,21 @@ pub fn checked_quantity(current: i64, delta: i64) -> Option<i32> {
         .and_then(|q| i32::try_from(q).ok())
 }
 
+/// Largest absolute quantity or single adjustment a caller may ask for: far beyond any stock,
+/// far enough inside the ledger's integer range that sums of a few cannot leave it.
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
+
+/// Whether `quantity` may be set as a product's stock figure: 0 to [`MAX_QUANTITY`].
+pub fn is_settable(quantity: i64) -> bool {
+    (0..=MAX_QUANTITY).contains(&quantity)
+}
+
+/// Whether `delta` may adjust a stock figure: not zero (that records nothing) and at most
+/// [`MAX_QUANTITY`] either way. A range, not `abs()`: `i64::MIN` has no absolute value.
+pub fn is_adjustment(delta: i64) -> bool {
+    delta != 0 && (-MAX_QUANTITY..=MAX_QUANTITY).contains(&delta)
+}
+
 /// Most components one kit may have: more than any real bundle, few enough to compute per push.
 pub const MAX_KIT_COMPONENTS: usize = 100;
 /// Most units of one component in one kit.
@@ -300,6 +315,15 @@ mod tests {
         assert_eq!(checked_quantity(i64::from(i32::MAX), 1), None);
         assert_eq!(checked_quantity(i64::from(i32::MIN), -1), None);
         assert_eq!(checked_quantity(i64::MAX, 1), None);
+    }
+
+    #[test]
+    fn callers_set_and_adjust_within_the_bound() {
+        assert!(is_settable(0) && is_settable(MAX_QUANTITY));
+        assert!(!is_settable(-1) && !is_settable(MAX_QUANTITY + 1));
+        assert!(is_adjustment(-MAX_QUANTITY) && is_adjustment(MAX_QUANTITY) && is_adjustment(1));
+        assert!(!is_adjustment(0));
+        assert!(!is_adjustment(MAX_QUANTITY + 1) && !is_adjustment(i64::MIN));
     }
     fn part(product_id: i64, quantity: i64, store_id: i64, is_kit: bool) -> ProposedComponent {
         ProposedComponent {

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use apalis_core::error::BoxDynError;
-use apalis_core::task::data::Data;
 use apalis_core::worker::builder::WorkerBuilder;
 use apalis_cron::timezone::Utc;
 use apalis_cron::{CronScheduler, Schedule, Tick};
+use futures::future::BoxFuture;
 
 use super::client::Queue;
 use super::job::EnqueueOptions;
@@ -61,10 +61,31 @@ impl Timer {
     }
 }
 
-async fn on_tick(tick: Tick<Utc>, timer: Data<Timer>) -> Result<(), BoxDynError> {
-    let created = timer.fire(tick.get_timestamp()).await?;
-    tracing::debug!(timer = %timer.name, tick = tick.get_timestamp(), created, "timer tick");
-    Ok(())
+/// Runs `on_tick` at every tick of `every` (given the tick's epoch seconds) until `shutdown`
+/// resolves: the one cron loop of the process, which the periodic timers and the import timer
+/// both run on.
+///
+/// The loop's future is boxed here, where its types are concrete: nested unboxed inside a
+/// caller's generic async fn, rustc can no longer prove it `Send` ("implementation of `Send` is
+/// not general enough" for the borrows the worker holds across awaits), and `tokio::spawn`
+/// refuses it.
+pub fn run_every<F, Fut>(
+    name: String,
+    every: Duration,
+    mut on_tick: F,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> BoxFuture<'static, Result<(), apalis_core::error::WorkerError>>
+where
+    F: FnMut(u64) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), BoxDynError>> + Send + 'static,
+{
+    let worker = WorkerBuilder::new(name)
+        .backend(CronScheduler::new(Every(every)))
+        .build(move |tick: Tick<Utc>| on_tick(tick.get_timestamp()));
+    Box::pin(worker.run_until(async move {
+        shutdown.await;
+        Ok::<(), std::io::Error>(())
+    }))
 }
 
 /// Runs a timer until `shutdown` resolves.
@@ -72,17 +93,16 @@ pub async fn run_timer(
     timer: Timer,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), apalis_core::error::WorkerError> {
-    let scheduler = CronScheduler::new(Every(timer.every));
-    let worker = WorkerBuilder::new(format!("timer-{}", timer.name))
-        .backend(scheduler)
-        .data(timer)
-        .build(on_tick);
-    worker
-        .run_until(async move {
-            shutdown.await;
-            Ok::<(), std::io::Error>(())
-        })
-        .await
+    let (name, every) = (format!("timer-{}", timer.name), timer.every);
+    let on_tick = move |tick| {
+        let timer = timer.clone();
+        async move {
+            let created = timer.fire(tick).await?;
+            tracing::debug!(timer = %timer.name, tick, created, "timer tick");
+            Ok(())
+        }
+    };
+    run_every(name, every, on_tick, shutdown).await
 }
 
 #[cfg(test)]

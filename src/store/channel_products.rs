@@ -12,7 +12,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::outbox::OutboxItem;
-use super::{AccountId, StoreError};
+use super::{account_row, AccountId, StoreError};
 use crate::domain::stock::{available_kit, available_product};
 use crate::domain::{Listing, ListingId};
 
@@ -383,12 +383,8 @@ pub async fn list_for_channel(
     limit: i64,
 ) -> Result<Option<Vec<ChannelProductRow>>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM channels WHERE account_id = $1 AND id = $2")
-            .bind(account.0)
-            .bind(channel_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let sql = "SELECT id FROM channels WHERE account_id = $1 AND id = $2";
+    let exists: Option<(i64,)> = account_row(&mut *conn, sql, account, channel_id).await?;
     if exists.is_none() {
         return Ok(None);
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::PgPool;
 
-use super::{enum_from_text, enum_text, AccountId, StoreError};
+use super::{account_row, delete_account_row, enum_from_text, enum_text, AccountId, StoreError};
 use crate::crypto::CredentialsKey;
 use crate::domain::ChannelKind;
 use crate::domain::{ChannelCredentials, ChannelSettings};
@@ -175,13 +175,8 @@ pub async fn get(
     account: AccountId,
     id: i64,
 ) -> Result<Option<ChannelRow>, StoreError> {
-    let raw: Option<Raw> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE account_id = $1 AND id = $2"
-    ))
-    .bind(account.0)
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
+    let sql = format!("SELECT {COLUMNS} FROM channels WHERE account_id = $1 AND id = $2");
+    let raw: Option<Raw> = account_row(pool, &sql, account, id).await?;
     raw.map(ChannelRow::try_from).transpose()
 }
 
@@ -239,12 +234,8 @@ pub async fn update(
 
 /// Deletes a channel and, with it, its orders and import state.
 pub async fn delete(pool: &PgPool, account: AccountId, id: i64) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM channels WHERE account_id = $1 AND id = $2")
-        .bind(account.0)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let sql = "DELETE FROM channels WHERE account_id = $1 AND id = $2";
+    delete_account_row(pool, sql, account, id).await
 }
 
 /// Active channels whose last import run is older than their poll interval (or that never ran),

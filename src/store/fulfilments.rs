@@ -13,7 +13,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::events::Event;
 use super::outbox::{self, OutboxItem};
-use super::{enum_from_text, enum_text, orders, AccountId, StoreError};
+use super::{account_row, enum_from_text, enum_text, orders, AccountId, StoreError};
 use crate::domain::event_type::Action;
 use crate::domain::fulfilment::{
     order_status_after, plan_lines, FulfilmentStatus, OrderedLine, RequestedLine, Tracking,
@@ -349,15 +349,14 @@ pub async fn get(
     id: i64,
 ) -> Result<Option<Fulfilment>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let raw: Vec<FulfilmentRaw> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {COLUMNS} FROM fulfilments f JOIN orders o ON o.id = f.order_id \
          WHERE f.account_id = $1 AND f.id = $2"
-    ))
-    .bind(account.0)
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(with_lines(&mut conn, raw).await?.into_iter().next())
+    );
+    let raw: Option<FulfilmentRaw> = account_row(&mut *conn, &sql, account, id).await?;
+    Ok(with_lines(&mut conn, raw.into_iter().collect())
+        .await?
+        .pop())
 }
 
 /// The fulfilments of one of the account's orders, oldest first; `None` when the account has no
@@ -368,12 +367,8 @@ pub async fn list_for_order(
     order_id: i64,
 ) -> Result<Option<Vec<Fulfilment>>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let known: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM orders WHERE account_id = $1 AND id = $2")
-            .bind(account.0)
-            .bind(order_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let sql = "SELECT id FROM orders WHERE account_id = $1 AND id = $2";
+    let known: Option<(i64,)> = account_row(&mut *conn, sql, account, order_id).await?;
     if known.is_none() {
         return Ok(None);
     }

@@ -22,6 +22,8 @@ pub mod stores;
 pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgExecutor};
 
 use crate::crypto::CryptoError;
 
@@ -57,6 +59,41 @@ fn is_unique_violation(err: &sqlx::Error, name: &str) -> bool {
     err.as_database_error().is_some_and(|d| {
         d.code().as_deref() == Some(UNIQUE_VIOLATION) && d.constraint() == Some(name)
     })
+}
+
+/// The row the account's `id` picks with `sql` (a statement whose parameters are the account,
+/// then the id); `None` when the account has no such row. Each aggregate writes its statement;
+/// this only binds the two and reads the row.
+async fn account_row<R>(
+    db: impl PgExecutor<'_>,
+    sql: &str,
+    account: AccountId,
+    id: i64,
+) -> Result<Option<R>, StoreError>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    Ok(sqlx::query_as(sql)
+        .bind(account.0)
+        .bind(id)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Runs `sql`, a `DELETE` of the account's row `id` (parameters: the account, then the id);
+/// whether it removed one.
+async fn delete_account_row(
+    db: impl PgExecutor<'_>,
+    sql: &str,
+    account: AccountId,
+    id: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(sql)
+        .bind(account.0)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Text of a serde enum's wire name (`"partially_shipped"`), for columns that store it.

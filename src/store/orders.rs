@@ -6,17 +6,18 @@
 //! because channels resend orders all the time (overlapping import windows, duplicate webhooks)
 //! and every spurious change would reach webhooks and fulfilment.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::channels::ChannelRow;
-use super::{enum_from_text, enum_text, AccountId, StoreError};
+use super::{account_row, enum_from_text, enum_text, AccountId, StoreError};
 use crate::domain::filters::{next_sync_status, Decision};
 use crate::domain::fulfilment::status_on_reimport;
+use crate::domain::order_changes::{normalised, same_channel_data, same_channel_lines};
 use crate::domain::order_events::event_kind;
 use crate::domain::plugin_rules;
 use crate::domain::PageCursor;
@@ -168,74 +169,6 @@ impl OrderRaw {
             excluded_reason: self.excluded_reason,
         })
     }
-}
-
-/// PostgreSQL keeps microseconds; a channel time with nanoseconds would otherwise never compare
-/// equal to its stored self, and every re-import would look like a change.
-fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
-}
-
-/// The order as it will be stored: times at storage precision, one line per channel line id.
-fn normalised(order: &ChannelOrder) -> ChannelOrder {
-    let mut seen = std::collections::HashSet::new();
-    let lines = order
-        .lines
-        .iter()
-        .filter(|l| seen.insert(l.channel_line_id.clone()))
-        .cloned()
-        .collect();
-    ChannelOrder {
-        placed_at: micros(order.placed_at),
-        paid_at: order.paid_at.map(micros),
-        channel_updated_at: micros(order.channel_updated_at),
-        lines,
-        ..order.clone()
-    }
-}
-
-/// The part of a line the channel owns, keyed for comparison. switchyard's own fields (ids,
-/// product mapping, kit components) are not the channel's data and never count as a change.
-type LineKey<'a> = (&'a Option<String>, &'a str, u32, &'a str, &'a str);
-
-fn channel_lines(lines: &[OrderLine]) -> BTreeMap<&str, LineKey<'_>> {
-    lines
-        .iter()
-        .map(|l| {
-            (
-                l.channel_line_id.as_str(),
-                (
-                    &l.sku,
-                    l.title.as_str(),
-                    l.quantity,
-                    l.unit_price.as_str(),
-                    l.tax.as_str(),
-                ),
-            )
-        })
-        .collect()
-}
-
-/// True when the channel's data of the two orders is the same (lines compared by their channel
-/// line id, in any order).
-fn same_channel_data(stored: &ChannelOrder, incoming: &ChannelOrder) -> bool {
-    let head = |o: &ChannelOrder| {
-        (
-            o.order_number.clone(),
-            o.status,
-            o.currency.clone(),
-            o.totals.clone(),
-            o.customer.clone(),
-            o.shipping_address.clone(),
-            o.billing_address.clone(),
-            o.placed_at,
-            o.paid_at,
-            o.channel_updated_at,
-            o.tags.clone(),
-            o.notes.clone(),
-        )
-    };
-    head(stored) == head(incoming) && channel_lines(&stored.lines) == channel_lines(&incoming.lines)
 }
 
 async fn select_for_update(
@@ -499,7 +432,7 @@ async fn update_existing(
     .unwrap_or_else(|| next_sync_status(Some(current_sync), decision));
     let before = &stored.order.order;
     let data_same = same_channel_data(before, incoming);
-    let lines_same = channel_lines(&before.lines) == channel_lines(&incoming.lines);
+    let lines_same = same_channel_lines(&before.lines, &incoming.lines);
     let changed = !data_same || sync != current_sync || reason != stored.excluded_reason;
     let status_change =
         (before.status != incoming.status).then_some((before.status, incoming.status));
@@ -809,18 +742,14 @@ pub async fn get_order(
     id: i64,
 ) -> Result<Option<StoredOrder>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let raw: Option<OrderRaw> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders o JOIN channels c ON c.id = o.channel_id \
          WHERE o.account_id = $1 AND o.id = $2"
-    ))
-    .bind(account.0)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    Ok(with_lines(&mut conn, vec![raw]).await?.pop())
+    );
+    let raw: Option<OrderRaw> = account_row(&mut *conn, &sql, account, id).await?;
+    Ok(with_lines(&mut conn, raw.into_iter().collect())
+        .await?
+        .pop())
 }
 
 /// Orders by id, whatever their account, as the API shows them, in id order: what the events

@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use super::channels::ChannelRow;
 use super::orders::UpsertOutcome;
 use super::outbox::OutboxItem;
-use super::{enum_text, AccountId, StoreError};
+use super::{account_row, delete_account_row, enum_text, AccountId, StoreError};
 use crate::domain::plugin_rules::{evaluate, Action, Condition, Facts, Rule, RuleStatus};
 use crate::domain::{event_type, Decision};
 use crate::domain::{ChannelOrder, SyncStatus};
@@ -216,13 +216,8 @@ pub async fn get(
     account: AccountId,
     id: i64,
 ) -> Result<Option<RuleRow>, StoreError> {
-    let raw: Option<Raw> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM plugin_rules WHERE account_id = $1 AND id = $2"
-    ))
-    .bind(account.0)
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
+    let sql = format!("SELECT {COLUMNS} FROM plugin_rules WHERE account_id = $1 AND id = $2");
+    let raw: Option<Raw> = account_row(pool, &sql, account, id).await?;
     raw.map(RuleRow::try_from).transpose()
 }
 
@@ -282,12 +277,8 @@ pub async fn update(
 }
 
 pub async fn delete(pool: &PgPool, account: AccountId, id: i64) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM plugin_rules WHERE account_id = $1 AND id = $2")
-        .bind(account.0)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let sql = "DELETE FROM plugin_rules WHERE account_id = $1 AND id = $2";
+    delete_account_row(pool, sql, account, id).await
 }
 
 /// A store's rules for evaluation, in order, with their names. A rule routing to a disabled

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::{AccountId, StoreError};
+use super::{account_row, delete_account_row, AccountId, StoreError};
 use crate::crypto::CredentialsKey;
 use crate::domain::event_type::{Action, Entity, EventType};
 use crate::store::channel_products;
@@ -175,13 +175,8 @@ pub async fn get(
     account: AccountId,
     id: i64,
 ) -> Result<Option<PluginRow>, StoreError> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM plugins WHERE account_id = $1 AND id = $2"
-    ))
-    .bind(account.0)
-    .bind(id)
-    .fetch_optional(pool)
-    .await?)
+    let sql = format!("SELECT {COLUMNS} FROM plugins WHERE account_id = $1 AND id = $2");
+    account_row(pool, &sql, account, id).await
 }
 
 /// Applies a partial update; `None` when the account has no such plugin.
@@ -231,15 +226,12 @@ pub async fn delete(pool: &PgPool, account: AccountId, id: i64) -> Result<Delete
     if !rules.is_empty() {
         return Ok(Deleted::HasRules(rules));
     }
-    let done = sqlx::query("DELETE FROM plugins WHERE account_id = $1 AND id = $2")
-        .bind(account.0)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let sql = "DELETE FROM plugins WHERE account_id = $1 AND id = $2";
+    let deleted = delete_account_row(&mut *tx, sql, account, id).await?;
     tx.commit().await?;
-    Ok(match done.rows_affected() {
-        1 => Deleted::Deleted,
-        _ => Deleted::NotFound,
+    Ok(match deleted {
+        true => Deleted::Deleted,
+        false => Deleted::NotFound,
     })
 }
 

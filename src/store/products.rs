@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use super::channel_products;
 use super::events::{self, Event};
 use super::stock::StockError;
-use super::{is_unique_violation, AccountId, StoreError};
+use super::{account_row, is_unique_violation, AccountId, StoreError};
 use crate::domain::event_type::Action;
 use crate::domain::stock::{
     available_kit, available_product, check_components, ComponentFacts, ProposedComponent,
@@ -168,13 +168,8 @@ async fn get_in(
     account: AccountId,
     id: i64,
 ) -> Result<Option<ProductRow>, StoreError> {
-    let raw: Option<Raw> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM products WHERE account_id = $1 AND id = $2"
-    ))
-    .bind(account.0)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let sql = format!("SELECT {COLUMNS} FROM products WHERE account_id = $1 AND id = $2");
+    let raw: Option<Raw> = account_row(&mut *conn, &sql, account, id).await?;
     match raw {
         Some(raw) => Ok(complete(conn, vec![raw]).await?.pop()),
         None => Ok(None),
@@ -309,12 +304,8 @@ pub async fn update(
 /// Deletes a product that no kit uses. Its ledger goes with it; its listings stay, unmapped.
 pub async fn delete(pool: &PgPool, account: AccountId, id: i64) -> Result<Deleted, StoreError> {
     let mut tx = pool.begin().await?;
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM products WHERE account_id = $1 AND id = $2 FOR UPDATE")
-            .bind(account.0)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let sql = "SELECT id FROM products WHERE account_id = $1 AND id = $2 FOR UPDATE";
+    let exists: Option<(i64,)> = account_row(&mut *tx, sql, account, id).await?;
     if exists.is_none() {
         return Ok(Deleted::NotFound);
     }

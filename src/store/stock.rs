@@ -21,7 +21,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::events::Event;
 use super::outbox::{self, OutboxItem};
-use super::{products, AccountId, StoreError};
+use super::{account_row, products, AccountId, StoreError};
 use crate::domain::event_type::Action;
 use crate::domain::stock::{checked_quantity, delta_to, line_movements, ProductKind};
 use crate::domain::FieldError;
@@ -187,6 +187,62 @@ struct Change<'a> {
     input: &'a str,
 }
 
+impl<'a> Change<'a> {
+    /// The API quantity set to `absolute` (cause `set`).
+    fn set_api(
+        account: Option<AccountId>,
+        product_id: i64,
+        absolute: i64,
+        cause_id: &'a str,
+    ) -> Change<'a> {
+        Change {
+            account,
+            product_id,
+            field: StockField::Api,
+            target: Target::Absolute(absolute),
+            cause_kind: CAUSE_SET,
+            cause_id,
+            input: "api_quantity",
+        }
+    }
+
+    /// The API quantity moved by `delta` (cause `adjustment`, keyed by the request).
+    fn adjust_api(
+        account: Option<AccountId>,
+        product_id: i64,
+        delta: i64,
+        idempotency_key: &'a str,
+    ) -> Change<'a> {
+        Change {
+            account,
+            product_id,
+            field: StockField::Api,
+            target: Target::Delta(delta),
+            cause_kind: CAUSE_ADJUSTMENT,
+            cause_id: idempotency_key,
+            input: "delta",
+        }
+    }
+
+    /// The plugin quantity a plugin reported (cause `plugin_report`, keyed by the report).
+    fn plugin_report(
+        account: Option<AccountId>,
+        product_id: i64,
+        absolute: i64,
+        cause: &'a str,
+    ) -> Change<'a> {
+        Change {
+            account,
+            product_id,
+            field: StockField::Plugin,
+            target: Target::Absolute(absolute),
+            cause_kind: CAUSE_PLUGIN_REPORT,
+            cause_id: cause,
+            input: "plugin_quantity",
+        }
+    }
+}
+
 /// Locks the product, replays a cause already in the ledger, or writes the movement and the
 /// quantity together. The caller owns the transaction.
 async fn change_in_tx(
@@ -344,15 +400,7 @@ pub(super) async fn set_opening_in_tx(
 ) -> Result<StockChange, StockError> {
     change_in_tx(
         conn,
-        &Change {
-            account: None,
-            product_id,
-            field: StockField::Api,
-            target: Target::Absolute(quantity),
-            cause_kind: CAUSE_SET,
-            cause_id: "opening",
-            input: "api_quantity",
-        },
+        &Change::set_api(None, product_id, quantity, "opening"),
     )
     .await
 }
@@ -368,19 +416,8 @@ pub async fn set_api_quantity(
     absolute: i64,
     cause_id: &str,
 ) -> Result<StockChange, StockError> {
-    change(
-        pool,
-        &Change {
-            account: Some(account),
-            product_id,
-            field: StockField::Api,
-            target: Target::Absolute(absolute),
-            cause_kind: CAUSE_SET,
-            cause_id,
-            input: "api_quantity",
-        },
-    )
-    .await
+    let set = Change::set_api(Some(account), product_id, absolute, cause_id);
+    change(pool, &set).await
 }
 
 /// Moves one of the account's products' API quantity by `delta` (cause `adjustment`,
@@ -393,19 +430,8 @@ pub async fn adjust_api_quantity(
     delta: i64,
     idempotency_key: &str,
 ) -> Result<StockChange, StockError> {
-    change(
-        pool,
-        &Change {
-            account: Some(account),
-            product_id,
-            field: StockField::Api,
-            target: Target::Delta(delta),
-            cause_kind: CAUSE_ADJUSTMENT,
-            cause_id: idempotency_key,
-            input: "delta",
-        },
-    )
-    .await
+    let adjust = Change::adjust_api(Some(account), product_id, delta, idempotency_key);
+    change(pool, &adjust).await
 }
 
 /// Sets a product's plugin quantity to what a plugin reported (cause `plugin_report`, `cause`:
@@ -417,19 +443,8 @@ pub async fn set_plugin_quantity(
     absolute: i64,
     cause: &str,
 ) -> Result<StockChange, StockError> {
-    change_in_tx(
-        conn,
-        &Change {
-            account: None,
-            product_id,
-            field: StockField::Plugin,
-            target: Target::Absolute(absolute),
-            cause_kind: CAUSE_PLUGIN_REPORT,
-            cause_id: cause,
-            input: "plugin_quantity",
-        },
-    )
-    .await
+    let report = Change::plugin_report(None, product_id, absolute, cause);
+    change_in_tx(conn, &report).await
 }
 
 /// [`set_plugin_quantity`] for one of the account's products, for the admin API that stands in
@@ -441,19 +456,8 @@ pub async fn set_plugin_quantity_for(
     absolute: i64,
     cause: &str,
 ) -> Result<StockChange, StockError> {
-    change(
-        pool,
-        &Change {
-            account: Some(account),
-            product_id,
-            field: StockField::Plugin,
-            target: Target::Absolute(absolute),
-            cause_kind: CAUSE_PLUGIN_REPORT,
-            cause_id: cause,
-            input: "plugin_quantity",
-        },
-    )
-    .await
+    let report = Change::plugin_report(Some(account), product_id, absolute, cause);
+    change(pool, &report).await
 }
 
 /// One of the account's products' movements, oldest first, after movement `after`; `None` when
@@ -466,12 +470,8 @@ pub async fn movements(
     limit: i64,
 ) -> Result<Option<Vec<Movement>>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM products WHERE account_id = $1 AND id = $2")
-            .bind(account.0)
-            .bind(product_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let sql = "SELECT id FROM products WHERE account_id = $1 AND id = $2";
+    let exists: Option<(i64,)> = account_row(&mut *conn, sql, account, product_id).await?;
     if exists.is_none() {
         return Ok(None);
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::{is_unique_violation, AccountId, StoreError};
+use super::{account_row, is_unique_violation, AccountId, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StoreRow {
@@ -66,13 +66,8 @@ pub async fn get(
     account: AccountId,
     id: i64,
 ) -> Result<Option<StoreRow>, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT id, name, created_at FROM stores WHERE account_id = $1 AND id = $2")
-            .bind(account.0)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?,
-    )
+    let sql = "SELECT id, name, created_at FROM stores WHERE account_id = $1 AND id = $2";
+    account_row(pool, sql, account, id).await
 }
 
 pub async fn rename(

@@ -13,7 +13,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::events::Event;
 use super::outbox::{self, OutboxItem};
-use super::{AccountId, StoreError};
+use super::{account_row, delete_account_row, AccountId, StoreError};
 use crate::crypto::CredentialsKey;
 use crate::jobs::DeliverWebhook;
 
@@ -130,13 +130,8 @@ pub async fn get(
     account: AccountId,
     id: i64,
 ) -> Result<Option<WebhookRow>, StoreError> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM webhooks WHERE account_id = $1 AND id = $2"
-    ))
-    .bind(account.0)
-    .bind(id)
-    .fetch_optional(pool)
-    .await?)
+    let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE account_id = $1 AND id = $2");
+    account_row(pool, &sql, account, id).await
 }
 
 /// One page of a store's webhooks by id.
@@ -193,12 +188,8 @@ pub async fn update(
 }
 
 pub async fn delete(pool: &PgPool, account: AccountId, id: i64) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM webhooks WHERE account_id = $1 AND id = $2")
-        .bind(account.0)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() > 0)
+    let sql = "DELETE FROM webhooks WHERE account_id = $1 AND id = $2";
+    delete_account_row(pool, sql, account, id).await
 }
 
 /// Makes `secret` the signing secret; the one it replaces keeps signing for `grace`.

@@ -19,6 +19,7 @@ use super::store::{fulfillment_id, order_id_for_fulfillment_order, ShopifyStore}
 use crate::faults::InjectedFault;
 use crate::http_util::json;
 use crate::query::Query;
+use crate::store::PlatformStore;
 use crate::timefmt;
 
 pub async fn list_fulfillment_orders(
@@ -214,7 +215,7 @@ pub async fn create(State(store): State<Arc<ShopifyStore>>, body: Bytes) -> Resp
         )
     };
     store.dispatch(outgoing);
-    if store.take_lost_answer() {
+    if store.common.take_lost_answer() {
         return render_fault(InjectedFault::ServerError);
     }
     response

@@ -56,7 +56,7 @@ pub fn router(store: Arc<ShopifyStore>, shutdown: CancellationToken) -> Router {
         .route("/webhooks/{file}", delete(webhooks::delete))
         .route_layer(from_fn_with_state(
             FaultLayer {
-                faults: store.faults.clone(),
+                faults: store.common.faults.clone(),
                 render: errors::render_fault,
                 shutdown,
             },
@@ -64,7 +64,10 @@ pub fn router(store: Arc<ShopifyStore>, shutdown: CancellationToken) -> Router {
         ))
         .route_layer(from_fn_with_state(store.clone(), ratelimit::limit))
         .route_layer(from_fn_with_state(store.clone(), auth::require_token))
-        .route_layer(from_fn_with_state(store.traffic.clone(), traffic::count))
+        .route_layer(from_fn_with_state(
+            store.common.traffic.clone(),
+            traffic::count,
+        ))
         .with_state(store);
     Router::new()
         .nest("/admin/api/{version}", api)

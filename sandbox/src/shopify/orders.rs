@@ -175,11 +175,51 @@ pub fn parse_limit(q: &Query) -> Result<usize, Response> {
 }
 
 /// Rejects filters sent alongside `page_info`, as Shopify does.
-pub fn reject_extra_params(q: &Query) -> Result<(), Response> {
+fn reject_extra_params(q: &Query) -> Result<(), Response> {
     match q.keys().find(|k| !ALLOWED_WITH_PAGE_INFO.contains(k)) {
         Some(extra) => Err(bad_param(extra, &paging::forbidden_with_page_info(extra))),
         None => Ok(()),
     }
+}
+
+/// What a listing request asks for: its page size and the token of the page, and whether that
+/// token came with the request (`page_info`) or is the first page's.
+pub struct PageRequest<F> {
+    pub limit: usize,
+    pub token: PageToken<F>,
+    pub from_token: bool,
+}
+
+/// Reads a listing request: its `limit`, and its `page_info` token (which the request's filters
+/// may not accompany) or else the first page's token, which `first` makes from the filters.
+/// `Err` is the answer to send instead.
+pub fn page_request<F: serde::de::DeserializeOwned>(
+    q: &Query,
+    first: impl FnOnce() -> Result<PageToken<F>, Response>,
+) -> Result<PageRequest<F>, Response> {
+    let limit = parse_limit(q)?;
+    let (token, from_token) = match q.get("page_info") {
+        Some(text) => {
+            reject_extra_params(q)?;
+            let token = paging::decode::<F>(text).ok_or_else(|| bad_param("page_info", INVALID))?;
+            (token, true)
+        }
+        None => (first()?, false),
+    };
+    Ok(PageRequest {
+        limit,
+        token,
+        from_token,
+    })
+}
+
+/// A listing's answer: `{key: items}` with the `Link` header to its neighbours.
+pub fn page_answer(key: &str, items: Vec<Value>, link: Option<String>) -> Response {
+    let mut response = json(StatusCode::OK, &json!({ key: items }));
+    if let Some(link) = link {
+        set_header(&mut response, "link", &link);
+    }
+    response
 }
 
 /// Keeps only the top-level keys named in `fields=a,b`.
@@ -205,38 +245,20 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = Query::parse(raw.as_deref().unwrap_or(""));
-    let limit = match parse_limit(&q) {
-        Ok(limit) => limit,
+    let request = page_request(&q, || {
+        let filters = OrderFilters::from_query(&q, store.ctx.offset_minutes)
+            .map_err(|param| bad_param(param, INVALID))?;
+        let (sort, descending) = sort_order(&q, filters.since_id.is_some())
+            .map_err(|param| bad_param(param, INVALID))?;
+        Ok(PageToken::first(filters, sort, descending))
+    });
+    let PageRequest {
+        limit,
+        token,
+        from_token,
+    } = match request {
+        Ok(request) => request,
         Err(response) => return response,
-    };
-    let (token, from_token) = match q.get("page_info") {
-        Some(text) => {
-            if let Err(response) = reject_extra_params(&q) {
-                return response;
-            }
-            match paging::decode::<OrderFilters>(text) {
-                Some(token) => (token, true),
-                None => return bad_param("page_info", INVALID),
-            }
-        }
-        None => {
-            let filters = match OrderFilters::from_query(&q, store.ctx.offset_minutes) {
-                Ok(f) => f,
-                Err(param) => return bad_param(param, INVALID),
-            };
-            let (sort, descending) = match sort_order(&q, filters.since_id.is_some()) {
-                Ok(s) => s,
-                Err(param) => return bad_param(param, INVALID),
-            };
-            let token = PageToken {
-                filters,
-                sort,
-                descending,
-                backwards: false,
-                cursor: (0, 0),
-            };
-            (token, false)
-        }
     };
     let (orders, link) = {
         let state = store.state();
@@ -265,11 +287,7 @@ pub async fn list(
             paging::link_header(&url, limit, page.previous, page.next),
         )
     };
-    let mut response = json(StatusCode::OK, &json!({ "orders": orders }));
-    if let Some(link) = link {
-        set_header(&mut response, "link", &link);
-    }
-    response
+    page_answer("orders", orders, link)
 }
 
 /// `orders/{id}.json` and `orders/count.json` share a path shape.

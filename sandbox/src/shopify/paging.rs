@@ -21,6 +21,19 @@ pub struct PageToken<F> {
     pub cursor: SortKey,
 }
 
+impl<F> PageToken<F> {
+    /// The token of a listing's first page: its filters and order, from the start.
+    pub fn first(filters: F, sort: SortBy, descending: bool) -> PageToken<F> {
+        PageToken {
+            filters,
+            sort,
+            descending,
+            backwards: false,
+            cursor: (0, 0),
+        }
+    }
+}
+
 pub fn encode<F: Serialize>(token: &PageToken<F>) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(token).unwrap_or_default())
 }

@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 
 use super::errors::{bad_param, json_id, not_found};
 use super::model::Product;
-use super::orders::{parse_limit, reject_extra_params, select_fields};
+use super::orders::{page_answer, page_request, select_fields, PageRequest};
 use super::paging::{self, PageToken};
 use super::store::{ShopState, ShopifyStore};
-use crate::http_util::{json, request_url, set_header};
+use crate::http_util::{json, request_url};
 use crate::orderbook::SortBy;
 use crate::query::Query;
 
@@ -72,40 +72,27 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = Query::parse(raw.as_deref().unwrap_or(""));
-    let limit = match parse_limit(&q) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let (token, from_token) = match q.get("page_info") {
-        Some(text) => {
-            if let Err(r) = reject_extra_params(&q) {
-                return r;
-            }
-            match paging::decode::<ProductFilters>(text) {
-                Some(t) => (t, true),
-                None => return bad_param("page_info", "Invalid value."),
-            }
-        }
-        None => {
-            let since_id = match q.get("since_id").map(str::parse::<u64>) {
-                None => None,
-                Some(Ok(id)) => Some(id),
-                Some(Err(_)) => return bad_param("since_id", "Invalid value."),
-            };
-            let ids = q.get("ids").map(|text| {
-                text.split(',')
-                    .filter_map(|s| s.trim().parse::<u64>().ok())
-                    .collect::<Vec<_>>()
-            });
-            let token = PageToken {
-                filters: ProductFilters { since_id, ids },
-                sort: SortBy::Id,
-                descending: false,
-                backwards: false,
-                cursor: (0, 0),
-            };
-            (token, false)
-        }
+    let request = page_request(&q, || {
+        let since_id = match q.get("since_id").map(str::parse::<u64>) {
+            None => None,
+            Some(Ok(id)) => Some(id),
+            Some(Err(_)) => return Err(bad_param("since_id", "Invalid value.")),
+        };
+        let ids = q.get("ids").map(|text| {
+            text.split(',')
+                .filter_map(|s| s.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        });
+        let filters = ProductFilters { since_id, ids };
+        Ok(PageToken::first(filters, SortBy::Id, false))
+    });
+    let PageRequest {
+        limit,
+        token,
+        from_token,
+    } = match request {
+        Ok(request) => request,
+        Err(response) => return response,
     };
     let state = store.state();
     let filters = &token.filters;
@@ -138,11 +125,8 @@ pub async fn list(
         .map(|p| select_fields(product_json(&store, &state, p), q.get("fields")))
         .collect();
     let url = request_url(&headers, uri.path());
-    let mut response = json(StatusCode::OK, &json!({ "products": products }));
-    if let Some(link) = paging::link_header(&url, limit, page.previous, page.next) {
-        set_header(&mut response, "link", &link);
-    }
-    response
+    let link = paging::link_header(&url, limit, page.previous, page.next);
+    page_answer("products", products, link)
 }
 
 pub async fn get_one(

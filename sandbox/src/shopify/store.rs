@@ -3,9 +3,7 @@
 //! Handlers hold the lock only for in-memory work, never across an await.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -17,14 +15,13 @@ use super::model::{
 use super::ratelimit::LeakyBucket;
 use super::webhooks::{self, Subscription};
 use crate::config::ShopifyStoreConfig;
-use crate::faults::{lock, Faults};
-use crate::generator::{GeneratorConfig, LaterEvent, NewOrder, OrderGenerator};
+use crate::faults::lock;
+use crate::generator::{NewOrder, OrderGenerator};
 use crate::money::{parse_cents, percent_of};
 use crate::orderbook::OrderBook;
-use crate::store::{FulfilledLine, FulfilmentView, Platform, SimStore};
+use crate::store::{Common, FulfilledLine, FulfilmentView, OrderEvent, Platform, PlatformStore};
 use crate::timefmt;
-use crate::traffic::Traffic;
-use crate::webhook_sender::{Delivery, WebhookSender};
+use crate::webhook_sender::WebhookSender;
 
 const ORDER_ID_BASE: u64 = 5_600_000_000_000;
 const LINE_ID_BASE: u64 = 13_500_000_000_000;
@@ -63,11 +60,7 @@ pub struct ShopifyStore {
     pub(crate) base_url: String,
     state: Mutex<ShopState>,
     pub(crate) bucket: Mutex<LeakyBucket>,
-    pub(crate) faults: Arc<Faults>,
-    pub(crate) traffic: Arc<Traffic>,
-    pub(crate) sender: WebhookSender,
-    /// Shipments still to be recorded but answered with a 5xx (see `lose_fulfilment_answers`).
-    lost_fulfilment_answers: AtomicU32,
+    pub(crate) common: Common,
 }
 
 /// A webhook to send once the state lock is released.
@@ -78,18 +71,10 @@ pub(crate) struct Outgoing {
 }
 
 impl ShopifyStore {
-    /// Makes the next `n` fulfillments created be recorded and then answered with a 5xx, as when a
-    /// proxy in front of the platform gives up on an answer the platform went on to commit: the
-    /// client cannot tell this from a failure, and a blind retry would ship twice.
+    /// Makes the next `n` fulfillments created be recorded and then answered with a 5xx (see
+    /// [`Common::lose_fulfilment_answers`]).
     pub fn lose_fulfilment_answers(&self, n: u32) {
-        self.lost_fulfilment_answers.fetch_add(n, Ordering::SeqCst);
-    }
-
-    /// True (once per lost answer) when the shipment just recorded is to be answered with a 5xx.
-    pub(crate) fn take_lost_answer(&self) -> bool {
-        self.lost_fulfilment_answers
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+        self.common.lose_fulfilment_answers(n);
     }
 
     /// `prefix` is where the shop is mounted (e.g. `/shopify/acme`); `base_url` its absolute form.
@@ -177,12 +162,15 @@ impl ShopifyStore {
                 f64::from(config.bucket_capacity),
                 config.leak_per_second,
             )),
-            faults: Arc::new(Faults::new(config.faults.clone(), config.generator.seed)),
-            traffic: Arc::new(Traffic::new(prefix)),
+            common: Common::new(
+                &config.name,
+                config.faults.clone(),
+                config.generator.seed,
+                prefix,
+                sender,
+            ),
             state: Mutex::new(state),
-            sender,
             config,
-            lost_fulfilment_answers: AtomicU32::new(0),
         }
     }
 
@@ -217,41 +205,6 @@ impl ShopifyStore {
     /// Renders an order as the API does.
     pub fn order_value(&self, order: &Order) -> Value {
         order.to_json(&self.ctx)
-    }
-
-    /// Renders `(topic, order id)` events for the subscribed addresses, under the lock.
-    pub(crate) fn outgoing(
-        &self,
-        state: &ShopState,
-        events: &[(&'static str, u64)],
-    ) -> Vec<Outgoing> {
-        let mut out = Vec::new();
-        for (topic, id) in events {
-            let subs: Vec<&Subscription> = state
-                .subscriptions
-                .iter()
-                .filter(|s| s.topic == *topic)
-                .collect();
-            if subs.is_empty() {
-                continue;
-            }
-            let Some(order) = state.orders.get(*id) else {
-                continue;
-            };
-            let body = serde_json::to_vec(&order.to_json(&self.ctx)).unwrap_or_default();
-            for sub in subs {
-                out.push(Outgoing {
-                    topic,
-                    address: sub.address.clone(),
-                    body: body.clone(),
-                });
-            }
-        }
-        out
-    }
-
-    pub(crate) fn dispatch(&self, outgoing: Vec<Outgoing>) {
-        webhooks::send_all(self, outgoing);
     }
 }
 
@@ -420,28 +373,80 @@ impl ShopState {
     }
 }
 
-impl SimStore for ShopifyStore {
-    fn name(&self) -> &str {
-        &self.config.name
+impl PlatformStore for ShopifyStore {
+    type State = ShopState;
+    type Order = Order;
+    type Outgoing = Outgoing;
+
+    const PLATFORM: Platform = Platform::Shopify;
+    const CREATED: &'static str = "orders/create";
+    const UPDATED: &'static [&'static str] = &["orders/updated"];
+    const CANCELLED: &'static [&'static str] = &["orders/cancelled", "orders/updated"];
+
+    fn common(&self) -> &Common {
+        &self.common
     }
 
-    fn platform(&self) -> Platform {
-        Platform::Shopify
+    fn state(&self) -> MutexGuard<'_, ShopState> {
+        lock(&self.state)
     }
 
-    fn faults(&self) -> &Faults {
-        &self.faults
+    fn generator(state: &mut ShopState) -> &mut OrderGenerator {
+        &mut state.generator
     }
 
-    fn traffic(&self) -> &Traffic {
-        &self.traffic
+    fn orders(state: &ShopState) -> &OrderBook<Order> {
+        &state.orders
     }
 
-    fn webhook_deliveries(&self) -> Vec<Delivery> {
-        self.sender.deliveries()
+    fn render(&self, order: &Order) -> Value {
+        order.to_json(&self.ctx)
     }
 
-    fn stock_by_sku(&self) -> BTreeMap<String, i64> {
+    fn add_order(&self, state: &mut ShopState, new: NewOrder, now: DateTime<Utc>) -> Option<u64> {
+        state.add_order(new, now)
+    }
+
+    fn update_in(state: &mut ShopState, id: u64, now: DateTime<Utc>) -> bool {
+        state.update_order(id, now)
+    }
+
+    fn cancel_in(state: &mut ShopState, id: u64, now: DateTime<Utc>) -> bool {
+        state.cancel_order(id, now)
+    }
+
+    /// Renders `(topic, order id)` events for the subscribed addresses, under the lock.
+    fn outgoing(&self, state: &ShopState, events: &[OrderEvent]) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for (topic, id) in events {
+            let subs: Vec<&Subscription> = state
+                .subscriptions
+                .iter()
+                .filter(|s| s.topic == *topic)
+                .collect();
+            if subs.is_empty() {
+                continue;
+            }
+            let Some(order) = state.orders.get(*id) else {
+                continue;
+            };
+            let body = serde_json::to_vec(&self.render(order)).unwrap_or_default();
+            for sub in subs {
+                out.push(Outgoing {
+                    topic,
+                    address: sub.address.clone(),
+                    body: body.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    fn dispatch(&self, outgoing: Vec<Outgoing>) {
+        webhooks::send_all(self, outgoing);
+    }
+
+    fn stock_levels(&self) -> BTreeMap<String, i64> {
         let state = self.state();
         let mut out = BTreeMap::new();
         for p in &state.products {
@@ -457,7 +462,7 @@ impl SimStore for ShopifyStore {
         out
     }
 
-    fn set_stock(&self, sku: &str, quantity: i64) -> bool {
+    fn set_stock_level(&self, sku: &str, quantity: i64) -> bool {
         let mut state = self.state();
         let location = state.primary_location();
         let Some(item) = state.variant_by_sku(sku).map(|(_, v)| v.inventory_item_id) else {
@@ -467,7 +472,7 @@ impl SimStore for ShopifyStore {
         true
     }
 
-    fn fulfilments(&self) -> Vec<FulfilmentView> {
+    fn fulfilment_views(&self) -> Vec<FulfilmentView> {
         let state = self.state();
         let mut out = Vec::new();
         for order in state.orders.iter() {
@@ -500,112 +505,7 @@ impl SimStore for ShopifyStore {
         out
     }
 
-    fn order_count(&self) -> usize {
-        self.state().orders.len()
-    }
-
-    fn orders_json(&self, offset: usize, limit: usize) -> Vec<Value> {
-        let state = self.state();
-        state
-            .orders
-            .iter()
-            .rev()
-            .skip(offset)
-            .take(limit)
-            .map(|o| o.to_json(&self.ctx))
-            .collect()
-    }
-
-    fn order_json(&self, id: u64) -> Option<Value> {
-        self.state().orders.get(id).map(|o| o.to_json(&self.ctx))
-    }
-
-    fn create_orders(&self, n: usize) -> Vec<u64> {
-        let now = timefmt::now();
-        let mut ids = Vec::with_capacity(n);
-        let outgoing = {
-            let mut state = self.state();
-            let mut events = Vec::new();
-            for _ in 0..n {
-                let new = state.generator.next_order();
-                if let Some(id) = state.add_order(new, now) {
-                    ids.push(id);
-                    events.push(("orders/create", id));
-                }
-                for event in state.generator.later_events() {
-                    match event {
-                        LaterEvent::Update { pick } => {
-                            if let Some(id) = state.orders.nth_created(pick) {
-                                if state.update_order(id, now) {
-                                    events.push(("orders/updated", id));
-                                }
-                            }
-                        }
-                        LaterEvent::Cancel { pick } => {
-                            if let Some(id) = state.orders.nth_created(pick) {
-                                if state.cancel_order(id, now) {
-                                    events.push(("orders/cancelled", id));
-                                    events.push(("orders/updated", id));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            self.outgoing(&state, &events)
-        };
-        self.dispatch(outgoing);
-        ids
-    }
-
-    fn update_order(&self, id: u64) -> bool {
-        let now = timefmt::now();
-        let (done, outgoing) = {
-            let mut state = self.state();
-            let done = state.update_order(id, now);
-            let out = if done {
-                self.outgoing(&state, &[("orders/updated", id)])
-            } else {
-                Vec::new()
-            };
-            (done, out)
-        };
-        self.dispatch(outgoing);
-        done
-    }
-
-    fn cancel_order(&self, id: u64) -> bool {
-        let now = timefmt::now();
-        let (done, outgoing) = {
-            let mut state = self.state();
-            let done = state.cancel_order(id, now);
-            let out = if done {
-                self.outgoing(&state, &[("orders/cancelled", id), ("orders/updated", id)])
-            } else {
-                Vec::new()
-            };
-            (done, out)
-        };
-        self.dispatch(outgoing);
-        done
-    }
-
-    fn tick(&self, elapsed: Duration) {
-        let due = self.state().generator.due(elapsed);
-        if due > 0 {
-            self.create_orders(due);
-        }
-    }
-
-    fn generator_config(&self) -> GeneratorConfig {
-        self.state().generator.config().clone()
-    }
-
-    fn set_generator_config(&self, config: GeneratorConfig) {
-        self.state().generator.set_config(config);
-    }
-
-    fn register_webhook(&self, topic: &str, address: &str) -> Result<Value, String> {
+    fn subscribe(&self, topic: &str, address: &str) -> Result<Value, String> {
         webhooks::register(self, topic, address).map(|sub| sub.to_json(&self.ctx))
     }
 }

@@ -19,7 +19,7 @@ use super::model::ShopContext;
 use super::store::{Outgoing, ShopifyStore};
 use crate::http_util::json;
 use crate::timefmt;
-use crate::webhook_sender::hmac_sha256_base64;
+use crate::webhook_sender::{hmac_sha256_base64, take_ids};
 
 /// Topics the simulator emits.
 pub const TOPICS: &[&str] = &[
@@ -181,12 +181,7 @@ pub fn send_all(store: &ShopifyStore, outgoing: Vec<Outgoing>) {
     if outgoing.is_empty() {
         return;
     }
-    let base = {
-        let mut state = store.state();
-        let base = state.webhook_seq;
-        state.webhook_seq += outgoing.len() as u64;
-        base
-    };
+    let base = take_ids(&mut store.state().webhook_seq, outgoing.len());
     for (i, out) in outgoing.into_iter().enumerate() {
         let id = webhook_id(store.domain(), base + i as u64);
         let signature = hmac_sha256_base64(store.app_secret().as_bytes(), &out.body);
@@ -209,6 +204,7 @@ pub fn send_all(store: &ShopifyStore, outgoing: Vec<Outgoing>) {
             ),
         ];
         store
+            .common
             .sender
             .send(id, out.topic, &out.address, headers, Bytes::from(out.body));
     }

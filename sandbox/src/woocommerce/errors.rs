@@ -43,6 +43,11 @@ pub fn invalid_id(code: &str) -> Response {
     error(StatusCode::NOT_FOUND, code, "Invalid ID.")
 }
 
+/// The 404 of an order's notes or trackings when the order does not exist.
+pub fn invalid_order_id() -> Response {
+    invalid_id("woocommerce_rest_order_invalid_id")
+}
+
 pub fn no_route() -> Response {
     error(
         StatusCode::NOT_FOUND,

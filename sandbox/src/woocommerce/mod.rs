@@ -69,14 +69,17 @@ pub fn router(store: Arc<WooStore>, shutdown: CancellationToken) -> Router {
         )
         .route_layer(from_fn_with_state(
             FaultLayer {
-                faults: store.faults.clone(),
+                faults: store.common.faults.clone(),
                 render: errors::render_fault,
                 shutdown,
             },
             faults::inject,
         ))
         .route_layer(from_fn_with_state(store.clone(), auth::authenticate))
-        .route_layer(from_fn_with_state(store.traffic.clone(), traffic::count))
+        .route_layer(from_fn_with_state(
+            store.common.traffic.clone(),
+            traffic::count,
+        ))
         .with_state(store);
     api.fallback(|| async { errors::no_route() })
 }

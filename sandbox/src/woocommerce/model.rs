@@ -292,6 +292,40 @@ pub struct Product {
     pub details: ProductDetails,
 }
 
+/// A stock change as a `PUT` of a product or a variation (or a merchant's edit) asks for it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StockUpdate {
+    pub manage_stock: Option<bool>,
+    pub stock_quantity: Option<i64>,
+}
+
+impl StockUpdate {
+    /// Applies the change to stock fields, as WooCommerce does: `stock_quantity` only counts
+    /// where stock is managed.
+    fn apply(&self, manage_stock: &mut bool, stock_quantity: &mut Option<i64>) {
+        if let Some(m) = self.manage_stock {
+            *manage_stock = m;
+        }
+        if let (Some(q), true) = (self.stock_quantity, *manage_stock) {
+            *stock_quantity = Some(q);
+        }
+    }
+}
+
+impl Product {
+    pub fn update_stock(&mut self, update: StockUpdate, now: DateTime<Utc>) {
+        update.apply(&mut self.manage_stock, &mut self.stock_quantity);
+        self.updated_at = now;
+    }
+}
+
+impl Variation {
+    pub fn update_stock(&mut self, update: StockUpdate, now: DateTime<Utc>) {
+        update.apply(&mut self.manage_stock, &mut self.stock_quantity);
+        self.updated_at = now;
+    }
+}
+
 fn stock_status(manage: bool, qty: Option<i64>) -> &'static str {
     match (manage, qty) {
         (true, Some(q)) if q <= 0 => "outofstock",

@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::errors::{error, invalid_id, missing_param};
+use super::errors::{invalid_order_id, missing_param};
 use super::model::Note;
-use super::orders::order_id;
-use super::params::{as_bool, as_text, body_fields};
+use super::orders::{order_id, order_part};
+use super::params::{as_bool, body_fields, text_field};
 use super::store::WooStore;
 use crate::http_util::json;
 use crate::timefmt;
@@ -21,12 +21,9 @@ pub async fn list(
     State(store): State<Arc<WooStore>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let state = store.state();
-    let Some(order) = order_id(&params).and_then(|id| state.orders.get(id)) else {
-        return invalid_id("woocommerce_rest_order_invalid_id");
-    };
-    let notes: Vec<Value> = order.notes.iter().rev().map(Note::to_json).collect();
-    json(StatusCode::OK, &Value::Array(notes))
+    order_part(&store, &params, |order| {
+        Value::Array(order.notes.iter().rev().map(Note::to_json).collect())
+    })
 }
 
 pub async fn create(
@@ -35,18 +32,11 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(fields) = body_fields(&headers, &body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "rest_invalid_json",
-            "Invalid JSON body passed.",
-        );
+    let fields = match body_fields(&headers, &body) {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
     };
-    let Some(text) = fields
-        .get("note")
-        .and_then(as_text)
-        .filter(|t| !t.is_empty())
-    else {
+    let Some(text) = text_field(&fields, "note") else {
         return missing_param("note");
     };
     let customer_note = fields
@@ -58,11 +48,11 @@ pub async fn create(
         .and_then(as_bool)
         .unwrap_or(false);
     let Some(id) = order_id(&params) else {
-        return invalid_id("woocommerce_rest_order_invalid_id");
+        return invalid_order_id();
     };
     let mut state = store.state();
     if state.orders.get(id).is_none() {
-        return invalid_id("woocommerce_rest_order_invalid_id");
+        return invalid_order_id();
     }
     state.next_note_id += 1;
     let note = Note {

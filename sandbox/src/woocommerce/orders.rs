@@ -11,13 +11,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::errors::{invalid_id, invalid_param};
+use super::errors::{invalid_id, invalid_order_id, invalid_param};
 use super::model::{Order, SITE_OFFSET, STATUSES};
-use super::params::{as_bool, as_text, body_fields};
+use super::params::{as_bool, as_text, body_fields, id_param};
 use super::store::WooStore;
 use crate::http_util::{json, request_url, set_header};
 use crate::orderbook::SortBy;
 use crate::query::{Query, QueryValue};
+use crate::store::PlatformStore;
 use crate::timefmt;
 
 /// Reads `page` and `per_page` (default 10, 1..=100).
@@ -133,7 +134,8 @@ fn date(q: &Query, name: &'static str) -> Result<Option<i64>, Response> {
     }
 }
 
-fn ids(q: &Query, name: &'static str) -> Option<Vec<u64>> {
+/// A comma-separated list of ids (`include`, `exclude`); ids that do not parse are skipped.
+pub fn ids(q: &Query, name: &str) -> Option<Vec<u64>> {
     q.get(name).map(|text| {
         text.split(',')
             .filter_map(|s| s.trim().parse().ok())
@@ -240,7 +242,21 @@ pub async fn list(
 }
 
 pub fn order_id(params: &HashMap<String, String>) -> Option<u64> {
-    params.get("id").and_then(|s| s.parse().ok())
+    id_param(params, "id")
+}
+
+/// 200 with what `read` makes of the order the path names (its notes, its trackings), or the
+/// 404 of an unknown order.
+pub fn order_part(
+    store: &WooStore,
+    params: &HashMap<String, String>,
+    read: impl FnOnce(&Order) -> Value,
+) -> Response {
+    let state = store.state();
+    match order_id(params).and_then(|id| state.orders.get(id)) {
+        Some(order) => json(StatusCode::OK, &read(order)),
+        None => invalid_order_id(),
+    }
 }
 
 pub async fn get_one(
@@ -270,12 +286,9 @@ pub async fn update(
     let Some(id) = order_id(&params) else {
         return invalid_id("woocommerce_rest_shop_order_invalid_id");
     };
-    let Ok(fields) = body_fields(&headers, &body) else {
-        return super::errors::error(
-            StatusCode::BAD_REQUEST,
-            "rest_invalid_json",
-            "Invalid JSON body passed.",
-        );
+    let fields = match body_fields(&headers, &body) {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
     };
     let status = fields.get("status").and_then(as_text);
     if let Some(s) = &status {

@@ -1,9 +1,13 @@
 //! Request parameters as WordPress merges them: the query string, and a body sent either as JSON or
 //! as a form. Handlers read named fields from the result whichever way the client sent them.
 
-use axum::http::{header, HeaderMap};
+use std::collections::HashMap;
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
 use serde_json::{Map, Value};
 
+use super::errors::error;
 use crate::query::{Query, QueryValue};
 
 fn to_json(value: &QueryValue) -> Value {
@@ -22,8 +26,9 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
 }
 
-/// The body's fields; `Err` for a body that claims JSON and is not a JSON object.
-pub fn body_fields(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ()> {
+/// The body's fields; WordPress's `rest_invalid_json` answer for a body that claims JSON and
+/// is not a JSON object.
+pub fn body_fields(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Response> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(Map::new());
     }
@@ -37,8 +42,22 @@ pub fn body_fields(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(()),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            "rest_invalid_json",
+            "Invalid JSON body passed.",
+        )),
     }
+}
+
+/// The field `name` as text, when given and not empty.
+pub fn text_field(fields: &Map<String, Value>, name: &str) -> Option<String> {
+    fields.get(name).and_then(as_text).filter(|t| !t.is_empty())
+}
+
+/// A WooCommerce id from the path parameter `name`.
+pub fn id_param(params: &HashMap<String, String>, name: &str) -> Option<u64> {
+    params.get(name).and_then(|s| s.parse().ok())
 }
 
 /// Reads an integer the way the WP REST schema coerces one (numbers or numeric strings).

@@ -11,17 +11,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use super::errors::{error, invalid_id, invalid_param};
-use super::orders::{list_response, paging};
-use super::params::{as_bool, as_int, body_fields};
+use super::errors::{invalid_id, invalid_param};
+use super::model::StockUpdate;
+use super::orders::{ids, list_response, paging};
+use super::params::{as_bool, as_int, body_fields, id_param};
 use super::store::WooStore;
 use crate::http_util::{json, request_url};
 use crate::query::Query;
 use crate::timefmt;
-
-fn id_param(params: &HashMap<String, String>, name: &str) -> Option<u64> {
-    params.get(name).and_then(|s| s.parse().ok())
-}
 
 pub async fn list(
     State(store): State<Arc<WooStore>>,
@@ -37,9 +34,7 @@ pub async fn list(
     let sku = q
         .get("sku")
         .map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>());
-    let include: Option<Vec<u64>> = q
-        .get("include")
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect());
+    let include = ids(&q, "include");
     let ascending = q.get("order") == Some("asc");
     let state = store.state();
     let mut matching: Vec<&super::model::Product> = state
@@ -81,14 +76,8 @@ pub async fn get_one(
 }
 
 /// Parses `{manage_stock, stock_quantity}` from a body.
-fn stock_fields(headers: &HeaderMap, body: &[u8]) -> Result<(Option<bool>, Option<i64>), Response> {
-    let fields: Map<String, Value> = body_fields(headers, body).map_err(|_| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "rest_invalid_json",
-            "Invalid JSON body passed.",
-        )
-    })?;
+fn stock_fields(headers: &HeaderMap, body: &[u8]) -> Result<StockUpdate, Response> {
+    let fields: Map<String, Value> = body_fields(headers, body)?;
     let manage = match fields.get("manage_stock") {
         None => None,
         Some(v) => Some(as_bool(v).ok_or_else(|| {
@@ -109,7 +98,10 @@ fn stock_fields(headers: &HeaderMap, body: &[u8]) -> Result<(Option<bool>, Optio
             )
         })?),
     };
-    Ok((manage, quantity))
+    Ok(StockUpdate {
+        manage_stock: manage,
+        stock_quantity: quantity,
+    })
 }
 
 pub async fn update(
@@ -118,8 +110,8 @@ pub async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (manage, quantity) = match stock_fields(&headers, &body) {
-        Ok(f) => f,
+    let update = match stock_fields(&headers, &body) {
+        Ok(update) => update,
         Err(r) => return r,
     };
     let now = timefmt::now();
@@ -129,13 +121,7 @@ pub async fn update(
     else {
         return invalid_id("woocommerce_rest_product_invalid_id");
     };
-    if let Some(m) = manage {
-        p.manage_stock = m;
-    }
-    if let (Some(q), true) = (quantity, p.manage_stock) {
-        p.stock_quantity = Some(q);
-    }
-    p.updated_at = now;
+    p.update_stock(update, now);
     json(StatusCode::OK, &p.to_json(&store.base_url))
 }
 
@@ -190,8 +176,8 @@ pub async fn update_variation(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (manage, quantity) = match stock_fields(&headers, &body) {
-        Ok(f) => f,
+    let update = match stock_fields(&headers, &body) {
+        Ok(update) => update,
         Err(r) => return r,
     };
     let now = timefmt::now();
@@ -205,13 +191,7 @@ pub async fn update_variation(
     let Some(v) = p.variations.iter_mut().find(|v| v.id == vid) else {
         return invalid_id("woocommerce_rest_product_variation_invalid_id");
     };
-    if let Some(m) = manage {
-        v.manage_stock = m;
-    }
-    if let (Some(q), true) = (quantity, v.manage_stock) {
-        v.stock_quantity = Some(q);
-    }
-    v.updated_at = now;
+    v.update_stock(update, now);
     let v = v.clone();
     json(StatusCode::OK, &p.variation_json(&v, &store.base_url))
 }

@@ -3,25 +3,24 @@
 //! is taken when an order enters processing, completed or on-hold, and returned on cancel).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::model::{holds_stock, status_label, Line, Note, Order, Product, Tracking, Variation};
+use super::model::{
+    holds_stock, status_label, Line, Note, Order, Product, StockUpdate, Tracking, Variation,
+};
 use super::oauth::NonceLog;
 use super::webhooks::{self, Subscription};
 use crate::config::WooStoreConfig;
-use crate::faults::{lock, Faults};
-use crate::generator::{GeneratorConfig, LaterEvent, NewOrder, OrderGenerator};
+use crate::faults::lock;
+use crate::generator::{NewOrder, OrderGenerator};
 use crate::money::{parse_cents, percent_of};
 use crate::orderbook::OrderBook;
-use crate::store::{FulfilmentView, Platform, SimStore};
+use crate::store::{Common, FulfilmentView, OrderEvent, Platform, PlatformStore};
 use crate::timefmt;
-use crate::traffic::Traffic;
-use crate::webhook_sender::{Delivery, WebhookSender};
+use crate::webhook_sender::WebhookSender;
 
 const FIRST_ORDER_ID: u64 = 1200;
 
@@ -43,11 +42,7 @@ pub struct WooStore {
     pub(crate) config: WooStoreConfig,
     pub(crate) base_url: String,
     state: Mutex<WooState>,
-    pub(crate) faults: Arc<Faults>,
-    pub(crate) traffic: Arc<Traffic>,
-    pub(crate) sender: WebhookSender,
-    /// Shipments still to be recorded but answered with a 5xx (see `lose_fulfilment_answers`).
-    lost_fulfilment_answers: AtomicU32,
+    pub(crate) common: Common,
 }
 
 /// A webhook to send once the lock is released.
@@ -60,18 +55,10 @@ pub(crate) struct Outgoing {
 }
 
 impl WooStore {
-    /// Makes the next `n` shipment trackings created be recorded and then answered with a 5xx, as when a
-    /// proxy in front of the platform gives up on an answer the platform went on to commit: the
-    /// client cannot tell this from a failure, and a blind retry would ship twice.
+    /// Makes the next `n` shipment trackings created be recorded and then answered with a 5xx
+    /// (see [`Common::lose_fulfilment_answers`]).
     pub fn lose_fulfilment_answers(&self, n: u32) {
-        self.lost_fulfilment_answers.fetch_add(n, Ordering::SeqCst);
-    }
-
-    /// True (once per lost answer) when the shipment just recorded is to be answered with a 5xx.
-    pub(crate) fn take_lost_answer(&self) -> bool {
-        self.lost_fulfilment_answers
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+        self.common.lose_fulfilment_answers(n);
     }
 
     pub fn new(
@@ -137,13 +124,16 @@ impl WooStore {
             webhook_seq: 0,
         };
         WooStore {
-            faults: Arc::new(Faults::new(config.faults.clone(), config.generator.seed)),
-            traffic: Arc::new(Traffic::new(prefix)),
+            common: Common::new(
+                &config.name,
+                config.faults.clone(),
+                config.generator.seed,
+                prefix,
+                sender,
+            ),
             state: Mutex::new(state),
             base_url,
-            sender,
             config,
-            lost_fulfilment_answers: AtomicU32::new(0),
         }
     }
 
@@ -167,42 +157,6 @@ impl WooStore {
 
     pub(crate) fn state(&self) -> MutexGuard<'_, WooState> {
         lock(&self.state)
-    }
-
-    pub(crate) fn outgoing(
-        &self,
-        state: &WooState,
-        events: &[(&'static str, u64)],
-    ) -> Vec<Outgoing> {
-        let mut out = Vec::new();
-        for (topic, id) in events {
-            let subs: Vec<&Subscription> = state
-                .subscriptions
-                .iter()
-                .filter(|s| s.active && s.topic == *topic)
-                .collect();
-            if subs.is_empty() {
-                continue;
-            }
-            let Some(order) = state.orders.get(*id) else {
-                continue;
-            };
-            let body = serde_json::to_vec(&order.to_json(&self.base_url)).unwrap_or_default();
-            for sub in subs {
-                out.push(Outgoing {
-                    topic,
-                    webhook_id: sub.id,
-                    address: sub.delivery_url.clone(),
-                    secret: sub.secret.clone(),
-                    body: body.clone(),
-                });
-            }
-        }
-        out
-    }
-
-    pub(crate) fn dispatch(&self, outgoing: Vec<Outgoing>) {
-        webhooks::send_all(self, outgoing);
     }
 }
 
@@ -387,28 +341,81 @@ impl WooState {
     }
 }
 
-impl SimStore for WooStore {
-    fn name(&self) -> &str {
-        &self.config.name
+impl PlatformStore for WooStore {
+    type State = WooState;
+    type Order = Order;
+    type Outgoing = Outgoing;
+
+    const PLATFORM: Platform = Platform::WooCommerce;
+    const CREATED: &'static str = "order.created";
+    const UPDATED: &'static [&'static str] = &["order.updated"];
+    const CANCELLED: &'static [&'static str] = &["order.updated"];
+
+    fn common(&self) -> &Common {
+        &self.common
     }
 
-    fn platform(&self) -> Platform {
-        Platform::WooCommerce
+    fn state(&self) -> MutexGuard<'_, WooState> {
+        lock(&self.state)
     }
 
-    fn faults(&self) -> &Faults {
-        &self.faults
+    fn generator(state: &mut WooState) -> &mut OrderGenerator {
+        &mut state.generator
     }
 
-    fn traffic(&self) -> &Traffic {
-        &self.traffic
+    fn orders(state: &WooState) -> &OrderBook<Order> {
+        &state.orders
     }
 
-    fn webhook_deliveries(&self) -> Vec<Delivery> {
-        self.sender.deliveries()
+    fn render(&self, order: &Order) -> Value {
+        order.to_json(&self.base_url)
     }
 
-    fn stock_by_sku(&self) -> BTreeMap<String, i64> {
+    fn add_order(&self, state: &mut WooState, new: NewOrder, now: DateTime<Utc>) -> Option<u64> {
+        state.add_order(new, &self.config.currency, now)
+    }
+
+    fn update_in(state: &mut WooState, id: u64, now: DateTime<Utc>) -> bool {
+        update(state, id, now)
+    }
+
+    fn cancel_in(state: &mut WooState, id: u64, now: DateTime<Utc>) -> bool {
+        cancellable(state, id) && state.set_status(id, "cancelled", now)
+    }
+
+    fn outgoing(&self, state: &WooState, events: &[OrderEvent]) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for (topic, id) in events {
+            let subs: Vec<&Subscription> = state
+                .subscriptions
+                .iter()
+                .filter(|s| s.active && s.topic == *topic)
+                .collect();
+            if subs.is_empty() {
+                continue;
+            }
+            let Some(order) = state.orders.get(*id) else {
+                continue;
+            };
+            let body = serde_json::to_vec(&self.render(order)).unwrap_or_default();
+            for sub in subs {
+                out.push(Outgoing {
+                    topic,
+                    webhook_id: sub.id,
+                    address: sub.delivery_url.clone(),
+                    secret: sub.secret.clone(),
+                    body: body.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    fn dispatch(&self, outgoing: Vec<Outgoing>) {
+        webhooks::send_all(self, outgoing);
+    }
+
+    fn stock_levels(&self) -> BTreeMap<String, i64> {
         let state = self.state();
         let mut out = BTreeMap::new();
         for p in &state.products {
@@ -423,7 +430,7 @@ impl SimStore for WooStore {
         out
     }
 
-    fn set_stock(&self, sku: &str, quantity: i64) -> bool {
+    fn set_stock_level(&self, sku: &str, quantity: i64) -> bool {
         let mut state = self.state();
         let now = timefmt::now();
         let Some((product_id, variation_id)) = state.find_sku(sku) else {
@@ -432,19 +439,19 @@ impl SimStore for WooStore {
         let Some(p) = state.products.iter_mut().find(|p| p.id == product_id) else {
             return false;
         };
+        let update = StockUpdate {
+            manage_stock: Some(true),
+            stock_quantity: Some(quantity),
+        };
         if variation_id == 0 {
-            p.manage_stock = true;
-            p.stock_quantity = Some(quantity);
-            p.updated_at = now;
+            p.update_stock(update, now);
         } else if let Some(v) = p.variations.iter_mut().find(|v| v.id == variation_id) {
-            v.manage_stock = true;
-            v.stock_quantity = Some(quantity);
-            v.updated_at = now;
+            v.update_stock(update, now);
         }
         true
     }
 
-    fn fulfilments(&self) -> Vec<FulfilmentView> {
+    fn fulfilment_views(&self) -> Vec<FulfilmentView> {
         let state = self.state();
         let mut out = Vec::new();
         for order in state.orders.iter() {
@@ -464,115 +471,7 @@ impl SimStore for WooStore {
         out
     }
 
-    fn order_count(&self) -> usize {
-        self.state().orders.len()
-    }
-
-    fn orders_json(&self, offset: usize, limit: usize) -> Vec<Value> {
-        let state = self.state();
-        state
-            .orders
-            .iter()
-            .rev()
-            .skip(offset)
-            .take(limit)
-            .map(|o| o.to_json(&self.base_url))
-            .collect()
-    }
-
-    fn order_json(&self, id: u64) -> Option<Value> {
-        self.state()
-            .orders
-            .get(id)
-            .map(|o| o.to_json(&self.base_url))
-    }
-
-    fn create_orders(&self, n: usize) -> Vec<u64> {
-        let now = timefmt::now();
-        let mut ids = Vec::with_capacity(n);
-        let outgoing = {
-            let mut state = self.state();
-            let mut events = Vec::new();
-            for _ in 0..n {
-                let new = state.generator.next_order();
-                if let Some(id) = state.add_order(new, &self.config.currency, now) {
-                    ids.push(id);
-                    events.push(("order.created", id));
-                }
-                for event in state.generator.later_events() {
-                    match event {
-                        LaterEvent::Update { pick } => {
-                            if let Some(id) = state.orders.nth_created(pick) {
-                                if update(&mut state, id, now) {
-                                    events.push(("order.updated", id));
-                                }
-                            }
-                        }
-                        LaterEvent::Cancel { pick } => {
-                            if let Some(id) = state.orders.nth_created(pick) {
-                                if cancellable(&state, id) && state.set_status(id, "cancelled", now)
-                                {
-                                    events.push(("order.updated", id));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            self.outgoing(&state, &events)
-        };
-        self.dispatch(outgoing);
-        ids
-    }
-
-    fn update_order(&self, id: u64) -> bool {
-        let now = timefmt::now();
-        let (done, outgoing) = {
-            let mut state = self.state();
-            let done = update(&mut state, id, now);
-            let out = if done {
-                self.outgoing(&state, &[("order.updated", id)])
-            } else {
-                Vec::new()
-            };
-            (done, out)
-        };
-        self.dispatch(outgoing);
-        done
-    }
-
-    fn cancel_order(&self, id: u64) -> bool {
-        let now = timefmt::now();
-        let (done, outgoing) = {
-            let mut state = self.state();
-            let done = cancellable(&state, id) && state.set_status(id, "cancelled", now);
-            let out = if done {
-                self.outgoing(&state, &[("order.updated", id)])
-            } else {
-                Vec::new()
-            };
-            (done, out)
-        };
-        self.dispatch(outgoing);
-        done
-    }
-
-    fn tick(&self, elapsed: Duration) {
-        let due = self.state().generator.due(elapsed);
-        if due > 0 {
-            self.create_orders(due);
-        }
-    }
-
-    fn generator_config(&self) -> GeneratorConfig {
-        self.state().generator.config().clone()
-    }
-
-    fn set_generator_config(&self, config: GeneratorConfig) {
-        self.state().generator.set_config(config);
-    }
-
-    fn register_webhook(&self, topic: &str, address: &str) -> Result<Value, String> {
+    fn subscribe(&self, topic: &str, address: &str) -> Result<Value, String> {
         webhooks::register(self, topic, address, None, None).map(|sub| sub.to_json(&self.base_url))
     }
 }

@@ -12,10 +12,10 @@ use chrono::{DateTime, NaiveDate};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::errors::{error, invalid_id, missing_param, render_fault};
+use super::errors::{error, invalid_order_id, missing_param, render_fault};
 use super::model::Tracking;
-use super::orders::order_id;
-use super::params::{as_text, body_fields};
+use super::orders::{order_id, order_part};
+use super::params::{as_text, body_fields, text_field};
 use super::store::WooStore;
 use crate::faults::InjectedFault;
 use crate::http_util::json;
@@ -52,12 +52,9 @@ pub async fn list(
     State(store): State<Arc<WooStore>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let state = store.state();
-    let Some(order) = order_id(&params).and_then(|id| state.orders.get(id)) else {
-        return invalid_id("woocommerce_rest_order_invalid_id");
-    };
-    let list: Vec<Value> = order.trackings.iter().map(Tracking::to_json).collect();
-    json(StatusCode::OK, &Value::Array(list))
+    order_part(&store, &params, |order| {
+        Value::Array(order.trackings.iter().map(Tracking::to_json).collect())
+    })
 }
 
 pub async fn create(
@@ -66,24 +63,14 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(fields) = body_fields(&headers, &body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "rest_invalid_json",
-            "Invalid JSON body passed.",
-        );
+    let fields = match body_fields(&headers, &body) {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
     };
-    let Some(number) = fields
-        .get("tracking_number")
-        .and_then(as_text)
-        .filter(|t| !t.is_empty())
-    else {
+    let Some(number) = text_field(&fields, "tracking_number") else {
         return missing_param("tracking_number");
     };
-    let provider = fields
-        .get("tracking_provider")
-        .and_then(as_text)
-        .filter(|t| !t.is_empty())
+    let provider = text_field(&fields, "tracking_provider")
         .or_else(|| fields.get("custom_tracking_provider").and_then(as_text))
         .unwrap_or_default();
     let Some(date_shipped) = shipped_date(fields.get("date_shipped")) else {
@@ -93,18 +80,15 @@ pub async fn create(
             "Invalid parameter(s): date_shipped",
         );
     };
-    let link = fields
-        .get("custom_tracking_link")
-        .and_then(as_text)
-        .filter(|t| !t.is_empty())
+    let link = text_field(&fields, "custom_tracking_link")
         .unwrap_or_else(|| provider_link(&provider, &number));
     let Some(id) = order_id(&params) else {
-        return invalid_id("woocommerce_rest_order_invalid_id");
+        return invalid_order_id();
     };
     let mut state = store.state();
     let count = match state.orders.get(id) {
         Some(o) => o.trackings.len(),
-        None => return invalid_id("woocommerce_rest_order_invalid_id"),
+        None => return invalid_order_id(),
     };
     let digest = Sha256::digest(format!("{id}-{number}-{provider}-{count}").as_bytes());
     let tracking = Tracking {
@@ -117,7 +101,7 @@ pub async fn create(
     let rendered = tracking.to_json();
     state.orders.update(id, |o| o.trackings.push(tracking));
     drop(state);
-    if store.take_lost_answer() {
+    if store.common.take_lost_answer() {
         return render_fault(InjectedFault::ServerError);
     }
     json(StatusCode::CREATED, &rendered)

@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::errors::error;
-use super::params::{as_text, body_fields};
+use super::params::{as_text, body_fields, text_field};
 use super::store::{Outgoing, WooStore};
 use crate::http_util::json;
 use crate::timefmt;
-use crate::webhook_sender::hmac_sha256_base64;
+use crate::webhook_sender::{hmac_sha256_base64, take_ids};
 
 pub const TOPICS: &[&str] = &["order.created", "order.updated"];
 
@@ -93,22 +93,16 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(fields) = body_fields(&headers, &body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "rest_invalid_json",
-            "Invalid JSON body passed.",
-        );
+    let fields = match body_fields(&headers, &body) {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
     };
     let topic = fields.get("topic").and_then(as_text).unwrap_or_default();
     let url = fields
         .get("delivery_url")
         .and_then(as_text)
         .unwrap_or_default();
-    let secret = fields
-        .get("secret")
-        .and_then(as_text)
-        .filter(|s| !s.is_empty());
+    let secret = text_field(&fields, "secret");
     let name = fields.get("name").and_then(as_text);
     match register(&store, &topic, &url, secret, name) {
         Ok(sub) => json(StatusCode::CREATED, &sub.to_json(&store.base_url)),
@@ -139,12 +133,7 @@ pub fn send_all(store: &WooStore, outgoing: Vec<Outgoing>) {
     if outgoing.is_empty() {
         return;
     }
-    let base = {
-        let mut state = store.state();
-        let base = state.webhook_seq;
-        state.webhook_seq += outgoing.len() as u64;
-        base
-    };
+    let base = take_ids(&mut store.state().webhook_seq, outgoing.len());
     for (i, out) in outgoing.into_iter().enumerate() {
         let delivery_id = (base + i as u64 + 1) * 7 + 1000;
         let (resource, event) = out.topic.split_once('.').unwrap_or(("", ""));
@@ -170,7 +159,7 @@ pub fn send_all(store: &WooStore, outgoing: Vec<Outgoing>) {
                 delivery_id.to_string(),
             ),
         ];
-        store.sender.send(
+        store.common.sender.send(
             delivery_id.to_string(),
             out.topic,
             &out.address,

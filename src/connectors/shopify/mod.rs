@@ -117,18 +117,9 @@ impl ShopifyConnector {
         config: ShopifyConfig,
         throttle: Arc<Throttle>,
     ) -> Result<ShopifyConnector, ConnectorError> {
-        let base = config.base_url.trim_end_matches('/');
-        let api = Url::parse(&format!("{base}/admin/api/{}/", config.api_version))
-            .map_err(|e| ConnectorError::Invalid(format!("Shopify base URL: {e}")))?;
-        if !matches!(api.scheme(), "http" | "https") {
-            return Err(ConnectorError::Invalid(
-                "Shopify base URL must be http(s)".into(),
-            ));
-        }
-        let mut token = HeaderValue::from_str(config.access_token.expose()).map_err(|_| {
-            ConnectorError::Invalid("access token holds characters a header cannot".into())
-        })?;
-        token.set_sensitive(true);
+        let api_path = format!("admin/api/{}/", config.api_version);
+        let api = http::api_root("Shopify", &config.base_url, &api_path)?;
+        let token = http::secret_header(config.access_token.expose(), "access token")?;
         let client = http::client(&config.http)?;
         let location = OnceCell::new_with(config.location_id);
         Ok(ShopifyConnector {
@@ -184,19 +175,11 @@ impl ShopifyConnector {
         body: Option<&serde_json::Value>,
     ) -> Result<RawResponse, ConnectorError> {
         self.transport
-            .send(what, || {
-                let mut request = self
-                    .transport
+            .send_json(what, body, || {
+                self.transport
                     .client()
                     .request(method.clone(), url.clone())
                     .header("X-Shopify-Access-Token", self.token.clone())
-                    .header("Accept", "application/json");
-                if let Some(body) = body {
-                    request = request.json(body);
-                }
-                request
-                    .build()
-                    .map_err(|e| ConnectorError::Invalid(format!("{what}: {}", e.without_url())))
             })
             .await
     }
@@ -274,9 +257,7 @@ impl ShopifyConnector {
 }
 
 fn parse_id(text: &str, what: &str) -> Result<u64, ConnectorError> {
-    text.trim()
-        .parse()
-        .map_err(|_| ConnectorError::Invalid(format!("{what} {text:?} is not a Shopify id")))
+    http::parse_id(text, what, "Shopify")
 }
 
 #[async_trait]

@@ -119,9 +119,7 @@ impl WooConnector {
         config: WooConfig,
         throttle: Arc<Throttle>,
     ) -> Result<WooConnector, ConnectorError> {
-        let base = config.base_url.trim_end_matches('/');
-        let site = Url::parse(&format!("{base}/"))
-            .map_err(|e| ConnectorError::Invalid(format!("WooCommerce base URL: {e}")))?;
+        let site = http::api_root("WooCommerce", &config.base_url, "")?;
         let auth = match site.scheme() {
             "https" => {
                 let pair = format!(
@@ -129,22 +127,14 @@ impl WooConnector {
                     config.consumer_key.expose(),
                     config.consumer_secret.expose()
                 );
-                let mut value = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(pair)))
-                    .map_err(|_| {
-                        ConnectorError::Invalid("consumer key holds invalid characters".into())
-                    })?;
-                value.set_sensitive(true);
-                Auth::Basic(value)
+                let basic = format!("Basic {}", STANDARD.encode(pair));
+                Auth::Basic(http::secret_header(&basic, "consumer key")?)
             }
-            "http" => Auth::OAuth {
+            // Plain HTTP, as `api_root` admits nothing else.
+            _ => Auth::OAuth {
                 key: config.consumer_key,
                 secret: config.consumer_secret,
             },
-            other => {
-                return Err(ConnectorError::Invalid(format!(
-                    "WooCommerce base URL must be http(s), not {other}"
-                )))
-            }
         };
         let client = http::client(&config.http)?;
         Ok(WooConnector {
@@ -186,9 +176,9 @@ impl WooConnector {
         body: Option<&serde_json::Value>,
     ) -> Result<RawResponse, ConnectorError> {
         self.transport
-            .send(what, || {
+            .send_json(what, body, || {
                 let mut url = url.clone();
-                let mut request = match &self.auth {
+                match &self.auth {
                     Auth::Basic(value) => self
                         .transport
                         .client()
@@ -205,14 +195,7 @@ impl WooConnector {
                         );
                         self.transport.client().request(method.clone(), url)
                     }
-                };
-                request = request.header("Accept", "application/json");
-                if let Some(body) = body {
-                    request = request.json(body);
                 }
-                request
-                    .build()
-                    .map_err(|e| ConnectorError::Invalid(format!("{what}: {}", e.without_url())))
             })
             .await
     }
@@ -292,9 +275,7 @@ fn expect_resource(raw: &RawResponse, id: u64, what: &str) -> Result<(), Connect
 }
 
 fn parse_id(text: &str, what: &str) -> Result<u64, ConnectorError> {
-    text.trim()
-        .parse()
-        .map_err(|_| ConnectorError::Invalid(format!("{what} {text:?} is not a WooCommerce id")))
+    http::parse_id(text, what, "WooCommerce")
 }
 
 #[async_trait]
@@ -435,13 +416,9 @@ impl SalesChannel for WooConnector {
         if completes && order.status != "completed" {
             return Ok(None);
         }
-        let url = self.endpoint(
-            &format!("wp-json/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings"),
-            &[],
-        )?;
-        let raw = self.call("list trackings", Method::GET, &url, None).await?;
-        let existing: Vec<wire::Tracking> = http::parse_json(&raw.body, "shipment trackings")?;
-        Ok(existing
+        Ok(self
+            .trackings(order_id)
+            .await?
             .into_iter()
             .find(|t| t.tracking_number.trim() == number)
             .map(|t| FulfilmentReceipt {
@@ -463,6 +440,21 @@ impl SalesChannel for WooConnector {
 }
 
 impl WooConnector {
+    /// The order's shipment trackings (the Shipment Tracking extension's endpoint).
+    fn trackings_url(&self, order_id: u64) -> Result<Url, ConnectorError> {
+        self.endpoint(
+            &format!("wp-json/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings"),
+            &[],
+        )
+    }
+
+    /// The tracking entries the order has.
+    async fn trackings(&self, order_id: u64) -> Result<Vec<wire::Tracking>, ConnectorError> {
+        let url = self.trackings_url(order_id)?;
+        let raw = self.call("list trackings", Method::GET, &url, None).await?;
+        http::parse_json(&raw.body, "shipment trackings")
+    }
+
     /// Adds the tracking number unless the order already has it; returns the tracking id.
     async fn add_tracking(
         &self,
@@ -470,12 +462,7 @@ impl WooConnector {
         number: &str,
         request: &FulfilmentRequest,
     ) -> Result<String, ConnectorError> {
-        let url = self.endpoint(
-            &format!("wp-json/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings"),
-            &[],
-        )?;
-        let raw = self.call("list trackings", Method::GET, &url, None).await?;
-        let existing: Vec<wire::Tracking> = http::parse_json(&raw.body, "shipment trackings")?;
+        let existing = self.trackings(order_id).await?;
         if let Some(found) = existing.iter().find(|t| t.tracking_number == number) {
             return Ok(found.tracking_id.clone());
         }
@@ -497,6 +484,7 @@ impl WooConnector {
             }
         }
         let body = serde_json::Value::Object(body);
+        let url = self.trackings_url(order_id)?;
         let raw = self
             .call("add tracking", Method::POST, &url, Some(&body))
             .await?;

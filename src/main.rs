@@ -65,6 +65,16 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Write the API's OpenAPI 3.1 document (to stdout without --out), and its Postman
+    /// collection with --postman.
+    Openapi {
+        /// Where to write the OpenAPI document.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Where to write the Postman collection (v2.1).
+        #[arg(long)]
+        postman: Option<std::path::PathBuf>,
+    },
     /// Benchmarks (print figures).
     Bench {
         #[command(subcommand)]
@@ -225,9 +235,34 @@ async fn jobs(broker: &Broker, cmd: JobsCommand) -> anyhow::Result<()> {
     }
 }
 
+/// `switchyard openapi`: the document to `out` (stdout when none), the collection to `postman`.
+fn write_contract(
+    out: Option<&std::path::Path>,
+    postman: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let doc = switchyard::api::openapi::document();
+    let text = serde_json::to_string_pretty(&doc)?;
+    match out {
+        Some(path) => std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))?,
+        None if postman.is_none() => println!("{text}"),
+        None => {}
+    }
+    if let Some(path) = postman {
+        let collection = switchyard::api::postman::collection(&doc);
+        std::fs::write(path, serde_json::to_string_pretty(&collection)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The contract depends on the code alone: no settings, no stores.
+    if let Command::Openapi { out, postman } = &cli.command {
+        return write_contract(out.as_deref(), postman.as_deref());
+    }
     let mut settings = switchyard::settings::load()?;
     if let Command::Demo(_) = &cli.command {
         demo::quiet_logs(&mut settings);
@@ -289,6 +324,7 @@ async fn main() -> anyhow::Result<()> {
                 .context("connecting to Redis")?;
             jobs(&broker, command).await
         }
+        Command::Openapi { .. } => unreachable!("answered before the settings load"),
         Command::Bench { command } => {
             // The benchmarks' simulators and receivers listen on loopback.
             let mut settings = settings;

@@ -44,3 +44,8 @@ async fn create(
     };
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

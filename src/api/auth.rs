@@ -37,7 +37,7 @@ impl Principal {
 
 /// The kind of token a route group takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Audience {
+pub(crate) enum Audience {
     /// The queue, job and onboarding routes: `server.ops_token`.
     Ops,
     /// An account's own data: one of its API tokens.

@@ -67,3 +67,8 @@ async fn list(
             .ok_or_else(|| AppError::NotFound(format!("channel {id}")))?;
     Ok(page.of(rows, |l| l.id).into_response())
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

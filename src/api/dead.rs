@@ -112,3 +112,8 @@ async fn purge_one(
     let id = job_id(&id)?;
     one_or_not_found(q.purge_dead(Some(&id)).await?, &id)
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

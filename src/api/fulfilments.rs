@@ -145,3 +145,8 @@ mod tests {
         assert!(with(&"k".repeat(super::super::idempotency::MAX_KEY + 1)).is_err());
     }
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

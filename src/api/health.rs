@@ -97,3 +97,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     );
     res
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

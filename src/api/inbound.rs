@@ -62,3 +62,8 @@ async fn inbound(
     }
     Ok(StatusCode::ACCEPTED)
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

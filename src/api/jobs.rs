@@ -323,3 +323,8 @@ mod tests {
         assert!(job_id("01J").is_err());
     }
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

@@ -11,6 +11,7 @@ mod accounts;
 mod auth;
 mod channel_products;
 mod channels;
+mod contract;
 mod dead;
 pub mod error;
 mod extract;
@@ -19,10 +20,12 @@ mod health;
 pub mod idempotency;
 mod inbound;
 mod jobs;
+pub mod openapi;
 mod orders;
 mod plugin_callbacks;
 mod plugin_rules;
 mod plugins;
+pub mod postman;
 pub(crate) mod problem;
 mod products;
 mod queues;
@@ -45,6 +48,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use self::auth::Audience;
+use self::openapi::Access;
 use crate::config::Settings;
 use crate::queue::Broker;
 use error::AppError;
@@ -86,6 +90,58 @@ async fn no_route() -> AppError {
     AppError::NotFound("route".into())
 }
 
+/// One resource module: its routes, their OpenAPI description, and who may call them. The
+/// router and the document are both built from [`PARTS`], so a module's routes and its
+/// documentation sit behind the same access.
+pub(crate) struct Part {
+    pub(crate) router: fn() -> Router<AppState>,
+    pub(crate) doc: fn() -> utoipa::openapi::OpenApi,
+    pub(crate) access: Access,
+}
+
+macro_rules! part {
+    ($module:ident, $access:expr) => {
+        Part {
+            router: $module::router,
+            doc: <$module::Doc as utoipa::OpenApi>::openapi,
+            access: $access,
+        }
+    };
+}
+
+const OPS: Access = Access::Token(Audience::Ops);
+const TENANT: Access = Access::Token(Audience::Tenant);
+
+/// Every resource module. Public parts are served at the root, the rest under `/v1`.
+pub(crate) const PARTS: [Part; 17] = [
+    part!(health, Access::Public),
+    part!(contract, Access::Public),
+    part!(jobs, OPS),
+    part!(queues, OPS),
+    part!(dead, OPS),
+    part!(accounts, OPS),
+    part!(stores, TENANT),
+    part!(channels, TENANT),
+    part!(orders, TENANT),
+    part!(fulfilments, TENANT),
+    part!(products, TENANT),
+    part!(channel_products, TENANT),
+    part!(plugins, TENANT),
+    part!(plugin_rules, TENANT),
+    part!(webhooks, TENANT),
+    part!(plugin_callbacks, Access::Token(Audience::Plugin)),
+    // Inbound channel webhooks carry no token: each proves itself with the platform's HMAC.
+    part!(inbound, Access::Platform),
+];
+
+/// The routes of the parts with `access`, merged.
+fn routes(access: Access) -> Router<AppState> {
+    PARTS
+        .iter()
+        .filter(|p| p.access == access)
+        .fold(Router::new(), |r, p| r.merge((p.router)()))
+}
+
 /// The whole API with its layers. Outermost first: tracing sees the final status; bare errors
 /// from the layers within become problem+json; the timeout bounds everything a handler does; the
 /// body limit refuses oversized bodies before a handler buffers them.
@@ -93,32 +149,16 @@ pub fn app(state: AppState) -> Router {
     let server = &state.settings.server;
     let body_limit = server.body_limit_bytes;
     let timeout = Duration::from_secs(server.request_timeout_secs);
-    let ops = Router::new()
-        .merge(jobs::router())
-        .merge(queues::router())
-        .merge(dead::router())
-        .merge(accounts::router());
-    let tenant = Router::new()
-        .merge(stores::router())
-        .merge(channels::router())
-        .merge(orders::router())
-        .merge(fulfilments::router())
-        .merge(products::router())
-        .merge(channel_products::router())
-        .merge(plugins::router())
-        .merge(plugin_rules::router())
-        .merge(webhooks::router());
-    let v1 = authenticated(ops, &state, Audience::Ops)
-        .merge(authenticated(tenant, &state, Audience::Tenant))
-        .merge(authenticated(
-            plugin_callbacks::router(),
-            &state,
-            Audience::Plugin,
-        ))
-        // Inbound channel webhooks carry no token: each proves itself with the platform's HMAC.
-        .merge(inbound::router());
-    Router::new()
-        .merge(health::router())
+    let v1 = [Audience::Ops, Audience::Tenant, Audience::Plugin]
+        .into_iter()
+        .fold(routes(Access::Platform), |r, audience| {
+            r.merge(authenticated(
+                routes(Access::Token(audience)),
+                &state,
+                audience,
+            ))
+        });
+    routes(Access::Public)
         .nest("/v1", v1)
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(body_limit))

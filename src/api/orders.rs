@@ -90,3 +90,8 @@ async fn events(
     let events = orders::events(pool, account, id).await?;
     Ok(Json(events).into_response())
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

@@ -281,3 +281,8 @@ mod tests {
         assert!(report_key(&HeaderMap::new(), &body(Some(&"k".repeat(MAX_KEY + 1)))).is_err());
     }
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

@@ -174,3 +174,8 @@ async fn remove(
         false => Err(not_found(id)),
     }
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

@@ -159,3 +159,8 @@ async fn remove(
         ))),
     }
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

@@ -11,6 +11,78 @@ use serde::Serialize;
 
 pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Every `type` slug this API answers, with what it means: the OpenAPI document lists them
+/// (`Problem`), so a slug added without a line here fails the schema-driven test run.
+pub(crate) const PROBLEM_TYPES: [(&str, &str); 16] = [
+    (
+        "bad-request",
+        "the request could not be read: not JSON, not sent as JSON, or a path \
+      segment that does not parse (400)",
+    ),
+    (
+        "unauthorized",
+        "no token, or not one this route takes; also an inbound webhook whose \
+      signature does not verify (401)",
+    ),
+    (
+        "not-found",
+        "no such resource in the caller's account, or no such route (404)",
+    ),
+    (
+        "method-not-allowed",
+        "the resource does not take the request's method (405)",
+    ),
+    (
+        "timeout",
+        "the request took longer than the server allows (408)",
+    ),
+    (
+        "conflict",
+        "the request clashes with the current state, e.g. a duplicate name (409)",
+    ),
+    (
+        "idempotency-key-reused",
+        "the `Idempotency-Key` was used with another request (409)",
+    ),
+    (
+        "idempotency-key-in-use",
+        "the key's first request is still running (409)",
+    ),
+    (
+        "payload-too-large",
+        "the body is over the server's limit (413)",
+    ),
+    (
+        "uri-too-long",
+        "the request target is over the server's limit (414)",
+    ),
+    (
+        "invalid",
+        "a value is of the wrong shape or out of range; `field` names it (422)",
+    ),
+    (
+        "header-fields-too-large",
+        "the request head is over the server's limit (431)",
+    ),
+    (
+        "internal",
+        "the service failed; the request may be retried (500)",
+    ),
+    (
+        "idempotency-answer-unreadable",
+        "the kept answer of an `Idempotency-Key` could not \
+      be read back (500)",
+    ),
+    (
+        "unavailable",
+        "PostgreSQL or Redis did not answer; retry later (503)",
+    ),
+    (
+        "not-ready",
+        "a readiness probe found a backing store down; `down` names it (503)",
+    ),
+];
+
 /// A problem document with a stable `type` of `https://switchyard.dev/problems/<slug>`.
 #[derive(Debug, Serialize)]
 pub(crate) struct Problem<'a> {

@@ -466,3 +466,8 @@ mod tests {
         assert_eq!(check_quantity("api_quantity", 0).ok(), Some(0));
     }
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

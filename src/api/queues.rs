@@ -84,3 +84,8 @@ async fn resume(
     known_queue(&state, &queue).await?.resume().await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

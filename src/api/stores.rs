@@ -8,10 +8,11 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiQuery};
-use super::tenant::{check_name, conflict, created, db, found, Account, PageQuery};
+use super::openapi::Problem;
+use super::tenant::{check_name, conflict, created, db, found, Account, Page, PageQuery};
 use super::AppState;
 use crate::api::error::AppError;
-use crate::store::stores::{self, Deleted};
+use crate::store::stores::{self, Deleted, StoreRow};
 use crate::store::StoreError;
 
 pub fn router() -> Router<AppState> {
@@ -20,9 +21,11 @@ pub fn router() -> Router<AppState> {
         .route("/stores/{id}", get(read).patch(update).delete(remove))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Acme Outdoor"}))]
 struct StoreBody {
+    /// 1 to 200 characters, unique in the account.
     name: String,
 }
 
@@ -38,6 +41,16 @@ fn or_conflict(err: StoreError) -> Result<Response, AppError> {
     }
 }
 
+/// Create a store.
+#[utoipa::path(
+    post, path = "/v1/stores", operation_id = "createStore", tag = "Stores",
+    request_body = StoreBody,
+    responses(
+        (status = 201, description = "Created", body = StoreRow,
+         headers(("location" = String, description = "`/v1/stores/{id}`"))),
+        (status = 409, description = "A store of this name exists (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     Account(account): Account,
@@ -50,6 +63,12 @@ async fn create(
     }
 }
 
+/// List the account's stores, oldest first.
+#[utoipa::path(
+    get, path = "/v1/stores", operation_id = "listStores", tag = "Stores",
+    params(PageQuery),
+    responses((status = 200, description = "A page of stores", body = Page<StoreRow>)),
+)]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
@@ -60,6 +79,12 @@ async fn list(
     Ok(page.of(rows, |s| s.id).into_response())
 }
 
+/// Read a store.
+#[utoipa::path(
+    get, path = "/v1/stores/{id}", operation_id = "getStore", tag = "Stores",
+    params(("id" = i64, Path, description = "The store's id")),
+    responses((status = 200, description = "The store", body = StoreRow)),
+)]
 async fn read(
     State(state): State<AppState>,
     Account(account): Account,
@@ -70,6 +95,16 @@ async fn read(
     })
 }
 
+/// Rename a store.
+#[utoipa::path(
+    patch, path = "/v1/stores/{id}", operation_id = "updateStore", tag = "Stores",
+    params(("id" = i64, Path, description = "The store's id")),
+    request_body = StoreBody,
+    responses(
+        (status = 200, description = "The renamed store", body = StoreRow),
+        (status = 409, description = "A store of this name exists (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     Account(account): Account,
@@ -83,6 +118,15 @@ async fn update(
     }
 }
 
+/// Delete a store that has no channels.
+#[utoipa::path(
+    delete, path = "/v1/stores/{id}", operation_id = "deleteStore", tag = "Stores",
+    params(("id" = i64, Path, description = "The store's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The store still has channels (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     Account(account): Account,
@@ -96,3 +140,8 @@ async fn remove(
         )),
     }
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, read, update, remove))]
+pub(super) struct Doc;

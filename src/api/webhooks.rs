@@ -369,3 +369,8 @@ async fn recover(
         outcome,
     ))
 }
+
+/// This module's part of the OpenAPI document (see [`super::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub(super) struct Doc;

@@ -6,7 +6,9 @@ use sqlx::PgPool;
 
 use super::{account_row, is_unique_violation, AccountId, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+/// A store: a brand or customer of the account, which groups its channels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Store, example = json!({"id": 12, "name": "Acme Outdoor", "created_at": "2026-12-04T10:15:00.123456Z"}))]
 pub struct StoreRow {
     pub id: i64,
     pub name: String,

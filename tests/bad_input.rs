@@ -5,6 +5,7 @@
 //! data error is still a 422, logged below ERROR. And a fuzz run over every route answers no 5xx.
 
 mod app_helpers;
+mod fixture_helpers;
 mod fuzz_helpers;
 mod http_helpers;
 mod tenant_helpers;

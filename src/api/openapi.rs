@@ -63,6 +63,78 @@ same request gets the first answer back (with `Idempotent-Replayed: true`) inste
 **Paging.** Lists answer `{\"items\": [...], \"next_cursor\": ...}`; pass `next_cursor` back as \
 `cursor` for the next page until it is null. `limit` is 1 to 200 (default 50).";
 
+/// The resources in the order the reference page shows them and a Postman run needs them (what
+/// a resource belongs to comes before it), each with what it is.
+pub const TAGS: [(&str, &str); 18] = [
+    (
+        "Accounts",
+        "Tenant accounts and their first API token (operator).",
+    ),
+    (
+        "Stores",
+        "An account's brands or customers; each groups channels.",
+    ),
+    (
+        "Channels",
+        "Sales channels (Shopify, WooCommerce) connected to a store, with their \
+      settings and health; imports, stock pushes and product downloads on demand.",
+    ),
+    (
+        "Channel products",
+        "The listings each channel holds, matched to products by SKU.",
+    ),
+    (
+        "Products",
+        "The store's products: stock levels, kits and their components, movements.",
+    ),
+    (
+        "Orders",
+        "Every channel's orders in one unified format, with their events.",
+    ),
+    (
+        "Fulfilments",
+        "Shipments of an order's lines, pushed back to its channel.",
+    ),
+    ("Plugins", "Fulfilment-centre plugins orders are routed to."),
+    (
+        "Plugin rules",
+        "Rules that tag, hold, exclude or route an order to a plugin at import.",
+    ),
+    (
+        "Plugin callbacks",
+        "What a plugin reports back: stock levels and fulfilments (plugin token).",
+    ),
+    (
+        "Webhooks",
+        "Signed webhook endpoints, their deliveries and attempts; replay and recover.",
+    ),
+    ("Jobs", "Typed jobs on the queues (operator)."),
+    (
+        "Queues",
+        "Queue depths and counters; pause and resume (operator).",
+    ),
+    (
+        "Dead letters",
+        "Jobs that failed for good: list, requeue, delete (operator).",
+    ),
+    (
+        "Inbound webhooks",
+        "Channel platforms' own webhooks, proven by their HMAC signature.",
+    ),
+    (
+        "Health",
+        "Liveness, readiness and Prometheus metrics, for load balancers and scrapers.",
+    ),
+    (
+        "Contract",
+        "This document, the Postman collection and the reference page.",
+    ),
+    (
+        "Webhook events",
+        "What switchyard sends to a webhook endpoint (see `webhooks`).",
+    ),
+];
+
 /// The whole document.
 pub fn document() -> Value {
     let mut doc = base();
@@ -72,6 +144,10 @@ pub fn document() -> Value {
         doc.merge(piece);
     }
     let mut doc = serde_json::to_value(&doc).expect("an OpenAPI document serialises");
+    doc["tags"] = TAGS
+        .iter()
+        .map(|(name, description)| json!({ "name": name, "description": description }))
+        .collect();
     add_shared(&mut doc);
     doc
 }
@@ -366,18 +442,33 @@ fn signature_headers() -> Value {
 fn webhooks() -> Value {
     let mut hooks = Map::new();
     let entries = EventType::all()
-        .map(|t| (t.name(), Some(entity_schema(t))))
+        .map(|t| (t.name(), Some(t)))
         .chain([(WEBHOOK_TEST, None)]);
-    for (name, schema) in entries {
-        let data = match schema {
-            Some(s) => json!({ "$ref": format!("#/components/schemas/{s}") }),
-            None => json!({ "type": "object",
-                            "description": "Says it is a test send, naming the webhook." }),
+    for (name, event) in entries {
+        let (data, summary) = match event {
+            Some(t) => (
+                json!({ "$ref": format!("#/components/schemas/{}", entity_schema(t)) }),
+                {
+                    let entity = t.entity.as_str().replace('_', " ");
+                    let article = if entity.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "An"
+                    } else {
+                        "A"
+                    };
+                    let action = t.action.as_str().replace("on_hold", "put on hold");
+                    format!("{article} {entity} was {action}")
+                },
+            ),
+            None => (
+                json!({ "type": "object",
+                        "description": "Says it is a test send, naming the webhook." }),
+                "A test send, asked for through the API".to_owned(),
+            ),
         };
         hooks.insert(
             name.to_owned(),
             json!({ "post": {
-                "summary": format!("`{name}`"),
+                "summary": summary,
                 "description": "Sent to every endpoint of the event's store whose triggers \
                                 include this type. Answer 2xx within the timeout; anything else \
                                 is retried on the endpoint's schedule.",

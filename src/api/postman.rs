@@ -19,29 +19,17 @@ use super::openapi::METHODS;
 
 const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
 
-/// The folders in the order a run needs them: a resource's folder comes after the folders of
-/// what it belongs to. A tag not listed here comes after these, in the document's order.
-const FOLDER_ORDER: [&str; 16] = [
-    "Health",
-    "Contract",
-    "Accounts",
-    "Stores",
-    "Channels",
-    "Channel products",
-    "Products",
-    "Orders",
-    "Fulfilments",
-    "Plugins",
-    "Plugin rules",
-    "Plugin callbacks",
-    "Webhooks",
-    "Jobs",
-    "Queues",
-    "Dead letters",
-];
-
 /// Tags whose operations the collection leaves out.
 const LEFT_OUT: [&str; 1] = ["Inbound webhooks"];
+
+/// String fields of example bodies that a run must fill with its own values: a channel's
+/// platform address and credentials, and a SKU of the store.
+const BODY_STRINGS: [(&str, &str); 4] = [
+    ("base_url", "shop_url"),
+    ("access_token", "shop_access_token"),
+    ("app_secret", "shop_app_secret"),
+    ("sku", "sku"),
+];
 
 /// Example values of the variables that are not ids.
 const DEFAULTS: [(&str, &str, &str); 5] = [
@@ -97,7 +85,13 @@ pub fn collection(doc: &Value) -> Value {
             });
         }
     }
-    let mut folders: Vec<String> = FOLDER_ORDER.iter().map(|s| s.to_string()).collect();
+    // The document's tags come in the order a run needs them; any other tag after them.
+    let mut folders: Vec<String> = doc["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect();
     for r in &requests {
         if !folders.contains(&r.folder) {
             folders.push(r.folder.clone());
@@ -137,7 +131,12 @@ pub fn collection(doc: &Value) -> Value {
             json!({ "key": key, "value": value, "type": "string", "description": description })
         })
         .collect();
-    for name in variables {
+    let body_vars = BODY_STRINGS.iter().map(|(_, v)| v.to_string());
+    for name in variables
+        .into_iter()
+        .chain(body_vars)
+        .collect::<BTreeSet<_>>()
+    {
         if DEFAULTS.iter().all(|(key, _, _)| *key != name) {
             vars.push(json!({ "key": name, "value": "", "type": "string" }));
         }
@@ -275,6 +274,11 @@ fn body_text(example: &Value, variables: &BTreeSet<String>) -> String {
                 for (key, value) in map.iter_mut() {
                     if value.is_number() && variables.contains(key) {
                         *value = Value::String(format!("\u{1}{key}\u{1}"));
+                    } else if let Some((_, var)) = BODY_STRINGS
+                        .iter()
+                        .find(|(k, _)| k == key && value.is_string())
+                    {
+                        *value = Value::String(format!("{{{{{var}}}}}"));
                     } else {
                         walk(value, variables);
                     }
@@ -301,9 +305,15 @@ fn body_text(example: &Value, variables: &BTreeSet<String>) -> String {
     out
 }
 
-/// The test script that keeps what later requests need from an answer.
+/// The test script: the answer is 2xx, and what later requests need from it is kept in a
+/// variable that is still empty (one set by hand, or by an environment, is left alone).
 fn captures(method: &str, resource: &str, op: &Value) -> Vec<String> {
-    let id_var = format!("{resource}_id");
+    let keep = |var: &str, value: &str| {
+        format!(
+            "if ({value} !== undefined && {value} !== null && !pm.variables.get('{var}')) \
+             {{ pm.collectionVariables.set('{var}', {value}); }}"
+        )
+    };
     let mut lines = vec![
         "pm.test(\"answered 2xx\", function () { pm.response.to.be.success; });".to_owned(),
         "if (pm.response.code >= 300 || !pm.response.headers.has('Content-Type', 'application/json')) { return; }"
@@ -312,24 +322,19 @@ fn captures(method: &str, resource: &str, op: &Value) -> Vec<String> {
     ];
     let creates = method == "post" && op["responses"].get("201").is_some();
     if creates {
-        lines.push(format!(
-            "if (body && body.id !== undefined) {{ pm.collectionVariables.set('{id_var}', body.id); }}"
-        ));
+        lines.push(keep(&format!("{resource}_id"), "body.id"));
     }
     if method == "get" {
         lines.push(format!(
-            "if (body && Array.isArray(body.items) && body.items.length && !pm.collectionVariables.get('{id_var}')) \
-             {{ pm.collectionVariables.set('{id_var}', body.items[0].id); }}"
+            "if (Array.isArray(body.items) && body.items.length) {{ {} }}",
+            keep(&format!("{resource}_id"), "body.items[0].id")
         ));
     }
     if creates && resource == "account" {
-        lines.push("if (body.token) { pm.collectionVariables.set('token', body.token); }".into());
+        lines.push(keep("token", "body.token"));
     }
     if creates && resource == "plugin" {
-        lines.push(
-            "if (body.callback_token) { pm.collectionVariables.set('plugin_token', body.callback_token); }"
-                .into(),
-        );
+        lines.push(keep("plugin_token", "body.callback_token"));
     }
     lines
 }

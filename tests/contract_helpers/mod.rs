@@ -5,6 +5,8 @@
 //!
 //! A test binary installs them once; later runs find them in place.
 
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

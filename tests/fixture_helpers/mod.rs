@@ -2,6 +2,8 @@
 //! routes the API's routers declare, read from the source: what the tests that walk every route
 //! (the fuzz run, the contract's schema-driven run, the tenant-isolation matrix) share.
 
+#![allow(dead_code)]
+
 use std::collections::BTreeSet;
 use std::path::Path;
 

@@ -23,13 +23,20 @@ const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/colle
 const LEFT_OUT: [&str; 1] = ["Inbound webhooks"];
 
 /// String fields of example bodies that a run must fill with its own values: a channel's
-/// platform address and credentials, and a SKU of the store.
+/// platform address and credentials, and a SKU of the store (except where a request makes a new
+/// one: see [`UNIQUE`]).
 const BODY_STRINGS: [(&str, &str); 4] = [
     ("base_url", "shop_url"),
     ("access_token", "shop_access_token"),
     ("app_secret", "shop_app_secret"),
     ("sku", "sku"),
 ];
+
+/// String fields that must be unique in their store or account: a request that creates (or,
+/// for a name, changes) sends the example with Postman's `{{$guid}}` after it, so running the
+/// collection twice, or renaming after creating, does not clash with what is already there. A
+/// change keeps the SKU, which plugins report stock by.
+const UNIQUE: [&str; 2] = ["name", "sku"];
 
 /// Example values of the variables that are not ids.
 const DEFAULTS: [(&str, &str, &str); 5] = [
@@ -267,29 +274,33 @@ fn example_body(doc: &Value, op: &Value) -> Option<Value> {
 
 /// The example as JSON text, with every `"<x>_id": n` whose variable the collection has replaced
 /// by `{{<x>_id}}`, so a body refers to the resources the run made.
-fn body_text(example: &Value, variables: &BTreeSet<String>) -> String {
-    fn walk(v: &mut Value, variables: &BTreeSet<String>) {
+fn body_text(example: &Value, variables: &BTreeSet<String>, makes: Makes) -> String {
+    fn walk(v: &mut Value, variables: &BTreeSet<String>, makes: Makes, top: bool) {
         match v {
             Value::Object(map) => {
                 for (key, value) in map.iter_mut() {
                     if value.is_number() && variables.contains(key) {
                         *value = Value::String(format!("\u{1}{key}\u{1}"));
+                    } else if let (true, Some(text)) = (top && makes.unique(key), value.as_str()) {
+                        *value = Value::String(format!("{text}-{{{{$guid}}}}"));
                     } else if let Some((_, var)) = BODY_STRINGS
                         .iter()
                         .find(|(k, _)| k == key && value.is_string())
                     {
                         *value = Value::String(format!("{{{{{var}}}}}"));
                     } else {
-                        walk(value, variables);
+                        walk(value, variables, makes, false);
                     }
                 }
             }
-            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, variables)),
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|i| walk(i, variables, makes, false)),
             _ => {}
         }
     }
     let mut example = example.clone();
-    walk(&mut example, variables);
+    walk(&mut example, variables, makes, true);
     let text = serde_json::to_string_pretty(&example).unwrap_or_default();
     // `"\u0001store_id\u0001"` → `{{store_id}}`, unquoted: the variable holds a number.
     let mut out = String::with_capacity(text.len());
@@ -339,6 +350,37 @@ fn captures(method: &str, resource: &str, op: &Value) -> Vec<String> {
     lines
 }
 
+/// What a request does to the unique fields of its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Makes {
+    /// Makes a resource (answers 201).
+    New,
+    /// Changes one (PATCH).
+    Change,
+    Nothing,
+}
+
+impl Makes {
+    fn of(r: &Request) -> Makes {
+        if r.op["responses"].get("201").is_some() {
+            Makes::New
+        } else if r.method == "patch" {
+            Makes::Change
+        } else {
+            Makes::Nothing
+        }
+    }
+
+    /// Whether `key` gets a fresh value.
+    fn unique(self, key: &str) -> bool {
+        match self {
+            Makes::New => UNIQUE.contains(&key),
+            Makes::Change => key == "name",
+            Makes::Nothing => false,
+        }
+    }
+}
+
 fn entry(doc: &Value, r: &Request, variables: &mut BTreeSet<String>) -> Value {
     let (segments, resource) = templated(&r.path, variables);
     let op = &r.op;
@@ -371,7 +413,7 @@ fn entry(doc: &Value, r: &Request, variables: &mut BTreeSet<String>) -> Value {
         headers.push(json!({ "key": "Content-Type", "value": "application/json" }));
         request.insert(
             "body".into(),
-            json!({ "mode": "raw", "raw": body_text(&example, variables),
+            json!({ "mode": "raw", "raw": body_text(&example, variables, Makes::of(r)),
                     "options": { "raw": { "language": "json" } } }),
         );
     }
@@ -420,8 +462,19 @@ mod tests {
     #[test]
     fn ids_in_example_bodies_refer_to_the_runs_variables() {
         let vars: BTreeSet<String> = ["store_id".to_owned()].into();
-        let text = body_text(&json!({ "store_id": 12, "name": "x", "count": 3 }), &vars);
+        let text = body_text(
+            &json!({ "store_id": 12, "name": "x", "count": 3 }),
+            &vars,
+            Makes::Nothing,
+        );
         assert!(text.contains("\"store_id\": {{store_id}}"), "{text}");
         assert!(text.contains("\"count\": 3"), "{text}");
+        assert!(text.contains("\"name\": \"x\""), "{text}");
+        let text = body_text(&json!({ "name": "x", "sku": "A" }), &vars, Makes::New);
+        assert!(text.contains("\"name\": \"x-{{$guid}}\""), "{text}");
+        assert!(text.contains("\"sku\": \"A-{{$guid}}\""), "{text}");
+        let text = body_text(&json!({ "sku": "A", "name": "x" }), &vars, Makes::Change);
+        assert!(text.contains("\"sku\": \"{{sku}}\""), "{text}");
+        assert!(text.contains("\"name\": \"x-{{$guid}}\""), "{text}");
     }
 }

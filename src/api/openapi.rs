@@ -304,6 +304,13 @@ fn idempotency_key() -> Value {
     })
 }
 
+fn is_idempotency_key(param: &Value) -> bool {
+    param["in"] == "header"
+        && param["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case("Idempotency-Key"))
+}
+
 fn has_params(op: &Value, place: &str) -> bool {
     op["parameters"]
         .as_array()
@@ -369,8 +376,10 @@ fn add_shared(doc: &mut Value) {
                     }
                     None => shared.push(("409", "IdempotencyConflict")),
                 }
+                // An operation that requires the key describes it itself.
                 let params = op["parameters"].as_array_mut();
                 match params {
+                    Some(ps) if ps.iter().any(is_idempotency_key) => {}
                     Some(ps) => ps.push(idempotency_key()),
                     None => op["parameters"] = json!([idempotency_key()]),
                 }

@@ -14,7 +14,7 @@ use super::extract::ApiJson;
 use super::tenant::{check_name, created, db, found, Account};
 use super::AppState;
 use crate::api::error::AppError;
-use crate::domain::plugin_rules::{parse_action, parse_condition};
+use crate::domain::plugin_rules::{parse_action, parse_condition, Action, Condition};
 use crate::store::plugin_rules::{self, NewRule, RuleRow, RuleUpdate};
 use crate::store::StoreError;
 
@@ -27,35 +27,58 @@ pub fn router() -> Router<AppState> {
         .route("/plugin-rules/{id}", get(read).patch(update).delete(remove))
 }
 
-#[derive(Debug, Deserialize)]
+// `condition` and `action` are read as JSON and then parsed, so an error can name the field
+// under them (`condition.skus[1]`); the document shows the shapes they parse into.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreatePluginRule, example = json!({
+    "name": "Tents go to Northfield",
+    "condition": {"type": "sku_in", "skus": ["TENT-2P", "TENT-KIT"]},
+    "action": {"type": "send_to_plugin", "plugin_id": 1}
+}))]
 struct CreateRule {
+    /// 1 to 200 characters, trimmed.
     name: String,
+    #[schema(value_type = Condition)]
     condition: Value,
+    /// A `send_to_plugin` action names a plugin of the rule's store.
+    #[schema(value_type = Action)]
     action: Value,
+    /// 0 to 1000000; default one past the store's last rule.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     position: Option<i32>,
+    /// Default true.
     #[serde(default)]
     active: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Only the fields sent change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdatePluginRule, example = json!({"position": 1}))]
 struct UpdateRule {
+    /// 1 to 200 characters, trimmed.
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Condition>)]
     condition: Option<Value>,
+    /// A `send_to_plugin` action names a plugin of the rule's store.
     #[serde(default)]
+    #[schema(value_type = Option<Action>)]
     action: Option<Value>,
+    /// 0 to 1000000.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     position: Option<i32>,
     #[serde(default)]
     active: Option<bool>,
 }
 
 /// The rules of a store, in the order they are evaluated.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PluginRuleList)]
 struct RuleList {
     items: Vec<RuleRow>,
 }
@@ -91,6 +114,21 @@ fn refusal(store_id: i64, err: StoreError) -> AppError {
     }
 }
 
+/// Add a rule to a store's plugin rules.
+///
+/// A `send_to_plugin` action naming a plugin that is not the store's answers 422 naming
+/// `action.plugin_id`; a `channel_in` condition naming a channel that is not the store's, 422
+/// naming `condition.channel_ids`.
+#[utoipa::path(
+    post, path = "/v1/stores/{store_id}/plugin-rules", operation_id = "createPluginRule",
+    tag = "Plugin rules",
+    params(("store_id" = i64, Path, description = "The store's id")),
+    request_body = CreateRule,
+    responses(
+        (status = 201, description = "Created", body = RuleRow,
+         headers(("location" = String, description = "`/v1/plugin-rules/{id}`"))),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     Account(account): Account,
@@ -114,6 +152,15 @@ async fn create(
     }
 }
 
+/// List a store's plugin rules, in the order they are evaluated.
+///
+/// All of them, in one answer: a store's rules are few, and are read as a whole.
+#[utoipa::path(
+    get, path = "/v1/stores/{store_id}/plugin-rules", operation_id = "listPluginRules",
+    tag = "Plugin rules",
+    params(("store_id" = i64, Path, description = "The store's id")),
+    responses((status = 200, description = "The store's rules, by position then id", body = RuleList)),
+)]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
@@ -125,6 +172,12 @@ async fn list(
     Ok(Json(RuleList { items }).into_response())
 }
 
+/// Read a plugin rule.
+#[utoipa::path(
+    get, path = "/v1/plugin-rules/{id}", operation_id = "getPluginRule", tag = "Plugin rules",
+    params(("id" = i64, Path, description = "The rule's id")),
+    responses((status = 200, description = "The rule", body = RuleRow)),
+)]
 async fn read(
     State(state): State<AppState>,
     Account(account): Account,
@@ -135,6 +188,16 @@ async fn read(
     })
 }
 
+/// Change a plugin rule.
+///
+/// A new condition or action is checked as on create.
+#[utoipa::path(
+    patch, path = "/v1/plugin-rules/{id}", operation_id = "updatePluginRule",
+    tag = "Plugin rules",
+    params(("id" = i64, Path, description = "The rule's id")),
+    request_body = UpdateRule,
+    responses((status = 200, description = "The changed rule", body = RuleRow)),
+)]
 async fn update(
     State(state): State<AppState>,
     Account(account): Account,
@@ -164,6 +227,13 @@ async fn update(
     }
 }
 
+/// Delete a plugin rule.
+#[utoipa::path(
+    delete, path = "/v1/plugin-rules/{id}", operation_id = "deletePluginRule",
+    tag = "Plugin rules",
+    params(("id" = i64, Path, description = "The rule's id")),
+    responses((status = 204, description = "Deleted")),
+)]
 async fn remove(
     State(state): State<AppState>,
     Account(account): Account,
@@ -177,5 +247,5 @@ async fn remove(
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, create, read, update, remove))]
 pub(super) struct Doc;

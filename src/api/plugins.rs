@@ -12,14 +12,15 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiQuery};
+use super::openapi::Problem;
 use super::tenant::{
-    check_name, conflict, created, credentials_key, db, found, Account, PageQuery,
+    check_name, conflict, created, credentials_key, db, found, Account, Page, PageQuery,
 };
 use super::AppState;
 use crate::api::error::AppError;
 use crate::outbound::target::{self, Query};
 use crate::outbound::SsrfGuard;
-use crate::store::plugins::{self, Deleted, NewPlugin, PluginUpdate};
+use crate::store::plugins::{self, Deleted, NewPlugin, NewPluginSecrets, PluginRow, PluginUpdate};
 use crate::store::StoreError;
 
 pub fn router() -> Router<AppState> {
@@ -29,29 +30,45 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The only kind so far: orders are POSTed to an HTTP endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PluginKind)]
 enum Kind {
     Http,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "kind": "http", "name": "Northfield Fulfilment",
+    "endpoint_url": "https://fc.example.com/switchyard/orders"
+}))]
 struct CreatePlugin {
     kind: Kind,
+    /// 1 to 200 characters, trimmed.
     name: String,
+    /// Where orders are POSTed: an absolute http(s) URL of at most 2000 characters, without
+    /// credentials or a fragment, whose host the deployment's outbound guard admits (no private
+    /// or loopback address unless `outbound.allow_cidrs` lets it).
     endpoint_url: String,
+    /// Default true.
     #[serde(default)]
     active: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Only the fields sent change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"active": false}))]
 struct UpdatePlugin {
+    /// 1 to 200 characters, trimmed.
     #[serde(default)]
     name: Option<String>,
+    /// As on create.
     #[serde(default)]
     endpoint_url: Option<String>,
+    /// Off: no order is sent to it, rules routing to it are skipped, and its callback token
+    /// opens nothing.
     #[serde(default)]
     active: Option<bool>,
 }
@@ -77,6 +94,20 @@ fn check_endpoint(text: &str, guard: &SsrfGuard) -> Result<String, AppError> {
         })
 }
 
+/// Create a plugin in a store.
+///
+/// The answer is the only one that carries the plugin's `signing_secret` and `callback_token`:
+/// reads show the plugin without them, and only `callback_prefix` of the token. A lost one
+/// means a new plugin.
+#[utoipa::path(
+    post, path = "/v1/stores/{store_id}/plugins", operation_id = "createPlugin", tag = "Plugins",
+    params(("store_id" = i64, Path, description = "The store's id")),
+    request_body = CreatePlugin,
+    responses(
+        (status = 201, description = "Created, with its secrets (shown this once)", body = NewPluginSecrets,
+         headers(("location" = String, description = "`/v1/plugins/{id}`"))),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     Account(account): Account,
@@ -103,6 +134,12 @@ async fn create(
     }
 }
 
+/// List a store's plugins, oldest first.
+#[utoipa::path(
+    get, path = "/v1/stores/{store_id}/plugins", operation_id = "listPlugins", tag = "Plugins",
+    params(("store_id" = i64, Path, description = "The store's id"), PageQuery),
+    responses((status = 200, description = "A page of plugins (without their secrets)", body = Page<PluginRow>)),
+)]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
@@ -116,6 +153,12 @@ async fn list(
     Ok(page.of(rows, |p| p.id).into_response())
 }
 
+/// Read a plugin (without its secrets).
+#[utoipa::path(
+    get, path = "/v1/plugins/{id}", operation_id = "getPlugin", tag = "Plugins",
+    params(("id" = i64, Path, description = "The plugin's id")),
+    responses((status = 200, description = "The plugin", body = PluginRow)),
+)]
 async fn read(
     State(state): State<AppState>,
     Account(account): Account,
@@ -126,6 +169,15 @@ async fn read(
     })
 }
 
+/// Rename a plugin, move its endpoint, or turn it on or off.
+///
+/// Turning it off is also how a leaked callback token is shut off at once.
+#[utoipa::path(
+    patch, path = "/v1/plugins/{id}", operation_id = "updatePlugin", tag = "Plugins",
+    params(("id" = i64, Path, description = "The plugin's id")),
+    request_body = UpdatePlugin,
+    responses((status = 200, description = "The changed plugin", body = PluginRow)),
+)]
 async fn update(
     State(state): State<AppState>,
     Account(account): Account,
@@ -146,6 +198,17 @@ async fn update(
     found(plugin, || not_found(id))
 }
 
+/// Delete a plugin that no rule routes to.
+///
+/// Orders it was given keep their history but no longer name it.
+#[utoipa::path(
+    delete, path = "/v1/plugins/{id}", operation_id = "deletePlugin", tag = "Plugins",
+    params(("id" = i64, Path, description = "The plugin's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "Plugin rules route to it (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     Account(account): Account,
@@ -162,5 +225,5 @@ async fn remove(
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, create, read, update, remove))]
 pub(super) struct Doc;

@@ -19,14 +19,15 @@ use serde::Deserialize;
 use ulid::Ulid;
 
 use super::extract::{ApiJson, ApiQuery};
+use super::openapi::Problem;
 use super::stock_sync::after_stock_change;
-use super::tenant::{conflict, created, db, found, Account, IdPage, PageQuery};
+use super::tenant::{conflict, created, db, found, Account, IdPage, Page, PageQuery};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::domain::stock::{is_adjustment, is_settable, MAX_QUANTITY};
 use crate::domain::FieldError;
-use crate::store::products::{self, Deleted, NewProduct, ProductUpdate};
-use crate::store::stock::{self, StockChange, StockError};
+use crate::store::products::{self, Deleted, NewProduct, ProductRow, ProductUpdate};
+use crate::store::stock::{self, Movement, StockChange, StockError};
 use crate::store::StoreError;
 
 /// Longest SKU and title.
@@ -47,56 +48,87 @@ pub fn router() -> Router<AppState> {
         .route("/products/{id}/movements", get(movements))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"store_id": 1, "sku": "TENT-2P", "title": "Two-person tent", "api_quantity": 14}))]
 struct CreateProduct {
+    /// One of the account's stores.
     store_id: i64,
+    /// 1 to 200 characters without control characters, trimmed; unique in the store.
     sku: String,
+    /// 1 to 500 characters, trimmed.
     title: String,
+    /// The opening API quantity, 0 to 1000000000, written to the ledger as a `set` movement
+    /// (cause `opening`); none leaves it 0.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     api_quantity: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Only the fields sent change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Two-person tent, green"}))]
 struct UpdateProduct {
+    /// 1 to 200 characters without control characters, trimmed; unique in the store.
     #[serde(default)]
     sku: Option<String>,
+    /// 1 to 500 characters, trimmed.
     #[serde(default)]
     title: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SetProductStock, example = json!({"api_quantity": 30}))]
 struct SetStock {
+    /// The new API quantity, 0 to 1000000000.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     api_quantity: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AdjustProductStock, example = json!({"delta": -3}))]
 struct AdjustStock {
+    /// Added to the API quantity: non-zero, -1000000000 to 1000000000.
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     delta: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SetProductPluginStock, example = json!({"plugin_quantity": 4}))]
 struct SetPluginStock {
+    /// The new plugin quantity, 0 to 1000000000.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     plugin_quantity: i64,
 }
 
-#[derive(Debug, Deserialize)]
+/// One component of a kit.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = KitComponentBody)]
 struct Component {
+    /// A product of the kit's store that is not a kit, listed once.
     product_id: i64,
+    /// Units of it in one kit, 1 to 10000.
+    #[schema(minimum = 1, maximum = 10_000)]
     quantity: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this store's products.
     store_id: Option<i64>,
+    /// Only the product with exactly this SKU.
     sku: Option<String>,
+    /// The previous page's `next_cursor`; none for the first page.
     cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -170,6 +202,19 @@ fn refusal(id: i64, err: StockError) -> Result<Response, AppError> {
     }
 }
 
+/// Create a product.
+///
+/// Listings of the store's channels with this SKU and no product yet are mapped to it. A
+/// `store_id` that is not one of the account's stores answers 422 naming `store_id`.
+#[utoipa::path(
+    post, path = "/v1/products", operation_id = "createProduct", tag = "Products",
+    request_body = CreateProduct,
+    responses(
+        (status = 201, description = "Created", body = ProductRow,
+         headers(("location" = String, description = "`/v1/products/{id}`"))),
+        (status = 409, description = "The store has a product with this SKU (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     Account(account): Account,
@@ -193,6 +238,12 @@ async fn create(
     }
 }
 
+/// List the account's products and kits, oldest first.
+#[utoipa::path(
+    get, path = "/v1/products", operation_id = "listProducts", tag = "Products",
+    params(ListQuery),
+    responses((status = 200, description = "A page of products", body = Page<ProductRow>)),
+)]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
@@ -211,6 +262,12 @@ async fn list(
     Ok(page.of(rows, |p| p.id).into_response())
 }
 
+/// Read a product or kit.
+#[utoipa::path(
+    get, path = "/v1/products/{id}", operation_id = "getProduct", tag = "Products",
+    params(("id" = i64, Path, description = "The product's id")),
+    responses((status = 200, description = "The product", body = ProductRow)),
+)]
 async fn read(
     State(state): State<AppState>,
     Account(account): Account,
@@ -219,6 +276,18 @@ async fn read(
     product_answer(&state, account, id).await
 }
 
+/// Change a product's SKU or title.
+///
+/// Listings of the store's channels with the new SKU and no product yet are mapped to it.
+#[utoipa::path(
+    patch, path = "/v1/products/{id}", operation_id = "updateProduct", tag = "Products",
+    params(("id" = i64, Path, description = "The product's id")),
+    request_body = UpdateProduct,
+    responses(
+        (status = 200, description = "The changed product", body = ProductRow),
+        (status = 409, description = "The store has another product with this SKU (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     Account(account): Account,
@@ -235,6 +304,17 @@ async fn update(
     }
 }
 
+/// Delete a product that no kit uses.
+///
+/// Its ledger goes with it; its channel listings stay, unmapped.
+#[utoipa::path(
+    delete, path = "/v1/products/{id}", operation_id = "deleteProduct", tag = "Products",
+    params(("id" = i64, Path, description = "The product's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The product is a component of a kit (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     Account(account): Account,
@@ -260,6 +340,17 @@ async fn product_answer(
     })
 }
 
+/// Set a product's API quantity.
+///
+/// Recorded in the ledger as the `set` movement that gets it there; the channels listing it that
+/// sync stock automatically are sent the new available quantity. A kit has no quantity of its
+/// own and answers 422 naming `api_quantity`.
+#[utoipa::path(
+    put, path = "/v1/products/{id}/stock", operation_id = "setProductStock", tag = "Products",
+    params(("id" = i64, Path, description = "The product's id")),
+    request_body = SetStock,
+    responses((status = 200, description = "The product with its new quantities", body = ProductRow)),
+)]
 async fn set_stock(
     State(state): State<AppState>,
     Account(account): Account,
@@ -278,6 +369,29 @@ async fn set_stock(
     }
 }
 
+/// Adjust a product's API quantity by a delta.
+///
+/// `Idempotency-Key` is required: it is the movement's cause, so a retry with the same key and
+/// delta moves nothing and answers the first movement (with `Idempotent-Replayed: true`). A kit
+/// answers 422 naming `delta`.
+#[utoipa::path(
+    post, path = "/v1/products/{id}/stock/adjust", operation_id = "adjustProductStock",
+    tag = "Products",
+    params(
+        ("id" = i64, Path, description = "The product's id"),
+        ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255,
+         description = "Required here: the adjustment's cause in the ledger, 1 to 255 visible \
+                        ASCII characters. The same key with the same delta answers the first \
+                        movement again."),
+    ),
+    request_body = AdjustStock,
+    responses(
+        (status = 200, description = "The movement", body = Movement,
+         headers(("idempotent-replayed" = String, description = "`true` when the key was already used and nothing moved now"))),
+        (status = 400, description = "No `Idempotency-Key`, or not 1 to 255 visible ASCII characters; or the body is not JSON (`bad-request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key adjusted this product by another delta, longer ago than the replay window (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn adjust_stock(
     State(state): State<AppState>,
     Account(account): Account,
@@ -308,6 +422,18 @@ async fn adjust_stock(
     }
 }
 
+/// Set a product's plugin quantity, standing in for a plugin's report.
+///
+/// Recorded in the ledger as a `plugin_report` movement; the channels listing it that sync
+/// stock automatically are sent the new available quantity. A kit answers 422 naming
+/// `plugin_quantity`.
+#[utoipa::path(
+    put, path = "/v1/products/{id}/plugin-stock", operation_id = "setProductPluginStock",
+    tag = "Products",
+    params(("id" = i64, Path, description = "The product's id")),
+    request_body = SetPluginStock,
+    responses((status = 200, description = "The product with its new quantities", body = ProductRow)),
+)]
 async fn set_plugin_stock(
     State(state): State<AppState>,
     Account(account): Account,
@@ -344,6 +470,19 @@ fn decode_components(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Component>,
     serde_path_to_error::deserialize(value).map_err(|e| FieldError::from_serde(e).into())
 }
 
+/// Make a product a kit of these components, replacing any it had.
+///
+/// An empty list makes it a plain product again. Components are products of the kit's store,
+/// not kits, each listed once; a kit cannot be a component. A refused entry answers 422 naming
+/// it (`[1].product_id`).
+#[utoipa::path(
+    put, path = "/v1/products/{id}/components", operation_id = "setProductComponents",
+    tag = "Products",
+    params(("id" = i64, Path, description = "The product's id")),
+    request_body(content = Vec<Component>, description = "At most 100 components.",
+                 example = json!([{"product_id": 1, "quantity": 1}, {"product_id": 2, "quantity": 2}])),
+    responses((status = 200, description = "The kit, with its components", body = ProductRow)),
+)]
 async fn set_components(
     State(state): State<AppState>,
     Account(account): Account,
@@ -365,6 +504,13 @@ async fn set_components(
     }
 }
 
+/// List a product's stock movements, oldest first.
+#[utoipa::path(
+    get, path = "/v1/products/{id}/movements", operation_id = "listProductMovements",
+    tag = "Products",
+    params(("id" = i64, Path, description = "The product's id"), PageQuery),
+    responses((status = 200, description = "A page of the product's ledger", body = Page<Movement>)),
+)]
 async fn movements(
     State(state): State<AppState>,
     Account(account): Account,
@@ -469,5 +615,16 @@ mod tests {
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    list,
+    create,
+    read,
+    update,
+    remove,
+    set_stock,
+    adjust_stock,
+    set_plugin_stock,
+    set_components,
+    movements
+))]
 pub(super) struct Doc;

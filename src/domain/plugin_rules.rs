@@ -25,8 +25,9 @@ pub const MAX_LIST: usize = 500;
 pub const MAX_TAG: usize = 100;
 
 /// How a number is compared with a rule's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PluginRuleComparison)]
 pub enum Comparison {
     GreaterThan,
     LessThan,
@@ -43,47 +44,68 @@ impl Comparison {
     }
 }
 
-/// What a rule asks of an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a rule asks of an order, by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[schema(as = PluginRuleCondition, example = json!({"type": "sku_in", "skus": ["TENT-2P", "TENT-KIT"]}))]
 pub enum Condition {
     /// At least one line's SKU is a product (or kit) of the store's catalogue.
     SkuExists {},
     /// At least one line's SKU is in the list.
-    SkuIn { skus: Vec<String> },
+    SkuIn {
+        /// 1 to 500 SKUs, trimmed.
+        #[schema(min_items = 1, max_items = 500)]
+        skus: Vec<String>,
+    },
     /// The sum of the lines' quantities compared with `value`.
     ItemQuantity { comparison: Comparison, value: u32 },
     /// The order ships to one of these countries (ISO 3166 alpha-2; billing country when it
     /// has no shipping address).
-    ShippingCountryIn { countries: Vec<String> },
+    ShippingCountryIn {
+        /// 1 to 500 two-letter codes, kept upper case.
+        #[schema(min_items = 1, max_items = 500)]
+        countries: Vec<String>,
+    },
     /// The order came from one of these channels.
-    ChannelIn { channel_ids: Vec<i64> },
+    ChannelIn {
+        /// 1 to 500 channels of the rule's store.
+        #[schema(min_items = 1, max_items = 500)]
+        channel_ids: Vec<i64>,
+    },
     /// The order total (in the order's currency, whatever it is) compared with `value`, a
     /// decimal string. `equal` is not offered: a total is rarely exactly a figure.
     OrderTotal {
+        /// `greater_than` or `less_than`.
         comparison: Comparison,
+        /// A non-negative decimal string, such as `"100.00"`.
         value: String,
     },
 }
 
 /// The sync status a rule may give an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PluginRuleStatus)]
 pub enum RuleStatus {
     Excluded,
     OnHold,
 }
 
-/// What a rule does to a matching order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a rule does to a matching order, by `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[schema(as = PluginRuleAction, example = json!({"type": "send_to_plugin", "plugin_id": 1}))]
 pub enum Action {
     /// Hand the order to this plugin (of the same store).
     SendToPlugin { plugin_id: i64 },
     /// Give the order this sync status.
     SetSyncStatus { status: RuleStatus },
     /// Add this tag to the order.
-    AddTag { tag: String },
+    AddTag {
+        /// 1 to 100 characters without a comma, trimmed.
+        #[schema(min_length = 1, max_length = 100)]
+        tag: String,
+    },
 }
 
 impl Action {

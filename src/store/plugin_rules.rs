@@ -19,14 +19,23 @@ use crate::domain::{ChannelOrder, SyncStatus};
 use crate::jobs::RunPlugin;
 
 /// A rule as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = PluginRule, example = json!({
+    "id": 1, "store_id": 1, "position": 1, "name": "Tents go to Northfield",
+    "condition": {"type": "sku_in", "skus": ["TENT-2P", "TENT-KIT"]},
+    "action": {"type": "send_to_plugin", "plugin_id": 1},
+    "active": true,
+    "created_at": "2026-12-04T22:34:14.515817Z", "updated_at": "2026-12-04T22:34:14.515817Z"
+}))]
 pub struct RuleRow {
     pub id: i64,
     pub store_id: i64,
+    /// Rules are evaluated by position, then id; positions need not be contiguous.
     pub position: i32,
     pub name: String,
     pub condition: Condition,
     pub action: Action,
+    /// Off: the rule is skipped (as it is while the plugin it routes to is off).
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -29,15 +29,26 @@ pub const SECRET_PREFIX: &str = "whsec_";
 const DISPLAY_LEN: usize = 12;
 
 /// A plugin as the API shows it (never its secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Plugin, example = json!({
+    "id": 1, "store_id": 1, "kind": "http", "name": "Northfield Fulfilment",
+    "endpoint_url": "https://fc.example.com/switchyard/orders", "callback_prefix": "syp_AyCr5XXv",
+    "active": true,
+    "created_at": "2026-12-04T22:34:14.422883Z", "updated_at": "2026-12-04T22:34:14.422883Z"
+}))]
 pub struct PluginRow {
     pub id: i64,
     pub store_id: i64,
+    /// How orders reach the plugin; see [`kind_schema`].
+    #[schema(schema_with = kind_schema)]
     pub kind: String,
     pub name: String,
+    /// Where the plugin's orders are POSTed, signed with its signing secret.
     pub endpoint_url: String,
     /// The callback token's first characters, to tell tokens apart.
     pub callback_prefix: String,
+    /// Off: no order is sent to it, rules routing to it are skipped, and its callback token
+    /// opens nothing.
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -46,12 +57,35 @@ pub struct PluginRow {
 const COLUMNS: &str =
     "id, store_id, kind, name, endpoint_url, callback_prefix, active, created_at, updated_at";
 
+/// [`PluginRow::kind`]: the kinds the table's CHECK constraint allows.
+fn kind_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(
+            "How orders reach the plugin: `http`, POSTed to `endpoint_url`.",
+        ))
+        .enum_values(Some(["http"]))
+        .build()
+}
+
 /// A plugin just made, with the only copies of its secrets there will ever be.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = CreatedPlugin, example = json!({
+    "id": 1, "store_id": 1, "kind": "http", "name": "Northfield Fulfilment",
+    "endpoint_url": "https://fc.example.com/switchyard/orders", "callback_prefix": "syp_AyCr5XXv",
+    "active": true,
+    "created_at": "2026-12-04T22:34:14.422883Z", "updated_at": "2026-12-04T22:34:14.422883Z",
+    "signing_secret": "whsec_8VrEttbvM2ynXc5NoMN9X1IIQXr9DQOBLYywvPxjNsI=",
+    "callback_token": "syp_AyCr5XXvdplAti6S16TIfpjhLevoZwMLwNEuB1Sx46M"
+}))]
 pub struct NewPluginSecrets {
     #[serde(flatten)]
     pub plugin: PluginRow,
+    /// `whsec_<base64>`: the Standard Webhooks secret every order sent to the plugin is signed
+    /// with. Answered only here, never again.
     pub signing_secret: String,
+    /// `syp_...`: the bearer token the plugin calls `/v1/plugin-callbacks/...` with. Answered only
+    /// here, never again; only its hash is kept.
     pub callback_token: String,
 }
 

@@ -19,9 +19,12 @@ use crate::domain::stock::{
 };
 
 /// A component of a kit, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ProductComponent)]
 pub struct ComponentRow {
+    /// The component product's id.
     pub product_id: i64,
+    /// The component product's SKU.
     pub sku: String,
     /// Units of this product in one kit.
     pub quantity: i64,
@@ -29,15 +32,32 @@ pub struct ComponentRow {
     pub available_quantity: i64,
 }
 
-/// A product or kit as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A product or kit as the API shows it: the answer of `GET /v1/products/{id}`, and the `data` of
+/// the `product.*` events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Product, example = json!({
+    "id": 3, "store_id": 1, "sku": "TENT-KIT", "title": "Tent with spare pegs",
+    "api_quantity": 0, "plugin_quantity": 0, "is_kit": true,
+    "components": [
+        {"product_id": 1, "sku": "TENT-2P", "quantity": 1, "available_quantity": 15},
+        {"product_id": 2, "sku": "PEG-10", "quantity": 2, "available_quantity": 30}
+    ],
+    "available_quantity": 15,
+    "created_at": "2026-12-04T22:34:07.563129Z", "updated_at": "2026-12-04T22:34:07.594029Z"
+}))]
 pub struct ProductRow {
     pub id: i64,
     pub store_id: i64,
+    /// Unique in the store; matched against the channels' listings and order lines.
     pub sku: String,
     pub title: String,
+    /// The quantity set and adjusted through the API and taken by orders; below zero when orders
+    /// took more than there was. Not counted while `is_kit`.
     pub api_quantity: i64,
+    /// The quantity fulfilment-centre plugins report. Not counted while `is_kit`.
     pub plugin_quantity: i64,
+    /// A kit has no stock of its own: it is sold from its components'
+    /// (`PUT /v1/products/{id}/components`).
     pub is_kit: bool,
     /// Empty unless `is_kit`.
     pub components: Vec<ComponentRow>,

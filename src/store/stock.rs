@@ -28,7 +28,7 @@ use crate::domain::FieldError;
 use crate::domain::KitComponent;
 
 /// Which of a product's two quantities a movement changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StockField {
     /// Set and adjusted through the API, decremented by orders.
@@ -62,18 +62,53 @@ pub const CAUSE_ADJUSTMENT: &str = "adjustment";
 pub const CAUSE_PLUGIN_REPORT: &str = "plugin_report";
 
 /// One entry of the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = StockMovement, example = json!({
+    "id": 3, "product_id": 1, "field": "api", "delta": -3, "quantity_after": 11,
+    "cause_kind": "adjustment", "cause_id": "restock-2026-12-04", "order_id": null,
+    "created_at": "2026-12-04T22:34:07.695680Z"
+}))]
 pub struct Movement {
+    /// Increasing in the order movements were applied.
     pub id: i64,
     pub product_id: i64,
     pub field: StockField,
+    /// The change: positive, negative, or 0 for a set to the quantity it already had.
     pub delta: i64,
     /// The field's quantity right after this movement.
     pub quantity_after: i64,
+    /// Why the quantity moved: see [`cause_kind_schema`].
+    #[schema(schema_with = cause_kind_schema)]
     pub cause_kind: String,
+    /// The cause's own id, unique per product, field and kind: `opening` for a create's quantity,
+    /// a ULID for `PUT .../stock`, the `Idempotency-Key` of an adjustment, `admin:<ulid>` for
+    /// `PUT .../plugin-stock`, `plugin:<plugin id>:<report key or ulid>` for a plugin's report,
+    /// the order line's id for `order_line` and `order_cancel`.
     pub cause_id: String,
+    /// The order whose line or cancellation moved it; null otherwise.
+    #[schema(required = true)]
     pub order_id: Option<i64>,
     pub created_at: DateTime<Utc>,
+}
+
+/// [`Movement::cause_kind`]: one of the kinds the ledger's CHECK constraint lists.
+fn cause_kind_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(
+            "Why the quantity moved: `set` (`PUT .../stock`, or the opening quantity of a \
+             create), `adjustment` (`POST .../stock/adjust`), `plugin_report` (a plugin's report \
+             or `PUT .../plugin-stock`), `order_line` (an imported order took it), \
+             `order_cancel` (a cancelled order gave it back).",
+        ))
+        .enum_values(Some([
+            CAUSE_SET,
+            CAUSE_ADJUSTMENT,
+            CAUSE_PLUGIN_REPORT,
+            CAUSE_ORDER_LINE,
+            CAUSE_ORDER_CANCEL,
+        ]))
+        .build()
 }
 
 /// What a set, adjustment or plugin report did.

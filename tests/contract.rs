@@ -281,6 +281,8 @@ async fn a_schema_driven_run_finds_no_5xx_and_nothing_undocumented() {
         .arg(dir.join("schemathesis-report"))
         .args(["--no-color", "--output-truncate", "false"])
         .env("SCHEMATHESIS_HOOKS", "")
+        // Its cache goes beside the reports, not into the checkout.
+        .current_dir(&dir)
         .kill_on_drop(true)
         .output()
         .await

@@ -15,11 +15,12 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::extract::ApiJson;
+use super::openapi::Problem;
 use super::tenant::{conflict, created, db, found, Account, Page};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::domain::fulfilment::{check_tracking, RequestedLine};
-use crate::store::fulfilments::{self, CreateError, Created, NewFulfilment};
+use crate::store::fulfilments::{self, CreateError, Created, Fulfilment, NewFulfilment};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,17 +28,31 @@ pub fn router() -> Router<AppState> {
         .route("/fulfilments/{id}", get(read))
 }
 
-#[derive(Debug, Deserialize)]
+/// A shipment of an order. Every field may be left out: a body of `{}` ships everything still
+/// unshipped, untracked.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "lines": [{"order_line_id": 1, "quantity": 1}],
+    "carrier": "UPS",
+    "tracking_number": "1Z999AA10123456784",
+    "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+}))]
 struct CreateFulfilment {
-    /// The lines to ship; left out, everything still unshipped.
+    /// The lines to ship, each named once; left out, everything still unshipped.
     #[serde(default)]
     lines: Option<Vec<RequestedLine>>,
+    /// At most 255 characters, no control characters; blank is none.
     #[serde(default)]
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     carrier: Option<String>,
+    /// At most 255 characters, no control characters; blank is none.
     #[serde(default)]
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     tracking_number: Option<String>,
+    /// An absolute http(s) URL, at most 2048 characters; blank is none.
     #[serde(default)]
+    #[schema(max_length = 2048, pattern = r"^\s*(https?://\S|$)")]
     tracking_url: Option<String>,
 }
 
@@ -58,6 +73,28 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
         .transpose()
 }
 
+/// Ship some or all of an order.
+///
+/// Records the shipment and queues its push to the order's channel: its `status` goes from
+/// `pending` to `synced`, or to `failed` with the reason in `failure_reason`. Refused with 422
+/// naming the field for a cancelled or refunded order, an unknown, repeated or zero line, more
+/// than is left of a line, or an order with nothing left to ship.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/fulfilments", operation_id = "createFulfilment",
+    tag = "Fulfilments",
+    params(("id" = i64, Path, description = "The order's id")),
+    request_body = CreateFulfilment,
+    responses(
+        (status = 201, description = "Created", body = Fulfilment,
+         headers(("location" = String, description = "`/v1/fulfilments/{id}`"))),
+        (status = 200, description = "A retry with an `Idempotency-Key` whose first answer is no \
+         longer kept: the fulfilment that request made, with `Idempotent-Replayed: true`",
+         body = Fulfilment,
+         headers(("idempotent-replayed" = String, description = "`true`"))),
+        (status = 409, description = "The `Idempotency-Key` made a fulfilment of another order \
+         (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     Account(account): Account,
@@ -98,6 +135,15 @@ async fn create(
     }
 }
 
+/// List an order's fulfilments, oldest first.
+///
+/// One page holds them all: `next_cursor` is always null.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/fulfilments", operation_id = "listOrderFulfilments",
+    tag = "Fulfilments",
+    params(("id" = i64, Path, description = "The order's id")),
+    responses((status = 200, description = "The order's fulfilments", body = Page<Fulfilment>)),
+)]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
@@ -114,6 +160,12 @@ async fn list(
     Ok(page.into_response())
 }
 
+/// Read a fulfilment.
+#[utoipa::path(
+    get, path = "/v1/fulfilments/{id}", operation_id = "getFulfilment", tag = "Fulfilments",
+    params(("id" = i64, Path, description = "The fulfilment's id")),
+    responses((status = 200, description = "The fulfilment", body = Fulfilment)),
+)]
 async fn read(
     State(state): State<AppState>,
     Account(account): Account,
@@ -148,5 +200,5 @@ mod tests {
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, create, read))]
 pub(super) struct Doc;

@@ -14,7 +14,7 @@ use super::AppState;
 use crate::api::error::AppError;
 use crate::domain::PageCursor;
 use crate::domain::{OrderStatus, SyncStatus};
-use crate::store::orders::{self, OrderFilter};
+use crate::store::orders::{self, OrderEvent, OrderFilter, StoredOrder};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,15 +23,26 @@ pub fn router() -> Router<AppState> {
         .route("/orders/{id}/events", get(events))
 }
 
-#[derive(Debug, Deserialize)]
+/// The order list's filters, combined with AND, and its paging.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only orders of this store.
     store_id: Option<i64>,
+    /// Only orders of this channel.
     channel_id: Option<i64>,
+    /// Only orders in this status.
     status: Option<OrderStatus>,
+    /// Only orders in this sync status.
     sync_status: Option<SyncStatus>,
+    /// Only orders switchyard changed at or after this time (RFC 3339).
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     updated_since: Option<Timestamp>,
+    /// The previous page's `next_cursor`; none for the first page.
     cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -39,6 +50,16 @@ fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("order {id}"))
 }
 
+/// List the account's orders, oldest change first.
+///
+/// Ordered by when switchyard last changed each order, so a client keeps in step by walking
+/// forward from `updated_since` (the last `updated_at` it saw) through `next_cursor`. An order
+/// changed in the same instant as that checkpoint is listed again rather than lost.
+#[utoipa::path(
+    get, path = "/v1/orders", operation_id = "listOrders", tag = "Orders",
+    params(ListQuery),
+    responses((status = 200, description = "A page of orders", body = Page<StoredOrder>)),
+)]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
@@ -67,6 +88,12 @@ async fn list(
     Ok(page.into_response())
 }
 
+/// Read an order.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}", operation_id = "getOrder", tag = "Orders",
+    params(("id" = i64, Path, description = "The order's id")),
+    responses((status = 200, description = "The order", body = StoredOrder)),
+)]
 async fn read(
     State(state): State<AppState>,
     Account(account): Account,
@@ -77,6 +104,12 @@ async fn read(
     })
 }
 
+/// List an order's status history, oldest first.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/events", operation_id = "listOrderEvents", tag = "Orders",
+    params(("id" = i64, Path, description = "The order's id")),
+    responses((status = 200, description = "Every status change of the order", body = Vec<OrderEvent>)),
+)]
 async fn events(
     State(state): State<AppState>,
     Account(account): Account,
@@ -93,5 +126,5 @@ async fn events(
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, read, events))]
 pub(super) struct Doc;

@@ -22,13 +22,14 @@ use serde::Deserialize;
 use super::auth::{unauthorized, Principal};
 use super::extract::ApiJson;
 use super::idempotency::{is_valid_key, MAX_KEY};
+use super::openapi::Problem;
 use super::products::check_quantity;
 use super::tenant::{conflict, db};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::domain::fulfilment::{check_tracking, RequestedLine};
-use crate::store::fulfilments::{self, CreateError, Created, NewFulfilment};
-use crate::store::plugins::{self, CallbackCaller, ReportError};
+use crate::store::fulfilments::{self, CreateError, Created, Fulfilment, NewFulfilment};
+use crate::store::plugins::{self, CallbackCaller, ReportError, StockReport};
 use crate::store::stock::StockError;
 
 /// Set on the answer to a replayed report.
@@ -56,13 +57,21 @@ impl FromRequestParts<AppState> for Plugin {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// How many of a SKU the fulfilment centre holds now.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StockCallback, example = json!({"sku": "MS-1", "quantity": 40}))]
 struct StockBody {
+    /// A product's SKU in the plugin's store.
+    #[schema(pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     sku: String,
+    /// The absolute figure held, not a change.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     quantity: i64,
-    /// The report's own id, for a plugin that cannot send an `Idempotency-Key` header.
+    /// The report's own id, for a plugin that cannot send an `Idempotency-Key` header: 1 to 255
+    /// visible ASCII characters, the same as the header when both are sent.
     #[serde(default)]
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     report_id: Option<String>,
 }
 
@@ -102,6 +111,24 @@ fn report_key(headers: &HeaderMap, body: &StockBody) -> Result<Option<String>, A
     }
 }
 
+/// Report a SKU's stock at the fulfilment centre.
+///
+/// Sets the product's plugin quantity to the figure and pushes the new available quantity to
+/// every channel that syncs stock automatically. A report whose key (`Idempotency-Key`, else
+/// `report_id`) was seen before changes nothing and answers `"replayed": true`, so a late retry
+/// never undoes a newer count. An unknown SKU, or a kit's (report its components), is 422
+/// naming `sku`.
+#[utoipa::path(
+    post, path = "/v1/plugin-callbacks/stock", operation_id = "reportPluginStock",
+    tag = "Plugin callbacks",
+    request_body = StockBody,
+    responses(
+        (status = 200, description = "Applied, replayed, or already so", body = StockReport,
+         headers(("idempotent-replayed" = String, description = "`true` on a replayed report; absent otherwise"))),
+        (status = 409, description = "The key was used before for another SKU or figure \
+         (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn stock(
     State(state): State<AppState>,
     Plugin(caller): Plugin,
@@ -140,27 +167,77 @@ async fn stock(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A parcel the fulfilment centre shipped.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = FulfilmentCallback, example = json!({
+    "order_id": 2,
+    "lines": [{"line_id": 2, "quantity": 1}],
+    "carrier": "Royal Mail",
+    "tracking_number": "TRKFC000123",
+    "tracking_url": "https://track.example/TRKFC000123"
+}))]
 struct FulfilmentBody {
+    /// switchyard's id of an order routed to the plugin.
     order_id: i64,
+    /// The lines in this parcel, at least one.
+    #[schema(min_items = 1)]
     lines: Vec<ShippedLine>,
+    /// 1 to 255 characters, not blank, no control characters.
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     carrier: String,
+    /// 1 to 255 characters, not blank, no control characters. Without an `Idempotency-Key`, a
+    /// repeated tracking number answers the fulfilment it first made.
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     tracking_number: String,
+    /// An absolute http(s) URL, at most 2048 characters.
     #[serde(default)]
+    #[schema(max_length = 2048, pattern = r"^\s*(https?://\S|$)")]
     tracking_url: Option<String>,
     /// The plugin's own reference for the order, kept on it when given.
     #[serde(default)]
     reference: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A line of the order and how many of it the parcel holds.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ShippedLine)]
 struct ShippedLine {
+    /// The order line's `id`.
     line_id: i64,
+    /// At least 1, at most what is left of the line once earlier fulfilments that have not
+    /// failed are counted.
+    #[schema(minimum = 1)]
     quantity: u32,
 }
 
+/// Report a shipment of an order routed to the plugin.
+///
+/// Records the fulfilment and pushes it to the order's sales channel like any other. The key
+/// (`Idempotency-Key`, else the tracking number) makes a repeated callback answer the fulfilment
+/// it first made. A line not of the order, or more than is left of it, is 422 naming the field.
+#[utoipa::path(
+    post, path = "/v1/plugin-callbacks/fulfilments", operation_id = "reportPluginFulfilment",
+    tag = "Plugin callbacks",
+    request_body = FulfilmentBody,
+    responses(
+        (status = 201, description = "Accepted; being sent to the channel", body = Fulfilment),
+        (status = 200, description = "A repeat of a callback already accepted: the fulfilment \
+         it made, with `Idempotent-Replayed: true`", body = Fulfilment,
+         headers(("idempotent-replayed" = String, description = "`true`"))),
+        (status = 404, description = "No such order routed to this plugin (`not-found`)",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key made a fulfilment of another order (`conflict`)",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn fulfilment(
     State(state): State<AppState>,
     Plugin(caller): Plugin,
@@ -284,5 +361,5 @@ mod tests {
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(stock, fulfilment))]
 pub(super) struct Doc;

@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 use super::FieldError;
 use crate::domain::OrderStatus;
 
-/// Where a fulfilment is on its way to the channel.
+/// Where a fulfilment is on its way to the channel: `pending` until sent, `sending` while the
+/// channel is called, `synced` once the channel holds it, `failed` when the channel refused it
+/// or switchyard gave up (`failure_reason` says which).
 ///
 /// `Sending` is written before the channel is called, so a worker that dies after the channel
 /// answered but before switchyard recorded it leaves a mark: the next attempt asks the channel
 /// whether the shipment is already there instead of creating a second one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FulfilmentStatus {
     Pending,
@@ -60,10 +62,15 @@ impl OrderedLine {
 }
 
 /// A line a caller asks to ship.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = FulfilmentLineRequest)]
 pub struct RequestedLine {
+    /// The order line's `id`.
     pub order_line_id: i64,
+    /// At least 1, at most what is left of the line once earlier fulfilments that have not
+    /// failed are counted.
+    #[schema(minimum = 1)]
     pub quantity: u32,
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The platform behind a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     Shopify,
@@ -18,7 +18,7 @@ pub enum ChannelKind {
 }
 
 /// Where an order is in its life, whatever the channel calls it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Unpaid,
@@ -30,7 +30,8 @@ pub enum OrderStatus {
 }
 
 /// Where an order is in switchyard's own processing (set by switchyard, never by a connector).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// An `on_hold` or `excluded` order says why in `excluded_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncStatus {
     Pending,
@@ -42,9 +43,10 @@ pub enum SyncStatus {
     Failed,
 }
 
-/// Order totals. `subtotal` is the lines before discounts, so
-/// `total = subtotal - discount + shipping + tax` on both platforms.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Order totals, each a decimal string in the order's currency. `subtotal` is the lines before
+/// discounts, so `total = subtotal - discount + shipping + tax` on both platforms.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = OrderTotals)]
 pub struct Totals {
     pub subtotal: String,
     pub shipping: String,
@@ -53,56 +55,74 @@ pub struct Totals {
     pub total: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Who placed the order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Customer {
     pub name: String,
+    #[schema(required = true)]
     pub email: Option<String>,
+    #[schema(required = true)]
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A postal address as the channel gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Address {
     pub name: String,
+    #[schema(required = true)]
     pub company: Option<String>,
     pub line1: String,
+    #[schema(required = true)]
     pub line2: Option<String>,
     pub city: String,
     /// State, province or county, as the channel gives it (a code where it has one).
+    #[schema(required = true)]
     pub region: Option<String>,
+    #[schema(required = true)]
     pub postcode: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country_code: String,
 }
 
 /// A component of a kit line, filled in by switchyard from its catalogue (connectors leave it empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = OrderLineComponent)]
 pub struct KitComponent {
     pub product_id: i64,
     pub sku: String,
+    /// How many of it one unit of the kit holds.
     pub quantity: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A line of an order: one product (or an unmatched item) and how many of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderLine {
-    /// switchyard's order line id; `None` until stored.
+    /// switchyard's order line id, which a fulfilment's `order_line_id` names; null only on a
+    /// line not yet stored, which the API never shows.
+    #[schema(required = true)]
     pub id: Option<i64>,
-    /// The line's id on the channel, which a fulfilment names.
+    /// The line's id on the channel, which a fulfilment pushed to the channel names.
     pub channel_line_id: String,
+    #[schema(required = true)]
     pub sku: Option<String>,
     pub title: String,
     pub quantity: u32,
-    /// Price of one unit before discounts and tax.
+    /// Price of one unit before discounts and tax, a decimal string.
     pub unit_price: String,
-    /// Tax on the whole line.
+    /// Tax on the whole line, a decimal string.
     pub tax: String,
-    /// switchyard's product mapped to this line; `None` until matched.
+    /// switchyard's product mapped to this line; null until matched.
+    #[schema(required = true)]
     pub product_id: Option<i64>,
+    /// What one unit of the line is made of when its product is a kit; empty otherwise.
     #[serde(default)]
+    #[schema(required = true)]
     pub kit_components: Vec<KitComponent>,
 }
 
-/// An order as a connector reads it from the channel: the unified order without switchyard's ids.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An order as a connector reads it from the channel: the unified order without switchyard's ids
+/// and sync state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChannelOrder {
     pub channel_kind: ChannelKind,
     pub channel_order_id: String,
@@ -113,14 +133,22 @@ pub struct ChannelOrder {
     pub currency: String,
     pub totals: Totals,
     pub customer: Customer,
+    /// Null for an order that ships nowhere (digital goods, collection).
+    #[schema(required = true)]
     pub shipping_address: Option<Address>,
+    #[schema(required = true)]
     pub billing_address: Option<Address>,
     pub lines: Vec<OrderLine>,
     pub placed_at: DateTime<Utc>,
+    /// Null while unpaid.
+    #[schema(required = true)]
     pub paid_at: Option<DateTime<Utc>>,
     /// The channel's last-modified time: what the import cursor advances on.
     pub channel_updated_at: DateTime<Utc>,
+    /// The channel's tags, and those plugin rules added.
     pub tags: Vec<String>,
+    /// The order's note on the channel.
+    #[schema(required = true)]
     pub notes: Option<String>,
 }
 
@@ -137,7 +165,7 @@ impl ChannelOrder {
 }
 
 /// The unified order as switchyard stores and serves it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UnifiedOrder {
     pub id: i64,
     pub store_id: i64,

@@ -24,7 +24,24 @@ use crate::domain::{FulfilmentLine, FulfilmentRequest, OrderStatus};
 use crate::jobs::PushFulfilment;
 
 /// A fulfilment as the API serves it and events carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": 1,
+    "store_id": 1,
+    "order_id": 1,
+    "channel_id": 1,
+    "status": "synced",
+    "lines": [{"order_line_id": 1, "channel_line_id": "13500000000007", "sku": "HL-1",
+               "quantity": 1}],
+    "carrier": "UPS",
+    "tracking_number": "1Z999AA10123456784",
+    "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+    "channel_fulfilment_id": "4800000000013",
+    "failure_reason": null,
+    "created_at": "2026-12-04T22:43:30.543457Z",
+    "updated_at": "2026-12-04T22:43:30.590167Z",
+    "synced_at": "2026-12-04T22:43:30.590167Z"
+}))]
 pub struct Fulfilment {
     pub id: i64,
     pub store_id: i64,
@@ -32,23 +49,33 @@ pub struct Fulfilment {
     pub channel_id: i64,
     pub status: FulfilmentStatus,
     pub lines: Vec<FulfilmentLineView>,
+    #[schema(required = true)]
     pub carrier: Option<String>,
+    #[schema(required = true)]
     pub tracking_number: Option<String>,
+    #[schema(required = true)]
     pub tracking_url: Option<String>,
     /// The channel's id for it, once synced.
+    #[schema(required = true)]
     pub channel_fulfilment_id: Option<String>,
     /// Why it failed: the channel's own words, or why switchyard gave up.
+    #[schema(required = true)]
     pub failure_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub synced_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A line a fulfilment ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = FulfilmentLine)]
 pub struct FulfilmentLineView {
-    /// switchyard's order line; `None` once the channel removed the line from the order.
+    /// switchyard's order line; null once the channel removed the line from the order.
+    #[schema(required = true)]
     pub order_line_id: Option<i64>,
     pub channel_line_id: String,
+    #[schema(required = true)]
     pub sku: Option<String>,
     pub quantity: u32,
 }

@@ -43,11 +43,45 @@ pub struct UpsertOutcome {
     pub sync_status: SyncStatus,
 }
 
-/// A stored order: the unified order, and why it is excluded when it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A stored order: the unified order, and why it is held or excluded when it is. What
+/// `GET /v1/orders/{id}` answers and every `order.*` event carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Order, example = json!({
+    "id": 1,
+    "store_id": 1,
+    "channel_id": 1,
+    "sync_status": "pending",
+    "updated_at": "2026-12-04T22:43:30.329919Z",
+    "channel_kind": "shopify",
+    "channel_order_id": "5600000001017",
+    "order_number": "#1001",
+    "status": "unshipped",
+    "currency": "USD",
+    "totals": {"subtotal": "68.00", "shipping": "7.95", "tax": "5.44", "discount": "0.00",
+               "total": "81.39"},
+    "customer": {"name": "Alan Ritchie", "email": "alan.ritchie1@example.com",
+                 "phone": "+1 555-010-868"},
+    "shipping_address": {"name": "Alan Ritchie", "company": null, "line1": "81 Mill Road",
+                         "line2": null, "city": "Austin", "region": "TX", "postcode": "78701",
+                         "country_code": "US"},
+    "billing_address": {"name": "Alan Ritchie", "company": null, "line1": "81 Mill Road",
+                        "line2": null, "city": "Austin", "region": "TX", "postcode": "78701",
+                        "country_code": "US"},
+    "lines": [{"id": 1, "channel_line_id": "13500000000007", "sku": "HL-1", "title": "Headlamp",
+               "quantity": 2, "unit_price": "34.00", "tax": "0.00", "product_id": 2,
+               "kit_components": [{"product_id": 1, "sku": "MS-1", "quantity": 2}]}],
+    "placed_at": "2026-12-04T22:43:30Z",
+    "paid_at": "2026-12-04T22:43:30Z",
+    "channel_updated_at": "2026-12-04T22:43:30Z",
+    "tags": [],
+    "notes": null,
+    "excluded_reason": null
+}))]
 pub struct StoredOrder {
     #[serde(flatten)]
     pub order: UnifiedOrder,
+    /// Why switchyard holds or excludes the order (`sync_status` `on_hold` or `excluded`).
+    #[schema(required = true)]
     pub excluded_reason: Option<String>,
 }
 
@@ -867,10 +901,16 @@ pub async fn events(
 }
 
 /// One entry of an order's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"kind": "shipped", "from_status": "unshipped",
+                          "to_status": "partially_shipped", "at": "2026-12-04T22:43:30.590167Z"}))]
 pub struct OrderEvent {
+    /// `created`, or the move's name (`paid`, `shipped`, `cancelled`, `refunded`, `updated`).
     pub kind: String,
+    /// Null for `created`.
+    #[schema(required = true)]
     pub from_status: Option<OrderStatus>,
+    #[schema(required = true)]
     pub to_status: Option<OrderStatus>,
     pub at: DateTime<Utc>,
 }

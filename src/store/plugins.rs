@@ -393,7 +393,8 @@ pub async fn record_reference(
 }
 
 /// What a plugin's stock report did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"product_id": 1, "sku": "MS-1", "plugin_quantity": 40, "changed": true, "replayed": false}))]
 pub struct StockReport {
     pub product_id: i64,
     pub sku: String,

@@ -298,9 +298,9 @@ fn idempotency_key() -> Value {
         "in": "header",
         "required": false,
         "description": "Makes a retry safe: the same key with the same request within 24 hours \
-                        answers the first answer again, with `Idempotent-Replayed: true`. At most \
-                        255 characters.",
-        "schema": { "type": "string", "minLength": 1, "maxLength": 255 }
+                        answers the first answer again, with `Idempotent-Replayed: true`. 1 to \
+                        255 visible ASCII characters.",
+        "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" }
     })
 }
 
@@ -382,6 +382,16 @@ fn add_shared(doc: &mut Value) {
                     Some(ps) if ps.iter().any(is_idempotency_key) => {}
                     Some(ps) => ps.push(idempotency_key()),
                     None => op["parameters"] = json!([idempotency_key()]),
+                }
+                // A replayed answer is the first one again, marked.
+                for (status, answer) in op["responses"].as_object_mut().into_iter().flatten() {
+                    if status.starts_with('2') && answer.get("$ref").is_none() {
+                        answer["headers"]["Idempotent-Replayed"] = json!({
+                            "description": "`true` when this is the kept answer of an earlier \
+                                            request with the same `Idempotency-Key`.",
+                            "schema": { "type": "string", "enum": ["true"] }
+                        });
+                    }
                 }
             }
             let responses = op["responses"]

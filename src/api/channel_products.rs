@@ -7,13 +7,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::channels::{check_exists, enqueue_now};
+use serde::Serialize;
+
+use super::channels::{check_exists, enqueue_now, JobAccepted};
 use super::extract::ApiQuery;
-use super::tenant::{db, Account, PageQuery};
+use super::tenant::{db, Account, Page, PageQuery};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::jobs::ImportProducts;
-use crate::store::channel_products;
+use crate::store::channel_products::{self, ChannelProductRow};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,7 +30,15 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Downloads the channel's listings now, beside the product timer: 202 with the job's id.
+/// Download the channel's listings now.
+///
+/// Beside the product timer; a second ask while one waits answers the waiting job.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/products/import", operation_id = "importChannelProducts",
+    tag = "Channel products",
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses((status = 202, description = "The download is queued", body = JobAccepted)),
+)]
 async fn import_products(
     State(state): State<AppState>,
     Account(account): Account,
@@ -38,8 +48,25 @@ async fn import_products(
     enqueue_now(&state, account, id, &job, format!("products-manual:{id}")).await
 }
 
-/// "Push all stocks": every listing of the channel is sent again at the next sync, which is
-/// enqueued now. 202 with how many listings will be pushed.
+/// How many listings a "push all stocks" will send again.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"listings": 10}))]
+struct PushAll {
+    /// The channel's listings, each sent again at the sync now queued (unmapped ones get none).
+    listings: u64,
+}
+
+/// Push every listing's stock again.
+///
+/// Forgets what each listing of the channel was last sent and queues a stock sync now, which
+/// sends every mapped listing its quantity whether or not it changed. Nothing is sent while the
+/// channel's `stock_management` is off.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/stock/push-all", operation_id = "pushChannelStock",
+    tag = "Channel products",
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses((status = 202, description = "The sync is queued", body = PushAll)),
+)]
 async fn push_all(
     State(state): State<AppState>,
     Account(account): Account,
@@ -47,13 +74,19 @@ async fn push_all(
 ) -> Result<Response, AppError> {
     check_exists(&state, account, id).await?;
     let listings = super::stock_sync::push_all(&state, id).await?;
-    Ok((
-        axum::http::StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "listings": listings })),
-    )
-        .into_response())
+    Ok((axum::http::StatusCode::ACCEPTED, Json(PushAll { listings })).into_response())
 }
 
+/// List the channel's listings, oldest first.
+///
+/// As last downloaded, each with the product or kit its SKU maps it to (none: it gets no stock)
+/// and the quantity switchyard last pushed to it.
+#[utoipa::path(
+    get, path = "/v1/channels/{id}/products", operation_id = "listChannelProducts",
+    tag = "Channel products",
+    params(("id" = i64, Path, description = "The channel's id"), PageQuery),
+    responses((status = 200, description = "A page of the channel's listings", body = Page<ChannelProductRow>)),
+)]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
@@ -70,5 +103,5 @@ async fn list(
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, import_products, push_all))]
 pub(super) struct Doc;

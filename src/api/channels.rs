@@ -12,11 +12,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::extract::{ApiJson, ApiQuery};
-use super::tenant::{check_name, created, credentials_key, db, found, Account, IdPage};
+use super::tenant::{check_name, created, credentials_key, db, found, Account, IdPage, Page};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::connectors::{self, ConnectorError};
@@ -26,8 +26,9 @@ use crate::jobs::{ImportOrders, ImportReason, JobKind};
 use crate::outbound::target::{self, Query};
 use crate::outbound::{ClientSettings, SsrfGuard};
 use crate::queue::EnqueueOptions;
-use crate::store::channels::{self, ChannelUpdate, NewChannel};
-use crate::store::{import_state, stores, AccountId, StoreError};
+use crate::store::channels::{self, ChannelRow, ChannelUpdate, NewChannel};
+use crate::store::import_state::{self, ImportHealth};
+use crate::store::{stores, AccountId, StoreError};
 
 /// Longest a credentials check may take, within the request's own timeout.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
@@ -40,41 +41,105 @@ pub fn router() -> Router<AppState> {
         .route("/channels/{id}/import", axum::routing::post(import_now))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "store_id": 12, "kind": "shopify", "name": "Acme Outdoor Shopify",
+    "base_url": "https://acme-outdoor.myshopify.com",
+    "credentials": {"access_token": "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", "app_secret": "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"},
+    "settings": {"country_filter": {"mode": "deny", "countries": ["FR"]}, "stock_management": true, "auto_sync_stock": true}
+}))]
 struct CreateChannel {
+    /// A store of the account.
     store_id: i64,
     kind: ChannelKind,
+    /// 1 to 200 characters (spaces at either end are dropped).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
+    /// The shop's address (`https://<shop>.myshopify.com`, the WordPress site's root), without a
+    /// query; it must not point into a private network.
     base_url: String,
+    #[schema(value_type = ChannelCredentials)]
     credentials: Value,
+    /// Keys left out take their defaults; none: every default.
     #[serde(default)]
+    #[schema(value_type = Option<ChannelSettings>)]
     settings: Option<Value>,
 }
 
-/// A partial update. `settings` is merged onto the current settings key by key (a `null`
-/// resets a key to its default); `credentials` replaces them whole.
-#[derive(Debug, Deserialize)]
+/// A partial update: fields left out (or null) stay as they are. `settings` is merged onto the
+/// current settings key by key, a null key resetting to its default; `credentials` replaces them
+/// whole. New credentials, or a new `base_url`, are checked with the platform first.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"settings": {"stock_buffer": 2, "country_filter": null}, "active": true}))]
 struct UpdateChannel {
+    /// 1 to 200 characters (spaces at either end are dropped).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: Option<String>,
+    /// As at creation; checked with the platform, with the new or the current credentials.
     #[serde(default)]
     base_url: Option<String>,
+    /// Of the shape of the channel's `kind`.
     #[serde(default)]
+    #[schema(value_type = Option<ChannelCredentials>)]
     credentials: Option<Value>,
     #[serde(default)]
+    #[schema(schema_with = settings_change)]
     settings: Option<Value>,
+    /// False pauses the channel: no imports, no stock pushes.
     #[serde(default)]
     active: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The schema of a settings change: any keys of `ChannelSettings`, each also taking null (back
+/// to its default).
+fn settings_change() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AdditionalProperties, AnyOfBuilder, Schema, SchemaType, Type};
+    use utoipa::openapi::{ObjectBuilder, RefOr};
+    use utoipa::PartialSchema;
+    let description = "Keys to change, as in `ChannelSettings`; a null key goes back to its \
+                       default, a key left out stays as it is.";
+    let RefOr::T(Schema::Object(settings)) = ChannelSettings::schema() else {
+        return ObjectBuilder::new().description(Some(description)).into();
+    };
+    let mut change = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(description))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for (key, property) in settings.properties {
+        let nullable = AnyOfBuilder::new()
+            .item(property)
+            .item(ObjectBuilder::new().schema_type(Type::Null));
+        change = change.property(key, nullable);
+    }
+    change.into()
+}
+
+/// The filters and paging of the channel list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this store's channels.
     store_id: Option<i64>,
+    /// The previous page's `next_cursor`; none for the first page.
     cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+}
+
+/// The answer to a request for work now: the job that will do it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"job_id": "01M91KQWNK66QQGPTWYXDA9JTN", "queue": "import-orders"}))]
+pub(super) struct JobAccepted {
+    /// The job's id (`GET /v1/jobs/{queue}/{id}` with the ops token); the waiting job's own when
+    /// one was already asked for.
+    job_id: String,
+    /// The queue it waits in.
+    queue: &'static str,
 }
 
 fn not_found(id: i64) -> AppError {
@@ -153,6 +218,19 @@ async fn verify(
     }
 }
 
+/// Create a channel, once its platform accepts the credentials.
+///
+/// The credentials are checked with the platform before anything is stored: a refusal is a 422
+/// naming `credentials` with the platform's own words, a shop that cannot be reached or answers
+/// as no such platform would a 422 naming `base_url`. The check may take up to 15 seconds.
+#[utoipa::path(
+    post, path = "/v1/channels", operation_id = "createChannel", tag = "Channels",
+    request_body = CreateChannel,
+    responses(
+        (status = 201, description = "Created", body = ChannelRow,
+         headers(("location" = String, description = "`/v1/channels/{id}`"))),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     Account(account): Account,
@@ -196,6 +274,12 @@ async fn create(
     Ok(created(format!("/v1/channels/{}", channel.id), channel))
 }
 
+/// List the account's channels, oldest first.
+#[utoipa::path(
+    get, path = "/v1/channels", operation_id = "listChannels", tag = "Channels",
+    params(ListQuery),
+    responses((status = 200, description = "A page of channels", body = Page<ChannelRow>)),
+)]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
@@ -206,6 +290,12 @@ async fn list(
     Ok(page.of(rows, |c| c.id).into_response())
 }
 
+/// Read a channel (never its credentials).
+#[utoipa::path(
+    get, path = "/v1/channels/{id}", operation_id = "getChannel", tag = "Channels",
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses((status = 200, description = "The channel", body = ChannelRow)),
+)]
 async fn read(
     State(state): State<AppState>,
     Account(account): Account,
@@ -236,6 +326,16 @@ fn merge_settings(current: &ChannelSettings, patch: &Value) -> Result<ChannelSet
     settings_from(&Value::Object(merged))
 }
 
+/// Change a channel's name, address, credentials, settings or whether it is active.
+///
+/// New credentials, or the current ones sent to a new `base_url`, are checked with the platform
+/// first, and answer 422 as at creation when it refuses them.
+#[utoipa::path(
+    patch, path = "/v1/channels/{id}", operation_id = "updateChannel", tag = "Channels",
+    params(("id" = i64, Path, description = "The channel's id")),
+    request_body = UpdateChannel,
+    responses((status = 200, description = "The channel as changed", body = ChannelRow)),
+)]
 async fn update(
     State(state): State<AppState>,
     Account(account): Account,
@@ -285,6 +385,12 @@ async fn update(
     found(channel, || not_found(id))
 }
 
+/// Delete a channel, with its orders, listings and import state.
+#[utoipa::path(
+    delete, path = "/v1/channels/{id}", operation_id = "deleteChannel", tag = "Channels",
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses((status = 204, description = "Deleted")),
+)]
 async fn remove(
     State(state): State<AppState>,
     Account(account): Account,
@@ -297,6 +403,12 @@ async fn remove(
     }
 }
 
+/// Read how the channel's order imports are going.
+#[utoipa::path(
+    get, path = "/v1/channels/{id}/health", operation_id = "getChannelHealth", tag = "Channels",
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses((status = 200, description = "The channel's import health; all empty before its first run", body = ImportHealth)),
+)]
 async fn health(
     State(state): State<AppState>,
     Account(account): Account,
@@ -306,7 +418,14 @@ async fn health(
     found(health, || not_found(id))
 }
 
-/// Asks for an import of the channel now, beside its timer: 202 with the job's id.
+/// Import the channel's orders now.
+///
+/// Beside the channel's timer; a second ask while one waits answers the waiting job.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/import", operation_id = "importChannelOrders", tag = "Channels",
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses((status = 202, description = "The import is queued", body = JobAccepted)),
+)]
 async fn import_now(
     State(state): State<AppState>,
     Account(account): Account,
@@ -346,11 +465,11 @@ pub(super) async fn enqueue_now<J: JobKind>(
         ..Default::default()
     };
     let enqueued = state.broker.queue(J::QUEUE)?.enqueue(job, &opts).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "job_id": enqueued.id, "queue": J::QUEUE })),
-    )
-        .into_response())
+    let accepted = JobAccepted {
+        job_id: enqueued.id,
+        queue: J::QUEUE,
+    };
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
 }
 
 #[cfg(test)]
@@ -399,5 +518,5 @@ mod tests {
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, create, read, update, remove, health, import_now))]
 pub(super) struct Doc;

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use super::openapi::Problem;
 use super::{problem, AppState};
 use crate::jobs;
 
@@ -27,13 +28,30 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-/// Alive: the process answers. Says nothing about its stores, so an orchestrator does not
-/// restart a healthy process because Redis blinked.
+/// Liveness: the process answers.
+///
+/// Says nothing about PostgreSQL or Redis, so an orchestrator does not restart a healthy process
+/// because Redis blinked.
+#[utoipa::path(
+    get, path = "/healthz", operation_id = "checkLiveness", tag = "Health",
+    responses((status = 200, description = "Alive", body = String, content_type = "text/plain", example = "ok")),
+)]
 async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready: Redis answers a PING and, when the API has a database, PostgreSQL answers `SELECT 1`.
+/// Readiness: Redis and PostgreSQL answer.
+///
+/// Redis must answer a PING and, when the API runs with a database, PostgreSQL `SELECT 1`, each
+/// within 2 seconds.
+#[utoipa::path(
+    get, path = "/readyz", operation_id = "checkReadiness", tag = "Health",
+    responses(
+        (status = 200, description = "Ready", body = String, content_type = "text/plain", example = "ready"),
+        (status = 503, description = "A backing store did not answer (`not-ready`); `down` names it", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "https://switchyard.dev/problems/not-ready", "title": "Not ready", "status": 503, "detail": "not ready: redis unreachable", "down": ["redis"]})),
+    ),
+)]
 async fn readyz(State(state): State<AppState>) -> Response {
     let redis = async {
         tokio::time::timeout(PROBE_TIMEOUT, state.broker.ping())
@@ -86,7 +104,15 @@ async fn refresh_queue_depths(state: &AppState) {
     }
 }
 
-/// Prometheus text exposition of everything the process recorded, queue depths refreshed first.
+/// Metrics, in the Prometheus text format.
+///
+/// What this process recorded (jobs run and their timings, fulfilments, stock pushes, webhook
+/// attempts), with `switchyard_queue_depth{queue,state}` read from Redis at scrape time.
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "getMetrics", tag = "Health",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain",
+               example = "# HELP switchyard_queue_depth Jobs in one state (ready, scheduled, running, dead) of one queue, read when /metrics is scraped\n# TYPE switchyard_queue_depth gauge\nswitchyard_queue_depth{queue=\"import-orders\",state=\"ready\"} 0\n")),
+)]
 async fn metrics(State(state): State<AppState>) -> Response {
     refresh_queue_depths(&state).await;
     state.metrics.run_upkeep();
@@ -100,5 +126,5 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(healthz, readyz, metrics))]
 pub(super) struct Doc;

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 
+use super::openapi::Problem;
 use super::tenant::{credentials_key, db};
 use super::AppState;
 use crate::api::error::AppError;
@@ -21,6 +22,32 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/channels/{id}/inbound/{*topic}", post(inbound))
 }
 
+/// Receive a channel platform's webhook.
+///
+/// The URL to register on the platform for the channel's order webhooks. It takes no token: the
+/// call is trusted only when the platform's signature over the raw body verifies with the
+/// channel's secret. Shopify sends `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the body with
+/// the app's client secret (`credentials.app_secret`); WooCommerce sends `X-WC-Webhook-Signature`,
+/// the same over the body with the webhook's secret (`credentials.webhook_secret`). Their other
+/// headers (topic, shop, delivery id) are not read, nor is the body beyond its signature: a
+/// verified call asks for an import of the channel now (coalesced with one already waiting),
+/// which reads the orders from the platform itself. An inactive channel's webhooks are verified
+/// and answered 202 but start nothing.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/inbound/{topic}", operation_id = "receiveChannelWebhook",
+    tag = "Inbound webhooks",
+    params(
+        ("id" = i64, Path, description = "The channel's id"),
+        ("topic" = String, Path, description = "Any path, for the platform's topic (`orders/create`, `order.updated`); it may hold `/` and is only logged", example = "orders/updated"),
+        ("X-Shopify-Hmac-Sha256" = Option<String>, Header, nullable = false, description = "Shopify's signature: base64 HMAC-SHA256 of the raw body with the app's client secret", example = "TTbp2HPiT2MbVLzQA+LOixMJQRXSJcyZG5ipzD82no0="),
+        ("X-WC-Webhook-Signature" = Option<String>, Header, nullable = false, description = "WooCommerce's signature: base64 HMAC-SHA256 of the raw body with the webhook's secret", example = "JACtZdzI3MBGJ1LjVR62aNnbEZhc3cXiznVYfgkR72Y="),
+    ),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "The platform's payload, read only to check its signature"),
+    responses(
+        (status = 202, description = "Verified; an import of the channel is asked for"),
+        (status = 401, description = "No signature, one that does not verify, or no such channel (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn inbound(
     State(state): State<AppState>,
     Path((id, topic)): Path<(i64, String)>,
@@ -65,5 +92,5 @@ async fn inbound(
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(inbound))]
 pub(super) struct Doc;

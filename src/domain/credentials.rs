@@ -3,24 +3,42 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::FieldError;
 use crate::domain::{ChannelKind, Secret};
 
 /// A Shopify custom app's Admin API access token and its client secret (which signs webhooks).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Each is 1 to 1024 characters, without spaces at either end or control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"access_token": "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", "app_secret": "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"}))]
 pub struct ShopifyCredentials {
+    /// The custom app's Admin API access token (`shpat_...`).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
     pub access_token: Secret,
+    /// The app's client secret, which signs the shop's webhooks (`X-Shopify-Hmac-Sha256`).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
     pub app_secret: Secret,
 }
 
-/// A WooCommerce REST key pair, and the secret its webhooks are signed with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A WooCommerce REST key pair, and the secret its webhooks are signed with. Each is 1 to 1024
+/// characters, without spaces at either end or control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    as = WooCommerceCredentials,
+    example = json!({"consumer_key": "ck_2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f", "consumer_secret": "cs_7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d", "webhook_secret": "9f1c4e7a2b5d8e0f3a6c9b2e5d8f1a4c"})
+)]
 pub struct WooCredentials {
+    /// The REST API key's consumer key (`ck_...`).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
     pub consumer_key: Secret,
+    /// The REST API key's consumer secret (`cs_...`).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
     pub consumer_secret: Secret,
+    /// The secret set on the store's webhooks, which signs them (`X-WC-Webhook-Signature`).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
     pub webhook_secret: Secret,
 }
 
@@ -28,6 +46,38 @@ pub struct WooCredentials {
 pub enum ChannelCredentials {
     Shopify(ShopifyCredentials),
     WooCommerce(WooCredentials),
+}
+
+/// In a request, the credentials are a bare object of the channel kind's fields: which kind is
+/// told by the channel's `kind`, not by a tag, so the schema is either shape.
+impl utoipa::PartialSchema for ChannelCredentials {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{OneOfBuilder, Ref};
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name(ShopifyCredentials::name()))
+            .item(Ref::from_schema_name(WooCredentials::name()))
+            .description(Some(
+                "What the channel calls its platform with, of the shape of its `kind`: checked \
+                 with the platform, stored encrypted, and never answered.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ChannelCredentials {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((
+            ShopifyCredentials::name().into(),
+            ShopifyCredentials::schema(),
+        ));
+        schemas.push((WooCredentials::name().into(), WooCredentials::schema()));
+    }
 }
 
 /// Longest credential accepted: real tokens are well under 200 characters; this bounds what a

@@ -32,14 +32,18 @@ pub struct Listing {
 
 /// A shipping weight as the channel states it: a decimal string and its unit (`g`, `kg`, `oz`,
 /// `lb`), so no float or unit conversion touches it on the way through.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ListingWeight, example = json!({"value": "0.78", "unit": "kg"}))]
 pub struct Weight {
+    /// A decimal string.
     pub value: String,
+    /// `g`, `kg`, `oz` or `lb`.
     pub unit: String,
 }
 
 /// Package dimensions as decimal strings in one unit (`cm`, `in`, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ListingDimensions, example = json!({"length": "35", "width": "28", "height": "6", "unit": "cm"}))]
 pub struct Dimensions {
     pub length: String,
     pub width: String,
@@ -48,7 +52,8 @@ pub struct Dimensions {
 }
 
 /// What a customs declaration needs of an item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ListingCustoms, example = json!({"hs_code": "6404.11", "country_of_origin": "PT"}))]
 pub struct Customs {
     /// Harmonized System tariff code.
     pub hs_code: Option<String>,

@@ -18,7 +18,8 @@ pub const DEFAULT_POLL_INTERVAL_SECS: u32 = 180;
 /// Bound on filter lists: enough for any real catalogue filter, small enough to check per order.
 pub const MAX_FILTER_ENTRIES: usize = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Whether a filter's list names what passes or what is kept out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterMode {
     /// Only what the list names passes.
@@ -28,38 +29,63 @@ pub enum FilterMode {
 }
 
 /// Filter on the country an order ships to (ISO 3166-1 alpha-2, upper case).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mode": "deny", "countries": ["FR"]}))]
 pub struct CountryFilter {
     pub mode: FilterMode,
+    /// ISO 3166-1 alpha-2 codes, upper case; an `allow` list names at least one.
+    #[schema(max_items = 10_000)]
     pub countries: Vec<String>,
 }
 
 /// Filter on the SKUs of an order's lines (exact, case-sensitive, as platforms store them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mode": "allow", "skus": ["TENT-2P", "MAT-1"]}))]
 pub struct SkuFilter {
     pub mode: FilterMode,
+    /// Non-empty, without spaces at either end; an `allow` list names at least one.
+    #[schema(max_items = 10_000)]
     pub skus: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How switchyard treats a channel. Answers carry every key; a request may leave any out, and it
+/// takes its default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
+#[schema(example = json!({
+    "import_unpaid": false, "import_not_ready": false,
+    "country_filter": {"mode": "deny", "countries": ["FR"]}, "sku_filter": null,
+    "poll_interval_secs": 180, "stock_management": true, "download_products": true,
+    "add_to_main_products": false, "auto_sync_stock": true, "stock_buffer": 2
+}))]
 pub struct ChannelSettings {
     /// Import orders not paid yet (otherwise they are kept as excluded until paid).
     pub import_unpaid: bool,
     /// Import orders not ready for despatch (on hold on the channel), held in switchyard as
     /// `on_hold` so nothing fulfils them by mistake.
     pub import_not_ready: bool,
+    /// Only orders shipping to (`allow`) or not to (`deny`) these countries become work; the
+    /// others are stored as `excluded`. Null: every country.
     pub country_filter: Option<CountryFilter>,
+    /// Only orders with a line of (`allow`) or with no line of (`deny`) these SKUs become work;
+    /// the others are stored as `excluded`. Null: every order.
     pub sku_filter: Option<SkuFilter>,
-    /// Seconds between scheduled imports of this channel's orders.
+    /// Seconds between scheduled imports of this channel's orders (default 180).
+    #[schema(minimum = 30, maximum = 86_400)]
     pub poll_interval_secs: u32,
+    /// Push stock to the channel's listings; while off, nothing is pushed to it.
     pub stock_management: bool,
+    /// Download the channel's listings on the product timer (`/v1/channels/{id}/products`).
     pub download_products: bool,
+    /// When listings are downloaded, add a store product (with no stock) for each SKU of an
+    /// unmapped listing that no product of the store has.
     pub add_to_main_products: bool,
+    /// With `stock_management`, push stock whenever it changes, not only on "push all".
     pub auto_sync_stock: bool,
     /// Units held back from the quantity pushed to this channel.
+    #[schema(format = Int64, maximum = 4_294_967_295.0)]
     pub stock_buffer: u32,
 }
 

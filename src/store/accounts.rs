@@ -20,10 +20,14 @@ pub const TOKEN_PREFIX: &str = "sy_";
 const DISPLAY_LEN: usize = 10;
 
 /// A token just made: `token` is the only copy of the secret there will ever be.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = NewApiToken)]
 pub struct NewToken {
     pub id: i64,
+    /// The token itself, `sy_` and 43 URL-safe base64 characters: answered this once only, and
+    /// sent as `Authorization: Bearer <token>`.
     pub token: String,
+    /// The token's first 10 characters, kept in clear to tell tokens apart.
     pub prefix: String,
 }
 

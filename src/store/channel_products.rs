@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use super::outbox::OutboxItem;
 use super::{account_row, AccountId, StoreError};
 use crate::domain::stock::{available_kit, available_product};
-use crate::domain::{Listing, ListingId};
+use crate::domain::{Customs, Dimensions, Listing, ListingId, Weight};
 
 use crate::jobs::SyncStock;
 
@@ -22,28 +22,47 @@ use crate::jobs::SyncStock;
 const FOREIGN_KEY_VIOLATION: &str = "23503";
 
 /// A listing as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = ChannelProduct, example = json!({
+    "id": 311, "channel_id": 7, "store_id": 12, "external_product_id": "7900000000000",
+    "external_variant_id": "40000000000037", "inventory_item_id": "42000000000031",
+    "sku": "TR-8", "title": "Trail Runner - 8",
+    "image_url": "https://cdn.shopify.com/s/files/1/trail-runner.jpg", "price": "89.00",
+    "dimensions": null, "weight": {"unit": "kg", "value": "0.78"},
+    "customs": {"country_of_origin": "PT", "hs_code": "6404.11"},
+    "channel_quantity": 40, "product_id": 55, "last_pushed_quantity": 12,
+    "last_pushed_at": "2026-12-04T10:20:11.402218Z",
+    "created_at": "2026-12-04T10:17:45.019274Z", "updated_at": "2026-12-04T10:17:45.019274Z"
+}))]
 pub struct ChannelProductRow {
     pub id: i64,
     pub channel_id: i64,
     pub store_id: i64,
+    /// The platform's product id.
     pub external_product_id: String,
+    /// The variant (Shopify) or variation (WooCommerce); null for a simple WooCommerce product.
     pub external_variant_id: Option<String>,
+    /// Shopify's inventory item, which stock is set on.
     pub inventory_item_id: Option<String>,
+    /// Null when the listing has none; such a listing maps to no product.
     pub sku: Option<String>,
     pub title: String,
+    /// The main image's address.
     pub image_url: Option<String>,
+    /// A decimal string, as the channel gives it.
     pub price: Option<String>,
-    /// `{"length", "width", "height", "unit"}`, decimal strings.
+    #[schema(value_type = Option<Dimensions>)]
     pub dimensions: Option<Value>,
-    /// `{"value", "unit"}`, a decimal string and `g`, `kg`, `oz` or `lb`.
+    #[schema(value_type = Option<Weight>)]
     pub weight: Option<Value>,
-    /// `{"hs_code", "country_of_origin"}`.
+    #[schema(value_type = Option<Customs>)]
     pub customs: Option<Value>,
-    /// The channel's own stock figure when last downloaded.
+    /// The channel's own stock figure when last downloaded; null where it does not track stock.
     pub channel_quantity: Option<i32>,
     /// The product or kit it is mapped to; `None` when no product of the store has its SKU.
     pub product_id: Option<i64>,
+    /// The quantity switchyard last pushed; null when it never did, or "push all" asked for it
+    /// to be sent again.
     pub last_pushed_quantity: Option<i32>,
     pub last_pushed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

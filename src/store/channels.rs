@@ -16,18 +16,35 @@ use crate::domain::ChannelKind;
 use crate::domain::{ChannelCredentials, ChannelSettings};
 
 /// A channel as the API shows it and the import works with it (never its credentials).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Channel, example = json!({
+    "id": 7, "store_id": 12, "kind": "shopify", "name": "Acme Outdoor Shopify",
+    "base_url": "https://acme-outdoor.myshopify.com",
+    "settings": {
+        "import_unpaid": false, "import_not_ready": false,
+        "country_filter": {"mode": "deny", "countries": ["FR"]}, "sku_filter": null,
+        "poll_interval_secs": 180, "stock_management": true, "download_products": true,
+        "add_to_main_products": false, "auto_sync_stock": true, "stock_buffer": 2
+    },
+    "active": true,
+    "created_at": "2026-12-04T10:16:02.482913Z", "updated_at": "2026-12-04T10:16:02.482913Z"
+}))]
 pub struct ChannelRow {
     pub id: i64,
     #[serde(skip)]
     pub account_id: AccountId,
+    /// The store the channel sells for.
     pub store_id: i64,
     pub kind: ChannelKind,
     pub name: String,
+    /// The shop's address, without a trailing `/`: the connector adds the platform's API path.
     pub base_url: String,
     pub settings: ChannelSettings,
+    /// False: switchyard neither imports from the channel nor sends it stock, and its webhooks
+    /// are verified but start nothing.
     pub active: bool,
     pub created_at: DateTime<Utc>,
+    /// Moves with every change of the channel, its credentials included.
     pub updated_at: DateTime<Utc>,
 }
 

@@ -38,12 +38,23 @@ pub struct Backoff {
 }
 
 /// A channel's import health as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ChannelHealth, example = json!({
+    "channel_id": 7, "last_run_at": "2026-12-04T10:19:02.117342Z",
+    "last_success_at": "2026-12-04T10:16:02.903512Z",
+    "last_error": "channel unavailable: could not connect: client error (Connect): tcp connect error: Connection refused (os error 111)",
+    "orders_imported": 42, "consecutive_failures": 2,
+    "backoff_until": "2026-12-04T10:19:32.117342Z"
+}))]
 pub struct ImportHealth {
     pub channel_id: i64,
+    /// When the last import run ended; null before the first.
     pub last_run_at: Option<DateTime<Utc>>,
+    /// When the last successful run ended; null before the first.
     pub last_success_at: Option<DateTime<Utc>>,
+    /// Why the last run failed, cut after 2000 characters; null when it succeeded.
     pub last_error: Option<String>,
+    /// Orders the channel's imports have created (updates of known orders not counted).
     pub orders_imported: i64,
     /// Runs failed in a row since the last success.
     pub consecutive_failures: i64,

@@ -127,16 +127,25 @@ async fn every_id_in_the_document_answers_404_to_another_account() {
             if op["security"][0].get("tenant_token").is_none() || !path.contains('{') {
                 continue;
             }
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let mut url = path.clone();
+            let mut headers = Vec::new();
             for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().expect("a name");
                 if p["in"] == "path" {
-                    let name = p["name"].as_str().expect("a name");
                     url = url.replace(&format!("{{{name}}}"), &fx.param(path, name));
+                } else if p["in"] == "header" && p["required"] == true {
+                    headers.push((name.to_owned(), unique("key")));
                 }
             }
-            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let body = example_body(&doc, op);
-            let res = send(&app, method.clone(), &url, &intruder.token, body).await;
+            let mut req = app.request(method.clone(), &url, &intruder.token);
+            for (name, value) in &headers {
+                req = req.header(name, value);
+            }
+            if let Some(body) = example_body(&doc, op) {
+                req = req.json(&body);
+            }
+            let res = req.send().await.expect("request sent");
             let p = problem(res, StatusCode::NOT_FOUND).await;
             assert_eq!(
                 p["type"], "https://switchyard.dev/problems/not-found",

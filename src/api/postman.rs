@@ -38,6 +38,36 @@ const BODY_STRINGS: [(&str, &str); 4] = [
 /// change keeps the SKU, which plugins report stock by.
 const UNIQUE: [&str; 2] = ["name", "sku"];
 
+/// Path parameters that name another resource than their path says, by operation: a kit is
+/// made of products of its own store, which the run's own new product has none of.
+const PATH_ALIASES: [(&str, &str, &str); 1] = [("setProductComponents", "id", "kit_product_id")];
+
+/// Body fields that name another resource than their key says, by operation: a kit's
+/// components are other products; a plugin's shipment names order lines as `line_id`.
+const BODY_ALIASES: [(&str, &str, &str); 2] = [
+    ("setProductComponents", "product_id", "component_product_id"),
+    ("reportPluginFulfilment", "line_id", "order_line_id"),
+];
+
+/// What an answer gives a later request, beyond the new resource's `id` and the `<x>_id` fields
+/// of an answer: by operation, the variable and the script expression (over `body`) that reads
+/// it. Kept only while the variable is empty.
+const KEEPS: [(&str, &str, &str); 5] = [
+    ("createAccount", "token", "body.token"),
+    ("createPlugin", "plugin_token", "body.callback_token"),
+    (
+        "getOrder",
+        "order_line_id",
+        "(body.lines && body.lines.length) ? body.lines[0].id : undefined",
+    ),
+    ("listProducts", "kit_product_id", "(body.items[0] || {}).id"),
+    (
+        "listProducts",
+        "component_product_id",
+        "(body.items.filter(function (p) { return p.id !== body.items[0].id && p.store_id === body.items[0].store_id; })[0] || {}).id",
+    ),
+];
+
 /// Example values of the variables that are not ids.
 const DEFAULTS: [(&str, &str, &str); 5] = [
     (
@@ -72,6 +102,12 @@ struct Request {
     op: Value,
 }
 
+impl Request {
+    fn id(&self) -> &str {
+        self.op["operationId"].as_str().unwrap_or_default()
+    }
+}
+
 /// The collection of `doc`.
 pub fn collection(doc: &Value) -> Value {
     let mut requests = Vec::new();
@@ -92,6 +128,14 @@ pub fn collection(doc: &Value) -> Value {
             });
         }
     }
+    // Every variable a request can read or fill, known before any request is written, so a body
+    // refers to a variable whichever folder fills it.
+    let mut variables = BTreeSet::new();
+    for r in &requests {
+        templated_for(r.id(), &r.path, &mut variables);
+    }
+    variables.extend(BODY_ALIASES.iter().map(|(_, _, v)| v.to_string()));
+    variables.extend(KEEPS.iter().map(|(_, v, _)| v.to_string()));
     // The document's tags come in the order a run needs them; any other tag after them.
     let mut folders: Vec<String> = doc["tags"]
         .as_array()
@@ -104,7 +148,6 @@ pub fn collection(doc: &Value) -> Value {
             folders.push(r.folder.clone());
         }
     }
-    let mut variables = BTreeSet::new();
     let mut items: Vec<Value> = Vec::new();
     let mut teardown: Vec<Value> = Vec::new();
     for folder in &folders {
@@ -115,13 +158,11 @@ pub fn collection(doc: &Value) -> Value {
         ours.sort_by_key(|r| run_rank(r));
         let (deletes, rest): (Vec<&Request>, Vec<&Request>) =
             ours.into_iter().partition(|r| r.method == "delete");
-        let entries: Vec<Value> = rest.iter().map(|r| entry(doc, r, &mut variables)).collect();
+        let entries: Vec<Value> =
+            in_need_order(rest.iter().map(|r| entry(doc, r, &variables)).collect());
         items.push(json!({ "name": folder, "item": entries }));
         // Removing one before removing all, and what belongs to a resource before it.
-        let mut removes: Vec<Value> = deletes
-            .iter()
-            .map(|r| entry(doc, r, &mut variables))
-            .collect();
+        let mut removes: Vec<Value> = deletes.iter().map(|r| entry(doc, r, &variables)).collect();
         removes.append(&mut teardown);
         teardown = removes;
     }
@@ -162,6 +203,50 @@ pub fn collection(doc: &Value) -> Value {
         "variable": vars,
         "item": items
     })
+}
+
+/// The `{{variables}}` a written request reads (its URL and body).
+fn reads(entry: &Value) -> BTreeSet<String> {
+    let text = format!(
+        "{} {}",
+        entry["request"]["url"]["raw"], entry["request"]["body"]["raw"]
+    );
+    text.split("{{")
+        .skip(1)
+        .filter_map(|rest| rest.split("}}").next())
+        .filter(|v| !v.starts_with('$'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The variables a written request's script fills.
+fn fills(entry: &Value) -> BTreeSet<String> {
+    let script = entry["event"][0]["script"]["exec"].to_string();
+    script
+        .split("collectionVariables.set('")
+        .skip(1)
+        .filter_map(|rest| rest.split('\'').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `entries` in their order, except that a request comes after the requests of the same folder
+/// that fill a variable it reads (a delivery's attempts after the test send that made it).
+fn in_need_order(mut entries: Vec<Value>) -> Vec<Value> {
+    let mut ordered = Vec::with_capacity(entries.len());
+    while !entries.is_empty() {
+        let ready = (0..entries.len())
+            .find(|&i| {
+                let needs = reads(&entries[i]);
+                entries
+                    .iter()
+                    .enumerate()
+                    .all(|(j, other)| j == i || fills(other).is_disjoint(&needs))
+            })
+            .unwrap_or(0);
+        ordered.push(entries.remove(ready));
+    }
+    ordered
 }
 
 /// Create first, then reads, then changes, then other actions; deletes go to the teardown.
@@ -228,6 +313,11 @@ fn variable(segments: &[&str], at: usize, name: &str) -> String {
 
 /// The path with its parameters as `{{variables}}`, and the resource it names last.
 fn templated(path: &str, variables: &mut BTreeSet<String>) -> (Vec<String>, String) {
+    templated_for("", path, variables)
+}
+
+/// [`templated`] for operation `op`, whose [`PATH_ALIASES`] apply.
+fn templated_for(op: &str, path: &str, variables: &mut BTreeSet<String>) -> (Vec<String>, String) {
     let segments: Vec<&str> = path.split('/').collect();
     let mut out = Vec::new();
     let mut last = String::new();
@@ -237,7 +327,11 @@ fn templated(path: &str, variables: &mut BTreeSet<String>) -> (Vec<String>, Stri
         }
         match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             Some(name) => {
-                let var = variable(&segments, i, name);
+                let var = PATH_ALIASES
+                    .iter()
+                    .find(|(id, param, _)| *id == op && *param == name)
+                    .map(|(_, _, var)| var.to_string())
+                    .unwrap_or_else(|| variable(&segments, i, name));
                 variables.insert(var.clone());
                 out.push(format!("{{{{{var}}}}}"));
             }
@@ -258,49 +352,72 @@ fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     }
 }
 
-/// The example of a request body: the media type's, else the schema's.
+/// The example of a request body: the media type's, else the schema's. A list body keeps its
+/// first item: its items name resources the run has one of each of.
 fn example_body(doc: &Value, op: &Value) -> Option<Value> {
     let media = op["requestBody"]["content"].get("application/json")?;
-    if let Some(e) = media.get("example") {
-        return Some(e.clone());
-    }
     let schema = resolve(doc, &media["schema"]);
-    schema
+    let example = media
         .get("example")
+        .or_else(|| schema.get("example"))
         .or_else(|| schema["examples"].get(0))
         .cloned()
-        .or(Some(json!({})))
+        .unwrap_or_else(|| json!({}));
+    Some(match example {
+        Value::Array(items) => Value::Array(items.into_iter().take(1).collect()),
+        other => other,
+    })
+}
+
+/// How a body's values become the run's variables.
+#[derive(Clone, Copy)]
+struct Fill<'a> {
+    variables: &'a BTreeSet<String>,
+    /// This operation's [`BODY_ALIASES`]: body key, variable.
+    aliases: &'a [(&'a str, &'a str)],
+    makes: Makes,
+}
+
+impl Fill<'_> {
+    /// The variable a number under `key` stands for.
+    fn number(&self, key: &str) -> Option<String> {
+        match self.aliases.iter().find(|(k, _)| *k == key) {
+            Some((_, var)) => Some(var.to_string()),
+            None => self.variables.contains(key).then(|| key.to_owned()),
+        }
+    }
 }
 
 /// The example as JSON text, with every `"<x>_id": n` whose variable the collection has replaced
 /// by `{{<x>_id}}`, so a body refers to the resources the run made.
-fn body_text(example: &Value, variables: &BTreeSet<String>, makes: Makes) -> String {
-    fn walk(v: &mut Value, variables: &BTreeSet<String>, makes: Makes, top: bool) {
+fn body_text(example: &Value, fill: Fill) -> String {
+    fn walk(v: &mut Value, fill: Fill, top: bool) {
         match v {
             Value::Object(map) => {
                 for (key, value) in map.iter_mut() {
-                    if value.is_number() && variables.contains(key) {
-                        *value = Value::String(format!("\u{1}{key}\u{1}"));
-                    } else if let (true, Some(text)) = (top && makes.unique(key), value.as_str()) {
-                        *value = Value::String(format!("{text}-{{{{$guid}}}}"));
-                    } else if let Some((_, var)) = BODY_STRINGS
-                        .iter()
-                        .find(|(k, _)| k == key && value.is_string())
+                    if let (true, Some(var)) = (value.is_number(), fill.number(key)) {
+                        *value = Value::String(format!("\u{1}{var}\u{1}"));
+                    } else if let (true, Some(text)) =
+                        (top && fill.makes.unique(key), value.as_str())
                     {
+                        *value = Value::String(format!("{text}-{{{{$guid}}}}"));
+                    } else if let Some((_, var)) = BODY_STRINGS.iter().find(|(k, _)| {
+                        k == key
+                            && value.is_string()
+                            && (fill.makes == Makes::Nothing || *k != "sku")
+                    }) {
                         *value = Value::String(format!("{{{{{var}}}}}"));
                     } else {
-                        walk(value, variables, makes, false);
+                        walk(value, fill, false);
                     }
                 }
             }
-            Value::Array(items) => items
-                .iter_mut()
-                .for_each(|i| walk(i, variables, makes, false)),
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, fill, false)),
             _ => {}
         }
     }
     let mut example = example.clone();
-    walk(&mut example, variables, makes, true);
+    walk(&mut example, fill, true);
     let text = serde_json::to_string_pretty(&example).unwrap_or_default();
     // `"\u0001store_id\u0001"` → `{{store_id}}`, unquoted: the variable holds a number.
     let mut out = String::with_capacity(text.len());
@@ -316,13 +433,44 @@ fn body_text(example: &Value, variables: &BTreeSet<String>, makes: Makes) -> Str
     out
 }
 
-/// The test script: the answer is 2xx, and what later requests need from it is kept in a
-/// variable that is still empty (one set by hand, or by an environment, is left alone).
-fn captures(method: &str, resource: &str, op: &Value) -> Vec<String> {
+/// The `<x>_id` properties of `op`'s 202 answer, by the variables they fill: what an accepted
+/// action started (a delivery, a job).
+fn answered_ids(doc: &Value, op: &Value, variables: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for (status, answer) in op["responses"].as_object().into_iter().flatten() {
+        if status != "202" {
+            continue;
+        }
+        let schema = resolve(doc, &answer["content"]["application/json"]["schema"]);
+        for key in schema["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
+            if key.ends_with("_id") && variables.contains(key) {
+                ids.insert(key.clone());
+            }
+        }
+    }
+    ids
+}
+
+/// The test script: the answer is 2xx, and what later requests need from it is kept. A new
+/// resource's id, and the ids an answer names, replace the variable's value; a list's first item
+/// and the values of [`KEEPS`] fill a variable only while it is empty, so one set by hand or by
+/// an environment is left alone.
+fn captures(doc: &Value, r: &Request, resource: &str, variables: &BTreeSet<String>) -> Vec<String> {
+    let set = |var: &str, value: &str| {
+        format!(
+            "if ({value} !== undefined && {value} !== null) \
+             {{ pm.collectionVariables.set('{var}', {value}); }}"
+        )
+    };
     let keep = |var: &str, value: &str| {
         format!(
-            "if ({value} !== undefined && {value} !== null && !pm.variables.get('{var}')) \
-             {{ pm.collectionVariables.set('{var}', {value}); }}"
+            "if (!pm.variables.get('{var}')) {{ var v = {value}; \
+             if (v !== undefined && v !== null) {{ pm.collectionVariables.set('{var}', v); }} }}"
         )
     };
     let mut lines = vec![
@@ -331,21 +479,21 @@ fn captures(method: &str, resource: &str, op: &Value) -> Vec<String> {
             .to_owned(),
         "var body = pm.response.json();".to_owned(),
     ];
-    let creates = method == "post" && op["responses"].get("201").is_some();
-    if creates {
-        lines.push(keep(&format!("{resource}_id"), "body.id"));
+    let own = format!("{resource}_id");
+    if r.op["responses"].get("201").is_some() && variables.contains(&own) {
+        lines.push(set(&own, "body.id"));
     }
-    if method == "get" {
+    for id in answered_ids(doc, &r.op, variables) {
+        lines.push(set(&id, &format!("body.{id}")));
+    }
+    if r.method == "get" && variables.contains(&own) {
         lines.push(format!(
             "if (Array.isArray(body.items) && body.items.length) {{ {} }}",
-            keep(&format!("{resource}_id"), "body.items[0].id")
+            keep(&own, "body.items[0].id")
         ));
     }
-    if creates && resource == "account" {
-        lines.push(keep("token", "body.token"));
-    }
-    if creates && resource == "plugin" {
-        lines.push(keep("plugin_token", "body.callback_token"));
+    for (_, var, value) in KEEPS.iter().filter(|(op, _, _)| *op == r.id()) {
+        lines.push(keep(var, value));
     }
     lines
 }
@@ -381,12 +529,22 @@ impl Makes {
     }
 }
 
-fn entry(doc: &Value, r: &Request, variables: &mut BTreeSet<String>) -> Value {
-    let (segments, resource) = templated(&r.path, variables);
+fn entry(doc: &Value, r: &Request, variables: &BTreeSet<String>) -> Value {
+    let (segments, resource) = templated_for(r.id(), &r.path, &mut variables.clone());
     let op = &r.op;
     let mut query = Vec::new();
+    let mut headers = vec![json!({ "key": "Accept", "value": "application/json" })];
     for p in op["parameters"].as_array().into_iter().flatten() {
         let p = resolve(doc, p);
+        if p["in"] == "header" && p["name"] == "Idempotency-Key" {
+            // A fresh key per send; a retry by hand would reuse the one sent.
+            headers.push(json!({
+                "key": "Idempotency-Key",
+                "value": "{{$guid}}",
+                "description": p["description"],
+                "disabled": p["required"] != true
+            }));
+        }
         if p["in"] == "query" {
             query.push(json!({
                 "key": p["name"],
@@ -408,12 +566,21 @@ fn entry(doc: &Value, r: &Request, variables: &mut BTreeSet<String>) -> Value {
     }
     let mut request = Map::new();
     request.insert("method".into(), json!(r.method.to_uppercase()));
-    let mut headers = vec![json!({ "key": "Accept", "value": "application/json" })];
     if let Some(example) = example_body(doc, op) {
         headers.push(json!({ "key": "Content-Type", "value": "application/json" }));
+        let aliases: Vec<(&str, &str)> = BODY_ALIASES
+            .iter()
+            .filter(|(id, _, _)| *id == r.id())
+            .map(|(_, key, var)| (*key, *var))
+            .collect();
+        let fill = Fill {
+            variables,
+            aliases: &aliases,
+            makes: Makes::of(r),
+        };
         request.insert(
             "body".into(),
-            json!({ "mode": "raw", "raw": body_text(&example, variables, Makes::of(r)),
+            json!({ "mode": "raw", "raw": body_text(&example, fill),
                     "options": { "raw": { "language": "json" } } }),
         );
     }
@@ -436,7 +603,7 @@ fn entry(doc: &Value, r: &Request, variables: &mut BTreeSet<String>) -> Value {
         "name": name,
         "request": request,
         "event": [{ "listen": "test", "script": {
-            "type": "text/javascript", "exec": captures(r.method, &resource, op) } }]
+            "type": "text/javascript", "exec": captures(doc, r, &resource, variables) } }]
     })
 }
 
@@ -462,19 +629,26 @@ mod tests {
     #[test]
     fn ids_in_example_bodies_refer_to_the_runs_variables() {
         let vars: BTreeSet<String> = ["store_id".to_owned()].into();
+        let fill = |makes| Fill {
+            variables: &vars,
+            aliases: &[("line_id", "order_line_id")],
+            makes,
+        };
         let text = body_text(
-            &json!({ "store_id": 12, "name": "x", "count": 3 }),
-            &vars,
-            Makes::Nothing,
+            &json!({ "store_id": 12, "name": "x", "count": 3, "line_id": 4 }),
+            fill(Makes::Nothing),
         );
+        assert!(text.contains("\"line_id\": {{order_line_id}}"), "{text}");
         assert!(text.contains("\"store_id\": {{store_id}}"), "{text}");
         assert!(text.contains("\"count\": 3"), "{text}");
         assert!(text.contains("\"name\": \"x\""), "{text}");
-        let text = body_text(&json!({ "name": "x", "sku": "A" }), &vars, Makes::New);
+        let text = body_text(&json!({ "name": "x", "sku": "A" }), fill(Makes::New));
         assert!(text.contains("\"name\": \"x-{{$guid}}\""), "{text}");
         assert!(text.contains("\"sku\": \"A-{{$guid}}\""), "{text}");
-        let text = body_text(&json!({ "sku": "A", "name": "x" }), &vars, Makes::Change);
-        assert!(text.contains("\"sku\": \"{{sku}}\""), "{text}");
+        let text = body_text(&json!({ "sku": "A", "name": "x" }), fill(Makes::Change));
+        assert!(text.contains("\"sku\": \"A\""), "{text}");
         assert!(text.contains("\"name\": \"x-{{$guid}}\""), "{text}");
+        let text = body_text(&json!({ "sku": "A" }), fill(Makes::Nothing));
+        assert!(text.contains("\"sku\": \"{{sku}}\""), "{text}");
     }
 }

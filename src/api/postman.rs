@@ -312,11 +312,7 @@ fn variable(segments: &[&str], at: usize, name: &str) -> String {
 }
 
 /// The path with its parameters as `{{variables}}`, and the resource it names last.
-fn templated(path: &str, variables: &mut BTreeSet<String>) -> (Vec<String>, String) {
-    templated_for("", path, variables)
-}
-
-/// [`templated`] for operation `op`, whose [`PATH_ALIASES`] apply.
+/// For operation `op`, whose [`PATH_ALIASES`] apply.
 fn templated_for(op: &str, path: &str, variables: &mut BTreeSet<String>) -> (Vec<String>, String) {
     let segments: Vec<&str> = path.split('/').collect();
     let mut out = Vec::new();
@@ -614,14 +610,14 @@ mod tests {
     #[test]
     fn path_ids_become_variables_named_for_their_resource() {
         let mut vars = BTreeSet::new();
-        let (segs, last) = templated("/v1/stores/{store_id}/plugin-rules", &mut vars);
+        let (segs, last) = templated_for("", "/v1/stores/{store_id}/plugin-rules", &mut vars);
         assert_eq!(segs, ["v1", "stores", "{{store_id}}", "plugin-rules"]);
         assert_eq!(last, "plugin_rule");
-        let (segs, _) = templated("/v1/webhooks/{id}/deliveries/{delivery_id}", &mut vars);
+        let (segs, _) = templated_for("", "/v1/webhooks/{id}/deliveries/{delivery_id}", &mut vars);
         assert_eq!(segs[2], "{{webhook_id}}");
-        let (segs, _) = templated("/v1/jobs/{queue}/{id}", &mut vars);
+        let (segs, _) = templated_for("", "/v1/jobs/{queue}/{id}", &mut vars);
         assert_eq!(segs[2..], ["{{queue}}", "{{job_id}}"]);
-        let (segs, _) = templated("/v1/queues/{queue}/dead/{id}", &mut vars);
+        let (segs, _) = templated_for("", "/v1/queues/{queue}/dead/{id}", &mut vars);
         assert_eq!(segs[4], "{{dead_job_id}}");
         assert!(vars.contains("delivery_id") && vars.contains("store_id"));
     }

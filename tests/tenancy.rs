@@ -10,7 +10,7 @@ mod tenant_helpers;
 
 use http_helpers::{challenge, json_body, problem};
 
-use app_helpers::{key, send, spawn_server};
+use app_helpers::{key, spawn_server};
 use fixture_helpers::fixture;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

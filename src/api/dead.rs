@@ -8,10 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::ApiQuery;
 use super::jobs::job_id;
-use super::queues::known_queue;
+use super::openapi::Problem;
+use super::queues::{known_queue, QueuePath, QUEUE_PARAM};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::queue::DeadPage;
+
+/// The `{id}` of a dead letter.
+const DEAD_ID: &str = "The dead job's id, a ULID; anything else answers 404";
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
@@ -24,20 +28,36 @@ pub fn router() -> Router<AppState> {
         .route("/queues/{queue}/dead/{id}/requeue", post(requeue_one))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// The previous page's `next_cursor`; none for the first page.
+    #[param(pattern = "^[0-9]{1,9}$")]
     cursor: Option<String>,
+    /// Dead letters per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
 /// How many dead letters an operation moved or deleted.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = DeadLetterCount, example = json!({"count": 4}))]
 struct Count {
     count: u64,
 }
 
-/// `GET /v1/queues/{queue}/dead?cursor=&limit=`: newest first; follow `next_cursor` for more.
+const NOT_DEAD: &str = "No such queue, or no dead job of this id in it (`not-found`)";
+
+/// List a queue's dead letters, newest first.
+#[utoipa::path(
+    get, path = "/v1/queues/{queue}/dead", operation_id = "listDeadLetters", tag = "Dead letters",
+    params(("queue" = inline(QueuePath), Path, description = QUEUE_PARAM), PageQuery),
+    responses(
+        (status = 200, description = "A page of dead letters", body = DeadPage),
+        (status = 404, description = "No such queue (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Path(queue): Path<String>,
@@ -74,7 +94,15 @@ fn one_or_not_found(count: u64, id: &str) -> Result<Json<Count>, AppError> {
     Ok(Json(Count { count }))
 }
 
-/// Moves every dead letter back to ready with a fresh attempt budget.
+/// Move every dead letter of a queue back to ready, each with a fresh attempt budget.
+#[utoipa::path(
+    post, path = "/v1/queues/{queue}/dead/requeue", operation_id = "requeueDeadLetters", tag = "Dead letters",
+    params(("queue" = inline(QueuePath), Path, description = QUEUE_PARAM)),
+    responses(
+        (status = 200, description = "How many were requeued", body = Count),
+        (status = 404, description = "No such queue (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn requeue_all(
     State(state): State<AppState>,
     Path(queue): Path<String>,
@@ -85,6 +113,18 @@ async fn requeue_all(
     }))
 }
 
+/// Move one dead letter back to ready with a fresh attempt budget.
+#[utoipa::path(
+    post, path = "/v1/queues/{queue}/dead/{id}/requeue", operation_id = "requeueDeadLetter", tag = "Dead letters",
+    params(
+        ("queue" = inline(QueuePath), Path, description = QUEUE_PARAM),
+        ("id" = String, Path, description = DEAD_ID, example = "01M91KM9H4V62RJF86G5363AG5"),
+    ),
+    responses(
+        (status = 200, description = "Requeued (`count` 1)", body = Count),
+        (status = 404, description = NOT_DEAD, body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn requeue_one(
     State(state): State<AppState>,
     Path((queue, id)): Path<(String, String)>,
@@ -94,6 +134,15 @@ async fn requeue_one(
     one_or_not_found(q.requeue_dead(Some(&id)).await?, &id)
 }
 
+/// Delete every dead letter of a queue.
+#[utoipa::path(
+    delete, path = "/v1/queues/{queue}/dead", operation_id = "purgeDeadLetters", tag = "Dead letters",
+    params(("queue" = inline(QueuePath), Path, description = QUEUE_PARAM)),
+    responses(
+        (status = 200, description = "How many were deleted", body = Count),
+        (status = 404, description = "No such queue (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn purge_all(
     State(state): State<AppState>,
     Path(queue): Path<String>,
@@ -104,6 +153,18 @@ async fn purge_all(
     }))
 }
 
+/// Delete one dead letter.
+#[utoipa::path(
+    delete, path = "/v1/queues/{queue}/dead/{id}", operation_id = "purgeDeadLetter", tag = "Dead letters",
+    params(
+        ("queue" = inline(QueuePath), Path, description = QUEUE_PARAM),
+        ("id" = String, Path, description = DEAD_ID, example = "01M91KM9H4V62RJF86G5363AG5"),
+    ),
+    responses(
+        (status = 200, description = "Deleted (`count` 1)", body = Count),
+        (status = 404, description = NOT_DEAD, body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn purge_one(
     State(state): State<AppState>,
     Path((queue, id)): Path<(String, String)>,
@@ -115,5 +176,5 @@ async fn purge_one(
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, purge_all, requeue_all, purge_one, requeue_one))]
 pub(super) struct Doc;

@@ -16,12 +16,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ulid::Ulid;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
 
 use super::extract::ApiJson;
+use super::openapi::Problem;
+use super::queues::{QueuePath, QUEUE_PARAM};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::jobs;
-use crate::jobs::PayloadError;
+use crate::jobs::{Kind, PayloadError};
 use crate::queue::{EnqueueOptions, Enqueued, JobInfo, Queue};
 
 /// Jobs accepted by one bulk request: enough to batch usefully, few enough to validate and
@@ -41,36 +45,119 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{queue}/{id}", get(job))
 }
 
-#[derive(Debug, Deserialize)]
+/// One job. `delay_ms` and `run_at` are exclusive; with neither, the job is ready at once.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "payload": {"sleep_ms": 10},
+    "delay_ms": 60000,
+    "unique_key": "smoke-test"
+}))]
 struct EnqueueRequest {
+    #[schema(schema_with = payload_schema)]
     payload: Value,
+    /// Run no earlier than this many milliseconds from now, at most 365 days.
     #[serde(default)]
+    #[schema(maximum = 31_536_000_000_u64)]
     delay_ms: Option<u64>,
+    /// Run no earlier than this, at most 365 days ahead; a past time means now.
     #[serde(default)]
     run_at: Option<DateTime<Utc>>,
+    /// 1 to 256 bytes. While a job holding this key waits to start (or to be retried), another
+    /// enqueue with it answers that job (200) instead of making one.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
     unique_key: Option<String>,
+    /// Attempts before the job goes to the dead letters, 1 to 1000 (default: the queue's
+    /// `max_attempts` setting).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     max_attempts: Option<u32>,
 }
 
 /// Many payloads with one schedule. No unique key: one key would coalesce them all into one job.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "jobs": [{}, {"permanent": true}, {"fail_attempts": 1}],
+    "max_attempts": 3
+}))]
 struct BulkEnqueueRequest {
+    #[schema(schema_with = payloads_schema)]
     jobs: Vec<Value>,
+    /// As for one job; applies to every job.
     #[serde(default)]
+    #[schema(maximum = 31_536_000_000_u64)]
     delay_ms: Option<u64>,
+    /// As for one job; applies to every job.
     #[serde(default)]
     run_at: Option<DateTime<Utc>>,
+    /// As for one job; applies to every job.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     max_attempts: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"jobs": [
+    {"id": "01M91KM9H4NX200FQ5G88Z9K33", "created": true},
+    {"id": "01M91KM9H4V62RJF86G5363AG5", "created": true},
+    {"id": "01M91KM9H4BX5WSAE92EKRW8M7", "created": true}
+]}))]
 struct BulkEnqueued {
+    /// One per payload, in the request's order.
     jobs: Vec<Enqueued>,
+}
+
+/// A job's payload: an object of its queue's type, which [`JobSchemas`] puts in the
+/// document. Any of them, as the queue is in the path, and two queues share a shape.
+fn payload_schema() -> AnyOfBuilder {
+    let mut list = String::new();
+    let mut any = AnyOfBuilder::new();
+    for kind in Kind::ALL {
+        let (name, _) = kind.payload_schemas();
+        list.push_str(&format!("\n- `{}`: `{name}`", kind.name()));
+        any = any.item(Ref::from_schema_name(name));
+    }
+    any.description(Some(format!(
+        "The job's arguments, an object of the queue's payload type (`src/jobs/`):{list}"
+    )))
+}
+
+fn payloads_schema() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(payload_schema())
+        .min_items(Some(1))
+        .max_items(Some(MAX_BULK))
+        .description(Some(
+            "1 to 1000 payloads, each of the queue's type; one that does not fit refuses them all.",
+        ))
+}
+
+/// Adds every queue's payload schema to the document's components, and makes the enqueue
+/// bodies refuse `delay_ms` with `run_at`, as [`delay`] does.
+struct JobSchemas;
+
+impl utoipa::Modify for JobSchemas {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        for kind in Kind::ALL {
+            let (_, schemas) = kind.payload_schemas();
+            components.schemas.extend(schemas);
+        }
+        let both = serde_json::json!({
+            "required": ["delay_ms", "run_at"],
+            "properties": { "delay_ms": { "type": "integer" }, "run_at": { "type": "string" } }
+        });
+        for body in ["EnqueueRequest", "BulkEnqueueRequest"] {
+            if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(body) {
+                // utoipa's Object has no `not`; its extensions are written into it as they are.
+                o.extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("not".to_owned(), both.clone());
+            }
+        }
+    }
 }
 
 /// A job id as the queue stores it (a ULID, upper case). Anything else cannot name a job, and
@@ -171,8 +258,22 @@ fn check_payload(queue: &str, payload: &Value, at: &str) -> Result<String, AppEr
     }
 }
 
-/// `POST /v1/queues/{queue}/jobs`: 201 with the new job's id, or 200 with the pending job's id
-/// when its unique key was already held.
+/// Enqueue a job.
+///
+/// The payload is checked against the queue's type before anything is written: a mistake is a
+/// 422 naming the field (`payload.channel_id`), never a job that dies in a worker.
+#[utoipa::path(
+    post, path = "/v1/queues/{queue}/jobs", operation_id = "enqueueJob", tag = "Jobs",
+    params(("queue" = inline(QueuePath), Path, description = "The queue; only these take jobs, any other name answers 404")),
+    request_body = EnqueueRequest,
+    responses(
+        (status = 201, description = "Enqueued", body = Enqueued,
+         headers(("location" = String, description = "`/v1/jobs/{queue}/{id}`"))),
+        (status = 200, description = "A job holding `unique_key` is still waiting: that job, not a new one (`created` false)", body = Enqueued,
+         headers(("location" = String, description = "`/v1/jobs/{queue}/{id}`"))),
+        (status = 404, description = "No typed queue of this name (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn enqueue(
     State(state): State<AppState>,
     Path(queue): Path<String>,
@@ -203,7 +304,19 @@ async fn enqueue(
     Ok(res)
 }
 
-/// `POST /v1/queues/{queue}/jobs/bulk`: every payload is validated before any is written.
+/// Enqueue many jobs at once.
+///
+/// Every payload is checked before any is written, so the jobs are all enqueued or none is; a
+/// mistake's `field` is its index (`jobs[3].channel_id`).
+#[utoipa::path(
+    post, path = "/v1/queues/{queue}/jobs/bulk", operation_id = "enqueueJobs", tag = "Jobs",
+    params(("queue" = inline(QueuePath), Path, description = "The queue; only these take jobs, any other name answers 404")),
+    request_body = BulkEnqueueRequest,
+    responses(
+        (status = 201, description = "Enqueued, one job per payload", body = BulkEnqueued),
+        (status = 404, description = "No typed queue of this name (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn enqueue_bulk(
     State(state): State<AppState>,
     Path(queue): Path<String>,
@@ -234,8 +347,21 @@ async fn enqueue_bulk(
     Ok((StatusCode::CREATED, Json(BulkEnqueued { jobs })))
 }
 
-/// `GET /v1/jobs/{queue}/{id}`: the job's status, attempts, last error and timestamps, for as
-/// long as the queue's retention keeps it.
+/// Read a job: its status, attempts, last error and times.
+///
+/// A finished job is kept for its queue's retention (`done_retention_*` once done,
+/// `dead_retention_*` once dead), then answers 404.
+#[utoipa::path(
+    get, path = "/v1/jobs/{queue}/{id}", operation_id = "getJob", tag = "Jobs",
+    params(
+        ("queue" = inline(QueuePath), Path, description = QUEUE_PARAM),
+        ("id" = String, Path, description = "The job's id, a ULID as enqueueing answered it; anything else answers 404", example = "01M91KM9H4BX5WSAE92EKRW8M7"),
+    ),
+    responses(
+        (status = 200, description = "The job", body = JobInfo),
+        (status = 404, description = "No such queue, or no such job in it (any more) (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn job(
     State(state): State<AppState>,
     Path((queue, id)): Path<(String, String)>,
@@ -326,5 +452,5 @@ mod tests {
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(enqueue, enqueue_bulk, job), modifiers(&JobSchemas))]
 pub(super) struct Doc;

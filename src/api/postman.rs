@@ -91,7 +91,11 @@ const DEFAULTS: [(&str, &str, &str); 5] = [
         "",
         "A plugin's callback token; `Create a plugin` fills it.",
     ),
-    ("queue", "import-orders", "A queue name."),
+    (
+        "queue",
+        "noop",
+        "A queue name; the examples' jobs are `noop`'s, which does nothing.",
+    ),
 ];
 
 /// What one operation becomes.

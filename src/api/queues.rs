@@ -7,7 +7,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 
+use super::openapi::Problem;
 use super::AppState;
 use crate::api::error::AppError;
 use crate::jobs;
@@ -44,13 +47,39 @@ pub(super) async fn known_queue(state: &AppState, name: &str) -> Result<Queue, A
     state.broker.queue(name).map_err(|_| not_found())
 }
 
-#[derive(Debug, Serialize)]
+/// The `{queue}` path segment in the document: the typed queues' names.
+pub(super) struct QueuePath;
+
+impl utoipa::PartialSchema for QueuePath {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(jobs::QUEUES.iter().copied()))
+            .description(Some(
+                "A typed queue: each takes the jobs of one payload type.",
+            ))
+            .into()
+    }
+}
+
+/// The `{queue}` parameter of the routes that read or steer a queue, which [`known_queue`] finds.
+pub(super) const QUEUE_PARAM: &str = "The queue. A queue outside this list that still holds \
+    jobs under this deployment's key prefix (a retired one, a benchmark's) is answered too; any \
+    other name answers 404 (`not-found`).";
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct QueueList {
+    /// Every typed queue, and any other queue used under this deployment's key prefix, by name.
     queues: Vec<QueueStats>,
 }
 
-/// `GET /v1/queues`: one pipelined read per queue, run concurrently, so polling it every second
-/// stays cheap.
+/// List every queue with its depths and counters.
+///
+/// One pipelined read per queue, run concurrently, so polling it every second stays cheap.
+#[utoipa::path(
+    get, path = "/v1/queues", operation_id = "listQueues", tag = "Queues",
+    responses((status = 200, description = "Every queue's statistics", body = QueueList)),
+)]
 async fn list(State(state): State<AppState>) -> Result<Json<QueueList>, AppError> {
     let queues = all_queue_names(&state)
         .await?
@@ -61,6 +90,15 @@ async fn list(State(state): State<AppState>) -> Result<Json<QueueList>, AppError
     Ok(Json(QueueList { queues: stats }))
 }
 
+/// Read one queue's depths and counters.
+#[utoipa::path(
+    get, path = "/v1/queues/{queue}", operation_id = "getQueue", tag = "Queues",
+    params(("queue" = inline(QueuePath), Path, description = QUEUE_PARAM)),
+    responses(
+        (status = 200, description = "The queue's statistics", body = QueueStats),
+        (status = 404, description = "No such queue (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn one(
     State(state): State<AppState>,
     Path(queue): Path<String>,
@@ -68,7 +106,17 @@ async fn one(
     Ok(Json(known_queue(&state, &queue).await?.stats().await?))
 }
 
-/// Workers stop fetching from a paused queue; jobs keep arriving and wait.
+/// Pause a queue: workers stop fetching from it; jobs keep arriving and wait.
+///
+/// Jobs already running finish. Pausing a paused queue changes nothing.
+#[utoipa::path(
+    post, path = "/v1/queues/{queue}/pause", operation_id = "pauseQueue", tag = "Queues",
+    params(("queue" = inline(QueuePath), Path, description = QUEUE_PARAM)),
+    responses(
+        (status = 204, description = "Paused"),
+        (status = 404, description = "No such queue (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn pause(
     State(state): State<AppState>,
     Path(queue): Path<String>,
@@ -77,6 +125,17 @@ async fn pause(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Resume a paused queue.
+///
+/// Resuming a queue that is not paused changes nothing.
+#[utoipa::path(
+    post, path = "/v1/queues/{queue}/resume", operation_id = "resumeQueue", tag = "Queues",
+    params(("queue" = inline(QueuePath), Path, description = QUEUE_PARAM)),
+    responses(
+        (status = 204, description = "Resumed"),
+        (status = 404, description = "No such queue (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn resume(
     State(state): State<AppState>,
     Path(queue): Path<String>,
@@ -87,5 +146,5 @@ async fn resume(
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, one, pause, resume))]
 pub(super) struct Doc;

@@ -14,16 +14,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 
 use super::extract::{ApiJson, ApiQuery, Timestamp};
-use super::tenant::{conflict, created, credentials_key, db, found, Account, IdPage, PageQuery};
+use super::openapi::Problem;
+use super::tenant::{
+    conflict, created, credentials_key, db, found, Account, IdPage, Page, PageQuery,
+};
 use super::AppState;
 use crate::api::error::AppError;
 use crate::domain::webhook_schedule::check_triggers;
 use crate::outbound::target::{self, Query};
 use crate::outbound::SsrfGuard;
-use crate::store::webhooks::{self, NewWebhook, Resend, WebhookRow, WebhookUpdate};
+use crate::store::webhooks::{
+    self, delivery_status_schema, triggers_schema, AttemptRow, DeliveryRow, NewWebhook, Resend,
+    WebhookRow, WebhookUpdate, DELIVERY_STATUSES,
+};
 use crate::store::{stores, StoreError};
 
 /// Longest grace a rotation may ask for: a month.
@@ -47,28 +53,67 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/recover", post(recover))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "url": "https://hooks.example/switchyard",
+    "triggers": ["order.created", "order.updated"],
+    "description": "Order feed for the warehouse"
+}))]
 struct CreateWebhook {
+    /// An absolute http(s) URL of at most 2000 characters, naming a host, without credentials or
+    /// a fragment; a query is kept. An IP literal must be one the SSRF guard admits.
+    #[schema(max_length = 2000)]
     url: String,
+    #[schema(schema_with = new_triggers_schema)]
     triggers: Vec<String>,
+    /// At most 500 characters; blank is none.
     #[serde(default)]
+    #[schema(max_length = 500)]
     description: Option<String>,
+    /// Default true.
     #[serde(default)]
     enabled: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A partial update: an absent (or null) field is left as it is, except `description`, which
+/// null clears.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"description": "Orders for the warehouse"}))]
 struct UpdateWebhook {
+    /// As on creation.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     url: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = changed_triggers_schema)]
     triggers: Option<Vec<String>>,
+    /// At most 500 characters; null or blank clears it.
     #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<String>, max_length = 500)]
     description: Option<Option<String>>,
+    /// True also clears `disabled_reason` (and `failing_since`, when it was disabled).
     #[serde(default)]
     enabled: Option<bool>,
+}
+
+fn new_triggers_schema() -> ArrayBuilder {
+    triggers_schema().description(Some(
+        "The event types to send it, `<entity>.<action>`; surrounding spaces and duplicates are \
+         dropped.",
+    ))
+}
+
+/// Triggers, or null for "leave them".
+fn changed_triggers_schema() -> ArrayBuilder {
+    triggers_schema()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .description(Some("As on creation; replaces the list."))
+}
+
+fn status_filter_schema() -> ObjectBuilder {
+    delivery_status_schema().description(Some("Only the deliveries in this state."))
 }
 
 /// Tells a `null` (clear it) from an absent key (leave it).
@@ -78,32 +123,92 @@ fn some_or_null<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DeliveryQuery {
+    #[param(schema_with = status_filter_schema)]
     status: Option<String>,
+    /// The previous page's `next_cursor`; none for the first page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RotateQuery {
+    /// How long the previous secret keeps signing beside the new one, in seconds, at most 31
+    /// days (default `[webhooks] rotation_grace_secs`, a day); 0 retires it at once.
+    #[param(maximum = 2_678_400)]
     grace_secs: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookRecover, example = json!({"since": "2026-12-01T00:00:00Z"}))]
 struct Recover {
+    /// Resend the failed deliveries created at or after this time.
+    #[schema(value_type = String, format = DateTime)]
     since: Timestamp,
 }
 
 /// A webhook with its secret, as the create and rotate answers show it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookWithSecret, example = json!({
+    "id": 18,
+    "store_id": 1,
+    "url": "https://hooks.example/switchyard",
+    "description": "Order feed for the warehouse",
+    "triggers": ["order.created", "order.updated"],
+    "enabled": true,
+    "disabled_reason": null,
+    "failing_since": null,
+    "previous_secret_until": null,
+    "created_at": "2026-12-04T23:01:16.894692Z",
+    "updated_at": "2026-12-04T23:01:16.894692Z",
+    "secret": "whsec_KZtajqLU16oFzNWcdLM3kSUcfuRWInpFWi1rn22cbUg="
+}))]
 struct WithSecret {
     #[serde(flatten)]
     webhook: WebhookRow,
+    /// The signing secret, `whsec_` and the base64 of 32 random bytes (Standard Webhooks):
+    /// shown in this answer only.
     secret: String,
+}
+
+/// A test send or replay is under way: its delivery's attempts show how the endpoint answers.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDeliveryQueued, example = json!({"delivery_id": 1}))]
+struct DeliveryQueued {
+    delivery_id: i64,
+}
+
+/// How many failed deliveries a recovery sends again.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookRecovery, example = json!({"recovered": 1}))]
+struct Recovered {
+    recovered: u64,
+}
+
+/// Every attempt of a delivery, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookAttemptList, example = json!({"items": [{
+    "id": 1,
+    "delivery_id": 1,
+    "attempt": 1,
+    "succeeded": true,
+    "response_code": 200,
+    "duration_ms": 3,
+    "response_excerpt": "ok",
+    "error": null,
+    "created_at": "2026-12-04T22:43:30.955232Z"
+}]}))]
+struct Attempts {
+    items: Vec<AttemptRow>,
 }
 
 fn not_found(id: i64) -> AppError {
@@ -136,6 +241,19 @@ fn description(text: Option<&str>) -> Result<Option<&str>, AppError> {
     }
 }
 
+/// Create a webhook in a store.
+///
+/// The answer is the only one besides a rotation's that shows the secret: keep it.
+#[utoipa::path(
+    post, path = "/v1/stores/{store_id}/webhooks", operation_id = "createWebhook", tag = "Webhooks",
+    params(("store_id" = i64, Path, description = "The store whose events it is sent")),
+    request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "Created, with its secret", body = WithSecret,
+         headers(("location" = String, description = "`/v1/webhooks/{id}`"))),
+        (status = 404, description = "No such store in the account (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     Account(account): Account,
@@ -171,6 +289,15 @@ async fn create(
     Ok(created(location, WithSecret { webhook, secret }))
 }
 
+/// List a store's webhooks, oldest first.
+#[utoipa::path(
+    get, path = "/v1/stores/{store_id}/webhooks", operation_id = "listWebhooks", tag = "Webhooks",
+    params(("store_id" = i64, Path, description = "The store's id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of webhooks", body = Page<WebhookRow>),
+        (status = 404, description = "No such store in the account (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
@@ -186,6 +313,12 @@ async fn list(
     Ok(page.of(rows, |w| w.id).into_response())
 }
 
+/// Read a webhook (without its secret).
+#[utoipa::path(
+    get, path = "/v1/webhooks/{id}", operation_id = "getWebhook", tag = "Webhooks",
+    params(("id" = i64, Path, description = "The webhook's id")),
+    responses((status = 200, description = "The webhook", body = WebhookRow)),
+)]
 async fn read(
     State(state): State<AppState>,
     Account(account): Account,
@@ -196,6 +329,13 @@ async fn read(
     })
 }
 
+/// Change a webhook's URL, triggers, description or whether it is enabled.
+#[utoipa::path(
+    patch, path = "/v1/webhooks/{id}", operation_id = "updateWebhook", tag = "Webhooks",
+    params(("id" = i64, Path, description = "The webhook's id")),
+    request_body = UpdateWebhook,
+    responses((status = 200, description = "The webhook as changed", body = WebhookRow)),
+)]
 async fn update(
     State(state): State<AppState>,
     Account(account): Account,
@@ -224,6 +364,12 @@ async fn update(
     found(webhook, || not_found(id))
 }
 
+/// Delete a webhook, with its deliveries and their attempts.
+#[utoipa::path(
+    delete, path = "/v1/webhooks/{id}", operation_id = "deleteWebhook", tag = "Webhooks",
+    params(("id" = i64, Path, description = "The webhook's id")),
+    responses((status = 204, description = "Deleted")),
+)]
 async fn remove(
     State(state): State<AppState>,
     Account(account): Account,
@@ -235,7 +381,16 @@ async fn remove(
     }
 }
 
-/// A new secret; the previous one signs beside it for the grace period.
+/// Give a webhook a new secret.
+///
+/// The previous secret signs beside the new one (two `v1,` signatures) for the grace period, so
+/// the receiver can switch without dropping a message. The answer is the only one that shows
+/// the new secret.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{id}/rotate-secret", operation_id = "rotateWebhookSecret", tag = "Webhooks",
+    params(("id" = i64, Path, description = "The webhook's id"), RotateQuery),
+    responses((status = 200, description = "The webhook with its new secret; `previous_secret_until` ends the grace", body = WithSecret)),
+)]
 async fn rotate(
     State(state): State<AppState>,
     Account(account): Account,
@@ -265,8 +420,17 @@ async fn rotate(
     Ok(Json(WithSecret { webhook, secret }).into_response())
 }
 
-/// Sends a `webhook.test` event to this webhook now: 202 with the delivery's id, whose attempts
-/// show how the endpoint answered.
+/// Send a `webhook.test` event to a webhook now.
+///
+/// The answer names the new delivery; its attempts show how the endpoint answered.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{id}/test", operation_id = "testWebhook", tag = "Webhooks",
+    params(("id" = i64, Path, description = "The webhook's id")),
+    responses(
+        (status = 202, description = "The test delivery is queued", body = DeliveryQueued),
+        (status = 409, description = "The webhook is disabled (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn test_send(
     State(state): State<AppState>,
     Account(account): Account,
@@ -286,11 +450,19 @@ async fn test_send(
         .ok_or_else(|| not_found(id))?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "delivery_id": delivery })),
+        Json(DeliveryQueued {
+            delivery_id: delivery,
+        }),
     )
         .into_response())
 }
 
+/// List a webhook's deliveries, newest first.
+#[utoipa::path(
+    get, path = "/v1/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries", tag = "Webhooks",
+    params(("id" = i64, Path, description = "The webhook's id"), DeliveryQuery),
+    responses((status = 200, description = "A page of deliveries", body = Page<DeliveryRow>)),
+)]
 async fn deliveries(
     State(state): State<AppState>,
     Account(account): Account,
@@ -299,7 +471,7 @@ async fn deliveries(
 ) -> Result<Response, AppError> {
     let page = IdPage::new(q.limit, q.cursor.as_deref())?;
     if let Some(s) = q.status.as_deref() {
-        if !matches!(s, "pending" | "delivered" | "failed") {
+        if !DELIVERY_STATUSES.contains(&s) {
             return Err(field(
                 "`status` must be pending, delivered or failed",
                 "status",
@@ -319,6 +491,15 @@ async fn deliveries(
     Ok(page.of(rows, |d| d.id).into_response())
 }
 
+/// List every attempt of one delivery, oldest first.
+#[utoipa::path(
+    get, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/attempts", operation_id = "listWebhookAttempts", tag = "Webhooks",
+    params(
+        ("id" = i64, Path, description = "The webhook's id"),
+        ("delivery_id" = i64, Path, description = "One of its deliveries"),
+    ),
+    responses((status = 200, description = "The attempts", body = Attempts)),
+)]
 async fn attempts(
     State(state): State<AppState>,
     Account(account): Account,
@@ -327,13 +508,18 @@ async fn attempts(
     let rows = webhooks::attempts(db(&state)?, account, id, delivery_id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("delivery {delivery_id} of webhook {id}")))?;
-    Ok(Json(json!({ "items": rows })).into_response())
+    Ok(Json(Attempts { items: rows }).into_response())
 }
 
-/// The 202 of a resend, or why it was refused.
-fn resend_answer<T: Serialize>(id: i64, what: &str, key: &str, r: Resend<T>) -> Response {
+/// The 202 of a resend, its body made by `body`, or why it was refused.
+fn resend_answer<T, B: Serialize>(
+    id: i64,
+    what: &str,
+    r: Resend<T>,
+    body: impl FnOnce(T) -> B,
+) -> Response {
     match r {
-        Resend::Done(v) => (StatusCode::ACCEPTED, Json(json!({ key: v }))).into_response(),
+        Resend::Done(v) => (StatusCode::ACCEPTED, Json(body(v))).into_response(),
         Resend::NotFound => AppError::NotFound(what.to_owned()).into_response(),
         Resend::Disabled => conflict(&format!("webhook {id} is disabled; enable it first")),
         Resend::Pending => conflict(&format!(
@@ -342,7 +528,18 @@ fn resend_answer<T: Serialize>(id: i64, what: &str, key: &str, r: Resend<T>) -> 
     }
 }
 
-/// Sends one delivery again (same `webhook-id`, the whole retry schedule): 202.
+/// Send one delivery again, with the same `webhook-id` and the whole retry schedule.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/replay", operation_id = "replayWebhookDelivery", tag = "Webhooks",
+    params(
+        ("id" = i64, Path, description = "The webhook's id"),
+        ("delivery_id" = i64, Path, description = "One of its deliveries, delivered or failed"),
+    ),
+    responses(
+        (status = 202, description = "The delivery is queued again", body = DeliveryQueued),
+        (status = 409, description = "The webhook is disabled, or the delivery is still pending (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn replay(
     State(state): State<AppState>,
     Account(account): Account,
@@ -350,10 +547,21 @@ async fn replay(
 ) -> Result<Response, AppError> {
     let what = format!("delivery {delivery_id} of webhook {id}");
     let outcome = webhooks::replay(db(&state)?, account, id, delivery_id).await?;
-    Ok(resend_answer(id, &what, "delivery_id", outcome))
+    Ok(resend_answer(id, &what, outcome, |delivery_id| {
+        DeliveryQueued { delivery_id }
+    }))
 }
 
-/// Sends again every failed delivery of the webhook since a time: 202 with how many.
+/// Send again every failed delivery of a webhook created since a time.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{id}/recover", operation_id = "recoverWebhook", tag = "Webhooks",
+    params(("id" = i64, Path, description = "The webhook's id")),
+    request_body = Recover,
+    responses(
+        (status = 202, description = "The failed deliveries are queued again", body = Recovered),
+        (status = 409, description = "The webhook is disabled (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn recover(
     State(state): State<AppState>,
     Account(account): Account,
@@ -365,12 +573,14 @@ async fn recover(
     Ok(resend_answer(
         id,
         &format!("webhook {id}"),
-        "recovered",
         outcome,
+        |recovered| Recovered { recovered },
     ))
 }
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    list, create, read, update, remove, rotate, test_send, deliveries, attempts, replay, recover
+))]
 pub(super) struct Doc;

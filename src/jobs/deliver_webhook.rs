@@ -1,6 +1,13 @@
 //! The deliver-webhook job: which deliveries, and which attempt of each, one job makes.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema,
+    SchemaFormat, SchemaType, Type,
+};
+use utoipa::openapi::RefOr;
 
 /// Sign and POST webhook deliveries: the first attempt of several deliveries to one endpoint
 /// (a fan-out's, `{"delivery_ids": [..]}`), or one attempt of one delivery
@@ -99,5 +106,62 @@ impl From<DeliverWebhook> for DeliverWebhookWire {
                 ..Default::default()
             },
         }
+    }
+}
+
+/// The wire's two shapes, as [`DeliverWebhookWire`]'s conversion accepts them.
+impl utoipa::PartialSchema for DeliverWebhook {
+    fn schema() -> RefOr<Schema> {
+        let id = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        };
+        let one = ObjectBuilder::new()
+            .title(Some("One attempt of one delivery"))
+            .property(
+                "delivery_id",
+                id().description(Some("The delivery to attempt.")),
+            )
+            .required("delivery_id")
+            .property(
+                "attempt",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                    .minimum(Some(1))
+                    .description(Some(
+                        "Which attempt of the delivery's round this is, from 1; absent or null: \
+                         whichever is next. A job whose attempt is not the delivery's next one \
+                         does nothing.",
+                    )),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let first = ObjectBuilder::new()
+            .title(Some("The first attempt of several deliveries"))
+            .property(
+                "delivery_ids",
+                ArrayBuilder::new()
+                    .items(id())
+                    .min_items(Some(1))
+                    .description(Some("The deliveries, all to one endpoint.")),
+            )
+            .required("delivery_ids")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new()
+            .description(Some(
+                "Sign and POST webhook deliveries: one attempt of one delivery, or the first \
+                 attempt of several.",
+            ))
+            .item(one)
+            .item(first)
+            .examples([serde_json::json!({"delivery_id": 7, "attempt": 2})])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DeliverWebhook {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("DeliverWebhookJob")
     }
 }

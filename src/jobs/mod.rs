@@ -15,13 +15,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
 
+/// A schema of the API's document and its name there.
+pub type NamedSchema = (
+    String,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+);
+
 /// A job payload type bound to its queue.
 pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + 'static {
     const QUEUE: &'static str;
 }
 
 /// Why an import was asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportReason {
     Timer,
@@ -30,24 +36,30 @@ pub enum ImportReason {
 }
 
 /// Import a channel's orders changed since its cursor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ImportOrdersJob, example = json!({"channel_id": 7, "reason": "manual"}))]
 pub struct ImportOrders {
+    /// The channel to import from (`/v1/channels/{id}`).
     pub channel_id: i64,
     pub reason: ImportReason,
 }
 
 /// Download a channel's listings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ImportProductsJob, example = json!({"channel_id": 7}))]
 pub struct ImportProducts {
+    /// The channel whose listings to download.
     pub channel_id: i64,
 }
 
 /// Push changed stock levels to one channel (unique per channel while pending).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SyncStockJob, example = json!({"channel_id": 7}))]
 pub struct SyncStock {
+    /// The channel to push stock levels to.
     pub channel_id: i64,
 }
 
@@ -60,17 +72,22 @@ impl SyncStock {
 }
 
 /// Create a fulfilment on the order's channel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PushFulfilmentJob, example = json!({"fulfilment_id": 31}))]
 pub struct PushFulfilment {
+    /// The fulfilment to create on its order's channel (`/v1/fulfilments/{id}`).
     pub fulfilment_id: i64,
 }
 
 /// Send an order to a fulfilment-centre plugin (unique per plugin and order while pending).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RunPluginJob, example = json!({"plugin_id": 3, "order_id": 1042}))]
 pub struct RunPlugin {
+    /// The plugin to send the order to.
     pub plugin_id: i64,
+    /// The order to send.
     pub order_id: i64,
 }
 
@@ -85,8 +102,9 @@ impl RunPlugin {
 
 /// A job that does nothing (or sleeps, or fails on purpose), for benchmarks, tests and checking
 /// a deployment end to end.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NoopJob, example = json!({"sleep_ms": 50}))]
 pub struct Noop {
     /// Sleep this long before finishing.
     #[serde(default)]
@@ -124,6 +142,22 @@ macro_rules! queues {
             pub fn name(self) -> &'static str {
                 match self {
                     $(Kind::$ty => $name,)+
+                }
+            }
+
+            /// The name of the queue's payload schema, and that schema with every schema it
+            /// refers to, for the API's document.
+            pub fn payload_schemas(self) -> (std::borrow::Cow<'static, str>, Vec<NamedSchema>) {
+                match self {
+                    $(Kind::$ty => {
+                        let name = <$ty as utoipa::ToSchema>::name();
+                        let mut all = vec![(
+                            name.clone().into_owned(),
+                            <$ty as utoipa::PartialSchema>::schema(),
+                        )];
+                        <$ty as utoipa::ToSchema>::schemas(&mut all);
+                        (name, all)
+                    })+
                 }
             }
 

@@ -143,24 +143,58 @@ pub struct Queue {
 }
 
 /// Counters and depths of one queue, read without scanning.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(example = json!({
+    "queue": "noop",
+    "paused": false,
+    "ready": 0,
+    "scheduled": 1,
+    "running": 0,
+    "dead": 1,
+    "done_retained": 4,
+    "enqueued_total": 6,
+    "processed_total": 4,
+    "failed_total": 2,
+    "retried_total": 1,
+    "dead_total": 1,
+    "lease_expired_total": 0,
+    "processed_last_minute": 0,
+    "failed_last_minute": 0,
+    "mean_start_latency_ms": 9.333333333333334
+}))]
 pub struct QueueStats {
+    /// The queue's name.
     pub queue: String,
+    /// Paused: workers fetch nothing from it; jobs keep arriving and wait.
     pub paused: bool,
+    /// Jobs due and waiting for a worker.
     pub ready: u64,
+    /// Jobs waiting for their run time or for a retry.
     pub scheduled: u64,
+    /// Jobs leased to a worker.
     pub running: u64,
+    /// Dead letters held.
     pub dead: u64,
+    /// Finished jobs still kept, within the queue's retention.
     pub done_retained: u64,
+    /// Jobs ever enqueued.
     pub enqueued_total: u64,
+    /// Jobs ever finished successfully.
     pub processed_total: u64,
+    /// Attempts ever failed.
     pub failed_total: u64,
+    /// Failed attempts ever scheduled to run again.
     pub retried_total: u64,
+    /// Jobs ever moved to the dead letters.
     pub dead_total: u64,
+    /// Leases ever expired (a worker lost mid-job); the job ran again or went dead.
     pub lease_expired_total: u64,
+    /// Jobs finished successfully in the last full minute.
     pub processed_last_minute: u64,
+    /// Attempts failed in the last full minute.
     pub failed_last_minute: u64,
-    /// Mean enqueue-to-start latency of jobs started in the last full minute and this one.
+    /// Mean enqueue-to-start latency of jobs started in the last full minute and this one; null
+    /// when none started.
     pub mean_start_latency_ms: Option<f64>,
 }
 
@@ -188,9 +222,29 @@ impl QueueStats {
 }
 
 /// One page of dead letters, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = DeadLetterPage, example = json!({
+    "jobs": [{
+        "id": "01M91KM9H4V62RJF86G5363AG5",
+        "queue": "noop",
+        "status": "dead",
+        "payload": {"permanent": true},
+        "attempts": 1,
+        "max_attempts": 3,
+        "last_error": "noop asked to fail permanently",
+        "unique_key": null,
+        "enqueued_at": "2026-12-04T22:43:34.053Z",
+        "run_at": "2026-12-04T22:43:34.053Z",
+        "started_at": "2026-12-04T22:43:34.056Z",
+        "finished_at": "2026-12-04T22:43:34.056Z",
+        "worker": "noop@local:24261:FS30TV"
+    }],
+    "next_cursor": null
+}))]
 pub struct DeadPage {
+    /// The dead jobs, each with `status` `dead` and `last_error` saying why.
     pub jobs: Vec<JobInfo>,
+    /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
 /// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     /// Waiting for its run time.
@@ -18,6 +18,7 @@ pub enum JobStatus {
     Running,
     /// Failed an attempt; scheduled to run again.
     Retrying,
+    /// Finished; kept for the queue's retention.
     Done,
     /// In the dead letters: failed permanently or out of attempts.
     Dead,
@@ -54,8 +55,10 @@ pub struct EnqueueOptions {
 }
 
 /// What an enqueue did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "01M91KM9GXA0G59E79939MWSNQ", "created": true}))]
 pub struct Enqueued {
+    /// The job's id (a ULID).
     pub id: String,
     /// False when a unique key was held and `id` is the existing job's.
     pub created: bool,
@@ -81,20 +84,47 @@ pub struct JobMeta {
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Job, example = json!({
+    "id": "01M91KM9H4BX5WSAE92EKRW8M7",
+    "queue": "noop",
+    "status": "done",
+    "payload": {"fail_attempts": 1},
+    "attempts": 2,
+    "max_attempts": 3,
+    "last_error": "noop asked to fail attempt 1 of the first 1",
+    "unique_key": null,
+    "enqueued_at": "2026-12-04T22:43:34.053Z",
+    "run_at": "2026-12-04T22:43:34.218Z",
+    "started_at": "2026-12-04T22:43:34.264Z",
+    "finished_at": "2026-12-04T22:43:34.265Z",
+    "worker": "noop@local:24261:FS30TV"
+}))]
 pub struct JobInfo {
+    /// A ULID.
     pub id: String,
     pub queue: String,
     pub status: JobStatus,
+    /// The payload as enqueued (see `ImportOrdersJob` and the other job schemas); null only when
+    /// the stored payload cannot be read.
+    #[schema(value_type = Value)]
     pub payload: serde_json::Value,
+    /// Attempts started so far.
     pub attempts: u32,
+    /// Attempts allowed before the job goes to the dead letters.
     pub max_attempts: u32,
+    /// Why the last attempt failed (or why the job went to the dead letters).
     pub last_error: Option<String>,
+    /// The unique key it was enqueued with.
     pub unique_key: Option<String>,
     pub enqueued_at: Option<DateTime<Utc>>,
+    /// When it is (or was) due to run.
     pub run_at: Option<DateTime<Utc>>,
+    /// When its last attempt started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When it finished: done, or dead.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The worker that ran (or runs) its last attempt.
     pub worker: Option<String>,
 }
 

@@ -10,30 +10,101 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 
 use super::events::Event;
 use super::outbox::{self, OutboxItem};
 use super::{account_row, delete_account_row, AccountId, StoreError};
 use crate::crypto::CredentialsKey;
+use crate::domain::event_type::{EventType, WEBHOOK_TEST};
 use crate::jobs::DeliverWebhook;
 
 /// A webhook as the API shows it (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Webhook, example = json!({
+    "id": 18,
+    "store_id": 1,
+    "url": "https://hooks.example/switchyard",
+    "description": "Order feed for the warehouse",
+    "triggers": ["order.created", "order.updated"],
+    "enabled": true,
+    "disabled_reason": null,
+    "failing_since": null,
+    "previous_secret_until": null,
+    "created_at": "2026-12-04T23:01:16.894692Z",
+    "updated_at": "2026-12-04T23:01:16.894692Z"
+}))]
 pub struct WebhookRow {
     pub id: i64,
+    /// The store whose events it is sent.
     pub store_id: i64,
+    /// Where the events are POSTed, as parsed (the host lower case, a bare host with `/`).
     pub url: String,
     pub description: Option<String>,
+    /// The event types it is sent, sorted, without duplicates.
+    #[schema(schema_with = sorted_triggers_schema)]
     pub triggers: Vec<String>,
+    /// False: nothing is sent to it (disabled by the merchant, or by switchyard with
+    /// `disabled_reason`).
     pub enabled: bool,
-    /// Why switchyard disabled it (`410 Gone`, failing too long).
+    /// Why switchyard disabled it (`410 Gone`, failing too long); null when enabled or disabled
+    /// by the merchant.
     pub disabled_reason: Option<String>,
-    /// Since when every attempt has failed.
+    /// Since when every attempt has failed; null after a success.
     pub failing_since: Option<DateTime<Utc>>,
-    /// Until when the previous secret still signs beside the current one, after a rotation.
+    /// Until when the previous secret still signs beside the current one, after a rotation;
+    /// null when only the current secret signs.
     pub previous_secret_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The JSON Schema of a webhook's triggers: event types of the catalogue, at least one. (A
+/// field whose schema a function makes takes its description from the function, not from its
+/// doc comment.)
+pub fn triggers_schema() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(EventType::all().map(EventType::name))),
+        )
+        .min_items(Some(1))
+}
+
+fn sorted_triggers_schema() -> ArrayBuilder {
+    triggers_schema().description(Some(
+        "The event types it is sent, sorted, without duplicates.",
+    ))
+}
+
+/// A delivery's states.
+pub const DELIVERY_STATUSES: [&str; 3] = ["pending", "delivered", "failed"];
+
+/// The JSON Schema of a delivery's `status`.
+pub fn delivery_status_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(DELIVERY_STATUSES))
+}
+
+fn delivery_status_field_schema() -> ObjectBuilder {
+    delivery_status_schema().description(Some(
+        "`pending` while attempts remain; `delivered` after a 2xx; `failed` once the schedule \
+         is spent, the endpoint answered 410, or its webhook was disabled.",
+    ))
+}
+
+/// The JSON Schema of a delivery's `event_type`: a trigger, or the test send's.
+fn event_type_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            EventType::all().map(EventType::name).chain([WEBHOOK_TEST]),
+        ))
+        .description(Some(
+            "The event's type: one of the triggers, or `webhook.test` for a test send.",
+        ))
 }
 
 const COLUMNS: &str = "id, store_id, url, description, triggers, enabled, disabled_reason, \
@@ -61,20 +132,40 @@ pub struct WebhookUpdate<'a> {
     pub enabled: Option<bool>,
 }
 
-/// A delivery as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+/// A delivery as the API shows it: one event sent to one webhook, with every attempt since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = WebhookDelivery, example = json!({
+    "id": 2,
+    "webhook_id": 2,
+    "event_type": "webhook.test",
+    "msg_id": "msg_7b21654612b847679b5ec27e63aceba1",
+    "status": "failed",
+    "attempts": 4,
+    "next_attempt_at": null,
+    "last_attempt_at": "2026-12-04T22:43:31.654803Z",
+    "last_status_code": 500,
+    "last_error": "answered 500",
+    "created_at": "2026-12-04T22:43:30.942839Z"
+}))]
 pub struct DeliveryRow {
     pub id: i64,
     pub webhook_id: i64,
+    /// A trigger, or `webhook.test`.
+    #[schema(schema_with = event_type_schema)]
     pub event_type: String,
     /// The `webhook-id` header it is sent with, the same on every attempt.
     pub msg_id: String,
     /// pending | delivered | failed
+    #[schema(schema_with = delivery_status_field_schema)]
     pub status: String,
+    /// Attempts ever made, replays included.
     pub attempts: i32,
+    /// When the next attempt is due; null unless pending.
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The HTTP status of the last attempt's answer; null when it got none.
     pub last_status_code: Option<i32>,
+    /// Why the last attempt failed.
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -84,15 +175,32 @@ const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, e.type AS event_type, e.msg_
      d.created_at";
 
 /// One attempt of a delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = WebhookAttempt, example = json!({
+    "id": 1,
+    "delivery_id": 1,
+    "attempt": 1,
+    "succeeded": true,
+    "response_code": 200,
+    "duration_ms": 3,
+    "response_excerpt": "ok",
+    "error": null,
+    "created_at": "2026-12-04T22:43:30.955232Z"
+}))]
 pub struct AttemptRow {
     pub id: i64,
     pub delivery_id: i64,
+    /// Which attempt of its round it was, from 1 (a replay starts a new round).
     pub attempt: i32,
+    /// The endpoint answered 2xx.
     pub succeeded: bool,
+    /// The HTTP status of the answer; null when there was none.
     pub response_code: Option<i32>,
+    /// From sending the request to the end of the answer (or the failure).
     pub duration_ms: i32,
+    /// The start of the answer's body, truncated.
     pub response_excerpt: Option<String>,
+    /// Why it failed when there was no answer (refused target, timeout, connection error).
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
 }

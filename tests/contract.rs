@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Duration;
 
-use app_helpers::{key, run_pool, spawn_server, TestServer};
+use app_helpers::{key, spawn_server, TestServer};
 use contract_helpers::{artifacts, chromium, postman_schema, tools};
 use fixture_helpers::{declared_routes, fixture, routes_in, Fixture};
 use reqwest::StatusCode;
@@ -488,12 +488,14 @@ async fn the_postman_collection_is_v2_1_and_runs_in_order_with_every_request_2xx
     let pool = pool().await;
     let (t, ch) = tenant_with_channel(&pool).await;
     let fx = fixture(&app, &pool, &t, &ch).await;
-    let noop = run_pool(
-        &switchyard::queue::Broker::connect(&app.settings)
-            .await
-            .expect("the broker connects"),
-        "noop",
-    );
+    // Every worker pool, the timers and the outbox relay, as `switchyard run` has them: a test
+    // send is delivered, a requeued dead letter runs (and dies) again.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let settings = app.settings.clone();
+    let workers = tokio::spawn(async move {
+        switchyard::runner::run_workers(&settings, Vec::new(), stopped).await
+    });
+    let receiver = Receiver::start().await;
     let dead = dead_letter(&app).await;
     // What the collection cannot make itself: the tokens, an imported order (routed to the
     // fixture's plugin, whose token reports on it), a SKU that plugin stocks, a dead letter, and
@@ -513,6 +515,7 @@ async fn the_postman_collection_is_v2_1_and_runs_in_order_with_every_request_2xx
         ("shop_url", shop.base_url().to_owned()),
         ("shop_access_token", shop.access_token().to_owned()),
         ("shop_app_secret", shop.app_secret().to_owned()),
+        ("webhook_url", receiver.url.clone()),
     ];
     let mut cmd = tokio::process::Command::new(&tools().newman);
     cmd.arg("run")
@@ -549,7 +552,7 @@ async fn the_postman_collection_is_v2_1_and_runs_in_order_with_every_request_2xx
     }
     let requests = collection_requests(&collection);
     eprintln!(
-        "newman: {} of {requests} requests run, {} not 2xx",
+        "newman: {} exchanges for {requests} requests, {} not 2xx",
         executions.len(),
         not_2xx.len()
     );
@@ -558,9 +561,35 @@ async fn the_postman_collection_is_v2_1_and_runs_in_order_with_every_request_2xx
         "the collection's run failed:\n{}\n{stdout}",
         not_2xx.join("\n")
     );
-    assert_eq!(executions.len(), requests, "every request ran");
-    noop.stop().await;
+    // A pre-request script's own calls are recorded beside its request, at the same position.
+    let positions: BTreeSet<u64> = executions
+        .iter()
+        .filter_map(|e| e["cursor"]["position"].as_u64())
+        .collect();
+    assert_eq!(positions.len(), requests, "every request ran");
+    let _ = stop.send(true);
+    workers
+        .await
+        .expect("the workers did not panic")
+        .expect("the workers stopped cleanly");
     app.stop().await;
+}
+
+/// A webhook endpoint on loopback that takes every delivery.
+struct Receiver {
+    url: String,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let app = axum::Router::new().route("/hooks", axum::routing::post(|| async { "ok" }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url }
+    }
 }
 
 /// How many requests the collection holds, in every folder.

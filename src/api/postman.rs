@@ -23,10 +23,11 @@ const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/colle
 const LEFT_OUT: [&str; 1] = ["Inbound webhooks"];
 
 /// String fields of example bodies that a run must fill with its own values: a channel's
-/// platform address and credentials, and a SKU of the store (except where a request makes a new
+/// platform address and credentials, a webhook endpoint, and a SKU of the store (except where a request makes a new
 /// one: see [`UNIQUE`]).
-const BODY_STRINGS: [(&str, &str); 4] = [
+const BODY_STRINGS: [(&str, &str); 5] = [
     ("base_url", "shop_url"),
+    ("url", "webhook_url"),
     ("access_token", "shop_access_token"),
     ("app_secret", "shop_app_secret"),
     ("sku", "sku"),
@@ -67,6 +68,26 @@ const KEEPS: [(&str, &str, &str); 5] = [
         "(body.items.filter(function (p) { return p.id !== body.items[0].id && p.store_id === body.items[0].store_id; })[0] || {}).id",
     ),
 ];
+
+/// Scripts run before a request, by operation. A replay takes a delivery that has been
+/// delivered or has failed, so it first waits (up to 10 s) for the one it names to settle: sent
+/// right after the test send that made it, it would find it still being tried.
+const PREPARES: [(&str, &str); 1] = [(
+    "replayWebhookDelivery",
+    "var tries = 0;
+function settled() {
+  pm.sendRequest({
+    url: pm.variables.replaceIn('{{base_url}}/v1/webhooks/{{webhook_id}}/deliveries'),
+    header: { Authorization: 'Bearer ' + pm.variables.get('token') }
+  }, function (err, res) {
+    var mine = (!err && res.code === 200) ? res.json().items.filter(function (d) {
+      return String(d.id) === String(pm.variables.get('delivery_id'));
+    })[0] : null;
+    if ((!mine || mine.status === 'pending') && ++tries < 40) { setTimeout(settled, 250); }
+  });
+}
+settled();",
+)];
 
 /// Example values of the variables that are not ids.
 const DEFAULTS: [(&str, &str, &str); 5] = [
@@ -599,12 +620,13 @@ fn entry(doc: &Value, r: &Request, variables: &BTreeSet<String>) -> Value {
         .as_str()
         .map(|s| s.trim_end_matches('.').to_owned())
         .unwrap_or_else(|| format!("{} {}", r.method.to_uppercase(), r.path));
-    json!({
-        "name": name,
-        "request": request,
-        "event": [{ "listen": "test", "script": {
-            "type": "text/javascript", "exec": captures(doc, r, &resource, variables) } }]
-    })
+    let mut events = vec![json!({ "listen": "test", "script": {
+        "type": "text/javascript", "exec": captures(doc, r, &resource, variables) } })];
+    for (_, script) in PREPARES.iter().filter(|(id, _)| *id == r.id()) {
+        events.push(json!({ "listen": "prerequest", "script": {
+            "type": "text/javascript", "exec": script.lines().collect::<Vec<_>>() } }));
+    }
+    json!({ "name": name, "request": request, "event": events })
 }
 
 #[cfg(test)]

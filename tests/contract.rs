@@ -193,7 +193,9 @@ fn path_value(fx: &Fixture, path: &str, name: &str) -> String {
 fn schemathesis_config(app: &TestServer, doc: &Value, fx: &Fixture, victim: &Fixture) -> String {
     let mut toml = String::new();
     writeln!(toml, "base-url = \"{}\"", app.address).unwrap();
-    writeln!(toml, "seed = 20261204\nworkers = 2\n").unwrap();
+    // One worker: a run with two once failed inside schemathesis itself (a KeyError in its
+    // coverage phase); one worker keeps the run's order, and so the seed, reproducible.
+    writeln!(toml, "seed = 20261204\nworkers = 1\n").unwrap();
     writeln!(toml, "[generation]\nmax-examples = 12\n").unwrap();
     writeln!(
         toml,

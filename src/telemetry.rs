@@ -107,6 +107,34 @@ fn describe() {
         "Jobs that finished successfully"
     );
     metrics::describe_counter!("switchyard_jobs_failed_total", "Job attempts that failed");
+    metrics::describe_counter!(
+        "switchyard_jobs_retried_total",
+        "Failed job attempts scheduled to run again"
+    );
+    metrics::describe_counter!(
+        "switchyard_jobs_dead_lettered_total",
+        "Jobs moved to the dead letters: failed for good, or out of attempts"
+    );
+    metrics::describe_counter!(
+        "switchyard_orders_imported_total",
+        "Orders new to switchyard stored by an import, by channel kind"
+    );
+    metrics::describe_counter!(
+        "switchyard_fulfilments_synced_total",
+        "Fulfilments the channel accepted (`how`: created, or found already there)"
+    );
+    metrics::describe_counter!(
+        "switchyard_fulfilments_failed_total",
+        "Fulfilments the channel refused for good"
+    );
+    metrics::describe_counter!(
+        "switchyard_stock_pushes_total",
+        "Stock levels pushed to a channel, by channel id"
+    );
+    metrics::describe_counter!(
+        "switchyard_webhook_attempts_total",
+        "Webhook delivery attempts, by outcome"
+    );
 }
 
 #[cfg(test)]

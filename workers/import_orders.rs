@@ -392,6 +392,8 @@ async fn store_page(
         outbox::notify_in_tx(&mut tx).await?;
     }
     tx.commit().await?;
+    metrics::counter!("switchyard_orders_imported_total", "channel_kind" => channel.kind.as_str())
+        .increment(created.unsigned_abs());
     Ok(())
 }
 

@@ -17,6 +17,16 @@ pub enum ChannelKind {
     WooCommerce,
 }
 
+impl ChannelKind {
+    /// The kind as the API and the database spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Shopify => "shopify",
+            ChannelKind::WooCommerce => "woocommerce",
+        }
+    }
+}
+
 /// Where an order is in its life, whatever the channel calls it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -155,9 +155,13 @@ async fn settle(queue: &Queue, acker: &Acker, meta: &JobMeta, outcome: Result<()
                 .await;
             match &status {
                 Ok(Some(super::JobStatus::Dead)) => {
+                    metrics::counter!("switchyard_jobs_dead_lettered_total", "queue" => queue.name().to_owned())
+                        .increment(1);
                     tracing::warn!(error = %f.message, "job failed; moved to dead letters")
                 }
                 Ok(Some(_)) => {
+                    metrics::counter!("switchyard_jobs_retried_total", "queue" => queue.name().to_owned())
+                        .increment(1);
                     tracing::info!(error = %f.message, retry_in_ms = delay.as_millis() as u64, "job failed; will retry")
                 }
                 _ => {}

@@ -1,7 +1,8 @@
 //! The independent tools the contract is held to, installed on first use under
 //! `target/contract-tools/` from PyPI and the npm registry (pinned versions): openapi-spec-validator
-//! and schemathesis (Python), jsonschema (Python, for Postman's collection schema) and newman
-//! (Postman's own collection runner). Debian's `chromium` renders `/docs`.
+//! and schemathesis (Python), jsonschema (Python, for Postman's collection schema), the
+//! Prometheus client's text parser (Python, for `/metrics`) and newman (Postman's own collection
+//! runner). Debian's `chromium` renders `/docs`.
 //!
 //! A test binary installs them once; later runs find them in place.
 
@@ -11,10 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-const PYTHON_PACKAGES: [&str; 3] = [
+const PYTHON_PACKAGES: [&str; 4] = [
     "schemathesis==4.32.5",
     "openapi-spec-validator==0.9.0",
     "jsonschema==4.26.0",
+    "prometheus-client==0.26.0",
 ];
 const NPM_PACKAGES: [&str; 1] = ["newman@6.2.2"];
 

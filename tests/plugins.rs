@@ -417,12 +417,17 @@ async fn stock_callbacks_need_the_plugins_token_touch_only_its_store_and_replay_
     )
     .await;
 
-    // Another store's SKU, an unknown one, and a kit are refused, naming the SKU.
-    for sku in ["ELSEWHERE-1", "NOPE", "KIT-1"] {
+    // Another store's SKU, an unknown one, and a kit are refused, naming the SKU; a kit is
+    // refused even with the figure its plugin quantity already has.
+    for (sku, quantity) in [("ELSEWHERE-1", 1), ("NOPE", 1), ("KIT-1", 1), ("KIT-1", 0)] {
         let p = problem(
-            report(Some(&token), None, json!({"sku": sku, "quantity": 1}))
-                .await
-                .unwrap(),
+            report(
+                Some(&token),
+                None,
+                json!({"sku": sku, "quantity": quantity}),
+            )
+            .await
+            .unwrap(),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use super::{account_row, delete_account_row, AccountId, StoreError};
 use crate::crypto::CredentialsKey;
 use crate::domain::event_type::{Action, Entity, EventType};
+use crate::error::FieldError;
 use crate::store::channel_products;
 use crate::store::stock::{self, StockError};
 
@@ -442,8 +443,8 @@ pub async fn report_stock(
     key: Option<&str>,
 ) -> Result<StockReport, ReportError> {
     let mut tx = pool.begin().await?;
-    let product: Option<(i64, i32)> = sqlx::query_as(
-        "SELECT id, plugin_quantity FROM products \
+    let product: Option<(i64, i32, bool)> = sqlx::query_as(
+        "SELECT id, plugin_quantity, is_kit FROM products \
          WHERE account_id = $1 AND store_id = $2 AND sku = $3 FOR UPDATE",
     )
     .bind(caller.account.0)
@@ -451,9 +452,16 @@ pub async fn report_stock(
     .bind(sku)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((product_id, current)) = product else {
+    let Some((product_id, current, is_kit)) = product else {
         return Err(ReportError::UnknownSku(sku.to_owned()));
     };
+    // Before any other answer: a kit's figure is its components', whatever was reported.
+    if is_kit {
+        return Err(ReportError::Stock(StockError::Invalid(FieldError::new(
+            "sku",
+            format!("`{sku}` is a kit: report its components' stock instead"),
+        ))));
+    }
     let report = |plugin_quantity: i64, changed, replayed| StockReport {
         product_id,
         sku: sku.to_owned(),

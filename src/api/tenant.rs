@@ -125,6 +125,7 @@ pub(super) fn bad_cursor() -> AppError {
 #[into_params(parameter_in = Query)]
 pub(super) struct PageQuery {
     /// The previous page's `next_cursor`; none for the first page.
+    #[param(pattern = "^[0-9]+$")]
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

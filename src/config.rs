@@ -197,6 +197,9 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Largest request head (request line and headers), in bytes.
     pub max_head_bytes: usize,
+    /// A second token that signs in to `/dashboard` read only; none: only the ops token signs in.
+    #[serde(default)]
+    pub dashboard_read_token: Option<String>,
 }
 
 impl std::fmt::Debug for ServerSettings {
@@ -211,6 +214,10 @@ impl std::fmt::Debug for ServerSettings {
             .field("keep_alive_timeout_secs", &self.keep_alive_timeout_secs)
             .field("max_connections", &self.max_connections)
             .field("max_head_bytes", &self.max_head_bytes)
+            .field(
+                "dashboard_read_token",
+                &self.dashboard_read_token.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -231,6 +238,20 @@ impl ServerSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.ops_token.trim().len() < 8 {
             return Err(invalid("server.ops_token", "must be at least 8 characters"));
+        }
+        if let Some(read) = &self.dashboard_read_token {
+            if read.trim().len() < 8 {
+                return Err(invalid(
+                    "server.dashboard_read_token",
+                    "must be at least 8 characters",
+                ));
+            }
+            if read.trim() == self.ops_token.trim() {
+                return Err(invalid(
+                    "server.dashboard_read_token",
+                    "must differ from server.ops_token, or read-only sessions could act",
+                ));
+            }
         }
         let positive = [
             ("request_timeout_secs", self.request_timeout_secs),

@@ -12,6 +12,7 @@ mod auth;
 mod channel_products;
 mod channels;
 mod contract;
+mod dashboard;
 mod dead;
 pub mod error;
 mod extract;
@@ -159,6 +160,7 @@ pub fn app(state: AppState) -> Router {
             ))
         });
     routes(Access::Public)
+        .merge(dashboard::router())
         .nest("/v1", v1)
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -194,6 +194,20 @@ async fn pause_and_resume_need_the_sessions_csrf_token_and_the_operator_role() {
         StatusCode::SEE_OTHER
     );
     assert!(!queue.stats().await.unwrap().paused);
+
+    // A queue that is neither typed nor used is not made by pausing it.
+    assert_eq!(
+        act(
+            &app,
+            "/dashboard/queues/no-such-queue/pause",
+            &cookie,
+            Some(&token)
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    let names = broker.queue_names().await.expect("queue names");
+    assert!(!names.iter().any(|n| n == "no-such-queue"), "{names:?}");
     app.stop().await;
 }
 

@@ -81,13 +81,20 @@ struct QueueList {
     responses((status = 200, description = "Every queue's statistics", body = QueueList)),
 )]
 async fn list(State(state): State<AppState>) -> Result<Json<QueueList>, AppError> {
-    let queues = all_queue_names(&state)
+    Ok(Json(QueueList {
+        queues: all_stats(&state).await?,
+    }))
+}
+
+/// The statistics of every queue [`all_queue_names`] names, read at once; the list route's and
+/// the dashboard's.
+pub(super) async fn all_stats(state: &AppState) -> Result<Vec<QueueStats>, AppError> {
+    let queues = all_queue_names(state)
         .await?
         .iter()
         .filter_map(|name| state.broker.queue(name).ok())
         .collect::<Vec<_>>();
-    let stats = futures::future::try_join_all(queues.iter().map(Queue::stats)).await?;
-    Ok(Json(QueueList { queues: stats }))
+    Ok(futures::future::try_join_all(queues.iter().map(Queue::stats)).await?)
 }
 
 /// Read one queue's depths and counters.

@@ -21,9 +21,9 @@ use serde::Deserialize;
 
 use self::page::{escape, Page};
 use self::session::{Role, Session};
+use super::queues::{all_stats, known_queue};
 use super::AppState;
 use crate::jobs;
-use crate::queue::QueueStats;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -123,18 +123,6 @@ fn forbidden(message: &str) -> Response {
     p.into_response(StatusCode::FORBIDDEN)
 }
 
-async fn queue_stats(state: &AppState) -> Vec<Result<QueueStats, String>> {
-    let mut all = Vec::new();
-    for name in jobs::QUEUES {
-        let stats = match state.broker.queue(name) {
-            Ok(q) => q.stats().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        all.push(stats);
-    }
-    all
-}
-
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(session) = signed_in(&state, &headers) else {
         return sign_in_page(StatusCode::OK, None);
@@ -148,17 +136,17 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
          <th scope=\"col\">Done</th><th scope=\"col\">Failed attempts</th><th scope=\"col\"></th>\
          </tr></thead><tbody>",
     );
-    for stats in queue_stats(&state).await {
-        let s = match stats {
-            Ok(s) => s,
-            Err(e) => {
-                p.push(&format!(
-                    "<tr><td colspan=\"9\" class=\"error\">{}</td></tr>",
-                    escape(&e)
-                ));
-                continue;
-            }
-        };
+    let all = match all_stats(&state).await {
+        Ok(all) => all,
+        Err(e) => {
+            p.push(&format!(
+                "<p class=\"error\" role=\"alert\">{}</p>",
+                escape(&e.to_string())
+            ));
+            return p.into_response(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    for s in all {
         let q = escape(&s.queue);
         let (state_text, action, label) = if s.paused {
             ("paused", "resume", "Resume")
@@ -217,7 +205,7 @@ async fn find_job(
     let csrf = session.csrf(&state);
     let mut p = Page::signed_in("Find a job", &session, &csrf);
     p.push(&find_form(Some(&q.queue), Some(&q.id)));
-    let found = match state.broker.queue(&q.queue) {
+    let found = match known_queue(&state, &q.queue).await {
         Ok(queue) => queue.job(q.id.trim()).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
@@ -263,7 +251,7 @@ async fn dead(
     let csrf = session.csrf(&state);
     let q = escape(&queue);
     let mut p = Page::signed_in(&format!("Dead letters of {queue}"), &session, &csrf);
-    let page = match state.broker.queue(&queue) {
+    let page = match known_queue(&state, &queue).await {
         Ok(handle) => handle
             .dead(None, DEAD_PAGE)
             .await
@@ -342,7 +330,8 @@ async fn queue_action(
     if let Err(why) = may_act(&state, &headers, &form) {
         return forbidden(why);
     }
-    let done = match (state.broker.queue(&queue), action.as_str()) {
+    // A queue that is not typed nor used is refused, so a typo cannot create a paused one.
+    let done = match (known_queue(&state, &queue).await, action.as_str()) {
         (Ok(q), "pause") => q.pause().await.map_err(|e| e.to_string()),
         (Ok(q), "resume") => q.resume().await.map_err(|e| e.to_string()),
         (Ok(_), _) => Err(format!("no action `{action}`")),
@@ -368,7 +357,7 @@ async fn dead_action(
         Ok(id) => id,
         Err(e) => return forbidden(&e.to_string()),
     };
-    let done = match (state.broker.queue(&queue), action.as_str()) {
+    let done = match (known_queue(&state, &queue).await, action.as_str()) {
         (Ok(q), "retry") => q.requeue_dead(Some(&id)).await.map_err(|e| e.to_string()),
         (Ok(q), "delete") => q.purge_dead(Some(&id)).await.map_err(|e| e.to_string()),
         (Ok(_), _) => Err(format!("no action `{action}`")),

@@ -15,10 +15,9 @@ mod tenant_helpers;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::process::Command;
-use std::time::Duration;
 
-use app_helpers::{key, spawn_server, TestServer};
-use contract_helpers::{artifacts, chromium, postman_schema, tools};
+use app_helpers::{key, spawn_server, wait_for, TestServer};
+use contract_helpers::{artifacts, chromium, postman_schema, python, tools};
 use fixture_helpers::{declared_routes, fixture, routes_in, Fixture};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -167,17 +166,11 @@ async fn the_served_document_is_valid_openapi_3_1() {
                  \x20       jsonschema.Draft202012Validator(root).validate(example)\n\
                  \x20       n += 1\n\
                  print('valid OpenAPI 3.1;', n, 'schema examples valid')";
-    let out = Command::new(&tools().python)
-        .args(["-c", check])
-        .arg(&path)
-        .output()
-        .expect("the validator runs");
-    assert!(
-        out.status.success(),
-        "openapi-spec-validator refused the document, or an example its schema:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    python(
+        check,
+        &[&path],
+        "openapi-spec-validator refused the document, or an example its schema",
     );
-    eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
     app.stop().await;
 }
 
@@ -429,13 +422,8 @@ async fn dead_letter(app: &TestServer) -> String {
         .enqueue_json(r#"{"permanent":true}"#, &EnqueueOptions::default())
         .await
         .expect("enqueued");
-    for _ in 0..200 {
-        if queue.stats().await.expect("stats").dead > 0 {
-            return job.id;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the doomed job never reached the dead letters");
+    wait_for(&queue, |s| s.dead > 0).await;
+    job.id
 }
 
 #[tokio::test]
@@ -462,16 +450,10 @@ async fn the_postman_collection_is_v2_1_and_runs_in_order_with_every_request_2xx
                  schema = json.load(open(sys.argv[1]))\n\
                  jsonschema.validators.validator_for(schema)(schema).validate(json.load(open(sys.argv[2])))\n\
                  print('valid')";
-    let out = Command::new(&tools().python)
-        .args(["-c", check])
-        .arg(postman_schema())
-        .arg(&file)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "the collection is not valid v2.1.0:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    python(
+        check,
+        &[&postman_schema(), &file],
+        "the collection is not valid v2.1.0",
     );
     let parsed = postman_collection::from_path(&file).expect("postman_collection reads it");
     assert!(matches!(

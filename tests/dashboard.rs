@@ -8,7 +8,7 @@ mod tenant_helpers;
 
 use std::time::Duration;
 
-use app_helpers::{run_pool, settings, spawn_server_with, TestServer};
+use app_helpers::{run_pool, settings, spawn_server_with, wait_for, TestServer};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{redirect, Client, StatusCode};
 use switchyard::queue::{Broker, EnqueueOptions};
@@ -222,12 +222,7 @@ async fn a_dead_letter_is_found_by_id_and_retried() {
         .enqueue_json(r#"{"permanent":true}"#, &EnqueueOptions::default())
         .await
         .expect("enqueued");
-    for _ in 0..200 {
-        if queue.stats().await.unwrap().dead == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_for(&queue, |s| s.dead == 1).await;
     pool.stop().await;
     let (_, cookie, _) = sign_in(&app, &app.settings.server.ops_token).await;
     let cookie = cookie.expect("a session");

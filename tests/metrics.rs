@@ -7,11 +7,9 @@ mod contract_helpers;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
-use app_helpers::{run_pool, spawn_server};
-use contract_helpers::{artifacts, tools};
+use app_helpers::{run_pool, spawn_server, wait_for};
+use contract_helpers::{artifacts, python};
 use switchyard::queue::{Broker, EnqueueOptions};
 
 /// The names in `text` written as the first argument of `macro!(`: `counter!("name"`.
@@ -127,13 +125,10 @@ async fn metrics_parse_as_prometheus_text_with_help_and_type_on_every_family() {
             .await
             .expect("enqueued");
     }
-    for _ in 0..400 {
-        let s = queue.stats().await.expect("stats");
-        if s.dead == 1 && s.ready == 0 && s.scheduled == 0 && s.running == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_for(&queue, |s| {
+        s.dead == 1 && s.ready == 0 && s.scheduled == 0 && s.running == 0
+    })
+    .await;
     let text = app
         .client
         .get(app.url("/metrics"))
@@ -152,17 +147,7 @@ async fn metrics_parse_as_prometheus_text_with_help_and_type_on_every_family() {
                  from prometheus_client.parser import text_string_to_metric_families\n\
                  families = list(text_string_to_metric_families(open(sys.argv[1]).read()))\n\
                  print(len(families), 'families,', sum(len(f.samples) for f in families), 'samples')";
-    let out = Command::new(&tools().python)
-        .args(["-c", parse])
-        .arg(&file)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "Prometheus's parser refused /metrics:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
+    python(parse, &[&file], "Prometheus's parser refused /metrics");
 
     let families: BTreeSet<&str> = text
         .lines()

@@ -10,7 +10,6 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::Value;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::AppState;
@@ -22,13 +21,14 @@ pub fn router() -> Router<AppState> {
         .merge(docs())
 }
 
-/// The document, built once: it depends on the code alone.
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| super::openapi::document().to_string());
-
-/// The collection, built once from the document.
-static COLLECTION: LazyLock<String> = LazyLock::new(|| {
-    let doc: Value = serde_json::from_str(&DOCUMENT).expect("the document is JSON");
-    super::postman::collection(&doc).to_string()
+/// The document and the collection made from it, each built once, as JSON text: they depend on
+/// the code alone.
+static CONTRACT: LazyLock<(String, String)> = LazyLock::new(|| {
+    let doc = super::openapi::document();
+    (
+        doc.to_string(),
+        super::postman::collection(&doc).to_string(),
+    )
 });
 
 fn json(body: &'static str) -> Response {
@@ -50,7 +50,7 @@ fn json(body: &'static str) -> Response {
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)),
 )]
 async fn openapi() -> Response {
-    json(DOCUMENT.as_str())
+    json(CONTRACT.0.as_str())
 }
 
 /// This API as a Postman collection (v2.1), with `{{base_url}}` and `{{token}}` variables.
@@ -61,7 +61,7 @@ async fn openapi() -> Response {
     responses((status = 200, description = "A Postman collection, schema v2.1.0", content_type = "application/json", body = Object)),
 )]
 async fn postman() -> Response {
-    json(COLLECTION.as_str())
+    json(CONTRACT.1.as_str())
 }
 
 /// The reference page, rendered from `/openapi.json` by the Swagger UI served with it.

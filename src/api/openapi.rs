@@ -138,8 +138,13 @@ pub const TAGS: [(&str, &str); 18] = [
 /// The whole document.
 pub fn document() -> Value {
     let mut doc = base();
+    // The paths that need no backing store: the public parts' (probes, metrics, the contract).
+    let mut storeless = std::collections::BTreeSet::new();
     for part in super::PARTS {
         let mut piece = (part.doc)();
+        if part.access == Access::Public {
+            storeless.extend(piece.paths.paths.keys().cloned());
+        }
         secure(&mut piece, part.access);
         doc.merge(piece);
     }
@@ -148,7 +153,7 @@ pub fn document() -> Value {
         .iter()
         .map(|(name, description)| json!({ "name": name, "description": description }))
         .collect();
-    add_shared(&mut doc);
+    add_shared(&mut doc, &storeless);
     doc
 }
 
@@ -317,8 +322,9 @@ fn has_params(op: &Value, place: &str) -> bool {
         .is_some_and(|ps| ps.iter().any(|p| p["in"] == place))
 }
 
-/// Adds the shared components, each operation's shared answers, and the webhooks.
-fn add_shared(doc: &mut Value) {
+/// Adds the shared components, each operation's shared answers, and the webhooks; `storeless`
+/// paths never answer 503 for a store that is down.
+fn add_shared(doc: &mut Value, storeless: &std::collections::BTreeSet<String>) {
     let components = doc["components"]
         .as_object_mut()
         .map(std::mem::take)
@@ -338,9 +344,8 @@ fn add_shared(doc: &mut Value) {
                 continue;
             };
             let secured = op.get("security").is_some();
-            let public = path == "/healthz" || path == "/readyz" || path == "/metrics";
             let mut shared: Vec<(&str, &str)> = vec![("408", "Timeout")];
-            if !public {
+            if !storeless.contains(path) {
                 shared.push(("503", "Unavailable"));
             }
             if secured {

@@ -3,7 +3,6 @@
 //! other's jobs.
 
 use std::ops::Deref;
-use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
@@ -11,9 +10,6 @@ use switchyard::config::Settings;
 use switchyard::queue::{Broker, QueueStats};
 
 use crate::app_helpers::{run_pool, settings, spawn_server_with, Running, TestServer};
-
-/// Longest a test waits for workers to bring a queue to some state.
-const SETTLE: Duration = Duration::from_secs(20);
 
 /// The server, with the ops token and a broker on its key prefix.
 pub struct TestApp {
@@ -91,21 +87,10 @@ impl TestApp {
         res.json().await.expect("stats are JSON")
     }
 
-    /// Polls a queue's stats until `done` holds; panics with the last stats after `SETTLE`.
+    /// Polls a queue's stats until `done` holds (see [`crate::app_helpers::wait_for`]).
     pub async fn wait_for(&self, queue: &str, done: impl Fn(&QueueStats) -> bool) -> QueueStats {
         let q = self.broker.queue(queue).expect("a valid queue name");
-        let deadline = tokio::time::Instant::now() + SETTLE;
-        loop {
-            let stats = q.stats().await.expect("stats read");
-            if done(&stats) {
-                return stats;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "queue {queue} did not settle: {stats:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::app_helpers::wait_for(&q, done).await
     }
 
     /// Runs `queue`'s worker pool until stopped.

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use switchyard::app::Application;
 use switchyard::config::Settings;
 use switchyard::crypto::CredentialsKey;
-use switchyard::queue::Broker;
+use switchyard::queue::{Broker, Queue, QueueStats};
 use switchyard::{telemetry, workers};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -78,6 +78,26 @@ impl Running {
             .await
             .expect("stops within 30 s")
             .expect("the task did not panic");
+    }
+}
+
+/// How long [`wait_for`] waits for a queue to settle.
+const SETTLE: Duration = Duration::from_secs(20);
+
+/// Polls `queue`'s stats until `done` holds; panics with the last stats after [`SETTLE`].
+pub async fn wait_for(queue: &Queue, done: impl Fn(&QueueStats) -> bool) -> QueueStats {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let stats = queue.stats().await.expect("stats read");
+        if done(&stats) {
+            return stats;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue {} did not settle: {stats:?}",
+            queue.name()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

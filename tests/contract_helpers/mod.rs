@@ -90,6 +90,22 @@ pub fn tools() -> &'static Tools {
     })
 }
 
+/// Runs `script` with the tools' Python and `files` as its arguments; panics with `refusal` and
+/// the script's stderr when it fails, and prints what it printed.
+pub fn python(script: &str, files: &[&Path], refusal: &str) {
+    let out = Command::new(&tools().python)
+        .args(["-c", script])
+        .args(files)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{refusal}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
+}
+
 /// Debian's Chromium.
 pub fn chromium() -> PathBuf {
     let path = PathBuf::from("/usr/bin/chromium");

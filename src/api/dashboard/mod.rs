@@ -56,10 +56,7 @@ fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Session> {
 fn sign_in_page(status: StatusCode, message: Option<&str>) -> Response {
     let mut p = Page::new("Sign in");
     if let Some(m) = message {
-        p.push(&format!(
-            "<p class=\"error\" role=\"alert\">{}</p>",
-            escape(m)
-        ));
+        p.alert(m);
     }
     p.push(
         "<form method=\"post\" action=\"/dashboard/sign-in\">\
@@ -115,10 +112,7 @@ fn see_other(to: &str, cookie: Option<String>) -> Response {
 
 fn forbidden(message: &str) -> Response {
     let mut p = Page::new("Not allowed");
-    p.push(&format!(
-        "<p class=\"error\" role=\"alert\">{}</p>",
-        escape(message)
-    ));
+    p.alert(message);
     p.push("<p><a href=\"/dashboard\">Back to the queues</a></p>");
     p.into_response(StatusCode::FORBIDDEN)
 }
@@ -139,10 +133,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let all = match all_stats(&state).await {
         Ok(all) => all,
         Err(e) => {
-            p.push(&format!(
-                "<p class=\"error\" role=\"alert\">{}</p>",
-                escape(&e.to_string())
-            ));
+            p.alert(&e.to_string());
             return p.into_response(StatusCode::SERVICE_UNAVAILABLE);
         }
     };
@@ -220,18 +211,11 @@ async fn find_job(
             p.into_response(StatusCode::OK)
         }
         Ok(None) => {
-            p.push(&format!(
-                "<p class=\"error\" role=\"alert\">No job {} in {}.</p>",
-                escape(&q.id),
-                escape(&q.queue)
-            ));
+            p.alert(&format!("No job {} in {}.", q.id, q.queue));
             p.into_response(StatusCode::NOT_FOUND)
         }
         Err(e) => {
-            p.push(&format!(
-                "<p class=\"error\" role=\"alert\">{}</p>",
-                escape(&e)
-            ));
+            p.alert(&e);
             p.into_response(StatusCode::NOT_FOUND)
         }
     }
@@ -261,10 +245,7 @@ async fn dead(
     let page = match page {
         Ok(page) => page,
         Err(e) => {
-            p.push(&format!(
-                "<p class=\"error\" role=\"alert\">{}</p>",
-                escape(&e)
-            ));
+            p.alert(&e);
             return p.into_response(StatusCode::NOT_FOUND);
         }
     };

@@ -62,6 +62,14 @@ impl Page {
         p
     }
 
+    /// A message the page leads with, announced to screen readers.
+    pub fn alert(&mut self, text: &str) {
+        self.push(&format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            escape(text)
+        ));
+    }
+
     pub fn push(&mut self, html: &str) {
         self.body.push_str(html);
     }

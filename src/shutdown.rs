@@ -44,3 +44,19 @@ pub async fn wait(mut rx: watch::Receiver<bool>) {
         }
     }
 }
+
+/// Resolves when the HTTP server begins to shut down: the server puts one in every request's
+/// extensions, so a response that streams (the dashboard's live events) can end and let its
+/// connection close instead of holding shutdown for the whole grace.
+#[derive(Clone)]
+pub struct Closing(watch::Receiver<bool>);
+
+impl Closing {
+    pub fn new(rx: watch::Receiver<bool>) -> Closing {
+        Closing(rx)
+    }
+
+    pub async fn wait(self) {
+        wait(self.0).await
+    }
+}

@@ -97,6 +97,21 @@ async fn only_the_operator_tokens_sign_in_and_the_cookie_is_locked_down() {
         assert_eq!(cookie, None, "{wrong:?} got a session");
     }
 
+    // The refusal is a page the browser shows, not the API's problem+json.
+    let res = browser()
+        .post(app.url("/dashboard/sign-in"))
+        .form(&[("token", tenant.token.as_str())])
+        .send()
+        .await
+        .expect("sign-in sent");
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap()),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(res.text().await.unwrap().contains("not an operator token"));
+
     let (status, cookie, set) = sign_in(&app, &app.settings.server.ops_token).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     for flag in ["HttpOnly", "SameSite=Strict", "Path=/dashboard"] {
@@ -234,9 +249,10 @@ async fn a_dead_letter_is_found_by_id_and_retried() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-field=\"status\">dead<"), "{html}");
     assert!(
-        html.contains("&quot;status&quot;: &quot;dead&quot;"),
-        "{html}"
+        html.contains("noop asked to fail permanently"),
+        "the last error: {html}"
     );
     let (status, _) = page(&app, "/dashboard/jobs?queue=noop&id=01NOSUCHJOB", &cookie).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -244,7 +260,7 @@ async fn a_dead_letter_is_found_by_id_and_retried() {
     let (_, html) = page(&app, "/dashboard/queues/noop/dead", &cookie).await;
     assert!(html.contains(&format!("data-job=\"{}\"", job.id)), "{html}");
     let token = csrf(&html);
-    let retry = format!("/dashboard/queues/noop/dead/{}/retry", job.id);
+    let retry = format!("/dashboard/queues/noop/dead/{}/run", job.id);
     assert_eq!(
         act(&app, &retry, &cookie, None).await,
         StatusCode::FORBIDDEN

@@ -13,6 +13,13 @@ pub async fn run(job: Noop, meta: Data<JobMeta>) -> Result<(), JobError> {
     if job.permanent {
         return Err(JobError::permanent("noop asked to fail permanently"));
     }
+    if let Some(until) = job.fail_until_ms {
+        if chrono::Utc::now().timestamp_millis() < until {
+            return Err(JobError::retry(format!(
+                "noop asked to fail until {until} (Unix ms)"
+            )));
+        }
+    }
     if meta.attempt <= job.fail_attempts {
         return Err(JobError::retry(format!(
             "noop asked to fail attempt {} of the first {}",

@@ -162,7 +162,7 @@ impl utoipa::Modify for JobSchemas {
 
 /// A job id as the queue stores it (a ULID, upper case). Anything else cannot name a job, and
 /// must not reach a script that reads `*` as "every job".
-pub(super) fn job_id(id: &str) -> Result<String, AppError> {
+pub(crate) fn job_id(id: &str) -> Result<String, AppError> {
     Ulid::from_string(id)
         .map(|u| u.to_string())
         .map_err(|_| AppError::NotFound(format!("job `{id}`")))

@@ -179,11 +179,13 @@ pub(crate) fn for_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Respo
     standard_problem(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn is_problem(res: &Response) -> bool {
+/// Whether the response already is a whole document of its own: problem+json, or an HTML page
+/// (the dashboard answers its refusals as pages a browser shows).
+fn is_document(res: &Response) -> bool {
     res.headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON))
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v.starts_with("text/html"))
 }
 
 /// The `type` slug, title and default detail of a bare error status.
@@ -241,11 +243,12 @@ pub(crate) fn standard_json(status: StatusCode, detail: &str) -> Vec<u8> {
     Problem::new(status, slug, title, detail).to_json()
 }
 
-/// Rewrites any error response that is not problem+json yet (tower-http's 408 and 413, axum's
-/// 405 and path rejections) into one, keeping its status and headers (`Allow`, for instance).
+/// Rewrites any error response that is not a document yet (tower-http's 408 and 413, axum's
+/// 405 and path rejections) into problem+json, keeping its status and headers (`Allow`, for
+/// instance).
 pub(crate) async fn for_bare_errors(res: Response) -> Response {
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_problem(&res) {
+    if !(status.is_client_error() || status.is_server_error()) || is_document(&res) {
         return res;
     }
     let (slug, title, detail) = standard(status);

@@ -34,7 +34,7 @@ async fn all_queue_names(state: &AppState) -> Result<Vec<String>, AppError> {
 
 /// The queue `name` if it is typed or has been used; 404 otherwise, so that a typo in a path
 /// neither shows an empty queue nor (through pause) creates one.
-pub(super) async fn known_queue(state: &AppState, name: &str) -> Result<Queue, AppError> {
+pub(crate) async fn known_queue(state: &AppState, name: &str) -> Result<Queue, AppError> {
     let not_found = || AppError::NotFound(format!("queue `{name}`"));
     if !QueueName::is_valid(name) {
         return Err(not_found());
@@ -88,7 +88,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<QueueList>, AppError
 
 /// The statistics of every queue [`all_queue_names`] names, read at once; the list route's and
 /// the dashboard's.
-pub(super) async fn all_stats(state: &AppState) -> Result<Vec<QueueStats>, AppError> {
+pub(crate) async fn all_stats(state: &AppState) -> Result<Vec<QueueStats>, AppError> {
     let queues = all_queue_names(state)
         .await?
         .iter()

@@ -115,6 +115,10 @@ pub struct Noop {
     /// Fail permanently.
     #[serde(default)]
     pub permanent: bool,
+    /// Fail (retryably) while the clock reads before this time, in Unix milliseconds: a
+    /// downstream that is down until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_until_ms: Option<i64>,
 }
 
 macro_rules! queues {

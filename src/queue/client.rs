@@ -221,6 +221,19 @@ impl QueueStats {
     }
 }
 
+/// One minute of a queue's work.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Minute {
+    /// Minutes since the Unix epoch.
+    pub minute: i64,
+    pub enqueued: u64,
+    pub processed: u64,
+    pub failed: u64,
+    pub started: u64,
+    /// Mean enqueue-to-start latency of the jobs started in this minute.
+    pub mean_start_latency_ms: Option<f64>,
+}
+
 /// One page of dead letters, newest first.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = DeadLetterPage, example = json!({
@@ -246,6 +259,25 @@ pub struct DeadPage {
     pub jobs: Vec<JobInfo>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// The sets of jobs that wait without a worker: what [`Queue::run_now`] and
+/// [`Queue::delete_held`] act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// The dead letters.
+    Dead,
+    /// Jobs waiting for their run time or for a retry.
+    Scheduled,
+}
+
+impl Held {
+    fn key(self) -> &'static str {
+        match self {
+            Held::Dead => "dead",
+            Held::Scheduled => "scheduled",
+        }
+    }
 }
 
 fn now_minute() -> i64 {
@@ -601,10 +633,16 @@ impl Queue {
         })
     }
 
-    async fn bulk(&self, script: &redis::Script, target: Option<&str>) -> Result<u64, QueueError> {
+    async fn bulk(
+        &self,
+        script: &redis::Script,
+        set: Held,
+        target: Option<&str>,
+    ) -> Result<u64, QueueError> {
         let mut total = 0;
         loop {
             let mut inv = script.key(&self.keys.base);
+            inv.arg(set.key());
             match target {
                 Some(id) => inv.arg("one").arg(id),
                 None => inv.arg("all").arg(BULK_CHUNK),
@@ -617,14 +655,30 @@ impl Queue {
         }
     }
 
+    /// Moves one held job (or all, with None) to ready, to run now. A dead letter starts again
+    /// with a fresh attempt budget; a scheduled or retrying job keeps the attempts it used.
+    pub async fn run_now(&self, set: Held, id: Option<&str>) -> Result<u64, QueueError> {
+        self.bulk(&self.broker.scripts().requeue, set, id).await
+    }
+
+    /// Deletes one held job (or all, with None).
+    pub async fn delete_held(&self, set: Held, id: Option<&str>) -> Result<u64, QueueError> {
+        self.bulk(&self.broker.scripts().purge, set, id).await
+    }
+
     /// Moves one dead letter (or all, with None) back to ready with a fresh attempt budget.
     pub async fn requeue_dead(&self, id: Option<&str>) -> Result<u64, QueueError> {
-        self.bulk(&self.broker.scripts().requeue, id).await
+        self.run_now(Held::Dead, id).await
+    }
+
+    /// How many jobs a held set has: one `ZCARD`.
+    pub async fn held_count(&self, set: Held) -> Result<u64, QueueError> {
+        Ok(self.conn().zcard(self.keys.sub(set.key())).await?)
     }
 
     /// Deletes one dead letter (or all, with None).
     pub async fn purge_dead(&self, id: Option<&str>) -> Result<u64, QueueError> {
-        self.bulk(&self.broker.scripts().purge, id).await
+        self.delete_held(Held::Dead, id).await
     }
 
     pub async fn pause(&self) -> Result<(), QueueError> {
@@ -702,6 +756,34 @@ impl Queue {
             mean_start_latency_ms: (started > 0)
                 .then(|| both("latency_ms_sum") as f64 / started as f64),
         })
+    }
+
+    /// The queue's counts per minute for the last `minutes` whole minutes and the current one,
+    /// oldest first: one `HGETALL` per minute in one round trip. Minutes are kept two hours.
+    pub async fn history(&self, minutes: i64) -> Result<Vec<Minute>, QueueError> {
+        let now = now_minute();
+        let first = now - minutes.clamp(0, 119);
+        let mut pipe = redis::pipe();
+        for m in first..=now {
+            pipe.hgetall(self.keys.minute(m));
+        }
+        let buckets: Vec<HashMap<String, u64>> = pipe.query_async(&mut self.conn()).await?;
+        Ok((first..=now)
+            .zip(buckets)
+            .map(|(minute, b)| {
+                let get = |k: &str| b.get(k).copied().unwrap_or(0);
+                let started = get("started");
+                Minute {
+                    minute,
+                    enqueued: get("enqueued"),
+                    processed: get("processed"),
+                    failed: get("failed"),
+                    started,
+                    mean_start_latency_ms: (started > 0)
+                        .then(|| get("latency_ms_sum") as f64 / started as f64),
+                }
+            })
+            .collect())
     }
 
     /// Deletes every key of this queue. For tests and benchmarks.

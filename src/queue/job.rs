@@ -25,6 +25,17 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Scheduled => "scheduled",
+            JobStatus::Ready => "ready",
+            JobStatus::Running => "running",
+            JobStatus::Retrying => "retrying",
+            JobStatus::Done => "done",
+            JobStatus::Dead => "dead",
+        }
+    }
+
     fn parse(s: &str) -> Option<JobStatus> {
         Some(match s {
             "scheduled" => JobStatus::Scheduled,

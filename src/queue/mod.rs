@@ -24,7 +24,7 @@ pub mod timers;
 pub use ack::{AckLayer, AckService};
 pub use backend::{RedisBackend, Unstarted, WorkerId};
 pub use backoff::retry_delay;
-pub use client::{delete_matching, Broker, DeadPage, Queue, QueueStats};
+pub use client::{delete_matching, Broker, DeadPage, Held, Minute, Queue, QueueStats};
 pub use conn::RedisConn;
 pub use error::{JobError, QueueError};
 pub use job::{EnqueueOptions, Enqueued, FetchedJob, JobInfo, JobMeta, JobStatus};

@@ -30,7 +30,7 @@ use tower::ServiceExt;
 
 use self::guard::{Activity, Guard, Limits};
 use crate::config::ServerSettings;
-use crate::shutdown;
+use crate::shutdown::{self, Closing};
 
 /// After an accept error other than a connection failing in the backlog (out of descriptors,
 /// typically), how long the loop waits for some to be freed instead of spinning.
@@ -170,12 +170,15 @@ async fn connection(
     let activity = Activity::new();
     let io = TokioIo::new(Guard::new(stream, limits, Arc::clone(&activity)));
     let handled = Arc::clone(&activity);
+    let signal = Closing::new(closing.clone());
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         // Counted from the call, so the guard never sees a handled request as idle.
         let handling = handled.handling();
         let router = router.clone();
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(signal.clone());
         async move {
-            let res = router.oneshot(req.map(Body::new)).await;
+            let res = router.oneshot(req).await;
             drop(handling);
             Ok::<_, Infallible>(res.unwrap_or_else(|never| match never {}))
         }

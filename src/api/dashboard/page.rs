@@ -38,6 +38,7 @@ pub fn action_form(action: &str, csrf: &str, label: &str) -> String {
 pub struct Page {
     title: String,
     body: String,
+    scripts: Vec<&'static str>,
 }
 
 impl Page {
@@ -45,6 +46,7 @@ impl Page {
         Page {
             title: title.to_owned(),
             body: String::new(),
+            scripts: Vec::new(),
         }
     }
 
@@ -70,16 +72,34 @@ impl Page {
         ));
     }
 
+    /// A message saying what the last action did, announced politely.
+    pub fn notice(&mut self, text: &str) {
+        self.push(&format!(
+            "<p class=\"notice\" role=\"status\">{}</p>",
+            escape(text)
+        ));
+    }
+
+    /// A script of switchyard's own, loaded deferred; the page works without it.
+    pub fn script(&mut self, src: &'static str) {
+        self.scripts.push(src);
+    }
+
     pub fn push(&mut self, html: &str) {
         self.body.push_str(html);
     }
 
     pub fn into_response(self, status: StatusCode) -> Response {
+        let scripts: String = self
+            .scripts
+            .iter()
+            .map(|src| format!("<script src=\"{}\" defer></script>", escape(src)))
+            .collect();
         let html = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <title>{title} · switchyard</title>\
-             <link rel=\"stylesheet\" href=\"/dashboard/style.css\"></head>\
+             <link rel=\"stylesheet\" href=\"/dashboard/style.css\">{scripts}</head>\
              <body><header><h1>switchyard · {title}</h1></header><main>{body}</main></body></html>",
             title = escape(&self.title),
             body = self.body
@@ -94,7 +114,8 @@ impl Page {
         headers.insert(
             "content-security-policy",
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
         );
         headers.insert(
@@ -116,4 +137,9 @@ label{display:block;margin-top:.6rem}input,select{font:inherit;padding:.3rem;mar
 button{font:inherit;padding:.3rem .8rem;margin:.2rem .2rem .2rem 0;cursor:pointer}\
 button:focus,a:focus,input:focus,select:focus{outline:3px solid #0a58ca;outline-offset:1px}\
 .error{color:#a4161a}pre{background:#f6f8fa;padding:.6rem;overflow:auto}\
-section.job{border-top:1px solid #ddd;margin-top:1rem}.find{margin-top:2rem}";
+section.job{border-top:1px solid #ddd;margin-top:1rem}.find{margin-top:2rem}\
+.notice{color:#14532d}dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem}dd{margin:0}\
+svg.chart{width:9rem;height:1.8rem;display:block}svg.chart polyline{fill:none;stroke-width:1.5}\
+polyline.enqueued{stroke:#0a58ca}polyline.finished{stroke:#198754}polyline.latency{stroke:#b35c00}\
+span.enqueued{color:#0a58ca}span.finished{color:#198754}span.latency{color:#b35c00}\
+#live-status{color:#555}form.bulk,form.confirm{margin:1rem 0}";

@@ -28,4 +28,5 @@ else
   wake(1)
 end
 redis.call('HINCRBY', k('stats'), 'enqueued', 1)
+count_minute(now, 'enqueued', 1)
 return {id, 1}

@@ -27,4 +27,5 @@ else
   wake(math.min(#ids, 8))
 end
 redis.call('HINCRBY', k('stats'), 'enqueued', #ids)
+count_minute(now, 'enqueued', #ids)
 return #ids

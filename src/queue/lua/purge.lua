@@ -1,13 +1,15 @@
--- Delete dead letters. ARGV[1]: 'one' with the job id in ARGV[2], or 'all' to take up to
--- ARGV[2] of them (the caller repeats until 0). Returns how many were deleted.
+-- Delete jobs from the dead letters or the scheduled set. ARGV[1]: the set, 'dead' or
+-- 'scheduled'. ARGV[2]: 'one' with the job id in ARGV[3], or 'all' to take up to ARGV[3] of them
+-- (the caller repeats until 0). Returns how many were deleted.
+local set = ARGV[1]
 local ids
-if ARGV[1] == 'all' then
-  ids = redis.call('ZRANGE', k('dead'), 0, tonumber(ARGV[2]) - 1)
+if ARGV[2] == 'all' then
+  ids = redis.call('ZRANGE', k(set), 0, tonumber(ARGV[3]) - 1)
 else
-  if redis.call('ZSCORE', k('dead'), ARGV[2]) then ids = {ARGV[2]} else ids = {} end
+  if redis.call('ZSCORE', k(set), ARGV[3]) then ids = {ARGV[3]} else ids = {} end
 end
 for _, id in ipairs(ids) do
-  redis.call('ZREM', k('dead'), id)
+  redis.call('ZREM', k(set), id)
   redis.call('DEL', jk(id))
 end
 return #ids

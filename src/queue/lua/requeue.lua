@@ -1,17 +1,24 @@
--- Move dead letters back to the ready list with a fresh attempt budget.
--- ARGV[1]: 'one' with the job id in ARGV[2], or 'all' to take up to ARGV[2] of them (the
--- caller repeats until 0).
--- Returns how many were requeued.
+-- Move jobs from the dead letters or the scheduled set to the ready list, to run now.
+-- ARGV[1]: the set, 'dead' or 'scheduled'. ARGV[2]: 'one' with the job id in ARGV[3], or 'all'
+-- to take up to ARGV[3] of them (the caller repeats until 0).
+-- A dead letter starts again with a fresh attempt budget; a scheduled or retrying job keeps the
+-- attempts it has used, and only runs sooner. Returns how many were moved.
+local set = ARGV[1]
 local ids
-if ARGV[1] == 'all' then
-  ids = redis.call('ZRANGE', k('dead'), 0, tonumber(ARGV[2]) - 1)
+if ARGV[2] == 'all' then
+  ids = redis.call('ZRANGE', k(set), 0, tonumber(ARGV[3]) - 1)
 else
-  if redis.call('ZSCORE', k('dead'), ARGV[2]) then ids = {ARGV[2]} else ids = {} end
+  if redis.call('ZSCORE', k(set), ARGV[3]) then ids = {ARGV[3]} else ids = {} end
 end
+local now = now_ms()
 for _, id in ipairs(ids) do
-  redis.call('ZREM', k('dead'), id)
-  set_job(id, 'status', 'ready', 'attempt', 0, 'run_at', now_ms())
-  redis.pcall('HDEL', jk(id), 'finished_at')
+  redis.call('ZREM', k(set), id)
+  if set == 'dead' then
+    set_job(id, 'status', 'ready', 'attempt', 0, 'run_at', now)
+    redis.pcall('HDEL', jk(id), 'finished_at')
+  else
+    set_job(id, 'status', 'ready', 'run_at', now)
+  end
   redis.call('RPUSH', k('ready'), id)
 end
 if #ids > 0 then wake(math.min(#ids, 8)) end

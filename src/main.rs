@@ -149,6 +149,8 @@ enum BenchCommand {
     Stock(bench::stock::Options),
     /// Signed webhook deliveries per second and event-to-delivery latency.
     Webhooks(bench::webhooks::Options),
+    /// The dashboard's pages with a million jobs waiting, against the same pages on empty queues.
+    Dashboard(bench::dashboard::Options),
     /// Enqueue, drain and idle-pickup figures for the queue.
     Queue {
         #[arg(long, default_value_t = 100_000)]
@@ -339,6 +341,7 @@ async fn run_bench(settings: &Settings, command: BenchCommand) -> anyhow::Result
         BenchCommand::Import(opts) => bench::import::run(settings, &opts).await,
         BenchCommand::Stock(opts) => bench::stock::run(settings, &opts).await,
         BenchCommand::Webhooks(opts) => bench::webhooks::run(settings, &opts).await,
+        BenchCommand::Dashboard(opts) => bench::dashboard::run(settings, &opts).await,
         BenchCommand::Queue {
             jobs,
             runs,

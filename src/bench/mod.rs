@@ -2,6 +2,7 @@
 
 #[cfg(feature = "bench-apalis-redis")]
 mod apalis_redis_peer;
+pub mod dashboard;
 pub mod import;
 pub mod queue;
 pub mod stock;

@@ -117,11 +117,19 @@ pub fn chromium() -> PathBuf {
 }
 
 /// Postman's published collection schema v2.1.0, as shipped in the `postman_collection` crate
-/// (a dev-dependency), found through `cargo metadata`.
+/// (a dev-dependency), found through `cargo metadata`. Offline, and for this machine's platform
+/// only: the packages of other platforms' dependencies were never downloaded here, and without
+/// the filter cargo would want every one of them.
 pub fn postman_schema() -> PathBuf {
+    let rustc = run(Command::new("rustc").arg("-vV"), "rustc -vV");
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc names its host");
     let out = run(
         Command::new(env!("CARGO"))
             .args(["metadata", "--format-version", "1", "--offline"])
+            .args(["--filter-platform", &host])
             .current_dir(env!("CARGO_MANIFEST_DIR")),
         "cargo metadata",
     );

@@ -137,9 +137,9 @@ struct ListQuery {
 pub(super) struct JobAccepted {
     /// The job's id (`GET /v1/jobs/{queue}/{id}` with the ops token); the waiting job's own when
     /// one was already asked for.
-    job_id: String,
+    pub(super) job_id: String,
     /// The queue it waits in.
-    queue: &'static str,
+    pub(super) queue: &'static str,
 }
 
 fn not_found(id: i64) -> AppError {
@@ -431,11 +431,18 @@ async fn import_now(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
+    let (job, unique_key) = manual_import(id);
+    enqueue_now(&state, account, id, &job, unique_key).await
+}
+
+/// The import of channel `id` someone asked for, and the unique key that makes asks made while
+/// it waits one job.
+pub(super) fn manual_import(id: i64) -> (ImportOrders, String) {
     let job = ImportOrders {
         channel_id: id,
         reason: ImportReason::Manual,
     };
-    enqueue_now(&state, account, id, &job, format!("import-manual:{id}")).await
+    (job, format!("import-manual:{id}"))
 }
 
 /// 404 unless the account has channel `id`.
@@ -450,8 +457,7 @@ pub(super) async fn check_exists(
         .ok_or_else(|| not_found(id))
 }
 
-/// Enqueues `job` for the account's channel `id` now, beside its timer; a second ask while one
-/// waits (same `unique_key`) answers the waiting job. 202 with the job's id and queue.
+/// [`queue_now`], answered 202 with the job's id and queue.
 pub(super) async fn enqueue_now<J: JobKind>(
     state: &AppState,
     account: AccountId,
@@ -459,17 +465,29 @@ pub(super) async fn enqueue_now<J: JobKind>(
     job: &J,
     unique_key: String,
 ) -> Result<Response, AppError> {
+    let accepted = queue_now(state, account, id, job, unique_key).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
+}
+
+/// Enqueues `job` for the account's channel `id` now, beside its timer; a second ask while one
+/// waits (same `unique_key`) answers the waiting job.
+pub(super) async fn queue_now<J: JobKind>(
+    state: &AppState,
+    account: AccountId,
+    id: i64,
+    job: &J,
+    unique_key: String,
+) -> Result<JobAccepted, AppError> {
     check_exists(state, account, id).await?;
     let opts = EnqueueOptions {
         unique_key: Some(unique_key),
         ..Default::default()
     };
     let enqueued = state.broker.queue(J::QUEUE)?.enqueue(job, &opts).await?;
-    let accepted = JobAccepted {
+    Ok(JobAccepted {
         job_id: enqueued.id,
         queue: J::QUEUE,
-    };
-    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
+    })
 }
 
 #[cfg(test)]

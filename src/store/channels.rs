@@ -10,7 +10,9 @@ use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::PgPool;
 
-use super::{account_row, delete_account_row, enum_from_text, enum_text, AccountId, StoreError};
+use super::{
+    account_row, delete_account_row, enum_from_text, enum_text, owner_of, AccountId, StoreError,
+};
 use crate::crypto::CredentialsKey;
 use crate::domain::ChannelKind;
 use crate::domain::{ChannelCredentials, ChannelSettings};
@@ -253,6 +255,11 @@ pub async fn update(
 pub async fn delete(pool: &PgPool, account: AccountId, id: i64) -> Result<bool, StoreError> {
     let sql = "DELETE FROM channels WHERE account_id = $1 AND id = $2";
     delete_account_row(pool, sql, account, id).await
+}
+
+/// The account channel `id` belongs to (see [`super::owner_of`]).
+pub async fn account_of(pool: &PgPool, id: i64) -> Result<Option<AccountId>, StoreError> {
+    owner_of(pool, "SELECT account_id FROM channels WHERE id = $1", id).await
 }
 
 /// Active channels whose last import run is older than their poll interval (or that never ran),

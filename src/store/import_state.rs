@@ -11,8 +11,8 @@ use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
-use super::{AccountId, StoreError};
-use crate::domain::OrderCursor;
+use super::{enum_from_text, AccountId, StoreError};
+use crate::domain::{ChannelKind, OrderCursor};
 
 /// How one import run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +170,36 @@ fn truncate(text: &str) -> String {
     }
 }
 
+/// The import health columns, read from `channels c LEFT JOIN channel_import_state s`: a
+/// channel that never ran reads as all empty.
+const HEALTH_COLUMNS: &str = "c.id AS channel_id, s.last_run_at, s.last_success_at, s.last_error, \
+     s.orders_imported, s.failures, CASE WHEN s.retry_at > now() THEN s.retry_at END AS backoff_until";
+
+#[derive(sqlx::FromRow)]
+struct HealthRaw {
+    channel_id: i64,
+    last_run_at: Option<DateTime<Utc>>,
+    last_success_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    orders_imported: Option<i64>,
+    failures: Option<i32>,
+    backoff_until: Option<DateTime<Utc>>,
+}
+
+impl From<HealthRaw> for ImportHealth {
+    fn from(r: HealthRaw) -> ImportHealth {
+        ImportHealth {
+            channel_id: r.channel_id,
+            last_run_at: r.last_run_at,
+            last_success_at: r.last_success_at,
+            last_error: r.last_error,
+            orders_imported: r.orders_imported.unwrap_or(0),
+            consecutive_failures: r.failures.map_or(0, i64::from),
+            backoff_until: r.backoff_until,
+        }
+    }
+}
+
 /// The import health of one of the account's channels; `None` when the account has no such
 /// channel. A channel that never ran reads as all empty.
 pub async fn import_health(
@@ -177,38 +207,84 @@ pub async fn import_health(
     account: AccountId,
     channel_id: i64,
 ) -> Result<Option<ImportHealth>, StoreError> {
-    type Row = (
-        i64,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        Option<String>,
-        Option<i64>,
-        Option<i32>,
-        Option<DateTime<Utc>>,
-    );
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT c.id, s.last_run_at, s.last_success_at, s.last_error, s.orders_imported, \
-                s.failures, CASE WHEN s.retry_at > now() THEN s.retry_at END \
+    let row: Option<HealthRaw> = sqlx::query_as(&format!(
+        "SELECT {HEALTH_COLUMNS} \
          FROM channels c LEFT JOIN channel_import_state s ON s.channel_id = c.id \
-         WHERE c.account_id = $1 AND c.id = $2",
-    )
+         WHERE c.account_id = $1 AND c.id = $2"
+    ))
     .bind(account.0)
     .bind(channel_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(
-        |(channel_id, last_run_at, last_success_at, last_error, imported, failures, until)| {
-            ImportHealth {
-                channel_id,
-                last_run_at,
-                last_success_at,
-                last_error,
-                orders_imported: imported.unwrap_or(0),
-                consecutive_failures: failures.map_or(0, i64::from),
-                backoff_until: until,
-            }
-        },
+    Ok(row.map(ImportHealth::from))
+}
+
+/// A channel of any account with its import health: what the operators' dashboard lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelOverview {
+    pub account: AccountId,
+    pub store_id: i64,
+    pub store_name: String,
+    pub kind: ChannelKind,
+    pub name: String,
+    pub active: bool,
+    pub health: ImportHealth,
+    /// Orders the channel's imports created in the last hour.
+    pub orders_last_hour: i64,
+}
+
+/// Every account's channels with their import health, newest first, `limit` at most, with ids
+/// below `before` when given. Orders of the last hour are counted through the orders'
+/// `(account_id, channel_id, updated_at)` index: an order is created with `updated_at` equal to
+/// its `created_at` and only moves it on, so the count reads no order older than the hour.
+pub async fn all_channels(
+    pool: &PgPool,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ChannelOverview>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        health: HealthRaw,
+        account_id: i64,
+        store_id: i64,
+        store_name: String,
+        kind: String,
+        name: String,
+        active: bool,
+        orders_last_hour: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {HEALTH_COLUMNS}, c.account_id, c.store_id, st.name AS store_name, c.kind, \
+                c.name, c.active, \
+                (SELECT count(*) FROM orders o \
+                 WHERE o.account_id = c.account_id AND o.channel_id = c.id \
+                   AND o.updated_at >= now() - interval '1 hour' \
+                   AND o.created_at >= now() - interval '1 hour') AS orders_last_hour \
+         FROM channels c \
+         JOIN stores st ON st.id = c.store_id \
+         LEFT JOIN channel_import_state s ON s.channel_id = c.id \
+         WHERE ($1::bigint IS NULL OR c.id < $1) \
+         ORDER BY c.id DESC LIMIT $2"
     ))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(ChannelOverview {
+                account: AccountId(r.account_id),
+                store_id: r.store_id,
+                store_name: r.store_name,
+                kind: enum_from_text(&r.kind)?,
+                name: r.name,
+                active: r.active,
+                health: r.health.into(),
+                orders_last_hour: r.orders_last_hour,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -51,6 +51,35 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl From<i64> for AccountId {
+    fn from(id: i64) -> AccountId {
+        AccountId(id)
+    }
+}
+
+/// A row read across accounts, with the account and the store it belongs to: what the
+/// operators' dashboard shows. Read from the row's columns and `account_id` and `store_name`.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct WithOwner<T> {
+    #[sqlx(flatten)]
+    pub row: T,
+    #[sqlx(rename = "account_id", try_from = "i64")]
+    pub account: AccountId,
+    pub store_name: String,
+}
+
+/// The account of row `id`, which `sql` (a statement whose one parameter is the id) reads as
+/// `account_id`; `None` when there is no such row. For the operators' dashboard, which acts on
+/// a row of any account through the functions scoped to its own.
+async fn owner_of(
+    db: impl PgExecutor<'_>,
+    sql: &str,
+    id: i64,
+) -> Result<Option<AccountId>, StoreError> {
+    let account: Option<i64> = sqlx::query_scalar(sql).bind(id).fetch_optional(db).await?;
+    Ok(account.map(AccountId))
+}
+
 /// SQLSTATE of a unique violation.
 const UNIQUE_VIOLATION: &str = "23505";
 

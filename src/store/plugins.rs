@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::{account_row, delete_account_row, AccountId, StoreError};
+use super::{account_row, delete_account_row, AccountId, StoreError, WithOwner};
 use crate::crypto::CredentialsKey;
 use crate::domain::event_type::{Action, Entity, EventType};
 use crate::error::FieldError;
@@ -541,6 +541,22 @@ pub async fn disable(pool: &PgPool, plugin_id: i64) -> Result<bool, StoreError> 
         .execute(pool)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The plugins of `ids`, whatever their account, by id: for the operators' dashboard, which
+/// finds failing plugins in the run-plugin queue and names them from here.
+pub async fn overviews(
+    pool: &PgPool,
+    ids: &[i64],
+) -> Result<Vec<WithOwner<PluginRow>>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT p.*, st.name AS store_name FROM ( \
+             SELECT {COLUMNS}, account_id FROM plugins WHERE id = ANY($1)) p \
+         JOIN stores st ON st.id = p.store_id ORDER BY p.id"
+    ))
+    .bind(ids)
+    .fetch_all(pool)
+    .await?)
 }
 
 #[cfg(test)]

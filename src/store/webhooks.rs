@@ -14,7 +14,7 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 
 use super::events::Event;
 use super::outbox::{self, OutboxItem};
-use super::{account_row, delete_account_row, AccountId, StoreError};
+use super::{account_row, delete_account_row, owner_of, AccountId, StoreError, WithOwner};
 use crate::crypto::CredentialsKey;
 use crate::domain::event_type::{EventType, WEBHOOK_TEST};
 use crate::jobs::DeliverWebhook;
@@ -204,6 +204,9 @@ pub struct AttemptRow {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
 }
+
+const ATTEMPT_COLUMNS: &str = "id, delivery_id, attempt, succeeded, response_code, duration_ms, \
+     response_excerpt, error, created_at";
 
 /// Creates a webhook in one of the account's stores; `MissingParent("store")` when the store is
 /// not the account's.
@@ -762,11 +765,9 @@ pub async fn attempts(
         return Ok(None);
     }
     Ok(Some(
-        sqlx::query_as(
-            "SELECT id, delivery_id, attempt, succeeded, response_code, duration_ms, \
-                 response_excerpt, error, created_at \
-             FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id",
-        )
+        sqlx::query_as(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id"
+        ))
         .bind(delivery_id)
         .fetch_all(pool)
         .await?,
@@ -867,4 +868,62 @@ async fn restart_in_tx(
     .execute(&mut *conn)
     .await?;
     enqueue_in_tx(conn, ids, per_job).await
+}
+
+/// Every account's endpoints that are failing (every attempt since `failing_since` failed) or
+/// disabled, newest first, `limit` at most: read through the partial index of such endpoints.
+pub async fn troubled(pool: &PgPool, limit: i64) -> Result<Vec<WithOwner<WebhookRow>>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT w.*, st.name AS store_name FROM ( \
+             SELECT {COLUMNS}, account_id FROM webhooks \
+             WHERE failing_since IS NOT NULL OR NOT enabled ORDER BY id DESC LIMIT $1) w \
+         JOIN stores st ON st.id = w.store_id ORDER BY w.id DESC"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The account webhook `id` belongs to (see [`super::owner_of`]).
+pub async fn account_of(pool: &PgPool, id: i64) -> Result<Option<AccountId>, StoreError> {
+    owner_of(pool, "SELECT account_id FROM webhooks WHERE id = $1", id).await
+}
+
+/// The newest `per_webhook` deliveries of each of `webhook_ids`, by webhook, newest first.
+pub async fn recent_deliveries(
+    pool: &PgPool,
+    webhook_ids: &[i64],
+    per_webhook: i64,
+) -> Result<Vec<DeliveryRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM UNNEST($1::bigint[]) AS w(id) \
+         CROSS JOIN LATERAL ( \
+             SELECT * FROM webhook_deliveries WHERE webhook_id = w.id \
+             ORDER BY id DESC LIMIT $2) d \
+         JOIN webhook_events e ON e.id = d.event_id \
+         ORDER BY d.webhook_id, d.id DESC"
+    ))
+    .bind(webhook_ids)
+    .bind(per_webhook)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The last `per_delivery` attempts of each of `delivery_ids`, by delivery, oldest first.
+pub async fn recent_attempts(
+    pool: &PgPool,
+    delivery_ids: &[i64],
+    per_delivery: i64,
+) -> Result<Vec<AttemptRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT a.* FROM UNNEST($1::bigint[]) AS d(id) \
+         CROSS JOIN LATERAL ( \
+             SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE delivery_id = d.id \
+             ORDER BY id DESC LIMIT $2) a \
+         ORDER BY a.delivery_id, a.id"
+    ))
+    .bind(delivery_ids)
+    .bind(per_delivery)
+    .fetch_all(pool)
+    .await?)
 }

@@ -9,10 +9,15 @@
 //! both tokens, so changing either token signs every session out. Every action is a POST form
 //! carrying a CSRF token derived from the session, checked before anything is done.
 
+mod channels;
 mod live;
 mod page;
+mod plugins;
+mod queued;
 mod queues;
 mod session;
+mod webhooks;
+mod when;
 
 use axum::extract::{Form, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
@@ -34,6 +39,9 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/sign-in", post(sign_in))
         .route("/dashboard/sign-out", post(sign_out))
         .merge(queues::router())
+        .merge(channels::router())
+        .merge(webhooks::router())
+        .merge(plugins::router())
 }
 
 async fn style() -> Response {

@@ -58,7 +58,8 @@ impl Page {
             Role::Viewer => "read only",
         };
         p.push(&format!(
-            "<nav><a href=\"/dashboard\">Queues</a> <span class=\"role\">Signed in: {role}</span> {}</nav>",
+            "<nav><a href=\"/dashboard\">Queues</a> <a href=\"/dashboard/channels\">Channels</a> \
+             <a href=\"/dashboard/webhooks\">Webhooks</a> <a href=\"/dashboard/plugins\">Plugins</a> <span class=\"role\">Signed in: {role}</span> {}</nav>",
             action_form("/dashboard/sign-out", csrf, "Sign out")
         ));
         p

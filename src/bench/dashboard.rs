@@ -253,6 +253,9 @@ async fn bench(
             "/dashboard/queues/noop/scheduled".to_owned(),
             "/dashboard/queues/noop/dead".to_owned(),
             format!("/dashboard/jobs?queue=noop&id={job}"),
+            "/dashboard/channels".to_owned(),
+            "/dashboard/webhooks".to_owned(),
+            "/dashboard/plugins".to_owned(),
         ]
     };
     let probe = queue.enqueue_json("{}", &EnqueueOptions::default()).await?;

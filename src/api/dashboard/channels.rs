@@ -13,10 +13,10 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::page::{action_form, escape, Page};
+use super::page::{action_form, escape};
 use super::session::Role;
 use super::when::{age, time};
-use super::{forbidden, may_act, queued, see_other, sign_in_page, signed_in, Action};
+use super::{begin, forbidden, may_act, queued, see_other, Action};
 use crate::api::channels::{manual_import, queue_now, JobAccepted};
 use crate::api::error::AppError;
 use crate::api::tenant::db;
@@ -123,11 +123,10 @@ async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let Some(session) = signed_in(&state, &headers) else {
-        return sign_in_page(StatusCode::OK, None);
+    let (session, csrf, mut p) = match begin(&state, &headers, "Channels") {
+        Ok(begun) => begun,
+        Err(sign_in) => return sign_in,
     };
-    let csrf = session.csrf(&state);
-    let mut p = Page::signed_in("Channels", &session, &csrf);
     let (rows, lag) = match load(&state, q.before).await {
         Ok(loaded) => loaded,
         Err(e) => {

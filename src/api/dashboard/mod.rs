@@ -57,6 +57,23 @@ fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     Session::from_headers(state, headers)
 }
 
+/// A signed-in page begun under `title`: the session, its CSRF token and the page; without a
+/// session, the sign-in form to answer instead (at once, axum's usual early return; boxing it
+/// would only add noise).
+#[allow(clippy::result_large_err)]
+fn begin(
+    state: &AppState,
+    headers: &HeaderMap,
+    title: &str,
+) -> Result<(Session, String, Page), Response> {
+    let Some(session) = signed_in(state, headers) else {
+        return Err(sign_in_page(StatusCode::OK, None));
+    };
+    let csrf = session.csrf(state);
+    let page = Page::signed_in(title, &session, &csrf);
+    Ok((session, csrf, page))
+}
+
 fn sign_in_page(status: StatusCode, message: Option<&str>) -> Response {
     let mut p = Page::new("Sign in");
     if let Some(m) = message {

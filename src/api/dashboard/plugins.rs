@@ -11,9 +11,9 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 
-use super::page::{escape, Page};
+use super::page::escape;
 use super::when::time;
-use super::{queued, sign_in_page, signed_in};
+use super::{begin, queued};
 use crate::api::error::AppError;
 use crate::api::tenant::db;
 use crate::api::AppState;
@@ -91,11 +91,10 @@ async fn load(
 }
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(session) = signed_in(&state, &headers) else {
-        return sign_in_page(StatusCode::OK, None);
+    let (_session, _csrf, mut p) = match begin(&state, &headers, "Plugins") {
+        Ok(begun) => begun,
+        Err(sign_in) => return sign_in,
     };
-    let csrf = session.csrf(&state);
-    let mut p = Page::signed_in("Plugins", &session, &csrf);
     let (failing, plugins) = match load(&state).await {
         Ok(loaded) => loaded,
         Err(e) => {

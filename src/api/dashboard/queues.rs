@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::live::{self, Row};
 use super::page::{action_form, escape, Page};
 use super::session::{Role, Session};
-use super::{forbidden, may_act, see_other, sign_in_page, signed_in, Action};
+use super::{begin, forbidden, may_act, see_other, sign_in_page, signed_in, Action};
 use crate::api::jobs::job_id;
 use crate::api::queues::known_queue;
 use crate::api::AppState;
@@ -67,11 +67,10 @@ fn run_label(set: Held) -> &'static str {
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(session) = signed_in(&state, &headers) else {
-        return sign_in_page(StatusCode::OK, None);
+    let (session, csrf, mut p) = match begin(&state, &headers, "Queues") {
+        Ok(begun) => begun,
+        Err(sign_in) => return sign_in,
     };
-    let csrf = session.csrf(&state);
-    let mut p = Page::signed_in("Queues", &session, &csrf);
     let rows = match live::rows(&state).await {
         Ok(rows) => rows,
         Err(e) => {
@@ -207,11 +206,10 @@ async fn find_job(
     headers: HeaderMap,
     Query(q): Query<FindJob>,
 ) -> Response {
-    let Some(session) = signed_in(&state, &headers) else {
-        return sign_in_page(StatusCode::OK, None);
+    let (session, csrf, mut p) = match begin(&state, &headers, "Find a job") {
+        Ok(begun) => begun,
+        Err(sign_in) => return sign_in,
     };
-    let csrf = session.csrf(&state);
-    let mut p = Page::signed_in("Find a job", &session, &csrf);
     p.push(&find_form(Some(&q.queue), Some(&q.id)));
     let found = match known_queue(&state, &q.queue).await {
         Ok(queue) => queue.job(q.id.trim()).await.map_err(|e| e.to_string()),

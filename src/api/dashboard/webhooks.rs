@@ -14,10 +14,10 @@ use axum::Router;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Deserialize;
 
-use super::page::{action_form, escape, Page};
+use super::page::{action_form, escape};
 use super::session::Role;
 use super::when::{time, FORMAT};
-use super::{forbidden, may_act, see_other, sign_in_page, signed_in, Action};
+use super::{begin, forbidden, may_act, see_other, Action};
 use crate::api::error::AppError;
 use crate::api::tenant::db;
 use crate::api::AppState;
@@ -127,11 +127,10 @@ async fn list(
     headers: HeaderMap,
     Query(done): Query<Done>,
 ) -> Response {
-    let Some(session) = signed_in(&state, &headers) else {
-        return sign_in_page(StatusCode::OK, None);
+    let (session, csrf, mut p) = match begin(&state, &headers, "Webhooks") {
+        Ok(begun) => begun,
+        Err(sign_in) => return sign_in,
     };
-    let csrf = session.csrf(&state);
-    let mut p = Page::signed_in("Webhooks", &session, &csrf);
     match (done.webhook, done.recovered, done.replayed) {
         (Some(w), Some(n), _) => p.push(&format!(
             "<p role=\"status\">{n} failed deliveries of webhook {w} are being sent again.</p>"

@@ -200,6 +200,9 @@ pub struct ServerSettings {
     /// A second token that signs in to `/dashboard` read only; none: only the ops token signs in.
     #[serde(default)]
     pub dashboard_read_token: Option<String>,
+    /// The address browsers and platforms reach this API at (scheme, host and port, no path):
+    /// OAuth redirect URIs are built on it.
+    pub public_url: String,
 }
 
 impl std::fmt::Debug for ServerSettings {
@@ -218,6 +221,7 @@ impl std::fmt::Debug for ServerSettings {
                 "dashboard_read_token",
                 &self.dashboard_read_token.as_ref().map(|_| "[redacted]"),
             )
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -236,6 +240,18 @@ impl ServerSettings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        match url::Url::parse(&self.public_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.path() == "/"
+                && u.query().is_none() => {}
+            _ => {
+                return Err(invalid(
+                    "server.public_url",
+                    "must be an http(s) address with a host and no path, e.g. https://switchyard.example.com",
+                ))
+            }
+        }
         if self.ops_token.trim().len() < 8 {
             return Err(invalid("server.ops_token", "must be at least 8 characters"));
         }

@@ -80,6 +80,16 @@ impl CredentialsKey {
     }
 }
 
+/// `bytes` random bytes as URL-safe base64 without padding: a bearer secret (an OAuth `state`, a
+/// callback token) that is safe in a URL and unguessable.
+pub fn random_token(bytes: usize) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,3 +143,4 @@ mod tests {
         assert!(!format!("{:?}", key()).contains("0011"));
     }
 }
+

@@ -7,6 +7,7 @@
 //! every handler; plugin callbacks a plugin's callback token. So the ops token opens no tenant's
 //! data, and no tenant token opens the queues.
 
+mod accounting;
 mod accounts;
 mod auth;
 mod channel_products;
@@ -114,7 +115,7 @@ const OPS: Access = Access::Token(Audience::Ops);
 const TENANT: Access = Access::Token(Audience::Tenant);
 
 /// Every resource module. Public parts are served at the root, the rest under `/v1`.
-pub(crate) const PARTS: [Part; 17] = [
+pub(crate) const PARTS: [Part; 19] = [
     part!(health, Access::Public),
     part!(contract, Access::Public),
     part!(jobs, OPS),
@@ -130,9 +131,16 @@ pub(crate) const PARTS: [Part; 17] = [
     part!(plugins, TENANT),
     part!(plugin_rules, TENANT),
     part!(webhooks, TENANT),
+    part!(accounting, TENANT),
     part!(plugin_callbacks, Access::Token(Audience::Plugin)),
     // Inbound channel webhooks carry no token: each proves itself with the platform's HMAC.
     part!(inbound, Access::Platform),
+    // The accounting platforms' OAuth redirect carries no token: its single-use state proves it.
+    Part {
+        router: accounting::callback::router,
+        doc: <accounting::callback::Doc as utoipa::OpenApi>::openapi,
+        access: Access::Platform,
+    },
 ];
 
 /// The routes of the parts with `access`, merged.

@@ -65,7 +65,7 @@ same request gets the first answer back (with `Idempotent-Replayed: true`) inste
 
 /// The resources in the order the reference page shows them and a Postman run needs them (what
 /// a resource belongs to comes before it), each with what it is.
-pub const TAGS: [(&str, &str); 18] = [
+pub const TAGS: [(&str, &str); 19] = [
     (
         "Accounts",
         "Tenant accounts and their first API token (operator).",
@@ -107,6 +107,11 @@ pub const TAGS: [(&str, &str); 18] = [
     (
         "Webhooks",
         "Signed webhook endpoints, their deliveries and attempts; replay and recover.",
+    ),
+    (
+        "Accounting",
+        "A store's organisation on Xero or Sage, connected through the platform's OAuth \
+         authorization.",
     ),
     ("Jobs", "Typed jobs on the queues (operator)."),
     (

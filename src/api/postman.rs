@@ -22,6 +22,9 @@ const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/colle
 /// Tags whose operations the collection leaves out.
 const LEFT_OUT: [&str; 1] = ["Inbound webhooks"];
 
+/// Operations the collection leaves out, by id: called by a platform, not by an API user.
+const LEFT_OUT_OPS: [&str; 1] = ["completeAccountingAuthorization"];
+
 /// String fields of example bodies that a run must fill with its own values: a channel's
 /// platform address and credentials, a webhook endpoint, and a SKU of the store (except where a request makes a new
 /// one: see [`UNIQUE`]).
@@ -142,7 +145,8 @@ pub fn collection(doc: &Value) -> Value {
                 continue;
             };
             let folder = op["tags"][0].as_str().unwrap_or("Other").to_owned();
-            if LEFT_OUT.contains(&folder.as_str()) {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            if LEFT_OUT.contains(&folder.as_str()) || LEFT_OUT_OPS.contains(&id) {
                 continue;
             }
             requests.push(Request {
@@ -495,7 +499,12 @@ fn captures(doc: &Value, r: &Request, resource: &str, variables: &BTreeSet<Strin
         )
     };
     let mut lines = vec![
-        "pm.test(\"answered 2xx\", function () { pm.response.to.be.success; });".to_owned(),
+        if redirects(&r.op) {
+            "pm.test(\"answered a redirect\", function () { pm.response.to.be.redirection; });"
+                .to_owned()
+        } else {
+            "pm.test(\"answered 2xx\", function () { pm.response.to.be.success; });".to_owned()
+        },
         "if (pm.response.code >= 300 || !pm.response.headers.has('Content-Type', 'application/json')) { return; }"
             .to_owned(),
         "var body = pm.response.json();".to_owned(),
@@ -626,7 +635,20 @@ fn entry(doc: &Value, r: &Request, variables: &BTreeSet<String>) -> Value {
         events.push(json!({ "listen": "prerequest", "script": {
             "type": "text/javascript", "exec": script.lines().collect::<Vec<_>>() } }));
     }
-    json!({ "name": name, "request": request, "event": events })
+    let mut item = json!({ "name": name, "request": request, "event": events });
+    if redirects(op) {
+        item["protocolProfileBehavior"] = json!({ "followRedirects": false });
+    }
+    item
+}
+
+/// Whether the operation's success is a redirect (a 3xx answer documented, no 2xx).
+fn redirects(op: &Value) -> bool {
+    let codes: Vec<&String> = op["responses"]
+        .as_object()
+        .map(|r| r.keys().collect())
+        .unwrap_or_default();
+    codes.iter().any(|c| c.starts_with('3')) && !codes.iter().any(|c| c.starts_with('2'))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! every task working on that channel shares its rate limiter ([`throttle::Throttle`]). Errors say
 //! what the queue should do ([`ConnectorError`] converts into [`crate::queue::JobError`]).
 
+pub mod accounting;
 mod build;
 pub mod error;
 pub mod http;

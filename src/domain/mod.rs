@@ -2,6 +2,7 @@
 //! what a channel's settings may say, which orders an import takes, how list cursors read. Everything here is a pure function of its
 //! arguments, unit-tested beside it; `store/` persists these types and `api/` exposes them.
 
+pub mod accounting;
 pub mod credentials;
 pub mod event_type;
 pub mod filters;

@@ -5,6 +5,7 @@
 //! a separate ownership check that could be forgotten. Functions for workers (which act on a
 //! channel id taken from a job) are named for that and are not account-scoped.
 
+pub mod accounting;
 pub mod accounts;
 pub mod channel_products;
 pub mod channels;

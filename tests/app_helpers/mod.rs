@@ -133,8 +133,11 @@ pub async fn spawn_server_with(settings: Settings) -> TestServer {
     let address = format!("http://127.0.0.1:{}", app.port());
     let (shutdown, rx) = watch::channel(false);
     let server = tokio::spawn(app.run_until(rx));
+    // Redirects are the API's answers, not to be followed: an authorization redirect points at
+    // a platform's real host.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("an HTTP client");
     TestServer {

@@ -32,6 +32,7 @@ pub struct Fixture {
     pub delivery: i64,
     pub plugin: i64,
     pub rule: i64,
+    pub accounting_connection: i64,
     pub job: String,
     pub tenant_token: String,
     pub plugin_token: String,
@@ -197,6 +198,18 @@ pub async fn fixture(app: &TestServer, pool: &PgPool, t: &Tenant, ch: &ChannelRo
     let path = format!("/v1/stores/{store}/plugin-rules");
     let rule = made(app, post.clone(), &path, token, rule).await;
 
+    let connection = json!({
+        "store_id": store, "kind": "xero", "name": "Fixture organisation",
+        "client": {"client_id": "fixture-client", "client_secret": "fixture-secret"}
+    });
+    let connection = made(
+        app,
+        post.clone(),
+        "/v1/accounting-connections",
+        token,
+        connection,
+    )
+    .await;
     let ops_token = app.settings.server.ops_token.clone();
     let job = json!({ "payload": { "channel_id": ch.id, "reason": "manual" } });
     let job = made(app, post, "/v1/queues/import-orders/jobs", &ops_token, job).await;
@@ -213,6 +226,7 @@ pub async fn fixture(app: &TestServer, pool: &PgPool, t: &Tenant, ch: &ChannelRo
         delivery: id(&delivery, "delivery_id"),
         plugin: id(&plugin, "id"),
         rule: id(&rule, "id"),
+        accounting_connection: id(&connection, "id"),
         job: job["id"].as_str().expect("a job id").to_owned(),
         tenant_token: t.token.clone(),
         plugin_token: plugin["callback_token"]
@@ -248,6 +262,7 @@ impl Fixture {
             ("id", "webhooks") => self.webhook.to_string(),
             ("id", "plugins") => self.plugin.to_string(),
             ("id", "plugin-rules") => self.rule.to_string(),
+            ("id", "accounting-connections") => self.accounting_connection.to_string(),
             ("id", "jobs" | "queues") => self.job.clone(),
             _ => panic!("no fixture for `{{{name}}}` in {path}: add one to Fixture::param"),
         }

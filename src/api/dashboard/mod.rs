@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use self::page::Page;
+pub(super) use self::page::Page;
 use self::session::{Role, Session};
 use super::AppState;
 

@@ -91,6 +91,24 @@ impl SageState {
             .filter(|r| r.at + IDEMPOTENCY_WINDOW > now)
     }
 
+    /// Keeps what a create with `idempotency_id` made, for its repeats.
+    pub fn remember(
+        &mut self,
+        idempotency_id: Option<String>,
+        kind: &'static str,
+        id: &str,
+        at: Instant,
+    ) {
+        if let Some(key) = idempotency_id {
+            let replay = Replay {
+                kind,
+                id: id.to_string(),
+                at,
+            };
+            self.replays.insert(key, replay);
+        }
+    }
+
     pub fn tax_rate(&self, id: &str) -> Option<&TaxRate> {
         self.tax_rates.iter().find(|r| r.id == id)
     }

@@ -25,10 +25,7 @@ pub async fn businesses(
 ) -> Response {
     let q = query(raw);
     let items = vec![business.business_json()];
-    json(
-        StatusCode::OK,
-        &listing::page(items, &q, "businesses", PerPageKey::Snake),
-    )
+    listing::answer(items, &q, "businesses", PerPageKey::Snake)
 }
 
 pub async fn business(
@@ -65,10 +62,7 @@ pub async fn ledger_accounts(
             })
         })
         .collect();
-    json(
-        StatusCode::OK,
-        &listing::page(items, &q, "ledger_accounts", PerPageKey::Camel),
-    )
+    listing::answer(items, &q, "ledger_accounts", PerPageKey::Camel)
 }
 
 pub async fn ledger_account(
@@ -96,10 +90,7 @@ pub async fn tax_rates(
         .iter()
         .map(|r| r.to_json(state.seeded_at))
         .collect();
-    json(
-        StatusCode::OK,
-        &listing::page(items, &q, "tax_rates", PerPageKey::Camel),
-    )
+    listing::answer(items, &q, "tax_rates", PerPageKey::Camel)
 }
 
 pub async fn tax_rate(

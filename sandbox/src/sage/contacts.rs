@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::business::{Replay, SageBusiness};
+use super::business::SageBusiness;
 use super::errors::{self, SageError};
 use super::listing::{self, PerPageKey};
 use super::model::{Address, Contact};
@@ -45,10 +45,7 @@ pub async fn list(State(business): State<Arc<SageBusiness>>, RawQuery(raw): RawQ
         })
         .map(|c| state.contact_json(c))
         .collect();
-    json(
-        StatusCode::OK,
-        &listing::page(items, &q, "contacts", PerPageKey::Camel),
-    )
+    listing::answer(items, &q, "contacts", PerPageKey::Camel)
 }
 
 pub async fn get_one(
@@ -150,14 +147,7 @@ pub async fn create(State(business): State<Arc<SageBusiness>>, body: Bytes) -> R
         created_at: timefmt::now(),
     };
     let rendered = state.contact_json(&contact);
-    if let Some(key) = idempotency_id {
-        let replay = Replay {
-            kind: "contact",
-            id: contact.id.clone(),
-            at: now,
-        };
-        state.replays.insert(key, replay);
-    }
+    state.remember(idempotency_id, "contact", &contact.id, now);
     state.contacts.push(contact);
     json(StatusCode::CREATED, &rendered)
 }

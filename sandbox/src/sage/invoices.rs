@@ -18,7 +18,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use super::business::{LostAnswer, Replay, SageState};
+use super::business::{LostAnswer, SageState};
 use super::decimal;
 use super::errors::{self, SageError};
 use super::listing::{self, PerPageKey};
@@ -275,14 +275,7 @@ pub async fn create(State(ctx): State<Api>, body: Bytes) -> Response {
             Ok(invoice) => invoice,
             Err(problems) => return errors::unprocessable(&problems),
         };
-        if let Some(key) = idempotency_id {
-            let replay = Replay {
-                kind: "sales_invoice",
-                id: invoice.id.clone(),
-                at: now,
-            };
-            state.replays.insert(key, replay);
-        }
+        state.remember(idempotency_id, "sales_invoice", &invoice.id, now);
         let rendered = state.invoice_json(&invoice);
         state.invoices.push(invoice);
         rendered
@@ -332,10 +325,7 @@ pub async fn list(State(ctx): State<Api>, RawQuery(raw): RawQuery) -> Response {
         .filter(|i| to.is_none_or(|d| i.date <= d))
         .map(|i| state.invoice_json(i))
         .collect();
-    json(
-        StatusCode::OK,
-        &listing::page(items, &q, "sales_invoices", PerPageKey::Camel),
-    )
+    listing::answer(items, &q, "sales_invoices", PerPageKey::Camel)
 }
 
 pub async fn get_one(State(ctx): State<Api>, Path(key): Path<String>) -> Response {

@@ -3,9 +3,12 @@
 //! the last one), `$next` / `$back` as paths that keep the other query parameters, and items
 //! carrying only `id`, `displayed_as` and `$path` unless `attributes` names more (or `all`).
 
+use axum::http::StatusCode;
+use axum::response::Response;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
 
+use crate::http_util::json;
 use crate::query::{Query, QueryValue};
 
 const DEFAULT_PER_PAGE: usize = 20;
@@ -50,6 +53,11 @@ fn select(item: Value, attributes: Option<&str>) -> Value {
 
 fn count(query: &Query, key: &str) -> Option<usize> {
     query.get(key).and_then(|v| v.trim().parse().ok())
+}
+
+/// The 200 answer to `GET /{collection}`: one page of `items` (full records, already filtered).
+pub fn answer(items: Vec<Value>, query: &Query, collection: &str, key: PerPageKey) -> Response {
+    json(StatusCode::OK, &page(items, query, collection, key))
 }
 
 /// One page of `items` (full records, already filtered) for `GET /{collection}`.

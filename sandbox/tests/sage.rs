@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use switchyard_sandbox::{SageBusiness, SageBusinessConfig, SageRateLimit, SandboxConfig};
+use switchyard_sandbox::{
+    SageBusiness, SageBusinessConfig, SageRateLimit, SandboxConfig, SandboxHandle,
+};
 
 use common::{get_json, start_with};
 
@@ -59,6 +61,16 @@ impl App {
         }
     }
 
+    /// The authorize page's answer to `params`, redirect not followed.
+    async fn authorize_page(&self, params: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .get(self.business.authorize_url())
+            .query(params)
+            .send()
+            .await
+            .expect("send")
+    }
+
     /// The user approves on the authorize page; returns the callback's query parameters.
     async fn authorize(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
         let mut params = vec![
@@ -73,13 +85,7 @@ impl App {
             params.retain(|(key, _)| key != k);
             params.push((k, v));
         }
-        let resp = self
-            .http
-            .get(self.business.authorize_url())
-            .query(&params)
-            .send()
-            .await
-            .expect("send");
+        let resp = self.authorize_page(&params).await;
         assert_eq!(resp.status(), StatusCode::FOUND);
         let location = resp.headers()["location"].to_str().expect("text");
         let url = reqwest::Url::parse(location).expect("a URL");
@@ -164,9 +170,7 @@ impl App {
     }
 }
 
-async fn start_acme(
-    edit: impl FnOnce(&mut SageBusinessConfig),
-) -> (switchyard_sandbox::SandboxHandle, App) {
+async fn start_acme(edit: impl FnOnce(&mut SageBusinessConfig)) -> (SandboxHandle, App) {
     let sandbox = start_with(config(edit)).await;
     let business = sandbox.sage("acme").expect("configured");
     (sandbox, App::new(business))
@@ -215,6 +219,15 @@ async fn sales_setup(app: &App, token: &str) -> (String, String) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{contact}");
     (account, contact["id"].as_str().expect("id").to_owned())
+}
+
+/// A business with the app connected and a customer to invoice: the sandbox, the app, its
+/// access token, the sales ledger account's id and the customer's id.
+async fn selling() -> (SandboxHandle, App, String, String, String) {
+    let (sandbox, app) = start_acme(|_| {}).await;
+    let token = app.connect().await.access;
+    let (account, contact) = sales_setup(&app, &token).await;
+    (sandbox, app, token, account, contact)
 }
 
 fn invoice_body(
@@ -306,16 +319,12 @@ async fn authorize_then_exchange_the_code_once() {
     );
 
     let stranger = app
-        .http
-        .get(app.business.authorize_url())
-        .query(&[
+        .authorize_page(&[
             ("client_id", "someone-else"),
             ("response_type", "code"),
             ("redirect_uri", CALLBACK),
         ])
-        .send()
-        .await
-        .expect("send");
+        .await;
     assert_eq!(stranger.status(), StatusCode::BAD_REQUEST);
     let bad_scope = app.authorize(&[("scope", "everything")]).await;
     assert_eq!(bad_scope["error"], "invalid_scope");
@@ -327,16 +336,12 @@ async fn a_callback_that_is_not_registered_is_refused() {
     let (sandbox, app) = start_acme(|b| b.redirect_uris = vec![CALLBACK.to_string()]).await;
     assert!(app.authorize(&[]).await.contains_key("code"));
     let resp = app
-        .http
-        .get(app.business.authorize_url())
-        .query(&[
+        .authorize_page(&[
             ("client_id", app.business.client_id()),
             ("response_type", "code"),
             ("redirect_uri", "http://127.0.0.1:9/attacker"),
         ])
-        .send()
-        .await
-        .expect("send");
+        .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.headers().get("location").is_none());
     sandbox.shutdown().await;
@@ -534,9 +539,7 @@ async fn a_customer_is_found_by_search_or_created() {
 
 #[tokio::test]
 async fn an_invoice_is_created_with_sage_totals_and_found_again() {
-    let (sandbox, app) = start_acme(|_| {}).await;
-    let token = app.connect().await.access;
-    let (account, contact) = sales_setup(&app, &token).await;
+    let (sandbox, app, token, account, contact) = selling().await;
     let (status, invoice) = app
         .post(
             "sales_invoices",
@@ -610,9 +613,7 @@ async fn an_invoice_is_created_with_sage_totals_and_found_again() {
 
 #[tokio::test]
 async fn a_repeated_idempotency_id_answers_the_first_invoice() {
-    let (sandbox, app) = start_acme(|_| {}).await;
-    let token = app.connect().await.access;
-    let (account, contact) = sales_setup(&app, &token).await;
+    let (sandbox, app, token, account, contact) = selling().await;
     let key = "c3a8adaa26daf36e02f3c672b69e3323";
     let body = invoice_body(&contact, &account, "#1001", Some(key));
     let (first_status, first) = app.post("sales_invoices", &token, body.clone()).await;
@@ -634,9 +635,7 @@ async fn a_repeated_idempotency_id_answers_the_first_invoice() {
 
 #[tokio::test]
 async fn validation_errors_name_every_bad_field() {
-    let (sandbox, app) = start_acme(|_| {}).await;
-    let token = app.connect().await.access;
-    let (account, _) = sales_setup(&app, &token).await;
+    let (sandbox, app, token, account, _) = selling().await;
     let (status, body) = app
         .post(
             "sales_invoices",
@@ -819,9 +818,7 @@ async fn fault_knobs_through_the_control_api() {
 
 #[tokio::test]
 async fn an_invoice_committed_before_the_answer_is_lost_exists_once() {
-    let (sandbox, app) = start_acme(|_| {}).await;
-    let token = app.connect().await.access;
-    let (account, contact) = sales_setup(&app, &token).await;
+    let (sandbox, app, token, account, contact) = selling().await;
     let key = "0f0e0d0c0b0a09080706050403020100";
 
     app.business
@@ -987,9 +984,7 @@ fn conforms_list(
 #[tokio::test]
 async fn contract_answers_match_the_published_v3_1_fields() {
     let schema = schema();
-    let (sandbox, app) = start_acme(|_| {}).await;
-    let token = app.connect().await.access;
-    let (account, contact) = sales_setup(&app, &token).await;
+    let (sandbox, app, token, account, contact) = selling().await;
     let mut seen = HashMap::new();
 
     let (_, businesses) = app.get("businesses", &token).await;

@@ -16,6 +16,9 @@ pub struct SandboxConfig {
     pub bind: SocketAddr,
     pub shopify: Vec<ShopifyStoreConfig>,
     pub woocommerce: Vec<WooStoreConfig>,
+    /// Sage Business Cloud Accounting businesses, each with its own app credentials.
+    #[serde(default)]
+    pub sage: Vec<SageBusinessConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -24,16 +27,19 @@ impl Default for SandboxConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             shopify: Vec::new(),
             woocommerce: Vec::new(),
+            sage: Vec::new(),
         }
     }
 }
 
 impl SandboxConfig {
-    /// One Shopify shop (`demo-shop`) and one WooCommerce store (`demo-woo`), generators off.
+    /// One Shopify shop (`demo-shop`), one WooCommerce store (`demo-woo`) and one Sage business
+    /// (`demo-sage`), generators off.
     pub fn demo() -> SandboxConfig {
         SandboxConfig {
             shopify: vec![ShopifyStoreConfig::new("demo-shop")],
             woocommerce: vec![WooStoreConfig::new("demo-woo")],
+            sage: vec![SageBusinessConfig::new("demo-sage")],
             ..SandboxConfig::default()
         }
     }
@@ -108,6 +114,81 @@ impl WooStoreConfig {
             catalog: default_catalog(),
             generator: GeneratorConfig::default(),
             faults: FaultKnobs::default(),
+        }
+    }
+}
+
+/// One simulated Sage Business Cloud Accounting business (and the app registered to reach it),
+/// served at `/sage/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SageBusinessConfig {
+    /// Unique in the sandbox.
+    pub name: String,
+    /// The app's OAuth client id and secret, as the developer self-service portal issues them.
+    pub client_id: String,
+    pub client_secret: String,
+    /// Callback URLs registered for the app; the authorize step refuses any other. Empty accepts
+    /// any `http(s)` URL, which is what a test with a port picked at run time needs.
+    pub redirect_uris: Vec<String>,
+    /// The business GUID a client sends as `X-Business` (32 hex digits, as Sage's).
+    pub business_id: String,
+    pub business_name: String,
+    /// Lower-case ISO country the authorize redirect reports as `country` (`gb`).
+    pub country: String,
+    /// Sage: 300 (5 minutes).
+    pub access_token_lifetime_secs: u64,
+    /// Sage: 2,678,400 (31 days), counted from the refresh that issued the token.
+    pub refresh_token_lifetime_secs: u64,
+    /// Sage: 60.
+    pub code_lifetime_secs: u64,
+    pub rate_limit: SageRateLimit,
+    pub faults: FaultKnobs,
+    /// Seeds the fault decisions and the generated ids.
+    pub seed: u64,
+}
+
+/// Request limits per business. Sage documents 200 calls in any 60-second period per business;
+/// the daily and concurrency caps are off unless set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SageRateLimit {
+    /// Calls admitted in any sliding window of `window_secs`.
+    pub requests_per_window: u32,
+    pub window_secs: u64,
+    /// Calls admitted in any 24 hours.
+    pub requests_per_day: Option<u32>,
+    /// Calls being served at once.
+    pub max_in_flight: Option<u32>,
+}
+
+impl Default for SageRateLimit {
+    fn default() -> Self {
+        SageRateLimit {
+            requests_per_window: 200,
+            window_secs: 60,
+            requests_per_day: None,
+            max_in_flight: None,
+        }
+    }
+}
+
+impl SageBusinessConfig {
+    /// A UK business with derived credentials and Sage's token lifetimes.
+    pub fn new(name: &str) -> SageBusinessConfig {
+        SageBusinessConfig {
+            name: name.to_string(),
+            client_id: hex_of(&format!("{name}/sage-client"), 32),
+            client_secret: hex_of(&format!("{name}/sage-secret"), 40),
+            redirect_uris: Vec::new(),
+            business_id: hex_of(&format!("{name}/business"), 32),
+            business_name: format!("{name} Ltd"),
+            country: "gb".into(),
+            access_token_lifetime_secs: 300,
+            refresh_token_lifetime_secs: 31 * 24 * 60 * 60,
+            code_lifetime_secs: 60,
+            rate_limit: SageRateLimit::default(),
+            faults: FaultKnobs::default(),
+            seed: 17,
         }
     }
 }
@@ -223,7 +304,7 @@ fn details(title: &str) -> ProductDetails {
 }
 
 /// Deterministic hex from a name, so demo credentials are stable across runs (they are not secrets).
-fn hex_of(seed: &str, len: usize) -> String {
+pub(crate) fn hex_of(seed: &str, len: usize) -> String {
     use sha2::{Digest, Sha256};
     let mut out = String::new();
     let mut counter = 0u32;

@@ -1,5 +1,6 @@
-//! Local simulators of the platforms switchyard speaks to: the Shopify Admin REST API and the
-//! WooCommerce REST v3 API (with the Shipment Tracking extension), served over real HTTP.
+//! Local simulators of the platforms switchyard speaks to: the Shopify Admin REST API, the
+//! WooCommerce REST v3 API (with the Shipment Tracking extension) and the Sage Business Cloud
+//! Accounting API v3.1, served over real HTTP.
 //!
 //! They are faithful on the wire (paths, parameters, headers, paging, auth, rate limits and error
 //! bodies) so a connector tested here behaves the same against the real platforms, and they add what
@@ -31,6 +32,7 @@ mod http_util;
 pub mod money;
 pub mod orderbook;
 pub mod query;
+pub mod sage;
 mod server;
 pub mod shopify;
 pub mod standard_webhooks;
@@ -42,11 +44,12 @@ pub mod webhook_sender;
 pub mod woocommerce;
 
 pub use config::{
-    default_catalog, ProductConfig, SandboxConfig, ShopifyStoreConfig, VariantConfig,
-    WooStoreConfig,
+    default_catalog, ProductConfig, SageBusinessConfig, SageRateLimit, SandboxConfig,
+    ShopifyStoreConfig, VariantConfig, WooStoreConfig,
 };
 pub use faults::FaultKnobs;
 pub use generator::GeneratorConfig;
+pub use sage::{LostAnswer, SageBusiness};
 pub use server::{Credentials, Sandbox, SandboxHandle, StoreInfo};
 pub use shopify::ShopifyStore;
 pub use store::{FulfilledLine, FulfilmentView, Platform, SimStore};

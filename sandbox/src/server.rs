@@ -1,5 +1,6 @@
 //! Starting and stopping a sandbox: one listener, every store mounted under
-//! `/shopify/{name}` or `/woocommerce/{name}`, the control API under `/_sandbox`, a background
+//! `/shopify/{name}` or `/woocommerce/{name}` and every Sage business under `/sage/{name}`, the
+//! control API under `/_sandbox` (Sage's under `/_sandbox/sage`), a background
 //! driver for the order generators, and a graceful shutdown that also releases hung requests.
 
 use std::io;
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::SandboxConfig;
 use crate::control::{self, Registry};
+use crate::sage::{self, SageBusiness};
 use crate::shopify::{self, ShopifyStore};
 use crate::store::{Platform, SimStore};
 use crate::webhook_sender::WebhookSender;
@@ -59,6 +61,7 @@ pub struct SandboxHandle {
     registry: Arc<Registry>,
     shopify: Vec<Arc<ShopifyStore>>,
     woocommerce: Vec<Arc<WooStore>>,
+    sage: Vec<Arc<SageBusiness>>,
 }
 
 fn invalid(message: String) -> io::Error {
@@ -73,6 +76,7 @@ impl Sandbox {
             .iter()
             .map(|s| s.name.as_str())
             .chain(config.woocommerce.iter().map(|w| w.name.as_str()))
+            .chain(config.sage.iter().map(|b| b.name.as_str()))
             .collect();
         if let Some(bad) = names.iter().find(|n| {
             n.is_empty()
@@ -150,8 +154,20 @@ impl Sandbox {
             stores.push(store.clone());
             woo_stores.push(store);
         }
+        let mut sage_businesses = Vec::new();
+        for cfg in config.sage {
+            let prefix = format!("/sage/{}", cfg.name);
+            let business = Arc::new(SageBusiness::new(cfg, &prefix, format!("{root}{prefix}")));
+            app = app.nest(&prefix, sage::router(business.clone(), shutdown.clone()));
+            sage_businesses.push(business);
+        }
         let registry = Arc::new(Registry { stores, infos });
-        let app = app.nest("/_sandbox", control::router(registry.clone()));
+        let app = app
+            .nest(
+                "/_sandbox/sage",
+                sage::control::router(sage_businesses.clone()),
+            )
+            .nest("/_sandbox", control::router(registry.clone()));
 
         let server = tokio::spawn({
             let shutdown = shutdown.clone();
@@ -170,6 +186,7 @@ impl Sandbox {
             registry,
             shopify: shopify_stores,
             woocommerce: woo_stores,
+            sage: sage_businesses,
         })
     }
 }
@@ -228,6 +245,10 @@ impl SandboxHandle {
 
     pub fn woocommerce(&self, name: &str) -> Option<Arc<WooStore>> {
         self.woocommerce.iter().find(|s| s.name() == name).cloned()
+    }
+
+    pub fn sage(&self, name: &str) -> Option<Arc<SageBusiness>> {
+        self.sage.iter().find(|b| b.name() == name).cloned()
     }
 
     /// Stops accepting connections, releases hung requests, and waits (up to 5 s) for the server.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultKnobs;
 use crate::generator::GeneratorConfig;
+use crate::xero::XeroOrgConfig;
 
 /// The whole sandbox: one HTTP listener serving every store under its own path prefix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -16,6 +17,9 @@ pub struct SandboxConfig {
     pub bind: SocketAddr,
     pub shopify: Vec<ShopifyStoreConfig>,
     pub woocommerce: Vec<WooStoreConfig>,
+    /// Xero organisations, served at `/xero/{name}`.
+    #[serde(default)]
+    pub xero: Vec<XeroOrgConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -24,16 +28,19 @@ impl Default for SandboxConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             shopify: Vec::new(),
             woocommerce: Vec::new(),
+            xero: Vec::new(),
         }
     }
 }
 
 impl SandboxConfig {
-    /// One Shopify shop (`demo-shop`) and one WooCommerce store (`demo-woo`), generators off.
+    /// One Shopify shop (`demo-shop`), one WooCommerce store (`demo-woo`), generators off, and
+    /// one Xero organisation (`demo-xero`).
     pub fn demo() -> SandboxConfig {
         SandboxConfig {
             shopify: vec![ShopifyStoreConfig::new("demo-shop")],
             woocommerce: vec![WooStoreConfig::new("demo-woo")],
+            xero: vec![XeroOrgConfig::new("demo-xero")],
             ..SandboxConfig::default()
         }
     }
@@ -223,7 +230,7 @@ fn details(title: &str) -> ProductDetails {
 }
 
 /// Deterministic hex from a name, so demo credentials are stable across runs (they are not secrets).
-fn hex_of(seed: &str, len: usize) -> String {
+pub(crate) fn hex_of(seed: &str, len: usize) -> String {
     use sha2::{Digest, Sha256};
     let mut out = String::new();
     let mut counter = 0u32;

@@ -58,7 +58,7 @@ pub fn router(registry: Shared) -> Router {
         .with_state(registry)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     json(status, &json!({ "error": message }))
 }
 
@@ -68,7 +68,7 @@ fn find(registry: &Registry, name: &str) -> Result<Arc<dyn SimStore>, Response> 
         .ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("no store named {name:?}")))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))
 }
@@ -235,19 +235,8 @@ async fn set_faults(
 ) -> Response {
     let store = try_or_return!(find(&registry, &name));
     let knobs: FaultKnobs = try_or_return!(parse(&body));
-    let ratios = [
-        knobs.error_5xx_ratio,
-        knobs.hang_ratio,
-        knobs.malformed_ratio,
-    ];
-    if ratios.iter().any(|r| !(0.0..=1.0).contains(r))
-        || knobs.retry_after_secs.is_nan()
-        || knobs.retry_after_secs < 0.0
-    {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "ratios must be within 0..=1 and retry_after_secs >= 0",
-        );
+    if let Err(message) = knobs.check() {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, message);
     }
     store.faults().set(knobs);
     json(StatusCode::OK, &json!(store.faults().knobs()))

@@ -45,6 +45,20 @@ impl Default for FaultKnobs {
     }
 }
 
+impl FaultKnobs {
+    /// Refuses ratios outside 0..=1 and a negative or NaN `Retry-After`.
+    pub fn check(&self) -> Result<(), &'static str> {
+        let ratios = [self.error_5xx_ratio, self.hang_ratio, self.malformed_ratio];
+        if ratios.iter().any(|r| !(0.0..=1.0).contains(r))
+            || self.retry_after_secs.is_nan()
+            || self.retry_after_secs < 0.0
+        {
+            return Err("ratios must be within 0..=1 and retry_after_secs >= 0");
+        }
+        Ok(())
+    }
+}
+
 /// What to do with one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {

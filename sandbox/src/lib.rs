@@ -1,5 +1,6 @@
-//! Local simulators of the platforms switchyard speaks to: the Shopify Admin REST API and the
-//! WooCommerce REST v3 API (with the Shipment Tracking extension), served over real HTTP.
+//! Local simulators of the platforms switchyard speaks to: the Shopify Admin REST API, the
+//! WooCommerce REST v3 API (with the Shipment Tracking extension) and Xero's Accounting API with
+//! its OAuth 2.0 identity server, served over real HTTP.
 //!
 //! They are faithful on the wire (paths, parameters, headers, paging, auth, rate limits and error
 //! bodies) so a connector tested here behaves the same against the real platforms, and they add what
@@ -40,6 +41,7 @@ pub mod traffic;
 pub mod webhook_receiver;
 pub mod webhook_sender;
 pub mod woocommerce;
+pub mod xero;
 
 pub use config::{
     default_catalog, ProductConfig, SandboxConfig, ShopifyStoreConfig, VariantConfig,
@@ -53,3 +55,4 @@ pub use store::{FulfilledLine, FulfilmentView, Platform, SimStore};
 pub use traffic::TrafficStats;
 pub use webhook_sender::{hmac_sha256_base64, Delivery};
 pub use woocommerce::WooStore;
+pub use xero::{LostAnswer, XeroLimits, XeroOrg, XeroOrgConfig};

@@ -1,5 +1,6 @@
 //! Starting and stopping a sandbox: one listener, every store mounted under
-//! `/shopify/{name}` or `/woocommerce/{name}`, the control API under `/_sandbox`, a background
+//! `/shopify/{name}` or `/woocommerce/{name}`, every Xero organisation under `/xero/{name}`,
+//! the control API under `/_sandbox`, a background
 //! driver for the order generators, and a graceful shutdown that also releases hung requests.
 
 use std::io;
@@ -18,6 +19,7 @@ use crate::shopify::{self, ShopifyStore};
 use crate::store::{Platform, SimStore};
 use crate::webhook_sender::WebhookSender;
 use crate::woocommerce::{self, WooStore};
+use crate::xero::{self, XeroOrg};
 
 /// Entry point: `Sandbox::start(config)`.
 pub struct Sandbox;
@@ -59,6 +61,7 @@ pub struct SandboxHandle {
     registry: Arc<Registry>,
     shopify: Vec<Arc<ShopifyStore>>,
     woocommerce: Vec<Arc<WooStore>>,
+    xero: Vec<Arc<XeroOrg>>,
 }
 
 fn invalid(message: String) -> io::Error {
@@ -73,6 +76,7 @@ impl Sandbox {
             .iter()
             .map(|s| s.name.as_str())
             .chain(config.woocommerce.iter().map(|w| w.name.as_str()))
+            .chain(config.xero.iter().map(|x| x.name.as_str()))
             .collect();
         if let Some(bad) = names.iter().find(|n| {
             n.is_empty()
@@ -150,8 +154,17 @@ impl Sandbox {
             stores.push(store.clone());
             woo_stores.push(store);
         }
+        let mut xero_orgs = Vec::new();
+        for cfg in config.xero {
+            let prefix = format!("/xero/{}", cfg.name);
+            let org = Arc::new(XeroOrg::new(cfg, &prefix, format!("{root}{prefix}")));
+            app = app.nest(&prefix, xero::router(org.clone(), shutdown.clone()));
+            xero_orgs.push(org);
+        }
         let registry = Arc::new(Registry { stores, infos });
-        let app = app.nest("/_sandbox", control::router(registry.clone()));
+        let app = app
+            .nest("/_sandbox/xero", xero::control::router(xero_orgs.clone()))
+            .nest("/_sandbox", control::router(registry.clone()));
 
         let server = tokio::spawn({
             let shutdown = shutdown.clone();
@@ -170,6 +183,7 @@ impl Sandbox {
             registry,
             shopify: shopify_stores,
             woocommerce: woo_stores,
+            xero: xero_orgs,
         })
     }
 }
@@ -228,6 +242,16 @@ impl SandboxHandle {
 
     pub fn woocommerce(&self, name: &str) -> Option<Arc<WooStore>> {
         self.woocommerce.iter().find(|s| s.name() == name).cloned()
+    }
+
+    pub fn xero(&self, name: &str) -> Option<Arc<XeroOrg>> {
+        self.xero.iter().find(|o| o.name() == name).cloned()
+    }
+
+    /// Every Xero organisation (they are accounting tenants, not sales channels, so they are not
+    /// among [`SandboxHandle::stores`]).
+    pub fn xero_orgs(&self) -> &[Arc<XeroOrg>] {
+        &self.xero
     }
 
     /// Stops accepting connections, releases hung requests, and waits (up to 5 s) for the server.

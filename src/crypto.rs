@@ -143,4 +143,3 @@ mod tests {
         assert!(!format!("{:?}", key()).contains("0011"));
     }
 }
-

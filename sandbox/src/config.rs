@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultKnobs;
 use crate::generator::GeneratorConfig;
+use crate::xero::XeroOrgConfig;
 
 /// The whole sandbox: one HTTP listener serving every store under its own path prefix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ pub struct SandboxConfig {
     /// Sage Business Cloud Accounting businesses, each with its own app credentials.
     #[serde(default)]
     pub sage: Vec<SageBusinessConfig>,
+    /// Xero organisations, served at `/xero/{name}`.
+    #[serde(default)]
+    pub xero: Vec<XeroOrgConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -28,18 +32,20 @@ impl Default for SandboxConfig {
             shopify: Vec::new(),
             woocommerce: Vec::new(),
             sage: Vec::new(),
+            xero: Vec::new(),
         }
     }
 }
 
 impl SandboxConfig {
-    /// One Shopify shop (`demo-shop`), one WooCommerce store (`demo-woo`) and one Sage business
-    /// (`demo-sage`), generators off.
+    /// One Shopify shop (`demo-shop`), one WooCommerce store (`demo-woo`), generators off, one
+    /// Sage business (`demo-sage`) and one Xero organisation (`demo-xero`).
     pub fn demo() -> SandboxConfig {
         SandboxConfig {
             shopify: vec![ShopifyStoreConfig::new("demo-shop")],
             woocommerce: vec![WooStoreConfig::new("demo-woo")],
             sage: vec![SageBusinessConfig::new("demo-sage")],
+            xero: vec![XeroOrgConfig::new("demo-xero")],
             ..SandboxConfig::default()
         }
     }

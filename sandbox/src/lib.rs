@@ -1,6 +1,7 @@
 //! Local simulators of the platforms switchyard speaks to: the Shopify Admin REST API, the
-//! WooCommerce REST v3 API (with the Shipment Tracking extension) and the Sage Business Cloud
-//! Accounting API v3.1, served over real HTTP.
+//! WooCommerce REST v3 API (with the Shipment Tracking extension), the Sage Business Cloud
+//! Accounting API v3.1, and Xero's Accounting API with its OAuth 2.0 identity server, served over
+//! real HTTP.
 //!
 //! They are faithful on the wire (paths, parameters, headers, paging, auth, rate limits and error
 //! bodies) so a connector tested here behaves the same against the real platforms, and they add what
@@ -42,6 +43,7 @@ pub mod traffic;
 pub mod webhook_receiver;
 pub mod webhook_sender;
 pub mod woocommerce;
+pub mod xero;
 
 pub use config::{
     default_catalog, ProductConfig, SageBusinessConfig, SageRateLimit, SandboxConfig,
@@ -49,10 +51,11 @@ pub use config::{
 };
 pub use faults::FaultKnobs;
 pub use generator::GeneratorConfig;
-pub use sage::{LostAnswer, SageBusiness};
+pub use sage::SageBusiness;
 pub use server::{Credentials, Sandbox, SandboxHandle, StoreInfo};
 pub use shopify::ShopifyStore;
 pub use store::{FulfilledLine, FulfilmentView, Platform, SimStore};
 pub use traffic::TrafficStats;
 pub use webhook_sender::{hmac_sha256_base64, Delivery};
 pub use woocommerce::WooStore;
+pub use xero::{XeroLimits, XeroOrg, XeroOrgConfig};

@@ -1,6 +1,7 @@
 //! Starting and stopping a sandbox: one listener, every store mounted under
-//! `/shopify/{name}` or `/woocommerce/{name}` and every Sage business under `/sage/{name}`, the
-//! control API under `/_sandbox` (Sage's under `/_sandbox/sage`), a background
+//! `/shopify/{name}` or `/woocommerce/{name}`, every Sage business under `/sage/{name}` and every
+//! Xero organisation under `/xero/{name}`, the control API under `/_sandbox` (Sage's under
+//! `/_sandbox/sage`, Xero's under `/_sandbox/xero`), a background
 //! driver for the order generators, and a graceful shutdown that also releases hung requests.
 
 use std::io;
@@ -20,6 +21,7 @@ use crate::shopify::{self, ShopifyStore};
 use crate::store::{Platform, SimStore};
 use crate::webhook_sender::WebhookSender;
 use crate::woocommerce::{self, WooStore};
+use crate::xero::{self, XeroOrg};
 
 /// Entry point: `Sandbox::start(config)`.
 pub struct Sandbox;
@@ -62,6 +64,7 @@ pub struct SandboxHandle {
     shopify: Vec<Arc<ShopifyStore>>,
     woocommerce: Vec<Arc<WooStore>>,
     sage: Vec<Arc<SageBusiness>>,
+    xero: Vec<Arc<XeroOrg>>,
 }
 
 fn invalid(message: String) -> io::Error {
@@ -77,6 +80,7 @@ impl Sandbox {
             .map(|s| s.name.as_str())
             .chain(config.woocommerce.iter().map(|w| w.name.as_str()))
             .chain(config.sage.iter().map(|b| b.name.as_str()))
+            .chain(config.xero.iter().map(|x| x.name.as_str()))
             .collect();
         if let Some(bad) = names.iter().find(|n| {
             n.is_empty()
@@ -161,12 +165,20 @@ impl Sandbox {
             app = app.nest(&prefix, sage::router(business.clone(), shutdown.clone()));
             sage_businesses.push(business);
         }
+        let mut xero_orgs = Vec::new();
+        for cfg in config.xero {
+            let prefix = format!("/xero/{}", cfg.name);
+            let org = Arc::new(XeroOrg::new(cfg, &prefix, format!("{root}{prefix}")));
+            app = app.nest(&prefix, xero::router(org.clone(), shutdown.clone()));
+            xero_orgs.push(org);
+        }
         let registry = Arc::new(Registry { stores, infos });
         let app = app
             .nest(
                 "/_sandbox/sage",
                 sage::control::router(sage_businesses.clone()),
             )
+            .nest("/_sandbox/xero", xero::control::router(xero_orgs.clone()))
             .nest("/_sandbox", control::router(registry.clone()));
 
         let server = tokio::spawn({
@@ -187,6 +199,7 @@ impl Sandbox {
             shopify: shopify_stores,
             woocommerce: woo_stores,
             sage: sage_businesses,
+            xero: xero_orgs,
         })
     }
 }
@@ -249,6 +262,16 @@ impl SandboxHandle {
 
     pub fn sage(&self, name: &str) -> Option<Arc<SageBusiness>> {
         self.sage.iter().find(|b| b.name() == name).cloned()
+    }
+
+    pub fn xero(&self, name: &str) -> Option<Arc<XeroOrg>> {
+        self.xero.iter().find(|o| o.name() == name).cloned()
+    }
+
+    /// Every Xero organisation (they are accounting tenants, not sales channels, so they are not
+    /// among [`SandboxHandle::stores`]).
+    pub fn xero_orgs(&self) -> &[Arc<XeroOrg>] {
+        &self.xero
     }
 
     /// Stops accepting connections, releases hung requests, and waits (up to 5 s) for the server.

@@ -11,6 +11,8 @@ use serde_json::Value;
 use switchyard_sandbox::{Sandbox, SandboxConfig, SandboxHandle, ShopifyStore, WooStore};
 use tokio::sync::mpsc;
 
+pub mod python;
+
 pub const VERSION: &str = "2024-07";
 
 pub async fn start() -> SandboxHandle {

@@ -211,3 +211,241 @@ async fn the_authorization_redirect_carries_a_state_the_callback_takes_once() {
     assert_eq!(read["status"], "awaiting_authorization");
     app.stop().await;
 }
+
+/// The grant's life against the Xero simulator: the code flow end to end, a token refreshed
+/// transparently when it nears expiry, two refreshes at once leaving one valid refresh token,
+/// and a revoked grant ending in `needs_reauth` without a storm of retries.
+mod grant {
+    use std::sync::Arc;
+
+    use switchyard::connectors::accounting::{Endpoints, OAuth};
+    use switchyard::connectors::http::{client, client_settings};
+    use switchyard::domain::accounting::AccountingKind;
+    use switchyard::domain::Secret;
+    use switchyard::store::accounting::{self, GrantError};
+    use switchyard_sandbox::{Sandbox, SandboxConfig, SandboxHandle, XeroOrg, XeroOrgConfig};
+
+    use super::*;
+
+    /// A sandbox with one Xero organisation configured by `f`.
+    async fn xero(f: impl FnOnce(&mut XeroOrgConfig)) -> (SandboxHandle, Arc<XeroOrg>) {
+        let mut cfg = XeroOrgConfig::new("books");
+        f(&mut cfg);
+        let sandbox = Sandbox::start(SandboxConfig {
+            xero: vec![cfg],
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("the sandbox starts");
+        let org = sandbox.xero("books").expect("configured");
+        (sandbox, org)
+    }
+
+    fn no_redirects() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    }
+
+    fn location(res: &reqwest::Response) -> url::Url {
+        url::Url::parse(res.headers()[LOCATION].to_str().unwrap()).expect("a Location URL")
+    }
+
+    /// A connection to `org`, authorized the way a merchant's browser does it; its id.
+    async fn connect(app: &TestServer, token: &str, org: &XeroOrg) -> i64 {
+        let store = app.create_store(token).await;
+        let body = json!({
+            "store_id": store, "kind": "xero", "name": "Books",
+            "base_url": org.base_url(),
+            "client": {"client_id": org.client_id(), "client_secret": org.client_secret()}
+        });
+        let created: Value = app
+            .post("/v1/accounting-connections", token, body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = created["id"].as_i64().unwrap();
+        let browser = no_redirects();
+        let res = browser
+            .get(app.url(&format!("/v1/accounting-connections/{id}/authorize")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        // The platform's page consents at once and sends the browser back to the public URL,
+        // which here is this server.
+        let res = browser.get(location(&res)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND, "the simulator's consent");
+        let back = location(&res);
+        assert_eq!(back.path(), "/v1/accounting-connections/callback");
+        let res = browser
+            .get(app.url(&format!("{}?{}", back.path(), back.query().unwrap())))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let page = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("connected to Xero organisation"), "{page}");
+        id
+    }
+
+    fn oauth(app: &TestServer, org: &XeroOrg) -> OAuth {
+        let http = client(&client_settings(&app.settings)).unwrap();
+        let endpoints = Endpoints::of(AccountingKind::Xero, Some(org.base_url())).unwrap();
+        OAuth::new(AccountingKind::Xero, endpoints, http)
+    }
+
+    /// An access token for connection `id`, refreshed through `oauth` when due.
+    async fn access(app: &TestServer, oauth: &OAuth, id: i64) -> Result<Secret, GrantError> {
+        let key = app_helpers::key(&app.settings);
+        accounting::access_token(&pool().await, &key, id, |client, refresh| async move {
+            oauth.refresh(&client, &refresh).await
+        })
+        .await
+    }
+
+    /// Whether Xero accepts `access` for the organisation list.
+    async fn works(org: &XeroOrg, access: &Secret) -> bool {
+        let res = reqwest::Client::new()
+            .get(format!("{}/connections", org.base_url()))
+            .bearer_auth(access.expose())
+            .send()
+            .await
+            .unwrap();
+        res.status() == StatusCode::OK
+    }
+
+    fn token_calls(org: &XeroOrg) -> u64 {
+        let traffic = org.traffic().snapshot();
+        traffic
+            .by_route
+            .iter()
+            .filter(|(route, _)| route.contains("/connect/token"))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn an_authorized_connection_reaches_its_organisation_and_refreshes_near_expiry() {
+        // Access tokens live 123 s: fresh for the first 3 s, then within the refresh margin.
+        let (sandbox, org) = xero(|c| {
+            c.access_token_secs = 123;
+            c.refresh_grace_secs = 0;
+        })
+        .await;
+        let app = server().await;
+        let t = tenant(&pool().await).await;
+        let id = connect(&app, &t.token, &org).await;
+        let read: Value = app
+            .get(&format!("/v1/accounting-connections/{id}"), &t.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["status"], "connected");
+        assert_eq!(read["organisation_id"], org.tenant_id());
+        assert_eq!(read["organisation_name"], org.tenant_name());
+
+        let oauth = oauth(&app, &org);
+        let first = access(&app, &oauth, id).await.expect("a token");
+        assert!(works(&org, &first).await);
+        let calls = token_calls(&org);
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let second = access(&app, &oauth, id).await.expect("a refreshed token");
+        assert_ne!(first.expose(), second.expose(), "refreshed");
+        assert_eq!(token_calls(&org), calls + 1, "one refresh");
+        assert!(works(&org, &second).await);
+        assert_eq!(org.live_refresh_tokens(), 1, "the rotated one only");
+        app.stop().await;
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn refreshes_at_once_leave_one_valid_refresh_token() {
+        // Every token is due for refresh at once, and a spent refresh token has no grace: two
+        // refreshes with the same token would end the grant.
+        let (sandbox, org) = xero(|c| {
+            c.access_token_secs = 60;
+            c.refresh_grace_secs = 0;
+        })
+        .await;
+        let app = server().await;
+        let t = tenant(&pool().await).await;
+        let id = connect(&app, &t.token, &org).await;
+        let oauth = oauth(&app, &org);
+        let calls = token_calls(&org);
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let (oauth, settings) = (oauth.clone(), app.settings.clone());
+                tokio::spawn(async move {
+                    let key = app_helpers::key(&settings);
+                    accounting::access_token(&pool().await, &key, id, |c, r| async move {
+                        oauth.refresh(&c, &r).await
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for racer in racers {
+            let token = racer.await.unwrap().expect("every caller gets a token");
+            assert!(works(&org, &token).await);
+        }
+        let refreshes = token_calls(&org) - calls;
+        assert!(
+            (1..=8).contains(&refreshes),
+            "{refreshes} refreshes, one after another"
+        );
+        assert_eq!(org.live_refresh_tokens(), 1);
+        // The stored refresh token is that one: the next refresh works.
+        let next = access(&app, &oauth, id).await.expect("still connected");
+        assert!(works(&org, &next).await);
+        let read: Value = app
+            .get(&format!("/v1/accounting-connections/{id}"), &t.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["status"], "connected");
+        app.stop().await;
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_revoked_grant_ends_in_needs_reauth_without_a_retry_storm() {
+        let (sandbox, org) = xero(|c| c.access_token_secs = 60).await;
+        let app = server().await;
+        let t = tenant(&pool().await).await;
+        let id = connect(&app, &t.token, &org).await;
+        let oauth = oauth(&app, &org);
+        org.revoke_grant();
+        let calls = token_calls(&org);
+        let refused = access(&app, &oauth, id).await;
+        assert!(
+            matches!(&refused, Err(GrantError::NeedsReauth(why)) if why.contains("invalid_grant")),
+            "{refused:?}"
+        );
+        let read: Value = app
+            .get(&format!("/v1/accounting-connections/{id}"), &t.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["status"], "needs_reauth");
+        let reason = read["status_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("Xero refused the grant"), "{reason}");
+        // Later calls are refused here, without asking Xero again.
+        for _ in 0..5 {
+            assert!(matches!(
+                access(&app, &oauth, id).await,
+                Err(GrantError::NeedsReauth(_))
+            ));
+        }
+        assert_eq!(token_calls(&org), calls + 1, "one refusal, no storm");
+        app.stop().await;
+        sandbox.shutdown().await;
+    }
+}

@@ -365,10 +365,7 @@ pub mod callback {
                 "This authorization link has expired or was already used. Start the connection again.",
             ));
         };
-        let platform = match auth.connection.kind {
-            crate::domain::accounting::AccountingKind::Xero => "Xero",
-            crate::domain::accounting::AccountingKind::Sage => "Sage",
-        };
+        let platform = auth.connection.kind.name();
         let code = match (&q.code, &q.error) {
             (Some(code), None) if !code.is_empty() => code,
             (_, Some(error)) => {

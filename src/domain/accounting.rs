@@ -30,6 +30,14 @@ impl AccountingKind {
             AccountingKind::Sage => "sage",
         }
     }
+
+    /// The platform's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            AccountingKind::Xero => "Xero",
+            AccountingKind::Sage => "Sage",
+        }
+    }
 }
 
 /// Where a connection's grant stands.

@@ -32,7 +32,7 @@ pub struct Endpoints {
 impl Endpoints {
     /// The platform's own hosts, or every one of them under `base`.
     pub fn of(kind: AccountingKind, base: Option<&str>) -> Result<Endpoints, ConnectorError> {
-        let platform = kind.as_str();
+        let platform = kind.name();
         let at = |real: &str, path: &str| api_root(platform, base.unwrap_or(real), path);
         Ok(match kind {
             AccountingKind::Xero => Endpoints {
@@ -213,7 +213,7 @@ impl OAuth {
         first_organisation(self.kind, &body).ok_or_else(|| {
             ConnectorError::Invalid(format!(
                 "the {} grant reaches no organisation",
-                self.kind.as_str()
+                self.kind.name()
             ))
         })
     }
@@ -230,7 +230,7 @@ fn unavailable(e: OutboundError) -> RefreshFailure {
 fn token_answer(kind: AccountingKind, res: &RawResponse) -> Result<Tokens, RefreshFailure> {
     if res.status.is_success() {
         let answer: TokenAnswer = serde_json::from_slice(&res.body).map_err(|e| {
-            RefreshFailure::Unavailable(format!("{} token answer: {e}", kind.as_str()))
+            RefreshFailure::Unavailable(format!("{} token answer: {e}", kind.name()))
         })?;
         return Ok(Tokens {
             access_token: Secret::from(answer.access_token),
@@ -251,7 +251,7 @@ fn token_answer(kind: AccountingKind, res: &RawResponse) -> Result<Tokens, Refre
                 .take(200)
                 .collect()
         });
-    let platform = kind.as_str();
+    let platform = kind.name();
     match (
         res.status.as_u16(),
         refusal.as_ref().map(|r| r.error.as_str()),

@@ -6,6 +6,7 @@ pub mod accounting;
 pub mod credentials;
 pub mod event_type;
 pub mod filters;
+pub mod invoice;
 pub mod fulfilment;
 pub mod listing;
 pub mod order;

@@ -205,7 +205,8 @@ mod tests {
 
     #[test]
     fn each_broken_rule_names_its_field() {
-        let cases: Vec<(Box<dyn Fn(&mut InvoiceDraft)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut InvoiceDraft)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|i| i.reference = " ".into()), "reference"),
             (Box::new(|i| i.currency = "gbp".into()), "currency"),
             (Box::new(|i| i.lines.clear()), "lines"),

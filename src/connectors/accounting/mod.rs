@@ -8,10 +8,12 @@
 //! posting to one organisation: its rate limiter.
 
 pub mod oauth;
+pub mod sage;
 
 use async_trait::async_trait;
 
 pub use oauth::{Endpoints, OAuth, Organisation};
+pub use sage::{SageConfig, SageConnector};
 
 use super::ConnectorError;
 use crate::domain::accounting::AccountingKind;

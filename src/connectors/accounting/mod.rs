@@ -8,10 +8,12 @@
 //! posting to one organisation: its rate limiter.
 
 pub mod oauth;
+pub mod xero;
 
 use async_trait::async_trait;
 
 pub use oauth::{Endpoints, OAuth, Organisation};
+pub use xero::{XeroConfig, XeroConnector};
 
 use super::ConnectorError;
 use crate::domain::accounting::AccountingKind;

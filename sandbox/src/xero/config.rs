@@ -50,6 +50,9 @@ pub struct XeroLimits {
     /// Calls per minute across all of the app's tenants (Xero: 10,000); each simulated
     /// organisation has its own app, so this is counted per organisation.
     pub app_per_minute: u32,
+    /// Length of the minute windows (the tenant's and the app's), in milliseconds: 60,000 as on
+    /// Xero; shorter only to run a client's limiter on a compressed clock in a test.
+    pub minute_ms: u64,
 }
 
 impl Default for XeroLimits {
@@ -59,6 +62,7 @@ impl Default for XeroLimits {
             per_minute: 60,
             per_day: 5000,
             app_per_minute: 10_000,
+            minute_ms: 60_000,
         }
     }
 }

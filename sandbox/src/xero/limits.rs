@@ -94,11 +94,12 @@ pub struct Limiter {
 
 impl Limiter {
     pub fn new(limits: XeroLimits) -> Limiter {
+        let minute = Duration::from_millis(limits.minute_ms.max(1));
         Limiter {
             limits,
-            minute: Window::new(Duration::from_secs(60)),
+            minute: Window::new(minute),
             day: Window::new(Duration::from_secs(86_400)),
-            app_minute: Window::new(Duration::from_secs(60)),
+            app_minute: Window::new(minute),
             in_flight: 0,
             max_in_flight: 0,
             calls: Vec::new(),
@@ -167,11 +168,15 @@ impl Limiter {
     /// The most accepted calls in any 60-second span (a rolling measure, stricter than Xero's
     /// windows: what "never more than 60 a minute" means to a client).
     pub fn max_calls_in_any_minute(&self) -> usize {
-        let minute = Duration::from_secs(60);
+        self.max_calls_in_any(Duration::from_secs(60))
+    }
+
+    /// The most accepted calls in any span of `span` (for a compressed minute, its length).
+    pub fn max_calls_in_any(&self, span: Duration) -> usize {
         let mut best = 0;
         let mut start = 0;
         for end in 0..self.calls.len() {
-            while self.calls[end].duration_since(self.calls[start]) >= minute {
+            while self.calls[end].duration_since(self.calls[start]) >= span {
                 start += 1;
             }
             best = best.max(end - start + 1);
@@ -283,6 +288,36 @@ mod tests {
             limiter.admit(t0 + Duration::from_secs(60)),
             Admission::Accepted(_)
         ));
+        assert_eq!(limiter.max_calls_in_any_minute(), 3);
+    }
+
+    #[test]
+    fn a_compressed_minute_resets_sooner() {
+        let mut limiter = Limiter::new(XeroLimits {
+            minute_ms: 1000,
+            ..limits(10, 2, 100)
+        });
+        let t0 = Instant::now();
+        for at in [0, 100] {
+            assert!(matches!(
+                limiter.admit(t0 + Duration::from_millis(at)),
+                Admission::Accepted(_)
+            ));
+            limiter.release();
+        }
+        assert!(matches!(
+            limiter.admit(t0 + Duration::from_millis(900)),
+            Admission::Refused {
+                problem: "minute",
+                retry_after: Some(1),
+                ..
+            }
+        ));
+        assert!(matches!(
+            limiter.admit(t0 + Duration::from_millis(1000)),
+            Admission::Accepted(_)
+        ));
+        assert_eq!(limiter.max_calls_in_any(Duration::from_secs(1)), 2);
         assert_eq!(limiter.max_calls_in_any_minute(), 3);
     }
 

@@ -16,7 +16,8 @@
 //! version 19.0.0); and the developer documentation for what the document leaves out: the OAuth
 //! 2.0 flow (30-minute access tokens; refresh tokens rotate, a spent one is accepted again for 30
 //! minutes, unused ones expire after 60 days; codes last 5 minutes), the limits (5 in progress,
-//! 60 a minute and 5,000 a day per tenant in fixed windows, `X-Rate-Limit-Problem`, `Retry-After`
+//! 60 a minute and 5,000 a day per tenant in fixed windows (the minute's length configurable, to
+//! run a client on a compressed clock), `X-Rate-Limit-Problem`, `Retry-After`
 //! on the windowed limits, the `X-*Limit-Remaining` headers), the error shapes of its
 //! troubleshooting and HTTP response code pages, and `Idempotency-Key`.
 //!

@@ -174,6 +174,11 @@ impl XeroOrg {
         self.limiter().max_calls_in_any_minute()
     }
 
+    /// The most accepted API calls in any span of `span` (a compressed minute's length, say).
+    pub fn max_calls_in_any(&self, span: Duration) -> usize {
+        self.limiter().max_calls_in_any(span)
+    }
+
     /// The next `n` writes that succeed are committed and then their answers are lost `how`:
     /// what a client sees when a request times out after it reached Xero. A held answer keeps
     /// its call counted among the calls in progress until it is sent.

@@ -9,11 +9,13 @@
 
 pub mod oauth;
 pub mod sage;
+pub mod xero;
 
 use async_trait::async_trait;
 
 pub use oauth::{Endpoints, OAuth, Organisation};
 pub use sage::{SageConfig, SageConnector};
+pub use xero::{XeroConfig, XeroConnector};
 
 use super::ConnectorError;
 use crate::domain::accounting::AccountingKind;

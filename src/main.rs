@@ -151,6 +151,8 @@ enum BenchCommand {
     Webhooks(bench::webhooks::Options),
     /// The dashboard's pages with a million jobs waiting, against the same pages on empty queues.
     Dashboard(bench::dashboard::Options),
+    /// Invoices synced a minute for one Xero organisation at the simulator's real limits.
+    Invoices(bench::invoices::Options),
     /// Enqueue, drain and idle-pickup figures for the queue.
     Queue {
         #[arg(long, default_value_t = 100_000)]
@@ -342,6 +344,7 @@ async fn run_bench(settings: &Settings, command: BenchCommand) -> anyhow::Result
         BenchCommand::Stock(opts) => bench::stock::run(settings, &opts).await,
         BenchCommand::Webhooks(opts) => bench::webhooks::run(settings, &opts).await,
         BenchCommand::Dashboard(opts) => bench::dashboard::run(settings, &opts).await,
+        BenchCommand::Invoices(opts) => bench::invoices::run(settings, &opts).await,
         BenchCommand::Queue {
             jobs,
             runs,

@@ -128,6 +128,14 @@ fn describe() {
         "Fulfilments the channel refused for good"
     );
     metrics::describe_counter!(
+        "switchyard_invoices_synced_total",
+        "Invoices the accounting platform holds (`how`: created, or found already there)"
+    );
+    metrics::describe_counter!(
+        "switchyard_invoices_failed_total",
+        "Invoices the accounting platform refused for good, or that could not be sent"
+    );
+    metrics::describe_counter!(
         "switchyard_stock_pushes_total",
         "Stock levels pushed to a channel, by channel id"
     );

@@ -3,6 +3,7 @@
 //! redirect carrying a single-use state, and the platform's callback refusing a missing, unknown
 //! or spent state with a page that says so.
 
+mod accounting_helpers;
 mod app_helpers;
 mod tenant_helpers;
 
@@ -212,86 +213,128 @@ async fn the_authorization_redirect_carries_a_state_the_callback_takes_once() {
     app.stop().await;
 }
 
+/// A connection in a channel's store, written through the API; its id.
+async fn connection_in(app: &TestServer, token: &str, store: i64) -> i64 {
+    let created: Value = app
+        .post("/v1/accounting-connections", token, connection(store))
+        .await
+        .json()
+        .await
+        .unwrap();
+    created["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn an_order_becomes_one_pending_invoice_with_its_total_and_bad_invoices_are_refused() {
+    use switchyard::domain::Decision;
+    use tenant_helpers::{channel, order, upsert};
+
+    let app = server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let ch = channel(&pool, &app_helpers::key(&app.settings), t.account).await;
+    let stored = upsert(&pool, &ch, &order("5001"), &Decision::Import).await;
+    let conn = connection_in(&app, &t.token, ch.store_id).await;
+
+    let res = app
+        .post(
+            "/v1/invoices",
+            &t.token,
+            json!({"connection_id": conn, "order_id": stored.order_id}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let invoice: Value = res.json().await.unwrap();
+    assert_eq!(invoice["status"], "pending");
+    assert_eq!(invoice["reference"], "#5001");
+    assert_eq!(invoice["total"], "49.00", "the order's total: {invoice}");
+    let lines = invoice["invoice"]["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 3, "two lines and shipping: {invoice}");
+    assert_eq!(lines[2]["description"], "Shipping");
+    assert_eq!(invoice["invoice"]["contact"]["email"], "ada@example.com");
+
+    // Asked again: the same invoice.
+    let res = app
+        .post(
+            "/v1/invoices",
+            &t.token,
+            json!({"connection_id": conn, "order_id": stored.order_id}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(again["id"], invoice["id"]);
+
+    let free = json!({
+        "connection_id": conn, "reference": "WHOLESALE-1", "currency": "GBP",
+        "contact": {"name": "Acme Trading"},
+        "lines": [{"description": "Tents", "quantity": "10", "unit_amount": "120.00",
+                   "tax_amount": "240.00", "tax_rate": "20"}]
+    });
+    let res = app.post("/v1/invoices", &t.token, free.clone()).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let written: Value = res.json().await.unwrap();
+    assert_eq!(written["total"], "1440.00");
+    assert_eq!(written["order_id"], Value::Null);
+
+    let mut cases: Vec<(Value, &str)> = Vec::new();
+    let mut bad = free.clone();
+    bad["lines"][0]["quantity"] = json!("0");
+    cases.push((bad, "lines[0].quantity"));
+    let mut bad = free.clone();
+    bad["currency"] = json!("pounds");
+    cases.push((bad, "currency"));
+    let mut bad = free.clone();
+    bad.as_object_mut().unwrap().remove("contact");
+    cases.push((bad, "contact"));
+    let mut bad = free.clone();
+    bad["connection_id"] = json!(conn + 1_000_000);
+    cases.push((bad, "connection_id"));
+    cases.push((
+        json!({"connection_id": conn, "order_id": stored.order_id, "currency": "EUR"}),
+        "currency",
+    ));
+    // An order of another store of the account.
+    let other = channel(&pool, &app_helpers::key(&app.settings), t.account).await;
+    let elsewhere = upsert(&pool, &other, &order("5002"), &Decision::Import).await;
+    cases.push((
+        json!({"connection_id": conn, "order_id": elsewhere.order_id}),
+        "order_id",
+    ));
+    for (body, field) in cases {
+        let res = app.post("/v1/invoices", &t.token, body).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let list: Value = app
+        .get(&format!("/v1/invoices?connection_id={conn}"), &t.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        2,
+        "nothing else written"
+    );
+    app.stop().await;
+}
+
 /// The grant's life against the Xero simulator: the code flow end to end, a token refreshed
 /// transparently when it nears expiry, two refreshes at once leaving one valid refresh token,
 /// and a revoked grant ending in `needs_reauth` without a storm of retries.
 mod grant {
-    use std::sync::Arc;
 
     use switchyard::connectors::accounting::{Endpoints, OAuth};
     use switchyard::connectors::http::{client, client_settings};
     use switchyard::domain::accounting::AccountingKind;
     use switchyard::domain::Secret;
     use switchyard::store::accounting::{self, GrantError};
-    use switchyard_sandbox::{Sandbox, SandboxConfig, SandboxHandle, XeroOrg, XeroOrgConfig};
+    use switchyard_sandbox::XeroOrg;
 
+    use super::accounting_helpers::{connect, xero};
     use super::*;
-
-    /// A sandbox with one Xero organisation configured by `f`.
-    async fn xero(f: impl FnOnce(&mut XeroOrgConfig)) -> (SandboxHandle, Arc<XeroOrg>) {
-        let mut cfg = XeroOrgConfig::new("books");
-        f(&mut cfg);
-        let sandbox = Sandbox::start(SandboxConfig {
-            xero: vec![cfg],
-            ..SandboxConfig::default()
-        })
-        .await
-        .expect("the sandbox starts");
-        let org = sandbox.xero("books").expect("configured");
-        (sandbox, org)
-    }
-
-    fn no_redirects() -> reqwest::Client {
-        reqwest::Client::builder()
-            .redirect(redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap()
-    }
-
-    fn location(res: &reqwest::Response) -> url::Url {
-        url::Url::parse(res.headers()[LOCATION].to_str().unwrap()).expect("a Location URL")
-    }
-
-    /// A connection to `org`, authorized the way a merchant's browser does it; its id.
-    async fn connect(app: &TestServer, token: &str, org: &XeroOrg) -> i64 {
-        let store = app.create_store(token).await;
-        let body = json!({
-            "store_id": store, "kind": "xero", "name": "Books",
-            "base_url": org.base_url(),
-            "client": {"client_id": org.client_id(), "client_secret": org.client_secret()}
-        });
-        let created: Value = app
-            .post("/v1/accounting-connections", token, body)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let id = created["id"].as_i64().unwrap();
-        let browser = no_redirects();
-        let res = browser
-            .get(app.url(&format!("/v1/accounting-connections/{id}/authorize")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        // The platform's page consents at once and sends the browser back to the public URL,
-        // which here is this server.
-        let res = browser.get(location(&res)).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::FOUND, "the simulator's consent");
-        let back = location(&res);
-        assert_eq!(back.path(), "/v1/accounting-connections/callback");
-        let res = browser
-            .get(app.url(&format!("{}?{}", back.path(), back.query().unwrap())))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let page = res.text().await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{page}");
-        assert!(page.contains("connected to Xero organisation"), "{page}");
-        id
-    }
 
     fn oauth(app: &TestServer, org: &XeroOrg) -> OAuth {
         let http = client(&client_settings(&app.settings)).unwrap();
@@ -339,7 +382,8 @@ mod grant {
         .await;
         let app = server().await;
         let t = tenant(&pool().await).await;
-        let id = connect(&app, &t.token, &org).await;
+        let store = app.create_store(&t.token).await;
+        let id = connect(&app, &t.token, &org, store).await;
         let read: Value = app
             .get(&format!("/v1/accounting-connections/{id}"), &t.token)
             .await
@@ -375,7 +419,8 @@ mod grant {
         .await;
         let app = server().await;
         let t = tenant(&pool().await).await;
-        let id = connect(&app, &t.token, &org).await;
+        let store = app.create_store(&t.token).await;
+        let id = connect(&app, &t.token, &org, store).await;
         let oauth = oauth(&app, &org);
         let calls = token_calls(&org);
         let racers: Vec<_> = (0..8)
@@ -419,7 +464,8 @@ mod grant {
         let (sandbox, org) = xero(|c| c.access_token_secs = 60).await;
         let app = server().await;
         let t = tenant(&pool().await).await;
-        let id = connect(&app, &t.token, &org).await;
+        let store = app.create_store(&t.token).await;
+        let id = connect(&app, &t.token, &org, store).await;
         let oauth = oauth(&app, &org);
         org.revoke_grant();
         let calls = token_calls(&org);

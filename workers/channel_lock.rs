@@ -19,6 +19,8 @@ pub enum LockKind {
     StockSync = 0x5359_0002,
     /// Keyed by fulfilment id, not channel id: one push attempt of a fulfilment at a time.
     Fulfilment = 0x5359_0003,
+    /// Keyed by invoice id: one post attempt of an invoice at a time.
+    Invoice = 0x5359_0004,
 }
 
 /// A held lock; released by [`ChannelLock::release`]. One dropped unreleased (a panic, a

@@ -24,7 +24,19 @@ pub struct Deps {
     pub webhooks: Option<crate::webhooks::WebhookClient>,
     /// Reads webhook deliveries and writes their attempts in batches.
     pub webhook_batches: crate::webhooks::batcher::DeliveryBatches,
+    /// One accounting connector per connection, shared by every job posting to it (so they
+    /// share its rate limiter), rebuilt when the connection's row changed.
+    pub accounting: Arc<std::sync::Mutex<AccountingCache>>,
 }
+
+/// Connectors by connection id, with the connection's `updated_at` they were built from.
+pub type AccountingCache = std::collections::HashMap<
+    i64,
+    (
+        chrono::DateTime<chrono::Utc>,
+        Arc<dyn crate::connectors::accounting::AccountingPlatform>,
+    ),
+>;
 
 impl Deps {
     pub fn new(db: PgPool, credentials_key: CredentialsKey, broker: Broker) -> Arc<Deps> {
@@ -41,6 +53,7 @@ impl Deps {
             import_overlap: Duration::from_secs(300),
             webhooks,
             webhook_batches,
+            accounting: Default::default(),
         })
     }
 }
@@ -59,5 +72,45 @@ impl Deps {
             &channel.base_url,
             &ic.credentials,
         )
+    }
+}
+
+impl Deps {
+    /// The accounting connector of an invoice's connection (see [`Deps::accounting`]).
+    pub(crate) fn accounting_platform(
+        &self,
+        to: &crate::store::invoices::ToPost,
+    ) -> Result<
+        Arc<dyn crate::connectors::accounting::AccountingPlatform>,
+        crate::connectors::ConnectorError,
+    > {
+        let mut cache = self
+            .accounting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, platform)) = cache.get(&to.connection_id) {
+            if *at == to.connection_updated_at {
+                return Ok(platform.clone());
+            }
+        }
+        let platform = super::post_invoice::platform_of(to, self.connectors.http())?;
+        cache.insert(
+            to.connection_id,
+            (to.connection_updated_at, platform.clone()),
+        );
+        Ok(platform)
+    }
+
+    /// The OAuth client of an invoice's connection, for refreshing its grant.
+    pub(crate) fn accounting_oauth(
+        &self,
+        to: &crate::store::invoices::ToPost,
+    ) -> Result<crate::connectors::accounting::OAuth, crate::connectors::ConnectorError> {
+        let endpoints =
+            crate::connectors::accounting::Endpoints::of(to.kind, to.base_url.as_deref())?;
+        let http = crate::connectors::http::client(self.connectors.http())?;
+        Ok(crate::connectors::accounting::OAuth::new(
+            to.kind, endpoints, http,
+        ))
     }
 }

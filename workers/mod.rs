@@ -12,6 +12,7 @@ mod import_orders;
 pub mod import_products;
 mod noop;
 mod pool;
+mod post_invoice;
 mod push_fulfilment;
 mod retry;
 mod run_plugin;

@@ -11,12 +11,12 @@ use tokio::task::JoinSet;
 use tower::limit::ConcurrencyLimitLayer;
 
 use super::{
-    deliver_webhook, import_orders, import_products, noop, push_fulfilment, run_plugin, sync_stock,
-    Deps,
+    deliver_webhook, import_orders, import_products, noop, post_invoice, push_fulfilment,
+    run_plugin, sync_stock, Deps,
 };
 use crate::jobs::{
-    DeliverWebhook, ImportOrders, ImportProducts, Kind, Noop, PushFulfilment, RunPlugin, SyncStock,
-    QUEUES,
+    DeliverWebhook, ImportOrders, ImportProducts, Kind, Noop, PostInvoice, PushFulfilment,
+    RunPlugin, SyncStock, QUEUES,
 };
 use crate::queue::{Broker, QueueError, RedisBackend};
 
@@ -103,6 +103,7 @@ pub fn spawn_pool_with(
             worker_run!(q, DeliverWebhook, deliver_webhook::run, stop, deps()?)
         }
         Kind::RunPlugin => worker_run!(q, RunPlugin, run_plugin::run, stop, deps()?),
+        Kind::PostInvoice => worker_run!(q, PostInvoice, post_invoice::run, stop, deps()?),
     };
     Ok(async move {
         tracing::info!(queue = %name, concurrency, "worker pool started");

@@ -14,6 +14,7 @@ use std::time::Duration;
 use apalis_core::task::data::Data;
 
 use super::channel_lock::{lock, LockKind};
+use super::retry::retry_or_give_up;
 use super::Deps;
 use crate::connectors::ConnectorError;
 use crate::domain::fulfilment::{push_step, PushStep};
@@ -100,24 +101,19 @@ async fn failure(
     meta: &JobMeta,
     err: ConnectorError,
 ) -> Result<(), JobError> {
-    if !err.is_retryable() {
-        return give_up(deps, id, err.to_string()).await;
+    match retry_or_give_up(
+        &deps.broker,
+        PushFulfilment::QUEUE,
+        meta.attempt,
+        err,
+        "push",
+    ) {
+        Ok(err) => {
+            tracing::info!(fulfilment_id = id, attempt = meta.attempt, error = %err, "fulfilment push failed; will retry");
+            Err(JobError::from(err))
+        }
+        Err(reason) => give_up(deps, id, reason).await,
     }
-    let max_attempts = deps
-        .broker
-        .queue(PushFulfilment::QUEUE)
-        .map(|q| q.policy().max_attempts)
-        .unwrap_or(u32::MAX);
-    if meta.attempt >= max_attempts {
-        let reason = format!(
-            "gave up after {} attempts; the last push's outcome is unknown, so check the \
-             channel: {err}",
-            meta.attempt
-        );
-        return give_up(deps, id, reason).await;
-    }
-    tracing::info!(fulfilment_id = id, attempt = meta.attempt, error = %err, "fulfilment push failed; will retry");
-    Err(JobError::from(err))
 }
 
 async fn give_up(deps: &Deps, id: i64, reason: String) -> Result<(), JobError> {

@@ -2,8 +2,35 @@
 //! database error, so a worker writes `?` and the failure steers its retries.
 
 use crate::connectors::ConnectorError;
-use crate::queue::JobError;
+use crate::queue::{Broker, JobError};
 use crate::store::StoreError;
+
+/// The verdict on a failed platform call of a job whose call may have taken effect (a push, a
+/// create): the error to retry through the queue, or, for a refusal or when the queue's attempts
+/// are spent, the reason to give up with. The last attempt's outcome is unknown, so its reason
+/// says to check the platform (`what` names the call: "push", "create").
+pub(super) fn retry_or_give_up(
+    broker: &Broker,
+    queue: &str,
+    attempt: u32,
+    err: ConnectorError,
+    what: &str,
+) -> Result<ConnectorError, String> {
+    if !err.is_retryable() {
+        return Err(err.to_string());
+    }
+    let max_attempts = broker
+        .queue(queue)
+        .map(|q| q.policy().max_attempts)
+        .unwrap_or(u32::MAX);
+    if attempt >= max_attempts {
+        return Err(format!(
+            "gave up after {attempt} attempts; the last {what}'s outcome is unknown, so check \
+             the platform: {err}"
+        ));
+    }
+    Ok(err)
+}
 
 impl From<ConnectorError> for JobError {
     fn from(err: ConnectorError) -> JobError {

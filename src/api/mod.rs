@@ -21,6 +21,7 @@ mod fulfilments;
 mod health;
 pub mod idempotency;
 mod inbound;
+mod invoices;
 mod jobs;
 pub mod openapi;
 mod orders;
@@ -115,7 +116,7 @@ const OPS: Access = Access::Token(Audience::Ops);
 const TENANT: Access = Access::Token(Audience::Tenant);
 
 /// Every resource module. Public parts are served at the root, the rest under `/v1`.
-pub(crate) const PARTS: [Part; 19] = [
+pub(crate) const PARTS: [Part; 20] = [
     part!(health, Access::Public),
     part!(contract, Access::Public),
     part!(jobs, OPS),
@@ -132,6 +133,7 @@ pub(crate) const PARTS: [Part; 19] = [
     part!(plugin_rules, TENANT),
     part!(webhooks, TENANT),
     part!(accounting, TENANT),
+    part!(invoices, TENANT),
     part!(plugin_callbacks, Access::Token(Audience::Plugin)),
     // Inbound channel webhooks carry no token: each proves itself with the platform's HMAC.
     part!(inbound, Access::Platform),

@@ -47,10 +47,12 @@ const UNIQUE: [&str; 2] = ["name", "sku"];
 const PATH_ALIASES: [(&str, &str, &str); 1] = [("setProductComponents", "id", "kit_product_id")];
 
 /// Body fields that name another resource than their key says, by operation: a kit's
-/// components are other products; a plugin's shipment names order lines as `line_id`.
-const BODY_ALIASES: [(&str, &str, &str); 2] = [
+/// components are other products; a plugin's shipment names order lines as `line_id`; an
+/// invoice names its accounting connection as `connection_id`.
+const BODY_ALIASES: [(&str, &str, &str); 3] = [
     ("setProductComponents", "product_id", "component_product_id"),
     ("reportPluginFulfilment", "line_id", "order_line_id"),
+    ("createInvoice", "connection_id", "accounting_connection_id"),
 ];
 
 /// What an answer gives a later request, beyond the new resource's `id` and the `<x>_id` fields

@@ -66,6 +66,22 @@ pub struct AccountingSettings {
     /// Create an item on the platform for a SKU it does not know, instead of posting the line
     /// without an item code.
     pub create_missing_products: bool,
+    /// Invoice the store's orders without being asked: when they are imported, or when they
+    /// ship. Once per order, whichever way it was asked for.
+    pub auto_invoice: AutoInvoice,
+}
+
+/// When a connection invoices an order by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoInvoice {
+    /// Only when asked (`POST /v1/invoices`).
+    #[default]
+    Off,
+    /// When an order is first imported.
+    Imported,
+    /// When an order reaches `shipped`.
+    Shipped,
 }
 
 impl Default for AccountingSettings {
@@ -75,6 +91,7 @@ impl Default for AccountingSettings {
             sales_account_code: "200".to_owned(),
             tax_type: None,
             create_missing_products: false,
+            auto_invoice: AutoInvoice::Off,
         }
     }
 }
@@ -100,9 +117,10 @@ impl AccountingSettings {
     }
 }
 
-/// The status an invoice is created with.
+/// The status an invoice is created with on the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PlatformInvoiceStatus)]
 pub enum InvoiceStatus {
     /// A draft the bookkeeper approves on the platform.
     Draft,

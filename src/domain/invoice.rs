@@ -144,6 +144,103 @@ impl InvoiceDraft {
     }
 }
 
+/// Why an order cannot be invoiced as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("order {field}: {reason}")]
+pub struct NotInvoiceable {
+    pub field: String,
+    pub reason: String,
+}
+
+fn amount(text: &str, field: &str) -> Result<Decimal, NotInvoiceable> {
+    text.trim().parse::<Decimal>().map_err(|_| NotInvoiceable {
+        field: field.to_owned(),
+        reason: format!("`{text}` is not a decimal amount"),
+    })
+}
+
+/// The invoice of an order: a line per order line (its SKU as the item code, its unit price and
+/// its tax), a shipping line carrying the tax the lines do not, and a discount line; dated the
+/// day the order was placed, referenced by the order number, made out to its customer (or its
+/// billing name, or the order number when the order names no one).
+pub fn from_order(order: &super::ChannelOrder) -> Result<InvoiceDraft, NotInvoiceable> {
+    let mut lines = Vec::new();
+    for (i, l) in order.lines.iter().enumerate() {
+        let tax = amount(&l.tax, &format!("lines[{i}].tax"))?;
+        lines.push(InvoiceLine {
+            sku: l.sku.clone().filter(|s| !s.trim().is_empty()),
+            description: if l.title.trim().is_empty() {
+                l.sku.clone().unwrap_or_else(|| "Item".to_owned())
+            } else {
+                l.title.clone()
+            },
+            quantity: Decimal::from(l.quantity),
+            unit_amount: amount(&l.unit_price, &format!("lines[{i}].unit_price"))?,
+            tax_amount: tax,
+            tax_rate: None,
+        });
+    }
+    let t = &order.totals;
+    let line_tax: Decimal = lines.iter().map(|l| l.tax_amount).sum();
+    let shipping = amount(&t.shipping, "totals.shipping")?;
+    let shipping_tax = (amount(&t.tax, "totals.tax")? - line_tax).max(Decimal::ZERO);
+    if shipping > Decimal::ZERO || shipping_tax > Decimal::ZERO {
+        lines.push(InvoiceLine {
+            sku: None,
+            description: "Shipping".to_owned(),
+            quantity: Decimal::ONE,
+            unit_amount: shipping,
+            tax_amount: shipping_tax,
+            tax_rate: None,
+        });
+    }
+    let discount = amount(&t.discount, "totals.discount")?;
+    if discount > Decimal::ZERO {
+        lines.push(InvoiceLine {
+            sku: None,
+            description: "Discount".to_owned(),
+            quantity: Decimal::ONE,
+            unit_amount: -discount,
+            tax_amount: Decimal::ZERO,
+            tax_rate: None,
+        });
+    }
+    for line in &mut lines {
+        line.tax_rate = rate_of(line);
+    }
+    let billing_name = order
+        .billing_address
+        .as_ref()
+        .map(|a| a.name.clone())
+        .filter(|n| !n.trim().is_empty());
+    let name = Some(order.customer.name.clone())
+        .filter(|n| !n.trim().is_empty())
+        .or(billing_name)
+        .unwrap_or_else(|| format!("Order {}", order.order_number));
+    Ok(InvoiceDraft {
+        reference: order.order_number.clone(),
+        date: order.placed_at.date_naive(),
+        currency: order.currency.to_ascii_uppercase(),
+        contact: InvoiceContact {
+            name,
+            email: order.customer.email.clone().filter(|e| e.contains('@')),
+        },
+        lines,
+    })
+}
+
+/// The line's tax rate in whole percent when its tax is that rate of its net amount to the
+/// penny (20 % of 149.00 is 29.80): how a platform's tax rate is picked for it.
+fn rate_of(line: &InvoiceLine) -> Option<Decimal> {
+    let net = line.net();
+    if net <= Decimal::ZERO {
+        return (line.tax_amount == Decimal::ZERO).then_some(Decimal::ZERO);
+    }
+    let rate = (line.tax_amount * Decimal::from(100) / net).round();
+    let expected = (net * rate / Decimal::from(100)).round_dp(2);
+    ((expected - line.tax_amount).abs() <= Decimal::new(1, 2)).then_some(rate)
+}
+
 /// The platform's copy of an invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostedInvoice {
@@ -201,6 +298,57 @@ mod tests {
         assert_eq!(inv.total_tax(), d("60.60"));
         assert_eq!(inv.total(), d("363.59"));
         assert!(inv.validate().is_ok());
+    }
+
+    #[test]
+    fn an_order_becomes_lines_shipping_and_discount_with_its_total() {
+        use crate::domain::order::test_orders::{line, order};
+        let mut taxed = line("2", Some("TENT"), 2);
+        taxed.unit_price = "149.00".into();
+        taxed.tax = "59.60".into();
+        let mut o = order(vec![line("1", Some("PEG"), 3), taxed]);
+        o.customer.name = "Jo Bloggs".into();
+        o.currency = "gbp".into();
+        o.totals.shipping = "4.99".into();
+        o.totals.discount = "10.00".into();
+        let line_tax: Decimal = o.lines.iter().map(|l| d(&l.tax)).sum();
+        o.totals.tax = (line_tax + d("1.00")).to_string();
+        let inv = from_order(&o).unwrap();
+        assert_eq!(inv.reference, "#1001");
+        assert_eq!(inv.currency, "GBP");
+        assert_eq!(inv.lines.len(), o.lines.len() + 2);
+        let shipping = &inv.lines[o.lines.len()];
+        assert_eq!(
+            (shipping.unit_amount, shipping.tax_amount),
+            (d("4.99"), d("1.00"))
+        );
+        let discount = inv.lines.last().unwrap();
+        assert_eq!(discount.unit_amount, d("-10.00"));
+        let subtotal: Decimal = o
+            .lines
+            .iter()
+            .map(|l| d(&l.unit_price) * Decimal::from(l.quantity))
+            .sum();
+        assert_eq!(
+            inv.total(),
+            subtotal + d("4.99") - d("10.00") + d(&o.totals.tax)
+        );
+        assert!(inv.validate().is_ok(), "{:?}", inv.validate());
+        assert_eq!(inv.contact.name, "Jo Bloggs");
+        assert_eq!(inv.lines[1].tax_rate, Some(d("20")));
+        assert_eq!(inv.lines[0].tax_rate, Some(Decimal::ZERO));
+    }
+
+    #[test]
+    fn a_line_tax_rate_is_read_off_its_amounts_when_exact() {
+        let mut line = draft().lines[0].clone();
+        assert_eq!(rate_of(&line), Some(d("20")));
+        line.tax_amount = d("59.61");
+        assert_eq!(rate_of(&line), Some(d("20")), "a penny of rounding");
+        line.tax_amount = d("62.00");
+        assert_eq!(rate_of(&line), None, "no rate gives that");
+        line.tax_amount = Decimal::ZERO;
+        assert_eq!(rate_of(&line), Some(Decimal::ZERO));
     }
 
     #[test]

@@ -80,6 +80,15 @@ pub struct PushFulfilment {
     pub fulfilment_id: i64,
 }
 
+/// Create an invoice on its accounting connection's platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = PostInvoiceJob, example = json!({"invoice_id": 17}))]
+pub struct PostInvoice {
+    /// The invoice to create (`/v1/invoices/{id}`).
+    pub invoice_id: i64,
+}
+
 /// Send an order to a fulfilment-centre plugin (unique per plugin and order while pending).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -185,6 +194,7 @@ queues! {
     PushFulfilment => "push-fulfilment",
     DeliverWebhook => "deliver-webhook",
     RunPlugin => "run-plugin",
+    PostInvoice => "post-invoice",
     Noop => "noop",
 }
 

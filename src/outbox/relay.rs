@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::jobs::{DeliverWebhook, JobKind};
 use crate::queue::{Broker, EnqueueOptions};
+use crate::store::invoices::{self, OrderEvent};
 use crate::store::outbox::{self, Taken, NOTIFY_CHANNEL};
 use crate::store::webhooks::{self, EventRow, FanOut};
 
@@ -144,6 +145,26 @@ impl Relay {
             .collect();
         let per_job = broker.settings().webhooks.deliveries_per_job;
         let fanned = webhooks::fan_out_in_tx(&mut tx, &event_rows, per_job, FALLBACK_AFTER).await?;
+        // Orders the store's accounting connections invoice by themselves, in the same
+        // transaction: each event is acted on once. Their jobs go out on the next turn.
+        let order_events: Vec<OrderEvent<'_>> = rows
+            .iter()
+            .filter_map(|(_, item)| match item {
+                Taken::Event {
+                    payload,
+                    store_id: Some(store_id),
+                    event_type: Some(event_type),
+                } => Some(OrderEvent {
+                    store_id: *store_id,
+                    event_type,
+                    payload,
+                }),
+                _ => None,
+            })
+            .collect();
+        if invoices::auto_invoice_in_tx(&mut tx, &order_events).await? > 0 {
+            outbox::notify_in_tx(&mut tx).await?;
+        }
         let mut ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
         ids.extend_from_slice(&self.pushed_fallbacks);
         outbox::delete(&mut tx, &ids).await?;

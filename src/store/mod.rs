@@ -13,6 +13,7 @@ pub mod events;
 pub mod fulfilments;
 pub mod idempotency;
 pub mod import_state;
+pub mod invoices;
 pub mod orders;
 pub mod outbox;
 pub mod plugin_rules;

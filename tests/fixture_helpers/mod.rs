@@ -33,6 +33,7 @@ pub struct Fixture {
     pub plugin: i64,
     pub rule: i64,
     pub accounting_connection: i64,
+    pub invoice: i64,
     pub job: String,
     pub tenant_token: String,
     pub plugin_token: String,
@@ -210,6 +211,12 @@ pub async fn fixture(app: &TestServer, pool: &PgPool, t: &Tenant, ch: &ChannelRo
         connection,
     )
     .await;
+    let invoice = json!({
+        "connection_id": id(&connection, "id"), "reference": "FIX-1", "currency": "GBP",
+        "contact": {"name": "Fixture customer"},
+        "lines": [{"description": "Thing", "quantity": "1", "unit_amount": "10.00", "tax_amount": "2.00"}]
+    });
+    let invoice = made(app, post.clone(), "/v1/invoices", token, invoice).await;
     let ops_token = app.settings.server.ops_token.clone();
     let job = json!({ "payload": { "channel_id": ch.id, "reason": "manual" } });
     let job = made(app, post, "/v1/queues/import-orders/jobs", &ops_token, job).await;
@@ -227,6 +234,7 @@ pub async fn fixture(app: &TestServer, pool: &PgPool, t: &Tenant, ch: &ChannelRo
         plugin: id(&plugin, "id"),
         rule: id(&rule, "id"),
         accounting_connection: id(&connection, "id"),
+        invoice: id(&invoice, "id"),
         job: job["id"].as_str().expect("a job id").to_owned(),
         tenant_token: t.token.clone(),
         plugin_token: plugin["callback_token"]
@@ -263,6 +271,7 @@ impl Fixture {
             ("id", "plugins") => self.plugin.to_string(),
             ("id", "plugin-rules") => self.rule.to_string(),
             ("id", "accounting-connections") => self.accounting_connection.to_string(),
+            ("id", "invoices") => self.invoice.to_string(),
             ("id", "jobs" | "queues") => self.job.clone(),
             _ => panic!("no fixture for `{{{name}}}` in {path}: add one to Fixture::param"),
         }

@@ -47,3 +47,29 @@ pub trait AccountingPlatform: Send + Sync {
         reference: &str,
     ) -> Result<Option<PostedInvoice>, ConnectorError>;
 }
+
+/// The connector of one organisation on `kind`'s platform: its API at the platform's own host,
+/// or under `base_url`.
+pub fn build(
+    kind: AccountingKind,
+    base_url: Option<&str>,
+    organisation_id: &str,
+    settings: &crate::domain::accounting::AccountingSettings,
+    http: &crate::outbound::ClientSettings,
+) -> Result<std::sync::Arc<dyn AccountingPlatform>, ConnectorError> {
+    let api = Endpoints::of(kind, base_url)?.api;
+    let client = super::http::client(http)?;
+    Ok(match kind {
+        AccountingKind::Sage => std::sync::Arc::new(SageConnector::new(
+            SageConfig::new(api, organisation_id, settings.clone()),
+            client,
+        )?),
+        AccountingKind::Xero => std::sync::Arc::new(XeroConnector::new(
+            XeroConfig {
+                settings: settings.clone(),
+                ..XeroConfig::new(api, organisation_id)
+            },
+            client,
+        )?),
+    })
+}

@@ -1,0 +1,446 @@
+//! Invoices and the post-invoice job that sends each one, written in one transaction: an
+//! invoice is never stored without the job that will post it (the outbox carries the job).
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use super::outbox::{self, OutboxItem};
+use super::{account_row, enum_from_text, AccountId, StoreError};
+use crate::domain::accounting::AccountingKind;
+use crate::domain::invoice::{InvoiceDraft, PostedInvoice};
+use crate::jobs::PostInvoice;
+
+/// Where an invoice stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Waiting for the post-invoice worker.
+    Pending,
+    /// Being created on the platform; a create may have reached it.
+    Sending,
+    /// On the platform: `platform_invoice_id` and `platform_number` say where.
+    Synced,
+    /// The platform refused it: `error` says why, in the platform's words.
+    Failed,
+}
+
+/// An invoice as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Invoice, example = json!({
+    "id": 17, "store_id": 12, "connection_id": 3, "order_id": 1042, "status": "synced",
+    "reference": "#1001", "currency": "GBP", "total": "363.59",
+    "invoice": {"reference": "#1001", "date": "2026-12-05", "currency": "GBP",
+        "contact": {"name": "Jo Bloggs", "email": "jo@example.com"},
+        "lines": [{"sku": "TENT-2P", "description": "Two-person tent", "quantity": "2",
+                   "unit_amount": "149.00", "tax_amount": "59.60", "tax_rate": "20"}]},
+    "platform_invoice_id": "4f7a2c1e-9b3d-4e8f-a6c5-0d1b2e3f4a5b", "platform_number": "INV-0042",
+    "platform_total": "363.59", "error": null,
+    "created_at": "2026-12-05T10:16:02.482913Z", "updated_at": "2026-12-05T10:16:03.120044Z"
+}))]
+pub struct InvoiceRow {
+    pub id: i64,
+    #[serde(skip)]
+    pub account_id: AccountId,
+    pub store_id: i64,
+    /// The accounting connection it goes to.
+    pub connection_id: i64,
+    /// The order it invoices; null for a free-form invoice.
+    pub order_id: Option<i64>,
+    pub status: InvoiceStatus,
+    pub reference: String,
+    pub currency: String,
+    /// What the lines add up to, tax included, a decimal string.
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    /// What was asked for.
+    pub invoice: InvoiceDraft,
+    /// The platform's id, once synced.
+    pub platform_invoice_id: Option<String>,
+    /// The platform's number (`INV-0042`, `SI-7`), once synced.
+    pub platform_number: Option<String>,
+    /// The total the platform computed, once synced.
+    #[schema(value_type = Option<String>)]
+    pub platform_total: Option<Decimal>,
+    /// Why it failed, in the platform's words.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Raw {
+    id: i64,
+    account_id: i64,
+    store_id: i64,
+    connection_id: i64,
+    order_id: Option<i64>,
+    status: String,
+    reference: String,
+    currency: String,
+    total: Decimal,
+    draft: Json<InvoiceDraft>,
+    platform_invoice_id: Option<String>,
+    platform_number: Option<String>,
+    platform_total: Option<Decimal>,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, account_id, store_id, connection_id, order_id, status, reference, \
+     currency, total, draft, platform_invoice_id, platform_number, platform_total, error, \
+     created_at, updated_at";
+
+impl TryFrom<Raw> for InvoiceRow {
+    type Error = StoreError;
+
+    fn try_from(r: Raw) -> Result<InvoiceRow, StoreError> {
+        Ok(InvoiceRow {
+            id: r.id,
+            account_id: AccountId(r.account_id),
+            store_id: r.store_id,
+            connection_id: r.connection_id,
+            order_id: r.order_id,
+            status: enum_from_text(&r.status)?,
+            reference: r.reference,
+            currency: r.currency,
+            total: r.total,
+            invoice: r.draft.0,
+            platform_invoice_id: r.platform_invoice_id,
+            platform_number: r.platform_number,
+            platform_total: r.platform_total,
+            error: r.error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// What a new invoice is.
+pub struct NewInvoice<'a> {
+    pub connection_id: i64,
+    pub order_id: Option<i64>,
+    pub draft: &'a InvoiceDraft,
+}
+
+/// Why an invoice was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("accounting connection {0} not found")]
+    NoConnection(i64),
+    /// The order already has an invoice on this connection: that one.
+    #[error("the order already has invoice {}", .0.id)]
+    Exists(Box<InvoiceRow>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Creates the invoice in the connection's store, with its post-invoice job, in one
+/// transaction. An order asked for twice on one connection answers the first invoice.
+pub async fn create(
+    pool: &PgPool,
+    account: AccountId,
+    new: &NewInvoice<'_>,
+) -> Result<InvoiceRow, CreateError> {
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let Some(row) = insert_in_tx(&mut tx, account, new).await? else {
+        drop(tx);
+        return match existing_for_order(pool, account, new).await? {
+            Some(row) => Err(CreateError::Exists(Box::new(row))),
+            None => Err(CreateError::NoConnection(new.connection_id)),
+        };
+    };
+    outbox::notify_in_tx(&mut tx).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(row)
+}
+
+/// Writes the invoice and its job in the caller's transaction; `None` when the connection is
+/// not the account's, or the order already has an invoice on it.
+async fn insert_in_tx(
+    conn: &mut PgConnection,
+    account: AccountId,
+    new: &NewInvoice<'_>,
+) -> Result<Option<InvoiceRow>, StoreError> {
+    let key = ulid::Ulid::new().to_string();
+    let raw: Option<Raw> = sqlx::query_as(&format!(
+        "INSERT INTO invoices (account_id, store_id, connection_id, order_id, draft, total, \
+         currency, reference, idempotency_key) \
+         SELECT c.account_id, c.store_id, c.id, $3, $4, $5, $6, $7, $8 \
+         FROM accounting_connections c WHERE c.account_id = $1 AND c.id = $2 \
+         ON CONFLICT (connection_id, order_id) WHERE order_id IS NOT NULL DO NOTHING \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(account.0)
+    .bind(new.connection_id)
+    .bind(new.order_id)
+    .bind(Json(new.draft))
+    .bind(new.draft.total())
+    .bind(&new.draft.currency)
+    .bind(&new.draft.reference)
+    .bind(&key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let row = InvoiceRow::try_from(raw)?;
+    let job = PostInvoice { invoice_id: row.id };
+    outbox::push_in_tx(conn, &OutboxItem::job(&job, None)?).await?;
+    Ok(Some(row))
+}
+
+/// An order event the relay is handing on: the store, the type and the whole event.
+pub struct OrderEvent<'a> {
+    pub store_id: i64,
+    pub event_type: &'a str,
+    pub payload: &'a str,
+}
+
+/// The invoices the store's connections make by themselves (`settings.auto_invoice`) for a batch
+/// of order events, written with their jobs in the caller's (the relay's) transaction, so each
+/// event is acted on exactly once: `imported` invoices an `order.created`, `shipped` an order
+/// event whose order is `shipped`. An order already invoiced on a connection is skipped, and an
+/// order that cannot be invoiced is logged and skipped. Returns how many were made.
+pub async fn auto_invoice_in_tx(
+    conn: &mut PgConnection,
+    events: &[OrderEvent<'_>],
+) -> Result<usize, StoreError> {
+    use crate::domain::accounting::AutoInvoice;
+
+    let stores: Vec<i64> = events
+        .iter()
+        .filter(|e| e.event_type.starts_with("order."))
+        .map(|e| e.store_id)
+        .collect();
+    if stores.is_empty() {
+        return Ok(0);
+    }
+    let connections: Vec<(i64, i64, i64, Json<serde_json::Value>)> = sqlx::query_as(
+        "SELECT id, account_id, store_id, settings FROM accounting_connections \
+         WHERE store_id = ANY($1) AND status <> 'awaiting_authorization' \
+         AND settings->>'auto_invoice' IN ('imported', 'shipped')",
+    )
+    .bind(&stores)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut made = 0;
+    for (id, account, store_id, settings) in connections {
+        let when: AutoInvoice = settings
+            .0
+            .get("auto_invoice")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        for event in events.iter().filter(|e| e.store_id == store_id) {
+            let Ok(payload) = serde_json::from_str::<serde_json::Value>(event.payload) else {
+                continue;
+            };
+            let Ok(order) =
+                serde_json::from_value::<crate::domain::UnifiedOrder>(payload["data"].clone())
+            else {
+                continue;
+            };
+            let due = match when {
+                AutoInvoice::Imported => event.event_type == "order.created",
+                AutoInvoice::Shipped => order.order.status == crate::domain::OrderStatus::Shipped,
+                AutoInvoice::Off => false,
+            };
+            if !due {
+                continue;
+            }
+            let draft = match crate::domain::invoice::from_order(&order.order) {
+                Ok(draft) if draft.validate().is_ok() => draft,
+                Ok(draft) => {
+                    let why = draft
+                        .validate()
+                        .err()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default();
+                    tracing::warn!(order_id = order.id, connection_id = id, %why, "order not invoiced automatically");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(order_id = order.id, connection_id = id, error = %e, "order not invoiced automatically");
+                    continue;
+                }
+            };
+            let new = NewInvoice {
+                connection_id: id,
+                order_id: Some(order.id),
+                draft: &draft,
+            };
+            if insert_in_tx(conn, AccountId(account), &new)
+                .await?
+                .is_some()
+            {
+                made += 1;
+            }
+        }
+    }
+    Ok(made)
+}
+
+async fn existing_for_order(
+    pool: &PgPool,
+    account: AccountId,
+    new: &NewInvoice<'_>,
+) -> Result<Option<InvoiceRow>, StoreError> {
+    let Some(order_id) = new.order_id else {
+        return Ok(None);
+    };
+    let raw: Option<Raw> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM invoices \
+         WHERE account_id = $1 AND connection_id = $2 AND order_id = $3"
+    ))
+    .bind(account.0)
+    .bind(new.connection_id)
+    .bind(order_id)
+    .fetch_optional(pool)
+    .await?;
+    raw.map(InvoiceRow::try_from).transpose()
+}
+
+pub async fn get(
+    pool: &PgPool,
+    account: AccountId,
+    id: i64,
+) -> Result<Option<InvoiceRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM invoices WHERE account_id = $1 AND id = $2");
+    let raw: Option<Raw> = account_row(pool, &sql, account, id).await?;
+    raw.map(InvoiceRow::try_from).transpose()
+}
+
+/// One page of the account's invoices by id, optionally of one store, connection or order.
+pub async fn list(
+    pool: &PgPool,
+    account: AccountId,
+    filter: &ListFilter,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<InvoiceRow>, StoreError> {
+    let rows: Vec<Raw> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM invoices WHERE account_id = $1 \
+         AND ($2::bigint IS NULL OR store_id = $2) AND ($3::bigint IS NULL OR connection_id = $3) \
+         AND ($4::bigint IS NULL OR order_id = $4) AND id > $5 ORDER BY id LIMIT $6"
+    ))
+    .bind(account.0)
+    .bind(filter.store_id)
+    .bind(filter.connection_id)
+    .bind(filter.order_id)
+    .bind(after.unwrap_or(0))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(InvoiceRow::try_from).collect()
+}
+
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub store_id: Option<i64>,
+    pub connection_id: Option<i64>,
+    pub order_id: Option<i64>,
+}
+
+/// What the post-invoice worker needs of an invoice: the draft, the key, where to post it.
+pub struct ToPost {
+    pub invoice_id: i64,
+    /// The status before this attempt: `sending` means an earlier attempt may have created it.
+    pub before: InvoiceStatus,
+    pub draft: InvoiceDraft,
+    pub idempotency_key: String,
+    pub connection_id: i64,
+    pub kind: AccountingKind,
+    pub base_url: Option<String>,
+    pub organisation_id: Option<String>,
+    pub settings: crate::domain::accounting::AccountingSettings,
+    /// Moves with every change of the connection, for caching its connector.
+    pub connection_updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RawToPost {
+    status: String,
+    draft: Json<InvoiceDraft>,
+    idempotency_key: String,
+    connection_id: i64,
+    kind: String,
+    base_url: Option<String>,
+    organisation_id: Option<String>,
+    settings: Json<serde_json::Value>,
+    connection_updated_at: DateTime<Utc>,
+}
+
+/// Marks the invoice `sending` (unless it is already synced or failed) and answers what the
+/// worker needs, with the status it had before; `None` when the invoice is gone.
+pub async fn begin_post(pool: &PgPool, id: i64) -> Result<Option<ToPost>, StoreError> {
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    let raw: Option<RawToPost> = sqlx::query_as(
+        "SELECT i.status, i.draft, i.idempotency_key, c.id AS connection_id, c.kind, c.base_url, \
+         c.organisation_id, c.settings, c.updated_at AS connection_updated_at \
+         FROM invoices i JOIN accounting_connections c ON c.id = i.connection_id \
+         WHERE i.id = $1 FOR UPDATE OF i",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let before: InvoiceStatus = enum_from_text(&raw.status)?;
+    if before == InvoiceStatus::Pending {
+        sqlx::query("UPDATE invoices SET status = 'sending', updated_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let settings = serde_json::from_value(raw.settings.0).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "accounting connection {} settings: {e}",
+            raw.connection_id
+        ))
+    })?;
+    Ok(Some(ToPost {
+        invoice_id: id,
+        before,
+        draft: raw.draft.0,
+        idempotency_key: raw.idempotency_key,
+        connection_id: raw.connection_id,
+        kind: enum_from_text(&raw.kind)?,
+        base_url: raw.base_url,
+        organisation_id: raw.organisation_id,
+        settings,
+        connection_updated_at: raw.connection_updated_at,
+    }))
+}
+
+/// The platform holds the invoice: `synced`, with its id, number and total.
+pub async fn mark_synced(pool: &PgPool, id: i64, posted: &PostedInvoice) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE invoices SET status = 'synced', platform_invoice_id = $2, platform_number = $3, \
+         platform_total = $4, error = NULL, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&posted.id)
+    .bind(&posted.number)
+    .bind(posted.total)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The platform refused the invoice, or it cannot be sent: `failed`, with why.
+pub async fn mark_failed(pool: &PgPool, id: i64, reason: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE invoices SET status = 'failed', error = $2, updated_at = now() \
+         WHERE id = $1 AND status <> 'synced'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

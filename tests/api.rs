@@ -389,14 +389,15 @@ async fn bulk_enqueue_writes_every_job() {
 #[tokio::test]
 async fn a_queue_without_a_worker_takes_no_jobs() {
     let app = spawn_app().await;
+    // A name no worker handles (post-invoice was one until its worker came).
     for (path, body) in [
         (
-            "/v1/queues/post-invoice/jobs",
-            json!({"payload": {"invoice_id": 1}}),
+            "/v1/queues/post-credit-note/jobs",
+            json!({"payload": {"credit_note_id": 1}}),
         ),
         (
-            "/v1/queues/post-invoice/jobs/bulk",
-            json!({"jobs": [{"invoice_id": 1}]}),
+            "/v1/queues/post-credit-note/jobs/bulk",
+            json!({"jobs": [{"credit_note_id": 1}]}),
         ),
     ] {
         let res = app.post_json(path, &body).await;

@@ -359,7 +359,63 @@ fn targets(fx: &Fixture) -> Vec<Target> {
             Tenant,
             body(rule_examples(fx)),
         ),
+        // Accounting.
+        t(
+            "GET",
+            "/v1/accounting-connections",
+            Tenant,
+            Query(&["store_id", "cursor", "limit"]),
+        ),
+        t(
+            "POST",
+            "/v1/accounting-connections",
+            Tenant,
+            one(json!({
+                "store_id": fx.store, "kind": "sage", "name": "fuzz",
+                "client": {"client_id": "fuzz-id", "client_secret": "fuzz-secret"},
+                "settings": {"invoice_status": "authorised", "sales_account_code": "4000",
+                             "tax_type": "GB_STANDARD", "create_missing_products": true,
+                             "auto_invoice": "shipped"}
+            })),
+        ),
+        t("GET", "/v1/accounting-connections/{id}", Tenant, Nothing),
+        t(
+            "GET",
+            "/v1/accounting-connections/{id}/authorize",
+            Tenant,
+            Nothing,
+        ),
+        // The platform sending a merchant back: no token, a state it cannot have.
+        t(
+            "GET",
+            "/v1/accounting-connections/callback",
+            Public,
+            Query(&["code", "state", "error", "error_description", "country"]),
+        ),
+        t(
+            "GET",
+            "/v1/invoices",
+            Tenant,
+            Query(&["store_id", "connection_id", "order_id", "cursor", "limit"]),
+        ),
+        t(
+            "POST",
+            "/v1/invoices",
+            Tenant,
+            body(vec![
+                json!({ "connection_id": fx.accounting_connection, "order_id": fx.order }),
+                json!({
+                    "connection_id": fx.accounting_connection, "reference": "FUZZ-1",
+                    "date": "2026-12-05", "currency": "GBP",
+                    "contact": {"name": "Fuzz Ltd", "email": "fuzz@example.com"},
+                    "lines": [{"sku": "FZ-1", "description": "Thing", "quantity": "2",
+                               "unit_amount": "10.00", "tax_amount": "4.00", "tax_rate": "20"}]
+                }),
+            ]),
+        ),
+        t("GET", "/v1/invoices/{id}", Tenant, Nothing),
         t("DELETE", "/v1/plugin-rules/{id}", Tenant, Nothing),
+        t("DELETE", "/v1/accounting-connections/{id}", Tenant, Nothing),
         t("DELETE", "/v1/plugins/{id}", Tenant, Nothing),
         t("DELETE", "/v1/webhooks/{id}", Tenant, Nothing),
         t("DELETE", "/v1/products/{id}", Tenant, Nothing),

@@ -29,14 +29,17 @@ pub struct Deps {
     pub accounting: Arc<std::sync::Mutex<AccountingCache>>,
 }
 
-/// Connectors by connection id, with the connection's `updated_at` they were built from.
-pub type AccountingCache = std::collections::HashMap<
-    i64,
-    (
-        chrono::DateTime<chrono::Utc>,
-        Arc<dyn crate::connectors::accounting::AccountingPlatform>,
-    ),
->;
+/// What posting to one accounting connection needs, built once per connection: its connector
+/// (and the rate limiter in it) and the OAuth client that refreshes its grant.
+#[derive(Clone)]
+pub struct Accounting {
+    pub platform: Arc<dyn crate::connectors::accounting::AccountingPlatform>,
+    pub oauth: crate::connectors::accounting::OAuth,
+}
+
+/// [`Accounting`] by connection id, with the connection's `updated_at` it was built from.
+pub type AccountingCache =
+    std::collections::HashMap<i64, (chrono::DateTime<chrono::Utc>, Accounting)>;
 
 impl Deps {
     pub fn new(db: PgPool, credentials_key: CredentialsKey, broker: Broker) -> Arc<Deps> {
@@ -76,41 +79,37 @@ impl Deps {
 }
 
 impl Deps {
-    /// The accounting connector of an invoice's connection (see [`Deps::accounting`]).
-    pub(crate) fn accounting_platform(
+    /// The connector and OAuth client of an invoice's connection (see [`Deps::accounting`]).
+    pub(crate) fn accounting_for(
         &self,
         to: &crate::store::invoices::ToPost,
-    ) -> Result<
-        Arc<dyn crate::connectors::accounting::AccountingPlatform>,
-        crate::connectors::ConnectorError,
-    > {
+    ) -> Result<Accounting, crate::connectors::ConnectorError> {
+        use crate::connectors::accounting::{build, Endpoints, OAuth};
         let mut cache = self
             .accounting
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, platform)) = cache.get(&to.connection_id) {
+        if let Some((at, built)) = cache.get(&to.connection_id) {
             if *at == to.connection_updated_at {
-                return Ok(platform.clone());
+                return Ok(built.clone());
             }
         }
-        let platform = super::post_invoice::platform_of(to, self.connectors.http())?;
-        cache.insert(
-            to.connection_id,
-            (to.connection_updated_at, platform.clone()),
-        );
-        Ok(platform)
-    }
-
-    /// The OAuth client of an invoice's connection, for refreshing its grant.
-    pub(crate) fn accounting_oauth(
-        &self,
-        to: &crate::store::invoices::ToPost,
-    ) -> Result<crate::connectors::accounting::OAuth, crate::connectors::ConnectorError> {
-        let endpoints =
-            crate::connectors::accounting::Endpoints::of(to.kind, to.base_url.as_deref())?;
-        let http = crate::connectors::http::client(self.connectors.http())?;
-        Ok(crate::connectors::accounting::OAuth::new(
-            to.kind, endpoints, http,
-        ))
+        let http = self.connectors.http();
+        let built = Accounting {
+            platform: build(
+                to.kind,
+                to.base_url.as_deref(),
+                to.organisation_id.as_deref().unwrap_or_default(),
+                &to.settings,
+                http,
+            )?,
+            oauth: OAuth::new(
+                to.kind,
+                Endpoints::of(to.kind, to.base_url.as_deref())?,
+                crate::connectors::http::client(http)?,
+            ),
+        };
+        cache.insert(to.connection_id, (to.connection_updated_at, built.clone()));
+        Ok(built)
     }
 }

@@ -18,13 +18,12 @@ use apalis_core::task::data::Data;
 use super::channel_lock::{lock, LockKind};
 use super::retry::retry_or_give_up;
 use super::Deps;
-use crate::connectors::accounting::AccountingPlatform;
 use crate::connectors::ConnectorError;
 use crate::domain::invoice::PostedInvoice;
 use crate::jobs::{JobKind, PostInvoice};
 use crate::queue::{JobError, JobMeta};
 use crate::store::accounting::{self, GrantError};
-use crate::store::invoices::{self, InvoiceStatus, ToPost};
+use crate::store::invoices::{self, InvoiceStatus};
 
 pub async fn run(
     job: PostInvoice,
@@ -48,12 +47,8 @@ async fn post(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
         InvoiceStatus::Synced | InvoiceStatus::Failed => return Ok(()),
         InvoiceStatus::Pending | InvoiceStatus::Sending => {}
     }
-    let platform = match deps.accounting_platform(&to) {
-        Ok(p) => p,
-        Err(e) => return failure(deps, id, meta, e).await,
-    };
-    let oauth = match deps.accounting_oauth(&to) {
-        Ok(o) => o,
+    let (platform, oauth) = match deps.accounting_for(&to) {
+        Ok(built) => (built.platform, built.oauth),
         Err(e) => return failure(deps, id, meta, e).await,
     };
     let access = accounting::access_token(
@@ -151,18 +146,4 @@ async fn give_up(deps: &Deps, id: i64, reason: String) -> Result<(), JobError> {
     metrics::counter!("switchyard_invoices_failed_total").increment(1);
     tracing::warn!(invoice_id = id, %reason, "invoice failed");
     Err(JobError::Permanent(reason))
-}
-
-/// The connector a [`ToPost`] needs, for [`Deps::accounting_platform`].
-pub(crate) fn platform_of(
-    to: &ToPost,
-    http: &crate::outbound::ClientSettings,
-) -> Result<Arc<dyn AccountingPlatform>, ConnectorError> {
-    crate::connectors::accounting::build(
-        to.kind,
-        to.base_url.as_deref(),
-        to.organisation_id.as_deref().unwrap_or_default(),
-        &to.settings,
-        http,
-    )
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::{ApiJson, ApiQuery};
 use super::tenant::{check_name, created, credentials_key, db, found, Account, IdPage, Page};
 use super::AppState;
-use crate::api::error::AppError;
+use crate::api::error::{field, AppError};
 use crate::connectors::accounting::{Endpoints, OAuth};
 use crate::domain::accounting::{AccountingKind, AccountingSettings, ClientCredentials};
 use crate::outbound::target::{self, Query};
@@ -89,10 +89,6 @@ struct AuthorizeAnswer {
 
 fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("accounting connection {id}"))
-}
-
-fn field(detail: impl Into<String>, field: &str) -> AppError {
-    AppError::invalid(detail, Some(field.to_owned()))
 }
 
 /// Create an accounting connection, awaiting the merchant's authorization.

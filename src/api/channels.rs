@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::extract::{ApiJson, ApiQuery};
 use super::tenant::{check_name, created, credentials_key, db, found, Account, IdPage, Page};
 use super::AppState;
-use crate::api::error::AppError;
+use crate::api::error::{field, AppError};
 use crate::connectors::{self, ConnectorError};
 use crate::domain::ChannelKind;
 use crate::domain::{ChannelCredentials, ChannelSettings};
@@ -144,10 +144,6 @@ pub(super) struct JobAccepted {
 
 fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("channel {id}"))
-}
-
-fn field(detail: impl Into<String>, field: &str) -> AppError {
-    AppError::invalid(detail, Some(field.to_owned()))
 }
 
 /// The base URL as [`target::check`] has it, without a query (the connector adds its own), kept

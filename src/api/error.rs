@@ -53,6 +53,11 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// A 422 naming the request's `field` that `detail` is about.
+pub(super) fn field(detail: impl Into<String>, field: &str) -> AppError {
+    AppError::invalid(detail, Some(field.to_owned()))
+}
+
 impl AppError {
     pub fn invalid(detail: impl Into<String>, field: impl Into<Option<String>>) -> AppError {
         AppError::Invalid {

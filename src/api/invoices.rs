@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::extract::{ApiJson, ApiQuery};
 use super::tenant::{created, db, found, Account, IdPage, Page};
 use super::AppState;
-use crate::api::error::AppError;
+use crate::api::error::{field, AppError};
 use crate::domain::invoice::{self, InvoiceContact, InvoiceDraft, InvoiceLine};
 use crate::store::invoices::{self, CreateError, InvoiceRow, ListFilter, NewInvoice};
 use crate::store::{accounting, orders};
@@ -74,10 +74,6 @@ struct ListQuery {
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-}
-
-fn field(detail: impl Into<String>, field: &str) -> AppError {
-    AppError::invalid(detail, Some(field.to_owned()))
 }
 
 fn not_found(id: i64) -> AppError {

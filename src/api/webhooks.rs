@@ -22,7 +22,7 @@ use super::tenant::{
     conflict, created, credentials_key, db, found, Account, IdPage, Page, PageQuery,
 };
 use super::AppState;
-use crate::api::error::AppError;
+use crate::api::error::{field, AppError};
 use crate::domain::webhook_schedule::check_triggers;
 use crate::outbound::target::{self, Query};
 use crate::outbound::SsrfGuard;
@@ -213,10 +213,6 @@ struct Attempts {
 
 fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("webhook {id}"))
-}
-
-fn field(detail: impl Into<String>, field: &str) -> AppError {
-    AppError::invalid(detail, Some(field.to_owned()))
 }
 
 /// A target URL as [`target::check`] has it, with queries allowed.

@@ -272,11 +272,18 @@ pub enum Held {
 }
 
 impl Held {
-    fn key(self) -> &'static str {
+    /// The set's name, which is also its key's suffix: `dead` or `scheduled`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Held::Dead => "dead",
             Held::Scheduled => "scheduled",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Held> {
+        [Held::Dead, Held::Scheduled]
+            .into_iter()
+            .find(|h| h.as_str() == name)
     }
 }
 
@@ -642,7 +649,7 @@ impl Queue {
         let mut total = 0;
         loop {
             let mut inv = script.key(&self.keys.base);
-            inv.arg(set.key());
+            inv.arg(set.as_str());
             match target {
                 Some(id) => inv.arg("one").arg(id),
                 None => inv.arg("all").arg(BULK_CHUNK),
@@ -673,7 +680,7 @@ impl Queue {
 
     /// How many jobs a held set has: one `ZCARD`.
     pub async fn held_count(&self, set: Held) -> Result<u64, QueueError> {
-        Ok(self.conn().zcard(self.keys.sub(set.key())).await?)
+        Ok(self.conn().zcard(self.keys.sub(set.as_str())).await?)
     }
 
     /// Deletes one dead letter (or all, with None).

@@ -251,34 +251,34 @@ pub async fn take_authorization(
     key: &CredentialsKey,
     state: &str,
 ) -> Result<Option<Authorization>, StoreError> {
-    let taken: Option<(i64, String)> = sqlx::query_as(
-        "UPDATE accounting_authorizations SET used_at = now() \
+    // The state is spent in the same statement that reads its connection.
+    let taken: Option<Taken> = sqlx::query_as(&format!(
+        "WITH taken AS (UPDATE accounting_authorizations SET used_at = now() \
          WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() \
-         RETURNING connection_id, redirect_uri",
-    )
+         RETURNING connection_id, redirect_uri) \
+         SELECT {COLUMNS}, client_enc, redirect_uri \
+         FROM taken JOIN accounting_connections ON id = connection_id"
+    ))
     .bind(state_hash(state))
     .fetch_optional(pool)
     .await?;
-    let Some((id, redirect_uri)) = taken else {
-        return Ok(None);
-    };
-    let raw: Option<Raw> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM accounting_connections WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    let client = client(pool, key, id)
-        .await?
-        .ok_or(StoreError::MissingParent("accounting connection"))?;
-    Ok(Some(Authorization {
-        connection: raw.try_into()?,
-        redirect_uri,
-        client,
-    }))
+    taken
+        .map(|t| {
+            Ok(Authorization {
+                client: open(key, &t.client_enc)?,
+                connection: t.raw.try_into()?,
+                redirect_uri: t.redirect_uri,
+            })
+        })
+        .transpose()
+}
+
+#[derive(sqlx::FromRow)]
+struct Taken {
+    #[sqlx(flatten)]
+    raw: Raw,
+    client_enc: Vec<u8>,
+    redirect_uri: String,
 }
 
 /// Stores the tokens of a completed authorization and the organisation they reach: the

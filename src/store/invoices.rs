@@ -219,58 +219,55 @@ pub async fn auto_invoice_in_tx(
     if stores.is_empty() {
         return Ok(0);
     }
-    let connections: Vec<(i64, i64, i64, Json<serde_json::Value>)> = sqlx::query_as(
-        "SELECT id, account_id, store_id, settings FROM accounting_connections \
+    let connections: Vec<(i64, i64, i64, Json<AutoInvoice>)> = sqlx::query_as(
+        "SELECT id, account_id, store_id, settings->'auto_invoice' FROM accounting_connections \
          WHERE store_id = ANY($1) AND status <> 'awaiting_authorization' \
          AND settings->>'auto_invoice' IN ('imported', 'shipped')",
     )
     .bind(&stores)
     .fetch_all(&mut *conn)
     .await?;
+    if connections.is_empty() {
+        return Ok(0);
+    }
+    // Each order event read, and its invoice drafted, once, whatever number of connections
+    // invoice its store.
+    type Drafted = Result<InvoiceDraft, String>;
+    let orders: Vec<(i64, bool, crate::domain::UnifiedOrder, Drafted)> = events
+        .iter()
+        .filter(|e| connections.iter().any(|c| c.2 == e.store_id))
+        .filter_map(|e| {
+            let payload: serde_json::Value = serde_json::from_str(e.payload).ok()?;
+            let order: crate::domain::UnifiedOrder =
+                serde_json::from_value(payload["data"].clone()).ok()?;
+            let draft = crate::domain::invoice::from_order(&order.order)
+                .map_err(|e| e.to_string())
+                .and_then(|d| d.validate().map(|()| d).map_err(|e| e.to_string()));
+            Some((e.store_id, e.event_type == "order.created", order, draft))
+        })
+        .collect();
     let mut made = 0;
-    for (id, account, store_id, settings) in connections {
-        let when: AutoInvoice = settings
-            .0
-            .get("auto_invoice")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default();
-        for event in events.iter().filter(|e| e.store_id == store_id) {
-            let Ok(payload) = serde_json::from_str::<serde_json::Value>(event.payload) else {
-                continue;
-            };
-            let Ok(order) =
-                serde_json::from_value::<crate::domain::UnifiedOrder>(payload["data"].clone())
-            else {
-                continue;
-            };
+    for (id, account, store_id, Json(when)) in connections {
+        for (_, created, order, draft) in orders.iter().filter(|o| o.0 == store_id) {
             let due = match when {
-                AutoInvoice::Imported => event.event_type == "order.created",
+                AutoInvoice::Imported => *created,
                 AutoInvoice::Shipped => order.order.status == crate::domain::OrderStatus::Shipped,
                 AutoInvoice::Off => false,
             };
             if !due {
                 continue;
             }
-            let draft = match crate::domain::invoice::from_order(&order.order) {
-                Ok(draft) if draft.validate().is_ok() => draft,
-                Ok(draft) => {
-                    let why = draft
-                        .validate()
-                        .err()
-                        .map(|e| e.to_string())
-                        .unwrap_or_default();
+            let draft = match draft {
+                Ok(draft) => draft,
+                Err(why) => {
                     tracing::warn!(order_id = order.id, connection_id = id, %why, "order not invoiced automatically");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(order_id = order.id, connection_id = id, error = %e, "order not invoiced automatically");
                     continue;
                 }
             };
             let new = NewInvoice {
                 connection_id: id,
                 order_id: Some(order.id),
-                draft: &draft,
+                draft,
             };
             if insert_in_tx(conn, AccountId(account), &new)
                 .await?

@@ -42,22 +42,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The two lists of waiting jobs a queue has: `scheduled` (including retrying) and `dead`.
-fn held(list: &str) -> Option<Held> {
-    match list {
-        "scheduled" => Some(Held::Scheduled),
-        "dead" => Some(Held::Dead),
-        _ => None,
-    }
-}
-
-fn held_name(set: Held) -> &'static str {
-    match set {
-        Held::Scheduled => "scheduled",
-        Held::Dead => "dead",
-    }
-}
-
 /// What a run-now is called on each list.
 fn run_label(set: Held) -> &'static str {
     match set {
@@ -254,7 +238,7 @@ fn job_section(
     let payload = serde_json::to_string_pretty(&job.payload).unwrap_or_default();
     let actions = match set {
         Some(set) if session.role == Role::Ops => {
-            let list = held_name(set);
+            let list = set.as_str();
             format!(
                 "{}{}",
                 action_form(
@@ -310,7 +294,7 @@ async fn list(
         return sign_in_page(StatusCode::OK, None);
     };
     let csrf = session.csrf(&state);
-    let Some(set) = held(&list) else {
+    let Some(set) = Held::parse(&list) else {
         return forbidden(&format!(
             "No list `{list}`: a queue has `scheduled` and `dead`."
         ));
@@ -443,7 +427,7 @@ async fn job_action(
     if let Err(why) = may_act(&state, &headers, &form.csrf) {
         return forbidden(why);
     }
-    let Some(set) = held(&list) else {
+    let Some(set) = Held::parse(&list) else {
         return forbidden(&format!("No list `{list}`."));
     };
     // The same id check as the API's: `*` would read as every job to the scripts.
@@ -514,7 +498,7 @@ async fn bulk(
         Ok(session) => session,
         Err(why) => return forbidden(why),
     };
-    let Some(set) = held(&list) else {
+    let Some(set) = Held::parse(&list) else {
         return forbidden(&format!("No list `{list}`."));
     };
     let Some((verb, scope)) = form.action.split_once('-') else {

@@ -178,6 +178,62 @@ async fn an_imported_order_becomes_one_invoice_on_xero_with_its_lines_tax_and_to
 }
 
 #[tokio::test]
+async fn an_invoice_announces_itself_created_then_updated_as_its_status_changes() {
+    let (sandbox, org) = xero(|_| {}).await;
+    let w = world().await;
+    let t = tenant(&w.db).await;
+    let ch = channel(&w.db, &key(&w.app.settings), t.account).await;
+    let hook = json!({ "url": "http://127.0.0.1:9/hook",
+                       "triggers": ["invoice.created", "invoice.updated"] });
+    let res = w
+        .app
+        .post(
+            &format!("/v1/stores/{}/webhooks", ch.store_id),
+            &t.token,
+            hook,
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let stored = upsert(&w.db, &ch, &gb_order("7010"), &Decision::Import).await;
+    let conn = connect_with(&w.app, &t.token, &org, ch.store_id, json!({})).await;
+    let id = invoice_order(&w.app, &t.token, conn, stored.order_id).await["id"]
+        .as_i64()
+        .unwrap();
+    let invoice = w.settled(&t.token, id).await;
+    assert_eq!(invoice["status"], "synced", "{invoice}");
+
+    // The relay hands both events on to the store's webhook, each with the invoice as the API
+    // shows it at that moment.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let events: Vec<(String, Value)> = loop {
+        let events: Vec<(String, Value)> = sqlx::query_as(
+            "SELECT type, payload FROM webhook_events WHERE store_id = $1 ORDER BY id",
+        )
+        .bind(ch.store_id)
+        .fetch_all(&w.db)
+        .await
+        .unwrap();
+        if events.len() >= 3 || tokio::time::Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        ["invoice.created", "invoice.updated", "invoice.updated"]
+    );
+    let data: Vec<&Value> = events.iter().map(|(_, p)| &p["data"]).collect();
+    assert_eq!(events[0].1["invoice_id"], id);
+    assert_eq!(data[0]["status"], "pending");
+    assert_eq!(data[0]["reference"], "#7010");
+    assert_eq!(data[1]["status"], "sending");
+    assert_eq!(*data[2], invoice, "the synced invoice, as GET answers it");
+    w.stop().await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn bursts_errors_and_a_lost_answer_still_make_exactly_one_invoice() {
     let (sandbox, org) = xero(|_| {}).await;
     let w = world().await;

@@ -425,6 +425,7 @@ fn entity_schema(event: EventType) -> &'static str {
         Entity::Product => "Product",
         Entity::ChannelProduct => "ChannelProduct",
         Entity::Fulfilment => "Fulfilment",
+        Entity::Invoice => "Invoice",
     }
 }
 

@@ -1,6 +1,7 @@
 //! The event catalogue: every event switchyard publishes, each carrying its entity exactly as the
 //! API shows it (the same row types `GET /v1/orders/{id}`, `GET /v1/products/{id}`,
-//! `GET /v1/channels/{id}/products` and `GET /v1/fulfilments/{id}` answer with, read back in
+//! `GET /v1/channels/{id}/products`, `GET /v1/fulfilments/{id}` and `GET /v1/invoices/{id}`
+//! answer with, read back in
 //! the transaction that changed them), and written to the outbox in that transaction, so an
 //! event exists if and only if its change committed (DESIGN.md "Data flow and the outbox").
 //!
@@ -14,6 +15,7 @@ use sqlx::PgConnection;
 
 use super::channel_products::ChannelProductRow;
 use super::fulfilments::Fulfilment;
+use super::invoices::InvoiceRow;
 use super::orders::StoredOrder;
 use super::outbox::{self, OutboxItem};
 use super::products::ProductRow;
@@ -27,6 +29,9 @@ pub enum Event<'a> {
     Product(Action, &'a ProductRow),
     ChannelProduct(Action, &'a ChannelProductRow),
     Fulfilment(Action, &'a Fulfilment),
+    /// `invoice.created` when it is made, `invoice.updated` when its status changes
+    /// (`sending`, `synced`, `failed`).
+    Invoice(Action, &'a InvoiceRow),
     /// `webhook.test`: sent to one webhook on request, whatever its triggers; never in the
     /// outbox.
     WebhookTest {
@@ -55,6 +60,7 @@ impl Event<'_> {
             Event::Product(a, _) => (Entity::Product, a),
             Event::ChannelProduct(a, _) => (Entity::ChannelProduct, a),
             Event::Fulfilment(a, _) => (Entity::Fulfilment, a),
+            Event::Invoice(a, _) => (Entity::Invoice, a),
             Event::WebhookTest { .. } => return None,
         };
         Some(EventType::new(entity, action))
@@ -72,6 +78,7 @@ impl Event<'_> {
             Event::Product(_, p) => (p.store_id, Entity::Product, p.id, data(p)?),
             Event::ChannelProduct(_, l) => (l.store_id, Entity::ChannelProduct, l.id, data(l)?),
             Event::Fulfilment(_, f) => (f.store_id, Entity::Fulfilment, f.id, data(f)?),
+            Event::Invoice(_, i) => (i.store_id, Entity::Invoice, i.id, data(i)?),
             Event::WebhookTest {
                 store_id,
                 webhook_id,

@@ -1,5 +1,6 @@
 //! Invoices and the post-invoice job that sends each one, written in one transaction: an
-//! invoice is never stored without the job that will post it (the outbox carries the job).
+//! invoice is never stored without the job that will post it (the outbox carries the job), and
+//! never made or settled without its event (`invoice.created`, `invoice.updated`).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -7,9 +8,11 @@ use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+use super::events::Event;
 use super::outbox::{self, OutboxItem};
 use super::{account_row, enum_from_text, AccountId, StoreError};
 use crate::domain::accounting::AccountingKind;
+use crate::domain::event_type::Action;
 use crate::domain::invoice::{InvoiceDraft, PostedInvoice};
 use crate::jobs::PostInvoice;
 
@@ -158,7 +161,8 @@ pub async fn create(
     Ok(row)
 }
 
-/// Writes the invoice and its job in the caller's transaction; `None` when the connection is
+/// Writes the invoice, its job and its `invoice.created` in the caller's transaction (the
+/// caller wakes the relay); `None` when the connection is
 /// not the account's, or the order already has an invoice on it.
 async fn insert_in_tx(
     conn: &mut PgConnection,
@@ -189,7 +193,11 @@ async fn insert_in_tx(
     };
     let row = InvoiceRow::try_from(raw)?;
     let job = PostInvoice { invoice_id: row.id };
-    outbox::push_in_tx(conn, &OutboxItem::job(&job, None)?).await?;
+    let items = [
+        OutboxItem::job(&job, None)?,
+        Event::Invoice(Action::Created, &row).outbox_item()?,
+    ];
+    outbox::push_many_in_tx(conn, &items).await?;
     Ok(Some(row))
 }
 
@@ -370,7 +378,7 @@ struct RawToPost {
     connection_updated_at: DateTime<Utc>,
 }
 
-/// Marks the invoice `sending` (unless it is already synced or failed) and answers what the
+/// Marks a pending invoice `sending`, with its `invoice.updated`, and answers what the
 /// worker needs, with the status it had before; `None` when the invoice is gone.
 pub async fn begin_post(pool: &PgPool, id: i64) -> Result<Option<ToPost>, StoreError> {
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
@@ -388,10 +396,15 @@ pub async fn begin_post(pool: &PgPool, id: i64) -> Result<Option<ToPost>, StoreE
     };
     let before: InvoiceStatus = enum_from_text(&raw.status)?;
     if before == InvoiceStatus::Pending {
-        sqlx::query("UPDATE invoices SET status = 'sending', updated_at = now() WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let sending: Raw = sqlx::query_as(&format!(
+            "UPDATE invoices SET status = 'sending', updated_at = now() WHERE id = $1 \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let row = InvoiceRow::try_from(sending)?;
+        super::events::write_in_tx(&mut tx, &[Event::Invoice(Action::Updated, &row)]).await?;
     }
     tx.commit().await?;
     let settings = serde_json::from_value(raw.settings.0).map_err(|e| {
@@ -414,30 +427,41 @@ pub async fn begin_post(pool: &PgPool, id: i64) -> Result<Option<ToPost>, StoreE
     }))
 }
 
-/// The platform holds the invoice: `synced`, with its id, number and total.
+/// The platform holds the invoice: `synced`, with its id, number and total, and
+/// `invoice.updated`.
 pub async fn mark_synced(pool: &PgPool, id: i64, posted: &PostedInvoice) -> Result<(), StoreError> {
-    sqlx::query(
+    let query = format!(
         "UPDATE invoices SET status = 'synced', platform_invoice_id = $2, platform_number = $3, \
-         platform_total = $4, error = NULL, updated_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .bind(&posted.id)
-    .bind(&posted.number)
-    .bind(posted.total)
-    .execute(pool)
-    .await?;
-    Ok(())
+         platform_total = $4, error = NULL, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let update = sqlx::query_as(&query)
+        .bind(id)
+        .bind(&posted.id)
+        .bind(&posted.number)
+        .bind(posted.total);
+    settle(pool, update).await
 }
 
-/// The platform refused the invoice, or it cannot be sent: `failed`, with why.
+/// The platform refused the invoice, or it cannot be sent: `failed`, with why, and
+/// `invoice.updated`. A synced invoice stays synced.
 pub async fn mark_failed(pool: &PgPool, id: i64, reason: &str) -> Result<(), StoreError> {
-    sqlx::query(
+    let query = format!(
         "UPDATE invoices SET status = 'failed', error = $2, updated_at = now() \
-         WHERE id = $1 AND status <> 'synced'",
-    )
-    .bind(id)
-    .bind(reason)
-    .execute(pool)
-    .await?;
+         WHERE id = $1 AND status <> 'synced' RETURNING {COLUMNS}"
+    );
+    settle(pool, sqlx::query_as(&query).bind(id).bind(reason)).await
+}
+
+/// Runs a settling `update` and writes the invoice's `invoice.updated` in its transaction.
+async fn settle<'q>(
+    pool: &PgPool,
+    update: sqlx::query::QueryAs<'q, Postgres, Raw, sqlx::postgres::PgArguments>,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    if let Some(raw) = update.fetch_optional(&mut *tx).await? {
+        let row = InvoiceRow::try_from(raw)?;
+        super::events::write_in_tx(&mut tx, &[Event::Invoice(Action::Updated, &row)]).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }

@@ -345,6 +345,52 @@ async fn an_invoice_is_found_by_its_exact_reference_and_a_lost_answer_reconciles
 }
 
 #[tokio::test]
+async fn a_returning_customer_for_known_items_costs_one_call_until_xero_refuses_one() {
+    let mut rig = rig(|_| {}).await;
+    rig.config.settings.create_missing_products = true;
+    let connector = rig.connector();
+    // Calls to the Accounting API, after the authorization's own.
+    let authorization = rig.org.traffic().snapshot().requests_total;
+    let calls = || rig.org.traffic().snapshot().requests_total - authorization;
+    connector
+        .create_invoice(&rig.access, &order("#6001"), "key-6001")
+        .await
+        .expect("posted");
+    // Tax rates, the contact found (not) and made, the items found (not) and made, the invoice.
+    assert_eq!(calls(), 6);
+
+    connector
+        .create_invoice(&rig.access, &order("#6002"), "key-6002")
+        .await
+        .expect("posted");
+    assert_eq!(calls(), 7, "the create alone");
+    let second = rig.org.invoices().pop().expect("two invoices");
+    assert_eq!(second["Reference"], "#6002");
+    assert_eq!(second["LineItems"][0]["ItemCode"], "TR-9");
+    assert_eq!(second["LineItems"][1]["ItemCode"], "NEW-1");
+    assert_eq!(rig.org.contacts().len(), 1);
+
+    // A refusal might be of something the connector learnt (a contact archived since): the
+    // next invoice looks its contact up again.
+    let mut dollars = small("#6003");
+    dollars.currency = "USD".into();
+    let refused = connector
+        .create_invoice(&rig.access, &dollars, "key-6003")
+        .await;
+    assert!(
+        matches!(refused, Err(ConnectorError::Rejected { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(calls(), 8);
+    connector
+        .create_invoice(&rig.access, &small("#6004"), "key-6004")
+        .await
+        .expect("posted");
+    assert_eq!(calls(), 10, "the contact's lookup and the create");
+    rig.stop().await;
+}
+
+#[tokio::test]
 async fn xeros_refusals_map_to_what_the_queue_should_do() {
     let rig = rig(|_| {}).await;
     let connector = rig.connector();
@@ -528,8 +574,9 @@ async fn two_hundred_invoices_at_once_stay_within_the_organisations_limits() {
     references.dedup();
     assert_eq!(references.len(), 201);
     assert_eq!(rig.org.contacts().len(), 1);
-    // Per invoice a contact lookup and the create; once, the tax rates and the contact.
-    assert_eq!(rig.org.call_times().len(), 2 + 201 * 2);
+    // Once, the tax rates, the contact's lookup and its create; per invoice, the create alone:
+    // the connector knows Ana.
+    assert_eq!(rig.org.call_times().len(), 3 + 201);
     let busiest = rig.org.max_calls_in_any(window);
     assert!(
         (40..=60).contains(&busiest),

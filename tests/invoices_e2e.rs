@@ -98,6 +98,37 @@ impl World {
     }
 }
 
+/// Subscribes a webhook of `store` to the invoice events, so the relay keeps them.
+async fn subscribe_to_invoices(w: &World, token: &str, store: i64) {
+    let hook = json!({ "url": "http://127.0.0.1:9/hook",
+                       "triggers": ["invoice.created", "invoice.updated"] });
+    let res = w
+        .app
+        .post(&format!("/v1/stores/{store}/webhooks"), token, hook)
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
+/// The invoice events of invoice `id` the relay handed on, waiting until there are `n`: each
+/// one's type and payload.
+async fn invoice_events(w: &World, id: i64, n: usize) -> Vec<(String, Value)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let events: Vec<(String, Value)> = sqlx::query_as(
+            "SELECT type, payload FROM webhook_events WHERE payload->>'invoice_id' = $1 \
+             ORDER BY id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&w.db)
+        .await
+        .unwrap();
+        if events.len() >= n || tokio::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// An imported order of a store connected to `org`, invoiced; the invoice's id and the token.
 async fn invoice_an_order(w: &World, org: &XeroOrg, number: &str) -> (i64, String) {
     invoice_an_order_with(w, org, number, json!({})).await
@@ -183,17 +214,7 @@ async fn an_invoice_announces_itself_created_then_updated_as_its_status_changes(
     let w = world().await;
     let t = tenant(&w.db).await;
     let ch = channel(&w.db, &key(&w.app.settings), t.account).await;
-    let hook = json!({ "url": "http://127.0.0.1:9/hook",
-                       "triggers": ["invoice.created", "invoice.updated"] });
-    let res = w
-        .app
-        .post(
-            &format!("/v1/stores/{}/webhooks", ch.store_id),
-            &t.token,
-            hook,
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    subscribe_to_invoices(&w, &t.token, ch.store_id).await;
     let stored = upsert(&w.db, &ch, &gb_order("7010"), &Decision::Import).await;
     let conn = connect_with(&w.app, &t.token, &org, ch.store_id, json!({})).await;
     let id = invoice_order(&w.app, &t.token, conn, stored.order_id).await["id"]
@@ -204,20 +225,7 @@ async fn an_invoice_announces_itself_created_then_updated_as_its_status_changes(
 
     // The relay hands both events on to the store's webhook, each with the invoice as the API
     // shows it at that moment.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let events: Vec<(String, Value)> = loop {
-        let events: Vec<(String, Value)> = sqlx::query_as(
-            "SELECT type, payload FROM webhook_events WHERE store_id = $1 ORDER BY id",
-        )
-        .bind(ch.store_id)
-        .fetch_all(&w.db)
-        .await
-        .unwrap();
-        if events.len() >= 3 || tokio::time::Instant::now() > deadline {
-            break events;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let events = invoice_events(&w, id, 3).await;
     let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         types,
@@ -248,6 +256,96 @@ async fn bursts_errors_and_a_lost_answer_still_make_exactly_one_invoice() {
     let invoice = w.settled(&token, id).await;
     assert_eq!(invoice["status"], "synced", "{invoice}");
     assert_eq!(on_platform(&org, "#7002").len(), 1, "exactly one invoice");
+    w.stop().await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_create_xero_throttled_goes_back_to_pending_and_its_retry_looks_nothing_up() {
+    let (sandbox, org) = xero(|_| {}).await;
+    let w = world().await;
+    let t = tenant(&w.db).await;
+    let ch = channel(&w.db, &key(&w.app.settings), t.account).await;
+    let first = upsert(&w.db, &ch, &gb_order("7020"), &Decision::Import).await;
+    let second = upsert(&w.db, &ch, &gb_order("7021"), &Decision::Import).await;
+    let conn = connect_with(&w.app, &t.token, &org, ch.store_id, json!({})).await;
+    subscribe_to_invoices(&w, &t.token, ch.store_id).await;
+    let id = invoice_order(&w.app, &t.token, conn, first.order_id).await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(w.settled(&t.token, id).await["status"], "synced");
+
+    // The connector knows Ada and the tax rates now, so the second invoice's first call is its
+    // create, and Xero throttles it once more than the connector absorbs: the job goes back to
+    // the queue with Xero's Retry-After.
+    let lookups = || {
+        org.traffic()
+            .snapshot()
+            .by_route
+            .iter()
+            .filter(|(route, _)| route.starts_with("GET ") && route.ends_with("/Invoices"))
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    assert_eq!(lookups(), 0);
+    org.faults().set(FaultKnobs {
+        burst_429: 4,
+        retry_after_secs: 1.0,
+        ..FaultKnobs::default()
+    });
+    let id = invoice_order(&w.app, &t.token, conn, second.order_id).await["id"]
+        .as_i64()
+        .unwrap();
+    let invoice = w.settled(&t.token, id).await;
+    assert_eq!(invoice["status"], "synced", "{invoice}");
+    assert_eq!(org.traffic().snapshot().responses_429, 4);
+    assert_eq!(on_platform(&org, "#7021").len(), 1);
+    // Xero took no create, so the invoice was pending again and the retry created it at once.
+    assert_eq!(lookups(), 0, "no lookup by reference");
+    let statuses: Vec<Value> = invoice_events(&w, id, 5)
+        .await
+        .into_iter()
+        .map(|(_, payload)| payload["data"]["status"].clone())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["pending", "sending", "pending", "sending", "synced"],
+        "every status the invoice went through, each announced"
+    );
+    w.stop().await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refreshed_grant_keeps_the_connector_and_what_it_learnt() {
+    // Access tokens so short-lived that every job refreshes the grant first.
+    let (sandbox, org) = xero(|c| c.access_token_secs = 60).await;
+    let w = world().await;
+    let t = tenant(&w.db).await;
+    let ch = channel(&w.db, &key(&w.app.settings), t.account).await;
+    let conn = connect_with(&w.app, &t.token, &org, ch.store_id, json!({})).await;
+    for number in ["7030", "7031"] {
+        let stored = upsert(&w.db, &ch, &gb_order(number), &Decision::Import).await;
+        let id = invoice_order(&w.app, &t.token, conn, stored.order_id).await["id"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(w.settled(&t.token, id).await["status"], "synced");
+    }
+    let traffic = org.traffic().snapshot();
+    assert_eq!(
+        traffic.by_route.get("POST /connect/token"),
+        Some(&3),
+        "the code's exchange, then a refresh per job: {traffic:?}"
+    );
+    // The refresh rotated the tokens on the connection's row, and the second job still used
+    // the connector the first built: Ada, the items and the tax rates were known.
+    for route in ["Contacts", "Items", "TaxRates"] {
+        assert_eq!(
+            traffic.by_route.get(&format!("GET /api.xro/2.0/{route}")),
+            Some(&1),
+            "{route}: {traffic:?}"
+        );
+    }
     w.stop().await;
     sandbox.shutdown().await;
 }

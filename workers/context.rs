@@ -25,7 +25,7 @@ pub struct Deps {
     /// Reads webhook deliveries and writes their attempts in batches.
     pub webhook_batches: crate::webhooks::batcher::DeliveryBatches,
     /// One accounting connector per connection, shared by every job posting to it (so they
-    /// share its rate limiter), rebuilt when the connection's row changed.
+    /// share its rate limiter and what it learnt), rebuilt when what it was built from changed.
     pub accounting: Arc<std::sync::Mutex<AccountingCache>>,
 }
 
@@ -37,9 +37,11 @@ pub struct Accounting {
     pub oauth: crate::connectors::accounting::OAuth,
 }
 
-/// [`Accounting`] by connection id, with the connection's `updated_at` it was built from.
+/// [`Accounting`] by connection id, with what it was built from. Not the connection's
+/// `updated_at`: that moves with every refresh of the grant, and a connector rebuilt then would
+/// forget its limiter's count of the last minute's calls.
 pub type AccountingCache =
-    std::collections::HashMap<i64, (chrono::DateTime<chrono::Utc>, Accounting)>;
+    std::collections::HashMap<i64, (crate::store::invoices::ConnectorSource, Accounting)>;
 
 impl Deps {
     pub fn new(db: PgPool, credentials_key: CredentialsKey, broker: Broker) -> Arc<Deps> {
@@ -89,27 +91,28 @@ impl Deps {
             .accounting
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, built)) = cache.get(&to.connection_id) {
-            if *at == to.connection_updated_at {
+        if let Some((source, built)) = cache.get(&to.connection_id) {
+            if *source == to.source {
                 return Ok(built.clone());
             }
         }
         let http = self.connectors.http();
+        let source = &to.source;
         let built = Accounting {
             platform: build(
-                to.kind,
-                to.base_url.as_deref(),
-                to.organisation_id.as_deref().unwrap_or_default(),
-                &to.settings,
+                source.kind,
+                source.base_url.as_deref(),
+                source.organisation_id.as_deref().unwrap_or_default(),
+                &source.settings,
                 http,
             )?,
             oauth: OAuth::new(
-                to.kind,
-                Endpoints::of(to.kind, to.base_url.as_deref())?,
+                source.kind,
+                Endpoints::of(source.kind, source.base_url.as_deref())?,
                 crate::connectors::http::client(http)?,
             ),
         };
-        cache.insert(to.connection_id, (to.connection_updated_at, built.clone()));
+        cache.insert(to.connection_id, (source.clone(), built.clone()));
         Ok(built)
     }
 }

@@ -3,12 +3,19 @@
 //!
 //! Exactly one invoice on the platform per switchyard invoice, under retries, crashes and 429s:
 //! every create carries the invoice's own idempotency key (Xero's `Idempotency-Key`, Sage's
-//! `idempotency_id`), and the row is `sending` before the platform is called, so an attempt that
+//! `idempotency_id`), and the row is `sending` before the create leaves, so an attempt that
 //! finds it `sending` knows an earlier one may have created it (its worker died, or the answer
 //! was lost to a timeout or a 5xx) and looks the invoice up by reference first, adopting it.
-//! A retryable failure leaves the row `sending` and retries through the queue; a refusal fails
-//! the row at once with the platform's message, and the job goes to the dead letters. A grant
-//! the platform refused fails the invoice too: the connection says `needs_reauth`.
+//!
+//! The contact, items and tax are resolved first ([`AccountingPlatform::prepare_invoice`]), with
+//! the row still `pending`: a failure there, a rate limit included, retries without a lookup.
+//! So does a create the platform did not take (a 429, or the limiter's wait): the row goes back
+//! to `pending`. Any other retryable failure leaves the row `sending` and retries through the
+//! queue; a refusal fails the row at once with the platform's message, and the job goes to the
+//! dead letters. A grant the platform refused fails the invoice too: the connection says
+//! `needs_reauth`.
+//!
+//! [`AccountingPlatform::prepare_invoice`]: crate::connectors::accounting::AccountingPlatform::prepare_invoice
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +46,7 @@ pub async fn run(
 }
 
 async fn post(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
-    let Some(to) = invoices::begin_post(&deps.db, id).await? else {
+    let Some(to) = invoices::to_post(&deps.db, id).await? else {
         tracing::info!(invoice_id = id, "invoice is gone; nothing to post");
         return Ok(());
     };
@@ -96,11 +103,22 @@ async fn post(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
             Err(e) => return failure(deps, id, meta, e).await,
         }
     }
+    let prepared = match platform.prepare_invoice(&access, &to.draft).await {
+        Ok(prepared) => prepared,
+        Err(e) => return failure(deps, id, meta, e).await,
+    };
+    if to.before == InvoiceStatus::Pending {
+        invoices::mark_sending(&deps.db, id).await?;
+    }
     match platform
-        .create_invoice(&access, &to.draft, &to.idempotency_key)
+        .send_invoice(&access, &prepared, &to.idempotency_key)
         .await
     {
         Ok(posted) => synced(deps, id, &posted, "created").await,
+        Err(e @ ConnectorError::RateLimited { .. }) if to.before == InvoiceStatus::Pending => {
+            invoices::mark_pending(&deps.db, id).await?;
+            failure(deps, id, meta, e).await
+        }
         Err(e) => failure(deps, id, meta, e).await,
     }
 }

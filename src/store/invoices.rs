@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres};
 
 use super::events::Event;
 use super::outbox::{self, OutboxItem};
@@ -357,12 +357,16 @@ pub struct ToPost {
     pub draft: InvoiceDraft,
     pub idempotency_key: String,
     pub connection_id: i64,
+    pub source: ConnectorSource,
+}
+
+/// What a connection's connector is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorSource {
     pub kind: AccountingKind,
     pub base_url: Option<String>,
     pub organisation_id: Option<String>,
     pub settings: crate::domain::accounting::AccountingSettings,
-    /// Moves with every change of the connection, for caching its connector.
-    pub connection_updated_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -375,38 +379,24 @@ struct RawToPost {
     base_url: Option<String>,
     organisation_id: Option<String>,
     settings: Json<serde_json::Value>,
-    connection_updated_at: DateTime<Utc>,
 }
 
-/// Marks a pending invoice `sending`, with its `invoice.updated`, and answers what the
-/// worker needs, with the status it had before; `None` when the invoice is gone.
-pub async fn begin_post(pool: &PgPool, id: i64) -> Result<Option<ToPost>, StoreError> {
-    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+/// What the worker needs to post the invoice, with its status before this attempt; `None` when
+/// the invoice is gone. The caller holds the invoice's lock.
+pub async fn to_post(pool: &PgPool, id: i64) -> Result<Option<ToPost>, StoreError> {
     let raw: Option<RawToPost> = sqlx::query_as(
         "SELECT i.status, i.draft, i.idempotency_key, c.id AS connection_id, c.kind, c.base_url, \
-         c.organisation_id, c.settings, c.updated_at AS connection_updated_at \
+         c.organisation_id, c.settings \
          FROM invoices i JOIN accounting_connections c ON c.id = i.connection_id \
-         WHERE i.id = $1 FOR UPDATE OF i",
+         WHERE i.id = $1",
     )
     .bind(id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(pool)
     .await?;
     let Some(raw) = raw else {
         return Ok(None);
     };
     let before: InvoiceStatus = enum_from_text(&raw.status)?;
-    if before == InvoiceStatus::Pending {
-        let sending: Raw = sqlx::query_as(&format!(
-            "UPDATE invoices SET status = 'sending', updated_at = now() WHERE id = $1 \
-             RETURNING {COLUMNS}"
-        ))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let row = InvoiceRow::try_from(sending)?;
-        super::events::write_in_tx(&mut tx, &[Event::Invoice(Action::Updated, &row)]).await?;
-    }
-    tx.commit().await?;
     let settings = serde_json::from_value(raw.settings.0).map_err(|e| {
         StoreError::Corrupt(format!(
             "accounting connection {} settings: {e}",
@@ -419,12 +409,34 @@ pub async fn begin_post(pool: &PgPool, id: i64) -> Result<Option<ToPost>, StoreE
         draft: raw.draft.0,
         idempotency_key: raw.idempotency_key,
         connection_id: raw.connection_id,
-        kind: enum_from_text(&raw.kind)?,
-        base_url: raw.base_url,
-        organisation_id: raw.organisation_id,
-        settings,
-        connection_updated_at: raw.connection_updated_at,
+        source: ConnectorSource {
+            kind: enum_from_text(&raw.kind)?,
+            base_url: raw.base_url,
+            organisation_id: raw.organisation_id,
+            settings,
+        },
     }))
+}
+
+/// A create is about to leave for the platform: a pending invoice becomes `sending`, with its
+/// `invoice.updated`, so an attempt after a crash or a lost answer looks for it first.
+pub async fn mark_sending(pool: &PgPool, id: i64) -> Result<(), StoreError> {
+    let query = format!(
+        "UPDATE invoices SET status = 'sending', updated_at = now() \
+         WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
+    );
+    set_status(pool, sqlx::query_as(&query).bind(id)).await
+}
+
+/// The platform did not take the create (it answered 429, or the rate limiter would not let it
+/// leave in time): the invoice is `pending` again, with its `invoice.updated`, so the retry
+/// spends no call looking for it.
+pub async fn mark_pending(pool: &PgPool, id: i64) -> Result<(), StoreError> {
+    let query = format!(
+        "UPDATE invoices SET status = 'pending', updated_at = now() \
+         WHERE id = $1 AND status = 'sending' RETURNING {COLUMNS}"
+    );
+    set_status(pool, sqlx::query_as(&query).bind(id)).await
 }
 
 /// The platform holds the invoice: `synced`, with its id, number and total, and
@@ -439,7 +451,7 @@ pub async fn mark_synced(pool: &PgPool, id: i64, posted: &PostedInvoice) -> Resu
         .bind(&posted.id)
         .bind(&posted.number)
         .bind(posted.total);
-    settle(pool, update).await
+    set_status(pool, update).await
 }
 
 /// The platform refused the invoice, or it cannot be sent: `failed`, with why, and
@@ -449,11 +461,12 @@ pub async fn mark_failed(pool: &PgPool, id: i64, reason: &str) -> Result<(), Sto
         "UPDATE invoices SET status = 'failed', error = $2, updated_at = now() \
          WHERE id = $1 AND status <> 'synced' RETURNING {COLUMNS}"
     );
-    settle(pool, sqlx::query_as(&query).bind(id).bind(reason)).await
+    set_status(pool, sqlx::query_as(&query).bind(id).bind(reason)).await
 }
 
-/// Runs a settling `update` and writes the invoice's `invoice.updated` in its transaction.
-async fn settle<'q>(
+/// Runs a status `update` and writes the invoice's `invoice.updated` in its transaction (none
+/// when it changed no row).
+async fn set_status<'q>(
     pool: &PgPool,
     update: sqlx::query::QueryAs<'q, Postgres, Raw, sqlx::postgres::PgArguments>,
 ) -> Result<(), StoreError> {

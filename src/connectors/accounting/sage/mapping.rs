@@ -82,14 +82,13 @@ pub fn new_contact(contact: &InvoiceContact) -> Value {
     json!({ "contact": body })
 }
 
-/// `POST /sales_invoices`, with `idempotency_id` inside the resource as Sage reads it; one
-/// line per draft line, each with its tax rate id (`rate_ids`, in line order).
+/// `POST /sales_invoices`: one line per draft line, each with its tax rate id (`rate_ids`, in
+/// line order). [`with_idempotency_id`] adds the create's key.
 pub fn new_sales_invoice(
     draft: &InvoiceDraft,
     contact_id: &str,
     ledger_account_id: &str,
     rate_ids: &[String],
-    idempotency_key: &str,
 ) -> Value {
     let lines: Vec<Value> = draft
         .lines
@@ -113,9 +112,17 @@ pub fn new_sales_invoice(
             "reference": draft.reference,
             "currency_id": draft.currency,
             "invoice_lines": lines,
-            "idempotency_id": idempotency_key,
         }
     })
+}
+
+/// `body` with `idempotency_id` inside the resource, where Sage reads it.
+pub fn with_idempotency_id(body: &Value, idempotency_key: &str) -> Value {
+    let mut body = body.clone();
+    if let Some(invoice) = body.get_mut("sales_invoice").and_then(Value::as_object_mut) {
+        invoice.insert("idempotency_id".to_owned(), json!(idempotency_key));
+    }
+    body
 }
 
 #[cfg(test)]
@@ -210,7 +217,7 @@ mod tests {
             lines: vec![line("4.00", Some("20")), line("0", Some("0"))],
         };
         let rates = ["GB_STANDARD".to_owned(), "GB_ZERO".to_owned()];
-        let body = new_sales_invoice(&draft, "c1", "la1", &rates, "key-1");
+        let body = with_idempotency_id(&new_sales_invoice(&draft, "c1", "la1", &rates), "key-1");
         let invoice = &body["sales_invoice"];
         assert_eq!(invoice["idempotency_id"], "key-1");
         assert_eq!(invoice["date"], "2026-03-01");

@@ -6,7 +6,8 @@
 //!   (`GET /contacts?email=..&contact_type_id=CUSTOMER`), else one named exactly as the
 //!   draft's contact (`search=<name>`, matched whole, ignoring case), else created (`POST /contacts`, `contact_type_ids: ["CUSTOMER"]`, the email on its
 //!   `main_contact_person`). Finding or creating one customer (by name or email) is serialised
-//!   per connector, so two invoices for one new customer make one contact.
+//!   per connector, so two invoices for one new customer make one contact; a contact found or
+//!   made is trusted for 15 minutes ([`super::recent`]).
 //! - Ledger account: the setting `sales_account_code` is the nominal code of a ledger account
 //!   visible in sales (`GET /ledger_accounts?visible_in=sales&search=<code>`, matched exactly),
 //!   learnt once per connector. Sage has no default sales account to fall back on through this
@@ -40,7 +41,8 @@ use url::Url;
 use self::api::Api;
 use self::limiter::RateLimiter;
 use self::mapping::Rate;
-use super::AccountingPlatform;
+use super::recent::{contact_key, Recent};
+use super::{AccountingPlatform, PreparedInvoice};
 use crate::connectors::{http, money, ConnectorError};
 use crate::domain::accounting::{AccountingKind, AccountingSettings};
 use crate::domain::invoice::{InvoiceContact, InvoiceDraft, PostedInvoice};
@@ -96,7 +98,9 @@ pub struct SageConnector {
     ledger: OnceCell<Ledger>,
     tax_rates: OnceCell<Vec<Rate>>,
     /// Held while a contact is found or created; see [`CONTACT_LOCKS`].
-    contacts: Vec<Mutex<()>>,
+    contact_locks: Vec<Mutex<()>>,
+    /// Contact ids by [`contact_key`].
+    contacts: Recent<String>,
 }
 
 impl SageConnector {
@@ -108,7 +112,8 @@ impl SageConnector {
             settings: config.settings,
             ledger: OnceCell::new(),
             tax_rates: OnceCell::new(),
-            contacts: (0..CONTACT_LOCKS).map(|_| Mutex::new(())).collect(),
+            contact_locks: (0..CONTACT_LOCKS).map(|_| Mutex::new(())).collect(),
+            contacts: Recent::default(),
         })
     }
 
@@ -189,18 +194,37 @@ impl SageConnector {
         indices.dedup();
         let mut guards = Vec::with_capacity(indices.len());
         for i in indices {
-            guards.push(self.contacts[i].lock().await);
+            guards.push(self.contact_locks[i].lock().await);
         }
         guards
     }
 
-    /// The id of the customer the invoice is made out to, found or created.
+    /// The id of the customer the invoice is made out to: learnt recently, else found, else
+    /// created.
     async fn contact(
         &self,
         access: &Secret,
         contact: &InvoiceContact,
     ) -> Result<String, ConnectorError> {
+        let key = contact_key(contact);
+        if let Some(id) = self.contacts.get(&key) {
+            return Ok(id);
+        }
         let _one_at_a_time = self.lock_contact(contact).await;
+        // Whoever held the lock before may just have learnt it.
+        if let Some(id) = self.contacts.get(&key) {
+            return Ok(id);
+        }
+        let id = self.find_or_create_contact(access, contact).await?;
+        self.contacts.insert(key, id.clone());
+        Ok(id)
+    }
+
+    async fn find_or_create_contact(
+        &self,
+        access: &Secret,
+        contact: &InvoiceContact,
+    ) -> Result<String, ConnectorError> {
         if let Some(email) = &contact.email {
             let found: Vec<wire::Contact> = self
                 .api
@@ -259,12 +283,11 @@ impl AccountingPlatform for SageConnector {
         AccountingKind::Sage
     }
 
-    async fn create_invoice(
+    async fn prepare_invoice(
         &self,
         access: &Secret,
         invoice: &InvoiceDraft,
-        idempotency_key: &str,
-    ) -> Result<PostedInvoice, ConnectorError> {
+    ) -> Result<PreparedInvoice, ConnectorError> {
         invoice
             .validate()
             .map_err(|e| ConnectorError::Invalid(format!("invoice {}: {}", e.field, e.reason)))?;
@@ -286,15 +309,26 @@ impl AccountingPlatform for SageConnector {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let contact_id = self.contact(access, &invoice.contact).await?;
-        let body = mapping::new_sales_invoice(
-            invoice,
-            &contact_id,
-            &ledger.id,
-            &rate_ids,
-            idempotency_key,
-        );
-        let created: wire::SalesInvoice = self.api.post(access, "sales_invoices", &body).await?;
-        posted(created)
+        let body = mapping::new_sales_invoice(invoice, &contact_id, &ledger.id, &rate_ids);
+        Ok(PreparedInvoice { body })
+    }
+
+    async fn send_invoice(
+        &self,
+        access: &Secret,
+        invoice: &PreparedInvoice,
+        idempotency_key: &str,
+    ) -> Result<PostedInvoice, ConnectorError> {
+        let body = mapping::with_idempotency_id(&invoice.body, idempotency_key);
+        match self.api.post(access, "sales_invoices", &body).await {
+            Ok(created) => posted(created),
+            Err(refused @ ConnectorError::Rejected { .. }) => {
+                // The contact learnt earlier may be what Sage refused (deleted since).
+                self.contacts.clear();
+                Err(refused)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn find_invoice(

@@ -9,6 +9,8 @@
 //!   call); with `create_missing_products`, one `PUT Items?summarizeErrors=false` for the missing
 //!   ones (sold at the line's price into the sales account), else their lines go without
 //!   `ItemCode`.
+//! - Contacts and items found or made are trusted for 15 minutes ([`super::recent`]), so an
+//!   invoice to a returning customer for known products spends one call, the create.
 //! - Tax: each line's `TaxType` is `NONE` when untaxed, else the connection's `tax_type`, else
 //!   the organisation's active sales rate equal to the line's rate (`GET TaxRates`, read once
 //!   per connector). `TaxAmount` is the line's tax as the order charged it, so Xero's total is
@@ -43,7 +45,8 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use url::Url;
 
-use super::AccountingPlatform;
+use super::recent::{contact_key, Recent};
+use super::{AccountingPlatform, PreparedInvoice};
 use crate::connectors::http::{self, RawResponse};
 use crate::connectors::ConnectorError;
 use crate::domain::accounting::{AccountingKind, AccountingSettings};
@@ -90,6 +93,11 @@ pub struct XeroConnector {
     http: Client,
     limiter: Limiter,
     tax_rates: OnceCell<Vec<wire::TaxRate>>,
+    /// Contact ids by [`contact_key`].
+    contacts: Recent<String>,
+    /// Item codes as Xero spells them, or `None` for a code Xero has no item for, by the code
+    /// in lower case.
+    items: Recent<Option<String>>,
 }
 
 impl XeroConnector {
@@ -116,6 +124,8 @@ impl XeroConnector {
             http,
             limiter: Limiter::new(config.limits),
             tax_rates: OnceCell::new(),
+            contacts: Recent::default(),
+            items: Recent::default(),
         })
     }
 
@@ -248,8 +258,22 @@ impl XeroConnector {
         Ok(mapping::pick_contact(&found.contacts, contact).map(str::to_owned))
     }
 
-    /// The invoice's contact on Xero, created when it has none.
+    /// The invoice's contact on Xero: the one learnt recently, else found, else created.
     async fn contact_id(
+        &self,
+        access: &Secret,
+        contact: &InvoiceContact,
+    ) -> Result<String, ConnectorError> {
+        let key = contact_key(contact);
+        if let Some(id) = self.contacts.get(&key) {
+            return Ok(id);
+        }
+        let id = self.find_or_create_contact(access, contact).await?;
+        self.contacts.insert(key, id.clone());
+        Ok(id)
+    }
+
+    async fn find_or_create_contact(
         &self,
         access: &Secret,
         contact: &InvoiceContact,
@@ -356,7 +380,21 @@ impl XeroConnector {
         if codes.is_empty() {
             return Ok(vec![None; invoice.lines.len()]);
         }
-        let mut known = self.find_items(access, &codes).await?;
+        let mut known: HashMap<String, String> = HashMap::new();
+        let mut unknown: Vec<&str> = Vec::new();
+        for code in &codes {
+            match self.items.get(&code.to_lowercase()) {
+                Some(Some(spelt)) => {
+                    known.insert(code.to_lowercase(), spelt);
+                }
+                // Xero had no such item when last asked.
+                Some(None) => {}
+                None => unknown.push(code),
+            }
+        }
+        if !unknown.is_empty() {
+            known.extend(self.find_items(access, &unknown).await?);
+        }
         let missing: Vec<&str> = codes
             .iter()
             .copied()
@@ -365,6 +403,11 @@ impl XeroConnector {
         if self.settings.create_missing_products && !missing.is_empty() {
             self.create_items(access, invoice, &missing, &mut known)
                 .await?;
+        }
+        for code in unknown.iter().chain(&missing) {
+            let lower = code.to_lowercase();
+            let spelt = known.get(&lower).cloned();
+            self.items.insert(lower, spelt);
         }
         Ok(invoice
             .lines
@@ -395,12 +438,11 @@ impl AccountingPlatform for XeroConnector {
         AccountingKind::Xero
     }
 
-    async fn create_invoice(
+    async fn prepare_invoice(
         &self,
         access: &Secret,
         invoice: &InvoiceDraft,
-        idempotency_key: &str,
-    ) -> Result<PostedInvoice, ConnectorError> {
+    ) -> Result<PreparedInvoice, ConnectorError> {
         // Tax types first: a rate the organisation lacks fails before anything is written.
         let rates = if mapping::needs_tax_rates(invoice, &self.settings) {
             self.tax_rates(access).await?
@@ -417,10 +459,36 @@ impl AccountingPlatform for XeroConnector {
             &tax_types,
             &self.settings,
         );
+        Ok(PreparedInvoice { body })
+    }
+
+    async fn send_invoice(
+        &self,
+        access: &Secret,
+        invoice: &PreparedInvoice,
+        idempotency_key: &str,
+    ) -> Result<PostedInvoice, ConnectorError> {
         let url = self.endpoint("Invoices", &[("unitdp", "4")]);
-        let created: wire::Invoices = self
-            .put(access, "create invoice", url, &body, Some(idempotency_key))
-            .await?;
+        let created: wire::Invoices = match self
+            .put(
+                access,
+                "create invoice",
+                url,
+                &invoice.body,
+                Some(idempotency_key),
+            )
+            .await
+        {
+            Ok(created) => created,
+            Err(refused @ ConnectorError::Rejected { .. }) => {
+                // A contact or item learnt earlier may be what Xero refused (archived, deleted
+                // since): the next invoice looks them up afresh.
+                self.contacts.clear();
+                self.items.clear();
+                return Err(refused);
+            }
+            Err(e) => return Err(e),
+        };
         let invoice = created
             .invoices
             .first()

@@ -147,3 +147,71 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     sandbox.shutdown().await;
     Ok(())
 }
+
+/// An accounting connection of the account's store `store_id` to the simulated Xero
+/// organisation `org`, with `settings`, authorized the way a merchant's browser does it: the
+/// organisation's consent page (which consents at once) and switchyard's callback at `api`,
+/// where the API is listening. What `switchyard demo` and `bench invoices` post invoices to.
+pub async fn connect_xero(
+    pool: &PgPool,
+    key: &CredentialsKey,
+    account: AccountId,
+    store_id: i64,
+    org: &switchyard_sandbox::XeroOrg,
+    api: &str,
+    settings: &crate::domain::accounting::AccountingSettings,
+) -> anyhow::Result<crate::store::accounting::ConnectionRow> {
+    use crate::connectors::accounting::Endpoints;
+    use crate::domain::accounting::{AccountingKind, ClientCredentials};
+    use crate::store::accounting::{self, NewConnection};
+
+    let client = ClientCredentials {
+        client_id: Secret::from(org.client_id()),
+        client_secret: Secret::from(org.client_secret()),
+    };
+    let connection = accounting::create(
+        pool,
+        key,
+        account,
+        &NewConnection {
+            store_id,
+            kind: AccountingKind::Xero,
+            name: org.tenant_name(),
+            base_url: Some(org.base_url()),
+            client: &client,
+            settings,
+        },
+    )
+    .await
+    .context("creating the Xero connection")?;
+    let redirect = format!("{api}/v1/accounting-connections/callback");
+    let state = accounting::begin_authorization(pool, account, connection.id, &redirect)
+        .await?
+        .context("the new Xero connection is gone")?;
+    let consent = Endpoints::of(AccountingKind::Xero, Some(org.base_url()))?.authorize_url(
+        AccountingKind::Xero,
+        &client,
+        &redirect,
+        &state,
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let consented = browser.get(consent).send().await?;
+    let back = consented
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .context("the organisation's consent page sent no redirect")?
+        .to_owned();
+    let done = browser.get(&back).send().await?;
+    anyhow::ensure!(
+        done.status().is_success(),
+        "switchyard's authorization callback answered {}",
+        done.status()
+    );
+    accounting::get(pool, account, connection.id)
+        .await?
+        .context("the Xero connection is gone")
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultKnobs;
 use crate::generator::GeneratorConfig;
-use crate::xero::XeroOrgConfig;
+use crate::xero::{XeroOrgConfig, XeroTaxRateConfig};
 
 /// The whole sandbox: one HTTP listener serving every store under its own path prefix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,13 +39,30 @@ impl Default for SandboxConfig {
 
 impl SandboxConfig {
     /// One Shopify shop (`demo-shop`), one WooCommerce store (`demo-woo`), generators off, one
-    /// Sage business (`demo-sage`) and one Xero organisation (`demo-xero`).
+    /// Sage business (`demo-sage`) and one Xero organisation (`demo-xero`), set up for the
+    /// shops' sales: subscribed to their currencies, with a sales tax rate for each country the
+    /// generators sell to that a UK organisation lacks.
     pub fn demo() -> SandboxConfig {
+        let shopify = ShopifyStoreConfig::new("demo-shop");
+        let woocommerce = WooStoreConfig::new("demo-woo");
+        let mut xero = XeroOrgConfig::new("demo-xero");
+        xero.currencies = [&shopify.currency, &woocommerce.currency]
+            .into_iter()
+            .filter(|c| !c.eq_ignore_ascii_case(&xero.currency))
+            .cloned()
+            .collect();
+        xero.tax_rates = crate::generator::sales_tax_rates()
+            .filter(|(_, percent)| ![0, 5, 20].contains(percent))
+            .map(|(country, percent)| XeroTaxRateConfig {
+                name: format!("{percent}% (Sales tax, {country})"),
+                percent: u32::try_from(percent).unwrap_or(0),
+            })
+            .collect();
         SandboxConfig {
-            shopify: vec![ShopifyStoreConfig::new("demo-shop")],
-            woocommerce: vec![WooStoreConfig::new("demo-woo")],
+            shopify: vec![shopify],
+            woocommerce: vec![woocommerce],
             sage: vec![SageBusinessConfig::new("demo-sage")],
-            xero: vec![XeroOrgConfig::new("demo-xero")],
+            xero: vec![xero],
             ..SandboxConfig::default()
         }
     }

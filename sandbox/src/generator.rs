@@ -192,6 +192,12 @@ const COUNTRIES: &[Country] = &[
     },
 ];
 
+/// The countries orders are generated for, each with the sales tax its orders charge (whole
+/// percent), in the order the generator knows them.
+pub fn sales_tax_rates() -> impl Iterator<Item = (&'static str, i64)> {
+    COUNTRIES.iter().map(|c| (c.code, c.tax_percent))
+}
+
 const FIRST: &[&str] = &[
     "Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", "Edsger",
     "Radia", "Tim", "Sophie", "Karen", "John",

@@ -388,3 +388,36 @@ async fn ten_thousand_orders_page_quickly() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_line_carries_its_share_of_the_orders_tax() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    shop.create_orders(60);
+    let admin = StoreApi::shopify(&shop);
+    let body: Value = admin
+        .get_url(&admin.url("orders.json?status=any&limit=60"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let cents = |v: &Value| -> i64 {
+        let text = v.as_str().expect("a decimal string");
+        (text.parse::<f64>().expect("a number") * 100.0).round() as i64
+    };
+    let orders = body["orders"].as_array().expect("orders");
+    let mut taxed = 0;
+    for order in orders {
+        let lines: i64 = order["line_items"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .flat_map(|l| l["tax_lines"].as_array().cloned().unwrap_or_default())
+            .map(|t| cents(&t["price"]))
+            .sum();
+        assert_eq!(lines, cents(&order["total_tax"]), "{}", order["name"]);
+        taxed += usize::from(lines > 0);
+    }
+    assert!(taxed > 0, "some orders are taxed");
+    sandbox.shutdown().await;
+}

@@ -21,14 +21,11 @@ use super::bench_store;
 use super::import::bench_database;
 use crate::app::Application;
 use crate::config::Settings;
-use crate::connectors::accounting::Endpoints;
 use crate::crypto::CredentialsKey;
-use crate::domain::accounting::{AccountingKind, AccountingSettings, ClientCredentials};
+use crate::domain::accounting::AccountingSettings;
 use crate::domain::invoice::{InvoiceContact, InvoiceDraft, InvoiceLine};
-use crate::domain::Secret;
 use crate::outbox::relay;
 use crate::queue::Broker;
-use crate::store::accounting::{self, NewConnection};
 use crate::store::invoices::{self, NewInvoice};
 use crate::workers::{self, Deps};
 use switchyard_sandbox::{Sandbox, SandboxConfig, XeroOrgConfig};
@@ -92,53 +89,16 @@ pub async fn run(base: &Settings, opts: &Options) -> anyhow::Result<()> {
     let db = crate::db::prepare(&settings.database).await?;
     let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
     let (account, store_id) = bench_store(&db, "invoices").await?;
-    let client = ClientCredentials {
-        client_id: Secret::from(org.client_id()),
-        client_secret: Secret::from(org.client_secret()),
-    };
-    let connection = accounting::create(
+    let connection = crate::sandbox_cmd::connect_xero(
         &db,
         &key,
         account,
-        &NewConnection {
-            store_id,
-            kind: AccountingKind::Xero,
-            name: "bench",
-            base_url: Some(org.base_url()),
-            client: &client,
-            settings: &AccountingSettings::default(),
-        },
+        store_id,
+        &org,
+        &api,
+        &AccountingSettings::default(),
     )
     .await?;
-
-    // The merchant's side of the authorization, as a browser follows it.
-    let redirect = format!("{api}/v1/accounting-connections/callback");
-    let state = accounting::begin_authorization(&db, account, connection.id, &redirect)
-        .await?
-        .context("the connection")?;
-    let url = Endpoints::of(AccountingKind::Xero, Some(org.base_url()))?.authorize_url(
-        AccountingKind::Xero,
-        &client,
-        &redirect,
-        &state,
-    );
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let consent = browser.get(url).send().await?;
-    let back = consent
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .context("the simulator's consent redirect")?
-        .to_owned();
-    let done = browser.get(&back).send().await?;
-    anyhow::ensure!(
-        done.status().is_success(),
-        "the callback answered {}",
-        done.status()
-    );
 
     let broker = Broker::connect(&settings).await?;
     let deps = Deps::new(db.clone(), key, broker.clone());

@@ -11,7 +11,12 @@
 //! Stock is managed by switchyard: the channels' listings are downloaded into main products,
 //! each SKU gets [`DEMO_STOCK`] units, and every sale on one simulated store is pushed to the
 //! others as it is imported; the view shows each SKU's figure on every channel converging.
+//!
+//! Downstream, a signed webhook receiver gets the store's events, a fulfilment-centre plugin
+//! ships one SKU's orders, and a simulated Xero organisation receives an invoice for every
+//! order once it ships.
 
+mod books;
 mod downstream;
 mod stock;
 
@@ -94,6 +99,8 @@ struct Seeded {
     skus: Vec<String>,
     /// The webhook receiver and fulfilment centre, once started.
     downstream: Option<downstream::Downstream>,
+    /// The Xero organisation, once connected.
+    books: Option<books::Books>,
 }
 
 /// An account with its first token, a store, and one channel per simulated store.
@@ -125,6 +132,7 @@ async fn seed(
         channels: made,
         skus: Vec::new(),
         downstream: None,
+        books: None,
     })
 }
 
@@ -238,6 +246,15 @@ fn print_banner(seeded: &Seeded, api: &str, sandbox: &SandboxHandle, opts: &Opti
             downstream::ROUTED_SKU
         );
     }
+    if let Some(b) = &seeded.books {
+        println!(
+            "  accounting      Xero organisation {} at {} (connection {}): every order is \
+             invoiced there once it ships",
+            b.org.tenant_name(),
+            b.org.base_url(),
+            b.connection_id
+        );
+    }
     println!(
         "  API token       {}  (shown once; it is stored hashed)",
         seeded.token
@@ -262,6 +279,7 @@ struct Display {
     stock: ProgressBar,
     webhooks: ProgressBar,
     centre: ProgressBar,
+    invoices: ProgressBar,
 }
 
 impl Display {
@@ -299,8 +317,11 @@ impl Display {
         webhooks.set_style(line.clone());
         webhooks.set_prefix("webhooks");
         let centre = multi.add(ProgressBar::new_spinner());
-        centre.set_style(line);
+        centre.set_style(line.clone());
         centre.set_prefix("fulfilment centre");
+        let invoices = multi.add(ProgressBar::new_spinner());
+        invoices.set_style(line);
+        invoices.set_prefix("invoices");
         let total = target.map(|n| {
             let pb = multi.add(ProgressBar::new(n));
             let style =
@@ -318,6 +339,7 @@ impl Display {
             stock,
             webhooks,
             centre,
+            invoices,
         }
     }
 
@@ -338,6 +360,7 @@ impl Display {
         self.stock.finish();
         self.webhooks.finish();
         self.centre.finish();
+        self.invoices.finish();
         self.queue.finish();
         if let Some(pb) = &self.total {
             pb.finish();
@@ -413,6 +436,9 @@ async fn watch_progress(
             display
                 .centre
                 .set_message(d.centre_line(pool, seeded.store_id).await);
+        }
+        if let Some(b) = &seeded.books {
+            display.invoices.set_message(b.line(pool).await);
         }
         match stock_watch.sample(pool, &seeded.channels, sandbox).await {
             Ok(()) => display.show_stock(&stock_watch, seeded),
@@ -492,6 +518,9 @@ async fn print_summary(
             d.centre_line(pool, seeded.store_id).await
         );
     }
+    if let Some(b) = &seeded.books {
+        println!("  invoices: {}", b.line(pool).await);
+    }
     println!(
         "  the demo's channels are now inactive; account {} and its orders stay in the database",
         seeded.account.0
@@ -543,6 +572,14 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
     subscribe_webhooks(&sandbox, &seeded, &api)?;
     seeded.downstream =
         Some(downstream::start(&pool, &key, seeded.account, seeded.store_id, &api).await?);
+    let server = tokio::spawn(app.run_until(stop.clone()));
+    // The organisation's consent sends the merchant's browser back to the API: it connects once
+    // the API is serving.
+    seeded.books = Some(
+        books::connect(&pool, &key, seeded.account, seeded.store_id, &sandbox, &api)
+            .await
+            .context("connecting the store to the simulated Xero organisation")?,
+    );
     print_banner(&seeded, &api, &sandbox, &opts);
 
     // The queue's counters outlive processes; the demo reports what it added.
@@ -553,7 +590,6 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
         .unwrap_or_else(|_| QueueStats::default_for(ImportOrders::QUEUE));
     let started = Instant::now();
     let grace = Duration::from_secs(settings.shutdown.grace_secs) + STOP_SLACK;
-    let server = tokio::spawn(app.run_until(stop.clone()));
     let worker_settings = settings.clone();
     let worker_stop = stop.clone();
     let workers = tokio::spawn(async move {

@@ -349,6 +349,20 @@ pub struct ListFilter {
     pub order_id: Option<i64>,
 }
 
+/// How many invoices of connection `connection_id` stand at each status, most advanced first.
+pub async fn status_counts(
+    pool: &PgPool,
+    connection_id: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT status, count(*) FROM invoices WHERE connection_id = $1 \
+         GROUP BY status ORDER BY 1 DESC",
+    )
+    .bind(connection_id)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// What the post-invoice worker needs of an invoice: the draft, the key, where to post it.
 pub struct ToPost {
     pub invoice_id: i64,

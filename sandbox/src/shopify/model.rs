@@ -140,6 +140,28 @@ impl Order {
             .sum()
     }
 
+    /// Each line's share of the order's tax, in line order: Shopify reports tax per line
+    /// (`line_items[].tax_lines`), each on the line's discounted amount. Shares go by the lines'
+    /// amounts, the last line taking what rounding leaves, so they add up to the order's tax.
+    pub fn line_tax_cents(&self) -> Vec<i64> {
+        let total = self.line_items_cents();
+        let mut left = self.tax_cents;
+        let last = self.line_items.len().saturating_sub(1);
+        self.line_items
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let share = if i == last || total == 0 {
+                    left
+                } else {
+                    self.tax_cents * l.price_cents * i64::from(l.quantity) / total
+                };
+                left -= share;
+                share
+            })
+            .collect()
+    }
+
     pub fn subtotal_cents(&self) -> i64 {
         self.line_items_cents() - self.discount_cents
     }
@@ -178,7 +200,8 @@ impl Order {
         let line_items: Vec<Value> = self
             .line_items
             .iter()
-            .map(|l| self.line_json(l, l.quantity, shop))
+            .zip(self.line_tax_cents())
+            .map(|(l, tax)| self.line_json(l, l.quantity, tax, shop))
             .collect();
         let fulfillments: Vec<Value> = self
             .fulfillments
@@ -278,7 +301,8 @@ impl Order {
     }
 
     /// A line as it appears in an order (`quantity` = ordered) or a fulfillment (`quantity` = shipped).
-    fn line_json(&self, l: &LineItem, quantity: u32, shop: &ShopContext) -> Value {
+    /// `tax_cents` is the line's tax for all of `quantity`.
+    fn line_json(&self, l: &LineItem, quantity: u32, tax_cents: i64, shop: &ShopContext) -> Value {
         let fulfillable = if self.cancelled_at.is_some() {
             0
         } else {
@@ -290,6 +314,13 @@ impl Order {
             Some("fulfilled")
         } else {
             Some("partial")
+        };
+        let tax_lines = if tax_cents > 0 {
+            json!([{"price": format_cents(tax_cents), "rate": self.tax_percent as f64 / 100.0,
+                     "title": "Tax", "price_set": shop.money_set(tax_cents),
+                     "channel_liable": false}])
+        } else {
+            json!([])
         };
         let name = match &l.variant_title {
             Some(v) => format!("{} - {v}", l.title),
@@ -320,21 +351,23 @@ impl Order {
             "variant_inventory_management": "shopify",
             "variant_title": l.variant_title,
             "vendor": "Switchyard Outdoor",
-            "tax_lines": [],
+            "tax_lines": tax_lines,
             "duties": [],
             "discount_allocations": []
         })
     }
 
     pub fn fulfillment_json(&self, f: &Fulfillment, shop: &ShopContext) -> Value {
+        let taxes = self.line_tax_cents();
         let lines: Vec<Value> = f
             .lines
             .iter()
             .filter_map(|(id, qty)| {
-                self.line_items
-                    .iter()
-                    .find(|l| l.id == *id)
-                    .map(|l| self.line_json(l, *qty, shop))
+                let i = self.line_items.iter().position(|l| l.id == *id)?;
+                let l = &self.line_items[i];
+                // The shipped quantity's part of the line's tax.
+                let tax = taxes[i] * i64::from(*qty) / i64::from(l.quantity.max(1));
+                Some(self.line_json(l, *qty, tax, shop))
             })
             .collect();
         json!({

@@ -29,6 +29,8 @@ pub struct Books {
     pub invoices: Vec<Invoice>,
     pub payments: Vec<Payment>,
     currency: String,
+    /// Currencies subscribed to besides `currency`.
+    currencies: Vec<String>,
     next_number: u32,
     opened: chrono::DateTime<Utc>,
 }
@@ -75,6 +77,7 @@ impl Books {
         Books {
             accounts: uk_chart(),
             tax_rates: uk_tax_rates(),
+            currencies: Vec::new(),
             contacts: Vec::new(),
             items: Vec::new(),
             invoices: Vec::new(),
@@ -83,6 +86,24 @@ impl Books {
             next_number: 1,
             opened: Utc::now(),
         }
+    }
+
+    /// The books of an organisation set up as `config` says: its base currency, the others it
+    /// is subscribed to, and the sales tax rates it added to the UK defaults.
+    pub fn of(config: &super::XeroOrgConfig) -> Books {
+        let mut books = Books::new(&config.currency);
+        books.currencies = config.currencies.iter().map(|c| c.to_uppercase()).collect();
+        for (i, added) in config.tax_rates.iter().enumerate() {
+            books.tax_rates.push(TaxRate {
+                name: added.name.clone(),
+                tax_type: format!("TAX{:03}", i + 1),
+                rate_e4: i64::from(added.percent) * 10_000,
+                report_tax_type: "OUTPUT",
+                revenue: true,
+                expenses: false,
+            });
+        }
+        books
     }
 
     pub fn accounts_json(&self) -> Vec<Value> {
@@ -257,7 +278,7 @@ impl Books {
     }
 
     fn tax_rate(&self, tax_type: &str) -> Option<&TaxRate> {
-        self.tax_rates.iter().find(|t| same(t.tax_type, tax_type))
+        self.tax_rates.iter().find(|t| same(&t.tax_type, tax_type))
     }
 
     fn next_invoice_number(&mut self) -> String {
@@ -474,7 +495,7 @@ impl Books {
         let date = day("Date", previous.map(|p| p.date)).unwrap_or_else(|| Utc::now().date_naive());
         let due_date = day("DueDate", previous.and_then(|p| p.due_date));
         let currency = text(el, "CurrencyCode").unwrap_or_else(|| self.currency.clone());
-        if !same(&currency, &self.currency) {
+        if !same(&currency, &self.currency) && !self.currencies.iter().any(|c| same(c, &currency)) {
             errors.push(format!(
                 "Organisation is not subscribed to currency {currency}"
             ));
@@ -667,6 +688,44 @@ mod tests {
     /// The `ValidationErrors` an element carries.
     fn errors(messages: &[&str]) -> Value {
         messages.iter().map(|m| json!({ "Message": m })).collect()
+    }
+
+    #[test]
+    fn the_demo_organisation_takes_the_demo_shops_currencies_and_tax_rates() {
+        let config = crate::SandboxConfig::demo().xero.remove(0);
+        let mut b = Books::of(&config);
+        let rates: Vec<(&str, i64)> = b
+            .tax_rates
+            .iter()
+            .filter(|t| t.tax_type.starts_with("TAX"))
+            .map(|t| (t.tax_type.as_str(), t.rate_e4 / 10_000))
+            .collect();
+        assert_eq!(
+            rates,
+            [
+                ("TAX001", 8),
+                ("TAX002", 19),
+                ("TAX003", 13),
+                ("TAX004", 10)
+            ]
+        );
+        let invoice = |currency: &str, tax_type: &str| {
+            json!({"Type": "ACCREC", "Contact": {"Name": "Ana Smith"}, "CurrencyCode": currency,
+                "LineItems": [{"Description": "Tent", "Quantity": 1, "UnitAmount": 100.0,
+                               "AccountCode": "200", "TaxType": tax_type}]})
+        };
+        let dollars = b
+            .save_invoice(&invoice("usd", "TAX002"), false, 2)
+            .expect("subscribed to USD");
+        assert_eq!(dollars["CurrencyCode"], "USD");
+        assert_eq!(dollars["TotalTax"], json!(19.0));
+        let euros = b
+            .save_invoice(&invoice("EUR", "OUTPUT2"), false, 2)
+            .expect_err("not subscribed to EUR");
+        assert_eq!(
+            euros["ValidationErrors"],
+            errors(&["Organisation is not subscribed to currency EUR"])
+        );
     }
 
     #[test]

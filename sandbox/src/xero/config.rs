@@ -32,9 +32,24 @@ pub struct XeroOrgConfig {
     pub limits: XeroLimits,
     /// The organisation's base currency.
     pub currency: String,
+    /// Currencies it is subscribed to besides the base (Xero's multi-currency): invoices in
+    /// these are accepted too.
+    pub currencies: Vec<String>,
+    /// Sales tax rates the organisation added to a UK organisation's defaults, as a merchant
+    /// selling abroad adds them; Xero names each added rate's `TaxType` `TAX001`, `TAX002`, ...
+    pub tax_rates: Vec<XeroTaxRateConfig>,
     pub faults: FaultKnobs,
     /// Seeds the fault decisions, so a failing test replays the same faults.
     pub seed: u64,
+}
+
+/// A sales tax rate an organisation added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XeroTaxRateConfig {
+    /// As Xero lists it: `19% (VAT on Income, DE)`.
+    pub name: String,
+    /// Whole percent.
+    pub percent: u32,
 }
 
 /// Xero's per-tenant API limits.
@@ -96,6 +111,8 @@ impl XeroOrgConfig {
             refresh_token_secs: 60 * 24 * 3600,
             limits: XeroLimits::default(),
             currency: "GBP".into(),
+            currencies: Vec::new(),
+            tax_rates: Vec::new(),
             faults: FaultKnobs::default(),
             seed: 17,
         }

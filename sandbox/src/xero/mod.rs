@@ -54,7 +54,7 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{XeroLimits, XeroOrgConfig};
+pub use config::{XeroLimits, XeroOrgConfig, XeroTaxRateConfig};
 pub use store::{LostAnswer, XeroOrg};
 
 use crate::faults::{self, FaultLayer};

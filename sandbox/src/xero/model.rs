@@ -35,8 +35,8 @@ impl Account {
 
 #[derive(Debug, Clone)]
 pub struct TaxRate {
-    pub name: &'static str,
-    pub tax_type: &'static str,
+    pub name: String,
+    pub tax_type: String,
     /// Percent, in ten-thousandths.
     pub rate_e4: i64,
     pub report_tax_type: &'static str,
@@ -137,9 +137,9 @@ pub fn uk_chart() -> Vec<Account> {
 
 /// A UK organisation's VAT rates.
 pub fn uk_tax_rates() -> Vec<TaxRate> {
-    let t = |name, tax_type, percent: i64, report, revenue, expenses| TaxRate {
-        name,
-        tax_type,
+    let t = |name: &str, tax_type: &str, percent: i64, report, revenue, expenses| TaxRate {
+        name: name.to_owned(),
+        tax_type: tax_type.to_owned(),
         rate_e4: percent * E4,
         report_tax_type: report,
         revenue,

@@ -61,7 +61,7 @@ impl XeroOrg {
         XeroOrg {
             faults: Arc::new(Faults::new(config.faults.clone(), config.seed)),
             traffic: Arc::new(Traffic::new(prefix)),
-            books: Mutex::new(Books::new(&config.currency)),
+            books: Mutex::new(Books::of(&config)),
             identity: Mutex::new(Identity::new(&config.client_id, &config.client_secret)),
             limiter: Mutex::new(Limiter::new(config.limits)),
             redirect_uris: Mutex::new(config.redirect_uris.clone()),

@@ -75,8 +75,16 @@ pub struct ShopifyStoreConfig {
     pub name: String,
     /// Value expected in `X-Shopify-Access-Token`.
     pub access_token: String,
-    /// The app's client secret, which signs outbound webhooks.
+    /// The app's client id (its API key), 32 hex characters as Shopify issues them: what an app
+    /// sends as `client_id` to install itself through the authorization code grant.
+    pub client_id: String,
+    /// The app's client secret: it signs outbound webhooks and the `hmac` of the authorization
+    /// redirect, and the app presents it to exchange a code for an access token.
     pub app_secret: String,
+    /// Redirect URIs allowed for the app; the authorize step refuses any other. Empty accepts any
+    /// absolute http(s) URI, which is what a test with a port picked at run time needs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
     pub currency: String,
     /// The shop's UTC offset in minutes; timestamps are rendered in it, as Shopify does.
     pub utc_offset_minutes: i32,
@@ -96,7 +104,9 @@ impl ShopifyStoreConfig {
         ShopifyStoreConfig {
             name: name.to_string(),
             access_token: format!("shpat_{}", hex_of(name, 32)),
+            client_id: hex_of(&format!("{name}/shopify-client"), 32),
             app_secret: format!("shpss_{}", hex_of(&format!("{name}/secret"), 32)),
+            redirect_uris: Vec::new(),
             currency: "USD".into(),
             utc_offset_minutes: -4 * 60,
             bucket_capacity: 40,

@@ -2,6 +2,7 @@
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use rand::Rng;
 
 /// The absolute URL of the request without its query, as the client addressed it (`Host` header):
 /// Link headers and OAuth signatures both need the URL the client used, not the socket address.
@@ -37,4 +38,12 @@ pub fn set_header(response: &mut Response, name: &'static str, value: &str) {
 /// Compares without an early exit, so timing does not reveal how much of a secret matched.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Random bytes as lower-case hex, for opaque tokens, codes and keys.
+pub fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::rng();
+    (0..bytes)
+        .map(|_| format!("{:02x}", rng.random::<u8>()))
+        .collect()
 }

@@ -421,3 +421,269 @@ async fn each_line_carries_its_share_of_the_orders_tax() {
     assert!(taxed > 0, "some orders are taxed");
     sandbox.shutdown().await;
 }
+
+/// A client that shows redirects instead of following them, as a test of a consent step needs.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client builds")
+}
+
+/// Shopify's documented check of the parameters it sends an app, written out here rather than
+/// taken from the sandbox: drop `hmac`, escape `%` and `&` (and `=` in keys), sort the `k=v`
+/// pairs, join with `&`, hex HMAC-SHA256 with the client secret.
+fn shopify_hmac(pairs: &[(String, String)], secret: &str) -> String {
+    let mut message: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k != "hmac")
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                k.replace('%', "%25").replace('=', "%3D"),
+                v.replace('%', "%25")
+            )
+            .replace('&', "%26")
+        })
+        .collect();
+    message.sort();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(message.join("&").as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The authorize URL an app sends a merchant to.
+fn authorize_url(
+    shop: &switchyard_sandbox::ShopifyStore,
+    client_id: &str,
+    redirect_uri: &str,
+    state: &str,
+) -> reqwest::Url {
+    let mut url =
+        reqwest::Url::parse(&format!("{}/admin/oauth/authorize", shop.base_url())).expect("url");
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("scope", "read_orders,write_fulfillments")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("state", state)
+        .append_pair("grant_options[]", "");
+    url
+}
+
+/// Follows the consent step by hand: the redirect's query parameters, in order.
+async fn consent(
+    http: &reqwest::Client,
+    shop: &switchyard_sandbox::ShopifyStore,
+    redirect_uri: &str,
+    state: &str,
+) -> Vec<(String, String)> {
+    let resp = http
+        .get(authorize_url(shop, shop.client_id(), redirect_uri, state))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 302);
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a redirect")
+        .to_owned();
+    assert!(
+        location.starts_with(&format!("{redirect_uri}?")),
+        "{location}"
+    );
+    reqwest::Url::parse(&location)
+        .expect("absolute")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("{key} in {pairs:?}"))
+}
+
+#[tokio::test]
+async fn an_app_installs_through_the_authorization_code_grant() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    let http = no_redirects();
+    // A state with the delimiters the signature rule escapes, so the escaping is exercised.
+    let state = "n0nce&shop=evil%20=";
+    let pairs = consent(&http, &shop, "https://hub.example/connect/shopify", state).await;
+
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["code", "hmac", "host", "shop", "state", "timestamp"]);
+    assert_eq!(param(&pairs, "shop"), "demo-shop.myshopify.com");
+    assert_eq!(param(&pairs, "state"), state);
+    let host = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(param(&pairs, "host"))
+        .expect("base64 host");
+    assert_eq!(host, b"demo-shop.myshopify.com/admin");
+    let timestamp: i64 = param(&pairs, "timestamp").parse().expect("seconds");
+    assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+    assert_eq!(
+        param(&pairs, "hmac"),
+        shopify_hmac(&pairs, shop.app_secret()),
+        "the redirect is signed with the client secret"
+    );
+    let mut tampered = pairs.clone();
+    tampered[4].1 = "n0nce".into();
+    assert_ne!(
+        param(&pairs, "hmac"),
+        shopify_hmac(&tampered, shop.app_secret())
+    );
+
+    let token_url = format!("{}/admin/oauth/access_token", shop.base_url());
+    let exchange = [
+        ("client_id", shop.client_id()),
+        ("client_secret", shop.app_secret()),
+        ("code", param(&pairs, "code")),
+    ];
+    let resp = http
+        .post(&token_url)
+        .form(&exchange)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["scope"], "read_orders,write_fulfillments");
+    let token = body["access_token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("shpat_") && token != shop.access_token());
+    assert_eq!(shop.issued_tokens().len(), 1);
+    assert_eq!(shop.issued_tokens()[0].access_token, token);
+
+    // The code is spent.
+    let again = http
+        .post(&token_url)
+        .form(&exchange)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(again.status(), 400);
+    let error: Value = again.json().await.expect("json");
+    assert_eq!(
+        error,
+        json!({
+            "error": "invalid_request",
+            "error_description": "The authorization code was not found or was already used"
+        })
+    );
+    assert_eq!(shop.issued_tokens().len(), 1);
+
+    // The issued token opens the Admin API, and the configured one still does.
+    for token in [token.as_str(), shop.access_token()] {
+        let resp = http
+            .get(format!(
+                "{}/admin/api/{}/shop.json",
+                shop.base_url(),
+                common::VERSION
+            ))
+            .header("X-Shopify-Access-Token", token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), 200, "{token}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["shop"]["myshopify_domain"], "demo-shop.myshopify.com");
+    }
+}
+
+#[tokio::test]
+async fn the_code_exchange_refuses_a_wrong_secret_without_spending_the_code() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    let http = no_redirects();
+    let pairs = consent(&http, &shop, "http://127.0.0.1:9/callback", "s1").await;
+    let token_url = format!("{}/admin/oauth/access_token", shop.base_url());
+    let code = param(&pairs, "code");
+
+    let wrong = http
+        .post(&token_url)
+        .json(&json!({"client_id": shop.client_id(), "client_secret": "shpss_wrong", "code": code}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(wrong.status(), 400);
+    let error: Value = wrong.json().await.expect("json");
+    assert_eq!(error["error"], "invalid_request");
+    assert!(error["error_description"].is_string());
+    assert!(shop.issued_tokens().is_empty());
+
+    let right = http
+        .post(&token_url)
+        .json(&json!({"client_id": shop.client_id(), "client_secret": shop.app_secret(), "code": code}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(right.status(), 200);
+    let body: Value = right.json().await.expect("json");
+    assert!(body["access_token"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("shpat_")));
+}
+
+#[tokio::test]
+async fn a_bad_authorization_request_gets_an_error_page_not_a_redirect() {
+    let sandbox = start().await;
+    let shop = sandbox.shopify("demo-shop").expect("shop");
+    let http = no_redirects();
+    let id = shop.client_id().to_owned();
+    let callback = "https://hub.example/cb";
+    let mut no_redirect_uri = authorize_url(&shop, &id, callback, "s");
+    let kept: Vec<(String, String)> = no_redirect_uri
+        .query_pairs()
+        .filter(|(k, _)| k != "redirect_uri")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    no_redirect_uri.query_pairs_mut().clear().extend_pairs(kept);
+    let cases = [
+        (
+            authorize_url(&shop, "0123456789abcdef0123456789abcdef", callback, "s"),
+            "Could not find Shopify API application",
+        ),
+        (no_redirect_uri, "redirect_uri"),
+        (
+            authorize_url(&shop, &id, "/relative/cb", "s"),
+            "redirect_uri",
+        ),
+        (authorize_url(&shop, &id, callback, ""), "state"),
+    ];
+    for (url, says) in cases {
+        let resp = http.get(url.clone()).send().await.expect("send");
+        assert_eq!(resp.status(), 400, "{url}");
+        assert!(resp.headers().get("location").is_none());
+        assert!(resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html")));
+        let page = resp.text().await.expect("text");
+        assert!(
+            page.contains("Oauth error invalid_request") && page.contains(says),
+            "{page}"
+        );
+    }
+
+    // Once the app lists its redirect URIs, only those are accepted.
+    shop.register_redirect_uri("https://hub.example/registered");
+    let other = http
+        .get(authorize_url(&shop, &id, callback, "s"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(other.status(), 400);
+    let listed = consent(&http, &shop, "https://hub.example/registered", "s").await;
+    assert_eq!(param(&listed, "state"), "s");
+}

@@ -1,4 +1,5 @@
-//! Access-token authentication: a custom app's Admin API token in `X-Shopify-Access-Token`.
+//! Access-token authentication: an Admin API token in `X-Shopify-Access-Token`, either the
+//! configured one (a custom app's) or one the authorization code grant issued.
 
 use std::sync::Arc;
 
@@ -8,7 +9,6 @@ use axum::response::Response;
 
 use super::errors::unauthorized;
 use super::store::ShopifyStore;
-use crate::http_util::constant_time_eq;
 
 pub async fn require_token(
     State(store): State<Arc<ShopifyStore>>,
@@ -20,9 +20,7 @@ pub async fn require_token(
         .get("x-shopify-access-token")
         .and_then(|v| v.to_str().ok());
     match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), store.access_token().as_bytes()) => {
-            next.run(req).await
-        }
+        Some(token) if store.token_valid(token) => next.run(req).await,
         _ => unauthorized(),
     }
 }

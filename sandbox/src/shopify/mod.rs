@@ -1,14 +1,18 @@
 //! The Shopify Admin REST simulator, mounted at a shop's base URL and serving
-//! `/admin/api/{version}/...` for any version string.
+//! `/admin/api/{version}/...` for any version string, and the authorization code grant that
+//! installs an app on the shop (`/admin/oauth/authorize`, `/admin/oauth/access_token`).
 //!
-//! Layers, outermost first: traffic accounting, access-token auth, the leaky-bucket rate limit
-//! (so even injected faults carry `X-Shopify-Shop-Api-Call-Limit`), then fault injection.
+//! Layers on the Admin API, outermost first: traffic accounting, access-token auth, the
+//! leaky-bucket rate limit (so even injected faults carry `X-Shopify-Shop-Api-Call-Limit`), then
+//! fault injection. The OAuth endpoints are counted but neither limited nor faulted.
 
 mod auth;
 mod errors;
 mod fulfillments;
+mod grants;
 mod inventory;
 pub mod model;
+pub mod oauth;
 mod orders;
 mod paging;
 mod products;
@@ -23,6 +27,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
+pub use grants::IssuedToken;
 pub use orders::OrderFilters;
 pub use store::{ShopState, ShopifyStore};
 pub use webhooks::TOPICS as WEBHOOK_TOPICS;
@@ -68,8 +73,15 @@ pub fn router(store: Arc<ShopifyStore>, shutdown: CancellationToken) -> Router {
             store.common.traffic.clone(),
             traffic::count,
         ))
-        .with_state(store);
+        .with_state(store.clone());
     Router::new()
+        .route("/admin/oauth/authorize", get(oauth::authorize))
+        .route("/admin/oauth/access_token", post(oauth::access_token))
+        .route_layer(from_fn_with_state(
+            store.common.traffic.clone(),
+            traffic::count,
+        ))
+        .with_state(store)
         .nest("/admin/api/{version}", api)
         .fallback(|| async { errors::not_found() })
 }

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::grants::{Grants, IssuedToken};
 use super::model::{
     Customer, FinancialStatus, Fulfillment, LineItem, Location, Order, Product, ShopContext,
     Variant,
@@ -17,6 +18,7 @@ use super::webhooks::{self, Subscription};
 use crate::config::ShopifyStoreConfig;
 use crate::faults::lock;
 use crate::generator::{NewOrder, OrderGenerator};
+use crate::http_util::constant_time_eq;
 use crate::money::{parse_cents, percent_of};
 use crate::orderbook::OrderBook;
 use crate::store::{Common, FulfilledLine, FulfilmentView, OrderEvent, Platform, PlatformStore};
@@ -61,6 +63,9 @@ pub struct ShopifyStore {
     state: Mutex<ShopState>,
     pub(crate) bucket: Mutex<LeakyBucket>,
     pub(crate) common: Common,
+    /// Redirect URIs allowed for the app (from the configuration, plus any registered since).
+    redirect_uris: Mutex<Vec<String>>,
+    grants: Mutex<Grants>,
 }
 
 /// A webhook to send once the state lock is released.
@@ -170,6 +175,8 @@ impl ShopifyStore {
                 sender,
             ),
             state: Mutex::new(state),
+            redirect_uris: Mutex::new(config.redirect_uris.clone()),
+            grants: Mutex::new(Grants::default()),
             config,
         }
     }
@@ -183,9 +190,46 @@ impl ShopifyStore {
         &self.config.access_token
     }
 
-    /// The secret that signs webhooks (`X-Shopify-Hmac-Sha256`).
+    /// The app's client secret: it signs webhooks (`X-Shopify-Hmac-Sha256`) and the authorization
+    /// redirect's `hmac`, and authenticates the code exchange.
     pub fn app_secret(&self) -> &str {
         &self.config.app_secret
+    }
+
+    /// The app's client id (API key), the `client_id` of the authorization code grant.
+    pub fn client_id(&self) -> &str {
+        &self.config.client_id
+    }
+
+    /// Allows one more redirect URI for the app. Once any is registered, the authorize step
+    /// refuses every URI not registered.
+    pub fn register_redirect_uri(&self, uri: &str) {
+        lock(&self.redirect_uris).push(uri.to_owned());
+    }
+
+    /// The access tokens the authorization code grant has issued, oldest first; each
+    /// authenticates the Admin API as the configured token does.
+    pub fn issued_tokens(&self) -> Vec<IssuedToken> {
+        lock(&self.grants).tokens().to_vec()
+    }
+
+    /// True if `token` opens the Admin API: the configured token or one the code exchange issued.
+    pub(crate) fn token_valid(&self, token: &str) -> bool {
+        constant_time_eq(token.as_bytes(), self.config.access_token.as_bytes())
+            || lock(&self.grants).token_valid(token)
+    }
+
+    /// An absolute http(s) URI that is registered, or any such URI when none is.
+    pub(crate) fn redirect_uri_allowed(&self, uri: &str) -> bool {
+        let absolute = ["http://", "https://"]
+            .iter()
+            .any(|scheme| uri.len() > scheme.len() && uri.starts_with(scheme));
+        let registered = lock(&self.redirect_uris);
+        absolute && (registered.is_empty() || registered.iter().any(|r| r == uri))
+    }
+
+    pub(crate) fn grants(&self) -> MutexGuard<'_, Grants> {
+        lock(&self.grants)
     }
 
     /// `{name}.myshopify.com`.

@@ -15,7 +15,8 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::wire::{guid, random_hex};
+use super::wire::guid;
+use crate::http_util::random_hex;
 
 /// Xero's authorization codes are good for five minutes.
 const CODE_LIFETIME: Duration = Duration::from_secs(300);

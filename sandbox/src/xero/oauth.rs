@@ -22,7 +22,7 @@ use serde_json::json;
 use super::auth::authenticate;
 use super::errors::oauth;
 use super::store::XeroOrg;
-use crate::http_util::{constant_time_eq, json, set_header};
+use crate::http_util::{constant_time_eq, json, random_hex, set_header};
 use crate::query::Query;
 
 type Org = State<Arc<XeroOrg>>;
@@ -100,7 +100,7 @@ pub async fn authorize(State(org): Org, RawQuery(q): RawQuery) -> Response {
     if let Some(state) = query.get("state") {
         location.push_str(&format!("&state={}", encode(state)));
     }
-    location.push_str(&format!("&session_state={}", super::wire::random_hex(16)));
+    location.push_str(&format!("&session_state={}", random_hex(16)));
     let mut response = StatusCode::FOUND.into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);

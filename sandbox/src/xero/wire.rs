@@ -31,14 +31,6 @@ pub fn is_guid(text: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Random bytes as lower-case hex, for opaque tokens and codes.
-pub fn random_hex(bytes: usize) -> String {
-    let mut rng = rand::rng();
-    (0..bytes)
-        .map(|_| format!("{:02x}", rng.random::<u8>()))
-        .collect()
-}
-
 /// `/Date(1552262400000+0000)/`, as entity timestamps and dates are rendered.
 pub fn ms_date(ts: DateTime<Utc>) -> String {
     format!("/Date({}+0000)/", ts.timestamp_millis())

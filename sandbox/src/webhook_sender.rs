@@ -61,6 +61,12 @@ impl WebhookSender {
         })
     }
 
+    /// The client deliveries go out on (5-second timeout, redirects not followed), for the other
+    /// calls a simulated platform makes to an app's server.
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Deliveries, oldest first.
     pub fn deliveries(&self) -> Vec<Delivery> {
         lock(&self.deliveries).iter().cloned().collect()

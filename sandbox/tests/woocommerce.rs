@@ -10,6 +10,9 @@ use switchyard_sandbox::SimStore;
 
 use common::{client, next_webhook, start, webhook_receiver, StoreApi};
 
+use axum::http::StatusCode;
+use tokio::sync::mpsc;
+
 /// RFC 3986 encoding written out by hand (not the sandbox's), as a client library would.
 fn pct(s: &str) -> String {
     let mut out = String::new();
@@ -289,5 +292,259 @@ async fn completes_orders_adds_tracking_and_pushes_stock() {
     assert_eq!(woo.stock_by_sku().get("WB-1"), Some(&3));
     let bad = rest.put(&product, &json!({"stock_quantity": "lots"})).await;
     assert_eq!(bad.status(), 400);
+    sandbox.shutdown().await;
+}
+
+/// An app's callback for the key granting flow: records each JSON body it is sent and answers
+/// `status`. Returns its URL and what it received.
+async fn key_receiver(status: StatusCode) -> (String, mpsc::UnboundedReceiver<Value>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/keys",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body.0);
+                status
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/keys"), rx)
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client builds")
+}
+
+/// The URL an app sends a merchant to, to be granted keys.
+fn wc_auth_url(
+    woo: &switchyard_sandbox::WooStore,
+    scope: &str,
+    return_url: &str,
+    callback_url: &str,
+) -> String {
+    let params = [
+        ("app_name", "switchyard".to_string()),
+        ("scope", scope.to_string()),
+        ("user_id", "merchant 42".to_string()),
+        ("return_url", return_url.to_string()),
+        ("callback_url", callback_url.to_string()),
+    ];
+    format!("{}/wc-auth/v1/authorize?{}", woo.base_url(), query(&params))
+}
+
+fn is_key(text: &str, prefix: &str) -> bool {
+    text.len() == 43 && text.starts_with(prefix) && text[3..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[tokio::test]
+async fn a_merchant_grants_an_app_keys_that_open_the_rest_api() {
+    let sandbox = start().await;
+    let woo = sandbox.woocommerce("demo-woo").expect("store");
+    woo.create_orders(3);
+    let (callback, mut received) = key_receiver(StatusCode::OK).await;
+    let http = no_redirects();
+
+    let resp = http
+        .get(wc_auth_url(
+            &woo,
+            "read_write",
+            "https://hub.example/woo/done?step=2",
+            &callback,
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 302);
+    assert_eq!(
+        resp.headers()["location"],
+        "https://hub.example/woo/done?step=2&success=1&user_id=merchant%2042"
+    );
+
+    // The keys reached the app's server before the browser was sent back.
+    let keys = received.try_recv().expect("the callback was called first");
+    assert_eq!(keys["key_id"], 1);
+    assert_eq!(keys["user_id"], "merchant 42");
+    assert_eq!(keys["key_permissions"], "read_write");
+    let key = keys["consumer_key"].as_str().expect("key").to_owned();
+    let secret = keys["consumer_secret"].as_str().expect("secret").to_owned();
+    assert!(is_key(&key, "ck_") && is_key(&secret, "cs_"), "{keys}");
+    assert_ne!(key, woo.consumer_key());
+    let issued = woo.issued_keys();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(
+        (
+            issued[0].consumer_key.as_str(),
+            issued[0].consumer_secret.as_str()
+        ),
+        (key.as_str(), secret.as_str())
+    );
+
+    // Basic auth with the new pair, and with the configured one still.
+    let url = format!("{}/wp-json/wc/v3/orders", woo.base_url());
+    for (k, s) in [
+        (key.as_str(), secret.as_str()),
+        (woo.consumer_key(), woo.consumer_secret()),
+    ] {
+        let resp = http
+            .get(&url)
+            .basic_auth(k, Some(s))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), 200, "{k}");
+        assert_eq!(resp.headers()["x-wp-total"], "3");
+    }
+    // OAuth 1.0a signed with the new secret.
+    let mut params = oauth_params(&key, "granted-1", "HMAC-SHA256");
+    let signature = sign("GET", &url, &params, &secret, true);
+    params.push(("oauth_signature", signature));
+    let resp = http
+        .get(format!("{url}?{}", query(&params)))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    // ... and not with another secret.
+    let mut params = oauth_params(&key, "granted-2", "HMAC-SHA256");
+    let signature = sign("GET", &url, &params, woo.consumer_secret(), true);
+    params.push(("oauth_signature", signature));
+    let resp = http
+        .get(format!("{url}?{}", query(&params)))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 401);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_callback_shows_the_error_page_and_deletes_the_key() {
+    let sandbox = start().await;
+    let woo = sandbox.woocommerce("demo-woo").expect("store");
+    let (callback, mut received) = key_receiver(StatusCode::INTERNAL_SERVER_ERROR).await;
+    let http = no_redirects();
+
+    let resp = http
+        .get(wc_auth_url(
+            &woo,
+            "read",
+            "https://hub.example/done",
+            &callback,
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get("location").is_none());
+    let page = resp.text().await.expect("text");
+    assert!(
+        page.contains("unable to send the consumer data") && page.contains("Access denied"),
+        "{page}"
+    );
+    let sent = received.try_recv().expect("the callback was tried");
+    assert!(woo.issued_keys().is_empty());
+    let resp = http
+        .get(format!("{}/wp-json/wc/v3/orders", woo.base_url()))
+        .basic_auth(
+            sent["consumer_key"].as_str().unwrap_or_default(),
+            sent["consumer_secret"].as_str(),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 401, "a deleted key opens nothing");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_read_key_cannot_write_and_bad_requests_get_woocommerces_errors() {
+    let sandbox = start().await;
+    let woo = sandbox.woocommerce("demo-woo").expect("store");
+    let order = woo.create_orders(1)[0];
+    let (callback, mut received) = key_receiver(StatusCode::OK).await;
+    let http = no_redirects();
+
+    let resp = http
+        .get(wc_auth_url(
+            &woo,
+            "read",
+            "https://hub.example/done",
+            &callback,
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 302);
+    let keys = received.try_recv().expect("keys");
+    assert_eq!(keys["key_permissions"], "read");
+    let (key, secret) = (
+        keys["consumer_key"].as_str().unwrap_or_default(),
+        keys["consumer_secret"].as_str(),
+    );
+    let url = format!("{}/wp-json/wc/v3/orders/{order}", woo.base_url());
+    let read = http
+        .get(&url)
+        .basic_auth(key, secret)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(read.status(), 200);
+    let write = http
+        .put(&url)
+        .basic_auth(key, secret)
+        .json(&json!({"status": "completed"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(write.status(), 401);
+    let error: Value = write.json().await.expect("json");
+    assert_eq!(
+        error,
+        json!({
+            "code": "woocommerce_rest_authentication_error",
+            "message": "The API key provided does not have write permissions.",
+            "data": {"status": 401}
+        })
+    );
+
+    let cases = [
+        (
+            wc_auth_url(&woo, "admin", "https://hub.example/done", &callback),
+            "Error: Invalid scope admin.",
+        ),
+        (
+            wc_auth_url(
+                &woo,
+                "read",
+                "https://hub.example/done",
+                "http://hub.example/keys",
+            ),
+            "Error: The callback_url needs to be over SSL.",
+        ),
+        (
+            wc_auth_url(&woo, "read", "https://hub.example/done", &callback)
+                .replace("user_id=merchant%2042&", ""),
+            "Error: Missing parameter user_id.",
+        ),
+    ];
+    for (url, says) in cases {
+        let resp = http.get(&url).send().await.expect("send");
+        assert_eq!(resp.status(), 401, "{url}");
+        let page = resp.text().await.expect("text");
+        assert!(page.contains(says), "{says} in {page}");
+    }
+    assert_eq!(woo.issued_keys().len(), 1, "refused requests issue no keys");
     sandbox.shutdown().await;
 }

@@ -2,6 +2,8 @@
 //! `consumer_secret` query parameters), or one-legged OAuth 1.0a signed parameters in the query,
 //! a form body or an `Authorization: OAuth` header. A request with no credentials reaches the
 //! permission check and gets the route's `woocommerce_rest_cannot_*` error, as on a real store.
+//! The key is the configured pair (read/write) or one granted through `/wc-auth/v1/authorize`,
+//! whose permissions must cover the request's method.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::errors::error;
+use super::keys::Permissions;
 use super::oauth::{self, OAuthError};
 use super::params::is_form;
 use super::store::WooStore;
@@ -125,17 +128,17 @@ pub async fn authenticate(
         }
     }
     let presented = presented(&parts.headers, &params);
+    let method = parts.method.as_str();
     let outcome = match presented {
         Presented::Basic { key, secret } => check_basic(&store, &key, &secret),
-        Presented::OAuth(ref params) => check_oauth(
-            &store,
-            parts.method.as_str(),
-            &request_url(&parts.headers, &path),
-            params,
-        ),
+        Presented::OAuth(ref params) => {
+            check_oauth(&store, method, &request_url(&parts.headers, &path), params)
+        }
         Presented::None => return permission_error(&parts.method, &path),
     };
-    if let Err(e) = outcome {
+    let allowed =
+        outcome.and_then(|permissions| permissions.allow(method).map_err(OAuthError::NotPermitted));
+    if let Err(e) = allowed {
         return unauthorized(e.code(), &e.message());
     }
     next.run(Request::from_parts(parts, body)).await
@@ -167,14 +170,12 @@ fn presented(headers: &axum::http::HeaderMap, params: &Query) -> Presented {
     }
 }
 
-fn check_basic(store: &WooStore, key: &str, secret: &str) -> Result<(), OAuthError> {
-    if !constant_time_eq(key.as_bytes(), store.consumer_key().as_bytes()) {
-        return Err(OAuthError::InvalidConsumerKey);
-    }
-    if !constant_time_eq(secret.as_bytes(), store.consumer_secret().as_bytes()) {
+fn check_basic(store: &WooStore, key: &str, secret: &str) -> Result<Permissions, OAuthError> {
+    let (expected, permissions) = store.key(key).ok_or(OAuthError::InvalidConsumerKey)?;
+    if !constant_time_eq(secret.as_bytes(), expected.as_bytes()) {
         return Err(OAuthError::InvalidConsumerSecret);
     }
-    Ok(())
+    Ok(permissions)
 }
 
 fn check_oauth(
@@ -182,16 +183,15 @@ fn check_oauth(
     method: &str,
     url: &str,
     params: &Query,
-) -> Result<(), OAuthError> {
+) -> Result<Permissions, OAuthError> {
     let key = oauth::consumer_key(params)?.unwrap_or_default();
-    if !constant_time_eq(key.as_bytes(), store.consumer_key().as_bytes()) {
-        return Err(OAuthError::InvalidConsumerKey);
-    }
-    oauth::verify_signature(method, url, params, store.consumer_secret())?;
+    let (secret, permissions) = store.key(&key).ok_or(OAuthError::InvalidConsumerKey)?;
+    oauth::verify_signature(method, url, params, &secret)?;
     let timestamp = params.get("oauth_timestamp").unwrap_or("");
     let nonce = params.get("oauth_nonce").unwrap_or("");
     store
         .state()
         .nonces
-        .check(timestamp, nonce, chrono::Utc::now().timestamp())
+        .check(timestamp, nonce, chrono::Utc::now().timestamp())?;
+    Ok(permissions)
 }

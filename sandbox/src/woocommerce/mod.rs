@@ -1,10 +1,13 @@
 //! The WooCommerce REST v3 simulator, mounted at a store's site URL: `/wp-json/wc/v3/...` and the
-//! Shipment Tracking extension's `/wp-json/wc-shipment-tracking/v3/...`.
+//! Shipment Tracking extension's `/wp-json/wc-shipment-tracking/v3/...`, and the key granting flow
+//! through which a merchant gives an app its REST API keys (`/wc-auth/v1/authorize`).
 //!
-//! Layers, outermost first: traffic accounting, authentication (Basic or OAuth 1.0a), fault injection.
+//! Layers on the REST API, outermost first: traffic accounting, authentication (Basic or OAuth
+//! 1.0a), fault injection. The key granting endpoint is counted but not faulted.
 
 mod auth;
 mod errors;
+pub mod keys;
 pub mod model;
 mod notes;
 pub mod oauth;
@@ -13,6 +16,7 @@ mod params;
 mod products;
 mod store;
 mod tracking;
+mod wc_auth;
 mod webhooks;
 
 use std::sync::Arc;
@@ -22,6 +26,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
+pub use keys::{IssuedKey, Permissions};
 pub use store::{WooState, WooStore};
 pub use webhooks::TOPICS as WEBHOOK_TOPICS;
 
@@ -80,6 +85,14 @@ pub fn router(store: Arc<WooStore>, shutdown: CancellationToken) -> Router {
             store.common.traffic.clone(),
             traffic::count,
         ))
-        .with_state(store);
-    api.fallback(|| async { errors::no_route() })
+        .with_state(store.clone());
+    Router::new()
+        .route("/wc-auth/v1/authorize", get(wc_auth::authorize))
+        .route_layer(from_fn_with_state(
+            store.common.traffic.clone(),
+            traffic::count,
+        ))
+        .with_state(store)
+        .merge(api)
+        .fallback(|| async { errors::no_route() })
 }

@@ -38,6 +38,8 @@ pub enum OAuthError {
     SignatureMismatch,
     InvalidTimestamp,
     NonceUsed,
+    /// A valid key whose permissions do not cover the request's method.
+    NotPermitted(&'static str),
 }
 
 impl OAuthError {
@@ -66,6 +68,7 @@ impl OAuthError {
             }
             OAuthError::InvalidTimestamp => "Invalid timestamp.".into(),
             OAuthError::NonceUsed => "Invalid nonce - nonce has already been used.".into(),
+            OAuthError::NotPermitted(message) => (*message).into(),
         }
     }
 }

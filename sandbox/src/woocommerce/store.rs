@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::keys::{ApiKeys, IssuedKey, Permissions};
 use super::model::{
     holds_stock, status_label, Line, Note, Order, Product, StockUpdate, Tracking, Variation,
 };
@@ -16,6 +17,7 @@ use super::webhooks::{self, Subscription};
 use crate::config::WooStoreConfig;
 use crate::faults::lock;
 use crate::generator::{NewOrder, OrderGenerator};
+use crate::http_util::constant_time_eq;
 use crate::money::{parse_cents, percent_of};
 use crate::orderbook::OrderBook;
 use crate::store::{Common, FulfilmentView, OrderEvent, Platform, PlatformStore};
@@ -31,6 +33,8 @@ pub struct WooState {
     pub generator: OrderGenerator,
     pub subscriptions: Vec<Subscription>,
     pub nonces: NonceLog,
+    /// Keys granted to apps through `/wc-auth/v1/authorize`.
+    pub api_keys: ApiKeys,
     next_id: u64,
     pub(crate) next_note_id: u64,
     pub(crate) webhook_seq: u64,
@@ -119,6 +123,7 @@ impl WooStore {
             generator: OrderGenerator::new(config.generator.clone(), skus),
             subscriptions: Vec::new(),
             nonces: NonceLog::default(),
+            api_keys: ApiKeys::default(),
             next_id: FIRST_ORDER_ID.max(next + 100),
             next_note_id: 900,
             webhook_seq: 0,
@@ -148,6 +153,24 @@ impl WooStore {
 
     pub fn consumer_secret(&self) -> &str {
         &self.config.consumer_secret
+    }
+
+    /// The key pairs merchants granted apps through `/wc-auth/v1/authorize`, oldest first; each
+    /// authenticates the REST API, within its permissions, as the configured pair does.
+    pub fn issued_keys(&self) -> Vec<IssuedKey> {
+        self.state().api_keys.issued().to_vec()
+    }
+
+    /// The secret and permissions of a consumer key: the configured pair's, which may do anything,
+    /// or an issued key's.
+    pub(crate) fn key(&self, consumer_key: &str) -> Option<(String, Permissions)> {
+        if constant_time_eq(consumer_key.as_bytes(), self.config.consumer_key.as_bytes()) {
+            return Some((self.config.consumer_secret.clone(), Permissions::ReadWrite));
+        }
+        self.state()
+            .api_keys
+            .find(consumer_key)
+            .map(|k| (k.consumer_secret.clone(), k.permissions))
     }
 
     /// Secret for webhooks registered without one.

@@ -48,6 +48,7 @@ impl Application {
             db: Some(pool),
             metrics,
             connectors: crate::connectors::ConnectorCache::new(connector_http),
+            hosted_limits: Default::default(),
         };
         Ok(Application {
             port,

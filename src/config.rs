@@ -55,6 +55,54 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     #[serde(default)]
     pub outbound: OutboundSettings,
+    #[serde(default)]
+    pub hosted: HostedSettings,
+}
+
+/// Hosted pages (`/hosted/{token}`): how providers may embed them, how hard they may be hit,
+/// and switchyard's Shopify app, through which customers install switchyard on their shop.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostedSettings {
+    /// Origins allowed to frame the pages (CSP `frame-ancestors`), e.g.
+    /// `["https://app.parcel.example"]`; empty: no one may.
+    pub frame_ancestors: Vec<String>,
+    /// Requests a minute one link may receive, and one client address.
+    pub per_link_per_minute: u32,
+    pub per_address_per_minute: u32,
+    /// The Shopify app's client id (API key) and secret; empty offers no Shopify on pages.
+    pub shopify_client_id: String,
+    pub shopify_client_secret: String,
+    /// The access scopes the app asks a shop for.
+    pub shopify_scopes: String,
+}
+
+impl Default for HostedSettings {
+    fn default() -> Self {
+        HostedSettings {
+            frame_ancestors: Vec::new(),
+            per_link_per_minute: 30,
+            per_address_per_minute: 120,
+            shopify_client_id: String::new(),
+            shopify_client_secret: String::new(),
+            shopify_scopes: "read_orders,read_products,read_inventory,write_inventory,\
+                             read_locations,read_fulfillments,write_fulfillments"
+                .to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for HostedSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostedSettings")
+            .field("frame_ancestors", &self.frame_ancestors)
+            .field("per_link_per_minute", &self.per_link_per_minute)
+            .field("per_address_per_minute", &self.per_address_per_minute)
+            .field("shopify_client_id", &self.shopify_client_id)
+            .field("shopify_client_secret", &"[redacted]")
+            .field("shopify_scopes", &self.shopify_scopes)
+            .finish()
+    }
 }
 
 /// What every outbound call (channels, webhooks, plugins) shares: the SSRF guard's allow-list.

@@ -572,6 +572,7 @@ async fn readiness_reports_what_is_reachable() {
         db: Some(unreachable),
         metrics: switchyard::telemetry::install_metrics(),
         connectors: Default::default(),
+        hosted_limits: Default::default(),
     };
     let router = switchyard::api::app(state);
     let res = tower::ServiceExt::oneshot(

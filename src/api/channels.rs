@@ -148,7 +148,7 @@ fn not_found(id: i64) -> AppError {
 
 /// The base URL as [`target::check`] has it, without a query (the connector adds its own), kept
 /// without a trailing `/`.
-fn check_base_url(text: &str, guard: &SsrfGuard) -> Result<String, AppError> {
+pub(super) fn check_base_url(text: &str, guard: &SsrfGuard) -> Result<String, AppError> {
     let url = target::check(text, guard, Query::Refused)
         .map_err(|why| field(format!("`base_url` {why}"), "base_url"))?;
     Ok(url.as_str().trim_end_matches('/').to_owned())
@@ -164,7 +164,7 @@ fn credentials_from(kind: ChannelKind, value: &Value) -> Result<ChannelCredentia
 
 /// Builds the channel's connector and makes its cheapest authenticated call, within
 /// `CHECK_TIMEOUT`.
-async fn check_channel_credentials(
+pub(super) async fn check_channel_credentials(
     http: &ClientSettings,
     base_url: &str,
     credentials: &ChannelCredentials,

@@ -19,6 +19,8 @@ pub mod error;
 mod extract;
 mod fulfilments;
 mod health;
+pub mod hosted;
+mod hosted_pages;
 pub mod idempotency;
 mod inbound;
 mod invoices;
@@ -67,6 +69,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// One connector per channel, for verifying inbound webhooks.
     pub connectors: crate::connectors::ConnectorCache,
+    /// Requests a minute per hosted page link and client address.
+    pub hosted_limits: hosted::Limits,
 }
 
 /// `routes` behind `audience`'s token. The idempotency layer runs after the token check, so it
@@ -116,7 +120,7 @@ const OPS: Access = Access::Token(Audience::Ops);
 const TENANT: Access = Access::Token(Audience::Tenant);
 
 /// Every resource module. Public parts are served at the root, the rest under `/v1`.
-pub(crate) const PARTS: [Part; 20] = [
+pub(crate) const PARTS: [Part; 21] = [
     part!(health, Access::Public),
     part!(contract, Access::Public),
     part!(jobs, OPS),
@@ -134,6 +138,7 @@ pub(crate) const PARTS: [Part; 20] = [
     part!(webhooks, TENANT),
     part!(accounting, TENANT),
     part!(invoices, TENANT),
+    part!(hosted_pages, TENANT),
     part!(plugin_callbacks, Access::Token(Audience::Plugin)),
     // Inbound channel webhooks carry no token: each proves itself with the platform's HMAC.
     part!(inbound, Access::Platform),
@@ -171,6 +176,7 @@ pub fn app(state: AppState) -> Router {
         });
     routes(Access::Public)
         .merge(dashboard::router())
+        .merge(hosted::router())
         .nest("/v1", v1)
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(body_limit))

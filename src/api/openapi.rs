@@ -426,6 +426,7 @@ fn entity_schema(event: EventType) -> &'static str {
         Entity::ChannelProduct => "ChannelProduct",
         Entity::Fulfilment => "Fulfilment",
         Entity::Invoice => "Invoice",
+        Entity::HostedPage => "HostedPage",
     }
 }
 

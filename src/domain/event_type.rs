@@ -11,6 +11,7 @@ pub enum Entity {
     ChannelProduct,
     Fulfilment,
     Invoice,
+    HostedPage,
 }
 
 impl Entity {
@@ -21,6 +22,7 @@ impl Entity {
             Entity::ChannelProduct => "channel_product",
             Entity::Fulfilment => "fulfilment",
             Entity::Invoice => "invoice",
+            Entity::HostedPage => "hosted_page",
         }
     }
 
@@ -32,6 +34,7 @@ impl Entity {
             Entity::ChannelProduct => "channel_product_id",
             Entity::Fulfilment => "fulfilment_id",
             Entity::Invoice => "invoice_id",
+            Entity::HostedPage => "hosted_page_id",
         }
     }
 }
@@ -43,6 +46,7 @@ pub enum Action {
     Updated,
     Excluded,
     OnHold,
+    Completed,
 }
 
 impl Action {
@@ -52,6 +56,7 @@ impl Action {
             Action::Updated => "updated",
             Action::Excluded => "excluded",
             Action::OnHold => "on_hold",
+            Action::Completed => "completed",
         }
     }
 }
@@ -66,8 +71,9 @@ pub struct EventType {
 /// Every event type there is, entity by entity, spelled out so a name is a `&'static str` (a
 /// unit test holds each name to its parts). The catalogue grew from orders, products, channel
 /// products and fulfilments, each with all four actions; an invoice is only ever created or
-/// updated, so it has those two and nothing that could never be sent.
-const TYPES: [(Entity, Action, &str); 18] = [
+/// updated, and a hosted page only completed, so they have those and nothing that could never
+/// be sent.
+const TYPES: [(Entity, Action, &str); 19] = [
     (Entity::Order, Action::Created, "order.created"),
     (Entity::Order, Action::Updated, "order.updated"),
     (Entity::Order, Action::Excluded, "order.excluded"),
@@ -102,6 +108,11 @@ const TYPES: [(Entity, Action, &str); 18] = [
     (Entity::Fulfilment, Action::OnHold, "fulfilment.on_hold"),
     (Entity::Invoice, Action::Created, "invoice.created"),
     (Entity::Invoice, Action::Updated, "invoice.updated"),
+    (
+        Entity::HostedPage,
+        Action::Completed,
+        "hosted_page.completed",
+    ),
 ];
 
 /// The type of a test send: delivered to the one endpoint asked, whatever its triggers, and
@@ -148,7 +159,7 @@ mod tests {
     #[test]
     fn names_are_entity_dot_action() {
         let names: Vec<&str> = EventType::names().collect();
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 19);
         assert_eq!(
             EventType::all().map(EventType::name).collect::<Vec<_>>(),
             names

@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod event_type;
 pub mod filters;
 pub mod fulfilment;
+pub mod hosted;
 pub mod invoice;
 pub mod listing;
 pub mod order;

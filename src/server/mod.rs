@@ -111,9 +111,9 @@ pub async fn serve(
                 }
             }
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
                     tracing::error!(error = %e, "accept failed; retrying shortly");
@@ -127,6 +127,7 @@ pub async fn serve(
         };
         connections.spawn(connection(
             stream,
+            peer,
             router.clone(),
             limits,
             closed.clone(),
@@ -162,6 +163,7 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 /// under way are answered. Holds its `slot` meanwhile.
 async fn connection(
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     limits: Limits,
     closing: watch::Receiver<bool>,
@@ -177,6 +179,9 @@ async fn connection(
         let router = router.clone();
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(signal.clone());
+        // The client's address, as axum's `ConnectInfo` extractor reads it.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         async move {
             let res = router.oneshot(req).await;
             drop(handling);

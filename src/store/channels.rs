@@ -147,6 +147,17 @@ pub async fn create(
     account: AccountId,
     new: &NewChannel<'_>,
 ) -> Result<ChannelRow, StoreError> {
+    let mut conn = pool.acquire().await?;
+    create_in_tx(&mut conn, key, account, new).await
+}
+
+/// [`create`] in the caller's transaction.
+pub async fn create_in_tx(
+    conn: &mut sqlx::PgConnection,
+    key: &CredentialsKey,
+    account: AccountId,
+    new: &NewChannel<'_>,
+) -> Result<ChannelRow, StoreError> {
     let kind = enum_text(&new.credentials.kind())?;
     let sealed = seal(key, new.credentials)?;
     let raw: Option<Raw> = sqlx::query_as(&format!(
@@ -162,7 +173,7 @@ pub async fn create(
     .bind(new.base_url)
     .bind(sealed)
     .bind(Json(new.settings.to_json()))
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     raw.ok_or(StoreError::MissingParent("store"))?.try_into()
 }

@@ -15,6 +15,7 @@ use sqlx::PgConnection;
 
 use super::channel_products::ChannelProductRow;
 use super::fulfilments::Fulfilment;
+use super::hosted_pages::HostedPageRow;
 use super::invoices::InvoiceRow;
 use super::orders::StoredOrder;
 use super::outbox::{self, OutboxItem};
@@ -32,6 +33,8 @@ pub enum Event<'a> {
     /// `invoice.created` when it is made, `invoice.updated` when its status changes
     /// (`sending`, `synced`, `failed`).
     Invoice(Action, &'a InvoiceRow),
+    /// `hosted_page.completed` when a customer connects a channel through it.
+    HostedPage(Action, &'a HostedPageRow),
     /// `webhook.test`: sent to one webhook on request, whatever its triggers; never in the
     /// outbox.
     WebhookTest {
@@ -61,6 +64,7 @@ impl Event<'_> {
             Event::ChannelProduct(a, _) => (Entity::ChannelProduct, a),
             Event::Fulfilment(a, _) => (Entity::Fulfilment, a),
             Event::Invoice(a, _) => (Entity::Invoice, a),
+            Event::HostedPage(a, _) => (Entity::HostedPage, a),
             Event::WebhookTest { .. } => return None,
         };
         Some(EventType::new(entity, action))
@@ -79,6 +83,7 @@ impl Event<'_> {
             Event::ChannelProduct(_, l) => (l.store_id, Entity::ChannelProduct, l.id, data(l)?),
             Event::Fulfilment(_, f) => (f.store_id, Entity::Fulfilment, f.id, data(f)?),
             Event::Invoice(_, i) => (i.store_id, Entity::Invoice, i.id, data(i)?),
+            Event::HostedPage(_, p) => (p.store_id, Entity::HostedPage, p.id, data(p)?),
             Event::WebhookTest {
                 store_id,
                 webhook_id,

@@ -11,6 +11,7 @@ pub mod channel_products;
 pub mod channels;
 pub mod events;
 pub mod fulfilments;
+pub mod hosted_pages;
 pub mod idempotency;
 pub mod import_state;
 pub mod invoices;

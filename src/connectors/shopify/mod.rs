@@ -12,6 +12,7 @@
 //! - Rate limit: the leaky bucket of [`Throttle::leaky_bucket`], learnt from
 //!   `X-Shopify-Shop-Api-Call-Limit`; 429s as in [`crate::connectors::transport`].
 
+pub mod install;
 mod link;
 mod mapping;
 mod wire;

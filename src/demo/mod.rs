@@ -101,6 +101,9 @@ struct Seeded {
     downstream: Option<downstream::Downstream>,
     /// The Xero organisation, once connected.
     books: Option<books::Books>,
+    /// A hosted page link for a second store, on which a visitor connects a simulated store
+    /// as a provider's customer would.
+    hosted_link: Option<String>,
 }
 
 /// An account with its first token, a store, and one channel per simulated store.
@@ -133,6 +136,7 @@ async fn seed(
         skus: Vec::new(),
         downstream: None,
         books: None,
+        hosted_link: None,
     })
 }
 
@@ -244,6 +248,23 @@ fn print_banner(seeded: &Seeded, api: &str, sandbox: &SandboxHandle, opts: &Opti
              after 3 s and the tracking goes back to the channel",
             d.centre.endpoint_url(),
             downstream::ROUTED_SKU
+        );
+    }
+    if let Some(link) = &seeded.hosted_link {
+        let (shop, woo) =
+            sandbox
+                .stores()
+                .iter()
+                .fold((String::new(), String::new()), |(s, w), info| {
+                    match info.platform {
+                        Platform::Shopify => (info.base_url.clone(), w),
+                        Platform::WooCommerce => (s, info.base_url.clone()),
+                    }
+                });
+        println!(
+            "  hosted page     {link}\n                  open it in a browser to connect a store \
+             as a provider's customer would (single use): Shopify at {shop}, or WooCommerce at \
+             {woo}"
         );
     }
     if let Some(b) = &seeded.books {
@@ -527,6 +548,47 @@ async fn print_summary(
     );
 }
 
+/// A second store of the demo account, and a hosted page link on which a visitor connects one
+/// of the simulated stores to it.
+async fn hosted_link(
+    pool: &sqlx::PgPool,
+    account: AccountId,
+    settings: &Settings,
+) -> anyhow::Result<String> {
+    use crate::domain::hosted::{Branding, Inputs};
+    use crate::store::hosted_pages::{self, NewHostedPage};
+
+    let store = stores::create(pool, account, "Onboarded through a hosted page").await?;
+    let branding = Branding {
+        title: "Connect your shop to the demo's fulfilment".to_owned(),
+        ..Branding::default()
+    };
+    let inputs: Inputs = serde_json::from_value(serde_json::json!({
+        "stock_management": {"preset": true, "visible": true, "editable": true},
+        "download_products": {"preset": true, "visible": true, "editable": true},
+        "import_unpaid": {"preset": false, "visible": true, "editable": true},
+        "poll_interval_secs": {"preset": 300, "visible": true}
+    }))?;
+    let new = NewHostedPage {
+        store_id: store.id,
+        channels: &[
+            crate::domain::ChannelKind::Shopify,
+            crate::domain::ChannelKind::WooCommerce,
+        ],
+        branding: &branding,
+        inputs: &inputs,
+        return_url: None,
+        expires_at: chrono::Utc::now() + chrono::Duration::days(1),
+    };
+    let (_, token) = hosted_pages::create(pool, account, &new)
+        .await?
+        .context("the demo store is gone")?;
+    Ok(format!(
+        "{}/hosted/{token}",
+        settings.server.public_url.trim_end_matches('/')
+    ))
+}
+
 /// Runs the demo until Ctrl-C, or until `opts.orders` orders are imported.
 pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
     if !opts.rate.is_finite() || opts.rate < 0.0 {
@@ -539,6 +601,15 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
     // loopback, which the SSRF guard refuses unless allow-listed; this is the demo's own
     // process, so it is.
     crate::sandbox_cmd::allow_loopback(&mut settings);
+    // The hosted page's platforms send the visitor back to the API's public address: the
+    // address the demo listens on, unless a port is chosen at random.
+    if settings.server.listen.port() != 0 {
+        let mut public = settings.server.listen;
+        if public.ip().is_unspecified() {
+            public.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        settings.server.public_url = format!("http://{public}");
+    }
     let (stop_tx, stop) = watch::channel(false);
     let signal = shutdown::on_signal();
     let signalled = stop_tx.clone();
@@ -562,6 +633,14 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
     for shop in &mut sandbox_config.shopify {
         (shop.bucket_capacity, shop.leak_per_second) = SHOPIFY_PLUS_LIMITS;
     }
+    // The simulated shop knows switchyard's Shopify app by these, so the hosted page can
+    // install it there.
+    if let Some(shop) = sandbox_config.shopify.first() {
+        if settings.hosted.shopify_client_id.is_empty() {
+            settings.hosted.shopify_client_id = shop.client_id.clone();
+            settings.hosted.shopify_client_secret = shop.app_secret.clone();
+        }
+    }
     let sandbox = Sandbox::start(sandbox_config)
         .await
         .context("starting the simulated stores")?;
@@ -579,6 +658,11 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
         books::connect(&pool, &key, seeded.account, seeded.store_id, &sandbox, &api)
             .await
             .context("connecting the store to the simulated Xero organisation")?,
+    );
+    seeded.hosted_link = Some(
+        hosted_link(&pool, seeded.account, &settings)
+            .await
+            .context("creating the demo's hosted page")?,
     );
     print_banner(&seeded, &api, &sandbox, &opts);
 

@@ -238,8 +238,7 @@ impl Branding {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Input {
-    /// The value the channel gets unless the customer changes it.
-    #[schema(value_type = Object)]
+    /// The value the channel gets unless the customer changes it (any JSON the setting takes).
     pub preset: Value,
     /// Shown on the page.
     #[serde(default = "yes")]

@@ -301,6 +301,16 @@ impl Browser {
         false
     }
 
+    /// Sizes the window: a phone is 390 × 844, a desktop 1280 × 1000.
+    pub async fn window_size(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     /// Saves a PNG of the page as `target/browser/{name}.png`, the tests' kept artifacts.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;

@@ -34,6 +34,7 @@ pub struct Fixture {
     pub rule: i64,
     pub accounting_connection: i64,
     pub invoice: i64,
+    pub hosted_page: i64,
     pub job: String,
     pub tenant_token: String,
     pub plugin_token: String,
@@ -217,6 +218,8 @@ pub async fn fixture(app: &TestServer, pool: &PgPool, t: &Tenant, ch: &ChannelRo
         "lines": [{"description": "Thing", "quantity": "1", "unit_amount": "10.00", "tax_amount": "2.00"}]
     });
     let invoice = made(app, post.clone(), "/v1/invoices", token, invoice).await;
+    let page = json!({ "store_id": store, "channels": ["woocommerce"] });
+    let hosted_page = made(app, post.clone(), "/v1/hosted-pages", token, page).await;
     let ops_token = app.settings.server.ops_token.clone();
     let job = json!({ "payload": { "channel_id": ch.id, "reason": "manual" } });
     let job = made(app, post, "/v1/queues/import-orders/jobs", &ops_token, job).await;
@@ -235,6 +238,7 @@ pub async fn fixture(app: &TestServer, pool: &PgPool, t: &Tenant, ch: &ChannelRo
         rule: id(&rule, "id"),
         accounting_connection: id(&connection, "id"),
         invoice: id(&invoice, "id"),
+        hosted_page: id(&hosted_page, "id"),
         job: job["id"].as_str().expect("a job id").to_owned(),
         tenant_token: t.token.clone(),
         plugin_token: plugin["callback_token"]
@@ -272,6 +276,7 @@ impl Fixture {
             ("id", "plugin-rules") => self.rule.to_string(),
             ("id", "accounting-connections") => self.accounting_connection.to_string(),
             ("id", "invoices") => self.invoice.to_string(),
+            ("id", "hosted-pages") => self.hosted_page.to_string(),
             ("id", "jobs" | "queues") => self.job.clone(),
             _ => panic!("no fixture for `{{{name}}}` in {path}: add one to Fixture::param"),
         }

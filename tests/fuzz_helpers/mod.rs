@@ -414,6 +414,31 @@ fn targets(fx: &Fixture) -> Vec<Target> {
             ]),
         ),
         t("GET", "/v1/invoices/{id}", Tenant, Nothing),
+        t(
+            "GET",
+            "/v1/hosted-pages",
+            Tenant,
+            Query(&["store_id", "cursor", "limit"]),
+        ),
+        t(
+            "POST",
+            "/v1/hosted-pages",
+            Tenant,
+            body(vec![
+                json!({ "store_id": fx.store, "channels": ["woocommerce"] }),
+                json!({
+                    "store_id": fx.store, "channels": ["shopify", "woocommerce"],
+                    "branding": {"title": "Fuzz Co", "logo_url": "https://fuzz.example/l.png",
+                                 "primary_colour": "#123456", "background_colour": "#fff",
+                                 "text_colour": "#000", "font": "serif"},
+                    "inputs": {"stock_management": {"preset": true, "visible": true, "editable": true},
+                               "poll_interval_secs": {"preset": 600}},
+                    "expires_in_secs": 3600, "return_url": "https://fuzz.example/done"
+                }),
+            ]),
+        ),
+        t("GET", "/v1/hosted-pages/{id}", Tenant, Nothing),
+        t("DELETE", "/v1/hosted-pages/{id}", Tenant, Nothing),
         t("DELETE", "/v1/plugin-rules/{id}", Tenant, Nothing),
         t("DELETE", "/v1/accounting-connections/{id}", Tenant, Nothing),
         t("DELETE", "/v1/plugins/{id}", Tenant, Nothing),

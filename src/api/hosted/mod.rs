@@ -77,7 +77,15 @@ struct Visit<'a> {
     peer: SocketAddr,
 }
 
-impl Visit<'_> {
+impl<'a> Visit<'a> {
+    fn new(state: &'a AppState, headers: &'a HeaderMap, peer: SocketAddr) -> Visit<'a> {
+        Visit {
+            state,
+            headers,
+            peer,
+        }
+    }
+
     fn shell<'b>(&'b self, branding: &'b Branding) -> Shell<'b> {
         Shell {
             branding,
@@ -292,11 +300,7 @@ async fn page(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    let visit = Visit {
-        state: &state,
-        headers: &headers,
-        peer,
-    };
+    let visit = Visit::new(&state, &headers, peer);
     match visit.open(&token).await {
         Ok(page) => visit.connect_page(&page, &token, &Kept::default(), None, StatusCode::OK),
         Err(res) => res,
@@ -452,11 +456,7 @@ async fn woo_keys(
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
-    let visit = Visit {
-        state: &state,
-        headers: &headers,
-        peer,
-    };
+    let visit = Visit::new(&state, &headers, peer);
     let (page, form) = match posted(&visit, &token, &body).await {
         Ok(p) => p,
         Err(res) => return res,
@@ -514,75 +514,97 @@ async fn woo_start(
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
-    let visit = Visit {
-        state: &state,
-        headers: &headers,
-        peer,
-    };
-    let (page, form) = match posted(&visit, &token, &body).await {
-        Ok(p) => p,
+    let visit = Visit::new(&state, &headers, peer);
+    let start = match start_authorization(&visit, &token, &body, ChannelKind::WooCommerce).await {
+        Ok(s) => s,
         Err(res) => return res,
     };
-    let kept = Kept {
-        store_url: form.one("store_url").to_owned(),
-        chosen: Some(form.chosen()),
-        ..Kept::default()
-    };
-    let fail = |message: &str| {
-        let problem = Problem {
-            form: "woocommerce",
-            message,
-        };
-        visit.connect_page(
-            &page,
-            &token,
-            &kept,
-            Some(&problem),
+    let Ok(mut to) = url::Url::parse(&format!("{}/wc-auth/v1/authorize", start.base_url)) else {
+        return visit.plain(
             StatusCode::UNPROCESSABLE_ENTITY,
-        )
-    };
-    if !page.channels.contains(&ChannelKind::WooCommerce) {
-        return fail("WooCommerce is not offered on this page.");
-    }
-    let base_url = match store_url(&state, form.one("store_url")) {
-        Ok(u) => u,
-        Err(why) => return fail(&why),
-    };
-    let settings = match settings_of(&page, &form) {
-        Ok(s) => s,
-        Err(why) => return fail(&why),
-    };
-    let Some(pool) = state.db.as_ref() else {
-        return fail(UNAVAILABLE);
-    };
-    let auth_state = match hosted_pages::begin_authorization(
-        pool,
-        page.id,
-        ChannelKind::WooCommerce,
-        &base_url,
-        &settings,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "starting a WooCommerce authorization");
-            return fail(UNAVAILABLE);
-        }
-    };
-    let Ok(mut to) = url::Url::parse(&format!("{base_url}/wc-auth/v1/authorize")) else {
-        return fail("That store address cannot be used.");
+            "That store address cannot be used.",
+        );
     };
     to.query_pairs_mut()
         .append_pair("app_name", "switchyard")
         .append_pair("scope", "read_write")
-        .append_pair("user_id", &auth_state)
+        .append_pair("user_id", &start.state)
         .append_pair(
             "return_url",
             &visit.public(&format!("/hosted/{token}/woocommerce/return")),
         )
         .append_pair("callback_url", &visit.public(WOO_CALLBACK));
-    visit.onward(&page, "your WooCommerce store", to.as_str())
+    visit.onward(&start.page, "your WooCommerce store", to.as_str())
+}
+
+/// A platform authorization begun from the page: the page, the store's address the customer
+/// gave, and the single-use `state` standing for their choices.
+struct Started {
+    page: HostedPageRow,
+    base_url: String,
+    state: String,
+}
+
+/// The form that starts `kind`'s authorization, read and checked (CSRF, the platform offered,
+/// the address, the settings), and the authorization stored; or the page to answer instead,
+/// the form kept with what went wrong.
+async fn start_authorization(
+    visit: &Visit<'_>,
+    token: &str,
+    body: &[u8],
+    kind: ChannelKind,
+) -> Result<Started, Response> {
+    let (page, form) = posted(visit, token, body).await?;
+    let (form_name, field) = match kind {
+        ChannelKind::Shopify => ("shopify", "shop"),
+        ChannelKind::WooCommerce => ("woocommerce", "store_url"),
+    };
+    let kept = Kept {
+        shop: form.one("shop").to_owned(),
+        store_url: form.one("store_url").to_owned(),
+        chosen: Some(form.chosen()),
+    };
+    let fail = |message: &str| {
+        let problem = Problem {
+            form: form_name,
+            message,
+        };
+        visit.connect_page(
+            &page,
+            token,
+            &kept,
+            Some(&problem),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    let offered =
+        page.channels.contains(&kind) && (kind != ChannelKind::Shopify || visit.shopify_offered());
+    if !offered {
+        return Err(fail(&format!(
+            "{} is not offered on this page.",
+            platform_name(kind)
+        )));
+    }
+    let address = match kind {
+        ChannelKind::Shopify => shop_url(visit.state, form.one(field)),
+        ChannelKind::WooCommerce => store_url(visit.state, form.one(field)),
+    };
+    let base_url = address.map_err(|why| fail(&why))?;
+    let settings = settings_of(&page, &form).map_err(|why| fail(&why))?;
+    let Some(pool) = visit.state.db.as_ref() else {
+        return Err(fail(UNAVAILABLE));
+    };
+    match hosted_pages::begin_authorization(pool, page.id, kind, &base_url, &settings).await {
+        Ok(state) => Ok(Started {
+            page,
+            base_url,
+            state,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, ?kind, "starting a platform authorization");
+            Err(fail(UNAVAILABLE))
+        }
+    }
 }
 
 /// The keys a WooCommerce store posts once the merchant approved.
@@ -601,11 +623,7 @@ async fn woo_callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
-    let visit = Visit {
-        state: &state,
-        headers: &headers,
-        peer,
-    };
+    let visit = Visit::new(&state, &headers, peer);
     if visit.limit(None).is_err() {
         return (StatusCode::TOO_MANY_REQUESTS, "too many requests");
     }
@@ -675,11 +693,7 @@ async fn woo_return(
     Path(token): Path<String>,
     Query(q): Query<WooReturn>,
 ) -> Response {
-    let visit = Visit {
-        state: &state,
-        headers: &headers,
-        peer,
-    };
+    let visit = Visit::new(&state, &headers, peer);
     if let Err(res) = visit.limit(Some(&token)) {
         return res;
     }
@@ -736,72 +750,24 @@ async fn shopify_start(
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
-    let visit = Visit {
-        state: &state,
-        headers: &headers,
-        peer,
-    };
-    let (page, form) = match posted(&visit, &token, &body).await {
-        Ok(p) => p,
+    let visit = Visit::new(&state, &headers, peer);
+    let start = match start_authorization(&visit, &token, &body, ChannelKind::Shopify).await {
+        Ok(s) => s,
         Err(res) => return res,
-    };
-    let kept = Kept {
-        shop: form.one("shop").to_owned(),
-        chosen: Some(form.chosen()),
-        ..Kept::default()
-    };
-    let fail = |message: &str| {
-        let problem = Problem {
-            form: "shopify",
-            message,
-        };
-        visit.connect_page(
-            &page,
-            &token,
-            &kept,
-            Some(&problem),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-    };
-    if !page.channels.contains(&ChannelKind::Shopify) || !visit.shopify_offered() {
-        return fail("Shopify is not offered on this page.");
-    }
-    let base_url = match shop_url(&state, form.one("shop")) {
-        Ok(u) => u,
-        Err(why) => return fail(&why),
-    };
-    let settings = match settings_of(&page, &form) {
-        Ok(s) => s,
-        Err(why) => return fail(&why),
-    };
-    let Some(pool) = state.db.as_ref() else {
-        return fail(UNAVAILABLE);
-    };
-    let auth_state = match hosted_pages::begin_authorization(
-        pool,
-        page.id,
-        ChannelKind::Shopify,
-        &base_url,
-        &settings,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "starting a Shopify authorization");
-            return fail(UNAVAILABLE);
-        }
     };
     let hosted = &state.settings.hosted;
     match install::authorize_url(
-        &base_url,
+        &start.base_url,
         &hosted.shopify_client_id,
         &hosted.shopify_scopes,
         &visit.public(SHOPIFY_CALLBACK),
-        &auth_state,
+        &start.state,
     ) {
-        Ok(to) => visit.onward(&page, "Shopify", to.as_str()),
-        Err(_) => fail("That shop address cannot be used."),
+        Ok(to) => visit.onward(&start.page, "Shopify", to.as_str()),
+        Err(_) => visit.plain(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That shop address cannot be used.",
+        ),
     }
 }
 
@@ -812,11 +778,7 @@ async fn shopify_callback(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    let visit = Visit {
-        state: &state,
-        headers: &headers,
-        peer,
-    };
+    let visit = Visit::new(&state, &headers, peer);
     if let Err(res) = visit.limit(None) {
         return res;
     }

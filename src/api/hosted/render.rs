@@ -184,12 +184,7 @@ fn settings_fieldset(inputs: &Inputs, form: &str, chosen: Option<&[String]>) -> 
                 label = escape(&label),
             ));
         } else {
-            let value = match &input.preset {
-                serde_json::Value::Bool(true) => "on".to_owned(),
-                serde_json::Value::Bool(false) => "off".to_owned(),
-                serde_json::Value::Null => "none".to_owned(),
-                other => other.to_string(),
-            };
+            let (label, value) = fixed_setting(name, &label, &input.preset);
             fixed.push_str(&format!("<li>{}: {}</li>", escape(&label), escape(&value)));
         }
     }
@@ -205,6 +200,48 @@ fn settings_fieldset(inputs: &Inputs, form: &str, chosen: Option<&[String]>) -> 
         ));
     }
     out
+}
+
+/// A setting the customer sees but cannot change, in words: its label and its value.
+fn fixed_setting(name: &str, label: &str, preset: &serde_json::Value) -> (String, String) {
+    use serde_json::Value;
+    let list = |v: &Value, key: &str| {
+        let mode = if v["mode"] == "deny" {
+            "all but"
+        } else {
+            "only"
+        };
+        let items: Vec<&str> = v[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        format!("{mode} {}", items.join(", "))
+    };
+    match (name, preset) {
+        ("poll_interval_secs", Value::Number(n)) => {
+            let secs = n.as_u64().unwrap_or(0);
+            let every = if secs % 60 == 0 {
+                format!("{} minutes", secs / 60)
+            } else {
+                format!("{secs} seconds")
+            };
+            ("New orders are checked for every".to_owned(), every)
+        }
+        ("stock_buffer", v) => (
+            "Units held back from each stock level".to_owned(),
+            v.to_string(),
+        ),
+        ("country_filter" | "sku_filter", Value::Null) => {
+            (label.to_owned(), "every order".to_owned())
+        }
+        ("country_filter", v) => (
+            "Orders taken for countries".to_owned(),
+            list(v, "countries"),
+        ),
+        ("sku_filter", v) => ("Orders taken with SKUs".to_owned(), list(v, "skus")),
+        (_, Value::Bool(on)) => (label.to_owned(), if *on { "on" } else { "off" }.to_owned()),
+        (_, other) => (label.to_owned(), other.to_string()),
+    }
 }
 
 fn hidden_csrf(csrf: &str) -> String {

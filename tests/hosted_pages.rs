@@ -9,7 +9,7 @@ mod app_helpers;
 mod hosted_helpers;
 mod tenant_helpers;
 
-use hosted_helpers::{channel, import, world, World};
+use hosted_helpers::{channel, import, world, world_with, World};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -400,5 +400,32 @@ async fn branding_cannot_inject_markup_or_css_and_unreadable_colours_fall_back()
         let problem: Value = res.json().await.unwrap();
         assert_eq!(problem["field"], field, "{problem}");
     }
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn a_link_or_an_address_asking_too_often_is_answered_429() {
+    let w = world_with(|s| {
+        s.hosted.per_link_per_minute = 3;
+        s.hosted.per_address_per_minute = 5;
+    })
+    .await;
+    let (first, second) = (
+        w.hosted_page(json!({})).await,
+        w.hosted_page(json!({})).await,
+    );
+    let mut browser = Browser::new();
+    for _ in 0..3 {
+        let (status, _) = browser.get(&w.app.url(&World::path_of(&first))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, html) = browser.get(&w.app.url(&World::path_of(&first))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(html.contains("Wait a minute"));
+    // Another link from the same address has its own allowance, until the address's runs out.
+    let (status, _) = browser.get(&w.app.url(&World::path_of(&second))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = browser.get(&w.app.url(&World::path_of(&second))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the address's fifth");
     w.stop().await;
 }

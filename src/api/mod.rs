@@ -187,6 +187,16 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(problem::for_panic))
         .layer(middleware::map_response(problem::for_bare_errors))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// A request's span names its route, never its URI: paths and queries carry secrets (a hosted
+/// page's link token, an OAuth callback's code and state) that must not reach the logs.
+fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(no route)", |p| p.as_str());
+    tracing::debug_span!("request", method = %req.method(), route)
 }

@@ -31,6 +31,11 @@ fn free_port() -> u16 {
 }
 
 pub async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// [`world`] with settings changed by `tweak`.
+pub async fn world_with(tweak: impl FnOnce(&mut switchyard::config::Settings)) -> World {
     let sandbox = Sandbox::start(SandboxConfig::demo())
         .await
         .expect("the sandbox starts");
@@ -41,6 +46,7 @@ pub async fn world() -> World {
     settings.server.public_url = format!("http://127.0.0.1:{port}");
     settings.hosted.shopify_client_id = shop.client_id().to_owned();
     settings.hosted.shopify_client_secret = shop.app_secret().to_owned();
+    tweak(&mut settings);
     let app = spawn_server_with(settings.clone()).await;
     let db = switchyard::db::prepare(&settings.database)
         .await

@@ -1,21 +1,24 @@
 -- Hosted pages: a branded, single-use page on which a provider's customer connects their own
--- sales channel to a store. The link's token is stored as its SHA-256 only: the link is shown
+-- sales channel, or their accounting package, to a store. The link's token is stored as its SHA-256 only: the link is shown
 -- once, at creation, and a database reader cannot use one.
 CREATE TABLE hosted_pages (
     id            bigserial PRIMARY KEY,
     account_id    bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     store_id      bigint NOT NULL,
     token_hash    bytea NOT NULL UNIQUE,
-    -- The channel kinds offered, in the order the page shows them.
+    -- The channel kinds offered, in the order the page shows them, then the accounting
+    -- platforms.
     channels      text[] NOT NULL,
+    accounting    text[] NOT NULL DEFAULT '{}',
     branding      jsonb NOT NULL,
     -- Per channel setting: its preset value, and whether the customer sees and may change it.
     inputs        jsonb NOT NULL,
     return_url    text,
     status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'completed', 'revoked')),
     expires_at    timestamptz NOT NULL,
-    -- The channel the customer connected, once completed.
+    -- What the customer connected, once completed: a channel, or an accounting connection.
     channel_id    bigint REFERENCES channels (id) ON DELETE SET NULL,
+    accounting_connection_id bigint REFERENCES accounting_connections (id) ON DELETE SET NULL,
     completed_at  timestamptz,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
@@ -36,3 +39,8 @@ CREATE TABLE hosted_page_authorizations (
     used_at     timestamptz
 );
 CREATE INDEX hosted_page_authorizations_page ON hosted_page_authorizations (page_id);
+
+-- An accounting platform's authorization begun from a hosted page goes through the accounting
+-- connections' own callback, which completes the page.
+ALTER TABLE accounting_authorizations
+    ADD COLUMN hosted_page_id bigint REFERENCES hosted_pages (id) ON DELETE CASCADE;

@@ -75,6 +75,15 @@ pub struct HostedSettings {
     pub shopify_client_secret: String,
     /// The access scopes the app asks a shop for.
     pub shopify_scopes: String,
+    /// switchyard's Xero and Sage apps (client id and secret), through which customers connect
+    /// their accounting package; empty offers none. `*_base_url` points at a simulator instead
+    /// of the platform's own hosts.
+    pub xero_client_id: String,
+    pub xero_client_secret: String,
+    pub xero_base_url: Option<String>,
+    pub sage_client_id: String,
+    pub sage_client_secret: String,
+    pub sage_base_url: Option<String>,
 }
 
 impl Default for HostedSettings {
@@ -88,6 +97,12 @@ impl Default for HostedSettings {
             shopify_scopes: "read_orders,read_products,read_inventory,write_inventory,\
                              read_locations,read_fulfillments,write_fulfillments"
                 .to_owned(),
+            xero_client_id: String::new(),
+            xero_client_secret: String::new(),
+            xero_base_url: None,
+            sage_client_id: String::new(),
+            sage_client_secret: String::new(),
+            sage_base_url: None,
         }
     }
 }
@@ -101,6 +116,12 @@ impl std::fmt::Debug for HostedSettings {
             .field("shopify_client_id", &self.shopify_client_id)
             .field("shopify_client_secret", &"[redacted]")
             .field("shopify_scopes", &self.shopify_scopes)
+            .field("xero_client_id", &self.xero_client_id)
+            .field("xero_client_secret", &"[redacted]")
+            .field("xero_base_url", &self.xero_base_url)
+            .field("sage_client_id", &self.sage_client_id)
+            .field("sage_client_secret", &"[redacted]")
+            .field("sage_base_url", &self.sage_base_url)
             .finish()
     }
 }

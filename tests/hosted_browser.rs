@@ -1,7 +1,8 @@
 //! Hosted pages in a real headless Chromium: a customer opens the provider's link, connects
-//! their Shopify shop through the app install (to the simulated shop and back) or their
-//! WooCommerce store through its own approval, and lands on the confirmation; the channel
-//! exists with the provider's presets and imports orders; the link then answers as used. Each
+//! their Shopify shop through the app install (to the simulated shop and back), their
+//! WooCommerce store through its own approval, or their Xero organisation through its sign-in,
+//! and lands on the confirmation; the channel exists with the provider's presets and imports
+//! orders; the link then answers as used. Each
 //! step is kept as a screenshot at desktop and phone widths in `target/browser/`.
 
 mod app_helpers;
@@ -43,7 +44,7 @@ async fn completed_channel(w: &World, page: &Value) -> Value {
 }
 
 #[tokio::test]
-async fn a_customer_connects_shopify_and_woocommerce_in_a_browser() {
+async fn a_customer_connects_shopify_woocommerce_and_xero_in_a_browser() {
     let w = world().await;
     let b = browser().await;
 
@@ -99,6 +100,24 @@ async fn a_customer_connects_shopify_and_woocommerce_in_a_browser() {
     b.goto(page["url"].as_str().unwrap()).await;
     assert!(b.text_of("main").await.contains("already been used"));
     shots(&b, "woocommerce-3-used").await;
+
+    // Xero, through its own sign-in and the accounting connections' callback.
+    let page = w
+        .hosted_page(json!({"channels": [], "accounting": ["xero"]}))
+        .await;
+    b.goto(page["url"].as_str().unwrap()).await;
+    shots(&b, "xero-1-page").await;
+    b.follow(&b.get("form[action$='/accounting/xero'] button").await)
+        .await;
+    until_text(&b, "Connected").await;
+    assert!(b
+        .url()
+        .await
+        .contains("/v1/accounting-connections/callback"));
+    shots(&b, "xero-2-connected").await;
+    let done = w.page_status(page["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "completed");
+    assert!(done["accounting_connection_id"].is_i64(), "{done}");
     drop(b);
     w.stop().await;
 }

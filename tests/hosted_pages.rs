@@ -429,3 +429,63 @@ async fn a_link_or_an_address_asking_too_often_is_answered_429() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the address's fifth");
     w.stop().await;
 }
+
+#[tokio::test]
+async fn xero_and_sage_connect_through_their_own_sign_in_and_come_back_to_the_page() {
+    let w = world().await;
+    for (kind, name) in [("xero", "Xero"), ("sage", "Sage")] {
+        let page = w
+            .hosted_page(json!({"channels": [], "accounting": [kind]}))
+            .await;
+        let path = World::path_of(&page);
+        let mut browser = Browser::new();
+        let (_, html) = browser.get(&w.app.url(&path)).await;
+        assert!(html.contains(&format!("Connect {name}")), "{html}");
+        assert!(!html.contains("Connect Shopify"), "only {name} offered");
+        let (status, html) = browser
+            .post(
+                &w.app.url(&format!("{path}/accounting/{kind}")),
+                &[("csrf", &csrf(&html))],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        // The platform's sign-in consents at once and sends the customer to the accounting
+        // connections' callback, which completes the page in its branding.
+        let res = browser
+            .http
+            .get(refresh(&html))
+            .send()
+            .await
+            .expect("the platform");
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let back = res.headers()[LOCATION].to_str().unwrap().to_owned();
+        assert!(
+            back.contains("/v1/accounting-connections/callback"),
+            "{back}"
+        );
+        let (status, html) = browser.get(&back).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("Connected") && html.contains("Connect to Parcel Co"),
+            "{html}"
+        );
+        let done = w.page_status(page["id"].as_i64().unwrap()).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        let id = done["accounting_connection_id"]
+            .as_i64()
+            .expect("a connection");
+        let connection: Value = w
+            .app
+            .get(&format!("/v1/accounting-connections/{id}"), &w.t.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(connection["status"], "connected", "{connection}");
+        assert_eq!(connection["store_id"], w.store_id);
+        assert_eq!(connection["kind"], kind);
+        let (status, _) = browser.get(&w.app.url(&path)).await;
+        assert_eq!(status, StatusCode::GONE, "used");
+    }
+    w.stop().await;
+}

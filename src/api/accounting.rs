@@ -291,8 +291,10 @@ pub mod callback {
     use super::super::tenant::{credentials_key, db};
     use super::{oauth, AppState};
     use crate::api::error::AppError;
+    use crate::api::hosted;
     use crate::domain::accounting::RefreshFailure;
     use crate::store::accounting;
+    use crate::store::hosted_pages::{self, PageStatus};
 
     pub fn router() -> Router<AppState> {
         Router::new().route("/accounting-connections/callback", get(callback))
@@ -361,21 +363,32 @@ pub mod callback {
                 "This authorization link has expired or was already used. Start the connection again.",
             ));
         };
+        // An authorization begun on a hosted page answers in the page's branding, and only
+        // while the page can still be used.
+        let hosted = match auth.hosted_page_id {
+            Some(id) => hosted_pages::by_id(pool, id).await?,
+            None => None,
+        };
+        let fail = |status: StatusCode, message: &str| match &hosted {
+            Some(p) => hosted::branded(&state, p, status, message),
+            None => page(status, "Not connected", message),
+        };
+        if let Some(p) = hosted.as_ref().filter(|p| p.status != PageStatus::Open) {
+            return Ok(fail(StatusCode::GONE, hosted::unusable_message(p.status)));
+        }
         let platform = auth.connection.kind.name();
         let code = match (&q.code, &q.error) {
             (Some(code), None) if !code.is_empty() => code,
             (_, Some(error)) => {
                 let why = q.error_description.as_deref().unwrap_or(error);
-                return Ok(page(
+                return Ok(fail(
                     StatusCode::BAD_REQUEST,
-                    "Not connected",
                     &format!("{platform} did not grant access: {why}."),
                 ));
             }
             _ => {
-                return Ok(page(
+                return Ok(fail(
                     StatusCode::BAD_REQUEST,
-                    "Not connected",
                     &format!("{platform} sent no authorization code."),
                 ))
             }
@@ -387,9 +400,8 @@ pub mod callback {
         {
             Ok(tokens) => tokens,
             Err(RefreshFailure::Refused(why) | RefreshFailure::Unavailable(why)) => {
-                return Ok(page(
+                return Ok(fail(
                     StatusCode::BAD_GATEWAY,
-                    "Not connected",
                     &format!("{platform} did not complete the connection: {why}"),
                 ))
             }
@@ -397,9 +409,8 @@ pub mod callback {
         let organisation = match client.organisation(&tokens.access_token).await {
             Ok(organisation) => organisation,
             Err(e) => {
-                return Ok(page(
+                return Ok(fail(
                     StatusCode::BAD_GATEWAY,
-                    "Not connected",
                     &format!("{platform} did not say which organisation to connect: {e}"),
                 ))
             }
@@ -413,6 +424,20 @@ pub mod callback {
             &organisation.name,
         )
         .await?;
+        if let Some(p) = &hosted {
+            return Ok(
+                match hosted_pages::complete_with_accounting(pool, p.id, auth.connection.id).await {
+                    Ok(done) => {
+                        hosted::accounting_done(&state, &done, platform, &organisation.name)
+                    }
+                    Err(hosted_pages::CompleteError::NotOpen) => fail(
+                        StatusCode::GONE,
+                        hosted::unusable_message(PageStatus::Completed),
+                    ),
+                    Err(hosted_pages::CompleteError::Store(e)) => return Err(e.into()),
+                },
+            );
+        }
         Ok(page(
             StatusCode::OK,
             "Connected",

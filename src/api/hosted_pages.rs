@@ -15,6 +15,7 @@ use super::extract::{ApiJson, ApiQuery};
 use super::tenant::{conflict, created, db, found, Account, IdPage, Page};
 use super::AppState;
 use crate::api::error::{field, AppError};
+use crate::domain::accounting::AccountingKind;
 use crate::domain::hosted::{Branding, Input, Inputs};
 use crate::domain::ChannelKind;
 use crate::store::hosted_pages::{self, HostedPageRow, NewHostedPage, PageStatus};
@@ -45,8 +46,13 @@ pub fn router() -> Router<AppState> {
 }))]
 struct CreateHostedPage {
     store_id: i64,
-    /// The platforms offered, in the page's order; at least one.
+    /// The sales channel platforms offered, in the page's order.
+    #[serde(default)]
     channels: Vec<ChannelKind>,
+    /// The accounting platforms offered, after the channels (`hosted.xero_*`, `hosted.sage_*`
+    /// name switchyard's apps). At least one platform is offered in all.
+    #[serde(default)]
+    accounting: Vec<AccountingKind>,
     #[serde(default)]
     branding: Branding,
     /// Per channel setting: `preset` (its value), `visible` (shown; default true) and
@@ -90,6 +96,17 @@ fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("hosted page {id}"))
 }
 
+/// `items` in their order, each once.
+fn distinct<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
 /// The on/off settings, shown and editable, at their defaults.
 fn default_inputs() -> Inputs {
     let defaults =
@@ -131,18 +148,15 @@ async fn create(
     ApiJson(body): ApiJson<CreateHostedPage>,
 ) -> Result<Response, AppError> {
     let pool = db(&state)?;
-    if body.channels.is_empty() {
+    if body.channels.is_empty() && body.accounting.is_empty() {
         return Err(field(
-            "offer at least one of shopify, woocommerce",
+            "offer at least one platform: shopify or woocommerce in `channels`, or xero or sage \
+             in `accounting`",
             "channels",
         ));
     }
-    let mut kinds: Vec<ChannelKind> = Vec::with_capacity(body.channels.len());
-    for kind in body.channels {
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
-        }
-    }
+    let kinds = distinct(body.channels);
+    let books = distinct(body.accounting);
     body.branding.validate()?;
     let inputs = body.inputs.unwrap_or_else(default_inputs);
     inputs.validate()?;
@@ -173,6 +187,7 @@ async fn create(
     let new = NewHostedPage {
         store_id: body.store_id,
         channels: &kinds,
+        accounting: &books,
         branding: &body.branding,
         inputs: &inputs,
         return_url: body.return_url.as_deref(),

@@ -263,8 +263,8 @@ fn print_banner(seeded: &Seeded, api: &str, sandbox: &SandboxHandle, opts: &Opti
                 });
         println!(
             "  hosted page     {link}\n                  open it in a browser to connect a store \
-             as a provider's customer would (single use): Shopify at {shop}, or WooCommerce at \
-             {woo}"
+             as a provider's customer would (single use): Shopify at {shop}, WooCommerce at \
+             {woo}, or the Xero organisation"
         );
     }
     if let Some(b) = &seeded.books {
@@ -575,6 +575,7 @@ async fn hosted_link(
             crate::domain::ChannelKind::Shopify,
             crate::domain::ChannelKind::WooCommerce,
         ],
+        accounting: &[crate::domain::accounting::AccountingKind::Xero],
         branding: &branding,
         inputs: &inputs,
         return_url: None,
@@ -644,6 +645,14 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
     let sandbox = Sandbox::start(sandbox_config)
         .await
         .context("starting the simulated stores")?;
+    // And the simulated Xero organisation knows the demo's Xero app.
+    if let Some(org) = sandbox.xero("demo-xero") {
+        if settings.hosted.xero_client_id.is_empty() {
+            settings.hosted.xero_client_id = org.client_id().to_owned();
+            settings.hosted.xero_client_secret = org.client_secret().to_owned();
+            settings.hosted.xero_base_url = Some(org.base_url().to_owned());
+        }
+    }
     let app = Application::build(settings.clone()).await?;
     let api = api_base(settings.server.listen, app.port());
     let mut seeded = seed(&pool, &key, &sandbox).await?;

@@ -221,10 +221,22 @@ pub async fn begin_authorization(
     id: i64,
     redirect_uri: &str,
 ) -> Result<Option<String>, StoreError> {
+    begin_authorization_from(pool, account, id, redirect_uri, None).await
+}
+
+/// [`begin_authorization`] from hosted page `hosted_page`, which the callback completes.
+pub async fn begin_authorization_from(
+    pool: &PgPool,
+    account: AccountId,
+    id: i64,
+    redirect_uri: &str,
+    hosted_page: Option<i64>,
+) -> Result<Option<String>, StoreError> {
     let state = crate::crypto::random_token(32);
     let done = sqlx::query(
-        "INSERT INTO accounting_authorizations (state_hash, connection_id, redirect_uri, expires_at) \
-         SELECT $1, c.id, $3, now() + make_interval(secs => $4) FROM accounting_connections c \
+        "INSERT INTO accounting_authorizations (state_hash, connection_id, redirect_uri, \
+         expires_at, hosted_page_id) \
+         SELECT $1, c.id, $3, now() + make_interval(secs => $4), $6 FROM accounting_connections c \
          WHERE c.account_id = $5 AND c.id = $2",
     )
     .bind(state_hash(&state))
@@ -232,6 +244,7 @@ pub async fn begin_authorization(
     .bind(redirect_uri)
     .bind(AUTHORIZATION_TTL.num_seconds() as f64)
     .bind(account.0)
+    .bind(hosted_page)
     .execute(pool)
     .await?;
     Ok((done.rows_affected() == 1).then_some(state))
@@ -242,6 +255,8 @@ pub struct Authorization {
     pub connection: ConnectionRow,
     pub redirect_uri: String,
     pub client: ClientCredentials,
+    /// The hosted page it began on, if any.
+    pub hosted_page_id: Option<i64>,
 }
 
 /// Takes the authorization `state` names, once: a second use, an expired or an unknown state
@@ -255,8 +270,8 @@ pub async fn take_authorization(
     let taken: Option<Taken> = sqlx::query_as(&format!(
         "WITH taken AS (UPDATE accounting_authorizations SET used_at = now() \
          WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() \
-         RETURNING connection_id, redirect_uri) \
-         SELECT {COLUMNS}, client_enc, redirect_uri \
+         RETURNING connection_id, redirect_uri, hosted_page_id) \
+         SELECT {COLUMNS}, client_enc, redirect_uri, hosted_page_id \
          FROM taken JOIN accounting_connections ON id = connection_id"
     ))
     .bind(state_hash(state))
@@ -268,6 +283,7 @@ pub async fn take_authorization(
                 client: open(key, &t.client_enc)?,
                 connection: t.raw.try_into()?,
                 redirect_uri: t.redirect_uri,
+                hosted_page_id: t.hosted_page_id,
             })
         })
         .transpose()
@@ -279,6 +295,7 @@ struct Taken {
     raw: Raw,
     client_enc: Vec<u8>,
     redirect_uri: String,
+    hosted_page_id: Option<i64>,
 }
 
 /// Stores the tokens of a completed authorization and the organisation they reach: the

@@ -14,6 +14,7 @@ use super::channels::{self, ChannelRow, NewChannel};
 use super::events::Event;
 use super::{enum_from_text, AccountId, StoreError};
 use crate::crypto::CredentialsKey;
+use crate::domain::accounting::AccountingKind;
 use crate::domain::event_type::Action;
 use crate::domain::hosted::{Branding, Inputs};
 use crate::domain::{ChannelKind, ChannelSettings};
@@ -46,6 +47,8 @@ pub struct HostedPageRow {
     pub status: PageStatus,
     /// The channel kinds offered, in the page's order.
     pub channels: Vec<ChannelKind>,
+    /// The accounting platforms offered, after the channels.
+    pub accounting: Vec<AccountingKind>,
     pub branding: Branding,
     pub inputs: Inputs,
     /// Where the customer is sent once connected.
@@ -53,6 +56,8 @@ pub struct HostedPageRow {
     pub expires_at: DateTime<Utc>,
     /// The channel the customer connected.
     pub channel_id: Option<i64>,
+    /// Or the accounting connection.
+    pub accounting_connection_id: Option<i64>,
     pub completed_at: Option<DateTime<Utc>>,
     /// Branding colours the page replaced because they would not be readable, and why.
     pub contrast_fallbacks: Vec<String>,
@@ -67,18 +72,21 @@ struct Raw {
     store_id: i64,
     status: String,
     channels: Vec<String>,
+    accounting: Vec<String>,
     branding: Json<Branding>,
     inputs: Json<Inputs>,
     return_url: Option<String>,
     expires_at: DateTime<Utc>,
     channel_id: Option<i64>,
+    accounting_connection_id: Option<i64>,
     completed_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, account_id, store_id, status, channels, branding, inputs, return_url, \
-     expires_at, channel_id, completed_at, created_at, updated_at";
+const COLUMNS: &str = "id, account_id, store_id, status, channels, accounting, branding, inputs, \
+     return_url, expires_at, channel_id, accounting_connection_id, completed_at, created_at, \
+     updated_at";
 
 impl TryFrom<Raw> for HostedPageRow {
     type Error = StoreError;
@@ -93,6 +101,11 @@ impl TryFrom<Raw> for HostedPageRow {
             .iter()
             .map(|k| enum_from_text(k))
             .collect::<Result<Vec<ChannelKind>, _>>()?;
+        let accounting = r
+            .accounting
+            .iter()
+            .map(|k| enum_from_text(k))
+            .collect::<Result<Vec<AccountingKind>, _>>()?;
         Ok(HostedPageRow {
             contrast_fallbacks: r.branding.palette().replaced,
             id: r.id,
@@ -100,11 +113,13 @@ impl TryFrom<Raw> for HostedPageRow {
             store_id: r.store_id,
             status,
             channels,
+            accounting,
             branding: r.branding.0,
             inputs: r.inputs.0,
             return_url: r.return_url,
             expires_at: r.expires_at,
             channel_id: r.channel_id,
+            accounting_connection_id: r.accounting_connection_id,
             completed_at: r.completed_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -120,6 +135,7 @@ fn hash(secret: &str) -> Vec<u8> {
 pub struct NewHostedPage<'a> {
     pub store_id: i64,
     pub channels: &'a [ChannelKind],
+    pub accounting: &'a [AccountingKind],
     pub branding: &'a Branding,
     pub inputs: &'a Inputs,
     pub return_url: Option<&'a str>,
@@ -135,10 +151,11 @@ pub async fn create(
 ) -> Result<Option<(HostedPageRow, String)>, StoreError> {
     let token = crate::crypto::random_token(32);
     let kinds: Vec<&str> = new.channels.iter().map(|k| k.as_str()).collect();
+    let books: Vec<&str> = new.accounting.iter().map(|k| k.as_str()).collect();
     let raw: Option<Raw> = sqlx::query_as(&format!(
         "INSERT INTO hosted_pages (account_id, store_id, token_hash, channels, branding, inputs, \
-         return_url, expires_at) \
-         SELECT s.account_id, s.id, $3, $4, $5, $6, $7, $8 FROM stores s \
+         return_url, expires_at, accounting) \
+         SELECT s.account_id, s.id, $3, $4, $5, $6, $7, $8, $9 FROM stores s \
          WHERE s.account_id = $1 AND s.id = $2 RETURNING {COLUMNS}"
     ))
     .bind(account.0)
@@ -149,6 +166,7 @@ pub async fn create(
     .bind(Json(new.inputs))
     .bind(new.return_url)
     .bind(new.expires_at)
+    .bind(&books)
     .fetch_optional(pool)
     .await?;
     raw.map(|r| Ok((HostedPageRow::try_from(r)?, token)))
@@ -220,6 +238,44 @@ pub async fn by_token(pool: &PgPool, token: &str) -> Result<Option<HostedPageRow
     .fetch_optional(pool)
     .await?;
     raw.map(HostedPageRow::try_from).transpose()
+}
+
+/// Page `id`, whoever's it is: for the accounting callback, which an authorization begun on
+/// the page brought back.
+pub async fn by_id(pool: &PgPool, id: i64) -> Result<Option<HostedPageRow>, StoreError> {
+    let raw: Option<Raw> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM hosted_pages WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    raw.map(HostedPageRow::try_from).transpose()
+}
+
+/// Completes page `page_id` with the accounting connection its customer just authorized, with
+/// the page's `hosted_page.completed` event.
+pub async fn complete_with_accounting(
+    pool: &PgPool,
+    page_id: i64,
+    connection_id: i64,
+) -> Result<HostedPageRow, CompleteError> {
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let raw: Option<Raw> = sqlx::query_as(&format!(
+        "UPDATE hosted_pages SET status = 'completed', accounting_connection_id = $2, \
+         completed_at = now(), updated_at = now() \
+         WHERE id = $1 AND status = 'open' AND expires_at > now() RETURNING {COLUMNS}"
+    ))
+    .bind(page_id)
+    .bind(connection_id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(StoreError::from)?;
+    let Some(raw) = raw else {
+        return Err(CompleteError::NotOpen);
+    };
+    let page = HostedPageRow::try_from(raw)?;
+    super::events::write_in_tx(&mut tx, &[Event::HostedPage(Action::Completed, &page)]).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(page)
 }
 
 /// Starts a platform authorization from open page `page_id`: answers the `state` to send

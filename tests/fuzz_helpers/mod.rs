@@ -428,6 +428,7 @@ fn targets(fx: &Fixture) -> Vec<Target> {
                 json!({ "store_id": fx.store, "channels": ["woocommerce"] }),
                 json!({
                     "store_id": fx.store, "channels": ["shopify", "woocommerce"],
+                    "accounting": ["xero", "sage"],
                     "branding": {"title": "Fuzz Co", "logo_url": "https://fuzz.example/l.png",
                                  "primary_colour": "#123456", "background_colour": "#fff",
                                  "text_colour": "#000", "font": "serif"},

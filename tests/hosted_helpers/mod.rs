@@ -46,6 +46,14 @@ pub async fn world_with(tweak: impl FnOnce(&mut switchyard::config::Settings)) -
     settings.server.public_url = format!("http://127.0.0.1:{port}");
     settings.hosted.shopify_client_id = shop.client_id().to_owned();
     settings.hosted.shopify_client_secret = shop.app_secret().to_owned();
+    let org = sandbox.xero("demo-xero").expect("the organisation");
+    settings.hosted.xero_client_id = org.client_id().to_owned();
+    settings.hosted.xero_client_secret = org.client_secret().to_owned();
+    settings.hosted.xero_base_url = Some(org.base_url().to_owned());
+    let business = sandbox.sage("demo-sage").expect("the business");
+    settings.hosted.sage_client_id = business.client_id().to_owned();
+    settings.hosted.sage_client_secret = business.client_secret().to_owned();
+    settings.hosted.sage_base_url = Some(business.base_url().to_owned());
     tweak(&mut settings);
     let app = spawn_server_with(settings.clone()).await;
     let db = switchyard::db::prepare(&settings.database)

@@ -48,6 +48,7 @@ use super::channels::{check_base_url, check_channel_credentials};
 use super::AppState;
 use crate::connectors::shopify::install;
 use crate::connectors::ConnectorError;
+use crate::domain::accounting::{AccountingKind, ClientCredentials};
 use crate::domain::credentials::{ShopifyCredentials, WooCredentials};
 use crate::domain::hosted::Branding;
 use crate::domain::{ChannelCredentials, ChannelKind, ChannelSettings, Secret};
@@ -66,6 +67,7 @@ pub fn router() -> Router<AppState> {
         .route("/hosted/{token}/woocommerce", post(woo_keys))
         .route("/hosted/{token}/woocommerce/authorize", post(woo_start))
         .route("/hosted/{token}/woocommerce/return", get(woo_return))
+        .route("/hosted/{token}/accounting/{kind}", post(accounting_start))
         .route(SHOPIFY_CALLBACK, get(shopify_callback))
         .route(WOO_CALLBACK, post(woo_callback))
 }
@@ -211,9 +213,16 @@ impl<'a> Visit<'a> {
             }
         };
         let csrf = self.csrf_for(page.id, &cookie);
+        let books: Vec<AccountingKind> = page
+            .accounting
+            .iter()
+            .copied()
+            .filter(|k| accounting_app(self.state, *k).is_some())
+            .collect();
         let body = render::connect_body(
             token,
             &page.channels,
+            &books,
             &page.inputs,
             &csrf,
             self.shopify_offered(),
@@ -740,6 +749,160 @@ async fn woo_return(
         Some(&problem),
         StatusCode::OK,
     )
+}
+
+/// switchyard's app on accounting platform `kind`, when configured: its credentials and where
+/// the platform is reached (`None`: its own hosts).
+fn accounting_app(
+    state: &AppState,
+    kind: AccountingKind,
+) -> Option<(ClientCredentials, Option<String>)> {
+    let hosted = &state.settings.hosted;
+    let (id, secret, base) = match kind {
+        AccountingKind::Xero => (
+            &hosted.xero_client_id,
+            &hosted.xero_client_secret,
+            &hosted.xero_base_url,
+        ),
+        AccountingKind::Sage => (
+            &hosted.sage_client_id,
+            &hosted.sage_client_secret,
+            &hosted.sage_base_url,
+        ),
+    };
+    if id.trim().is_empty() || secret.trim().is_empty() {
+        return None;
+    }
+    let client = ClientCredentials {
+        client_id: Secret::new(id.trim().to_owned()),
+        client_secret: Secret::new(secret.trim().to_owned()),
+    };
+    Some((client, base.clone().filter(|b| !b.trim().is_empty())))
+}
+
+/// An accounting platform: a connection of the page's store is made, awaiting authorization,
+/// and the customer goes to the platform to sign in and approve; the accounting connections'
+/// own callback completes it and the page.
+async fn accounting_start(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((token, kind)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    use crate::connectors::accounting::Endpoints;
+    use crate::store::accounting::{self, NewConnection};
+
+    let visit = Visit::new(&state, &headers, peer);
+    let (page, _form) = match posted(&visit, &token, &body).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let fail = |message: &str| {
+        let problem = Problem {
+            form: "accounting",
+            message,
+        };
+        visit.connect_page(
+            &page,
+            &token,
+            &Kept::default(),
+            Some(&problem),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    let kind = serde_json::from_value::<AccountingKind>(serde_json::Value::String(kind))
+        .ok()
+        .filter(|k| page.accounting.contains(k));
+    let Some((kind, (client, base_url))) =
+        kind.and_then(|k| accounting_app(&state, k).map(|app| (k, app)))
+    else {
+        return fail("That accounting package is not offered on this page.");
+    };
+    let (Some(pool), Ok(key)) = (
+        state.db.as_ref(),
+        crate::crypto::CredentialsKey::from_hex(&state.settings.crypto.credentials_key),
+    ) else {
+        return fail(UNAVAILABLE);
+    };
+    let endpoints = match Endpoints::of(kind, base_url.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, ?kind, "the hosted accounting app's base URL");
+            return fail(UNAVAILABLE);
+        }
+    };
+    let account = crate::store::AccountId(page.account_id.0);
+    let new = NewConnection {
+        store_id: page.store_id,
+        kind,
+        name: kind.name(),
+        base_url: base_url.as_deref(),
+        client: &client,
+        settings: &crate::domain::accounting::AccountingSettings::default(),
+    };
+    let redirect = visit.public(crate::api::accounting::CALLBACK_PATH);
+    let started = match accounting::create(pool, &key, account, &new).await {
+        Ok(connection) => {
+            accounting::begin_authorization_from(
+                pool,
+                account,
+                connection.id,
+                &redirect,
+                Some(page.id),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(Some(auth_state)) => {
+            let to = endpoints.authorize_url(kind, &client, &redirect, &auth_state);
+            visit.onward(&page, kind.name(), to.as_str())
+        }
+        Ok(None) | Err(_) => fail(UNAVAILABLE),
+    }
+}
+
+/// A page of hosted page `page`'s branding saying `message`: for the accounting callback, when
+/// an authorization begun on the page comes back.
+pub(crate) fn branded(
+    state: &AppState,
+    page: &HostedPageRow,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    Shell {
+        branding: &page.branding,
+        frame_ancestors: &state.settings.hosted.frame_ancestors,
+        cookie: None,
+        refresh: None,
+    }
+    .respond(status, &render::message_body(message))
+}
+
+/// The page's confirmation that the customer's accounting package is connected.
+pub(crate) fn accounting_done(
+    state: &AppState,
+    page: &HostedPageRow,
+    platform: &str,
+    organisation: &str,
+) -> Response {
+    Shell {
+        branding: &page.branding,
+        frame_ancestors: &state.settings.hosted.frame_ancestors,
+        cookie: None,
+        refresh: None,
+    }
+    .respond(
+        StatusCode::OK,
+        &render::books_done_body(platform, organisation, page.return_url.as_deref()),
+    )
+}
+
+/// The words for a page that can no longer be used.
+pub(crate) fn unusable_message(status: PageStatus) -> &'static str {
+    unusable(status)
 }
 
 /// Shopify: to the shop's app install page.

@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::dashboard::escape;
+use crate::domain::accounting::AccountingKind;
 use crate::domain::hosted::{Branding, Inputs, SWITCHES};
 use crate::domain::ChannelKind;
 
@@ -252,9 +253,11 @@ fn hidden_csrf(csrf: &str) -> String {
 }
 
 /// The page's body: one section per offered platform.
+#[allow(clippy::too_many_arguments)]
 pub fn connect_body(
     token: &str,
     kinds: &[ChannelKind],
+    books: &[AccountingKind],
     inputs: &Inputs,
     csrf: &str,
     shopify_offered: bool,
@@ -321,20 +324,56 @@ pub fn connect_body(
             )),
         }
     }
+    if !books.is_empty() {
+        let buttons: String = books
+            .iter()
+            .map(|kind| {
+                format!(
+                    "<form method=\"post\" action=\"/hosted/{token}/accounting/{}\">{}\
+                     <button type=\"submit\">Connect {}</button></form>",
+                    kind.as_str(),
+                    hidden_csrf(csrf),
+                    kind.name()
+                )
+            })
+            .collect();
+        body.push_str(&format!(
+            "<section aria-labelledby=\"books-title\"><h2 id=\"books-title\">Accounting</h2>\
+             {alert}<p>Connect the accounting package your invoices go to: you sign in on its \
+             own site and approve.</p>{buttons}</section>",
+            alert = alert(problem, "accounting"),
+        ));
+    }
     body
 }
 
-/// Where the customer lands once connected.
+/// Where the customer lands once their store is connected.
 pub fn done_body(platform: &str, name: &str, return_url: Option<&str>) -> String {
+    confirmation(
+        &format!(
+            "Connected: your {platform} store {name} is linked. Orders will start arriving in a \
+             few minutes."
+        ),
+        return_url,
+    )
+}
+
+/// Where the customer lands once their accounting package is connected.
+pub fn books_done_body(platform: &str, organisation: &str, return_url: Option<&str>) -> String {
+    confirmation(
+        &format!(
+            "Connected: your {platform} organisation {organisation} is linked. Invoices will be \
+             sent there."
+        ),
+        return_url,
+    )
+}
+
+fn confirmation(text: &str, return_url: Option<&str>) -> String {
     let next = return_url
         .map(|u| format!("<p><a href=\"{}\">Continue</a></p>", escape(u)))
         .unwrap_or_else(|| "<p>You can close this page.</p>".to_owned());
-    format!(
-        "<p role=\"status\">Connected: your {} store {} is linked. Orders will start arriving \
-         in a few minutes.</p>{next}",
-        escape(platform),
-        escape(name)
-    )
+    format!("<p role=\"status\">{}</p>{next}", escape(text))
 }
 
 /// A page that sends the browser on to the platform, with a link for when it does not.
@@ -354,4 +393,51 @@ pub fn onward_body(platform: &str, to: &str) -> (String, String) {
 /// A page in plain words for a link that cannot be used, or a request that went wrong.
 pub fn message_body(message: &str) -> String {
     format!("<p role=\"alert\">{}</p>", escape(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_origins_may_frame_the_page() {
+        assert_eq!(frame_sources(&[]), "'none'");
+        let configured = [
+            "https://app.parcel.example".to_owned(),
+            "https://x.example/path".to_owned(),
+            "https://a.example; script-src *".to_owned(),
+            "'unsafe-inline'".to_owned(),
+            "http://localhost:3000".to_owned(),
+        ];
+        assert_eq!(
+            frame_sources(&configured),
+            "https://app.parcel.example http://localhost:3000"
+        );
+    }
+
+    #[test]
+    fn a_shell_sets_the_policy_and_escapes_the_title() {
+        let branding = Branding {
+            title: "<b>Parcel</b>".to_owned(),
+            ..Branding::default()
+        };
+        let framers = ["https://app.parcel.example".to_owned()];
+        let shell = Shell {
+            branding: &branding,
+            frame_ancestors: &framers,
+            cookie: None,
+            refresh: None,
+        };
+        let res = shell.respond(StatusCode::OK, "<p>hi</p>");
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            csp.contains("frame-ancestors https://app.parcel.example;"),
+            "{csp}"
+        );
+        assert!(csp.contains("style-src 'nonce-"), "{csp}");
+        assert!(!csp.contains("unsafe"), "{csp}");
+    }
 }

@@ -832,7 +832,7 @@ async fn accounting_start(
             return fail(UNAVAILABLE);
         }
     };
-    let account = crate::store::AccountId(page.account_id.0);
+    let account = page.account_id;
     let new = NewConnection {
         store_id: page.store_id,
         kind,

@@ -392,6 +392,10 @@ async fn an_invoice_xero_refuses_fails_with_xeros_words_and_a_dead_letter() {
     assert_eq!(invoice["status"], "failed");
     let error = invoice["error"].as_str().unwrap();
     assert!(error.contains("999"), "Xero's own words: {error}");
+    assert!(
+        error.starts_with("Xero rejected the request (400)"),
+        "named as Xero, not as a channel: {error}"
+    );
     app_helpers::wait_for(&queue, |s| s.dead == 1).await;
     assert!(on_platform(&org, "#7004").is_empty());
     w.stop().await;

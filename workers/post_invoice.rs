@@ -23,14 +23,14 @@ use std::time::Duration;
 use apalis_core::task::data::Data;
 
 use super::channel_lock::{lock, LockKind};
-use super::retry::retry_or_give_up;
+use super::retry::{retry_error, retry_or_give_up};
 use super::Deps;
 use crate::connectors::ConnectorError;
 use crate::domain::invoice::PostedInvoice;
 use crate::jobs::{JobKind, PostInvoice};
 use crate::queue::{JobError, JobMeta};
 use crate::store::accounting::{self, GrantError};
-use crate::store::invoices::{self, InvoiceStatus};
+use crate::store::invoices::{self, InvoiceStatus, ToPost};
 
 pub async fn run(
     job: PostInvoice,
@@ -56,7 +56,7 @@ async fn post(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
     }
     let (platform, oauth) = match deps.accounting_for(&to) {
         Ok(built) => (built.platform, built.oauth),
-        Err(e) => return failure(deps, id, meta, e).await,
+        Err(e) => return failure(deps, &to, meta, e).await,
     };
     let access = accounting::access_token(
         &deps.db,
@@ -78,7 +78,7 @@ async fn post(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
         Err(GrantError::Unavailable(why)) => {
             return failure(
                 deps,
-                id,
+                &to,
                 meta,
                 ConnectorError::Transient {
                     status: None,
@@ -100,12 +100,12 @@ async fn post(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
                 return synced(deps, id, &posted, "adopted").await;
             }
             Ok(None) => {}
-            Err(e) => return failure(deps, id, meta, e).await,
+            Err(e) => return failure(deps, &to, meta, e).await,
         }
     }
     let prepared = match platform.prepare_invoice(&access, &to.draft).await {
         Ok(prepared) => prepared,
-        Err(e) => return failure(deps, id, meta, e).await,
+        Err(e) => return failure(deps, &to, meta, e).await,
     };
     if to.before == InvoiceStatus::Pending {
         invoices::mark_sending(&deps.db, id).await?;
@@ -117,9 +117,9 @@ async fn post(deps: &Deps, id: i64, meta: &JobMeta) -> Result<(), JobError> {
         Ok(posted) => synced(deps, id, &posted, "created").await,
         Err(e @ ConnectorError::RateLimited { .. }) if to.before == InvoiceStatus::Pending => {
             invoices::mark_pending(&deps.db, id).await?;
-            failure(deps, id, meta, e).await
+            failure(deps, &to, meta, e).await
         }
-        Err(e) => failure(deps, id, meta, e).await,
+        Err(e) => failure(deps, &to, meta, e).await,
     }
 }
 
@@ -140,20 +140,23 @@ async fn synced(
 /// remain, else the invoice fails with the reason and the job goes to the dead letters.
 async fn failure(
     deps: &Deps,
-    id: i64,
+    to: &ToPost,
     meta: &JobMeta,
     err: ConnectorError,
 ) -> Result<(), JobError> {
+    let (id, platform) = (to.invoice_id, to.source.kind.name());
     match retry_or_give_up(
         &deps.broker,
         PostInvoice::QUEUE,
         meta.attempt,
         err,
         "create",
+        platform,
     ) {
         Ok(err) => {
+            let err = retry_error(err, platform);
             tracing::info!(invoice_id = id, attempt = meta.attempt, error = %err, "invoice post failed; will retry");
-            Err(JobError::from(err))
+            Err(err)
         }
         Err(reason) => give_up(deps, id, reason).await,
     }

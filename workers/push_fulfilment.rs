@@ -107,6 +107,7 @@ async fn failure(
         meta.attempt,
         err,
         "push",
+        "channel",
     ) {
         Ok(err) => {
             tracing::info!(fulfilment_id = id, attempt = meta.attempt, error = %err, "fulfilment push failed; will retry");

@@ -7,17 +7,19 @@ use crate::store::StoreError;
 
 /// The verdict on a failed platform call of a job whose call may have taken effect (a push, a
 /// create): the error to retry through the queue, or, for a refusal or when the queue's attempts
-/// are spent, the reason to give up with. The last attempt's outcome is unknown, so its reason
-/// says to check the platform (`what` names the call: "push", "create").
+/// are spent, the reason to give up with, naming `platform` ("channel", "Xero"). The last
+/// attempt's outcome is unknown, so its reason says to check the platform (`what` names the
+/// call: "push", "create").
 pub(super) fn retry_or_give_up(
     broker: &Broker,
     queue: &str,
     attempt: u32,
     err: ConnectorError,
     what: &str,
+    platform: &str,
 ) -> Result<ConnectorError, String> {
     if !err.is_retryable() {
-        return Err(err.to_string());
+        return Err(err.said_by(platform));
     }
     let max_attempts = broker
         .queue(queue)
@@ -26,10 +28,23 @@ pub(super) fn retry_or_give_up(
     if attempt >= max_attempts {
         return Err(format!(
             "gave up after {attempt} attempts; the last {what}'s outcome is unknown, so check \
-             the platform: {err}"
+             the platform: {}",
+            err.said_by(platform)
         ));
     }
     Ok(err)
+}
+
+/// A retryable failure of a call to `platform`, as the job's error, in words that name it.
+pub(super) fn retry_error(err: ConnectorError, platform: &str) -> JobError {
+    match err {
+        ConnectorError::RateLimited { retry_after, .. } => JobError::RetryAfter {
+            message: err.said_by(platform),
+            after: retry_after,
+        },
+        ref other if other.is_retryable() => JobError::Retry(other.said_by(platform)),
+        other => JobError::Permanent(other.said_by(platform)),
+    }
 }
 
 impl From<ConnectorError> for JobError {
@@ -71,6 +86,33 @@ mod tests {
     use super::*;
     use crate::connectors::ConnectorError;
     use std::time::Duration;
+
+    #[test]
+    fn a_platforms_failures_name_it() {
+        let refused = ConnectorError::Rejected {
+            status: 400,
+            message: "Account code '999' is not valid".into(),
+        };
+        assert_eq!(
+            refused.said_by("Xero"),
+            "Xero rejected the request (400): Account code '999' is not valid"
+        );
+        let down = ConnectorError::Transient {
+            status: Some(503),
+            message: "503".into(),
+        };
+        assert!(
+            matches!(retry_error(down, "Sage"), JobError::Retry(m) if m == "Sage unavailable: 503")
+        );
+        let limited = ConnectorError::RateLimited {
+            retry_after: Duration::from_secs(60),
+            message: "minute".into(),
+        };
+        assert!(matches!(
+            retry_error(limited, "Xero"),
+            JobError::RetryAfter { message, after } if message.starts_with("rate limited by Xero: minute") && after == Duration::from_secs(60)
+        ));
+    }
 
     #[test]
     fn each_kind_maps_to_the_queue_action_it_needs() {

@@ -38,6 +38,30 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// The error in words that name the platform (`Xero rejected the request (400): ...`), for
+    /// callers that know which one it was; `Display` says "channel".
+    pub fn said_by(&self, platform: &str) -> String {
+        match self {
+            ConnectorError::RateLimited {
+                retry_after,
+                message,
+            } => format!("rate limited by {platform}: {message} (retry after {retry_after:?})"),
+            ConnectorError::Transient { message, .. } => {
+                format!("{platform} unavailable: {message}")
+            }
+            ConnectorError::Auth { message, .. } => {
+                format!("{platform} refused the credentials: {message}")
+            }
+            ConnectorError::Rejected { status, message } => {
+                format!("{platform} rejected the request ({status}): {message}")
+            }
+            ConnectorError::Malformed(message) => {
+                format!("{platform} sent a malformed response: {message}")
+            }
+            ConnectorError::Invalid(message) => format!("invalid request: {message}"),
+        }
+    }
+
     /// True when retrying the same call later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(

@@ -252,6 +252,58 @@ async fn set_stock_reaches_simple_products_and_variations() {
 }
 
 #[tokio::test]
+async fn every_changed_level_goes_in_a_batch_per_product_kind_not_a_call_each() {
+    let rig = woocommerce(|_| {}).await;
+    let connector = rig.connector();
+    let listings = connector.list_products().await.expect("listings");
+    let before = rig.store.traffic().snapshot();
+    let mut levels: Vec<_> = listings
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id.clone(), 100 + i as i64))
+        .collect();
+    // One that WooCommerce does not have: refused alone, the rest apply.
+    let mut gone = levels[0].0.clone();
+    gone.product_id = "999999".into();
+    gone.variant_id = None;
+    levels.push((gone, 1));
+    let outcomes = connector.set_stocks(&levels).await;
+    assert_eq!(outcomes.len(), levels.len());
+    let (refused, applied): (Vec<_>, Vec<_>) = outcomes.iter().partition(|o| o.is_err());
+    assert_eq!(refused.len(), 1);
+    assert!(
+        matches!(outcomes.last(), Some(Err(ConnectorError::Rejected { message, .. })) if message.contains("woocommerce_rest_product_invalid_id")),
+        "{:?}",
+        outcomes.last()
+    );
+    assert_eq!(applied.len(), listings.len());
+    let stock = rig.store.stock_by_sku();
+    for (listing, (_, quantity)) in listings.iter().zip(&levels) {
+        let sku = listing.sku.as_deref().expect("a sku");
+        assert_eq!(stock.get(sku), Some(quantity), "{sku}");
+    }
+    let after = rig.store.traffic().snapshot();
+    let calls = |s: &switchyard_sandbox::TrafficStats| {
+        s.by_route
+            .iter()
+            .filter(|(r, _)| r.starts_with("POST ") || r.starts_with("PUT "))
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    let parents: HashSet<&str> = listings
+        .iter()
+        .filter(|l| l.id.variant_id.is_some())
+        .map(|l| l.id.product_id.as_str())
+        .collect();
+    assert_eq!(
+        calls(&after) - calls(&before),
+        1 + parents.len() as u64,
+        "one products/batch and one variations/batch per variable product, for {} levels",
+        levels.len()
+    );
+}
+
+#[tokio::test]
 async fn fulfilment_adds_tracking_once_and_completes_the_order() {
     let rig = woocommerce(|c| {
         c.generator.fulfilled_ratio = 0.0;

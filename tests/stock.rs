@@ -159,6 +159,7 @@ fn stock_writes(store: &dyn SimStore) -> u64 {
         .filter(|(route, _)| {
             route.contains("inventory_levels/set")
                 || route.starts_with("PUT /wp-json/wc/v3/products")
+                || (route.starts_with("POST /wp-json/wc/v3/products") && route.ends_with("/batch"))
         })
         .map(|(_, n)| *n)
         .sum()

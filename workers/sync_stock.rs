@@ -64,14 +64,28 @@ async fn push(deps: &Deps, ic: &channels::ImportChannel, buffer: i64) -> Result<
     let channel = &ic.channel;
     let plan = channel_products::stock_plan(&deps.db, channel.id, buffer).await?;
     let connector = deps.connector(ic).map_err(JobError::from)?;
+    let due: Vec<_> = plan.iter().filter(|p| p.needs_push()).collect();
+    let levels: Vec<_> = due
+        .iter()
+        .map(|p| (p.listing.clone(), p.quantity))
+        .collect();
+    let outcomes = connector.set_stocks(&levels).await;
     let mut pushed = 0;
-    for p in plan.iter().filter(|p| p.needs_push()) {
-        connector
-            .set_stock(&p.listing, p.quantity)
-            .await
-            .map_err(JobError::from)?;
-        channel_products::record_pushed(&deps.db, p.channel_product_id, p.quantity).await?;
-        pushed += 1;
+    let mut failed = None;
+    for (p, outcome) in due.iter().zip(outcomes) {
+        match outcome {
+            Ok(()) => {
+                channel_products::record_pushed(&deps.db, p.channel_product_id, p.quantity).await?;
+                pushed += 1;
+            }
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
     }
-    Ok(pushed)
+    match failed {
+        // What was accepted is recorded; the retry sends only what is still different.
+        Some(e) => Err(JobError::from(e)),
+        None => Ok(pushed),
+    }
 }

@@ -548,3 +548,59 @@ async fn a_read_key_cannot_write_and_bad_requests_get_woocommerces_errors() {
     assert_eq!(woo.issued_keys().len(), 1, "refused requests issue no keys");
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_batch_updates_stock_item_by_item_and_refuses_more_than_100_items() {
+    let sandbox = start().await;
+    let woo = sandbox.woocommerce("demo-woo").expect("store");
+    let api = StoreApi::woocommerce(&woo);
+    let products: Value = api
+        .get_url(api.url("wp-json/wc/v3/products?per_page=100"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let simple = products
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["type"] == "simple")
+        .expect("a simple product")
+        .clone();
+    let id = simple["id"].as_u64().expect("an id");
+    let res = api
+        .post(
+            "wp-json/wc/v3/products/batch",
+            &json!({"update": [
+                {"id": id, "manage_stock": true, "stock_quantity": 42},
+                {"id": 987654, "stock_quantity": 1}
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.expect("json");
+    assert_eq!(answer["update"][0]["id"], id);
+    assert_eq!(answer["update"][0]["stock_quantity"], 42);
+    assert_eq!(answer["update"][1]["id"], 987654);
+    assert_eq!(
+        answer["update"][1]["error"]["code"],
+        "woocommerce_rest_product_invalid_id"
+    );
+    let sku = simple["sku"].as_str().expect("a sku");
+    assert_eq!(woo.stock_by_sku().get(sku), Some(&42));
+
+    let too_many: Vec<Value> = (0..101)
+        .map(|_| json!({"id": id, "stock_quantity": 1}))
+        .collect();
+    let res = api
+        .post(
+            "wp-json/wc/v3/products/batch",
+            &json!({ "update": too_many }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let refusal: Value = res.json().await.expect("json");
+    assert_eq!(refusal["code"], "woocommerce_rest_request_entity_too_large");
+    assert_eq!(woo.stock_by_sku().get(sku), Some(&42), "nothing applied");
+    sandbox.shutdown().await;
+}

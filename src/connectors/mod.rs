@@ -51,6 +51,27 @@ pub trait SalesChannel: Send + Sync {
     /// Sets the available quantity of one listing.
     async fn set_stock(&self, listing: &ListingId, quantity: i64) -> Result<(), ConnectorError>;
 
+    /// Sets many listings' quantities in as few calls as the platform allows; the outcome of each,
+    /// in order. A failure of a whole call is the outcome of every item in it. Without a batch on
+    /// the platform, one call per listing, stopping at the first failure (the rest answer it
+    /// too, unsent), so a rate limit is not met again at once; WooCommerce batches 100 products,
+    /// or 100 of one product's variations, a call.
+    async fn set_stocks(&self, levels: &[(ListingId, i64)]) -> Vec<Result<(), ConnectorError>> {
+        let mut outcomes = Vec::with_capacity(levels.len());
+        for (listing, quantity) in levels {
+            let outcome = self.set_stock(listing, *quantity).await;
+            let failed = outcome.is_err();
+            outcomes.push(outcome);
+            if failed {
+                break;
+            }
+        }
+        if let Some(Err(e)) = outcomes.last().cloned() {
+            outcomes.resize(levels.len(), Err(e));
+        }
+        outcomes
+    }
+
     /// Records a shipment (lines, carrier and tracking) on the channel's order.
     async fn create_fulfilment(
         &self,

@@ -22,7 +22,7 @@ mod webhooks;
 use std::sync::Arc;
 
 use axum::middleware::from_fn_with_state;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +48,11 @@ pub fn router(store: Arc<WooStore>, shutdown: CancellationToken) -> Router {
             get(notes::list).post(notes::create),
         )
         .route("/wp-json/wc/v3/products", get(products::list))
+        .route("/wp-json/wc/v3/products/batch", post(products::batch))
+        .route(
+            "/wp-json/wc/v3/products/{id}/variations/batch",
+            post(products::variations_batch),
+        )
         .route(
             "/wp-json/wc/v3/products/{id}",
             get(products::get_one)

@@ -1,6 +1,9 @@
 //! Products and variations: `GET /products` (paged, `sku`, `include`), `GET/PUT /products/{id}`
-//! and `GET /products/{id}/variations`, `GET/PUT /products/{id}/variations/{vid}`. Stock is pushed
-//! with `{manage_stock, stock_quantity}`; `stock_quantity` only counts when stock is managed.
+//! and `GET /products/{id}/variations`, `GET/PUT /products/{id}/variations/{vid}`, and the batch
+//! endpoints `POST /products/batch` and `POST /products/{id}/variations/batch` (`update` only,
+//! at most 100 items a request as WooCommerce's `woocommerce_rest_batch_items_limit`; an item
+//! that fails carries its own `error` while the others apply). Stock is pushed with
+//! `{manage_stock, stock_quantity}`; `stock_quantity` only counts when stock is managed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -78,6 +81,11 @@ pub async fn get_one(
 /// Parses `{manage_stock, stock_quantity}` from a body.
 fn stock_fields(headers: &HeaderMap, body: &[u8]) -> Result<StockUpdate, Response> {
     let fields: Map<String, Value> = body_fields(headers, body)?;
+    stock_update(&fields)
+}
+
+/// `{manage_stock, stock_quantity}` of one object.
+fn stock_update(fields: &Map<String, Value>) -> Result<StockUpdate, Response> {
     let manage = match fields.get("manage_stock") {
         None => None,
         Some(v) => Some(as_bool(v).ok_or_else(|| {
@@ -194,4 +202,140 @@ pub async fn update_variation(
     v.update_stock(update, now);
     let v = v.clone();
     json(StatusCode::OK, &p.variation_json(&v, &store.base_url))
+}
+
+/// WooCommerce's default `woocommerce_rest_batch_items_limit`.
+pub const BATCH_LIMIT: usize = 100;
+
+/// An item of a batch that failed: its id and WooCommerce's error, as the batch answers it.
+fn item_error(id: Value, code: &str, message: &str, status: u16) -> Value {
+    serde_json::json!({"id": id, "error": {"code": code, "message": message,
+                                           "data": {"status": status}}})
+}
+
+/// The `update` items of a batch request, or the answer refusing the whole request.
+fn batch_updates(body: &[u8]) -> Result<Vec<Map<String, Value>>, Response> {
+    let parsed: Value = serde_json::from_slice(body).map_err(|_| {
+        super::errors::error(
+            StatusCode::BAD_REQUEST,
+            "rest_invalid_json",
+            "Invalid JSON body passed.",
+        )
+    })?;
+    let items: Vec<Map<String, Value>> = match parsed.get("update") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_object().cloned().unwrap_or_default())
+            .collect(),
+        Some(_) => {
+            return Err(invalid_param(
+                "update",
+                "update is not of type array.",
+                "rest_invalid_type",
+            ))
+        }
+    };
+    let total = items.len()
+        + ["create", "delete"]
+            .iter()
+            .filter_map(|k| parsed.get(*k).and_then(Value::as_array))
+            .map(Vec::len)
+            .sum::<usize>();
+    if total > BATCH_LIMIT {
+        return Err(super::errors::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "woocommerce_rest_request_entity_too_large",
+            &format!("Unable to accept more than {BATCH_LIMIT} items for this request."),
+        ));
+    }
+    Ok(items)
+}
+
+/// `POST /products/batch`: stock updates of many products in one request.
+pub async fn batch(State(store): State<Arc<WooStore>>, body: Bytes) -> Response {
+    let items = match batch_updates(&body) {
+        Ok(items) => items,
+        Err(r) => return r,
+    };
+    let now = timefmt::now();
+    let mut state = store.state();
+    let answers: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let id = item.get("id").cloned().unwrap_or(Value::Null);
+            let Some(p) = as_int(&id).and_then(|id| {
+                state
+                    .products
+                    .iter_mut()
+                    .find(|p| i64::try_from(p.id).ok() == Some(id))
+            }) else {
+                return item_error(
+                    id,
+                    "woocommerce_rest_product_invalid_id",
+                    "Invalid ID.",
+                    400,
+                );
+            };
+            match stock_update(item) {
+                Ok(update) => {
+                    p.update_stock(update, now);
+                    p.to_json(&store.base_url)
+                }
+                Err(_) => item_error(id, "rest_invalid_param", "Invalid parameter(s).", 400),
+            }
+        })
+        .collect();
+    json(StatusCode::OK, &serde_json::json!({ "update": answers }))
+}
+
+/// `POST /products/{id}/variations/batch`: stock updates of many variations of one product.
+pub async fn variations_batch(
+    State(store): State<Arc<WooStore>>,
+    Path(params): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let items = match batch_updates(&body) {
+        Ok(items) => items,
+        Err(r) => return r,
+    };
+    let now = timefmt::now();
+    let mut state = store.state();
+    let Some(p) =
+        id_param(&params, "id").and_then(|id| state.products.iter_mut().find(|p| p.id == id))
+    else {
+        return invalid_id("woocommerce_rest_product_invalid_id");
+    };
+    let mut answers = Vec::with_capacity(items.len());
+    for item in &items {
+        let id = item.get("id").cloned().unwrap_or(Value::Null);
+        let found = as_int(&id).and_then(|id| {
+            p.variations
+                .iter()
+                .position(|v| i64::try_from(v.id).ok() == Some(id))
+        });
+        let Some(i) = found else {
+            answers.push(item_error(
+                id,
+                "woocommerce_rest_product_variation_invalid_id",
+                "Invalid ID.",
+                400,
+            ));
+            continue;
+        };
+        match stock_update(item) {
+            Ok(update) => {
+                p.variations[i].update_stock(update, now);
+                let v = p.variations[i].clone();
+                answers.push(p.variation_json(&v, &store.base_url));
+            }
+            Err(_) => answers.push(item_error(
+                id,
+                "rest_invalid_param",
+                "Invalid parameter(s).",
+                400,
+            )),
+        }
+    }
+    json(StatusCode::OK, &serde_json::json!({ "update": answers }))
 }

@@ -274,6 +274,81 @@ fn expect_resource(raw: &RawResponse, id: u64, what: &str) -> Result<(), Connect
     }
 }
 
+/// Items a batch request may carry (WooCommerce's default `woocommerce_rest_batch_items_limit`).
+const BATCH_ITEMS: usize = 100;
+
+/// One item of a batch answer: the resource, or the item's own error.
+#[derive(Deserialize)]
+struct BatchItem {
+    id: serde_json::Value,
+    #[serde(default)]
+    error: Option<BatchError>,
+}
+
+#[derive(Deserialize)]
+struct BatchError {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct BatchAnswer {
+    #[serde(default)]
+    update: Vec<BatchItem>,
+}
+
+impl WooConnector {
+    /// One batch request of stock updates to `path` (`products/batch` or a product's
+    /// `variations/batch`): each item's outcome, in order.
+    async fn stock_batch(
+        &self,
+        path: &str,
+        items: &[(u64, i64)],
+    ) -> Vec<Result<(), ConnectorError>> {
+        let update: Vec<serde_json::Value> = items
+            .iter()
+            .map(|(id, quantity)| json!({"id": id, "manage_stock": true, "stock_quantity": quantity}))
+            .collect();
+        let answer = match self.api(path, &[]) {
+            Ok(url) => {
+                self.call(
+                    "set stock",
+                    Method::POST,
+                    &url,
+                    Some(&json!({ "update": update })),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        let parsed =
+            answer.and_then(|raw| http::parse_json::<BatchAnswer>(&raw.body, "stock batch"));
+        match parsed {
+            Err(e) => items.iter().map(|_| Err(e.clone())).collect(),
+            Ok(answer) => items
+                .iter()
+                .map(|(id, _)| {
+                    let item = answer.update.iter().find(|i| {
+                        i.id.as_u64() == Some(*id) || i.id.as_str() == Some(&id.to_string())
+                    });
+                    match item {
+                        Some(BatchItem { error: None, .. }) => Ok(()),
+                        Some(BatchItem { error: Some(e), .. }) => Err(ConnectorError::Rejected {
+                            status: 400,
+                            message: format!("{}: {}", e.code, e.message),
+                        }),
+                        None => Err(ConnectorError::Malformed(format!(
+                            "stock batch: no answer for item {id}"
+                        ))),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 fn parse_id(text: &str, what: &str) -> Result<u64, ConnectorError> {
     http::parse_id(text, what, "WooCommerce")
 }
@@ -360,6 +435,49 @@ impl SalesChannel for WooConnector {
             .call("set stock", Method::PUT, &url, Some(&body))
             .await?;
         expect_resource(&raw, id, "updated product")
+    }
+
+    /// Simple products go 100 to a `products/batch` call; variations go to their product's
+    /// `variations/batch`, 100 to a call.
+    async fn set_stocks(&self, levels: &[(ListingId, i64)]) -> Vec<Result<(), ConnectorError>> {
+        let mut outcomes: Vec<Option<Result<(), ConnectorError>>> = vec![None; levels.len()];
+        // Which batch each level goes to: the path, and its (index, id, quantity) items.
+        let mut batches: Vec<(String, Vec<(usize, u64, i64)>)> = Vec::new();
+        for (i, (listing, quantity)) in levels.iter().enumerate() {
+            let target = parse_id(&listing.product_id, "product").and_then(|product| match listing
+                .variant_id
+                .as_deref()
+            {
+                Some(v) => Ok((
+                    format!("products/{product}/variations/batch"),
+                    parse_id(v, "variation")?,
+                )),
+                None => Ok(("products/batch".to_owned(), product)),
+            });
+            match target {
+                Ok((path, id)) => match batches
+                    .iter_mut()
+                    .find(|(p, items)| *p == path && items.len() < BATCH_ITEMS)
+                {
+                    Some((_, items)) => items.push((i, id, *quantity)),
+                    None => batches.push((path, vec![(i, id, *quantity)])),
+                },
+                Err(e) => outcomes[i] = Some(Err(e)),
+            }
+        }
+        for (path, items) in batches {
+            let sent: Vec<(u64, i64)> = items.iter().map(|(_, id, q)| (*id, *q)).collect();
+            let results = self.stock_batch(&path, &sent).await;
+            for ((i, _, _), result) in items.iter().zip(results) {
+                outcomes[*i] = Some(result);
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| Err(ConnectorError::Invalid("stock level not sent".into())))
+            })
+            .collect()
     }
 
     async fn create_fulfilment(

@@ -35,35 +35,34 @@ pub(super) fn retry_or_give_up(
     Ok(err)
 }
 
-/// A retryable failure of a call to `platform`, as the job's error, in words that name it.
+/// A failure of a call to `platform`, as the job's error, in words that name it.
 pub(super) fn retry_error(err: ConnectorError, platform: &str) -> JobError {
+    let message = err.said_by(platform);
+    job_error(&err, message)
+}
+
+/// The queue's action for `err`, carrying `message`: wait out a rate limit, retry what may yet
+/// work, give up on a refusal.
+fn job_error(err: &ConnectorError, message: String) -> JobError {
     match err {
         ConnectorError::RateLimited { retry_after, .. } => JobError::RetryAfter {
-            message: err.said_by(platform),
-            after: retry_after,
+            message,
+            after: *retry_after,
         },
-        ref other if other.is_retryable() => JobError::Retry(other.said_by(platform)),
-        other => JobError::Permanent(other.said_by(platform)),
+        e if e.is_retryable() => JobError::Retry(message),
+        _ => JobError::Permanent(message),
     }
 }
 
 impl From<ConnectorError> for JobError {
     fn from(err: ConnectorError) -> JobError {
-        match err {
-            ConnectorError::RateLimited {
-                retry_after,
-                ref message,
-            } => JobError::RetryAfter {
-                message: format!("rate limited by the channel: {message}"),
-                after: retry_after,
-            },
-            ConnectorError::Transient { .. } | ConnectorError::Malformed(_) => {
-                JobError::Retry(err.to_string())
+        let message = match &err {
+            ConnectorError::RateLimited { message, .. } => {
+                format!("rate limited by the channel: {message}")
             }
-            ConnectorError::Auth { .. }
-            | ConnectorError::Rejected { .. }
-            | ConnectorError::Invalid(_) => JobError::Permanent(err.to_string()),
-        }
+            other => other.to_string(),
+        };
+        job_error(&err, message)
     }
 }
 

@@ -374,7 +374,7 @@ pub mod callback {
             None => page(status, "Not connected", message),
         };
         if let Some(p) = hosted.as_ref().filter(|p| p.status != PageStatus::Open) {
-            return Ok(fail(StatusCode::GONE, hosted::unusable_message(p.status)));
+            return Ok(fail(StatusCode::GONE, hosted::unusable(p.status)));
         }
         let platform = auth.connection.kind.name();
         let code = match (&q.code, &q.error) {
@@ -430,10 +430,9 @@ pub mod callback {
                     Ok(done) => {
                         hosted::accounting_done(&state, &done, platform, &organisation.name)
                     }
-                    Err(hosted_pages::CompleteError::NotOpen) => fail(
-                        StatusCode::GONE,
-                        hosted::unusable_message(PageStatus::Completed),
-                    ),
+                    Err(hosted_pages::CompleteError::NotOpen) => {
+                        fail(StatusCode::GONE, hosted::unusable(PageStatus::Completed))
+                    }
                     Err(hosted_pages::CompleteError::Store(e)) => return Err(e.into()),
                 },
             );

@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-pub(super) use self::page::{escape, Page};
+pub(super) use self::page::{escape, html_response, Page};
 use self::session::{Role, Session};
 use super::AppState;
 

@@ -105,27 +105,34 @@ impl Page {
             title = escape(&self.title),
             body = self.body
         );
-        let mut res = (status, html).into_response();
-        let headers = res.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(
-            "content-security-policy",
+        html_response(
+            status,
+            html,
             HeaderValue::from_static(
                 "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; \
                  form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
-        );
-        headers.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-        res
+        )
     }
+}
+
+/// An HTML page of switchyard's own: never cached, never sniffed, sending no referrer, under
+/// the content security policy `csp`. The dashboard and the hosted pages answer with it.
+pub fn html_response(status: StatusCode, html: String, csp: HeaderValue) -> Response {
+    let mut res = (status, html).into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("content-security-policy", csp);
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    res
 }
 
 pub const STYLE: &str = "\

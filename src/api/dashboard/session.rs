@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -135,14 +134,7 @@ impl Session {
 
     /// The session a request's cookie proves: signed with the current key and not expired.
     pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-        let value = headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == COOKIE_NAME)
-            .map(|(_, value)| value)?;
+        let value = super::super::extract::cookie(headers, COOKIE_NAME)?;
         let (body, signature) = value.rsplit_once('.')?;
         let expected = sign(&state.settings, body);
         if !bool::from(signature.as_bytes().ct_eq(expected.as_bytes())) {

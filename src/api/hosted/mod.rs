@@ -32,7 +32,6 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -45,6 +44,8 @@ use subtle::ConstantTimeEq;
 pub use self::limits::Limits;
 use self::render::{Kept, Problem, Shell};
 use super::channels::{check_base_url, check_channel_credentials};
+use super::extract::cookie;
+use super::tenant::{credentials_key, db};
 use super::AppState;
 use crate::connectors::shopify::install;
 use crate::connectors::ConnectorError;
@@ -89,12 +90,7 @@ impl<'a> Visit<'a> {
     }
 
     fn shell<'b>(&'b self, branding: &'b Branding) -> Shell<'b> {
-        Shell {
-            branding,
-            frame_ancestors: &self.state.settings.hosted.frame_ancestors,
-            cookie: None,
-            refresh: None,
-        }
+        shell(self.state, branding)
     }
 
     /// A page in switchyard's default branding, for when no page is known.
@@ -155,14 +151,9 @@ impl<'a> Visit<'a> {
     }
 
     fn cookie_value(&self) -> Option<String> {
-        self.headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, value)| *name == CSRF_COOKIE && value.len() >= 20)
-            .map(|(_, value)| value.to_owned())
+        cookie(self.headers, CSRF_COOKIE)
+            .filter(|value| value.len() >= 20)
+            .map(str::to_owned)
     }
 
     fn csrf_for(&self, page_id: i64, cookie: &str) -> String {
@@ -265,7 +256,8 @@ impl<'a> Visit<'a> {
 
 const UNAVAILABLE: &str = "This page cannot be shown right now. Try again in a few minutes.";
 
-fn unusable(status: PageStatus) -> &'static str {
+/// The words for a page that can no longer be used.
+pub(crate) fn unusable(status: PageStatus) -> &'static str {
     match status {
         PageStatus::Completed => {
             "This link has already been used: a store was connected with it. Ask for a new link \
@@ -420,10 +412,7 @@ async fn connect(
     check_channel_credentials(state.connectors.http(), base_url, credentials)
         .await
         .map_err(|e| refusal(platform, &e))?;
-    let (Some(pool), Ok(key)) = (
-        state.db.as_ref(),
-        crate::crypto::CredentialsKey::from_hex(&state.settings.crypto.credentials_key),
-    ) else {
+    let (Ok(pool), Ok(key)) = (db(state), credentials_key(state)) else {
         return Err(UNAVAILABLE.to_owned());
     };
     let new = NewChannel {
@@ -717,13 +706,13 @@ async fn woo_return(
     // The store posted the keys before sending the merchant back: a completed page is this
     // connection, done.
     if page.status == PageStatus::Completed && q.success.as_deref() == Some("1") {
-        let name = match (page.channel_id, state.db.as_ref()) {
-            (Some(id), Some(pool)) => crate::store::channels::get(pool, page.account_id, id)
+        let name = match page.channel_id {
+            Some(id) => crate::store::channels::get(pool, page.account_id, id)
                 .await
                 .ok()
                 .flatten()
                 .map(|c| c.name),
-            _ => None,
+            None => None,
         };
         return visit.done(&page, "WooCommerce", name.as_deref().unwrap_or("store"));
     }
@@ -819,10 +808,7 @@ async fn accounting_start(
     else {
         return fail("That accounting package is not offered on this page.");
     };
-    let (Some(pool), Ok(key)) = (
-        state.db.as_ref(),
-        crate::crypto::CredentialsKey::from_hex(&state.settings.crypto.credentials_key),
-    ) else {
+    let (Ok(pool), Ok(key)) = (db(&state), credentials_key(&state)) else {
         return fail(UNAVAILABLE);
     };
     let endpoints = match Endpoints::of(kind, base_url.as_deref()) {
@@ -864,6 +850,16 @@ async fn accounting_start(
     }
 }
 
+/// The shell of a page in `branding`, framed only where the settings allow.
+fn shell<'b>(state: &'b AppState, branding: &'b Branding) -> Shell<'b> {
+    Shell {
+        branding,
+        frame_ancestors: &state.settings.hosted.frame_ancestors,
+        cookie: None,
+        refresh: None,
+    }
+}
+
 /// A page of hosted page `page`'s branding saying `message`: for the accounting callback, when
 /// an authorization begun on the page comes back.
 pub(crate) fn branded(
@@ -872,13 +868,7 @@ pub(crate) fn branded(
     status: StatusCode,
     message: &str,
 ) -> Response {
-    Shell {
-        branding: &page.branding,
-        frame_ancestors: &state.settings.hosted.frame_ancestors,
-        cookie: None,
-        refresh: None,
-    }
-    .respond(status, &render::message_body(message))
+    shell(state, &page.branding).respond(status, &render::message_body(message))
 }
 
 /// The page's confirmation that the customer's accounting package is connected.
@@ -888,21 +878,10 @@ pub(crate) fn accounting_done(
     platform: &str,
     organisation: &str,
 ) -> Response {
-    Shell {
-        branding: &page.branding,
-        frame_ancestors: &state.settings.hosted.frame_ancestors,
-        cookie: None,
-        refresh: None,
-    }
-    .respond(
+    shell(state, &page.branding).respond(
         StatusCode::OK,
         &render::books_done_body(platform, organisation, page.return_url.as_deref()),
     )
-}
-
-/// The words for a page that can no longer be used.
-pub(crate) fn unusable_message(status: PageStatus) -> &'static str {
-    unusable(status)
 }
 
 /// Shopify: to the shop's app install page.

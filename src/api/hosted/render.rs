@@ -5,11 +5,11 @@
 //! The only stylesheet is one `<style>` element carrying the response's CSP nonce; there are no
 //! scripts and no inline style attributes.
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use crate::api::dashboard::escape;
+use crate::api::dashboard::{escape, html_response};
 use crate::domain::accounting::AccountingKind;
 use crate::domain::hosted::{Branding, Inputs, SWITCHES};
 use crate::domain::ChannelKind;
@@ -103,32 +103,21 @@ impl Shell<'_> {
                 .map(|to| format!("<meta http-equiv=\"refresh\" content=\"0;url={to}\">"))
                 .unwrap_or_default(),
         );
-        let mut res = (status, html).into_response();
-        let headers = res.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         let csp = format!(
             "default-src 'none'; style-src 'nonce-{nonce}'; img-src https:; form-action 'self'; \
              frame-ancestors {}; base-uri 'none'",
             frame_sources(self.frame_ancestors)
         );
-        if let Ok(v) = HeaderValue::from_str(&csp) {
-            headers.insert("content-security-policy", v);
-        }
-        headers.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        // The nonce is URL-safe base64 and the sources are checked origins: always a header.
+        let csp = HeaderValue::from_str(&csp)
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+        let mut res = html_response(status, html, csp);
         if let Some(cookie) = self
             .cookie
             .as_deref()
             .and_then(|c| HeaderValue::from_str(c).ok())
         {
-            headers.insert(SET_COOKIE, cookie);
+            res.headers_mut().insert(SET_COOKIE, cookie);
         }
         res
     }

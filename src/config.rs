@@ -460,6 +460,10 @@ pub struct QueuePolicy {
     pub dead_retention_secs: u64,
     pub dead_retention_count: u64,
     pub promote_chunk: u64,
+    /// How long a job the outbox enqueues with a unique key waits before it may start, so that
+    /// the same work asked for meanwhile joins it; 0 starts it at once.
+    #[serde(default)]
+    pub gather_ms: u64,
 }
 
 /// A `[queues.<name>]` table: any policy key, for one queue.
@@ -478,6 +482,7 @@ pub struct QueueOverrides {
     pub dead_retention_secs: Option<u64>,
     pub dead_retention_count: Option<u64>,
     pub promote_chunk: Option<u64>,
+    pub gather_ms: Option<u64>,
 }
 
 impl QueuePolicy {
@@ -499,7 +504,13 @@ impl QueuePolicy {
             dead_retention_secs: o.dead_retention_secs.unwrap_or(self.dead_retention_secs),
             dead_retention_count: o.dead_retention_count.unwrap_or(self.dead_retention_count),
             promote_chunk: o.promote_chunk.unwrap_or(self.promote_chunk),
+            gather_ms: o.gather_ms.unwrap_or(self.gather_ms),
         }
+    }
+
+    /// See `gather_ms`.
+    pub fn gather(&self) -> Duration {
+        Duration::from_millis(self.gather_ms)
     }
 
     fn validate(&self, key: &str) -> Result<(), ConfigError> {

@@ -112,7 +112,7 @@ pub fn describe(sandbox: &switchyard_sandbox::SandboxHandle) -> String {
                 access_token,
                 app_secret,
             } => out.push_str(&format!(
-                "  shopify store {name}\n    base URL:     {url}  (Admin REST at {url}/admin/api/2024-07/...)\n    shop domain:  {shop_domain}\n    access token: {access_token}\n    app secret:   {app_secret}\n",
+                "  shopify store {name}\n    base URL:     {url}  (GraphQL Admin API at {url}/admin/api/2025-07/graphql.json; REST beside it)\n    shop domain:  {shop_domain}\n    access token: {access_token}\n    app secret:   {app_secret}\n",
                 name = s.name,
                 url = s.base_url,
             )),

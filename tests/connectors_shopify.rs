@@ -3,27 +3,29 @@
 
 mod connectors_helpers;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connectors_helpers::{
     assert_listings_match_stock, count_status, forged, list_around_a_change, next_webhook,
-    requests_on, shopify, status_of, tampered, webhook_receiver,
+    requests_on, shopify, status_of, tampered, webhook_receiver, StoreApi,
 };
 use switchyard::connectors::{
     list_all_orders_since, ConnectorError, SalesChannel, ShopifyConnector,
 };
 use switchyard::domain::{FulfilmentLine, FulfilmentRequest, OrderCursor, OrderStatus, Secret};
 use switchyard::queue::JobError;
-use switchyard_sandbox::FaultKnobs;
+use switchyard_sandbox::{FaultKnobs, GraphqlPlan, ProductConfig, VariantConfig};
 
-const ORDERS_ROUTE: &str = "GET /admin/api/{version}/orders.json";
+/// GraphQL calls are counted by their root field.
+const ORDERS_ROUTE: &str = "POST /admin/api/{version}/graphql.json orders";
+const SET_ROUTE: &str = "POST /admin/api/{version}/graphql.json inventorySetQuantities";
 
 #[tokio::test]
-async fn pages_through_600_orders_following_link_headers() {
-    let rig = shopify(|_| {}).await;
-    rig.store.create_orders(600);
+async fn pages_through_orders_following_end_cursors() {
+    let rig = shopify(|c| c.generator.max_lines = 3).await;
+    rig.store.create_orders(125);
     let connector = rig.connector();
 
     let orders = list_all_orders_since(&connector, None, 100)
@@ -31,19 +33,19 @@ async fn pages_through_600_orders_following_link_headers() {
         .expect("listing succeeds");
 
     let ids: HashSet<&str> = orders.iter().map(|o| o.channel_order_id.as_str()).collect();
-    assert_eq!(orders.len(), 600);
-    assert_eq!(ids.len(), 600, "no order is listed twice");
+    assert_eq!(orders.len(), 125);
+    assert_eq!(ids.len(), 125, "no order is listed twice");
     assert_eq!(
         requests_on(rig.store.as_ref(), ORDERS_ROUTE),
-        3,
-        "250 + 250 + 100"
+        13,
+        "twelve pages of 10 and one of 5"
     );
     let ordered = orders
         .windows(2)
         .all(|w| w[0].channel_updated_at <= w[1].channel_updated_at);
     assert!(ordered, "oldest change first");
 
-    // One order, field by field, against the shop's own JSON.
+    // One order, field by field, against the shop's own (REST) JSON: the ids are the same.
     let first = &orders[0];
     let raw = rig
         .store
@@ -54,6 +56,10 @@ async fn pages_through_600_orders_following_link_headers() {
         first.totals.total,
         raw["total_price"].as_str().unwrap_or_default()
     );
+    assert_eq!(
+        first.totals.subtotal,
+        raw["total_line_items_price"].as_str().unwrap_or_default()
+    );
     assert_eq!(first.currency, "USD");
     assert_eq!(
         first.lines.len(),
@@ -62,6 +68,10 @@ async fn pages_through_600_orders_following_link_headers() {
     assert_eq!(
         first.lines[0].sku.as_deref(),
         raw["line_items"][0]["sku"].as_str()
+    );
+    assert_eq!(
+        first.lines[0].channel_line_id,
+        raw["line_items"][0]["id"].to_string()
     );
     let shipping = first.shipping_address.as_ref().expect("a shipping address");
     assert_eq!(
@@ -72,7 +82,66 @@ async fn pages_through_600_orders_following_link_headers() {
     );
     let paid = count_status(&orders, OrderStatus::Unshipped);
     let unpaid = count_status(&orders, OrderStatus::Unpaid);
-    assert!(paid > 400 && unpaid > 20, "paid {paid}, unpaid {unpaid}");
+    assert!(paid > 80 && unpaid > 3, "paid {paid}, unpaid {unpaid}");
+}
+
+/// `n` single-variant products, `W-0`, `W-1`, ..., each with 50 in stock.
+fn wide_catalogue(n: usize) -> Vec<ProductConfig> {
+    (0..n)
+        .map(|i| ProductConfig {
+            title: format!("Widget {i}"),
+            option_name: None,
+            variants: vec![VariantConfig {
+                sku: format!("W-{i}"),
+                option: None,
+                price: "4.50".into(),
+                stock: 50,
+            }],
+            details: Default::default(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_order_with_more_lines_than_a_page_holds_is_read_whole() {
+    let rig = shopify(|c| {
+        c.catalog = wide_catalogue(30);
+        c.generator.max_lines = 40;
+    })
+    .await;
+    rig.store.create_orders(6);
+    let orders = list_all_orders_since(&rig.connector(), None, 10)
+        .await
+        .expect("listing succeeds");
+    assert_eq!(orders.len(), 6);
+    let mut long = 0;
+    for order in &orders {
+        let raw = rig
+            .store
+            .order_json(order.channel_order_id.parse().expect("numeric id"))
+            .expect("the shop has it");
+        let lines = raw["line_items"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            order.lines.len(),
+            lines,
+            "every line of {}",
+            order.order_number
+        );
+        assert_eq!(
+            order.totals.subtotal,
+            raw["total_line_items_price"].as_str().unwrap_or_default()
+        );
+        long += usize::from(lines > 10);
+    }
+    assert!(long > 0, "some order has more than ten lines");
+    assert_eq!(
+        requests_on(
+            rig.store.as_ref(),
+            "POST /admin/api/{version}/graphql.json order"
+        ) as usize,
+        long,
+        "one call for the rest of each long order's lines"
+    );
 }
 
 #[tokio::test]
@@ -264,10 +333,179 @@ async fn set_stock_reaches_the_shop() {
     assert_eq!(
         requests_on(
             rig.store.as_ref(),
-            "GET /admin/api/{version}/locations.json"
+            "POST /admin/api/{version}/graphql.json location"
         ),
         1,
         "the location is learnt once"
+    );
+}
+
+#[tokio::test]
+async fn many_levels_go_in_calls_of_250() {
+    let rig = shopify(|c| c.catalog = wide_catalogue(300)).await;
+    let connector = rig.connector();
+    let listings = connector.list_products().await.expect("listings");
+    assert_eq!(listings.len(), 300);
+    rig.store.traffic().reset();
+
+    let levels: Vec<_> = listings
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id.clone(), i as i64 % 17))
+        .collect();
+    let outcomes = connector.set_stocks(&levels).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(requests_on(rig.store.as_ref(), SET_ROUTE), 2, "250 + 50");
+    let stock = rig.store.stock_by_sku();
+    for (listing, (_, quantity)) in listings.iter().zip(&levels) {
+        let sku = listing.sku.as_deref().expect("a SKU");
+        assert_eq!(stock.get(sku), Some(quantity), "{sku}");
+    }
+
+    // An unknown item fails its whole call (Shopify applies all or nothing) with the shop's
+    // words, and the calls after it are not sent.
+    let mut unknown = levels[0].0.clone();
+    unknown.inventory_item_id = Some("999999".into());
+    let mut broken = levels.clone();
+    broken[1] = (unknown, 5);
+    rig.store.traffic().reset();
+    let outcomes = connector.set_stocks(&broken).await;
+    assert_eq!(outcomes.len(), 300);
+    assert!(outcomes.iter().all(Result::is_err));
+    assert!(
+        matches!(&outcomes[0], Err(ConnectorError::Rejected { status: 422, message })
+            if message.contains("INVALID_INVENTORY_ITEM")),
+        "{:?}",
+        outcomes[0]
+    );
+    assert_eq!(requests_on(rig.store.as_ref(), SET_ROUTE), 1);
+    assert_eq!(
+        rig.store.stock_by_sku().get("W-0"),
+        Some(&0),
+        "nothing of it applied"
+    );
+}
+
+/// A shop with two locations, Warehouse (the primary) and Shopfront.
+async fn two_location_shop() -> (
+    connectors_helpers::Rig<switchyard::connectors::ShopifyConfig>,
+    StoreApi,
+    u64,
+    u64,
+) {
+    let rig = shopify(|c| c.locations = vec!["Warehouse".into(), "Shopfront".into()]).await;
+    let shop = rig
+        .sandbox
+        .shopify(connectors_helpers::SHOP)
+        .expect("the shop");
+    let admin = StoreApi::shopify(&shop);
+    let locations = admin.get_json("locations.json").await;
+    let id = |i: usize| {
+        locations["locations"][i]["id"]
+            .as_u64()
+            .expect("a location id")
+    };
+    let (warehouse, shopfront) = (id(0), id(1));
+    (rig, admin, warehouse, shopfront)
+}
+
+/// The `available` level of `item` at each location, read through the shop's REST API.
+async fn levels_of(admin: &StoreApi, item: &str) -> BTreeMap<u64, i64> {
+    let levels = admin
+        .get_json(&format!("inventory_levels.json?inventory_item_ids={item}"))
+        .await;
+    levels["inventory_levels"]
+        .as_array()
+        .expect("levels")
+        .iter()
+        .map(|l| {
+            (
+                l["location_id"].as_u64().expect("location"),
+                l["available"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn stock_is_read_and_set_at_the_primary_location_by_default() {
+    let (rig, admin, warehouse, shopfront) = two_location_shop().await;
+    let connector = rig.connector();
+    let listings = connector.list_products().await.expect("listings");
+    let socks = listings
+        .iter()
+        .find(|l| l.sku.as_deref() == Some("MS-1"))
+        .expect("MS-1");
+    let item = socks
+        .id
+        .inventory_item_id
+        .clone()
+        .expect("an inventory item");
+    let before = levels_of(&admin, &item).await;
+    assert_eq!(socks.quantity, before.get(&warehouse).copied());
+
+    connector.set_stock(&socks.id, 4).await.expect("set");
+    let after = levels_of(&admin, &item).await;
+    assert_eq!(after.get(&warehouse), Some(&4));
+    assert_eq!(
+        after.get(&shopfront),
+        before.get(&shopfront),
+        "the other location is untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_chosen_location_is_the_only_one_read_and_set() {
+    let (mut rig, admin, warehouse, shopfront) = two_location_shop().await;
+    // Different levels at the two, so a read of the wrong one shows.
+    let primary = rig.connector();
+    let listings = primary.list_products().await.expect("listings");
+    let socks = listings
+        .iter()
+        .find(|l| l.sku.as_deref() == Some("MS-1"))
+        .expect("MS-1");
+    let item = socks
+        .id
+        .inventory_item_id
+        .clone()
+        .expect("an inventory item");
+    primary
+        .set_stock(&socks.id, 11)
+        .await
+        .expect("set at the warehouse");
+
+    rig.config.location_id = Some(shopfront);
+    let connector = rig.connector();
+    connector
+        .check_settings()
+        .await
+        .expect("the location exists");
+    let at_shopfront = levels_of(&admin, &item).await[&shopfront];
+    let listed = connector.list_products().await.expect("listings");
+    let socks = listed
+        .iter()
+        .find(|l| l.sku.as_deref() == Some("MS-1"))
+        .expect("MS-1");
+    assert_eq!(socks.quantity, Some(at_shopfront), "read at the shopfront");
+
+    connector.set_stock(&socks.id, 2).await.expect("set");
+    let after = levels_of(&admin, &item).await;
+    assert_eq!(after.get(&shopfront), Some(&2));
+    assert_eq!(
+        after.get(&warehouse),
+        Some(&11),
+        "the warehouse is untouched"
+    );
+
+    rig.config.location_id = Some(warehouse + 1);
+    let err = rig
+        .connector()
+        .check_settings()
+        .await
+        .expect_err("no such location");
+    assert!(
+        matches!(&err, ConnectorError::Rejected { message, .. } if message.contains("location_id")),
+        "{err:?}"
     );
 }
 
@@ -396,32 +634,33 @@ async fn webhooks_verify_when_signed_and_fail_when_forged_or_tampered() {
     assert!(!other_app.verify_webhook(&hook.headers, &hook.body));
 }
 
-/// Three tasks share one connector against a small, fast bucket (10, draining 10/s, so the test
-/// takes seconds rather than the minute Shopify's 40 at 2/s would): once the throttle has learnt
-/// the bucket from the first responses, not one call is refused.
+/// Three tasks share one connector against a small, fast bucket (1,000 points restoring 250 a
+/// second, so the test takes seconds; an orders page asks for about 750 and spends far less):
+/// once the throttle has learnt the bucket from the first answers, not one query is throttled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sustained_load_never_overflows_the_bucket() {
+async fn sustained_load_is_never_throttled_once_the_bucket_is_learnt() {
     let mut rig = shopify(|c| {
-        c.bucket_capacity = 10;
-        c.leak_per_second = 10.0;
+        c.graphql = GraphqlPlan::Custom {
+            maximum_available: 1000.0,
+            restore_rate: 250.0,
+        };
     })
     .await;
-    rig.config.throttle.leak_per_second = 10.0;
     rig.config.throttle.max_wait = Duration::from_secs(20);
     rig.config.http.request_timeout = Duration::from_secs(5);
     rig.store.create_orders(5);
     let connector = Arc::new(rig.connector());
 
-    for _ in 0..3 {
-        connector.check_credentials().await.expect("warm-up call");
-    }
+    connector.check_credentials().await.expect("warm-up call");
+    connector
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect("warm-up call");
+    let (_, capacity, rate) = connector.throttle().estimate().expect("a bucket");
     assert_eq!(
-        connector
-            .throttle()
-            .estimate()
-            .map(|(_, capacity)| capacity),
-        Some(10),
-        "the bucket size is learnt from the header"
+        (capacity, rate),
+        (1000.0, 250.0),
+        "the bucket is learnt from the answers"
     );
     rig.store.traffic().reset();
 
@@ -430,16 +669,11 @@ async fn sustained_load_never_overflows_the_bucket() {
         .map(|task| {
             let connector: Arc<dyn SalesChannel> = connector.clone();
             tokio::spawn(async move {
-                for call in 0..49 {
-                    let result = if (task + call) % 2 == 0 {
-                        connector.check_credentials().await
-                    } else {
-                        connector
-                            .list_orders_since(&OrderCursor::Since(None))
-                            .await
-                            .map(|_| ())
-                    };
-                    result.map_err(|e| format!("task {task} call {call}: {e}"))?;
+                for call in 0..12 {
+                    connector
+                        .list_orders_since(&OrderCursor::Since(None))
+                        .await
+                        .map_err(|e| format!("task {task} call {call}: {e}"))?;
                 }
                 Ok::<(), String>(())
             })
@@ -450,13 +684,189 @@ async fn sustained_load_never_overflows_the_bucket() {
     }
 
     let traffic = rig.store.traffic().snapshot();
-    assert_eq!(traffic.requests_total, 147, "no call needed a retry");
-    assert_eq!(traffic.responses_429, 0, "{traffic:?}");
-    // 147 calls through a bucket of 10 draining 10/s cannot take much less than 13 s; a throttle
-    // that did not wait would have finished in well under a second (and been refused).
+    assert_eq!(traffic.requests_total, 36, "no call needed a retry");
+    assert_eq!(traffic.graphql_throttled, 0, "{traffic:?}");
+    // Each page must find its requested cost (about 750) in a bucket of 1,000 restoring 250/s,
+    // so 36 pages cannot go through in much under three seconds; a throttle that did not wait
+    // would have been refused.
     assert!(
-        started.elapsed() >= Duration::from_secs(12),
+        started.elapsed() >= Duration::from_secs(3),
         "took {:?}",
         started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_query_waits_for_its_cost_to_be_restored() {
+    let mut rig = shopify(|c| {
+        c.graphql = GraphqlPlan::Custom {
+            maximum_available: 1000.0,
+            restore_rate: 500.0,
+        };
+    })
+    .await;
+    rig.store.create_orders(3);
+    rig.config.throttle.max_wait = Duration::from_secs(10);
+    // Another app's connector (its own throttle) empties the bucket behind this one's back.
+    let other = rig.connector();
+    let connector = rig.connector();
+    connector
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect("the cost of a page is learnt");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    rig.store.traffic().reset();
+    let (drain, page) = tokio::join!(
+        async {
+            for _ in 0..3 {
+                let _ = other.list_orders_since(&OrderCursor::Since(None)).await;
+            }
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            connector.list_orders_since(&OrderCursor::Since(None)).await
+        }
+    );
+    let () = drain;
+    assert_eq!(page.expect("succeeds after the wait").orders.len(), 3);
+    let traffic = rig.store.traffic().snapshot();
+    assert!(traffic.graphql_throttled >= 1, "{traffic:?}");
+}
+
+#[tokio::test]
+async fn a_throttle_longer_than_the_wait_budget_goes_back_to_the_queue() {
+    let mut rig = shopify(|c| {
+        c.graphql = GraphqlPlan::Custom {
+            maximum_available: 800.0,
+            restore_rate: 10.0,
+        };
+    })
+    .await;
+    rig.config.throttle.max_wait = Duration::from_secs(1);
+    let connector = rig.connector();
+    connector
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect("the first page fits the full bucket");
+    let err = connector
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect_err("the bucket needs most of a minute");
+    let ConnectorError::RateLimited { retry_after, .. } = err.clone() else {
+        panic!("expected a rate limit, got {err:?}");
+    };
+    assert!(retry_after > Duration::from_secs(5), "{retry_after:?}");
+    assert!(matches!(JobError::from(err), JobError::RetryAfter { .. }));
+}
+
+#[tokio::test]
+async fn a_large_catalogue_is_downloaded_by_one_bulk_operation() {
+    let mut rig = shopify(|c| c.catalog = wide_catalogue(40)).await;
+    rig.config.bulk_above = 25;
+    let connector = rig.connector();
+    let listings = connector.list_products().await.expect("listings");
+    assert_eq!(listings.len(), 40);
+    assert_listings_match_stock(&listings, rig.store.as_ref());
+    let graphql = |field: &str| {
+        requests_on(
+            rig.store.as_ref(),
+            &format!("POST /admin/api/{{version}}/graphql.json {field}"),
+        )
+    };
+    assert_eq!(graphql("bulkOperationRunQuery"), 1);
+    assert_eq!(graphql("productVariants"), 0, "no page was read");
+
+    rig.config.bulk_above = 100;
+    let paged = rig.connector().list_products().await.expect("listings");
+    assert_eq!(
+        paged
+            .iter()
+            .map(|l| (&l.sku, l.quantity))
+            .collect::<Vec<_>>(),
+        listings
+            .iter()
+            .map(|l| (&l.sku, l.quantity))
+            .collect::<Vec<_>>(),
+        "paging and the bulk operation read the same catalogue"
+    );
+}
+
+#[tokio::test]
+async fn order_webhooks_are_subscribed_and_removed() {
+    let rig = shopify(|_| {}).await;
+    let (url, mut received) = webhook_receiver().await;
+    let connector = rig.connector();
+    let address = format!("{url}/");
+    let ids = connector
+        .subscribe_order_webhooks(&address)
+        .await
+        .expect("subscribed");
+    assert_eq!(ids.len(), 3, "created, updated, cancelled");
+    rig.store.create_orders(1);
+    let hook = next_webhook(&mut received).await;
+    assert_eq!(hook.headers["x-shopify-topic"], "orders/create");
+    assert!(connector.verify_webhook(&hook.headers, &hook.body));
+
+    connector.unsubscribe_webhooks(&ids).await.expect("removed");
+    rig.store.create_orders(1);
+    let more = tokio::time::timeout(Duration::from_millis(700), received.recv()).await;
+    assert!(
+        more.is_err(),
+        "no delivery after the subscriptions are removed"
+    );
+    connector
+        .unsubscribe_webhooks(&ids)
+        .await
+        .expect("removing them again is no error");
+}
+
+#[tokio::test]
+async fn a_re_read_reads_in_full_only_the_orders_not_held_as_they_are() {
+    let rig = shopify(|_| {}).await;
+    rig.store.create_orders(30);
+    let connector = rig.connector();
+    let all = list_all_orders_since(&connector, None, 10)
+        .await
+        .expect("listing succeeds");
+    // Held: 25 of them, one of those with an older change time than the shop's.
+    let mut known: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> = all[..25]
+        .iter()
+        .map(|o| (o.channel_order_id.clone(), o.channel_updated_at))
+        .collect();
+    let stale = all[3].channel_order_id.clone();
+    known.insert(
+        stale.clone(),
+        all[3].channel_updated_at - chrono::Duration::seconds(60),
+    );
+    rig.store.traffic().reset();
+
+    let page = connector
+        .list_orders_since_known(&OrderCursor::Since(None), &known)
+        .await
+        .expect("listing succeeds");
+    let read: HashSet<String> = page
+        .orders
+        .iter()
+        .map(|o| o.channel_order_id.clone())
+        .collect();
+    let expected: HashSet<String> = all[25..]
+        .iter()
+        .map(|o| o.channel_order_id.clone())
+        .chain([stale])
+        .collect();
+    assert_eq!(read, expected);
+    assert_eq!(page.next, None, "30 stamps fit one page");
+    assert_eq!(
+        requests_on(rig.store.as_ref(), ORDERS_ROUTE),
+        1,
+        "one listing of stamps"
+    );
+    assert_eq!(
+        requests_on(
+            rig.store.as_ref(),
+            "POST /admin/api/{version}/graphql.json nodes"
+        ),
+        1,
+        "six orders read in full in one call"
     );
 }

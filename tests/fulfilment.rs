@@ -541,6 +541,7 @@ async fn a_row_left_sending_by_a_dead_worker_is_reconciled_not_pushed_again() {
     let connector = connectors::build(
         &ic.channel.base_url,
         &ic.credentials,
+        &ic.channel.settings,
         &switchyard::connectors::http::client_settings(&fx.world.settings),
     )
     .unwrap();

@@ -174,6 +174,7 @@ async fn a_poll_never_connects_to_an_internal_address() {
     let connector = connectors::build(
         &format!("http://127.0.0.1:{}/shopify/x", canary.port),
         &shopify_credentials(),
+        &Default::default(),
         &loopback_allowed(1 << 20),
     )
     .expect("connector");
@@ -244,6 +245,7 @@ async fn a_platform_answer_over_the_cap_fails_the_call_unread() {
         let connector = connectors::build(
             &format!("http://127.0.0.1:{port}/shopify/x"),
             &shopify_credentials(),
+            &Default::default(),
             &loopback_allowed(1 << 20),
         )
         .expect("connector");

@@ -473,3 +473,146 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
     app.stop().await;
     sandbox.shutdown().await;
 }
+
+/// The shop's webhook subscriptions as its REST API lists them: `(topic, address)`.
+async fn shop_webhooks(shop: &switchyard_sandbox::ShopifyStore) -> Vec<(String, String)> {
+    let list: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/admin/api/2025-07/webhooks.json",
+            shop.base_url()
+        ))
+        .header("X-Shopify-Access-Token", shop.access_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut hooks: Vec<(String, String)> = list["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["topic"].as_str().unwrap_or_default().to_owned(),
+                h["address"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    hooks.sort();
+    hooks
+}
+
+#[tokio::test]
+async fn a_shopify_channel_subscribes_its_order_webhooks_and_checks_its_location() {
+    let mut config = SandboxConfig::demo();
+    for shop in &mut config.shopify {
+        shop.locations = vec!["Warehouse".into(), "Shopfront".into()];
+        shop.generator.orders_per_second = 0.0;
+    }
+    let sandbox = Sandbox::start(config).await.expect("the sandbox starts");
+    let shop = sandbox.shopify("demo-shop").expect("demo shop");
+    let woo = sandbox.woocommerce("demo-woo").expect("demo woo store");
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let store = json_body(
+        app.post("/v1/stores", &t.token, json!({"name": unique("brand")}))
+            .await,
+    )
+    .await;
+    let locations: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/admin/api/2025-07/locations.json",
+            shop.base_url()
+        ))
+        .header("X-Shopify-Access-Token", shop.access_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shopfront = locations["locations"][1]["id"].as_u64().unwrap();
+    let shopify = |settings: Value| {
+        json!({
+            "store_id": store["id"], "kind": "shopify", "name": "Demo shop",
+            "base_url": shop.base_url(),
+            "credentials": {"access_token": shop.access_token(), "app_secret": shop.app_secret()},
+            "settings": settings
+        })
+    };
+
+    // A location the shop does not have is named, and nothing is made.
+    let res = app
+        .post(
+            "/v1/channels",
+            &t.token,
+            shopify(json!({"location_id": shopfront + 1})),
+        )
+        .await;
+    let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["field"], "settings.location_id");
+    assert!(shop_webhooks(&shop).await.is_empty());
+    // WooCommerce has no locations.
+    let res = app
+        .post(
+            "/v1/channels",
+            &t.token,
+            json!({
+                "store_id": store["id"], "kind": "woocommerce", "name": "Demo woo",
+                "base_url": woo.base_url(),
+                "credentials": {"consumer_key": woo.consumer_key(),
+                                "consumer_secret": woo.consumer_secret(), "webhook_secret": "whsec"},
+                "settings": {"location_id": 5}
+            }),
+        )
+        .await;
+    let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["field"], "settings.location_id");
+    assert!(p["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("no locations"));
+
+    // Created at the chosen location, with the three order topics subscribed to its inbound
+    // route.
+    let res = app
+        .post(
+            "/v1/channels",
+            &t.token,
+            shopify(json!({"location_id": shopfront})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let channel: Value = res.json().await.unwrap();
+    let id = channel["id"].as_i64().unwrap();
+    assert_eq!(channel["settings"]["location_id"], shopfront);
+    let inbound = format!(
+        "{}/v1/channels/{id}/inbound",
+        app.settings.server.public_url.trim_end_matches('/')
+    );
+    let expected: Vec<(String, String)> = ["orders/cancelled", "orders/create", "orders/updated"]
+        .iter()
+        .map(|topic| (topic.to_string(), format!("{inbound}/{topic}")))
+        .collect();
+    assert_eq!(shop_webhooks(&shop).await, expected);
+
+    // Changing the location is checked the same way.
+    let res = app
+        .patch(
+            &format!("/v1/channels/{id}"),
+            &t.token,
+            json!({"settings": {"location_id": shopfront + 1}}),
+        )
+        .await;
+    assert_eq!(
+        problem(res, StatusCode::UNPROCESSABLE_ENTITY).await["field"],
+        "settings.location_id"
+    );
+
+    // Deleted: the subscriptions go with it.
+    let res = app.delete(&format!("/v1/channels/{id}"), &t.token).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(shop_webhooks(&shop).await.is_empty());
+}

@@ -76,6 +76,7 @@ impl Deps {
             channel.updated_at,
             &channel.base_url,
             &ic.credentials,
+            &channel.settings,
         )
     }
 }

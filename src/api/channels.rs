@@ -169,14 +169,98 @@ pub(super) async fn check_channel_credentials(
     base_url: &str,
     credentials: &ChannelCredentials,
 ) -> Result<(), ConnectorError> {
-    let connector = connectors::build(base_url, credentials, http)?;
-    match tokio::time::timeout(CHECK_TIMEOUT, connector.check_credentials()).await {
+    let connector = connectors::build(base_url, credentials, &ChannelSettings::default(), http)?;
+    within_check_timeout(connector.check_credentials()).await
+}
+
+async fn within_check_timeout(
+    call: impl std::future::Future<Output = Result<(), ConnectorError>>,
+) -> Result<(), ConnectorError> {
+    within_check_timeout_of(call).await
+}
+
+async fn within_check_timeout_of<T>(
+    call: impl std::future::Future<Output = Result<T, ConnectorError>>,
+) -> Result<T, ConnectorError> {
+    match tokio::time::timeout(CHECK_TIMEOUT, call).await {
         Ok(result) => result,
         Err(_) => Err(ConnectorError::Transient {
             status: None,
             message: format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
         }),
     }
+}
+
+pub(super) fn platform_name(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Shopify => "Shopify",
+        ChannelKind::WooCommerce => "WooCommerce",
+    }
+}
+
+/// The settings that name something on the platform, checked with it: a 422 naming the
+/// setting when the platform has no such thing.
+async fn verify_settings(
+    http: &ClientSettings,
+    base_url: &str,
+    credentials: &ChannelCredentials,
+    settings: &ChannelSettings,
+) -> Result<(), AppError> {
+    let Some(location) = settings.location_id else {
+        return Ok(());
+    };
+    if credentials.kind() == ChannelKind::WooCommerce {
+        return Err(field(
+            "WooCommerce keeps one stock figure per product and has no locations; leave \
+             `location_id` null",
+            "settings.location_id",
+        ));
+    }
+    let platform = platform_name(credentials.kind());
+    let connector = connectors::build(base_url, credentials, settings, http)
+        .map_err(|e| field(e.said_by(platform), "base_url"))?;
+    within_check_timeout(connector.check_settings())
+        .await
+        .map_err(|e| {
+            field(
+                format!("location {location}: {}", e.said_by(platform)),
+                "settings.location_id",
+            )
+        })
+}
+
+/// Subscribes a new channel's order webhooks on its platform, to its inbound route under
+/// `server.public_url`, and records them: the platform's refusal in its own words otherwise.
+pub(super) async fn subscribe_webhooks(
+    state: &AppState,
+    channel: &ChannelRow,
+    credentials: &ChannelCredentials,
+) -> Result<(), String> {
+    let address = format!(
+        "{}/v1/channels/{}/inbound/",
+        state.settings.server.public_url.trim_end_matches('/'),
+        channel.id
+    );
+    let platform = platform_name(credentials.kind());
+    let ids = connectors::build(
+        &channel.base_url,
+        credentials,
+        &channel.settings,
+        state.connectors.http(),
+    )
+    .map_err(|e| e.said_by(platform))?;
+    let ids = within_check_timeout_of(ids.subscribe_order_webhooks(&address))
+        .await
+        .map_err(|e| {
+            format!(
+                "subscribing its order webhooks at {address}: {}",
+                e.said_by(platform)
+            )
+        })?;
+    let pool = db(state).map_err(|e| e.to_string())?;
+    channels::set_webhook_subscriptions(pool, channel.id, &ids)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The platform's verdict as a 422 naming what to fix: the credentials when the platform refused
@@ -186,10 +270,7 @@ async fn verify(
     base_url: &str,
     credentials: &ChannelCredentials,
 ) -> Result<(), AppError> {
-    let platform = match credentials.kind() {
-        ChannelKind::Shopify => "Shopify",
-        ChannelKind::WooCommerce => "WooCommerce",
-    };
+    let platform = platform_name(credentials.kind());
     match check_channel_credentials(http, base_url, credentials).await {
         Ok(()) => Ok(()),
         Err(ConnectorError::Auth { status, message }) => Err(field(
@@ -250,6 +331,7 @@ async fn create(
         ));
     }
     verify(state.connectors.http(), &base_url, &credentials).await?;
+    verify_settings(state.connectors.http(), &base_url, &credentials, &settings).await?;
     let new = NewChannel {
         store_id: body.store_id,
         name,
@@ -267,6 +349,15 @@ async fn create(
             ),
             other => other.into(),
         })?;
+    // A channel whose orders only arrive on the timer would look connected while lagging by its
+    // poll interval, so a refused subscription undoes the creation.
+    if let Err(why) = subscribe_webhooks(&state, &channel, &credentials).await {
+        channels::delete(pool, account, channel.id).await?;
+        return Err(field(
+            format!("the channel was not created: {why}"),
+            "base_url",
+        ));
+    }
     Ok(created(format!("/v1/channels/{}", channel.id), channel))
 }
 
@@ -359,8 +450,13 @@ async fn update(
         .as_ref()
         .map(|s| merge_settings(&current.settings, s))
         .transpose()?;
-    // New credentials, or old ones sent somewhere new, must pass the platform first.
-    if credentials.is_some() || base_url.as_ref().is_some_and(|u| *u != current.base_url) {
+    // New credentials, or old ones sent somewhere new, must pass the platform first; so must a
+    // location, new or on a new shop.
+    let moved = credentials.is_some() || base_url.as_ref().is_some_and(|u| *u != current.base_url);
+    let new_location = settings
+        .as_ref()
+        .is_some_and(|s| s.location_id != current.settings.location_id);
+    if moved || new_location {
         let check_url = base_url.as_deref().unwrap_or(&current.base_url);
         let check_credentials = match &credentials {
             Some(c) => c.clone(),
@@ -368,7 +464,17 @@ async fn update(
                 .await?
                 .ok_or_else(|| not_found(id))?,
         };
-        verify(state.connectors.http(), check_url, &check_credentials).await?;
+        if moved {
+            verify(state.connectors.http(), check_url, &check_credentials).await?;
+        }
+        let check_settings = settings.as_ref().unwrap_or(&current.settings);
+        verify_settings(
+            state.connectors.http(),
+            check_url,
+            &check_credentials,
+            check_settings,
+        )
+        .await?;
     }
     let change = ChannelUpdate {
         name,
@@ -392,10 +498,51 @@ async fn remove(
     Account(account): Account,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    if channels::delete(db(&state)?, account, id).await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(not_found(id))
+    let pool = db(&state)?;
+    let subscriptions = channels::webhook_subscriptions(pool, account, id).await?;
+    let platform = match subscriptions.is_empty() {
+        true => None,
+        false => {
+            let channel = channels::get(pool, account, id).await?;
+            let credentials =
+                channels::credentials(pool, &credentials_key(&state)?, account, id).await?;
+            channel.zip(credentials)
+        }
+    };
+    if !channels::delete(pool, account, id).await? {
+        return Err(not_found(id));
+    }
+    if let Some((channel, credentials)) = platform {
+        unsubscribe_webhooks(&state, &channel, &credentials, &subscriptions).await;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Removes a deleted channel's webhook subscriptions from its platform. The channel is gone
+/// whatever the platform answers: a subscription left behind delivers to a route that answers
+/// 404, which Shopify stops after its retries, so a failure is logged rather than refused.
+async fn unsubscribe_webhooks(
+    state: &AppState,
+    channel: &ChannelRow,
+    credentials: &ChannelCredentials,
+    subscriptions: &[String],
+) {
+    let removed = match connectors::build(
+        &channel.base_url,
+        credentials,
+        &channel.settings,
+        state.connectors.http(),
+    ) {
+        Ok(connector) => within_check_timeout(connector.unsubscribe_webhooks(subscriptions)).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = removed {
+        tracing::warn!(
+            channel_id = channel.id,
+            subscriptions = subscriptions.len(),
+            error = %e,
+            "the deleted channel's webhook subscriptions could not be removed from its platform"
+        );
     }
 }
 

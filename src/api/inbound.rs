@@ -66,6 +66,7 @@ async fn inbound(
             ic.channel.updated_at,
             &ic.channel.base_url,
             &ic.credentials,
+            &ic.channel.settings,
         )
         .map_err(|e| AppError::invalid(e.to_string(), None))?;
     if !connector.verify_webhook(&headers, &body) {

@@ -21,7 +21,7 @@ use crate::config::{DatabaseSettings, Settings};
 use crate::connectors;
 use crate::crypto::CredentialsKey;
 use crate::db;
-use crate::domain::OrderCursor;
+use crate::domain::{ChannelSettings, OrderCursor};
 use crate::jobs::{ImportOrders, ImportReason, JobKind};
 use crate::outbox::relay;
 use crate::queue::{Broker, EnqueueOptions, JobStatus, Queue};
@@ -98,7 +98,12 @@ async fn read_only(settings: &Settings, shares: [usize; 2]) -> anyhow::Result<f6
     let started = Instant::now();
     let mut readers = Vec::new();
     for info in sandbox.stores() {
-        let connector = connectors::build(&info.base_url, &sandbox_credentials(info), &http)?;
+        let connector = connectors::build(
+            &info.base_url,
+            &sandbox_credentials(info),
+            &ChannelSettings::default(),
+            &http,
+        )?;
         readers.push(tokio::spawn(async move {
             let mut cursor = OrderCursor::Since(None);
             let mut n = 0;

@@ -10,19 +10,22 @@ use chrono::{DateTime, Utc};
 use super::{
     ConnectorError, SalesChannel, ShopifyConfig, ShopifyConnector, WooConfig, WooConnector,
 };
-use crate::domain::ChannelCredentials;
+use crate::domain::{ChannelCredentials, ChannelSettings};
 use crate::outbound::ClientSettings;
 
-/// Builds the connector for a channel's platform.
+/// Builds the connector for a channel's platform, with the settings that reach the platform
+/// (a Shopify channel's location).
 pub fn build(
     base_url: &str,
     credentials: &ChannelCredentials,
+    settings: &ChannelSettings,
     http: &ClientSettings,
 ) -> Result<Arc<dyn SalesChannel>, ConnectorError> {
     Ok(match credentials {
         ChannelCredentials::Shopify(c) => {
             let mut config =
                 ShopifyConfig::new(base_url, c.access_token.clone(), c.app_secret.clone());
+            config.location_id = settings.location_id;
             config.http = http.clone();
             Arc::new(ShopifyConnector::new(config)?)
         }
@@ -58,13 +61,15 @@ impl ConnectorCache {
         &self.http
     }
 
-    /// The connector of channel `id` as it was at `version` (the channel's `updated_at`).
+    /// The connector of channel `id` as it was at `version` (the channel's `updated_at`, which
+    /// every change of its URL, credentials or settings moves).
     pub fn get(
         &self,
         id: i64,
         version: DateTime<Utc>,
         base_url: &str,
         credentials: &ChannelCredentials,
+        settings: &ChannelSettings,
     ) -> Result<Arc<dyn SalesChannel>, ConnectorError> {
         if let Ok(map) = self.inner.lock() {
             if let Some((v, c)) = map.get(&id) {
@@ -73,7 +78,7 @@ impl ConnectorCache {
                 }
             }
         }
-        let connector = build(base_url, credentials, &self.http)?;
+        let connector = build(base_url, credentials, settings, &self.http)?;
         if let Ok(mut map) = self.inner.lock() {
             map.insert(id, (version, connector.clone()));
         }

@@ -17,6 +17,8 @@ pub mod transport;
 pub mod webhook;
 pub mod woocommerce;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -41,9 +43,30 @@ pub trait SalesChannel: Send + Sync {
     /// `Auth` means the credentials are wrong, anything else that they could not be checked.
     async fn check_credentials(&self) -> Result<(), ConnectorError>;
 
+    /// Checks the settings that name something on the platform (a Shopify channel's location),
+    /// made when a channel is created or those settings change.
+    async fn check_settings(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
     /// One page of orders changed since the cursor, oldest change first, and where the next page
     /// starts (`None` after the last). See [`OrderCursor`] for the boundary rule.
     async fn list_orders_since(&self, cursor: &OrderCursor) -> Result<OrderPage, ConnectorError>;
+
+    /// [`SalesChannel::list_orders_since`] without the orders the caller already holds as they
+    /// are: `known` maps channel order ids to the change time stored for each. A page may then
+    /// hold fewer orders than the platform listed (none, with more to come). Platforms that charge
+    /// by what a listing reads (Shopify's query cost) list ids and change times first and read
+    /// only the others in full; the others list as usual, and the caller's upsert finds the known
+    /// ones unchanged.
+    async fn list_orders_since_known(
+        &self,
+        cursor: &OrderCursor,
+        known: &HashMap<String, DateTime<Utc>>,
+    ) -> Result<OrderPage, ConnectorError> {
+        let _ = known;
+        self.list_orders_since(cursor).await
+    }
 
     /// Every listing (variant) on the channel, all pages.
     async fn list_products(&self) -> Result<Vec<Listing>, ConnectorError>;
@@ -85,6 +108,22 @@ pub trait SalesChannel: Send + Sync {
         &self,
         request: &FulfilmentRequest,
     ) -> Result<Option<FulfilmentReceipt>, ConnectorError>;
+
+    /// Subscribes the platform's order webhooks (created, updated, cancelled) to
+    /// `{address}{topic}`, where `topic` is the platform's own name for it (`orders/create`):
+    /// the subscriptions' ids, to remove them with [`SalesChannel::unsubscribe_webhooks`].
+    /// Platforms whose webhooks the merchant sets up in their admin subscribe nothing.
+    async fn subscribe_order_webhooks(&self, address: &str) -> Result<Vec<String>, ConnectorError> {
+        let _ = address;
+        Ok(Vec::new())
+    }
+
+    /// Removes subscriptions made by [`SalesChannel::subscribe_order_webhooks`]; one the platform
+    /// has already dropped counts as removed.
+    async fn unsubscribe_webhooks(&self, ids: &[String]) -> Result<(), ConnectorError> {
+        let _ = ids;
+        Ok(())
+    }
 
     /// True when an inbound webhook carries a valid signature for this channel over `body`, the
     /// raw bytes as received.

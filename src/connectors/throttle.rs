@@ -1,14 +1,15 @@
 //! Client-side rate limiting driven by the platform's own figures, so that a busy channel is slowed
-//! by us before the platform has to refuse us (fixed client-side rates still earn 429s: the
-//! platform's bucket is shared with every other app on the shop).
+//! by us before the platform has to refuse us.
 //!
-//! Shopify's REST limit is a leaky bucket: each call adds one, the bucket drains at a fixed rate
-//! (2/s on the standard plan), and a call that would overflow it is refused with 429. Every answer
-//! reports the fill as `X-Shopify-Shop-Api-Call-Limit: used/capacity`. [`Throttle`] keeps an
-//! estimate of that fill which only ever errs high: it counts a call when we *send* it (before the
-//! platform counts it), drains at the configured rate, and takes the platform's figure whenever it
-//! is higher (other apps' calls, or a bigger plan's capacity learnt from the header). A call waits
-//! until the estimate has room for it plus `headroom`, so in steady state the bucket is never
+//! Shopify's GraphQL Admin API limits by calculated query cost in a leaky bucket: each query is
+//! charged its requested cost (refunded down to its actual cost once it has run), the bucket
+//! restores at a fixed rate (100 points/s on the standard plan, 2,000 points in all), and a query
+//! that does not fit is refused as `THROTTLED`. Every answer reports the bucket in
+//! `extensions.cost.throttleStatus`. [`Throttle`] keeps an estimate of the points in use which
+//! only ever errs high: it charges a call when we *send* it, restores at the rate last reported,
+//! refunds what an answer says was not spent, and takes the platform's figure whenever it is
+//! higher (a bigger plan's capacity and rate are learnt the same way). A call waits until the
+//! estimate has room for its cost plus `headroom`, so in steady state the bucket is never
 //! exceeded.
 //!
 //! A 429 (on any platform) pauses every caller sharing the throttle until its `Retry-After` has
@@ -18,39 +19,36 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::error::ConnectorError;
 
-/// Shopify's header reporting the bucket: `32/40`.
-pub const SHOPIFY_CALL_LIMIT: &str = "x-shopify-shop-api-call-limit";
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ThrottleSettings {
-    /// How fast the platform's bucket drains, in calls per second (Shopify standard: 2; Plus: 20).
-    /// It cannot be read from the headers, so it must match the shop's plan; too high earns 429s.
+    /// How fast the platform's bucket restores, in points per second, until an answer reports it
+    /// (Shopify's GraphQL Admin API: 100 on the standard plan, 1,000 on Plus).
     pub leak_per_second: f64,
-    /// Bucket size assumed until the first response reports the real one.
+    /// Bucket size in points assumed until an answer reports it (Shopify standard: 2,000).
     pub assumed_capacity: u32,
-    /// Slots left free for the merchant's other apps.
+    /// Points left free in the bucket, for other callers of the same bucket.
     pub headroom: u32,
     /// Longest a call waits in-process, for a slot or for a `Retry-After`. A longer wait is handed
     /// back as [`ConnectorError::RateLimited`] so the queue reschedules the job instead of holding
     /// a worker.
     pub max_wait: Duration,
-    /// How many 429s one call may absorb (each waiting its `Retry-After`) before giving up.
+    /// How many refusals (429, or `THROTTLED`) one call may absorb, each waited out, before giving
+    /// up.
     pub max_429_retries: u32,
 }
 
 impl Default for ThrottleSettings {
     fn default() -> Self {
         ThrottleSettings {
-            leak_per_second: 2.0,
-            assumed_capacity: 40,
-            headroom: 1,
+            leak_per_second: 100.0,
+            assumed_capacity: 2000,
+            headroom: 0,
             max_wait: Duration::from_secs(10),
             max_429_retries: 3,
         }
@@ -59,9 +57,25 @@ impl Default for ThrottleSettings {
 
 #[derive(Debug)]
 struct Bucket {
+    /// Points in use.
     level: f64,
     capacity: f64,
+    /// Points restored per second.
+    rate: f64,
     at: Instant,
+}
+
+/// What an answer says of the platform's bucket (Shopify's `throttleStatus`), and what the call
+/// was charged by us and by the platform.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketReport {
+    pub capacity: f64,
+    pub available: f64,
+    pub rate: f64,
+    /// The points [`Throttle::acquire`] charged for the call.
+    pub charged: f64,
+    /// The points the platform kept (its actual cost; 0 when it refused the call).
+    pub spent: f64,
 }
 
 #[derive(Debug)]
@@ -87,6 +101,7 @@ impl Throttle {
         let bucket = Bucket {
             level: 0.0,
             capacity: f64::from(settings.assumed_capacity.max(1)),
+            rate: settings.leak_per_second.max(0.01),
             at: Instant::now(),
         };
         Throttle::build(settings, Some(bucket))
@@ -117,23 +132,24 @@ impl Throttle {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits for a turn and a slot, then counts the call about to be sent. Fails with
+    /// Waits for a turn and room for a call costing `points`, then charges it. Fails with
     /// `RateLimited` rather than wait past `deadline`.
-    pub async fn acquire(&self, deadline: Instant) -> Result<(), ConnectorError> {
+    pub async fn acquire(&self, points: f64, deadline: Instant) -> Result<(), ConnectorError> {
         let _turn = match tokio::time::timeout_at(deadline, self.turnstile.lock()).await {
             Ok(turn) => turn,
             Err(_) => {
-                return Err(self.too_long(self.wait_now().max(Duration::from_millis(500))));
+                let wait = self.wait_for(points).max(Duration::from_millis(500));
+                return Err(self.too_long(wait));
             }
         };
         loop {
             let wait = {
                 let mut state = self.state();
                 let now = Instant::now();
-                let wait = self.wait(&mut state, now);
+                let wait = self.wait(&mut state, points, now);
                 if wait.is_zero() {
                     if let Some(bucket) = state.bucket.as_mut() {
-                        bucket.level += 1.0;
+                        bucket.level += points;
                     }
                     return Ok(());
                 }
@@ -146,41 +162,31 @@ impl Throttle {
         }
     }
 
-    /// How long a call arriving now would wait (ignoring callers already queued).
-    fn wait_now(&self) -> Duration {
+    /// How long a call costing `points` arriving now would wait (ignoring callers already queued).
+    pub fn wait_for(&self, points: f64) -> Duration {
         let mut state = self.state();
-        self.wait(&mut state, Instant::now())
+        self.wait(&mut state, points, Instant::now())
     }
 
-    fn wait(&self, state: &mut State, now: Instant) -> Duration {
+    fn wait(&self, state: &mut State, points: f64, now: Instant) -> Duration {
         let paused = state
             .paused_until
             .map_or(Duration::ZERO, |until| until.saturating_duration_since(now));
         let filling = match state.bucket.as_mut() {
             None => Duration::ZERO,
             Some(bucket) => {
-                self.leak(bucket, now);
+                leak(bucket, now);
                 let room = bucket.capacity - f64::from(self.settings.headroom);
-                // With capacity <= headroom, still allow one call at a time into an empty bucket.
-                let excess = bucket.level + 1.0 - room.max(1.0);
+                // A call bigger than the room still goes alone into an empty bucket.
+                let excess = bucket.level + points - room.max(points);
                 if excess <= 0.0 {
                     Duration::ZERO
                 } else {
-                    Duration::from_secs_f64(excess / self.leak_rate())
+                    Duration::from_secs_f64(excess / bucket.rate)
                 }
             }
         };
         paused.max(filling)
-    }
-
-    fn leak_rate(&self) -> f64 {
-        self.settings.leak_per_second.max(0.01)
-    }
-
-    fn leak(&self, bucket: &mut Bucket, now: Instant) {
-        let drained = now.saturating_duration_since(bucket.at).as_secs_f64() * self.leak_rate();
-        bucket.level = (bucket.level - drained).max(0.0);
-        bucket.at = now;
     }
 
     fn too_long(&self, wait: Duration) -> ConnectorError {
@@ -193,21 +199,22 @@ impl Throttle {
         }
     }
 
-    /// Learns from a response's headers (any status: a 429 reports the full bucket too).
-    pub fn observe(&self, headers: &HeaderMap) {
-        let Some((used, capacity)) = headers
-            .get(SHOPIFY_CALL_LIMIT)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_call_limit)
-        else {
-            return;
-        };
+    /// Learns from an answer's report of the bucket: the points not spent are given back, then
+    /// the platform's capacity and rate are taken, and its fill wherever it is higher than ours.
+    pub fn learn(&self, report: BucketReport) {
         let mut state = self.state();
         let now = Instant::now();
         if let Some(bucket) = state.bucket.as_mut() {
-            self.leak(bucket, now);
-            bucket.capacity = f64::from(capacity.max(1));
-            bucket.level = bucket.level.max(f64::from(used));
+            leak(bucket, now);
+            let refund = (report.charged - report.spent).max(0.0);
+            bucket.level = (bucket.level - refund).max(0.0);
+            if report.capacity >= 1.0 {
+                bucket.capacity = report.capacity;
+            }
+            if report.rate > 0.0 {
+                bucket.rate = report.rate;
+            }
+            bucket.level = bucket.level.max(bucket.capacity - report.available);
         }
     }
 
@@ -218,26 +225,25 @@ impl Throttle {
         state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
     }
 
-    /// The current estimate of `(used, capacity)`, rounded up as the platform reports it.
-    pub fn estimate(&self) -> Option<(u32, u32)> {
+    /// The current estimate of `(used, capacity, restore rate)`, in points.
+    pub fn estimate(&self) -> Option<(f64, f64, f64)> {
         let mut state = self.state();
         let now = Instant::now();
         let bucket = state.bucket.as_mut()?;
-        self.leak(bucket, now);
-        Some((bucket.level.ceil() as u32, bucket.capacity as u32))
+        leak(bucket, now);
+        Some((bucket.level, bucket.capacity, bucket.rate))
     }
 }
 
-/// Parses `32/40`.
-pub fn parse_call_limit(text: &str) -> Option<(u32, u32)> {
-    let (used, capacity) = text.trim().split_once('/')?;
-    Some((used.trim().parse().ok()?, capacity.trim().parse().ok()?))
+fn leak(bucket: &mut Bucket, now: Instant) {
+    let drained = now.saturating_duration_since(bucket.at).as_secs_f64() * bucket.rate;
+    bucket.level = (bucket.level - drained).max(0.0);
+    bucket.at = now;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     fn settings(capacity: u32, leak: f64) -> ThrottleSettings {
         ThrottleSettings {
@@ -249,48 +255,70 @@ mod tests {
         }
     }
 
-    #[test]
-    fn parses_the_call_limit_header() {
-        assert_eq!(parse_call_limit("32/40"), Some((32, 40)));
-        assert_eq!(parse_call_limit(" 1 / 80 "), Some((1, 80)));
-        assert_eq!(parse_call_limit("40"), None);
-        assert_eq!(parse_call_limit("a/b"), None);
+    fn report(capacity: f64, available: f64, rate: f64, charged: f64, spent: f64) -> BucketReport {
+        BucketReport {
+            capacity,
+            available,
+            rate,
+            charged,
+            spent,
+        }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_full_bucket_makes_callers_wait_for_the_leak() {
-        let throttle = Throttle::leaky_bucket(settings(4, 2.0));
+    async fn a_full_bucket_makes_callers_wait_for_the_restore() {
+        let throttle = Throttle::leaky_bucket(settings(100, 50.0));
         let start = Instant::now();
         let deadline = start + Duration::from_secs(5);
         for _ in 0..4 {
-            assert_eq!(throttle.acquire(deadline).await, Ok(()));
+            assert_eq!(throttle.acquire(25.0, deadline).await, Ok(()));
         }
-        assert_eq!(Instant::now(), start, "four calls fit a bucket of four");
-        assert_eq!(throttle.acquire(deadline).await, Ok(()));
+        assert_eq!(
+            Instant::now(),
+            start,
+            "four calls of 25 fit a bucket of 100"
+        );
+        assert_eq!(throttle.acquire(25.0, deadline).await, Ok(()));
         let waited = Instant::now() - start;
         assert!(
             (Duration::from_millis(490)..=Duration::from_millis(510)).contains(&waited),
-            "the fifth call waits for one leak (0.5 s), waited {waited:?}"
+            "the fifth call waits for 25 points at 50/s (0.5 s), waited {waited:?}"
         );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_platform_figure_wins_when_it_is_higher() {
-        let throttle = Throttle::leaky_bucket(settings(40, 2.0));
-        let mut headers = HeaderMap::new();
-        headers.insert(SHOPIFY_CALL_LIMIT, HeaderValue::from_static("10/10"));
-        throttle.observe(&headers);
-        assert_eq!(throttle.estimate(), Some((10, 10)));
+    async fn answers_refund_unspent_points_and_teach_the_plan() {
+        let throttle = Throttle::leaky_bucket(settings(2000, 100.0));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(throttle.acquire(900.0, deadline).await, Ok(()));
+        // The query asked for 900 and spent 52: the platform's bucket shows 52 used.
+        throttle.learn(report(2000.0, 1948.0, 100.0, 900.0, 52.0));
+        assert_eq!(throttle.estimate(), Some((52.0, 2000.0, 100.0)));
+        // A Plus shop's answer teaches its bucket; a higher fill than ours wins.
+        throttle.learn(report(20000.0, 19000.0, 1000.0, 0.0, 0.0));
+        assert_eq!(throttle.estimate(), Some((1000.0, 20000.0, 1000.0)));
+        // A lower report (an answer overtaken by our own later calls) does not lower the estimate.
+        throttle.learn(report(20000.0, 20000.0, 1000.0, 0.0, 0.0));
+        assert_eq!(throttle.estimate(), Some((1000.0, 20000.0, 1000.0)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_call_is_refunded_and_waits_for_its_cost_to_be_restored() {
+        let throttle = Throttle::leaky_bucket(settings(2000, 100.0));
         let start = Instant::now();
         assert_eq!(
-            throttle.acquire(start + Duration::from_secs(5)).await,
+            throttle
+                .acquire(500.0, start + Duration::from_secs(5))
+                .await,
             Ok(())
         );
-        assert!(Instant::now() - start >= Duration::from_millis(490));
-        // A lower report (a response overtaken by our own later calls) does not lower the estimate.
-        headers.insert(SHOPIFY_CALL_LIMIT, HeaderValue::from_static("1/10"));
-        throttle.observe(&headers);
-        assert_eq!(throttle.estimate(), Some((10, 10)));
+        // Other callers emptied the bucket to 300 available: the call was refused, nothing spent.
+        throttle.learn(report(2000.0, 300.0, 100.0, 500.0, 0.0));
+        assert_eq!(
+            throttle.wait_for(500.0),
+            Duration::from_secs(2),
+            "200 points short at 100/s"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -299,13 +327,13 @@ mod tests {
         throttle.pause(Duration::from_secs(2));
         let start = Instant::now();
         assert_eq!(
-            throttle.acquire(start + Duration::from_secs(5)).await,
+            throttle.acquire(1.0, start + Duration::from_secs(5)).await,
             Ok(())
         );
         assert_eq!(Instant::now() - start, Duration::from_secs(2));
         throttle.pause(Duration::from_secs(30));
         let err = throttle
-            .acquire(Instant::now() + Duration::from_secs(5))
+            .acquire(1.0, Instant::now() + Duration::from_secs(5))
             .await;
         assert!(
             matches!(err, Err(ConnectorError::RateLimited { retry_after, .. }) if retry_after == Duration::from_secs(30)),

@@ -1,5 +1,4 @@
-//! Sending one API call: wait for the throttle, send, learn from the headers, and apply the 429
-//! policy.
+//! Sending one API call: wait for the throttle, send, and apply the 429 policy.
 //!
 //! The 429 policy: a 429 pauses the channel's throttle for its `Retry-After` (2 s when absent) and
 //! the call is sent again, up to `max_429_retries` times and only while the total wait stays within
@@ -77,13 +76,24 @@ impl Transport {
         what: &str,
         build: impl Fn() -> Result<reqwest::Request, ConnectorError>,
     ) -> Result<RawResponse, ConnectorError> {
+        let deadline = Instant::now() + self.throttle.settings().max_wait;
+        self.send_costing(what, 1.0, deadline, build).await
+    }
+
+    /// [`Transport::send`] for a call the throttle charges `points`, waiting no later than
+    /// `deadline` (a caller that retries on its own keeps one deadline across its attempts).
+    pub async fn send_costing(
+        &self,
+        what: &str,
+        points: f64,
+        deadline: Instant,
+        build: impl Fn() -> Result<reqwest::Request, ConnectorError>,
+    ) -> Result<RawResponse, ConnectorError> {
         let settings = self.throttle.settings();
-        let deadline = Instant::now() + settings.max_wait;
         let mut throttled = 0u32;
         loop {
-            self.throttle.acquire(deadline).await?;
+            self.throttle.acquire(points, deadline).await?;
             let raw = self.client.execute(build()?).await?;
-            self.throttle.observe(&raw.headers);
             if raw.status.is_success() {
                 return Ok(raw);
             }

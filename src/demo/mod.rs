@@ -61,11 +61,6 @@ const DEMO_STOCK: i64 = 5_000;
 /// Seconds between scheduled imports of the demo channels: the platform minimum, so the timer
 /// is visible too, although webhooks bring most orders in first.
 const POLL_INTERVAL_SECS: u32 = 30;
-/// The simulated Shopify shop gets Shopify Plus's REST limits (a bucket of 400 calls draining
-/// 20 a second): a shop taking orders at the demo's rate would be on Plus, and the standard
-/// plan's 2 calls a second cannot carry a stock change per SKU per sale at that rate (Shopify
-/// sets stock one inventory item per call).
-const SHOPIFY_PLUS_LIMITS: (u32, f64) = (400, 20.0);
 /// How long the API and the workers get to stop after the shutdown grace before the demo stops
 /// waiting for them.
 const STOP_SLACK: Duration = Duration::from_secs(5);
@@ -626,14 +621,12 @@ pub async fn run(mut settings: Settings, opts: Options) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connecting to Redis at {}", settings.redis.url))?;
     let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
-    let mut sandbox_config = sandbox_cmd::config(&sandbox_cmd::Options {
+    // The simulated shop keeps the standard plan's GraphQL limits (sandbox_cmd's default).
+    let sandbox_config = sandbox_cmd::config(&sandbox_cmd::Options {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         orders_per_second: opts.rate,
         seed_orders: 0,
     });
-    for shop in &mut sandbox_config.shopify {
-        (shop.bucket_capacity, shop.leak_per_second) = SHOPIFY_PLUS_LIMITS;
-    }
     // The simulated shop knows switchyard's Shopify app by these, so the hosted page can
     // install it there.
     if let Some(shop) = sandbox_config.shopify.first() {

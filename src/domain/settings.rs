@@ -58,7 +58,8 @@ pub struct SkuFilter {
     "import_unpaid": false, "import_not_ready": false,
     "country_filter": {"mode": "deny", "countries": ["FR"]}, "sku_filter": null,
     "poll_interval_secs": 180, "stock_management": true, "download_products": true,
-    "add_to_main_products": false, "auto_sync_stock": true, "stock_buffer": 2
+    "add_to_main_products": false, "auto_sync_stock": true, "stock_buffer": 2,
+    "location_id": null
 }))]
 pub struct ChannelSettings {
     /// Import orders not paid yet (otherwise they are kept as excluded until paid).
@@ -87,6 +88,12 @@ pub struct ChannelSettings {
     /// Units held back from the quantity pushed to this channel.
     #[schema(format = Int64, maximum = 4_294_967_295.0)]
     pub stock_buffer: u32,
+    /// Shopify only: the location (its numeric id, as in the admin's address
+    /// `/admin/settings/locations/{id}`) whose `available` stock switchyard reads and sets; null is
+    /// the shop's primary location. Checked with the shop when set. WooCommerce keeps one figure
+    /// per product, so it has no locations and refuses a value.
+    #[schema(format = Int64, minimum = 1)]
+    pub location_id: Option<u64>,
 }
 
 impl Default for ChannelSettings {
@@ -102,6 +109,7 @@ impl Default for ChannelSettings {
             add_to_main_products: false,
             auto_sync_stock: false,
             stock_buffer: 0,
+            location_id: None,
         }
     }
 }
@@ -145,6 +153,12 @@ impl ChannelSettings {
                     ));
                 }
             }
+        }
+        if self.location_id == Some(0) {
+            return Err(FieldError::new(
+                "location_id",
+                "a location id is a positive number",
+            ));
         }
         if let Some(filter) = &self.sku_filter {
             check_list("sku_filter.skus", filter.mode, &filter.skus)?;

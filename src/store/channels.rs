@@ -268,6 +268,37 @@ pub async fn delete(pool: &PgPool, account: AccountId, id: i64) -> Result<bool, 
     delete_account_row(pool, sql, account, id).await
 }
 
+/// Records the webhook subscriptions made on the platform for channel `id`.
+pub async fn set_webhook_subscriptions(
+    pool: &PgPool,
+    id: i64,
+    subscriptions: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE channels SET webhook_subscriptions = $2 WHERE id = $1")
+        .bind(id)
+        .bind(subscriptions)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The webhook subscriptions recorded for the account's channel `id` (none when it has none or
+/// there is no such channel).
+pub async fn webhook_subscriptions(
+    pool: &PgPool,
+    account: AccountId,
+    id: i64,
+) -> Result<Vec<String>, StoreError> {
+    let row: Option<(Vec<String>,)> = sqlx::query_as(
+        "SELECT webhook_subscriptions FROM channels WHERE account_id = $1 AND id = $2",
+    )
+    .bind(account.0)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(s,)| s).unwrap_or_default())
+}
+
 /// The account channel `id` belongs to (see [`super::owner_of`]).
 pub async fn account_of(pool: &PgPool, id: i64) -> Result<Option<AccountId>, StoreError> {
     owner_of(pool, "SELECT account_id FROM channels WHERE id = $1", id).await

@@ -769,6 +769,25 @@ async fn insert_new(
         .collect())
 }
 
+/// The channel's orders changed on it at or after `since`, as stored: their channel ids and the
+/// channel's change time. An import walking the channel from `since` needs to read again only
+/// orders not among these, or changed since.
+pub async fn channel_versions_since(
+    pool: &PgPool,
+    channel_id: i64,
+    since: DateTime<Utc>,
+) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+    let rows: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT channel_order_id, channel_updated_at FROM orders \
+         WHERE channel_id = $1 AND channel_updated_at >= $2",
+    )
+    .bind(channel_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// One of the account's orders.
 pub async fn get_order(
     pool: &PgPool,

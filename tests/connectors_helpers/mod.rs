@@ -24,7 +24,8 @@ use switchyard_sandbox::{
 // The sandbox's own tests start it and catch the webhooks it sends the same way.
 #[path = "../../sandbox/tests/common/mod.rs"]
 mod sandbox_harness;
-pub use sandbox_harness::{next_webhook, start_with, webhook_receiver};
+#[allow(unused_imports)]
+pub use sandbox_harness::{next_webhook, start_with, webhook_receiver, StoreApi};
 
 pub const SHOP: &str = "contract-shop";
 pub const WOO: &str = "contract-woo";

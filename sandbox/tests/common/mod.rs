@@ -134,16 +134,17 @@ pub struct Received {
 /// Starts a receiver; returns its URL and the channel of what it receives.
 pub async fn webhook_receiver() -> (String, mpsc::UnboundedReceiver<Received>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap, body: Bytes| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(Received { headers, body });
-                "ok"
-            }
-        }),
-    );
+    // `/hook`, and any path under it (a subscription per topic at `/hook/{topic}`).
+    let receive = post(move |headers: HeaderMap, body: Bytes| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(Received { headers, body });
+            "ok"
+        }
+    });
+    let app = Router::new()
+        .route("/hook", receive.clone())
+        .route("/hook/{*topic}", receive);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

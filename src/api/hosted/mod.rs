@@ -43,7 +43,9 @@ use subtle::ConstantTimeEq;
 
 pub use self::limits::Limits;
 use self::render::{Kept, Problem, Shell};
-use super::channels::{check_base_url, check_channel_credentials};
+use super::channels::{
+    check_base_url, check_channel_credentials, platform_name, subscribe_webhooks,
+};
 use super::extract::cookie;
 use super::tenant::{credentials_key, db};
 use super::AppState;
@@ -429,6 +431,15 @@ async fn connect(
                 channel_id = channel.id,
                 "hosted page completed"
             );
+            // The customer's part is done; without webhooks the channel's orders still come on
+            // its timer, so a refusal is for the provider's log, not the customer's page.
+            if let Err(why) = subscribe_webhooks(state, &channel, credentials).await {
+                tracing::warn!(
+                    channel_id = channel.id,
+                    why,
+                    "hosted channel without webhooks"
+                );
+            }
             Ok(())
         }
         Err(CompleteError::NotOpen) => Err(unusable(PageStatus::Completed).to_owned()),
@@ -436,13 +447,6 @@ async fn connect(
             tracing::error!(error = %e, hosted_page_id = page.id, "completing a hosted page");
             Err(UNAVAILABLE.to_owned())
         }
-    }
-}
-
-fn platform_name(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::Shopify => "Shopify",
-        ChannelKind::WooCommerce => "WooCommerce",
     }
 }
 

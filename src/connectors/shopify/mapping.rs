@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 
+use super::graphql::legacy_id;
 use super::wire;
 use crate::connectors::error::ConnectorError;
 use crate::connectors::money;
@@ -59,45 +60,76 @@ fn address(a: wire::Address) -> Option<Address> {
         city: a.city.unwrap_or_default(),
         region: non_empty(a.province_code).or_else(|| non_empty(a.province)),
         postcode: non_empty(a.zip),
-        country_code: a.country_code.unwrap_or_default().to_ascii_uppercase(),
+        country_code: a.country_code_v2.unwrap_or_default().to_ascii_uppercase(),
     })
 }
 
+fn amount(bag: &wire::MoneyBag, what: &str) -> Result<String, ConnectorError> {
+    money::normalise(&bag.shop_money.amount, what)
+}
+
 fn line(l: wire::LineItem) -> Result<OrderLine, ConnectorError> {
-    let tax = money::sum(l.tax_lines.iter().map(|t| t.price.as_str()), "line tax")?;
+    let tax = money::sum(
+        l.tax_lines
+            .iter()
+            .map(|t| t.price_set.shop_money.amount.as_str()),
+        "line tax",
+    )?;
     Ok(OrderLine {
         id: None,
-        channel_line_id: l.id.to_string(),
+        channel_line_id: legacy_id(&l.id)?,
         sku: non_empty(l.sku),
         title: non_empty(l.name).unwrap_or(l.title),
         quantity: l.quantity,
-        unit_price: money::normalise(&l.price, "line price")?,
+        unit_price: amount(&l.original_unit_price_set, "line price")?,
         tax: money::format(tax),
         product_id: None,
         kit_components: Vec::new(),
     })
 }
 
-pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
+/// The REST spelling of a GraphQL status enum (`PARTIALLY_REFUNDED` is `partially_refunded`;
+/// `PARTIALLY_FULFILLED` is `partial`), which is what [`status`] reads.
+fn rest_spelling(value: Option<&str>) -> Option<String> {
+    value.map(|v| match v {
+        "PARTIALLY_FULFILLED" => "partial".to_owned(),
+        other => other.to_ascii_lowercase(),
+    })
+}
+
+/// The unified order of a GraphQL order whose lines have all been read (`lines` are the
+/// order's own page of lines followed by any further pages).
+pub fn order(o: wire::Order, rest: Vec<wire::LineItem>) -> Result<ChannelOrder, ConnectorError> {
+    let financial = rest_spelling(o.display_financial_status.as_deref());
+    let fulfillment = rest_spelling(o.display_fulfillment_status.as_deref());
     let status = status(
-        o.financial_status.as_deref(),
-        o.fulfillment_status.as_deref(),
+        financial.as_deref(),
+        fulfillment.as_deref(),
         o.cancelled_at.is_some(),
     );
-    let zero = "0.00".to_string();
-    let shipping = o
-        .total_shipping_price_set
-        .as_ref()
-        .map_or(zero.clone(), |s| s.shop_money.amount.clone());
+    let zero = || Ok("0.00".to_string());
+    let optional = |bag: &Option<wire::MoneyBag>, what: &str| {
+        bag.as_ref().map_or_else(zero, |bag| amount(bag, what))
+    };
+    let lines: Vec<OrderLine> = o
+        .line_items
+        .nodes
+        .into_iter()
+        .chain(rest)
+        .map(line)
+        .collect::<Result<_, _>>()?;
+    // The lines' prices before discounts, as REST's `total_line_items_price` was.
+    let mut subtotal = rust_decimal::Decimal::ZERO;
+    for l in &lines {
+        subtotal +=
+            money::parse(&l.unit_price, "line price")? * rust_decimal::Decimal::from(l.quantity);
+    }
     let totals = Totals {
-        subtotal: money::normalise(&o.total_line_items_price, "total_line_items_price")?,
-        shipping: money::normalise(&shipping, "total_shipping_price_set")?,
-        tax: money::normalise(o.total_tax.as_ref().unwrap_or(&zero), "total_tax")?,
-        discount: money::normalise(
-            o.total_discounts.as_ref().unwrap_or(&zero),
-            "total_discounts",
-        )?,
-        total: money::normalise(&o.total_price, "total_price")?,
+        subtotal: money::format(subtotal),
+        shipping: optional(&o.total_shipping_price_set, "totalShippingPriceSet")?,
+        tax: optional(&o.total_tax_set, "totalTaxSet")?,
+        discount: optional(&o.total_discounts_set, "totalDiscountsSet")?,
+        total: amount(&o.total_price_set, "totalPriceSet")?,
     };
     let c = o.customer.unwrap_or_default();
     let billing = o.billing_address.and_then(address);
@@ -108,40 +140,33 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
         .or_else(|| shipping_address.as_ref().map(|a| a.name.clone()))
         .unwrap_or_default();
     let paid = matches!(
-        o.financial_status.as_deref(),
+        financial.as_deref(),
         Some("paid" | "partially_refunded" | "refunded" | "authorized")
     );
-    let lines = o
-        .line_items
-        .into_iter()
-        .map(line)
-        .collect::<Result<_, _>>()?;
     Ok(ChannelOrder {
         channel_kind: ChannelKind::Shopify,
-        channel_order_id: o.id.to_string(),
+        channel_order_id: legacy_id(&o.id)?,
         order_number: o.name,
         status,
-        currency: o.currency,
+        currency: o.currency_code,
         totals,
         customer: Customer {
             name,
-            email: non_empty(o.email)
-                .or(non_empty(o.contact_email))
-                .or(non_empty(c.email)),
+            email: non_empty(o.email).or(non_empty(c.email)),
             phone: non_empty(o.phone).or(non_empty(c.phone)),
         },
         shipping_address,
         billing_address: billing,
         lines,
         placed_at: o.created_at.with_timezone(&Utc),
-        // The REST order has no payment time; for a paid order, processing is when the checkout
+        // The order has no payment time; for a paid order, processing is when the checkout
         // completed, which is when the card was charged or authorised.
         paid_at: paid.then(|| o.processed_at.unwrap_or(o.created_at).with_timezone(&Utc)),
         channel_updated_at: o.updated_at.with_timezone(&Utc),
         tags: o
             .tags
-            .split(',')
-            .map(str::trim)
+            .iter()
+            .map(|t| t.trim())
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect(),
@@ -149,71 +174,71 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
     })
 }
 
-/// One listing per variant; stock is set on the variant's inventory item. Customs details live on
-/// the inventory items and are filled in by [`with_customs`].
-pub fn listings(p: wire::Product) -> Result<Vec<Listing>, ConnectorError> {
-    let main_image = p.image.as_ref().map(|i| i.src.clone());
-    p.variants
-        .into_iter()
-        .map(|v| {
-            // A variant's own image when it has one, else the product's.
-            let image_url = v
-                .image_id
-                .and_then(|id| p.images.iter().find(|i| i.id == id))
-                .map(|i| i.src.clone())
-                .or_else(|| main_image.clone());
-            let weight = match (&v.weight, v.weight_unit.as_deref()) {
-                (Some(w), Some(unit)) if w.as_f64().is_some_and(|w| w > 0.0) => Some(Weight {
-                    value: w.to_string(),
-                    unit: unit.to_owned(),
-                }),
-                _ => None,
-            };
-            let title = match v.title.as_deref() {
-                None | Some("Default Title") => p.title.clone(),
-                Some(option) => format!("{} - {option}", p.title),
-            };
-            let tracked = v.inventory_management.as_deref() == Some("shopify");
-            Ok(Listing {
-                id: ListingId {
-                    product_id: p.id.to_string(),
-                    variant_id: Some(v.id.to_string()),
-                    inventory_item_id: v.inventory_item_id.map(|i| i.to_string()),
-                },
-                sku: non_empty(v.sku),
-                title,
-                price: v
-                    .price
-                    .as_deref()
-                    .map(|price| money::normalise(price, "variant price"))
-                    .transpose()?,
-                quantity: if tracked { v.inventory_quantity } else { None },
-                image_url,
-                weight,
-                // Shopify keeps no package dimensions of its own.
-                dimensions: None,
-                customs: None,
-            })
-        })
-        .collect()
+/// Shopify's GraphQL weight units in the REST spelling listings carry (`KILOGRAMS` is `kg`).
+fn weight_unit(unit: &str) -> &str {
+    match unit {
+        "GRAMS" => "g",
+        "KILOGRAMS" => "kg",
+        "OUNCES" => "oz",
+        "POUNDS" => "lb",
+        other => other,
+    }
 }
 
-/// Sets each listing's customs from its inventory item, where the item has any.
-pub fn with_customs(listings: &mut [Listing], items: &[wire::InventoryItem]) {
-    for listing in listings {
-        let Some(item) = listing
-            .id
-            .inventory_item_id
+/// One listing per variant; stock is read and set on the variant's inventory item at the
+/// channel's location, so `quantity` is that location's `available` (none when the item is not
+/// tracked or not stocked there).
+pub fn listing(v: wire::Variant) -> Result<Listing, ConnectorError> {
+    let item = v.inventory_item.as_ref();
+    let weight = item
+        .and_then(|i| i.measurement.as_ref())
+        .and_then(|m| m.weight.as_ref())
+        .filter(|w| w.value.as_f64().is_some_and(|w| w > 0.0))
+        .map(|w| Weight {
+            value: w.value.to_string(),
+            unit: weight_unit(&w.unit).to_owned(),
+        });
+    let title = match v.title.as_deref() {
+        None | Some("Default Title") => v.product.title.clone(),
+        Some(option) => format!("{} - {option}", v.product.title),
+    };
+    let quantity = item.filter(|i| i.tracked).and_then(|i| {
+        let level = i.inventory_level.as_ref()?;
+        level
+            .quantities
+            .iter()
+            .find(|q| q.name == "available")
+            .map(|q| q.quantity)
+    });
+    Ok(Listing {
+        id: ListingId {
+            product_id: legacy_id(&v.product.id)?,
+            variant_id: Some(legacy_id(&v.id)?),
+            inventory_item_id: item.map(|i| legacy_id(&i.id)).transpose()?,
+        },
+        sku: non_empty(v.sku),
+        title,
+        price: v
+            .price
             .as_deref()
-            .and_then(|id| items.iter().find(|i| i.id.to_string() == id))
-        else {
-            continue;
-        };
-        listing.customs = Customs::known(
-            item.harmonized_system_code.clone(),
-            item.country_code_of_origin.clone(),
-        );
-    }
+            .map(|price| money::normalise(price, "variant price"))
+            .transpose()?,
+        quantity,
+        // A variant's own image when it has one, else the product's.
+        image_url: v
+            .image
+            .map(|i| i.url)
+            .or_else(|| v.product.featured_image.map(|i| i.url)),
+        weight,
+        // Shopify keeps no package dimensions of its own.
+        dimensions: None,
+        customs: item.and_then(|i| {
+            Customs::known(
+                i.harmonized_system_code.clone(),
+                i.country_code_of_origin.clone(),
+            )
+        }),
+    })
 }
 
 /// Shopify's error body, `{"errors": ...}`, as one message.

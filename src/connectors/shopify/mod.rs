@@ -1,35 +1,42 @@
-//! Shopify Admin REST (2024-07) connector.
+//! Shopify GraphQL Admin API (2025-07) connector.
 //!
-//! - Auth: a custom app's Admin API token in `X-Shopify-Access-Token`.
-//! - Orders: `orders.json?status=any&updated_at_min=..&limit=250&order=updated_at asc`, then the
-//!   `Link` header's `rel="next"` URL, which Shopify builds to carry the filters itself.
-//! - Listings: `products.json` (250 a page, same paging); one listing per variant.
-//! - Stock: `inventory_levels/set.json` at one location, learnt once from `locations.json` (the
-//!   first active location) unless configured.
-//! - Fulfilment: the order's open fulfillment orders, then `fulfillments.json` naming fulfillment
-//!   order lines, with `tracking_info`.
-//! - Webhooks: `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the raw body with the app secret.
-//! - Rate limit: the leaky bucket of [`Throttle::leaky_bucket`], learnt from
-//!   `X-Shopify-Shop-Api-Call-Limit`; 429s as in [`crate::connectors::transport`].
+//! - Auth: a custom or installed app's Admin API token in `X-Shopify-Access-Token`.
+//! - Orders: `orders(query: "updated_at:>='..'", sortKey: UPDATED_AT)`, 10 a page with their
+//!   first 10 lines (an order with more reads the rest by itself), then the page's `endCursor`.
+//! - Listings: `productVariants`, 100 a page, with each item's level at the channel's location;
+//!   a catalogue of more than [`BULK_ABOVE`] variants (by default) is read by a bulk operation (one query run
+//!   by Shopify, its JSONL result downloaded), as paging it would cost the bucket for minutes.
+//! - Stock: `inventorySetQuantities` of `available` at the channel's location, 250 levels a call.
+//! - Fulfilment: the order's open fulfillment orders, then `fulfillmentCreate` naming fulfillment
+//!   order lines, with tracking info.
+//! - Webhooks: `webhookSubscriptionCreate` for the order topics when a channel is created,
+//!   `webhookSubscriptionDelete` when it is deleted; deliveries carry `X-Shopify-Hmac-Sha256`,
+//!   base64 HMAC-SHA256 of the raw body with the app secret.
+//! - Rate limit: calculated query cost, learnt from every answer's `extensions.cost` (see
+//!   [`graphql`]).
+//!
+//! switchyard keeps Shopify's numeric ids (`legacyResourceId`), which webhooks carry too, and
+//! writes global ids (`gid://shopify/Order/1`) only on the wire.
 
+mod bulk;
+mod graphql;
 pub mod install;
-mod link;
 mod mapping;
+mod queries;
 mod wire;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::Method;
-
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::OnceCell;
-use url::Url;
 
 use super::error::ConnectorError;
-use super::http::{self, RawResponse};
+use super::http;
 use super::throttle::{Throttle, ThrottleSettings};
 use super::transport::Transport;
 use super::{webhook, SalesChannel};
@@ -38,40 +45,46 @@ use crate::domain::{
     ChannelKind, FulfilmentReceipt, FulfilmentRequest, Listing, ListingId, OrderCursor, OrderPage,
 };
 use crate::outbound::ClientSettings;
+use graphql::{gid, legacy_id, user_errors};
 
 pub use mapping::status as map_status;
 
 /// The API version spoken; requests and the fields read are those of this version.
-pub const API_VERSION: &str = "2024-07";
+pub const API_VERSION: &str = "2025-07";
 
-const ORDERS_PER_PAGE: &str = "250";
-const PRODUCTS_PER_PAGE: &str = "250";
-/// Guard against a `Link` chain that never ends.
-const MAX_PRODUCT_PAGES: usize = 1000;
-/// Shopify's cap on `ids` per `inventory_items.json` call.
-const INVENTORY_ITEMS_PER_CALL: usize = 100;
+/// Catalogues with more variants than this are read by a bulk operation.
+pub const BULK_ABOVE: u64 = 2_000;
+/// Guard against a cursor chain that never ends.
+const MAX_VARIANT_PAGES: usize = 1000;
+
+/// The order topics subscribed for a channel, as GraphQL names them and as the inbound route
+/// spells them (the REST topic Shopify sends in `X-Shopify-Topic`).
+pub const ORDER_TOPICS: [(&str, &str); 3] = [
+    ("ORDERS_CREATE", "orders/create"),
+    ("ORDERS_UPDATED", "orders/updated"),
+    ("ORDERS_CANCELLED", "orders/cancelled"),
+];
 
 /// A Shopify channel's settings.
 #[derive(Debug, Clone)]
 pub struct ShopifyConfig {
     /// `https://{shop}.myshopify.com`, or any base URL (with a path prefix, as the sandbox serves)
-    /// under which `/admin/api/{version}/...` lives.
+    /// under which `/admin/api/{version}/graphql.json` lives.
     pub base_url: String,
     pub access_token: Secret,
     /// The app's client secret, which signs webhooks.
     pub app_secret: Secret,
     pub api_version: String,
-    /// Where stock is set; `None` learns the shop's first active location.
+    /// The location (its numeric id) whose stock switchyard reads and sets; `None` is the shop's
+    /// primary location.
     pub location_id: Option<u64>,
     /// Whether Shopify emails the customer about a fulfilment.
     pub notify_customer: bool,
+    /// Catalogues with more variants than this are downloaded by a bulk operation.
+    pub bulk_above: u64,
     /// The guarded client's timeouts, answer cap and allow-list.
     pub http: ClientSettings,
     pub throttle: ThrottleSettings,
-}
-
-fn default_version() -> String {
-    API_VERSION.to_string()
 }
 
 impl ShopifyConfig {
@@ -84,25 +97,34 @@ impl ShopifyConfig {
             base_url: base_url.into(),
             access_token,
             app_secret,
-            api_version: default_version(),
+            api_version: API_VERSION.to_string(),
             location_id: None,
             notify_customer: false,
+            bulk_above: BULK_ABOVE,
             http: ClientSettings::default(),
             throttle: ThrottleSettings::default(),
         }
     }
 }
 
+/// Where an interrupted order walk resumes: the search it ran and the last page's end cursor
+/// (a GraphQL cursor is only valid with the query that made it).
+#[derive(Debug, Serialize, Deserialize)]
+struct PageCursor {
+    query: String,
+    after: String,
+}
+
 /// A connector for one shop.
 #[derive(Debug)]
 pub struct ShopifyConnector {
-    /// `{base}/admin/api/{version}/`, to which resource paths are joined.
-    api: Url,
-    token: HeaderValue,
+    client: graphql::Client,
     app_secret: Secret,
     notify_customer: bool,
-    location: OnceCell<u64>,
-    transport: Transport,
+    bulk_above: u64,
+    configured_location: Option<u64>,
+    /// The location's global id, checked or found once.
+    location: OnceCell<String>,
 }
 
 impl ShopifyConnector {
@@ -112,153 +134,160 @@ impl ShopifyConnector {
         ShopifyConnector::with_throttle(config, throttle)
     }
 
-    /// A connector sharing `throttle` with others on the same shop (each shop has one bucket
-    /// whatever number of connectors call it).
+    /// A connector sharing `throttle` with others on the same shop (each app has one bucket per
+    /// shop whatever number of connectors call it).
     pub fn with_throttle(
         config: ShopifyConfig,
         throttle: Arc<Throttle>,
     ) -> Result<ShopifyConnector, ConnectorError> {
         let api_path = format!("admin/api/{}/", config.api_version);
         let api = http::api_root("Shopify", &config.base_url, &api_path)?;
+        let endpoint = api
+            .join("graphql.json")
+            .map_err(|e| ConnectorError::Invalid(format!("Shopify GraphQL endpoint: {e}")))?;
         let token = http::secret_header(config.access_token.expose(), "access token")?;
         let client = http::client(&config.http)?;
-        let location = OnceCell::new_with(config.location_id);
+        let transport = Transport::new(client, throttle, mapping::error_message);
         Ok(ShopifyConnector {
-            api,
-            token,
+            client: graphql::Client::new(endpoint, token, transport),
             app_secret: config.app_secret,
             notify_customer: config.notify_customer,
-            location,
-            transport: Transport::new(client, throttle, mapping::error_message),
+            bulk_above: config.bulk_above,
+            configured_location: config.location_id,
+            location: OnceCell::new(),
         })
     }
 
     /// The throttle this connector uses, to share with another connector on the same shop.
     pub fn throttle(&self) -> Arc<Throttle> {
-        self.transport.throttle().clone()
+        self.client.transport().throttle().clone()
     }
 
-    /// Customs details live on inventory items, not variants: one `inventory_items.json` call per
-    /// 100 listings fills them in.
-    async fn add_customs(&self, listings: &mut [Listing]) -> Result<(), ConnectorError> {
-        let ids: Vec<&str> = listings
-            .iter()
-            .filter_map(|l| l.id.inventory_item_id.as_deref())
-            .collect();
-        let mut items = Vec::new();
-        for chunk in ids.chunks(INVENTORY_ITEMS_PER_CALL) {
-            let mut url = self.endpoint("inventory_items.json")?;
-            url.query_pairs_mut()
-                .append_pair("ids", &chunk.join(","))
-                .append_pair("limit", &INVENTORY_ITEMS_PER_CALL.to_string());
-            let raw = self
-                .call("list inventory items", Method::GET, &url, None)
-                .await?;
-            let envelope: wire::InventoryItemsEnvelope =
-                http::parse_json(&raw.body, "inventory items")?;
-            items.extend(envelope.inventory_items);
-        }
-        mapping::with_customs(listings, &items);
-        Ok(())
-    }
-
-    fn endpoint(&self, path: &str) -> Result<Url, ConnectorError> {
-        self.api
-            .join(path)
-            .map_err(|e| ConnectorError::Invalid(format!("Shopify path {path}: {e}")))
-    }
-
-    async fn call(
-        &self,
-        what: &str,
-        method: Method,
-        url: &Url,
-        body: Option<&serde_json::Value>,
-    ) -> Result<RawResponse, ConnectorError> {
-        self.transport
-            .send_json(what, body, || {
-                self.transport
-                    .client()
-                    .request(method.clone(), url.clone())
-                    .header("X-Shopify-Access-Token", self.token.clone())
-            })
-            .await
-    }
-
-    /// The `rel="next"` URL of a listing response, checked to stay on this shop.
-    fn next_page(&self, raw: &RawResponse) -> Result<Option<Url>, ConnectorError> {
-        let Some(header) = raw.headers.get("link").and_then(|v| v.to_str().ok()) else {
-            return Ok(None);
-        };
-        let Some(next) = link::next_url(header) else {
-            return Ok(None);
-        };
-        let url = Url::parse(next)
-            .map_err(|e| ConnectorError::Malformed(format!("Link rel=\"next\" URL: {e}")))?;
-        if !link::same_origin(&self.api, &url) {
-            return Err(ConnectorError::Malformed(format!(
-                "Link rel=\"next\" points to another host ({})",
-                url.host_str().unwrap_or("none")
-            )));
-        }
-        Ok(Some(url))
-    }
-
-    fn first_orders_page(&self, cursor: &OrderCursor) -> Result<Url, ConnectorError> {
-        match cursor {
-            OrderCursor::Page(next) => {
-                let url = Url::parse(next)
-                    .map_err(|e| ConnectorError::Invalid(format!("order cursor: {e}")))?;
-                if !link::same_origin(&self.api, &url) {
-                    return Err(ConnectorError::Invalid(
-                        "order cursor belongs to another shop".into(),
-                    ));
-                }
-                Ok(url)
-            }
-            OrderCursor::Since(since) => {
-                let mut url = self.endpoint("orders.json")?;
-                {
-                    let mut q = url.query_pairs_mut();
-                    q.append_pair("status", "any");
-                    if let Some(since) = since {
-                        q.append_pair(
-                            "updated_at_min",
-                            &since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        );
-                    }
-                    q.append_pair("limit", ORDERS_PER_PAGE);
-                    q.append_pair("order", "updated_at asc");
-                }
-                Ok(url)
-            }
-        }
-    }
-
-    /// The location stock is set at: configured, or the first active one, asked once.
-    async fn location(&self) -> Result<u64, ConnectorError> {
+    /// The global id of the location stock is read and set at: the configured one, checked to
+    /// exist and be active, or the shop's primary location; asked once.
+    pub async fn location(&self) -> Result<String, ConnectorError> {
         self.location
             .get_or_try_init(|| async {
-                let url = self.endpoint("locations.json")?;
-                let raw = self.call("list locations", Method::GET, &url, None).await?;
-                let envelope: wire::LocationsEnvelope = http::parse_json(&raw.body, "locations")?;
-                envelope
-                    .locations
-                    .iter()
-                    .find(|l| l.active)
-                    .map(|l| l.id)
-                    .ok_or_else(|| ConnectorError::Rejected {
-                        status: 200,
-                        message: "the shop has no active location to hold stock".into(),
-                    })
+                let found: wire::LocationData = match self.configured_location {
+                    Some(id) => {
+                        let vars = json!({ "id": gid("Location", &id.to_string()) });
+                        self.client.run(&queries::LOCATION, vars).await?
+                    }
+                    None => {
+                        self.client
+                            .run(&queries::PRIMARY_LOCATION, json!({}))
+                            .await?
+                    }
+                };
+                let rejected = |message: String| ConnectorError::Rejected {
+                    status: 422,
+                    message,
+                };
+                match (found.location, self.configured_location) {
+                    (Some(l), _) if l.is_active => Ok(l.id),
+                    (Some(_), Some(id)) => Err(rejected(format!(
+                        "the shop's location {id} is not active: choose another in the channel's \
+                         settings (location_id)"
+                    ))),
+                    (None, Some(id)) => Err(rejected(format!(
+                        "the shop has no location {id} (the channel's location_id)"
+                    ))),
+                    (_, None) => Err(rejected(
+                        "the shop has no active primary location to hold stock".into(),
+                    )),
+                }
             })
             .await
-            .copied()
+            .cloned()
     }
-}
 
-fn parse_id(text: &str, what: &str) -> Result<u64, ConnectorError> {
-    http::parse_id(text, what, "Shopify")
+    /// The search and cursor of an order page.
+    fn orders_page(cursor: &OrderCursor) -> Result<(String, Option<String>), ConnectorError> {
+        match cursor {
+            OrderCursor::Page(text) => {
+                let page: PageCursor = serde_json::from_str(text).map_err(|_| {
+                    ConnectorError::Invalid(
+                        "order cursor is not a Shopify GraphQL page cursor".into(),
+                    )
+                })?;
+                Ok((page.query, Some(page.after)))
+            }
+            OrderCursor::Since(since) => {
+                // Shopify's search syntax; `>=` keeps the boundary second (see OrderCursor).
+                let query = since.map_or_else(String::new, |t| {
+                    format!(
+                        "updated_at:>='{}'",
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                });
+                Ok((query, None))
+            }
+        }
+    }
+
+    /// The unified orders of `nodes`, each with the lines past its first page read.
+    async fn complete(
+        &self,
+        nodes: Vec<wire::Order>,
+    ) -> Result<Vec<crate::domain::ChannelOrder>, ConnectorError> {
+        let mut orders = Vec::with_capacity(nodes.len());
+        for order in nodes {
+            let rest = self.more_lines(&order).await?;
+            orders.push(mapping::order(order, rest)?);
+        }
+        Ok(orders)
+    }
+
+    /// The lines of `order` past its first page.
+    async fn more_lines(&self, order: &wire::Order) -> Result<Vec<wire::LineItem>, ConnectorError> {
+        let mut lines = Vec::new();
+        let mut page = &order.line_items.page_info;
+        let mut fetched;
+        while page.has_next_page {
+            let vars = json!({ "id": order.id, "after": page.end_cursor });
+            let data: wire::OrderLinesData = self.client.run(&queries::ORDER_LINES, vars).await?;
+            let Some(more) = data.order else {
+                return Err(ConnectorError::Malformed(format!(
+                    "order {} vanished while its lines were read",
+                    order.name
+                )));
+            };
+            fetched = more.line_items;
+            lines.append(&mut fetched.nodes);
+            page = &fetched.page_info;
+        }
+        Ok(lines)
+    }
+
+    async fn variant_count(&self) -> Result<u64, ConnectorError> {
+        let data: wire::VariantsCountData =
+            self.client.run(&queries::VARIANTS_COUNT, json!({})).await?;
+        Ok(data.product_variants_count.count)
+    }
+
+    async fn paged_listings(&self, location: &str) -> Result<Vec<Listing>, ConnectorError> {
+        let mut listings = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_VARIANT_PAGES {
+            let vars = json!({
+                "first": queries::VARIANTS_PER_PAGE,
+                "after": after,
+                "location": location,
+            });
+            let data: wire::VariantsData = self.client.run(&queries::VARIANTS, vars).await?;
+            let page = data.product_variants;
+            for variant in page.nodes {
+                listings.push(mapping::listing(variant)?);
+            }
+            if !page.page_info.has_next_page {
+                return Ok(listings);
+            }
+            after = page.page_info.end_cursor;
+        }
+        Err(ConnectorError::Malformed(format!(
+            "variant listing did not end within {MAX_VARIANT_PAGES} pages"
+        )))
+    }
 }
 
 #[async_trait]
@@ -268,84 +297,130 @@ impl SalesChannel for ShopifyConnector {
     }
 
     async fn check_credentials(&self) -> Result<(), ConnectorError> {
-        let url = self.endpoint("shop.json")?;
-        let raw = self.call("read shop", Method::GET, &url, None).await?;
-        let envelope: wire::ShopEnvelope = http::parse_json(&raw.body, "shop")?;
-        tracing::debug!(shop = %envelope.shop.name, "Shopify credentials accepted");
+        let data: wire::ShopData = self.client.run(&queries::SHOP, json!({})).await?;
+        tracing::debug!(shop = %data.shop.name, "Shopify credentials accepted");
+        Ok(())
+    }
+
+    async fn check_settings(&self) -> Result<(), ConnectorError> {
+        if self.configured_location.is_some() {
+            self.location().await?;
+        }
         Ok(())
     }
 
     async fn list_orders_since(&self, cursor: &OrderCursor) -> Result<OrderPage, ConnectorError> {
-        let url = self.first_orders_page(cursor)?;
-        let raw = self.call("list orders", Method::GET, &url, None).await?;
-        let envelope: wire::OrdersEnvelope = http::parse_json(&raw.body, "orders page")?;
-        let orders = envelope
-            .orders
-            .into_iter()
-            .map(mapping::order)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = self
-            .next_page(&raw)?
-            .map(|url| OrderCursor::Page(url.to_string()));
-        Ok(OrderPage { orders, next })
+        let (query, after) = Self::orders_page(cursor)?;
+        let vars = json!({
+            "first": queries::ORDERS_PER_PAGE,
+            "after": after,
+            "query": (!query.is_empty()).then_some(&query),
+        });
+        let data: wire::OrdersData = self.client.run(&queries::ORDERS, vars).await?;
+        let page = data.orders;
+        let orders = self.complete(page.nodes).await?;
+        Ok(OrderPage {
+            orders,
+            next: next_page(query, page.page_info)?,
+        })
+    }
+
+    async fn list_orders_since_known(
+        &self,
+        cursor: &OrderCursor,
+        known: &HashMap<String, DateTime<Utc>>,
+    ) -> Result<OrderPage, ConnectorError> {
+        if known.is_empty() {
+            return self.list_orders_since(cursor).await;
+        }
+        let (query, after) = Self::orders_page(cursor)?;
+        let vars = json!({
+            "first": queries::STAMPS_PER_PAGE,
+            "after": after,
+            "query": (!query.is_empty()).then_some(&query),
+        });
+        let data: wire::StampsData = self.client.run(&queries::ORDER_STAMPS, vars).await?;
+        let page = data.orders;
+        let mut wanted = Vec::new();
+        for stamp in &page.nodes {
+            let id = legacy_id(&stamp.id)?;
+            if known.get(&id) != Some(&stamp.updated_at.with_timezone(&Utc)) {
+                wanted.push(stamp.id.clone());
+            }
+        }
+        let mut orders = Vec::with_capacity(wanted.len());
+        for ids in wanted.chunks(queries::ORDERS_PER_PAGE as usize) {
+            let data: wire::OrderNodesData = self
+                .client
+                .run(&queries::ORDERS_BY_ID, json!({ "ids": ids }))
+                .await?;
+            // An order deleted between the two calls is simply not there any more.
+            orders.extend(
+                self.complete(data.nodes.into_iter().flatten().collect())
+                    .await?,
+            );
+        }
+        Ok(OrderPage {
+            orders,
+            next: next_page(query, page.page_info)?,
+        })
     }
 
     async fn list_products(&self) -> Result<Vec<Listing>, ConnectorError> {
-        let mut url = self.endpoint("products.json")?;
-        url.query_pairs_mut()
-            .append_pair("limit", PRODUCTS_PER_PAGE);
-        let mut listings = Vec::new();
-        for _ in 0..MAX_PRODUCT_PAGES {
-            let raw = self.call("list products", Method::GET, &url, None).await?;
-            let envelope: wire::ProductsEnvelope = http::parse_json(&raw.body, "products page")?;
-            for product in envelope.products {
-                listings.extend(mapping::listings(product)?);
-            }
-            match self.next_page(&raw)? {
-                Some(next) => url = next,
-                None => {
-                    self.add_customs(&mut listings).await?;
-                    return Ok(listings);
-                }
-            }
+        let location = self.location().await?;
+        if self.variant_count().await? > self.bulk_above {
+            return bulk::listings(&self.client, &location).await;
         }
-        Err(ConnectorError::Malformed(format!(
-            "product listing did not end within {MAX_PRODUCT_PAGES} pages"
-        )))
+        self.paged_listings(&location).await
     }
 
     async fn set_stock(&self, listing: &ListingId, quantity: i64) -> Result<(), ConnectorError> {
-        let item = listing.inventory_item_id.as_deref().ok_or_else(|| {
-            ConnectorError::Invalid(format!(
-                "Shopify listing {} has no inventory item id",
-                listing.product_id
-            ))
-        })?;
-        let item = parse_id(item, "inventory item")?;
-        let location = self.location().await?;
-        let url = self.endpoint("inventory_levels/set.json")?;
-        let body = json!({
-            "location_id": location,
-            "inventory_item_id": item,
-            "available": quantity,
-        });
-        self.call("set stock", Method::POST, &url, Some(&body))
+        self.set_stocks(&[(listing.clone(), quantity)])
             .await
-            .map(|_| ())
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    async fn set_stocks(&self, levels: &[(ListingId, i64)]) -> Vec<Result<(), ConnectorError>> {
+        let location = match self.location().await {
+            Ok(location) => location,
+            Err(e) => return vec![Err(e); levels.len()],
+        };
+        let mut outcomes = Vec::with_capacity(levels.len());
+        for chunk in levels.chunks(queries::QUANTITIES_PER_CALL) {
+            let outcome = self.set_chunk(&location, chunk).await;
+            let failed = outcome.is_err();
+            outcomes.extend(std::iter::repeat_n(outcome, chunk.len()));
+            // As one call per listing does: stop at a failure, so a rate limit is not met again.
+            if failed {
+                break;
+            }
+        }
+        if let Some(Err(e)) = outcomes.last().cloned() {
+            outcomes.resize(levels.len(), Err(e));
+        }
+        outcomes
     }
 
     async fn create_fulfilment(
         &self,
         request: &FulfilmentRequest,
     ) -> Result<FulfilmentReceipt, ConnectorError> {
-        let order_id = parse_id(&request.channel_order_id, "order")?;
-        let url = self.endpoint(&format!("orders/{order_id}/fulfillment_orders.json"))?;
-        let raw = self
-            .call("list fulfillment orders", Method::GET, &url, None)
+        let order = gid(
+            "Order",
+            &http::parse_id(&request.channel_order_id, "order", "Shopify")?.to_string(),
+        );
+        let data: wire::FulfillmentOrdersData = self
+            .client
+            .run(&queries::FULFILLMENT_ORDERS, json!({ "id": order }))
             .await?;
-        let envelope: wire::FulfillmentOrdersEnvelope =
-            http::parse_json(&raw.body, "fulfillment orders")?;
-        let groups = line_items_by_fulfillment_order(&envelope.fulfillment_orders, request)?;
+        let Some(found) = data.order else {
+            return Err(ConnectorError::Rejected {
+                status: 404,
+                message: format!("the shop has no order {}", request.channel_order_id),
+            });
+        };
+        let groups = line_items_by_fulfillment_order(&found.fulfillment_orders.nodes, request)?;
         let mut tracking = serde_json::Map::new();
         for (key, value) in [
             ("number", &request.tracking_number),
@@ -356,20 +431,22 @@ impl SalesChannel for ShopifyConnector {
                 tracking.insert(key.into(), json!(value));
             }
         }
-        let body = json!({
+        let vars = json!({
             "fulfillment": {
-                "line_items_by_fulfillment_order": groups,
-                "tracking_info": tracking,
-                "notify_customer": self.notify_customer,
+                "lineItemsByFulfillmentOrder": groups,
+                "trackingInfo": tracking,
+                "notifyCustomer": self.notify_customer,
             }
         });
-        let url = self.endpoint("fulfillments.json")?;
-        let raw = self
-            .call("create fulfillment", Method::POST, &url, Some(&body))
-            .await?;
-        let created: wire::FulfillmentEnvelope = http::parse_json(&raw.body, "fulfillment")?;
+        let data: wire::FulfillmentCreateData =
+            self.client.run(&queries::FULFILLMENT_CREATE, vars).await?;
+        let payload = data.fulfillment_create;
+        user_errors("create fulfillment", &payload.user_errors)?;
+        let created = payload.fulfillment.ok_or_else(|| {
+            ConnectorError::Malformed("fulfillmentCreate answered no fulfillment".into())
+        })?;
         Ok(FulfilmentReceipt {
-            channel_fulfilment_id: created.fulfillment.id.to_string(),
+            channel_fulfilment_id: legacy_id(&created.id)?,
         })
     }
 
@@ -377,19 +454,69 @@ impl SalesChannel for ShopifyConnector {
         &self,
         request: &FulfilmentRequest,
     ) -> Result<Option<FulfilmentReceipt>, ConnectorError> {
-        let order_id = parse_id(&request.channel_order_id, "order")?;
-        let mut url = self.endpoint(&format!("orders/{order_id}/fulfillments.json"))?;
-        // An order with more shipments than one page holds does not exist in practice.
-        url.query_pairs_mut().append_pair("limit", "250");
-        let raw = self
-            .call("list fulfillments", Method::GET, &url, None)
+        let order = gid(
+            "Order",
+            &http::parse_id(&request.channel_order_id, "order", "Shopify")?.to_string(),
+        );
+        let data: wire::FulfillmentsData = self
+            .client
+            .run(&queries::FULFILLMENTS, json!({ "id": order }))
             .await?;
-        let envelope: wire::FulfillmentsEnvelope = http::parse_json(&raw.body, "fulfillments")?;
-        Ok(
-            matching_fulfillment(&envelope.fulfillments, request).map(|id| FulfilmentReceipt {
-                channel_fulfilment_id: id.to_string(),
-            }),
-        )
+        let fulfillments = data.order.map(|o| o.fulfillments).unwrap_or_default();
+        matching_fulfillment(&fulfillments, request)
+            .map(|id| {
+                Ok(FulfilmentReceipt {
+                    channel_fulfilment_id: legacy_id(id)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn subscribe_order_webhooks(&self, address: &str) -> Result<Vec<String>, ConnectorError> {
+        let mut ids = Vec::new();
+        for (topic, path) in ORDER_TOPICS {
+            let vars = json!({ "topic": topic, "uri": format!("{address}{path}") });
+            let created = self
+                .client
+                .run::<wire::WebhookCreateData>(&queries::WEBHOOK_CREATE, vars)
+                .await
+                .and_then(|data| {
+                    let payload = data.webhook_subscription_create;
+                    user_errors("subscribe to order webhooks", &payload.user_errors)?;
+                    payload.webhook_subscription.map(|s| s.id).ok_or_else(|| {
+                        ConnectorError::Malformed(
+                            "webhookSubscriptionCreate answered no subscription".into(),
+                        )
+                    })
+                });
+            match created {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    // Half a set of subscriptions is worse than none: take back what was made.
+                    let _ = self.unsubscribe_webhooks(&ids).await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn unsubscribe_webhooks(&self, ids: &[String]) -> Result<(), ConnectorError> {
+        for id in ids {
+            let data: wire::WebhookDeleteData = self
+                .client
+                .run(&queries::WEBHOOK_DELETE, json!({ "id": id }))
+                .await?;
+            let errors = data.webhook_subscription_delete.user_errors;
+            // A subscription Shopify already dropped (it removes failing ones) is gone as asked.
+            if errors
+                .iter()
+                .any(|e| !e.message.to_ascii_lowercase().contains("not exist"))
+            {
+                user_errors("remove order webhooks", &errors)?;
+            }
+        }
+        Ok(())
     }
 
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> bool {
@@ -402,7 +529,60 @@ impl SalesChannel for ShopifyConnector {
     }
 }
 
-/// Builds `line_items_by_fulfillment_order` from the order's fulfillment orders: every open one
+impl ShopifyConnector {
+    /// One `inventorySetQuantities` of up to 250 levels: all set, or none.
+    async fn set_chunk(
+        &self,
+        location: &str,
+        levels: &[(ListingId, i64)],
+    ) -> Result<(), ConnectorError> {
+        let mut quantities = Vec::with_capacity(levels.len());
+        for (listing, quantity) in levels {
+            let item = listing.inventory_item_id.as_deref().ok_or_else(|| {
+                ConnectorError::Invalid(format!(
+                    "Shopify listing {} has no inventory item id",
+                    listing.product_id
+                ))
+            })?;
+            let item = http::parse_id(item, "inventory item", "Shopify")?;
+            quantities.push(json!({
+                "inventoryItemId": gid("InventoryItem", &item.to_string()),
+                "locationId": location,
+                "quantity": quantity,
+            }));
+        }
+        // switchyard is the source of truth for these levels and re-pushes whenever its own
+        // figure changes (a sale on this channel is imported and pushed again), so the level is
+        // set outright rather than compared with a figure read beforehand.
+        let vars = json!({
+            "input": {
+                "name": "available",
+                "reason": "correction",
+                "ignoreCompareQuantity": true,
+                "quantities": quantities,
+            }
+        });
+        let data: wire::SetQuantitiesData = self.client.run(&queries::SET_QUANTITIES, vars).await?;
+        user_errors("set stock", &data.inventory_set_quantities.user_errors)
+    }
+}
+
+/// Where the walk goes after a page of the search `query`.
+fn next_page(query: String, page: wire::PageInfo) -> Result<Option<OrderCursor>, ConnectorError> {
+    match (page.has_next_page, page.end_cursor) {
+        (true, Some(after)) => {
+            let cursor = serde_json::to_string(&PageCursor { query, after })
+                .map_err(|e| ConnectorError::Invalid(format!("order cursor: {e}")))?;
+            Ok(Some(OrderCursor::Page(cursor)))
+        }
+        (true, None) => Err(ConnectorError::Malformed(
+            "an orders page with more to come but no end cursor".into(),
+        )),
+        (false, _) => Ok(None),
+    }
+}
+
+/// Builds `lineItemsByFulfillmentOrder` from the order's fulfillment orders: every open one
 /// whole when no lines are named, else each named order line found in an open fulfillment order
 /// with enough left to ship. A line that cannot be shipped is rejected here, before anything is
 /// posted, with a message naming it.
@@ -412,7 +592,7 @@ fn line_items_by_fulfillment_order(
 ) -> Result<Vec<serde_json::Value>, ConnectorError> {
     let open: Vec<&wire::FulfillmentOrder> = fulfillment_orders
         .iter()
-        .filter(|fo| matches!(fo.status.as_str(), "open" | "in_progress"))
+        .filter(|fo| matches!(fo.status.as_str(), "OPEN" | "IN_PROGRESS"))
         .collect();
     let rejected = |message: String| ConnectorError::Rejected {
         status: 422,
@@ -427,17 +607,21 @@ fn line_items_by_fulfillment_order(
     if request.lines.is_empty() {
         return Ok(open
             .iter()
-            .map(|fo| json!({ "fulfillment_order_id": fo.id }))
+            .map(|fo| json!({ "fulfillmentOrderId": fo.id }))
             .collect());
     }
-    let mut groups: BTreeMap<u64, Vec<serde_json::Value>> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
     for wanted in &request.lines {
-        let line_id = parse_id(&wanted.channel_line_id, "order line")?;
+        let line_id = wanted.channel_line_id.trim();
         let found = open.iter().find_map(|fo| {
             fo.line_items
+                .nodes
                 .iter()
-                .find(|l| l.line_item_id == line_id && l.fulfillable_quantity >= wanted.quantity)
-                .map(|l| (fo.id, l.id))
+                .find(|l| {
+                    legacy_id(&l.line_item.id).is_ok_and(|id| id == line_id)
+                        && l.remaining_quantity >= wanted.quantity
+                })
+                .map(|l| (fo.id.as_str(), l.id.as_str()))
         });
         let Some((fo_id, fo_line_id)) = found else {
             return Err(rejected(format!(
@@ -452,22 +636,23 @@ fn line_items_by_fulfillment_order(
     }
     Ok(groups
         .into_iter()
-        .map(|(id, lines)| json!({ "fulfillment_order_id": id, "fulfillment_order_line_items": lines }))
+        .map(|(id, lines)| json!({ "fulfillmentOrderId": id, "fulfillmentOrderLineItems": lines }))
         .collect())
 }
 
 /// The id of a live fulfillment of the order that is the shipment `request` describes: the same
 /// tracking number (or none on both) and the same order lines in the same quantities. With no
 /// lines named (ship everything) only a tracking number can identify it.
-fn matching_fulfillment(
-    fulfillments: &[wire::FulfillmentRecord],
+fn matching_fulfillment<'a>(
+    fulfillments: &'a [wire::Fulfillment],
     request: &FulfilmentRequest,
-) -> Option<u64> {
-    let wanted_number = request
-        .tracking_number
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
+) -> Option<&'a str> {
+    let trimmed = |n: Option<&str>| {
+        n.map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+    };
+    let wanted_number = trimmed(request.tracking_number.as_deref());
     let mut wanted: Vec<(String, u32)> = request
         .lines
         .iter()
@@ -480,13 +665,9 @@ fn matching_fulfillment(
     fulfillments
         .iter()
         // Cancelled or failed fulfillments shipped nothing; one of them is no reason to skip.
-        .filter(|f| !matches!(f.status.as_str(), "cancelled" | "error" | "failure"))
+        .filter(|f| !matches!(f.status.as_str(), "CANCELLED" | "ERROR" | "FAILURE"))
         .find(|f| {
-            let number = f
-                .tracking_number
-                .as_deref()
-                .map(str::trim)
-                .filter(|n| !n.is_empty());
+            let number = trimmed(f.tracking_info.first().and_then(|t| t.number.as_deref()));
             if number != wanted_number {
                 return false;
             }
@@ -494,14 +675,15 @@ fn matching_fulfillment(
                 return true;
             }
             let mut got: Vec<(String, u32)> = f
-                .line_items
+                .fulfillment_line_items
+                .nodes
                 .iter()
-                .map(|l| (l.id.to_string(), l.quantity))
+                .map(|l| (legacy_id(&l.line_item.id).unwrap_or_default(), l.quantity))
                 .collect();
             got.sort();
             got == wanted
         })
-        .map(|f| f.id)
+        .map(|f| f.id.as_str())
 }
 
 #[cfg(test)]
@@ -514,15 +696,28 @@ mod tests {
         status: &str,
         number: Option<&str>,
         lines: &[(u64, u32)],
-    ) -> wire::FulfillmentRecord {
-        wire::FulfillmentRecord {
-            id,
+    ) -> wire::Fulfillment {
+        wire::Fulfillment {
+            id: gid("Fulfillment", &id.to_string()),
             status: status.into(),
-            tracking_number: number.map(str::to_owned),
-            line_items: lines
-                .iter()
-                .map(|&(id, quantity)| wire::FulfilledLineItem { id, quantity })
-                .collect(),
+            tracking_info: vec![wire::TrackingInfo {
+                number: number.map(str::to_owned),
+            }],
+            fulfillment_line_items: wire::Connection {
+                page_info: wire::PageInfo {
+                    has_next_page: false,
+                    end_cursor: None,
+                },
+                nodes: lines
+                    .iter()
+                    .map(|&(id, quantity)| wire::FulfillmentLineItem {
+                        quantity,
+                        line_item: wire::NodeId {
+                            id: gid("LineItem", &id.to_string()),
+                        },
+                    })
+                    .collect(),
+            },
         }
     }
 
@@ -545,17 +740,20 @@ mod tests {
     #[test]
     fn a_fulfillment_matches_on_tracking_number_and_lines() {
         let on_channel = vec![
-            record(1, "success", Some("T1"), &[(100, 1)]),
-            record(2, "cancelled", Some("T2"), &[(100, 1), (101, 2)]),
-            record(3, "success", Some("T2"), &[(101, 2), (100, 1)]),
-            record(4, "success", None, &[(102, 1)]),
+            record(1, "SUCCESS", Some("T1"), &[(100, 1)]),
+            record(2, "CANCELLED", Some("T2"), &[(100, 1), (101, 2)]),
+            record(3, "SUCCESS", Some("T2"), &[(101, 2), (100, 1)]),
+            record(4, "SUCCESS", None, &[(102, 1)]),
         ];
-        let find = |r: FulfilmentRequest| matching_fulfillment(&on_channel, &r);
+        let find = |r: FulfilmentRequest| {
+            matching_fulfillment(&on_channel, &r).map(|id| legacy_id(id).expect("a global id"))
+        };
+        let some = |id: &str| Some(id.to_owned());
         assert_eq!(
             find(request(Some("T2"), &[("100", 1), ("101", 2)])),
-            Some(3)
+            some("3")
         );
-        assert_eq!(find(request(Some("T1"), &[("100", 1)])), Some(1));
+        assert_eq!(find(request(Some("T1"), &[("100", 1)])), some("1"));
         assert_eq!(
             find(request(Some("T1"), &[("100", 2)])),
             None,
@@ -566,9 +764,9 @@ mod tests {
             None,
             "other number"
         );
-        assert_eq!(find(request(None, &[("102", 1)])), Some(4));
+        assert_eq!(find(request(None, &[("102", 1)])), some("4"));
         assert_eq!(find(request(None, &[("100", 1)])), None);
-        assert_eq!(find(request(Some("T1"), &[])), Some(1), "number alone");
+        assert_eq!(find(request(Some("T1"), &[])), some("1"), "number alone");
         assert_eq!(find(request(None, &[])), None, "nothing to identify it by");
     }
 }

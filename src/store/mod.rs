@@ -15,6 +15,7 @@ pub mod hosted_pages;
 pub mod idempotency;
 pub mod import_state;
 pub mod invoices;
+pub mod order_import;
 pub mod orders;
 pub mod outbox;
 pub mod plugin_rules;

@@ -1,0 +1,144 @@
+//! Committing orders read from a channel: one transaction per page applies the channel's
+//! filters, upserts each order idempotently, moves stock for the store's managed SKUs, runs the
+//! plugin rules, writes the events and jobs it causes to the outbox and, for a walk, advances the
+//! channel's cursor, so a crash replays at most one committed page and never skips one. The
+//! import worker commits the pages it reads; the inbound webhook route commits the order a
+//! platform's signed webhook carries.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::channels::ImportChannel;
+use super::events::{self, Event};
+use super::orders::{self, StoredOrder, UpsertOutcome};
+use super::outbox::{self, OutboxItem};
+use super::StoreError;
+use super::{channel_products, import_state, plugin_rules, products, stock};
+use crate::domain::event_type::Action;
+use crate::domain::{decide, ChannelOrder, Decision, OrderCursor, OrderStatus, SyncStatus};
+
+/// What the event an upsert causes says happened to the order, if it causes one.
+fn event_for(o: &UpsertOutcome, decision: &Decision) -> Option<Action> {
+    if o.created {
+        return Some(match decision {
+            Decision::Import => Action::Created,
+            Decision::Hold { .. } => Action::OnHold,
+            Decision::Exclude { .. } => Action::Excluded,
+        });
+    }
+    o.changed.then_some(Action::Updated)
+}
+
+/// The order's effect on stock, in the page's transaction: an order taken for work decrements
+/// its lines' products (kits by their components); one cancelled or refunded on the channel puts
+/// back what it took. Both are idempotent per order line, so a re-import never counts twice.
+/// Returns the products whose quantity moved.
+async fn apply_stock(
+    tx: &mut sqlx::PgConnection,
+    outcome: &UpsertOutcome,
+    status: OrderStatus,
+) -> Result<Vec<i64>, StoreError> {
+    let gone = matches!(status, OrderStatus::Cancelled | OrderStatus::Refunded);
+    if gone && outcome.status_change.is_some() {
+        return stock::restore_order_in_tx(tx, outcome.order_id).await;
+    }
+    let live = !gone && outcome.sync_status != SyncStatus::Excluded;
+    if live && (outcome.created || outcome.changed) {
+        return stock::apply_stored_order_in_tx(tx, outcome.order_id).await;
+    }
+    Ok(Vec::new())
+}
+
+/// The events of the page's orders, each carrying the order as stored now (its lines' ids,
+/// products and kits, its rule status), as the API shows it.
+async fn order_events_in_tx(
+    tx: &mut sqlx::PgConnection,
+    announced: &[(i64, Action)],
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let ids: Vec<i64> = announced.iter().map(|(id, _)| *id).collect();
+    let stored: HashMap<i64, StoredOrder> = orders::read_in_tx(tx, &ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.order.id, o))
+        .collect();
+    let all = announced
+        .iter()
+        .map(|(id, action)| match stored.get(id) {
+            Some(order) => Ok(Event::Order(*action, order)),
+            None => Err(StoreError::Corrupt(format!(
+                "order {id} vanished in the transaction that stored it"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    events::outbox_items(&all)
+}
+
+/// One page in one transaction: orders, their events, and the cursor after them.
+/// Commits `page` for the channel in one transaction; with a `checkpoint`, the channel's cursor
+/// moves to it in the same transaction.
+pub async fn store_page(
+    db: &PgPool,
+    ic: &ImportChannel,
+    page: &[ChannelOrder],
+    checkpoint: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let channel = &ic.channel;
+    let mut tx = db.begin().await?;
+    let decided: Vec<_> = page
+        .iter()
+        .map(|order| (order.clone(), decide(&channel.settings, order)))
+        .collect();
+    let outcomes = orders::upsert_page(&mut tx, channel, &decided).await?;
+    let mut created = 0i64;
+    let mut announced: Vec<(i64, Action)> = Vec::new();
+    let mut stock_changed: Vec<i64> = Vec::new();
+    let page_skus: Vec<String> = page
+        .iter()
+        .flat_map(|o| o.lines.iter().filter_map(|l| l.sku.clone()))
+        .collect();
+    let managed = products::known_skus(&mut tx, channel.store_id, &page_skus).await?;
+    // The store's plugin rules, on orders that just became work: their status, tags and route.
+    let routing =
+        plugin_rules::apply_at_import_in_tx(&mut tx, channel, &outcomes, &decided, &managed)
+            .await?;
+    for (outcome, (order, decision)) in outcomes.iter().zip(&decided) {
+        let outcome = &routing.adjusted(outcome);
+        if outcome.created {
+            created += 1;
+        }
+        let touches_stock = order
+            .lines
+            .iter()
+            .any(|l| l.sku.as_ref().is_some_and(|s| managed.contains(s)));
+        if touches_stock {
+            stock_changed.extend(apply_stock(&mut tx, outcome, order.status).await?);
+        }
+        if let Some(action) = routing
+            .event(outcome.order_id)
+            .or_else(|| event_for(outcome, decision))
+        {
+            announced.push((outcome.order_id, action));
+        }
+    }
+    let mut items = order_events_in_tx(&mut tx, &announced).await?;
+    stock_changed.sort_unstable();
+    stock_changed.dedup();
+    items.extend(stock::moved_events_in_tx(&mut tx, &stock_changed).await?);
+    items.extend(channel_products::stock_sync_jobs_in_tx(&mut tx, &stock_changed).await?);
+    items.extend(routing.jobs);
+    // One statement for the page's outbox rows: a round trip per order would dominate the page.
+    outbox::push_many_in_tx(&mut tx, &items).await?;
+    if let Some(t) = checkpoint {
+        import_state::save_cursor_in_tx(&mut tx, channel.id, &OrderCursor::Since(Some(t)), created)
+            .await?;
+    }
+    if !items.is_empty() {
+        outbox::notify_in_tx(&mut tx).await?;
+    }
+    tx.commit().await?;
+    metrics::counter!("switchyard_orders_imported_total", "channel_kind" => channel.kind.as_str())
+        .increment(created.unsigned_abs());
+    Ok(())
+}

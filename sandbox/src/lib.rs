@@ -47,7 +47,7 @@ pub mod woocommerce;
 pub mod xero;
 
 pub use config::{
-    default_catalog, ProductConfig, SageBusinessConfig, SageRateLimit, SandboxConfig,
+    default_catalog, GraphqlPlan, ProductConfig, SageBusinessConfig, SageRateLimit, SandboxConfig,
     ShopifyStoreConfig, VariantConfig, WooStoreConfig,
 };
 pub use faults::FaultKnobs;

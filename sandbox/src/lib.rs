@@ -1,5 +1,5 @@
-//! Local simulators of the platforms switchyard speaks to: the Shopify Admin REST API with the
-//! authorization code grant that installs an app on a shop, the WooCommerce REST v3 API (with the
+//! Local simulators of the platforms switchyard speaks to: the Shopify Admin API (REST and
+//! GraphQL, over one state) with the authorization code grant that installs an app on a shop, the WooCommerce REST v3 API (with the
 //! Shipment Tracking extension) with the flow that grants an app REST API keys, the Sage Business
 //! Cloud Accounting API v3.1, and Xero's Accounting API with its OAuth 2.0 identity server, served
 //! over real HTTP.

@@ -15,6 +15,7 @@ use switchyard_sandbox::{
     SimStore, VariantConfig,
 };
 
+use common::python::{python_with, run_script, SHOPIFY_PYTHON};
 use common::{next_webhook, start_with, webhook_receiver, StoreApi};
 
 /// A sandbox with one shop, configured by `edit`, whose generator makes plain new orders.
@@ -800,5 +801,52 @@ async fn an_injected_burst_answers_throttled_with_the_bucket_status() {
         0,
         "the REST leaky bucket is not charged"
     );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn shopifys_official_python_library_works_unchanged() {
+    let (sandbox, shop) = shop_with(|cfg| {
+        cfg.generator.fulfilled_ratio = 0.0;
+    })
+    .await;
+    let ids = shop.create_orders(3);
+    let python = tokio::task::spawn_blocking(|| python_with(&[SHOPIFY_PYTHON]))
+        .await
+        .expect("installed");
+    let args = [
+        shop.base_url().to_owned(),
+        shop.domain().to_owned(),
+        shop.access_token().to_owned(),
+        "2025-07".to_owned(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_script(&python, "shopify_graphql.py", &args)
+    })
+    .await
+    .expect("ran");
+    let summary: Value = serde_json::from_str(out.trim()).expect("the script prints JSON");
+    assert_eq!(
+        summary["order_ids"],
+        json!([
+            format!("gid://shopify/Order/{}", ids[0]),
+            format!("gid://shopify/Order/{}", ids[1])
+        ])
+    );
+    assert_eq!(summary["has_next_page"], json!(true));
+    assert_eq!(summary["stock_errors"], json!([]));
+    assert_eq!(summary["stock_after"], json!(3));
+    let sku = summary["sku"].as_str().expect("sku");
+    assert_eq!(shop.stock_by_sku()[sku], 3);
+    assert_eq!(summary["fulfillment_errors"], json!([]));
+    assert_eq!(summary["fulfillment_status"], json!("SUCCESS"));
+    assert_eq!(
+        summary["tracking"],
+        json!({"number": "PY-123", "company": "DHL Express"})
+    );
+    let shipped = shop.fulfilments();
+    assert_eq!(shipped.len(), 1);
+    assert_eq!(shipped[0].order_id, ids[0]);
     sandbox.shutdown().await;
 }

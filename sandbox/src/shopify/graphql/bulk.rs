@@ -16,10 +16,10 @@ use serde_json::{Map, Value};
 
 use super::cost;
 use super::document::{self, OperationKind, Selection};
-use super::exec::Executor;
+use super::exec;
 use super::ids::gid;
 use super::payload::{Outcome, Payload, UserError};
-use super::resolve::{Ctx, Obj};
+use super::resolve::Obj;
 use super::schema::{self, Kind};
 use super::state::{BulkOperation, BulkStatus};
 use super::GraphqlApi;
@@ -171,17 +171,8 @@ fn complete(store: &ShopifyStore, id: u64) {
         return;
     };
     let result = document::prepare(&query, &Value::Null, None).map(|op| {
-        let ctx = Ctx {
-            store,
-            state: &state,
-            bulk: true,
-        };
-        let mut exec = Executor {
-            ctx: &ctx,
-            errors: Vec::new(),
-        };
-        let data = exec.object(&Obj::Query, &op.fields, &[]).value;
-        jsonl(&data, &op.fields)
+        let (projection, _) = exec::run(store, &state, true, &Obj::Query, &op.fields, &[]);
+        jsonl(&projection.value, &op.fields)
     });
     let now = timefmt::now();
     let token = random_hex(16);

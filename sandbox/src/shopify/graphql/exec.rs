@@ -12,6 +12,7 @@ use super::document::Selection;
 use super::errors::GqlError;
 use super::resolve::{self, Ctx, Obj, Resolved};
 use super::schema;
+use crate::shopify::store::{ShopState, ShopifyStore};
 
 /// The position of an item in a connection: its sort value, then its id.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,14 +66,33 @@ pub struct Projection {
     pub cost: u64,
 }
 
-pub struct Executor<'c, 'a> {
-    pub ctx: &'c Ctx<'a>,
-    pub errors: Vec<GqlError>,
+struct Executor<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    errors: Vec<GqlError>,
+}
+
+/// Projects `fields` on `obj` with the shop's state as it is now: the answer and any field
+/// errors. `bulk` leaves connections unpaged.
+pub fn run<'a>(
+    store: &'a ShopifyStore,
+    state: &'a ShopState,
+    bulk: bool,
+    obj: &Obj<'a>,
+    fields: &[Selection],
+    path: &[Value],
+) -> (Projection, Vec<GqlError>) {
+    let ctx = Ctx { store, state, bulk };
+    let mut exec = Executor {
+        ctx: &ctx,
+        errors: Vec::new(),
+    };
+    let projection = exec.object(obj, fields, path);
+    (projection, exec.errors)
 }
 
 impl<'a> Executor<'_, 'a> {
     /// Projects `fields` on `obj`; `path` locates field errors.
-    pub fn object(&mut self, obj: &Obj<'a>, fields: &[Selection], path: &[Value]) -> Projection {
+    fn object(&mut self, obj: &Obj<'a>, fields: &[Selection], path: &[Value]) -> Projection {
         let type_name = obj.type_name();
         let mut out = Map::new();
         let mut cost = 0;

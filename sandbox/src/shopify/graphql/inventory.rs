@@ -60,14 +60,22 @@ pub fn quantity(state: &ShopState, name: &str, item: u64, location: u64) -> i64 
     }
 }
 
+/// What both mutations' inputs say about the change as a whole.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Change {
+    name: String,
+    reason: String,
+    reference_document_uri: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SetInput {
-    name: String,
-    reason: String,
+    #[serde(flatten)]
+    change: Change,
     #[serde(default)]
     ignore_compare_quantity: Option<bool>,
-    reference_document_uri: Option<String>,
     quantities: Vec<SetLine>,
 }
 
@@ -83,9 +91,8 @@ struct SetLine {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AdjustInput {
-    name: String,
-    reason: String,
-    reference_document_uri: Option<String>,
+    #[serde(flatten)]
+    change: Change,
     changes: Vec<AdjustLine>,
 }
 
@@ -156,15 +163,15 @@ fn target(
 }
 
 /// Checks what every request shares: a writable name and a known reason.
-fn check_name_and_reason(name: &str, reason: &str, errors: &mut Vec<UserError>) {
-    if !WRITABLE.contains(&name) {
+fn check_change(change: &Change, errors: &mut Vec<UserError>) {
+    if !WRITABLE.contains(&change.name.as_str()) {
         errors.push(UserError::new(
             &["input", "name"],
             "The quantity name must be either 'available' or 'on_hand'.",
             Some("INVALID_NAME"),
         ));
     }
-    if !REASONS.contains(&reason) {
+    if !REASONS.contains(&change.reason.as_str()) {
         errors.push(UserError::new(
             &["input", "reason"],
             "The specified reason is invalid.",
@@ -173,23 +180,33 @@ fn check_name_and_reason(name: &str, reason: &str, errors: &mut Vec<UserError>) 
     }
 }
 
-/// Applies `(item, location, delta)` moves of the `name`d quantity and records the group. Both
-/// `available` and `on_hand` move by the delta, since what is committed does not change.
-fn apply(
+/// The payload of a request: its user errors and no change if there are any, else its
+/// `(item, location, delta)` moves applied and recorded as an adjustment group. Both `available` and `on_hand` move by each
+/// delta, since what is committed does not change.
+fn conclude(
     state: &mut ShopState,
-    name: &str,
-    reason: String,
-    reference_document_uri: Option<String>,
+    (type_name, error_type): (&'static str, &'static str),
+    change: Change,
     moves: Vec<(u64, u64, i64)>,
-) -> AdjustmentGroup {
+    errors: Vec<UserError>,
+) -> Payload {
+    let payload = |outcome, errors| Payload {
+        type_name,
+        error_type,
+        outcome,
+        errors,
+    };
+    if !errors.is_empty() {
+        return payload(Outcome::Nothing, errors);
+    }
     let mut changes = Vec::new();
     for (item, location, delta) in moves {
         *state.inventory.entry((item, location)).or_insert(0) += delta;
-        for written in WRITABLE
+        let named_first = WRITABLE
             .iter()
-            .filter(|w| **w == name)
-            .chain(WRITABLE.iter().filter(|w| **w != name))
-        {
+            .filter(|w| **w == change.name)
+            .chain(WRITABLE.iter().filter(|w| **w != change.name));
+        for written in named_first {
             changes.push(InventoryChange {
                 name: written,
                 delta,
@@ -202,27 +219,13 @@ fn apply(
     state.graphql.adjustment_seq += 1;
     let group = AdjustmentGroup {
         id: 90_000_000_000 + state.graphql.adjustment_seq,
-        reason,
-        reference_document_uri,
+        reason: change.reason,
+        reference_document_uri: change.reference_document_uri,
         created_at: timefmt::now(),
         changes,
     };
     state.graphql.adjustment_groups.push(group.clone());
-    group
-}
-
-fn payload(
-    type_name: &'static str,
-    error_type: &'static str,
-    outcome: Outcome,
-    errors: Vec<UserError>,
-) -> Payload {
-    Payload {
-        type_name,
-        error_type,
-        outcome,
-        errors,
-    }
+    payload(Outcome::Group(group), Vec::new())
 }
 
 /// `inventorySetQuantities(input:)`.
@@ -232,7 +235,7 @@ pub fn set_quantities(
 ) -> Result<Payload, GqlError> {
     let input: SetInput = input("inventorySetQuantities", args.get("input"))?;
     let mut errors = Vec::new();
-    check_name_and_reason(&input.name, &input.reason, &mut errors);
+    check_change(&input.change, &mut errors);
     let ignore_compare = input.ignore_compare_quantity.unwrap_or(false);
     let mut moves = Vec::new();
     for (i, line) in input.quantities.iter().enumerate() {
@@ -246,7 +249,7 @@ pub fn set_quantities(
                     continue;
                 }
             };
-        let current = quantity(state, &input.name, item, location);
+        let current = quantity(state, &input.change.name, item, location);
         // A level named twice moves from where the earlier line left it.
         let planned = moves
             .iter()
@@ -270,19 +273,16 @@ pub fn set_quantities(
         }
         moves.push((item, location, line.quantity - current - planned));
     }
-    const TYPE: &str = "InventorySetQuantitiesPayload";
-    const ERROR: &str = "InventorySetQuantitiesUserError";
-    if !errors.is_empty() {
-        return Ok(payload(TYPE, ERROR, Outcome::Nothing, errors));
-    }
-    let group = apply(
+    Ok(conclude(
         state,
-        &input.name,
-        input.reason,
-        input.reference_document_uri,
+        (
+            "InventorySetQuantitiesPayload",
+            "InventorySetQuantitiesUserError",
+        ),
+        input.change,
         moves,
-    );
-    Ok(payload(TYPE, ERROR, Outcome::Group(group), Vec::new()))
+        errors,
+    ))
 }
 
 /// `inventoryAdjustQuantities(input:)`.
@@ -292,7 +292,7 @@ pub fn adjust_quantities(
 ) -> Result<Payload, GqlError> {
     let input: AdjustInput = input("inventoryAdjustQuantities", args.get("input"))?;
     let mut errors = Vec::new();
-    check_name_and_reason(&input.name, &input.reason, &mut errors);
+    check_change(&input.change, &mut errors);
     let mut moves = Vec::new();
     for (i, line) in input.changes.iter().enumerate() {
         let index = i.to_string();
@@ -302,17 +302,14 @@ pub fn adjust_quantities(
             Err(e) => errors.push(e),
         }
     }
-    const TYPE: &str = "InventoryAdjustQuantitiesPayload";
-    const ERROR: &str = "InventoryAdjustQuantitiesUserError";
-    if !errors.is_empty() {
-        return Ok(payload(TYPE, ERROR, Outcome::Nothing, errors));
-    }
-    let group = apply(
+    Ok(conclude(
         state,
-        &input.name,
-        input.reason,
-        input.reference_document_uri,
+        (
+            "InventoryAdjustQuantitiesPayload",
+            "InventoryAdjustQuantitiesUserError",
+        ),
+        input.change,
         moves,
-    );
-    Ok(payload(TYPE, ERROR, Outcome::Group(group), Vec::new()))
+        errors,
+    ))
 }

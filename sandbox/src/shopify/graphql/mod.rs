@@ -41,8 +41,7 @@ pub use bulk::download as bulk_download;
 
 use self::document::{Operation, OperationKind};
 use self::errors::GqlError;
-use self::exec::Executor;
-use self::resolve::{Ctx, Obj};
+use self::resolve::Obj;
 use super::errors::{missing_root, render_fault as rest_fault};
 use super::store::ShopifyStore;
 use crate::faults::{lock, InjectedFault};
@@ -158,17 +157,9 @@ pub async fn execute(State(api): State<GraphqlApi>, headers: HeaderMap, body: By
     let (data, errors, actual, lose_answer) = match op.kind {
         OperationKind::Query => {
             let state = store.state();
-            let ctx = Ctx {
-                store,
-                state: &state,
-                bulk: false,
-            };
-            let mut exec = Executor {
-                ctx: &ctx,
-                errors: Vec::new(),
-            };
-            let projection = exec.object(&Obj::Query, &op.fields, &[]);
-            (projection.value, exec.errors, projection.cost, false)
+            let (projection, errors) =
+                exec::run(store, &state, false, &Obj::Query, &op.fields, &[]);
+            (projection.value, errors, projection.cost, false)
         }
         OperationKind::Mutation => mutate(&api, &op),
     };
@@ -213,21 +204,16 @@ fn mutate(api: &GraphqlApi, op: &Operation) -> (Value, Vec<GqlError>, u64, bool)
         };
         let projection = {
             let state = store.state();
-            let ctx = Ctx {
+            let payload = Obj::Payload(&done.payload);
+            let (p, field_errors) = exec::run(
                 store,
-                state: &state,
-                bulk: false,
-            };
-            let mut exec = Executor {
-                ctx: &ctx,
-                errors: Vec::new(),
-            };
-            let p = exec.object(
-                &Obj::Payload(&done.payload),
+                &state,
+                false,
+                &payload,
                 &field.children,
                 &[json!(field.key)],
             );
-            errors.extend(exec.errors);
+            errors.extend(field_errors);
             p
         };
         cost += projection.cost;

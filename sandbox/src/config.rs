@@ -88,7 +88,7 @@ pub struct ShopifyStoreConfig {
     pub currency: String,
     /// The shop's UTC offset in minutes; timestamps are rendered in it, as Shopify does.
     pub utc_offset_minutes: i32,
-    /// Leaky bucket size (Shopify's standard plan: 40).
+    /// REST leaky bucket size (Shopify's standard plan: 40); GraphQL has its own, `graphql`.
     pub bucket_capacity: u32,
     /// Leak rate in requests per second (Shopify's standard plan: 2).
     pub leak_per_second: f64,
@@ -96,6 +96,46 @@ pub struct ShopifyStoreConfig {
     pub catalog: Vec<ProductConfig>,
     pub generator: GeneratorConfig,
     pub faults: FaultKnobs,
+    /// The GraphQL Admin API's cost bucket: the shop's plan, or explicit figures.
+    #[serde(default)]
+    pub graphql: GraphqlPlan,
+    /// How long a bulk query runs before its result is ready, in milliseconds.
+    #[serde(default = "default_bulk_delay_ms")]
+    pub bulk_operation_delay_ms: u64,
+}
+
+fn default_bulk_delay_ms() -> u64 {
+    100
+}
+
+/// A shop plan's GraphQL cost bucket (Shopify's figures): `standard` holds 2,000 points restoring
+/// 100 a second, `advanced` 4,000 / 200, `plus` 20,000 / 1,000; `custom` sets both.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GraphqlPlan {
+    #[default]
+    Standard,
+    Advanced,
+    Plus,
+    Custom {
+        maximum_available: f64,
+        restore_rate: f64,
+    },
+}
+
+impl GraphqlPlan {
+    /// `(maximumAvailable, restoreRate)`.
+    pub fn limits(&self) -> (f64, f64) {
+        match self {
+            GraphqlPlan::Standard => (2_000.0, 100.0),
+            GraphqlPlan::Advanced => (4_000.0, 200.0),
+            GraphqlPlan::Plus => (20_000.0, 1_000.0),
+            GraphqlPlan::Custom {
+                maximum_available,
+                restore_rate,
+            } => (*maximum_available, *restore_rate),
+        }
+    }
 }
 
 impl ShopifyStoreConfig {
@@ -115,6 +155,8 @@ impl ShopifyStoreConfig {
             catalog: default_catalog(),
             generator: GeneratorConfig::default(),
             faults: FaultKnobs::default(),
+            graphql: GraphqlPlan::default(),
+            bulk_operation_delay_ms: default_bulk_delay_ms(),
         }
     }
 }

@@ -1,8 +1,8 @@
-//! Local simulators of the platforms switchyard speaks to: the Shopify Admin REST API with the
-//! authorization code grant that installs an app on a shop, the WooCommerce REST v3 API (with the
-//! Shipment Tracking extension) with the flow that grants an app REST API keys, the Sage Business
-//! Cloud Accounting API v3.1, and Xero's Accounting API with its OAuth 2.0 identity server, served
-//! over real HTTP.
+//! Local simulators of the platforms switchyard speaks to: the Shopify Admin API (REST and
+//! GraphQL, over one state) with the authorization code grant that installs an app on a shop, the
+//! WooCommerce REST v3 API (with the Shipment Tracking extension) with the flow that grants an app
+//! REST API keys, the Sage Business Cloud Accounting API v3.1, and Xero's Accounting API with its
+//! OAuth 2.0 identity server, served over real HTTP.
 //!
 //! They are faithful on the wire (paths, parameters, headers, paging, auth, rate limits and error
 //! bodies) so a connector tested here behaves the same against the real platforms, and they add what
@@ -47,7 +47,7 @@ pub mod woocommerce;
 pub mod xero;
 
 pub use config::{
-    default_catalog, ProductConfig, SageBusinessConfig, SageRateLimit, SandboxConfig,
+    default_catalog, GraphqlPlan, ProductConfig, SageBusinessConfig, SageRateLimit, SandboxConfig,
     ShopifyStoreConfig, VariantConfig, WooStoreConfig,
 };
 pub use faults::FaultKnobs;

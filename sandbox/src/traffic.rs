@@ -26,6 +26,8 @@ pub struct TrafficStats {
     /// Every 429 served, whether from the rate limiter or an injected burst.
     pub responses_429: u64,
     pub responses_5xx: u64,
+    /// GraphQL answers of THROTTLED (HTTP 200, so not among the 429s).
+    pub graphql_throttled: u64,
     /// Counts keyed by `"METHOD /route/template"` (the store's URL prefix removed).
     pub by_route: BTreeMap<String, u64>,
     pub by_status: BTreeMap<u16, u64>,
@@ -48,16 +50,21 @@ impl Traffic {
         *lock(&self.inner) = TrafficStats::default();
     }
 
-    fn record(&self, route: String, status: StatusCode) {
+    fn record(&self, routes: Vec<String>, status: StatusCode, graphql_throttled: bool) {
         let mut stats = lock(&self.inner);
         stats.requests_total += 1;
+        if graphql_throttled {
+            stats.graphql_throttled += 1;
+        }
         if status == StatusCode::TOO_MANY_REQUESTS {
             stats.responses_429 += 1;
         }
         if status.is_server_error() {
             stats.responses_5xx += 1;
         }
-        *stats.by_route.entry(route).or_default() += 1;
+        for route in routes {
+            *stats.by_route.entry(route).or_default() += 1;
+        }
         *stats.by_status.entry(status.as_u16()).or_default() += 1;
     }
 }
@@ -75,6 +82,28 @@ pub async fn count(State(traffic): State<Arc<Traffic>>, req: Request, next: Next
         .unwrap_or(&path)
         .to_string();
     let response = next.run(req).await;
-    traffic.record(format!("{method} {path}"), response.status());
+    let route = format!("{method} {path}");
+    let (routes, throttled) = match response.extensions().get::<RouteDetail>() {
+        Some(detail) if !detail.operations.is_empty() => (
+            detail
+                .operations
+                .iter()
+                .map(|op| format!("{route} {op}"))
+                .collect(),
+            detail.graphql_throttled,
+        ),
+        Some(detail) => (vec![route], detail.graphql_throttled),
+        None => (vec![route], false),
+    };
+    traffic.record(routes, response.status(), throttled);
     response
+}
+
+/// What a handler adds to its response for the counters: the operations one request carried (a
+/// GraphQL request's root fields, each counted under `"{route} {operation}"`), and whether it
+/// was throttled in GraphQL's way.
+#[derive(Debug, Clone, Default)]
+pub struct RouteDetail {
+    pub operations: Vec<String>,
+    pub graphql_throttled: bool,
 }

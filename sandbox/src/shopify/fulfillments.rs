@@ -1,6 +1,7 @@
 //! Fulfilment through fulfillment orders, the only way the current Admin API accepts:
 //! `GET orders/{id}/fulfillment_orders.json`, then `POST fulfillments.json` naming fulfillment order
 //! line items and quantities, with tracking. Shipping updates the order's `fulfillment_status`.
+//! [`record`] holds the rules, which GraphQL's `fulfillmentCreate` shares.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use serde_json::json;
 use super::errors::{bad_param, missing_root, not_found, render_fault, unprocessable};
 use super::model::Fulfillment;
 use super::orders::order_id_param;
-use super::store::{fulfillment_id, order_id_for_fulfillment_order, ShopifyStore};
+use super::store::{fulfillment_id, order_id_for_fulfillment_order, Outgoing, ShopifyStore};
 use crate::faults::InjectedFault;
 use crate::http_util::json;
 use crate::query::Query;
@@ -99,126 +100,183 @@ fn carrier_url(company: Option<&str>, number: Option<&str>) -> Option<String> {
     Some(url)
 }
 
+/// What to ship of one fulfillment order: its id, and `(fulfillment order line id, quantity)`
+/// pairs, or `None` for everything it still holds.
+pub(crate) type FulfillmentOrderLines = (u64, Option<Vec<(u64, u32)>>);
+
+/// A shipment to record, as both the REST and the GraphQL surface ask for it.
+pub(crate) struct NewFulfillment {
+    pub groups: Vec<FulfillmentOrderLines>,
+    pub tracking_number: Option<String>,
+    pub tracking_company: Option<String>,
+    pub tracking_url: Option<String>,
+}
+
+/// Why a shipment was not recorded.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Refusal {
+    /// The fulfillment order (or its order) does not exist.
+    NotFound,
+    /// Shopify's message for a request it will not carry out.
+    Invalid(String),
+}
+
+/// A recorded shipment: its order and id, and the webhooks to send once the lock is released.
+pub(crate) struct Recorded {
+    pub order_id: u64,
+    pub fulfillment_id: u64,
+    pub outgoing: Vec<Outgoing>,
+}
+
+/// Records a shipment with the rules of `POST fulfillments.json`: every fulfillment order of one
+/// order, open or in progress, quantities within what remains; nothing changes if any check fails.
+pub(crate) fn record(store: &ShopifyStore, new: NewFulfillment) -> Result<Recorded, Refusal> {
+    let Some((first, _)) = new.groups.first() else {
+        return Err(Refusal::Invalid(
+            "Line items by fulfillment order can't be blank".into(),
+        ));
+    };
+    let order_id = order_id_for_fulfillment_order(*first).ok_or(Refusal::NotFound)?;
+    if new
+        .groups
+        .iter()
+        .any(|(fo, _)| order_id_for_fulfillment_order(*fo) != Some(order_id))
+    {
+        return Err(Refusal::Invalid(
+            "All fulfillment orders must belong to the same order.".into(),
+        ));
+    }
+    let now = timefmt::now();
+    let mut state = store.state();
+    let order = state.orders.get(order_id).ok_or(Refusal::NotFound)?;
+    let status = order.fulfillment_order_status();
+    if status != "open" && status != "in_progress" {
+        return Err(Refusal::Invalid(format!(
+            "Fulfillment order {} has an unfulfillable status= {status}.",
+            order.fulfillment_order_id
+        )));
+    }
+    // Resolve requested quantities per order line, validating before changing anything.
+    let mut shipped: Vec<(u64, u32)> = Vec::new();
+    for (_, lines) in &new.groups {
+        match lines {
+            None => shipped.extend(
+                order
+                    .line_items
+                    .iter()
+                    .filter(|l| l.remaining() > 0)
+                    .map(|l| (l.id, l.remaining())),
+            ),
+            Some(lines) => {
+                for (fo_line, quantity) in lines {
+                    let Some(line) = order
+                        .line_items
+                        .iter()
+                        .find(|l| l.fulfillment_order_line_id == *fo_line)
+                    else {
+                        return Err(Refusal::Invalid(format!(
+                            "Fulfillment order line item {fo_line} does not exist."
+                        )));
+                    };
+                    let already: u32 = shipped
+                        .iter()
+                        .filter(|(id, _)| *id == line.id)
+                        .map(|(_, q)| *q)
+                        .sum();
+                    if *quantity == 0 || quantity + already > line.remaining() {
+                        return Err(Refusal::Invalid(
+                            "Invalid fulfillment order line item quantity requested.".into(),
+                        ));
+                    }
+                    shipped.push((line.id, *quantity));
+                }
+            }
+        }
+    }
+    if shipped.is_empty() {
+        return Err(Refusal::Invalid(
+            "Fulfillment order has no fulfillable line items.".into(),
+        ));
+    }
+    state.fulfillment_seq += 1;
+    let id = fulfillment_id(state.fulfillment_seq);
+    let url = new.tracking_url.clone().or_else(|| {
+        carrier_url(
+            new.tracking_company.as_deref(),
+            new.tracking_number.as_deref(),
+        )
+    });
+    let complete = state.orders.update(order_id, |o| {
+        for (line_id, qty) in &shipped {
+            if let Some(line) = o.line_items.iter_mut().find(|l| l.id == *line_id) {
+                line.fulfilled_quantity += qty;
+            }
+        }
+        o.fulfillments.push(Fulfillment {
+            id,
+            name: format!("{}.{}", o.name(), o.fulfillments.len() + 1),
+            location_id: o.location_id,
+            tracking_company: new.tracking_company.clone(),
+            tracking_number: new.tracking_number.clone(),
+            tracking_url: url,
+            lines: shipped.clone(),
+            created_at: now,
+        });
+        o.updated_at = now;
+        o.fulfillment_status() == Some("fulfilled")
+    });
+    let complete = complete.ok_or(Refusal::NotFound)?;
+    let mut events = vec![("orders/updated", order_id)];
+    if complete {
+        events.push(("orders/fulfilled", order_id));
+    }
+    Ok(Recorded {
+        order_id,
+        fulfillment_id: id,
+        outgoing: store.outgoing(&state, &events),
+    })
+}
+
 pub async fn create(State(store): State<Arc<ShopifyStore>>, body: Bytes) -> Response {
     let Ok(input) = serde_json::from_slice::<CreateBody>(&body) else {
         return missing_root("fulfillment");
     };
     let input = input.fulfillment;
-    let Some(first) = input.line_items_by_fulfillment_order.first() else {
-        return unprocessable(&["Line items by fulfillment order can't be blank".into()]);
-    };
-    let Some(order_id) = order_id_for_fulfillment_order(first.fulfillment_order_id) else {
-        return not_found();
-    };
-    if input
-        .line_items_by_fulfillment_order
-        .iter()
-        .any(|b| order_id_for_fulfillment_order(b.fulfillment_order_id) != Some(order_id))
-    {
-        return unprocessable(&["All fulfillment orders must belong to the same order.".into()]);
-    }
     let tracking = input.tracking_info.unwrap_or_default();
-    let now = timefmt::now();
-    let (response, outgoing) = {
-        let mut state = store.state();
-        let Some(order) = state.orders.get(order_id) else {
-            return not_found();
-        };
-        let status = order.fulfillment_order_status();
-        if status != "open" && status != "in_progress" {
-            return unprocessable(&[format!(
-                "Fulfillment order {} has an unfulfillable status= {status}.",
-                order.fulfillment_order_id
-            )]);
-        }
-        // Resolve requested quantities per order line, validating before changing anything.
-        let mut shipped: Vec<(u64, u32)> = Vec::new();
-        for group in &input.line_items_by_fulfillment_order {
-            match &group.fulfillment_order_line_items {
-                None => shipped.extend(
-                    order
-                        .line_items
-                        .iter()
-                        .filter(|l| l.remaining() > 0)
-                        .map(|l| (l.id, l.remaining())),
-                ),
-                Some(lines) => {
-                    for requested in lines {
-                        let Some(line) = order
-                            .line_items
-                            .iter()
-                            .find(|l| l.fulfillment_order_line_id == requested.id)
-                        else {
-                            return unprocessable(&[format!(
-                                "Fulfillment order line item {} does not exist.",
-                                requested.id
-                            )]);
-                        };
-                        let already: u32 = shipped
-                            .iter()
-                            .filter(|(id, _)| *id == line.id)
-                            .map(|(_, q)| *q)
-                            .sum();
-                        if requested.quantity == 0
-                            || requested.quantity + already > line.remaining()
-                        {
-                            return unprocessable(&[
-                                "Invalid fulfillment order line item quantity requested.".into(),
-                            ]);
-                        }
-                        shipped.push((line.id, requested.quantity));
-                    }
-                }
-            }
-        }
-        if shipped.is_empty() {
-            return unprocessable(&["Fulfillment order has no fulfillable line items.".into()]);
-        }
-        state.fulfillment_seq += 1;
-        let id = fulfillment_id(state.fulfillment_seq);
-        let url = tracking
-            .url
-            .clone()
-            .or_else(|| carrier_url(tracking.company.as_deref(), tracking.number.as_deref()));
-        let fulfilled = state.orders.update(order_id, |o| {
-            for (line_id, qty) in &shipped {
-                if let Some(line) = o.line_items.iter_mut().find(|l| l.id == *line_id) {
-                    line.fulfilled_quantity += qty;
-                }
-            }
-            let fulfillment = Fulfillment {
-                id,
-                name: format!("{}.{}", o.name(), o.fulfillments.len() + 1),
-                location_id: o.location_id,
-                tracking_company: tracking.company.clone(),
-                tracking_number: tracking.number.clone(),
-                tracking_url: url,
-                lines: shipped.clone(),
-                created_at: now,
-            };
-            let rendered = o.fulfillment_json(&fulfillment, &store.ctx);
-            o.fulfillments.push(fulfillment);
-            o.updated_at = now;
-            (rendered, o.fulfillment_status() == Some("fulfilled"))
-        });
-        let Some((rendered, complete)) = fulfilled else {
-            return not_found();
-        };
-        let mut events = vec![("orders/updated", order_id)];
-        if complete {
-            events.push(("orders/fulfilled", order_id));
-        }
-        let outgoing = store.outgoing(&state, &events);
-        (
-            json(StatusCode::CREATED, &json!({ "fulfillment": rendered })),
-            outgoing,
-        )
+    let new = NewFulfillment {
+        groups: input
+            .line_items_by_fulfillment_order
+            .into_iter()
+            .map(|g| {
+                let lines = g
+                    .fulfillment_order_line_items
+                    .map(|lines| lines.into_iter().map(|l| (l.id, l.quantity)).collect());
+                (g.fulfillment_order_id, lines)
+            })
+            .collect(),
+        tracking_number: tracking.number,
+        tracking_company: tracking.company,
+        tracking_url: tracking.url,
     };
-    store.dispatch(outgoing);
+    let recorded = match record(&store, new) {
+        Ok(recorded) => recorded,
+        Err(Refusal::NotFound) => return not_found(),
+        Err(Refusal::Invalid(message)) => return unprocessable(&[message]),
+    };
+    let rendered = {
+        let state = store.state();
+        state.orders.get(recorded.order_id).and_then(|o| {
+            o.fulfillments
+                .iter()
+                .find(|f| f.id == recorded.fulfillment_id)
+                .map(|f| o.fulfillment_json(f, &store.ctx))
+        })
+    };
+    store.dispatch(recorded.outgoing);
     if store.common.take_lost_answer() {
         return render_fault(InjectedFault::ServerError);
     }
-    response
+    json(StatusCode::CREATED, &json!({ "fulfillment": rendered }))
 }
 
 /// `GET orders/{id}/fulfillments.json`: the order's fulfillments, oldest first, `limit` 1..=250

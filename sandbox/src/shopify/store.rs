@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::grants::{Grants, IssuedToken};
+use super::graphql::bucket::CostBucket;
+use super::graphql::state::GraphqlState;
 use super::model::{
     Customer, FinancialStatus, Fulfillment, LineItem, Location, Order, Product, ShopContext,
     Variant,
@@ -51,6 +53,8 @@ pub struct ShopState {
     line_seq: u64,
     pub(crate) fulfillment_seq: u64,
     pub(crate) webhook_seq: u64,
+    /// Adjustment groups and bulk operations of the GraphQL surface.
+    pub(crate) graphql: GraphqlState,
 }
 
 /// A simulated Shopify shop; cheap to share as `Arc<ShopifyStore>`.
@@ -62,6 +66,8 @@ pub struct ShopifyStore {
     pub(crate) base_url: String,
     state: Mutex<ShopState>,
     pub(crate) bucket: Mutex<LeakyBucket>,
+    /// The GraphQL Admin API's cost bucket (separate from the REST leaky bucket).
+    pub(crate) cost_bucket: Mutex<CostBucket>,
     pub(crate) common: Common,
     /// Redirect URIs allowed for the app (from the configuration, plus any registered since).
     redirect_uris: Mutex<Vec<String>>,
@@ -154,6 +160,7 @@ impl ShopifyStore {
             line_seq: 0,
             fulfillment_seq: 0,
             webhook_seq: 0,
+            graphql: GraphqlState::default(),
         };
         ShopifyStore {
             ctx: ShopContext {
@@ -167,6 +174,10 @@ impl ShopifyStore {
                 f64::from(config.bucket_capacity),
                 config.leak_per_second,
             )),
+            cost_bucket: {
+                let (maximum, restore_rate) = config.graphql.limits();
+                Mutex::new(CostBucket::new(maximum, restore_rate))
+            },
             common: Common::new(
                 &config.name,
                 config.faults.clone(),

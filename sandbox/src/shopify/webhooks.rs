@@ -147,13 +147,18 @@ pub async fn delete(
     let Some(id) = params.get("file").and_then(|s| json_id(s)) else {
         return not_found();
     };
-    let mut state = store.state();
-    let before = state.subscriptions.len();
-    state.subscriptions.retain(|s| s.id != id);
-    if state.subscriptions.len() == before {
+    if !unregister(&store, id) {
         return not_found();
     }
     json(StatusCode::OK, &json!({}))
+}
+
+/// Removes a subscription; false if the shop has none with that id.
+pub fn unregister(store: &ShopifyStore, id: u64) -> bool {
+    let mut state = store.state();
+    let before = state.subscriptions.len();
+    state.subscriptions.retain(|s| s.id != id);
+    state.subscriptions.len() != before
 }
 
 /// A UUID-shaped id, unique per delivery and stable for a given shop and sequence number.

@@ -186,12 +186,12 @@ async fn a_wrong_token_is_a_permanent_auth_error_with_shopifys_message() {
 }
 
 #[tokio::test]
-async fn a_429_burst_is_waited_out_and_the_call_succeeds() {
+async fn a_burst_of_throttled_answers_is_waited_out_and_the_call_succeeds() {
     let rig = shopify(|_| {}).await;
     rig.store.create_orders(3);
+    // The shop answers THROTTLED (HTTP 200) twice, whatever its bucket says.
     rig.faults(FaultKnobs {
         burst_429: 2,
-        retry_after_secs: 0.5,
         ..FaultKnobs::default()
     });
     let connector = rig.connector();
@@ -203,38 +203,17 @@ async fn a_429_burst_is_waited_out_and_the_call_succeeds() {
     assert_eq!(page.orders.len(), 3);
     assert!(
         started.elapsed() >= Duration::from_millis(950),
-        "waited Retry-After twice, took {:?}",
-        started.elapsed()
+        "waited twice, took {:?}: {:?}",
+        started.elapsed(),
+        rig.store.traffic().snapshot()
     );
     let traffic = rig.store.traffic().snapshot();
-    assert_eq!(traffic.responses_429, 2);
-    assert_eq!(requests_on(rig.store.as_ref(), ORDERS_ROUTE), 3);
-}
-
-#[tokio::test]
-async fn a_retry_after_longer_than_the_wait_budget_goes_back_to_the_queue() {
-    let mut rig = shopify(|_| {}).await;
-    rig.config.throttle.max_wait = Duration::from_secs(1);
-    rig.faults(FaultKnobs {
-        burst_429: 1,
-        retry_after_secs: 5.0,
-        ..FaultKnobs::default()
-    });
-    let started = Instant::now();
-    let err = rig
-        .connector()
-        .list_orders_since(&OrderCursor::Since(None))
-        .await
-        .expect_err("the wait is too long to hold");
-    assert!(started.elapsed() < Duration::from_millis(1500));
-    assert!(
-        matches!(err, ConnectorError::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(5)),
-        "{err:?}"
+    assert_eq!(traffic.graphql_throttled, 2);
+    assert_eq!(
+        requests_on(rig.store.as_ref(), ORDERS_ROUTE),
+        3,
+        "two refused, then answered"
     );
-    assert!(matches!(
-        JobError::from(err),
-        JobError::RetryAfter { after, .. } if after == Duration::from_secs(5)
-    ));
 }
 
 #[tokio::test]
@@ -306,7 +285,7 @@ async fn a_truncated_body_is_a_clear_malformed_error() {
         .await
         .expect_err("half a body does not parse");
     assert!(
-        matches!(&err, ConnectorError::Malformed(m) if m.contains("orders page")),
+        matches!(&err, ConnectorError::Malformed(m) if m.starts_with("Orders")),
         "{err:?}"
     );
     assert!(matches!(JobError::from(err), JobError::Retry(_)));
@@ -342,7 +321,12 @@ async fn set_stock_reaches_the_shop() {
 
 #[tokio::test]
 async fn many_levels_go_in_calls_of_250() {
-    let rig = shopify(|c| c.catalog = wide_catalogue(300)).await;
+    // Plus limits: reading 300 variants costs about 3,300 points, more than a standard bucket.
+    let rig = shopify(|c| {
+        c.catalog = wide_catalogue(300);
+        c.graphql = GraphqlPlan::Plus;
+    })
+    .await;
     let connector = rig.connector();
     let listings = connector.list_products().await.expect("listings");
     assert_eq!(listings.len(), 300);
@@ -737,21 +721,24 @@ async fn a_throttled_query_waits_for_its_cost_to_be_restored() {
 async fn a_throttle_longer_than_the_wait_budget_goes_back_to_the_queue() {
     let mut rig = shopify(|c| {
         c.graphql = GraphqlPlan::Custom {
-            maximum_available: 800.0,
+            maximum_available: 1000.0,
             restore_rate: 10.0,
         };
     })
     .await;
     rig.config.throttle.max_wait = Duration::from_secs(1);
+    rig.store.create_orders(40);
     let connector = rig.connector();
-    connector
-        .list_orders_since(&OrderCursor::Since(None))
-        .await
-        .expect("the first page fits the full bucket");
-    let err = connector
-        .list_orders_since(&OrderCursor::Since(None))
-        .await
-        .expect_err("the bucket needs most of a minute");
+    // Each full page spends a few hundred points of the 1,000; the bucket restores 10 a second.
+    let mut pages = 0;
+    let err = loop {
+        match connector.list_orders_since(&OrderCursor::Since(None)).await {
+            Ok(_) => pages += 1,
+            Err(e) => break e,
+        }
+        assert!(pages < 10, "the bucket never ran dry");
+    };
+    assert!(pages >= 1, "the first page fits the full bucket");
     let ConnectorError::RateLimited { retry_after, .. } = err.clone() else {
         panic!("expected a rate limit, got {err:?}");
     };

@@ -93,6 +93,8 @@ pub struct Throttle {
     turnstile: tokio::sync::Mutex<()>,
     /// The estimate; never held across an await, so responses can update it while callers sleep.
     state: Mutex<State>,
+    /// Wakes a waiting caller when an answer has been learnt from.
+    learnt: tokio::sync::Notify,
 }
 
 impl Throttle {
@@ -117,6 +119,7 @@ impl Throttle {
         Throttle {
             settings,
             turnstile: tokio::sync::Mutex::new(()),
+            learnt: tokio::sync::Notify::new(),
             state: Mutex::new(State {
                 bucket,
                 paused_until: None,
@@ -143,6 +146,10 @@ impl Throttle {
             }
         };
         loop {
+            // Registered before the estimate is read, so a refund learnt meanwhile wakes us.
+            let learnt = self.learnt.notified();
+            tokio::pin!(learnt);
+            learnt.as_mut().enable();
             let wait = {
                 let mut state = self.state();
                 let now = Instant::now();
@@ -158,7 +165,12 @@ impl Throttle {
             if Instant::now() + wait > deadline {
                 return Err(self.too_long(wait));
             }
-            tokio::time::sleep(wait).await;
+            // The wait counts the calls in flight at their full charge; an answer refunding
+            // what one did not spend shortens it.
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = &mut learnt => {}
+            }
         }
     }
 
@@ -216,6 +228,8 @@ impl Throttle {
             }
             bucket.level = bucket.level.max(bucket.capacity - report.available);
         }
+        drop(state);
+        self.learnt.notify_waiters();
     }
 
     /// Holds every caller back for `wait` (a platform's `Retry-After`).

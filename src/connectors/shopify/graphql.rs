@@ -29,6 +29,8 @@ use crate::connectors::transport::Transport;
 
 /// Points charged for an operation before the shop has told us what it costs.
 pub const FIRST_GUESS: f64 = 100.0;
+/// The shortest wait after a `THROTTLED` answer.
+const MIN_THROTTLED_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A named GraphQL document; the name keys its learnt cost.
 #[derive(Debug, Clone, Copy)]
@@ -174,7 +176,11 @@ impl Client {
                 return answer.into_data(op);
             }
             refused += 1;
-            let wait = throttle.wait_for(self.expected_cost(op));
+            // As long as the cost takes to restore, and never at once: a refusal with room
+            // reported (another app's burst, a platform hiccup) is not met again immediately.
+            let wait = throttle
+                .wait_for(self.expected_cost(op))
+                .max(MIN_THROTTLED_WAIT);
             if refused > settings.max_429_retries || Instant::now() + wait > deadline {
                 tracing::warn!(
                     call = op.name,
@@ -183,7 +189,7 @@ impl Client {
                     "Shopify throttled the query: handing the wait to the queue"
                 );
                 return Err(ConnectorError::RateLimited {
-                    retry_after: wait.max(std::time::Duration::from_millis(100)),
+                    retry_after: wait,
                     message: "Throttled".into(),
                 });
             }
@@ -192,6 +198,7 @@ impl Client {
                 ?wait,
                 "Shopify throttled the query; waiting"
             );
+            throttle.pause(wait);
         }
     }
 }

@@ -7,8 +7,8 @@ use super::graphql::Operation;
 /// Orders per page, and line items read with each (an order with more reads the rest with
 /// [`ORDER_LINES`]). Requested cost about 2 + 10 x 75.
 pub const ORDERS_PER_PAGE: u32 = 10;
-/// Variants per page of [`VARIANTS`] (about 9 points each).
-pub const VARIANTS_PER_PAGE: u32 = 100;
+/// Variants per page of [`VARIANTS`] (11 points each: 2 + 80 x 11 = 882 requested).
+pub const VARIANTS_PER_PAGE: u32 = 80;
 /// Shopify's cap on an input array, and so on the quantities of one `inventorySetQuantities`.
 pub const QUANTITIES_PER_CALL: usize = 250;
 

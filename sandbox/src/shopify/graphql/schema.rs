@@ -32,8 +32,10 @@ const TYPES: &[(&str, &[(&str, Kind)])] = &[
         ("fulfillmentOrder", O("FulfillmentOrder")), ("node", O("Node")), ("nodes", L("Node")),
         ("webhookSubscription", O("WebhookSubscription")),
         ("webhookSubscriptions", C("WebhookSubscription")),
-        ("currentBulkOperation", O("BulkOperation")),
+        ("currentBulkOperation", O("BulkOperation")), ("productVariantsCount", O("Count")),
     ]),
+    ("Count", &[("count", S), ("precision", S)]),
+    ("Image", &[("url", S), ("altText", S)]),
     ("Mutation", &[
         ("inventorySetQuantities", O("InventorySetQuantitiesPayload")),
         ("inventoryAdjustQuantities", O("InventoryAdjustQuantitiesPayload")),
@@ -142,12 +144,13 @@ const TYPES: &[(&str, &[(&str, Kind)])] = &[
     ("Product", &[
         ("id", S), ("legacyResourceId", S), ("title", S), ("handle", S), ("status", S),
         ("vendor", S), ("productType", S), ("tags", S), ("totalInventory", S), ("createdAt", S),
-        ("updatedAt", S), ("variants", C("ProductVariant")),
+        ("updatedAt", S), ("variants", C("ProductVariant")), ("featuredImage", O("Image")),
     ]),
     ("ProductVariant", &[
         ("id", S), ("legacyResourceId", S), ("sku", S), ("title", S), ("displayName", S),
         ("price", S), ("barcode", S), ("inventoryQuantity", S), ("createdAt", S),
         ("updatedAt", S), ("product", O("Product")), ("inventoryItem", O("InventoryItem")),
+        ("image", O("Image")),
     ]),
     ("InventoryItem", &[
         ("id", S), ("legacyResourceId", S), ("sku", S), ("tracked", S), ("requiresShipping", S),

@@ -167,6 +167,9 @@ pub fn field<'a>(ctx: &Ctx<'a>, obj: &Obj<'a>, field: &Selection) -> Field<'a> {
                 p.variants.iter().map(|v| (v.id, Obj::Variant(p, v))),
                 field.arg_bool("reverse").unwrap_or(false),
             ),
+            "featuredImage" => Ok(Resolved::Object(
+                p.details.image_url.as_deref().map(Obj::Image),
+            )),
             _ => undefined(obj, field),
         },
         Obj::Variant(p, v) => match f {
@@ -182,6 +185,8 @@ pub fn field<'a>(ctx: &Ctx<'a>, obj: &Obj<'a>, field: &Selection) -> Field<'a> {
             "updatedAt" => value(time(p.updated_at)),
             "product" => object(Obj::Product(p)),
             "inventoryItem" => object(Obj::InventoryItem(p, v)),
+            // Variants share their product's one image.
+            "image" => Ok(Resolved::Object(None)),
             _ => undefined(obj, field),
         },
         Obj::InventoryItem(p, v) => {

@@ -70,6 +70,10 @@ pub enum Obj<'a> {
     InventoryChange(&'a InventoryChange),
     UserError(&'static str, &'a UserError),
     Payload(&'a Payload),
+    /// A count, exact.
+    Count(u64),
+    /// An image by its address.
+    Image(&'a str),
 }
 
 impl Obj<'_> {
@@ -105,6 +109,8 @@ impl Obj<'_> {
             Obj::InventoryChange(_) => "InventoryChange",
             Obj::UserError(type_name, _) => type_name,
             Obj::Payload(p) => p.type_name,
+            Obj::Count(_) => "Count",
+            Obj::Image(_) => "Image",
         }
     }
 }
@@ -155,6 +161,16 @@ pub fn field<'a>(ctx: &Ctx<'a>, obj: &Obj<'a>, field: &Selection) -> Field<'a> {
     match obj {
         Obj::Query => root::query(ctx, field),
         Obj::Shop => root::shop(ctx, field),
+        Obj::Count(n) => match f {
+            "count" => value(*n),
+            "precision" => value("EXACT"),
+            _ => undefined(obj, field),
+        },
+        Obj::Image(url) => match f {
+            "url" => value(*url),
+            "altText" => value(Value::Null),
+            _ => undefined(obj, field),
+        },
         Obj::MoneyBag(cents) => match f {
             "shopMoney" | "presentmentMoney" => object(Obj::Money(*cents)),
             _ => undefined(obj, field),

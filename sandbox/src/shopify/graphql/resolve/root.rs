@@ -30,6 +30,9 @@ pub fn query<'a>(ctx: &Ctx<'a>, field: &Selection) -> Field<'a> {
         "orders" => orders::connection(ctx, field),
         "products" => catalog::products(ctx, field),
         "productVariants" => catalog::variants(ctx, field),
+        "productVariantsCount" => object(Obj::Count(
+            state.products.iter().map(|p| p.variants.len() as u64).sum(),
+        )),
         "order"
         | "product"
         | "productVariant"

@@ -350,3 +350,103 @@ async fn a_signed_channel_webhook_imports_at_once_and_a_forged_one_changes_nothi
     app.stop().await;
     world.stop().await;
 }
+
+/// `body` signed as Shopify signs webhooks: base64 HMAC-SHA256 with the app's secret.
+fn shopify_signature(secret: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_order_is_stored_without_a_read_back_and_a_late_copy_changes_nothing() {
+    use switchyard::jobs::{ImportOrders, JobKind};
+    let world = World::start(SandboxConfig::demo(), true).await;
+    let app = spawn_server_with(world.settings.clone()).await;
+    let queue = world.broker.queue(ImportOrders::QUEUE).unwrap();
+    let enqueued = queue.stats().await.unwrap().enqueued_total;
+
+    let brand = world.store("brand").await;
+    let mut channels = Vec::new();
+    for (store, topic) in [
+        ("demo-shop", "orders/create"),
+        ("demo-woo", "order.created"),
+    ] {
+        let channel = world
+            .channel(brand, store, ChannelSettings::default())
+            .await;
+        channels.push(channel.clone());
+        let sim = world.sandbox.store(store).unwrap();
+        let address = app.url(&format!("/v1/channels/{}/inbound/{topic}", channel.id));
+        sim.register_webhook(topic, &address).unwrap();
+        sim.traffic().reset();
+        let id = sim.create_orders(1)[0].to_string();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !world.orders(channel.id).await.iter().any(|o| o.0 == id) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{store}: the webhook did not bring the order in"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let reads: u64 = sim
+            .traffic()
+            .snapshot()
+            .by_route
+            .iter()
+            .filter(|(route, _)| route.starts_with("GET") || route.contains("graphql"))
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(reads, 0, "{store}: the order was read back");
+    }
+    assert_eq!(
+        queue.stats().await.unwrap().enqueued_total,
+        enqueued,
+        "no import was needed"
+    );
+
+    // A copy older than the one held, signed as Shopify signs: nothing changes.
+    let channel = &channels[0];
+    let shop = world.sandbox.shopify("demo-shop").unwrap();
+    let sim = world.sandbox.store("demo-shop").unwrap();
+    let address = app.url(&format!(
+        "/v1/channels/{}/inbound/orders/updated",
+        channel.id
+    ));
+    let id: u64 = world.orders(channel.id).await[0].0.parse().unwrap();
+    let note_of = || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT notes FROM orders WHERE channel_id = $1 AND channel_order_id = $2",
+        )
+        .bind(channel.id)
+        .bind(id.to_string())
+        .fetch_one(&world.pool)
+        .await
+        .unwrap()
+    };
+    let before = note_of().await;
+    let mut late = sim.order_json(id).unwrap();
+    late["note"] = serde_json::json!("an edit from long ago");
+    late["updated_at"] = serde_json::json!("2001-01-01T00:00:00Z");
+    let body = serde_json::to_vec(&late).unwrap();
+    let res = app
+        .client
+        .post(&address)
+        .header("content-type", "application/json")
+        .header("x-shopify-topic", "orders/updated")
+        .header(
+            "x-shopify-hmac-sha256",
+            shopify_signature(shop.app_secret(), &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::ACCEPTED);
+    assert_eq!(note_of().await, before, "an older copy changed the order");
+
+    app.stop().await;
+    world.stop().await;
+}

@@ -125,6 +125,19 @@ pub trait SalesChannel: Send + Sync {
         Ok(())
     }
 
+    /// The whole order a verified webhook carries, for platforms whose order webhooks send one
+    /// (Shopify's `orders/*` topics, WooCommerce's `order.created` and `order.updated`), so it
+    /// can be stored without reading it back; `None` for any other webhook, which asks for an
+    /// import instead.
+    fn order_in_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Option<Result<ChannelOrder, ConnectorError>> {
+        let _ = (headers, body);
+        None
+    }
+
     /// True when an inbound webhook carries a valid signature for this channel over `body`, the
     /// raw bytes as received.
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> bool;

@@ -442,6 +442,17 @@ async fn update_existing(
         }
     };
     let stored = existing.into_stored(stored_lines)?;
+    // An older copy of the order than the one held (a webhook delivered late or again) changes
+    // nothing.
+    if incoming.channel_updated_at < stored.order.order.channel_updated_at {
+        return Ok(UpsertOutcome {
+            order_id,
+            created: false,
+            changed: false,
+            status_change: None,
+            sync_status: stored.order.sync_status,
+        });
+    }
     let kept_status;
     let incoming = {
         let status = status_on_reimport(stored.order.order.status, incoming.status);

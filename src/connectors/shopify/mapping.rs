@@ -37,11 +37,11 @@ pub fn status(financial: Option<&str>, fulfillment: Option<&str>, cancelled: boo
     }
 }
 
-fn non_empty(text: Option<String>) -> Option<String> {
+pub(super) fn non_empty(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
-fn full_name(first: &Option<String>, last: &Option<String>) -> String {
+pub(super) fn full_name(first: &Option<String>, last: &Option<String>) -> String {
     [first, last]
         .iter()
         .filter_map(|p| p.as_deref().map(str::trim).filter(|p| !p.is_empty()))
@@ -49,7 +49,7 @@ fn full_name(first: &Option<String>, last: &Option<String>) -> String {
         .join(" ")
 }
 
-fn address(a: wire::Address) -> Option<Address> {
+pub(super) fn address(a: wire::Address) -> Option<Address> {
     let name = non_empty(a.name.clone()).unwrap_or_else(|| full_name(&a.first_name, &a.last_name));
     let line1 = non_empty(a.address1)?;
     Some(Address {

@@ -23,6 +23,7 @@ mod graphql;
 pub mod install;
 mod mapping;
 mod queries;
+mod rest;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,7 +43,8 @@ use super::transport::Transport;
 use super::{webhook, SalesChannel};
 use crate::domain::Secret;
 use crate::domain::{
-    ChannelKind, FulfilmentReceipt, FulfilmentRequest, Listing, ListingId, OrderCursor, OrderPage,
+    ChannelKind, ChannelOrder, FulfilmentReceipt, FulfilmentRequest, Listing, ListingId,
+    OrderCursor, OrderPage,
 };
 use crate::outbound::ClientSettings;
 use graphql::{gid, legacy_id, user_errors};
@@ -226,10 +228,7 @@ impl ShopifyConnector {
     }
 
     /// The unified orders of `nodes`, each with the lines past its first page read.
-    async fn complete(
-        &self,
-        nodes: Vec<wire::Order>,
-    ) -> Result<Vec<crate::domain::ChannelOrder>, ConnectorError> {
+    async fn complete(&self, nodes: Vec<wire::Order>) -> Result<Vec<ChannelOrder>, ConnectorError> {
         let mut orders = Vec::with_capacity(nodes.len());
         for order in nodes {
             let rest = self.more_lines(&order).await?;
@@ -517,6 +516,18 @@ impl SalesChannel for ShopifyConnector {
             }
         }
         Ok(())
+    }
+
+    fn order_in_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Option<Result<ChannelOrder, ConnectorError>> {
+        let topic = headers.get("x-shopify-topic")?.to_str().ok()?;
+        if !rest::ORDER_TOPICS.contains(&topic) {
+            return None;
+        }
+        Some(http::parse_json(body, "webhook order").and_then(rest::order))
     }
 
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> bool {

@@ -131,6 +131,7 @@ pub struct Order {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MoneyBag {
+    #[serde(alias = "shop_money")]
     pub shop_money: Money,
 }
 
@@ -139,27 +140,35 @@ pub struct Money {
     pub amount: String,
 }
 
+/// A mailing address, as GraphQL names its fields and (by alias) as REST webhooks do.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Address {
     pub name: Option<String>,
+    #[serde(alias = "first_name")]
     pub first_name: Option<String>,
+    #[serde(alias = "last_name")]
     pub last_name: Option<String>,
     pub company: Option<String>,
     pub address1: Option<String>,
     pub address2: Option<String>,
     pub city: Option<String>,
     pub province: Option<String>,
+    #[serde(alias = "province_code")]
     pub province_code: Option<String>,
     pub zip: Option<String>,
+    #[serde(alias = "country_code")]
     pub country_code_v2: Option<String>,
     pub phone: Option<String>,
 }
 
+/// The order's customer, as GraphQL names its fields and (by alias) as REST webhooks do.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Customer {
+    #[serde(alias = "first_name")]
     pub first_name: Option<String>,
+    #[serde(alias = "last_name")]
     pub last_name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,

@@ -544,6 +544,18 @@ impl SalesChannel for WooConnector {
             }))
     }
 
+    fn order_in_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Option<Result<crate::domain::ChannelOrder, ConnectorError>> {
+        let topic = headers.get("x-wc-webhook-topic")?.to_str().ok()?;
+        if !matches!(topic, "order.created" | "order.updated") {
+            return None;
+        }
+        Some(http::parse_json(body, "webhook order").and_then(mapping::order))
+    }
+
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> bool {
         let Some(secret) = &self.webhook_secret else {
             return false;

@@ -618,7 +618,8 @@ async fn refusal_fails_at_once(store: &str, platform_words: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shopify_refusal_fails_with_the_platform_message_and_dead_letters_the_job() {
-    refusal_fails_at_once(SHOP, "Not Found").await;
+    // GraphQL answers `order: null`; the connector names the order it could not find.
+    refusal_fails_at_once(SHOP, "the shop has no order 987654321").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

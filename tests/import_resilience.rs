@@ -37,7 +37,16 @@ async fn stored_ids(world: &World, channel_id: i64) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_orders_under_faults_are_each_imported_exactly_once() {
-    let world = World::start(SandboxConfig::demo(), true).await;
+    // The faults are the point here, not Shopify's cost limit (5,000 orders read at about 20
+    // points each would take a standard plan most of an hour).
+    let mut config = SandboxConfig::demo();
+    for shop in &mut config.shopify {
+        shop.graphql = switchyard_sandbox::GraphqlPlan::Custom {
+            maximum_available: 1e9,
+            restore_rate: 1e9,
+        };
+    }
+    let world = World::start(config, true).await;
     let shop = world.sandbox.store("demo-shop").unwrap();
     let woo = world.sandbox.store("demo-woo").unwrap();
     shop.create_orders(5_000);

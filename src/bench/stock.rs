@@ -37,6 +37,20 @@ pub struct Options {
     /// Pause between one order's level showing everywhere and the next order.
     #[arg(long, default_value_t = 700)]
     pub pace_ms: u64,
+    /// Sustained trade on standard-plan shops instead: orders at `--rate` a second round robin
+    /// on two Shopify shops and a WooCommerce store, over `--skus` SKUs, for `--seconds`; each
+    /// run beside a baseline that pushes stock at once.
+    #[arg(long)]
+    pub standard_plan: bool,
+    /// With `--standard-plan`: SKUs sold.
+    #[arg(long, default_value_t = 50)]
+    pub skus: usize,
+    /// With `--standard-plan`: orders a second across the channels.
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// With `--standard-plan`: seconds of trade per run.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
 }
 
 async fn wait_level(stores: &[&dyn SimStore], level: i64, limit: Duration) -> anyhow::Result<()> {
@@ -175,6 +189,14 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<Vec<f64>> {
 }
 
 pub async fn run(settings: &Settings, opts: &Options) -> anyhow::Result<()> {
+    if opts.standard_plan {
+        let load = super::stock_load::Load {
+            skus: opts.skus,
+            rate: opts.rate,
+            seconds: opts.seconds,
+        };
+        return super::stock_load::run(settings, &load, opts.runs).await;
+    }
     println!(
         "switchyard bench stock: {} orders per run, {} runs; an order placed on a Shopify shop, its level \
          read back from a WooCommerce store and another Shopify shop (webhook-triggered import)",

@@ -118,11 +118,13 @@ impl StockWatch {
         let mut times = self.converged.clone();
         times.sort();
         if let (Some(median), Some(max)) = (times.get(times.len() / 2), times.last()) {
+            let p99 = times[((times.len() - 1) as f64 * 0.99).round() as usize];
             line.push_str(&format!(
-                "; {} changes reached every channel, median {:.2} s, slowest {:.2} s \
+                "; {} changes reached every channel, median {:.2} s, p99 {:.2} s, slowest {:.2} s \
                  (sampled every {:.2} s)",
                 times.len(),
                 median.as_secs_f64(),
+                p99.as_secs_f64(),
                 max.as_secs_f64(),
                 SAMPLE.as_secs_f64()
             ));

@@ -91,6 +91,8 @@ pub async fn store_page(
         .map(|order| (order.clone(), decide(&channel.settings, order)))
         .collect();
     let outcomes = orders::upsert_page(&mut tx, channel, &decided).await?;
+    let read: Vec<&str> = page.iter().map(|o| o.channel_order_id.as_str()).collect();
+    orders::mark_read_in_tx(&mut tx, channel.id, &read).await?;
     let mut created = 0i64;
     let mut announced: Vec<(i64, Action)> = Vec::new();
     let mut stock_changed: Vec<i64> = Vec::new();

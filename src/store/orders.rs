@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
@@ -780,9 +780,15 @@ async fn insert_new(
         .collect())
 }
 
-/// The channel's orders changed on it at or after `since`, as stored: their channel ids and the
-/// channel's change time. An import walking the channel from `since` needs to read again only
-/// orders not among these, or changed since.
+/// How long after an order's change (on the channel's clock) switchyard must have read it for
+/// the stored copy to count as the order as it is: platforms stamp changes to the second, so an
+/// order read within its change's second may have changed again unseen, and the two clocks may
+/// differ by a few seconds.
+pub const SETTLED_AFTER: Duration = Duration::seconds(5);
+
+/// The channel's orders changed on it at or after `since` that switchyard holds as they are
+/// (read at least [`SETTLED_AFTER`] after their last change): their channel ids and change
+/// times. An import walking the channel from `since` needs to read in full only the others.
 pub async fn channel_versions_since(
     pool: &PgPool,
     channel_id: i64,
@@ -790,13 +796,40 @@ pub async fn channel_versions_since(
 ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
     let rows: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT channel_order_id, channel_updated_at FROM orders \
-         WHERE channel_id = $1 AND channel_updated_at >= $2",
+         WHERE channel_id = $1 AND channel_updated_at >= $2 \
+           AND channel_read_at >= channel_updated_at + make_interval(secs => $3)",
     )
     .bind(channel_id)
     .bind(since)
+    .bind(SETTLED_AFTER.num_seconds() as f64)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// Records that the channel's orders `channel_order_ids` were just read from it, for those not
+/// yet read long enough after their last change (see [`SETTLED_AFTER`]); one statement, which
+/// touches no row already settled.
+pub async fn mark_read_in_tx(
+    conn: &mut PgConnection,
+    channel_id: i64,
+    channel_order_ids: &[&str],
+) -> Result<(), StoreError> {
+    if channel_order_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE orders SET channel_read_at = now() \
+         WHERE channel_id = $1 AND channel_order_id = ANY($2) \
+           AND (channel_read_at IS NULL \
+                OR channel_read_at < channel_updated_at + make_interval(secs => $3))",
+    )
+    .bind(channel_id)
+    .bind(channel_order_ids)
+    .bind(SETTLED_AFTER.num_seconds() as f64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// One of the account's orders.

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::import::bench_database;
 use super::{median, quantile};
 use crate::app::Application;
-use crate::config::{QueueOverrides, Settings};
+use crate::config::Settings;
 use crate::crypto::CredentialsKey;
 use crate::domain::ChannelSettings;
 use crate::jobs::{ImportProducts, JobKind};
@@ -114,10 +114,7 @@ pub async fn run_once(base: &Settings, load: &Load, gather_ms: u64) -> anyhow::R
     settings.redis.key_prefix = format!("sybench-stockload-{}", ulid::Ulid::new());
     settings.database = bench_database(&base.database)?;
     settings.server.listen = "127.0.0.1:0".parse().context("listen address")?;
-    let sync = settings
-        .queues
-        .entry("sync_stock".into())
-        .or_insert_with(QueueOverrides::default);
+    let sync = settings.queues.entry("sync_stock".into()).or_default();
     sync.gather_ms = Some(gather_ms);
     let app = Application::build(settings.clone()).await?;
     let port = app.port();

@@ -10,9 +10,74 @@ pub mod stock;
 pub mod stock_load;
 pub mod webhooks;
 
-use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
 
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::Application;
+use crate::queue::Broker;
 use crate::store::{accounts, stores, AccountId};
+use crate::workers::{self, Deps};
+
+/// The API, every worker pool that needs the database and the outbox relay, running as one
+/// process does until [`Running::stop`].
+struct Running {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    broker: Broker,
+}
+
+impl Running {
+    fn start(
+        app: Application,
+        pool: &PgPool,
+        broker: &Broker,
+        deps: &Arc<Deps>,
+    ) -> anyhow::Result<Running> {
+        let (stop, stopped) = watch::channel(false);
+        let api_stopped = stopped.clone();
+        let mut tasks = vec![tokio::spawn(async move {
+            let _ = app.run_until(api_stopped).await;
+        })];
+        for q in crate::jobs::QUEUES
+            .iter()
+            .filter(|q| workers::needs_deps(q))
+        {
+            tasks.push(tokio::spawn(workers::spawn_pool_with(
+                broker,
+                q,
+                Some(deps.clone()),
+                stopped.clone(),
+            )?));
+        }
+        tasks.push(tokio::spawn(crate::outbox::relay::run(
+            pool.clone(),
+            broker.clone(),
+            stopped,
+        )));
+        Ok(Running {
+            stop,
+            tasks,
+            broker: broker.clone(),
+        })
+    }
+
+    /// Stops everything, waiting for each part up to 40 s, and removes the run's queues.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
+        }
+        for q in crate::jobs::QUEUES {
+            if let Ok(queue) = self.broker.queue(q) {
+                let _ = queue.destroy().await;
+            }
+        }
+    }
+}
 
 /// A fresh account of its own for one run of the benchmark `bench`, with one store; the
 /// account and the store's id.

@@ -8,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::sync::watch;
 
 use super::import::bench_database;
 use super::{median, quantile};
@@ -17,11 +16,10 @@ use crate::config::Settings;
 use crate::crypto::CredentialsKey;
 use crate::domain::ChannelSettings;
 use crate::jobs::{ImportProducts, JobKind};
-use crate::outbox::relay;
 use crate::queue::{Broker, EnqueueOptions};
 use crate::sandbox_cmd::connect_channels;
 use crate::store::products::{self, NewProduct};
-use crate::workers::{self, Deps};
+use crate::workers::Deps;
 use switchyard_sandbox::{GeneratorConfig, Sandbox, SandboxConfig, ShopifyStoreConfig, SimStore};
 
 /// The catalogue SKU sold in the bench.
@@ -109,27 +107,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<Vec<f64>> {
             .map(|(channel, info)| (info.name, channel.id))
             .collect();
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(async move {
-        let _ = app.run_until(stop_rx).await;
-    })];
-    let stop_rx = stop_tx.subscribe();
-    for q in crate::jobs::QUEUES
-        .iter()
-        .filter(|q| workers::needs_deps(q))
-    {
-        tasks.push(tokio::spawn(workers::spawn_pool_with(
-            &broker,
-            q,
-            Some(deps.clone()),
-            stop_rx.clone(),
-        )?));
-    }
-    tasks.push(tokio::spawn(relay::run(
-        pool.clone(),
-        broker.clone(),
-        stop_rx,
-    )));
+    let running = super::Running::start(app, &pool, &broker, &deps)?;
 
     let products_queue = broker.queue(ImportProducts::QUEUE)?;
     for (_, id) in &ids {
@@ -175,16 +153,8 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<Vec<f64>> {
         tokio::time::sleep(Duration::from_millis(opts.pace_ms)).await;
     }
 
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
-    }
+    running.stop().await;
     sandbox.shutdown().await;
-    for q in crate::jobs::QUEUES {
-        if let Ok(queue) = broker.queue(q) {
-            let _ = queue.destroy().await;
-        }
-    }
     Ok(samples)
 }
 

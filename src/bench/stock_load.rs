@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::sync::watch;
 
 use super::import::bench_database;
 use super::{median, quantile};
@@ -22,11 +21,10 @@ use crate::config::Settings;
 use crate::crypto::CredentialsKey;
 use crate::domain::ChannelSettings;
 use crate::jobs::{ImportProducts, JobKind};
-use crate::outbox::relay;
 use crate::queue::{Broker, EnqueueOptions};
 use crate::sandbox_cmd::connect_channels;
 use crate::store::products::{self, NewProduct};
-use crate::workers::{self, Deps};
+use crate::workers::Deps;
 use switchyard_sandbox::{
     GeneratorConfig, ProductConfig, Sandbox, SandboxConfig, ShopifyStoreConfig, SimStore,
     TrafficStats, VariantConfig,
@@ -169,27 +167,7 @@ pub async fn run_once(base: &Settings, load: &Load, gather_ms: u64) -> anyhow::R
     };
     let channels = connect_channels(&pool, &key, account, store_id, &sandbox, &stock).await?;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(async move {
-        let _ = app.run_until(stop_rx).await;
-    })];
-    let stop_rx = stop_tx.subscribe();
-    for q in crate::jobs::QUEUES
-        .iter()
-        .filter(|q| workers::needs_deps(q))
-    {
-        tasks.push(tokio::spawn(workers::spawn_pool_with(
-            &broker,
-            q,
-            Some(deps.clone()),
-            stop_rx.clone(),
-        )?));
-    }
-    tasks.push(tokio::spawn(relay::run(
-        pool.clone(),
-        broker.clone(),
-        stop_rx,
-    )));
+    let running = super::Running::start(app, &pool, &broker, &deps)?;
 
     let products_queue = broker.queue(ImportProducts::QUEUE)?;
     let mut stores: Vec<Arc<dyn SimStore>> = Vec::new();
@@ -265,16 +243,8 @@ pub async fn run_once(base: &Settings, load: &Load, gather_ms: u64) -> anyhow::R
     sampler.abort();
     let traffic: Vec<TrafficStats> = stores.iter().map(|s| s.traffic().snapshot()).collect();
 
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
-    }
+    running.stop().await;
     sandbox.shutdown().await;
-    for q in crate::jobs::QUEUES {
-        if let Ok(queue) = broker.queue(q) {
-            let _ = queue.destroy().await;
-        }
-    }
     let mut latencies = lock(&latencies).clone();
     latencies.sort_by(|a, b| a.total_cmp(b));
     Ok(Figures {

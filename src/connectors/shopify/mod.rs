@@ -714,12 +714,8 @@ mod tests {
             tracking_info: vec![wire::TrackingInfo {
                 number: number.map(str::to_owned),
             }],
-            fulfillment_line_items: wire::Connection {
-                page_info: wire::PageInfo {
-                    has_next_page: false,
-                    end_cursor: None,
-                },
-                nodes: lines
+            fulfillment_line_items: wire::Connection::whole(
+                lines
                     .iter()
                     .map(|&(id, quantity)| wire::FulfillmentLineItem {
                         quantity,
@@ -728,7 +724,7 @@ mod tests {
                         },
                     })
                     .collect(),
-            },
+            ),
         }
     }
 

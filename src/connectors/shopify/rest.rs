@@ -3,14 +3,12 @@
 //! one is stored as it comes, so a sale reaches switchyard without a read back costing the shop's
 //! GraphQL bucket.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 
-use super::mapping::{self, full_name, non_empty};
-use super::wire;
+use super::{mapping, wire};
 use crate::connectors::error::ConnectorError;
-use crate::connectors::money;
-use crate::domain::{ChannelKind, ChannelOrder, Customer, OrderLine, Totals};
+use crate::domain::ChannelOrder;
 
 /// The topics whose body is a whole order.
 pub const ORDER_TOPICS: &[&str] = &[
@@ -43,7 +41,6 @@ pub struct Order {
     #[serde(default)]
     pub processed_at: Option<DateTime<FixedOffset>>,
     pub updated_at: DateTime<FixedOffset>,
-    pub total_line_items_price: String,
     #[serde(default)]
     pub total_discounts: Option<String>,
     #[serde(default)]
@@ -83,89 +80,115 @@ pub struct TaxLine {
     pub price: String,
 }
 
-fn line(l: LineItem) -> Result<OrderLine, ConnectorError> {
-    let tax = money::sum(l.tax_lines.iter().map(|t| t.price.as_str()), "line tax")?;
-    Ok(OrderLine {
-        id: None,
-        channel_line_id: l.id.to_string(),
-        sku: non_empty(l.sku),
-        title: non_empty(l.name).unwrap_or(l.title),
-        quantity: l.quantity,
-        unit_price: money::normalise(&l.price, "line price")?,
-        tax: money::format(tax),
-        product_id: None,
-        kit_components: Vec::new(),
+fn money(amount: String) -> wire::MoneyBag {
+    wire::MoneyBag {
+        shop_money: wire::Money { amount },
+    }
+}
+
+/// A REST status as the GraphQL enum spells it (`partially_refunded` is `PARTIALLY_REFUNDED`,
+/// `partial` fulfilment `PARTIALLY_FULFILLED`).
+fn enum_spelling(value: Option<String>) -> Option<String> {
+    value.map(|v| match v.as_str() {
+        "partial" => "PARTIALLY_FULFILLED".to_owned(),
+        other => other.to_ascii_uppercase(),
     })
+}
+
+/// The webhook's order in the shape the GraphQL API answers with, so one mapping serves both.
+fn into_wire(o: Order) -> wire::Order {
+    let gid = |kind: &str, id: u64| super::graphql::gid(kind, &id.to_string());
+    let lines = o
+        .line_items
+        .into_iter()
+        .map(|l| wire::LineItem {
+            id: gid("LineItem", l.id),
+            sku: l.sku,
+            title: l.title,
+            name: l.name,
+            quantity: l.quantity,
+            original_unit_price_set: money(l.price),
+            tax_lines: l
+                .tax_lines
+                .into_iter()
+                .map(|t| wire::TaxLine {
+                    price_set: money(t.price),
+                })
+                .collect(),
+        })
+        .collect();
+    wire::Order {
+        id: gid("Order", o.id),
+        name: o.name,
+        email: o.email.filter(|e| !e.trim().is_empty()).or(o.contact_email),
+        phone: o.phone,
+        note: o.note,
+        tags: o.tags.split(',').map(str::to_owned).collect(),
+        created_at: o.created_at,
+        processed_at: o.processed_at,
+        updated_at: o.updated_at,
+        cancelled_at: o.cancelled_at,
+        currency_code: o.currency,
+        display_financial_status: enum_spelling(o.financial_status),
+        display_fulfillment_status: enum_spelling(o.fulfillment_status),
+        total_price_set: money(o.total_price),
+        total_tax_set: o.total_tax.map(money),
+        total_shipping_price_set: o.total_shipping_price_set,
+        total_discounts_set: o.total_discounts.map(money),
+        customer: o.customer,
+        shipping_address: o.shipping_address,
+        billing_address: o.billing_address,
+        line_items: wire::Connection::whole(lines),
+    }
 }
 
 /// The unified order of a webhook's REST order.
 pub fn order(o: Order) -> Result<ChannelOrder, ConnectorError> {
-    let status = mapping::status(
-        o.financial_status.as_deref(),
-        o.fulfillment_status.as_deref(),
-        o.cancelled_at.is_some(),
-    );
-    let zero = "0.00".to_string();
-    let shipping = o
-        .total_shipping_price_set
-        .as_ref()
-        .map_or(zero.clone(), |s| s.shop_money.amount.clone());
-    let totals = Totals {
-        subtotal: money::normalise(&o.total_line_items_price, "total_line_items_price")?,
-        shipping: money::normalise(&shipping, "total_shipping_price_set")?,
-        tax: money::normalise(o.total_tax.as_ref().unwrap_or(&zero), "total_tax")?,
-        discount: money::normalise(
-            o.total_discounts.as_ref().unwrap_or(&zero),
-            "total_discounts",
-        )?,
-        total: money::normalise(&o.total_price, "total_price")?,
-    };
-    let c = o.customer.unwrap_or_default();
-    let billing = o.billing_address.and_then(mapping::address);
-    let shipping_address = o.shipping_address.and_then(mapping::address);
-    let name = Some(full_name(&c.first_name, &c.last_name))
-        .filter(|n| !n.is_empty())
-        .or_else(|| billing.as_ref().map(|a| a.name.clone()))
-        .or_else(|| shipping_address.as_ref().map(|a| a.name.clone()))
-        .unwrap_or_default();
-    let paid = matches!(
-        o.financial_status.as_deref(),
-        Some("paid" | "partially_refunded" | "refunded" | "authorized")
-    );
-    let lines = o
-        .line_items
-        .into_iter()
-        .map(line)
-        .collect::<Result<_, _>>()?;
-    Ok(ChannelOrder {
-        channel_kind: ChannelKind::Shopify,
-        channel_order_id: o.id.to_string(),
-        order_number: o.name,
-        status,
-        currency: o.currency,
-        totals,
-        customer: Customer {
-            name,
-            email: non_empty(o.email)
-                .or(non_empty(o.contact_email))
-                .or(non_empty(c.email)),
-            phone: non_empty(o.phone).or(non_empty(c.phone)),
-        },
-        shipping_address,
-        billing_address: billing,
-        lines,
-        placed_at: o.created_at.with_timezone(&Utc),
-        // The REST order has no payment time; for a paid order, processing is when the checkout
-        // completed, which is when the card was charged or authorised.
-        paid_at: paid.then(|| o.processed_at.unwrap_or(o.created_at).with_timezone(&Utc)),
-        channel_updated_at: o.updated_at.with_timezone(&Utc),
-        tags: o
-            .tags
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
-        notes: non_empty(o.note),
-    })
+    mapping::order(into_wire(o), Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::OrderStatus;
+
+    #[test]
+    fn a_webhook_order_maps_as_the_same_order_read_through_graphql_would() {
+        let body = serde_json::json!({
+            "id": 450789469, "name": "#1001", "email": "", "contact_email": "bob@example.com",
+            "currency": "GBP", "financial_status": "partially_refunded",
+            "fulfillment_status": "partial", "created_at": "2026-01-10T11:00:00-05:00",
+            "processed_at": "2026-01-10T11:00:05-05:00", "updated_at": "2026-01-11T09:30:00-05:00",
+            "total_price": "29.00", "total_tax": "4.00", "total_discounts": "1.00",
+            "total_shipping_price_set": {"shop_money": {"amount": "5.00", "currency_code": "GBP"}},
+            "shipping_address": {"first_name": "Bob", "last_name": "Norman", "address1": "1 Lane",
+                                 "city": "Leeds", "zip": "LS1 1AA", "country_code": "gb"},
+            "customer": {"first_name": "Bob", "last_name": "Norman"},
+            "tags": "vip, wholesale", "note": " leave at door ",
+            "line_items": [
+                {"id": 1, "sku": "MS-1", "title": "Socks", "quantity": 2, "price": "10.00",
+                 "tax_lines": [{"price": "2.00"}, {"price": "1.00"}]},
+                {"id": 2, "sku": null, "title": "Gift wrap", "name": "Gift wrap - Red",
+                 "quantity": 1, "price": "1.00", "tax_lines": []}
+            ]
+        });
+        let o: Order = serde_json::from_value(body).expect("a REST order");
+        let order = order(o).expect("maps");
+        assert_eq!(order.channel_order_id, "450789469");
+        assert_eq!(order.status, OrderStatus::PartiallyShipped);
+        assert_eq!(order.customer.email.as_deref(), Some("bob@example.com"));
+        assert_eq!(order.customer.name, "Bob Norman");
+        assert_eq!(order.totals.subtotal, "21.00");
+        assert_eq!(order.totals.shipping, "5.00");
+        assert_eq!(order.lines[0].channel_line_id, "1");
+        assert_eq!(order.lines[0].tax, "3.00");
+        assert_eq!(order.lines[1].title, "Gift wrap - Red");
+        assert_eq!(order.tags, ["vip", "wholesale"]);
+        assert_eq!(order.notes.as_deref(), Some("leave at door"));
+        assert_eq!(
+            order.shipping_address.map(|a| a.country_code),
+            Some("GB".to_owned())
+        );
+        assert!(order.paid_at.is_some());
+    }
 }

@@ -24,6 +24,16 @@ pub struct Connection<T> {
     pub nodes: Vec<T>,
 }
 
+impl<T> Connection<T> {
+    /// A connection holding every node (nothing more to page).
+    pub fn whole(nodes: Vec<T>) -> Connection<T> {
+        Connection {
+            page_info: no_more(),
+            nodes,
+        }
+    }
+}
+
 fn no_more() -> PageInfo {
     PageInfo {
         has_next_page: false,

@@ -400,6 +400,12 @@ async fn a_webhook_order_is_stored_without_a_read_back_and_a_late_copy_changes_n
             .map(|(_, n)| n)
             .sum();
         assert_eq!(reads, 0, "{store}: the order was read back");
+        let health =
+            switchyard::store::import_state::import_health(&world.pool, world.account, channel.id)
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(health.orders_imported, 1, "{store}: counted as imported");
     }
     assert_eq!(
         queue.stats().await.unwrap().enqueued_total,

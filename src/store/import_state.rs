@@ -109,6 +109,25 @@ pub async fn save_cursor_in_tx(
     Ok(())
 }
 
+/// Adds `orders_imported` to the channel's count without moving its cursor: orders stored from
+/// a webhook, outside any walk. In the caller's transaction.
+pub async fn count_imported_in_tx(
+    conn: &mut PgConnection,
+    channel_id: i64,
+    orders_imported: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO channel_import_state (channel_id, orders_imported) VALUES ($1, $2) \
+         ON CONFLICT (channel_id) DO UPDATE SET \
+             orders_imported = channel_import_state.orders_imported + EXCLUDED.orders_imported",
+    )
+    .bind(channel_id)
+    .bind(orders_imported)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The channel's backoff; a channel that never failed has none.
 pub async fn backoff(pool: &PgPool, channel_id: i64) -> Result<Backoff, StoreError> {
     let row: Option<(i32, Option<String>, f64)> = sqlx::query_as(

@@ -132,9 +132,15 @@ pub async fn store_page(
     items.extend(routing.jobs);
     // One statement for the page's outbox rows: a round trip per order would dominate the page.
     outbox::push_many_in_tx(&mut tx, &items).await?;
-    if let Some(t) = checkpoint {
-        import_state::save_cursor_in_tx(&mut tx, channel.id, &OrderCursor::Since(Some(t)), created)
-            .await?;
+    match checkpoint {
+        Some(t) => {
+            let cursor = OrderCursor::Since(Some(t));
+            import_state::save_cursor_in_tx(&mut tx, channel.id, &cursor, created).await?;
+        }
+        None if created > 0 => {
+            import_state::count_imported_in_tx(&mut tx, channel.id, created).await?;
+        }
+        None => {}
     }
     if !items.is_empty() {
         outbox::notify_in_tx(&mut tx).await?;

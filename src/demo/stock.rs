@@ -1,10 +1,13 @@
 //! The demo's stock view: for each SKU, what switchyard says every channel should offer against
 //! what each simulated store shows, and how long each change took to reach every channel.
 //!
-//! A SKU is out of step from the first sample in which any channel differs (an order took stock
-//! on its own channel; an import changed the ledger) until the sample in which every channel shows
-//! switchyard's figure again. Sampling every [`SAMPLE`] bounds the measurement's resolution;
-//! `switchyard bench stock` measures the same path precisely.
+//! A change is switchyard's figure for a SKU moving (a sale it counted, a cancellation): it is
+//! timed from the first sample showing the new figure with a channel not showing it, until the
+//! sample in which every channel shows switchyard's figure again. A channel that differs while
+//! switchyard's figure stands still has drifted: a sale there that switchyard does not count (an
+//! unpaid order, kept as excluded) took the unit on that channel only; switchyard corrects it
+//! with the SKU's next change. Drift is reported apart, not timed as a change. Sampling every
+//! [`SAMPLE`] bounds the resolution; `switchyard bench stock` measures the same path precisely.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -37,10 +40,20 @@ impl SkuLevels {
     }
 }
 
+impl SkuLevels {
+    /// Switchyard's figure per channel.
+    fn wanted(&self) -> Vec<Option<i64>> {
+        self.channels.iter().map(|(want, _)| *want).collect()
+    }
+}
+
 /// Tracks convergence across samples.
 #[derive(Debug, Default)]
 pub struct StockWatch {
+    /// SKUs whose change has not reached every channel yet: since when.
     out_since: BTreeMap<String, Instant>,
+    /// Switchyard's figures per SKU at the last sample.
+    wanted: BTreeMap<String, Vec<Option<i64>>>,
     /// SKUs seen in step at least once: a SKU's first push after start is set-up, not a change.
     settled: BTreeSet<String>,
     converged: Vec<Duration>,
@@ -76,20 +89,28 @@ impl StockWatch {
                 row[i] = (Some(p.quantity), levels.get(&sku).copied());
             }
         }
-        let now = Instant::now();
         self.last = by_sku
             .into_iter()
             .map(|(sku, channels)| SkuLevels { sku, channels })
             .collect();
+        self.observe(Instant::now());
+        Ok(())
+    }
+
+    /// Updates the timings from `self.last`, sampled at `now`.
+    fn observe(&mut self, now: Instant) {
         for levels in &self.last {
+            let wanted = levels.wanted();
+            let changed = self
+                .wanted
+                .insert(levels.sku.clone(), wanted.clone())
+                .is_some_and(|before| before != wanted);
             match (levels.in_sync(), self.out_since.get(&levels.sku)) {
                 (true, Some(since)) => {
-                    if self.settled.contains(&levels.sku) {
-                        self.converged.push(now.duration_since(*since));
-                    }
+                    self.converged.push(now.duration_since(*since));
                     self.out_since.remove(&levels.sku);
                 }
-                (false, None) => {
+                (false, None) if changed && self.settled.contains(&levels.sku) => {
                     self.out_since.insert(levels.sku.clone(), now);
                 }
                 _ => {}
@@ -98,7 +119,16 @@ impl StockWatch {
                 self.settled.insert(levels.sku.clone());
             }
         }
-        Ok(())
+    }
+
+    /// SKUs a channel shows otherwise than switchyard while no change of switchyard's is on its
+    /// way: drift (see the module's note).
+    pub fn drifted(&self) -> usize {
+        self.last
+            .iter()
+            .filter(|l| !l.in_sync() && !self.out_since.contains_key(&l.sku))
+            .filter(|l| self.settled.contains(&l.sku))
+            .count()
     }
 
     /// SKUs in step on every channel, of those listed.
@@ -120,13 +150,20 @@ impl StockWatch {
         if let (Some(median), Some(max)) = (times.get(times.len() / 2), times.last()) {
             let p99 = times[((times.len() - 1) as f64 * 0.99).round() as usize];
             line.push_str(&format!(
-                "; {} changes reached every channel, median {:.2} s, p99 {:.2} s, slowest {:.2} s \
-                 (sampled every {:.2} s)",
+                "; {} changes of switchyard's figure reached every channel, median {:.2} s, p99 \
+                 {:.2} s, slowest {:.2} s (sampled every {:.2} s)",
                 times.len(),
                 median.as_secs_f64(),
                 p99.as_secs_f64(),
                 max.as_secs_f64(),
                 SAMPLE.as_secs_f64()
+            ));
+        }
+        let drifted = self.drifted();
+        if drifted > 0 {
+            line.push_str(&format!(
+                "; {drifted} drifted on a channel (a sale switchyard does not count, such as an \
+                 unpaid order; its next change corrects it)"
             ));
         }
         line
@@ -155,6 +192,46 @@ fn show(n: Option<i64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn levels(sku: &str, channels: &[(i64, i64)]) -> SkuLevels {
+        SkuLevels {
+            sku: sku.into(),
+            channels: channels.iter().map(|&(w, h)| (Some(w), Some(h))).collect(),
+        }
+    }
+
+    /// Feeds `samples` to a watch as if read `SAMPLE` apart.
+    fn watch(samples: &[SkuLevels]) -> StockWatch {
+        let mut w = StockWatch::default();
+        let start = Instant::now();
+        for (i, sample) in samples.iter().enumerate() {
+            w.last = vec![sample.clone()];
+            w.observe(start + SAMPLE * i as u32);
+        }
+        w
+    }
+
+    #[test]
+    fn a_change_of_switchyards_figure_is_timed_and_drift_is_not() {
+        // In step; a sale switchyard counts (its figure 5 -> 4) reaches the second channel two
+        // samples later.
+        let w = watch(&[
+            levels("A", &[(5, 5), (5, 5)]),
+            levels("A", &[(4, 4), (4, 5)]),
+            levels("A", &[(4, 4), (4, 5)]),
+            levels("A", &[(4, 4), (4, 4)]),
+        ]);
+        assert_eq!(w.converged, vec![SAMPLE * 2]);
+        assert_eq!(w.drifted(), 0);
+        // A channel drops a unit switchyard does not count: drift, not a change.
+        let w = watch(&[
+            levels("A", &[(5, 5), (5, 5)]),
+            levels("A", &[(5, 4), (5, 5)]),
+            levels("A", &[(5, 4), (5, 5)]),
+        ]);
+        assert!(w.converged.is_empty());
+        assert_eq!(w.drifted(), 1);
+    }
 
     #[test]
     fn a_sku_is_in_step_only_when_every_channel_shows_the_figure() {

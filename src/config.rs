@@ -230,6 +230,22 @@ pub struct ConnectorSettings {
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub max_response_bytes: usize,
+    /// The shortest time between two stock pushes to one channel: a change that finds the
+    /// channel idle is pushed at once, changes made within the interval after a push go together
+    /// in one push at its end. 0 pushes every change at once.
+    #[serde(default = "default_stock_push_interval_ms")]
+    pub stock_push_interval_ms: u64,
+}
+
+fn default_stock_push_interval_ms() -> u64 {
+    500
+}
+
+impl ConnectorSettings {
+    /// See `stock_push_interval_ms`.
+    pub fn stock_push_interval(&self) -> Duration {
+        Duration::from_millis(self.stock_push_interval_ms)
+    }
 }
 
 /// Keys for data switchyard must store but must not show to whoever reads the database.
@@ -460,10 +476,6 @@ pub struct QueuePolicy {
     pub dead_retention_secs: u64,
     pub dead_retention_count: u64,
     pub promote_chunk: u64,
-    /// How long a job the outbox enqueues with a unique key waits before it may start, so that
-    /// the same work asked for meanwhile joins it; 0 starts it at once.
-    #[serde(default)]
-    pub gather_ms: u64,
 }
 
 /// A `[queues.<name>]` table: any policy key, for one queue.
@@ -482,7 +494,6 @@ pub struct QueueOverrides {
     pub dead_retention_secs: Option<u64>,
     pub dead_retention_count: Option<u64>,
     pub promote_chunk: Option<u64>,
-    pub gather_ms: Option<u64>,
 }
 
 impl QueuePolicy {
@@ -504,13 +515,7 @@ impl QueuePolicy {
             dead_retention_secs: o.dead_retention_secs.unwrap_or(self.dead_retention_secs),
             dead_retention_count: o.dead_retention_count.unwrap_or(self.dead_retention_count),
             promote_chunk: o.promote_chunk.unwrap_or(self.promote_chunk),
-            gather_ms: o.gather_ms.unwrap_or(self.gather_ms),
         }
-    }
-
-    /// See `gather_ms`.
-    pub fn gather(&self) -> Duration {
-        Duration::from_millis(self.gather_ms)
     }
 
     fn validate(&self, key: &str) -> Result<(), ConfigError> {

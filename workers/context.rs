@@ -27,6 +27,37 @@ pub struct Deps {
     /// One accounting connector per connection, shared by every job posting to it (so they
     /// share its rate limiter and what it learnt), rebuilt when what it was built from changed.
     pub accounting: Arc<std::sync::Mutex<AccountingCache>>,
+    /// When each channel's stock was last pushed from this process.
+    pub stock_pushes: Arc<StockPushes>,
+}
+
+/// The last stock push per channel, which paces the next (`connectors.stock_push_interval_ms`).
+/// Kept per process: with several worker processes a channel may be pushed by each in turn,
+/// which costs batching, never correctness.
+#[derive(Debug, Default)]
+pub struct StockPushes(std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>);
+
+impl StockPushes {
+    /// How long channel `id` must wait before its next push, if at all.
+    pub fn wait(&self, id: i64, interval: Duration) -> Option<Duration> {
+        let last = *self.lock().get(&id)?;
+        (last + interval)
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|w| !w.is_zero())
+    }
+
+    /// Notes a push of channel `id` starting now.
+    pub fn record(&self, id: i64) {
+        self.lock().insert(id, std::time::Instant::now());
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, std::time::Instant>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// What posting to one accounting connection needs, built once per connection: its connector
@@ -59,6 +90,7 @@ impl Deps {
             webhooks,
             webhook_batches,
             accounting: Default::default(),
+            stock_pushes: Default::default(),
         })
     }
 }
@@ -115,5 +147,35 @@ impl Deps {
         };
         cache.insert(to.connection_id, (source.clone(), built.clone()));
         Ok(built)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_push_paces_only_its_own_channel_and_only_for_the_interval() {
+        let pushes = StockPushes::default();
+        let interval = Duration::from_millis(200);
+        assert_eq!(
+            pushes.wait(1, interval),
+            None,
+            "an idle channel goes at once"
+        );
+        pushes.record(1);
+        let wait = pushes.wait(1, interval).expect("a wait right after a push");
+        assert!(
+            wait <= interval && wait > Duration::from_millis(150),
+            "{wait:?}"
+        );
+        assert_eq!(
+            pushes.wait(2, interval),
+            None,
+            "another channel is not held"
+        );
+        assert_eq!(pushes.wait(1, Duration::ZERO), None, "no interval, no wait");
+        std::thread::sleep(interval);
+        assert_eq!(pushes.wait(1, interval), None, "the interval has passed");
     }
 }

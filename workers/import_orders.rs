@@ -289,7 +289,6 @@ mod tests {
             dead_retention_secs: 1,
             dead_retention_count: 1,
             promote_chunk: 1,
-            gather_ms: 0,
         }
     }
 

@@ -2,6 +2,10 @@
 //! stock rule, kits, the channel's buffer) and pushes only the figures that differ from what the
 //! channel was last sent, through the channel's throttle. Runs for one channel at a time, so the
 //! last figure computed is the last one pushed; jobs for a channel coalesce while they wait.
+//!
+//! Pushes to a channel are at least `connectors.stock_push_interval_ms` apart: a change that
+//! finds the channel idle goes at once, and a job arriving sooner waits out the interval, so the
+//! changes made meanwhile join it and go in one call (Shopify: 250 levels, WooCommerce: 100).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +32,10 @@ pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
     if !ic.channel.active || !settings.stock_management {
         return Ok(());
     }
+    let interval = deps.broker.settings().connectors.stock_push_interval();
+    if let Some(wait) = deps.stock_pushes.wait(job.channel_id, interval) {
+        return follow_up(&deps.broker, &job, wait, job.unique_key()).await;
+    }
     // One run per channel at a time, so the last figure computed is the last one pushed. A job
     // that finds a run in progress leaves one follow-up, coalesced with any sync already waiting,
     // instead of holding a worker slot: waiting jobs of a slow channel (a 2 calls/s Shopify
@@ -47,6 +55,7 @@ pub async fn run(job: SyncStock, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
         }
         Err(e) => return Err(e.into()),
     };
+    deps.stock_pushes.record(job.channel_id);
     let result = push(&deps, &ic, i64::from(settings.stock_buffer)).await;
     guard.release().await;
     let pushed = result?;

@@ -5,8 +5,8 @@
 //! moves the SKU's stock and pushes the new level to every channel. Reported: how long each
 //! order's new level took to show on the other two channels (p50, p99, slowest), and how many
 //! stock-writing platform calls each changed level cost (a level per channel per order). Every
-//! run is made twice in one command: with `[queues.sync_stock] gather_ms` as configured, and
-//! with pushes started at once (`gather_ms = 0`), the baseline the figures are compared with.
+//! run is made twice in one command: with `connectors.stock_push_interval_ms` as configured, and
+//! with every change pushed at once (0), the baseline the figures are compared with.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -106,14 +106,13 @@ struct Expected {
     level: i64,
 }
 
-/// Runs the load once with `gather_ms` for the stock pushes.
-pub async fn run_once(base: &Settings, load: &Load, gather_ms: u64) -> anyhow::Result<Figures> {
+/// Runs the load once with pushes to a channel at least `interval_ms` apart.
+pub async fn run_once(base: &Settings, load: &Load, interval_ms: u64) -> anyhow::Result<Figures> {
     let mut settings = base.clone();
     settings.redis.key_prefix = format!("sybench-stockload-{}", ulid::Ulid::new());
     settings.database = bench_database(&base.database)?;
     settings.server.listen = "127.0.0.1:0".parse().context("listen address")?;
-    let sync = settings.queues.entry("sync_stock".into()).or_default();
-    sync.gather_ms = Some(gather_ms);
+    settings.connectors.stock_push_interval_ms = interval_ms;
     let app = Application::build(settings.clone()).await?;
     let port = app.port();
     let pool = crate::db::prepare(&settings.database).await?;
@@ -310,19 +309,19 @@ async fn wait_all_at(
     }
 }
 
-/// Runs `runs` pairs (gathered as configured, then at once) and prints the figures.
+/// Runs `runs` pairs (paced as configured, then at once) and prints the figures.
 pub async fn run(settings: &Settings, load: &Load, runs: usize) -> anyhow::Result<()> {
-    let gather = settings.policy("sync-stock").gather_ms;
+    let interval = settings.connectors.stock_push_interval_ms;
     println!(
         "switchyard bench stock --standard-plan: {} SKUs, {} orders/s for {} s round robin on two \
-         standard-plan Shopify shops and a WooCommerce store; {runs} runs with pushes gathered \
-         {gather} ms, each beside a baseline run pushing at once",
+         standard-plan Shopify shops and a WooCommerce store; {runs} runs with pushes at least \
+         {interval} ms apart per channel, each beside a baseline run pushing every change at once",
         load.skus, load.rate, load.seconds
     );
     let channels = 3;
     let mut rows: Vec<(f64, f64, f64, f64, f64)> = Vec::new();
     for run in 1..=runs.max(1) {
-        for (label, ms) in [("gathered", gather), ("baseline", 0)] {
+        for (label, ms) in [("paced", interval), ("baseline", 0)] {
             let f = run_once(settings, load, ms).await?;
             let (p50, p99) = (quantile(&f.latencies, 0.5), quantile(&f.latencies, 0.99));
             let max = f.latencies.last().copied().unwrap_or(f64::NAN);
@@ -335,7 +334,7 @@ pub async fn run(settings: &Settings, load: &Load, runs: usize) -> anyhow::Resul
                 f.calls_per_level(channels),
                 f.refused
             );
-            if label == "gathered" {
+            if label == "paced" {
                 rows.push((p50, p99, f.calls_per_level(channels), 0.0, 0.0));
             } else if let Some(last) = rows.last_mut() {
                 last.3 = p99;
@@ -346,7 +345,7 @@ pub async fn run(settings: &Settings, load: &Load, runs: usize) -> anyhow::Resul
     let col =
         |f: fn(&(f64, f64, f64, f64, f64)) -> f64| median(&rows.iter().map(f).collect::<Vec<_>>());
     println!(
-        "median of {} runs, gathered: p50 {:.0} ms, p99 {:.0} ms, {:.3} calls per changed level \
+        "median of {} runs, paced: p50 {:.0} ms, p99 {:.0} ms, {:.3} calls per changed level \
          ({:.2}x the baseline's calls; p99 {:.2}x the baseline's)",
         rows.len(),
         col(|r| r.0),

@@ -89,10 +89,8 @@ impl Relay {
                     payload,
                     unique_key,
                 } => {
-                    let gather = broker.settings().policy(queue).gather();
                     let opts = EnqueueOptions {
                         unique_key: unique_key.clone(),
-                        delay: (!gather.is_zero()).then_some(gather),
                         ..EnqueueOptions::default()
                     };
                     broker.queue(queue)?.enqueue_json(payload, &opts).await?;

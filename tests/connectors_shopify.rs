@@ -393,6 +393,26 @@ async fn two_location_shop() -> (
     (rig, admin, warehouse, shopfront)
 }
 
+/// The listing of `sku` (read through `connector`) and its inventory item's id.
+async fn listing_of(
+    connector: &ShopifyConnector,
+    sku: &str,
+) -> (switchyard::domain::Listing, String) {
+    let listing = connector
+        .list_products()
+        .await
+        .expect("listings")
+        .into_iter()
+        .find(|l| l.sku.as_deref() == Some(sku))
+        .expect("the SKU is listed");
+    let item = listing
+        .id
+        .inventory_item_id
+        .clone()
+        .expect("an inventory item");
+    (listing, item)
+}
+
 /// The `available` level of `item` at each location, read through the shop's REST API.
 async fn levels_of(admin: &StoreApi, item: &str) -> BTreeMap<u64, i64> {
     let levels = admin
@@ -415,16 +435,7 @@ async fn levels_of(admin: &StoreApi, item: &str) -> BTreeMap<u64, i64> {
 async fn stock_is_read_and_set_at_the_primary_location_by_default() {
     let (rig, admin, warehouse, shopfront) = two_location_shop().await;
     let connector = rig.connector();
-    let listings = connector.list_products().await.expect("listings");
-    let socks = listings
-        .iter()
-        .find(|l| l.sku.as_deref() == Some("MS-1"))
-        .expect("MS-1");
-    let item = socks
-        .id
-        .inventory_item_id
-        .clone()
-        .expect("an inventory item");
+    let (socks, item) = listing_of(&connector, "MS-1").await;
     let before = levels_of(&admin, &item).await;
     assert_eq!(socks.quantity, before.get(&warehouse).copied());
 
@@ -443,16 +454,7 @@ async fn a_chosen_location_is_the_only_one_read_and_set() {
     let (mut rig, admin, warehouse, shopfront) = two_location_shop().await;
     // Different levels at the two, so a read of the wrong one shows.
     let primary = rig.connector();
-    let listings = primary.list_products().await.expect("listings");
-    let socks = listings
-        .iter()
-        .find(|l| l.sku.as_deref() == Some("MS-1"))
-        .expect("MS-1");
-    let item = socks
-        .id
-        .inventory_item_id
-        .clone()
-        .expect("an inventory item");
+    let (socks, item) = listing_of(&primary, "MS-1").await;
     primary
         .set_stock(&socks.id, 11)
         .await
@@ -465,11 +467,7 @@ async fn a_chosen_location_is_the_only_one_read_and_set() {
         .await
         .expect("the location exists");
     let at_shopfront = levels_of(&admin, &item).await[&shopfront];
-    let listed = connector.list_products().await.expect("listings");
-    let socks = listed
-        .iter()
-        .find(|l| l.sku.as_deref() == Some("MS-1"))
-        .expect("MS-1");
+    let (socks, _) = listing_of(&connector, "MS-1").await;
     assert_eq!(socks.quantity, Some(at_shopfront), "read at the shopfront");
 
     connector.set_stock(&socks.id, 2).await.expect("set");

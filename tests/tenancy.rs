@@ -474,20 +474,22 @@ async fn channels_are_checked_with_the_platform_and_their_secrets_stored_sealed(
     sandbox.shutdown().await;
 }
 
-/// The shop's webhook subscriptions as its REST API lists them: `(topic, address)`.
-async fn shop_webhooks(shop: &switchyard_sandbox::ShopifyStore) -> Vec<(String, String)> {
-    let list: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/admin/api/2025-07/webhooks.json",
-            shop.base_url()
-        ))
+/// `GET {path}` on the shop's REST Admin API, as JSON.
+async fn shop_rest(shop: &switchyard_sandbox::ShopifyStore, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}/admin/api/2025-07/{path}", shop.base_url()))
         .header("X-Shopify-Access-Token", shop.access_token())
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The shop's webhook subscriptions as its REST API lists them: `(topic, address)`.
+async fn shop_webhooks(shop: &switchyard_sandbox::ShopifyStore) -> Vec<(String, String)> {
+    let list = shop_rest(shop, "webhooks.json").await;
     let mut hooks: Vec<(String, String)> = list["webhooks"]
         .as_array()
         .unwrap()
@@ -521,18 +523,7 @@ async fn a_shopify_channel_subscribes_its_order_webhooks_and_checks_its_location
             .await,
     )
     .await;
-    let locations: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/admin/api/2025-07/locations.json",
-            shop.base_url()
-        ))
-        .header("X-Shopify-Access-Token", shop.access_token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let locations = shop_rest(&shop, "locations.json").await;
     let shopfront = locations["locations"][1]["id"].as_u64().unwrap();
     let shopify = |settings: Value| {
         json!({

@@ -238,7 +238,7 @@ pub struct ConnectorSettings {
 }
 
 fn default_stock_push_interval_ms() -> u64 {
-    500
+    750
 }
 
 impl ConnectorSettings {

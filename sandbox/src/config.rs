@@ -10,6 +10,8 @@ use crate::faults::FaultKnobs;
 use crate::generator::GeneratorConfig;
 use crate::xero::{XeroOrgConfig, XeroTaxRateConfig};
 
+pub use crate::amazon::config::{AmazonRateLimits, AmazonSellerConfig, OperationLimit};
+
 /// The whole sandbox: one HTTP listener serving every store under its own path prefix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SandboxConfig {
@@ -23,6 +25,9 @@ pub struct SandboxConfig {
     /// Xero organisations, served at `/xero/{name}`.
     #[serde(default)]
     pub xero: Vec<XeroOrgConfig>,
+    /// Amazon seller accounts, served at `/amazon/{name}`.
+    #[serde(default)]
+    pub amazon: Vec<AmazonSellerConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -33,6 +38,7 @@ impl Default for SandboxConfig {
             woocommerce: Vec::new(),
             sage: Vec::new(),
             xero: Vec::new(),
+            amazon: Vec::new(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Starting and stopping a sandbox: one listener, every store mounted under
-//! `/shopify/{name}` or `/woocommerce/{name}`, every Sage business under `/sage/{name}` and every
+//! `/shopify/{name}`, `/woocommerce/{name}` or `/amazon/{name}`, every Sage business under `/sage/{name}` and every
 //! Xero organisation under `/xero/{name}`, the control API under `/_sandbox` (Sage's under
 //! `/_sandbox/sage`, Xero's under `/_sandbox/xero`), a background
 //! driver for the order generators, and a graceful shutdown that also releases hung requests.
@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::amazon::{self, AmazonSeller};
 use crate::config::SandboxConfig;
 use crate::control::{self, Registry};
 use crate::sage::{self, SageBusiness};
@@ -52,6 +53,14 @@ pub enum Credentials {
         /// Signs webhooks registered without their own secret.
         webhook_secret: String,
     },
+    /// A Selling Partner API app authorised by the seller: LWA credentials and the ids calls name.
+    Amazon {
+        seller_id: String,
+        marketplace_id: String,
+        lwa_client_id: String,
+        lwa_client_secret: String,
+        refresh_token: String,
+    },
 }
 
 /// A running sandbox. Dropping it stops the server too; [`SandboxHandle::shutdown`] waits for it.
@@ -65,6 +74,7 @@ pub struct SandboxHandle {
     woocommerce: Vec<Arc<WooStore>>,
     sage: Vec<Arc<SageBusiness>>,
     xero: Vec<Arc<XeroOrg>>,
+    amazon: Vec<Arc<AmazonSeller>>,
 }
 
 fn invalid(message: String) -> io::Error {
@@ -81,6 +91,7 @@ impl Sandbox {
             .chain(config.woocommerce.iter().map(|w| w.name.as_str()))
             .chain(config.sage.iter().map(|b| b.name.as_str()))
             .chain(config.xero.iter().map(|x| x.name.as_str()))
+            .chain(config.amazon.iter().map(|a| a.name.as_str()))
             .collect();
         if let Some(bad) = names.iter().find(|n| {
             n.is_empty()
@@ -158,6 +169,32 @@ impl Sandbox {
             stores.push(store.clone());
             woo_stores.push(store);
         }
+        let mut amazon_sellers = Vec::new();
+        for cfg in config.amazon {
+            let prefix = format!("/amazon/{}", cfg.name);
+            let base_url = format!("{root}{prefix}");
+            let seller = Arc::new(AmazonSeller::new(
+                cfg,
+                &prefix,
+                base_url.clone(),
+                sender.clone(),
+            ));
+            app = app.nest(&prefix, amazon::router(seller.clone(), shutdown.clone()));
+            infos.push(StoreInfo {
+                name: seller.name().to_string(),
+                platform: Platform::Amazon,
+                base_url,
+                credentials: Credentials::Amazon {
+                    seller_id: seller.seller_id().to_string(),
+                    marketplace_id: seller.marketplace_id().to_string(),
+                    lwa_client_id: seller.lwa_client_id().to_string(),
+                    lwa_client_secret: seller.lwa_client_secret().to_string(),
+                    refresh_token: seller.refresh_token().to_string(),
+                },
+            });
+            stores.push(seller.clone());
+            amazon_sellers.push(seller);
+        }
         let mut sage_businesses = Vec::new();
         for cfg in config.sage {
             let prefix = format!("/sage/{}", cfg.name);
@@ -200,6 +237,7 @@ impl Sandbox {
             woocommerce: woo_stores,
             sage: sage_businesses,
             xero: xero_orgs,
+            amazon: amazon_sellers,
         })
     }
 }
@@ -266,6 +304,10 @@ impl SandboxHandle {
 
     pub fn xero(&self, name: &str) -> Option<Arc<XeroOrg>> {
         self.xero.iter().find(|o| o.name() == name).cloned()
+    }
+
+    pub fn amazon(&self, name: &str) -> Option<Arc<AmazonSeller>> {
+        self.amazon.iter().find(|s| s.name() == name).cloned()
     }
 
     /// Every Xero organisation (they are accounting tenants, not sales channels, so they are not

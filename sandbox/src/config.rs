@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ebay::EbaySellerConfig;
 use crate::faults::FaultKnobs;
 use crate::generator::GeneratorConfig;
 use crate::xero::{XeroOrgConfig, XeroTaxRateConfig};
@@ -23,6 +24,9 @@ pub struct SandboxConfig {
     /// Xero organisations, served at `/xero/{name}`.
     #[serde(default)]
     pub xero: Vec<XeroOrgConfig>,
+    /// eBay sellers, served at `/ebay/{name}`.
+    #[serde(default)]
+    pub ebay: Vec<EbaySellerConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -33,6 +37,7 @@ impl Default for SandboxConfig {
             woocommerce: Vec::new(),
             sage: Vec::new(),
             xero: Vec::new(),
+            ebay: Vec::new(),
         }
     }
 }

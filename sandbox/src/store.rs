@@ -27,6 +27,7 @@ use crate::webhook_sender::{Delivery, WebhookSender};
 pub enum Platform {
     Shopify,
     WooCommerce,
+    Ebay,
 }
 
 /// A fulfilment (shipment) recorded on the channel, in neutral form.

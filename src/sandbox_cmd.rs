@@ -48,9 +48,10 @@ pub fn allow_loopback(settings: &mut crate::config::Settings) {
     }
 }
 
-/// The credentials a channel needs for a simulated store, as the sandbox issued them.
-pub fn sandbox_credentials(info: &StoreInfo) -> ChannelCredentials {
-    match &info.credentials {
+/// The credentials a channel needs for a simulated store, as the sandbox issued them; `None` for
+/// a platform switchyard has no channel kind for yet (Amazon, eBay).
+pub fn sandbox_credentials(info: &StoreInfo) -> Option<ChannelCredentials> {
+    Some(match &info.credentials {
         Credentials::Shopify {
             access_token,
             app_secret,
@@ -68,11 +69,13 @@ pub fn sandbox_credentials(info: &StoreInfo) -> ChannelCredentials {
             consumer_secret: Secret::new(consumer_secret.clone()),
             webhook_secret: Secret::new(webhook_secret.clone()),
         }),
-    }
+        Credentials::Amazon { .. } | Credentials::Ebay { .. } => return None,
+    })
 }
 
-/// One channel of the account's store `store_id` per simulated store of `sandbox`, all with
-/// `settings`: what `switchyard demo` and the benchmarks run against.
+/// One channel of the account's store `store_id` per simulated store of `sandbox` that
+/// switchyard has a channel kind for, all with `settings`: what `switchyard demo` and the
+/// benchmarks run against.
 pub async fn connect_channels(
     pool: &PgPool,
     key: &CredentialsKey,
@@ -83,11 +86,14 @@ pub async fn connect_channels(
 ) -> anyhow::Result<Vec<(ChannelRow, StoreInfo)>> {
     let mut made = Vec::new();
     for info in sandbox.stores() {
+        let Some(credentials) = sandbox_credentials(info) else {
+            continue;
+        };
         let new = NewChannel {
             store_id,
             name: &info.name,
             base_url: &info.base_url,
-            credentials: &sandbox_credentials(info),
+            credentials: &credentials,
             settings,
         };
         let channel = channels::create(pool, key, account, &new)
@@ -122,6 +128,16 @@ pub fn describe(sandbox: &switchyard_sandbox::SandboxHandle) -> String {
                 webhook_secret,
             } => out.push_str(&format!(
                 "  woocommerce store {name}\n    base URL:        {url}  (REST at {url}/wp-json/wc/v3/...)\n    consumer key:    {consumer_key}\n    consumer secret: {consumer_secret}\n    webhook secret:  {webhook_secret}\n",
+                name = s.name,
+                url = s.base_url,
+            )),
+            Credentials::Amazon { seller_id, marketplace_id, lwa_client_id, lwa_client_secret, refresh_token } => out.push_str(&format!(
+                "  amazon seller {name}\n    base URL:      {url}  (SP-API at {url}/orders/v0/..., token at {url}/auth/o2/token)\n    seller id:     {seller_id}\n    marketplace:   {marketplace_id}\n    client id:     {lwa_client_id}\n    client secret: {lwa_client_secret}\n    refresh token: {refresh_token}\n",
+                name = s.name,
+                url = s.base_url,
+            )),
+            Credentials::Ebay { client_id, client_secret, refresh_token } => out.push_str(&format!(
+                "  ebay seller {name}\n    base URL:      {url}  (Sell APIs at {url}/sell/..., token at {url}/identity/v1/oauth2/token)\n    client id:     {client_id}\n    client secret: {client_secret}\n    refresh token: {refresh_token}\n",
                 name = s.name,
                 url = s.base_url,
             )),

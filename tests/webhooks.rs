@@ -878,7 +878,8 @@ impl Harness {
                 store_id: self.store_id,
                 name: "demo-shop",
                 base_url: &info.base_url,
-                credentials: &switchyard::sandbox_cmd::sandbox_credentials(info),
+                credentials: &switchyard::sandbox_cmd::sandbox_credentials(info)
+                    .expect("a platform switchyard connects"),
                 settings: &ChannelSettings::default(),
             },
         )

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ebay::EbaySellerConfig;
 use crate::faults::FaultKnobs;
 use crate::generator::GeneratorConfig;
 use crate::xero::{XeroOrgConfig, XeroTaxRateConfig};
@@ -28,6 +29,9 @@ pub struct SandboxConfig {
     /// Amazon seller accounts, served at `/amazon/{name}`.
     #[serde(default)]
     pub amazon: Vec<AmazonSellerConfig>,
+    /// eBay sellers, served at `/ebay/{name}`.
+    #[serde(default)]
+    pub ebay: Vec<EbaySellerConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -39,6 +43,7 @@ impl Default for SandboxConfig {
             sage: Vec::new(),
             xero: Vec::new(),
             amazon: Vec::new(),
+            ebay: Vec::new(),
         }
     }
 }

@@ -29,6 +29,7 @@
 pub mod amazon;
 pub mod config;
 pub mod control;
+pub mod ebay;
 pub mod faults;
 pub mod fulfilment_centre;
 pub mod generator;
@@ -53,6 +54,7 @@ pub use config::{
     default_catalog, GraphqlPlan, ProductConfig, SageBusinessConfig, SageRateLimit, SandboxConfig,
     ShopifyStoreConfig, VariantConfig, WooStoreConfig,
 };
+pub use ebay::{EbaySellerConfig, EbayStore};
 pub use faults::FaultKnobs;
 pub use generator::GeneratorConfig;
 pub use sage::SageBusiness;

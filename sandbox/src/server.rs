@@ -1,5 +1,5 @@
 //! Starting and stopping a sandbox: one listener, every store mounted under
-//! `/shopify/{name}`, `/woocommerce/{name}` or `/amazon/{name}`, every Sage business under `/sage/{name}` and every
+//! `/shopify/{name}`, `/woocommerce/{name}`, `/amazon/{name}` or `/ebay/{name}`, every Sage business under `/sage/{name}` and every
 //! Xero organisation under `/xero/{name}`, the control API under `/_sandbox` (Sage's under
 //! `/_sandbox/sage`, Xero's under `/_sandbox/xero`), a background
 //! driver for the order generators, and a graceful shutdown that also releases hung requests.
@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::amazon::{self, AmazonSeller};
 use crate::config::SandboxConfig;
 use crate::control::{self, Registry};
+use crate::ebay::{self, EbayStore};
 use crate::sage::{self, SageBusiness};
 use crate::shopify::{self, ShopifyStore};
 use crate::store::{Platform, SimStore};
@@ -61,6 +62,12 @@ pub enum Credentials {
         lwa_client_secret: String,
         refresh_token: String,
     },
+    Ebay {
+        client_id: String,
+        client_secret: String,
+        /// The seller's refresh token, traded at `/identity/v1/oauth2/token` for access tokens.
+        refresh_token: String,
+    },
 }
 
 /// A running sandbox. Dropping it stops the server too; [`SandboxHandle::shutdown`] waits for it.
@@ -75,6 +82,7 @@ pub struct SandboxHandle {
     sage: Vec<Arc<SageBusiness>>,
     xero: Vec<Arc<XeroOrg>>,
     amazon: Vec<Arc<AmazonSeller>>,
+    ebay: Vec<Arc<EbayStore>>,
 }
 
 fn invalid(message: String) -> io::Error {
@@ -92,6 +100,7 @@ impl Sandbox {
             .chain(config.sage.iter().map(|b| b.name.as_str()))
             .chain(config.xero.iter().map(|x| x.name.as_str()))
             .chain(config.amazon.iter().map(|a| a.name.as_str()))
+            .chain(config.ebay.iter().map(|e| e.name.as_str()))
             .collect();
         if let Some(bad) = names.iter().find(|n| {
             n.is_empty()
@@ -195,6 +204,30 @@ impl Sandbox {
             stores.push(seller.clone());
             amazon_sellers.push(seller);
         }
+        let mut ebay_stores = Vec::new();
+        for cfg in config.ebay {
+            let prefix = format!("/ebay/{}", cfg.name);
+            let base_url = format!("{root}{prefix}");
+            let store = Arc::new(EbayStore::new(
+                cfg,
+                &prefix,
+                base_url.clone(),
+                sender.clone(),
+            ));
+            app = app.nest(&prefix, ebay::router(store.clone(), shutdown.clone()));
+            infos.push(StoreInfo {
+                name: store.name().to_string(),
+                platform: Platform::Ebay,
+                base_url,
+                credentials: Credentials::Ebay {
+                    client_id: store.client_id().to_string(),
+                    client_secret: store.client_secret().to_string(),
+                    refresh_token: store.refresh_token().to_string(),
+                },
+            });
+            stores.push(store.clone());
+            ebay_stores.push(store);
+        }
         let mut sage_businesses = Vec::new();
         for cfg in config.sage {
             let prefix = format!("/sage/{}", cfg.name);
@@ -238,6 +271,7 @@ impl Sandbox {
             sage: sage_businesses,
             xero: xero_orgs,
             amazon: amazon_sellers,
+            ebay: ebay_stores,
         })
     }
 }
@@ -300,6 +334,10 @@ impl SandboxHandle {
 
     pub fn sage(&self, name: &str) -> Option<Arc<SageBusiness>> {
         self.sage.iter().find(|b| b.name() == name).cloned()
+    }
+
+    pub fn ebay(&self, name: &str) -> Option<Arc<EbayStore>> {
+        self.ebay.iter().find(|s| s.name() == name).cloned()
     }
 
     pub fn xero(&self, name: &str) -> Option<Arc<XeroOrg>> {

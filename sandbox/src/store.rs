@@ -28,6 +28,7 @@ pub enum Platform {
     Shopify,
     WooCommerce,
     Amazon,
+    Ebay,
 }
 
 /// A fulfilment (shipment) recorded on the channel, in neutral form.

@@ -31,6 +31,10 @@ pub struct TrafficStats {
     /// Counts keyed by `"METHOD /route/template"` (the store's URL prefix removed).
     pub by_route: BTreeMap<String, u64>,
     pub by_status: BTreeMap<u16, u64>,
+    /// Calls admitted per UTC day (`2024-07-01`) per API (`sell.fulfillment`), for platforms
+    /// that publish daily call limits per API (eBay).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub calls_per_day: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl Traffic {
@@ -48,6 +52,17 @@ impl Traffic {
 
     pub fn reset(&self) {
         *lock(&self.inner) = TrafficStats::default();
+    }
+
+    /// Counts one call admitted to `api` on `day`.
+    pub fn record_api_call(&self, day: &str, api: &str) {
+        let mut stats = lock(&self.inner);
+        *stats
+            .calls_per_day
+            .entry(day.to_owned())
+            .or_default()
+            .entry(api.to_owned())
+            .or_default() += 1;
     }
 
     fn record(&self, routes: Vec<String>, status: StatusCode, graphql_throttled: bool) {

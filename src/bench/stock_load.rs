@@ -183,6 +183,7 @@ pub async fn run_once(base: &Settings, load: &Load, interval_ms: u64) -> anyhow:
         let topic = match info.platform {
             switchyard_sandbox::Platform::Shopify => "orders/create",
             switchyard_sandbox::Platform::WooCommerce => "order.created",
+            other => anyhow::bail!("the bench has no {other:?} store"),
         };
         let hook = format!(
             "http://127.0.0.1:{port}/v1/channels/{}/inbound/{topic}",

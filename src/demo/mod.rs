@@ -71,6 +71,8 @@ fn webhook_topics(platform: Platform) -> &'static [&'static str] {
     match platform {
         Platform::Shopify => &["orders/create", "orders/updated", "orders/cancelled"],
         Platform::WooCommerce => &["order.created", "order.updated"],
+        // Not among the demo's channels: their notifications do not come as webhooks here.
+        Platform::Amazon | Platform::Ebay => &[],
     }
 }
 
@@ -254,6 +256,7 @@ fn print_banner(seeded: &Seeded, api: &str, sandbox: &SandboxHandle, opts: &Opti
                     match info.platform {
                         Platform::Shopify => (info.base_url.clone(), w),
                         Platform::WooCommerce => (s, info.base_url.clone()),
+                        Platform::Amazon | Platform::Ebay => (s, w),
                     }
                 });
         println!(

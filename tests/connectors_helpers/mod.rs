@@ -108,7 +108,7 @@ pub async fn shopify(tweak: impl FnOnce(&mut ShopifyStoreConfig)) -> Rig<Shopify
         ..SandboxConfig::default()
     };
     rig(sandbox, SHOP, |info| {
-        let ChannelCredentials::Shopify(c) = sandbox_credentials(&info) else {
+        let Some(ChannelCredentials::Shopify(c)) = sandbox_credentials(&info) else {
             panic!("a Shopify store has Shopify credentials");
         };
         let mut config = ShopifyConfig::new(info.base_url, c.access_token, c.app_secret);
@@ -129,7 +129,7 @@ pub async fn woocommerce(tweak: impl FnOnce(&mut WooStoreConfig)) -> Rig<WooConf
         ..SandboxConfig::default()
     };
     rig(sandbox, WOO, |info| {
-        let ChannelCredentials::WooCommerce(c) = sandbox_credentials(&info) else {
+        let Some(ChannelCredentials::WooCommerce(c)) = sandbox_credentials(&info) else {
             panic!("a WooCommerce store has WooCommerce credentials");
         };
         let mut config = WooConfig::new(info.base_url, c.consumer_key, c.consumer_secret);

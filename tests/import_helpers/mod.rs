@@ -103,7 +103,8 @@ impl World {
             .sandbox
             .store_info(sandbox_store)
             .expect("sandbox store");
-        let credentials = sandbox_cmd::sandbox_credentials(info);
+        let credentials =
+            sandbox_cmd::sandbox_credentials(info).expect("a platform switchyard connects");
         channels::create(
             &self.pool,
             &self.deps.credentials_key,

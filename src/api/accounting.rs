@@ -16,7 +16,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiJson, ApiQuery};
-use super::tenant::{check_name, created, credentials_key, db, found, Account, IdPage, Page};
+use super::tenant::{
+    check_name, created, credentials_key, db, found, Account, Page, StorePageQuery,
+};
 use super::AppState;
 use crate::api::error::{field, AppError};
 use crate::connectors::accounting::{Endpoints, OAuth};
@@ -61,20 +63,6 @@ struct CreateConnection {
     /// Keys left out take their defaults.
     #[serde(default)]
     settings: Option<AccountingSettings>,
-}
-
-/// The filters and paging of the connection list.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// Only this store's connections.
-    store_id: Option<i64>,
-    /// The previous page's `next_cursor`; none for the first page.
-    cursor: Option<String>,
-    /// Items per page, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<u32>,
 }
 
 /// Where to send the merchant to authorize the connection.
@@ -156,15 +144,15 @@ async fn create(
 #[utoipa::path(
     get, path = "/v1/accounting-connections", operation_id = "listAccountingConnections",
     tag = "Accounting",
-    params(ListQuery),
+    params(StorePageQuery),
     responses((status = 200, description = "A page of connections", body = Page<ConnectionRow>)),
 )]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<StorePageQuery>,
 ) -> Result<Response, AppError> {
-    let page = IdPage::new(q.limit, q.cursor.as_deref())?;
+    let page = q.page()?;
     let rows =
         accounting::list(db(&state)?, account, q.store_id, page.cursor, page.fetch()).await?;
     Ok(page.of(rows, |c| c.id).into_response())

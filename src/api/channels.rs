@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::extract::{ApiJson, ApiQuery};
-use super::tenant::{check_name, created, credentials_key, db, found, Account, IdPage, Page};
+use super::tenant::{
+    check_name, created, credentials_key, db, found, Account, Page, StorePageQuery,
+};
 use super::AppState;
 use crate::api::error::{field, AppError};
 use crate::connectors::{self, ConnectorError};
@@ -117,20 +119,6 @@ fn settings_change() -> utoipa::openapi::schema::Schema {
     change.into()
 }
 
-/// The filters and paging of the channel list.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// Only this store's channels.
-    store_id: Option<i64>,
-    /// The previous page's `next_cursor`; none for the first page.
-    cursor: Option<String>,
-    /// Items per page, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<u32>,
-}
-
 /// The answer to a request for work now: the job that will do it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"job_id": "01M91KQWNK66QQGPTWYXDA9JTN", "queue": "import-orders"}))]
@@ -173,13 +161,8 @@ pub(super) async fn check_channel_credentials(
     within_check_timeout(connector.check_credentials()).await
 }
 
-async fn within_check_timeout(
-    call: impl std::future::Future<Output = Result<(), ConnectorError>>,
-) -> Result<(), ConnectorError> {
-    within_check_timeout_of(call).await
-}
-
-async fn within_check_timeout_of<T>(
+/// `call`'s outcome, or a transient failure once `CHECK_TIMEOUT` has passed.
+async fn within_check_timeout<T>(
     call: impl std::future::Future<Output = Result<T, ConnectorError>>,
 ) -> Result<T, ConnectorError> {
     match tokio::time::timeout(CHECK_TIMEOUT, call).await {
@@ -242,14 +225,14 @@ pub(super) async fn subscribe_webhooks(
         channel.id
     );
     let platform = platform_name(credentials.kind());
-    let ids = connectors::build(
+    let connector = connectors::build(
         &channel.base_url,
         credentials,
         &channel.settings,
         state.connectors.http(),
     )
     .map_err(|e| e.said_by(platform))?;
-    let ids = within_check_timeout_of(ids.subscribe_order_webhooks(&address))
+    let ids = within_check_timeout(connector.subscribe_order_webhooks(&address))
         .await
         .map_err(|e| {
             format!(
@@ -364,15 +347,15 @@ async fn create(
 /// List the account's channels, oldest first.
 #[utoipa::path(
     get, path = "/v1/channels", operation_id = "listChannels", tag = "Channels",
-    params(ListQuery),
+    params(StorePageQuery),
     responses((status = 200, description = "A page of channels", body = Page<ChannelRow>)),
 )]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<StorePageQuery>,
 ) -> Result<Response, AppError> {
-    let page = IdPage::new(q.limit, q.cursor.as_deref())?;
+    let page = q.page()?;
     let rows = channels::list(db(&state)?, account, q.store_id, page.cursor, page.fetch()).await?;
     Ok(page.of(rows, |c| c.id).into_response())
 }
@@ -500,14 +483,14 @@ async fn remove(
 ) -> Result<Response, AppError> {
     let pool = db(&state)?;
     let subscriptions = channels::webhook_subscriptions(pool, account, id).await?;
-    let platform = match subscriptions.is_empty() {
-        true => None,
-        false => {
-            let channel = channels::get(pool, account, id).await?;
-            let credentials =
-                channels::credentials(pool, &credentials_key(&state)?, account, id).await?;
-            channel.zip(credentials)
-        }
+    // Read before the delete: removing the subscriptions needs the channel's credentials.
+    let platform = if subscriptions.is_empty() {
+        None
+    } else {
+        let channel = channels::get(pool, account, id).await?;
+        let credentials =
+            channels::credentials(pool, &credentials_key(&state)?, account, id).await?;
+        channel.zip(credentials)
     };
     if !channels::delete(pool, account, id).await? {
         return Err(not_found(id));

@@ -12,7 +12,7 @@ use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiJson, ApiQuery};
-use super::tenant::{conflict, created, db, found, Account, IdPage, Page};
+use super::tenant::{conflict, created, db, found, Account, Page, StorePageQuery};
 use super::AppState;
 use crate::api::error::{field, AppError};
 use crate::domain::accounting::AccountingKind;
@@ -77,19 +77,6 @@ struct CreatedHostedPage {
     page: HostedPageRow,
     /// The single-use link to send the customer: `{server.public_url}/hosted/{token}`.
     url: String,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// Only this store's pages.
-    store_id: Option<i64>,
-    /// The previous page's `next_cursor`; none for the first page.
-    cursor: Option<String>,
-    /// Items per page, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<u32>,
 }
 
 fn not_found(id: i64) -> AppError {
@@ -212,15 +199,15 @@ async fn create(
 /// List the account's hosted pages, oldest first.
 #[utoipa::path(
     get, path = "/v1/hosted-pages", operation_id = "listHostedPages", tag = "Hosted pages",
-    params(ListQuery),
+    params(StorePageQuery),
     responses((status = 200, description = "A page of hosted pages", body = Page<HostedPageRow>)),
 )]
 async fn list(
     State(state): State<AppState>,
     Account(account): Account,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<StorePageQuery>,
 ) -> Result<Response, AppError> {
-    let page = IdPage::new(q.limit, q.cursor.as_deref())?;
+    let page = q.page()?;
     let rows =
         hosted_pages::list(db(&state)?, account, q.store_id, page.cursor, page.fetch()).await?;
     Ok(page.of(rows, |p| p.id).into_response())

@@ -138,6 +138,27 @@ impl PageQuery {
     }
 }
 
+/// The filter and paging of a list of one kind of a store's things (channels, accounting
+/// connections, hosted pages).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct StorePageQuery {
+    /// Only this store's.
+    pub store_id: Option<i64>,
+    /// The previous page's `next_cursor`; none for the first page.
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+impl StorePageQuery {
+    pub fn page(&self) -> Result<IdPage, AppError> {
+        IdPage::new(self.limit, self.cursor.as_deref())
+    }
+}
+
 /// One page of an id-ordered list as asked for: up to `limit` rows past the id `cursor`, the
 /// last of the previous page (none: the first page).
 #[derive(Debug, Clone, Copy)]

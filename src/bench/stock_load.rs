@@ -58,10 +58,21 @@ pub struct Figures {
     pub refused: u64,
 }
 
+/// The channels an order's level changes on: two Shopify shops and a WooCommerce store.
+const CHANNELS: usize = 3;
+
 impl Figures {
     /// Calls per changed level: each order changes its SKU's level on every channel.
-    pub fn calls_per_level(&self, channels: usize) -> f64 {
-        self.writes as f64 / (self.orders * channels).max(1) as f64
+    pub fn calls_per_level(&self) -> f64 {
+        self.writes as f64 / (self.orders * CHANNELS).max(1) as f64
+    }
+
+    pub fn p50(&self) -> f64 {
+        quantile(&self.latencies, 0.5)
+    }
+
+    pub fn p99(&self) -> f64 {
+        quantile(&self.latencies, 0.99)
     }
 }
 
@@ -319,41 +330,41 @@ pub async fn run(settings: &Settings, load: &Load, runs: usize) -> anyhow::Resul
          {interval} ms apart per channel, each beside a baseline run pushing every change at once",
         load.skus, load.rate, load.seconds
     );
-    let channels = 3;
-    let mut rows: Vec<(f64, f64, f64, f64, f64)> = Vec::new();
+    let mut paced = Vec::new();
+    let mut baseline = Vec::new();
     for run in 1..=runs.max(1) {
-        for (label, ms) in [("paced", interval), ("baseline", 0)] {
+        for (label, ms, figures) in [
+            ("paced", interval, &mut paced),
+            ("baseline", 0, &mut baseline),
+        ] {
             let f = run_once(settings, load, ms).await?;
-            let (p50, p99) = (quantile(&f.latencies, 0.5), quantile(&f.latencies, 0.99));
-            let max = f.latencies.last().copied().unwrap_or(f64::NAN);
             println!(
-                "  run {run} {label:8} ({ms} ms): {} orders, propagation p50 {p50:.0} ms, p99 \
-                 {p99:.0} ms, slowest {max:.0} ms; {} stock calls, {:.3} per changed level; {} \
+                "  run {run} {label:8} ({ms} ms): {} orders, propagation p50 {:.0} ms, p99 \
+                 {:.0} ms, slowest {:.0} ms; {} stock calls, {:.3} per changed level; {} \
                  refused",
                 f.orders,
+                f.p50(),
+                f.p99(),
+                f.latencies.last().copied().unwrap_or(f64::NAN),
                 f.writes,
-                f.calls_per_level(channels),
+                f.calls_per_level(),
                 f.refused
             );
-            if label == "paced" {
-                rows.push((p50, p99, f.calls_per_level(channels), 0.0, 0.0));
-            } else if let Some(last) = rows.last_mut() {
-                last.3 = p99;
-                last.4 = f.calls_per_level(channels);
-            }
+            figures.push(f);
         }
     }
-    let col =
-        |f: fn(&(f64, f64, f64, f64, f64)) -> f64| median(&rows.iter().map(f).collect::<Vec<_>>());
+    let med = |runs: &[Figures], of: fn(&Figures) -> f64| {
+        median(&runs.iter().map(of).collect::<Vec<_>>())
+    };
     println!(
         "median of {} runs, paced: p50 {:.0} ms, p99 {:.0} ms, {:.3} calls per changed level \
          ({:.2}x the baseline's calls; p99 {:.2}x the baseline's)",
-        rows.len(),
-        col(|r| r.0),
-        col(|r| r.1),
-        col(|r| r.2),
-        col(|r| r.2) / col(|r| r.4),
-        col(|r| r.1) / col(|r| r.3),
+        paced.len(),
+        med(&paced, Figures::p50),
+        med(&paced, Figures::p99),
+        med(&paced, Figures::calls_per_level),
+        med(&paced, Figures::calls_per_level) / med(&baseline, Figures::calls_per_level),
+        med(&paced, Figures::p99) / med(&baseline, Figures::p99),
     );
     Ok(())
 }

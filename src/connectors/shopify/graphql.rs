@@ -156,7 +156,8 @@ impl Client {
                 })
                 .await?;
             let answer: Answer = http::parse_json(&raw.body, op.name)?;
-            let throttled = answer.throttled();
+            let errors = answer.errors();
+            let throttled = errors.iter().any(|e| e.code() == Some("THROTTLED"));
             if let Some(cost) = answer.extensions.as_ref().and_then(|e| e.cost.as_ref()) {
                 self.remember_cost(op, cost.requested_query_cost);
                 let status = &cost.throttle_status;
@@ -173,7 +174,7 @@ impl Client {
                 });
             }
             if !throttled {
-                return answer.into_data(op);
+                return answer.into_data(op, &errors);
             }
             refused += 1;
             // As long as the cost takes to restore, and never at once: a refusal with room
@@ -225,14 +226,14 @@ impl Answer {
         }
     }
 
-    fn throttled(&self) -> bool {
-        self.errors().iter().any(|e| e.code() == Some("THROTTLED"))
-    }
-
-    fn into_data<T: DeserializeOwned>(self, op: &Operation) -> Result<T, ConnectorError> {
-        let errors = self.errors();
+    /// `data` as `T`, unless `errors` (this answer's, read once) name a failure.
+    fn into_data<T: DeserializeOwned>(
+        self,
+        op: &Operation,
+        errors: &[GraphQlError],
+    ) -> Result<T, ConnectorError> {
         if !errors.is_empty() {
-            return Err(error_of(&errors));
+            return Err(error_of(errors));
         }
         let data = self.data.ok_or_else(|| {
             ConnectorError::Malformed(format!(
@@ -360,7 +361,11 @@ mod tests {
             name: "Test",
             document: "",
         };
-        let err = |errors| answer(errors).into_data::<Value>(&op).unwrap_err();
+        let err = |errors| {
+            let answer = answer(errors);
+            let read = answer.errors();
+            answer.into_data::<Value>(&op, &read).unwrap_err()
+        };
         assert!(matches!(
             err(json!([{"message": "Access denied", "extensions": {"code": "ACCESS_DENIED"}}])),
             ConnectorError::Auth { .. }
@@ -383,7 +388,9 @@ mod tests {
         );
         assert!(
             answer(json!([{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]))
-                .throttled()
+                .errors()
+                .iter()
+                .any(|e| e.code() == Some("THROTTLED"))
         );
         assert!(matches!(
             err(json!("[API] Invalid API key or access token")),

@@ -167,7 +167,7 @@ impl ShopifyConnector {
 
     /// The global id of the location stock is read and set at: the configured one, checked to
     /// exist and be active, or the shop's primary location; asked once.
-    pub async fn location(&self) -> Result<String, ConnectorError> {
+    async fn location(&self) -> Result<String, ConnectorError> {
         self.location
             .get_or_try_init(|| async {
                 let found: wire::LocationData = match self.configured_location {

@@ -154,6 +154,54 @@ async fn a_sale_on_one_channel_reaches_the_others_and_a_cancellation_restores_it
     world.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_order_reserves_its_units_everywhere_until_it_is_paid_or_cancelled() {
+    // The channel takes the units of an order placed unpaid at once. switchyard keeps that order
+    // out of work (`import_unpaid` is off), but counts its units, or the other channels would
+    // sell them again and the channel it came from would drift from switchyard's figure.
+    let (world, store) = three_shops().await;
+    let x = product(&world, store, X, "Merino Socks", Some(100)).await;
+    let ([a, _, _], [shop_a, woo_b, shop_c]) = stock_channels(&world, store).await;
+    for s in [&woo_b, &shop_c] {
+        wait_for_level(s.as_ref(), X, 100).await;
+    }
+    shop_a.set_generator_config(GeneratorConfig {
+        unpaid_ratio: 1.0,
+        max_lines: 1,
+        ..paid_open(&[X])
+    });
+    let id = shop_a.create_orders(1)[0];
+    let taken = sold(&[shop_a.order_json(id).unwrap()])[X];
+    assert_eq!(world.import(a.id).await.status, JobStatus::Done);
+    let sync: String =
+        sqlx::query_scalar("SELECT sync_status::text FROM orders WHERE channel_id = $1")
+            .bind(a.id)
+            .fetch_one(&world.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        sync, "excluded",
+        "unpaid orders are not work on this channel"
+    );
+    for s in [&shop_a, &woo_b, &shop_c] {
+        wait_for_level(s.as_ref(), X, 100 - taken).await;
+    }
+
+    // Paid: the order becomes work, and its units are not counted a second time.
+    assert!(shop_a.update_order(id));
+    assert_eq!(world.import_changes(a.id).await.status, JobStatus::Done);
+    assert_eq!(api_ledger(&world, x.id).await, 100 - taken);
+
+    // Cancelled: the units come back everywhere.
+    assert!(shop_a.cancel_order(id));
+    assert_eq!(world.import_changes(a.id).await.status, JobStatus::Done);
+    for s in [&shop_a, &woo_b, &shop_c] {
+        wait_for_level(s.as_ref(), X, 100).await;
+    }
+    assert_eq!(api_ledger(&world, x.id).await, 100);
+    world.stop().await;
+}
+
 /// Requests that set stock, whatever the platform calls them.
 fn stock_writes(store: &dyn SimStore) -> u64 {
     store

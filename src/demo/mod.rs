@@ -37,7 +37,7 @@ use crate::store::channels::{self, ChannelRow, ChannelUpdate};
 use crate::store::{accounts, import_state, products, stores, AccountId};
 use crate::workers::{import_products, Deps};
 use crate::{db, sandbox_cmd, shutdown};
-use switchyard_sandbox::{Platform, Sandbox, SandboxHandle, StoreInfo};
+use switchyard_sandbox::{GeneratorConfig, Platform, Sandbox, SandboxHandle, StoreInfo};
 
 /// `switchyard demo`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -55,6 +55,9 @@ pub struct Options {
 
 /// How often the progress display reads the database, the queue and the stores' stock.
 const REFRESH: Duration = stock::SAMPLE;
+/// Once the target is reached, how long the demo waits, its stores making no new orders, for the
+/// last orders to be imported and the last stock changes to reach every channel.
+const SETTLE: Duration = Duration::from_secs(20);
 /// Units of each SKU switchyard holds at the start: enough that the generators' orders do not
 /// empty a SKU within an hour at the default rate.
 const DEMO_STOCK: i64 = 5_000;
@@ -414,8 +417,9 @@ async fn imported(pool: &sqlx::PgPool, seeded: &Seeded) -> anyhow::Result<Vec<i6
     Ok(out)
 }
 
-/// Refreshes the display until `stop` turns true or `target` orders are imported; returns what
-/// it saw of stock.
+/// Refreshes the display until `stop` turns true, or `target` orders are imported and then, the
+/// stores' generators paused, every order on the channels is imported and every SKU in step (or
+/// [`SETTLE`] has passed); returns what it saw of stock.
 async fn watch_progress(
     pool: &sqlx::PgPool,
     broker: &Broker,
@@ -428,6 +432,7 @@ async fn watch_progress(
     let display = Display::new(seeded, target);
     let mut stock_watch = stock::StockWatch::default();
     let mut last = vec![0; seeded.channels.len()];
+    let mut settling: Option<Instant> = None;
     loop {
         match imported(pool, seeded).await {
             Ok(counts) => last = counts,
@@ -435,9 +440,11 @@ async fn watch_progress(
                 .queue
                 .set_message(format!("reading progress: {e:#}")),
         }
+        let mut caught_up = true;
         for ((pb, (_, info)), n) in display.bars.iter().zip(&seeded.channels).zip(&last) {
             let on_channel = sandbox.store(&info.name).map_or(0, |s| s.order_count());
             pb.set_message(format!("{n:>7} imported of {on_channel:>7} on the channel"));
+            caught_up &= usize::try_from(*n).is_ok_and(|n| n >= on_channel);
         }
         let total: i64 = last.iter().sum();
         if let Some(pb) = &display.total {
@@ -463,8 +470,23 @@ async fn watch_progress(
             Ok(()) => display.show_stock(&stock_watch, seeded),
             Err(e) => display.stock.set_message(format!("{e:#}")),
         }
-        if target.is_some_and(|t| u64::try_from(total).unwrap_or(0) >= t) {
-            break;
+        let reached = target.is_some_and(|t| u64::try_from(total).unwrap_or(0) >= t);
+        if reached && settling.is_none() {
+            pause_generators(sandbox, seeded);
+            display.queue.suspend(|| {
+                println!(
+                    "\n{total} orders imported: the stores stop making orders; waiting (at most \
+                     {} s) for the last imports and stock pushes",
+                    SETTLE.as_secs()
+                )
+            });
+            settling = Some(Instant::now() + SETTLE);
+        }
+        if let Some(deadline) = settling {
+            let (in_step, of) = stock_watch.in_sync();
+            if (caught_up && in_step == of) || Instant::now() >= deadline {
+                break;
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(REFRESH) => {}
@@ -476,6 +498,18 @@ async fn watch_progress(
     }
     display.finish();
     stock_watch
+}
+
+/// Stops the simulated stores making orders, so what the demo reports at its end can settle.
+fn pause_generators(sandbox: &SandboxHandle, seeded: &Seeded) {
+    for (_, info) in &seeded.channels {
+        if let Some(store) = sandbox.store(&info.name) {
+            store.set_generator_config(GeneratorConfig {
+                orders_per_second: 0.0,
+                ..store.generator_config()
+            });
+        }
+    }
 }
 
 /// Marks the demo's channels inactive, so a later `switchyard run` on this database does not

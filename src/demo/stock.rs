@@ -4,9 +4,9 @@
 //! A change is switchyard's figure for a SKU moving (a sale it counted, a cancellation): it is
 //! timed from the first sample showing the new figure with a channel not showing it, until the
 //! sample in which every channel shows switchyard's figure again. A channel that differs while
-//! switchyard's figure stands still has drifted: a sale there that switchyard does not count (an
-//! unpaid order, kept as excluded) took the unit on that channel only; switchyard corrects it
-//! with the SKU's next change. Drift is reported apart, not timed as a change. Sampling every
+//! switchyard's figure stands still has drifted: its level was changed there by something
+//! switchyard does not count (a merchant editing it by hand); switchyard corrects it with the
+//! SKU's next change. Drift is reported apart, not timed as a change. Sampling every
 //! [`SAMPLE`] bounds the resolution; `switchyard bench stock` measures the same path precisely.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -162,8 +162,8 @@ impl StockWatch {
         let drifted = self.drifted();
         if drifted > 0 {
             line.push_str(&format!(
-                "; {drifted} drifted on a channel (a sale switchyard does not count, such as an \
-                 unpaid order; its next change corrects it)"
+                "; {drifted} drifted on a channel (a change switchyard does not count, such as an \
+                 edit by hand; its next change corrects it)"
             ));
         }
         line

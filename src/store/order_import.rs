@@ -35,6 +35,11 @@ fn event_for(o: &UpsertOutcome, decision: &Decision) -> Option<Action> {
 /// its lines' products (kits by their components); one cancelled or refunded on the channel puts
 /// back what it took. Both are idempotent per order line, so a re-import never counts twice.
 /// Returns the products whose quantity moved.
+///
+/// An unpaid order takes stock whether or not it is work (`import_unpaid`): the channel holds
+/// its units from the moment it is placed, so not counting them would let the other channels
+/// sell them again and leave that channel's level apart from switchyard's figure. A paid order
+/// excluded by a filter or a plugin rule takes none: it is not switchyard's to fulfil.
 async fn apply_stock(
     tx: &mut sqlx::PgConnection,
     outcome: &UpsertOutcome,
@@ -44,8 +49,9 @@ async fn apply_stock(
     if gone && outcome.status_change.is_some() {
         return stock::restore_order_in_tx(tx, outcome.order_id).await;
     }
-    let live = !gone && outcome.sync_status != SyncStatus::Excluded;
-    if live && (outcome.created || outcome.changed) {
+    let reserved = status == OrderStatus::Unpaid;
+    let takes_stock = !gone && (outcome.sync_status != SyncStatus::Excluded || reserved);
+    if takes_stock && (outcome.created || outcome.changed) {
         return stock::apply_stored_order_in_tx(tx, outcome.order_id).await;
     }
     Ok(Vec::new())

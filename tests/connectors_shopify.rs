@@ -1,5 +1,6 @@
-//! Contract tests of the Shopify connector against the in-process sandbox: every operation, and
-//! every fault the sandbox can inject, observed through the shop's own state and traffic.
+//! What only the Shopify connector does, against the in-process sandbox: GraphQL paging and
+//! mapping, the query-cost throttle, bulk operations, locations, webhooks. The contract every
+//! connector keeps (faults, credentials, the since bound) is tests/connectors_contract.rs.
 
 mod connectors_helpers;
 
@@ -8,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connectors_helpers::{
-    assert_listings_match_stock, count_status, forged, list_around_a_change, next_webhook,
-    requests_on, shopify, status_of, tampered, webhook_receiver, StoreApi,
+    assert_listings_match_stock, count_status, forged, next_webhook, requests_on, shopify,
+    status_of, tampered, webhook_receiver, StoreApi,
 };
 use switchyard::connectors::{
     list_all_orders_since, ConnectorError, SalesChannel, ShopifyConnector,
@@ -145,47 +146,6 @@ async fn an_order_with_more_lines_than_a_page_holds_is_read_whole() {
 }
 
 #[tokio::test]
-async fn a_since_cursor_lists_only_later_changes() {
-    let rig = shopify(|_| {}).await;
-    rig.store.create_orders(5);
-    let run = list_around_a_change(rig.store.as_ref(), &rig.connector()).await;
-    assert_eq!(run.first.orders.len(), 5);
-    assert_eq!(run.first.next, None, "one page");
-    assert_eq!(run.after, run.later);
-    // The cursor is inclusive: the checkpoint's own second is listed again.
-    assert_eq!(run.again.orders.len(), 8);
-}
-
-#[tokio::test]
-async fn a_wrong_token_is_a_permanent_auth_error_with_shopifys_message() {
-    let rig = shopify(|_| {}).await;
-    rig.connector()
-        .check_credentials()
-        .await
-        .expect("the right token is accepted");
-
-    let mut config = rig.config.clone();
-    config.access_token = Secret::new("shpat_wrong");
-    let connector = ShopifyConnector::new(config).expect("connector builds");
-    let err = connector
-        .check_credentials()
-        .await
-        .expect_err("a wrong token is refused");
-    match &err {
-        ConnectorError::Auth { status, message } => {
-            assert_eq!(*status, 401);
-            assert!(
-                message.contains("Invalid API key or access token"),
-                "{message}"
-            );
-        }
-        other => panic!("expected an auth error, got {other:?}"),
-    }
-    assert!(!format!("{err:?} {err}").contains("shpat_wrong"));
-    assert!(matches!(JobError::from(err), JobError::Permanent(_)));
-}
-
-#[tokio::test]
 async fn a_burst_of_throttled_answers_is_waited_out_and_the_call_succeeds() {
     let rig = shopify(|_| {}).await;
     rig.store.create_orders(3);
@@ -214,81 +174,6 @@ async fn a_burst_of_throttled_answers_is_waited_out_and_the_call_succeeds() {
         3,
         "two refused, then answered"
     );
-}
-
-#[tokio::test]
-async fn server_errors_are_transient_and_a_retry_succeeds() {
-    let rig = shopify(|_| {}).await;
-    let connector = rig.connector();
-    rig.faults(FaultKnobs {
-        error_5xx_ratio: 1.0,
-        ..FaultKnobs::default()
-    });
-    let err = connector
-        .list_products()
-        .await
-        .expect_err("the shop is failing");
-    assert!(
-        matches!(
-            err,
-            ConnectorError::Transient {
-                status: Some(503),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert!(matches!(JobError::from(err), JobError::Retry(_)));
-
-    rig.faults(FaultKnobs::default());
-    let listings = connector.list_products().await.expect("the retry succeeds");
-    assert_eq!(listings.len(), 10);
-}
-
-#[tokio::test]
-async fn a_hung_request_times_out_as_a_transient_error() {
-    let rig = shopify(|_| {}).await;
-    let connector = rig.connector();
-    rig.faults(FaultKnobs {
-        hang_ratio: 1.0,
-        ..FaultKnobs::default()
-    });
-    let started = Instant::now();
-    let err = connector
-        .check_credentials()
-        .await
-        .expect_err("the request hangs");
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(3), "gave up after {took:?}");
-    assert!(
-        matches!(&err, ConnectorError::Transient { status: None, message } if message.contains("timed out")),
-        "{err:?}"
-    );
-    rig.faults(FaultKnobs::default());
-    connector
-        .check_credentials()
-        .await
-        .expect("the retry succeeds");
-}
-
-#[tokio::test]
-async fn a_truncated_body_is_a_clear_malformed_error() {
-    let rig = shopify(|_| {}).await;
-    rig.store.create_orders(20);
-    rig.faults(FaultKnobs {
-        malformed_ratio: 1.0,
-        ..FaultKnobs::default()
-    });
-    let err = rig
-        .connector()
-        .list_orders_since(&OrderCursor::Since(None))
-        .await
-        .expect_err("half a body does not parse");
-    assert!(
-        matches!(&err, ConnectorError::Malformed(m) if m.starts_with("Orders")),
-        "{err:?}"
-    );
-    assert!(matches!(JobError::from(err), JobError::Retry(_)));
 }
 
 #[tokio::test]

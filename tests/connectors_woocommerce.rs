@@ -1,5 +1,6 @@
-//! Contract tests of the WooCommerce connector against the in-process sandbox, which serves plain
-//! HTTP and so checks every request's OAuth 1.0a signature as WooCommerce does.
+//! What only the WooCommerce connector does, against the in-process sandbox, which serves plain
+//! HTTP and so checks every request's OAuth 1.0a signature as WooCommerce does. The contract
+//! every connector keeps (faults, credentials, the since bound) is tests/connectors_contract.rs.
 
 mod connectors_helpers;
 
@@ -7,12 +8,11 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use connectors_helpers::{
-    assert_listings_match_stock, count_status, forged, list_around_a_change, next_webhook,
-    requests_on, status_of, tampered, webhook_receiver, woocommerce,
+    assert_listings_match_stock, count_status, forged, next_webhook, requests_on, status_of,
+    tampered, webhook_receiver, woocommerce,
 };
 use switchyard::connectors::{list_all_orders_since, ConnectorError, SalesChannel, WooConnector};
 use switchyard::domain::{FulfilmentLine, FulfilmentRequest, OrderCursor, OrderStatus, Secret};
-use switchyard::queue::JobError;
 use switchyard_sandbox::FaultKnobs;
 
 const ORDERS_ROUTE: &str = "GET /wp-json/wc/v3/orders";
@@ -74,48 +74,10 @@ async fn pages_through_600_orders_by_total_pages() {
 }
 
 #[tokio::test]
-async fn a_since_cursor_lists_only_later_changes() {
+async fn an_unknown_key_is_an_auth_error_with_woocommerces_message() {
+    // A wrong secret is the shared contract's case (tests/connectors_contract.rs); an unknown
+    // key is refused before any signature is checked.
     let rig = woocommerce(|_| {}).await;
-    rig.store.create_orders(5);
-    let run = list_around_a_change(rig.store.as_ref(), &rig.connector()).await;
-    assert_eq!(run.first.orders.len(), 5);
-    assert_eq!(run.first.next, None);
-    assert_eq!(run.after, run.later);
-    assert_eq!(
-        run.again.orders.len(),
-        8,
-        "the checkpoint's own second is listed again"
-    );
-}
-
-#[tokio::test]
-async fn wrong_credentials_are_permanent_auth_errors_with_woocommerces_message() {
-    let rig = woocommerce(|_| {}).await;
-    rig.connector()
-        .check_credentials()
-        .await
-        .expect("signed requests are accepted");
-
-    let mut wrong_secret = rig.config.clone();
-    wrong_secret.consumer_secret = Secret::new("cs_wrong");
-    let err = WooConnector::new(wrong_secret)
-        .expect("connector builds")
-        .check_credentials()
-        .await
-        .expect_err("a wrong secret fails the signature");
-    match &err {
-        ConnectorError::Auth { status, message } => {
-            assert_eq!(*status, 401);
-            assert!(
-                message.contains("Invalid signature - provided signature does not match."),
-                "{message}"
-            );
-        }
-        other => panic!("expected an auth error, got {other:?}"),
-    }
-    assert!(!format!("{err:?} {err}").contains("cs_wrong"));
-    assert!(matches!(JobError::from(err), JobError::Permanent(_)));
-
     let mut wrong_key = rig.config.clone();
     wrong_key.consumer_key = Secret::new("ck_wrong");
     let err = WooConnector::new(wrong_key)
@@ -124,9 +86,10 @@ async fn wrong_credentials_are_permanent_auth_errors_with_woocommerces_message()
         .await
         .expect_err("an unknown key is refused");
     assert!(
-        matches!(&err, ConnectorError::Auth { message, .. } if message.contains("Consumer key is invalid.")),
+        matches!(&err, ConnectorError::Auth { status: 401, message } if message.contains("Consumer key is invalid.")),
         "{err:?}"
     );
+    assert!(!format!("{err:?} {err}").contains("ck_wrong"));
 }
 
 #[tokio::test]
@@ -149,73 +112,6 @@ async fn a_429_is_waited_out_and_the_resent_call_is_signed_afresh() {
     let traffic = rig.store.traffic().snapshot();
     assert_eq!(traffic.responses_429, 1);
     assert_eq!(traffic.by_status.get(&401), None, "no nonce was reused");
-}
-
-#[tokio::test]
-async fn server_errors_are_transient_and_a_retry_succeeds() {
-    let rig = woocommerce(|_| {}).await;
-    let connector = rig.connector();
-    rig.faults(FaultKnobs {
-        error_5xx_ratio: 1.0,
-        ..FaultKnobs::default()
-    });
-    let err = connector
-        .list_products()
-        .await
-        .expect_err("the store is failing");
-    assert!(
-        matches!(&err, ConnectorError::Transient { status: Some(500), message } if message.contains("critical error")),
-        "{err:?}"
-    );
-    assert!(matches!(JobError::from(err), JobError::Retry(_)));
-    rig.faults(FaultKnobs::default());
-    let listings = connector.list_products().await.expect("the retry succeeds");
-    assert_eq!(listings.len(), 10);
-}
-
-#[tokio::test]
-async fn a_hung_request_times_out_as_a_transient_error() {
-    let rig = woocommerce(|_| {}).await;
-    let connector = rig.connector();
-    rig.faults(FaultKnobs {
-        hang_ratio: 1.0,
-        ..FaultKnobs::default()
-    });
-    let started = Instant::now();
-    let err = connector
-        .list_orders_since(&OrderCursor::Since(None))
-        .await
-        .expect_err("the request hangs");
-    assert!(started.elapsed() < Duration::from_secs(3));
-    assert!(
-        matches!(&err, ConnectorError::Transient { status: None, message } if message.contains("timed out")),
-        "{err:?}"
-    );
-    rig.faults(FaultKnobs::default());
-    connector
-        .list_orders_since(&OrderCursor::Since(None))
-        .await
-        .expect("the retry succeeds");
-}
-
-#[tokio::test]
-async fn a_truncated_body_is_a_clear_malformed_error() {
-    let rig = woocommerce(|_| {}).await;
-    rig.store.create_orders(20);
-    rig.faults(FaultKnobs {
-        malformed_ratio: 1.0,
-        ..FaultKnobs::default()
-    });
-    let err = rig
-        .connector()
-        .list_orders_since(&OrderCursor::Since(None))
-        .await
-        .expect_err("half a body does not parse");
-    assert!(
-        matches!(&err, ConnectorError::Malformed(m) if m.contains("orders page")),
-        "{err:?}"
-    );
-    assert!(matches!(JobError::from(err), JobError::Retry(_)));
 }
 
 #[tokio::test]

@@ -472,20 +472,11 @@ async fn a_hung_platform_times_out_and_the_push_lands_once_it_answers() {
 async fn lost_answer_is_adopted(store: &str) {
     let fx = Fx::start(store, 6).await;
     let order = fx.order(|o| units(o) >= 2).await;
-    match store {
-        SHOP => fx
-            .world
-            .sandbox
-            .shopify(SHOP)
-            .unwrap()
-            .lose_fulfilment_answers(1),
-        _ => fx
-            .world
-            .sandbox
-            .woocommerce(WOO)
-            .unwrap()
-            .lose_fulfilment_answers(1),
-    }
+    fx.world
+        .sandbox
+        .store(store)
+        .expect("a sandbox store")
+        .lose_fulfilment_answers(1);
     let f = fx.ship_one_unit(&order, "LOST-1").await;
     let id = f["id"].as_i64().unwrap();
     let f = fx.settled(id).await;

@@ -81,6 +81,9 @@ pub trait SimStore: Send + Sync {
     fn set_generator_config(&self, config: GeneratorConfig);
     /// Subscribes `address` to a platform topic (`orders/create`, `order.updated`, ...).
     fn register_webhook(&self, topic: &str, address: &str) -> Result<Value, String>;
+    /// Makes the next `n` shipments created be recorded and then answered with a 5xx (see
+    /// [`Common::lose_fulfilment_answers`]).
+    fn lose_fulfilment_answers(&self, n: u32);
 }
 
 /// What every simulated store holds beside its platform's state.
@@ -305,5 +308,9 @@ impl<S: PlatformStore> SimStore for S {
 
     fn register_webhook(&self, topic: &str, address: &str) -> Result<Value, String> {
         self.subscribe(topic, address)
+    }
+
+    fn lose_fulfilment_answers(&self, n: u32) {
+        self.common().lose_fulfilment_answers(n);
     }
 }

@@ -144,12 +144,6 @@ impl AmazonSeller {
         self.tokens.expire_all();
     }
 
-    /// Makes the next `n` shipment confirmations be recorded and then answered with a 5xx
-    /// (see [`Common::lose_fulfilment_answers`]).
-    pub fn lose_fulfilment_answers(&self, n: u32) {
-        self.common.lose_fulfilment_answers(n);
-    }
-
     /// The order's `AmazonOrderId` for an internal id as [`crate::SimStore`] reports them.
     pub fn amazon_order_id(&self, id: u64) -> String {
         super::model::amazon_order_id(id)

@@ -131,12 +131,6 @@ impl EbayStore {
         self.state().tokens.expire_all();
     }
 
-    /// Makes the next `n` shipping fulfillments created be recorded and then answered with a 5xx
-    /// (see [`Common::lose_fulfilment_answers`]).
-    pub fn lose_fulfilment_answers(&self, n: u32) {
-        self.common.lose_fulfilment_answers(n);
-    }
-
     /// The eBay order id (`12-34567-89012`) of an order's numeric id.
     pub fn order_id(id: u64) -> String {
         super::model::order_id(id)

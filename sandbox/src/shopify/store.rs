@@ -82,12 +82,6 @@ pub(crate) struct Outgoing {
 }
 
 impl ShopifyStore {
-    /// Makes the next `n` fulfillments created be recorded and then answered with a 5xx (see
-    /// [`Common::lose_fulfilment_answers`]).
-    pub fn lose_fulfilment_answers(&self, n: u32) {
-        self.common.lose_fulfilment_answers(n);
-    }
-
     /// `prefix` is where the shop is mounted (e.g. `/shopify/acme`); `base_url` its absolute form.
     pub fn new(
         config: ShopifyStoreConfig,

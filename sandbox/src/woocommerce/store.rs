@@ -59,12 +59,6 @@ pub(crate) struct Outgoing {
 }
 
 impl WooStore {
-    /// Makes the next `n` shipment trackings created be recorded and then answered with a 5xx
-    /// (see [`Common::lose_fulfilment_answers`]).
-    pub fn lose_fulfilment_answers(&self, n: u32) {
-        self.common.lose_fulfilment_answers(n);
-    }
-
     pub fn new(
         config: WooStoreConfig,
         prefix: &str,

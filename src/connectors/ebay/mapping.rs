@@ -112,18 +112,18 @@ fn totals(o: &wire::Order) -> Result<Totals, ConnectorError> {
     })
 }
 
-/// When the buyer paid: the earliest dated payment, or, for an order eBay calls paid without
-/// dating it, its creation (eBay checkouts are paid as they are placed).
-fn paid_at(o: &wire::Order, status: OrderStatus) -> Option<DateTime<Utc>> {
+/// When the buyer paid: the earliest dated payment, or, for an order eBay calls paid (or
+/// refunded) without dating it, its creation (eBay checkouts are paid as they are placed).
+fn paid_at(o: &wire::Order) -> Option<DateTime<Utc>> {
     let dated = o
         .payment_summary
         .payments
         .iter()
         .filter_map(|p| p.payment_date)
         .min();
-    match status {
-        OrderStatus::Unpaid => dated,
-        _ => dated.or(Some(o.creation_date)),
+    match o.order_payment_status.as_str() {
+        "PAID" | "PARTIALLY_REFUNDED" | "FULLY_REFUNDED" => dated.or(Some(o.creation_date)),
+        _ => dated,
     }
 }
 
@@ -148,7 +148,7 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
             ConnectorError::Malformed(format!("eBay order {} has no currency", o.order_id))
         })?;
     let totals = totals(&o)?;
-    let paid_at = paid_at(&o, status);
+    let paid_at = paid_at(&o);
     let ship_to = o
         .fulfillment_start_instructions
         .iter()

@@ -200,7 +200,9 @@ impl EbayConnector {
         url: &Url,
         body: Option<&Value>,
     ) -> Result<RawResponse, ConnectorError> {
-        let bearer = self.token.bearer().await?;
+        // The token must outlive the call's wait for its turn in the throttle.
+        let turn = || api.throttle().wait_for(1.0);
+        let bearer = self.token.bearer(turn()).await?;
         match self
             .send(api, what, &method, url, body, bearer.clone())
             .await
@@ -208,7 +210,7 @@ impl EbayConnector {
             Err(ConnectorError::Auth { status: 401, .. }) => {
                 tracing::info!(call = what, "eBay refused the access token; buying another");
                 self.token.refused(&bearer).await;
-                let bearer = self.token.bearer().await?;
+                let bearer = self.token.bearer(turn()).await?;
                 self.send(api, what, &method, url, body, bearer).await
             }
             other => other,

@@ -2,8 +2,9 @@
 //! `POST /identity/v1/oauth2/token` with the app's keyset as HTTP Basic and
 //! `grant_type=refresh_token`. eBay's tokens last two hours and the refresh token is not spent,
 //! so one token is kept and shared by every call of the connector, bought again shortly before
-//! it runs out and once more if eBay refuses it early (a token can be revoked, or the seller
-//! can grant the app anew).
+//! it runs out (counting the wait a call has ahead of it in the throttle, so no call leaves with
+//! a token that died while it queued) and once more if eBay refuses it early (a token can be
+//! revoked, or the seller can grant the app anew).
 //!
 //! eBay limits refresh token grants per app per day, which is why the token is cached rather
 //! than bought per call.
@@ -72,12 +73,12 @@ impl UserToken {
         })
     }
 
-    /// The `Authorization` value for a call: the token in hand, or a new one when it is about to
-    /// run out or was refused.
-    pub async fn bearer(&self) -> Result<HeaderValue, ConnectorError> {
+    /// The `Authorization` value for a call that will be sent within `sent_within` (its wait for
+    /// a turn in the throttle): the token in hand if it is still good then, else a new one.
+    pub async fn bearer(&self, sent_within: Duration) -> Result<HeaderValue, ConnectorError> {
         let mut issued = self.issued.lock().await;
         if let Some(token) = issued.as_ref() {
-            if Instant::now() < token.renew_at {
+            if Instant::now() + sent_within < token.renew_at {
                 return Ok(token.bearer.clone());
             }
         }

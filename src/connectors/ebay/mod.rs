@@ -17,8 +17,8 @@
 //!   answers 207 when some SKUs failed; each SKU's own status code is its outcome.
 //! - Fulfilment: `POST sell/fulfillment/v1/order/{orderId}/shipping_fulfillment` naming line
 //!   items and quantities, with `shippingCarrierCode` and `trackingNumber` (eBay takes them
-//!   together, the number in letters and digits only); the new fulfillment's id (its tracking
-//!   number) is the last segment of the answer's `Location`. `GET .../shipping_fulfillment` finds
+//!   together, the number in letters and digits only; eBay keeps no tracking link); the new
+//!   fulfillment's id (its tracking number) is the last segment of the answer's `Location`. `GET .../shipping_fulfillment` finds
 //!   one already recorded, so a push whose answer was lost is adopted, not sent twice.
 //! - Rate limits: eBay counts calls per API per day and refuses bursts with 429 (error 2001)
 //!   without publishing a per-second figure, and its answers carry no rate headers, so each API
@@ -71,7 +71,7 @@ const ORDERS_PER_PAGE: usize = 200;
 /// A `getInventoryItems` page size every version of the Inventory API accepts.
 const ITEMS_PER_PAGE: usize = 100;
 /// eBay's cap on the SKUs of one `bulkUpdatePriceQuantity` call.
-pub const SKUS_PER_STOCK_CALL: usize = 25;
+const SKUS_PER_STOCK_CALL: usize = 25;
 /// Guard against a listing whose pages never end.
 const MAX_PAGES: usize = 10_000;
 
@@ -117,9 +117,10 @@ impl EbayConfig {
     }
 }
 
-/// Bursts of five calls, then `per_second`: orders are read 200 a page and stock set 25 SKUs a
-/// call, so this is ample, and a steady day of it stays far below the daily call counts eBay
-/// grants each API.
+/// Bursts of five calls, then `per_second`, which is ample for a seller since orders are read
+/// 200 a page and stock is set 25 SKUs a call. eBay's allowances are calls per API per day, per
+/// app (its Analytics API reports them): a steady day at the defaults is at most 86,400
+/// Fulfillment and 864,000 Inventory calls, and an app allowed fewer must be paced slower.
 fn paced(per_second: f64) -> ThrottleSettings {
     ThrottleSettings {
         leak_per_second: per_second,

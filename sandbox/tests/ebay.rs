@@ -11,7 +11,9 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchyard_sandbox::config::{ProductConfig, VariantConfig};
-use switchyard_sandbox::{EbaySellerConfig, EbayStore, SandboxConfig, SandboxHandle, SimStore};
+use switchyard_sandbox::{
+    EbaySellerConfig, EbayStore, FaultKnobs, SandboxConfig, SandboxHandle, SimStore,
+};
 
 use common::{client, start_with};
 
@@ -259,8 +261,8 @@ async fn shipping_fulfillment_is_recorded_and_over_shipping_refused() {
     let mut config = seller();
     config.generator.unpaid_ratio = 0.0;
     let (sandbox, store) = start(config).await;
-    let id = store.create_orders(1)[0];
-    let order_id = EbayStore::order_id(id);
+    let ids = store.create_orders(3);
+    let order_id = EbayStore::order_id(ids[0]);
     let api = Api::new(&store).login(&store).await;
     let (_, order) = api
         .get(&format!("sell/fulfillment/v1/order/{order_id}"))
@@ -279,6 +281,28 @@ async fn shipping_fulfillment_is_recorded_and_over_shipping_refused() {
             "trackingNumber": "RM123456785GB",
         })
     };
+    // Carrier and number go together, the number in letters and digits; a quantity is required.
+    for refused in [
+        json!({"lineItems": [{"lineItemId": line_id, "quantity": 1}], "trackingNumber": "RM1"}),
+        json!({"lineItems": [{"lineItemId": line_id, "quantity": 1}], "shippingCarrierCode": "DHL"}),
+        json!({"lineItems": [{"lineItemId": line_id, "quantity": 1}],
+            "shippingCarrierCode": "DHL", "trackingNumber": "RM 1234-5678"}),
+    ] {
+        let (status, body) = api.call(Method::POST, &path, Some(refused.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(error_id(&body), Some(32300), "{refused}");
+    }
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"lineItems": [{"lineItemId": line_id}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_id(&body), Some(32600));
+    assert!(store.fulfilments().is_empty());
+
     let resp = api
         .http
         .post(format!("{}/{path}", api.base))
@@ -294,7 +318,11 @@ async fn shipping_fulfillment_is_recorded_and_over_shipping_refused() {
         .and_then(|v| v.to_str().ok())
         .expect("Location")
         .to_owned();
-    assert!(location.starts_with(&format!("{}/{path}/", store.base_url())));
+    assert_eq!(
+        location,
+        format!("{}/{path}/RM123456785GB", store.base_url()),
+        "a tracked fulfillment's id is its tracking number"
+    );
     let (status, fulfillment) = api
         .get(
             location
@@ -315,9 +343,11 @@ async fn shipping_fulfillment_is_recorded_and_over_shipping_refused() {
     );
     assert_eq!(recorded[0].lines[0].quantity as u64, quantity);
 
-    let (status, body) = api.call(Method::POST, &path, Some(ship(1))).await;
+    let mut more = ship(1);
+    more["trackingNumber"] = json!("RM999999995GB");
+    let (status, body) = api.call(Method::POST, &path, Some(more)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_id(&body), Some(32600));
+    assert_eq!(error_id(&body), Some(32600), "nothing is left to ship");
     assert_eq!(store.fulfilments().len(), 1);
     let (status, body) = api
         .call(
@@ -331,6 +361,44 @@ async fn shipping_fulfillment_is_recorded_and_over_shipping_refused() {
     assert_eq!(error_id(&body), Some(32200));
     let (_, list) = api.get(&path).await;
     assert_eq!(list["total"], 1);
+
+    // The same tracking number posted to an order again is a change of that fulfillment, which
+    // takes a PUT; a unit marked shipped without tracking gets an arbitrary id.
+    for (id, tracking) in [
+        (
+            ids[1],
+            json!({"shippingCarrierCode": "DPD", "trackingNumber": "15501234567890"}),
+        ),
+        (ids[2], json!({})),
+    ] {
+        let other = EbayStore::order_id(id);
+        let other_path = format!("sell/fulfillment/v1/order/{other}/shipping_fulfillment");
+        let (_, order) = api.get(&format!("sell/fulfillment/v1/order/{other}")).await;
+        let mut body = tracking.clone();
+        body["lineItems"] =
+            json!([{"lineItemId": order["lineItems"][0]["lineItemId"], "quantity": 1}]);
+        let (status, _) = api
+            .call(Method::POST, &other_path, Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, list) = api.get(&other_path).await;
+        let made = &list["fulfillments"][0];
+        match tracking["trackingNumber"].as_str() {
+            Some(number) => {
+                assert_eq!(made["fulfillmentId"], number);
+                let (status, again) = api.call(Method::POST, &other_path, Some(body)).await;
+                assert_eq!(status, StatusCode::BAD_REQUEST);
+                assert_eq!(error_id(&again), Some(34500));
+            }
+            None => {
+                assert!(made.get("shipmentTrackingNumber").is_none(), "{made}");
+                assert!(made.get("shippingCarrierCode").is_none(), "{made}");
+                assert!(made["fulfillmentId"]
+                    .as_str()
+                    .is_some_and(|id| !id.is_empty()));
+            }
+        }
+    }
     sandbox.shutdown().await;
 }
 
@@ -366,15 +434,15 @@ async fn bulk_update_applies_25_refuses_26_and_reports_unknown_skus() {
     let api = Api::new(&store).login(&store).await;
     let path = "sell/inventory/v1/bulk_update_price_quantity";
 
-    let body = quantities((0..25).map(|i| (format!("PEG-{i:02}"), 100 + i)));
+    let body = quantities((0..25).map(|i| (format!("PEG-{i:02}"), i % 5)));
     let (status, answer) = api.call(Method::POST, path, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let responses = answer["responses"].as_array().expect("responses");
     assert_eq!(responses.len(), 25);
     assert!(responses.iter().all(|r| r["statusCode"] == 200));
     let stock = store.stock_by_sku();
-    assert_eq!(stock["PEG-00"], 100);
-    assert_eq!(stock["PEG-24"], 124);
+    assert_eq!(stock["PEG-00"], 0);
+    assert_eq!(stock["PEG-24"], 4);
     assert_eq!(stock["PEG-25"], 5);
 
     let before = store.stock_by_sku();
@@ -385,7 +453,7 @@ async fn bulk_update_applies_25_refuses_26_and_reports_unknown_skus() {
     assert_eq!(store.stock_by_sku(), before, "nothing applied");
 
     let body = quantities(
-        [("PEG-26", 9), ("NOPE-1", 3), ("PEG-27", 0)]
+        [("PEG-26", 3), ("NOPE-1", 3), ("PEG-27", 0)]
             .into_iter()
             .map(|(s, q)| (s.to_owned(), q)),
     );
@@ -401,7 +469,7 @@ async fn bulk_update_applies_25_refuses_26_and_reports_unknown_skus() {
     assert_eq!(by_sku["NOPE-1"]["statusCode"], 404);
     assert_eq!(by_sku["NOPE-1"]["errors"][0]["errorId"], 25702);
     let stock = store.stock_by_sku();
-    assert_eq!((stock["PEG-26"], stock["PEG-27"]), (9, 0));
+    assert_eq!((stock["PEG-26"], stock["PEG-27"]), (3, 0));
 
     let (_, items) = api
         .get("sell/inventory/v1/inventory_item?limit=20&offset=1")
@@ -409,11 +477,73 @@ async fn bulk_update_applies_25_refuses_26_and_reports_unknown_skus() {
     assert_eq!(items["total"], 30);
     assert_eq!(items["size"], 10);
     assert_eq!(items["inventoryItems"][0]["sku"], "PEG-20");
+    for bad in ["limit=0", "limit=201", "offset=first"] {
+        let (status, body) = api
+            .get(&format!("sell/inventory/v1/inventory_item?{bad}"))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(error_id(&body), Some(25706), "{bad}");
+    }
     let (_, offers) = api.get("sell/inventory/v1/offer?sku=PEG-03").await;
     assert_eq!(
         offers["offers"][0]["pricingSummary"]["price"]["value"],
         "4.99"
     );
+    sandbox.shutdown().await;
+}
+
+/// eBay's quantity lives on the inventory item and on its offer, and a listing sells the smaller:
+/// a rise sent to the item alone changes nothing a buyer sees.
+#[tokio::test]
+async fn a_listing_sells_the_smaller_of_the_item_and_offer_quantities() {
+    let mut config = seller();
+    config.catalog = catalogue(2);
+    let (sandbox, store) = start(config).await;
+    let api = Api::new(&store).login(&store).await;
+    let path = "sell/inventory/v1/bulk_update_price_quantity";
+    let (_, offers) = api.get("sell/inventory/v1/offer?sku=PEG-00").await;
+    let offer_id = offers["offers"][0]["offerId"]
+        .as_str()
+        .expect("an offer")
+        .to_owned();
+
+    let (status, _) = api
+        .call(
+            Method::POST,
+            path,
+            Some(quantities([("PEG-00".to_owned(), 40)].into_iter())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(store.stock_by_sku()["PEG-00"], 5, "the offer still sells 5");
+    let (_, items) = api.get("sell/inventory/v1/inventory_item").await;
+    assert_eq!(
+        items["inventoryItems"][0]["availability"]["shipToLocationAvailability"]["quantity"],
+        40
+    );
+
+    let both = json!({"requests": [{
+        "sku": "PEG-00",
+        "shipToLocationAvailability": {"quantity": 40},
+        "offers": [{"offerId": offer_id, "availableQuantity": 40, "price": {"value": "5.49", "currency": "GBP"}}],
+    }]});
+    let (status, answer) = api.call(Method::POST, path, Some(both)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["responses"][0]["offerId"], offer_id.as_str());
+    assert_eq!(store.stock_by_sku()["PEG-00"], 40);
+    let (_, offers) = api.get("sell/inventory/v1/offer?sku=PEG-00").await;
+    assert_eq!(offers["offers"][0]["availableQuantity"], 40);
+    assert_eq!(
+        offers["offers"][0]["pricingSummary"]["price"]["value"],
+        "5.49"
+    );
+
+    let wrong_offer = json!({"requests": [{"sku": "PEG-01",
+        "offers": [{"offerId": offer_id, "availableQuantity": 1}]}]});
+    let (status, answer) = api.call(Method::POST, path, Some(wrong_offer)).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert_eq!(answer["responses"][0]["errors"][0]["errorId"], 25713);
+    assert_eq!(store.stock_by_sku()["PEG-01"], 5);
     sandbox.shutdown().await;
 }
 
@@ -492,6 +622,7 @@ impl Schemas {
         let ok = match ty {
             "string" => value.is_string(),
             "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
             "boolean" => value.is_boolean(),
             "object" => value.is_object(),
             "date-time" => value.as_str().is_some_and(|s| {
@@ -535,6 +666,11 @@ impl Schemas {
     }
 }
 
+/// Every answer the eBay connector reads, checked against eBay's published types: the token
+/// grant, getOrders / getOrder (paid, unpaid, shipped, cancelled and refunded orders),
+/// createShippingFulfillment, getShippingFulfillments / getShippingFulfillment,
+/// bulkUpdatePriceQuantity (all applied, and 207), getInventoryItems, getOffers, and the error
+/// envelopes of each API (bad request, unknown resource, refused token, call limit).
 #[tokio::test]
 async fn answers_match_the_published_schemas() {
     let mut config = seller();
@@ -544,64 +680,159 @@ async fn answers_match_the_published_schemas() {
     config.generator.unpaid_ratio = 0.2;
     let (sandbox, store) = start(config).await;
     let ids = store.create_orders(60);
-    let api = Api::new(&store).login(&store).await;
+    let api = Api::new(&store);
     let fulfillment = Schemas::load("fulfillment");
     let inventory = Schemas::load("inventory");
+    let identity = Schemas::load("identity");
 
+    let grant = api.grant(&store, store.refresh_token()).await;
+    identity.assert("RefreshTokenAnswer", &grant.json().await.expect("json"));
+    let refused = api.grant(&store, "v^1.1#not-granted").await;
+    identity.assert("OAuthError", &refused.json().await.expect("json"));
+    let (status, unauthorized) = api.get("sell/fulfillment/v1/order").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    fulfillment.assert("ErrorResponse", &unauthorized);
+    let api = api.login(&store).await;
+
+    let refunded = ids
+        .iter()
+        .copied()
+        .find(|id| store.refund_order(*id))
+        .expect("a paid order to refund");
     let (_, page) = api.get("sell/fulfillment/v1/order?limit=200").await;
     fulfillment.assert("OrderSearchPagedCollection", &page);
-    let states: HashSet<&str> = page["orders"]
-        .as_array()
-        .expect("orders")
+    let orders = page["orders"].as_array().expect("orders");
+    let states: HashSet<(&str, &str, &str)> = orders
         .iter()
-        .filter_map(|o| o["orderFulfillmentStatus"].as_str())
+        .map(|o| {
+            (
+                o["orderFulfillmentStatus"].as_str().unwrap_or_default(),
+                o["orderPaymentStatus"].as_str().unwrap_or_default(),
+                o["cancelStatus"]["cancelState"]
+                    .as_str()
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
-    assert!(
-        states.contains("FULFILLED") && states.contains("NOT_STARTED"),
-        "{states:?}"
-    );
+    for wanted in [
+        ("NOT_STARTED", "PAID", "NONE_REQUESTED"),
+        ("NOT_STARTED", "PENDING", "NONE_REQUESTED"),
+        ("FULFILLED", "PAID", "NONE_REQUESTED"),
+    ] {
+        assert!(states.contains(&wanted), "{wanted:?} among {states:?}");
+    }
+    assert!(states.iter().any(|s| s.2 == "CANCELED"), "{states:?}");
+    assert!(states.iter().any(|s| s.1 == "FULLY_REFUNDED"), "{states:?}");
     let (_, order) = api
         .get(&format!(
             "sell/fulfillment/v1/order/{}",
-            EbayStore::order_id(ids[0])
+            EbayStore::order_id(refunded)
         ))
         .await;
     fulfillment.assert("Order", &order);
-    let shipped = store.fulfilments();
-    let shipped_order = shipped
-        .first()
-        .expect("the generator shipped some")
-        .order_name
-        .clone();
-    let (_, list) = api
-        .get(&format!(
-            "sell/fulfillment/v1/order/{shipped_order}/shipping_fulfillment"
-        ))
-        .await;
+    assert_eq!(
+        order["paymentSummary"]["refunds"][0]["refundStatus"],
+        "REFUNDED"
+    );
+
+    let open = orders
+        .iter()
+        .find(|o| o["orderFulfillmentStatus"] == "NOT_STARTED" && o["orderPaymentStatus"] == "PAID")
+        .expect("an order to ship");
+    let open_id = open["orderId"].as_str().expect("id");
+    let path = format!("sell/fulfillment/v1/order/{open_id}/shipping_fulfillment");
+    let ship = json!({
+        "lineItems": [{"lineItemId": open["lineItems"][0]["lineItemId"], "quantity": 1}],
+        "shippingCarrierCode": "Royal Mail",
+        "trackingNumber": "RM123456785GB",
+    });
+    let created = api
+        .http
+        .post(format!("{}/{path}", api.base))
+        .bearer_auth(&api.token)
+        .json(&ship)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_owned();
+    assert_eq!(
+        location,
+        format!("{}/{path}/RM123456785GB", store.base_url())
+    );
+    assert!(created.json::<Value>().await.expect("json").is_object());
+    let (_, one) = api.get(&format!("{path}/RM123456785GB")).await;
+    fulfillment.assert("ShippingFulfillment", &one);
+    let (_, list) = api.get(&path).await;
     fulfillment.assert("ShippingFulfillmentPagedCollection", &list);
+    let (status, bad) = api
+        .call(Method::POST, &path, Some(json!({"lineItems": []})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    fulfillment.assert("ErrorResponse", &bad);
     let (status, missing) = api.get("sell/fulfillment/v1/order/99-99999-99999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     fulfillment.assert("ErrorResponse", &missing);
 
-    let (_, bulk) = api
-        .call(
-            Method::POST,
-            "sell/inventory/v1/bulk_update_price_quantity",
-            Some(quantities(
-                [("TENT-2P", 4), ("NOPE", 1)]
-                    .into_iter()
-                    .map(|(s, q)| (s.to_owned(), q)),
-            )),
-        )
-        .await;
-    inventory.assert("BulkPriceQuantityResponse", &bulk);
     let (_, items) = api.get("sell/inventory/v1/inventory_item?limit=3").await;
     inventory.assert("InventoryItems", &items);
+    assert!(
+        items["inventoryItems"][0]["packageWeightAndSize"].is_object(),
+        "{items}"
+    );
     let sku = items["inventoryItems"][0]["sku"]
         .as_str()
         .expect("sku")
         .to_owned();
     let (_, offers) = api.get(&format!("sell/inventory/v1/offer?sku={sku}")).await;
     inventory.assert("Offers", &offers);
+    let offer_id = offers["offers"][0]["offerId"].as_str().expect("offer id");
+    let bulk_path = "sell/inventory/v1/bulk_update_price_quantity";
+    let both = json!({"requests": [{
+        "sku": sku,
+        "shipToLocationAvailability": {"quantity": 4},
+        "offers": [{"offerId": offer_id, "availableQuantity": 4}],
+    }]});
+    let (status, applied) = api.call(Method::POST, bulk_path, Some(both)).await;
+    assert_eq!(status, StatusCode::OK);
+    inventory.assert("BulkPriceQuantityResponse", &applied);
+    let (status, partly) = api
+        .call(
+            Method::POST,
+            bulk_path,
+            Some(quantities(
+                [(sku.as_str(), 4), ("NOPE", 1)]
+                    .into_iter()
+                    .map(|(s, q)| (s.to_owned(), q)),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    inventory.assert("BulkPriceQuantityResponse", &partly);
+    let (status, too_many) = api
+        .call(
+            Method::POST,
+            bulk_path,
+            Some(quantities((0..26).map(|i| (format!("S{i}"), 1)))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    inventory.assert("ErrorResponse", &too_many);
+    let (status, no_offer) = api.get("sell/inventory/v1/offer?sku=NOPE").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    inventory.assert("ErrorResponse", &no_offer);
+
+    store.faults().set(FaultKnobs {
+        burst_429: 1,
+        ..FaultKnobs::default()
+    });
+    let (status, limited) = api.get("sell/inventory/v1/inventory_item").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    inventory.assert("ErrorResponse", &limited);
     sandbox.shutdown().await;
 }

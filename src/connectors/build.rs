@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::{
-    ConnectorError, SalesChannel, ShopifyConfig, ShopifyConnector, WooConfig, WooConnector,
+    ConnectorError, EbayConfig, EbayConnector, SalesChannel, ShopifyConfig, ShopifyConnector,
+    WooConfig, WooConnector,
 };
 use crate::domain::{ChannelCredentials, ChannelSettings};
 use crate::outbound::ClientSettings;
@@ -35,6 +36,16 @@ pub fn build(
             config.webhook_secret = Some(c.webhook_secret.clone());
             config.http = http.clone();
             Arc::new(WooConnector::new(config)?)
+        }
+        ChannelCredentials::Ebay(c) => {
+            let mut config = EbayConfig::new(
+                base_url,
+                c.client_id.clone(),
+                c.client_secret.clone(),
+                c.refresh_token.clone(),
+            );
+            config.http = http.clone();
+            Arc::new(EbayConnector::new(config)?)
         }
     })
 }

@@ -8,6 +8,7 @@
 
 pub mod accounting;
 mod build;
+pub mod ebay;
 pub mod error;
 pub mod http;
 pub mod money;
@@ -29,6 +30,7 @@ use crate::domain::{
 };
 
 pub use build::{build, ConnectorCache};
+pub use ebay::{EbayConfig, EbayConnector};
 pub use error::ConnectorError;
 pub use shopify::{ShopifyConfig, ShopifyConnector};
 pub use throttle::{Throttle, ThrottleSettings};

@@ -42,10 +42,30 @@ pub struct WooCredentials {
     pub webhook_secret: Secret,
 }
 
+/// An eBay app's keyset (App ID and Cert ID) and the refresh token the seller granted it, which
+/// buys the two-hour user access tokens the Sell APIs take. Each is 1 to 1024 characters, without
+/// spaces at either end or control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"client_id": "SwitchYa-hub-PRD-5f2e8c1a9-3b7d4e6f", "client_secret": "PRD-5f2e8c1a93b7-d4e6-4f1a-8c2b-9e7d", "refresh_token": "v^1.1#i^1#r^1#f^0#p^3#I^3#t^Ul4xMF8xOjRBQjc5"}))]
+pub struct EbayCredentials {
+    /// The app's App ID (OAuth client id).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    pub client_id: Secret,
+    /// The app's Cert ID (OAuth client secret).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    pub client_secret: Secret,
+    /// The seller's refresh token from the app's consent flow, with the `sell.fulfillment` and
+    /// `sell.inventory` scopes (eBay's last 18 months).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    pub refresh_token: Secret,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelCredentials {
     Shopify(ShopifyCredentials),
     WooCommerce(WooCredentials),
+    Ebay(EbayCredentials),
 }
 
 /// In a request, the credentials are a bare object of the channel kind's fields: which kind is
@@ -56,6 +76,7 @@ impl utoipa::PartialSchema for ChannelCredentials {
         OneOfBuilder::new()
             .item(Ref::from_schema_name(ShopifyCredentials::name()))
             .item(Ref::from_schema_name(WooCredentials::name()))
+            .item(Ref::from_schema_name(EbayCredentials::name()))
             .description(Some(
                 "What the channel calls its platform with, of the shape of its `kind`: checked \
                  with the platform, stored encrypted, and never answered.",
@@ -77,6 +98,7 @@ impl utoipa::ToSchema for ChannelCredentials {
             ShopifyCredentials::schema(),
         ));
         schemas.push((WooCredentials::name().into(), WooCredentials::schema()));
+        schemas.push((EbayCredentials::name().into(), EbayCredentials::schema()));
     }
 }
 
@@ -118,6 +140,9 @@ impl ChannelCredentials {
             ChannelKind::WooCommerce => ChannelCredentials::WooCommerce(
                 serde_path_to_error::deserialize(value).map_err(FieldError::from_serde)?,
             ),
+            ChannelKind::Ebay => ChannelCredentials::Ebay(
+                serde_path_to_error::deserialize(value).map_err(FieldError::from_serde)?,
+            ),
         };
         credentials.validate()?;
         Ok(credentials)
@@ -134,6 +159,11 @@ impl ChannelCredentials {
                 check("consumer_secret", &c.consumer_secret)?;
                 check("webhook_secret", &c.webhook_secret)
             }
+            ChannelCredentials::Ebay(c) => {
+                check("client_id", &c.client_id)?;
+                check("client_secret", &c.client_secret)?;
+                check("refresh_token", &c.refresh_token)
+            }
         }
     }
 
@@ -141,6 +171,7 @@ impl ChannelCredentials {
         match self {
             ChannelCredentials::Shopify(_) => ChannelKind::Shopify,
             ChannelCredentials::WooCommerce(_) => ChannelKind::WooCommerce,
+            ChannelCredentials::Ebay(_) => ChannelKind::Ebay,
         }
     }
 
@@ -149,6 +180,7 @@ impl ChannelCredentials {
         match self {
             ChannelCredentials::Shopify(c) => serde_json::to_vec(c),
             ChannelCredentials::WooCommerce(c) => serde_json::to_vec(c),
+            ChannelCredentials::Ebay(c) => serde_json::to_vec(c),
         }
     }
 
@@ -162,6 +194,7 @@ impl ChannelCredentials {
             ChannelKind::WooCommerce => {
                 ChannelCredentials::WooCommerce(serde_json::from_slice(bytes)?)
             }
+            ChannelKind::Ebay => ChannelCredentials::Ebay(serde_json::from_slice(bytes)?),
         })
     }
 }
@@ -181,8 +214,27 @@ mod tests {
     fn each_kind_reads_its_own_fields() {
         let shopify = json!({"access_token": "shpat_1", "app_secret": "shpss_1"});
         let woo = json!({"consumer_key": "ck_1", "consumer_secret": "cs_1", "webhook_secret": "w"});
+        let ebay =
+            json!({"client_id": "app-PRD-1", "client_secret": "PRD-1", "refresh_token": "v^1.1#r"});
         assert_eq!(field_of(ChannelKind::Shopify, shopify.clone()), None);
         assert_eq!(field_of(ChannelKind::WooCommerce, woo.clone()), None);
+        assert_eq!(field_of(ChannelKind::Ebay, ebay.clone()), None);
+        assert_eq!(
+            field_of(
+                ChannelKind::Ebay,
+                json!({"client_id": "app-PRD-1", "client_secret": "PRD-1"})
+            )
+            .as_deref(),
+            Some("refresh_token")
+        );
+        assert_eq!(
+            field_of(
+                ChannelKind::Ebay,
+                json!({"client_id": "a", "client_secret": "s", "refresh_token": " r"})
+            )
+            .as_deref(),
+            Some("refresh_token")
+        );
         assert_eq!(
             field_of(ChannelKind::WooCommerce, shopify).as_deref(),
             Some("access_token"),

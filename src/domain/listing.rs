@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 /// their size and type; each connector documents which fields it needs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ListingId {
+    /// The product, or on eBay the SKU (the Inventory API's key for an item).
     pub product_id: String,
-    /// The variant (Shopify) or variation (WooCommerce); `None` for a simple WooCommerce product.
+    /// The variant (Shopify), variation (WooCommerce) or published offer (eBay); `None` for a
+    /// simple WooCommerce product or an eBay SKU on sale nowhere.
     pub variant_id: Option<String>,
     /// Shopify's inventory item, which is what stock is set on.
     pub inventory_item_id: Option<String>,

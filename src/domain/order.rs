@@ -15,6 +15,7 @@ pub enum ChannelKind {
     Shopify,
     #[serde(rename = "woocommerce")]
     WooCommerce,
+    Ebay,
 }
 
 impl ChannelKind {
@@ -23,6 +24,7 @@ impl ChannelKind {
         match self {
             ChannelKind::Shopify => "shopify",
             ChannelKind::WooCommerce => "woocommerce",
+            ChannelKind::Ebay => "ebay",
         }
     }
 }
@@ -278,6 +280,10 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ChannelKind::WooCommerce).ok(),
             Some(json!("woocommerce"))
+        );
+        assert_eq!(
+            serde_json::to_value(ChannelKind::Ebay).ok(),
+            Some(json!("ebay"))
         );
         assert_eq!(
             serde_json::to_value(SyncStatus::OnHold).ok(),

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 
 use axum::http::{HeaderMap, HeaderValue};
 use switchyard::connectors::{
-    SalesChannel, ShopifyConfig, ShopifyConnector, ThrottleSettings, WooConfig, WooConnector,
+    EbayConfig, EbayConnector, SalesChannel, ShopifyConfig, ShopifyConnector, ThrottleSettings,
+    WooConfig, WooConnector,
 };
 use switchyard::domain::{
     ChannelCredentials, ChannelOrder, Listing, OrderCursor, OrderPage, OrderStatus,
@@ -17,9 +18,11 @@ use switchyard::domain::{
 use switchyard::outbound::{ClientSettings, SsrfGuard};
 use switchyard::sandbox_cmd::sandbox_credentials;
 use switchyard_sandbox::{
-    FaultKnobs, GeneratorConfig, SandboxConfig, SandboxHandle, ShopifyStoreConfig, SimStore,
-    StoreInfo, WooStoreConfig,
+    EbaySellerConfig, EbayStore, FaultKnobs, GeneratorConfig, SandboxConfig, SandboxHandle,
+    ShopifyStoreConfig, SimStore, StoreInfo, WooStoreConfig,
 };
+
+pub mod scenarios;
 
 // The sandbox's own tests start it and catch the webhooks it sends the same way.
 #[path = "../../sandbox/tests/common/mod.rs"]
@@ -29,6 +32,7 @@ pub use sandbox_harness::{next_webhook, start_with, webhook_receiver, StoreApi};
 
 pub const SHOP: &str = "contract-shop";
 pub const WOO: &str = "contract-woo";
+pub const EBAY: &str = "contract-ebay";
 
 /// Timeouts short enough that a hung request fails a test in about a second, and loopback (where
 /// the sandbox listens) admitted by the SSRF guard.
@@ -79,6 +83,17 @@ impl Rig<ShopifyConfig> {
 impl Rig<WooConfig> {
     pub fn connector(&self) -> WooConnector {
         WooConnector::new(self.config.clone()).expect("connector builds")
+    }
+}
+
+impl Rig<EbayConfig> {
+    pub fn connector(&self) -> EbayConnector {
+        EbayConnector::new(self.config.clone()).expect("connector builds")
+    }
+
+    /// The seller, for what only eBay's simulator does (expire tokens, refund, lose answers).
+    pub fn seller(&self) -> Arc<EbayStore> {
+        self.sandbox.ebay(EBAY).expect("seller configured")
     }
 }
 
@@ -136,6 +151,41 @@ pub async fn woocommerce(tweak: impl FnOnce(&mut WooStoreConfig)) -> Rig<WooConf
         config.webhook_secret = Some(c.webhook_secret);
         config.http = fast_http();
         config.throttle = throttle_settings();
+        config
+    })
+    .await
+}
+
+/// Throttles that never hold a test back: the eBay simulator's own limit is off in [`ebay`]
+/// unless a test sets one.
+pub fn unthrottled() -> ThrottleSettings {
+    ThrottleSettings {
+        leak_per_second: 1000.0,
+        assumed_capacity: 1000,
+        ..throttle_settings()
+    }
+}
+
+/// A sandbox with one eBay seller, shaped by `tweak` (its per-second limit off unless set), and
+/// a matching connector config.
+pub async fn ebay(tweak: impl FnOnce(&mut EbaySellerConfig)) -> Rig<EbayConfig> {
+    let mut seller = EbaySellerConfig::new(EBAY);
+    seller.generator = quiet_generator();
+    seller.requests_per_second = 100_000;
+    tweak(&mut seller);
+    let sandbox = SandboxConfig {
+        ebay: vec![seller],
+        ..SandboxConfig::default()
+    };
+    rig(sandbox, EBAY, |info| {
+        let Some(ChannelCredentials::Ebay(c)) = sandbox_credentials(&info) else {
+            panic!("an eBay seller has eBay credentials");
+        };
+        let mut config =
+            EbayConfig::new(info.base_url, c.client_id, c.client_secret, c.refresh_token);
+        config.http = fast_http();
+        config.fulfillment_throttle = unthrottled();
+        config.inventory_throttle = unthrottled();
         config
     })
     .await

@@ -1,7 +1,10 @@
 //! Shipping fulfillments: `createShippingFulfillment` records a package (line items and
-//! quantities, carrier, tracking number) and answers 201 with its `Location`; shipping more of a
-//! line than remains unshipped is refused. `getShippingFulfillments` and
-//! `getShippingFulfillment` read them back.
+//! quantities, and optionally a carrier with a tracking number) and answers 201 with its
+//! `Location`; shipping more of a line than remains unshipped is refused. As eBay documents it,
+//! carrier and tracking number come together or not at all, a tracking number is letters and
+//! digits only, and the new fulfillment's id is its tracking number, so posting the same tracking
+//! number to an order again is refused (34500: a change of a fulfillment is a PUT).
+//! `getShippingFulfillments` and `getShippingFulfillment` read them back.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::errors::{bad_request, envelope, fulfillment_system_error, not_found, FULFILLMENT};
-use super::model::{parse_order_id, Progress};
+use super::model::{parse_order_id, Progress, Tracking};
 use super::orders::{invalid_order_id, unknown_order};
 use super::store::EbayStore;
 use crate::http_util::{json, set_header};
@@ -43,6 +46,25 @@ fn invalid_input(message: &str) -> Response {
     bad_request(32600, FULFILLMENT, message)
 }
 
+/// The carrier and tracking number of a request: both or neither, the number alphanumeric.
+fn tracking(carrier: Option<String>, number: Option<String>) -> Result<Option<Tracking>, Response> {
+    let given = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
+    let refused = || {
+        bad_request(
+            32300,
+            FULFILLMENT,
+            "Invalid shipment tracking number or carrier",
+        )
+    };
+    match (given(carrier), given(number)) {
+        (None, None) => Ok(None),
+        (Some(carrier), Some(number)) if number.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            Ok(Some(Tracking { carrier, number }))
+        }
+        _ => Err(refused()),
+    }
+}
+
 /// `POST /sell/fulfillment/v1/order/{orderId}/shipping_fulfillment`.
 pub async fn create(
     State(store): State<Arc<EbayStore>>,
@@ -56,15 +78,10 @@ pub async fn create(
         Ok(details) => details,
         Err(_) => return invalid_input("Invalid input data"),
     };
-    let carrier = details.shipping_carrier_code.unwrap_or_default();
-    let tracking = details.tracking_number.unwrap_or_default();
-    if carrier.trim().is_empty() || tracking.trim().is_empty() {
-        return bad_request(
-            32300,
-            FULFILLMENT,
-            "Invalid shipment tracking number or carrier",
-        );
-    }
+    let tracking = match tracking(details.shipping_carrier_code, details.tracking_number) {
+        Ok(tracking) => tracking,
+        Err(response) => return response,
+    };
     let shipped_at: DateTime<Utc> = match details.shipped_date.as_deref() {
         None => timefmt::now(),
         Some(text) => match DateTime::parse_from_rfc3339(text) {
@@ -89,6 +106,15 @@ pub async fn create(
         let Some(order) = state.orders.get(id) else {
             return unknown_order(&order_id);
         };
+        if let Some(t) = &tracking {
+            if order.shipments.iter().any(|s| s.fulfillment_id == t.number) {
+                return bad_request(
+                    34500,
+                    FULFILLMENT,
+                    "Please use PUT operation for updating shipping fulfillment",
+                );
+            }
+        }
         if order.cancelled_at.is_some() || order.progress() == Progress::Fulfilled {
             return invalid_input("Invalid input data: the order has nothing left to ship");
         }
@@ -105,8 +131,11 @@ pub async fn create(
                     &format!("Invalid line item id: {}", item.line_item_id),
                 );
             };
-            let quantity = item.quantity.unwrap_or(line.remaining());
-            if quantity == 0 || quantity > line.remaining() {
+            // eBay documents the quantity as a whole number greater than zero, with no default.
+            let Some(quantity) = item.quantity.filter(|q| *q > 0) else {
+                return invalid_input("Invalid input data: lineItems.quantity must be above zero");
+            };
+            if quantity > line.remaining() {
                 return invalid_input(&format!(
                     "Invalid input data: quantity {quantity} of line item {} exceeds the {} left to ship",
                     item.line_item_id,
@@ -115,7 +144,7 @@ pub async fn create(
             }
             lines.push((item.line_item_id.clone(), quantity));
         }
-        let shipment = state.shipment(lines.clone(), carrier, tracking, shipped_at);
+        let shipment = state.shipment(lines.clone(), tracking, shipped_at);
         let fulfillment_id = shipment.fulfillment_id.clone();
         state.orders.update(id, |o| {
             for (line_id, quantity) in &lines {

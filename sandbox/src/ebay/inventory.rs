@@ -1,6 +1,11 @@
 //! The Inventory API calls a stock sync uses: `bulkUpdatePriceQuantity` (at most 25 SKUs a
-//! call, each answered on its own with a status code), `getInventoryItems` (paged by `limit` and
-//! an `offset` that counts pages, as eBay documents it) and `getOffers` by SKU.
+//! call, each answered on its own with a status code: 200 when every one applied, else 207),
+//! `getInventoryItems` (paged by `limit` and an `offset` that counts pages, as eBay documents it)
+//! and `getOffers` by SKU.
+//!
+//! A quantity is set on the inventory item (`shipToLocationAvailability`, the total for sale) and
+//! on the offer (`availableQuantity`, what its marketplace may sell); the listing offers the
+//! smaller, so a rise must reach both (see [`Listing`]).
 
 use std::sync::Arc;
 
@@ -81,14 +86,12 @@ fn apply(listings: &mut std::collections::BTreeMap<String, Listing>, item: Price
             ),
         );
     };
-    let quantity = item
-        .ship_to_location_availability
-        .and_then(|a| a.quantity)
-        .or_else(|| item.offers.iter().find_map(|o| o.available_quantity));
+    let quantity = item.ship_to_location_availability.and_then(|a| a.quantity);
     if quantity.is_some_and(|q| q < 0) {
         return refuse(400, invalid_value("shipToLocationAvailability.quantity"));
     }
     let mut price = None;
+    let mut offer_quantity = None;
     for offer in &item.offers {
         if offer.offer_id.as_deref() != Some(listing.offer_id.as_str()) {
             return refuse(
@@ -108,9 +111,17 @@ fn apply(listings: &mut std::collections::BTreeMap<String, Listing>, item: Price
                 _ => return refuse(400, invalid_value("offers.price.value")),
             }
         }
+        match offer.available_quantity {
+            Some(q) if q < 0 => return refuse(400, invalid_value("offers.availableQuantity")),
+            Some(q) => offer_quantity = Some(q),
+            None => {}
+        }
     }
     if let Some(quantity) = quantity {
         listing.quantity = quantity;
+    }
+    if let Some(quantity) = offer_quantity {
+        listing.offer_quantity = quantity;
     }
     if let Some(cents) = price {
         listing.price_cents = cents;
@@ -159,7 +170,7 @@ fn item_json(listing: &Listing) -> Value {
     if let Some(url) = &listing.image_url {
         product["imageUrls"] = json!([url]);
     }
-    json!({
+    let mut item = json!({
         "sku": listing.sku,
         "locale": "en_GB",
         "condition": "NEW",
@@ -167,7 +178,25 @@ fn item_json(listing: &Listing) -> Value {
         "availability": {
             "shipToLocationAvailability": { "quantity": listing.quantity.max(0) },
         },
-    })
+    });
+    let mut package = serde_json::Map::new();
+    if let Some(grams) = listing.weight_grams {
+        package.insert("weight".into(), json!({ "value": grams, "unit": "GRAM" }));
+    }
+    if let Some([length, width, height]) = &listing.dimensions_cm {
+        let side = |text: &str| text.parse::<f64>().ok();
+        if let (Some(length), Some(width), Some(height)) = (side(length), side(width), side(height))
+        {
+            package.insert(
+                "dimensions".into(),
+                json!({ "length": length, "width": width, "height": height, "unit": "CENTIMETER" }),
+            );
+        }
+    }
+    if !package.is_empty() {
+        item["packageWeightAndSize"] = Value::Object(package);
+    }
+    item
 }
 
 fn offer_json(listing: &Listing, store: &EbayStore) -> Value {
@@ -176,7 +205,7 @@ fn offer_json(listing: &Listing, store: &EbayStore) -> Value {
         "sku": listing.sku,
         "marketplaceId": store.config.marketplace_id,
         "format": "FIXED_PRICE",
-        "availableQuantity": listing.quantity.max(0),
+        "availableQuantity": listing.offer_quantity.max(0),
         "pricingSummary": { "price": amount(listing.price_cents, &store.config.currency) },
         "listing": {
             "listingId": listing.listing_id,
@@ -194,11 +223,18 @@ pub async fn items(State(store): State<Arc<EbayStore>>, RawQuery(raw): RawQuery)
         None => Some(default),
         Some(text) => text.trim().parse::<usize>().ok(),
     };
+    let invalid_paging = || {
+        bad_request(
+            25706,
+            INVENTORY,
+            "You have provided invalid pagination values.",
+        )
+    };
     let Some(limit) = parse("limit", 25).filter(|l| (1..=200).contains(l)) else {
-        return bad_request(25709, INVENTORY, "Invalid value for limit.");
+        return invalid_paging();
     };
     let Some(page) = parse("offset", 0) else {
-        return bad_request(25709, INVENTORY, "Invalid value for offset.");
+        return invalid_paging();
     };
     let href = |page: usize| {
         format!(
@@ -235,7 +271,7 @@ pub async fn items(State(store): State<Arc<EbayStore>>, RawQuery(raw): RawQuery)
 pub async fn offers(State(store): State<Arc<EbayStore>>, RawQuery(raw): RawQuery) -> Response {
     let query = Query::parse(raw.as_deref().unwrap_or(""));
     let Some(sku) = query.get("sku").filter(|s| !s.is_empty()) else {
-        return bad_request(25707, INVENTORY, "This is an invalid value for a SKU.");
+        return bad_request(25709, INVENTORY, "Invalid value for sku.");
     };
     let state = store.state();
     let Some(listing) = state.listings.get(sku) else {
@@ -251,7 +287,8 @@ pub async fn offers(State(store): State<Arc<EbayStore>>, RawQuery(raw): RawQuery
             "href": format!("{}/sell/inventory/v1/offer?sku={sku}", store.base_url),
             "total": 1,
             "size": 1,
-            "limit": 25,
+            // getOffers' page size when `limit` is not given.
+            "limit": 100,
             "offers": [offer_json(listing, &store)],
         }),
     )

@@ -98,28 +98,39 @@ impl LineItem {
     }
 }
 
-/// A shipment recorded by `createShippingFulfillment` (or made by the generator).
+/// A shipment recorded by `createShippingFulfillment` (or made by the generator). Its id is its
+/// tracking number, as eBay makes it; one without tracking gets an arbitrary number.
 #[derive(Debug, Clone)]
 pub struct Shipment {
     pub fulfillment_id: String,
     /// `(lineItemId, quantity)`.
     pub lines: Vec<(String, u32)>,
-    pub carrier: String,
-    pub tracking_number: String,
+    /// The carrier and tracking number, given together or not at all.
+    pub tracking: Option<Tracking>,
     pub shipped_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tracking {
+    pub carrier: String,
+    pub number: String,
 }
 
 impl Shipment {
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut shipment = json!({
             "fulfillmentId": self.fulfillment_id,
             "lineItems": self.lines.iter()
                 .map(|(id, qty)| json!({"lineItemId": id, "quantity": qty}))
                 .collect::<Vec<_>>(),
-            "shipmentTrackingNumber": self.tracking_number,
             "shippedDate": timestamp(self.shipped_at),
-            "shippingCarrierCode": self.carrier,
-        })
+        });
+        // eBay returns these "if available": a shipment marked without tracking has neither.
+        if let Some(tracking) = &self.tracking {
+            shipment["shipmentTrackingNumber"] = json!(tracking.number);
+            shipment["shippingCarrierCode"] = json!(tracking.carrier);
+        }
+        shipment
     }
 }
 
@@ -128,9 +139,12 @@ pub struct Order {
     pub id: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub paid: bool,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// When the seller refunded the whole order (Seller Hub or `issueRefund`).
+    pub refunded_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub currency: String,
+    pub marketplace_id: String,
     pub buyer_username: String,
     pub email: String,
     pub ship_to: Address,
@@ -177,6 +191,51 @@ impl Order {
         self.subtotal_cents() - self.discount_cents() + self.delivery_cents + self.tax_cents()
     }
 
+    /// `orderPaymentStatus`: `PENDING` until paid, `FULLY_REFUNDED` once refunded.
+    fn payment_status(&self) -> &'static str {
+        match (self.paid_at, self.refunded_at) {
+            (_, Some(_)) => "FULLY_REFUNDED",
+            (Some(_), None) => "PAID",
+            (None, None) => "PENDING",
+        }
+    }
+
+    /// `paymentSummary`: the buyer's payment (dated once made) and any refund of it.
+    fn payment_summary(&self) -> Value {
+        let currency = self.currency.as_str();
+        let mut payment = json!({
+            "paymentMethod": "EBAY",
+            "paymentStatus": if self.paid_at.is_some() { "PAID" } else { "PENDING" },
+            "amount": amount(self.total_cents(), currency),
+        });
+        if let Some(at) = self.paid_at {
+            payment["paymentDate"] = json!(timestamp(at));
+            payment["paymentReferenceId"] = json!(format!("{}P", self.id));
+        }
+        let refunds: Vec<Value> = self
+            .refunded_at
+            .iter()
+            .map(|at| {
+                json!({
+                    "refundId": format!("{}R", self.id),
+                    "refundStatus": "REFUNDED",
+                    "refundDate": timestamp(*at),
+                    "amount": amount(self.total_cents(), currency),
+                })
+            })
+            .collect();
+        let due = if self.refunded_at.is_some() {
+            0
+        } else {
+            self.total_cents()
+        };
+        json!({
+            "totalDueSeller": amount(due, currency),
+            "refunds": refunds,
+            "payments": [payment],
+        })
+    }
+
     /// The Fulfillment API's `Order`; `base_url` makes `fulfillmentHrefs` absolute.
     pub fn to_json(&self, base_url: &str, seller: &str) -> Value {
         let currency = self.currency.as_str();
@@ -220,8 +279,8 @@ impl Order {
                     "refunds": [],
                     "lineItemFulfillmentStatus":
                         Progress::of(l.shipped, l.quantity).as_str(),
-                    "listingMarketplaceId": "EBAY_GB",
-                    "purchaseMarketplaceId": "EBAY_GB",
+                    "listingMarketplaceId": self.marketplace_id,
+                    "purchaseMarketplaceId": self.marketplace_id,
                 });
                 if l.discount_cents > 0 {
                     item["discountedLineItemCost"] = amount(net, currency);
@@ -247,7 +306,7 @@ impl Order {
             "creationDate": timestamp(self.created_at),
             "lastModifiedDate": timestamp(self.updated_at),
             "orderFulfillmentStatus": self.progress().as_str(),
-            "orderPaymentStatus": if self.paid { "PAID" } else { "PENDING" },
+            "orderPaymentStatus": self.payment_status(),
             "sellerId": seller,
             "buyer": {
                 "username": self.buyer_username,
@@ -260,15 +319,7 @@ impl Order {
             },
             "pricingSummary": pricing,
             "cancelStatus": cancel_status,
-            "paymentSummary": {
-                "totalDueSeller": amount(self.total_cents(), currency),
-                "refunds": [],
-                "payments": [{
-                    "paymentMethod": "EBAY",
-                    "paymentStatus": if self.paid { "PAID" } else { "PENDING" },
-                    "amount": amount(self.total_cents(), currency),
-                }],
-            },
+            "paymentSummary": self.payment_summary(),
             "fulfillmentStartInstructions": [{
                 "fulfillmentInstructionsType": "SHIP_TO",
                 "ebaySupportedFulfillment": false,

@@ -1,6 +1,6 @@
 //! One simulated eBay seller: listings (one per SKU, each with its published offer), orders with
-//! their shipping fulfillments, and the access tokens issued, behind one mutex. Stock is eBay's
-//! available quantity: a sale takes it, a cancellation gives it back.
+//! their shipping fulfillments, and the access tokens issued, behind one mutex. The stock a test
+//! reads is what buyers can buy (see [`Listing`]): a sale takes it, a cancellation gives it back.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::config::EbaySellerConfig;
 use super::limits::CallWindow;
-use super::model::{LineItem, Order, Shipment, FIRST_ORDER_ID};
+use super::model::{LineItem, Order, Shipment, Tracking, FIRST_ORDER_ID};
 use super::tokens::TokenBook;
 use crate::faults::lock;
 use crate::generator::{NewOrder, OrderGenerator};
@@ -21,16 +21,39 @@ use crate::timefmt;
 use crate::webhook_sender::WebhookSender;
 
 /// A SKU's inventory item and the fixed-price offer published for it.
+///
+/// eBay keeps two quantities: the inventory item's total "ship-to-home" quantity and the offer's
+/// `availableQuantity` on its marketplace, and a listing offers the smaller of the two. A sale
+/// takes from both.
 #[derive(Debug, Clone)]
 pub struct Listing {
     pub sku: String,
     pub title: String,
     pub image_url: Option<String>,
+    pub weight_grams: Option<u32>,
+    pub dimensions_cm: Option<[String; 3]>,
     pub price_cents: i64,
+    /// The inventory item's `shipToLocationAvailability.quantity`.
     pub quantity: i64,
+    /// The offer's `availableQuantity`.
+    pub offer_quantity: i64,
     pub sold: i64,
     pub offer_id: String,
     pub listing_id: String,
+}
+
+impl Listing {
+    /// What buyers can buy: the smaller of the two quantities.
+    pub fn available(&self) -> i64 {
+        self.quantity.min(self.offer_quantity)
+    }
+
+    /// A sale of `n` (negative: a cancellation giving them back).
+    fn sell(&mut self, n: i64) {
+        self.quantity -= n;
+        self.offer_quantity -= n;
+        self.sold += n;
+    }
 }
 
 #[derive(Debug)]
@@ -41,6 +64,7 @@ pub struct EbayState {
     pub tokens: TokenBook,
     pub window: CallWindow,
     next_id: u64,
+    /// The last number given to a shipment without tracking.
     next_fulfillment: u64,
 }
 
@@ -67,18 +91,21 @@ impl EbayStore {
                     Some(option) => format!("{} - {option}", p.title),
                     None => p.title.clone(),
                 };
-                (v, title, p.details.image_url.clone())
+                (v, title, &p.details)
             })
         });
-        for (i, (variant, title, image_url)) in variants.enumerate() {
+        for (i, (variant, title, details)) in variants.enumerate() {
             listings.insert(
                 variant.sku.clone(),
                 Listing {
                     sku: variant.sku.clone(),
                     title,
-                    image_url,
+                    image_url: details.image_url.clone(),
+                    weight_grams: details.weight_grams,
+                    dimensions_cm: details.dimensions_cm.clone(),
                     price_cents: parse_cents(&variant.price).unwrap_or(0),
                     quantity: variant.stock,
+                    offer_quantity: variant.stock,
                     sold: 0,
                     offer_id: format!("{}", 5_123_000_000u64 + i as u64),
                     listing_id: format!("{}", 110_554_000_000u64 + i as u64),
@@ -93,7 +120,7 @@ impl EbayStore {
             tokens: TokenBook::default(),
             window: CallWindow::default(),
             next_id: FIRST_ORDER_ID,
-            next_fulfillment: 1,
+            next_fulfillment: 998,
         };
         EbayStore {
             common: Common::new(
@@ -126,6 +153,23 @@ impl EbayStore {
         &self.config.refresh_token
     }
 
+    /// Refunds a paid order in full, as the seller would from Seller Hub: its payment status
+    /// becomes `FULLY_REFUNDED`. False for an unknown, unpaid or already refunded order.
+    pub fn refund_order(&self, id: u64) -> bool {
+        let now = timefmt::now();
+        self.state()
+            .orders
+            .update(id, |o| {
+                if o.paid_at.is_none() || o.refunded_at.is_some() {
+                    return false;
+                }
+                o.refunded_at = Some(now);
+                o.updated_at = now;
+                true
+            })
+            .unwrap_or(false)
+    }
+
     /// Makes every access token issued so far expire now, as if their two hours had passed.
     pub fn expire_tokens(&self) {
         self.state().tokens.expire_all();
@@ -142,15 +186,19 @@ impl EbayStore {
 }
 
 impl EbayState {
-    pub fn add_order(&mut self, new: NewOrder, currency: &str, now: DateTime<Utc>) -> Option<u64> {
+    pub fn add_order(
+        &mut self,
+        new: NewOrder,
+        config: &EbaySellerConfig,
+        now: DateTime<Utc>,
+    ) -> Option<u64> {
         let id = self.next_id;
         let mut lines = Vec::new();
         for (i, l) in new.lines.iter().enumerate() {
             let Some(listing) = self.listings.get_mut(&l.sku) else {
                 continue;
             };
-            listing.quantity -= i64::from(l.quantity);
-            listing.sold += i64::from(l.quantity);
+            listing.sell(i64::from(l.quantity));
             let cost = listing.price_cents * i64::from(l.quantity);
             let discount = percent_of(cost, new.discount_percent);
             lines.push(LineItem {
@@ -185,9 +233,11 @@ impl EbayState {
             id,
             created_at: now,
             updated_at: now,
-            paid: new.paid,
+            paid_at: new.paid.then_some(now),
+            refunded_at: None,
             cancelled_at: None,
-            currency: currency.to_owned(),
+            currency: config.currency.clone(),
+            marketplace_id: config.marketplace_id.clone(),
             buyer_username: username,
             email: new.customer.email,
             ship_to: new.shipping,
@@ -205,28 +255,35 @@ impl EbayState {
             for line in &mut order.lines {
                 line.shipped = line.quantity;
             }
-            let shipment = self.shipment(lines, new.carrier, new.tracking_number, now);
+            let tracking = Tracking {
+                carrier: new.carrier,
+                number: new.tracking_number,
+            };
+            let shipment = self.shipment(lines, Some(tracking), now);
             order.shipments.push(shipment);
         }
         self.orders.insert(order);
         Some(id)
     }
 
-    /// A new shipment with the next fulfillment id.
+    /// A new shipment, whose id is its tracking number, or the next arbitrary number without one.
     pub fn shipment(
         &mut self,
         lines: Vec<(String, u32)>,
-        carrier: String,
-        tracking_number: String,
+        tracking: Option<Tracking>,
         shipped_at: DateTime<Utc>,
     ) -> Shipment {
-        let n = self.next_fulfillment;
-        self.next_fulfillment += 1;
+        let fulfillment_id = match &tracking {
+            Some(t) => t.number.clone(),
+            None => {
+                self.next_fulfillment += 1;
+                self.next_fulfillment.to_string()
+            }
+        };
         Shipment {
-            fulfillment_id: format!("{}", 9_400_000_000_000u64 + n),
+            fulfillment_id,
             lines,
-            carrier,
-            tracking_number,
+            tracking,
             shipped_at,
         }
     }
@@ -240,10 +297,10 @@ fn update(state: &mut EbayState, id: u64, now: DateTime<Utc>) -> bool {
             if o.cancelled_at.is_some() {
                 return false;
             }
-            if o.paid {
+            if o.paid_at.is_some() {
                 o.checkout_notes = Some("Please use plain packaging".into());
             } else {
-                o.paid = true;
+                o.paid_at = Some(now);
             }
             o.updated_at = now;
             true
@@ -271,8 +328,7 @@ fn cancel(state: &mut EbayState, id: u64, now: DateTime<Utc>) -> bool {
     };
     for (sku, quantity) in lines {
         if let Some(listing) = state.listings.get_mut(&sku) {
-            listing.quantity += quantity;
-            listing.sold -= quantity;
+            listing.sell(-quantity);
         }
     }
     true
@@ -310,7 +366,7 @@ impl PlatformStore for EbayStore {
     }
 
     fn add_order(&self, state: &mut EbayState, new: NewOrder, now: DateTime<Utc>) -> Option<u64> {
-        state.add_order(new, &self.config.currency, now)
+        state.add_order(new, &self.config, now)
     }
 
     fn update_in(state: &mut EbayState, id: u64, now: DateTime<Utc>) -> bool {
@@ -331,7 +387,7 @@ impl PlatformStore for EbayStore {
         self.state()
             .listings
             .values()
-            .map(|l| (l.sku.clone(), l.quantity))
+            .map(|l| (l.sku.clone(), l.available()))
             .collect()
     }
 
@@ -339,6 +395,7 @@ impl PlatformStore for EbayStore {
         match self.state().listings.get_mut(sku) {
             Some(listing) => {
                 listing.quantity = quantity;
+                listing.offer_quantity = quantity;
                 true
             }
             None => false,
@@ -354,8 +411,8 @@ impl PlatformStore for EbayStore {
                     order_id: order.id,
                     order_name: order.order_id(),
                     fulfilment_id: s.fulfillment_id.clone(),
-                    carrier: Some(s.carrier.clone()),
-                    tracking_number: Some(s.tracking_number.clone()),
+                    carrier: s.tracking.as_ref().map(|t| t.carrier.clone()),
+                    tracking_number: s.tracking.as_ref().map(|t| t.number.clone()),
                     tracking_url: None,
                     lines: s
                         .lines

@@ -560,6 +560,7 @@ async fn start_authorization(
     let (form_name, field) = match kind {
         ChannelKind::Shopify => ("shopify", "shop"),
         ChannelKind::WooCommerce => ("woocommerce", "store_url"),
+        ChannelKind::Ebay => ("ebay", ""),
     };
     let kept = Kept {
         shop: form.one("shop").to_owned(),
@@ -590,6 +591,7 @@ async fn start_authorization(
     let address = match kind {
         ChannelKind::Shopify => shop_url(visit.state, form.one(field)),
         ChannelKind::WooCommerce => store_url(visit.state, form.one(field)),
+        ChannelKind::Ebay => Err("eBay is not connected from this page.".to_owned()),
     };
     let base_url = address.map_err(|why| fail(&why))?;
     let settings = settings_of(&page, &form).map_err(|why| fail(&why))?;

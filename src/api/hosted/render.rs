@@ -277,7 +277,7 @@ pub fn connect_body(
                 shop = escape(&kept.shop),
                 settings = settings_fieldset(inputs, "shopify", chosen),
             )),
-            ChannelKind::Shopify => {}
+            ChannelKind::Shopify | ChannelKind::Ebay => {}
             ChannelKind::WooCommerce => body.push_str(&format!(
                 "<section aria-labelledby=\"woo-title\"><h2 id=\"woo-title\">WooCommerce</h2>\
                  {alert}<form method=\"post\" action=\"/hosted/{token}/woocommerce/authorize\">\

@@ -651,48 +651,25 @@ fn line_items_by_fulfillment_order(
         .collect())
 }
 
-/// The id of a live fulfillment of the order that is the shipment `request` describes: the same
-/// tracking number (or none on both) and the same order lines in the same quantities. With no
-/// lines named (ship everything) only a tracking number can identify it.
+/// The id of a live fulfillment of the order that is the shipment `request` describes (see
+/// [`FulfilmentRequest::is_recorded_as`]).
 fn matching_fulfillment<'a>(
     fulfillments: &'a [wire::Fulfillment],
     request: &FulfilmentRequest,
 ) -> Option<&'a str> {
-    let trimmed = |n: Option<&str>| {
-        n.map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-    };
-    let wanted_number = trimmed(request.tracking_number.as_deref());
-    let mut wanted: Vec<(String, u32)> = request
-        .lines
-        .iter()
-        .map(|l| (l.channel_line_id.trim().to_owned(), l.quantity))
-        .collect();
-    wanted.sort();
-    if wanted.is_empty() && wanted_number.is_none() {
-        return None;
-    }
     fulfillments
         .iter()
         // Cancelled or failed fulfillments shipped nothing; one of them is no reason to skip.
         .filter(|f| !matches!(f.status.as_str(), "CANCELLED" | "ERROR" | "FAILURE"))
         .find(|f| {
-            let number = trimmed(f.tracking_info.first().and_then(|t| t.number.as_deref()));
-            if number != wanted_number {
-                return false;
-            }
-            if wanted.is_empty() {
-                return true;
-            }
-            let mut got: Vec<(String, u32)> = f
+            let number = f.tracking_info.first().and_then(|t| t.number.as_deref());
+            let lines: Vec<(String, u32)> = f
                 .fulfillment_line_items
                 .nodes
                 .iter()
                 .map(|l| (legacy_id(&l.line_item.id).unwrap_or_default(), l.quantity))
                 .collect();
-            got.sort();
-            got == wanted
+            request.is_recorded_as(number, &lines)
         })
         .map(|f| f.id.as_str())
 }

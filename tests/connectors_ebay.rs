@@ -382,8 +382,7 @@ async fn fulfilments_are_recorded_once_and_a_lost_answer_is_adopted() {
         tracking_url: None,
     };
     assert_eq!(connector.find_fulfilment(&partial).await, Ok(None));
-    let seller = rig.seller();
-    seller.lose_fulfilment_answers(1);
+    rig.store.lose_fulfilment_answers(1);
     let err = connector
         .create_fulfilment(&partial)
         .await

@@ -13,7 +13,7 @@ use crate::store::channels::{self, ChannelRow, NewChannel};
 use crate::store::AccountId;
 
 use crate::domain::Secret;
-use crate::domain::{ChannelCredentials, ShopifyCredentials, WooCredentials};
+use crate::domain::{AmazonCredentials, ChannelCredentials, ShopifyCredentials, WooCredentials};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -49,7 +49,7 @@ pub fn allow_loopback(settings: &mut crate::config::Settings) {
 }
 
 /// The credentials a channel needs for a simulated store, as the sandbox issued them; `None` for
-/// a platform switchyard has no channel kind for yet (Amazon, eBay).
+/// a platform switchyard has no channel kind for yet (eBay).
 pub fn sandbox_credentials(info: &StoreInfo) -> Option<ChannelCredentials> {
     Some(match &info.credentials {
         Credentials::Shopify {
@@ -69,7 +69,20 @@ pub fn sandbox_credentials(info: &StoreInfo) -> Option<ChannelCredentials> {
             consumer_secret: Secret::new(consumer_secret.clone()),
             webhook_secret: Secret::new(webhook_secret.clone()),
         }),
-        Credentials::Amazon { .. } | Credentials::Ebay { .. } => return None,
+        Credentials::Amazon {
+            seller_id,
+            marketplace_id,
+            lwa_client_id,
+            lwa_client_secret,
+            refresh_token,
+        } => ChannelCredentials::Amazon(AmazonCredentials {
+            client_id: Secret::new(lwa_client_id.clone()),
+            client_secret: Secret::new(lwa_client_secret.clone()),
+            refresh_token: Secret::new(refresh_token.clone()),
+            seller_id: seller_id.clone(),
+            marketplace_id: marketplace_id.clone(),
+        }),
+        Credentials::Ebay { .. } => return None,
     })
 }
 

@@ -178,6 +178,7 @@ pub(super) fn platform_name(kind: ChannelKind) -> &'static str {
     match kind {
         ChannelKind::Shopify => "Shopify",
         ChannelKind::WooCommerce => "WooCommerce",
+        ChannelKind::Amazon => "Amazon",
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::{
-    ConnectorError, SalesChannel, ShopifyConfig, ShopifyConnector, WooConfig, WooConnector,
+    AmazonConfig, AmazonConnector, ConnectorError, SalesChannel, ShopifyConfig, ShopifyConnector,
+    WooConfig, WooConnector,
 };
 use crate::domain::{ChannelCredentials, ChannelSettings};
 use crate::outbound::ClientSettings;
@@ -35,6 +36,11 @@ pub fn build(
             config.webhook_secret = Some(c.webhook_secret.clone());
             config.http = http.clone();
             Arc::new(WooConnector::new(config)?)
+        }
+        ChannelCredentials::Amazon(c) => {
+            let mut config = AmazonConfig::new(base_url, c.clone());
+            config.http = http.clone();
+            Arc::new(AmazonConnector::new(config)?)
         }
     })
 }

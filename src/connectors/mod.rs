@@ -7,6 +7,7 @@
 //! what the queue should do ([`ConnectorError`] converts into [`crate::queue::JobError`]).
 
 pub mod accounting;
+pub mod amazon;
 mod build;
 pub mod error;
 pub mod http;
@@ -28,6 +29,7 @@ use crate::domain::{
     OrderCursor, OrderPage,
 };
 
+pub use amazon::{AmazonConfig, AmazonConnector};
 pub use build::{build, ConnectorCache};
 pub use error::ConnectorError;
 pub use shopify::{ShopifyConfig, ShopifyConnector};

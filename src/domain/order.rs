@@ -15,6 +15,7 @@ pub enum ChannelKind {
     Shopify,
     #[serde(rename = "woocommerce")]
     WooCommerce,
+    Amazon,
 }
 
 impl ChannelKind {
@@ -23,6 +24,7 @@ impl ChannelKind {
         match self {
             ChannelKind::Shopify => "shopify",
             ChannelKind::WooCommerce => "woocommerce",
+            ChannelKind::Amazon => "amazon",
         }
     }
 }
@@ -278,6 +280,10 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ChannelKind::WooCommerce).ok(),
             Some(json!("woocommerce"))
+        );
+        assert_eq!(
+            serde_json::to_value(ChannelKind::Amazon).ok(),
+            Some(json!(ChannelKind::Amazon.as_str()))
         );
         assert_eq!(
             serde_json::to_value(SyncStatus::OnHold).ok(),

@@ -560,6 +560,8 @@ async fn start_authorization(
     let (form_name, field) = match kind {
         ChannelKind::Shopify => ("shopify", "shop"),
         ChannelKind::WooCommerce => ("woocommerce", "store_url"),
+        // Only Shopify's and WooCommerce's routes start an authorization here.
+        ChannelKind::Amazon => ("amazon", ""),
     };
     let kept = Kept {
         shop: form.one("shop").to_owned(),
@@ -590,6 +592,9 @@ async fn start_authorization(
     let address = match kind {
         ChannelKind::Shopify => shop_url(visit.state, form.one(field)),
         ChannelKind::WooCommerce => store_url(visit.state, form.one(field)),
+        ChannelKind::Amazon => {
+            Err("Amazon channels are not connected through this page.".to_owned())
+        }
     };
     let base_url = address.map_err(|why| fail(&why))?;
     let settings = settings_of(&page, &form).map_err(|why| fail(&why))?;

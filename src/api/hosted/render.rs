@@ -278,6 +278,8 @@ pub fn connect_body(
                 settings = settings_fieldset(inputs, "shopify", chosen),
             )),
             ChannelKind::Shopify => {}
+            // No hosted sign-in for Amazon yet: its channels are created through the API.
+            ChannelKind::Amazon => {}
             ChannelKind::WooCommerce => body.push_str(&format!(
                 "<section aria-labelledby=\"woo-title\"><h2 id=\"woo-title\">WooCommerce</h2>\
                  {alert}<form method=\"post\" action=\"/hosted/{token}/woocommerce/authorize\">\

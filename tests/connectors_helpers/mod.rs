@@ -9,7 +9,8 @@ use std::collections::HashSet;
 
 use axum::http::{HeaderMap, HeaderValue};
 use switchyard::connectors::{
-    SalesChannel, ShopifyConfig, ShopifyConnector, ThrottleSettings, WooConfig, WooConnector,
+    AmazonConfig, AmazonConnector, SalesChannel, ShopifyConfig, ShopifyConnector, ThrottleSettings,
+    WooConfig, WooConnector,
 };
 use switchyard::domain::{
     ChannelCredentials, ChannelOrder, Listing, OrderCursor, OrderPage, OrderStatus,
@@ -17,9 +18,11 @@ use switchyard::domain::{
 use switchyard::outbound::{ClientSettings, SsrfGuard};
 use switchyard::sandbox_cmd::sandbox_credentials;
 use switchyard_sandbox::{
-    FaultKnobs, GeneratorConfig, SandboxConfig, SandboxHandle, ShopifyStoreConfig, SimStore,
-    StoreInfo, WooStoreConfig,
+    AmazonSeller, AmazonSellerConfig, FaultKnobs, GeneratorConfig, SandboxConfig, SandboxHandle,
+    ShopifyStoreConfig, SimStore, StoreInfo, WooStoreConfig,
 };
+
+pub mod scenarios;
 
 // The sandbox's own tests start it and catch the webhooks it sends the same way.
 #[path = "../../sandbox/tests/common/mod.rs"]
@@ -29,6 +32,7 @@ pub use sandbox_harness::{next_webhook, start_with, webhook_receiver, StoreApi};
 
 pub const SHOP: &str = "contract-shop";
 pub const WOO: &str = "contract-woo";
+pub const AMAZON: &str = "contract-amazon";
 
 /// Timeouts short enough that a hung request fails a test in about a second, and loopback (where
 /// the sandbox listens) admitted by the SSRF guard.
@@ -79,6 +83,17 @@ impl Rig<ShopifyConfig> {
 impl Rig<WooConfig> {
     pub fn connector(&self) -> WooConnector {
         WooConnector::new(self.config.clone()).expect("connector builds")
+    }
+}
+
+impl Rig<AmazonConfig> {
+    pub fn connector(&self) -> AmazonConnector {
+        AmazonConnector::new(self.config.clone()).expect("connector builds")
+    }
+
+    /// The seller account itself, for what only Amazon has (its tokens, its shipments).
+    pub fn seller(&self) -> Arc<AmazonSeller> {
+        self.sandbox.amazon(AMAZON).expect("seller configured")
     }
 }
 
@@ -134,6 +149,32 @@ pub async fn woocommerce(tweak: impl FnOnce(&mut WooStoreConfig)) -> Rig<WooConf
         };
         let mut config = WooConfig::new(info.base_url, c.consumer_key, c.consumer_secret);
         config.webhook_secret = Some(c.webhook_secret);
+        config.http = fast_http();
+        config.throttle = throttle_settings();
+        config
+    })
+    .await
+}
+
+/// A sandbox with one Amazon seller, shaped by `tweak`, and a matching connector config. The
+/// seller sells its own stock only (no FBA orders) and its usage plans run a thousand times the
+/// published rates, which a connector learns from the first answer of each operation; a test
+/// about throttling sets its own.
+pub async fn amazon(tweak: impl FnOnce(&mut AmazonSellerConfig)) -> Rig<AmazonConfig> {
+    let mut seller_config = AmazonSellerConfig::new(AMAZON);
+    seller_config.generator = quiet_generator();
+    seller_config.afn_ratio = 0.0;
+    seller_config.rate_limits.scale = 1000.0;
+    tweak(&mut seller_config);
+    let sandbox = SandboxConfig {
+        amazon: vec![seller_config],
+        ..SandboxConfig::default()
+    };
+    rig(sandbox, AMAZON, |info| {
+        let Some(ChannelCredentials::Amazon(c)) = sandbox_credentials(&info) else {
+            panic!("an Amazon seller has Amazon credentials");
+        };
+        let mut config = AmazonConfig::new(info.base_url, c);
         config.http = fast_http();
         config.throttle = throttle_settings();
         config

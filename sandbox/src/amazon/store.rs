@@ -150,6 +150,11 @@ impl AmazonSeller {
         self.common.lose_fulfilment_answers(n);
     }
 
+    /// An order's items as `getOrderItems` renders them, every page together.
+    pub fn order_items_json(&self, id: u64) -> Option<Vec<Value>> {
+        self.state().orders.get(id).map(Order::items_json)
+    }
+
     /// The order's `AmazonOrderId` for an internal id as [`crate::SimStore`] reports them.
     pub fn amazon_order_id(&self, id: u64) -> String {
         super::model::amazon_order_id(id)

@@ -28,6 +28,7 @@ mod shipment;
 mod wire;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -150,7 +151,7 @@ impl AmazonConnector {
     }
 
     /// The throttle of one operation, to watch what it learnt.
-    pub fn throttle(&self, op: Operation) -> &std::sync::Arc<Throttle> {
+    pub fn throttle(&self, op: Operation) -> &Arc<Throttle> {
         self.api.throttle(op)
     }
 
@@ -464,6 +465,12 @@ mod tests {
         ] {
             assert_eq!(lwa_base_url(other), other);
         }
+    }
+
+    #[test]
+    fn a_since_bound_keeps_its_whole_second() {
+        let at = DateTime::from_timestamp(1_719_842_400, 999_000_000).unwrap_or_default();
+        assert_eq!(whole_seconds(at), "2024-07-01T14:00:00Z");
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! long as a bucket throttle takes to restore the call's cost, the platform's bucket being empty,
 //! or 2 s) and the call is sent again, up to `max_429_retries` times and only while the total wait
 //! stays within `max_wait`; beyond that the call fails with [`ConnectorError::RateLimited`]
-//! carrying the wait, so the queue reschedules the job at that time. Resending after a 429 is safe even for a POST:
-//! the platform refused it before doing anything. Other failures (5xx, timeouts) are not retried
-//! here: the queue's backoff is the one retry schedule, and a POST that timed out may have landed.
+//! carrying the wait, so the queue reschedules the job at that time. Resending after a 429 is safe
+//! even for a POST: the platform refused it before doing anything. Other failures (5xx, timeouts)
+//! are not retried here: the queue's backoff is the one retry schedule, and a POST that timed out
+//! may have landed.
 
 use std::sync::Arc;
 use std::time::Duration;

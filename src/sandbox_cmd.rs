@@ -13,7 +13,9 @@ use crate::store::channels::{self, ChannelRow, NewChannel};
 use crate::store::AccountId;
 
 use crate::domain::Secret;
-use crate::domain::{ChannelCredentials, EbayCredentials, ShopifyCredentials, WooCredentials};
+use crate::domain::{
+    AmazonCredentials, ChannelCredentials, EbayCredentials, ShopifyCredentials, WooCredentials,
+};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -48,10 +50,9 @@ pub fn allow_loopback(settings: &mut crate::config::Settings) {
     }
 }
 
-/// The credentials a channel needs for a simulated store, as the sandbox issued them; `None` for
-/// a platform switchyard has no channel kind for yet (Amazon).
-pub fn sandbox_credentials(info: &StoreInfo) -> Option<ChannelCredentials> {
-    Some(match &info.credentials {
+/// The credentials a channel needs for a simulated store, as the sandbox issued them.
+pub fn sandbox_credentials(info: &StoreInfo) -> ChannelCredentials {
+    match &info.credentials {
         Credentials::Shopify {
             access_token,
             app_secret,
@@ -78,13 +79,24 @@ pub fn sandbox_credentials(info: &StoreInfo) -> Option<ChannelCredentials> {
             client_secret: Secret::new(client_secret.clone()),
             refresh_token: Secret::new(refresh_token.clone()),
         }),
-        Credentials::Amazon { .. } => return None,
-    })
+        Credentials::Amazon {
+            seller_id,
+            marketplace_id,
+            lwa_client_id,
+            lwa_client_secret,
+            refresh_token,
+        } => ChannelCredentials::Amazon(AmazonCredentials {
+            client_id: Secret::new(lwa_client_id.clone()),
+            client_secret: Secret::new(lwa_client_secret.clone()),
+            refresh_token: Secret::new(refresh_token.clone()),
+            seller_id: seller_id.clone(),
+            marketplace_id: marketplace_id.clone(),
+        }),
+    }
 }
 
-/// One channel of the account's store `store_id` per simulated store of `sandbox` that
-/// switchyard has a channel kind for, all with `settings`: what `switchyard demo` and the
-/// benchmarks run against.
+/// One channel of the account's store `store_id` per simulated store of `sandbox`, all with
+/// `settings`: what `switchyard demo` and the benchmarks run against.
 pub async fn connect_channels(
     pool: &PgPool,
     key: &CredentialsKey,
@@ -95,9 +107,7 @@ pub async fn connect_channels(
 ) -> anyhow::Result<Vec<(ChannelRow, StoreInfo)>> {
     let mut made = Vec::new();
     for info in sandbox.stores() {
-        let Some(credentials) = sandbox_credentials(info) else {
-            continue;
-        };
+        let credentials = sandbox_credentials(info);
         let new = NewChannel {
             store_id,
             name: &info.name,

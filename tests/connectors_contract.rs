@@ -15,14 +15,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connectors_helpers::{
-    assert_listings_match_stock, list_around_a_change, requests_on, shopify, woocommerce,
+    amazon, assert_listings_match_stock, ebay, list_around_a_change, requests_on, shopify,
+    woocommerce,
 };
 use switchyard::connectors::{
-    list_all_orders_since, ConnectorError, SalesChannel, ShopifyConnector, WooConnector,
+    list_all_orders_since, AmazonConnector, ConnectorError, EbayConnector, SalesChannel,
+    ShopifyConnector, WooConnector,
 };
 use switchyard::domain::{FulfilmentLine, FulfilmentRequest, OrderCursor, Secret};
 use switchyard::queue::JobError;
-use switchyard_sandbox::{FaultKnobs, SandboxHandle, SimStore};
+use switchyard_sandbox::{EbayStore, FaultKnobs, SandboxHandle, SimStore};
 
 /// One platform as the scenarios see it: its simulator, a connector to it, and what differs
 /// between platforms only in number or name.
@@ -39,6 +41,10 @@ struct Subject {
     /// Orders a listing page holds, and the traffic route each page is counted under.
     page_size: usize,
     orders_route: &'static str,
+    /// The `Retry-After` the platform's 429s carry, in seconds; 0 for none (Amazon's).
+    retry_after_secs: f64,
+    /// The id the platform shows for the simulator's order number.
+    order_id: Box<dyn Fn(u64) -> String + Send + Sync>,
 }
 
 impl Subject {
@@ -55,6 +61,8 @@ impl Subject {
             refusal: "Invalid API key or access token",
             page_size: 10,
             orders_route: "POST /admin/api/{version}/graphql.json orders",
+            retry_after_secs: 1.0,
+            order_id: Box::new(|id| id.to_string()),
             store: rig.store,
             _sandbox: rig.sandbox,
         }
@@ -73,6 +81,49 @@ impl Subject {
             refusal: "Invalid signature - provided signature does not match.",
             page_size: 100,
             orders_route: "GET /wp-json/wc/v3/orders",
+            retry_after_secs: 1.0,
+            order_id: Box::new(|id| id.to_string()),
+            store: rig.store,
+            _sandbox: rig.sandbox,
+        }
+    }
+
+    async fn amazon() -> Subject {
+        let rig = amazon(|_| {}).await;
+        let mut refused = rig.config.clone();
+        refused.credentials.refresh_token = Secret::new("Atzr|revoked");
+        let seller = rig.seller();
+        Subject {
+            connector: Arc::new(rig.connector()),
+            refused: (
+                Arc::new(AmazonConnector::new(refused).expect("connector builds")),
+                "Atzr|revoked",
+            ),
+            refusal: "invalid_grant",
+            page_size: rig.config.orders_per_page as usize,
+            orders_route: "GET /orders/v0/orders",
+            retry_after_secs: 0.0,
+            order_id: Box::new(move |id| seller.amazon_order_id(id)),
+            store: rig.store,
+            _sandbox: rig.sandbox,
+        }
+    }
+
+    async fn ebay() -> Subject {
+        let rig = ebay(|_| {}).await;
+        let mut refused = rig.config.clone();
+        refused.refresh_token = Secret::new("v^1.1#i^1#r^1#not-granted");
+        Subject {
+            connector: Arc::new(rig.connector()),
+            refused: (
+                Arc::new(EbayConnector::new(refused).expect("connector builds")),
+                "not-granted",
+            ),
+            refusal: "invalid_grant",
+            page_size: 200,
+            orders_route: "GET /sell/fulfillment/v1/order",
+            retry_after_secs: 1.0,
+            order_id: Box::new(EbayStore::order_id),
             store: rig.store,
             _sandbox: rig.sandbox,
         }
@@ -95,6 +146,16 @@ macro_rules! scenarios {
             #[tokio::test]
             async fn woocommerce() {
                 super::$scenario(super::Subject::woocommerce().await).await;
+            }
+
+            #[tokio::test]
+            async fn amazon() {
+                super::$scenario(super::Subject::amazon().await).await;
+            }
+
+            #[tokio::test]
+            async fn ebay() {
+                super::$scenario(super::Subject::ebay().await).await;
             }
         }
     )*};
@@ -134,7 +195,7 @@ async fn pages_through_every_order_once_oldest_change_first(s: Subject) {
 
 async fn an_updated_since_listing_includes_its_bound(s: Subject) {
     s.store.create_orders(5);
-    let run = list_around_a_change(s.store.as_ref(), s.connector.as_ref()).await;
+    let run = list_around_a_change(s.store.as_ref(), s.connector.as_ref(), &s.order_id).await;
     assert_eq!(run.first.orders.len(), 5);
     assert_eq!(run.first.next, None, "one page");
     assert_eq!(
@@ -167,6 +228,7 @@ async fn a_burst_of_rate_limit_refusals_is_waited_out(s: Subject) {
     s.store.create_orders(3);
     s.faults(FaultKnobs {
         burst_429: 2,
+        retry_after_secs: s.retry_after_secs,
         ..FaultKnobs::default()
     });
     let page = s

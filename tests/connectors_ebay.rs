@@ -4,11 +4,10 @@
 
 mod connectors_helpers;
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use connectors_helpers::{
-    assert_listings_match_stock, ebay, list_around_a_change, requests_on, scenarios, status_of,
+    assert_listings_match_stock, ebay, requests_on, status_of, walk_through_token_expiry,
 };
 use rust_decimal::Decimal;
 use switchyard::connectors::{
@@ -38,7 +37,11 @@ fn ebay_id(id: u64) -> String {
 #[tokio::test]
 async fn pages_through_650_orders_200_a_page() {
     let rig = ebay(|_| {}).await;
-    let orders = scenarios::every_order_once(rig.store.as_ref(), &rig.connector(), 650).await;
+    rig.store.create_orders(650);
+    let orders = list_all_orders_since(&rig.connector(), None, 10)
+        .await
+        .expect("listing succeeds");
+    assert_eq!(orders.len(), 650);
     assert_eq!(
         requests_on(rig.store.as_ref(), ORDERS_ROUTE),
         4,
@@ -52,32 +55,6 @@ async fn pages_through_650_orders_200_a_page() {
         1,
         "one token for the whole walk"
     );
-}
-
-#[tokio::test]
-async fn a_lastmodifieddate_bound_lists_only_later_changes_and_is_inclusive() {
-    let rig = ebay(|_| {}).await;
-    rig.store.create_orders(5);
-    let run = list_around_a_change(rig.store.as_ref(), &rig.connector()).await;
-    assert_eq!(run.first.orders.len(), 5);
-    assert_eq!(run.first.next, None);
-    let later: HashSet<String> = run
-        .later
-        .iter()
-        .map(|id| ebay_id(id.parse().expect("a numeric id")))
-        .collect();
-    assert_eq!(run.after, later);
-    assert_eq!(
-        run.again.orders.len(),
-        8,
-        "orders changed at the bound itself are listed again"
-    );
-}
-
-#[tokio::test]
-async fn a_429_is_waited_out() {
-    let rig = ebay(|_| {}).await;
-    scenarios::a_429_is_waited_out(rig.store.as_ref(), &rig.connector()).await;
 }
 
 /// The seller's call limit (10 a second across its APIs) is never met when each API's throttle
@@ -125,26 +102,19 @@ async fn a_sustained_run_stays_within_the_call_limit() {
 #[tokio::test]
 async fn server_errors_are_transient_in_ebays_words_and_a_retry_succeeds() {
     let rig = ebay(|_| {}).await;
-    let err =
-        scenarios::a_5xx_is_transient_then_the_retry_succeeds(rig.store.as_ref(), &rig.connector())
-            .await;
+    rig.store.faults().set(FaultKnobs {
+        error_5xx_ratio: 1.0,
+        ..FaultKnobs::default()
+    });
+    let err = rig
+        .connector()
+        .list_orders_since(&OrderCursor::Since(None))
+        .await
+        .expect_err("the seller's APIs are failing");
     assert!(
         matches!(&err, ConnectorError::Transient { message, .. } if message == "System error [30500]"),
         "{err:?}"
     );
-}
-
-#[tokio::test]
-async fn a_hung_request_times_out_as_a_transient_error() {
-    let rig = ebay(|_| {}).await;
-    scenarios::a_hung_request_times_out(rig.store.as_ref(), &rig.connector()).await;
-}
-
-#[tokio::test]
-async fn a_truncated_body_is_a_clear_malformed_error() {
-    let rig = ebay(|_| {}).await;
-    scenarios::a_truncated_body_is_malformed(rig.store.as_ref(), &rig.connector(), "orders page")
-        .await;
 }
 
 #[tokio::test]
@@ -201,9 +171,18 @@ async fn an_import_outlives_its_access_tokens() {
     };
     let seller = rig.seller();
     let store = rig.store.clone();
-    scenarios::a_walk_survives_token_expiry(store.as_ref(), &rig.connector(), 650, || {
-        seller.expire_tokens()
-    })
+    let expire = |page: usize| {
+        if page == 1 {
+            seller.expire_tokens();
+        }
+    };
+    walk_through_token_expiry(
+        store.as_ref(),
+        &rig.connector(),
+        &EbayStore::order_id,
+        650,
+        &expire,
+    )
     .await;
     let traffic = rig.store.traffic().snapshot();
     assert_eq!(traffic.by_status.get(&401), Some(&1), "{traffic:?}");

@@ -607,3 +607,118 @@ async fn a_shopify_channel_subscribes_its_order_webhooks_and_checks_its_location
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(shop_webhooks(&shop).await.is_empty());
 }
+
+/// The credentials `POST /v1/channels` takes for a simulated Amazon or eBay seller.
+fn marketplace_credentials(info: &switchyard_sandbox::StoreInfo) -> Value {
+    match &info.credentials {
+        switchyard_sandbox::Credentials::Amazon {
+            seller_id,
+            marketplace_id,
+            lwa_client_id,
+            lwa_client_secret,
+            refresh_token,
+        } => json!({
+            "client_id": lwa_client_id, "client_secret": lwa_client_secret,
+            "refresh_token": refresh_token, "seller_id": seller_id,
+            "marketplace_id": marketplace_id
+        }),
+        switchyard_sandbox::Credentials::Ebay {
+            client_id,
+            client_secret,
+            refresh_token,
+        } => json!({
+            "client_id": client_id, "client_secret": client_secret,
+            "refresh_token": refresh_token
+        }),
+        other => panic!("not a marketplace: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn amazon_and_ebay_channels_are_made_with_their_credentials_checked() {
+    let config = SandboxConfig {
+        amazon: vec![switchyard_sandbox::AmazonSellerConfig::new("uk-seller")],
+        ebay: vec![switchyard_sandbox::EbaySellerConfig::new("ebay-seller")],
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.expect("the sandbox starts");
+    let app = spawn_server().await;
+    let pool = pool().await;
+    let t = tenant(&pool).await;
+    let store = json_body(
+        app.post("/v1/stores", &t.token, json!({"name": unique("brand")}))
+            .await,
+    )
+    .await;
+    for (kind, name, refused) in [
+        ("amazon", "uk-seller", "invalid_grant"),
+        ("ebay", "ebay-seller", "invalid_grant"),
+    ] {
+        let info = sandbox.store_info(name).expect("a seller").clone();
+        let body = |credentials: Value, settings: Value| {
+            json!({
+                "store_id": store["id"], "kind": kind, "name": name,
+                "base_url": info.base_url, "credentials": credentials, "settings": settings
+            })
+        };
+        let good = marketplace_credentials(&info);
+
+        // A refresh token the platform does not know is refused with its words.
+        let mut revoked = good.clone();
+        revoked["refresh_token"] = json!("revoked-token");
+        let res = app
+            .post("/v1/channels", &t.token, body(revoked, json!({})))
+            .await;
+        let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["field"], "credentials", "{kind}: {p}");
+        assert!(
+            p["detail"].as_str().unwrap_or_default().contains(refused),
+            "{kind}: {p}"
+        );
+        // A field of another kind's credentials is named.
+        let mut stray = good.clone();
+        stray["access_token"] = json!("shpat_x");
+        let res = app
+            .post("/v1/channels", &t.token, body(stray, json!({})))
+            .await;
+        let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("access_token"),
+            "{kind}: {p}"
+        );
+        // Marketplaces have no locations.
+        let res = app
+            .post(
+                "/v1/channels",
+                &t.token,
+                body(good.clone(), json!({"location_id": 5})),
+            )
+            .await;
+        let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["field"], "settings.location_id", "{kind}: {p}");
+
+        let res = app
+            .post("/v1/channels", &t.token, body(good, json!({})))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{kind}");
+        let channel: Value = res.json().await.unwrap();
+        assert_eq!(channel["kind"], kind);
+        assert!(channel.get("credentials").is_none(), "never answered");
+    }
+
+    // A hosted page connects only the platforms it has a sign-in for.
+    let res = app
+        .post(
+            "/v1/hosted-pages",
+            &t.token,
+            json!({"store_id": store["id"], "channels": ["shopify", "amazon"]}),
+        )
+        .await;
+    let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["field"], "channels");
+    assert!(p["detail"].as_str().unwrap_or_default().contains("amazon"));
+    sandbox.shutdown().await;
+}

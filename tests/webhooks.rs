@@ -878,8 +878,7 @@ impl Harness {
                 store_id: self.store_id,
                 name: "demo-shop",
                 base_url: &info.base_url,
-                credentials: &switchyard::sandbox_cmd::sandbox_credentials(info)
-                    .expect("a platform switchyard connects"),
+                credentials: &switchyard::sandbox_cmd::sandbox_credentials(info),
                 settings: &ChannelSettings::default(),
             },
         )

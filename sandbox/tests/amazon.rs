@@ -326,7 +326,7 @@ async fn an_order_and_its_items_read_as_amazon_writes_them() {
     let sum: i64 = items
         .iter()
         .map(|i| {
-            cents(&i["ItemPrice"])
+            cents(&i["ItemPrice"]) - cents(&i["PromotionDiscount"])
                 + cents(&i["ItemTax"])
                 + cents(&i["ShippingPrice"])
                 + cents(&i["ShippingTax"])
@@ -335,11 +335,104 @@ async fn an_order_and_its_items_read_as_amazon_writes_them() {
     assert_eq!(
         sum,
         cents(&order["OrderTotal"]),
-        "the total is the sum of its items"
+        "the total is the sum of its items, promotions taken off"
     );
 
     let unknown = api.get("/orders/v0/orders/202-0000000-0000001").await;
     assert_eq!(unknown.status(), 404);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_promotion_is_told_apart_from_the_items_price() {
+    let mut config = seller_config();
+    config.generator.max_lines = 1;
+    config.generator.max_quantity = 1;
+    config.generator.sku_mix.insert("MS-1".into(), 1);
+    let (sandbox, seller) = start_seller(config).await;
+    let api = SpApi::login(&seller).await;
+    let cents = |amount: &Value| {
+        let amount = amount.as_str().unwrap_or("0");
+        (amount.parse::<f64>().unwrap_or(0.0) * 100.0).round() as i64
+    };
+    let listing = api
+        .get_json(&format!(
+            "/listings/2021-08-01/items/{}/MS-1?marketplaceIds={UK}&includedData=offers",
+            seller.seller_id()
+        ))
+        .await;
+    let price = cents(&listing["offers"][0]["price"]["amount"]);
+    let mut promoted = 0;
+    for id in seller.create_orders(40) {
+        let items = api
+            .get_json(&format!(
+                "/orders/v0/orders/{}/orderItems",
+                seller.amazon_order_id(id)
+            ))
+            .await;
+        let item = &items["payload"]["OrderItems"][0];
+        assert_eq!(
+            cents(&item["ItemPrice"]["Amount"]),
+            price,
+            "the listing's price, whole"
+        );
+        if cents(&item["PromotionDiscount"]["Amount"]) > 0 {
+            promoted += 1;
+        }
+    }
+    assert!(promoted > 0, "some orders had a promotion");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn order_items_page_with_a_next_token_of_their_own() {
+    let mut config = seller_config();
+    config.order_items_per_page = 1;
+    config.generator.max_lines = 3;
+    let (sandbox, seller) = start_seller(config).await;
+    let ids = seller.create_orders(10);
+    let api = SpApi::login(&seller).await;
+    let mut paged = 0;
+    for id in &ids {
+        let amazon_id = seller.amazon_order_id(*id);
+        let path = format!("/orders/v0/orders/{amazon_id}/orderItems");
+        let mut seen = Vec::new();
+        let mut page = api.get_json(&path).await;
+        loop {
+            let items = page["payload"]["OrderItems"].as_array().expect("items");
+            assert_eq!(items.len(), 1);
+            seen.extend(
+                items
+                    .iter()
+                    .map(|i| i["OrderItemId"].as_str().unwrap_or("").to_owned()),
+            );
+            let Some(token) = page["payload"]["NextToken"].as_str() else {
+                break;
+            };
+            page = api.get_json(&format!("{path}?NextToken={token}")).await;
+        }
+        let order = seller.order_json(*id).expect("order");
+        let units: u64 = order["NumberOfItemsUnshipped"].as_u64().unwrap_or(0);
+        assert!(seen.len() as u64 <= units);
+        assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), seen.len());
+        if seen.len() > 1 {
+            paged += 1;
+            // A token names its order: another order refuses it.
+            let token = api.get_json(&path).await["payload"]["NextToken"]
+                .as_str()
+                .expect("a next page")
+                .to_owned();
+            let other = ids.iter().find(|o| *o != id).expect("another order");
+            let other = seller.amazon_order_id(*other);
+            let refused = api
+                .get(&format!(
+                    "/orders/v0/orders/{other}/orderItems?NextToken={token}"
+                ))
+                .await;
+            assert_eq!(refused.status(), 400);
+        }
+    }
+    assert!(paged > 0, "some orders had more than one item");
     sandbox.shutdown().await;
 }
 
@@ -487,6 +580,84 @@ async fn confirming_shipment_moves_the_order_and_refuses_shipping_too_much() {
         )
         .await;
     assert_eq!(again.status(), 400, "nothing is left to ship");
+
+    // The same package again is an edit of it: nothing ships twice, the tracking changes.
+    let mut edit = package("2", &[(&item_id, ordered - 1)]);
+    edit["packageDetail"]["trackingNumber"] = json!("RM2BGB");
+    let edited = api.send(reqwest::Method::POST, &confirm, &edit).await;
+    assert_eq!(edited.status(), 204);
+    let shipments: Vec<_> = seller.fulfilments().into_iter().skip(before).collect();
+    assert_eq!(shipments.len(), 2);
+    assert_eq!(shipments[1].tracking_number.as_deref(), Some("RM2BGB"));
+    let order = api
+        .get_json(&format!("/orders/v0/orders/{amazon_id}"))
+        .await;
+    assert_eq!(
+        order["payload"]["NumberOfItemsShipped"].as_u64(),
+        Some(ordered)
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_confirmation_is_held_to_the_model() {
+    let (sandbox, seller) = start_seller(seller_config()).await;
+    let id = seller.create_orders(1)[0];
+    let amazon_id = seller.amazon_order_id(id);
+    let api = SpApi::login(&seller).await;
+    let items = api
+        .get_json(&format!("/orders/v0/orders/{amazon_id}/orderItems"))
+        .await;
+    let item_id = items["payload"]["OrderItems"][0]["OrderItemId"]
+        .as_str()
+        .expect("an item")
+        .to_owned();
+    let confirm = format!("/orders/v0/orders/{amazon_id}/shipmentConfirmation");
+    let refused = |body: Value| {
+        let api = &api;
+        let confirm = confirm.clone();
+        async move {
+            let resp = api.send(reqwest::Method::POST, &confirm, &body).await;
+            let status = resp.status();
+            let body: Value = resp.json().await.expect("json");
+            (
+                status,
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        }
+    };
+    let (status, message) = refused(package("pkg-1", &[(&item_id, 1)])).await;
+    assert_eq!(
+        (status.as_u16(), message.as_str()),
+        (400, "packageReferenceId must be a positive number")
+    );
+    let (status, _) = refused(package("0", &[(&item_id, 1)])).await;
+    assert_eq!(status, 400);
+    let mut other = package("1", &[(&item_id, 1)]);
+    other["packageDetail"]["carrierCode"] = json!("Other");
+    let (status, message) = refused(other.clone()).await;
+    assert_eq!(
+        (status.as_u16(), message.as_str()),
+        (400, "carrierName is required when carrierCode is Other")
+    );
+    let mut misspelt = package("1", &[(&item_id, 1)]);
+    misspelt["packageDetail"]["trackingNo"] = json!("RM1GB");
+    let (status, message) = refused(misspelt).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("trackingNo"), "{message}");
+    assert!(
+        seller.fulfilments().is_empty(),
+        "nothing refused was recorded"
+    );
+
+    other["packageDetail"]["carrierName"] = json!("Yodel");
+    other["packageDetail"]["shippingMethod"] = json!("48");
+    let resp = api.send(reqwest::Method::POST, &confirm, &other).await;
+    assert_eq!(resp.status(), 204);
+    assert_eq!(seller.fulfilments()[0].carrier.as_deref(), Some("Yodel"));
     sandbox.shutdown().await;
 }
 
@@ -618,6 +789,29 @@ async fn patching_fulfillment_availability_sets_the_stock() {
     assert_eq!(skus.len(), 10);
     assert_eq!(skus[0], "WB-1", "the last updated comes first");
     assert_eq!(skus.iter().collect::<BTreeSet<_>>().len(), 10);
+
+    let by_sku = api
+        .get_json(&format!(
+            "/listings/2021-08-01/items/{}?marketplaceIds={UK}&pageSize=20&sortBy=sku&sortOrder=ASC",
+            seller.seller_id()
+        ))
+        .await;
+    let sorted: Vec<&str> = by_sku["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["sku"].as_str())
+        .collect();
+    let mut expected = sorted.clone();
+    expected.sort_unstable();
+    assert_eq!((sorted.len(), &sorted), (10, &expected));
+    let unknown = api
+        .get(&format!(
+            "/listings/2021-08-01/items/{}?marketplaceIds={UK}&sortBy=price",
+            seller.seller_id()
+        ))
+        .await;
+    assert_eq!(unknown.status(), 400);
     sandbox.shutdown().await;
 }
 
@@ -721,6 +915,7 @@ async fn answers_fit_the_schemas_of_amazons_models() {
     let mut config = seller_config();
     config.afn_ratio = 0.3;
     config.generator.unpaid_ratio = 0.3;
+    config.order_items_per_page = 1;
     let (sandbox, seller) = start_seller(config).await;
     let ids = seller.create_orders(20);
     let orders_defs = definitions("orders_v0_definitions.json");
@@ -755,7 +950,50 @@ async fn answers_fit_the_schemas_of_amazons_models() {
             .get_json(&format!("/orders/v0/orders/{amazon_id}/orderItems"))
             .await;
         assert_fits(&orders_defs, "GetOrderItemsResponse", &items);
+        if let Some(token) = items["payload"]["NextToken"].as_str() {
+            let next = api
+                .get_json(&format!(
+                    "/orders/v0/orders/{amazon_id}/orderItems?NextToken={token}"
+                ))
+                .await;
+            assert_fits(&orders_defs, "GetOrderItemsResponse", &next);
+        }
     }
+    let next = api
+        .get_json(&orders_path(&format!(
+            "NextToken={}",
+            list["payload"]["NextToken"].as_str().unwrap_or("")
+        )))
+        .await;
+    assert_fits(&orders_defs, "GetOrdersResponse", &next);
+
+    let unshipped = ids
+        .iter()
+        .find(|id| {
+            seller
+                .order_json(**id)
+                .is_some_and(|o| o["OrderStatus"] == "Unshipped")
+        })
+        .expect("an unshipped order");
+    let amazon_id = seller.amazon_order_id(*unshipped);
+    let items = api
+        .get_json(&format!("/orders/v0/orders/{amazon_id}/orderItems"))
+        .await;
+    let item_id = items["payload"]["OrderItems"][0]["OrderItemId"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let confirmation = package("1", &[(&item_id, 1)]);
+    assert_fits(&orders_defs, "ConfirmShipmentRequest", &confirmation);
+    let confirmed = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/orders/v0/orders/{amazon_id}/shipmentConfirmation"),
+            &confirmation,
+        )
+        .await;
+    assert_eq!(confirmed.status(), 204);
+    assert!(confirmed.bytes().await.expect("body").is_empty());
 
     let shipped = seller.order_json(ids[0]).expect("order");
     let refused = api
@@ -795,6 +1033,28 @@ async fn answers_fit_the_schemas_of_amazons_models() {
         .await;
     let patched: Value = patched.json().await.expect("json");
     assert_fits(&listings_defs, "ListingsItemSubmissionResponse", &patched);
+    let stock = json!({"productType": "PRODUCT", "patches": [{"op": "replace", "path": "/attributes/fulfillment_availability", "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 5}]}]});
+    assert_fits(&listings_defs, "ListingsItemPatchRequest", &stock);
+    let accepted = api
+        .send(
+            reqwest::Method::PATCH,
+            &format!(
+                "/listings/2021-08-01/items/{}/RJ-M?marketplaceIds={UK}&includedData=issues",
+                seller.seller_id()
+            ),
+            &stock,
+        )
+        .await;
+    let accepted: Value = accepted.json().await.expect("json");
+    assert_eq!(accepted["status"], "ACCEPTED");
+    assert_fits(&listings_defs, "ListingsItemSubmissionResponse", &accepted);
+    let by_sku = api
+        .get_json(&format!(
+            "/listings/2021-08-01/items/{}?marketplaceIds={UK}&includedData=summaries,offers,fulfillmentAvailability&sortBy=sku&sortOrder=ASC&pageSize=3",
+            seller.seller_id()
+        ))
+        .await;
+    assert_fits(&listings_defs, "ItemSearchResults", &by_sku);
     let missing = api
         .get(&format!(
             "/listings/2021-08-01/items/{}/NOPE?marketplaceIds={UK}",
@@ -803,5 +1063,31 @@ async fn answers_fit_the_schemas_of_amazons_models() {
         .await;
     let missing: Value = missing.json().await.expect("json");
     assert_fits(&listings_defs, "ErrorList", &missing);
+
+    // Refusals of the token and of the usage plan, in each API's error shape.
+    let anonymous = client()
+        .get(format!(
+            "{}{}",
+            seller.base_url(),
+            orders_path("CreatedAfter=2020-01-01T00%3A00%3A00Z")
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(anonymous.status(), 403);
+    let anonymous: Value = anonymous.json().await.expect("json");
+    assert_fits(&orders_defs, "GetOrdersResponse", &anonymous);
+    assert_fits(&listings_defs, "ErrorList", &anonymous);
+    seller.faults().set(switchyard_sandbox::FaultKnobs {
+        burst_429: 1,
+        retry_after_secs: 0.0,
+        ..switchyard_sandbox::FaultKnobs::default()
+    });
+    let throttled = api
+        .get(&orders_path("CreatedAfter=2020-01-01T00%3A00%3A00Z"))
+        .await;
+    assert_eq!(throttled.status(), 429);
+    let throttled: Value = throttled.json().await.expect("json");
+    assert_fits(&orders_defs, "GetOrdersResponse", &throttled);
     sandbox.shutdown().await;
 }

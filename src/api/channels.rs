@@ -179,6 +179,7 @@ pub(super) fn platform_name(kind: ChannelKind) -> &'static str {
         ChannelKind::Shopify => "Shopify",
         ChannelKind::WooCommerce => "WooCommerce",
         ChannelKind::Ebay => "eBay",
+        ChannelKind::Amazon => "Amazon",
     }
 }
 
@@ -193,10 +194,15 @@ async fn verify_settings(
     let Some(location) = settings.location_id else {
         return Ok(());
     };
-    if credentials.kind() == ChannelKind::WooCommerce {
+    let no_locations = match credentials.kind() {
+        ChannelKind::Shopify => None,
+        ChannelKind::WooCommerce => Some("WooCommerce keeps one stock figure per product"),
+        ChannelKind::Amazon => Some("Amazon keeps one quantity per listing the seller fulfils"),
+        ChannelKind::Ebay => Some("eBay keeps one quantity per listing"),
+    };
+    if let Some(why) = no_locations {
         return Err(field(
-            "WooCommerce keeps one stock figure per product and has no locations; leave \
-             `location_id` null",
+            format!("{why} and has no locations; leave `location_id` null"),
             "settings.location_id",
         ));
     }

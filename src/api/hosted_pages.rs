@@ -46,7 +46,8 @@ pub fn router() -> Router<AppState> {
 }))]
 struct CreateHostedPage {
     store_id: i64,
-    /// The sales channel platforms offered, in the page's order.
+    /// The sales channel platforms offered, in the page's order: `shopify` and `woocommerce`
+    /// (Amazon and eBay channels are created with `POST /v1/channels`).
     #[serde(default)]
     channels: Vec<ChannelKind>,
     /// The accounting platforms offered, after the channels (`hosted.xero_*`, `hosted.sage_*`
@@ -139,6 +140,20 @@ async fn create(
         return Err(field(
             "offer at least one platform: shopify or woocommerce in `channels`, or xero or sage \
              in `accounting`",
+            "channels",
+        ));
+    }
+    if let Some(kind) = body
+        .channels
+        .iter()
+        .find(|k| !matches!(k, ChannelKind::Shopify | ChannelKind::WooCommerce))
+    {
+        return Err(field(
+            format!(
+                "a hosted page connects shopify or woocommerce; {} channels are created with \
+                 POST /v1/channels",
+                kind.as_str()
+            ),
             "channels",
         ));
     }

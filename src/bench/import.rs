@@ -101,7 +101,7 @@ async fn read_only(settings: &Settings, shares: [usize; 2]) -> anyhow::Result<f6
     for info in sandbox.stores() {
         let connector = connectors::build(
             &info.base_url,
-            &sandbox_credentials(info).context("a platform switchyard connects")?,
+            &sandbox_credentials(info),
             &ChannelSettings::default(),
             &http,
         )?;

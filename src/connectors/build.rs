@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::{
-    ConnectorError, EbayConfig, EbayConnector, SalesChannel, ShopifyConfig, ShopifyConnector,
-    WooConfig, WooConnector,
+    AmazonConfig, AmazonConnector, ConnectorError, EbayConfig, EbayConnector, SalesChannel,
+    ShopifyConfig, ShopifyConnector, WooConfig, WooConnector,
 };
 use crate::domain::{ChannelCredentials, ChannelSettings};
 use crate::outbound::ClientSettings;
@@ -46,6 +46,11 @@ pub fn build(
             );
             config.http = http.clone();
             Arc::new(EbayConnector::new(config)?)
+        }
+        ChannelCredentials::Amazon(c) => {
+            let mut config = AmazonConfig::new(base_url, c.clone());
+            config.http = http.clone();
+            Arc::new(AmazonConnector::new(config)?)
         }
     })
 }

@@ -7,6 +7,7 @@
 //! what the queue should do ([`ConnectorError`] converts into [`crate::queue::JobError`]).
 
 pub mod accounting;
+pub mod amazon;
 mod build;
 pub mod ebay;
 pub mod error;
@@ -29,6 +30,7 @@ use crate::domain::{
     OrderCursor, OrderPage,
 };
 
+pub use amazon::{AmazonConfig, AmazonConnector};
 pub use build::{build, ConnectorCache};
 pub use ebay::{EbayConfig, EbayConnector};
 pub use error::ConnectorError;

@@ -12,6 +12,11 @@
 //! estimate has room for its cost plus `headroom`, so in steady state the bucket is never
 //! exceeded.
 //!
+//! Amazon's usage plans are token buckets of the same shape, one per operation, a call costing
+//! one point: each answer states the plan's rate (`x-amzn-RateLimit-Limit`) but not its size, so
+//! [`Throttle::learn_rate`] takes the rate, and a 429 ([`Throttle::refused`]) says the bucket is
+//! empty whatever the estimate said.
+//!
 //! A 429 (on any platform) pauses every caller sharing the throttle until its `Retry-After` has
 //! passed. Callers queue in FIFO order on one async mutex, so one throttle shared by every task
 //! working on a channel gives them fair turns.
@@ -232,6 +237,35 @@ impl Throttle {
         self.learnt.notify_waiters();
     }
 
+    /// Takes the rate a platform states on its answers (Amazon's `x-amzn-RateLimit-Limit`): the
+    /// bucket restores at it from now on. Its size stays as assumed, since such a platform does
+    /// not state it.
+    pub fn learn_rate(&self, rate: f64) {
+        if !rate.is_finite() || rate <= 0.0 {
+            return;
+        }
+        let mut state = self.state();
+        let now = Instant::now();
+        if let Some(bucket) = state.bucket.as_mut() {
+            leak(bucket, now);
+            bucket.rate = rate;
+        }
+        drop(state);
+        self.learnt.notify_waiters();
+    }
+
+    /// The platform refused a call for want of room without saying how long to wait (Amazon's
+    /// 429 has no `Retry-After`): its bucket is full, whatever the estimate said. Returns how
+    /// long a call of `points` now waits for room; `None` for a throttle that keeps no bucket.
+    pub fn refused(&self, points: f64) -> Option<Duration> {
+        let mut state = self.state();
+        let now = Instant::now();
+        let bucket = state.bucket.as_mut()?;
+        leak(bucket, now);
+        bucket.level = bucket.level.max(bucket.capacity);
+        Some(Duration::from_secs_f64(points / bucket.rate))
+    }
+
     /// Holds every caller back for `wait` (a platform's `Retry-After`).
     pub fn pause(&self, wait: Duration) {
         let until = Instant::now() + wait;
@@ -332,6 +366,36 @@ mod tests {
             throttle.wait_for(500.0),
             Duration::from_secs(2),
             "200 points short at 100/s"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stated_rate_is_taken_and_a_refusal_empties_the_bucket() {
+        // Amazon's published getOrderItems plan: 30 deep, 0.5 a second.
+        let throttle = Throttle::leaky_bucket(settings(30, 0.5));
+        assert_eq!(throttle.wait_for(1.0), Duration::ZERO);
+        // The seller's plan is faster than the published one, and smaller: a call is refused
+        // with room left in the estimate.
+        throttle.learn_rate(20.0);
+        assert_eq!(throttle.refused(1.0), Some(Duration::from_millis(50)));
+        assert_eq!(throttle.wait_for(1.0), Duration::from_millis(50));
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(5);
+        for _ in 0..3 {
+            assert_eq!(throttle.acquire(1.0, deadline).await, Ok(()));
+        }
+        assert_eq!(
+            Instant::now() - start,
+            Duration::from_millis(150),
+            "one call a twentieth of a second"
+        );
+        // A nonsense rate changes nothing; a throttle without a bucket has nothing to empty.
+        throttle.learn_rate(f64::NAN);
+        throttle.learn_rate(0.0);
+        assert_eq!(throttle.estimate().map(|(_, _, rate)| rate), Some(20.0));
+        assert_eq!(
+            Throttle::retry_after_only(settings(1, 1.0)).refused(1.0),
+            None
         );
     }
 

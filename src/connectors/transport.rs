@@ -1,15 +1,18 @@
 //! Sending one API call: wait for the throttle, send, and apply the 429 policy.
 //!
-//! The 429 policy: a 429 pauses the channel's throttle for its `Retry-After` (2 s when absent) and
-//! the call is sent again, up to `max_429_retries` times and only while the total wait stays within
-//! `max_wait`; beyond that the call fails with [`ConnectorError::RateLimited`] carrying the wait, so
-//! the queue reschedules the job at that time. Resending after a 429 is safe even for a POST:
-//! the platform refused it before doing anything. Other failures (5xx, timeouts) are not retried
-//! here: the queue's backoff is the one retry schedule, and a POST that timed out may have landed.
+//! The 429 policy: a 429 pauses the channel's throttle for its `Retry-After` (without one, for as
+//! long as a bucket throttle takes to restore the call's cost, the platform's bucket being empty,
+//! or 2 s) and the call is sent again, up to `max_429_retries` times and only while the total wait
+//! stays within `max_wait`; beyond that the call fails with [`ConnectorError::RateLimited`]
+//! carrying the wait, so the queue reschedules the job at that time. Resending after a 429 is safe
+//! even for a POST: the platform refused it before doing anything. Other failures (5xx, timeouts)
+//! are not retried here: the queue's backoff is the one retry schedule, and a POST that timed out
+//! may have landed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
@@ -24,12 +27,17 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
 /// Reads a platform's error body into its message (`None` when it is not the platform's format).
 pub type ErrorReader = fn(&[u8]) -> Option<String>;
 
+/// Reads the rate, in calls a second, a platform states on an answer (Amazon's
+/// `x-amzn-RateLimit-Limit`); `None` when the answer states none.
+pub type RateReader = fn(&HeaderMap) -> Option<f64>;
+
 /// A connector's HTTP client, throttle and error reader.
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: Client,
     throttle: Arc<Throttle>,
     read_error: ErrorReader,
+    read_rate: Option<RateReader>,
 }
 
 impl Transport {
@@ -38,6 +46,15 @@ impl Transport {
             client,
             throttle,
             read_error,
+            read_rate: None,
+        }
+    }
+
+    /// The transport teaching its throttle the rate every answer states, refusals included.
+    pub fn reading_rate(self, read_rate: RateReader) -> Self {
+        Transport {
+            read_rate: Some(read_rate),
+            ..self
         }
     }
 
@@ -94,6 +111,9 @@ impl Transport {
         loop {
             self.throttle.acquire(points, deadline).await?;
             let raw = self.client.execute(build()?).await?;
+            if let Some(rate) = self.read_rate.and_then(|read| read(&raw.headers)) {
+                self.throttle.learn_rate(rate);
+            }
             if raw.status.is_success() {
                 return Ok(raw);
             }
@@ -101,7 +121,10 @@ impl Transport {
             if raw.status != StatusCode::TOO_MANY_REQUESTS {
                 return Err(http::status_error(raw.status, message));
             }
-            let wait = http::retry_after(&raw.headers).unwrap_or(DEFAULT_RETRY_AFTER);
+            let wait = match http::retry_after(&raw.headers) {
+                Some(wait) => wait,
+                None => self.throttle.refused(points).unwrap_or(DEFAULT_RETRY_AFTER),
+            };
             self.throttle.pause(wait);
             throttled += 1;
             if throttled > settings.max_429_retries || Instant::now() + wait > deadline {

@@ -61,11 +61,48 @@ pub struct EbayCredentials {
     pub refresh_token: Secret,
 }
 
+/// A Selling Partner API app's Login with Amazon client and the refresh token the seller's
+/// authorization of it gave, with the seller and the marketplace the channel sells as and in.
+///
+/// The seller and marketplace ids are kept here rather than among the channel's settings because
+/// they belong to the authorization: a refresh token reaches one seller (Amazon hands its
+/// `selling_partner_id` over with it), and the marketplaces that seller may sell in are checked
+/// with the same call that checks the token. Neither is secret; both are stored and hidden with
+/// the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "client_id": "amzn1.application-oa2-client.5f1e0c3d9b7a4e2f8c6d0b1a3e5f7c9d",
+    "client_secret": "amzn1.oa2-cs.v1.3c9e1f7a5b2d8e4f0a6c2e8b4d0f6a2c8e4b0d6f2a8c4e0b6d2f8a4c0e6b2d8f4a",
+    "refresh_token": "Atzr|IwEBIG3kZ1mQ8rN2vT5xW9yB4cF7hJ0kL3nP6sU9vY2zA5dG8jM1oR4tX7wE0",
+    "seller_id": "A2C4E6G8I0K1M3",
+    "marketplace_id": "A1F83G8C2ARO7P"
+}))]
+pub struct AmazonCredentials {
+    /// The app's Login with Amazon client identifier (`amzn1.application-oa2-client....`).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    pub client_id: Secret,
+    /// The app's Login with Amazon client secret.
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    pub client_secret: Secret,
+    /// The refresh token the seller's authorization of the app gave (`Atzr|...`).
+    #[schema(value_type = String, write_only, min_length = 1, max_length = 1024)]
+    pub refresh_token: Secret,
+    /// The seller's merchant token (Seller Central's "Merchant Token"), which the Listings Items
+    /// API names in its paths.
+    #[schema(write_only, min_length = 1, max_length = 32, pattern = "^[A-Z0-9]+$")]
+    pub seller_id: String,
+    /// The marketplace the channel sells in (`A1F83G8C2ARO7P` is amazon.co.uk).
+    #[schema(write_only, min_length = 1, max_length = 32, pattern = "^[A-Z0-9]+$")]
+    pub marketplace_id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelCredentials {
     Shopify(ShopifyCredentials),
     WooCommerce(WooCredentials),
     Ebay(EbayCredentials),
+    Amazon(AmazonCredentials),
 }
 
 /// In a request, the credentials are a bare object of the channel kind's fields: which kind is
@@ -77,6 +114,7 @@ impl utoipa::PartialSchema for ChannelCredentials {
             .item(Ref::from_schema_name(ShopifyCredentials::name()))
             .item(Ref::from_schema_name(WooCredentials::name()))
             .item(Ref::from_schema_name(EbayCredentials::name()))
+            .item(Ref::from_schema_name(AmazonCredentials::name()))
             .description(Some(
                 "What the channel calls its platform with, of the shape of its `kind`: checked \
                  with the platform, stored encrypted, and never answered.",
@@ -99,6 +137,10 @@ impl utoipa::ToSchema for ChannelCredentials {
         ));
         schemas.push((WooCredentials::name().into(), WooCredentials::schema()));
         schemas.push((EbayCredentials::name().into(), EbayCredentials::schema()));
+        schemas.push((
+            AmazonCredentials::name().into(),
+            AmazonCredentials::schema(),
+        ));
     }
 }
 
@@ -126,6 +168,24 @@ fn check(field: &str, secret: &Secret) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Amazon's ids (a merchant token, a marketplace id) are short runs of upper-case letters and
+/// digits.
+fn check_amazon_id(field: &str, id: &str) -> Result<(), FieldError> {
+    if id.is_empty() || id.len() > 32 {
+        return Err(FieldError::new(field, "must be 1 to 32 characters"));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Err(FieldError::new(
+            field,
+            "must be upper-case letters and digits, as Seller Central shows it",
+        ));
+    }
+    Ok(())
+}
+
 impl ChannelCredentials {
     /// Reads the credentials of a `kind` channel from JSON; errors name the field
     /// (`consumer_secret`).
@@ -141,6 +201,9 @@ impl ChannelCredentials {
                 serde_path_to_error::deserialize(value).map_err(FieldError::from_serde)?,
             ),
             ChannelKind::Ebay => ChannelCredentials::Ebay(
+                serde_path_to_error::deserialize(value).map_err(FieldError::from_serde)?,
+            ),
+            ChannelKind::Amazon => ChannelCredentials::Amazon(
                 serde_path_to_error::deserialize(value).map_err(FieldError::from_serde)?,
             ),
         };
@@ -164,6 +227,13 @@ impl ChannelCredentials {
                 check("client_secret", &c.client_secret)?;
                 check("refresh_token", &c.refresh_token)
             }
+            ChannelCredentials::Amazon(c) => {
+                check("client_id", &c.client_id)?;
+                check("client_secret", &c.client_secret)?;
+                check("refresh_token", &c.refresh_token)?;
+                check_amazon_id("seller_id", &c.seller_id)?;
+                check_amazon_id("marketplace_id", &c.marketplace_id)
+            }
         }
     }
 
@@ -172,6 +242,7 @@ impl ChannelCredentials {
             ChannelCredentials::Shopify(_) => ChannelKind::Shopify,
             ChannelCredentials::WooCommerce(_) => ChannelKind::WooCommerce,
             ChannelCredentials::Ebay(_) => ChannelKind::Ebay,
+            ChannelCredentials::Amazon(_) => ChannelKind::Amazon,
         }
     }
 
@@ -181,6 +252,7 @@ impl ChannelCredentials {
             ChannelCredentials::Shopify(c) => serde_json::to_vec(c),
             ChannelCredentials::WooCommerce(c) => serde_json::to_vec(c),
             ChannelCredentials::Ebay(c) => serde_json::to_vec(c),
+            ChannelCredentials::Amazon(c) => serde_json::to_vec(c),
         }
     }
 
@@ -195,6 +267,7 @@ impl ChannelCredentials {
                 ChannelCredentials::WooCommerce(serde_json::from_slice(bytes)?)
             }
             ChannelKind::Ebay => ChannelCredentials::Ebay(serde_json::from_slice(bytes)?),
+            ChannelKind::Amazon => ChannelCredentials::Amazon(serde_json::from_slice(bytes)?),
         })
     }
 }
@@ -264,6 +337,44 @@ mod tests {
             field_of(ChannelKind::Shopify, json!("shpat_1")).as_deref(),
             Some(".")
         );
+    }
+
+    #[test]
+    fn amazon_credentials_name_the_seller_and_marketplace() {
+        let amazon = || {
+            json!({
+                "client_id": "amzn1.application-oa2-client.1",
+                "client_secret": "amzn1.oa2-cs.v1.hidden",
+                "refresh_token": "Atzr|1",
+                "seller_id": "A2C4E6G8I0K1M3",
+                "marketplace_id": "A1F83G8C2ARO7P",
+            })
+        };
+        assert_eq!(field_of(ChannelKind::Amazon, amazon()), None);
+        let mut lower = amazon();
+        lower["marketplace_id"] = json!("a1f83g8c2aro7p");
+        assert_eq!(
+            field_of(ChannelKind::Amazon, lower).as_deref(),
+            Some("marketplace_id")
+        );
+        let mut blank = amazon();
+        blank["seller_id"] = json!("");
+        assert_eq!(
+            field_of(ChannelKind::Amazon, blank).as_deref(),
+            Some("seller_id")
+        );
+        let mut missing = amazon();
+        missing.as_object_mut().map(|o| o.remove("refresh_token"));
+        assert_eq!(
+            field_of(ChannelKind::Amazon, missing).as_deref(),
+            Some("refresh_token")
+        );
+        let c = ChannelCredentials::from_json(ChannelKind::Amazon, &amazon())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let bytes = c.to_json_bytes().unwrap_or_default();
+        let back = ChannelCredentials::from_json_bytes(ChannelKind::Amazon, &bytes).ok();
+        assert_eq!(back, Some(c.clone()));
+        assert!(!format!("{c:?}").contains("hidden"));
     }
 
     #[test]

@@ -12,7 +12,9 @@ pub struct ListingId {
     /// The variant (Shopify), variation (WooCommerce) or published offer (eBay); `None` for a
     /// simple WooCommerce product or an eBay SKU on sale nowhere.
     pub variant_id: Option<String>,
-    /// Shopify's inventory item, which is what stock is set on.
+    /// Shopify's inventory item, which is what stock is set on; the ASIN an Amazon listing
+    /// offers (an Amazon listing is addressed by its SKU, in `product_id`, since the ASIN may
+    /// come later and several SKUs may offer one ASIN).
     pub inventory_item_id: Option<String>,
 }
 

@@ -23,7 +23,9 @@ pub mod storable;
 pub mod webhook_schedule;
 
 pub use crate::error::FieldError;
-pub use credentials::{ChannelCredentials, EbayCredentials, ShopifyCredentials, WooCredentials};
+pub use credentials::{
+    AmazonCredentials, ChannelCredentials, EbayCredentials, ShopifyCredentials, WooCredentials,
+};
 pub use filters::{decide, next_sync_status, Decision};
 pub use listing::{Customs, Dimensions, Listing, ListingId, Weight};
 pub use order::{

@@ -16,6 +16,7 @@ pub enum ChannelKind {
     #[serde(rename = "woocommerce")]
     WooCommerce,
     Ebay,
+    Amazon,
 }
 
 impl ChannelKind {
@@ -25,6 +26,7 @@ impl ChannelKind {
             ChannelKind::Shopify => "shopify",
             ChannelKind::WooCommerce => "woocommerce",
             ChannelKind::Ebay => "ebay",
+            ChannelKind::Amazon => "amazon",
         }
     }
 }
@@ -284,6 +286,10 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ChannelKind::Ebay).ok(),
             Some(json!("ebay"))
+        );
+        assert_eq!(
+            serde_json::to_value(ChannelKind::Amazon).ok(),
+            Some(json!("amazon"))
         );
         assert_eq!(
             serde_json::to_value(SyncStatus::OnHold).ok(),

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 
 use axum::http::{HeaderMap, HeaderValue};
 use switchyard::connectors::{
-    EbayConfig, EbayConnector, SalesChannel, ShopifyConfig, ShopifyConnector, ThrottleSettings,
-    WooConfig, WooConnector,
+    AmazonConfig, AmazonConnector, EbayConfig, EbayConnector, SalesChannel, ShopifyConfig,
+    ShopifyConnector, ThrottleSettings, WooConfig, WooConnector,
 };
 use switchyard::domain::{
     ChannelCredentials, ChannelOrder, Listing, OrderCursor, OrderPage, OrderStatus,
@@ -18,11 +18,9 @@ use switchyard::domain::{
 use switchyard::outbound::{ClientSettings, SsrfGuard};
 use switchyard::sandbox_cmd::sandbox_credentials;
 use switchyard_sandbox::{
-    EbaySellerConfig, EbayStore, FaultKnobs, GeneratorConfig, SandboxConfig, SandboxHandle,
-    ShopifyStoreConfig, SimStore, StoreInfo, WooStoreConfig,
+    AmazonSeller, AmazonSellerConfig, EbaySellerConfig, EbayStore, FaultKnobs, GeneratorConfig,
+    SandboxConfig, SandboxHandle, ShopifyStoreConfig, SimStore, StoreInfo, WooStoreConfig,
 };
-
-pub mod scenarios;
 
 // The sandbox's own tests start it and catch the webhooks it sends the same way.
 #[path = "../../sandbox/tests/common/mod.rs"]
@@ -33,6 +31,7 @@ pub use sandbox_harness::{next_webhook, start_with, webhook_receiver, StoreApi};
 pub const SHOP: &str = "contract-shop";
 pub const WOO: &str = "contract-woo";
 pub const EBAY: &str = "contract-ebay";
+pub const AMAZON: &str = "contract-amazon";
 
 /// Timeouts short enough that a hung request fails a test in about a second, and loopback (where
 /// the sandbox listens) admitted by the SSRF guard.
@@ -97,6 +96,17 @@ impl Rig<EbayConfig> {
     }
 }
 
+impl Rig<AmazonConfig> {
+    pub fn connector(&self) -> AmazonConnector {
+        AmazonConnector::new(self.config.clone()).expect("connector builds")
+    }
+
+    /// The seller account itself, for what only Amazon has (its tokens, its shipments).
+    pub fn seller(&self) -> Arc<AmazonSeller> {
+        self.sandbox.amazon(AMAZON).expect("seller configured")
+    }
+}
+
 /// Starts the sandbox of `config` and builds the connector config of its store `name`.
 async fn rig<C>(
     config: SandboxConfig,
@@ -123,7 +133,7 @@ pub async fn shopify(tweak: impl FnOnce(&mut ShopifyStoreConfig)) -> Rig<Shopify
         ..SandboxConfig::default()
     };
     rig(sandbox, SHOP, |info| {
-        let Some(ChannelCredentials::Shopify(c)) = sandbox_credentials(&info) else {
+        let ChannelCredentials::Shopify(c) = sandbox_credentials(&info) else {
             panic!("a Shopify store has Shopify credentials");
         };
         let mut config = ShopifyConfig::new(info.base_url, c.access_token, c.app_secret);
@@ -144,7 +154,7 @@ pub async fn woocommerce(tweak: impl FnOnce(&mut WooStoreConfig)) -> Rig<WooConf
         ..SandboxConfig::default()
     };
     rig(sandbox, WOO, |info| {
-        let Some(ChannelCredentials::WooCommerce(c)) = sandbox_credentials(&info) else {
+        let ChannelCredentials::WooCommerce(c) = sandbox_credentials(&info) else {
             panic!("a WooCommerce store has WooCommerce credentials");
         };
         let mut config = WooConfig::new(info.base_url, c.consumer_key, c.consumer_secret);
@@ -178,7 +188,7 @@ pub async fn ebay(tweak: impl FnOnce(&mut EbaySellerConfig)) -> Rig<EbayConfig> 
         ..SandboxConfig::default()
     };
     rig(sandbox, EBAY, |info| {
-        let Some(ChannelCredentials::Ebay(c)) = sandbox_credentials(&info) else {
+        let ChannelCredentials::Ebay(c) = sandbox_credentials(&info) else {
             panic!("an eBay seller has eBay credentials");
         };
         let mut config =
@@ -186,6 +196,32 @@ pub async fn ebay(tweak: impl FnOnce(&mut EbaySellerConfig)) -> Rig<EbayConfig> 
         config.http = fast_http();
         config.fulfillment_throttle = unthrottled();
         config.inventory_throttle = unthrottled();
+        config
+    })
+    .await
+}
+
+/// A sandbox with one Amazon seller, shaped by `tweak`, and a matching connector config. The
+/// seller sells its own stock only (no FBA orders) and its usage plans run a thousand times the
+/// published rates, which a connector learns from the first answer of each operation; a test
+/// about throttling sets its own.
+pub async fn amazon(tweak: impl FnOnce(&mut AmazonSellerConfig)) -> Rig<AmazonConfig> {
+    let mut seller_config = AmazonSellerConfig::new(AMAZON);
+    seller_config.generator = quiet_generator();
+    seller_config.afn_ratio = 0.0;
+    seller_config.rate_limits.scale = 1000.0;
+    tweak(&mut seller_config);
+    let sandbox = SandboxConfig {
+        amazon: vec![seller_config],
+        ..SandboxConfig::default()
+    };
+    rig(sandbox, AMAZON, |info| {
+        let ChannelCredentials::Amazon(c) = sandbox_credentials(&info) else {
+            panic!("an Amazon seller has Amazon credentials");
+        };
+        let mut config = AmazonConfig::new(info.base_url, c);
+        config.http = fast_http();
+        config.throttle = throttle_settings();
         config
     })
     .await
@@ -228,6 +264,7 @@ pub struct SinceCursorListings {
 pub async fn list_around_a_change(
     store: &dyn SimStore,
     connector: &dyn SalesChannel,
+    order_id: &dyn Fn(u64) -> String,
 ) -> SinceCursorListings {
     let first = connector
         .list_orders_since(&OrderCursor::Since(None))
@@ -235,11 +272,7 @@ pub async fn list_around_a_change(
         .expect("first listing");
     let checkpoint = first.max_updated_at().expect("orders have times");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let later = store
-        .create_orders(3)
-        .into_iter()
-        .map(|id| id.to_string())
-        .collect();
+    let later = store.create_orders(3).into_iter().map(order_id).collect();
     let after = connector
         .list_orders_since(&OrderCursor::Since(Some(
             checkpoint + chrono::Duration::seconds(1),
@@ -260,6 +293,39 @@ pub async fn list_around_a_change(
         after,
         again,
     }
+}
+
+/// Walks `n` new orders page by page, calling `expire` with each page's number (from 0) before
+/// it is read, to make the platform's access tokens run out under a long import: the walk goes
+/// on and every order comes once. `order_id` turns the simulator's order number into the id the
+/// platform shows.
+pub async fn walk_through_token_expiry(
+    store: &dyn SimStore,
+    connector: &dyn SalesChannel,
+    order_id: &dyn Fn(u64) -> String,
+    n: usize,
+    expire: &dyn Fn(usize),
+) {
+    let created: HashSet<String> = store.create_orders(n).into_iter().map(order_id).collect();
+    let mut cursor = OrderCursor::Since(None);
+    let mut listed = Vec::new();
+    let mut pages = 0;
+    loop {
+        expire(pages);
+        let page = connector
+            .list_orders_since(&cursor)
+            .await
+            .unwrap_or_else(|e| panic!("page {pages}, its token expired: {e}"));
+        pages += 1;
+        listed.extend(page.orders.into_iter().map(|o| o.channel_order_id));
+        match page.next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    assert!(pages > 1, "the walk took one page; expiry met nothing");
+    assert_eq!(listed.len(), n, "no order is listed twice");
+    assert_eq!(listed.into_iter().collect::<HashSet<_>>(), created);
 }
 
 /// Asserts that `listings` show each of the store's SKUs once, with the store's stock.

@@ -28,6 +28,10 @@ pub struct AmazonSellerConfig {
     pub refresh_token: String,
     /// LWA: 3600.
     pub access_token_lifetime_secs: u64,
+    /// Items in one `getOrderItems` answer before a `NextToken`; the model pages them but does
+    /// not say how many fit a page.
+    #[serde(default = "default_order_items_per_page")]
+    pub order_items_per_page: usize,
     pub rate_limits: AmazonRateLimits,
     /// Share of generated orders fulfilled by Amazon (AFN): created already shipped, and taking
     /// nothing from the seller's own (MFN) stock.
@@ -55,6 +59,7 @@ impl AmazonSellerConfig {
             ),
             refresh_token: format!("Atzr|{}", hex_of(&format!("{name}/refresh"), 64)),
             access_token_lifetime_secs: 3600,
+            order_items_per_page: default_order_items_per_page(),
             rate_limits: AmazonRateLimits::default(),
             afn_ratio: 0.2,
             catalog: default_catalog(),
@@ -62,6 +67,10 @@ impl AmazonSellerConfig {
             faults: FaultKnobs::default(),
         }
     }
+}
+
+fn default_order_items_per_page() -> usize {
+    30
 }
 
 /// A usage plan: requests per second restored to the bucket, and its size.

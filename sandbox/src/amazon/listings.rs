@@ -1,7 +1,7 @@
 //! Listings Items 2021-08-01: `getListingsItem`, `patchListingsItem` (the seller's stock through
 //! the `fulfillment_availability` attribute, its price through `purchasable_offer`) and
-//! `searchListingsItems`, sorted by `lastUpdatedDate` (then SKU), newest first unless
-//! `sortOrder=ASC`, paged by an opaque `pageToken`.
+//! `searchListingsItems`, sorted by `sortBy` (`lastUpdatedDate` unless `sku` or `createdDate` is
+//! asked for; then SKU), newest first unless `sortOrder=ASC`, paged by an opaque `pageToken`.
 
 use std::sync::Arc;
 
@@ -211,6 +211,14 @@ pub async fn patch_item(
     )
 }
 
+/// What `searchListingsItems` sorts by (`sortBy`; `lastUpdatedDate` by default), SKU breaking ties.
+#[derive(Debug, Clone, Copy)]
+enum SortBy {
+    LastUpdated,
+    Created,
+    Sku,
+}
+
 /// `GET /listings/2021-08-01/items/{sellerId}`.
 pub async fn search(
     State(seller): State<Arc<AmazonSeller>>,
@@ -232,6 +240,12 @@ pub async fn search(
             _ => return invalid_input("pageSize must be between 1 and 20"),
         },
     };
+    let sort_by = match query.get("sortBy") {
+        None | Some("") | Some("lastUpdatedDate") => SortBy::LastUpdated,
+        Some("createdDate") => SortBy::Created,
+        Some("sku") => SortBy::Sku,
+        Some(other) => return invalid_input(&format!("Invalid sortBy value: {other}")),
+    };
     let ascending = match query.get("sortOrder") {
         None | Some("") | Some("DESC") => false,
         Some("ASC") => true,
@@ -246,7 +260,11 @@ pub async fn search(
     };
     let state = seller.state();
     let mut listings: Vec<&Listing> = state.listings.iter().collect();
-    listings.sort_by(|a, b| (a.updated, &a.sku).cmp(&(b.updated, &b.sku)));
+    listings.sort_by(|a, b| match sort_by {
+        SortBy::LastUpdated => (a.updated, &a.sku).cmp(&(b.updated, &b.sku)),
+        SortBy::Created => (a.created, &a.sku).cmp(&(b.created, &b.sku)),
+        SortBy::Sku => a.sku.cmp(&b.sku),
+    });
     if !ascending {
         listings.reverse();
     }

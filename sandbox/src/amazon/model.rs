@@ -84,8 +84,9 @@ pub struct OrderItem {
     pub title: String,
     pub quantity_ordered: u32,
     pub quantity_shipped: u32,
-    /// Line price (unit price times quantity) after the promotion, and its parts.
+    /// The listing's price times the quantity: Amazon's `ItemPrice`, before the promotion.
     pub price_cents: i64,
+    /// Tax on what the buyer pays for the item, the promotion taken off.
     pub tax_cents: i64,
     pub shipping_cents: i64,
     pub shipping_tax_cents: i64,
@@ -127,10 +128,16 @@ impl Order {
         self.channel == Channel::Mfn && self.status != Status::Canceled
     }
 
+    /// What the buyer pays: each item's price less its promotion, plus its tax and shipping.
     pub fn total_cents(&self) -> i64 {
         self.items
             .iter()
-            .map(|i| i.price_cents + i.tax_cents + i.shipping_cents + i.shipping_tax_cents)
+            .map(|i| {
+                i.price_cents - i.promotion_cents
+                    + i.tax_cents
+                    + i.shipping_cents
+                    + i.shipping_tax_cents
+            })
             .sum()
     }
 
@@ -187,7 +194,9 @@ impl Order {
         order
     }
 
-    /// The Orders v0 `OrderItem`s.
+    /// The Orders v0 `OrderItem`s. `ItemPrice` is "the selling price of the item multiplied by
+    /// the quantity ordered", as the model says, so a promotion is told apart in
+    /// `PromotionDiscount` rather than taken off it.
     pub fn items_json(&self) -> Vec<Value> {
         self.items
             .iter()
@@ -372,8 +381,15 @@ pub struct Shipment {
     pub carrier_name: Option<String>,
     pub tracking_number: String,
     pub ship_date: String,
-    /// `(sku, quantity)` per item shipped.
-    pub lines: Vec<(String, u32)>,
+    pub lines: Vec<ShippedLine>,
+}
+
+/// One item of a package and how many of it the package holds.
+#[derive(Debug, Clone)]
+pub struct ShippedLine {
+    pub order_item_id: String,
+    pub sku: String,
+    pub quantity: u32,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! and the position, so, as on Amazon, a request with a `NextToken` ignores the other filters
 //! (`MarketplaceIds` is still required). An order changed while a client pages moves past the
 //! bound and is left to the client's next sync, never seen twice or skipped in one walk.
+//! `getOrderItems` pages an order's items with a `NextToken` of its own.
 
 use std::sync::Arc;
 
@@ -257,33 +258,68 @@ pub async fn get_one(
     }
 }
 
-/// `GET /orders/v0/orders/{orderId}/orderItems`. An order's items always fit one page here.
+/// `GET /orders/v0/orders/{orderId}/orderItems`, `order_items_per_page` items a page; the
+/// `NextToken` names the order and where the next page starts, so it is refused for another.
 pub async fn items(
     State(seller): State<Arc<AmazonSeller>>,
     Path(order_id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
+    let query = Query::parse(raw.as_deref().unwrap_or(""));
     let state = seller.state();
-    match order_number(&order_id).and_then(|id| state.orders.get(id)) {
-        Some(order) => json(
-            StatusCode::OK,
-            &json!({"payload": {
-                "OrderItems": order.items_json(),
-                "AmazonOrderId": order.amazon_id(),
-            }}),
-        ),
-        None => not_found(&order_id),
+    let Some(order) = order_number(&order_id).and_then(|id| state.orders.get(id)) else {
+        return not_found(&order_id);
+    };
+    let start = match query.get("NextToken").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(token) => match items_offset(token, &order_id) {
+            Some(start) => start,
+            None => return invalid_input("Invalid NextToken"),
+        },
+    };
+    let per_page = seller.config.order_items_per_page.max(1);
+    let items = order.items_json();
+    let mut payload = json!({
+        "OrderItems": items.iter().skip(start).take(per_page).collect::<Vec<_>>(),
+        "AmazonOrderId": order.amazon_id(),
+    });
+    if start + per_page < items.len() {
+        if let Some(map) = payload.as_object_mut() {
+            let token = URL_SAFE_NO_PAD.encode(format!("{order_id}:{}", start + per_page));
+            map.insert("NextToken".into(), Value::String(token));
+        }
     }
+    json(StatusCode::OK, &json!({ "payload": payload }))
 }
 
+/// Where an order items `NextToken` of order `order_id` starts.
+fn items_offset(token: &str, order_id: &str) -> Option<usize> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()?;
+    let (order, start) = text.rsplit_once(':')?;
+    (order == order_id).then_some(())?;
+    start.parse().ok()
+}
+
+/// `ConfirmShipmentRequest` as the model has it, every field, and nothing else: a field the
+/// model does not name is refused, so a client's misspelling shows here rather than being
+/// dropped without a word.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ConfirmShipmentRequest {
     marketplace_id: String,
     package_detail: PackageDetail,
+    /// Japan only; accepted and not kept.
+    #[serde(rename = "codCollectionMethod", default)]
+    _cod_collection_method: Option<CodCollectionMethod>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+enum CodCollectionMethod {
+    DirectPayment,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PackageDetail {
     package_reference_id: String,
     carrier_code: String,
@@ -291,16 +327,31 @@ struct PackageDetail {
     tracking_number: String,
     ship_date: String,
     order_items: Vec<ShippedItem>,
+    /// Accepted as the model has them, not kept.
+    #[serde(rename = "shippingMethod", default)]
+    _shipping_method: Option<String>,
+    #[serde(rename = "shipFromSupplySourceId", default)]
+    _ship_from_supply_source_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ShippedItem {
     order_item_id: String,
     quantity: u32,
+    #[serde(rename = "transparencyCodes", default)]
+    _transparency_codes: Vec<String>,
+}
+
+/// "Only positive numeric values are supported" (the model's `PackageReferenceId`).
+fn is_package_reference(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.bytes().any(|b| b != b'0')
 }
 
 /// `POST /orders/v0/orders/{orderId}/shipmentConfirmation`: 204 once the package is recorded.
+/// A package confirmed again under its `packageReferenceId` is edited, not added: "if you need to
+/// make an edit to the shipment, submit another confirmShipment operation with the same
+/// packageReferenceID" (Amazon's guide to confirming shipments).
 pub async fn confirm_shipment(
     State(seller): State<Arc<AmazonSeller>>,
     Path(order_id): Path<String>,
@@ -317,6 +368,16 @@ pub async fn confirm_shipment(
         ));
     }
     let detail = request.package_detail;
+    if !is_package_reference(&detail.package_reference_id) {
+        return invalid_input("packageReferenceId must be a positive number");
+    }
+    let named = detail
+        .carrier_name
+        .as_deref()
+        .is_some_and(|n| !n.trim().is_empty());
+    if detail.carrier_code == "Other" && !named {
+        return invalid_input("carrierName is required when carrierCode is Other");
+    }
     if timefmt::parse(&detail.ship_date, 0).is_none() {
         return invalid_input("shipDate is not a valid ISO 8601 date");
     }

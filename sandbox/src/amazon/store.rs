@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::config::AmazonSellerConfig;
 use super::limits::RateLimits;
 use super::lwa::Tokens;
-use super::model::{Channel, Listing, Order, OrderItem, Shipment, Status};
+use super::model::{Channel, Listing, Order, OrderItem, Shipment, ShippedLine, Status};
 use crate::config::hex_of;
 use crate::faults::lock;
 use crate::generator::{NewOrder, OrderGenerator};
@@ -144,6 +144,11 @@ impl AmazonSeller {
         self.tokens.expire_all();
     }
 
+    /// An order's items as `getOrderItems` renders them, every page together.
+    pub fn order_items_json(&self, id: u64) -> Option<Vec<Value>> {
+        self.state().orders.get(id).map(Order::items_json)
+    }
+
     /// The order's `AmazonOrderId` for an internal id as [`crate::SimStore`] reports them.
     pub fn amazon_order_id(&self, id: u64) -> String {
         super::model::amazon_order_id(id)
@@ -199,7 +204,6 @@ impl AmazonState {
             };
             let gross = listing.price_cents * i64::from(line.quantity);
             let promotion = percent_of(gross, new.discount_percent);
-            let price = gross - promotion;
             // The order's shipping charge is spread over its items, as Amazon reports it per item.
             let shipping = new.shipping_cents / line_count;
             items.push(OrderItem {
@@ -209,8 +213,8 @@ impl AmazonState {
                 title: listing.item_name.clone(),
                 quantity_ordered: line.quantity,
                 quantity_shipped: 0,
-                price_cents: price,
-                tax_cents: percent_of(price, new.tax_percent),
+                price_cents: gross,
+                tax_cents: percent_of(gross - promotion, new.tax_percent),
                 shipping_cents: shipping,
                 shipping_tax_cents: percent_of(shipping, new.tax_percent),
                 promotion_cents: promotion,
@@ -263,7 +267,11 @@ impl AmazonState {
                 lines: order
                     .items
                     .iter()
-                    .map(|i| (i.sku.clone(), i.quantity_ordered))
+                    .map(|i| ShippedLine {
+                        order_item_id: i.order_item_id.clone(),
+                        sku: i.sku.clone(),
+                        quantity: i.quantity_ordered,
+                    })
                     .collect(),
             });
         }
@@ -272,7 +280,10 @@ impl AmazonState {
     }
 
     /// Confirms a package of an MFN order: ships `(orderItemId, quantity)` pairs, moves the order
-    /// to Shipped or PartiallyShipped and records the package. Nothing changes if any line fails.
+    /// to Shipped or PartiallyShipped and records the package. A package the order already has
+    /// under the same reference is edited: what it shipped is taken back before the new
+    /// quantities are checked and shipped, so confirming it twice ships nothing twice. Nothing
+    /// changes if any line fails.
     pub fn confirm_shipment(
         &mut self,
         id: u64,
@@ -281,25 +292,39 @@ impl AmazonState {
         now: DateTime<Utc>,
     ) -> Result<(), ShipmentRefusal> {
         let order = self.orders.get(id).ok_or(ShipmentRefusal::NoSuchOrder)?;
-        if order.channel == Channel::Afn
-            || !matches!(order.status, Status::Unshipped | Status::PartiallyShipped)
-        {
+        let edited = self.shipments.iter().position(|s| {
+            s.order_id == id && s.package_reference_id == shipment.package_reference_id
+        });
+        let shippable = match edited {
+            Some(_) => matches!(
+                order.status,
+                Status::Unshipped | Status::PartiallyShipped | Status::Shipped
+            ),
+            None => matches!(order.status, Status::Unshipped | Status::PartiallyShipped),
+        };
+        if order.channel == Channel::Afn || !shippable {
             return Err(ShipmentRefusal::NotShippable(order.status));
         }
-        let mut wanted: BTreeMap<&str, u32> = BTreeMap::new();
-        for (item_id, quantity) in lines {
-            *wanted.entry(item_id.as_str()).or_default() += quantity;
+        let mut before: BTreeMap<String, u32> = BTreeMap::new();
+        for line in edited.iter().flat_map(|i| &self.shipments[*i].lines) {
+            *before.entry(line.order_item_id.clone()).or_default() += line.quantity;
         }
+        let mut wanted: BTreeMap<String, u32> = BTreeMap::new();
+        for (item_id, quantity) in lines {
+            *wanted.entry(item_id.clone()).or_default() += quantity;
+        }
+        let taken_back = |item_id: &str| before.get(item_id).copied().unwrap_or(0);
         for (item_id, quantity) in &wanted {
             let item = order
                 .items
                 .iter()
                 .find(|i| i.order_item_id == *item_id)
-                .ok_or_else(|| ShipmentRefusal::NoSuchItem((*item_id).to_owned()))?;
-            let left = item.quantity_ordered - item.quantity_shipped;
+                .ok_or_else(|| ShipmentRefusal::NoSuchItem(item_id.clone()))?;
+            let shipped = item.quantity_shipped.saturating_sub(taken_back(item_id));
+            let left = item.quantity_ordered.saturating_sub(shipped);
             if *quantity > left {
                 return Err(ShipmentRefusal::TooMany {
-                    order_item_id: (*item_id).to_owned(),
+                    order_item_id: item_id.clone(),
                     left,
                 });
             }
@@ -308,25 +333,35 @@ impl AmazonState {
             .items
             .iter()
             .filter_map(|i| {
-                let q = wanted.get(i.order_item_id.as_str())?;
-                Some((i.sku.clone(), *q))
+                Some(ShippedLine {
+                    order_item_id: i.order_item_id.clone(),
+                    sku: i.sku.clone(),
+                    quantity: *wanted.get(&i.order_item_id)?,
+                })
             })
             .collect();
         self.orders.update(id, |o| {
             for item in &mut o.items {
-                item.quantity_shipped += wanted.get(item.order_item_id.as_str()).unwrap_or(&0);
+                let id = item.order_item_id.as_str();
+                item.quantity_shipped = item.quantity_shipped.saturating_sub(taken_back(id))
+                    + wanted.get(id).copied().unwrap_or(0);
             }
             let all = o
                 .items
                 .iter()
                 .all(|i| i.quantity_shipped >= i.quantity_ordered);
-            o.status = match all {
-                true => Status::Shipped,
-                false => Status::PartiallyShipped,
+            let any = o.items.iter().any(|i| i.quantity_shipped > 0);
+            o.status = match (all, any) {
+                (true, _) => Status::Shipped,
+                (false, true) => Status::PartiallyShipped,
+                (false, false) => Status::Unshipped,
             };
             o.last_update = now;
         });
-        self.shipments.push(shipment);
+        match edited {
+            Some(i) => self.shipments[i] = shipment,
+            None => self.shipments.push(shipment),
+        }
         Ok(())
     }
 }
@@ -443,9 +478,9 @@ impl PlatformStore for AmazonSeller {
                 lines: s
                     .lines
                     .iter()
-                    .map(|(sku, quantity)| FulfilledLine {
-                        sku: sku.clone(),
-                        quantity: *quantity,
+                    .map(|line| FulfilledLine {
+                        sku: line.sku.clone(),
+                        quantity: line.quantity,
                     })
                     .collect(),
                 created_at: s.ship_date.clone(),

@@ -560,6 +560,8 @@ async fn start_authorization(
     let (form_name, field) = match kind {
         ChannelKind::Shopify => ("shopify", "shop"),
         ChannelKind::WooCommerce => ("woocommerce", "store_url"),
+        // Only Shopify's and WooCommerce's routes start an authorization here.
+        ChannelKind::Amazon => ("amazon", ""),
         ChannelKind::Ebay => ("ebay", ""),
     };
     let kept = Kept {
@@ -591,7 +593,10 @@ async fn start_authorization(
     let address = match kind {
         ChannelKind::Shopify => shop_url(visit.state, form.one(field)),
         ChannelKind::WooCommerce => store_url(visit.state, form.one(field)),
-        ChannelKind::Ebay => Err("eBay is not connected from this page.".to_owned()),
+        ChannelKind::Amazon | ChannelKind::Ebay => Err(format!(
+            "{} channels are not connected through this page.",
+            super::channels::platform_name(kind)
+        )),
     };
     let base_url = address.map_err(|why| fail(&why))?;
     let settings = settings_of(&page, &form).map_err(|why| fail(&why))?;

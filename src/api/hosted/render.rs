@@ -277,7 +277,8 @@ pub fn connect_body(
                 shop = escape(&kept.shop),
                 settings = settings_fieldset(inputs, "shopify", chosen),
             )),
-            ChannelKind::Shopify | ChannelKind::Ebay => {}
+            // Amazon and eBay channels are created through the API: no hosted sign-in yet.
+            ChannelKind::Shopify | ChannelKind::Amazon | ChannelKind::Ebay => {}
             ChannelKind::WooCommerce => body.push_str(&format!(
                 "<section aria-labelledby=\"woo-title\"><h2 id=\"woo-title\">WooCommerce</h2>\
                  {alert}<form method=\"post\" action=\"/hosted/{token}/woocommerce/authorize\">\

@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use switchyard_sandbox::{Credentials, Sandbox, SandboxConfig, SandboxHandle, StoreInfo};
+use switchyard_sandbox::{
+    AmazonSellerConfig, Credentials, EbaySellerConfig, Sandbox, SandboxConfig, SandboxHandle,
+    StoreInfo,
+};
 
 use crate::crypto::CredentialsKey;
 use crate::domain::ChannelSettings;
@@ -26,14 +29,29 @@ pub struct Options {
     pub seed_orders: usize,
 }
 
-/// The demo sandbox config with the generators set to `orders_per_second`.
+/// Orders a second an Amazon seller in the demo sandbox makes at most: `getOrderItems`, one call
+/// per order, restores a call every 2 s on Amazon's published usage plan, and half of that
+/// leaves an import room to catch up.
+const AMAZON_ORDERS_PER_SECOND: f64 = 0.25;
+
+/// The demo sandbox config, with an Amazon seller and an eBay seller beside the demo's shop and
+/// store, the generators set to `orders_per_second` (Amazon's capped, see
+/// [`AMAZON_ORDERS_PER_SECOND`]).
 pub fn config(opts: &Options) -> SandboxConfig {
     let mut config = SandboxConfig::demo();
     config.bind = opts.listen;
+    config.amazon.push(AmazonSellerConfig::new("demo-amazon"));
+    config.ebay.push(EbaySellerConfig::new("demo-ebay"));
     for s in &mut config.shopify {
         s.generator.orders_per_second = opts.orders_per_second;
     }
     for s in &mut config.woocommerce {
+        s.generator.orders_per_second = opts.orders_per_second;
+    }
+    for s in &mut config.amazon {
+        s.generator.orders_per_second = opts.orders_per_second.min(AMAZON_ORDERS_PER_SECOND);
+    }
+    for s in &mut config.ebay {
         s.generator.orders_per_second = opts.orders_per_second;
     }
     config

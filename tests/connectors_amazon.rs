@@ -26,11 +26,6 @@ const ITEMS_ROUTE: &str = "GET /orders/v0/orders/{order_id}/orderItems";
 const TOKEN_ROUTE: &str = "POST /auth/o2/token";
 const CONFIRM_ROUTE: &str = "POST /orders/v0/orders/{order_id}/shipmentConfirmation";
 
-/// The `AmazonOrderId` of the seller's order number `id`.
-fn order_id(seller: &AmazonSeller) -> impl Fn(u64) -> String + '_ {
-    |id| seller.amazon_order_id(id)
-}
-
 fn responses(store: &dyn SimStore, status: u16) -> u64 {
     store
         .traffic()
@@ -139,14 +134,7 @@ async fn an_import_goes_on_when_its_token_expires() {
     let connector = AmazonConnector::new(config).expect("connector builds");
     let seller = rig.seller();
     let expire = |_page: usize| seller.expire_access_tokens();
-    walk_through_token_expiry(
-        rig.store.as_ref(),
-        &connector,
-        &order_id(&seller),
-        23,
-        &expire,
-    )
-    .await;
+    walk_through_token_expiry(rig.store.as_ref(), &connector, 23, &expire).await;
     // Five pages: the first gets the first token; each later one's first call is refused
     // once and sent again with a new token.
     assert_eq!(responses(rig.store.as_ref(), 403), 4, "one refusal a page");

@@ -24,7 +24,7 @@ use switchyard::connectors::{
 };
 use switchyard::domain::{FulfilmentLine, FulfilmentRequest, OrderCursor, Secret};
 use switchyard::queue::JobError;
-use switchyard_sandbox::{EbayStore, FaultKnobs, SandboxHandle, SimStore};
+use switchyard_sandbox::{FaultKnobs, SandboxHandle, SimStore};
 
 /// One platform as the scenarios see it: its simulator, a connector to it, and what differs
 /// between platforms only in number or name.
@@ -43,8 +43,6 @@ struct Subject {
     orders_route: &'static str,
     /// The `Retry-After` the platform's 429s carry, in seconds; 0 for none (Amazon's).
     retry_after_secs: f64,
-    /// The id the platform shows for the simulator's order number.
-    order_id: Box<dyn Fn(u64) -> String + Send + Sync>,
 }
 
 impl Subject {
@@ -62,7 +60,6 @@ impl Subject {
             page_size: 10,
             orders_route: "POST /admin/api/{version}/graphql.json orders",
             retry_after_secs: 1.0,
-            order_id: Box::new(|id| id.to_string()),
             store: rig.store,
             _sandbox: rig.sandbox,
         }
@@ -82,7 +79,6 @@ impl Subject {
             page_size: 100,
             orders_route: "GET /wp-json/wc/v3/orders",
             retry_after_secs: 1.0,
-            order_id: Box::new(|id| id.to_string()),
             store: rig.store,
             _sandbox: rig.sandbox,
         }
@@ -92,7 +88,6 @@ impl Subject {
         let rig = amazon(|_| {}).await;
         let mut refused = rig.config.clone();
         refused.credentials.refresh_token = Secret::new("Atzr|revoked");
-        let seller = rig.seller();
         Subject {
             connector: Arc::new(rig.connector()),
             refused: (
@@ -103,7 +98,6 @@ impl Subject {
             page_size: rig.config.orders_per_page as usize,
             orders_route: "GET /orders/v0/orders",
             retry_after_secs: 0.0,
-            order_id: Box::new(move |id| seller.amazon_order_id(id)),
             store: rig.store,
             _sandbox: rig.sandbox,
         }
@@ -123,7 +117,6 @@ impl Subject {
             page_size: 200,
             orders_route: "GET /sell/fulfillment/v1/order",
             retry_after_secs: 1.0,
-            order_id: Box::new(EbayStore::order_id),
             store: rig.store,
             _sandbox: rig.sandbox,
         }
@@ -195,7 +188,7 @@ async fn pages_through_every_order_once_oldest_change_first(s: Subject) {
 
 async fn an_updated_since_listing_includes_its_bound(s: Subject) {
     s.store.create_orders(5);
-    let run = list_around_a_change(s.store.as_ref(), s.connector.as_ref(), &s.order_id).await;
+    let run = list_around_a_change(s.store.as_ref(), s.connector.as_ref()).await;
     assert_eq!(run.first.orders.len(), 5);
     assert_eq!(run.first.next, None, "one page");
     assert_eq!(

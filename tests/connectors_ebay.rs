@@ -176,14 +176,7 @@ async fn an_import_outlives_its_access_tokens() {
             seller.expire_tokens();
         }
     };
-    walk_through_token_expiry(
-        store.as_ref(),
-        &rig.connector(),
-        &EbayStore::order_id,
-        650,
-        &expire,
-    )
-    .await;
+    walk_through_token_expiry(store.as_ref(), &rig.connector(), 650, &expire).await;
     let traffic = rig.store.traffic().snapshot();
     assert_eq!(traffic.by_status.get(&401), Some(&1), "{traffic:?}");
     assert_eq!(

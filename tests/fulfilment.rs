@@ -23,12 +23,17 @@ use switchyard::queue::{JobInfo, JobStatus};
 use switchyard::store::channels::{self, ChannelRow};
 use switchyard::store::orders::{self, OrderFilter, StoredOrder};
 use switchyard::store::{accounts, fulfilments};
-use switchyard_sandbox::{FaultKnobs, FulfilmentView, SandboxConfig, SimStore};
+use switchyard_sandbox::{
+    AmazonSellerConfig, EbaySellerConfig, FaultKnobs, FulfilmentView, SandboxConfig, SimStore,
+};
 
 const SHOP: &str = "demo-shop";
 const WOO: &str = "demo-woo";
+const AMAZON: &str = "uk-seller";
+const EBAY: &str = "ebay-seller";
 
-/// The demo stores with every generated order paid, open and unshipped.
+/// The demo stores, an Amazon seller and an eBay seller, with every generated order paid, open
+/// and unshipped (none fulfilled by Amazon).
 fn config() -> SandboxConfig {
     let quiet = all_paid_open();
     let mut config = SandboxConfig::demo();
@@ -38,6 +43,13 @@ fn config() -> SandboxConfig {
     for w in &mut config.woocommerce {
         w.generator = quiet.clone();
     }
+    let mut amazon = AmazonSellerConfig::new(AMAZON);
+    amazon.generator = quiet.clone();
+    amazon.afn_ratio = 0.0;
+    let mut ebay = EbaySellerConfig::new(EBAY);
+    ebay.generator = quiet;
+    config.amazon.push(amazon);
+    config.ebay.push(ebay);
     config
 }
 
@@ -179,11 +191,11 @@ impl Fx {
 
     /// What the sandbox platform holds for the order.
     fn on_channel(&self, order: &StoredOrder) -> Vec<FulfilmentView> {
-        let id: u64 = order.order.order.channel_order_id.parse().unwrap();
+        let id = &order.order.order.channel_order_id;
         self.sim
             .fulfilments()
             .into_iter()
-            .filter(|f| f.order_id == id)
+            .filter(|f| self.sim.channel_order_id(f.order_id) == *id)
             .collect()
     }
 
@@ -477,7 +489,12 @@ async fn lost_answer_is_adopted(store: &str) {
         .store(store)
         .expect("a sandbox store")
         .lose_fulfilment_answers(1);
-    let f = fx.ship_one_unit(&order, "LOST-1").await;
+    // Amazon takes a shipment only with its carrier.
+    let body = json!({
+        "lines": [{"order_line_id": line_id(&order, 0), "quantity": 1}],
+        "carrier": "Royal Mail", "tracking_number": "LOST-1"
+    });
+    let f = fx.create(order.order.id, &body).await;
     let id = f["id"].as_i64().unwrap();
     let f = fx.settled(id).await;
     assert_eq!(f["status"], "synced", "{f}");
@@ -786,4 +803,14 @@ async fn a_create_retried_with_its_idempotency_key_ships_once() {
         .await;
     assert_eq!(elsewhere["items"].as_array().map(Vec::len), Some(0));
     fx.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_answer_lost_after_recording_is_adopted_not_repeated() {
+    lost_answer_is_adopted(AMAZON).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ebay_answer_lost_after_recording_is_adopted_not_repeated() {
+    lost_answer_is_adopted(EBAY).await;
 }

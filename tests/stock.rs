@@ -7,8 +7,7 @@ mod import_helpers;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use import_helpers::{paid_open, wait_for_level, World};
-use switchyard::domain::ChannelSettings;
+use import_helpers::{paid_open, stock_settings, wait_for_level, World};
 use switchyard::jobs::{ImportProducts, JobKind};
 use switchyard::queue::JobStatus;
 use switchyard::store::channels::ChannelRow;
@@ -18,15 +17,6 @@ use switchyard_sandbox::{GeneratorConfig, SandboxConfig, ShopifyStoreConfig, Sim
 const X: &str = "MS-1";
 /// Sold as a kit of 2 x X.
 const KIT: &str = "WB-1";
-
-fn stock_settings() -> ChannelSettings {
-    ChannelSettings {
-        stock_management: true,
-        auto_sync_stock: true,
-        download_products: true,
-        ..ChannelSettings::default()
-    }
-}
 
 async fn product(
     world: &World,

@@ -66,6 +66,9 @@ pub trait SimStore: Send + Sync {
     fn set_stock(&self, sku: &str, quantity: i64) -> bool;
     fn fulfilments(&self) -> Vec<FulfilmentView>;
     fn order_count(&self) -> usize;
+    /// The id the platform's API shows for the order numbered `id` here (the same digits on
+    /// Shopify and WooCommerce, `202-0000001-0000017` on Amazon, `12-00001-00017` on eBay).
+    fn channel_order_id(&self, id: u64) -> String;
     /// Orders in the platform's JSON, newest first.
     fn orders_json(&self, offset: usize, limit: usize) -> Vec<Value>;
     fn order_json(&self, id: u64) -> Option<Value>;
@@ -149,6 +152,12 @@ pub(crate) trait PlatformStore: Send + Sync {
     const CREATED: &'static str;
     const UPDATED: &'static [&'static str];
     const CANCELLED: &'static [&'static str];
+
+    /// [`SimStore::channel_order_id`]: the number itself, unless the platform spells ids
+    /// otherwise.
+    fn channel_order_id(id: u64) -> String {
+        id.to_string()
+    }
 
     fn common(&self) -> &Common;
     fn state(&self) -> MutexGuard<'_, Self::State>;
@@ -312,5 +321,9 @@ impl<S: PlatformStore> SimStore for S {
 
     fn lose_fulfilment_answers(&self, n: u32) {
         self.common().lose_fulfilment_answers(n);
+    }
+
+    fn channel_order_id(&self, id: u64) -> String {
+        S::channel_order_id(id)
     }
 }

@@ -31,8 +31,8 @@ use crate::app::Application;
 use crate::config::Settings;
 use crate::crypto::CredentialsKey;
 use crate::domain::ChannelSettings;
-use crate::jobs::{ImportOrders, ImportProducts, JobKind};
-use crate::queue::{Broker, QueueStats};
+use crate::jobs::{ImportOrders, ImportProducts, ImportReason, JobKind};
+use crate::queue::{Broker, EnqueueOptions, QueueStats};
 use crate::store::channels::{self, ChannelRow, ChannelUpdate};
 use crate::store::{accounts, import_state, products, stores, AccountId};
 use crate::workers::{import_products, Deps};
@@ -104,6 +104,16 @@ struct Seeded {
     /// A hosted page link for a second store, on which a visitor connects a simulated store
     /// as a provider's customer would.
     hosted_link: Option<String>,
+}
+
+impl Seeded {
+    /// The channels' simulated stores' names, in `channels` order.
+    fn channel_names(&self) -> Vec<&str> {
+        self.channels
+            .iter()
+            .map(|(_, info)| info.name.as_str())
+            .collect()
+    }
 }
 
 /// An account with its first token, a store, and one channel per simulated store.
@@ -234,7 +244,7 @@ fn print_banner(seeded: &Seeded, api: &str, sandbox: &SandboxHandle, opts: &Opti
     }
     println!(
         "  stock           {} products made from the channels' listings, {DEMO_STOCK} units each; \
-         every sale is pushed to the other channel",
+         every sale is pushed to the other channels",
         seeded.skus.len()
     );
     if let Some(d) = &seeded.downstream {
@@ -372,7 +382,8 @@ impl Display {
                 None => pb.set_message("not listed on any channel"),
             }
         }
-        self.stock.set_message(watch.summary());
+        self.stock
+            .set_message(watch.summary(&seeded.channel_names()));
     }
 
     fn finish(&self) {
@@ -473,6 +484,7 @@ async fn watch_progress(
         let reached = target.is_some_and(|t| u64::try_from(total).unwrap_or(0) >= t);
         if reached && settling.is_none() {
             pause_generators(sandbox, seeded);
+            fetch_last_orders(broker, seeded).await;
             display.queue.suspend(|| {
                 println!(
                     "\n{total} orders imported: the stores stop making orders; waiting (at most \
@@ -508,6 +520,28 @@ fn pause_generators(sandbox: &SandboxHandle, seeded: &Seeded) {
                 orders_per_second: 0.0,
                 ..store.generator_config()
             });
+        }
+    }
+}
+
+/// Asks every channel for an import now: platforms without order webhooks (Amazon, eBay) would
+/// otherwise show their last orders only at their next poll.
+async fn fetch_last_orders(broker: &Broker, seeded: &Seeded) {
+    let queue = match broker.queue(ImportOrders::QUEUE) {
+        Ok(q) => q,
+        Err(e) => return tracing::warn!(error = %e, "could not ask for the last imports"),
+    };
+    for (channel, _) in &seeded.channels {
+        let job = ImportOrders {
+            channel_id: channel.id,
+            reason: ImportReason::Manual,
+        };
+        let options = EnqueueOptions {
+            unique_key: Some(format!("import-manual:{}", channel.id)),
+            ..EnqueueOptions::default()
+        };
+        if let Err(e) = queue.enqueue(&job, &options).await {
+            tracing::warn!(channel_id = channel.id, error = %e, "could not ask for the last import");
         }
     }
 }
@@ -563,7 +597,7 @@ async fn print_summary(
             );
         }
     }
-    println!("  stock: {}", stock_watch.summary());
+    println!("  stock: {}", stock_watch.summary(&seeded.channel_names()));
     if let Some(d) = &seeded.downstream {
         println!("  webhooks: {}", d.webhook_line());
         println!(

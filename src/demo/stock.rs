@@ -57,6 +57,10 @@ pub struct StockWatch {
     /// SKUs seen in step at least once: a SKU's first push after start is set-up, not a change.
     settled: BTreeSet<String>,
     converged: Vec<Duration>,
+    /// Per SKU and channel (by position) whose change has not reached it yet: since when.
+    channel_out_since: BTreeMap<(String, usize), Instant>,
+    /// Per channel, how long each change took to reach it.
+    reached: BTreeMap<usize, Vec<Duration>>,
     pub last: Vec<SkuLevels>,
 }
 
@@ -105,6 +109,20 @@ impl StockWatch {
                 .wanted
                 .insert(levels.sku.clone(), wanted.clone())
                 .is_some_and(|before| before != wanted);
+            for (i, (want, have)) in levels.channels.iter().enumerate() {
+                let key = (levels.sku.clone(), i);
+                match (want == have, self.channel_out_since.get(&key)) {
+                    (true, Some(since)) => {
+                        let took = now.duration_since(*since);
+                        self.reached.entry(i).or_default().push(took);
+                        self.channel_out_since.remove(&key);
+                    }
+                    (false, None) if changed && self.settled.contains(&levels.sku) => {
+                        self.channel_out_since.insert(key, now);
+                    }
+                    _ => {}
+                }
+            }
             match (levels.in_sync(), self.out_since.get(&levels.sku)) {
                 (true, Some(since)) => {
                     self.converged.push(now.duration_since(*since));
@@ -137,21 +155,47 @@ impl StockWatch {
         (n, self.last.len())
     }
 
-    /// One line: how many SKUs match, and how fast changes reached every channel.
-    pub fn summary(&self) -> String {
+    /// The channel (by position) whose changes took longest to reach it, by p99, with that p99.
+    pub fn slowest_channel(&self) -> Option<(usize, Duration)> {
+        self.reached
+            .iter()
+            .filter_map(|(i, times)| percentile(times, 0.99).map(|p99| (*i, p99)))
+            .max_by_key(|(_, p99)| *p99)
+    }
+
+    /// One line: how many SKUs match, how fast a change reached each channel (`names`, by
+    /// position), and how long until every channel showed it at once. The last grows with the
+    /// number of channels and the rate of sales: a SKU selling often may have a newer change on
+    /// its way to one channel when an older one reaches the last.
+    pub fn summary(&self, names: &[&str]) -> String {
         let (n, of) = self.in_sync();
         let mut line = format!("{n}/{of} SKUs show switchyard's figure on every channel");
         if self.settled.is_empty() {
             line.push_str(" (first push under way)");
             return line;
         }
+        let each: Vec<Duration> = self.reached.values().flatten().copied().collect();
+        if let (Some(median), Some((slowest, p99))) =
+            (percentile(&each, 0.5), self.slowest_channel())
+        {
+            line.push_str(&format!(
+                "; a change reached each channel in median {:.2} s, p99 {:.2} s on the slowest \
+                 ({})",
+                median.as_secs_f64(),
+                p99.as_secs_f64(),
+                names.get(slowest).copied().unwrap_or("?"),
+            ));
+        }
         let mut times = self.converged.clone();
         times.sort();
-        if let (Some(median), Some(max)) = (times.get(times.len() / 2), times.last()) {
-            let p99 = times[((times.len() - 1) as f64 * 0.99).round() as usize];
+        if let (Some(median), Some(max), Some(p99)) = (
+            times.get(times.len() / 2),
+            times.last(),
+            percentile(&times, 0.99),
+        ) {
             line.push_str(&format!(
-                "; {} changes of switchyard's figure reached every channel, median {:.2} s, p99 \
-                 {:.2} s, slowest {:.2} s (sampled every {:.2} s)",
+                "; {} changes showed on every channel at once after median {:.2} s, p99 {:.2} s, \
+                 slowest {:.2} s (sampled every {:.2} s)",
                 times.len(),
                 median.as_secs_f64(),
                 p99.as_secs_f64(),
@@ -183,6 +227,14 @@ pub fn sku_line(levels: &SkuLevels, channels: &[(ChannelRow, StoreInfo)]) -> Str
         "  syncing"
     });
     line
+}
+
+/// The `q` quantile (0..=1) of `times`, nearest rank; `None` when there are none.
+fn percentile(times: &[Duration], q: f64) -> Option<Duration> {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let last = sorted.len().checked_sub(1)?;
+    sorted.get((last as f64 * q).round() as usize).copied()
 }
 
 fn show(n: Option<i64>) -> String {
@@ -223,6 +275,8 @@ mod tests {
         ]);
         assert_eq!(w.converged, vec![SAMPLE * 2]);
         assert_eq!(w.drifted(), 0);
+        // The first channel showed it at once; the second is the slowest.
+        assert_eq!(w.slowest_channel(), Some((1, SAMPLE * 2)));
         // A channel drops a unit switchyard does not count: drift, not a change.
         let w = watch(&[
             levels("A", &[(5, 5), (5, 5)]),

@@ -264,7 +264,6 @@ pub struct SinceCursorListings {
 pub async fn list_around_a_change(
     store: &dyn SimStore,
     connector: &dyn SalesChannel,
-    order_id: &dyn Fn(u64) -> String,
 ) -> SinceCursorListings {
     let first = connector
         .list_orders_since(&OrderCursor::Since(None))
@@ -272,7 +271,11 @@ pub async fn list_around_a_change(
         .expect("first listing");
     let checkpoint = first.max_updated_at().expect("orders have times");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let later = store.create_orders(3).into_iter().map(order_id).collect();
+    let later = store
+        .create_orders(3)
+        .into_iter()
+        .map(|id| store.channel_order_id(id))
+        .collect();
     let after = connector
         .list_orders_since(&OrderCursor::Since(Some(
             checkpoint + chrono::Duration::seconds(1),
@@ -297,16 +300,18 @@ pub async fn list_around_a_change(
 
 /// Walks `n` new orders page by page, calling `expire` with each page's number (from 0) before
 /// it is read, to make the platform's access tokens run out under a long import: the walk goes
-/// on and every order comes once. `order_id` turns the simulator's order number into the id the
-/// platform shows.
+/// on and every order comes once.
 pub async fn walk_through_token_expiry(
     store: &dyn SimStore,
     connector: &dyn SalesChannel,
-    order_id: &dyn Fn(u64) -> String,
     n: usize,
     expire: &dyn Fn(usize),
 ) {
-    let created: HashSet<String> = store.create_orders(n).into_iter().map(order_id).collect();
+    let created: HashSet<String> = store
+        .create_orders(n)
+        .into_iter()
+        .map(|id| store.channel_order_id(id))
+        .collect();
     let mut cursor = OrderCursor::Since(None);
     let mut listed = Vec::new();
     let mut pages = 0;

@@ -220,6 +220,16 @@ impl World {
     }
 }
 
+/// Settings of a channel whose listings are downloaded and whose stock switchyard keeps.
+pub fn stock_settings() -> ChannelSettings {
+    ChannelSettings {
+        stock_management: true,
+        auto_sync_stock: true,
+        download_products: true,
+        ..ChannelSettings::default()
+    }
+}
+
 /// Orders that are all paid and open (not shipped), with no later changes.
 pub fn all_paid_open() -> GeneratorConfig {
     GeneratorConfig {

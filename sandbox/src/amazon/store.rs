@@ -378,6 +378,10 @@ impl PlatformStore for AmazonSeller {
     const UPDATED: &'static [&'static str] = &["ORDER_CHANGE"];
     const CANCELLED: &'static [&'static str] = &["ORDER_CHANGE"];
 
+    fn channel_order_id(id: u64) -> String {
+        super::model::amazon_order_id(id)
+    }
+
     fn common(&self) -> &Common {
         &self.common
     }

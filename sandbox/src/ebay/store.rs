@@ -345,6 +345,10 @@ impl PlatformStore for EbayStore {
     const UPDATED: &'static [&'static str] = &["ORDER_UPDATED"];
     const CANCELLED: &'static [&'static str] = &["ORDER_CANCELLED"];
 
+    fn channel_order_id(id: u64) -> String {
+        super::model::order_id(id)
+    }
+
     fn common(&self) -> &Common {
         &self.common
     }

@@ -413,7 +413,7 @@ fn median_line(runs: &[KindRun]) -> String {
         }
     }
     let refused: u64 = runs.iter().map(|r| r.usage.refused).sum();
-    line.push_str(&format!("; 429s: {refused} in {} runs", runs.len()));
+    line.push_str(&format!("; 429s over the runs: {refused}"));
     line
 }
 

@@ -14,7 +14,8 @@
 //! Shopify's GraphQL cost bucket is lifted: the bench measures switchyard, and on a standard
 //! plan (100 points a second, an order with a few lines reading at about 20) Shopify itself
 //! would hold an import to about five orders a second. WooCommerce publishes no limit. eBay's
-//! simulated seller keeps its own: so many calls in any one second.
+//! simulated seller admits so many calls in any one second, and the eBay connector paces its
+//! calls itself, well below that: beyond its first few pages, that pace is what holds an import.
 
 use std::time::Duration;
 

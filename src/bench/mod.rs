@@ -4,6 +4,7 @@
 mod apalis_redis_peer;
 pub mod dashboard;
 pub mod import;
+pub mod import_limits;
 pub mod invoices;
 pub mod queue;
 pub mod stock;

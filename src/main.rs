@@ -40,7 +40,7 @@ enum Command {
     },
     /// Create the database if it does not exist and apply migrations.
     Migrate,
-    /// Run the simulated Shopify and WooCommerce stores and print their addresses and credentials.
+    /// Run the simulated Shopify, WooCommerce, Amazon and eBay sellers (and Xero and Sage) and print their addresses and credentials.
     Sandbox {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]

@@ -1,9 +1,10 @@
 //! `switchyard demo`: the whole system on one machine with nothing but PostgreSQL and Redis.
 //!
-//! It starts the simulated Shopify and WooCommerce stores with their order generators on, seeds an
-//! account, a store and one channel per simulated store through the store layer (as the API
-//! would), subscribes switchyard's inbound endpoint to the stores' order webhooks so new orders
-//! arrive in seconds rather than at the next poll, and runs the API, the worker pools, the import
+//! It starts the simulated Shopify and WooCommerce stores and Amazon and eBay sellers with their
+//! order generators on, seeds an account, a store and one channel per simulated store through the
+//! store layer (as the API would), subscribes switchyard's inbound endpoint to the shops' order
+//! webhooks so new orders arrive in seconds rather than at the next poll (the marketplaces are
+//! polled), and runs the API, the worker pools, the import
 //! timer and the outbox relay in this process, showing orders landing per channel and the import
 //! queue's depth until Ctrl-C (or `--orders` imported). This is the README's "run it" command, so
 //! it says plainly what it made and how to look at it.

@@ -592,3 +592,41 @@ async fn amazon_sends_no_webhooks_to_verify() {
         Ok(vec![])
     );
 }
+
+#[tokio::test]
+async fn a_channel_skipping_fba_orders_asks_amazon_for_the_sellers_own_only() {
+    let rig = amazon(|c| c.afn_ratio = 0.5).await;
+    rig.store.create_orders(24);
+    let mut config = rig.config.clone();
+    config.orders_per_page = 5;
+    let every = list_all_orders_since(&AmazonConnector::new(config.clone()).unwrap(), None, 20)
+        .await
+        .expect("listing succeeds");
+    let fba: HashSet<String> = every
+        .iter()
+        .filter(|o| o.tags.iter().any(|t| t == "FBA"))
+        .map(|o| o.channel_order_id.clone())
+        .collect();
+    assert_eq!(every.len(), 24);
+    assert!(
+        !fba.is_empty() && fba.len() < 24,
+        "some of each: {} FBA",
+        fba.len()
+    );
+    assert!(every
+        .iter()
+        .filter(|o| fba.contains(&o.channel_order_id))
+        .all(|o| o.status == OrderStatus::Shipped));
+
+    config.skip_fba = true;
+    let own = list_all_orders_since(&AmazonConnector::new(config).unwrap(), None, 20)
+        .await
+        .expect("listing succeeds");
+    let ids: HashSet<String> = own.iter().map(|o| o.channel_order_id.clone()).collect();
+    let expected: HashSet<String> = every
+        .iter()
+        .map(|o| o.channel_order_id.clone())
+        .filter(|id| !fba.contains(id))
+        .collect();
+    assert_eq!(ids, expected, "every page, NextToken's too, leaves FBA out");
+}

@@ -699,6 +699,26 @@ async fn amazon_and_ebay_channels_are_made_with_their_credentials_checked() {
             .await;
         let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(p["field"], "settings.location_id", "{kind}: {p}");
+        // Only Amazon fulfils orders itself.
+        let res = app
+            .post(
+                "/v1/channels",
+                &t.token,
+                body(good.clone(), json!({"skip_fba_orders": true})),
+            )
+            .await;
+        if kind == "amazon" {
+            assert_eq!(res.status(), StatusCode::CREATED);
+            let channel: Value = json_body(res).await;
+            assert_eq!(channel["settings"]["skip_fba_orders"], true);
+            let res = app
+                .delete(&format!("/v1/channels/{}", channel["id"]), &t.token)
+                .await;
+            assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        } else {
+            let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert_eq!(p["field"], "settings.skip_fba_orders", "{kind}: {p}");
+        }
 
         let res = app
             .post("/v1/channels", &t.token, body(good, json!({})))

@@ -183,8 +183,34 @@ pub(super) fn platform_name(kind: ChannelKind) -> &'static str {
     }
 }
 
+/// Settings only some kinds understand, refused for the others: a 422 naming the setting.
+fn check_kind_settings(kind: ChannelKind, settings: &ChannelSettings) -> Result<(), AppError> {
+    let no_locations = match kind {
+        ChannelKind::Shopify => None,
+        ChannelKind::WooCommerce => Some("WooCommerce keeps one stock figure per product"),
+        ChannelKind::Amazon => Some("Amazon keeps one quantity per listing the seller fulfils"),
+        ChannelKind::Ebay => Some("eBay keeps one quantity per listing"),
+    };
+    if let (Some(why), Some(_)) = (no_locations, settings.location_id) {
+        return Err(field(
+            format!("{why} and has no locations; leave `location_id` null"),
+            "settings.location_id",
+        ));
+    }
+    if settings.skip_fba_orders && kind != ChannelKind::Amazon {
+        return Err(field(
+            format!(
+                "only Amazon fulfils orders itself (FBA); {} has none to skip",
+                platform_name(kind)
+            ),
+            "settings.skip_fba_orders",
+        ));
+    }
+    Ok(())
+}
+
 /// The settings that name something on the platform, checked with it: a 422 naming the
-/// setting when the platform has no such thing.
+/// setting when the platform has no such thing. [`check_kind_settings`] has passed.
 async fn verify_settings(
     http: &ClientSettings,
     base_url: &str,
@@ -194,18 +220,6 @@ async fn verify_settings(
     let Some(location) = settings.location_id else {
         return Ok(());
     };
-    let no_locations = match credentials.kind() {
-        ChannelKind::Shopify => None,
-        ChannelKind::WooCommerce => Some("WooCommerce keeps one stock figure per product"),
-        ChannelKind::Amazon => Some("Amazon keeps one quantity per listing the seller fulfils"),
-        ChannelKind::Ebay => Some("eBay keeps one quantity per listing"),
-    };
-    if let Some(why) = no_locations {
-        return Err(field(
-            format!("{why} and has no locations; leave `location_id` null"),
-            "settings.location_id",
-        ));
-    }
     let platform = platform_name(credentials.kind());
     let connector = connectors::build(base_url, credentials, settings, http)
         .map_err(|e| field(e.said_by(platform), "base_url"))?;
@@ -320,6 +334,7 @@ async fn create(
             "store_id",
         ));
     }
+    check_kind_settings(body.kind, &settings)?;
     verify(state.connectors.http(), &base_url, &credentials).await?;
     verify_settings(state.connectors.http(), &base_url, &credentials, &settings).await?;
     let new = NewChannel {
@@ -440,6 +455,9 @@ async fn update(
         .as_ref()
         .map(|s| merge_settings(&current.settings, s))
         .transpose()?;
+    if let Some(settings) = &settings {
+        check_kind_settings(current.kind, settings)?;
+    }
     // New credentials, or old ones sent somewhere new, must pass the platform first; so must a
     // location, new or on a new shop.
     let moved = credentials.is_some() || base_url.as_ref().is_some_and(|u| *u != current.base_url);

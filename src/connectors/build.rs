@@ -49,6 +49,7 @@ pub fn build(
         }
         ChannelCredentials::Amazon(c) => {
             let mut config = AmazonConfig::new(base_url, c.clone());
+            config.skip_fba = settings.skip_fba_orders;
             config.http = http.clone();
             Arc::new(AmazonConnector::new(config)?)
         }

@@ -59,7 +59,7 @@ pub struct SkuFilter {
     "country_filter": {"mode": "deny", "countries": ["FR"]}, "sku_filter": null,
     "poll_interval_secs": 180, "stock_management": true, "download_products": true,
     "add_to_main_products": false, "auto_sync_stock": true, "stock_buffer": 2,
-    "location_id": null
+    "location_id": null, "skip_fba_orders": false
 }))]
 pub struct ChannelSettings {
     /// Import orders not paid yet (otherwise they are kept as excluded until paid).
@@ -94,6 +94,10 @@ pub struct ChannelSettings {
     /// per product, so it has no locations and refuses a value.
     #[schema(format = Int64, minimum = 1)]
     pub location_id: Option<u64>,
+    /// Amazon only: leave out the orders Amazon fulfils itself (FBA) altogether, asking Amazon
+    /// for the seller's own (`FulfillmentChannels=MFN`). Off, they are stored as shipped, tagged
+    /// `FBA`, and never become work. Other kinds refuse it.
+    pub skip_fba_orders: bool,
 }
 
 impl Default for ChannelSettings {
@@ -110,6 +114,7 @@ impl Default for ChannelSettings {
             auto_sync_stock: false,
             stock_buffer: 0,
             location_id: None,
+            skip_fba_orders: false,
         }
     }
 }

@@ -77,6 +77,8 @@ pub struct AmazonConfig {
     /// `getOrderItems` call, whose plan restores one call every 2 s against one page a minute,
     /// so 30 balances the two.
     pub orders_per_page: u32,
+    /// Leave out the orders Amazon fulfils (FBA): the channel's `skip_fba_orders`.
+    pub skip_fba: bool,
     pub usage_plans: UsagePlans,
     /// The guarded client's timeouts, answer cap and allow-list.
     pub http: ClientSettings,
@@ -92,6 +94,7 @@ impl AmazonConfig {
             base_url,
             credentials,
             orders_per_page: 30,
+            skip_fba: false,
             usage_plans: UsagePlans::default(),
             http: ClientSettings::default(),
             throttle: ThrottleSettings::default(),
@@ -125,6 +128,8 @@ pub struct AmazonConnector {
     seller_id: String,
     marketplace_id: String,
     orders_per_page: u32,
+    /// Lists only the seller's own orders, not those Amazon fulfils (FBA).
+    skip_fba: bool,
 }
 
 impl AmazonConnector {
@@ -147,6 +152,7 @@ impl AmazonConnector {
             seller_id: c.seller_id,
             marketplace_id: c.marketplace_id,
             orders_per_page: config.orders_per_page.clamp(1, 100),
+            skip_fba: config.skip_fba,
         })
     }
 
@@ -163,14 +169,15 @@ impl AmazonConnector {
             OrderCursor::Since(since) => {
                 let after = since.map_or_else(|| FIRST_ORDER.to_owned(), whole_seconds);
                 let per_page = self.orders_per_page.to_string();
-                self.api.url(
-                    &path,
-                    &[
-                        ("MarketplaceIds", marketplace),
-                        ("LastUpdatedAfter", &after),
-                        ("MaxResultsPerPage", &per_page),
-                    ],
-                )
+                let mut query = vec![
+                    ("MarketplaceIds", marketplace),
+                    ("LastUpdatedAfter", after.as_str()),
+                    ("MaxResultsPerPage", per_page.as_str()),
+                ];
+                if self.skip_fba {
+                    query.push(("FulfillmentChannels", "MFN"));
+                }
+                self.api.url(&path, &query)
             }
             OrderCursor::Page(text) => {
                 let page: PageToken = serde_json::from_str(text).map_err(|_| {

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::error::ConnectorError;
+use crate::domain::Totals;
 
 /// Parses an amount; `field` names it in the error.
 pub fn parse(text: &str, field: &str) -> Result<Decimal, ConnectorError> {
@@ -26,6 +27,25 @@ pub fn format(amount: Decimal) -> String {
         amount.rescale(2);
     }
     amount.to_string()
+}
+
+/// An order's totals from its parts: `stated` is the platform's own total when it gives one,
+/// else the parts' `subtotal - discount + shipping + tax`.
+pub fn totals(
+    subtotal: Decimal,
+    discount: Decimal,
+    shipping: Decimal,
+    tax: Decimal,
+    stated: Option<Decimal>,
+) -> Totals {
+    let total = stated.unwrap_or(subtotal - discount + shipping + tax);
+    Totals {
+        subtotal: format(subtotal),
+        shipping: format(shipping),
+        tax: format(tax),
+        discount: format(discount),
+        total: format(total),
+    }
 }
 
 /// Sums amounts, each named by `field` in errors.

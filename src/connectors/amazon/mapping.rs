@@ -123,17 +123,13 @@ fn totals(order: &wire::Order, items: &[wire::OrderItem]) -> Result<Totals, Conn
                 - amount(item.shipping_discount_tax.as_ref(), "ShippingDiscountTax")?,
         )
     })?;
-    let total = match order.order_total.as_ref().and_then(|m| m.amount.as_deref()) {
-        Some(text) => money::parse(text, "OrderTotal")?,
-        None => subtotal - discount + shipping + tax,
-    };
-    Ok(Totals {
-        subtotal: money::format(subtotal),
-        shipping: money::format(shipping),
-        tax: money::format(tax),
-        discount: money::format(discount),
-        total: money::format(total),
-    })
+    let stated = order
+        .order_total
+        .as_ref()
+        .and_then(|m| m.amount.as_deref())
+        .map(|text| money::parse(text, "OrderTotal"))
+        .transpose()?;
+    Ok(money::totals(subtotal, discount, shipping, tax, stated))
 }
 
 /// The order's currency: its total's, else any of its items' amounts', else its marketplace's.

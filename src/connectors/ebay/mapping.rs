@@ -99,17 +99,12 @@ fn totals(o: &wire::Order) -> Result<Totals, ConnectorError> {
     let shipping = amount(p.delivery_cost.as_ref(), "deliveryCost")?
         + amount(p.delivery_discount.as_ref(), "deliveryDiscount")?;
     let tax = amount(p.tax.as_ref(), "tax")?;
-    let total = match &p.total {
-        Some(a) => money::parse(&a.value, "pricingSummary.total")?,
-        None => subtotal - discount + shipping + tax,
-    };
-    Ok(Totals {
-        subtotal: money::format(subtotal),
-        shipping: money::format(shipping),
-        tax: money::format(tax),
-        discount: money::format(discount),
-        total: money::format(total),
-    })
+    let stated = p
+        .total
+        .as_ref()
+        .map(|a| money::parse(&a.value, "pricingSummary.total"))
+        .transpose()?;
+    Ok(money::totals(subtotal, discount, shipping, tax, stated))
 }
 
 /// When the buyer paid: the earliest dated payment, or, for an order eBay calls paid (or

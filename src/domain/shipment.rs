@@ -56,10 +56,10 @@ impl FulfilmentRequest {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(number: Option<&str>, lines: &[(&str, u32)]) -> FulfilmentRequest {
+impl FulfilmentRequest {
+    /// A request for order "1" with tracking number `number` and `lines` (channel line id,
+    /// quantity), for tests.
+    pub(crate) fn for_test(number: Option<&str>, lines: &[(&str, u32)]) -> FulfilmentRequest {
         FulfilmentRequest {
             channel_order_id: "1".into(),
             lines: lines
@@ -74,6 +74,11 @@ mod tests {
             tracking_url: None,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     fn held(lines: &[(&str, u32)]) -> Vec<(String, u32)> {
         lines.iter().map(|&(id, q)| (id.to_owned(), q)).collect()
@@ -82,7 +87,7 @@ mod tests {
     #[test]
     fn a_shipment_is_recognised_by_tracking_number_and_lines() {
         let two = held(&[("101", 2), ("100", 1)]);
-        let wanted = request(Some("T2"), &[("100", 1), ("101", 2)]);
+        let wanted = FulfilmentRequest::for_test(Some("T2"), &[("100", 1), ("101", 2)]);
         assert!(wanted.is_recorded_as(Some(" T2 "), &two), "order of lines");
         assert!(!wanted.is_recorded_as(Some("T9"), &two), "other number");
         assert!(!wanted.is_recorded_as(None, &two), "no number");
@@ -94,11 +99,12 @@ mod tests {
             !wanted.is_recorded_as(Some("T2"), &held(&[("100", 1)])),
             "part of it"
         );
-        let untracked = request(None, &[("102", 1)]);
+        let untracked = FulfilmentRequest::for_test(None, &[("102", 1)]);
         assert!(untracked.is_recorded_as(Some(""), &held(&[("102", 1)])));
-        assert!(request(Some("T1"), &[]).is_recorded_as(Some("T1"), &held(&[("100", 4)])));
+        assert!(FulfilmentRequest::for_test(Some("T1"), &[])
+            .is_recorded_as(Some("T1"), &held(&[("100", 4)])));
         assert!(
-            !request(None, &[]).is_recorded_as(None, &held(&[("100", 4)])),
+            !FulfilmentRequest::for_test(None, &[]).is_recorded_as(None, &held(&[("100", 4)])),
             "nothing to identify it by"
         );
     }

@@ -677,7 +677,6 @@ fn matching_fulfillment<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::FulfilmentLine;
 
     fn record(
         id: u64,
@@ -705,22 +704,6 @@ mod tests {
         }
     }
 
-    fn request(number: Option<&str>, lines: &[(&str, u32)]) -> FulfilmentRequest {
-        FulfilmentRequest {
-            channel_order_id: "1".into(),
-            lines: lines
-                .iter()
-                .map(|&(id, quantity)| FulfilmentLine {
-                    channel_line_id: id.into(),
-                    quantity,
-                })
-                .collect(),
-            carrier: None,
-            tracking_number: number.map(str::to_owned),
-            tracking_url: None,
-        }
-    }
-
     #[test]
     fn a_fulfillment_matches_on_tracking_number_and_lines() {
         let on_channel = vec![
@@ -734,23 +717,40 @@ mod tests {
         };
         let some = |id: &str| Some(id.to_owned());
         assert_eq!(
-            find(request(Some("T2"), &[("100", 1), ("101", 2)])),
+            find(FulfilmentRequest::for_test(
+                Some("T2"),
+                &[("100", 1), ("101", 2)]
+            )),
             some("3")
         );
-        assert_eq!(find(request(Some("T1"), &[("100", 1)])), some("1"));
         assert_eq!(
-            find(request(Some("T1"), &[("100", 2)])),
+            find(FulfilmentRequest::for_test(Some("T1"), &[("100", 1)])),
+            some("1")
+        );
+        assert_eq!(
+            find(FulfilmentRequest::for_test(Some("T1"), &[("100", 2)])),
             None,
             "other quantity"
         );
         assert_eq!(
-            find(request(Some("T9"), &[("100", 1)])),
+            find(FulfilmentRequest::for_test(Some("T9"), &[("100", 1)])),
             None,
             "other number"
         );
-        assert_eq!(find(request(None, &[("102", 1)])), some("4"));
-        assert_eq!(find(request(None, &[("100", 1)])), None);
-        assert_eq!(find(request(Some("T1"), &[])), some("1"), "number alone");
-        assert_eq!(find(request(None, &[])), None, "nothing to identify it by");
+        assert_eq!(
+            find(FulfilmentRequest::for_test(None, &[("102", 1)])),
+            some("4")
+        );
+        assert_eq!(find(FulfilmentRequest::for_test(None, &[("100", 1)])), None);
+        assert_eq!(
+            find(FulfilmentRequest::for_test(Some("T1"), &[])),
+            some("1"),
+            "number alone"
+        );
+        assert_eq!(
+            find(FulfilmentRequest::for_test(None, &[])),
+            None,
+            "nothing to identify it by"
+        );
     }
 }

@@ -235,16 +235,40 @@ pub struct ConnectorSettings {
     /// in one push at its end. 0 pushes every change at once.
     #[serde(default = "default_stock_push_interval_ms")]
     pub stock_push_interval_ms: u64,
+    /// How far before its saved cursor an order import reads again (0 to 3600 seconds).
+    ///
+    /// A change stamped just behind the cursor can still turn up in a later listing: a platform
+    /// lists it only once its write is committed and indexed, and the cursor is never set past
+    /// the walk's start on this host's clock, which may differ from the platform's. Those are
+    /// seconds, save Amazon, whose Orders API documents that its last two minutes are not yet
+    /// complete (`LastUpdatedBefore` must be two minutes before the request): hence 120 s. The
+    /// orders the overlap reads again are skipped without a write when held as they are, so a
+    /// wider window costs reads, never writes.
+    #[serde(default = "default_import_overlap_secs")]
+    pub import_overlap_secs: u64,
 }
 
 fn default_stock_push_interval_ms() -> u64 {
     750
 }
 
+fn default_import_overlap_secs() -> u64 {
+    120
+}
+
+/// The widest import overlap accepted: re-reading more than an hour on every import would cost
+/// platform calls for no skew any platform has.
+pub const MAX_IMPORT_OVERLAP_SECS: u64 = 3600;
+
 impl ConnectorSettings {
     /// See `stock_push_interval_ms`.
     pub fn stock_push_interval(&self) -> Duration {
         Duration::from_millis(self.stock_push_interval_ms)
+    }
+
+    /// See `import_overlap_secs`.
+    pub fn import_overlap(&self) -> Duration {
+        Duration::from_secs(self.import_overlap_secs)
     }
 }
 
@@ -606,6 +630,12 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if self.connectors.import_overlap_secs > MAX_IMPORT_OVERLAP_SECS {
+            return Err(invalid(
+                "connectors.import_overlap_secs",
+                format!("must be at most {MAX_IMPORT_OVERLAP_SECS}"),
+            ));
+        }
         if self.timers.import_products_secs == 0 {
             return Err(invalid("timers.import_products_secs", "must be at least 1"));
         }
@@ -722,6 +752,16 @@ mod tests {
         assert_eq!(key_of(err), "server.max_connections");
         let err = with_env_file("[server]\nmax_head_bytes = 100000\n").unwrap_err();
         assert_eq!(key_of(err), "server.max_head_bytes");
+        let err = with_env_file("[connectors]\nimport_overlap_secs = 3601\n").unwrap_err();
+        assert_eq!(key_of(err), "connectors.import_overlap_secs");
+    }
+
+    #[test]
+    fn the_import_overlap_is_two_minutes_unless_set() {
+        let s = Settings::load_env(&dir(), "test").unwrap();
+        assert_eq!(s.connectors.import_overlap(), Duration::from_secs(120));
+        let s = with_env_file("[connectors]\nimport_overlap_secs = 0\n").unwrap();
+        assert_eq!(s.connectors.import_overlap(), Duration::ZERO);
     }
 
     #[test]

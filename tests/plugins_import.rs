@@ -173,25 +173,9 @@ async fn run_plugin_jobs(world: &World) -> Vec<RunPlugin> {
     jobs
 }
 
-/// Waits until the outbox is empty (the relay pushed everything the import wrote).
-async fn relayed(world: &World) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
-            .fetch_one(&world.pool)
-            .await
-            .unwrap();
-        if left == 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{left} outbox rows left");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Event types published per order id.
 async fn events(world: &World) -> BTreeMap<i64, Vec<String>> {
-    relayed(world).await;
+    world.relayed().await;
     let mut by_order: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for e in relay::read_events(&world.broker, 10_000).await.unwrap() {
         if let (Some(order), Some(kind)) = (e["order_id"].as_i64(), e["type"].as_str()) {
@@ -258,7 +242,7 @@ async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_w
         (None, false),
         "no rule matched it"
     );
-    relayed(&world).await;
+    world.relayed().await;
     assert_eq!(run_plugin_jobs(&world).await, expected);
     let ev = events(&world).await;
     for o in orders.values() {
@@ -331,7 +315,7 @@ async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_w
         world.import_changes(channel.id).await.status,
         JobStatus::Done
     );
-    relayed(&world).await;
+    world.relayed().await;
     assert_eq!(run_plugin_jobs(&world).await, expected);
 
     // Edited, then cancelled, on the channel: each change goes to the plugin again, in the send
@@ -347,7 +331,7 @@ async fn a_routed_order_gets_its_plugin_and_a_run_plugin_job_and_is_sent_again_w
         world.import_changes(channel.id).await.status,
         JobStatus::Done
     );
-    relayed(&world).await;
+    world.relayed().await;
     let jobs = run_plugin_jobs(&world).await;
     let for_first = jobs.iter().filter(|j| j.order_id == first).count();
     assert_eq!(for_first, 1, "created, updated, cancelled: {jobs:?}");
@@ -598,7 +582,7 @@ async fn rule_order_decides_which_plugin_an_order_goes_to() {
     let orders = routed(&world, channel.id).await;
     assert_eq!(orders[&third].plugin_id, Some(north));
 
-    relayed(&world).await;
+    world.relayed().await;
     let jobs = run_plugin_jobs(&world).await;
     let job = |plugin_id, order: &String| RunPlugin {
         plugin_id,
@@ -744,7 +728,7 @@ async fn updates_of_an_order_whose_plugin_is_down_leave_one_pending_job_per_plug
     let (fc, channel) = socks_to_north(&world).await;
     let socks = shop.create_orders(3);
     assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
-    relayed(&world).await;
+    world.relayed().await;
 
     // Every first send has failed and waits for its retry.
     let queue = world.broker.queue(RunPlugin::QUEUE).unwrap();
@@ -766,7 +750,7 @@ async fn updates_of_an_order_whose_plugin_is_down_leave_one_pending_job_per_plug
             world.import_changes(channel.id).await.status,
             JobStatus::Done
         );
-        relayed(&world).await;
+        world.relayed().await;
     }
     let orders = routed(&world, channel.id).await;
     let mut expected: Vec<(i64, i64)> = socks

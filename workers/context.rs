@@ -17,7 +17,8 @@ pub struct Deps {
     pub connectors: ConnectorCache,
     pub broker: Broker,
     /// How far before its saved cursor an import looks again, so an order whose change landed
-    /// just behind the cursor (clock skew, a page that shifted) is still seen.
+    /// just behind the cursor (clock skew, a listing that lags) is still seen
+    /// (`connectors.import_overlap_secs`).
     pub import_overlap: Duration,
     /// The deliver-webhook worker's HTTP client; `None` only when it could not be built (the
     /// reason is logged at start, and deliveries wait for a fixed deployment).
@@ -81,12 +82,13 @@ impl Deps {
             .inspect_err(|e| tracing::error!(error = %e, "webhook client unavailable"))
             .ok();
         let webhook_batches = crate::webhooks::batcher::DeliveryBatches::new(db.clone());
+        let import_overlap = broker.settings().connectors.import_overlap();
         Arc::new(Deps {
             db,
             credentials_key,
             connectors: ConnectorCache::new(http),
             broker,
-            import_overlap: Duration::from_secs(300),
+            import_overlap,
             webhooks,
             webhook_batches,
             accounting: Default::default(),

@@ -16,7 +16,7 @@ use super::channel_lock::{follow_up, lock, LockError, LockKind};
 use super::Deps;
 use crate::config::QueuePolicy;
 use crate::connectors::{ConnectorError, SalesChannel};
-use crate::domain::{OrderCursor, OrderPage};
+use crate::domain::{ImportStart, OrderCursor, OrderPage};
 use crate::jobs::{ImportOrders, JobKind};
 use crate::queue::{retry_delay, JobError, JobMeta, JobStatus};
 use crate::store::channels::ImportChannel;
@@ -113,7 +113,7 @@ async fn attempt(
     }
     let (outcome, result) = match import(deps, ic).await {
         Ok(n) => {
-            tracing::info!(channel_id, reason = ?job.reason, orders = n, "import finished");
+            tracing::info!(channel_id, reason = ?job.reason, orders = n, "import finished: orders new or changed");
             (RunOutcome::Success, Ok(()))
         }
         Err(e) => {
@@ -200,22 +200,40 @@ fn after_failure(
     )
 }
 
-/// Where this walk starts: the saved checkpoint less the overlap window.
-async fn start_cursor(deps: &Deps, channel_id: i64) -> Result<OrderCursor, JobError> {
-    let saved = import_state::load_cursor(&deps.db, channel_id).await?;
+/// Where this walk starts: see [`start_from`].
+async fn start_cursor(deps: &Deps, ic: &ImportChannel) -> Result<OrderCursor, JobError> {
+    let saved = import_state::load_cursor(&deps.db, ic.channel.id).await?;
     let overlap = chrono::Duration::from_std(deps.import_overlap).unwrap_or_default();
-    Ok(match saved {
-        Some(OrderCursor::Since(Some(t))) => OrderCursor::Since(Some(t - overlap)),
-        _ => OrderCursor::Since(None),
-    })
+    Ok(start_from(
+        saved,
+        overlap,
+        &ic.channel.settings.import_start,
+        Utc::now(),
+    ))
 }
 
-/// Walks every page; returns how many orders it read (those already held as they are are not).
+/// Where a walk starting at `now` reads from: the saved checkpoint less the overlap window, or,
+/// before the channel's first committed page, its `import_start` (never the whole history: a
+/// shop connected with years of orders would import, and reserve stock for, all of them).
+fn start_from(
+    saved: Option<OrderCursor>,
+    overlap: chrono::Duration,
+    import_start: &ImportStart,
+    now: DateTime<Utc>,
+) -> OrderCursor {
+    match saved {
+        Some(OrderCursor::Since(Some(t))) => OrderCursor::Since(Some(t - overlap)),
+        _ => OrderCursor::Since(Some(import_start.start(now))),
+    }
+}
+
+/// Walks every page; returns how many orders it stored new or changed (those re-read and held
+/// as they are do not count, nor do the overlap's).
 async fn import(deps: &Deps, ic: &ImportChannel) -> Result<usize, JobError> {
     let channel = &ic.channel;
     let connector = deps.connector(ic).map_err(JobError::from)?;
     let walk_started = Utc::now();
-    let mut cursor = start_cursor(deps, channel.id).await?;
+    let mut cursor = start_cursor(deps, ic).await?;
     // The overlap re-reads orders already held; the connector need not read those in full.
     let known = match &cursor {
         OrderCursor::Since(Some(since)) => {
@@ -224,20 +242,19 @@ async fn import(deps: &Deps, ic: &ImportChannel) -> Result<usize, JobError> {
         _ => HashMap::new(),
     };
     let mut checkpoint: Option<DateTime<Utc>> = None;
-    let mut seen = 0;
+    let mut stored = 0;
     loop {
         let page = read_page(connector.as_ref(), &cursor, &known)
             .await
             .map_err(JobError::from)?;
-        seen += page.orders.len();
         // Page-numbered listings can shift under a walk, so never checkpoint past its start.
         if let Some(t) = page.max_updated_at() {
             checkpoint = Some(checkpoint.map_or(t, |c| c.max(t)).min(walk_started));
         }
-        order_import::store_page(&deps.db, ic, &page.orders, checkpoint).await?;
+        stored += order_import::store_page(&deps.db, ic, &page.orders, checkpoint).await?;
         match page.next {
             Some(next) => cursor = next,
-            None => return Ok(seen),
+            None => return Ok(stored),
         }
     }
 }
@@ -290,6 +307,40 @@ mod tests {
             dead_retention_count: 1,
             promote_chunk: 1,
         }
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_first_walk_starts_at_the_import_start_and_a_later_one_at_the_checkpoint_less_the_overlap()
+    {
+        let now = at("2026-12-05T12:00:00Z");
+        let overlap = chrono::Duration::seconds(120);
+        let week = ImportStart::Days(7);
+        assert_eq!(
+            start_from(None, overlap, &week, now),
+            OrderCursor::Since(Some(at("2026-11-28T12:00:00Z"))),
+            "a new channel reads seven days, not its whole history"
+        );
+        let since = ImportStart::Since(at("2026-11-01T00:00:00Z"));
+        assert_eq!(
+            start_from(None, overlap, &since, now),
+            OrderCursor::Since(Some(at("2026-11-01T00:00:00Z")))
+        );
+        let saved = Some(OrderCursor::Since(Some(at("2026-12-05T11:59:00Z"))));
+        assert_eq!(
+            start_from(saved, overlap, &week, now),
+            OrderCursor::Since(Some(at("2026-12-05T11:57:00Z"))),
+            "once the channel has a cursor, the import start no longer applies"
+        );
+        assert_eq!(
+            start_from(Some(OrderCursor::Since(None)), overlap, &week, now),
+            OrderCursor::Since(Some(at("2026-11-28T12:00:00Z")))
+        );
     }
 
     fn unavailable() -> JobError {

@@ -163,21 +163,42 @@ pub(crate) struct Count {
     pub count: usize,
 }
 
-/// Body `{"count": n}`: creates n orders now (up to 100,000 per call).
+/// Body of an order creation: how many, and optionally when they were placed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrders {
+    count: usize,
+    /// A past time (RFC 3339): the orders are the store's history, placed and last changed
+    /// then, and no webhook announces them.
+    #[serde(default)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Body `{"count": n}`: creates n orders now (up to 100,000 per call); with `"at"`, as placed
+/// then, unannounced.
 async fn create_orders(
     State(registry): State<Shared>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
     let store = try_or_return!(find(&registry, &name));
-    let Count { count } = try_or_return!(parse(&body));
+    let NewOrders { count, at } = try_or_return!(parse(&body));
     if count > 100_000 {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "count must be at most 100000",
         );
     }
-    let ids = store.create_orders(count);
+    let ids = match at {
+        Some(at) if at > chrono::Utc::now() => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "at must not be in the future",
+            )
+        }
+        Some(at) => store.create_orders_at(count, at),
+        None => store.create_orders(count),
+    };
     json(
         StatusCode::CREATED,
         &json!({ "created": ids.len(), "ids": ids }),

@@ -74,6 +74,10 @@ pub trait SimStore: Send + Sync {
     fn order_json(&self, id: u64) -> Option<Value>;
     /// Creates `n` orders now from the generator; returns their ids.
     fn create_orders(&self, n: usize) -> Vec<u64>;
+    /// Creates `n` orders from the generator as placed (and last changed) at `at`, announcing
+    /// none: the store's history before switchyard was connected, which no webhook reported.
+    /// Cheap enough for tens of thousands; returns their ids.
+    fn create_orders_at(&self, n: usize, at: DateTime<Utc>) -> Vec<u64>;
     /// Applies a generator-style update (payment, or a note edit) to an order.
     fn update_order(&self, id: u64) -> bool;
     /// Cancels an order (restocking it); false if unknown or already fulfilled/cancelled.
@@ -262,34 +266,14 @@ impl<S: PlatformStore> SimStore for S {
     }
 
     fn create_orders(&self, n: usize) -> Vec<u64> {
-        let now = timefmt::now();
-        let mut ids = Vec::with_capacity(n);
-        let outgoing = {
-            let mut state = self.state();
-            let mut events: Vec<OrderEvent> = Vec::new();
-            for _ in 0..n {
-                let new = S::generator(&mut state).next_order();
-                if let Some(id) = self.add_order(&mut state, new, now) {
-                    ids.push(id);
-                    events.push((S::CREATED, id));
-                }
-                for event in S::generator(&mut state).later_events() {
-                    let (pick, change, topics): (u64, OrderChange<S::State>, _) = match event {
-                        LaterEvent::Update { pick } => (pick, S::update_in, S::UPDATED),
-                        LaterEvent::Cancel { pick } => (pick, S::cancel_in, S::CANCELLED),
-                    };
-                    let Some(id) = S::orders(&state).nth_created(pick) else {
-                        continue;
-                    };
-                    if change(&mut state, id, now) {
-                        events.extend(topics.iter().map(|t| (*t, id)));
-                    }
-                }
-            }
-            self.outgoing(&state, &events)
-        };
+        let (ids, outgoing) = generate(self, n, timefmt::now(), true);
         self.dispatch(outgoing);
         ids
+    }
+
+    fn create_orders_at(&self, n: usize, at: DateTime<Utc>) -> Vec<u64> {
+        let at = DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at);
+        generate(self, n, at, false).0
     }
 
     fn update_order(&self, id: u64) -> bool {
@@ -326,4 +310,41 @@ impl<S: PlatformStore> SimStore for S {
     fn channel_order_id(&self, id: u64) -> String {
         S::channel_order_id(id)
     }
+}
+
+/// Draws `n` orders (and the generator's later events on earlier ones) at `now` under the lock:
+/// their ids, and the webhooks to send once it is released when `announce`.
+fn generate<S: PlatformStore>(
+    store: &S,
+    n: usize,
+    now: DateTime<Utc>,
+    announce: bool,
+) -> (Vec<u64>, Vec<S::Outgoing>) {
+    let mut ids = Vec::with_capacity(n);
+    let mut state = store.state();
+    let mut events: Vec<OrderEvent> = Vec::new();
+    for _ in 0..n {
+        let new = S::generator(&mut state).next_order();
+        if let Some(id) = store.add_order(&mut state, new, now) {
+            ids.push(id);
+            events.push((S::CREATED, id));
+        }
+        for event in S::generator(&mut state).later_events() {
+            let (pick, change, topics): (u64, OrderChange<S::State>, _) = match event {
+                LaterEvent::Update { pick } => (pick, S::update_in, S::UPDATED),
+                LaterEvent::Cancel { pick } => (pick, S::cancel_in, S::CANCELLED),
+            };
+            let Some(id) = S::orders(&state).nth_created(pick) else {
+                continue;
+            };
+            if change(&mut state, id, now) {
+                events.extend(topics.iter().map(|t| (*t, id)));
+            }
+        }
+    }
+    if !announce {
+        events.clear();
+    }
+    let outgoing = store.outgoing(&state, &events);
+    (ids, outgoing)
 }

@@ -34,5 +34,5 @@ pub use order::{
 };
 pub use paging::PageCursor;
 pub use secret::Secret;
-pub use settings::{ChannelSettings, CountryFilter, FilterMode, SkuFilter};
+pub use settings::{ChannelSettings, CountryFilter, FilterMode, ImportStart, SkuFilter};
 pub use shipment::{FulfilmentLine, FulfilmentReceipt, FulfilmentRequest};

@@ -4,6 +4,7 @@
 //! orders, polled every three minutes, no stock pushed. Unknown fields are refused so a typo
 //! (`import_unpayed`) is an error rather than a setting silently left at its default.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,6 +16,12 @@ pub const MIN_POLL_INTERVAL_SECS: u32 = 30;
 /// Nor less often than daily, which would read as a broken channel.
 pub const MAX_POLL_INTERVAL_SECS: u32 = 86_400;
 pub const DEFAULT_POLL_INTERVAL_SECS: u32 = 180;
+/// A new channel's first import reads this many days back unless its settings say otherwise:
+/// recent enough that connecting a shop with years of orders does not import (and reserve stock
+/// for) all of them, long enough to take in the orders still waiting to be despatched.
+pub const DEFAULT_IMPORT_DAYS: u32 = 30;
+/// Ten years: further back than any platform keeps orders listable.
+pub const MAX_IMPORT_DAYS: u32 = 3650;
 /// Bound on filter lists: enough for any real catalogue filter, small enough to check per order.
 pub const MAX_FILTER_ENTRIES: usize = 10_000;
 
@@ -50,6 +57,50 @@ pub struct SkuFilter {
     pub skus: Vec<String>,
 }
 
+/// Where a channel's first import starts: the orders changed on the channel since then are read,
+/// older ones never. Once an import has committed, the channel's saved cursor decides instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(example = json!({"days": 30}))]
+pub enum ImportStart {
+    /// The last this many days before the first import (1 to 3650).
+    Days(u32),
+    /// A fixed time (RFC 3339), not in the future.
+    Since(DateTime<Utc>),
+}
+
+impl Default for ImportStart {
+    fn default() -> Self {
+        ImportStart::Days(DEFAULT_IMPORT_DAYS)
+    }
+}
+
+impl ImportStart {
+    /// The time a first import made at `now` reads from.
+    pub fn start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match *self {
+            ImportStart::Days(days) => now - chrono::Duration::days(i64::from(days)),
+            ImportStart::Since(t) => t,
+        }
+    }
+
+    fn validate_at(&self, now: DateTime<Utc>) -> Result<(), FieldError> {
+        match *self {
+            ImportStart::Days(days) if !(1..=MAX_IMPORT_DAYS).contains(&days) => {
+                Err(FieldError::new(
+                    "import_start.days",
+                    format!("must be between 1 and {MAX_IMPORT_DAYS} days"),
+                ))
+            }
+            ImportStart::Since(t) if t > now => Err(FieldError::new(
+                "import_start.since",
+                "must not be in the future",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// How switchyard treats a channel. Answers carry every key; a request may leave any out, and it
 /// takes its default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -59,7 +110,7 @@ pub struct SkuFilter {
     "country_filter": {"mode": "deny", "countries": ["FR"]}, "sku_filter": null,
     "poll_interval_secs": 180, "stock_management": true, "download_products": true,
     "add_to_main_products": false, "auto_sync_stock": true, "stock_buffer": 2,
-    "location_id": null, "skip_fba_orders": false
+    "location_id": null, "skip_fba_orders": false, "import_start": {"days": 30}
 }))]
 pub struct ChannelSettings {
     /// Import orders not paid yet (otherwise they are kept as excluded until paid).
@@ -98,6 +149,12 @@ pub struct ChannelSettings {
     /// for the seller's own (`FulfillmentChannels=MFN`). Off, they are stored as shipped, tagged
     /// `FBA`, and never become work. Other kinds refuse it.
     pub skip_fba_orders: bool,
+    /// Where the channel's first import starts: `{"days": n}` reads the orders changed in the
+    /// last n days (1 to 3650; default 30), `{"since": "2026-11-01T00:00:00Z"}` those changed
+    /// since then (not in the future). Older orders are never imported, so a shop with years of
+    /// history does not flood the store. It applies only while the channel has imported nothing;
+    /// after that each import continues from where the last one ended.
+    pub import_start: ImportStart,
 }
 
 impl Default for ChannelSettings {
@@ -115,6 +172,7 @@ impl Default for ChannelSettings {
             stock_buffer: 0,
             location_id: None,
             skip_fba_orders: false,
+            import_start: ImportStart::default(),
         }
     }
 }
@@ -136,8 +194,15 @@ impl ChannelSettings {
         Ok(settings)
     }
 
-    /// Checks what the types cannot: ranges, code formats, list sizes.
+    /// Checks what the types cannot: ranges, code formats, list sizes, a start not in the future
+    /// (on this host's clock: see [`ChannelSettings::validate_at`]).
     pub fn validate(&self) -> Result<(), FieldError> {
+        self.validate_at(Utc::now())
+    }
+
+    /// [`ChannelSettings::validate`] as at `now`.
+    pub fn validate_at(&self, now: DateTime<Utc>) -> Result<(), FieldError> {
+        self.import_start.validate_at(now)?;
         if !(MIN_POLL_INTERVAL_SECS..=MAX_POLL_INTERVAL_SECS).contains(&self.poll_interval_secs) {
             return Err(FieldError::new(
                 "poll_interval_secs",
@@ -313,5 +378,66 @@ mod tests {
             Some("sku_filter.skus[1]")
         );
         assert_eq!(with(json!([" A-1"])).as_deref(), Some("sku_filter.skus[0]"));
+    }
+
+    #[test]
+    fn the_first_import_starts_thirty_days_back_unless_set() {
+        let now = DateTime::parse_from_rfc3339("2026-12-05T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let s = ChannelSettings::from_json(&json!({})).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.import_start, ImportStart::Days(30));
+        assert_eq!(s.to_json()["import_start"], json!({"days": 30}));
+        assert_eq!(
+            s.import_start.start(now).to_rfc3339(),
+            "2026-11-05T12:00:00+00:00"
+        );
+        let s = ChannelSettings::from_json(&json!({"import_start": {"days": 7}}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.import_start.start(now).to_rfc3339(),
+            "2026-11-28T12:00:00+00:00"
+        );
+        let since = json!({"import_start": {"since": "2026-11-01T00:00:00Z"}});
+        let s = ChannelSettings::from_json(&since).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.import_start.start(now).to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
+        assert_eq!(ChannelSettings::from_json(&s.to_json()).ok(), Some(s));
+    }
+
+    #[test]
+    fn an_import_start_is_within_ten_years_and_never_in_the_future() {
+        let field = |start: Value| field_of(json!({ "import_start": start }));
+        assert_eq!(field(json!({"days": 1})), None);
+        assert_eq!(field(json!({"days": 3650})), None);
+        assert_eq!(
+            field(json!({"days": 0})).as_deref(),
+            Some("import_start.days")
+        );
+        assert_eq!(
+            field(json!({"days": 3651})).as_deref(),
+            Some("import_start.days")
+        );
+        assert_eq!(
+            field(json!({"days": -1})).as_deref(),
+            Some("import_start.days")
+        );
+        let tomorrow = Utc::now() + chrono::Duration::days(1);
+        assert_eq!(
+            field(json!({ "since": tomorrow })).as_deref(),
+            Some("import_start.since")
+        );
+        assert_eq!(
+            field(json!({"since": "yesterday"})).as_deref(),
+            Some("import_start.since")
+        );
+        assert_eq!(
+            field(json!({"weeks": 2}))
+                .as_deref()
+                .map(|f| f.starts_with("import_start")),
+            Some(true)
+        );
     }
 }

@@ -81,15 +81,15 @@ async fn order_events_in_tx(
     events::outbox_items(&all)
 }
 
-/// One page in one transaction: orders, their events, and the cursor after them.
-/// Commits `page` for the channel in one transaction; with a `checkpoint`, the channel's cursor
-/// moves to it in the same transaction.
+/// Commits `page` for the channel in one transaction: orders, their events, and, with a
+/// `checkpoint`, the channel's cursor moved to it. Returns how many of the page's orders were
+/// new or changed: an order re-read as it is held writes nothing and does not count.
 pub async fn store_page(
     db: &PgPool,
     ic: &ImportChannel,
     page: &[ChannelOrder],
     checkpoint: Option<DateTime<Utc>>,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     let channel = &ic.channel;
     let mut tx = db.begin().await?;
     let decided: Vec<_> = page
@@ -97,6 +97,7 @@ pub async fn store_page(
         .map(|order| (order.clone(), decide(&channel.settings, order)))
         .collect();
     let outcomes = orders::upsert_page(&mut tx, channel, &decided).await?;
+    let stored = outcomes.iter().filter(|o| o.created || o.changed).count();
     let read: Vec<&str> = page.iter().map(|o| o.channel_order_id.as_str()).collect();
     orders::mark_read_in_tx(&mut tx, channel.id, &read).await?;
     let mut created = 0i64;
@@ -154,5 +155,5 @@ pub async fn store_page(
     tx.commit().await?;
     metrics::counter!("switchyard_orders_imported_total", "channel_kind" => channel.kind.as_str())
         .increment(created.unsigned_abs());
-    Ok(())
+    Ok(stored)
 }

@@ -807,9 +807,11 @@ pub async fn channel_versions_since(
     Ok(rows.into_iter().collect())
 }
 
-/// Records that the channel's orders `channel_order_ids` were just read from it, for those not
-/// yet read long enough after their last change (see [`SETTLED_AFTER`]); one statement, which
-/// touches no row already settled.
+/// Records that the channel's orders `channel_order_ids` were just read from it, where that
+/// tells the next import something: for an order never marked, or one this read settles (the
+/// first read at least [`SETTLED_AFTER`] after its last change). One statement, which touches no
+/// row already settled nor one read again too soon to settle it, so an import re-reading its
+/// overlap writes nothing.
 pub async fn mark_read_in_tx(
     conn: &mut PgConnection,
     channel_id: i64,
@@ -822,7 +824,8 @@ pub async fn mark_read_in_tx(
         "UPDATE orders SET channel_read_at = now() \
          WHERE channel_id = $1 AND channel_order_id = ANY($2) \
            AND (channel_read_at IS NULL \
-                OR channel_read_at < channel_updated_at + make_interval(secs => $3))",
+                OR (channel_read_at < channel_updated_at + make_interval(secs => $3) \
+                    AND now() >= channel_updated_at + make_interval(secs => $3)))",
     )
     .bind(channel_id)
     .bind(channel_order_ids)

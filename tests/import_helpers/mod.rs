@@ -198,6 +198,23 @@ impl World {
         .unwrap()
     }
 
+    /// Waits until the outbox is empty: the relay pushed (and deleted) everything the import
+    /// wrote.
+    pub async fn relayed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            if left == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{left} outbox rows left");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn stop(self) {
         // Other tests' worker processes run import timers over the shared test database: leave
         // no active channel pointing at a sandbox that is about to stop.

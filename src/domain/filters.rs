@@ -49,28 +49,35 @@ impl Decision {
 /// Decides whether an order is work for this channel.
 ///
 /// In order: orders the channel has already finished with (shipped, cancelled, refunded) are not
-/// work; unpaid orders are work only when `import_unpaid` says so (or are held when
-/// `import_not_ready` does); then the country filter on the destination; then the SKU filter on
-/// the lines (allow: at least one line's SKU listed; deny: no line's SKU listed).
+/// work; orders the channel says are not ready for despatch ([`ChannelOrder::not_ready`]:
+/// WooCommerce's `on-hold`, a Shopify fulfilment hold, an Amazon pre-order) are held as
+/// `on_hold` with the channel's reason when `import_not_ready` says so, and are excluded
+/// otherwise, whether paid or not; unpaid orders are work only when `import_unpaid` says so;
+/// then the country filter on the destination; then the SKU filter on the lines (allow: at least
+/// one line's SKU listed; deny: no line's SKU listed). The filters apply to held orders too.
 ///
-/// The unified order has no "on hold" status: connectors map a channel's hold states
-/// (WooCommerce's `on-hold`, Shopify's pending payment) to `unpaid`, so `import_not_ready`
-/// admits unpaid orders, held rather than pending.
+/// When the channel lifts its hold, the next import decides the order afresh, and
+/// [`next_sync_status`] makes a held order pending once it is work.
 pub fn decide(settings: &ChannelSettings, order: &ChannelOrder) -> Decision {
-    let admitted = match order.status {
-        OrderStatus::Shipped => {
+    let admitted = match (order.status, &order.not_ready) {
+        (OrderStatus::Shipped, _) => {
             return Decision::exclude("already shipped on the channel when first seen")
         }
-        OrderStatus::Cancelled => return Decision::exclude("cancelled on the channel"),
-        OrderStatus::Refunded => return Decision::exclude("refunded on the channel"),
-        OrderStatus::Unpaid if settings.import_unpaid => Decision::Import,
-        OrderStatus::Unpaid if settings.import_not_ready => Decision::Hold {
-            reason: "not paid or not ready for despatch on the channel".into(),
+        (OrderStatus::Cancelled, _) => return Decision::exclude("cancelled on the channel"),
+        (OrderStatus::Refunded, _) => return Decision::exclude("refunded on the channel"),
+        (_, Some(why)) if settings.import_not_ready => Decision::Hold {
+            reason: format!("not ready for despatch: {why}"),
         },
-        OrderStatus::Unpaid => {
+        (_, Some(why)) => {
+            return Decision::exclude(format!(
+                "not ready for despatch: {why}; the channel does not import such orders"
+            ))
+        }
+        (OrderStatus::Unpaid, None) if settings.import_unpaid => Decision::Import,
+        (OrderStatus::Unpaid, None) => {
             return Decision::exclude("not paid yet, and the channel does not import unpaid orders")
         }
-        OrderStatus::Unshipped | OrderStatus::PartiallyShipped => Decision::Import,
+        (OrderStatus::Unshipped | OrderStatus::PartiallyShipped, None) => Decision::Import,
     };
 
     if let Some(filter) = &settings.country_filter {
@@ -233,42 +240,105 @@ mod tests {
         assert!(reason(OrderStatus::Unpaid).is_some_and(|r| r.contains("not paid")));
     }
 
+    /// An order the channel says is not ready for despatch, `status` otherwise.
+    fn not_ready(status: OrderStatus) -> ChannelOrder {
+        ChannelOrder {
+            not_ready: Some("on hold on the channel".into()),
+            ..order(status)
+        }
+    }
+
+    fn with(import_unpaid: bool, import_not_ready: bool) -> ChannelSettings {
+        ChannelSettings {
+            import_unpaid,
+            import_not_ready,
+            ..settings()
+        }
+    }
+
     #[test]
-    fn unpaid_orders_come_in_when_the_channel_asks() {
+    fn unpaid_orders_follow_import_unpaid_alone() {
         let unpaid = order(OrderStatus::Unpaid);
-        let s = ChannelSettings {
-            import_unpaid: true,
-            ..settings()
-        };
-        assert_eq!(decide(&s, &unpaid), Decision::Import);
-        let held = ChannelSettings {
-            import_not_ready: true,
-            ..settings()
-        };
-        let d = decide(&held, &unpaid);
-        assert!(matches!(d, Decision::Hold { .. }), "{d:?}");
-        assert_eq!(d.sync_status(), SyncStatus::OnHold);
-        let both = ChannelSettings {
-            import_unpaid: true,
-            import_not_ready: true,
-            ..settings()
-        };
-        assert_eq!(decide(&both, &unpaid), Decision::Import);
+        for not_ready in [false, true] {
+            assert_eq!(decide(&with(true, not_ready), &unpaid), Decision::Import);
+            let d = decide(&with(false, not_ready), &unpaid);
+            assert!(
+                d.reason().is_some_and(|r| r.contains("not paid")) && excluded(&d),
+                "import_not_ready does not admit an order that is only unpaid: {d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn orders_not_ready_for_despatch_follow_import_not_ready_alone() {
+        for status in [
+            OrderStatus::Unpaid,
+            OrderStatus::Unshipped,
+            OrderStatus::PartiallyShipped,
+        ] {
+            let o = not_ready(status);
+            for unpaid in [false, true] {
+                let d = decide(&with(unpaid, true), &o);
+                assert_eq!(
+                    d,
+                    Decision::Hold {
+                        reason: "not ready for despatch: on hold on the channel".into()
+                    },
+                    "{status:?}, import_unpaid {unpaid}"
+                );
+                assert_eq!(d.sync_status(), SyncStatus::OnHold);
+                let d = decide(&with(unpaid, false), &o);
+                assert!(excluded(&d), "{status:?}, import_unpaid {unpaid}: {d:?}");
+                assert!(
+                    d.reason()
+                        .is_some_and(|r| r.contains("on hold on the channel")),
+                    "the channel's reason is kept: {d:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_ready_paid_order_is_work_whatever_the_two_settings() {
+        for (unpaid, not_ready) in [(false, false), (false, true), (true, false), (true, true)] {
+            assert_eq!(
+                decide(&with(unpaid, not_ready), &order(OrderStatus::Unshipped)),
+                Decision::Import
+            );
+        }
+    }
+
+    #[test]
+    fn a_lifted_hold_makes_the_held_order_pending() {
+        let s = with(false, true);
+        let held = decide(&s, &not_ready(OrderStatus::Unshipped));
+        let (status, _) = next_sync_status(None, &held);
+        assert_eq!(status, SyncStatus::OnHold);
+        let lifted = decide(&s, &order(OrderStatus::Unshipped));
+        assert_eq!(
+            next_sync_status(Some(status), &lifted),
+            (SyncStatus::Pending, None)
+        );
+        // Excluded while the channel held it, the order is decided afresh too.
+        let off = with(false, false);
+        let (status, _) = next_sync_status(None, &decide(&off, &not_ready(OrderStatus::Unshipped)));
+        assert_eq!(status, SyncStatus::Excluded);
+        assert_eq!(
+            next_sync_status(Some(status), &decide(&off, &order(OrderStatus::Unshipped))),
+            (SyncStatus::Pending, None)
+        );
     }
 
     #[test]
     fn finished_orders_stay_excluded_whatever_the_settings() {
-        let s = ChannelSettings {
-            import_unpaid: true,
-            import_not_ready: true,
-            ..settings()
-        };
+        let s = with(true, true);
         for status in [
             OrderStatus::Shipped,
             OrderStatus::Cancelled,
             OrderStatus::Refunded,
         ] {
             assert!(excluded(&decide(&s, &order(status))), "{status:?}");
+            assert!(excluded(&decide(&s, &not_ready(status))), "{status:?}");
         }
     }
 
@@ -367,7 +437,8 @@ mod tests {
             import_not_ready: true,
             ..countries(FilterMode::Deny, &["GB"])
         };
-        assert!(excluded(&decide(&s, &order(OrderStatus::Unpaid))));
+        let d = decide(&s, &not_ready(OrderStatus::Unshipped));
+        assert!(d.reason().is_some_and(|r| r.contains("GB")), "{d:?}");
     }
 
     #[test]

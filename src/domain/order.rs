@@ -164,6 +164,12 @@ pub struct ChannelOrder {
     /// The order's note on the channel.
     #[schema(required = true)]
     pub notes: Option<String>,
+    /// Why the channel says the order is not ready for despatch (WooCommerce's `on-hold`, a
+    /// Shopify fulfilment hold, an Amazon pre-order), or `None` when it is ready as far as the
+    /// channel says. Read at import and decided on there ([`crate::domain::decide`]); not
+    /// stored, since the order's sync status and reason show what became of it.
+    #[serde(skip)]
+    pub not_ready: Option<String>,
 }
 
 impl ChannelOrder {
@@ -264,6 +270,7 @@ pub(crate) mod test_orders {
             channel_updated_at: at(),
             tags: vec![],
             notes: None,
+            not_ready: None,
         }
     }
 }

@@ -113,10 +113,13 @@ impl ImportStart {
     "location_id": null, "skip_fba_orders": false, "import_start": {"days": 30}
 }))]
 pub struct ChannelSettings {
-    /// Import orders not paid yet (otherwise they are kept as excluded until paid).
+    /// Import orders not paid yet (WooCommerce's `pending`, Shopify's pending payment, eBay's
+    /// and Amazon's `Pending`) as work; otherwise they are kept as excluded until paid.
     pub import_unpaid: bool,
-    /// Import orders not ready for despatch (on hold on the channel), held in switchyard as
-    /// `on_hold` so nothing fulfils them by mistake.
+    /// Import orders the channel says are not ready for despatch (WooCommerce's `on-hold`, a
+    /// Shopify fulfilment hold or a scheduled fulfilment, an Amazon pre-order), held in switchyard
+    /// as `on_hold` with the channel's reason so nothing fulfils them by mistake; otherwise they
+    /// are kept as excluded. Either way, once the channel lifts its hold the order becomes work.
     pub import_not_ready: bool,
     /// Only orders shipping to (`allow`) or not to (`deny`) these countries become work; the
     /// others are stored as `excluded`. Null: every country.

@@ -36,20 +36,22 @@ fn event_for(o: &UpsertOutcome, decision: &Decision) -> Option<Action> {
 /// back what it took. Both are idempotent per order line, so a re-import never counts twice.
 /// Returns the products whose quantity moved.
 ///
-/// An unpaid order takes stock whether or not it is work (`import_unpaid`): the channel holds
-/// its units from the moment it is placed, so not counting them would let the other channels
-/// sell them again and leave that channel's level apart from switchyard's figure. A paid order
-/// excluded by a filter or a plugin rule takes none: it is not switchyard's to fulfil.
+/// An unpaid order, and one the channel says is not ready for despatch, takes stock whether or
+/// not it is work (`import_unpaid`, `import_not_ready`): the channel holds its units from the
+/// moment it is placed, so not counting them would let the other channels sell them again and
+/// leave that channel's level apart from switchyard's figure. A paid, ready order excluded by a
+/// filter or a plugin rule takes none: it is not switchyard's to fulfil.
 async fn apply_stock(
     tx: &mut sqlx::PgConnection,
     outcome: &UpsertOutcome,
-    status: OrderStatus,
+    order: &ChannelOrder,
 ) -> Result<Vec<i64>, StoreError> {
+    let status = order.status;
     let gone = matches!(status, OrderStatus::Cancelled | OrderStatus::Refunded);
     if gone && outcome.status_change.is_some() {
         return stock::restore_order_in_tx(tx, outcome.order_id).await;
     }
-    let reserved = status == OrderStatus::Unpaid;
+    let reserved = status == OrderStatus::Unpaid || order.not_ready.is_some();
     let takes_stock = !gone && (outcome.sync_status != SyncStatus::Excluded || reserved);
     if takes_stock && (outcome.created || outcome.changed) {
         return stock::apply_stored_order_in_tx(tx, outcome.order_id).await;
@@ -122,7 +124,7 @@ pub async fn store_page(
             .iter()
             .any(|l| l.sku.as_ref().is_some_and(|s| managed.contains(s)));
         if touches_stock {
-            stock_changed.extend(apply_stock(&mut tx, outcome, order.status).await?);
+            stock_changed.extend(apply_stock(&mut tx, outcome, order).await?);
         }
         if let Some(action) = routing
             .event(outcome.order_id)

@@ -198,6 +198,7 @@ impl OrderRaw {
                     channel_updated_at: self.channel_updated_at,
                     tags: self.tags,
                     notes: self.notes,
+                    not_ready: None,
                 },
             },
             excluded_reason: self.excluded_reason,

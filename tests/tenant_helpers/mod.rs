@@ -177,5 +177,6 @@ pub fn order(channel_order_id: &str) -> ChannelOrder {
         channel_updated_at: at(10),
         tags: vec!["vip".into()],
         notes: None,
+        not_ready: None,
     }
 }

@@ -35,6 +35,14 @@ pub fn status(order_status: &str, fulfillment_channel: Option<&str>) -> OrderSta
     }
 }
 
+/// Why Amazon says an order of `order_status` is not ready for despatch: `PendingAvailability`
+/// is a pre-order, unpaid until the item is released, and not to ship before then.
+pub fn not_ready(order_status: &str) -> Option<String> {
+    (order_status == "PendingAvailability").then(|| {
+        "a pre-order on Amazon, awaiting the item's release (PendingAvailability)".to_owned()
+    })
+}
+
 /// The currency of each marketplace (Amazon's marketplace ids), for an order that names no
 /// amount of its own yet.
 const MARKETPLACE_CURRENCIES: &[(&str, &str)] = &[
@@ -240,6 +248,7 @@ pub fn order(
         channel_updated_at: utc(order.last_update_date),
         tags: tags(&order),
         notes: None,
+        not_ready: not_ready(&order.order_status),
         channel_order_id: order.amazon_order_id,
     })
 }
@@ -305,6 +314,14 @@ mod tests {
         assert_eq!(status("Pending", Some("AFN")), Shipped);
         assert_eq!(status("Canceled", Some("AFN")), Cancelled);
         assert_eq!(status("Unshipped", None), Unshipped);
+    }
+
+    #[test]
+    fn a_pre_order_is_not_ready_for_despatch_and_a_pending_order_only_unpaid() {
+        assert!(not_ready("PendingAvailability").is_some_and(|r| r.contains("pre-order")));
+        for other in ["Pending", "Unshipped", "Shipped", "Canceled"] {
+            assert_eq!(not_ready(other), None, "{other}");
+        }
     }
 
     fn money(amount: &str) -> serde_json::Value {

@@ -182,6 +182,8 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
         channel_updated_at: o.last_modified_date,
         tags: Vec::new(),
         notes: non_empty(o.buyer_checkout_notes.as_deref()),
+        // eBay has no hold on despatch beyond payment: an unpaid order is only unpaid.
+        not_ready: None,
     })
 }
 

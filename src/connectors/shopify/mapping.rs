@@ -37,6 +37,18 @@ pub fn status(financial: Option<&str>, fulfillment: Option<&str>, cancelled: boo
     }
 }
 
+/// Why Shopify says an order is not ready for despatch, from its `displayFulfillmentStatus`:
+/// `ON_HOLD` when its fulfillment orders are held (a fulfillment hold the merchant, an app or a
+/// Flow placed: awaiting payment, fraud review, a wrong address, stock), `SCHEDULED` when they
+/// are to be released at a later date (prepaid subscriptions, pre-orders).
+pub fn not_ready(display_fulfillment_status: Option<&str>) -> Option<String> {
+    match display_fulfillment_status {
+        Some("ON_HOLD") => Some("on hold on Shopify (a fulfillment hold)".to_owned()),
+        Some("SCHEDULED") => Some("scheduled on Shopify for a later fulfillment date".to_owned()),
+        _ => None,
+    }
+}
+
 pub(super) fn non_empty(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
@@ -102,6 +114,7 @@ fn rest_spelling(value: Option<&str>) -> Option<String> {
 pub fn order(o: wire::Order, rest: Vec<wire::LineItem>) -> Result<ChannelOrder, ConnectorError> {
     let financial = rest_spelling(o.display_financial_status.as_deref());
     let fulfillment = rest_spelling(o.display_fulfillment_status.as_deref());
+    let not_ready = not_ready(o.display_fulfillment_status.as_deref());
     let status = status(
         financial.as_deref(),
         fulfillment.as_deref(),
@@ -171,6 +184,7 @@ pub fn order(o: wire::Order, rest: Vec<wire::LineItem>) -> Result<ChannelOrder, 
             .map(str::to_string)
             .collect(),
         notes: non_empty(o.note),
+        not_ready,
     })
 }
 
@@ -282,6 +296,29 @@ mod tests {
         assert_eq!(status(Some("refunded"), Some("fulfilled"), false), Refunded);
         assert_eq!(status(Some("refunded"), None, true), Cancelled);
         assert_eq!(status(Some("voided"), None, false), Cancelled);
+    }
+
+    #[test]
+    fn held_and_scheduled_orders_are_not_ready_for_despatch() {
+        assert!(not_ready(Some("ON_HOLD")).is_some_and(|r| r.contains("hold")));
+        assert!(not_ready(Some("SCHEDULED")).is_some_and(|r| r.contains("scheduled")));
+        for other in [
+            None,
+            Some("UNFULFILLED"),
+            Some("PARTIALLY_FULFILLED"),
+            Some("FULFILLED"),
+        ] {
+            assert_eq!(not_ready(other), None, "{other:?}");
+        }
+        // A hold says nothing of payment: a paid held order is still unshipped.
+        assert_eq!(
+            status(
+                Some("paid"),
+                rest_spelling(Some("ON_HOLD")).as_deref(),
+                false
+            ),
+            OrderStatus::Unshipped
+        );
     }
 
     #[test]

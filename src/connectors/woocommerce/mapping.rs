@@ -27,6 +27,15 @@ pub fn status(status: &str, paid: bool) -> OrderStatus {
     }
 }
 
+/// Why WooCommerce says an order of `status` is not ready for despatch: `on-hold` orders await
+/// the merchant's confirmation of a payment (a bank transfer, a cheque), and the store has
+/// already taken their stock. `pending` is only unpaid: the customer has not paid yet, and the
+/// store holds no stock for it.
+pub fn not_ready(status: &str) -> Option<String> {
+    (status == "on-hold")
+        .then(|| "on hold on WooCommerce (awaiting the merchant's payment confirmation)".to_owned())
+}
+
 fn non_empty(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
@@ -112,6 +121,7 @@ pub fn order(o: wire::Order) -> Result<ChannelOrder, ConnectorError> {
         channel_updated_at: utc(o.date_modified_gmt),
         tags: Vec::new(),
         notes: non_empty(o.customer_note),
+        not_ready: not_ready(&o.status),
     })
 }
 
@@ -259,6 +269,14 @@ mod tests {
         assert_eq!(status("cancelled", false), Cancelled);
         assert_eq!(status("refunded", true), Refunded);
         assert_eq!(status("awaiting-pickup", true), Unshipped);
+    }
+
+    #[test]
+    fn on_hold_is_not_ready_for_despatch_and_pending_only_unpaid() {
+        assert!(not_ready("on-hold").is_some_and(|r| r.contains("on hold")));
+        for other in ["pending", "processing", "failed", "completed", "cancelled"] {
+            assert_eq!(not_ready(other), None, "{other}");
+        }
     }
 
     #[test]

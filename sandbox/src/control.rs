@@ -43,6 +43,8 @@ pub fn router(registry: Shared) -> Router {
         .route("/stores/{name}/orders/{id}", get(order))
         .route("/stores/{name}/orders/{id}/update", post(update_order))
         .route("/stores/{name}/orders/{id}/cancel", post(cancel_order))
+        .route("/stores/{name}/orders/{id}/hold", post(hold_order))
+        .route("/stores/{name}/orders/{id}/release", post(release_order))
         .route("/stores/{name}/fulfilments", get(fulfilments))
         .route("/stores/{name}/faults", get(faults).put(set_faults))
         .route("/stores/{name}/faults/burst", post(burst))
@@ -231,6 +233,39 @@ async fn cancel_order(
         error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "order unknown, shipped or already cancelled",
+        )
+    }
+}
+
+/// Holds the order from despatch as the merchant would (`on-hold` on WooCommerce, a fulfillment
+/// hold on Shopify).
+async fn hold_order(
+    State(registry): State<Shared>,
+    Path((name, id)): Path<(String, u64)>,
+) -> Response {
+    let store = try_or_return!(find(&registry, &name));
+    if store.hold_order(id) {
+        json(StatusCode::OK, &store.order_json(id).unwrap_or(Value::Null))
+    } else {
+        error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "order unknown, past holding, or the platform has no hold",
+        )
+    }
+}
+
+/// Lifts the hold `hold` placed.
+async fn release_order(
+    State(registry): State<Shared>,
+    Path((name, id)): Path<(String, u64)>,
+) -> Response {
+    let store = try_or_return!(find(&registry, &name));
+    if store.release_order(id) {
+        json(StatusCode::OK, &store.order_json(id).unwrap_or(Value::Null))
+    } else {
+        error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "order unknown or not held",
         )
     }
 }

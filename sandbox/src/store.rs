@@ -82,6 +82,12 @@ pub trait SimStore: Send + Sync {
     fn update_order(&self, id: u64) -> bool;
     /// Cancels an order (restocking it); false if unknown or already fulfilled/cancelled.
     fn cancel_order(&self, id: u64) -> bool;
+    /// Holds an order from despatch as the merchant would: `on-hold` on WooCommerce, a
+    /// fulfillment hold on Shopify. False if unknown, past holding, or the platform has no hold.
+    fn hold_order(&self, id: u64) -> bool;
+    /// Lifts the hold [`SimStore::hold_order`] placed (on WooCommerce, the payment is
+    /// confirmed); false if the order is not held.
+    fn release_order(&self, id: u64) -> bool;
     /// Advances the background generator by `elapsed`.
     fn tick(&self, elapsed: Duration);
     fn generator_config(&self) -> GeneratorConfig;
@@ -176,6 +182,20 @@ pub(crate) trait PlatformStore: Send + Sync {
     fn update_in(state: &mut Self::State, id: u64, now: DateTime<Utc>) -> bool;
     /// Cancels (and restocks) an order; false if unknown or past cancelling.
     fn cancel_in(state: &mut Self::State, id: u64, now: DateTime<Utc>) -> bool;
+
+    /// [`SimStore::hold_order`] under the lock; platforms without a hold answer false.
+    fn hold_in(state: &mut Self::State, id: u64, now: DateTime<Utc>) -> bool {
+        let _ = (state, id, now);
+        false
+    }
+    /// [`SimStore::release_order`] under the lock.
+    fn release_in(state: &mut Self::State, id: u64, now: DateTime<Utc>) -> bool {
+        let _ = (state, id, now);
+        false
+    }
+    /// Topics announced for a hold placed or lifted: none by default (Shopify tells of holds on
+    /// fulfillment-order topics the simulator does not send).
+    const HOLD: &'static [&'static str] = &[];
 
     /// Renders `events` for their subscribers, under the lock.
     fn outgoing(&self, state: &Self::State, events: &[OrderEvent]) -> Vec<Self::Outgoing>;
@@ -282,6 +302,14 @@ impl<S: PlatformStore> SimStore for S {
 
     fn cancel_order(&self, id: u64) -> bool {
         self.change_order(id, S::cancel_in, S::CANCELLED)
+    }
+
+    fn hold_order(&self, id: u64) -> bool {
+        self.change_order(id, S::hold_in, S::HOLD)
+    }
+
+    fn release_order(&self, id: u64) -> bool {
+        self.change_order(id, S::release_in, S::HOLD)
     }
 
     fn tick(&self, elapsed: Duration) {

@@ -117,6 +117,18 @@ pub struct Order {
     pub fulfillments: Vec<Fulfillment>,
     pub fulfillment_order_id: u64,
     pub location_id: u64,
+    /// The fulfillment hold on the order's fulfillment order, while there is one.
+    pub hold: Option<FulfillmentHold>,
+}
+
+/// A fulfillment hold (`FulfillmentHold`): why the merchant, an app or a Flow stopped the
+/// order from being fulfilled for now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FulfillmentHold {
+    /// A `FulfillmentHoldReason`: `AWAITING_PAYMENT`, `HIGH_RISK_OF_FRAUD`,
+    /// `INCORRECT_ADDRESS`, `INVENTORY_OUT_OF_STOCK`, `OTHER`, ...
+    pub reason: String,
+    pub reason_notes: Option<String>,
 }
 
 impl Keyed for Order {
@@ -182,16 +194,28 @@ impl Order {
         }
     }
 
-    /// The fulfillment order's status: what may still be shipped.
+    /// The fulfillment order's status: what may still be shipped. A held one is `on_hold`
+    /// until the hold is released.
     pub fn fulfillment_order_status(&self) -> &'static str {
         if self.cancelled_at.is_some() {
             "cancelled"
         } else {
             match self.fulfillment_status() {
-                None => "open",
                 Some("fulfilled") => "closed",
+                _ if self.hold.is_some() => "on_hold",
+                None => "open",
                 Some(_) => "in_progress",
             }
+        }
+    }
+
+    /// `displayFulfillmentStatus`: `ON_HOLD` while the order's fulfillment order is held.
+    pub fn display_fulfillment_status(&self) -> &'static str {
+        match (self.fulfillment_order_status(), self.fulfillment_status()) {
+            ("on_hold", _) => "ON_HOLD",
+            (_, None) => "UNFULFILLED",
+            (_, Some("fulfilled")) => "FULFILLED",
+            (_, Some(_)) => "PARTIALLY_FULFILLED",
         }
     }
 
@@ -447,8 +471,14 @@ impl Order {
             "open" | "in_progress" => {
                 vec!["create_fulfillment", "request_fulfillment", "hold", "move"]
             }
+            "on_hold" => vec!["release_hold", "hold", "move"],
             _ => vec![],
         };
+        let holds: Vec<Value> = self
+            .hold
+            .iter()
+            .map(|h| json!({"reason": h.reason.to_ascii_lowercase(), "reason_notes": h.reason_notes}))
+            .collect();
         let a = &self.shipping_address;
         json!({
             "id": self.fulfillment_order_id,
@@ -468,7 +498,7 @@ impl Order {
             },
             "line_items": lines,
             "international_duties": null,
-            "fulfillment_holds": [],
+            "fulfillment_holds": holds,
             "delivery_method": {"id": self.fulfillment_order_id + 2, "method_type": "shipping"},
             "created_at": shop.time(self.created_at),
             "updated_at": shop.time(self.updated_at),

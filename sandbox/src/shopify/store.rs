@@ -12,8 +12,8 @@ use super::grants::{Grants, IssuedToken};
 use super::graphql::bucket::CostBucket;
 use super::graphql::state::GraphqlState;
 use super::model::{
-    Customer, FinancialStatus, Fulfillment, LineItem, Location, Order, Product, ShopContext,
-    Variant,
+    Customer, FinancialStatus, Fulfillment, FulfillmentHold, LineItem, Location, Order, Product,
+    ShopContext, Variant,
 };
 use super::ratelimit::LeakyBucket;
 use super::webhooks::{self, Subscription};
@@ -341,6 +341,7 @@ impl ShopState {
             fulfillments: Vec::new(),
             fulfillment_order_id: FO_ID_BASE + self.seq * 1_000 + 3,
             location_id: location,
+            hold: None,
         };
         if new.fulfilled {
             self.fulfillment_seq += 1;
@@ -383,6 +384,41 @@ impl ShopState {
                 true
             })
             .unwrap_or(false)
+    }
+
+    /// Places a fulfillment hold on the order's fulfillment order, as `fulfillmentOrderHold`
+    /// does: only an open or in-progress one can be held, and a held one is refused.
+    pub fn hold_order(
+        &mut self,
+        id: u64,
+        hold: FulfillmentHold,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        self.orders
+            .update(id, |o| match o.fulfillment_order_status() {
+                "open" | "in_progress" => {
+                    o.hold = Some(hold);
+                    o.updated_at = now;
+                    Ok(())
+                }
+                status => Err(format!(
+                    "The fulfillment order's status is {status}: it cannot be put on hold."
+                )),
+            })
+            .unwrap_or_else(|| Err("Fulfillment order does not exist.".into()))
+    }
+
+    /// Releases the order's fulfillment hold, as `fulfillmentOrderReleaseHold` does.
+    pub fn release_hold(&mut self, id: u64, now: DateTime<Utc>) -> Result<(), String> {
+        self.orders
+            .update(id, |o| match o.hold.take() {
+                Some(_) => {
+                    o.updated_at = now;
+                    Ok(())
+                }
+                None => Err("The fulfillment order is not on hold.".into()),
+            })
+            .unwrap_or_else(|| Err("Fulfillment order does not exist.".into()))
     }
 
     /// Cancels and restocks an order nothing of which has shipped.
@@ -462,6 +498,19 @@ impl PlatformStore for ShopifyStore {
 
     fn cancel_in(state: &mut ShopState, id: u64, now: DateTime<Utc>) -> bool {
         state.cancel_order(id, now)
+    }
+
+    /// A hold the merchant places in the admin ("Hold fulfillment"), with the reason `OTHER`.
+    fn hold_in(state: &mut ShopState, id: u64, now: DateTime<Utc>) -> bool {
+        let hold = FulfillmentHold {
+            reason: "OTHER".into(),
+            reason_notes: Some("Held by the merchant".into()),
+        };
+        state.hold_order(id, hold, now).is_ok()
+    }
+
+    fn release_in(state: &mut ShopState, id: u64, now: DateTime<Utc>) -> bool {
+        state.release_hold(id, now).is_ok()
     }
 
     /// Renders `(topic, order id)` events for the subscribed addresses, under the lock.

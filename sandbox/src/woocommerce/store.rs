@@ -367,6 +367,7 @@ impl PlatformStore for WooStore {
     const CREATED: &'static str = "order.created";
     const UPDATED: &'static [&'static str] = &["order.updated"];
     const CANCELLED: &'static [&'static str] = &["order.updated"];
+    const HOLD: &'static [&'static str] = &["order.updated"];
 
     fn common(&self) -> &Common {
         &self.common
@@ -398,6 +399,20 @@ impl PlatformStore for WooStore {
 
     fn cancel_in(state: &mut WooState, id: u64, now: DateTime<Utc>) -> bool {
         cancellable(state, id) && state.set_status(id, "cancelled", now)
+    }
+
+    /// The merchant sets the order `on-hold` (awaiting payment confirmation), which takes its
+    /// stock if it had not yet; only a `pending` or `processing` order.
+    fn hold_in(state: &mut WooState, id: u64, now: DateTime<Utc>) -> bool {
+        let held = state.orders.get(id).map(|o| o.status.clone());
+        matches!(held.as_deref(), Some("pending" | "processing"))
+            && state.set_status(id, "on-hold", now)
+    }
+
+    /// The merchant confirms the payment of an `on-hold` order: it moves to `processing`.
+    fn release_in(state: &mut WooState, id: u64, now: DateTime<Utc>) -> bool {
+        let held = state.orders.get(id).map(|o| o.status.clone());
+        held.as_deref() == Some("on-hold") && state.set_status(id, "processing", now)
     }
 
     fn outgoing(&self, state: &WooState, events: &[OrderEvent]) -> Vec<Outgoing> {

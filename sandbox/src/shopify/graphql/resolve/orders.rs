@@ -272,11 +272,7 @@ fn order<'a>(ctx: &Ctx<'a>, o: &'a Order, field: &Selection) -> Field<'a> {
         "confirmed" => value(true),
         "currencyCode" | "presentmentCurrencyCode" => value(ctx.store.ctx.currency.clone()),
         "displayFinancialStatus" => value(o.financial_status.as_str().to_ascii_uppercase()),
-        "displayFulfillmentStatus" => value(match o.fulfillment_status() {
-            None => "UNFULFILLED",
-            Some("fulfilled") => "FULFILLED",
-            Some(_) => "PARTIALLY_FULFILLED",
-        }),
+        "displayFulfillmentStatus" => value(o.display_fulfillment_status()),
         "discountCodes" => value(if o.discount_cents > 0 {
             vec!["WELCOME10"]
         } else {

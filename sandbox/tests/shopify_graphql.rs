@@ -541,6 +541,90 @@ async fn fulfillment_create_ships_with_tracking_seen_in_graphql_and_rest() {
 }
 
 #[tokio::test]
+async fn a_fulfillment_hold_shows_on_the_order_refuses_shipping_and_is_released() {
+    let (sandbox, shop) = shop_with(|cfg| {
+        cfg.generator.fulfilled_ratio = 0.0;
+    })
+    .await;
+    let id = shop.create_orders(1)[0];
+    let admin = StoreApi::shopify(&shop);
+    let order_query = r#"query($id: ID!) { order(id: $id) { updatedAt displayFulfillmentStatus
+        fulfillmentOrders(first: 5) { nodes { id status fulfillmentHolds { reason reasonNotes } } } } }"#;
+    let gid = format!("gid://shopify/Order/{id}");
+    let before = gql(&admin, order_query, json!({ "id": gid })).await;
+    let fo = before["data"]["order"]["fulfillmentOrders"]["nodes"][0]["id"].clone();
+    let hold = r#"mutation($id: ID!, $h: FulfillmentOrderHoldInput!) {
+        fulfillmentOrderHold(id: $id, fulfillmentHold: $h) {
+            fulfillmentOrder { id status } fulfillmentHold { reason reasonNotes }
+            remainingFulfillmentOrder { id } userErrors { field message } } }"#;
+    let held = gql(
+        &admin,
+        hold,
+        json!({"id": fo, "h": {"reason": "HIGH_RISK_OF_FRAUD", "reasonNotes": "Check the card"}}),
+    )
+    .await;
+    let payload = &held["data"]["fulfillmentOrderHold"];
+    assert_eq!(payload["userErrors"], json!([]), "{held}");
+    assert_eq!(payload["fulfillmentOrder"]["status"], json!("ON_HOLD"));
+    assert_eq!(
+        payload["fulfillmentHold"],
+        json!({"reason": "HIGH_RISK_OF_FRAUD", "reasonNotes": "Check the card"})
+    );
+    assert_eq!(payload["remainingFulfillmentOrder"], Value::Null);
+
+    let order = gql(&admin, order_query, json!({ "id": gid })).await;
+    let order = &order["data"]["order"];
+    assert_eq!(order["displayFulfillmentStatus"], json!("ON_HOLD"));
+    assert_eq!(
+        order["fulfillmentOrders"]["nodes"][0]["fulfillmentHolds"][0]["reason"],
+        json!("HIGH_RISK_OF_FRAUD")
+    );
+    let rest = admin
+        .get_json(&format!("orders/{id}/fulfillment_orders.json"))
+        .await;
+    assert_eq!(rest["fulfillment_orders"][0]["status"], json!("on_hold"));
+    assert_eq!(
+        rest["fulfillment_orders"][0]["fulfillment_holds"][0]["reason"],
+        json!("high_risk_of_fraud")
+    );
+    // Held, it cannot ship, nor be held twice.
+    let ship = gql(
+        &admin,
+        r#"mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { fulfillment { id } userErrors { field message } } }"#,
+        json!({"f": {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo}]}}),
+    )
+    .await;
+    assert_eq!(
+        ship["data"]["fulfillmentCreate"]["fulfillment"],
+        Value::Null
+    );
+    let twice = gql(&admin, hold, json!({"id": fo, "h": {"reason": "OTHER"}})).await;
+    assert_eq!(
+        twice["data"]["fulfillmentOrderHold"]["userErrors"][0]["field"],
+        json!(["id"])
+    );
+
+    let release = r#"mutation($id: ID!) { fulfillmentOrderReleaseHold(id: $id) {
+        fulfillmentOrder { status } userErrors { field message } } }"#;
+    let released = gql(&admin, release, json!({ "id": fo })).await;
+    let payload = &released["data"]["fulfillmentOrderReleaseHold"];
+    assert_eq!(payload["userErrors"], json!([]), "{released}");
+    assert_eq!(payload["fulfillmentOrder"]["status"], json!("OPEN"));
+    let order = gql(&admin, order_query, json!({ "id": gid })).await;
+    assert_eq!(
+        order["data"]["order"]["displayFulfillmentStatus"],
+        json!("UNFULFILLED")
+    );
+    let again = gql(&admin, release, json!({ "id": fo })).await;
+    assert!(
+        again["data"]["fulfillmentOrderReleaseHold"]["userErrors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not on hold"))
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn webhook_subscriptions_deliver_signed_orders_until_deleted() {
     let (sandbox, shop) = shop_with(|_| {}).await;
     let admin = StoreApi::shopify(&shop);

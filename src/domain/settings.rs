@@ -113,8 +113,9 @@ impl ImportStart {
     "location_id": null, "skip_fba_orders": false, "import_start": {"days": 30}
 }))]
 pub struct ChannelSettings {
-    /// Import orders not paid yet (WooCommerce's `pending`, Shopify's pending payment, eBay's
-    /// and Amazon's `Pending`) as work; otherwise they are kept as excluded until paid.
+    /// Import orders not paid yet (WooCommerce's `pending`, Shopify's pending payment, Amazon's
+    /// `Pending`, eBay's `PENDING` payment) as work; otherwise they are kept as excluded until
+    /// paid.
     pub import_unpaid: bool,
     /// Import orders the channel says are not ready for despatch (WooCommerce's `on-hold`, a
     /// Shopify fulfilment hold or a scheduled fulfilment, an Amazon pre-order), held in switchyard

@@ -9,8 +9,10 @@ use super::errors::GqlError;
 use super::payload::{Outcome, Payload, UserError};
 use super::{bulk, ids, inventory, GraphqlApi};
 use crate::shopify::fulfillments::{self, NewFulfillment, Refusal};
+use crate::shopify::model::FulfillmentHold;
 use crate::shopify::store::Outgoing;
 use crate::shopify::webhooks::{self, TOPICS};
+use crate::timefmt;
 
 /// A mutation's payload, the webhooks it set off, and whether it recorded a shipment (whose
 /// answer a fault may be set to lose, as on REST).
@@ -53,6 +55,10 @@ pub fn run(api: &GraphqlApi, field: &Selection) -> Result<Done, GqlError> {
             inventory::adjust_quantities(&mut store.state(), &field.args).map(Done::payload)
         }
         "fulfillmentCreate" => fulfillment_create(api, field),
+        "fulfillmentOrderHold" => fulfillment_order_hold(api, field).map(Done::payload),
+        "fulfillmentOrderReleaseHold" => {
+            fulfillment_order_release_hold(api, field).map(Done::payload)
+        }
         "webhookSubscriptionCreate" => webhook_create(api, field).map(Done::payload),
         "webhookSubscriptionDelete" => Ok(Done::payload(webhook_delete(api, field))),
         "bulkOperationRunQuery" => Ok(Done::payload(bulk::run_query(api, field))),
@@ -147,6 +153,82 @@ fn fulfillment_create(api: &GraphqlApi, field: &Selection) -> Result<Done, GqlEr
         }),
         Err(Refusal::NotFound) => Ok(refused("Fulfillment order does not exist.")),
         Err(Refusal::Invalid(message)) => Ok(refused(&message)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FulfillmentOrderHoldInput {
+    reason: String,
+    #[serde(default)]
+    reason_notes: Option<String>,
+}
+
+/// The order whose fulfillment order the mutation's `id` names.
+fn held_order_id(field: &Selection) -> Result<Option<u64>, GqlError> {
+    let id: String = argument(field, "id")?;
+    Ok(ids::parse_of(&id, "FulfillmentOrder")
+        .and_then(crate::shopify::store::order_id_for_fulfillment_order))
+}
+
+/// `fulfillmentOrderHold(id, fulfillmentHold: {reason, reasonNotes})`: holds the whole
+/// fulfillment order (the simulator does not split one by line).
+fn fulfillment_order_hold(api: &GraphqlApi, field: &Selection) -> Result<Payload, GqlError> {
+    let input: FulfillmentOrderHoldInput = argument(field, "fulfillmentHold")?;
+    let order_id = held_order_id(field)?;
+    let hold = FulfillmentHold {
+        reason: input.reason,
+        reason_notes: input.reason_notes,
+    };
+    let result = match order_id {
+        Some(id) => api.store.state().hold_order(id, hold, timefmt::now()),
+        None => Err("Fulfillment order does not exist.".into()),
+    };
+    Ok(hold_payload(
+        "FulfillmentOrderHoldPayload",
+        "FulfillmentOrderHoldUserError",
+        order_id,
+        result,
+    ))
+}
+
+/// `fulfillmentOrderReleaseHold(id)`.
+fn fulfillment_order_release_hold(
+    api: &GraphqlApi,
+    field: &Selection,
+) -> Result<Payload, GqlError> {
+    let order_id = held_order_id(field)?;
+    let result = match order_id {
+        Some(id) => api.store.state().release_hold(id, timefmt::now()),
+        None => Err("Fulfillment order does not exist.".into()),
+    };
+    Ok(hold_payload(
+        "FulfillmentOrderReleaseHoldPayload",
+        "FulfillmentOrderReleaseHoldUserError",
+        order_id,
+        result,
+    ))
+}
+
+fn hold_payload(
+    type_name: &'static str,
+    error_type: &'static str,
+    order_id: Option<u64>,
+    result: Result<(), String>,
+) -> Payload {
+    let (outcome, errors) = match (order_id, result) {
+        (Some(id), Ok(())) => (Outcome::FulfillmentOrder(id), Vec::new()),
+        (_, Err(message)) => (
+            Outcome::Nothing,
+            vec![UserError::new(&["id"], &message, None)],
+        ),
+        (None, Ok(())) => (Outcome::Nothing, Vec::new()),
+    };
+    Payload {
+        type_name,
+        error_type,
+        outcome,
+        errors,
     }
 }
 

@@ -32,6 +32,8 @@ pub enum Outcome {
     Subscription(Subscription),
     Deleted(String),
     Bulk(BulkOperation),
+    /// The fulfillment order of an order (by the order's id).
+    FulfillmentOrder(u64),
 }
 
 #[derive(Debug, Clone)]

@@ -40,6 +40,8 @@ const TYPES: &[(&str, &[(&str, Kind)])] = &[
         ("inventorySetQuantities", O("InventorySetQuantitiesPayload")),
         ("inventoryAdjustQuantities", O("InventoryAdjustQuantitiesPayload")),
         ("fulfillmentCreate", O("FulfillmentCreatePayload")),
+        ("fulfillmentOrderHold", O("FulfillmentOrderHoldPayload")),
+        ("fulfillmentOrderReleaseHold", O("FulfillmentOrderReleaseHoldPayload")),
         ("webhookSubscriptionCreate", O("WebhookSubscriptionCreatePayload")),
         ("webhookSubscriptionDelete", O("WebhookSubscriptionDeletePayload")),
         ("bulkOperationRunQuery", O("BulkOperationRunQueryPayload")),
@@ -54,6 +56,15 @@ const TYPES: &[(&str, &[(&str, Kind)])] = &[
         ("userErrors", L("InventoryAdjustQuantitiesUserError")),
     ]),
     ("FulfillmentCreatePayload", &[("fulfillment", O("Fulfillment")), ("userErrors", L("UserError"))]),
+    ("FulfillmentOrderHoldPayload", &[
+        ("fulfillmentOrder", O("FulfillmentOrder")), ("fulfillmentHold", O("FulfillmentHold")),
+        ("remainingFulfillmentOrder", O("FulfillmentOrder")),
+        ("userErrors", L("FulfillmentOrderHoldUserError")),
+    ]),
+    ("FulfillmentOrderReleaseHoldPayload", &[
+        ("fulfillmentOrder", O("FulfillmentOrder")),
+        ("userErrors", L("FulfillmentOrderReleaseHoldUserError")),
+    ]),
     ("WebhookSubscriptionCreatePayload", &[
         ("webhookSubscription", O("WebhookSubscription")), ("userErrors", L("UserError")),
     ]),
@@ -70,6 +81,8 @@ const TYPES: &[(&str, &[(&str, Kind)])] = &[
     ("InventorySetQuantitiesUserError", &[("field", S), ("message", S), ("code", S)]),
     ("InventoryAdjustQuantitiesUserError", &[("field", S), ("message", S), ("code", S)]),
     ("BulkOperationUserError", &[("field", S), ("message", S), ("code", S)]),
+    ("FulfillmentOrderHoldUserError", &[("field", S), ("message", S), ("code", S)]),
+    ("FulfillmentOrderReleaseHoldUserError", &[("field", S), ("message", S), ("code", S)]),
     ("PageInfo", &[("hasNextPage", S), ("hasPreviousPage", S), ("startCursor", S), ("endCursor", S)]),
     ("Node", &[("id", S)]),
     ("Shop", &[
@@ -135,7 +148,9 @@ const TYPES: &[(&str, &[(&str, Kind)])] = &[
         ("id", S), ("status", S), ("createdAt", S), ("updatedAt", S),
         ("assignedLocation", O("FulfillmentOrderAssignedLocation")),
         ("lineItems", C("FulfillmentOrderLineItem")), ("order", O("Order")),
+        ("fulfillmentHolds", L("FulfillmentHold")),
     ]),
+    ("FulfillmentHold", &[("id", S), ("reason", S), ("reasonNotes", S)]),
     ("FulfillmentOrderAssignedLocation", &[("name", S), ("location", O("Location"))]),
     ("FulfillmentOrderLineItem", &[
         ("id", S), ("sku", S), ("totalQuantity", S), ("remainingQuantity", S),

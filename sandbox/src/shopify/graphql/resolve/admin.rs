@@ -98,11 +98,24 @@ pub fn field<'a>(ctx: &Ctx<'a>, obj: &Obj<'a>, field: &Selection) -> Field<'a> {
             ("webhookSubscription", Outcome::Subscription(s)) => object(Obj::Webhook(s)),
             ("deletedWebhookSubscriptionId", Outcome::Deleted(id)) => value(id.clone()),
             ("bulkOperation", Outcome::Bulk(b)) => object(Obj::Bulk(b)),
+            ("fulfillmentOrder", Outcome::FulfillmentOrder(order)) => Ok(Resolved::Object(
+                ctx.state.orders.get(*order).map(Obj::FulfillmentOrder),
+            )),
+            ("fulfillmentHold", Outcome::FulfillmentOrder(order)) => Ok(Resolved::Object(
+                ctx.state
+                    .orders
+                    .get(*order)
+                    .filter(|o| o.hold.is_some())
+                    .map(Obj::FulfillmentHold),
+            )),
             (
                 "inventoryAdjustmentGroup"
                 | "fulfillment"
                 | "webhookSubscription"
-                | "bulkOperation",
+                | "bulkOperation"
+                | "fulfillmentOrder"
+                | "fulfillmentHold"
+                | "remainingFulfillmentOrder",
                 _,
             ) => Ok(Resolved::Object(None)),
             ("deletedWebhookSubscriptionId", _) => value(Value::Null),

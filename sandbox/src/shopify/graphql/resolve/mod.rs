@@ -54,6 +54,8 @@ pub enum Obj<'a> {
     FulfillmentLineItem(&'a Order, &'a Fulfillment, usize),
     TrackingInfo(&'a Fulfillment),
     FulfillmentOrder(&'a Order),
+    /// The hold on the order's fulfillment order.
+    FulfillmentHold(&'a Order),
     AssignedLocation(&'a Order),
     FulfillmentOrderLineItem(&'a Order, usize),
     Product(&'a Product),
@@ -94,6 +96,7 @@ impl Obj<'_> {
             Obj::FulfillmentLineItem(..) => "FulfillmentLineItem",
             Obj::TrackingInfo(_) => "FulfillmentTrackingInfo",
             Obj::FulfillmentOrder(_) => "FulfillmentOrder",
+            Obj::FulfillmentHold(_) => "FulfillmentHold",
             Obj::AssignedLocation(_) => "FulfillmentOrderAssignedLocation",
             Obj::FulfillmentOrderLineItem(..) => "FulfillmentOrderLineItem",
             Obj::Product(_) => "Product",
@@ -196,6 +199,7 @@ pub fn field<'a>(ctx: &Ctx<'a>, obj: &Obj<'a>, field: &Selection) -> Field<'a> {
         | Obj::FulfillmentLineItem(..)
         | Obj::TrackingInfo(_)
         | Obj::FulfillmentOrder(_)
+        | Obj::FulfillmentHold(_)
         | Obj::AssignedLocation(_)
         | Obj::FulfillmentOrderLineItem(..) => orders::field(ctx, obj, field),
         Obj::Location(_)

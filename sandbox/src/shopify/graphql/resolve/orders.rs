@@ -220,6 +220,15 @@ pub fn field<'a>(ctx: &Ctx<'a>, obj: &Obj<'a>, field: &Selection) -> Field<'a> {
                 field.arg_bool("reverse").unwrap_or(false),
             ),
             "order" => object(Obj::Order(o)),
+            "fulfillmentHolds" => Ok(Resolved::List(
+                o.hold.iter().map(|_| Obj::FulfillmentHold(o)).collect(),
+            )),
+            _ => undefined(obj, field),
+        },
+        Obj::FulfillmentHold(o) => match field.name.as_str() {
+            "id" => value(gid("FulfillmentHold", o.fulfillment_order_id)),
+            "reason" => value(o.hold.as_ref().map(|h| h.reason.clone())),
+            "reasonNotes" => value(o.hold.as_ref().and_then(|h| h.reason_notes.clone())),
             _ => undefined(obj, field),
         },
         Obj::AssignedLocation(o) => match field.name.as_str() {

@@ -8,6 +8,7 @@ mod import_helpers;
 use import_helpers::{orders_of, World};
 use switchyard::domain::ChannelSettings;
 use switchyard::queue::JobStatus;
+use switchyard::store::channels::ChannelRow;
 use switchyard::store::products::{self, NewProduct};
 use switchyard_sandbox::{GeneratorConfig, SandboxConfig, SimStore};
 
@@ -66,8 +67,14 @@ fn units_ordered(store: &dyn SimStore, id: u64) -> i64 {
         .sum()
 }
 
-/// A product of `SKU` in `store`, so the store's orders of it move stock.
-async fn stocked(world: &World, store: i64) {
+/// Channels on `sandbox_store`, one per `(import_unpaid, import_not_ready)`, in one store that
+/// has a product of `SKU` (so their orders move stock), each imported once.
+async fn imported<const N: usize>(
+    world: &World,
+    sandbox_store: &str,
+    settings_of: [(bool, bool); N],
+) -> [ChannelRow; N] {
+    let store = world.store("brand").await;
     products::create(
         &world.pool,
         world.account,
@@ -80,6 +87,17 @@ async fn stocked(world: &World, store: i64) {
     )
     .await
     .unwrap();
+    let mut channels = Vec::with_capacity(N);
+    for (unpaid, not_ready) in settings_of {
+        let channel = world
+            .channel(store, sandbox_store, settings(unpaid, not_ready))
+            .await;
+        assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+        channels.push(channel);
+    }
+    channels
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("N channels"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,20 +118,12 @@ async fn woocommerce_on_hold_follows_import_not_ready_and_pending_follows_import
     let pending = woo.create_orders(1)[0];
     assert_eq!(woo.order_json(pending).unwrap()["status"], "pending");
 
-    let store = world.store("brand").await;
-    stocked(&world, store).await;
-    let not_ready = world
-        .channel(store, "demo-woo", settings(false, true))
-        .await;
-    let unpaid = world
-        .channel(store, "demo-woo", settings(true, false))
-        .await;
-    let neither = world
-        .channel(store, "demo-woo", settings(false, false))
-        .await;
-    for c in [&not_ready, &unpaid, &neither] {
-        assert_eq!(world.import(c.id).await.status, JobStatus::Done);
-    }
+    let [not_ready, unpaid, neither] = imported(
+        &world,
+        "demo-woo",
+        [(false, true), (true, false), (false, false)],
+    )
+    .await;
 
     let (sync, reason) = held_as(&world, not_ready.id, woo.as_ref(), on_hold).await;
     assert_eq!(sync, "on_hold");
@@ -177,16 +187,8 @@ async fn a_shopify_order_on_hold_is_held_and_becomes_pending_when_the_hold_is_re
         "a hold says nothing of payment"
     );
 
-    let store = world.store("brand").await;
-    stocked(&world, store).await;
-    let with = world
-        .channel(store, "demo-shop", settings(false, true))
-        .await;
-    let without = world
-        .channel(store, "demo-shop", settings(true, false))
-        .await;
+    let [with, without] = imported(&world, "demo-shop", [(false, true), (true, false)]).await;
     for c in [&with, &without] {
-        assert_eq!(world.import(c.id).await.status, JobStatus::Done);
         let (sync, _) = held_as(&world, c.id, shop.as_ref(), ready).await;
         assert_eq!(sync, "pending", "the order beside it is work");
     }

@@ -141,14 +141,18 @@ async fn a_fixed_import_start_applies_to_shopify_too() {
     world.stop().await;
 }
 
-/// A re-import within the overlap on `sandbox_store`: orders changed a minute ago (read long
-/// after their change) and just now (read within their change's settling time) are read again
-/// and written not at all; one order changed on the channel meanwhile is the only one written.
+/// A re-import within the overlap on `sandbox_store`. Orders changed a minute ago were read long
+/// after their change and are held as they are: read again, they are written not at all. Orders
+/// changed just now are read again within their change's settling time
+/// ([`switchyard::store::orders::SETTLED_AFTER`]): the read that settles one marks it once, and
+/// no other read writes it. Once all are settled, a re-import of all ten writes nothing, and an
+/// order changed on the channel meanwhile is the only one written.
 async fn a_reimport_within_the_overlap_writes_nothing_on(sandbox_store: &str) {
     let world = World::start(SandboxConfig::demo(), true).await;
     let shop = world.sandbox.store(sandbox_store).unwrap();
     shop.set_generator_config(all_paid_open());
     shop.create_orders_at(5, Utc::now() - Duration::seconds(60));
+    let created = Utc::now();
     let fresh = shop.create_orders(5);
     let channel = world
         .channel(
@@ -169,10 +173,41 @@ async fn a_reimport_within_the_overlap_writes_nothing_on(sandbox_store: &str) {
             .any(|(t, op, _)| t == "orders" && op == "INSERT"),
         "the counter counts: {first:?}"
     );
+    let fresh_rows: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM orders WHERE channel_id = $1 AND channel_order_id = ANY($2)",
+    )
+    .bind(channel.id)
+    .bind(
+        fresh
+            .iter()
+            .map(|id| shop.channel_order_id(*id))
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&world.pool)
+    .await
+    .unwrap();
 
-    // At once, and again a second later: the overlap (120 s) re-reads all ten.
+    // At once, and a second apart: the overlap (120 s) re-reads all ten, every time.
     assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
-    assert_eq!(take_writes(&world).await, Vec::new());
+    for _ in 0..2 {
+        assert_eq!(
+            world.import_changes(channel.id).await.status,
+            JobStatus::Done
+        );
+    }
+    // Past the fresh orders' settling time, a read settles those not settled yet.
+    let settled = created + Duration::seconds(7);
+    tokio::time::sleep((settled - Utc::now()).to_std().unwrap_or_default()).await;
+    assert_eq!(world.import(channel.id).await.status, JobStatus::Done);
+    let mut marked = Vec::new();
+    for (table, op, row) in take_writes(&world).await {
+        assert_eq!((table.as_str(), op.as_str()), ("orders", "UPDATE"));
+        let row = row.unwrap_or_default();
+        assert!(fresh_rows.contains(&row), "order {row} was held as it is");
+        assert!(!marked.contains(&row), "order {row} was marked read twice");
+        marked.push(row);
+    }
+    // Now every order is held as it is: a re-import of all ten writes nothing.
     assert_eq!(
         world.import_changes(channel.id).await.status,
         JobStatus::Done

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod import_state;
 pub mod invoices;
 pub mod order_import;
+pub mod order_state;
 pub mod orders;
 pub mod outbox;
 pub mod plugin_rules;

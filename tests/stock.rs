@@ -7,7 +7,7 @@ mod import_helpers;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use import_helpers::{paid_open, stock_settings, wait_for_level, World};
+use import_helpers::{paid_open, stock_settings, stock_writes, wait_for_level, World};
 use switchyard::jobs::{ImportProducts, JobKind};
 use switchyard::queue::JobStatus;
 use switchyard::store::channels::ChannelRow;
@@ -190,23 +190,6 @@ async fn an_unpaid_order_reserves_its_units_everywhere_until_it_is_paid_or_cance
     }
     assert_eq!(api_ledger(&world, x.id).await, 100);
     world.stop().await;
-}
-
-/// Requests that set stock, whatever the platform calls them.
-fn stock_writes(store: &dyn SimStore) -> u64 {
-    store
-        .traffic()
-        .snapshot()
-        .by_route
-        .iter()
-        .filter(|(route, _)| {
-            route.ends_with("inventorySetQuantities")
-                || route.contains("inventory_levels/set")
-                || route.starts_with("PUT /wp-json/wc/v3/products")
-                || (route.starts_with("POST /wp-json/wc/v3/products") && route.ends_with("/batch"))
-        })
-        .map(|(_, n)| *n)
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -381,6 +381,38 @@ pub async fn auto_sync_targets(
     .await?)
 }
 
+/// A stock-managed channel's reconcile interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileChannel {
+    pub channel_id: i64,
+    pub interval_secs: u32,
+}
+
+/// Active channels with stock management on and a reconcile interval (not 0): what the stock
+/// reconcile timer visits. A channel stored before the setting existed takes its default.
+pub async fn stock_reconcile_channels(pool: &PgPool) -> Result<Vec<ReconcileChannel>, StoreError> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT id, secs FROM ( \
+             SELECT id, COALESCE((settings->>'stock_reconcile_interval_secs')::bigint, $1) \
+                        AS secs \
+             FROM channels \
+             WHERE active AND COALESCE((settings->>'stock_management')::boolean, false)) c \
+         WHERE secs > 0 ORDER BY id",
+    )
+    .bind(i64::from(
+        crate::domain::settings::DEFAULT_STOCK_RECONCILE_INTERVAL_SECS,
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(channel_id, interval)| ReconcileChannel {
+            channel_id,
+            interval_secs: u32::try_from(interval).unwrap_or(u32::MAX),
+        })
+        .collect())
+}
+
 /// Active channels that download their products: what the product import timer visits.
 pub async fn product_download_channels(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
     Ok(sqlx::query_scalar(

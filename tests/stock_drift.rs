@@ -207,10 +207,13 @@ async fn a_hand_edit_on_every_kind_is_set_back_within_one_reconcile_period_and_l
 async fn a_sale_not_yet_imported_when_the_listings_are_read_is_not_put_back_on_sale() {
     let world = World::start(SandboxConfig::demo(), true).await;
     let store = world.store("brand").await;
-    let mut channels = Vec::new();
     // One SKU sold on each channel, so each round starts in step.
-    for (name, sku) in [(SHOP, X), (WOO, Y)] {
-        let p = product(&world, store, sku, 100).await;
+    let (x, y) = (
+        product(&world, store, X, 100).await,
+        product(&world, store, Y, 100).await,
+    );
+    let mut channels = Vec::new();
+    for (name, p) in [(SHOP, x), (WOO, y)] {
         let (channel, sim) = stock_channel(&world, store, name, 0).await;
         channels.push((channel, sim, p));
     }

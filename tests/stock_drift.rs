@@ -17,7 +17,6 @@ use switchyard::jobs::{ImportProducts, JobKind, ReconcileStock};
 use switchyard::outbox::relay;
 use switchyard::queue::{JobInfo, JobStatus};
 use switchyard::store::channels::ChannelRow;
-use switchyard::store::products::{self, NewProduct, ProductRow};
 use switchyard::store::stock::{self, Movement, StockField};
 use switchyard::store::{accounts, stock_drift};
 use switchyard::workers::scheduler::enqueue_due_reconciles;
@@ -40,21 +39,6 @@ fn config() -> SandboxConfig {
     config.amazon.push(amazon);
     config.ebay.push(EbaySellerConfig::new(EBAY));
     config
-}
-
-async fn product(world: &World, store: i64, sku: &str, quantity: i64) -> ProductRow {
-    products::create(
-        &world.pool,
-        world.account,
-        &NewProduct {
-            store_id: store,
-            sku,
-            title: sku,
-            api_quantity: Some(quantity),
-        },
-    )
-    .await
-    .unwrap()
 }
 
 /// A stock-managed channel on `sim` with `buffer`, its listings downloaded, and the sandbox
@@ -124,8 +108,8 @@ fn level(sim: &dyn SimStore, sku: &str) -> i64 {
 async fn a_hand_edit_on_every_kind_is_set_back_within_one_reconcile_period_and_ledgered() {
     let world = World::start(config(), true).await;
     let store = world.store("brand").await;
-    let x = product(&world, store, X, 100).await;
-    let y = product(&world, store, Y, 30).await;
+    let x = world.product(store, X, X, Some(100)).await;
+    let y = world.product(store, Y, Y, Some(30)).await;
     // WooCommerce holds two units back: its expected figure is 98.
     let mut channels = Vec::new();
     for (sim, buffer) in [(SHOP, 0), (WOO, 2), (AMAZON, 0), (EBAY, 0)] {
@@ -209,8 +193,8 @@ async fn a_sale_not_yet_imported_when_the_listings_are_read_is_not_put_back_on_s
     let store = world.store("brand").await;
     // One SKU sold on each channel, so each round starts in step.
     let (x, y) = (
-        product(&world, store, X, 100).await,
-        product(&world, store, Y, 100).await,
+        world.product(store, X, X, Some(100)).await,
+        world.product(store, Y, Y, Some(100)).await,
     );
     let mut channels = Vec::new();
     for (name, p) in [(SHOP, x), (WOO, y)] {
@@ -254,7 +238,7 @@ async fn a_sale_not_yet_imported_when_the_listings_are_read_is_not_put_back_on_s
 async fn a_listing_already_at_the_expected_level_gets_no_write_and_no_row() {
     let world = World::start(SandboxConfig::demo(), true).await;
     let store = world.store("brand").await;
-    let x = product(&world, store, X, 100).await;
+    let x = world.product(store, X, X, Some(100)).await;
     for (name, buffer) in [(SHOP, 0), (WOO, 3)] {
         let (channel, sim) = stock_channel(&world, store, name, buffer).await;
         wait_for_level(sim.as_ref(), X, 100 - i64::from(buffer)).await;
@@ -280,7 +264,7 @@ async fn reconcile_on_demand_answers_202_runs_and_hides_other_accounts_channels(
         .token;
     let api = spawn_server_with(world.settings.clone()).await;
     let store = world.store("brand").await;
-    let x = product(&world, store, X, 100).await;
+    let x = world.product(store, X, X, Some(100)).await;
     let (channel, sim) = stock_channel(&world, store, SHOP, 0).await;
     wait_for_level(sim.as_ref(), X, 100).await;
     assert!(sim.set_stock(X, 55));

@@ -17,8 +17,23 @@ use crate::store::channels;
 
 /// The unique key of a channel's scheduled import in the poll slot containing `now_secs`.
 pub fn slot_key(channel_id: i64, interval_secs: u32, now_secs: u64) -> String {
+    timer_key("import-timer", channel_id, interval_secs, now_secs)
+}
+
+/// `<timer>:<channel>:<slot>`, the slot being the `interval_secs`-long one containing `now_secs`.
+fn timer_key(timer: &str, channel_id: i64, interval_secs: u32, now_secs: u64) -> String {
     let slot = now_secs / u64::from(interval_secs.max(1));
-    format!("import-timer:{channel_id}:{slot}")
+    format!("{timer}:{channel_id}:{slot}")
+}
+
+/// Options of a timer's enqueue in a slot: its key outlives the job for two intervals, so a
+/// later tick of the same slot (on this process or another) enqueues nothing.
+fn slot_options(key: String, interval_secs: u32) -> EnqueueOptions {
+    EnqueueOptions {
+        unique_key: Some(key),
+        unique_for: Some(Duration::from_secs(u64::from(interval_secs.max(1)) * 2)),
+        ..EnqueueOptions::default()
+    }
 }
 
 /// Enqueues the imports that are due. Returns how many this call created.
@@ -26,12 +41,8 @@ pub async fn enqueue_due_imports(deps: &Deps, now_secs: u64) -> Result<usize, Bo
     let queue = deps.broker.queue(ImportOrders::QUEUE)?;
     let mut created = 0;
     for due in channels::active_channels_due(&deps.db).await? {
-        let interval = due.poll_interval_secs.max(1);
-        let opts = EnqueueOptions {
-            unique_key: Some(slot_key(due.channel_id, interval, now_secs)),
-            unique_for: Some(Duration::from_secs(u64::from(interval) * 2)),
-            ..EnqueueOptions::default()
-        };
+        let interval = due.poll_interval_secs;
+        let opts = slot_options(slot_key(due.channel_id, interval, now_secs), interval);
         let job = ImportOrders {
             channel_id: due.channel_id,
             reason: ImportReason::Timer,
@@ -75,8 +86,7 @@ pub async fn enqueue_product_imports(
 /// The unique key of a channel's scheduled stock reconciliation in the slot containing
 /// `now_secs`.
 pub fn reconcile_slot_key(channel_id: i64, interval_secs: u32, now_secs: u64) -> String {
-    let slot = now_secs / u64::from(interval_secs.max(1));
-    format!("reconcile-timer:{channel_id}:{slot}")
+    timer_key("reconcile-timer", channel_id, interval_secs, now_secs)
 }
 
 /// Enqueues the stock reconciliation of every stock-managed channel whose reconcile interval
@@ -86,12 +96,9 @@ pub async fn enqueue_due_reconciles(deps: &Deps, now_secs: u64) -> Result<usize,
     let queue = deps.broker.queue(ReconcileStock::QUEUE)?;
     let mut created = 0;
     for due in channels::stock_reconcile_channels(&deps.db).await? {
-        let interval = due.interval_secs.max(1);
-        let opts = EnqueueOptions {
-            unique_key: Some(reconcile_slot_key(due.channel_id, interval, now_secs)),
-            unique_for: Some(Duration::from_secs(u64::from(interval) * 2)),
-            ..EnqueueOptions::default()
-        };
+        let interval = due.interval_secs;
+        let key = reconcile_slot_key(due.channel_id, interval, now_secs);
+        let opts = slot_options(key, interval);
         let job = ReconcileStock {
             channel_id: due.channel_id,
         };

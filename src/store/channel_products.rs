@@ -12,7 +12,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::outbox::OutboxItem;
-use super::{account_row, AccountId, StoreError};
+use super::{AccountId, StoreError};
 use crate::domain::stock::{available_kit, available_product};
 use crate::domain::{Customs, Dimensions, Listing, ListingId, Weight};
 
@@ -412,9 +412,7 @@ pub async fn list_for_channel(
     limit: i64,
 ) -> Result<Option<Vec<ChannelProductRow>>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let sql = "SELECT id FROM channels WHERE account_id = $1 AND id = $2";
-    let exists: Option<(i64,)> = account_row(&mut *conn, sql, account, channel_id).await?;
-    if exists.is_none() {
+    if !super::channels::is_accounts(&mut *conn, account, channel_id).await? {
         return Ok(None);
     }
     let rows: Vec<ChannelProductRow> = sqlx::query_as(&format!(

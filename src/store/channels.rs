@@ -299,6 +299,18 @@ pub async fn webhook_subscriptions(
     Ok(row.map(|(s,)| s).unwrap_or_default())
 }
 
+/// Whether the account has channel `id`: what a listing of the channel's rows checks first, so
+/// another account's channel answers `None`, not an empty page.
+pub(super) async fn is_accounts(
+    db: impl sqlx::PgExecutor<'_>,
+    account: AccountId,
+    id: i64,
+) -> Result<bool, StoreError> {
+    let sql = "SELECT id FROM channels WHERE account_id = $1 AND id = $2";
+    let row: Option<(i64,)> = account_row(db, sql, account, id).await?;
+    Ok(row.is_some())
+}
+
 /// The account channel `id` belongs to (see [`super::owner_of`]).
 pub async fn account_of(pool: &PgPool, id: i64) -> Result<Option<AccountId>, StoreError> {
     owner_of(pool, "SELECT account_id FROM channels WHERE id = $1", id).await

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 
 use super::channel_products::record_pushed;
 use super::events::{self, Event};
-use super::{account_row, AccountId, StoreError};
+use super::{AccountId, StoreError};
 use crate::domain::event_type::Action;
 
 /// One listing set back to switchyard's figure.
@@ -139,9 +139,7 @@ pub async fn for_channel(
     limit: i64,
 ) -> Result<Option<Vec<DriftCorrection>>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let sql = "SELECT id FROM channels WHERE account_id = $1 AND id = $2";
-    let exists: Option<(i64,)> = account_row(&mut *conn, sql, account, channel_id).await?;
-    if exists.is_none() {
+    if !super::channels::is_accounts(&mut *conn, account, channel_id).await? {
         return Ok(None);
     }
     let rows: Vec<DriftCorrection> = sqlx::query_as(

@@ -13,6 +13,7 @@ use switchyard::jobs::{ImportOrders, ImportReason, JobKind};
 use switchyard::outbox::relay;
 use switchyard::queue::{Broker, EnqueueOptions, JobInfo, JobStatus};
 use switchyard::store::channels::{self, ChannelRow, NewChannel};
+use switchyard::store::products::{self, NewProduct, ProductRow};
 use switchyard::store::{accounts, stores, AccountId};
 use switchyard::workers::{self, Deps};
 use switchyard::{db, sandbox_cmd};
@@ -90,6 +91,28 @@ impl World {
         .await
         .unwrap()
         .id
+    }
+
+    /// A product of `store_id`, its opening `api_quantity` in the ledger.
+    pub async fn product(
+        &self,
+        store_id: i64,
+        sku: &str,
+        title: &str,
+        api_quantity: Option<i64>,
+    ) -> ProductRow {
+        products::create(
+            &self.pool,
+            self.account,
+            &NewProduct {
+                store_id,
+                sku,
+                title,
+                api_quantity,
+            },
+        )
+        .await
+        .unwrap()
     }
 
     /// A channel in `store_id` on the sandbox store `sandbox_store`.

@@ -15,6 +15,12 @@ pub const MIN_POLL_INTERVAL_SECS: u32 = 30;
 /// Nor less often than daily, which would read as a broken channel.
 pub const MAX_POLL_INTERVAL_SECS: u32 = 86_400;
 pub const DEFAULT_POLL_INTERVAL_SECS: u32 = 180;
+/// A channel's stock is reconciled against what it holds no more often than this: each
+/// reconciliation reads every listing of the channel and brings its orders up to date first.
+pub const MIN_STOCK_RECONCILE_INTERVAL_SECS: u32 = 60;
+/// Nor, when on, less often than daily: a hand edit would otherwise stand for days.
+pub const MAX_STOCK_RECONCILE_INTERVAL_SECS: u32 = 86_400;
+pub const DEFAULT_STOCK_RECONCILE_INTERVAL_SECS: u32 = 900;
 /// Bound on filter lists: enough for any real catalogue filter, small enough to check per order.
 pub const MAX_FILTER_ENTRIES: usize = 10_000;
 
@@ -59,7 +65,7 @@ pub struct SkuFilter {
     "country_filter": {"mode": "deny", "countries": ["FR"]}, "sku_filter": null,
     "poll_interval_secs": 180, "stock_management": true, "download_products": true,
     "add_to_main_products": false, "auto_sync_stock": true, "stock_buffer": 2,
-    "location_id": null, "skip_fba_orders": false
+    "location_id": null, "skip_fba_orders": false, "stock_reconcile_interval_secs": 900
 }))]
 pub struct ChannelSettings {
     /// Import orders not paid yet (otherwise they are kept as excluded until paid).
@@ -98,6 +104,12 @@ pub struct ChannelSettings {
     /// for the seller's own (`FulfillmentChannels=MFN`). Off, they are stored as shipped, tagged
     /// `FBA`, and never become work. Other kinds refuse it.
     pub skip_fba_orders: bool,
+    /// With `stock_management`, seconds between reconciliations of the channel's stock: what
+    /// each listing holds on the channel is read and, where it differs from what switchyard
+    /// pushed (a hand edit in the platform's admin), set back (default 900; 60 to 86,400; 0 is
+    /// off). `POST /v1/channels/{id}/stock/reconcile` runs one at any time.
+    #[schema(maximum = 86_400)]
+    pub stock_reconcile_interval_secs: u32,
 }
 
 impl Default for ChannelSettings {
@@ -115,6 +127,7 @@ impl Default for ChannelSettings {
             stock_buffer: 0,
             location_id: None,
             skip_fba_orders: false,
+            stock_reconcile_interval_secs: DEFAULT_STOCK_RECONCILE_INTERVAL_SECS,
         }
     }
 }
@@ -143,6 +156,17 @@ impl ChannelSettings {
                 "poll_interval_secs",
                 format!(
                     "must be between {MIN_POLL_INTERVAL_SECS} and {MAX_POLL_INTERVAL_SECS} seconds"
+                ),
+            ));
+        }
+        let reconcile = self.stock_reconcile_interval_secs;
+        let reconcile_range = MIN_STOCK_RECONCILE_INTERVAL_SECS..=MAX_STOCK_RECONCILE_INTERVAL_SECS;
+        if reconcile != 0 && !reconcile_range.contains(&reconcile) {
+            return Err(FieldError::new(
+                "stock_reconcile_interval_secs",
+                format!(
+                    "must be 0 (off) or between {MIN_STOCK_RECONCILE_INTERVAL_SECS} and \
+                     {MAX_STOCK_RECONCILE_INTERVAL_SECS} seconds"
                 ),
             ));
         }
@@ -275,6 +299,22 @@ mod tests {
             field_of(json!({"poll_interval_secs": 86_401})).as_deref(),
             Some("poll_interval_secs")
         );
+    }
+
+    #[test]
+    fn stock_reconciliation_is_on_by_default_off_at_zero_and_bounded_otherwise() {
+        assert_eq!(
+            ChannelSettings::default().stock_reconcile_interval_secs,
+            900
+        );
+        let key = "stock_reconcile_interval_secs";
+        for ok in [0, 60, 86_400] {
+            assert_eq!(field_of(json!({key: ok})), None, "{ok}");
+        }
+        for bad in [1, 59, 86_401] {
+            assert_eq!(field_of(json!({key: bad})).as_deref(), Some(key), "{bad}");
+        }
+        assert_eq!(field_of(json!({key: null})).as_deref(), Some(key));
     }
 
     #[test]

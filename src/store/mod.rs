@@ -23,6 +23,7 @@ pub mod plugin_rules;
 pub mod plugins;
 pub mod products;
 pub mod stock;
+pub mod stock_drift;
 pub mod stores;
 pub mod webhooks;
 

@@ -193,6 +193,8 @@ fn targets(fx: &Fixture) -> Vec<Target> {
         t("POST", "/v1/channels/{id}/import", Tenant, Nothing),
         t("GET", "/v1/channels/{id}/products", Tenant, Query(LIST)),
         t("POST", "/v1/channels/{id}/stock/push-all", Tenant, Nothing),
+        t("POST", "/v1/channels/{id}/stock/reconcile", Tenant, Nothing),
+        t("GET", "/v1/channels/{id}/stock/drift", Tenant, Query(LIST)),
         t("POST", "/v1/channels/{id}/products/import", Tenant, Nothing),
         t(
             "GET",

@@ -140,6 +140,10 @@ fn describe() {
         "Stock levels pushed to a channel, by channel id"
     );
     metrics::describe_counter!(
+        "switchyard_stock_drift_corrections_total",
+        "Listings a stock reconciliation set back after their channel's figure drifted, by channel kind"
+    );
+    metrics::describe_counter!(
         "switchyard_webhook_attempts_total",
         "Webhook delivery attempts, by outcome"
     );

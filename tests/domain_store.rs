@@ -138,7 +138,8 @@ async fn status_changes_are_recorded_as_events() {
     let stored = stored_order(&pool, t.account, first.order_id).await;
     assert_eq!(stored.excluded_reason, None);
 
-    // Cancelled after import: the status and history show it, the sync status stays.
+    // Cancelled before anyone worked on it: the status and history show it, and the order is
+    // no longer work (docs/order-states.md).
     o.status = OrderStatus::Cancelled;
     o.channel_updated_at = at(120);
     let cancelled = upsert(&pool, &ch, &o, &decide(&settings, &o)).await;
@@ -146,7 +147,12 @@ async fn status_changes_are_recorded_as_events() {
         cancelled.status_change,
         Some((OrderStatus::Unshipped, OrderStatus::Cancelled))
     );
-    assert_eq!(cancelled.sync_status, SyncStatus::Pending);
+    assert_eq!(cancelled.sync_status, SyncStatus::Excluded);
+    let stored = stored_order(&pool, t.account, first.order_id).await;
+    assert_eq!(
+        stored.excluded_reason.as_deref(),
+        Some("cancelled on the channel")
+    );
 
     let events: Vec<(String, Option<String>, String)> = order_events(&pool, first.order_id).await;
     assert_eq!(
@@ -168,7 +174,21 @@ async fn status_changes_are_recorded_as_events() {
     let api_events = orders::events(&pool, t.account, first.order_id)
         .await
         .unwrap();
-    assert_eq!(api_events.len(), 3);
+    let kinds: Vec<(&str, Option<SyncStatus>)> = api_events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.to_sync_status))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("created", Some(SyncStatus::Excluded)),
+            ("paid", None),
+            ("taken_as_work", Some(SyncStatus::Pending)),
+            ("cancelled", None),
+            ("excluded", Some(SyncStatus::Excluded)),
+        ],
+        "channel moves and sync moves, in order"
+    );
     let other = tenant(&pool).await;
     assert!(orders::events(&pool, other.account, first.order_id)
         .await

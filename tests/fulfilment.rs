@@ -326,18 +326,23 @@ async fn order_updated_after_a_fulfilment_is_the_order_as_the_api_shows_it() {
     assert_eq!(f["status"], "synced", "{f}");
     let shown = fx.get(&format!("/v1/orders/{id}")).await;
     assert_eq!(shown["status"], "shipped");
+    assert_eq!(
+        shown["sync_status"], "synced",
+        "every fulfilment reached the channel and nothing is left to ship"
+    );
     let start = Instant::now();
     let event = loop {
         let all = relay::read_events(&fx.world.broker, 10_000).await.unwrap();
-        if let Some(e) = all
-            .into_iter()
-            .find(|e| e["type"] == "order.updated" && e["order_id"] == json!(id))
-        {
+        if let Some(e) = all.into_iter().find(|e| {
+            e["type"] == "order.updated"
+                && e["order_id"] == json!(id)
+                && e["data"]["status"] == "shipped"
+        }) {
             break e;
         }
         assert!(
             start.elapsed() < Duration::from_secs(20),
-            "no order.updated for order {id}"
+            "no order.updated for order {id} shipped"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };

@@ -7,37 +7,16 @@ mod import_helpers;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use import_helpers::{paid_open, stock_settings, wait_for_level, World};
+use import_helpers::{paid_open, stock_settings, stock_writes, wait_for_level, World};
 use switchyard::jobs::{ImportProducts, JobKind};
 use switchyard::queue::JobStatus;
 use switchyard::store::channels::ChannelRow;
-use switchyard::store::products::{self, NewProduct};
+use switchyard::store::products;
 use switchyard_sandbox::{GeneratorConfig, SandboxConfig, ShopifyStoreConfig, SimStore};
 
 const X: &str = "MS-1";
 /// Sold as a kit of 2 x X.
 const KIT: &str = "WB-1";
-
-async fn product(
-    world: &World,
-    store: i64,
-    sku: &str,
-    title: &str,
-    api_quantity: Option<i64>,
-) -> products::ProductRow {
-    products::create(
-        &world.pool,
-        world.account,
-        &NewProduct {
-            store_id: store,
-            sku,
-            title,
-            api_quantity,
-        },
-    )
-    .await
-    .unwrap()
-}
 
 /// The sandbox stores a stock test sells on: the demo shop and store, and a second shop.
 const SHOPS: [&str; 3] = ["demo-shop", "demo-woo", "other-shop"];
@@ -100,8 +79,8 @@ fn sold(orders: &[serde_json::Value]) -> BTreeMap<String, i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_on_one_channel_reaches_the_others_and_a_cancellation_restores_it() {
     let (world, store) = three_shops().await;
-    let x = product(&world, store, X, "Merino Socks", Some(100)).await;
-    let kit = product(&world, store, KIT, "Sock bundle", None).await;
+    let x = world.product(store, X, "Merino Socks", Some(100)).await;
+    let kit = world.product(store, KIT, "Sock bundle", None).await;
     products::set_components(&world.pool, world.account, kit.id, &[(x.id, 2)])
         .await
         .unwrap();
@@ -150,7 +129,7 @@ async fn an_unpaid_order_reserves_its_units_everywhere_until_it_is_paid_or_cance
     // out of work (`import_unpaid` is off), but counts its units, or the other channels would
     // sell them again and the channel it came from would drift from switchyard's figure.
     let (world, store) = three_shops().await;
-    let x = product(&world, store, X, "Merino Socks", Some(100)).await;
+    let x = world.product(store, X, "Merino Socks", Some(100)).await;
     let ([a, _, _], [shop_a, woo_b, shop_c]) = stock_channels(&world, store).await;
     for s in [&woo_b, &shop_c] {
         wait_for_level(s.as_ref(), X, 100).await;
@@ -192,27 +171,10 @@ async fn an_unpaid_order_reserves_its_units_everywhere_until_it_is_paid_or_cance
     world.stop().await;
 }
 
-/// Requests that set stock, whatever the platform calls them.
-fn stock_writes(store: &dyn SimStore) -> u64 {
-    store
-        .traffic()
-        .snapshot()
-        .by_route
-        .iter()
-        .filter(|(route, _)| {
-            route.ends_with("inventorySetQuantities")
-                || route.contains("inventory_levels/set")
-                || route.starts_with("PUT /wp-json/wc/v3/products")
-                || (route.starts_with("POST /wp-json/wc/v3/products") && route.ends_with("/batch"))
-        })
-        .map(|(_, n)| *n)
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_orders_for_one_sku_coalesce_into_a_few_pushes_without_a_429() {
     let (world, store) = three_shops().await;
-    let x = product(&world, store, X, "Merino Socks", Some(5_000)).await;
+    let x = world.product(store, X, "Merino Socks", Some(5_000)).await;
     let ([a, _, _], [shop_a, woo_b, shop_c]) = stock_channels(&world, store).await;
     for s in [&woo_b, &shop_c] {
         wait_for_level(s.as_ref(), X, 5_000).await;
@@ -268,7 +230,7 @@ async fn a_thousand_orders_for_one_sku_coalesce_into_a_few_pushes_without_a_429(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sales_on_three_channels_under_faults_converge_on_the_ledger() {
     let (world, store) = three_shops().await;
-    let x = product(&world, store, X, "Merino Socks", Some(5_000)).await;
+    let x = world.product(store, X, "Merino Socks", Some(5_000)).await;
     let (channels, sims) = stock_channels(&world, store).await;
     for s in &sims {
         wait_for_level(s.as_ref(), X, 5_000).await;

@@ -200,6 +200,46 @@ fn after_failure(
     )
 }
 
+/// How long a stock reconciliation waits for a running import of its channel before it runs its
+/// own: the running one may have read its pages before the reconciliation read the listings.
+const RECONCILE_WAIT: Duration = Duration::from_secs(10);
+
+/// Imports the channel's orders now, under its import lock: what a stock reconciliation does
+/// between reading the channel's listings and comparing them (`super::reconcile_stock`), so every
+/// sale the channel had counted by then is counted by switchyard too.
+///
+/// A channel backing off from failing imports is not called: the caller comes back after the
+/// backoff. A failure here fails the caller's run and is not counted on the channel, whose own
+/// import jobs keep its backoff.
+pub(super) async fn import_now(deps: &Deps, ic: &ImportChannel) -> Result<usize, JobError> {
+    let channel_id = ic.channel.id;
+    let guard = lock(&deps.db, LockKind::Import, channel_id, RECONCILE_WAIT).await?;
+    let result = import_unless_backing_off(deps, ic).await;
+    guard.release().await;
+    result
+}
+
+/// [`import_now`] under the lock.
+async fn import_unless_backing_off(deps: &Deps, ic: &ImportChannel) -> Result<usize, JobError> {
+    let channel_id = ic.channel.id;
+    let backoff = import_state::backoff(&deps.db, channel_id).await?;
+    if !backoff.wait.is_zero() {
+        return Err(JobError::RetryAfter {
+            message: format!(
+                "channel {channel_id}'s imports are failing ({} in a row); its orders cannot be \
+                 brought up to date yet",
+                backoff.failures
+            ),
+            after: backoff.wait,
+        });
+    }
+    let n = import(deps, ic).await?;
+    if let Err(e) = import_state::record_run(&deps.db, channel_id, &RunOutcome::Success).await {
+        tracing::warn!(channel_id, error = %e, "could not record the import run");
+    }
+    Ok(n)
+}
+
 /// Where this walk starts: see [`start_from`].
 async fn start_cursor(deps: &Deps, ic: &ImportChannel) -> Result<OrderCursor, JobError> {
     let saved = import_state::load_cursor(&deps.db, ic.channel.id).await?;

@@ -14,6 +14,7 @@ mod noop;
 mod pool;
 mod post_invoice;
 mod push_fulfilment;
+mod reconcile_stock;
 mod retry;
 mod run_plugin;
 pub mod scheduler;

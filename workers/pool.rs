@@ -12,11 +12,11 @@ use tower::limit::ConcurrencyLimitLayer;
 
 use super::{
     deliver_webhook, import_orders, import_products, noop, post_invoice, push_fulfilment,
-    run_plugin, sync_stock, Deps,
+    reconcile_stock, run_plugin, sync_stock, Deps,
 };
 use crate::jobs::{
     DeliverWebhook, ImportOrders, ImportProducts, Kind, Noop, PostInvoice, PushFulfilment,
-    RunPlugin, SyncStock, QUEUES,
+    ReconcileStock, RunPlugin, SyncStock, QUEUES,
 };
 use crate::queue::{Broker, QueueError, RedisBackend};
 
@@ -96,6 +96,9 @@ pub fn spawn_pool_with(
             worker_run!(q, ImportProducts, import_products::run, stop, deps()?)
         }
         Kind::SyncStock => worker_run!(q, SyncStock, sync_stock::run, stop, deps()?),
+        Kind::ReconcileStock => {
+            worker_run!(q, ReconcileStock, reconcile_stock::run, stop, deps()?)
+        }
         Kind::PushFulfilment => {
             worker_run!(q, PushFulfilment, push_fulfilment::run, stop, deps()?)
         }

@@ -15,9 +15,9 @@ use apalis_core::task::data::Data;
 use sha2::{Digest, Sha256};
 
 use super::Deps;
-use crate::jobs::RunPlugin;
-use crate::queue::JobError;
-use crate::store::plugins;
+use crate::jobs::{JobKind, RunPlugin};
+use crate::queue::{JobError, JobMeta};
+use crate::store::{order_state, plugins};
 
 /// The message id: the same for the same order content, so a retry, and a resend of an unchanged
 /// order, carry one id a plugin can de-duplicate on.
@@ -37,7 +37,38 @@ fn reference(excerpt: Option<&str>) -> Option<String> {
     (!reference.is_empty()).then(|| reference.to_owned())
 }
 
-pub async fn run(job: RunPlugin, deps: Data<Arc<Deps>>) -> Result<(), JobError> {
+pub async fn run(
+    job: RunPlugin,
+    deps: Data<Arc<Deps>>,
+    meta: Data<JobMeta>,
+) -> Result<(), JobError> {
+    let result = send(&job, &deps).await;
+    // The order's sync status follows the answer: booked, or failed once no retry is left.
+    let last = meta.attempt >= deps.broker.settings().policy(RunPlugin::QUEUE).max_attempts;
+    let refused = match &result {
+        Ok(Sent::Accepted) => Some(None),
+        Ok(Sent::Nothing) => None,
+        Err(JobError::Permanent(m)) => Some(Some(m.as_str())),
+        Err(JobError::Retry(m) | JobError::RetryAfter { message: m, .. }) if last => {
+            Some(Some(m.as_str()))
+        }
+        Err(_) => None,
+    };
+    if let Some(refused) = refused {
+        order_state::after_plugin_answer(&deps.db, job.order_id, refused).await?;
+    }
+    result.map(|_| ())
+}
+
+/// What a send came to.
+enum Sent {
+    /// The plugin accepted the order.
+    Accepted,
+    /// Nothing was sent: the order or plugin is gone, or the plugin is disabled.
+    Nothing,
+}
+
+async fn send(job: &RunPlugin, deps: &Deps) -> Result<Sent, JobError> {
     let Some(delivery) =
         plugins::delivery_for_run(&deps.db, &deps.credentials_key, job.plugin_id, job.order_id)
             .await?
@@ -46,12 +77,12 @@ pub async fn run(job: RunPlugin, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
             ?job,
             "order no longer routed to this plugin; nothing to send"
         );
-        return Ok(());
+        return Ok(Sent::Nothing);
     };
     let plugin = &delivery.plugin.plugin;
     if !plugin.active {
         tracing::info!(plugin_id = plugin.id, "plugin is disabled; order not sent");
-        return Ok(());
+        return Ok(Sent::Nothing);
     }
     let client = deps
         .webhooks
@@ -59,7 +90,7 @@ pub async fn run(job: RunPlugin, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
         .ok_or_else(|| JobError::retry("the outbound HTTP client is unavailable"))?;
     let body = serde_json::to_string(&delivery.body)
         .map_err(|e| JobError::permanent(format!("order does not serialise: {e}")))?;
-    let msg_id = message_id(&job, body.as_bytes());
+    let msg_id = message_id(job, body.as_bytes());
     let secrets = [delivery.plugin.signing_secret.as_str()];
     let answer = client
         .send_signed(&plugin.endpoint_url, &msg_id, &secrets, body)
@@ -83,7 +114,7 @@ pub async fn run(job: RunPlugin, deps: Data<Arc<Deps>>) -> Result<(), JobError> 
                 event = delivery.event,
                 "order sent to plugin"
             );
-            Ok(())
+            Ok(Sent::Accepted)
         }
         Some(410) => {
             plugins::disable(&deps.db, plugin.id).await?;

@@ -1,7 +1,8 @@
 //! The import timers. Every few seconds it looks for active channels whose poll interval has
 //! passed since their last import and enqueues an import for each. The enqueue carries a unique
 //! key per channel per poll slot that outlives the job, so however many processes run the timer,
-//! a channel is imported once per interval.
+//! a channel is imported once per interval. On the same tick it enqueues each stock-managed
+//! channel's stock reconciliation once per its `stock_reconcile_interval_secs` slot, the same way.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +10,30 @@ use std::time::Duration;
 use apalis_core::error::BoxDynError;
 
 use super::Deps;
-use crate::jobs::{ImportOrders, ImportProducts, ImportReason, JobKind};
+use crate::jobs::{ImportOrders, ImportProducts, ImportReason, JobKind, ReconcileStock};
 use crate::queue::timers::run_every;
 use crate::queue::EnqueueOptions;
 use crate::store::channels;
 
 /// The unique key of a channel's scheduled import in the poll slot containing `now_secs`.
 pub fn slot_key(channel_id: i64, interval_secs: u32, now_secs: u64) -> String {
+    timer_key("import-timer", channel_id, interval_secs, now_secs)
+}
+
+/// `<timer>:<channel>:<slot>`, the slot being the `interval_secs`-long one containing `now_secs`.
+fn timer_key(timer: &str, channel_id: i64, interval_secs: u32, now_secs: u64) -> String {
     let slot = now_secs / u64::from(interval_secs.max(1));
-    format!("import-timer:{channel_id}:{slot}")
+    format!("{timer}:{channel_id}:{slot}")
+}
+
+/// Options of a timer's enqueue in a slot: its key outlives the job for two intervals, so a
+/// later tick of the same slot (on this process or another) enqueues nothing.
+fn slot_options(key: String, interval_secs: u32) -> EnqueueOptions {
+    EnqueueOptions {
+        unique_key: Some(key),
+        unique_for: Some(Duration::from_secs(u64::from(interval_secs.max(1)) * 2)),
+        ..EnqueueOptions::default()
+    }
 }
 
 /// Enqueues the imports that are due. Returns how many this call created.
@@ -25,12 +41,8 @@ pub async fn enqueue_due_imports(deps: &Deps, now_secs: u64) -> Result<usize, Bo
     let queue = deps.broker.queue(ImportOrders::QUEUE)?;
     let mut created = 0;
     for due in channels::active_channels_due(&deps.db).await? {
-        let interval = due.poll_interval_secs.max(1);
-        let opts = EnqueueOptions {
-            unique_key: Some(slot_key(due.channel_id, interval, now_secs)),
-            unique_for: Some(Duration::from_secs(u64::from(interval) * 2)),
-            ..EnqueueOptions::default()
-        };
+        let interval = due.poll_interval_secs;
+        let opts = slot_options(slot_key(due.channel_id, interval, now_secs), interval);
         let job = ImportOrders {
             channel_id: due.channel_id,
             reason: ImportReason::Timer,
@@ -71,6 +83,32 @@ pub async fn enqueue_product_imports(
     Ok(created)
 }
 
+/// The unique key of a channel's scheduled stock reconciliation in the slot containing
+/// `now_secs`.
+pub fn reconcile_slot_key(channel_id: i64, interval_secs: u32, now_secs: u64) -> String {
+    timer_key("reconcile-timer", channel_id, interval_secs, now_secs)
+}
+
+/// Enqueues the stock reconciliation of every stock-managed channel whose reconcile interval
+/// (a channel setting, 0: off) starts a new slot at `now_secs`. Returns how many this call
+/// created.
+pub async fn enqueue_due_reconciles(deps: &Deps, now_secs: u64) -> Result<usize, BoxDynError> {
+    let queue = deps.broker.queue(ReconcileStock::QUEUE)?;
+    let mut created = 0;
+    for due in channels::stock_reconcile_channels(&deps.db).await? {
+        let interval = due.interval_secs;
+        let key = reconcile_slot_key(due.channel_id, interval, now_secs);
+        let opts = slot_options(key, interval);
+        let job = ReconcileStock {
+            channel_id: due.channel_id,
+        };
+        if queue.enqueue(&job, &opts).await?.created {
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
 /// Runs the import timer until `shutdown` resolves, looking every `every` for due order imports
 /// and enqueueing product imports every `products_every`.
 pub async fn run(
@@ -83,6 +121,7 @@ pub async fn run(
         let deps = deps.clone();
         async move {
             enqueue_product_imports(&deps, products_every, tick).await?;
+            enqueue_due_reconciles(&deps, tick).await?;
             let created = enqueue_due_imports(&deps, tick).await?;
             if created > 0 {
                 tracing::debug!(created, "scheduled imports enqueued");
@@ -102,5 +141,14 @@ mod tests {
         assert_eq!(slot_key(7, 180, 0), slot_key(7, 180, 179));
         assert_ne!(slot_key(7, 180, 179), slot_key(7, 180, 180));
         assert_ne!(slot_key(7, 180, 10), slot_key(8, 180, 10));
+        assert_eq!(
+            reconcile_slot_key(7, 900, 900),
+            reconcile_slot_key(7, 900, 1799)
+        );
+        assert_ne!(
+            reconcile_slot_key(7, 900, 899),
+            reconcile_slot_key(7, 900, 900)
+        );
+        assert_ne!(reconcile_slot_key(7, 900, 10), slot_key(7, 900, 10));
     }
 }

@@ -427,6 +427,7 @@ fn entity_schema(event: EventType) -> &'static str {
         Entity::Fulfilment => "Fulfilment",
         Entity::Invoice => "Invoice",
         Entity::HostedPage => "HostedPage",
+        Entity::StockDrift => "StockDriftCorrection",
     }
 }
 

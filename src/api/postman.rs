@@ -94,6 +94,10 @@ function settled() {
 settled();",
 )];
 
+/// Actions whose order a run must keep, because each needs the state the one before left: a
+/// held order is released, then excluded, then included again.
+const ACTION_ORDER: [&str; 3] = ["releaseOrder", "excludeOrder", "includeOrder"];
+
 /// Example values of the variables that are not ids.
 const DEFAULTS: [(&str, &str, &str); 5] = [
     (
@@ -280,8 +284,9 @@ fn in_need_order(mut entries: Vec<Value>) -> Vec<Value> {
     ordered
 }
 
-/// Create first, then reads, then changes, then other actions; deletes go to the teardown.
-fn run_rank(r: &Request) -> (u8, usize) {
+/// Create first, then reads, then changes, then other actions (those of [`ACTION_ORDER`] in
+/// its order); deletes go to the teardown.
+fn run_rank(r: &Request) -> (u8, usize, usize) {
     let creates = r.op["responses"].get("201").is_some();
     let rank = match r.method {
         "post" if creates => 0,
@@ -290,8 +295,12 @@ fn run_rank(r: &Request) -> (u8, usize) {
         "post" => 3,
         _ => 4,
     };
+    let action = ACTION_ORDER
+        .iter()
+        .position(|op| *op == r.id())
+        .unwrap_or(ACTION_ORDER.len());
     // Operations on one resource before those on all of them.
-    (rank, usize::MAX - r.path.matches('{').count())
+    (rank, usize::MAX - r.path.matches('{').count(), action)
 }
 
 fn bearer(token: &str) -> Value {

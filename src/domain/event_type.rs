@@ -12,6 +12,8 @@ pub enum Entity {
     Fulfilment,
     Invoice,
     HostedPage,
+    /// A channel's figure for a listing, set back after it drifted from switchyard's.
+    StockDrift,
 }
 
 impl Entity {
@@ -23,6 +25,7 @@ impl Entity {
             Entity::Fulfilment => "fulfilment",
             Entity::Invoice => "invoice",
             Entity::HostedPage => "hosted_page",
+            Entity::StockDrift => "stock_drift",
         }
     }
 
@@ -35,6 +38,7 @@ impl Entity {
             Entity::Fulfilment => "fulfilment_id",
             Entity::Invoice => "invoice_id",
             Entity::HostedPage => "hosted_page_id",
+            Entity::StockDrift => "stock_drift_id",
         }
     }
 }
@@ -47,6 +51,7 @@ pub enum Action {
     Excluded,
     OnHold,
     Completed,
+    Corrected,
 }
 
 impl Action {
@@ -57,6 +62,7 @@ impl Action {
             Action::Excluded => "excluded",
             Action::OnHold => "on_hold",
             Action::Completed => "completed",
+            Action::Corrected => "corrected",
         }
     }
 }
@@ -71,9 +77,9 @@ pub struct EventType {
 /// Every event type there is, entity by entity, spelled out so a name is a `&'static str` (a
 /// unit test holds each name to its parts). The catalogue grew from orders, products, channel
 /// products and fulfilments, each with all four actions; an invoice is only ever created or
-/// updated, and a hosted page only completed, so they have those and nothing that could never
-/// be sent.
-const TYPES: [(Entity, Action, &str); 19] = [
+/// updated, a hosted page only completed, and a stock drift only corrected, so they have those
+/// and nothing that could never be sent.
+const TYPES: [(Entity, Action, &str); 20] = [
     (Entity::Order, Action::Created, "order.created"),
     (Entity::Order, Action::Updated, "order.updated"),
     (Entity::Order, Action::Excluded, "order.excluded"),
@@ -112,6 +118,11 @@ const TYPES: [(Entity, Action, &str); 19] = [
         Entity::HostedPage,
         Action::Completed,
         "hosted_page.completed",
+    ),
+    (
+        Entity::StockDrift,
+        Action::Corrected,
+        "stock_drift.corrected",
     ),
 ];
 
@@ -159,7 +170,7 @@ mod tests {
     #[test]
     fn names_are_entity_dot_action() {
         let names: Vec<&str> = EventType::names().collect();
-        assert_eq!(names.len(), 19);
+        assert_eq!(names.len(), 20);
         assert_eq!(
             EventType::all().map(EventType::name).collect::<Vec<_>>(),
             names
@@ -180,6 +191,7 @@ mod tests {
             "order.created.x",
             "invoice.on_hold",
             "invoice.excluded",
+            "stock_drift.created",
         ] {
             assert_eq!(EventType::parse(bad), None, "{bad}");
         }

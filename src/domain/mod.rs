@@ -13,6 +13,7 @@ pub mod listing;
 pub mod order;
 pub mod order_changes;
 pub mod order_events;
+pub mod order_state;
 pub mod paging;
 pub mod plugin_rules;
 pub mod secret;

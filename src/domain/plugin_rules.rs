@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::event_type;
-use super::filters::Decision;
 use super::FieldError;
 use crate::domain::{ChannelOrder, SyncStatus};
 
@@ -240,23 +239,6 @@ impl RuleStatus {
             RuleStatus::OnHold => event_type::Action::OnHold,
         }
     }
-}
-
-/// The sync status (and reason) a re-imported order keeps because a plugin rule set it, if any.
-///
-/// The channel's filters are decided afresh on every import, and an order they take as work
-/// would otherwise return to `pending` from a status a rule gave it. A rule's status stands for
-/// as long as the order still has it and the filters still take the order; when the channel
-/// turns it away (cancelled, say) the filters' answer applies as usual.
-pub fn kept_status(
-    rule_status: Option<RuleStatus>,
-    current: SyncStatus,
-    reason: Option<&str>,
-    decision: &Decision,
-) -> Option<(SyncStatus, Option<String>)> {
-    let status = rule_status?;
-    (status.sync_status() == current && *decision == Decision::Import)
-        .then(|| (current, reason.map(str::to_owned)))
 }
 
 /// `tags` with `extra` appended, without repeats.
@@ -603,28 +585,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_status_is_kept_while_the_filters_take_the_order() {
-        let hold = Some(RuleStatus::OnHold);
-        assert_eq!(
-            kept_status(hold, SyncStatus::OnHold, Some("r"), &Decision::Import),
-            Some((SyncStatus::OnHold, Some("r".to_owned())))
-        );
-        let cancelled = Decision::Exclude {
-            reason: "cancelled".into(),
-        };
-        assert_eq!(
-            kept_status(hold, SyncStatus::OnHold, None, &cancelled),
-            None
-        );
-        assert_eq!(
-            kept_status(hold, SyncStatus::Pending, None, &Decision::Import),
-            None,
-            "a hold already released is not brought back"
-        );
-        assert_eq!(
-            kept_status(None, SyncStatus::Excluded, None, &Decision::Import),
-            None
-        );
+    fn rule_tags_are_appended_without_repeats() {
         assert_eq!(
             merged_tags(&["a".into(), "b".into()], &["b".into(), "c".into()]),
             vec!["a".to_owned(), "b".to_owned(), "c".to_owned()]

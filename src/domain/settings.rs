@@ -22,6 +22,12 @@ pub const DEFAULT_POLL_INTERVAL_SECS: u32 = 180;
 pub const DEFAULT_IMPORT_DAYS: u32 = 30;
 /// Ten years: further back than any platform keeps orders listable.
 pub const MAX_IMPORT_DAYS: u32 = 3650;
+/// A channel's stock is reconciled against what it holds no more often than this: each
+/// reconciliation reads every listing of the channel and brings its orders up to date first.
+pub const MIN_STOCK_RECONCILE_INTERVAL_SECS: u32 = 60;
+/// Nor, when on, less often than daily: a hand edit would otherwise stand for days.
+pub const MAX_STOCK_RECONCILE_INTERVAL_SECS: u32 = 86_400;
+pub const DEFAULT_STOCK_RECONCILE_INTERVAL_SECS: u32 = 900;
 /// Bound on filter lists: enough for any real catalogue filter, small enough to check per order.
 pub const MAX_FILTER_ENTRIES: usize = 10_000;
 
@@ -110,7 +116,8 @@ impl ImportStart {
     "country_filter": {"mode": "deny", "countries": ["FR"]}, "sku_filter": null,
     "poll_interval_secs": 180, "stock_management": true, "download_products": true,
     "add_to_main_products": false, "auto_sync_stock": true, "stock_buffer": 2,
-    "location_id": null, "skip_fba_orders": false, "import_start": {"days": 30}
+    "location_id": null, "skip_fba_orders": false, "stock_reconcile_interval_secs": 900,
+    "import_start": {"days": 30}
 }))]
 pub struct ChannelSettings {
     /// Import orders not paid yet (WooCommerce's `pending`, Shopify's pending payment, Amazon's
@@ -153,6 +160,12 @@ pub struct ChannelSettings {
     /// for the seller's own (`FulfillmentChannels=MFN`). Off, they are stored as shipped, tagged
     /// `FBA`, and never become work. Other kinds refuse it.
     pub skip_fba_orders: bool,
+    /// With `stock_management`, seconds between reconciliations of the channel's stock: what
+    /// each listing holds on the channel is read and, where it differs from what switchyard
+    /// pushed (a hand edit in the platform's admin), set back (default 900; 60 to 86,400; 0 is
+    /// off). `POST /v1/channels/{id}/stock/reconcile` runs one at any time.
+    #[schema(maximum = 86_400)]
+    pub stock_reconcile_interval_secs: u32,
     /// Where the channel's first import starts: `{"days": n}` reads the orders changed in the
     /// last n days (1 to 3650; default 30), `{"since": "2026-11-01T00:00:00Z"}` those changed
     /// since then (not in the future). Older orders are never imported, so a shop with years of
@@ -176,6 +189,7 @@ impl Default for ChannelSettings {
             stock_buffer: 0,
             location_id: None,
             skip_fba_orders: false,
+            stock_reconcile_interval_secs: DEFAULT_STOCK_RECONCILE_INTERVAL_SECS,
             import_start: ImportStart::default(),
         }
     }
@@ -212,6 +226,17 @@ impl ChannelSettings {
                 "poll_interval_secs",
                 format!(
                     "must be between {MIN_POLL_INTERVAL_SECS} and {MAX_POLL_INTERVAL_SECS} seconds"
+                ),
+            ));
+        }
+        let reconcile = self.stock_reconcile_interval_secs;
+        let reconcile_range = MIN_STOCK_RECONCILE_INTERVAL_SECS..=MAX_STOCK_RECONCILE_INTERVAL_SECS;
+        if reconcile != 0 && !reconcile_range.contains(&reconcile) {
+            return Err(FieldError::new(
+                "stock_reconcile_interval_secs",
+                format!(
+                    "must be 0 (off) or between {MIN_STOCK_RECONCILE_INTERVAL_SECS} and \
+                     {MAX_STOCK_RECONCILE_INTERVAL_SECS} seconds"
                 ),
             ));
         }
@@ -344,6 +369,22 @@ mod tests {
             field_of(json!({"poll_interval_secs": 86_401})).as_deref(),
             Some("poll_interval_secs")
         );
+    }
+
+    #[test]
+    fn stock_reconciliation_is_on_by_default_off_at_zero_and_bounded_otherwise() {
+        assert_eq!(
+            ChannelSettings::default().stock_reconcile_interval_secs,
+            900
+        );
+        let key = "stock_reconcile_interval_secs";
+        for ok in [0, 60, 86_400] {
+            assert_eq!(field_of(json!({key: ok})), None, "{ok}");
+        }
+        for bad in [1, 59, 86_401] {
+            assert_eq!(field_of(json!({key: bad})).as_deref(), Some(key), "{bad}");
+        }
+        assert_eq!(field_of(json!({key: null})).as_deref(), Some(key));
     }
 
     #[test]

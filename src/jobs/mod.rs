@@ -71,6 +71,24 @@ impl SyncStock {
     }
 }
 
+/// Compare what a channel holds for each of its listings with what switchyard expects it to hold,
+/// and set back the ones that drifted (unique per channel while pending).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ReconcileStockJob, example = json!({"channel_id": 7}))]
+pub struct ReconcileStock {
+    /// The channel whose listings to reconcile.
+    pub channel_id: i64,
+}
+
+impl ReconcileStock {
+    /// The unique key that makes the waiting reconciliations of one channel one job: each reads
+    /// the channel as it is when it runs.
+    pub fn unique_key(&self) -> String {
+        format!("reconcile-stock:{}", self.channel_id)
+    }
+}
+
 /// Create a fulfilment on the order's channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -191,6 +209,7 @@ queues! {
     ImportOrders => "import-orders",
     ImportProducts => "import-products",
     SyncStock => "sync-stock",
+    ReconcileStock => "reconcile-stock",
     PushFulfilment => "push-fulfilment",
     DeliverWebhook => "deliver-webhook",
     RunPlugin => "run-plugin",

@@ -12,7 +12,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::outbox::OutboxItem;
-use super::{account_row, AccountId, StoreError};
+use super::{AccountId, StoreError};
 use crate::domain::stock::{available_kit, available_product};
 use crate::domain::{Customs, Dimensions, Listing, ListingId, Weight};
 
@@ -97,12 +97,16 @@ pub async fn changed_in_tx(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedStock {
     pub channel_product_id: i64,
+    /// The product or kit the listing is mapped to.
+    pub product_id: i64,
     pub listing: ListingId,
     pub sku: Option<String>,
     /// The available quantity by the DESIGN.md rule, with the channel's buffer.
     pub quantity: i64,
     /// What switchyard last pushed; `None` when it never did.
     pub last_pushed: Option<i64>,
+    /// When the channel accepted it.
+    pub last_pushed_at: Option<DateTime<Utc>>,
 }
 
 impl PlannedStock {
@@ -276,11 +280,13 @@ pub async fn channels_listing_products(
 #[derive(sqlx::FromRow)]
 struct PlanRaw {
     id: i64,
+    product_id: i64,
     external_product_id: String,
     external_variant_id: Option<String>,
     inventory_item_id: Option<String>,
     sku: Option<String>,
     last_pushed_quantity: Option<i32>,
+    last_pushed_at: Option<DateTime<Utc>>,
     api_quantity: i32,
     plugin_quantity: i32,
     is_kit: bool,
@@ -319,8 +325,9 @@ pub async fn stock_plan(
     buffer: i64,
 ) -> Result<Vec<PlannedStock>, StoreError> {
     let rows: Vec<PlanRaw> = sqlx::query_as(
-        "SELECT cp.id, cp.external_product_id, cp.external_variant_id, cp.inventory_item_id, \
-                cp.sku, cp.last_pushed_quantity, p.api_quantity, p.plugin_quantity, p.is_kit, \
+        "SELECT cp.id, p.id AS product_id, cp.external_product_id, cp.external_variant_id, \
+                cp.inventory_item_id, cp.sku, cp.last_pushed_quantity, cp.last_pushed_at, \
+                p.api_quantity, p.plugin_quantity, p.is_kit, \
                 k.api AS kit_api, k.plugin AS kit_plugin, k.per AS kit_per \
          FROM channel_products cp \
          JOIN products p ON p.id = cp.product_id \
@@ -360,6 +367,7 @@ pub async fn stock_plan(
             };
             PlannedStock {
                 channel_product_id: r.id,
+                product_id: r.product_id,
                 listing: ListingId {
                     product_id: r.external_product_id,
                     variant_id: r.external_variant_id,
@@ -368,14 +376,16 @@ pub async fn stock_plan(
                 sku: r.sku,
                 quantity,
                 last_pushed: r.last_pushed_quantity.map(i64::from),
+                last_pushed_at: r.last_pushed_at,
             }
         })
         .collect())
 }
 
 /// Records that the channel accepted `quantity` for the listing; false when the listing is gone.
-pub async fn record_pushed(
-    pool: &PgPool,
+/// On the pool, or in the caller's transaction (`&mut *tx`).
+pub async fn record_pushed<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     channel_product_id: i64,
     quantity: i64,
 ) -> Result<bool, StoreError> {
@@ -387,7 +397,7 @@ pub async fn record_pushed(
     )
     .bind(channel_product_id)
     .bind(quantity)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -402,9 +412,7 @@ pub async fn list_for_channel(
     limit: i64,
 ) -> Result<Option<Vec<ChannelProductRow>>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let sql = "SELECT id FROM channels WHERE account_id = $1 AND id = $2";
-    let exists: Option<(i64,)> = account_row(&mut *conn, sql, account, channel_id).await?;
-    if exists.is_none() {
+    if !super::channels::is_accounts(&mut *conn, account, channel_id).await? {
         return Ok(None);
     }
     let rows: Vec<ChannelProductRow> = sqlx::query_as(&format!(

@@ -299,6 +299,18 @@ pub async fn webhook_subscriptions(
     Ok(row.map(|(s,)| s).unwrap_or_default())
 }
 
+/// Whether the account has channel `id`: what a listing of the channel's rows checks first, so
+/// another account's channel answers `None`, not an empty page.
+pub(super) async fn is_accounts(
+    db: impl sqlx::PgExecutor<'_>,
+    account: AccountId,
+    id: i64,
+) -> Result<bool, StoreError> {
+    let sql = "SELECT id FROM channels WHERE account_id = $1 AND id = $2";
+    let row: Option<(i64,)> = account_row(db, sql, account, id).await?;
+    Ok(row.is_some())
+}
+
 /// The account channel `id` belongs to (see [`super::owner_of`]).
 pub async fn account_of(pool: &PgPool, id: i64) -> Result<Option<AccountId>, StoreError> {
     owner_of(pool, "SELECT account_id FROM channels WHERE id = $1", id).await
@@ -379,6 +391,38 @@ pub async fn auto_sync_targets(
     .bind(ids)
     .fetch_all(conn)
     .await?)
+}
+
+/// A stock-managed channel's reconcile interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileChannel {
+    pub channel_id: i64,
+    pub interval_secs: u32,
+}
+
+/// Active channels with stock management on and a reconcile interval (not 0): what the stock
+/// reconcile timer visits. A channel stored before the setting existed takes its default.
+pub async fn stock_reconcile_channels(pool: &PgPool) -> Result<Vec<ReconcileChannel>, StoreError> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT id, secs FROM ( \
+             SELECT id, COALESCE((settings->>'stock_reconcile_interval_secs')::bigint, $1) \
+                        AS secs \
+             FROM channels \
+             WHERE active AND COALESCE((settings->>'stock_management')::boolean, false)) c \
+         WHERE secs > 0 ORDER BY id",
+    )
+    .bind(i64::from(
+        crate::domain::settings::DEFAULT_STOCK_RECONCILE_INTERVAL_SECS,
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(channel_id, interval)| ReconcileChannel {
+            channel_id,
+            interval_secs: u32::try_from(interval).unwrap_or(u32::MAX),
+        })
+        .collect())
 }
 
 /// Active channels that download their products: what the product import timer visits.

@@ -1,7 +1,7 @@
 //! The event catalogue: every event switchyard publishes, each carrying its entity exactly as the
 //! API shows it (the same row types `GET /v1/orders/{id}`, `GET /v1/products/{id}`,
-//! `GET /v1/channels/{id}/products`, `GET /v1/fulfilments/{id}` and `GET /v1/invoices/{id}`
-//! answer with, read back in
+//! `GET /v1/channels/{id}/products`, `GET /v1/fulfilments/{id}`, `GET /v1/invoices/{id}` and
+//! `GET /v1/channels/{id}/stock/drift` answer with, read back in
 //! the transaction that changed them), and written to the outbox in that transaction, so an
 //! event exists if and only if its change committed (DESIGN.md "Data flow and the outbox").
 //!
@@ -20,6 +20,7 @@ use super::invoices::InvoiceRow;
 use super::orders::StoredOrder;
 use super::outbox::{self, OutboxItem};
 use super::products::ProductRow;
+use super::stock_drift::DriftCorrection;
 use super::StoreError;
 use crate::domain::event_type::{Action, Entity, EventType, WEBHOOK_TEST};
 
@@ -35,6 +36,8 @@ pub enum Event<'a> {
     Invoice(Action, &'a InvoiceRow),
     /// `hosted_page.completed` when a customer connects a channel through it.
     HostedPage(Action, &'a HostedPageRow),
+    /// `stock_drift.corrected` when a reconciliation set a channel's figure for a listing back.
+    StockDrift(Action, &'a DriftCorrection),
     /// `webhook.test`: sent to one webhook on request, whatever its triggers; never in the
     /// outbox.
     WebhookTest {
@@ -65,6 +68,7 @@ impl Event<'_> {
             Event::Fulfilment(a, _) => (Entity::Fulfilment, a),
             Event::Invoice(a, _) => (Entity::Invoice, a),
             Event::HostedPage(a, _) => (Entity::HostedPage, a),
+            Event::StockDrift(a, _) => (Entity::StockDrift, a),
             Event::WebhookTest { .. } => return None,
         };
         Some(EventType::new(entity, action))
@@ -84,6 +88,7 @@ impl Event<'_> {
             Event::Fulfilment(_, f) => (f.store_id, Entity::Fulfilment, f.id, data(f)?),
             Event::Invoice(_, i) => (i.store_id, Entity::Invoice, i.id, data(i)?),
             Event::HostedPage(_, p) => (p.store_id, Entity::HostedPage, p.id, data(p)?),
+            Event::StockDrift(_, d) => (d.store_id, Entity::StockDrift, d.id, data(d)?),
             Event::WebhookTest {
                 store_id,
                 webhook_id,

@@ -13,12 +13,13 @@ use sqlx::{PgConnection, PgPool};
 
 use super::events::Event;
 use super::outbox::{self, OutboxItem};
-use super::{account_row, enum_from_text, enum_text, orders, AccountId, StoreError};
+use super::{account_row, enum_from_text, enum_text, order_state, AccountId, StoreError};
 use crate::domain::event_type::Action;
 use crate::domain::fulfilment::{
     order_status_after, plan_lines, FulfilmentStatus, OrderedLine, RequestedLine, Tracking,
 };
 use crate::domain::order_events::event_kind;
+use crate::domain::order_state::SyncEvent;
 use crate::domain::FieldError;
 use crate::domain::{FulfilmentLine, FulfilmentRequest, OrderStatus};
 use crate::jobs::PushFulfilment;
@@ -356,10 +357,16 @@ async fn create_inner(
     let created = read(&mut tx, id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("fulfilment {id} vanished in its insert")))?;
-    let items = vec![
+    let mut items = vec![
         OutboxItem::job(&PushFulfilment { fulfilment_id: id }, None)?,
         Event::Fulfilment(Action::Created, &created).outbox_item()?,
     ];
+    if order_state::move_in_tx(&mut tx, order_id, &SyncEvent::FulfilmentCreated)
+        .await?
+        .is_some()
+    {
+        items.extend(order_state::announce_in_tx(&mut tx, order_id, Action::Updated).await?);
+    }
     outbox::push_many_in_tx(&mut tx, &items).await?;
     outbox::notify_in_tx(&mut tx).await?;
     tx.commit().await?;
@@ -503,7 +510,14 @@ pub async fn mark_synced(
     let Some(order_id) = moved else {
         return Ok(None);
     };
-    let mut items = follow_order_status(&mut tx, order_id).await?;
+    let moved = follow_order_status(&mut tx, order_id).await?;
+    let outstanding = order_state::outstanding_in_tx(&mut tx, order_id).await?;
+    let synced = SyncEvent::FulfilmentSynced { outstanding };
+    let sync_moved = order_state::move_in_tx(&mut tx, order_id, &synced).await?;
+    let mut items = match moved || sync_moved.is_some() {
+        true => order_state::announce_in_tx(&mut tx, order_id, Action::Updated).await?,
+        false => Vec::new(),
+    };
     let f = read(&mut tx, id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("fulfilment {id} vanished while synced")))?;
@@ -514,12 +528,9 @@ pub async fn mark_synced(
     Ok(Some(f))
 }
 
-/// Moves the order to the status its synced fulfilments imply; returns the `order.updated`
-/// event, carrying the order as it is now, when it moved.
-async fn follow_order_status(
-    conn: &mut PgConnection,
-    order_id: i64,
-) -> Result<Vec<OutboxItem>, StoreError> {
+/// Moves the order to the status its synced fulfilments imply, with its history row; true when
+/// it moved.
+async fn follow_order_status(conn: &mut PgConnection, order_id: i64) -> Result<bool, StoreError> {
     let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
         .bind(order_id)
         .fetch_one(&mut *conn)
@@ -546,7 +557,7 @@ async fn follow_order_status(
     .await?;
     let next = order_status_after(current, &to_pairs(ordered), &to_pairs(shipped));
     if next == current {
-        return Ok(Vec::new());
+        return Ok(false);
     }
     sqlx::query("UPDATE orders SET status = $2, updated_at = now() WHERE id = $1")
         .bind(order_id)
@@ -562,11 +573,7 @@ async fn follow_order_status(
     .bind(enum_text(&next)?)
     .execute(&mut *conn)
     .await?;
-    orders::read_in_tx(conn, &[order_id])
-        .await?
-        .iter()
-        .map(|order| Event::Order(Action::Updated, order).outbox_item())
-        .collect()
+    Ok(true)
 }
 
 /// Records that the fulfilment will not reach the channel, and why (for workers). Only a
@@ -591,8 +598,17 @@ pub async fn mark_failed(
     let f = read(&mut tx, id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("fulfilment {id} vanished while failing")))?;
-    let event = Event::Fulfilment(Action::Updated, &f).outbox_item()?;
-    outbox::push_in_tx(&mut tx, &event).await?;
+    let mut items = vec![Event::Fulfilment(Action::Updated, &f).outbox_item()?];
+    let failed = SyncEvent::FulfilmentFailed {
+        reason: format!("fulfilment {id} did not reach the channel: {reason}"),
+    };
+    if order_state::move_in_tx(&mut tx, f.order_id, &failed)
+        .await?
+        .is_some()
+    {
+        items.extend(order_state::announce_in_tx(&mut tx, f.order_id, Action::Updated).await?);
+    }
+    outbox::push_many_in_tx(&mut tx, &items).await?;
     outbox::notify_in_tx(&mut tx).await?;
     tx.commit().await?;
     Ok(Some(f))

@@ -16,12 +16,14 @@ pub mod idempotency;
 pub mod import_state;
 pub mod invoices;
 pub mod order_import;
+pub mod order_state;
 pub mod orders;
 pub mod outbox;
 pub mod plugin_rules;
 pub mod plugins;
 pub mod products;
 pub mod stock;
+pub mod stock_drift;
 pub mod stores;
 pub mod webhooks;
 

@@ -15,10 +15,11 @@ use sqlx::{PgConnection, PgPool};
 
 use super::channels::ChannelRow;
 use super::{account_row, enum_from_text, enum_text, AccountId, StoreError};
-use crate::domain::filters::{next_sync_status, Decision};
+use crate::domain::filters::Decision;
 use crate::domain::fulfilment::status_on_reimport;
 use crate::domain::order_changes::{normalised, same_channel_data, same_channel_lines};
 use crate::domain::order_events::event_kind;
+use crate::domain::order_state::{self, SetBy, SyncEvent, SyncState};
 use crate::domain::plugin_rules;
 use crate::domain::PageCursor;
 use crate::domain::{
@@ -75,14 +76,35 @@ pub struct UpsertOutcome {
     "channel_updated_at": "2026-12-04T22:43:30Z",
     "tags": [],
     "notes": null,
-    "excluded_reason": null
+    "excluded_reason": null,
+    "sync_set_by": null,
+    "internal_notes": [{"id": 1, "body": "Customer asked for gift wrap", "created_at": "2026-12-04T22:50:02.118031Z"}]
 }))]
 pub struct StoredOrder {
     #[serde(flatten)]
     pub order: UnifiedOrder,
-    /// Why switchyard holds or excludes the order (`sync_status` `on_hold` or `excluded`).
+    /// Why switchyard holds, excludes or failed the order (`sync_status` `on_hold`, `excluded`
+    /// or `failed`).
     #[schema(required = true)]
     pub excluded_reason: Option<String>,
+    /// Whose decision holds or excludes the order, or included it by hand: `channel` (its
+    /// settings or status, decided afresh on each import), `rule` (a plugin rule) or `user` (an
+    /// API caller; no import overrides it). Null otherwise.
+    #[schema(required = true)]
+    pub sync_set_by: Option<SetBy>,
+    /// Notes added through the API (`POST /v1/orders/{id}/notes`), oldest first; the channel's
+    /// own note is `notes`.
+    pub internal_notes: Vec<OrderNote>,
+}
+
+/// A note added to an order through the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(example = json!({"id": 1, "body": "Customer asked for gift wrap",
+                          "created_at": "2026-12-04T22:50:02.118031Z"}))]
+pub struct OrderNote {
+    pub id: i64,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// Filters of the order list; all optional, combined with AND.
@@ -133,13 +155,16 @@ struct OrderRaw {
     /// What plugin rules added (crate::domain::plugin_rules), kept through re-imports.
     rule_tags: Vec<String>,
     rule_status: Option<String>,
+    sync_set_by: Option<String>,
+    /// What callers added, kept through re-imports like `rule_tags`.
+    user_tags: Vec<String>,
 }
 
 const ORDER_COLUMNS: &str = "o.id, o.store_id, o.channel_id, c.kind AS channel_kind, \
      o.channel_order_id, o.order_number, o.status, o.sync_status, o.currency, o.totals, \
      o.customer, o.shipping_address, o.billing_address, o.placed_at, o.paid_at, \
      o.channel_updated_at, o.tags, o.notes, o.excluded_reason, o.updated_at, o.rule_tags, \
-     o.rule_status";
+     o.rule_status, o.sync_set_by, o.user_tags";
 
 #[derive(sqlx::FromRow)]
 struct LineRaw {
@@ -173,7 +198,28 @@ impl LineRaw {
 }
 
 impl OrderRaw {
-    fn into_stored(self, lines: Vec<OrderLine>) -> Result<StoredOrder, StoreError> {
+    /// The order's sync state as the state model sees it.
+    pub(crate) fn sync_state(&self) -> Result<SyncState, StoreError> {
+        Ok(SyncState::new(
+            enum_from_text(&self.sync_status)?,
+            self.excluded_reason.clone(),
+            self.sync_set_by
+                .as_deref()
+                .map(enum_from_text)
+                .transpose()?,
+        ))
+    }
+
+    fn into_stored(
+        self,
+        lines: Vec<OrderLine>,
+        internal_notes: Vec<OrderNote>,
+    ) -> Result<StoredOrder, StoreError> {
+        let sync_set_by = self
+            .sync_set_by
+            .as_deref()
+            .map(enum_from_text)
+            .transpose()?;
         let kind: ChannelKind = enum_from_text(&self.channel_kind)?;
         Ok(StoredOrder {
             order: UnifiedOrder {
@@ -202,6 +248,8 @@ impl OrderRaw {
                 },
             },
             excluded_reason: self.excluded_reason,
+            sync_set_by,
+            internal_notes,
         })
     }
 }
@@ -328,6 +376,41 @@ async fn write_event(
     Ok(())
 }
 
+/// The `created` rows of new orders' histories: each order's channel status, and the sync status
+/// it starts in with why.
+async fn write_created(
+    conn: &mut PgConnection,
+    created: &[(i64, OrderStatus, &SyncState)],
+) -> Result<(), StoreError> {
+    if created.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(created.len());
+    let mut statuses = Vec::with_capacity(created.len());
+    let mut syncs = Vec::with_capacity(created.len());
+    let mut details = Vec::with_capacity(created.len());
+    for (id, status, first) in created {
+        ids.push(*id);
+        statuses.push(enum_text(status)?);
+        syncs.push(enum_text(&first.sync)?);
+        details.push(first.reason.clone());
+    }
+    sqlx::query(
+        "INSERT INTO order_events (order_id, kind, from_status, to_status, to_sync_status, detail) \
+         SELECT e.order_id, 'created', NULL, e.status, e.sync, e.detail \
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) \
+              WITH ORDINALITY AS e(order_id, status, sync, detail, n) \
+         ORDER BY e.n",
+    )
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&syncs)
+    .bind(&details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Binds the order's own columns as `$3..=$18` in the order of [`DATA_COLUMNS`].
 macro_rules! bind_data {
     ($query:expr, $o:expr, $sync:expr, $reason:expr) => {
@@ -353,7 +436,7 @@ macro_rules! bind_data {
 ///
 /// `decision` is what the channel's filters say about the order now
 /// ([`crate::domain::decide`]); for an order already stored it is combined with the stored sync
-/// status by [`next_sync_status`], so an order already being worked keeps its sync status. A
+/// status by [`order_state::next`], so an order already being worked keeps its sync status. A
 /// status change writes an `order_events` row; a new order writes a `created` one.
 pub async fn upsert_order(
     conn: &mut PgConnection,
@@ -372,15 +455,16 @@ pub async fn upsert_order(
             let stored_lines = lines.remove(&existing.id).unwrap_or_default();
             return update_existing(conn, existing, stored_lines, &incoming, decision).await;
         }
-        let (sync, reason) = next_sync_status(None, decision);
+        let first = order_state::first(decision);
+        let (sync, reason) = (first.sync, first.reason.clone());
         let inserted: Option<i64> = bind_data!(
             sqlx::query_scalar(
                 "INSERT INTO orders (account_id, store_id, channel_id, channel_order_id, \
                      order_number, status, sync_status, currency, totals, customer, \
                      shipping_address, billing_address, placed_at, paid_at, channel_updated_at, \
-                     tags, notes, excluded_reason) \
+                     tags, notes, excluded_reason, sync_set_by) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                         $17, $18) \
+                         $17, $18, $19) \
                  ON CONFLICT (channel_id, channel_order_id) DO NOTHING \
                  RETURNING id",
             )
@@ -392,11 +476,12 @@ pub async fn upsert_order(
             sync,
             reason.as_deref()
         )
+        .bind(first.by.as_ref().map(enum_text).transpose()?)
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(order_id) = inserted {
             write_lines(conn, order_id, &incoming.lines).await?;
-            write_event(conn, order_id, "created", None, incoming.status).await?;
+            write_created(conn, &[(order_id, incoming.status, &first)]).await?;
             return Ok(UpsertOutcome {
                 order_id,
                 created: true,
@@ -422,27 +507,24 @@ async fn update_existing(
     decision: &Decision,
 ) -> Result<UpsertOutcome, StoreError> {
     let order_id = existing.id;
-    // The stored tags hold what plugin rules added; the channel's copy is compared and written
-    // with them, so they neither count as a change nor get lost.
-    let rule_tags = std::mem::take(&mut existing.rule_tags);
-    let rule_status = existing
-        .rule_status
-        .take()
-        .as_deref()
-        .map(enum_from_text)
-        .transpose()?;
+    // The stored tags hold what plugin rules and callers added; the channel's copy is compared
+    // and written with them, so they neither count as a change nor get lost.
+    let mut added = std::mem::take(&mut existing.rule_tags);
+    added.extend(std::mem::take(&mut existing.user_tags));
+    let rule_holds = existing.rule_status.take().is_some();
+    let current = existing.sync_state()?;
     let merged;
-    let incoming = match rule_tags.is_empty() {
+    let incoming = match added.is_empty() {
         true => incoming,
         false => {
             merged = ChannelOrder {
-                tags: plugin_rules::merged_tags(&incoming.tags, &rule_tags),
+                tags: plugin_rules::merged_tags(&incoming.tags, &added),
                 ..incoming.clone()
             };
             &merged
         }
     };
-    let stored = existing.into_stored(stored_lines)?;
+    let stored = existing.into_stored(stored_lines, Vec::new())?;
     // An older copy of the order than the one held (a webhook delivered late or again) changes
     // nothing.
     if incoming.channel_updated_at < stored.order.order.channel_updated_at {
@@ -468,18 +550,18 @@ async fn update_existing(
             }
         }
     };
-    let current_sync = stored.order.sync_status;
-    let (sync, reason) = plugin_rules::kept_status(
-        rule_status,
-        current_sync,
-        stored.excluded_reason.as_deref(),
-        decision,
-    )
-    .unwrap_or_else(|| next_sync_status(Some(current_sync), decision));
+    let event = SyncEvent::Imported {
+        decision: decision.clone(),
+        status: incoming.status,
+        rule_holds,
+    };
+    let next = order_state::next(&current, &event)
+        .map_err(|r| StoreError::Corrupt(format!("an import was refused: {r}")))?;
+    let (sync, reason) = (next.sync, next.reason.clone());
     let before = &stored.order.order;
     let data_same = same_channel_data(before, incoming);
     let lines_same = same_channel_lines(&before.lines, &incoming.lines);
-    let changed = !data_same || sync != current_sync || reason != stored.excluded_reason;
+    let changed = !data_same || next != current;
     let status_change =
         (before.status != incoming.status).then_some((before.status, incoming.status));
     if changed {
@@ -489,7 +571,7 @@ async fn update_existing(
                      currency = $6, totals = $7, customer = $8, shipping_address = $9, \
                      billing_address = $10, placed_at = $11, paid_at = $12, \
                      channel_updated_at = $13, tags = $14, notes = $15, excluded_reason = $16, \
-                     updated_at = now() \
+                     sync_set_by = $17, updated_at = now() \
                  WHERE id = $1 AND channel_id = $2",
             )
             .bind(order_id)
@@ -498,6 +580,7 @@ async fn update_existing(
             sync,
             reason.as_deref()
         )
+        .bind(next.by.as_ref().map(enum_text).transpose()?)
         .execute(&mut *conn)
         .await?;
     }
@@ -506,6 +589,10 @@ async fn update_existing(
     }
     if let Some((from, to)) = status_change {
         write_event(conn, order_id, event_kind(from, to), Some(from), to).await?;
+    }
+    if next != current {
+        let kind = event.kind(&next);
+        super::order_state::write_sync_event(conn, order_id, kind, Some(&current), &next).await?;
     }
     Ok(UpsertOutcome {
         order_id,
@@ -631,19 +718,15 @@ struct OrderColumns {
     tags: Vec<String>,
     notes: Vec<Option<String>>,
     reasons: Vec<Option<String>>,
+    set_by: Vec<Option<String>>,
 }
 
 impl OrderColumns {
-    fn push(
-        &mut self,
-        o: &ChannelOrder,
-        sync: SyncStatus,
-        reason: Option<String>,
-    ) -> Result<(), StoreError> {
+    fn push(&mut self, o: &ChannelOrder, first: &SyncState) -> Result<(), StoreError> {
         self.channel_order_ids.push(o.channel_order_id.clone());
         self.numbers.push(o.order_number.clone());
         self.statuses.push(enum_text(&o.status)?);
-        self.syncs.push(enum_text(&sync)?);
+        self.syncs.push(enum_text(&first.sync)?);
         self.currencies.push(o.currency.clone());
         self.totals.push(json_text(&o.totals)?);
         self.customers.push(json_text(&o.customer)?);
@@ -656,7 +739,9 @@ impl OrderColumns {
         self.channel_updated.push(o.channel_updated_at);
         self.tags.push(json_text(&o.tags)?);
         self.notes.push(o.notes.clone());
-        self.reasons.push(reason);
+        self.reasons.push(first.reason.clone());
+        self.set_by
+            .push(first.by.as_ref().map(enum_text).transpose()?);
         Ok(())
     }
 }
@@ -673,11 +758,11 @@ async fn insert_new(
         return Ok(HashMap::new());
     }
     let mut cols = OrderColumns::default();
-    let mut syncs = HashMap::with_capacity(orders.len());
+    let mut firsts = HashMap::with_capacity(orders.len());
     for (order, decision) in orders {
-        let (sync, reason) = next_sync_status(None, decision);
-        cols.push(order, sync, reason)?;
-        syncs.insert(order.channel_order_id.as_str(), sync);
+        let first = order_state::first(decision);
+        cols.push(order, &first)?;
+        firsts.insert(order.channel_order_id.as_str(), first);
     }
     // ORDER BY the input position, so ids (and so the list order) follow the page as one at a
     // time would.
@@ -685,18 +770,19 @@ async fn insert_new(
         "INSERT INTO orders (account_id, store_id, channel_id, channel_order_id, \
              order_number, status, sync_status, currency, totals, customer, \
              shipping_address, billing_address, placed_at, paid_at, channel_updated_at, \
-             tags, notes, excluded_reason) \
+             tags, notes, excluded_reason, sync_set_by) \
          SELECT $1, $2, $3, o.id, o.number, o.status, o.sync, o.currency, o.totals::jsonb, \
                 o.customer::jsonb, o.shipping::jsonb, o.billing::jsonb, o.placed_at, \
                 o.paid_at, o.updated_at, \
-                ARRAY(SELECT jsonb_array_elements_text(o.tags::jsonb)), o.notes, o.reason \
+                ARRAY(SELECT jsonb_array_elements_text(o.tags::jsonb)), o.notes, o.reason, \
+                o.set_by \
          FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
                      $10::text[], $11::text[], $12::text[], $13::timestamptz[], \
                      $14::timestamptz[], $15::timestamptz[], $16::text[], $17::text[], \
-                     $18::text[]) \
+                     $18::text[], $19::text[]) \
               WITH ORDINALITY AS o(id, number, status, sync, currency, totals, customer, \
                                    shipping, billing, placed_at, paid_at, updated_at, tags, \
-                                   notes, reason, n) \
+                                   notes, reason, set_by, n) \
          ORDER BY o.n \
          ON CONFLICT (channel_id, channel_order_id) DO NOTHING \
          RETURNING id, channel_order_id",
@@ -719,14 +805,14 @@ async fn insert_new(
     .bind(&cols.tags)
     .bind(&cols.notes)
     .bind(&cols.reasons)
+    .bind(&cols.set_by)
     .fetch_all(&mut *conn)
     .await?;
     let ids: HashMap<String, i64> = rows.into_iter().map(|(id, coid)| (coid, id)).collect();
 
     let mut line_orders = Vec::new();
     let mut lines = LineColumns::default();
-    let mut event_orders = Vec::with_capacity(ids.len());
-    let mut event_statuses = Vec::with_capacity(ids.len());
+    let mut created = Vec::with_capacity(ids.len());
     for (order, _) in orders {
         let Some(&order_id) = ids.get(&order.channel_order_id) else {
             continue;
@@ -735,8 +821,9 @@ async fn insert_new(
             line_orders.push(order_id);
             lines.push(l)?;
         }
-        event_orders.push(order_id);
-        event_statuses.push(enum_text(&order.status)?);
+        if let Some(first) = firsts.get(order.channel_order_id.as_str()) {
+            created.push((order_id, order.status, first));
+        }
     }
     if !line_orders.is_empty() {
         sqlx::query(
@@ -760,22 +847,11 @@ async fn insert_new(
         .execute(&mut *conn)
         .await?;
     }
-    if !event_orders.is_empty() {
-        sqlx::query(
-            "INSERT INTO order_events (order_id, kind, from_status, to_status) \
-             SELECT e.order_id, 'created', NULL, e.status \
-             FROM UNNEST($1::bigint[], $2::text[]) WITH ORDINALITY AS e(order_id, status, n) \
-             ORDER BY e.n",
-        )
-        .bind(&event_orders)
-        .bind(&event_statuses)
-        .execute(&mut *conn)
-        .await?;
-    }
+    write_created(conn, &created).await?;
     Ok(ids
         .into_iter()
         .filter_map(|(coid, id)| {
-            let sync = *syncs.get(coid.as_str())?;
+            let sync = firsts.get(coid.as_str())?.sync;
             Some((coid, (id, sync)))
         })
         .collect())
@@ -879,12 +955,40 @@ async fn with_lines(
 ) -> Result<Vec<StoredOrder>, StoreError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut lines = lines_of(conn, &ids).await?;
+    let mut notes = notes_of(conn, &ids).await?;
     rows.into_iter()
         .map(|r| {
             let order_lines = lines.remove(&r.id).unwrap_or_default();
-            r.into_stored(order_lines)
+            let order_notes = notes.remove(&r.id).unwrap_or_default();
+            r.into_stored(order_lines, order_notes)
         })
         .collect()
+}
+
+/// The notes callers added to the orders, oldest first, by order.
+async fn notes_of(
+    conn: &mut PgConnection,
+    order_ids: &[i64],
+) -> Result<HashMap<i64, Vec<OrderNote>>, StoreError> {
+    if order_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT order_id, id, body, created_at FROM order_notes \
+         WHERE order_id = ANY($1) ORDER BY order_id, id",
+    )
+    .bind(order_ids)
+    .fetch_all(conn)
+    .await?;
+    let mut out: HashMap<i64, Vec<OrderNote>> = HashMap::new();
+    for (order_id, id, body, created_at) in rows {
+        out.entry(order_id).or_default().push(OrderNote {
+            id,
+            body,
+            created_at,
+        });
+    }
+    Ok(out)
 }
 
 /// A page of the account's orders by `(updated_at, id)`, oldest change first, so a client
@@ -945,9 +1049,9 @@ pub async fn events(
     account: AccountId,
     order_id: i64,
 ) -> Result<Vec<OrderEvent>, StoreError> {
-    type Row = (String, Option<String>, Option<String>, DateTime<Utc>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT e.kind, e.from_status, e.to_status, e.at \
+    let rows: Vec<EventRaw> = sqlx::query_as(
+        "SELECT e.kind, e.from_status, e.to_status, e.from_sync_status, e.to_sync_status, \
+                e.detail, e.at \
          FROM order_events e JOIN orders o ON o.id = e.order_id \
          WHERE o.account_id = $1 AND e.order_id = $2 ORDER BY e.id",
     )
@@ -956,28 +1060,65 @@ pub async fn events(
     .fetch_all(pool)
     .await?;
     rows.into_iter()
-        .map(|(kind, from, to, at)| {
+        .map(|r| {
             Ok(OrderEvent {
-                kind,
-                from_status: from.as_deref().map(enum_from_text).transpose()?,
-                to_status: to.as_deref().map(enum_from_text).transpose()?,
-                at,
+                kind: r.kind,
+                from_status: optional_enum(r.from_status)?,
+                to_status: optional_enum(r.to_status)?,
+                from_sync_status: optional_enum(r.from_sync_status)?,
+                to_sync_status: optional_enum(r.to_sync_status)?,
+                detail: r.detail,
+                at: r.at,
             })
         })
         .collect()
 }
 
-/// One entry of an order's history.
+fn optional_enum<T: serde::de::DeserializeOwned>(
+    text: Option<String>,
+) -> Result<Option<T>, StoreError> {
+    text.as_deref().map(enum_from_text).transpose()
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRaw {
+    kind: String,
+    from_status: Option<String>,
+    to_status: Option<String>,
+    from_sync_status: Option<String>,
+    to_sync_status: Option<String>,
+    detail: Option<String>,
+    at: DateTime<Utc>,
+}
+
+/// One entry of an order's history: a move of its channel status, of its sync status, or a note
+/// or tags added (`docs/order-states.md` lists every kind).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"kind": "shipped", "from_status": "unshipped",
-                          "to_status": "partially_shipped", "at": "2026-12-04T22:43:30.590167Z"}))]
+                          "to_status": "partially_shipped", "from_sync_status": null,
+                          "to_sync_status": null, "detail": null,
+                          "at": "2026-12-04T22:43:30.590167Z"}))]
 pub struct OrderEvent {
-    /// `created`, or the move's name (`paid`, `shipped`, `cancelled`, `refunded`, `updated`).
+    /// `created`; a channel status move (`paid`, `shipped`, `cancelled`, `refunded`,
+    /// `updated`); a sync status move (`held`, `excluded`, `released`, `included`,
+    /// `taken_as_work`, `changed_on_channel`, `accepted_by_plugin`, `plugin_failed`,
+    /// `fulfilment_created`, `fulfilment_synced`, `fulfilment_failed`); or `note` or `tagged`.
     pub kind: String,
-    /// Null for `created`.
+    /// The channel status before a channel status move; null otherwise.
     #[schema(required = true)]
     pub from_status: Option<OrderStatus>,
+    /// The channel status after a channel status move or at `created`; null otherwise.
     #[schema(required = true)]
     pub to_status: Option<OrderStatus>,
+    /// The sync status before a sync status move; null otherwise.
+    #[schema(required = true)]
+    pub from_sync_status: Option<SyncStatus>,
+    /// The sync status after a sync status move or at `created`; null otherwise.
+    #[schema(required = true)]
+    pub to_sync_status: Option<SyncStatus>,
+    /// What was said: the reason of a hold, exclusion or failure, a note's text, the tags added
+    /// and removed.
+    #[schema(required = true)]
+    pub detail: Option<String>,
     pub at: DateTime<Utc>,
 }

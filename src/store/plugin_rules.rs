@@ -10,9 +10,11 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::channels::ChannelRow;
+use super::order_state::SyncMove;
 use super::orders::UpsertOutcome;
 use super::outbox::OutboxItem;
 use super::{account_row, delete_account_row, enum_text, AccountId, StoreError};
+use crate::domain::order_state::{self, SyncEvent, SyncState};
 use crate::domain::plugin_rules::{evaluate, Action, Condition, Facts, Rule, RuleStatus};
 use crate::domain::{event_type, Decision};
 use crate::domain::{ChannelOrder, SyncStatus};
@@ -369,6 +371,59 @@ pub async fn apply_at_import_in_tx(
     orders: &[(ChannelOrder, Decision)],
     known_skus: &HashSet<String>,
 ) -> Result<PageRouting, StoreError> {
+    apply_in_tx(
+        conn,
+        channel.store_id,
+        channel.id,
+        outcomes,
+        orders,
+        known_skus,
+    )
+    .await
+}
+
+/// The rules on an order a caller just included (`super::order_state`), as on an order that
+/// has just become work at import: when they never ran on it (its channel's filters excluded it
+/// when it arrived), they route it, tag it and may hold or exclude it. Returns the jobs that
+/// follow.
+pub async fn apply_to_included_in_tx(
+    conn: &mut PgConnection,
+    order_id: i64,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let Some(stored) = super::orders::read_in_tx(conn, &[order_id]).await?.pop() else {
+        return Ok(Vec::new());
+    };
+    let order = stored.order.order.clone();
+    let skus: Vec<String> = order.lines.iter().filter_map(|l| l.sku.clone()).collect();
+    let known = super::products::known_skus(conn, stored.order.store_id, &skus).await?;
+    let outcome = UpsertOutcome {
+        order_id,
+        created: false,
+        changed: false,
+        status_change: None,
+        sync_status: stored.order.sync_status,
+    };
+    let page = [(order, Decision::Import)];
+    let routing = apply_in_tx(
+        conn,
+        stored.order.store_id,
+        stored.order.channel_id,
+        &[outcome],
+        &page,
+        &known,
+    )
+    .await?;
+    Ok(routing.jobs)
+}
+
+async fn apply_in_tx(
+    conn: &mut PgConnection,
+    store_id: i64,
+    channel_id: i64,
+    outcomes: &[UpsertOutcome],
+    orders: &[(ChannelOrder, Decision)],
+    known_skus: &HashSet<String>,
+) -> Result<PageRouting, StoreError> {
     let mut routing = PageRouting::default();
     if outcomes.is_empty() {
         return Ok(routing);
@@ -400,13 +455,13 @@ pub async fn apply_at_import_in_tx(
 
     let mut update = RoutingColumns::default();
     if !fresh.is_empty() {
-        let (rules, names) = rules_for_import(conn, channel.store_id).await?;
+        let (rules, names) = rules_for_import(conn, store_id).await?;
         for (o, order) in fresh {
             let out = evaluate(
                 &rules,
                 &Facts {
                     order,
-                    channel_id: channel.id,
+                    channel_id,
                     known_skus,
                 },
             );
@@ -435,10 +490,12 @@ pub async fn apply_at_import_in_tx(
         update.write(conn).await?;
     }
 
-    // Orders already with a plugin whose channel copy changed now are sent again, as an update.
+    // Orders already with a plugin whose channel copy changed now are sent again, as an update;
+    // one the plugin booked is `updated` until it takes the change.
     for (o, _) in page.iter().filter(|(o, _)| o.changed && !o.created) {
         if let Some((_, _, Some(plugin_id), true, _)) = states.get(&o.order_id) {
             routing.jobs.push(run_plugin(*plugin_id, o.order_id)?);
+            super::order_state::move_in_tx(conn, o.order_id, &SyncEvent::Resent).await?;
         }
     }
     Ok(routing)
@@ -463,6 +520,8 @@ struct RoutingColumns {
     tags: Vec<String>,
     plugins: Vec<Option<i64>>,
     routed: Vec<bool>,
+    /// The sync status moves the rules' statuses make, for the orders' histories.
+    moves: Vec<SyncMove>,
 }
 
 impl RoutingColumns {
@@ -475,6 +534,21 @@ impl RoutingColumns {
         plugin_id: Option<i64>,
         routed: bool,
     ) -> Result<(), StoreError> {
+        if let (Some(status), Some(reason)) = (status, &reason) {
+            let event = SyncEvent::Ruled {
+                sync: status.sync_status(),
+                reason: reason.clone(),
+            };
+            let from = SyncState::new(SyncStatus::Pending, None, None);
+            if let Ok(to) = order_state::next(&from, &event) {
+                self.moves.push(SyncMove {
+                    order_id,
+                    kind: event.kind(&to),
+                    from: Some(from),
+                    to,
+                });
+            }
+        }
         self.ids.push(order_id);
         self.statuses
             .push(status.as_ref().map(enum_text).transpose()?);
@@ -494,6 +568,7 @@ impl RoutingColumns {
                  sync_status = COALESCE(u.status, o.sync_status), \
                  rule_status = u.status, \
                  excluded_reason = COALESCE(u.reason, o.excluded_reason), \
+                 sync_set_by = CASE WHEN u.status IS NULL THEN o.sync_set_by ELSE 'rule' END, \
                  rule_tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), \
                  tags = o.tags || ARRAY(SELECT t FROM jsonb_array_elements_text(u.tags::jsonb) t \
                                         WHERE NOT t = ANY(o.tags)), \
@@ -510,8 +585,8 @@ impl RoutingColumns {
         .bind(&self.tags)
         .bind(&self.plugins)
         .bind(&self.routed)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-        Ok(())
+        super::order_state::write_sync_events(conn, &self.moves).await
     }
 }

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use super::{account_row, delete_account_row, AccountId, StoreError, WithOwner};
 use crate::crypto::CredentialsKey;
 use crate::domain::event_type::{Action, Entity, EventType};
+use crate::domain::OrderStatus;
 use crate::error::FieldError;
 use crate::store::channel_products;
 use crate::store::stock::{self, StockError};
@@ -333,9 +334,13 @@ pub struct PluginDelivery {
     pub body: serde_json::Value,
 }
 
+/// The message a plugin gets when an order it booked is cancelled or refunded on its channel.
+pub const ORDER_CANCELLED: &str = "order.cancelled";
+
 /// What to send for a `RunPlugin { plugin_id, order_id }` job: the plugin (with its opened
-/// secret) and the order as it is now. `None` when either is gone or the order is no longer
-/// routed to that plugin, which a job then treats as done.
+/// secret) and the order as it is now. `None` when either is gone, or the order is no longer
+/// routed to that plugin or is held or excluded since the send was queued, which a job then
+/// treats as done.
 pub async fn delivery_for_run(
     pool: &PgPool,
     key: &CredentialsKey,
@@ -343,7 +348,8 @@ pub async fn delivery_for_run(
     order_id: i64,
 ) -> Result<Option<PluginDelivery>, StoreError> {
     let routed: Option<(i64, Option<String>)> = sqlx::query_as(
-        "SELECT account_id, plugin_reference FROM orders WHERE id = $1 AND plugin_id = $2",
+        "SELECT account_id, plugin_reference FROM orders WHERE id = $1 AND plugin_id = $2 \
+           AND sync_status NOT IN ('on_hold', 'excluded')",
     )
     .bind(order_id)
     .bind(plugin_id)
@@ -358,11 +364,17 @@ pub async fn delivery_for_run(
     ) else {
         return Ok(None);
     };
-    let action = match reference {
-        Some(_) => Action::Updated,
-        None => Action::Created,
+    let gone = matches!(
+        order.order.order.status,
+        OrderStatus::Cancelled | OrderStatus::Refunded
+    );
+    let event = match (reference, gone) {
+        // A plugin that booked the order hears of its cancellation as such, so it can stop the
+        // shipment (`docs/plugin-protocol.md`).
+        (Some(_), true) => ORDER_CANCELLED,
+        (Some(_), false) => EventType::new(Entity::Order, Action::Updated).name(),
+        (None, _) => EventType::new(Entity::Order, Action::Created).name(),
     };
-    let event = EventType::new(Entity::Order, action).name();
     let body = serde_json::json!({
         "type": event,
         "plugin_id": plugin_id,

@@ -1,6 +1,8 @@
 //! The stock ledger: every change of a product's API or plugin quantity is a movement, unique on
 //! its cause, written in the same transaction as the quantity column it moves (DESIGN.md "Data
-//! flow and the outbox").
+//! flow and the outbox"). A channel figure set back after it drifted is a movement too, of field
+//! `channel` (see `super::stock_drift`): it moves none of the product's quantities, so every sum
+//! here is over one field.
 //!
 //! Every writer locks the products it moves (`FOR UPDATE`, in id order, so two writers never
 //! wait on each other in a cycle) before it looks for or writes a movement. Under that lock a
@@ -35,6 +37,9 @@ pub enum StockField {
     Api,
     /// Reported by fulfilment-centre plugins.
     Plugin,
+    /// What one channel holds for one of the product's listings, set back by a reconciliation
+    /// after it drifted (cause `channel_drift`); not part of the product's quantity.
+    Channel,
 }
 
 impl StockField {
@@ -42,6 +47,7 @@ impl StockField {
         match self {
             StockField::Api => "api",
             StockField::Plugin => "plugin",
+            StockField::Channel => "channel",
         }
     }
 
@@ -49,6 +55,7 @@ impl StockField {
         match text {
             "api" => Ok(StockField::Api),
             "plugin" => Ok(StockField::Plugin),
+            "channel" => Ok(StockField::Channel),
             other => Err(StoreError::Corrupt(format!("stock field `{other}`"))),
         }
     }
@@ -60,6 +67,7 @@ pub const CAUSE_ORDER_CANCEL: &str = "order_cancel";
 pub const CAUSE_SET: &str = "set";
 pub const CAUSE_ADJUSTMENT: &str = "adjustment";
 pub const CAUSE_PLUGIN_REPORT: &str = "plugin_report";
+pub const CAUSE_CHANNEL_DRIFT: &str = "channel_drift";
 
 /// One entry of the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -75,7 +83,8 @@ pub struct Movement {
     pub field: StockField,
     /// The change: positive, negative, or 0 for a set to the quantity it already had.
     pub delta: i64,
-    /// The field's quantity right after this movement.
+    /// The field's quantity right after this movement; for a `channel` movement, the figure the
+    /// channel was set back to.
     pub quantity_after: i64,
     /// Why the quantity moved: see [`cause_kind_schema`].
     #[schema(schema_with = cause_kind_schema)]
@@ -83,11 +92,19 @@ pub struct Movement {
     /// The cause's own id, unique per product, field and kind: `opening` for a create's quantity,
     /// a ULID for `PUT .../stock`, the `Idempotency-Key` of an adjustment, `admin:<ulid>` for
     /// `PUT .../plugin-stock`, `plugin:<plugin id>:<report key or ulid>` for a plugin's report,
-    /// the order line's id for `order_line` and `order_cancel`.
+    /// the order line's id for `order_line` and `order_cancel`,
+    /// `<reconcile job id>.<attempt>/<channel product id>` for `channel_drift`.
     pub cause_id: String,
     /// The order whose line or cancellation moved it; null otherwise.
     #[schema(required = true)]
     pub order_id: Option<i64>,
+    /// A `channel` movement's channel; absent on the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<i64>,
+    /// What a `channel` movement's channel held before it was set back (`quantity_after` is
+    /// what it was set to); absent on the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<i64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -99,7 +116,8 @@ fn cause_kind_schema() -> utoipa::openapi::Object {
             "Why the quantity moved: `set` (`PUT .../stock`, or the opening quantity of a \
              create), `adjustment` (`POST .../stock/adjust`), `plugin_report` (a plugin's report \
              or `PUT .../plugin-stock`), `order_line` (an imported order took it), \
-             `order_cancel` (a cancelled order gave it back).",
+             `order_cancel` (a cancelled order gave it back), `channel_drift` (a channel held \
+             another figure than switchyard's for the listing, and was set back).",
         ))
         .enum_values(Some([
             CAUSE_SET,
@@ -107,6 +125,7 @@ fn cause_kind_schema() -> utoipa::openapi::Object {
             CAUSE_PLUGIN_REPORT,
             CAUSE_ORDER_LINE,
             CAUSE_ORDER_CANCEL,
+            CAUSE_CHANNEL_DRIFT,
         ]))
         .build()
 }
@@ -153,6 +172,8 @@ struct MovementRaw {
     cause_kind: String,
     cause_id: String,
     order_id: Option<i64>,
+    channel_id: Option<i64>,
+    found: Option<i32>,
     created_at: DateTime<Utc>,
 }
 
@@ -167,6 +188,8 @@ impl MovementRaw {
             cause_kind: self.cause_kind,
             cause_id: self.cause_id,
             order_id: self.order_id,
+            channel_id: self.channel_id,
+            found: self.found.map(i64::from),
             created_at: self.created_at,
         })
     }
@@ -178,7 +201,7 @@ impl MovementRaw {
 const MOVEMENT_COLUMNS: &str = "m.id, m.product_id, m.field, m.delta, \
      (SELECT COALESCE(sum(r.delta), 0)::bigint FROM stock_movements r \
       WHERE r.product_id = m.product_id AND r.field = m.field AND r.id <= m.id) AS quantity_after, \
-     m.cause_kind, m.cause_id, m.order_id, m.created_at";
+     m.cause_kind, m.cause_id, m.order_id, m.channel_id, m.found, m.created_at";
 
 /// A movement by its cause, if the ledger has it.
 async fn movement_by_cause(
@@ -330,6 +353,14 @@ async fn change_in_tx(
     let current = i64::from(match change.field {
         StockField::Api => api,
         StockField::Plugin => plugin,
+        // A channel's figure is no quantity of the product: `super::stock_drift` records it.
+        StockField::Channel => {
+            return Err(StoreError::Corrupt(format!(
+                "a change of product {}'s channel figure is no quantity change",
+                change.product_id
+            ))
+            .into())
+        }
     });
     let delta = match change.target {
         Target::Absolute(value) => delta_to(current, value),
@@ -382,6 +413,8 @@ async fn change_in_tx(
             cause_kind: change.cause_kind.to_owned(),
             cause_id: change.cause_id.to_owned(),
             order_id: None,
+            channel_id: None,
+            found: None,
             created_at,
         },
         replayed: false,
@@ -510,12 +543,15 @@ pub async fn movements(
     if exists.is_none() {
         return Ok(None);
     }
-    // One pass over the product's ledger with a running sum, rather than a sum per row.
+    // One pass over the product's ledger with a running sum per field, rather than a sum per
+    // row. A channel movement is no step of a running figure: it says what it set.
     let rows: Vec<MovementRaw> = sqlx::query_as(
         "SELECT id, product_id, field, delta, quantity_after, cause_kind, cause_id, order_id, \
-                created_at \
-         FROM (SELECT m.*, (sum(m.delta) OVER (PARTITION BY m.field ORDER BY m.id))::bigint \
-                               AS quantity_after \
+                channel_id, found, created_at \
+         FROM (SELECT m.*, \
+                      CASE WHEN m.field = 'channel' THEN m.expected::bigint \
+                           ELSE (sum(m.delta) OVER (PARTITION BY m.field ORDER BY m.id))::bigint \
+                      END AS quantity_after \
                FROM stock_movements m WHERE m.account_id = $1 AND m.product_id = $2) l \
          WHERE id > $3 ORDER BY id LIMIT $4",
     )

@@ -151,7 +151,11 @@ pub async fn fixture(app: &TestServer, pool: &PgPool, t: &Tenant, ch: &ChannelRo
         ..line("L1", &sku, 1)
     }];
     let mut conn = pool.acquire().await.expect("a connection");
-    let order_id = orders::upsert_order(&mut conn, ch, &channel_order, &Decision::Import)
+    // On hold, as the channel's `import_not_ready` would have it, so a run can release it.
+    let held = Decision::Hold {
+        reason: "not ready for despatch on the channel".into(),
+    };
+    let order_id = orders::upsert_order(&mut conn, ch, &channel_order, &held)
         .await
         .expect("order stored")
         .order_id;
@@ -189,12 +193,15 @@ pub async fn fixture(app: &TestServer, pool: &PgPool, t: &Tenant, ch: &ChannelRo
     let path = format!("/v1/stores/{store}/plugins");
     let plugin = made(app, post.clone(), &path, token, fc).await;
     // The order is the plugin's to report on, as a routing rule would have made it at import.
-    sqlx::query("UPDATE orders SET plugin_id = $1, routed_at = now() WHERE id = $2")
-        .bind(id(&plugin, "id"))
-        .bind(order_id)
-        .execute(pool)
-        .await
-        .expect("order routed");
+    sqlx::query(
+        "UPDATE orders SET plugin_id = $1, routed_at = now(), rules_applied_at = now() \
+         WHERE id = $2",
+    )
+    .bind(id(&plugin, "id"))
+    .bind(order_id)
+    .execute(pool)
+    .await
+    .expect("order routed");
     let rule = json!({ "name": "r", "condition": { "type": "sku_exists" },
                        "action": { "type": "add_tag", "tag": "x" } });
     let path = format!("/v1/stores/{store}/plugin-rules");

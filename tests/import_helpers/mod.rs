@@ -13,6 +13,7 @@ use switchyard::jobs::{ImportOrders, ImportReason, JobKind};
 use switchyard::outbox::relay;
 use switchyard::queue::{Broker, EnqueueOptions, JobInfo, JobStatus};
 use switchyard::store::channels::{self, ChannelRow, NewChannel};
+use switchyard::store::products::{self, NewProduct, ProductRow};
 use switchyard::store::{accounts, stores, AccountId};
 use switchyard::workers::{self, Deps};
 use switchyard::{db, sandbox_cmd};
@@ -92,6 +93,28 @@ impl World {
         .id
     }
 
+    /// A product of `store_id`, its opening `api_quantity` in the ledger.
+    pub async fn product(
+        &self,
+        store_id: i64,
+        sku: &str,
+        title: &str,
+        api_quantity: Option<i64>,
+    ) -> ProductRow {
+        products::create(
+            &self.pool,
+            self.account,
+            &NewProduct {
+                store_id,
+                sku,
+                title,
+                api_quantity,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
     /// A channel in `store_id` on the sandbox store `sandbox_store`.
     pub async fn channel(
         &self,
@@ -164,14 +187,22 @@ impl World {
 
     /// Enqueues `job` on `queue` and waits until it finished (or died).
     pub async fn run_job<T: serde::Serialize>(&self, queue: &str, job: &T) -> JobInfo {
-        let queue = self.broker.queue(queue).unwrap();
-        let job = queue
+        let job = self
+            .broker
+            .queue(queue)
+            .unwrap()
             .enqueue(job, &EnqueueOptions::default())
             .await
             .unwrap();
+        self.wait_for_job(queue, &job.id).await
+    }
+
+    /// Waits until job `id` of `queue` finished (or died).
+    pub async fn wait_for_job(&self, queue: &str, id: &str) -> JobInfo {
+        let queue = self.broker.queue(queue).unwrap();
         let start = Instant::now();
         loop {
-            let j = queue.job(&job.id).await.unwrap().expect("job exists");
+            let j = queue.job(id).await.unwrap().expect("job exists");
             if matches!(j.status, JobStatus::Done | JobStatus::Dead) {
                 return j;
             }
@@ -272,6 +303,23 @@ pub fn orders_of(sku: &str) -> GeneratorConfig {
         max_lines: 1,
         ..paid_open(&[sku])
     }
+}
+
+/// Requests that set stock, whatever the platform calls them.
+pub fn stock_writes(store: &dyn SimStore) -> u64 {
+    store
+        .traffic()
+        .snapshot()
+        .by_route
+        .iter()
+        .filter(|(route, _)| {
+            route.ends_with("inventorySetQuantities")
+                || route.contains("inventory_levels/set")
+                || route.starts_with("PUT /wp-json/wc/v3/products")
+                || (route.starts_with("POST /wp-json/wc/v3/products") && route.ends_with("/batch"))
+        })
+        .map(|(_, n)| *n)
+        .sum()
 }
 
 /// Waits up to 20 s for the simulated store to show `level` of `sku`.

@@ -110,10 +110,11 @@ pub async fn stored_order(pool: &PgPool, account: AccountId, id: i64) -> StoredO
         .expect("the order reads back")
 }
 
-/// (kind, from status, to status) of an order's recorded events, oldest first.
+/// (kind, from status, to status) of an order's recorded channel status events, oldest first.
 pub async fn order_events(pool: &PgPool, order_id: i64) -> Vec<(String, Option<String>, String)> {
     sqlx::query_as(
-        "SELECT kind, from_status, to_status FROM order_events WHERE order_id = $1 ORDER BY id",
+        "SELECT kind, from_status, to_status FROM order_events \
+         WHERE order_id = $1 AND to_status IS NOT NULL ORDER BY id",
     )
     .bind(order_id)
     .fetch_all(pool)

@@ -40,6 +40,9 @@ pub struct BookedOrder {
     pub versions: u32,
     /// The order as last received.
     pub order: Value,
+    /// The `type` of the last delivery received (`order.created`, `order.updated`,
+    /// `order.cancelled`).
+    pub last_type: String,
     pub tracking_number: Option<String>,
 }
 
@@ -91,6 +94,10 @@ fn withdrawn(order: &Value) -> bool {
     matches!(order["status"].as_str(), Some("cancelled" | "refunded"))
 }
 
+fn message_type(body: &Value) -> String {
+    body["type"].as_str().unwrap_or_default().to_owned()
+}
+
 impl Books {
     /// Takes a delivery (`body` is the request body: `{"type", "order": {...}}`) identified by
     /// `delivery_id` (its `webhook-id`).
@@ -105,6 +112,7 @@ impl Books {
             if !duplicate {
                 booked.versions += 1;
                 booked.order = order.clone();
+                booked.last_type = message_type(body);
                 if booked.state == BookedState::Open {
                     booked.lines = lines;
                     if withdrawn(order) {
@@ -133,6 +141,7 @@ impl Books {
                 lines,
                 versions: 1,
                 order: order.clone(),
+                last_type: message_type(body),
                 tracking_number: None,
             },
         );

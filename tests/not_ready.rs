@@ -9,7 +9,6 @@ use import_helpers::{orders_of, World};
 use switchyard::domain::ChannelSettings;
 use switchyard::queue::JobStatus;
 use switchyard::store::channels::ChannelRow;
-use switchyard::store::products::{self, NewProduct};
 use switchyard_sandbox::{GeneratorConfig, SandboxConfig, SimStore};
 
 /// A SKU the demo shops sell.
@@ -67,6 +66,25 @@ fn units_ordered(store: &dyn SimStore, id: u64) -> i64 {
         .sum()
 }
 
+/// Imports each of `channels` again and expects the sandbox order `id` to be work on each.
+async fn pending_after_import(
+    world: &World,
+    channels: &[ChannelRow],
+    store: &dyn SimStore,
+    id: u64,
+) {
+    for c in channels {
+        assert_eq!(world.import_changes(c.id).await.status, JobStatus::Done);
+        let (sync, reason) = held_as(world, c.id, store, id).await;
+        assert_eq!(
+            (sync.as_str(), reason),
+            ("pending", None),
+            "channel {}",
+            c.id
+        );
+    }
+}
+
 /// Channels on `sandbox_store`, one per `(import_unpaid, import_not_ready)`, in one store that
 /// has a product of `SKU` (so their orders move stock), each imported once.
 async fn imported<const N: usize>(
@@ -75,18 +93,7 @@ async fn imported<const N: usize>(
     settings_of: [(bool, bool); N],
 ) -> [ChannelRow; N] {
     let store = world.store("brand").await;
-    products::create(
-        &world.pool,
-        world.account,
-        &NewProduct {
-            store_id: store,
-            sku: SKU,
-            title: "Merino Socks",
-            api_quantity: Some(100),
-        },
-    )
-    .await
-    .unwrap();
+    world.product(store, SKU, "Merino Socks", Some(100)).await;
     let mut channels = Vec::with_capacity(N);
     for (unpaid, not_ready) in settings_of {
         let channel = world
@@ -160,16 +167,7 @@ async fn woocommerce_on_hold_follows_import_not_ready_and_pending_follows_import
 
     // The merchant confirms the payment: the order is work on every channel.
     assert!(woo.release_order(on_hold));
-    for c in [&not_ready, &unpaid, &neither] {
-        assert_eq!(world.import_changes(c.id).await.status, JobStatus::Done);
-        let (sync, reason) = held_as(&world, c.id, woo.as_ref(), on_hold).await;
-        assert_eq!(
-            (sync.as_str(), reason),
-            ("pending", None),
-            "channel {}",
-            c.id
-        );
-    }
+    pending_after_import(&world, &[not_ready, unpaid, neither], woo.as_ref(), on_hold).await;
     world.stop().await;
 }
 
@@ -220,15 +218,6 @@ async fn a_shopify_order_on_hold_is_held_and_becomes_pending_when_the_hold_is_re
     );
 
     assert!(shop.release_order(held));
-    for c in [&with, &without] {
-        assert_eq!(world.import_changes(c.id).await.status, JobStatus::Done);
-        let (sync, reason) = held_as(&world, c.id, shop.as_ref(), held).await;
-        assert_eq!(
-            (sync.as_str(), reason),
-            ("pending", None),
-            "channel {}",
-            c.id
-        );
-    }
+    pending_after_import(&world, &[with, without], shop.as_ref(), held).await;
     world.stop().await;
 }

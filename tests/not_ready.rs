@@ -218,6 +218,14 @@ async fn a_shopify_order_on_hold_is_held_and_becomes_pending_when_the_hold_is_re
     );
 
     assert!(shop.release_order(held));
+    let channel = with.id;
     pending_after_import(&world, &[with, without], shop.as_ref(), held).await;
+
+    // A hold the merchant puts on an order already imported, before anyone started on it,
+    // holds it here too.
+    assert!(shop.hold_order(ready));
+    assert_eq!(world.import_changes(channel).await.status, JobStatus::Done);
+    let (sync, reason) = held_as(&world, channel, shop.as_ref(), ready).await;
+    assert_eq!(sync, "on_hold", "{reason:?}");
     world.stop().await;
 }

@@ -225,7 +225,8 @@ pub fn next(state: &SyncState, event: &SyncEvent) -> Result<SyncState, Refused> 
 
 /// An import's move. A caller's decision stands; a rule's stands while the channel's settings
 /// take the order; a channel's is decided afresh ([`next_sync_status`]). An order cancelled or
-/// refunded on the channel before anyone worked on it is excluded. An order being worked on
+/// refunded on the channel before anyone worked on it is excluded, and one the channel holds
+/// from despatch before anyone worked on it is held. An order being worked on
 /// keeps its status: its change shows in its `status` and events, and goes to its plugin
 /// ([`SyncEvent::Resent`]).
 fn imported(
@@ -247,6 +248,11 @@ fn imported(
             state.clone()
         }
         (Pending | Failed, _) if gone => channel_gone(decision),
+        // The channel put a hold on an order nobody has started on: it waits with it.
+        (Pending, _) if matches!(decision, Decision::Hold { .. }) => {
+            let reason = decision.reason().map(str::to_owned);
+            SyncState::new(OnHold, reason, Some(SetBy::Channel))
+        }
         (OnHold | Excluded, _) => {
             let (sync, reason) = next_sync_status(Some(state.sync), decision);
             let by = matches!(sync, OnHold | Excluded).then_some(SetBy::Channel);
@@ -331,7 +337,11 @@ mod tests {
         assert_eq!(moved(OnHold, ready.clone()), Pending);
         assert_eq!(moved(Excluded, ready), Pending);
         let still = imported(hold(), OrderStatus::Unpaid);
-        assert_eq!(moved(OnHold, still), OnHold);
+        assert_eq!(moved(OnHold, still.clone()), OnHold);
+        // A hold the channel puts on an order nobody has started on holds it here too; one
+        // already with a plugin or being shipped goes on.
+        assert_eq!(moved(Pending, still.clone()), OnHold);
+        assert_eq!(moved(InProgress, still), InProgress);
     }
 
     #[test]

@@ -118,7 +118,12 @@ async fn bare_http(
 }
 
 /// Writes events `from..to` to the outbox in one transaction.
-async fn write_events(pool: &PgPool, store_id: i64, from: usize, to: usize) -> anyhow::Result<()> {
+pub(super) async fn write_events(
+    pool: &PgPool,
+    store_id: i64,
+    from: usize,
+    to: usize,
+) -> anyhow::Result<()> {
     let items = (from..to)
         .map(|i| OutboxItem::Event {
             payload: json!({

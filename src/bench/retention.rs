@@ -15,15 +15,10 @@ use tokio::sync::watch;
 
 use super::import::bench_database;
 use super::median;
-use super::webhooks::write_events;
-use crate::config::{QueueOverrides, Settings};
-use crate::crypto::CredentialsKey;
+use super::webhooks::DeliveryRig;
+use crate::config::Settings;
 use crate::jobs::{DeliverWebhook, JobKind, Prune};
-use crate::outbox::relay;
-use crate::queue::{Broker, EnqueueOptions};
-use crate::store::webhooks::{self, NewWebhook};
-use crate::workers::{self, Deps};
-use switchyard_sandbox::webhook_receiver::WebhookReceiver;
+use crate::queue::EnqueueOptions;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
@@ -72,13 +67,7 @@ pub async fn fill_old_deliveries(
 
 /// Tops the old settled deliveries up to `n`.
 async fn top_up(pool: &PgPool, store_id: i64, webhook: i64, n: i64) -> anyhow::Result<()> {
-    let have: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM webhook_deliveries \
-         WHERE webhook_id = $1 AND created_at < now() - interval '30 days'",
-    )
-    .bind(webhook)
-    .fetch_one(pool)
-    .await?;
+    let have = i64::try_from(old_left(pool, webhook).await?).unwrap_or(i64::MAX);
     if have < n {
         fill_old_deliveries(pool, store_id, webhook, n - have).await?;
     }
@@ -92,197 +81,88 @@ async fn top_up(pool: &PgPool, store_id: i64, webhook: i64, n: i64) -> anyhow::R
 /// What one phase measured.
 struct Phase {
     per_sec: f64,
-    /// Rows the prune deleted while the burst was delivered, and whether it was still at work
-    /// when the last delivery arrived.
+    /// Old deliveries the prune deleted while the burst was delivered, and whether it was still
+    /// at work when the last delivery arrived.
     pruned_during: u64,
     prune_outlasted_burst: bool,
 }
 
-/// Everything one run needs.
-struct Bench {
-    pool: PgPool,
-    broker: Broker,
-    receiver: WebhookReceiver,
-    store_id: i64,
-    webhook: i64,
-    written: usize,
+/// Settled deliveries of `webhook` past retention still in the table.
+async fn old_left(pool: &PgPool, webhook: i64) -> anyhow::Result<u64> {
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries \
+         WHERE webhook_id = $1 AND created_at < now() - interval '30 days'",
+    )
+    .bind(webhook)
+    .fetch_one(pool)
+    .await?;
+    Ok(u64::try_from(left).unwrap_or_default())
 }
 
-impl Bench {
-    /// Delivers a burst of `n` events, with a prune job at work beside it when `prune` is set.
-    async fn phase(&mut self, n: usize, prune: bool) -> anyhow::Result<Phase> {
-        let queue = self.broker.queue(Prune::QUEUE)?;
-        let old_before = self.old_left().await?;
-        if prune {
-            queue.enqueue(&Prune {}, &EnqueueOptions::default()).await?;
-            let start = Instant::now();
-            while queue.stats().await?.running == 0 {
-                if start.elapsed() > Duration::from_secs(30) {
-                    anyhow::bail!("the prune job never started");
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-        self.receiver.clear();
-        let t0 = Instant::now();
-        let (from, to) = (self.written, self.written + n);
-        let mut at = from;
-        while at < to {
-            let next = (at + 500).min(to);
-            write_events(&self.pool, self.store_id, at, next).await?;
-            at = next;
-        }
-        self.written = to;
-        let limit = Duration::from_secs(120 + n as u64 / 500);
-        let got = self.receiver.wait_for(n, limit).await;
-        let elapsed = t0.elapsed();
-        if got.len() < n {
-            anyhow::bail!(
-                "only {} of {n} deliveries arrived within {limit:?}",
-                got.len()
-            );
-        }
-        let unverified = got.iter().filter(|r| !r.verified).count();
-        if unverified > 0 {
-            anyhow::bail!("{unverified} deliveries did not verify");
-        }
-        let still_pruning = queue.stats().await?.running > 0;
-        let pruned_during = old_before.saturating_sub(self.old_left().await?);
-        // The next phase starts with no prune at work.
+/// Delivers a burst of `n` events from `from` on, with a prune job at work beside it when
+/// `prune` is set; returns once no prune is at work any more.
+async fn phase(rig: &DeliveryRig, from: usize, n: usize, prune: bool) -> anyhow::Result<Phase> {
+    let queue = rig.broker.queue(Prune::QUEUE)?;
+    let old_before = old_left(&rig.pool, rig.webhook).await?;
+    if prune {
+        queue.enqueue(&Prune {}, &EnqueueOptions::default()).await?;
         let start = Instant::now();
-        loop {
-            let s = queue.stats().await?;
-            if s.ready + s.running == 0 {
-                break;
+        while queue.stats().await?.running == 0 {
+            if start.elapsed() > Duration::from_secs(30) {
+                anyhow::bail!("the prune job never started");
             }
-            if start.elapsed() > Duration::from_secs(600) {
-                anyhow::bail!("the prune job never finished");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        Ok(Phase {
-            per_sec: n as f64 / elapsed.as_secs_f64(),
-            pruned_during,
-            prune_outlasted_burst: still_pruning,
-        })
     }
-
-    /// Settled deliveries past retention still in the table.
-    async fn old_left(&self) -> anyhow::Result<u64> {
-        let left: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM webhook_deliveries \
-             WHERE webhook_id = $1 AND created_at < now() - interval '30 days'",
-        )
-        .bind(self.webhook)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(u64::try_from(left).unwrap_or_default())
+    let per_sec = rig.burst(from, n).await?;
+    let prune_outlasted_burst = queue.stats().await?.running > 0;
+    let pruned_during = old_before.saturating_sub(old_left(&rig.pool, rig.webhook).await?);
+    let start = Instant::now();
+    loop {
+        let s = queue.stats().await?;
+        if s.ready + s.running == 0 {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!("the prune job never finished");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    Ok(Phase {
+        per_sec,
+        pruned_during,
+        prune_outlasted_burst,
+    })
 }
 
+/// One run: (alone, while pruning), in the order `prune_first` says.
 async fn run_once(
     base: &Settings,
     opts: &Options,
     prune_first: bool,
 ) -> anyhow::Result<(Phase, Phase)> {
     let mut settings = base.clone();
-    settings.redis.key_prefix = format!("sybench-retention-{}", ulid::Ulid::new());
     let mut database = bench_database(&base.database)?;
+    // A database of its own: the prune deletes every old row of the database it runs on.
     database.url = format!("{}_retention", database.url);
     settings.database = database;
-    settings.webhooks.max_in_flight = opts.concurrency.max(1);
     // Long enough that a prune never stops for its budget during a phase.
     settings.retention.budget_secs = 600;
-    let deliver = DeliverWebhook::QUEUE.replace('-', "_");
-    let overrides = QueueOverrides {
-        concurrency: Some(opts.concurrency.max(1)),
-        batch_size: Some(opts.concurrency.clamp(1, 1000)),
-        ..settings.queues.get(&deliver).cloned().unwrap_or_default()
-    };
-    settings.queues.insert(deliver, overrides);
-    let pool = crate::db::prepare(&settings.database).await?;
-    let broker = Broker::connect(&settings).await?;
-    let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
-    let deps = Deps::new(pool.clone(), key.clone(), broker.clone());
-    let (account, store_id) = super::bench_store(&pool, "retention").await?;
-    let secret = crate::webhooks::generate_secret();
-    let receiver = WebhookReceiver::start(vec![secret.clone()]).await?;
-    receiver.keep_bodies(false);
-    let triggers = vec!["order.created".to_owned()];
-    let webhook = webhooks::create(
-        &pool,
-        &key,
-        account,
-        &NewWebhook {
-            store_id,
-            url: &receiver.url(),
-            description: Some("bench"),
-            triggers: &triggers,
-            enabled: true,
-            secret: &secret,
-        },
-    )
-    .await?
-    .id;
-
+    let rig = DeliveryRig::start(settings, "retention", opts.concurrency).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
-    for queue in [DeliverWebhook::QUEUE, Prune::QUEUE] {
-        let pool = workers::spawn_pool_with(&broker, queue, Some(deps.clone()), stop_rx.clone())?;
-        tasks.push(tokio::spawn(pool));
-    }
-    tasks.push(tokio::spawn(relay::run(
-        pool.clone(),
-        broker.clone(),
-        stop_rx,
-    )));
-
-    let mut bench = Bench {
-        pool: pool.clone(),
-        broker: broker.clone(),
-        receiver,
-        store_id,
-        webhook,
-        written: 0,
-    };
-    let mut phases = Vec::new();
-    for prune in [prune_first, !prune_first] {
-        top_up(&pool, store_id, webhook, opts.old_deliveries).await?;
-        phases.push((prune, bench.phase(opts.events, prune).await?));
-    }
-
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
-    }
-    bench.receiver.shutdown().await;
-    for q in crate::jobs::QUEUES {
-        if let Ok(queue) = broker.queue(q) {
-            let _ = queue.destroy().await;
-        }
-    }
-    sqlx::query("DELETE FROM webhooks WHERE account_id = $1")
-        .bind(account.0)
-        .execute(&pool)
-        .await
-        .context("cleaning up")?;
-    sqlx::query("DELETE FROM webhook_events WHERE store_id = $1")
-        .bind(store_id)
-        .execute(&pool)
-        .await
-        .context("cleaning up")?;
-    let (mut with, mut without) = (None, None);
-    for (prune, phase) in phases {
+    let tasks = rig.spawn_workers(&[DeliverWebhook::QUEUE, Prune::QUEUE], stop_rx)?;
+    let (mut alone, mut pruning) = (None, None);
+    for (i, prune) in [prune_first, !prune_first].into_iter().enumerate() {
+        top_up(&rig.pool, rig.store_id, rig.webhook, opts.old_deliveries).await?;
+        let measured = phase(&rig, i * opts.events, opts.events, prune).await?;
         if prune {
-            with = Some(phase);
+            pruning = Some(measured);
         } else {
-            without = Some(phase);
+            alone = Some(measured);
         }
     }
-    match (without, with) {
-        (Some(without), Some(with)) => Ok((without, with)),
-        _ => anyhow::bail!("a phase is missing"),
-    }
+    rig.stop(stop_tx, tasks).await?;
+    alone.zip(pruning).context("a phase is missing")
 }
 
 pub async fn run(settings: &Settings, opts: &Options) -> anyhow::Result<()> {

@@ -22,13 +22,14 @@ use crate::queue::EnqueueOptions;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// Events delivered in each phase of a run.
-    #[arg(long, default_value_t = 10_000)]
+    /// Events delivered in each phase of a run: enough for several seconds of delivery, so
+    /// that a phase is not over before the machine's other load has evened out.
+    #[arg(long, default_value_t = 30_000)]
     pub events: usize,
     /// Settled deliveries past retention in the tables when each phase starts.
     #[arg(long, default_value_t = 200_000)]
     pub old_deliveries: i64,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub runs: usize,
     /// Webhook requests in flight at once, and deliver-webhook jobs run at once.
     #[arg(long, default_value_t = 64)]

@@ -57,6 +57,8 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     #[serde(default)]
     pub hosted: HostedSettings,
+    #[serde(default)]
+    pub retention: RetentionSettings,
 }
 
 /// Hosted pages (`/hosted/{token}`): how providers may embed them, how hard they may be hit,
@@ -218,6 +220,85 @@ impl WebhookSettings {
         }
         if self.max_response_bytes == 0 {
             return Err(invalid("webhooks.max_response_bytes", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// How long finished records are kept, and how the prune job that deletes older ones paces itself
+/// (see `[retention]` in config/default.toml). An age of 0 keeps those records forever.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Settled webhook deliveries (delivered or failed), their attempts, and the events no
+    /// delivery points at any more, this many days after their last attempt.
+    pub webhook_days: u32,
+    /// An order's history (`order_events`), this many days after each move.
+    pub order_events_days: u32,
+    /// Saved `Idempotency-Key` answers, this many hours after they were saved: beyond the 24
+    /// hours a key replays its answer, a margin in which a late retry is still refused as a
+    /// retry rather than run as a new request.
+    pub idempotency_keys_hours: u32,
+    /// Seconds between prune runs (a `prune` job, enqueued once per period however many
+    /// processes run the timers).
+    pub prune_every_secs: u64,
+    /// Rows one delete statement removes at most: each statement holds its row locks for
+    /// milliseconds, so webhook delivery and imports never wait behind the prune.
+    pub batch_rows: u32,
+    /// The pause between two delete statements, leaving the database to the hot path.
+    pub batch_pause_ms: u64,
+    /// A run stops after this many seconds of deleting; what is left goes at the next run.
+    pub budget_secs: u64,
+}
+
+/// The hours an `Idempotency-Key` replays its answer: a retention of saved keys must exceed it.
+pub const IDEMPOTENCY_KEY_HOURS: u32 = 24;
+
+impl Default for RetentionSettings {
+    fn default() -> RetentionSettings {
+        RetentionSettings {
+            webhook_days: 30,
+            order_events_days: 365,
+            idempotency_keys_hours: 2 * IDEMPOTENCY_KEY_HOURS,
+            prune_every_secs: 3_600,
+            batch_rows: 1_000,
+            batch_pause_ms: 10,
+            budget_secs: 20,
+        }
+    }
+}
+
+impl RetentionSettings {
+    pub fn prune_every(&self) -> Duration {
+        Duration::from_secs(self.prune_every_secs)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let hours = self.idempotency_keys_hours;
+        if hours != 0 && hours <= IDEMPOTENCY_KEY_HOURS {
+            return Err(invalid(
+                "retention.idempotency_keys_hours",
+                format!(
+                    "must be 0 (keep forever) or above the {IDEMPOTENCY_KEY_HOURS} hours a key \
+                     replays its answer"
+                ),
+            ));
+        }
+        let positive = [
+            ("prune_every_secs", self.prune_every_secs),
+            ("batch_rows", u64::from(self.batch_rows)),
+            ("budget_secs", self.budget_secs),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(invalid(format!("retention.{name}"), "must be at least 1"));
+            }
+        }
+        if self.batch_rows > 10_000 {
+            return Err(invalid(
+                "retention.batch_rows",
+                "must be at most 10000, so one statement never holds its locks for long",
+            ));
         }
         Ok(())
     }
@@ -643,6 +724,7 @@ impl Settings {
             return Err(invalid("timers.import_scan_secs", "must be at least 1"));
         }
         self.webhooks.validate()?;
+        self.retention.validate()?;
         for (i, p) in self.timers.periodic.iter().enumerate() {
             let key = format!("timers.periodic[{i}]");
             if p.name.is_empty() {
@@ -762,6 +844,24 @@ mod tests {
         assert_eq!(s.connectors.import_overlap(), Duration::from_secs(120));
         let s = with_env_file("[connectors]\nimport_overlap_secs = 0\n").unwrap();
         assert_eq!(s.connectors.import_overlap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn retention_keeps_what_a_demanding_operator_expects_and_refuses_a_key_pruned_alive() {
+        let s = Settings::load_env(&dir(), "test").unwrap().retention;
+        assert_eq!((s.webhook_days, s.order_events_days), (30, 365));
+        assert!(s.idempotency_keys_hours > IDEMPOTENCY_KEY_HOURS);
+        let forever =
+            "[retention]\nwebhook_days = 0\norder_events_days = 0\nidempotency_keys_hours = 0\n";
+        assert_eq!(with_env_file(forever).unwrap().retention.webhook_days, 0);
+        let err = with_env_file("[retention]\nidempotency_keys_hours = 24\n").unwrap_err();
+        assert_eq!(key_of(err), "retention.idempotency_keys_hours");
+        let err = with_env_file("[retention]\nbatch_rows = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "retention.batch_rows");
+        let err = with_env_file("[retention]\nbatch_rows = 50000\n").unwrap_err();
+        assert_eq!(key_of(err), "retention.batch_rows");
+        let err = with_env_file("[retention]\nprune_every_secs = 0\n").unwrap_err();
+        assert_eq!(key_of(err), "retention.prune_every_secs");
     }
 
     #[test]

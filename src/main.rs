@@ -153,6 +153,8 @@ enum BenchCommand {
     Dashboard(bench::dashboard::Options),
     /// Invoices synced a minute for one Xero organisation at the simulator's real limits.
     Invoices(bench::invoices::Options),
+    /// Webhook deliveries per second with and without the prune job deleting old rows beside them.
+    Retention(bench::retention::Options),
     /// Enqueue, drain and idle-pickup figures for the queue.
     Queue {
         #[arg(long, default_value_t = 100_000)]
@@ -345,6 +347,7 @@ async fn run_bench(settings: &Settings, command: BenchCommand) -> anyhow::Result
         BenchCommand::Webhooks(opts) => bench::webhooks::run(settings, &opts).await,
         BenchCommand::Dashboard(opts) => bench::dashboard::run(settings, &opts).await,
         BenchCommand::Invoices(opts) => bench::invoices::run(settings, &opts).await,
+        BenchCommand::Retention(opts) => bench::retention::run(settings, &opts).await,
         BenchCommand::Queue {
             jobs,
             runs,

@@ -144,6 +144,10 @@ fn describe() {
         "Listings a stock reconciliation set back after their channel's figure drifted, by channel kind"
     );
     metrics::describe_counter!(
+        "switchyard_pruned_rows_total",
+        "Rows the prune job deleted past their retention, by table"
+    );
+    metrics::describe_counter!(
         "switchyard_webhook_attempts_total",
         "Webhook delivery attempts, by outcome"
     );

@@ -13,6 +13,7 @@ pub mod import_products;
 mod noop;
 mod pool;
 mod post_invoice;
+pub mod prune;
 mod push_fulfilment;
 mod reconcile_stock;
 mod retry;

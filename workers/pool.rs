@@ -11,11 +11,11 @@ use tokio::task::JoinSet;
 use tower::limit::ConcurrencyLimitLayer;
 
 use super::{
-    deliver_webhook, import_orders, import_products, noop, post_invoice, push_fulfilment,
+    deliver_webhook, import_orders, import_products, noop, post_invoice, prune, push_fulfilment,
     reconcile_stock, run_plugin, sync_stock, Deps,
 };
 use crate::jobs::{
-    DeliverWebhook, ImportOrders, ImportProducts, Kind, Noop, PostInvoice, PushFulfilment,
+    DeliverWebhook, ImportOrders, ImportProducts, Kind, Noop, PostInvoice, Prune, PushFulfilment,
     ReconcileStock, RunPlugin, SyncStock, QUEUES,
 };
 use crate::queue::{Broker, QueueError, RedisBackend};
@@ -107,6 +107,7 @@ pub fn spawn_pool_with(
         }
         Kind::RunPlugin => worker_run!(q, RunPlugin, run_plugin::run, stop, deps()?),
         Kind::PostInvoice => worker_run!(q, PostInvoice, post_invoice::run, stop, deps()?),
+        Kind::Prune => worker_run!(q, Prune, prune::run, stop, deps()?),
     };
     Ok(async move {
         tracing::info!(queue = %name, concurrency, "worker pool started");

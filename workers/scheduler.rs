@@ -2,7 +2,8 @@
 //! passed since their last import and enqueues an import for each. The enqueue carries a unique
 //! key per channel per poll slot that outlives the job, so however many processes run the timer,
 //! a channel is imported once per interval. On the same tick it enqueues each stock-managed
-//! channel's stock reconciliation once per its `stock_reconcile_interval_secs` slot, the same way.
+//! channel's stock reconciliation once per its `stock_reconcile_interval_secs` slot, the same way,
+//! and the prune job once per `retention.prune_every_secs` slot.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use apalis_core::error::BoxDynError;
 
 use super::Deps;
-use crate::jobs::{ImportOrders, ImportProducts, ImportReason, JobKind, ReconcileStock};
+use crate::jobs::{ImportOrders, ImportProducts, ImportReason, JobKind, Prune, ReconcileStock};
 use crate::queue::timers::run_every;
 use crate::queue::EnqueueOptions;
 use crate::store::channels;
@@ -109,6 +110,21 @@ pub async fn enqueue_due_reconciles(deps: &Deps, now_secs: u64) -> Result<usize,
     Ok(created)
 }
 
+/// The unique key of the prune job in the slot of `every_secs` containing `now_secs`.
+pub fn prune_slot_key(every_secs: u64, now_secs: u64) -> String {
+    format!("prune-timer:{}", now_secs / every_secs.max(1))
+}
+
+/// Enqueues the prune job once per `retention.prune_every_secs` slot, however many processes
+/// tick. Returns whether this call created it.
+pub async fn enqueue_prune(deps: &Deps, now_secs: u64) -> Result<bool, BoxDynError> {
+    let every = deps.broker.settings().retention.prune_every_secs;
+    let key = prune_slot_key(every, now_secs);
+    let opts = slot_options(key, u32::try_from(every).unwrap_or(u32::MAX));
+    let queue = deps.broker.queue(Prune::QUEUE)?;
+    Ok(queue.enqueue(&Prune {}, &opts).await?.created)
+}
+
 /// Runs the import timer until `shutdown` resolves, looking every `every` for due order imports
 /// and enqueueing product imports every `products_every`.
 pub async fn run(
@@ -122,6 +138,7 @@ pub async fn run(
         async move {
             enqueue_product_imports(&deps, products_every, tick).await?;
             enqueue_due_reconciles(&deps, tick).await?;
+            enqueue_prune(&deps, tick).await?;
             let created = enqueue_due_imports(&deps, tick).await?;
             if created > 0 {
                 tracing::debug!(created, "scheduled imports enqueued");
@@ -150,5 +167,7 @@ mod tests {
             reconcile_slot_key(7, 900, 900)
         );
         assert_ne!(reconcile_slot_key(7, 900, 10), slot_key(7, 900, 10));
+        assert_eq!(prune_slot_key(3600, 3600), prune_slot_key(3600, 7199));
+        assert_ne!(prune_slot_key(3600, 3599), prune_slot_key(3600, 3600));
     }
 }

@@ -30,8 +30,9 @@ use crate::store::StoreError;
 
 /// Longest key accepted.
 pub const MAX_KEY: usize = 255;
-/// How long an answer is kept for replay.
-pub const TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long an answer is kept for replay (`retention.idempotency_keys_hours` must exceed it).
+pub const TTL: Duration =
+    Duration::from_secs(crate::config::IDEMPOTENCY_KEY_HOURS as u64 * 60 * 60);
 /// Largest answer kept: the API's answers are single resources and pages, far below it.
 const MAX_SAVED_BODY: usize = 16 * 1024 * 1024;
 /// A claim with no answer this long after the request timeout belonged to a process that died.

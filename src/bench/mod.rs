@@ -7,6 +7,7 @@ pub mod import;
 pub mod import_limits;
 pub mod invoices;
 pub mod queue;
+pub mod retention;
 pub mod stock;
 pub mod stock_load;
 pub mod webhooks;

@@ -16,6 +16,7 @@ use anyhow::Context;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::import::bench_database;
 use super::{median, quantile};
@@ -26,6 +27,7 @@ use crate::outbox::relay;
 use crate::queue::Broker;
 use crate::store::outbox::{self, OutboxItem};
 use crate::store::webhooks::{self, NewWebhook};
+use crate::store::AccountId;
 use crate::workers::{self, Deps};
 use switchyard_sandbox::webhook_receiver::WebhookReceiver;
 
@@ -118,7 +120,12 @@ async fn bare_http(
 }
 
 /// Writes events `from..to` to the outbox in one transaction.
-async fn write_events(pool: &PgPool, store_id: i64, from: usize, to: usize) -> anyhow::Result<()> {
+pub(super) async fn write_events(
+    pool: &PgPool,
+    store_id: i64,
+    from: usize,
+    to: usize,
+) -> anyhow::Result<()> {
     let items = (from..to)
         .map(|i| OutboxItem::Event {
             payload: json!({
@@ -134,90 +141,171 @@ async fn write_events(pool: &PgPool, store_id: i64, from: usize, to: usize) -> a
     Ok(())
 }
 
+/// What a delivery benchmark's run works with: queues under a key prefix of its own, the bench
+/// database, and one store whose one endpoint, subscribed to `order.created`, is a loopback
+/// receiver that verifies every signature.
+pub(super) struct DeliveryRig {
+    pub settings: Settings,
+    pub pool: PgPool,
+    pub broker: Broker,
+    pub deps: std::sync::Arc<Deps>,
+    pub account: AccountId,
+    pub store_id: i64,
+    pub webhook: i64,
+    pub secret: String,
+    pub receiver: WebhookReceiver,
+}
+
+impl DeliveryRig {
+    /// Sets up `bench`'s run on `settings` (their database already chosen), with `concurrency`
+    /// webhook requests in flight and deliver-webhook jobs run at once.
+    pub(super) async fn start(
+        mut settings: Settings,
+        bench: &str,
+        concurrency: usize,
+    ) -> anyhow::Result<DeliveryRig> {
+        settings.redis.key_prefix = format!("sybench-{bench}-{}", ulid::Ulid::new());
+        settings.webhooks.max_in_flight = concurrency.max(1);
+        let deliver = DeliverWebhook::QUEUE.replace('-', "_");
+        let overrides = QueueOverrides {
+            concurrency: Some(concurrency.max(1)),
+            batch_size: Some(concurrency.clamp(1, 1000)),
+            ..settings.queues.get(&deliver).cloned().unwrap_or_default()
+        };
+        settings.queues.insert(deliver, overrides);
+        let pool = crate::db::prepare(&settings.database).await?;
+        let broker = Broker::connect(&settings).await?;
+        let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
+        let deps = Deps::new(pool.clone(), key.clone(), broker.clone());
+        let (account, store_id) = super::bench_store(&pool, bench).await?;
+        let secret = crate::webhooks::generate_secret();
+        let receiver = WebhookReceiver::start(vec![secret.clone()]).await?;
+        // A merchant's receiver verifies, parses and answers; it does not hold every body.
+        receiver.keep_bodies(false);
+        let triggers = vec!["order.created".to_owned()];
+        let webhook = webhooks::create(
+            &pool,
+            &key,
+            account,
+            &NewWebhook {
+                store_id,
+                url: &receiver.url(),
+                description: Some("bench"),
+                triggers: &triggers,
+                enabled: true,
+                secret: &secret,
+            },
+        )
+        .await?
+        .id;
+        Ok(DeliveryRig {
+            settings,
+            pool,
+            broker,
+            deps,
+            account,
+            store_id,
+            webhook,
+            secret,
+            receiver,
+        })
+    }
+
+    /// Runs the pools of `queues` and the outbox relay until `stop` turns true.
+    pub(super) fn spawn_workers(
+        &self,
+        queues: &[&str],
+        stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<Vec<JoinHandle<()>>> {
+        let mut tasks = Vec::new();
+        for queue in queues {
+            let deps = Some(self.deps.clone());
+            let run = workers::spawn_pool_with(&self.broker, queue, deps, stop.clone())?;
+            tasks.push(tokio::spawn(run));
+        }
+        let relay = relay::run(self.pool.clone(), self.broker.clone(), stop);
+        tasks.push(tokio::spawn(relay));
+        Ok(tasks)
+    }
+
+    /// Writes events `from..from + n` to the outbox, 500 to a transaction, and waits until the
+    /// receiver verified all `n`. Returns deliveries per second, from the first write to the last
+    /// delivery.
+    pub(super) async fn burst(&self, from: usize, n: usize) -> anyhow::Result<f64> {
+        self.receiver.clear();
+        let t0 = Instant::now();
+        let mut written = from;
+        while written < from + n {
+            let to = (written + 500).min(from + n);
+            write_events(&self.pool, self.store_id, written, to).await?;
+            written = to;
+        }
+        let limit = Duration::from_secs(120 + n as u64 / 500);
+        let got = self.receiver.wait_for(n, limit).await;
+        let elapsed = t0.elapsed();
+        if got.len() < n {
+            anyhow::bail!(
+                "only {} of {n} deliveries arrived within {limit:?}",
+                got.len()
+            );
+        }
+        let unverified = got.iter().filter(|r| !r.verified).count();
+        if unverified > 0 {
+            anyhow::bail!("{unverified} deliveries did not verify");
+        }
+        self.receiver.clear();
+        Ok(n as f64 / elapsed.as_secs_f64())
+    }
+
+    /// Stops `tasks` (through `stop`), the receiver, and removes the run's queues and rows.
+    pub(super) async fn stop(
+        self,
+        stop: watch::Sender<bool>,
+        tasks: Vec<JoinHandle<()>>,
+    ) -> anyhow::Result<()> {
+        let _ = stop.send(true);
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
+        }
+        self.receiver.shutdown().await;
+        for q in crate::jobs::QUEUES {
+            if let Ok(queue) = self.broker.queue(q) {
+                let _ = queue.destroy().await;
+            }
+        }
+        // The webhook's deliveries and attempts go with it; the events stay until deleted too.
+        sqlx::query("DELETE FROM webhooks WHERE account_id = $1")
+            .bind(self.account.0)
+            .execute(&self.pool)
+            .await
+            .context("cleaning up")?;
+        sqlx::query("DELETE FROM webhook_events WHERE store_id = $1")
+            .bind(self.store_id)
+            .execute(&self.pool)
+            .await
+            .context("cleaning up")?;
+        Ok(())
+    }
+}
+
 async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures> {
     let mut settings = base.clone();
-    settings.redis.key_prefix = format!("sybench-webhooks-{}", ulid::Ulid::new());
     settings.database = bench_database(&base.database)?;
-    settings.webhooks.max_in_flight = opts.concurrency.max(1);
-    settings.queues.insert(
-        DeliverWebhook::QUEUE.replace('-', "_"),
-        QueueOverrides {
-            concurrency: Some(opts.concurrency.max(1)),
-            batch_size: Some(opts.concurrency.clamp(1, 1000)),
-            ..settings
-                .queues
-                .get(&DeliverWebhook::QUEUE.replace('-', "_"))
-                .cloned()
-                .unwrap_or_default()
-        },
-    );
-    let pool = crate::db::prepare(&settings.database).await?;
-    let broker = Broker::connect(&settings).await?;
-    let key = CredentialsKey::from_hex(&settings.crypto.credentials_key)?;
-    let deps = Deps::new(pool.clone(), key.clone(), broker.clone());
-    let (account, store_id) = super::bench_store(&pool, "webhooks").await?;
-    let secret = crate::webhooks::generate_secret();
-    let receiver = WebhookReceiver::start(vec![secret.clone()]).await?;
-    // A merchant's receiver verifies, parses and answers; it does not hold every body.
-    receiver.keep_bodies(false);
-    let triggers = vec!["order.created".to_owned()];
-    webhooks::create(
-        &pool,
-        &key,
-        account,
-        &NewWebhook {
-            store_id,
-            url: &receiver.url(),
-            description: Some("bench"),
-            triggers: &triggers,
-            enabled: true,
-            secret: &secret,
-        },
-    )
-    .await?;
-
+    let rig = DeliveryRig::start(settings, "webhooks", opts.concurrency).await?;
     let bare_per_sec = bare_http(
-        &settings,
-        &receiver,
-        &secret,
+        &rig.settings,
+        &rig.receiver,
+        &rig.secret,
         opts.events.min(20_000),
         opts.concurrency,
     )
     .await?;
-    receiver.clear();
+    rig.receiver.clear();
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = vec![
-        tokio::spawn(workers::spawn_pool_with(
-            &broker,
-            DeliverWebhook::QUEUE,
-            Some(deps.clone()),
-            stop_rx.clone(),
-        )?),
-        tokio::spawn(relay::run(pool.clone(), broker.clone(), stop_rx)),
-    ];
-
+    let tasks = rig.spawn_workers(&[DeliverWebhook::QUEUE], stop_rx)?;
     // Throughput: a burst.
-    let t0 = Instant::now();
-    let chunk = 500;
-    let mut written = 0;
-    while written < opts.events {
-        let to = (written + chunk).min(opts.events);
-        write_events(&pool, store_id, written, to).await?;
-        written = to;
-    }
-    let limit = Duration::from_secs(120 + opts.events as u64 / 500);
-    let got = receiver.wait_for(opts.events, limit).await;
-    let elapsed = t0.elapsed();
-    if got.len() < opts.events {
-        anyhow::bail!(
-            "only {} of {} deliveries arrived within {limit:?}",
-            got.len(),
-            opts.events
-        );
-    }
-    let per_sec = opts.events as f64 / elapsed.as_secs_f64();
-    receiver.clear();
+    let per_sec = rig.burst(0, opts.events).await?;
 
     // Latency: paced batches of 10.
     let batch = 10;
@@ -227,10 +315,17 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
     while sent < opts.paced_events {
         ticker.tick().await;
         let to = (sent + batch).min(opts.paced_events);
-        write_events(&pool, store_id, opts.events + sent, opts.events + to).await?;
+        write_events(
+            &rig.pool,
+            rig.store_id,
+            opts.events + sent,
+            opts.events + to,
+        )
+        .await?;
         sent = to;
     }
-    let got = receiver
+    let got = rig
+        .receiver
         .wait_for(opts.paced_events, Duration::from_secs(60))
         .await;
     let unverified = got.iter().filter(|r| !r.verified).count();
@@ -243,27 +338,7 @@ async fn run_once(base: &Settings, opts: &Options) -> anyhow::Result<RunFigures>
         .collect();
     lat.sort_by(|a, b| a.total_cmp(b));
 
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
-    }
-    receiver.shutdown().await;
-    for q in crate::jobs::QUEUES {
-        if let Ok(queue) = broker.queue(q) {
-            let _ = queue.destroy().await;
-        }
-    }
-    // The webhook's deliveries and attempts go with it; the events stay until deleted too.
-    sqlx::query("DELETE FROM webhooks WHERE account_id = $1")
-        .bind(account.0)
-        .execute(&pool)
-        .await
-        .context("cleaning up")?;
-    sqlx::query("DELETE FROM webhook_events WHERE store_id = $1")
-        .bind(store_id)
-        .execute(&pool)
-        .await
-        .context("cleaning up")?;
+    rig.stop(stop_tx, tasks).await?;
     Ok(RunFigures {
         per_sec,
         bare_per_sec,

@@ -127,6 +127,14 @@ impl RunPlugin {
     }
 }
 
+/// Delete the records past their retention (`[retention]`): settled webhook deliveries with
+/// their attempts and events, old order history, expired idempotency keys. A timer enqueues one
+/// every `retention.prune_every_secs`; running one by hand is harmless.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = PruneJob, example = json!({}))]
+pub struct Prune {}
+
 /// A job that does nothing (or sleeps, or fails on purpose), for benchmarks, tests and checking
 /// a deployment end to end.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -214,6 +222,7 @@ queues! {
     DeliverWebhook => "deliver-webhook",
     RunPlugin => "run-plugin",
     PostInvoice => "post-invoice",
+    Prune => "prune",
     Noop => "noop",
 }
 

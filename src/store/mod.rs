@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod plugin_rules;
 pub mod plugins;
 pub mod products;
+pub mod retention;
 pub mod stock;
 pub mod stock_drift;
 pub mod stores;

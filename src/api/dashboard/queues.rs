@@ -20,7 +20,7 @@ use super::{begin, forbidden, may_act, see_other, sign_in_page, signed_in, Actio
 use crate::api::jobs::job_id;
 use crate::api::queues::known_queue;
 use crate::api::AppState;
-use crate::jobs;
+use crate::jobs::{self, JobKind};
 use crate::queue::timers::Every;
 use crate::queue::{Held, JobInfo, JobStatus, Queue};
 
@@ -131,6 +131,11 @@ fn timers(state: &AppState) -> String {
             "import products".to_owned(),
             "import-products".to_owned(),
             t.import_products_secs,
+        ),
+        (
+            "prune".to_owned(),
+            jobs::Prune::QUEUE.to_owned(),
+            state.settings.retention.prune_every_secs,
         ),
     ];
     all.extend(

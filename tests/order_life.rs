@@ -645,7 +645,6 @@ async fn random_sequences_of_events_keep_stored_orders_in_the_models_states() {
                 let event = SyncEvent::Imported {
                     decision,
                     status: now,
-                    rule_holds: false,
                 };
                 model = order_state::next(&model, &event).unwrap();
                 assert_eq!(after, model, "order {id} after {trail:?}");

@@ -46,17 +46,14 @@ pub async fn run(
     // The order's sync status follows the answer: booked, or failed once no retry is left.
     let last = meta.attempt >= deps.broker.settings().policy(RunPlugin::QUEUE).max_attempts;
     let refused = match &result {
-        Ok(Sent::Accepted) => Some(None),
-        Ok(Sent::Nothing) => None,
-        Err(JobError::Permanent(m)) => Some(Some(m.as_str())),
+        Ok(Sent::Accepted) => None,
+        Err(JobError::Permanent(m)) => Some(m.as_str()),
         Err(JobError::Retry(m) | JobError::RetryAfter { message: m, .. }) if last => {
-            Some(Some(m.as_str()))
+            Some(m.as_str())
         }
-        Err(_) => None,
+        Ok(Sent::Nothing) | Err(_) => return result.map(|_| ()),
     };
-    if let Some(refused) = refused {
-        order_state::after_plugin_answer(&deps.db, job.order_id, refused).await?;
-    }
+    order_state::after_plugin_answer(&deps.db, job.order_id, refused).await?;
     result.map(|_| ())
 }
 

@@ -47,11 +47,12 @@ impl SyncState {
         SyncState::new(SyncStatus::Pending, None, None)
     }
 
-    fn with(sync: SyncStatus) -> impl Fn(&SyncState) -> SyncState {
-        move |s| SyncState {
+    /// This state moved to `sync`, which carries no reason: only a caller's inclusion stays.
+    fn moved_to(&self, sync: SyncStatus) -> SyncState {
+        SyncState {
             sync,
             reason: None,
-            by: s.by.filter(|b| *b == SetBy::User),
+            by: self.by.filter(|b| *b == SetBy::User),
         }
     }
 
@@ -74,12 +75,10 @@ impl SyncState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncEvent {
     /// The channel's copy was read again; `decision` is what its settings say of it now,
-    /// `status` the channel status it has now, and `rule_holds` whether the order still has the
-    /// status a plugin rule gave it.
+    /// `status` the channel status it has now.
     Imported {
         decision: Decision,
         status: OrderStatus,
-        rule_holds: bool,
     },
     /// A change of the order on the channel goes on to the plugin that booked it.
     Resent,
@@ -152,13 +151,9 @@ pub fn next(state: &SyncState, event: &SyncEvent) -> Result<SyncState, Refused> 
     use SyncStatus::*;
     let same = || Ok(state.clone());
     match event {
-        SyncEvent::Imported {
-            decision,
-            status,
-            rule_holds,
-        } => Ok(imported(state, decision, *status, *rule_holds)),
+        SyncEvent::Imported { decision, status } => Ok(imported(state, decision, *status)),
         SyncEvent::Resent => match state.sync {
-            InProgress | Synced => Ok(SyncState::with(Updated)(state)),
+            InProgress | Synced => Ok(state.moved_to(Updated)),
             _ => same(),
         },
         SyncEvent::Ruled { sync, reason } => match state.sync {
@@ -190,8 +185,8 @@ pub fn next(state: &SyncState, event: &SyncEvent) -> Result<SyncState, Refused> 
         },
         SyncEvent::PluginAccepted { status } => match state.sync {
             Pending | Updated | Failed | InProgress => Ok(match status {
-                OrderStatus::Cancelled | OrderStatus::Refunded => SyncState::with(Synced)(state),
-                _ => SyncState::with(InProgress)(state),
+                OrderStatus::Cancelled | OrderStatus::Refunded => state.moved_to(Synced),
+                _ => state.moved_to(InProgress),
             }),
             _ => same(),
         },
@@ -204,13 +199,13 @@ pub fn next(state: &SyncState, event: &SyncEvent) -> Result<SyncState, Refused> 
             _ => same(),
         },
         SyncEvent::FulfilmentCreated => match state.sync {
-            Pending | Failed | Updated | Synced => Ok(SyncState::with(InProgress)(state)),
+            Pending | Failed | Updated | Synced => Ok(state.moved_to(InProgress)),
             _ => same(),
         },
         SyncEvent::FulfilmentSynced { outstanding } => match (state.sync, outstanding) {
             (OnHold | Excluded, _) => same(),
-            (_, true) => Ok(SyncState::with(InProgress)(state)),
-            (_, false) => Ok(SyncState::with(Synced)(state)),
+            (_, true) => Ok(state.moved_to(InProgress)),
+            (_, false) => Ok(state.moved_to(Synced)),
         },
         SyncEvent::FulfilmentFailed { reason } => match state.sync {
             OnHold | Excluded => same(),
@@ -229,12 +224,7 @@ pub fn next(state: &SyncState, event: &SyncEvent) -> Result<SyncState, Refused> 
 /// from despatch before anyone worked on it is held. An order being worked on
 /// keeps its status: its change shows in its `status` and events, and goes to its plugin
 /// ([`SyncEvent::Resent`]).
-fn imported(
-    state: &SyncState,
-    decision: &Decision,
-    status: OrderStatus,
-    rule_holds: bool,
-) -> SyncState {
+fn imported(state: &SyncState, decision: &Decision, status: OrderStatus) -> SyncState {
     use SyncStatus::*;
     let gone = matches!(status, OrderStatus::Cancelled | OrderStatus::Refunded);
     match (state.sync, state.by) {
@@ -244,9 +234,7 @@ fn imported(
             }
             state.clone()
         }
-        (OnHold | Excluded, Some(SetBy::Rule)) if rule_holds && *decision == Decision::Import => {
-            state.clone()
-        }
+        (OnHold | Excluded, Some(SetBy::Rule)) if *decision == Decision::Import => state.clone(),
         (Pending | Failed, _) if gone => channel_gone(decision),
         // The channel put a hold on an order nobody has started on: it waits with it.
         (Pending, _) if matches!(decision, Decision::Hold { .. }) => {
@@ -293,11 +281,7 @@ mod tests {
     }
 
     fn imported(decision: Decision, status: OrderStatus) -> SyncEvent {
-        SyncEvent::Imported {
-            decision,
-            status,
-            rule_holds: true,
-        }
+        SyncEvent::Imported { decision, status }
     }
 
     fn hold() -> Decision {
@@ -489,13 +473,8 @@ mod tests {
 
     fn any_event() -> impl Strategy<Value = SyncEvent> {
         prop_oneof![
-            (any_decision(), any_status(), any::<bool>()).prop_map(
-                |(decision, status, rule_holds)| SyncEvent::Imported {
-                    decision,
-                    status,
-                    rule_holds,
-                }
-            ),
+            (any_decision(), any_status())
+                .prop_map(|(decision, status)| SyncEvent::Imported { decision, status }),
             Just(SyncEvent::Resent),
             prop::sample::select(vec![OnHold, Excluded]).prop_map(|sync| SyncEvent::Ruled {
                 sync,

@@ -137,10 +137,21 @@ pub async fn move_in_tx(
     order_id: i64,
     event: &SyncEvent,
 ) -> Result<Option<Moved>, StoreError> {
-    let Some((from, _)) = lock(conn, order_id).await? else {
+    move_on_in_tx(conn, order_id, |_| event.clone()).await
+}
+
+/// [`move_in_tx`] on the event `event` makes of the order's channel status, read under the
+/// order's lock.
+async fn move_on_in_tx(
+    conn: &mut PgConnection,
+    order_id: i64,
+    event: impl FnOnce(OrderStatus) -> SyncEvent,
+) -> Result<Option<Moved>, StoreError> {
+    let Some((from, status)) = lock(conn, order_id).await? else {
         return Ok(None);
     };
-    let to = order_state::next(&from, event).map_err(|r| StoreError::Conflict(r.0))?;
+    let event = event(status);
+    let to = order_state::next(&from, &event).map_err(|r| StoreError::Conflict(r.0))?;
     if to == from {
         return Ok(None);
     }
@@ -172,15 +183,16 @@ pub async fn announce_in_tx(
         .collect()
 }
 
-/// Moves the order on `event` and, when it moved, announces it (`order.updated`), all in one
-/// transaction: for workers, whose events are never refused.
-pub async fn move_and_announce(
+/// Moves the order on the event `event` makes of its channel status and, when it moved,
+/// announces it (`order.updated`), all in one transaction: for workers, whose events are never
+/// refused.
+async fn move_and_announce(
     pool: &PgPool,
     order_id: i64,
-    event: &SyncEvent,
+    event: impl FnOnce(OrderStatus) -> SyncEvent,
 ) -> Result<Option<Moved>, StoreError> {
     let mut tx = pool.begin().await?;
-    let moved = move_in_tx(&mut tx, order_id, event).await?;
+    let moved = move_on_in_tx(&mut tx, order_id, event).await?;
     if moved.is_some() {
         let items = announce_in_tx(&mut tx, order_id, Action::Updated).await?;
         outbox::push_many_in_tx(&mut tx, &items).await?;
@@ -197,25 +209,13 @@ pub async fn after_plugin_answer(
     order_id: i64,
     refused: Option<&str>,
 ) -> Result<Option<Moved>, StoreError> {
-    let event = match refused {
+    move_and_announce(pool, order_id, |status| match refused {
         Some(reason) => SyncEvent::PluginFailed {
             reason: reason.to_owned(),
         },
-        None => {
-            let status: Option<String> =
-                sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
-                    .bind(order_id)
-                    .fetch_optional(pool)
-                    .await?;
-            let Some(status) = status else {
-                return Ok(None);
-            };
-            SyncEvent::PluginAccepted {
-                status: enum_from_text(&status)?,
-            }
-        }
-    };
-    move_and_announce(pool, order_id, &event).await
+        None => SyncEvent::PluginAccepted { status },
+    })
+    .await
 }
 
 /// Whether anything of the order is left to ship or on its way to the channel: what decides
@@ -275,7 +275,6 @@ pub async fn act(
     let announced = match action {
         OrderAction::Release => {
             move_in_tx(&mut tx, order_id, &SyncEvent::Released).await?;
-            clear_rule_status(&mut tx, order_id).await?;
             items.extend(route_held_in_tx(&mut tx, order_id).await?);
             Some(Action::Updated)
         }
@@ -284,12 +283,10 @@ pub async fn act(
                 reason: reason.clone(),
             };
             let moved = move_in_tx(&mut tx, order_id, &event).await?;
-            clear_rule_status(&mut tx, order_id).await?;
             moved.map(|_| Action::Excluded)
         }
         OrderAction::Include => {
             move_in_tx(&mut tx, order_id, &SyncEvent::Included).await?;
-            clear_rule_status(&mut tx, order_id).await?;
             items.extend(super::plugin_rules::apply_to_included_in_tx(&mut tx, order_id).await?);
             Some(Action::Updated)
         }
@@ -321,15 +318,6 @@ pub async fn act(
 
 async fn touch(conn: &mut PgConnection, order_id: i64) -> Result<(), StoreError> {
     sqlx::query("UPDATE orders SET updated_at = now() WHERE id = $1")
-        .bind(order_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// A caller's decision replaces a rule's: the rule's status no longer holds on re-import.
-async fn clear_rule_status(conn: &mut PgConnection, order_id: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE orders SET rule_status = NULL WHERE id = $1")
         .bind(order_id)
         .execute(conn)
         .await?;

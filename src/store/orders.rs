@@ -154,7 +154,6 @@ struct OrderRaw {
     updated_at: DateTime<Utc>,
     /// What plugin rules added (crate::domain::plugin_rules), kept through re-imports.
     rule_tags: Vec<String>,
-    rule_status: Option<String>,
     sync_set_by: Option<String>,
     /// What callers added, kept through re-imports like `rule_tags`.
     user_tags: Vec<String>,
@@ -164,7 +163,7 @@ const ORDER_COLUMNS: &str = "o.id, o.store_id, o.channel_id, c.kind AS channel_k
      o.channel_order_id, o.order_number, o.status, o.sync_status, o.currency, o.totals, \
      o.customer, o.shipping_address, o.billing_address, o.placed_at, o.paid_at, \
      o.channel_updated_at, o.tags, o.notes, o.excluded_reason, o.updated_at, o.rule_tags, \
-     o.rule_status, o.sync_set_by, o.user_tags";
+     o.sync_set_by, o.user_tags";
 
 #[derive(sqlx::FromRow)]
 struct LineRaw {
@@ -511,7 +510,6 @@ async fn update_existing(
     // and written with them, so they neither count as a change nor get lost.
     let mut added = std::mem::take(&mut existing.rule_tags);
     added.extend(std::mem::take(&mut existing.user_tags));
-    let rule_holds = existing.rule_status.take().is_some();
     let current = existing.sync_state()?;
     let merged;
     let incoming = match added.is_empty() {
@@ -553,7 +551,6 @@ async fn update_existing(
     let event = SyncEvent::Imported {
         decision: decision.clone(),
         status: incoming.status,
-        rule_holds,
     };
     let next = order_state::next(&current, &event)
         .map_err(|r| StoreError::Corrupt(format!("an import was refused: {r}")))?;

@@ -278,6 +278,17 @@ async fn reconcile_on_demand_answers_202_runs_and_hides_other_accounts_channels(
     let job = world.wait_for_job(ReconcileStock::QUEUE, job_id).await;
     assert_eq!(job.status, JobStatus::Done, "{job:?}");
     assert_eq!(level(sim.as_ref(), X), 100);
+    // The job took its turn as the account's: the queue's fetches are fair between accounts.
+    let job_key = format!(
+        "{{{}:{}}}:job:{job_id}",
+        world.settings.redis.key_prefix,
+        ReconcileStock::QUEUE
+    );
+    let tenant: Option<String> =
+        redis::AsyncCommands::hget(&mut world.broker.conn(), &job_key, "tenant")
+            .await
+            .unwrap();
+    assert_eq!(tenant, Some(world.account.0.to_string()));
 
     let drift_path = format!("/v1/channels/{}/stock/drift", channel.id);
     let res = api.get(&drift_path, &token).await;

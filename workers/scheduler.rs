@@ -14,7 +14,7 @@ use super::Deps;
 use crate::jobs::{ImportOrders, ImportProducts, ImportReason, JobKind, Prune, ReconcileStock};
 use crate::queue::timers::run_every;
 use crate::queue::EnqueueOptions;
-use crate::store::channels;
+use crate::store::{channels, AccountId};
 
 /// The unique key of a channel's scheduled import in the poll slot containing `now_secs`.
 pub fn slot_key(channel_id: i64, interval_secs: u32, now_secs: u64) -> String {
@@ -37,13 +37,22 @@ fn slot_options(key: String, interval_secs: u32) -> EnqueueOptions {
     }
 }
 
+/// [`slot_options`] for a job of `account`'s, which takes its turn with other accounts' jobs.
+fn account_slot_options(account: AccountId, key: String, interval_secs: u32) -> EnqueueOptions {
+    EnqueueOptions {
+        tenant: account.enqueue_options().tenant,
+        ..slot_options(key, interval_secs)
+    }
+}
+
 /// Enqueues the imports that are due. Returns how many this call created.
 pub async fn enqueue_due_imports(deps: &Deps, now_secs: u64) -> Result<usize, BoxDynError> {
     let queue = deps.broker.queue(ImportOrders::QUEUE)?;
     let mut created = 0;
     for due in channels::active_channels_due(&deps.db).await? {
         let interval = due.poll_interval_secs;
-        let opts = slot_options(slot_key(due.channel_id, interval, now_secs), interval);
+        let key = slot_key(due.channel_id, interval, now_secs);
+        let opts = account_slot_options(due.account_id, key, interval);
         let job = ImportOrders {
             channel_id: due.channel_id,
             reason: ImportReason::Timer,
@@ -99,7 +108,7 @@ pub async fn enqueue_due_reconciles(deps: &Deps, now_secs: u64) -> Result<usize,
     for due in channels::stock_reconcile_channels(&deps.db).await? {
         let interval = due.interval_secs;
         let key = reconcile_slot_key(due.channel_id, interval, now_secs);
-        let opts = slot_options(key, interval);
+        let opts = account_slot_options(due.account_id, key, interval);
         let job = ReconcileStock {
             channel_id: due.channel_id,
         };

@@ -632,7 +632,7 @@ pub(super) async fn queue_now<J: JobKind>(
     check_exists(state, account, id).await?;
     let opts = EnqueueOptions {
         unique_key: Some(unique_key),
-        ..Default::default()
+        ..account.enqueue_options()
     };
     let enqueued = state.broker.queue(J::QUEUE)?.enqueue(job, &opts).await?;
     Ok(JobAccepted {

@@ -98,7 +98,7 @@ async fn inbound(
     };
     let opts = EnqueueOptions {
         unique_key: Some(format!("import-webhook:{id}")),
-        ..EnqueueOptions::default()
+        ..ic.channel.account_id.enqueue_options()
     };
     state
         .broker

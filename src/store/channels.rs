@@ -112,6 +112,7 @@ pub struct ChannelUpdate<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueChannel {
     pub channel_id: i64,
+    pub account_id: AccountId,
     pub poll_interval_secs: u32,
 }
 
@@ -319,8 +320,8 @@ pub async fn account_of(pool: &PgPool, id: i64) -> Result<Option<AccountId>, Sto
 /// Active channels whose last import run is older than their poll interval (or that never ran),
 /// oldest first: what the import timer enqueues.
 pub async fn active_channels_due(pool: &PgPool) -> Result<Vec<DueChannel>, StoreError> {
-    let rows: Vec<(i64, i32)> = sqlx::query_as(
-        "SELECT c.id, \
+    let rows: Vec<(i64, i64, i32)> = sqlx::query_as(
+        "SELECT c.id, c.account_id, \
                 COALESCE((c.settings->>'poll_interval_secs')::int, $1) AS poll \
          FROM channels c \
          LEFT JOIN channel_import_state s ON s.channel_id = c.id \
@@ -335,8 +336,9 @@ pub async fn active_channels_due(pool: &PgPool) -> Result<Vec<DueChannel>, Store
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(channel_id, poll)| DueChannel {
+        .map(|(channel_id, account_id, poll)| DueChannel {
             channel_id,
+            account_id: AccountId(account_id),
             poll_interval_secs: u32::try_from(poll).unwrap_or_default(),
         })
         .collect())
@@ -397,15 +399,16 @@ pub async fn auto_sync_targets(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconcileChannel {
     pub channel_id: i64,
+    pub account_id: AccountId,
     pub interval_secs: u32,
 }
 
 /// Active channels with stock management on and a reconcile interval (not 0): what the stock
 /// reconcile timer visits. A channel stored before the setting existed takes its default.
 pub async fn stock_reconcile_channels(pool: &PgPool) -> Result<Vec<ReconcileChannel>, StoreError> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT id, secs FROM ( \
-             SELECT id, COALESCE((settings->>'stock_reconcile_interval_secs')::bigint, $1) \
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, account_id, secs FROM ( \
+             SELECT id, account_id, COALESCE((settings->>'stock_reconcile_interval_secs')::bigint, $1) \
                         AS secs \
              FROM channels \
              WHERE active AND COALESCE((settings->>'stock_management')::boolean, false)) c \
@@ -418,8 +421,9 @@ pub async fn stock_reconcile_channels(pool: &PgPool) -> Result<Vec<ReconcileChan
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(channel_id, interval)| ReconcileChannel {
+        .map(|(channel_id, account_id, interval)| ReconcileChannel {
             channel_id,
+            account_id: AccountId(account_id),
             interval_secs: u32::try_from(interval).unwrap_or(u32::MAX),
         })
         .collect())

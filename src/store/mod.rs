@@ -40,6 +40,17 @@ use crate::crypto::CryptoError;
 #[serde(transparent)]
 pub struct AccountId(pub i64);
 
+impl AccountId {
+    /// Enqueue options naming this account as the job's tenant, so the queue's fetches take its
+    /// jobs in turn with other accounts' (`EnqueueOptions::tenant`).
+    pub fn enqueue_options(self) -> crate::queue::EnqueueOptions {
+        crate::queue::EnqueueOptions {
+            tenant: Some(self.0.to_string()),
+            ..crate::queue::EnqueueOptions::default()
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]

@@ -19,9 +19,13 @@ fn spawn_worker(prefix: &str) -> Child {
 }
 
 fn spawn_worker_with(prefix: &str, config_dir: &str) -> Child {
+    // The suite's servers, which may be private ones the config files do not name.
+    let suite = settings();
     Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["work", "--queues", "noop"])
         .env("SWITCHYARD_ENV", "test")
+        .env("DATABASE_URL", &suite.database.url)
+        .env("REDIS_URL", &suite.redis.url)
         .env("SWITCHYARD__REDIS__KEY_PREFIX", prefix)
         .env("SWITCHYARD__QUEUES__NOOP__LEASE_SECS", "2")
         .env("SWITCHYARD__LOG__FILTER", "warn")

@@ -25,6 +25,7 @@ mod redis;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use binaries::{Binaries, POSTGRES_PACKAGE, REDIS_PACKAGE};
 
@@ -82,6 +83,19 @@ pub struct Server {
     pub pid: u32,
     pub started: bool,
 }
+
+impl Server {
+    fn started(port: u16, pid: u32) -> Server {
+        Server {
+            port,
+            pid,
+            started: true,
+        }
+    }
+}
+
+/// How long a server asked to stop may take before it is sent SIGTERM.
+const STOP_WAIT: Duration = Duration::from_secs(30);
 
 /// The ports of "the default address" that are probed before provisioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,20 +408,44 @@ impl Services {
         if self.lifetime != Lifetime::Session {
             return Ok(Vec::new());
         }
-        let mut stopped = Vec::new();
-        if self.redis.take().is_some() {
-            stopped.extend(redis::stop(&self.dir)?.map(|s| stopped_line("Redis", &s)));
-        }
-        if self.postgres.take().is_some() {
-            stopped.extend(postgres::stop(&self.dir)?.map(|s| stopped_line("PostgreSQL", &s)));
-        }
+        let (redis, postgres) = (self.redis.take(), self.postgres.take());
+        let stopped = stop_servers(&self.dir, redis.is_some(), postgres.is_some());
         self.lock = None;
-        Ok(stopped)
+        stopped
     }
 }
 
-fn stopped_line(name: &str, s: &Server) -> String {
-    format!("stopped {name} on 127.0.0.1:{} (pid {})", s.port, s.pid)
+/// Stops `dir`'s Redis and PostgreSQL, those asked for, if they run, and waits until they have
+/// exited; one line for each stopped.
+fn stop_servers(dir: &Path, redis: bool, postgres: bool) -> Result<Vec<String>, ProvisionError> {
+    let mut stopped = Vec::new();
+    let servers = [
+        (
+            "Redis",
+            redis,
+            redis::running(dir),
+            redis::ask_to_stop as fn(&Server),
+        ),
+        (
+            "PostgreSQL",
+            postgres,
+            postgres::running(dir),
+            postgres::ask_to_stop,
+        ),
+    ];
+    for (name, wanted, running, ask) in servers {
+        let Some(server) = running.filter(|_| wanted) else {
+            continue;
+        };
+        ask(&server);
+        process::await_exit(server.pid, STOP_WAIT, name)?;
+        tracing::info!(port = server.port, "stopped the private {name}");
+        stopped.push(format!(
+            "stopped {name} on 127.0.0.1:{} (pid {})",
+            server.port, server.pid
+        ));
+    }
+    Ok(stopped)
 }
 
 impl Drop for Services {
@@ -444,10 +482,7 @@ pub fn stop(dir: &Path) -> Result<Vec<String>, ProvisionError> {
         return Ok(Vec::new());
     }
     let _lock = lock(dir, Lifetime::Session)?;
-    let mut stopped = Vec::new();
-    stopped.extend(redis::stop(dir)?.map(|s| stopped_line("Redis", &s)));
-    stopped.extend(postgres::stop(dir)?.map(|s| stopped_line("PostgreSQL", &s)));
-    Ok(stopped)
+    stop_servers(dir, true, true)
 }
 
 #[cfg(test)]

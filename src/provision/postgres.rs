@@ -9,12 +9,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::binaries::{Account, PostgresBin};
-use super::process::{alive, answers, free_port, read_number, terminate, wait_until};
+use super::process::{alive, answers, free_port, read_number};
 use super::{ProvisionError, Server};
 
 /// The superuser `initdb` creates, which the provisioned URL names.
 pub const SUPERUSER: &str = "postgres";
-/// How long starting or stopping the server may take.
+/// How long starting the server may take.
 const SERVER_WAIT: Duration = Duration::from_secs(60);
 /// The file of settings switchyard writes at each start; `postgresql.conf` includes it.
 const OWN_CONF: &str = "switchyard.conf";
@@ -111,19 +111,11 @@ pub fn ensure(
         version = bin.major,
         "started a private PostgreSQL"
     );
-    Ok(Server {
-        port,
-        pid,
-        started: true,
-    })
+    Ok(Server::started(port, pid))
 }
 
-/// Stops `dir`'s server if it runs (a fast shutdown: sessions are ended, nothing is lost), and
-/// waits until it has exited. Returns the server that was stopped.
-pub fn stop(dir: &Path) -> Result<Option<Server>, ProvisionError> {
-    let Some(server) = running(dir) else {
-        return Ok(None);
-    };
+/// Asks `server` to stop with a fast shutdown (sessions are ended, nothing committed is lost).
+pub fn ask_to_stop(server: &Server) {
     // SIGINT is PostgreSQL's fast shutdown, what `pg_ctl stop -m fast` sends; sent directly it
     // needs no program run as the server's user.
     if let Ok(pid) = libc::pid_t::try_from(server.pid) {
@@ -132,19 +124,6 @@ pub fn stop(dir: &Path) -> Result<Option<Server>, ProvisionError> {
             libc::kill(pid, libc::SIGINT);
         }
     }
-    if !wait_until(SERVER_WAIT, || !alive(server.pid)) {
-        terminate(server.pid);
-        return Err(ProvisionError::Failed {
-            program: "PostgreSQL".to_owned(),
-            detail: format!(
-                "the server (pid {}) did not stop within {} s",
-                server.pid,
-                SERVER_WAIT.as_secs()
-            ),
-        });
-    }
-    tracing::info!(port = server.port, "stopped the private PostgreSQL");
-    Ok(Some(server))
 }
 
 /// Makes the cluster: into a scratch directory first, renamed into place once whole, so an

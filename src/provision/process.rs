@@ -47,14 +47,25 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
-/// Sends SIGTERM to `pid`: a server's own orderly shutdown, when asking it failed.
-pub fn terminate(pid: u32) {
+/// Waits up to `limit` for `pid`, asked to stop, to exit; then sends it SIGTERM (a server's
+/// own orderly shutdown) and waits as long again.
+pub fn await_exit(pid: u32, limit: Duration, what: &str) -> Result<(), ProvisionError> {
+    if wait_until(limit, || !alive(pid)) {
+        return Ok(());
+    }
     if let Ok(pid) = libc::pid_t::try_from(pid) {
         // SAFETY: sending a signal has no memory-safety preconditions.
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }
     }
+    if wait_until(limit, || !alive(pid)) {
+        return Ok(());
+    }
+    Err(ProvisionError::Failed {
+        program: what.to_owned(),
+        detail: format!("pid {pid} did not stop within {} s", 2 * limit.as_secs()),
+    })
 }
 
 /// Waits up to `limit` for `done`, checking every 50 ms.

@@ -6,34 +6,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::process::{alive, free_port, read_number, redis_command, terminate, wait_until};
+use super::process::{alive, free_port, read_number, redis_command, wait_until};
 use super::{ProvisionError, Server};
 
-/// How long starting or stopping the server may take.
+/// How long starting the server may take.
 const SERVER_WAIT: Duration = Duration::from_secs(20);
 
-struct Layout {
-    base: PathBuf,
-    pidfile: PathBuf,
-    portfile: PathBuf,
-    log: PathBuf,
+/// The directory of `dir`'s Redis, and the files in it: the pid file Redis writes, the port
+/// switchyard chose for it, and its log.
+fn base(dir: &Path) -> PathBuf {
+    dir.join("redis")
 }
-
-fn layout(dir: &Path) -> Layout {
-    let base = dir.join("redis");
-    Layout {
-        pidfile: base.join("redis.pid"),
-        portfile: base.join("port"),
-        log: base.join("redis.log"),
-        base,
-    }
-}
+const PIDFILE: &str = "redis.pid";
+const PORTFILE: &str = "port";
+const LOG: &str = "redis.log";
 
 /// The server running from `dir`, if one is: its process is alive and answers PING.
 pub fn running(dir: &Path) -> Option<Server> {
-    let l = layout(dir);
-    let pid: u32 = read_number(&l.pidfile, 0)?;
-    let port: u16 = read_number(&l.portfile, 0)?;
+    let pid: u32 = read_number(&base(dir).join(PIDFILE), 0)?;
+    let port: u16 = read_number(&base(dir).join(PORTFILE), 0)?;
     (alive(pid) && pong(port)).then_some(Server {
         port,
         pid,
@@ -50,24 +41,25 @@ pub fn ensure(dir: &Path, redis_server: &Path) -> Result<Server, ProvisionError>
     if let Some(server) = running(dir) {
         return Ok(server);
     }
-    let l = layout(dir);
-    std::fs::create_dir_all(&l.base)
-        .map_err(|e| ProvisionError::io(format!("creating {}", l.base.display()), e))?;
+    let base = base(dir);
+    let (pidfile, portfile, log) = (base.join(PIDFILE), base.join(PORTFILE), base.join(LOG));
+    std::fs::create_dir_all(&base)
+        .map_err(|e| ProvisionError::io(format!("creating {}", base.display()), e))?;
     // A pid file left by a server that died would be read as the new one's.
-    std::fs::remove_file(&l.pidfile).ok();
+    std::fs::remove_file(&pidfile).ok();
     let port = free_port()?;
-    std::fs::write(&l.portfile, format!("{port}\n"))
-        .map_err(|e| ProvisionError::io(format!("writing {}", l.portfile.display()), e))?;
+    std::fs::write(&portfile, format!("{port}\n"))
+        .map_err(|e| ProvisionError::io(format!("writing {}", portfile.display()), e))?;
     let status = Command::new(redis_server)
-        .current_dir(&l.base)
+        .current_dir(&base)
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(["--save", "", "--appendonly", "no", "--daemonize", "yes"])
         .arg("--dir")
-        .arg(&l.base)
+        .arg(&base)
         .arg("--pidfile")
-        .arg(&l.pidfile)
+        .arg(&pidfile)
         .arg("--logfile")
-        .arg(&l.log)
+        .arg(&log)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -75,47 +67,27 @@ pub fn ensure(dir: &Path, redis_server: &Path) -> Result<Server, ProvisionError>
         .map_err(|e| ProvisionError::io("running redis-server", e))?;
     let failed = |detail: String| ProvisionError::Failed {
         program: "redis-server".to_owned(),
-        detail: format!("{detail} (its log is {})", l.log.display()),
+        detail: format!("{detail} (its log is {})", log.display()),
     };
     if !status.status.success() {
         return Err(failed(
             String::from_utf8_lossy(&status.stderr).trim().to_owned(),
         ));
     }
-    if !wait_until(SERVER_WAIT, || pong(port) && l.pidfile.exists()) {
+    if !wait_until(SERVER_WAIT, || pong(port) && pidfile.exists()) {
         return Err(failed(format!(
             "did not answer on port {port} within {} s",
             SERVER_WAIT.as_secs()
         )));
     }
-    let pid: u32 = read_number(&l.pidfile, 0)
+    let pid: u32 = read_number(&pidfile, 0)
         .ok_or_else(|| failed("started but wrote no pid file".to_owned()))?;
-    tracing::info!(port, dir = %l.base.display(), "started a private Redis");
-    Ok(Server {
-        port,
-        pid,
-        started: true,
-    })
+    tracing::info!(port, dir = %base.display(), "started a private Redis");
+    Ok(Server::started(port, pid))
 }
 
-/// Stops `dir`'s server if it runs, and waits until it has exited. Returns the server that was
-/// stopped.
-pub fn stop(dir: &Path) -> Result<Option<Server>, ProvisionError> {
-    let Some(server) = running(dir) else {
-        return Ok(None);
-    };
+/// Asks `server` to stop, dropping its data.
+pub fn ask_to_stop(server: &Server) {
     // The connection closes without an answer when the server goes.
     let _ = redis_command(server.port, &["SHUTDOWN", "NOSAVE"]);
-    if !wait_until(SERVER_WAIT, || !alive(server.pid)) {
-        terminate(server.pid);
-        if !wait_until(SERVER_WAIT, || !alive(server.pid)) {
-            return Err(ProvisionError::Failed {
-                program: "redis-server".to_owned(),
-                detail: format!("pid {} did not stop", server.pid),
-            });
-        }
-    }
-    std::fs::remove_file(layout(dir).pidfile).ok();
-    tracing::info!(port = server.port, "stopped the private Redis");
-    Ok(Some(server))
 }

@@ -394,7 +394,17 @@ async fn run_demo(mut settings: Settings, opts: demo::Options) -> anyhow::Result
     .await?;
     let services = services.context("starting PostgreSQL and Redis for the demo")?;
     if !services.is_empty() {
-        println!("No PostgreSQL or Redis is configured or running at the default address, so the demo runs its own:");
+        let own: Vec<&str> = [
+            services.postgres().map(|_| "PostgreSQL"),
+            services.redis().map(|_| "Redis"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        println!(
+            "No {} is configured or running at the default address, so the demo runs its own:",
+            own.join(" or ")
+        );
         for line in services.describe() {
             println!("  {line}");
         }

@@ -2,8 +2,12 @@
 //! or running. The machine's own servers are left alone: "the default address" is moved to
 //! ports nobody listens on, which is what a fresh machine looks like to switchyard.
 
+use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use switchyard::config::Settings;
 use switchyard::db;
@@ -264,5 +268,84 @@ fn a_configured_address_or_one_that_answers_is_used_as_it_is() {
     );
     assert_eq!(settings.redis.url, format!("redis://127.0.0.1:{port}"));
     assert!(!dir.join("postgres").exists() && !dir.join("redis").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The port and pid in a line of the demo's opening, e.g. "  Redis on 127.0.0.1:41234
+/// (started, pid 4321, in /dir)".
+fn server_in(line: &str) -> Server {
+    let port = line.split("127.0.0.1:").nth(1).unwrap();
+    let port = port.split_whitespace().next().unwrap().parse().unwrap();
+    let pid = line.split("pid ").nth(1).unwrap();
+    let pid = pid.split(',').next().unwrap().parse().unwrap();
+    Server {
+        port,
+        pid,
+        started: true,
+    }
+}
+
+#[test]
+fn the_demo_runs_on_servers_of_its_own_and_stops_them_on_ctrl_c() {
+    let dir = fresh_dir();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env(provision::DIR_VAR, &dir)
+        .env(
+            provision::DEFAULT_POSTGRES_PORT_VAR,
+            free_port().to_string(),
+        )
+        .env(provision::DEFAULT_REDIS_PORT_VAR, free_port().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("switchyard starts");
+    let (tx, lines) = mpsc::channel();
+    let out = BufReader::new(demo.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|l: &String| l.starts_with("Ctrl-C stops it"))
+    {
+        let line = lines
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("the demo did not start: {seen:#?}"));
+        seen.push(line);
+    }
+    let server = |name: &str| {
+        let line = seen.iter().find(|l| l.trim_start().starts_with(name));
+        server_in(line.unwrap_or_else(|| panic!("no {name} line in {seen:#?}")))
+    };
+    let (pg, redis) = (server("PostgreSQL on"), server("Redis on"));
+    assert!(runs(pg.pid) && port_answers(pg.port));
+    assert!(runs(redis.pid) && port_answers(redis.port));
+
+    // SAFETY: sending a signal has no memory-safety preconditions.
+    unsafe {
+        libc::kill(demo.id() as libc::pid_t, libc::SIGINT);
+    }
+    let status = demo.wait().unwrap();
+    // The rest of its output, up to its end (the reader stops at the closed pipe).
+    let mut rest = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(30)) {
+        rest.push(line);
+    }
+    assert!(status.success(), "{status}: {rest:#?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("stopped PostgreSQL"))
+            && rest.iter().any(|l| l.starts_with("stopped Redis")),
+        "{rest:#?}"
+    );
+    assert_gone(pg, "PostgreSQL");
+    assert_gone(redis, "Redis");
     std::fs::remove_dir_all(&dir).ok();
 }

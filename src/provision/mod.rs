@@ -258,7 +258,7 @@ pub fn provide(settings: &mut Settings, opts: &Options) -> Result<Services, Prov
         None => None,
     };
     if let Some(a) = account {
-        if !binaries::reachable_by(a, &opts.dir) {
+        if !binaries::reachable_by(a, &opts.dir.join("postgres")) {
             return Err(ProvisionError::Root(format!(
                 "as root, PostgreSQL runs as the `postgres` user, which cannot enter {}: \
                  run as an ordinary user, or set {DIR_VAR} to a directory it can reach",
@@ -409,6 +409,9 @@ impl Services {
             return Ok(Vec::new());
         }
         let (redis, postgres) = (self.redis.take(), self.postgres.take());
+        if redis.is_none() && postgres.is_none() {
+            return Ok(Vec::new());
+        }
         let stopped = stop_servers(&self.dir, redis.is_some(), postgres.is_some());
         self.lock = None;
         stopped

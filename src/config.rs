@@ -525,9 +525,32 @@ impl DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     pub url: String,
+    /// Seed nodes of a Redis Cluster; when any are given, `url` is not used. A list in a file, or
+    /// one comma-separated string (as an environment variable carries it).
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub cluster_urls: Vec<String>,
     pub key_prefix: String,
     pub connect_timeout_ms: u64,
     pub response_timeout_ms: u64,
+}
+
+/// A list given as a sequence or as one comma-separated string; blanks are dropped.
+fn comma_separated<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match List::deserialize(d)? {
+        List::One(s) => s.split(',').map(str::to_owned).collect(),
+        List::Many(v) => v,
+    };
+    Ok(items
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -170,7 +170,8 @@ enum BenchCommand {
     Invoices(bench::invoices::Options),
     /// Webhook deliveries per second with and without the prune job deleting old rows beside them.
     Retention(bench::retention::Options),
-    /// Enqueue, drain and idle-pickup figures for the queue.
+    /// Enqueue, drain and idle-pickup figures for the queue; with `--processes`, the drain rate
+    /// of 1 and each given number of `switchyard work` processes instead.
     Queue {
         #[arg(long, default_value_t = 100_000)]
         jobs: usize,
@@ -178,6 +179,13 @@ enum BenchCommand {
         runs: usize,
         #[arg(long, default_value_t = 500)]
         pickups: usize,
+        /// Worker process counts to compare, e.g. `1,2,4`, as ratios to one process.
+        #[arg(long, value_delimiter = ',')]
+        processes: Vec<usize>,
+        /// With `--processes`: a Redis Cluster's seed URLs (comma separated) to measure too,
+        /// after the configured Redis.
+        #[arg(long, value_delimiter = ',', requires = "processes")]
+        cluster_urls: Vec<String>,
     },
 }
 
@@ -435,7 +443,23 @@ async fn run_bench(settings: &Settings, command: BenchCommand) -> anyhow::Result
         BenchCommand::Queue {
             jobs,
             runs,
+            processes,
+            cluster_urls,
+            ..
+        } if !processes.is_empty() => {
+            let opts = bench::scale_out::Options {
+                jobs,
+                runs: runs.max(1),
+                processes,
+                cluster_urls,
+            };
+            bench::scale_out::run(settings, &opts).await
+        }
+        BenchCommand::Queue {
+            jobs,
+            runs,
             pickups,
+            ..
         } => {
             let opts = bench::queue::Options {
                 jobs,

@@ -1,32 +1,40 @@
 //! A worker *process* killed with SIGKILL mid-job: another process finishes the job once the
-//! lease expires, and nothing is lost.
+//! lease expires, and nothing is lost. Timers across processes. Each on one Redis server and on
+//! a Redis Cluster.
 
 mod app_helpers;
+mod cluster_helpers;
 mod queue_helpers;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use app_helpers::settings;
+use cluster_helpers::on_cluster;
 use queue_helpers::*;
+use switchyard::config::Settings;
 use switchyard::jobs::Noop;
 use switchyard::queue::{EnqueueOptions, JobStatus};
 
 const CONFIG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
 
-fn spawn_worker(prefix: &str) -> Child {
-    spawn_worker_with(prefix, CONFIG_DIR)
+fn spawn_worker(settings: &Settings) -> Child {
+    spawn_worker_with(settings, CONFIG_DIR)
 }
 
-fn spawn_worker_with(prefix: &str, config_dir: &str) -> Child {
-    // The suite's servers, which may be private ones the config files do not name.
-    let suite = settings();
+/// A `switchyard work` process on the Redis (server or cluster) and key prefix of `settings`,
+/// and its PostgreSQL, which may be the suite's private servers the config files do not name.
+fn spawn_worker_with(settings: &Settings, config_dir: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["work", "--queues", "noop"])
         .env("SWITCHYARD_ENV", "test")
-        .env("DATABASE_URL", &suite.database.url)
-        .env("REDIS_URL", &suite.redis.url)
-        .env("SWITCHYARD__REDIS__KEY_PREFIX", prefix)
+        .env("DATABASE_URL", &settings.database.url)
+        .env("REDIS_URL", &settings.redis.url)
+        .env("SWITCHYARD__REDIS__KEY_PREFIX", &settings.redis.key_prefix)
+        .env(
+            "SWITCHYARD__REDIS__CLUSTER_URLS",
+            settings.redis.cluster_urls.join(","),
+        )
         .env("SWITCHYARD__QUEUES__NOOP__LEASE_SECS", "2")
         .env("SWITCHYARD__LOG__FILTER", "warn")
         .env("SWITCHYARD_CONFIG_DIR", config_dir)
@@ -38,10 +46,18 @@ fn spawn_worker_with(prefix: &str, config_dir: &str) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_of_a_killed_worker_process_is_finished_by_another_after_its_lease_expires() {
-    let settings = settings();
+    a_killed_workers_job_is_finished_by_another(settings()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_a_job_of_a_killed_worker_process_is_finished_by_another() {
+    a_killed_workers_job_is_finished_by_another(on_cluster(settings())).await;
+}
+
+async fn a_killed_workers_job_is_finished_by_another(settings: Settings) {
     let broker = broker_with(&settings).await;
     let queue = broker.queue("noop").unwrap();
-    let mut first = spawn_worker(&settings.redis.key_prefix);
+    let mut first = spawn_worker(&settings);
 
     let slow = Noop {
         sleep_ms: 4_000,
@@ -57,7 +73,7 @@ async fn a_job_of_a_killed_worker_process_is_finished_by_another_after_its_lease
 
     first.kill().expect("SIGKILL the first worker");
     first.wait().expect("reap the first worker");
-    let mut second = spawn_worker(&settings.redis.key_prefix);
+    let mut second = spawn_worker(&settings);
 
     let done = until_status(&queue, &job.id, JobStatus::Done, Duration::from_secs(20)).await;
     assert_eq!(done.attempts, 2, "the lost attempt is counted");
@@ -80,6 +96,15 @@ async fn a_job_of_a_killed_worker_process_is_finished_by_another_after_its_lease
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_two_worker_processes_each_timer_tick_enqueues_exactly_once() {
+    each_timer_tick_enqueues_once_across_processes(settings()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_with_two_worker_processes_each_timer_tick_enqueues_exactly_once() {
+    each_timer_tick_enqueues_once_across_processes(on_cluster(settings())).await;
+}
+
+async fn each_timer_tick_enqueues_once_across_processes(settings: Settings) {
     // A config directory whose test settings add a timer ticking every second.
     let dir = std::env::temp_dir().join(format!("switchyard-timer-{}", ulid::Ulid::new()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -93,12 +118,11 @@ async fn with_two_worker_processes_each_timer_tick_enqueues_exactly_once() {
         .push_str("\n[[timers.periodic]]\nname = \"tick\"\nqueue = \"noop\"\nevery_secs = 1\n");
     std::fs::write(dir.join("test.toml"), test_toml).unwrap();
 
-    let settings = settings();
     let broker = broker_with(&settings).await;
     let queue = broker.queue("noop").unwrap();
     let dir_str = dir.to_str().unwrap();
-    let mut a = spawn_worker_with(&settings.redis.key_prefix, dir_str);
-    let mut b = spawn_worker_with(&settings.redis.key_prefix, dir_str);
+    let mut a = spawn_worker_with(&settings, dir_str);
+    let mut b = spawn_worker_with(&settings, dir_str);
     tokio::time::sleep(Duration::from_secs(6)).await;
     a.kill().ok();
     b.kill().ok();

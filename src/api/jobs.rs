@@ -289,6 +289,7 @@ async fn enqueue(
         unique_key: req.unique_key,
         unique_for: None,
         max_attempts: req.max_attempts,
+        tenant: None,
     };
     let enqueued = q.enqueue_json(&payload, &opts).await?;
     let status = if enqueued.created {
@@ -342,6 +343,7 @@ async fn enqueue_bulk(
         unique_key: None,
         unique_for: None,
         max_attempts: req.max_attempts,
+        tenant: None,
     };
     let jobs = q.enqueue_bulk_json(&payloads, &opts).await?;
     Ok((StatusCode::CREATED, Json(BulkEnqueued { jobs })))

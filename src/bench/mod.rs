@@ -8,6 +8,7 @@ pub mod import_limits;
 pub mod invoices;
 pub mod queue;
 pub mod retention;
+pub mod scale_out;
 pub mod stock;
 pub mod stock_load;
 pub mod webhooks;

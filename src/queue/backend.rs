@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::conn::Connection;
 use apalis_core::backend::finalize::Ephemeral;
 use apalis_core::backend::{Backend, BackendConfig};
 use apalis_core::task::builder::TaskBuilder;
@@ -25,7 +26,6 @@ use apalis_core::task::Task;
 use apalis_core::worker::context::WorkerContext;
 use backon::Retryable;
 use futures::future::BoxFuture;
-use redis::aio::MultiplexedConnection;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
@@ -193,7 +193,7 @@ pub struct RedisBackend<Args> {
     held: Held,
     unstarted: Unstarted,
     fetching: Option<JoinHandle<()>>,
-    wait_conn: Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
+    wait_conn: Arc<tokio::sync::Mutex<Option<Connection>>>,
     chores: Option<Chores>,
     closing: Option<BoxFuture<'static, ()>>,
     _args: PhantomData<fn() -> Args>,
@@ -311,7 +311,7 @@ async fn fetch_loop(
     unstarted: &Unstarted,
     worker: &str,
     batch: usize,
-    wait_conn: &tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    wait_conn: &tokio::sync::Mutex<Option<Connection>>,
 ) -> Vec<FetchedJob> {
     const FIRST_PAUSE: Duration = Duration::from_millis(50);
     let queue = &unstarted.queue;
@@ -353,7 +353,7 @@ async fn fetch_loop(
 
 async fn wait_for_work(
     queue: &Queue,
-    slot: &tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    slot: &tokio::sync::Mutex<Option<Connection>>,
     wait: Duration,
 ) -> Result<(), QueueError> {
     let mut slot = slot.lock().await;

@@ -6,12 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncCommands, AsyncConnectionConfig, Client};
+use redis::AsyncCommands;
 use serde::Serialize;
 use ulid::Ulid;
 
-use super::conn::RedisConn;
+use super::conn::{Connection, RedisConn, Target};
 use super::error::QueueError;
 use super::job::{EnqueueOptions, Enqueued, FetchedJob, JobInfo};
 use super::keys::{Keys, QueueName};
@@ -28,7 +27,7 @@ pub struct Broker {
 }
 
 struct BrokerInner {
-    client: Client,
+    target: Target,
     conn: RedisConn,
     scripts: Scripts,
     settings: Settings,
@@ -37,14 +36,13 @@ struct BrokerInner {
 impl Broker {
     pub async fn connect(settings: &Settings) -> Result<Broker, QueueError> {
         let RedisSettings {
-            url,
             connect_timeout_ms,
             response_timeout_ms,
             ..
         } = &settings.redis;
-        let client = Client::open(url.as_str())?;
+        let target = Target::from_settings(&settings.redis)?;
         let mut conn = RedisConn::new(
-            client.clone(),
+            target.clone(),
             Duration::from_millis(*connect_timeout_ms),
             Duration::from_millis(*response_timeout_ms),
         );
@@ -55,7 +53,7 @@ impl Broker {
         }
         Ok(Broker {
             inner: Arc::new(BrokerInner {
-                client,
+                target,
                 conn,
                 scripts,
                 settings: settings.clone(),
@@ -115,15 +113,15 @@ impl Broker {
     pub(crate) async fn blocking_conn(
         &self,
         longest_wait: Duration,
-    ) -> Result<MultiplexedConnection, QueueError> {
+    ) -> Result<Connection, QueueError> {
         let r = &self.inner.settings.redis;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Duration::from_millis(r.connect_timeout_ms))
-            .set_response_timeout(longest_wait + Duration::from_millis(r.response_timeout_ms));
         Ok(self
             .inner
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
+            .target
+            .connect(
+                Duration::from_millis(r.connect_timeout_ms),
+                longest_wait + Duration::from_millis(r.response_timeout_ms),
+            )
             .await?)
     }
 
@@ -333,14 +331,16 @@ impl Queue {
         id: &str,
         payload: &str,
         opts: &EnqueueOptions,
-    ) {
+    ) -> Result<(), QueueError> {
         inv.key(&self.keys.base)
             .arg(id)
             .arg(payload)
             .arg(opts.max_attempts.unwrap_or(self.policy.max_attempts))
             .arg(opts.delay.map_or(0, |d| d.as_millis() as u64))
             .arg(opts.unique_key.as_deref().unwrap_or(""))
-            .arg(opts.unique_for.map_or(0, |d| d.as_millis().max(1) as u64));
+            .arg(opts.unique_for.map_or(0, |d| d.as_millis().max(1) as u64))
+            .arg(opts.tenant_arg()?);
+        Ok(())
     }
 
     /// Enqueues one job whose payload is already JSON.
@@ -352,7 +352,7 @@ impl Queue {
         self.register().await?;
         let id = Ulid::new().to_string();
         let mut inv = self.broker.scripts().enqueue.prepare_invoke();
-        self.enqueue_invocation(&mut inv, &id, payload, opts);
+        self.enqueue_invocation(&mut inv, &id, payload, opts)?;
         let (id, created): (String, i64) = inv.invoke_async(&mut self.conn()).await?;
         Ok(Enqueued {
             id,
@@ -394,7 +394,8 @@ impl Queue {
         let ids: Vec<String> = payloads.iter().map(|_| Ulid::new().to_string()).collect();
         let mut inv = self.broker.scripts().enqueue_bulk.key(&self.keys.base);
         inv.arg(opts.max_attempts.unwrap_or(self.policy.max_attempts))
-            .arg(opts.delay.map_or(0, |d| d.as_millis() as u64));
+            .arg(opts.delay.map_or(0, |d| d.as_millis() as u64))
+            .arg(opts.tenant_arg()?);
         for (id, payload) in ids.iter().zip(payloads) {
             inv.arg(id).arg(payload.as_ref());
         }
@@ -482,7 +483,7 @@ impl Queue {
     /// `wait` passes. Returns true when woken.
     pub(crate) async fn wait_for_work(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Connection,
         wait: Duration,
     ) -> Result<bool, QueueError> {
         let secs = wait.as_secs_f64().max(0.001);
@@ -605,7 +606,7 @@ impl Queue {
         };
         let stop = end - 1;
         Ok(match status {
-            S::Ready => conn.lrange(self.keys.sub("ready"), start, stop).await?,
+            S::Ready => self.ready_ids(offset, limit).await?,
             S::Scheduled | S::Retrying => {
                 let ids: Vec<String> = conn.zrange(self.keys.sub("scheduled"), start, stop).await?;
                 ids
@@ -614,6 +615,40 @@ impl Queue {
             S::Done => conn.zrevrange(self.keys.sub("done"), start, stop).await?,
             S::Dead => conn.zrevrange(self.keys.sub("dead"), start, stop).await?,
         })
+    }
+
+    /// Ids of waiting jobs from `offset`: those without a tenant, then each tenant's in turn
+    /// order.
+    async fn ready_ids(&self, offset: usize, limit: usize) -> Result<Vec<String>, QueueError> {
+        let mut conn = self.conn();
+        let tenants: Vec<String> = conn.lrange(self.keys.sub("tenants"), 0, -1).await?;
+        let mut lists = vec![self.keys.sub("ready")];
+        lists.extend(
+            tenants
+                .iter()
+                .map(|t| self.keys.sub(&format!("ready:t:{t}"))),
+        );
+        let mut lens = redis::pipe();
+        for list in &lists {
+            lens.llen(list);
+        }
+        let lens: Vec<usize> = lens.query_async(&mut conn).await?;
+        let (mut skip, mut ids) = (offset, Vec::new());
+        for (list, len) in lists.iter().zip(lens) {
+            if ids.len() >= limit {
+                break;
+            }
+            if skip >= len {
+                skip -= len;
+                continue;
+            }
+            let want = (limit - ids.len()).min(len - skip);
+            let (start, stop) = (skip as isize, (skip + want) as isize - 1);
+            let page: Vec<String> = conn.lrange(list, start, stop).await?;
+            ids.extend(page);
+            skip = 0;
+        }
+        Ok(ids)
     }
 
     pub async fn list(
@@ -721,6 +756,7 @@ impl Queue {
         let mut pipe = redis::pipe();
         pipe.exists(k.sub("paused"))
             .llen(k.sub("ready"))
+            .get(k.sub("tenanted"))
             .zcard(k.sub("scheduled"))
             .zcard(k.sub("leased"))
             .zcard(k.sub("dead"))
@@ -729,9 +765,10 @@ impl Queue {
             .hgetall(k.minute(minute))
             .hgetall(k.minute(minute - 1));
         #[allow(clippy::type_complexity)]
-        let (paused, ready, scheduled, running, dead, done, totals, this_min, last_min): (
+        let (paused, ready, tenanted, scheduled, running, dead, done, totals, this_min, last_min): (
             bool,
             u64,
+            Option<u64>,
             u64,
             u64,
             u64,
@@ -747,7 +784,7 @@ impl Queue {
         Ok(QueueStats {
             queue: self.name().to_owned(),
             paused,
-            ready,
+            ready: ready + tenanted.unwrap_or(0),
             scheduled,
             running,
             dead,
@@ -793,14 +830,32 @@ impl Queue {
             .collect())
     }
 
-    /// Deletes every key of this queue. For tests and benchmarks.
+    /// Deletes every key of this queue, scanning only the node that holds them on a cluster.
+    /// For tests and benchmarks.
     pub async fn destroy(&self) -> Result<(), QueueError> {
         let mut conn = self.conn();
         let pattern = format!(
             "{}*",
             self.keys.base.replace('{', "\\{").replace('}', "\\}")
         );
-        delete_matching(&mut conn, &pattern).await?;
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000);
+            let (next, keys): (u64, Vec<String>) =
+                redis::from_owned_redis_value(conn.on_node_of(&self.keys.base, &scan).await?)?;
+            if !keys.is_empty() {
+                let _: () = conn.del(keys).await?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
         let _: () = conn
             .srem(Keys::registry(self.prefix()), self.name.as_str())
             .await?;

@@ -12,6 +12,8 @@ pub enum QueueError {
     Encode(#[from] serde_json::Error),
     #[error("invalid queue name `{0}`")]
     InvalidQueue(String),
+    #[error("invalid tenant `{0}`: at most 64 ASCII letters, digits, `-` or `_`")]
+    InvalidTenant(String),
 }
 
 /// The error a job handler returns. It tells the queue what to do next.

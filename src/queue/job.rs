@@ -63,6 +63,28 @@ pub struct EnqueueOptions {
     pub unique_for: Option<Duration>,
     /// Overrides the queue's max attempts.
     pub max_attempts: Option<u32>,
+    /// Whose job it is (an account). Fetches take waiting jobs round-robin across tenants, so one
+    /// tenant's backlog does not hold up another's jobs. Jobs without a tenant take a turn of
+    /// their own. At most 64 ASCII letters, digits, `-` or `_`.
+    pub tenant: Option<String>,
+}
+
+impl EnqueueOptions {
+    /// The tenant as the scripts take it: '' for none.
+    pub(crate) fn tenant_arg(&self) -> Result<&str, super::QueueError> {
+        match self.tenant.as_deref() {
+            None => Ok(""),
+            Some(t)
+                if !t.is_empty()
+                    && t.len() <= 64
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                Ok(t)
+            }
+            Some(t) => Err(super::QueueError::InvalidTenant(t.to_owned())),
+        }
+    }
 }
 
 /// What an enqueue did.

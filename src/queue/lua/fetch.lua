@@ -19,8 +19,8 @@ if #first > 0 then next_due = tonumber(first[2]) end
 if redis.call('EXISTS', k('paused')) == 1 then return {next_due, 1} end
 
 local out = {next_due, 0}
-local ids = redis.call('LPOP', k('ready'), n)
-if not ids then return out end
+local ids = pop_ready(n)
+if #ids == 0 then return out end
 local fields = {'payload', 'enqueued_at', 'run_at', 'attempt', 'unique', 'unique_ttl'}
 local rules = {payload = 'text', enqueued_at = 'number', run_at = 'number', attempt = 'number'}
 local lat_sum, started = 0, 0
@@ -52,5 +52,5 @@ if started > 0 then
   count_minute(now, 'latency_ms_sum', lat_sum)
 end
 -- Let another idle worker help with what is left.
-if redis.call('LLEN', k('ready')) > 0 then wake(1) end
+if any_ready() then wake(1) end
 return out

@@ -83,6 +83,65 @@ local function owns(id, attempt)
   local f = redis.pcall('HMGET', jk(id), 'status', 'attempt')
   return not f.err and f[1] == 'running' and f[2] == attempt
 end
+-- Fairness between tenants. A job enqueued for a tenant waits in its tenant's ready list
+-- (`ready:t:<tenant>`), and `tenants` holds, in turn order, every tenant with a job waiting; jobs
+-- without a tenant wait in `ready`. A fetch takes one job from `ready` and one from each tenant in
+-- turn, round after round (`pop_ready`), so one tenant's backlog, however long, delays another
+-- tenant's job by at most one fetch. `tenanted` counts the jobs waiting in tenants' lists.
+local function tenant_of(id)
+  local t = redis.pcall('HGET', jk(id), 'tenant')
+  if type(t) ~= 'string' then return '' end
+  return t
+end
+-- Puts jobs of one tenant ('' for none) at the tail of their ready list, or at its head (jobs
+-- handed back unstarted), and gives a tenant that had nothing waiting its turn.
+local function push_ready(tenant, ids, head)
+  if #ids == 0 then return end
+  local list = k('ready')
+  if tenant ~= '' then list = k('ready:t:' .. tenant) end
+  local cmd = 'RPUSH'
+  if head then cmd = 'LPUSH' end
+  local len = 0
+  -- unpack() puts its values on Lua's stack, which holds about 8000: push in slices.
+  for i = 1, #ids, 1000 do
+    len = redis.call(cmd, list, unpack(ids, i, math.min(i + 999, #ids)))
+  end
+  if tenant ~= '' then
+    redis.call('INCRBY', k('tenanted'), #ids)
+    if len == #ids then redis.call('RPUSH', k('tenants'), tenant) end
+  end
+end
+local function push_ready_one(id, head) push_ready(tenant_of(id), {id}, head) end
+-- Takes up to n waiting jobs: all from `ready` while no tenant has any, else round-robin.
+local function pop_ready(n)
+  if redis.call('LLEN', k('tenants')) == 0 then
+    return redis.call('LPOP', k('ready'), n) or {}
+  end
+  local ids = {}
+  while #ids < n do
+    local before = #ids
+    local id = redis.call('LPOP', k('ready'))
+    if id then table.insert(ids, id) end
+    for _ = 1, redis.call('LLEN', k('tenants')) do
+      if #ids >= n then break end
+      local t = redis.call('LMOVE', k('tenants'), k('tenants'), 'LEFT', 'RIGHT')
+      local list = k('ready:t:' .. t)
+      local tid = redis.call('LPOP', list)
+      if tid then
+        table.insert(ids, tid)
+        redis.call('DECR', k('tenanted'))
+      end
+      -- The tenant just served is last in turn: drop it there when it has nothing left.
+      if redis.call('LLEN', list) == 0 then redis.call('RPOP', k('tenants')) end
+    end
+    if #ids == before then break end
+  end
+  return ids
+end
+-- Whether any job waits, with or without a tenant.
+local function any_ready()
+  return redis.call('LLEN', k('ready')) > 0 or redis.call('LLEN', k('tenants')) > 0
+end
 -- Moves due scheduled jobs to the ready list and takes back expired leases (counting the lost
 -- attempt), at most `chunk` of each, so a backlog of any size costs one call the same bounded
 -- work. Returns how many jobs became ready.
@@ -91,8 +150,17 @@ local function promote(now, chunk)
   local due = redis.call('ZRANGEBYSCORE', k('scheduled'), '-inf', now, 'LIMIT', 0, chunk)
   if #due > 0 then
     redis.call('ZREM', k('scheduled'), unpack(due))
-    redis.call('RPUSH', k('ready'), unpack(due))
-    for _, id in ipairs(due) do set_job(id, 'status', 'ready') end
+    local by_tenant, order = {}, {}
+    for _, id in ipairs(due) do
+      set_job(id, 'status', 'ready')
+      local t = tenant_of(id)
+      if not by_tenant[t] then
+        by_tenant[t] = {}
+        table.insert(order, t)
+      end
+      table.insert(by_tenant[t], id)
+    end
+    for _, t in ipairs(order) do push_ready(t, by_tenant[t]) end
     ready = #due
   end
   local expired = redis.call('ZRANGEBYSCORE', k('leased'), '-inf', now, 'LIMIT', 0, chunk)
@@ -109,7 +177,7 @@ local function promote(now, chunk)
         bury(id, now, err)
       else
         set_job(id, 'status', 'ready', 'last_error', err)
-        redis.call('RPUSH', k('ready'), id)
+        push_ready_one(id)
         ready = ready + 1
       end
     end

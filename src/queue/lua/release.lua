@@ -6,7 +6,7 @@ for i = #ARGV - 1, 1, -2 do
   if owns(id, attempt) then
     redis.call('ZREM', k('leased'), id)
     set_job(id, 'status', 'ready', 'attempt', tonumber(attempt) - 1)
-    redis.call('LPUSH', k('ready'), id)
+    push_ready_one(id, true)
     released = released + 1
   end
 end

@@ -19,7 +19,7 @@ for _, id in ipairs(ids) do
   else
     set_job(id, 'status', 'ready', 'run_at', now)
   end
-  redis.call('RPUSH', k('ready'), id)
+  push_ready_one(id)
 end
 if #ids > 0 then wake(math.min(#ids, 8)) end
 return #ids

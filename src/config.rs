@@ -37,6 +37,16 @@ const PUBLISHED_CREDENTIALS_KEYS: [&str; 2] = [
     "7e57000000000000000000000000000000000000000000000000000000000001",
 ];
 
+/// `database.url` as config/default.toml and config/test.toml ship it: an address nobody
+/// chose, which `switchyard demo` and the tests may replace with servers of their own when
+/// nothing answers there.
+pub const SHIPPED_DATABASE_URLS: [&str; 2] = [
+    "postgres://localhost/switchyard",
+    "postgres://localhost/switchyard_test",
+];
+/// `redis.url` as config/default.toml ships it.
+pub const SHIPPED_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -929,6 +939,18 @@ mod tests {
         assert_eq!(key_of(err), "database.acquire_timeout_ms");
         let err = with_env_file("[database]\nconnect_timeout_secs = 0\n").unwrap_err();
         assert_eq!(key_of(err), "database.connect_timeout_secs");
+    }
+
+    #[test]
+    fn the_shipped_addresses_are_the_ones_the_files_hold() {
+        let files = [("default.toml", 0), ("test.toml", 1)];
+        for (file, i) in files {
+            let text = std::fs::read_to_string(dir().join(file)).unwrap();
+            let line = format!("url = \"{}\"", SHIPPED_DATABASE_URLS[i]);
+            assert!(text.contains(&line), "{file} holds {line}");
+        }
+        let text = std::fs::read_to_string(dir().join("default.toml")).unwrap();
+        assert!(text.contains(&format!("url = \"{SHIPPED_REDIS_URL}\"")));
     }
 
     #[test]

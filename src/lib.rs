@@ -13,6 +13,7 @@ pub mod error;
 pub mod jobs;
 pub mod outbound;
 pub mod outbox;
+pub mod provision;
 pub mod queue;
 pub mod runner;
 pub mod sandbox_cmd;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use switchyard::app::Application;
 use switchyard::config::Settings;
 use switchyard::queue::{Broker, EnqueueOptions};
-use switchyard::{bench, db, demo, jobs, sandbox_cmd, shutdown, telemetry};
+use switchyard::{bench, db, demo, jobs, provision, sandbox_cmd, shutdown, telemetry};
 
 /// Every job allocates and frees small buffers (JSON, HTTP, SQL rows) on many threads at once,
 /// which mimalloc serves with less contention and fragmentation than the system allocator.
@@ -80,6 +80,21 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// The private PostgreSQL and Redis that `demo` and the tests start when none is configured
+    /// or running: the demo's (in the user's data directory) and the test suite's (in
+    /// target/switchyard-services).
+    Services {
+        #[command(subcommand)]
+        command: ServicesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServicesCommand {
+    /// Show which of them run.
+    Status,
+    /// Stop them.
+    Stop,
 }
 
 #[derive(Subcommand)]
@@ -277,11 +292,18 @@ async fn main() -> anyhow::Result<()> {
     if let Command::Openapi { out, postman } = &cli.command {
         return write_contract(out.as_deref(), postman.as_deref());
     }
+    // Nor do the private servers, which may have to be stopped whatever the settings say.
+    if let Command::Services { command } = &cli.command {
+        return services(command);
+    }
     let mut settings = switchyard::settings::load()?;
     if let Command::Demo(_) = &cli.command {
         demo::quiet_logs(&mut settings);
     }
     telemetry::init(&settings.log);
+    if let Command::Demo(opts) = cli.command {
+        return run_demo(settings, opts).await;
+    }
     match cli.command {
         Command::Run => {
             let stop = shutdown::on_signal();
@@ -304,7 +326,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Work { queues } => {
             switchyard::runner::run_workers(&settings, queues, shutdown::on_signal()).await
         }
-        Command::Demo(opts) => demo::run(settings, opts).await,
+        Command::Demo(_) => unreachable!("run by run_demo"),
         Command::Accounts {
             command: AccountsCommand::Create { name, token_name },
         } => {
@@ -338,7 +360,9 @@ async fn main() -> anyhow::Result<()> {
                 .context("connecting to Redis")?;
             jobs(&broker, command).await
         }
-        Command::Openapi { .. } => unreachable!("answered before the settings load"),
+        Command::Openapi { .. } | Command::Services { .. } => {
+            unreachable!("answered before the settings load")
+        }
         Command::Bench { command } => {
             // The benchmarks' simulators and receivers listen on loopback.
             let mut settings = settings;
@@ -346,6 +370,66 @@ async fn main() -> anyhow::Result<()> {
             run_bench(&settings, command).await
         }
     }
+}
+
+/// `switchyard services`: the demo's and the test suite's private servers.
+fn services(command: &ServicesCommand) -> anyhow::Result<()> {
+    for dir in [provision::demo_dir(), provision::test_dir()] {
+        let lines = match command {
+            ServicesCommand::Status => provision::status(&dir),
+            ServicesCommand::Stop => provision::stop(&dir)?,
+        };
+        if lines.is_empty() {
+            println!("{}: nothing running", dir.display());
+        }
+        for line in lines {
+            println!("{}: {line}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// `switchyard demo`, on PostgreSQL and Redis of its own when none is configured or running
+/// (see `switchyard::provision`), which it stops when it ends.
+async fn run_demo(mut settings: Settings, opts: demo::Options) -> anyhow::Result<()> {
+    // Listening from here on, so that a Ctrl-C while the servers start stops them too.
+    let signal = shutdown::on_signal();
+    let options = provision::Options::for_demo(&settings)?;
+    let (settings, services) = tokio::task::spawn_blocking(move || {
+        let services = provision::provide(&mut settings, &options);
+        (settings, services)
+    })
+    .await?;
+    let services = services.context("starting PostgreSQL and Redis for the demo")?;
+    if !services.is_empty() {
+        let own: Vec<&str> = [
+            services.postgres().map(|_| "PostgreSQL"),
+            services.redis().map(|_| "Redis"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        println!(
+            "No {} is configured or running at the default address, so the demo runs its own:",
+            own.join(" or ")
+        );
+        for line in services.describe() {
+            println!("  {line}");
+        }
+        println!("They stop when the demo ends.");
+    }
+    let outcome = if *signal.borrow() {
+        Ok(())
+    } else {
+        demo::run(settings, opts).await
+    };
+    if !services.is_empty() {
+        let stopped = tokio::task::spawn_blocking(move || services.stop()).await?;
+        for line in stopped.context("stopping the demo's PostgreSQL and Redis")? {
+            println!("{line}");
+        }
+    }
+    outcome
 }
 
 async fn run_bench(settings: &Settings, command: BenchCommand) -> anyhow::Result<()> {

@@ -130,6 +130,7 @@ async fn a_worker_process_killed_mid_import_loses_and_duplicates_no_order() {
             // from scheduling them, so only the test's own import runs here.
             .env("SWITCHYARD__TIMERS__IMPORT_SCAN_SECS", "86400")
             .env("DATABASE_URL", &world.settings.database.url)
+            .env("REDIS_URL", &world.settings.redis.url)
             .env("SWITCHYARD__TIMERS__IMPORT_PRODUCTS_SECS", "86400")
             .env("SWITCHYARD__LOG__FILTER", "warn")
             .stdout(Stdio::null())

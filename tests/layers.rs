@@ -12,7 +12,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("settings data", &["config"]),
     (
         "plain leaves",
-        &["error", "crypto", "telemetry", "shutdown", "db"],
+        &[
+            "error",
+            "crypto",
+            "telemetry",
+            "shutdown",
+            "db",
+            "provision",
+        ],
     ),
     ("contracts and rules", &["domain", "jobs", "outbound"]),
     (

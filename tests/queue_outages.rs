@@ -241,14 +241,14 @@ struct CuttingProxy {
 }
 
 impl CuttingProxy {
-    async fn start(upstream: &'static str) -> CuttingProxy {
+    async fn start(upstream: String) -> CuttingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let budget: Arc<Mutex<Option<usize>>> = Arc::default();
         let shared = budget.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(relay(client, upstream, shared.clone()));
+                tokio::spawn(relay(client, upstream.clone(), shared.clone()));
             }
         });
         CuttingProxy { addr, budget }
@@ -264,8 +264,8 @@ impl CuttingProxy {
     }
 }
 
-async fn relay(client: TcpStream, upstream: &str, budget: Arc<Mutex<Option<usize>>>) {
-    let Ok(server) = TcpStream::connect(upstream).await else {
+async fn relay(client: TcpStream, upstream: String, budget: Arc<Mutex<Option<usize>>>) {
+    let Ok(server) = TcpStream::connect(&upstream).await else {
         return;
     };
     let (mut from_client, mut to_client) = client.into_split();
@@ -308,13 +308,20 @@ async fn relay(client: TcpStream, upstream: &str, budget: Arc<Mutex<Option<usize
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_enqueue_cut_off_midway_is_stored_wholly_or_not_at_all() {
     const JOBS: u64 = 1000;
-    let proxy = CuttingProxy::start("127.0.0.1:6379").await;
     let mut through_proxy = app_helpers::settings();
+    let redis_url = through_proxy.redis.url.clone();
+    let redis = reqwest::Url::parse(&redis_url).expect("a Redis URL");
+    let redis_addr = format!(
+        "{}:{}",
+        redis.host_str().unwrap_or("127.0.0.1"),
+        redis.port().unwrap_or(6379)
+    );
+    let proxy = CuttingProxy::start(redis_addr).await;
     through_proxy.redis.url = proxy.url();
     let app = api_helpers::spawn_app_with(through_proxy.clone()).await;
     // The test reads what was stored straight from Redis, past the proxy.
     let mut direct = through_proxy.clone();
-    direct.redis.url = "redis://127.0.0.1:6379".into();
+    direct.redis.url = redis_url;
     let broker = broker_with(&direct).await;
     let queue = broker.queue("noop").unwrap();
 

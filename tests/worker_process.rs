@@ -22,11 +22,14 @@ fn spawn_worker(settings: &Settings) -> Child {
     spawn_worker_with(settings, CONFIG_DIR)
 }
 
-/// A `switchyard work` process on the Redis (server or cluster) and key prefix of `settings`.
+/// A `switchyard work` process on the Redis (server or cluster) and key prefix of `settings`,
+/// and its PostgreSQL, which may be the suite's private servers the config files do not name.
 fn spawn_worker_with(settings: &Settings, config_dir: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["work", "--queues", "noop"])
         .env("SWITCHYARD_ENV", "test")
+        .env("DATABASE_URL", &settings.database.url)
+        .env("REDIS_URL", &settings.redis.url)
         .env("SWITCHYARD__REDIS__KEY_PREFIX", &settings.redis.key_prefix)
         .env(
             "SWITCHYARD__REDIS__CLUSTER_URLS",

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -13,21 +14,51 @@ use switchyard::app::Application;
 use switchyard::config::Settings;
 use switchyard::crypto::CredentialsKey;
 use switchyard::queue::{Broker, Queue, QueueStats};
-use switchyard::{telemetry, workers};
+use switchyard::{provision, telemetry, workers};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use ulid::Ulid;
 
 /// Settings of `config/test.toml` (database `switchyard_test`, short leases) with a fresh key
 /// prefix, so tests running at once never see each other's jobs, a free port, and a short
-/// shutdown grace, so a test's server and pools stop quickly.
+/// shutdown grace, so a test's server and pools stop quickly. PostgreSQL and Redis are the
+/// configured ones, else those at the default addresses, else the suite's private pair (see
+/// [`service_urls`]).
 pub fn settings() -> Settings {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
     let mut settings = Settings::load_env(&dir, "test").expect("config/test.toml loads");
+    let (database, redis) = service_urls(&settings);
+    settings.database.url = database.clone();
+    settings.redis.url = redis.clone();
     settings.server.listen = "127.0.0.1:0".parse().expect("a socket address");
     settings.redis.key_prefix = format!("sytest-{}", Ulid::new());
     settings.shutdown.grace_secs = 5;
     settings
+}
+
+/// The database and Redis URLs of the suite, found once per test binary: when nothing is
+/// configured and nothing answers at the default addresses, those of a private PostgreSQL and
+/// Redis in `target/switchyard-services`, started by the first test binary that needs them and
+/// left running for the next (`cargo run -- services stop` stops them).
+fn service_urls(loaded: &Settings) -> &'static (String, String) {
+    static URLS: OnceLock<(String, String)> = OnceLock::new();
+    URLS.get_or_init(|| {
+        let mut settings = loaded.clone();
+        let options = provision::Options::for_tests(&settings).unwrap_or_else(|e| panic!("{e}"));
+        let services = provision::provide(&mut settings, &options)
+            .unwrap_or_else(|e| panic!("PostgreSQL and Redis for the tests: {e}"));
+        for line in services.describe() {
+            eprintln!("tests use a private {line}; `cargo run -- services stop` stops it");
+        }
+        (settings.database.url, settings.redis.url)
+    })
+}
+
+/// `url` naming the database `name` on the same server.
+pub fn with_database(url: &str, name: &str) -> String {
+    let mut url = reqwest::Url::parse(url).expect("a database URL");
+    url.set_path(name);
+    url.to_string()
 }
 
 /// [`settings`] on a database of the test's own (created when first prepared): an outbox relay
@@ -36,7 +67,7 @@ pub fn settings() -> Settings {
 pub fn settings_with_own_database() -> Settings {
     let mut settings = settings();
     let name = format!("switchyard_t_{}", Ulid::new().to_string().to_lowercase());
-    settings.database.url = format!("postgres://localhost/{name}");
+    settings.database.url = with_database(&settings.database.url, &name);
     settings
 }
 
@@ -50,7 +81,7 @@ pub async fn drop_database(settings: &Settings) {
         .next()
         .expect("a database name");
     // The maintenance database: connecting to a test database here would migrate it.
-    let admin = PgPool::connect("postgres://localhost/postgres")
+    let admin = PgPool::connect(&with_database(&settings.database.url, "postgres"))
         .await
         .expect("the maintenance database");
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -40,7 +40,7 @@ fn slot_options(key: String, interval_secs: u32) -> EnqueueOptions {
 /// [`slot_options`] for a job of `account`'s, which takes its turn with other accounts' jobs.
 fn account_slot_options(account: AccountId, key: String, interval_secs: u32) -> EnqueueOptions {
     EnqueueOptions {
-        tenant: account.enqueue_options().tenant,
+        tenant: Some(account.tenant()),
         ..slot_options(key, interval_secs)
     }
 }

@@ -632,7 +632,8 @@ pub(super) async fn queue_now<J: JobKind>(
     check_exists(state, account, id).await?;
     let opts = EnqueueOptions {
         unique_key: Some(unique_key),
-        ..account.enqueue_options()
+        tenant: Some(account.tenant()),
+        ..EnqueueOptions::default()
     };
     let enqueued = state.broker.queue(J::QUEUE)?.enqueue(job, &opts).await?;
     Ok(JobAccepted {

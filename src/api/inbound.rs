@@ -98,7 +98,8 @@ async fn inbound(
     };
     let opts = EnqueueOptions {
         unique_key: Some(format!("import-webhook:{id}")),
-        ..ic.channel.account_id.enqueue_options()
+        tenant: Some(ic.channel.account_id.tenant()),
+        ..EnqueueOptions::default()
     };
     state
         .broker

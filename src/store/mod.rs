@@ -41,13 +41,10 @@ use crate::crypto::CryptoError;
 pub struct AccountId(pub i64);
 
 impl AccountId {
-    /// Enqueue options naming this account as the job's tenant, so the queue's fetches take its
-    /// jobs in turn with other accounts' (`EnqueueOptions::tenant`).
-    pub fn enqueue_options(self) -> crate::queue::EnqueueOptions {
-        crate::queue::EnqueueOptions {
-            tenant: Some(self.0.to_string()),
-            ..crate::queue::EnqueueOptions::default()
-        }
+    /// The account as a job's tenant (`EnqueueOptions::tenant`), so the queue's fetches take its
+    /// jobs in turn with other accounts'.
+    pub fn tenant(self) -> String {
+        self.0.to_string()
     }
 }
 

@@ -598,15 +598,20 @@ async fn page_takes(conn: &mut PgConnection, order_ids: &[i64]) -> Result<PageTa
     if order_ids.is_empty() {
         return Ok(takes);
     }
-    // A line with no SKU, or one no product of the order's store has, matches nothing.
+    // A line with no SKU, or one no product of the order's store has, matches nothing. The
+    // lines are gathered first, so each is looked up once by its store and SKU, whatever the
+    // planner guesses of a page's lines.
     let matched: Vec<(i64, i64, i64, i32, i64, bool)> = sqlx::query_as(
-        "SELECT o.id, o.account_id, ol.id, ol.quantity, p.id, p.is_kit \
-         FROM UNNEST($1::bigint[]) WITH ORDINALITY AS t(order_id, n) \
-         JOIN orders o ON o.id = t.order_id \
-         JOIN order_lines ol ON ol.order_id = o.id \
-         JOIN products p ON p.account_id = o.account_id AND p.store_id = o.store_id \
-                        AND p.sku = ol.sku \
-         ORDER BY t.n, ol.id",
+        "WITH l AS MATERIALIZED ( \
+             SELECT t.n, o.id AS order_id, o.account_id, o.store_id, ol.id, ol.quantity, ol.sku \
+             FROM UNNEST($1::bigint[]) WITH ORDINALITY AS t(order_id, n) \
+             JOIN orders o ON o.id = t.order_id \
+             JOIN order_lines ol ON ol.order_id = o.id \
+         ) \
+         SELECT l.order_id, l.account_id, l.id, l.quantity, p.id, p.is_kit \
+         FROM l JOIN products p ON p.store_id = l.store_id AND p.sku = l.sku \
+                               AND p.account_id = l.account_id \
+         ORDER BY l.n, l.id",
     )
     .bind(order_ids)
     .fetch_all(&mut *conn)

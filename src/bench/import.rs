@@ -13,7 +13,14 @@
 //! instead: the least time the scaled plans admit the import's calls in. Runs use a database of
 //! their own (the configured one's name plus `_bench`), because the outbox relay they run takes
 //! every outbox row of the database it works on, and must not take another process's.
+//!
+//! Each kind is imported twice in a run: into a store that manages none of the orders' SKUs,
+//! and into one whose catalogue holds every SKU the simulated store sells, so every order line
+//! takes stock (its ledger movements, its products' quantities, the `product.updated` events).
+//! The managed import's speed as a share of the unmanaged one's, in the same run, is what stock
+//! costs an import.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -31,6 +38,7 @@ use crate::jobs::{ImportOrders, ImportReason, JobKind};
 use crate::outbox::relay;
 use crate::queue::{Broker, EnqueueOptions, JobStatus, Queue};
 use crate::sandbox_cmd::{connect_channels, sandbox_credentials};
+use crate::store::products::{self, NewProduct};
 use crate::store::{import_state, AccountId};
 use crate::workers::{self, Deps};
 use switchyard_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
@@ -50,6 +58,10 @@ pub struct Options {
     /// Leave the outbox relay off (it runs by default, as in `switchyard run`).
     #[arg(long)]
     pub without_relay: bool,
+    /// Import each kind only into a store managing none of its SKUs, without the managed
+    /// import beside it.
+    #[arg(long)]
+    pub without_managed: bool,
 }
 
 /// The longest one import may take before the bench gives up on it.
@@ -69,6 +81,8 @@ enum Baseline {
 /// One kind's import in one run.
 struct KindRun {
     kind: ChannelKind,
+    /// Every SKU the orders carry was one of the store's products.
+    managed: bool,
     orders: usize,
     secs: f64,
     baseline: Baseline,
@@ -95,6 +109,44 @@ fn shares(orders: usize, kinds: usize) -> Vec<usize> {
     (0..kinds)
         .map(|i| orders / kinds + usize::from(i < orders % kinds))
         .collect()
+}
+
+/// Every SKU the stores of `config` sell.
+fn catalogue_skus(config: &SandboxConfig) -> Vec<String> {
+    let catalogues = config
+        .shopify
+        .iter()
+        .map(|s| &s.catalog)
+        .chain(config.woocommerce.iter().map(|s| &s.catalog))
+        .chain(config.amazon.iter().map(|s| &s.catalog))
+        .chain(config.ebay.iter().map(|s| &s.catalog));
+    let skus: BTreeSet<String> = catalogues
+        .flatten()
+        .flat_map(|p| p.variants.iter().map(|v| v.sku.clone()))
+        .collect();
+    skus.into_iter().collect()
+}
+
+/// Makes every SKU of `config`'s stores one of the store's products, with stock enough for any
+/// run.
+async fn manage_skus(
+    pool: &sqlx::PgPool,
+    account: AccountId,
+    store_id: i64,
+    config: &SandboxConfig,
+) -> anyhow::Result<()> {
+    for sku in catalogue_skus(config) {
+        let new = NewProduct {
+            store_id,
+            sku: &sku,
+            title: &sku,
+            api_quantity: Some(1_000_000_000),
+        };
+        products::create(pool, account, &new)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating product {sku}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// A sandbox started from `config`, its one store holding `orders` orders.
@@ -211,19 +263,17 @@ async fn wait_done(
     }
 }
 
-/// One kind's import in one run: its baseline, then a fresh sandbox holding `orders` orders, a
-/// fresh channel, and the timed import.
+/// One kind's import in one run: a fresh sandbox holding `orders` orders, a fresh store (with
+/// every SKU a product when `managed`) and channel, and the timed import, against `read_secs`
+/// (the orders read alone) or, without it, the usage plans' ceiling.
 async fn run_kind(
     base: &Settings,
     pool: &sqlx::PgPool,
     opts: &Options,
-    kind: ChannelKind,
+    (kind, managed): (ChannelKind, bool),
     orders: usize,
+    read_secs: Option<f64>,
 ) -> anyhow::Result<KindRun> {
-    let read_secs = match kind {
-        ChannelKind::Amazon => None,
-        _ => Some(read_only(base, kind, orders).await?),
-    };
     let mut settings = base.clone();
     settings.redis.key_prefix = format!("sybench-import-{}", ulid::Ulid::new());
     let broker = Broker::connect(&settings)
@@ -235,6 +285,9 @@ async fn run_kind(
     let sandbox = sandbox_with(config.clone(), orders).await?;
 
     let (account, store_id) = super::bench_store(pool, "import").await?;
+    if managed {
+        manage_skus(pool, account, store_id, &config).await?;
+    }
     let channels =
         connect_channels(pool, &key, account, store_id, &sandbox, &Default::default()).await?;
     let (channel, info) = channels.first().context("no channel was made")?;
@@ -318,6 +371,7 @@ async fn run_kind(
     };
     Ok(KindRun {
         kind,
+        managed,
         orders,
         secs,
         baseline,
@@ -339,8 +393,8 @@ fn run_line(r: &KindRun) -> String {
         (_, None) => "every call within its plan's burst".to_owned(),
     };
     let mut line = format!(
-        "{:12} {} orders in {:.2} s = {:.0} orders/s, {baseline}",
-        r.kind.as_str(),
+        "{:22} {} orders in {:.2} s = {:.0} orders/s, {baseline}",
+        label(r),
         r.orders,
         r.secs,
         r.per_s()
@@ -357,6 +411,34 @@ fn run_line(r: &KindRun) -> String {
     }
     line.push_str(&format!("; 429s: {}", r.usage.refused));
     line
+}
+
+/// A run's kind, and whether its SKUs were managed.
+fn label(r: &KindRun) -> String {
+    let stock = if r.managed { "managed" } else { "unmanaged" };
+    format!("{} {stock}", r.kind.as_str())
+}
+
+/// The managed imports' speed as a share of the unmanaged ones' in the same runs: the median
+/// of each run's ratio, with both medians.
+fn managed_line(unmanaged: &[KindRun], managed: &[KindRun]) -> Option<String> {
+    let first = unmanaged.first()?;
+    let ratios: Vec<f64> = unmanaged
+        .iter()
+        .zip(managed)
+        .map(|(u, m)| m.per_s() / u.per_s())
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    let per_s = |runs: &[KindRun]| median(&runs.iter().map(KindRun::per_s).collect::<Vec<_>>());
+    Some(format!(
+        "{:22} managed {:.0} orders/s against unmanaged {:.0} orders/s: {:.2}x",
+        first.kind.as_str(),
+        per_s(managed),
+        per_s(unmanaged),
+        median(&ratios)
+    ))
 }
 
 /// One Amazon operation's calls against its scaled plan.
@@ -378,8 +460,8 @@ fn median_line(runs: &[KindRun]) -> String {
     };
     let per_s: Vec<f64> = runs.iter().map(KindRun::per_s).collect();
     let mut line = format!(
-        "{:12} {:.0} orders/s imported",
-        first.kind.as_str(),
+        "{:22} {:.0} orders/s imported",
+        label(first),
         median(&per_s)
     );
     let ratios: Vec<f64> = runs.iter().filter_map(KindRun::of_baseline).collect();
@@ -480,18 +562,49 @@ pub async fn run(settings: &Settings, opts: &Options) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         println!("  debug build: figures are not representative; use --release");
     }
-    let mut by_kind: Vec<Vec<KindRun>> = opts.kinds.iter().map(|_| Vec::new()).collect();
+    if !opts.without_managed {
+        println!(
+            "  each kind imported twice: into a store managing none of its SKUs, then into one \
+             whose products are every SKU its orders carry"
+        );
+    }
+    // Per kind: the unmanaged runs, and the managed ones.
+    let mut by_kind: Vec<(Vec<KindRun>, Vec<KindRun>)> = opts
+        .kinds
+        .iter()
+        .map(|_| (Vec::new(), Vec::new()))
+        .collect();
     for i in 1..=opts.runs {
         println!("  run {i}");
-        for ((kind, n), runs) in opts.kinds.iter().zip(&shares).zip(&mut by_kind) {
-            let r = run_kind(settings, &pool, opts, *kind, *n).await?;
+        for ((kind, n), (unmanaged, managed)) in opts.kinds.iter().zip(&shares).zip(&mut by_kind) {
+            let read_secs = match kind {
+                ChannelKind::Amazon => None,
+                _ => Some(read_only(settings, *kind, *n).await?),
+            };
+            let r = run_kind(settings, &pool, opts, (*kind, false), *n, read_secs).await?;
             println!("    {}", run_line(&r));
-            runs.push(r);
+            unmanaged.push(r);
+            if !opts.without_managed {
+                let r = run_kind(settings, &pool, opts, (*kind, true), *n, read_secs).await?;
+                println!("    {}", run_line(&r));
+                managed.push(r);
+            }
         }
     }
     println!("  median over {} runs", opts.runs);
-    for runs in &by_kind {
-        println!("    {}", median_line(runs));
+    for (unmanaged, managed) in &by_kind {
+        println!("    {}", median_line(unmanaged));
+        if !managed.is_empty() {
+            println!("    {}", median_line(managed));
+        }
+    }
+    if !opts.without_managed {
+        println!("  managed against unmanaged, median of each run's ratio");
+        for (unmanaged, managed) in &by_kind {
+            if let Some(line) = managed_line(unmanaged, managed) {
+                println!("    {line}");
+            }
+        }
     }
     Ok(())
 }

@@ -31,32 +31,34 @@ fn event_for(o: &UpsertOutcome, decision: &Decision) -> Option<Action> {
     o.changed.then_some(Action::Updated)
 }
 
-/// The order's effect on stock, in the page's transaction: an order taken for work decrements
-/// its lines' products (kits by their components); one cancelled or refunded on the channel puts
-/// back what it took. Both are idempotent per order line, so a re-import never counts twice.
-/// Returns the products whose quantity moved.
+/// What an order of the page does to stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StockEffect {
+    /// It takes its lines' units.
+    Take,
+    /// It was cancelled or refunded on the channel: it puts back what it took.
+    GiveBack,
+}
+
+/// The order's effect on stock, applied for the whole page in its transaction
+/// ([`stock::apply_page_in_tx`]): an order taken for work decrements its lines' products (kits
+/// by their components); one cancelled or refunded on the channel puts back what it took. Both
+/// are idempotent per order line, so a re-import never counts twice.
 ///
 /// An unpaid order, and one the channel says is not ready for despatch, takes stock whether or
 /// not it is work (`import_unpaid`, `import_not_ready`): the channel holds its units from the
 /// moment it is placed, so not counting them would let the other channels sell them again and
 /// leave that channel's level apart from switchyard's figure. A paid, ready order excluded by a
 /// filter or a plugin rule takes none: it is not switchyard's to fulfil.
-async fn apply_stock(
-    tx: &mut sqlx::PgConnection,
-    outcome: &UpsertOutcome,
-    order: &ChannelOrder,
-) -> Result<Vec<i64>, StoreError> {
+fn stock_effect(outcome: &UpsertOutcome, order: &ChannelOrder) -> Option<StockEffect> {
     let status = order.status;
     let gone = matches!(status, OrderStatus::Cancelled | OrderStatus::Refunded);
     if gone && outcome.status_change.is_some() {
-        return stock::restore_order_in_tx(tx, outcome.order_id).await;
+        return Some(StockEffect::GiveBack);
     }
     let reserved = status == OrderStatus::Unpaid || order.not_ready.is_some();
     let takes_stock = !gone && (outcome.sync_status != SyncStatus::Excluded || reserved);
-    if takes_stock && (outcome.created || outcome.changed) {
-        return stock::apply_stored_order_in_tx(tx, outcome.order_id).await;
-    }
-    Ok(Vec::new())
+    (takes_stock && (outcome.created || outcome.changed)).then_some(StockEffect::Take)
 }
 
 /// The events of the page's orders, each carrying the order as stored now (its lines' ids,
@@ -104,7 +106,7 @@ pub async fn store_page(
     orders::mark_read_in_tx(&mut tx, channel.id, &read).await?;
     let mut created = 0i64;
     let mut announced: Vec<(i64, Action)> = Vec::new();
-    let mut stock_changed: Vec<i64> = Vec::new();
+    let (mut taking, mut giving_back) = (Vec::new(), Vec::new());
     let page_skus: Vec<String> = page
         .iter()
         .flat_map(|o| o.lines.iter().filter_map(|l| l.sku.clone()))
@@ -124,7 +126,11 @@ pub async fn store_page(
             .iter()
             .any(|l| l.sku.as_ref().is_some_and(|s| managed.contains(s)));
         if touches_stock {
-            stock_changed.extend(apply_stock(&mut tx, outcome, order).await?);
+            match stock_effect(outcome, order) {
+                Some(StockEffect::Take) => taking.push(outcome.order_id),
+                Some(StockEffect::GiveBack) => giving_back.push(outcome.order_id),
+                None => {}
+            }
         }
         if let Some(action) = routing
             .event(outcome.order_id)
@@ -133,9 +139,10 @@ pub async fn store_page(
             announced.push((outcome.order_id, action));
         }
     }
+    // The page's stock in a few statements, whatever its size, before the order events read
+    // back the products their lines were matched to.
+    let stock_changed = stock::apply_page_in_tx(&mut tx, &taking, &giving_back).await?;
     let mut items = order_events_in_tx(&mut tx, &announced).await?;
-    stock_changed.sort_unstable();
-    stock_changed.dedup();
     items.extend(stock::moved_events_in_tx(&mut tx, &stock_changed).await?);
     items.extend(channel_products::stock_sync_jobs_in_tx(&mut tx, &stock_changed).await?);
     items.extend(routing.jobs);

@@ -577,86 +577,72 @@ async fn lock_products(conn: &mut PgConnection, ids: &[i64]) -> Result<(), Store
     Ok(())
 }
 
-/// Takes an imported order's stock, in the caller's transaction (the one writing the order).
-///
-/// Each line `(order line id, sku, quantity)` is matched by SKU to the store's product or kit; a
-/// product line takes its quantity, a kit line each component times its quantity in the kit
-/// ([`line_movements`]). Each product a line moves gets one movement of cause
-/// `('order_line', line id)`, inserted with ON CONFLICT DO NOTHING, so importing the order
-/// again (overlapping windows, duplicate webhooks, a retried job) takes nothing twice. Lines
-/// with no SKU or an unknown one take nothing. The matched product and kit components are
-/// written onto the order's lines, as the unified order shows them.
-///
-/// Which orders take stock (not excluded ones, say) is the caller's decision. A line is counted
-/// once, at the quantity it had when first applied: an edit of the quantity on the channel
-/// afterwards is not re-counted.
-///
-/// Returns the ids of the products whose quantity changed now (empty on a re-import): the
-/// products whose listings sync-stock must push, found with
-/// [`super::channel_products::channels_listing_products`].
-pub async fn apply_order_in_tx(
-    conn: &mut PgConnection,
-    account: AccountId,
-    store_id: i64,
-    order_id: i64,
-    lines: &[(i64, Option<String>, u32)],
-) -> Result<Vec<i64>, StoreError> {
-    let skus: Vec<String> = lines
+/// What the lines of a page's orders take and which product or kit each one is, read before
+/// anything is locked: one entry per movement, and one per line matched to a product.
+#[derive(Default)]
+struct PageTakes {
+    accounts: Vec<i64>,
+    products: Vec<i64>,
+    deltas: Vec<i32>,
+    causes: Vec<String>,
+    orders: Vec<i64>,
+    lines: Vec<i64>,
+    line_products: Vec<i64>,
+    line_kits: Vec<String>,
+}
+
+/// The lines of `order_ids` (in that order, each line in id order) matched by SKU to their
+/// store's products, and what each one takes ([`line_movements`]).
+async fn page_takes(conn: &mut PgConnection, order_ids: &[i64]) -> Result<PageTakes, StoreError> {
+    let mut takes = PageTakes::default();
+    if order_ids.is_empty() {
+        return Ok(takes);
+    }
+    // A line with no SKU, or one no product of the order's store has, matches nothing. The
+    // lines are gathered first, so each is looked up once by its store and SKU, whatever the
+    // planner guesses of a page's lines.
+    let matched: Vec<(i64, i64, i64, i32, i64, bool)> = sqlx::query_as(
+        "WITH l AS MATERIALIZED ( \
+             SELECT t.n, o.id AS order_id, o.account_id, o.store_id, ol.id, ol.quantity, ol.sku \
+             FROM UNNEST($1::bigint[]) WITH ORDINALITY AS t(order_id, n) \
+             JOIN orders o ON o.id = t.order_id \
+             JOIN order_lines ol ON ol.order_id = o.id \
+         ) \
+         SELECT l.order_id, l.account_id, l.id, l.quantity, p.id, p.is_kit \
+         FROM l JOIN products p ON p.store_id = l.store_id AND p.sku = l.sku \
+                               AND p.account_id = l.account_id \
+         ORDER BY l.n, l.id",
+    )
+    .bind(order_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let kit_ids: Vec<i64> = matched
         .iter()
-        .filter_map(|(_, sku, _)| sku.clone())
-        .filter(|s| !s.is_empty())
+        .filter(|m| m.5)
+        .map(|m| m.4)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    if skus.is_empty() {
-        return Ok(Vec::new());
-    }
-    let products: Vec<(i64, String, bool)> = sqlx::query_as(
-        "SELECT id, sku, is_kit FROM products \
-         WHERE account_id = $1 AND store_id = $2 AND sku = ANY($3)",
-    )
-    .bind(account.0)
-    .bind(store_id)
-    .bind(&skus)
-    .fetch_all(&mut *conn)
-    .await?;
-    let kit_ids: Vec<i64> = products
-        .iter()
-        .filter(|(_, _, is_kit)| *is_kit)
-        .map(|(id, _, _)| *id)
-        .collect();
-    let component_rows: Vec<(i64, i64, i32, String)> = sqlx::query_as(
-        "SELECT kc.kit_id, kc.component_id, kc.quantity, c.sku \
-         FROM kit_components kc JOIN products c ON c.id = kc.component_id \
-         WHERE kc.kit_id = ANY($1) ORDER BY kc.kit_id, kc.component_id",
-    )
-    .bind(&kit_ids)
-    .fetch_all(&mut *conn)
-    .await?;
     let mut components: HashMap<i64, Vec<KitComponent>> = HashMap::new();
-    for (kit_id, component_id, quantity, sku) in component_rows {
-        components.entry(kit_id).or_default().push(KitComponent {
-            product_id: component_id,
-            sku,
-            quantity: u32::try_from(quantity)
-                .map_err(|_| StoreError::Corrupt(format!("kit {kit_id} component quantity")))?,
-        });
+    if !kit_ids.is_empty() {
+        let rows: Vec<(i64, i64, i32, String)> = sqlx::query_as(
+            "SELECT kc.kit_id, kc.component_id, kc.quantity, c.sku \
+             FROM kit_components kc JOIN products c ON c.id = kc.component_id \
+             WHERE kc.kit_id = ANY($1) ORDER BY kc.kit_id, kc.component_id",
+        )
+        .bind(&kit_ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (kit_id, component_id, quantity, sku) in rows {
+            components.entry(kit_id).or_default().push(KitComponent {
+                product_id: component_id,
+                sku,
+                quantity: u32::try_from(quantity)
+                    .map_err(|_| StoreError::Corrupt(format!("kit {kit_id} component quantity")))?,
+            });
+        }
     }
-    let by_sku: HashMap<&str, (i64, bool)> = products
-        .iter()
-        .map(|(id, sku, is_kit)| (sku.as_str(), (*id, *is_kit)))
-        .collect();
-
-    let mut move_products = Vec::new();
-    let mut move_deltas = Vec::new();
-    let mut move_causes = Vec::new();
-    let mut map_lines = Vec::new();
-    let mut map_products = Vec::new();
-    let mut map_kits = Vec::new();
-    for (line_id, sku, quantity) in lines {
-        let Some(&(product_id, is_kit)) = sku.as_deref().and_then(|s| by_sku.get(s)) else {
-            continue;
-        };
+    for (order_id, account_id, line_id, quantity, product_id, is_kit) in matched {
         let kit = if is_kit {
             components.get(&product_id).cloned().unwrap_or_default()
         } else {
@@ -671,144 +657,182 @@ pub async fn apply_order_in_tx(
         } else {
             ProductKind::Simple(product_id)
         };
-        for (moved, delta) in line_movements(i64::from(*quantity), &kind) {
-            move_products.push(moved);
-            move_deltas.push(i32::try_from(delta).map_err(|_| {
+        for (moved, delta) in line_movements(i64::from(quantity), &kind) {
+            takes.accounts.push(account_id);
+            takes.products.push(moved);
+            takes.deltas.push(i32::try_from(delta).map_err(|_| {
                 StoreError::Corrupt(format!("order line {line_id} moves {delta} units"))
             })?);
-            move_causes.push(line_id.to_string());
+            takes.causes.push(line_id.to_string());
+            takes.orders.push(order_id);
         }
-        map_lines.push(*line_id);
-        map_products.push(product_id);
-        map_kits.push(
+        takes.lines.push(line_id);
+        takes.line_products.push(product_id);
+        takes.line_kits.push(
             serde_json::to_string(&kit)
                 .map_err(|e| StoreError::Corrupt(format!("kit components: {e}")))?,
         );
     }
+    Ok(takes)
+}
 
-    sqlx::query(
-        "UPDATE order_lines ol SET product_id = m.product_id, kit_components = m.kit::jsonb \
-         FROM UNNEST($2::bigint[], $3::bigint[], $4::text[]) AS m(line_id, product_id, kit) \
-         WHERE ol.order_id = $1 AND ol.id = m.line_id \
-           AND (ol.product_id IS DISTINCT FROM m.product_id OR ol.kit_components <> m.kit::jsonb)",
-    )
-    .bind(order_id)
-    .bind(&map_lines)
-    .bind(&map_products)
-    .bind(&map_kits)
-    .execute(&mut *conn)
-    .await?;
-
-    if move_products.is_empty() {
+/// Moves the stock of a page of imported orders, in the caller's transaction (the one writing
+/// them), in the same few statements whatever the page's size.
+///
+/// Each order of `taking` takes its lines' stock. Each line is matched by SKU to its store's
+/// product or kit; a product line takes its quantity, a kit line each component times its
+/// quantity in the kit ([`line_movements`]). Each product a line moves gets one movement of
+/// cause `('order_line', line id)`, inserted with ON CONFLICT DO NOTHING, so importing the order
+/// again (overlapping windows, duplicate webhooks, a retried job) takes nothing twice. Lines
+/// with no SKU or an unknown one take nothing. The matched product and kit components are
+/// written onto the order's lines, as the unified order shows them. A line is counted once, at
+/// the quantity it had when first applied: an edit of the quantity on the channel afterwards is
+/// not re-counted.
+///
+/// Each order of `giving_back` puts back what it took, for a cancellation before despatch: each
+/// of its `order_line` movements gets its exact opposite, cause `('order_cancel', line id)`, so
+/// what comes back is what was taken, whatever happened to the kit's recipe or the order's lines
+/// since; a second cancellation finds its movements there and changes nothing. An order
+/// imported again after its cancellation takes nothing either: its line movements are already
+/// in the ledger.
+///
+/// Which orders take stock and which give it back (not excluded ones, say) is the caller's
+/// decision. Every product either moves is locked once, in id order, before any movement is
+/// looked for or written, so a page's orders are applied as one writer and two pages sharing
+/// products never deadlock. Per product, the page's movements are in the order of `taking`.
+///
+/// Returns the ids of the products whose quantity changed now (empty on a re-import): the
+/// products whose listings sync-stock must push, found with
+/// [`super::channel_products::channels_listing_products`].
+pub async fn apply_page_in_tx(
+    conn: &mut PgConnection,
+    taking: &[i64],
+    giving_back: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    let mut seen = BTreeSet::new();
+    let taking: Vec<i64> = taking
+        .iter()
+        .copied()
+        .filter(|id| seen.insert(*id))
+        .collect();
+    let takes = page_takes(conn, &taking).await?;
+    if !takes.lines.is_empty() {
+        sqlx::query(
+            "UPDATE order_lines ol \
+             SET product_id = m.product_id, kit_components = m.kit::jsonb \
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS m(line_id, product_id, kit) \
+             WHERE ol.id = m.line_id \
+               AND (ol.product_id IS DISTINCT FROM m.product_id \
+                    OR ol.kit_components <> m.kit::jsonb)",
+        )
+        .bind(&takes.lines)
+        .bind(&takes.line_products)
+        .bind(&takes.line_kits)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let returned: Vec<i64> = if giving_back.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(
+            "SELECT DISTINCT product_id FROM stock_movements \
+             WHERE order_id = ANY($1) AND cause_kind = 'order_line'",
+        )
+        .bind(giving_back)
+        .fetch_all(&mut *conn)
+        .await?
+    };
+    let to_lock: Vec<i64> = takes
+        .products
+        .iter()
+        .chain(&returned)
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if to_lock.is_empty() {
         return Ok(Vec::new());
     }
-    let mut to_lock = move_products.clone();
-    to_lock.sort_unstable();
-    to_lock.dedup();
     lock_products(conn, &to_lock).await?;
-    let changed: Vec<i64> = sqlx::query_scalar(
-        "WITH ins AS ( \
-             INSERT INTO stock_movements \
-                 (account_id, product_id, field, delta, cause_kind, cause_id, order_id) \
-             SELECT $1, m.product_id, 'api', m.delta, 'order_line', m.cause_id, $2 \
-             FROM UNNEST($3::bigint[], $4::int[], $5::text[]) AS m(product_id, delta, cause_id) \
-             ORDER BY m.product_id \
-             ON CONFLICT (product_id, field, cause_kind, cause_id) DO NOTHING \
-             RETURNING product_id, delta \
-         ), upd AS ( \
-             UPDATE products p SET api_quantity = p.api_quantity + s.delta, updated_at = now() \
-             FROM (SELECT product_id, sum(delta)::int AS delta FROM ins GROUP BY product_id) s \
-             WHERE p.id = s.product_id AND s.delta <> 0 \
-             RETURNING p.id \
-         ) \
-         SELECT id FROM upd ORDER BY id",
-    )
-    .bind(account.0)
-    .bind(order_id)
-    .bind(&move_products)
-    .bind(&move_deltas)
-    .bind(&move_causes)
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut changed: Vec<i64> = Vec::new();
+    if !takes.products.is_empty() {
+        changed = sqlx::query_scalar(
+            "WITH ins AS ( \
+                 INSERT INTO stock_movements \
+                     (account_id, product_id, field, delta, cause_kind, cause_id, order_id) \
+                 SELECT m.account_id, m.product_id, 'api', m.delta, 'order_line', m.cause_id, \
+                        m.order_id \
+                 FROM UNNEST($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::bigint[]) \
+                      WITH ORDINALITY AS m(account_id, product_id, delta, cause_id, order_id, n) \
+                 ORDER BY m.product_id, m.n \
+                 ON CONFLICT (product_id, field, cause_kind, cause_id) DO NOTHING \
+                 RETURNING product_id, delta \
+             ), upd AS ( \
+                 UPDATE products p \
+                 SET api_quantity = p.api_quantity + s.delta, updated_at = now() \
+                 FROM (SELECT product_id, sum(delta)::int AS delta FROM ins GROUP BY product_id) s \
+                 WHERE p.id = s.product_id AND s.delta <> 0 \
+                 RETURNING p.id \
+             ) \
+             SELECT id FROM upd",
+        )
+        .bind(&takes.accounts)
+        .bind(&takes.products)
+        .bind(&takes.deltas)
+        .bind(&takes.causes)
+        .bind(&takes.orders)
+        .fetch_all(&mut *conn)
+        .await?;
+    }
+    if !returned.is_empty() {
+        let restored: Vec<i64> = sqlx::query_scalar(
+            "WITH ins AS ( \
+                 INSERT INTO stock_movements \
+                     (account_id, product_id, field, delta, cause_kind, cause_id, order_id) \
+                 SELECT account_id, product_id, field, -delta, 'order_cancel', cause_id, order_id \
+                 FROM stock_movements \
+                 WHERE order_id = ANY($1) AND cause_kind = 'order_line' \
+                 ORDER BY product_id, id \
+                 ON CONFLICT (product_id, field, cause_kind, cause_id) DO NOTHING \
+                 RETURNING product_id, field, delta \
+             ), upd AS ( \
+                 UPDATE products p SET \
+                     api_quantity = p.api_quantity + s.api, \
+                     plugin_quantity = p.plugin_quantity + s.plugin, \
+                     updated_at = now() \
+                 FROM (SELECT product_id, \
+                              COALESCE(sum(delta) FILTER (WHERE field = 'api'), 0)::int AS api, \
+                              COALESCE(sum(delta) FILTER (WHERE field = 'plugin'), 0)::int \
+                                  AS plugin \
+                       FROM ins GROUP BY product_id) s \
+                 WHERE p.id = s.product_id AND (s.api <> 0 OR s.plugin <> 0) \
+                 RETURNING p.id \
+             ) \
+             SELECT id FROM upd",
+        )
+        .bind(giving_back)
+        .fetch_all(&mut *conn)
+        .await?;
+        changed.extend(restored);
+    }
+    changed.sort_unstable();
+    changed.dedup();
     Ok(changed)
 }
 
-/// [`apply_order_in_tx`] for an order already written in this transaction, reading its account,
-/// store and lines back, so the import needs no line ids from the upsert.
+/// [`apply_page_in_tx`] for one order already written in this transaction, taking its stock.
 pub async fn apply_stored_order_in_tx(
     conn: &mut PgConnection,
     order_id: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let head: Option<(i64, i64)> =
-        sqlx::query_as("SELECT account_id, store_id FROM orders WHERE id = $1")
-            .bind(order_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some((account_id, store_id)) = head else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<(i64, Option<String>, i32)> =
-        sqlx::query_as("SELECT id, sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY id")
-            .bind(order_id)
-            .fetch_all(&mut *conn)
-            .await?;
-    let lines: Vec<(i64, Option<String>, u32)> = rows
-        .into_iter()
-        .map(|(id, sku, q)| (id, sku, u32::try_from(q).unwrap_or(0)))
-        .collect();
-    apply_order_in_tx(conn, AccountId(account_id), store_id, order_id, &lines).await
+    apply_page_in_tx(conn, &[order_id], &[]).await
 }
 
-/// Puts back what an order took, for a cancellation before despatch, in the caller's
-/// transaction.
-///
-/// Each `order_line` movement of the order gets its exact opposite, cause
-/// `('order_cancel', line id)`, so what comes back is what was taken, whatever happened to the
-/// kit's recipe or the order's lines since; a second cancellation finds its movements there and
-/// changes nothing. An order imported again after its cancellation takes nothing either: its
-/// line movements are already in the ledger. Returns the ids of the products whose quantity
-/// changed now.
+/// [`apply_page_in_tx`] for one order, putting back what it took: a cancellation before
+/// despatch.
 pub async fn restore_order_in_tx(
     conn: &mut PgConnection,
     order_id: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let taken: Vec<i64> = sqlx::query_scalar(
-        "SELECT DISTINCT product_id FROM stock_movements \
-         WHERE order_id = $1 AND cause_kind = 'order_line' ORDER BY product_id",
-    )
-    .bind(order_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    if taken.is_empty() {
-        return Ok(Vec::new());
-    }
-    lock_products(conn, &taken).await?;
-    let changed: Vec<i64> = sqlx::query_scalar(
-        "WITH ins AS ( \
-             INSERT INTO stock_movements \
-                 (account_id, product_id, field, delta, cause_kind, cause_id, order_id) \
-             SELECT account_id, product_id, field, -delta, 'order_cancel', cause_id, order_id \
-             FROM stock_movements \
-             WHERE order_id = $1 AND cause_kind = 'order_line' \
-             ORDER BY product_id, id \
-             ON CONFLICT (product_id, field, cause_kind, cause_id) DO NOTHING \
-             RETURNING product_id, field, delta \
-         ), upd AS ( \
-             UPDATE products p SET \
-                 api_quantity = p.api_quantity + s.api, \
-                 plugin_quantity = p.plugin_quantity + s.plugin, \
-                 updated_at = now() \
-             FROM (SELECT product_id, \
-                          COALESCE(sum(delta) FILTER (WHERE field = 'api'), 0)::int AS api, \
-                          COALESCE(sum(delta) FILTER (WHERE field = 'plugin'), 0)::int AS plugin \
-                   FROM ins GROUP BY product_id) s \
-             WHERE p.id = s.product_id AND (s.api <> 0 OR s.plugin <> 0) \
-             RETURNING p.id \
-         ) \
-         SELECT id FROM upd ORDER BY id",
-    )
-    .bind(order_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(changed)
+    apply_page_in_tx(conn, &[], &[order_id]).await
 }

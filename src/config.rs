@@ -327,6 +327,27 @@ pub struct ConnectorSettings {
     /// wider window costs reads, never writes.
     #[serde(default = "default_import_overlap_secs")]
     pub import_overlap_secs: u64,
+    /// Import runs of a channel failed in a row that open its breaker (at least 1).
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long an open breaker waits before one import probes the platform, in seconds; each
+    /// failed probe doubles it, up to `breaker_probe_cap_secs`.
+    #[serde(default = "default_breaker_probe_secs")]
+    pub breaker_probe_secs: u64,
+    #[serde(default = "default_breaker_probe_cap_secs")]
+    pub breaker_probe_cap_secs: u64,
+}
+
+fn default_breaker_failures() -> u32 {
+    5
+}
+
+fn default_breaker_probe_secs() -> u64 {
+    60
+}
+
+fn default_breaker_probe_cap_secs() -> u64 {
+    3600
 }
 
 fn default_stock_push_interval_ms() -> u64 {
@@ -350,6 +371,15 @@ impl ConnectorSettings {
     /// See `import_overlap_secs`.
     pub fn import_overlap(&self) -> Duration {
         Duration::from_secs(self.import_overlap_secs)
+    }
+
+    /// See `breaker_failures`, `breaker_probe_secs` and `breaker_probe_cap_secs`.
+    pub fn breaker(&self) -> crate::domain::breaker::BreakerPolicy {
+        crate::domain::breaker::BreakerPolicy {
+            failures: self.breaker_failures,
+            probe_wait: Duration::from_secs(self.breaker_probe_secs),
+            probe_wait_cap: Duration::from_secs(self.breaker_probe_cap_secs),
+        }
     }
 }
 
@@ -738,6 +768,21 @@ impl Settings {
             return Err(invalid(
                 "connectors.import_overlap_secs",
                 format!("must be at most {MAX_IMPORT_OVERLAP_SECS}"),
+            ));
+        }
+        if self.connectors.breaker_failures == 0 {
+            return Err(invalid("connectors.breaker_failures", "must be at least 1"));
+        }
+        if self.connectors.breaker_probe_secs == 0 {
+            return Err(invalid(
+                "connectors.breaker_probe_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.connectors.breaker_probe_cap_secs < self.connectors.breaker_probe_secs {
+            return Err(invalid(
+                "connectors.breaker_probe_cap_secs",
+                "must be at least connectors.breaker_probe_secs",
             ));
         }
         if self.timers.import_products_secs == 0 {

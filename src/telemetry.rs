@@ -97,6 +97,14 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time from a job's run time to a worker starting it"
     );
+    metrics::describe_gauge!(
+        "switchyard_channel_breakers",
+        "Channels whose import breaker is open, or half open (a probe running), read when /metrics is scraped"
+    );
+    metrics::describe_counter!(
+        "switchyard_channel_breaker_moves_total",
+        "Channel import breakers that opened (`to`: open) or closed (`to`: closed)"
+    );
     metrics::describe_histogram!(
         "switchyard_job_run_seconds",
         metrics::Unit::Seconds,

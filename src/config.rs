@@ -166,6 +166,12 @@ pub struct WebhookSettings {
     pub deliveries_per_job: usize,
     /// Webhook requests (and plugin calls) one process has in flight at once, over all endpoints.
     pub max_in_flight: usize,
+    /// Webhook requests one endpoint has in flight at once, over every process: a slow or
+    /// bursting endpoint holds at most this many worker slots.
+    pub max_in_flight_per_endpoint: usize,
+    /// How long a delivery whose endpoint is at its limit waits before it tries again, in ms
+    /// (not an attempt: the schedule does not move).
+    pub endpoint_busy_retry_ms: u64,
 }
 
 impl Default for WebhookSettings {
@@ -180,6 +186,8 @@ impl Default for WebhookSettings {
             max_response_bytes: 64 * 1024,
             deliveries_per_job: 20,
             max_in_flight: 64,
+            max_in_flight_per_endpoint: 8,
+            endpoint_busy_retry_ms: 1000,
         }
     }
 }
@@ -208,6 +216,18 @@ impl WebhookSettings {
         }
         if self.max_in_flight == 0 {
             return Err(invalid("webhooks.max_in_flight", "must be at least 1"));
+        }
+        if self.max_in_flight_per_endpoint == 0 {
+            return Err(invalid(
+                "webhooks.max_in_flight_per_endpoint",
+                "must be at least 1",
+            ));
+        }
+        if self.endpoint_busy_retry_ms == 0 {
+            return Err(invalid(
+                "webhooks.endpoint_busy_retry_ms",
+                "must be at least 1",
+            ));
         }
         if !(0.0..1.0).contains(&self.retry_jitter) {
             return Err(invalid(

@@ -156,6 +156,10 @@ fn describe() {
         "Rows the prune job deleted past their retention, by table"
     );
     metrics::describe_counter!(
+        "switchyard_webhook_endpoint_busy_total",
+        "Webhook deliveries sent back to wait because their endpoint had its limit of requests in flight (no attempt)"
+    );
+    metrics::describe_counter!(
         "switchyard_webhook_attempts_total",
         "Webhook delivery attempts, by outcome"
     );

@@ -186,8 +186,8 @@ impl Default for WebhookSettings {
             max_response_bytes: 64 * 1024,
             deliveries_per_job: 20,
             max_in_flight: 64,
-            max_in_flight_per_endpoint: 8,
-            endpoint_busy_retry_ms: 1000,
+            max_in_flight_per_endpoint: 16,
+            endpoint_busy_retry_ms: 250,
         }
     }
 }

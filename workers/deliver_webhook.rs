@@ -11,7 +11,7 @@
 //! does nothing. The delivery row says where in the schedule it is (`round_attempts`).
 //!
 //! An endpoint has at most `webhooks.max_in_flight_per_endpoint` requests in flight across every
-//! process (a lease per request, in Redis). A delivery that finds its endpoint at the limit does
+//! process (leases in Redis, one per request sent at once). A delivery that finds its endpoint at the limit does
 //! not wait in its worker slot: it goes back to the queue a moment later, as no attempt, so one
 //! slow or bursting endpoint cannot take every slot from the others.
 
@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use super::Deps;
 use crate::domain::webhook_schedule::{next_delay, should_disable, verdict, Verdict};
 use crate::jobs::{DeliverWebhook, JobKind};
-use crate::queue::{EnqueueOptions, JobError};
+use crate::queue::{EnqueueOptions, JobError, Leases};
 use crate::store::webhooks::{self as store, DeliveryWork, OwnedAttempt};
 use crate::webhooks::{body, WebhookClient};
 
@@ -127,11 +127,11 @@ fn endpoint_limit(webhook_id: i64) -> String {
 }
 
 /// Makes `attempts` (all to endpoint `webhook_id`) within the endpoint's limit of requests in
-/// flight across every process (`webhooks.max_in_flight_per_endpoint`): each request takes a
-/// lease of the limit first, so this job sends side by side on as many lanes as the limit
-/// grants. Whatever no lane could send because the endpoint was at its limit goes back to the
-/// queue for `webhooks.endpoint_busy_retry_ms`, as no attempt, and the job frees its slot.
-/// Returns the deliveries' errors.
+/// flight across every process (`webhooks.max_in_flight_per_endpoint`): the job takes as many
+/// leases of the limit as it has deliveries, up to what the limit has left, and sends on one lane
+/// per lease, each lane one request after another. When the endpoint is at its limit, the
+/// deliveries go back to the queue for `webhooks.endpoint_busy_retry_ms`, as no attempt, and the
+/// job frees its slot. Returns the deliveries' errors.
 async fn send_within_limit(
     deps: &Deps,
     client: &WebhookClient,
@@ -140,64 +140,54 @@ async fn send_within_limit(
 ) -> Vec<JobError> {
     let settings = &deps.broker.settings().webhooks;
     let limit = settings.max_in_flight_per_endpoint.max(1);
-    // A lease outlives the request it covers, however long that waits for this process's
+    // A lease outlives the requests it covers, however long each waits for this process's
     // in-flight cap, and frees itself soon after if this process dies.
-    let ttl = Duration::from_millis(settings.connect_timeout_ms + settings.request_timeout_ms) * 2
-        + Duration::from_secs(5);
-    let lanes = attempts.len().min(limit);
+    let per_request =
+        Duration::from_millis(settings.connect_timeout_ms + settings.request_timeout_ms) * 2
+            + Duration::from_secs(5);
+    let name = endpoint_limit(webhook_id);
+    let want = attempts.len().min(limit);
+    let leases = match deps
+        .broker
+        .take_leases(&name, want, limit, attempts.len(), per_request)
+        .await
+    {
+        Ok(leases) => leases,
+        Err(e) => return vec![JobError::retry(format!("queue: {e}"))],
+    };
+    if leases.is_empty() {
+        tracing::debug!(
+            webhook_id,
+            deliveries = attempts.len(),
+            "the endpoint is at its limit of requests in flight; its deliveries wait"
+        );
+        metrics::counter!("switchyard_webhook_endpoint_busy_total")
+            .increment(attempts.len() as u64);
+        return wait_for_endpoint(deps, attempts)
+            .await
+            .err()
+            .into_iter()
+            .collect();
+    }
     let queue = std::sync::Mutex::new(attempts);
     let take = || queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-    let lane = || async {
+    let lane = |lease: Leases| async {
         let mut errors = Vec::new();
         while let Some(attempt) = take() {
-            let leases = match deps
-                .broker
-                .take_leases(&endpoint_limit(webhook_id), 1, limit, ttl)
-                .await
-            {
-                Ok(leases) if !leases.is_empty() => leases,
-                Ok(_) => {
-                    queue
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push_front(attempt);
-                    break;
-                }
-                Err(e) => {
-                    errors.push(JobError::retry(format!("queue: {e}")));
-                    break;
-                }
-            };
             if let Err(e) = send(deps, client, attempt).await {
                 errors.push(e);
             }
-            if let Err(e) = deps.broker.release_leases(leases).await {
-                tracing::warn!(webhook_id, error = %e, "could not release an endpoint lease; it expires by itself");
-            }
+        }
+        if let Err(e) = deps.broker.release_leases(lease).await {
+            tracing::warn!(webhook_id, error = %e, "could not release an endpoint lease; it expires by itself");
         }
         errors
     };
-    let mut errors: Vec<JobError> = futures::future::join_all((0..lanes).map(|_| lane()))
+    futures::future::join_all(leases.split().into_iter().map(lane))
         .await
         .into_iter()
         .flatten()
-        .collect();
-    let waiting = queue.into_inner().unwrap_or_else(|e| e.into_inner());
-    // A job that fails with a retry runs again whole and makes these then; queueing them as
-    // well would send them twice.
-    let retried = errors.iter().any(|e| !matches!(e, JobError::Permanent(_)));
-    if !waiting.is_empty() && !retried {
-        tracing::debug!(
-            webhook_id,
-            deliveries = waiting.len(),
-            "the endpoint is at its limit of requests in flight; its deliveries wait"
-        );
-        metrics::counter!("switchyard_webhook_endpoint_busy_total").increment(waiting.len() as u64);
-        if let Err(e) = wait_for_endpoint(deps, waiting).await {
-            errors.push(e);
-        }
-    }
-    errors
+        .collect()
 }
 
 /// Queues `attempts` again after `webhooks.endpoint_busy_retry_ms` (jittered), each as the

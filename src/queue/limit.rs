@@ -28,6 +28,18 @@ impl Leases {
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
+
+    /// One lease each, to be released apart.
+    pub fn split(self) -> Vec<Leases> {
+        let base = self.base;
+        self.tokens
+            .into_iter()
+            .map(|token| Leases {
+                base: base.clone(),
+                tokens: vec![token],
+            })
+            .collect()
+    }
 }
 
 impl Broker {
@@ -35,20 +47,26 @@ impl Broker {
         format!("{{{}:limit:{name}}}", self.settings().redis.key_prefix)
     }
 
-    /// Takes up to `want` leases of limit `name`, which admits `limit` at once; each expires
-    /// after `ttl` unless released. None when the limit is reached.
+    /// Takes up to `want` leases of limit `name`, which admits `limit` at once, to share
+    /// `items` units of work among them: each expires after `item_ttl` for every unit it covers
+    /// (`items` over the leases taken, rounded up) unless released. None when the limit is
+    /// reached.
     pub async fn take_leases(
         &self,
         name: &str,
         want: usize,
         limit: usize,
-        ttl: Duration,
+        items: usize,
+        item_ttl: Duration,
     ) -> Result<Leases, QueueError> {
         let base = self.limit_base(name);
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let ttl_ms = u64::try_from(item_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let mut inv = self.scripts().take_leases.key(&base);
         inv.arg(want)
             .arg(limit)
+            .arg(items)
             .arg(ttl_ms)
             .arg(ulid::Ulid::new().to_string());
         let tokens: Vec<String> = inv.invoke_async(&mut self.conn()).await?;

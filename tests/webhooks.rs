@@ -703,17 +703,7 @@ async fn a_fan_outs_deliveries_to_one_endpoint_share_a_job_and_only_a_failed_one
     let before = queue.stats().await.expect("stats").enqueued_total;
 
     // Five events committed together reach the relay as one batch.
-    let events: Vec<OutboxItem> = (0..5)
-        .map(|i| OutboxItem::Event {
-            payload: json!({"type": "order.created", "store_id": h.store_id, "data": {"n": i}}),
-        })
-        .collect();
-    let mut tx = h.world.pool.begin().await.expect("tx");
-    outbox::push_many_in_tx(&mut tx, &events)
-        .await
-        .expect("events");
-    outbox::notify_in_tx(&mut tx).await.expect("notify");
-    tx.commit().await.expect("commit");
+    commit_events(&h, "order.created", 5).await;
 
     let rows = all_delivered(&h.world.pool, id, 5).await;
     let attempts: Vec<i32> = rows.iter().map(|(_, _, a)| *a).collect();

@@ -226,6 +226,34 @@ async fn channels_whose_platform_always_fails_do_not_hold_up_another_channels_im
     opened.sort_unstable();
     assert_eq!(opened, failing, "{events:?}");
     assert_eq!(events.len(), failing.len(), "nothing closed: {events:?}");
+
+    // Closed by hand once the platform is back, the breaker lets the next import through.
+    errors.faults().set(FaultKnobs::default());
+    let reset = import_state::reset_breaker(&world.pool, world.account, failing[2])
+        .await
+        .unwrap()
+        .expect("the account's channel");
+    assert_eq!(
+        (
+            reset.breaker,
+            reset.consecutive_failures,
+            reset.next_probe_at
+        ),
+        (BreakerState::Closed, 0, None)
+    );
+    let job = enqueue_import(&world, failing[2]).await;
+    let done = world.wait_for_job(ImportOrders::QUEUE, &job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:?}");
+    assert!(calls(errors.as_ref()) > error_calls);
+    let events = breaker_events(&world).await;
+    assert_eq!(
+        events.last(),
+        Some(&(
+            "channel.breaker_closed".to_owned(),
+            failing[2],
+            "closed".to_owned()
+        ))
+    );
     world.stop().await;
 }
 

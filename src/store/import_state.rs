@@ -250,6 +250,48 @@ pub async fn record_run(
     Ok(moved)
 }
 
+/// Closes the breaker of the account's channel `channel_id` by hand and forgets its failures, so
+/// the next import calls the platform at once; a breaker that was not closed writes
+/// `channel.breaker_closed`. Returns the channel's health after, or `None` when the account has
+/// no such channel.
+pub async fn reset_breaker(
+    pool: &PgPool,
+    account: AccountId,
+    channel_id: i64,
+) -> Result<Option<ImportHealth>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let before: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT s.breaker FROM channels c \
+         LEFT JOIN channel_import_state s ON s.channel_id = c.id \
+         WHERE c.account_id = $1 AND c.id = $2 FOR UPDATE OF c",
+    )
+    .bind(account.0)
+    .bind(channel_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(before) = before else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE channel_import_state SET breaker = 'closed', breaker_opened_at = NULL, \
+             failures = 0, retry_at = NULL, retry_job = NULL \
+         WHERE channel_id = $1",
+    )
+    .bind(channel_id)
+    .execute(&mut *tx)
+    .await?;
+    let (store_id, health) = health_in_tx(&mut tx, channel_id).await?;
+    let was = before
+        .as_deref()
+        .map_or(Ok(BreakerState::Closed), breaker_state)?;
+    if was != BreakerState::Closed {
+        let closed = Event::Channel(Action::BreakerClosed, store_id, &health);
+        events::write_in_tx(&mut tx, &[closed]).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(health))
+}
+
 /// Channel `channel_id`'s store and import health, in the caller's transaction.
 async fn health_in_tx(
     conn: &mut PgConnection,

@@ -160,12 +160,8 @@ pub async fn backoff(pool: &PgPool, channel_id: i64) -> Result<Backoff, StoreErr
         failures: u32::try_from(failures).unwrap_or_default(),
         retry_job,
         wait: Duration::try_from_secs_f64(wait).unwrap_or_default(),
-        breaker: breaker_state(&breaker)?,
+        breaker: enum_from_text(&breaker)?,
     })
-}
-
-fn breaker_state(text: &str) -> Result<BreakerState, StoreError> {
-    BreakerState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("breaker state {text:?}")))
 }
 
 /// Marks channel `channel_id`'s open breaker half open: the run about to call the platform is
@@ -205,7 +201,7 @@ pub async fn record_run(
     .await?;
     let before = before
         .as_deref()
-        .map_or(Ok(BreakerState::Closed), breaker_state)?;
+        .map_or(Ok(BreakerState::Closed), enum_from_text)?;
     sqlx::query(
         "INSERT INTO channel_import_state \
              (channel_id, last_run_at, last_success_at, last_error, failures, retry_at, retry_job, \
@@ -283,7 +279,7 @@ pub async fn reset_breaker(
     let (store_id, health) = health_in_tx(&mut tx, channel_id).await?;
     let was = before
         .as_deref()
-        .map_or(Ok(BreakerState::Closed), breaker_state)?;
+        .map_or(Ok(BreakerState::Closed), enum_from_text)?;
     if was != BreakerState::Closed {
         let closed = Event::Channel(Action::BreakerClosed, store_id, &health);
         events::write_in_tx(&mut tx, &[closed]).await?;
@@ -369,7 +365,7 @@ impl TryFrom<HealthRaw> for ImportHealth {
             breaker: r
                 .breaker
                 .as_deref()
-                .map_or(Ok(BreakerState::Closed), breaker_state)?,
+                .map_or(Ok(BreakerState::Closed), enum_from_text)?,
             breaker_opened_at: r.breaker_opened_at,
             next_probe_at: r.next_probe_at,
         })

@@ -176,6 +176,12 @@ pub struct WebhookSettings {
     pub deliveries_per_job: usize,
     /// Webhook requests (and plugin calls) one process has in flight at once, over all endpoints.
     pub max_in_flight: usize,
+    /// Webhook requests one endpoint has in flight at once, over every process: a slow or
+    /// bursting endpoint holds at most this many worker slots.
+    pub max_in_flight_per_endpoint: usize,
+    /// How long a delivery whose endpoint is at its limit waits before it tries again, in ms
+    /// (not an attempt: the schedule does not move).
+    pub endpoint_busy_retry_ms: u64,
 }
 
 impl Default for WebhookSettings {
@@ -190,6 +196,8 @@ impl Default for WebhookSettings {
             max_response_bytes: 64 * 1024,
             deliveries_per_job: 20,
             max_in_flight: 64,
+            max_in_flight_per_endpoint: 16,
+            endpoint_busy_retry_ms: 250,
         }
     }
 }
@@ -218,6 +226,18 @@ impl WebhookSettings {
         }
         if self.max_in_flight == 0 {
             return Err(invalid("webhooks.max_in_flight", "must be at least 1"));
+        }
+        if self.max_in_flight_per_endpoint == 0 {
+            return Err(invalid(
+                "webhooks.max_in_flight_per_endpoint",
+                "must be at least 1",
+            ));
+        }
+        if self.endpoint_busy_retry_ms == 0 {
+            return Err(invalid(
+                "webhooks.endpoint_busy_retry_ms",
+                "must be at least 1",
+            ));
         }
         if !(0.0..1.0).contains(&self.retry_jitter) {
             return Err(invalid(
@@ -337,6 +357,27 @@ pub struct ConnectorSettings {
     /// wider window costs reads, never writes.
     #[serde(default = "default_import_overlap_secs")]
     pub import_overlap_secs: u64,
+    /// Import runs of a channel failed in a row that open its breaker (at least 1).
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long an open breaker waits before one import probes the platform, in seconds; each
+    /// failed probe doubles it, up to `breaker_probe_cap_secs`.
+    #[serde(default = "default_breaker_probe_secs")]
+    pub breaker_probe_secs: u64,
+    #[serde(default = "default_breaker_probe_cap_secs")]
+    pub breaker_probe_cap_secs: u64,
+}
+
+fn default_breaker_failures() -> u32 {
+    5
+}
+
+fn default_breaker_probe_secs() -> u64 {
+    60
+}
+
+fn default_breaker_probe_cap_secs() -> u64 {
+    3600
 }
 
 fn default_stock_push_interval_ms() -> u64 {
@@ -360,6 +401,15 @@ impl ConnectorSettings {
     /// See `import_overlap_secs`.
     pub fn import_overlap(&self) -> Duration {
         Duration::from_secs(self.import_overlap_secs)
+    }
+
+    /// See `breaker_failures`, `breaker_probe_secs` and `breaker_probe_cap_secs`.
+    pub fn breaker(&self) -> crate::domain::breaker::BreakerPolicy {
+        crate::domain::breaker::BreakerPolicy {
+            failures: self.breaker_failures,
+            probe_wait: Duration::from_secs(self.breaker_probe_secs),
+            probe_wait_cap: Duration::from_secs(self.breaker_probe_cap_secs),
+        }
     }
 }
 
@@ -748,6 +798,21 @@ impl Settings {
             return Err(invalid(
                 "connectors.import_overlap_secs",
                 format!("must be at most {MAX_IMPORT_OVERLAP_SECS}"),
+            ));
+        }
+        if self.connectors.breaker_failures == 0 {
+            return Err(invalid("connectors.breaker_failures", "must be at least 1"));
+        }
+        if self.connectors.breaker_probe_secs == 0 {
+            return Err(invalid(
+                "connectors.breaker_probe_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.connectors.breaker_probe_cap_secs < self.connectors.breaker_probe_secs {
+            return Err(invalid(
+                "connectors.breaker_probe_cap_secs",
+                "must be at least connectors.breaker_probe_secs",
             ));
         }
         if self.timers.import_products_secs == 0 {

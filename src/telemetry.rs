@@ -97,6 +97,14 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time from a job's run time to a worker starting it"
     );
+    metrics::describe_gauge!(
+        "switchyard_channel_breakers",
+        "Channels whose import breaker is open, or half open (a probe running), read when /metrics is scraped"
+    );
+    metrics::describe_counter!(
+        "switchyard_channel_breaker_moves_total",
+        "Channel import breakers that opened (`to`: open) or closed (`to`: closed)"
+    );
     metrics::describe_histogram!(
         "switchyard_job_run_seconds",
         metrics::Unit::Seconds,
@@ -146,6 +154,10 @@ fn describe() {
     metrics::describe_counter!(
         "switchyard_pruned_rows_total",
         "Rows the prune job deleted past their retention, by table"
+    );
+    metrics::describe_counter!(
+        "switchyard_webhook_endpoint_busy_total",
+        "Webhook deliveries sent back to wait because their endpoint had its limit of requests in flight (no attempt)"
     );
     metrics::describe_counter!(
         "switchyard_webhook_attempts_total",

@@ -368,6 +368,7 @@ async fn import_state_keeps_the_cursor_and_the_last_runs() {
             failures: 1,
             retry_job: Some("01J0000000000000000000000".into()),
             wait: Duration::from_secs(60),
+            ..import_state::Backoff::default()
         },
     };
     import_state::record_run(&pool, ch.id, &failed)

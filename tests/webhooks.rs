@@ -12,6 +12,7 @@ use app_helpers::{send, spawn_server_with, TestServer};
 use import_helpers::{paid_open, World};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use switchyard::config::{QueueOverrides, Settings};
 use switchyard::domain::ChannelSettings;
 use switchyard::jobs::{DeliverWebhook, JobKind};
 use switchyard::queue::EnqueueOptions;
@@ -40,7 +41,13 @@ impl Harness {
 
     /// [`Harness::start`] on the sandbox `config`.
     async fn start_with(config: SandboxConfig) -> Harness {
-        let world = World::start(config, true).await;
+        Harness::start_with_settings(app_helpers::settings_with_own_database(), config).await
+    }
+
+    /// [`Harness::start`] with `settings` (from `settings_with_own_database`, changed by the
+    /// test) on the sandbox `config`.
+    async fn start_with_settings(settings: Settings, config: SandboxConfig) -> Harness {
+        let world = World::start_with(settings, config, true).await;
         let api = spawn_server_with(world.settings.clone()).await;
         let (account, token) =
             accounts::create_account(&world.pool, &format!("wh-{}", ulid::Ulid::new()), "t")
@@ -696,17 +703,7 @@ async fn a_fan_outs_deliveries_to_one_endpoint_share_a_job_and_only_a_failed_one
     let before = queue.stats().await.expect("stats").enqueued_total;
 
     // Five events committed together reach the relay as one batch.
-    let events: Vec<OutboxItem> = (0..5)
-        .map(|i| OutboxItem::Event {
-            payload: json!({"type": "order.created", "store_id": h.store_id, "data": {"n": i}}),
-        })
-        .collect();
-    let mut tx = h.world.pool.begin().await.expect("tx");
-    outbox::push_many_in_tx(&mut tx, &events)
-        .await
-        .expect("events");
-    outbox::notify_in_tx(&mut tx).await.expect("notify");
-    tx.commit().await.expect("commit");
+    commit_events(&h, "order.created", 5).await;
 
     let rows = all_delivered(&h.world.pool, id, 5).await;
     let attempts: Vec<i32> = rows.iter().map(|(_, _, a)| *a).collect();
@@ -996,5 +993,97 @@ async fn sales_at_import_send_product_updated_with_the_new_figures() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     rx.shutdown().await;
+    h.stop().await;
+}
+
+/// Commits `n` events of type `event_type` together, as one outbox batch.
+async fn commit_events(h: &Harness, event_type: &str, n: usize) {
+    let events: Vec<OutboxItem> = (0..n)
+        .map(|i| OutboxItem::Event {
+            payload: json!({"type": event_type, "store_id": h.store_id, "data": {"n": i}}),
+        })
+        .collect();
+    let mut tx = h.world.pool.begin().await.expect("tx");
+    outbox::push_many_in_tx(&mut tx, &events)
+        .await
+        .expect("events");
+    outbox::notify_in_tx(&mut tx).await.expect("notify");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_endpoints_burst_keeps_to_its_limit_and_another_endpoints_deliveries_go_first() {
+    const LIMIT: usize = 2;
+    const SLOW: usize = 12;
+    const FAST: usize = 20;
+    let mut settings = app_helpers::settings_with_own_database();
+    settings.queues.insert(
+        "deliver_webhook".into(),
+        QueueOverrides {
+            concurrency: Some(4),
+            ..QueueOverrides::default()
+        },
+    );
+    settings.webhooks.max_in_flight_per_endpoint = LIMIT;
+    // The slow burst spreads over more jobs than there are worker slots.
+    settings.webhooks.deliveries_per_job = 3;
+    let h = Harness::start_with_settings(settings, SandboxConfig::demo()).await;
+    let slow_rx = receiver().await;
+    // Slow, but within the request timeout: every attempt succeeds.
+    slow_rx.set_delay(Duration::from_millis(1000));
+    let fast_rx = receiver().await;
+    let (slow, _) = h.webhook(&slow_rx.url(), &["product.created"]).await;
+    let (fast, _) = h.webhook(&fast_rx.url(), &["order.created"]).await;
+
+    // The slow endpoint's burst is queued first, the fast endpoint's deliveries behind it.
+    commit_events(&h, "product.created", SLOW).await;
+    let start = Instant::now();
+    while delivery_rows(&h.world.pool, slow).await.len() < SLOW {
+        assert!(
+            start.elapsed() < WAIT,
+            "the slow burst was never fanned out"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    commit_events(&h, "order.created", FAST).await;
+
+    // Every fast delivery is made while most of the slow burst still waits its turn.
+    let fast_rows = all_delivered(&h.world.pool, fast, FAST).await;
+    let slow_done = delivery_rows(&h.world.pool, slow)
+        .await
+        .iter()
+        .filter(|(_, s, _)| s == "delivered")
+        .count();
+    assert!(
+        slow_done <= SLOW / 2,
+        "the fast endpoint waited for the slow one: {slow_done} of {SLOW} slow deliveries \
+         were made first"
+    );
+    assert!(fast_rows.iter().all(|(_, _, a)| *a == 1), "{fast_rows:?}");
+
+    // The slow burst is delivered in the end, each on its first attempt (waiting for the
+    // endpoint's limit is no attempt), never more than the limit at once.
+    let start = Instant::now();
+    let slow_rows = loop {
+        let rows = delivery_rows(&h.world.pool, slow).await;
+        if rows.iter().all(|(_, s, _)| s == "delivered") {
+            break rows;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not all delivered: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(slow_rows.iter().all(|(_, _, a)| *a == 1), "{slow_rows:?}");
+    assert_eq!(slow_rx.count(), SLOW);
+    assert_eq!(fast_rx.count(), FAST);
+    assert_eq!(
+        slow_rx.most_in_flight(),
+        LIMIT,
+        "requests in flight at the slow endpoint"
+    );
+    slow_rx.shutdown().await;
+    fast_rx.shutdown().await;
     h.stop().await;
 }

@@ -20,6 +20,9 @@ pub struct Deps {
     /// just behind the cursor (clock skew, a listing that lags) is still seen
     /// (`connectors.import_overlap_secs`).
     pub import_overlap: Duration,
+    /// When a channel's import breaker opens and how long it stays open
+    /// (`connectors.breaker_*`).
+    pub breaker: crate::domain::breaker::BreakerPolicy,
     /// The deliver-webhook worker's HTTP client; `None` only when it could not be built (the
     /// reason is logged at start, and deliveries wait for a fixed deployment).
     pub webhooks: Option<crate::webhooks::WebhookClient>,
@@ -83,12 +86,14 @@ impl Deps {
             .ok();
         let webhook_batches = crate::webhooks::batcher::DeliveryBatches::new(db.clone());
         let import_overlap = broker.settings().connectors.import_overlap();
+        let breaker = broker.settings().connectors.breaker();
         Arc::new(Deps {
             db,
             credentials_key,
             connectors: ConnectorCache::new(http),
             broker,
             import_overlap,
+            breaker,
             webhooks,
             webhook_batches,
             accounting: Default::default(),

@@ -3,7 +3,8 @@
 //! events it causes to the outbox, and advances the cursor in the same transaction as the page,
 //! so a crash replays at most one committed page and never skips one. A channel whose imports
 //! fail backs off as one, whichever jobs ask for it, and ends in the dead letters (see
-//! [`attempt`]).
+//! [`attempt`]); after `connectors.breaker_failures` failed runs in a row its breaker opens and
+//! no import calls the platform until a probe succeeds ([`crate::domain::breaker`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use super::channel_lock::{follow_up, lock, LockError, LockKind};
 use super::Deps;
 use crate::config::QueuePolicy;
 use crate::connectors::{ConnectorError, SalesChannel};
+use crate::domain::breaker::{BreakerPolicy, BreakerState};
+use crate::domain::event_type::Action;
 use crate::domain::{ImportStart, OrderCursor, OrderPage};
 use crate::jobs::{ImportOrders, JobKind};
 use crate::queue::{retry_delay, JobError, JobMeta, JobStatus};
@@ -111,7 +114,21 @@ async fn attempt(
             return follow_up(&deps.broker, job, backoff.wait, key).await;
         }
     }
-    let (outcome, result) = match import(deps, ic).await {
+    // A breaker that is not closed lets this one run through, as its probe: one try of the first
+    // page, so a platform still down costs one call, not a slot held through page retries.
+    let probing = backoff.breaker != BreakerState::Closed;
+    let tries = if probing {
+        import_state::begin_probe(&deps.db, channel_id).await?;
+        tracing::info!(
+            channel_id,
+            failures = backoff.failures,
+            "probing the channel's platform"
+        );
+        1
+    } else {
+        PAGE_TRIES
+    };
+    let (outcome, result) = match import(deps, ic, tries).await {
         Ok(n) => {
             tracing::info!(channel_id, reason = ?job.reason, orders = n, "import finished: orders new or changed");
             (RunOutcome::Success, Ok(()))
@@ -119,17 +136,46 @@ async fn attempt(
         Err(e) => {
             let error = e.to_string();
             let policy = deps.broker.settings().policy(ImportOrders::QUEUE);
-            let (backoff, e) =
-                after_failure(&policy, backoff.failures, e, &meta.id, rand::random());
+            let (backoff, e) = after_failure(
+                &policy,
+                &deps.breaker,
+                backoff.failures,
+                e,
+                &meta.id,
+                rand::random(),
+            );
             (RunOutcome::Failed { error, backoff }, Err(e))
         }
     };
     // Recorded under the lock: the next run's first page would otherwise hold the row, and the
     // next job must see this run's backoff.
-    if let Err(e) = import_state::record_run(&deps.db, channel_id, &outcome).await {
-        tracing::warn!(channel_id, error = %e, "could not record the import run");
+    match import_state::record_run(&deps.db, channel_id, &outcome).await {
+        Ok(moved) => breaker_moved(channel_id, moved),
+        Err(e) => tracing::warn!(channel_id, error = %e, "could not record the import run"),
+    }
+    // An open breaker's probe is due whether or not anything asks for an import by then.
+    if let RunOutcome::Failed { backoff, .. } = &outcome {
+        if backoff.breaker == BreakerState::Open {
+            follow_up(&deps.broker, job, backoff.wait, follow_up_key(channel_id)).await?;
+        }
     }
     result
+}
+
+/// Logs and counts a move of channel `channel_id`'s breaker.
+fn breaker_moved(channel_id: i64, moved: Option<Action>) {
+    let to = match moved {
+        Some(Action::BreakerOpened) => {
+            tracing::warn!(channel_id, "the channel's import breaker opened");
+            "open"
+        }
+        Some(Action::BreakerClosed) => {
+            tracing::info!(channel_id, "the channel's import breaker closed");
+            "closed"
+        }
+        _ => return,
+    };
+    metrics::counter!("switchyard_channel_breaker_moves_total", "to" => to).increment(1);
 }
 
 /// Whether import job `id` is still to run: waiting, retrying, or running now.
@@ -158,8 +204,13 @@ async fn pending(deps: &Deps, id: &str) -> Result<bool, JobError> {
 /// platform's `Retry-After`, if longer), and carries the channel's next attempt. The failure that
 /// ends a round, or a permanent one, gives up: the job goes to the dead letters, and the next
 /// import starts a new round no sooner than the last delay.
+///
+/// The failure that makes `breaker.failures` in a row opens the channel's breaker (and a failed
+/// probe opens it again): the job gives up, and no import calls the platform until the
+/// breaker's wait is over.
 fn after_failure(
     policy: &QueuePolicy,
+    breaker: &BreakerPolicy,
     failures_before: u32,
     error: JobError,
     job_id: &str,
@@ -173,6 +224,21 @@ fn after_failure(
         JobError::Retry(m) => (m, false, None),
         JobError::RetryAfter { message, after } => (message, false, Some(after)),
     };
+    if breaker.trips(failures) {
+        let wait = breaker.open_for(failures).max(hint.unwrap_or_default());
+        let backoff = Backoff {
+            failures,
+            retry_job: None,
+            wait,
+            breaker: BreakerState::Open,
+        };
+        let message = format!(
+            "{message} ({failures} failed imports in a row; the channel's breaker is open for \
+             {} s)",
+            wait.as_secs()
+        );
+        return (backoff, JobError::Permanent(message));
+    }
     let wait = retry_delay(policy, in_round, None, unit).max(hint.unwrap_or_default());
     if permanent || in_round >= max {
         let message = match failures {
@@ -183,6 +249,7 @@ fn after_failure(
             failures,
             retry_job: None,
             wait,
+            breaker: BreakerState::Closed,
         };
         return (backoff, JobError::Permanent(message));
     }
@@ -190,6 +257,7 @@ fn after_failure(
         failures,
         retry_job: Some(job_id.to_owned()),
         wait,
+        breaker: BreakerState::Closed,
     };
     (
         backoff,
@@ -233,9 +301,10 @@ async fn import_unless_backing_off(deps: &Deps, ic: &ImportChannel) -> Result<us
             after: backoff.wait,
         });
     }
-    let n = import(deps, ic).await?;
-    if let Err(e) = import_state::record_run(&deps.db, channel_id, &RunOutcome::Success).await {
-        tracing::warn!(channel_id, error = %e, "could not record the import run");
+    let n = import(deps, ic, PAGE_TRIES).await?;
+    match import_state::record_run(&deps.db, channel_id, &RunOutcome::Success).await {
+        Ok(moved) => breaker_moved(channel_id, moved),
+        Err(e) => tracing::warn!(channel_id, error = %e, "could not record the import run"),
     }
     Ok(n)
 }
@@ -267,9 +336,9 @@ fn start_from(
     }
 }
 
-/// Walks every page; returns how many orders it stored new or changed (those re-read and held
-/// as they are do not count, nor do the overlap's).
-async fn import(deps: &Deps, ic: &ImportChannel) -> Result<usize, JobError> {
+/// Walks every page, each read up to `tries` times; returns how many orders it stored new or
+/// changed (those re-read and held as they are do not count, nor do the overlap's).
+async fn import(deps: &Deps, ic: &ImportChannel, tries: u32) -> Result<usize, JobError> {
     let channel = &ic.channel;
     let connector = deps.connector(ic).map_err(JobError::from)?;
     let walk_started = Utc::now();
@@ -284,7 +353,7 @@ async fn import(deps: &Deps, ic: &ImportChannel) -> Result<usize, JobError> {
     let mut checkpoint: Option<DateTime<Utc>> = None;
     let mut stored = 0;
     loop {
-        let page = read_page(connector.as_ref(), &cursor, &known)
+        let page = read_page(connector.as_ref(), &cursor, &known, tries)
             .await
             .map_err(JobError::from)?;
         // Page-numbered listings can shift under a walk, so never checkpoint past its start.
@@ -299,21 +368,22 @@ async fn import(deps: &Deps, ic: &ImportChannel) -> Result<usize, JobError> {
     }
 }
 
-/// Tries per page before the job itself fails.
+/// Tries per page before the job itself fails (a breaker's probe makes one).
 const PAGE_TRIES: u32 = 5;
 
-/// Reads one page, retrying a transient failure a few times: a read is safe to repeat, and
-/// failing the job instead would restart a long walk for one bad page.
+/// Reads one page, retrying a transient failure up to `max_tries` in all: a read is safe to
+/// repeat, and failing the job instead would restart a long walk for one bad page.
 async fn read_page(
     connector: &dyn SalesChannel,
     cursor: &OrderCursor,
     known: &HashMap<String, DateTime<Utc>>,
+    max_tries: u32,
 ) -> Result<OrderPage, ConnectorError> {
     let mut pause = Duration::from_millis(200);
     let mut tries = 1;
     loop {
         match connector.list_orders_since_known(cursor, known).await {
-            Err(e) if e.is_retryable() && tries < PAGE_TRIES => {
+            Err(e) if e.is_retryable() && tries < max_tries => {
                 let wait = match &e {
                     ConnectorError::RateLimited { retry_after, .. } => *retry_after,
                     _ => pause,
@@ -383,6 +453,51 @@ mod tests {
         );
     }
 
+    /// A breaker that never opens, for the tests of the rounds before it does.
+    const NO_BREAKER: BreakerPolicy = BreakerPolicy {
+        failures: u32::MAX,
+        probe_wait: Duration::from_secs(60),
+        probe_wait_cap: Duration::from_secs(3600),
+    };
+
+    #[test]
+    fn the_failure_that_reaches_the_threshold_opens_the_breaker_and_gives_up() {
+        let p = policy(8);
+        let breaker = BreakerPolicy {
+            failures: 3,
+            ..NO_BREAKER
+        };
+        let (b, e) = after_failure(&p, &breaker, 1, unavailable(), "job-a", 0.5);
+        assert_eq!(
+            (b.breaker, b.retry_job.as_deref()),
+            (BreakerState::Closed, Some("job-a"))
+        );
+        assert!(matches!(e, JobError::RetryAfter { .. }), "{e:?}");
+        let (b, e) = after_failure(&p, &breaker, 2, unavailable(), "job-a", 0.5);
+        assert_eq!(
+            (b.failures, b.breaker, b.retry_job, b.wait),
+            (3, BreakerState::Open, None, Duration::from_secs(60))
+        );
+        assert!(
+            matches!(e, JobError::Permanent(ref m)
+                if m == "channel unavailable: 503 (3 failed imports in a row; the channel's \
+                         breaker is open for 60 s)"),
+            "{e:?}"
+        );
+        // A failed probe opens it again for twice as long; a longer Retry-After wins.
+        let (b, _) = after_failure(&p, &breaker, 3, unavailable(), "job-b", 0.5);
+        assert_eq!(
+            (b.breaker, b.wait),
+            (BreakerState::Open, Duration::from_secs(120))
+        );
+        let limited = JobError::RetryAfter {
+            message: "rate limited".into(),
+            after: Duration::from_secs(600),
+        };
+        let (b, _) = after_failure(&p, &breaker, 3, limited, "job-b", 0.5);
+        assert_eq!(b.wait, Duration::from_secs(600));
+    }
+
     fn unavailable() -> JobError {
         JobError::retry("channel unavailable: 503")
     }
@@ -390,7 +505,7 @@ mod tests {
     #[test]
     fn failures_of_a_channel_back_off_and_give_up_at_the_end_of_a_round() {
         let p = policy(3);
-        let (b, e) = after_failure(&p, 0, unavailable(), "job-a", 0.5);
+        let (b, e) = after_failure(&p, &NO_BREAKER, 0, unavailable(), "job-a", 0.5);
         assert_eq!(
             (b.failures, b.retry_job.as_deref(), b.wait),
             (1, Some("job-a"), Duration::from_secs(1))
@@ -400,11 +515,11 @@ mod tests {
                 if message == "channel unavailable: 503" && after == b.wait),
             "{e:?}"
         );
-        let (b, _) = after_failure(&p, 1, unavailable(), "job-a", 0.5);
+        let (b, _) = after_failure(&p, &NO_BREAKER, 1, unavailable(), "job-a", 0.5);
         assert_eq!(b.wait, Duration::from_secs(2));
         // The third failure in a row ends the round: the job gives up, nobody carries a retry,
         // and the next import waits at least the last delay.
-        let (b, e) = after_failure(&p, 2, unavailable(), "job-a", 0.5);
+        let (b, e) = after_failure(&p, &NO_BREAKER, 2, unavailable(), "job-a", 0.5);
         assert_eq!(
             (b.failures, b.retry_job, b.wait),
             (3, None, Duration::from_secs(4))
@@ -415,7 +530,7 @@ mod tests {
             "{e:?}"
         );
         // The next round starts from the first delay again, still counting the failures.
-        let (b, e) = after_failure(&p, 3, unavailable(), "job-b", 0.5);
+        let (b, e) = after_failure(&p, &NO_BREAKER, 3, unavailable(), "job-b", 0.5);
         assert_eq!(
             (b.failures, b.retry_job.as_deref(), b.wait),
             (4, Some("job-b"), Duration::from_secs(1))
@@ -430,16 +545,23 @@ mod tests {
             message: "rate limited".into(),
             after: Duration::from_secs(30),
         };
-        let (b, _) = after_failure(&p, 0, limited, "job-a", 0.5);
+        let (b, _) = after_failure(&p, &NO_BREAKER, 0, limited, "job-a", 0.5);
         assert_eq!(b.wait, Duration::from_secs(30));
         // A short one does not shorten the backoff.
         let hurried = JobError::RetryAfter {
             message: "rate limited".into(),
             after: Duration::from_millis(10),
         };
-        let (b, _) = after_failure(&p, 2, hurried, "job-a", 0.5);
+        let (b, _) = after_failure(&p, &NO_BREAKER, 2, hurried, "job-a", 0.5);
         assert_eq!(b.wait, Duration::from_secs(4));
-        let (b, e) = after_failure(&p, 0, JobError::permanent("bad key"), "job-a", 0.5);
+        let (b, e) = after_failure(
+            &p,
+            &NO_BREAKER,
+            0,
+            JobError::permanent("bad key"),
+            "job-a",
+            0.5,
+        );
         assert_eq!((b.failures, b.retry_job), (1, None));
         assert!(
             matches!(e, JobError::Permanent(ref m) if m == "bad key"),

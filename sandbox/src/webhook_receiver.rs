@@ -101,6 +101,9 @@ struct Inner {
     /// The smallest count a [`WebhookReceiver::wait_for`] is waiting for: waking the waiters on
     /// every request instead would cost a load run a thread wake-up per request.
     awaited: Option<usize>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 #[derive(Clone)]
@@ -261,10 +264,40 @@ impl WebhookReceiver {
     }
 
     /// Stops serving.
+    /// Requests being answered now (a [`ReceiverKnobs::delay`] holds them).
+    pub fn in_flight(&self) -> usize {
+        self.shared.lock().in_flight
+    }
+
+    /// The most requests the receiver was answering at once since it started.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.lock().most_in_flight
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Counts a request in flight from its arrival until its answer, or until its client hangs up
+/// (which drops the handler).
+struct Answering(Shared);
+
+impl Answering {
+    fn new(shared: &Shared) -> Answering {
+        let mut inner = shared.lock();
+        inner.in_flight += 1;
+        inner.most_in_flight = inner.most_in_flight.max(inner.in_flight);
+        Answering(shared.clone())
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.in_flight = inner.in_flight.saturating_sub(1);
     }
 }
 
@@ -275,6 +308,7 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let received_at = Utc::now();
+    let _answering = Answering::new(&shared);
     let header = |name: &str| {
         headers
             .get(name)

@@ -41,6 +41,10 @@ pub fn router() -> Router<AppState> {
         .route("/channels/{id}", get(read).patch(update).delete(remove))
         .route("/channels/{id}/health", get(health))
         .route("/channels/{id}/import", axum::routing::post(import_now))
+        .route(
+            "/channels/{id}/breaker/reset",
+            axum::routing::post(reset_breaker),
+        )
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -569,6 +573,25 @@ async fn health(
     found(health, || not_found(id))
 }
 
+/// Close the channel's import breaker.
+///
+/// For when its platform is known to be back (an outage over, credentials fixed): imports call
+/// it again at once instead of after the breaker's next probe, and its failures count from zero.
+/// A breaker that was open or half open sends `channel.breaker_closed`.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/breaker/reset", operation_id = "resetChannelBreaker", tag = "Channels",
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses((status = 200, description = "The channel's import health, its breaker closed", body = ImportHealth)),
+)]
+async fn reset_breaker(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let health = import_state::reset_breaker(db(&state)?, account, id).await?;
+    found(health, || not_found(id))
+}
+
 /// Import the channel's orders now.
 ///
 /// Beside the channel's timer; a second ask while one waits answers the waiting job.
@@ -688,5 +711,5 @@ mod tests {
 
 /// This module's part of the OpenAPI document (see [`super::openapi`]).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, create, read, update, remove, health, import_now))]
+#[openapi(paths(list, create, read, update, remove, health, import_now, reset_breaker))]
 pub(super) struct Doc;

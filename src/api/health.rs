@@ -13,6 +13,7 @@ use axum::Router;
 use super::openapi::Problem;
 use super::{problem, AppState};
 use crate::jobs;
+use crate::store::import_state;
 
 /// How long a readiness probe waits for each store: well under an orchestrator's probe timeout,
 /// so a hung store reads as "not ready" rather than as a hung probe.
@@ -104,17 +105,35 @@ async fn refresh_queue_depths(state: &AppState) {
     }
 }
 
+/// Sets `switchyard_channel_breakers{state}`: how many channels' import breakers are open, and
+/// half open, over every account. Read at scrape time, like the queue depths, because only
+/// PostgreSQL knows them across all worker processes.
+async fn refresh_breakers(state: &AppState) {
+    let Some(pool) = &state.db else {
+        return;
+    };
+    match import_state::breakers_not_closed(pool).await {
+        Ok((open, half_open)) => {
+            for (name, n) in [("open", open), ("half_open", half_open)] {
+                metrics::gauge!("switchyard_channel_breakers", "state" => name).set(n as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not count the channels' open breakers"),
+    }
+}
+
 /// Metrics, in the Prometheus text format.
 ///
 /// What this process recorded (jobs run and their timings, fulfilments, stock pushes, webhook
-/// attempts), with `switchyard_queue_depth{queue,state}` read from Redis at scrape time.
+/// attempts), with `switchyard_queue_depth{queue,state}` read from Redis and
+/// `switchyard_channel_breakers{state}` from PostgreSQL at scrape time.
 #[utoipa::path(
     get, path = "/metrics", operation_id = "getMetrics", tag = "Health",
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain",
                example = "# HELP switchyard_queue_depth Jobs in one state (ready, scheduled, running, dead) of one queue, read when /metrics is scraped\n# TYPE switchyard_queue_depth gauge\nswitchyard_queue_depth{queue=\"import-orders\",state=\"ready\"} 0\n")),
 )]
 async fn metrics(State(state): State<AppState>) -> Response {
-    refresh_queue_depths(&state).await;
+    tokio::join!(refresh_queue_depths(&state), refresh_breakers(&state));
     state.metrics.run_upkeep();
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(

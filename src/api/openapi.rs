@@ -13,7 +13,7 @@ use utoipa::openapi::OpenApi;
 
 use super::auth::Audience;
 use super::problem::PROBLEM_TYPES;
-use crate::domain::event_type::{EventType, WEBHOOK_TEST};
+use crate::domain::event_type::{Action, EventType, WEBHOOK_TEST};
 
 /// problem+json, for an operation's own error answers:
 /// `(status = 409, description = "...", body = Problem, content_type = "application/problem+json")`.
@@ -428,6 +428,7 @@ fn entity_schema(event: EventType) -> &'static str {
         Entity::Invoice => "Invoice",
         Entity::HostedPage => "HostedPage",
         Entity::StockDrift => "StockDriftCorrection",
+        Entity::Channel => "ChannelHealth",
     }
 }
 
@@ -480,15 +481,27 @@ fn webhooks() -> Value {
         let (data, summary) = match event {
             Some(t) => (
                 json!({ "$ref": format!("#/components/schemas/{}", entity_schema(t)) }),
-                {
-                    let entity = t.entity.as_str().replace('_', " ");
-                    let article = if entity.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                        "An"
-                    } else {
-                        "A"
-                    };
-                    let action = t.action.as_str().replace("on_hold", "put on hold");
-                    format!("{article} {entity} was {action}")
+                match t.action {
+                    Action::BreakerOpened => {
+                        "A channel's import breaker opened: its imports no longer call its \
+                         platform until a probe succeeds"
+                            .to_owned()
+                    }
+                    Action::BreakerClosed => {
+                        "A channel's import breaker closed: a probe succeeded and its imports \
+                         run again"
+                            .to_owned()
+                    }
+                    _ => {
+                        let entity = t.entity.as_str().replace('_', " ");
+                        let article = if entity.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                            "An"
+                        } else {
+                            "A"
+                        };
+                        let action = t.action.as_str().replace("on_hold", "put on hold");
+                        format!("{article} {entity} was {action}")
+                    }
                 },
             ),
             None => (

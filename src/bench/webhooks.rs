@@ -351,12 +351,15 @@ pub async fn run(settings: &Settings, opts: &Options) -> anyhow::Result<()> {
     println!(
         "switchyard bench webhooks: {} events burst + {} paced at {}/s per run, {} runs; one \
          endpoint on a loopback receiver that verifies every signature; {} requests in flight, \
-         up to {} deliveries to a job",
+         at most {} to the endpoint (webhooks.max_in_flight_per_endpoint; busy retry {} ms), up \
+         to {} deliveries to a job",
         opts.events,
         opts.paced_events,
         opts.paced_rate,
         opts.runs,
         opts.concurrency,
+        settings.webhooks.max_in_flight_per_endpoint,
+        settings.webhooks.endpoint_busy_retry_ms,
         settings.webhooks.deliveries_per_job
     );
     let (mut rates, mut ratios, mut p50, mut p99) =

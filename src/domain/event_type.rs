@@ -14,6 +14,8 @@ pub enum Entity {
     HostedPage,
     /// A channel's figure for a listing, set back after it drifted from switchyard's.
     StockDrift,
+    /// A channel, whose import breaker opened or closed.
+    Channel,
 }
 
 impl Entity {
@@ -26,6 +28,7 @@ impl Entity {
             Entity::Invoice => "invoice",
             Entity::HostedPage => "hosted_page",
             Entity::StockDrift => "stock_drift",
+            Entity::Channel => "channel",
         }
     }
 
@@ -39,6 +42,7 @@ impl Entity {
             Entity::Invoice => "invoice_id",
             Entity::HostedPage => "hosted_page_id",
             Entity::StockDrift => "stock_drift_id",
+            Entity::Channel => "channel_id",
         }
     }
 }
@@ -52,6 +56,8 @@ pub enum Action {
     OnHold,
     Completed,
     Corrected,
+    BreakerOpened,
+    BreakerClosed,
 }
 
 impl Action {
@@ -63,6 +69,8 @@ impl Action {
             Action::OnHold => "on_hold",
             Action::Completed => "completed",
             Action::Corrected => "corrected",
+            Action::BreakerOpened => "breaker_opened",
+            Action::BreakerClosed => "breaker_closed",
         }
     }
 }
@@ -77,9 +85,9 @@ pub struct EventType {
 /// Every event type there is, entity by entity, spelled out so a name is a `&'static str` (a
 /// unit test holds each name to its parts). The catalogue grew from orders, products, channel
 /// products and fulfilments, each with all four actions; an invoice is only ever created or
-/// updated, a hosted page only completed, and a stock drift only corrected, so they have those
-/// and nothing that could never be sent.
-const TYPES: [(Entity, Action, &str); 20] = [
+/// updated, a hosted page only completed, a stock drift only corrected, and a channel's import
+/// breaker only opened or closed, so they have those and nothing that could never be sent.
+const TYPES: [(Entity, Action, &str); 22] = [
     (Entity::Order, Action::Created, "order.created"),
     (Entity::Order, Action::Updated, "order.updated"),
     (Entity::Order, Action::Excluded, "order.excluded"),
@@ -123,6 +131,16 @@ const TYPES: [(Entity, Action, &str); 20] = [
         Entity::StockDrift,
         Action::Corrected,
         "stock_drift.corrected",
+    ),
+    (
+        Entity::Channel,
+        Action::BreakerOpened,
+        "channel.breaker_opened",
+    ),
+    (
+        Entity::Channel,
+        Action::BreakerClosed,
+        "channel.breaker_closed",
     ),
 ];
 
@@ -170,7 +188,7 @@ mod tests {
     #[test]
     fn names_are_entity_dot_action() {
         let names: Vec<&str> = EventType::names().collect();
-        assert_eq!(names.len(), 20);
+        assert_eq!(names.len(), 22);
         assert_eq!(
             EventType::all().map(EventType::name).collect::<Vec<_>>(),
             names
@@ -192,6 +210,7 @@ mod tests {
             "invoice.on_hold",
             "invoice.excluded",
             "stock_drift.created",
+            "channel.created",
         ] {
             assert_eq!(EventType::parse(bad), None, "{bad}");
         }

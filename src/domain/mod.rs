@@ -3,6 +3,7 @@
 //! arguments, unit-tested beside it; `store/` persists these types and `api/` exposes them.
 
 pub mod accounting;
+pub mod breaker;
 pub mod credentials;
 pub mod event_type;
 pub mod filters;

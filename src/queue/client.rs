@@ -125,7 +125,7 @@ impl Broker {
             .await?)
     }
 
-    fn scripts(&self) -> &Scripts {
+    pub(super) fn scripts(&self) -> &Scripts {
         &self.inner.scripts
     }
 }

@@ -8,6 +8,8 @@
 //! - `job:<id>` (hash: the envelope), `unique:<key>` (the job id holding a unique key);
 //! - `wake` (a short list idle workers block on), `paused`, `stats` (counters) and `m:<minute>`
 //!   (per-minute counters, expiring).
+//!
+//! Beside the queues, concurrency limits shared by every process (`limit`).
 
 mod ack;
 mod backend;
@@ -18,6 +20,7 @@ mod error;
 pub mod expose;
 mod job;
 mod keys;
+mod limit;
 mod scripts;
 pub mod timers;
 
@@ -29,3 +32,4 @@ pub use conn::RedisConn;
 pub use error::{JobError, QueueError};
 pub use job::{EnqueueOptions, Enqueued, FetchedJob, JobInfo, JobMeta, JobStatus};
 pub use keys::QueueName;
+pub use limit::Leases;

@@ -20,6 +20,7 @@ pub(crate) struct Scripts {
     pub renew: Script,
     pub requeue: Script,
     pub purge: Script,
+    pub take_leases: Script,
 }
 
 impl Scripts {
@@ -35,12 +36,13 @@ impl Scripts {
             renew: load(include_str!("lua/renew.lua")),
             requeue: load(include_str!("lua/requeue.lua")),
             purge: load(include_str!("lua/purge.lua")),
+            take_leases: load(include_str!("lua/take_leases.lua")),
         }
     }
 }
 
 impl Scripts {
-    pub fn all(&self) -> [&Script; 10] {
+    pub fn all(&self) -> [&Script; 11] {
         [
             &self.enqueue,
             &self.enqueue_bulk,
@@ -52,6 +54,7 @@ impl Scripts {
             &self.renew,
             &self.requeue,
             &self.purge,
+            &self.take_leases,
         ]
     }
 }

@@ -16,6 +16,7 @@ use sqlx::PgConnection;
 use super::channel_products::ChannelProductRow;
 use super::fulfilments::Fulfilment;
 use super::hosted_pages::HostedPageRow;
+use super::import_state::ImportHealth;
 use super::invoices::InvoiceRow;
 use super::orders::StoredOrder;
 use super::outbox::{self, OutboxItem};
@@ -38,6 +39,9 @@ pub enum Event<'a> {
     HostedPage(Action, &'a HostedPageRow),
     /// `stock_drift.corrected` when a reconciliation set a channel's figure for a listing back.
     StockDrift(Action, &'a DriftCorrection),
+    /// `channel.breaker_opened` / `channel.breaker_closed`: the channel of store `store_id`
+    /// whose import breaker moved, with its import health after the move.
+    Channel(Action, i64, &'a ImportHealth),
     /// `webhook.test`: sent to one webhook on request, whatever its triggers; never in the
     /// outbox.
     WebhookTest {
@@ -69,6 +73,7 @@ impl Event<'_> {
             Event::Invoice(a, _) => (Entity::Invoice, a),
             Event::HostedPage(a, _) => (Entity::HostedPage, a),
             Event::StockDrift(a, _) => (Entity::StockDrift, a),
+            Event::Channel(a, _, _) => (Entity::Channel, a),
             Event::WebhookTest { .. } => return None,
         };
         Some(EventType::new(entity, action))
@@ -89,6 +94,7 @@ impl Event<'_> {
             Event::Invoice(_, i) => (i.store_id, Entity::Invoice, i.id, data(i)?),
             Event::HostedPage(_, p) => (p.store_id, Entity::HostedPage, p.id, data(p)?),
             Event::StockDrift(_, d) => (d.store_id, Entity::StockDrift, d.id, data(d)?),
+            Event::Channel(_, store_id, h) => (store_id, Entity::Channel, h.channel_id, data(h)?),
             Event::WebhookTest {
                 store_id,
                 webhook_id,

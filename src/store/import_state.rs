@@ -1,5 +1,5 @@
 //! Where each channel's order import resumes, how its runs went, and while it fails, how it
-//! backs off.
+//! backs off and where its circuit breaker stands ([`crate::domain::breaker`]).
 //!
 //! The cursor is saved in the same transaction as the orders of the page it follows, so a crash
 //! can only replay a committed page (harmless: upserts are idempotent), never skip one.
@@ -11,7 +11,10 @@ use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
+use super::events::{self, Event};
 use super::{enum_from_text, AccountId, StoreError};
+use crate::domain::breaker::BreakerState;
+use crate::domain::event_type::Action;
 use crate::domain::{ChannelKind, OrderCursor};
 
 /// How one import run ended.
@@ -35,6 +38,9 @@ pub struct Backoff {
     pub retry_job: Option<String>,
     /// How long from now until the platform may be called again (zero: now).
     pub wait: Duration,
+    /// The channel's breaker: open while enough runs failed in a row, when `wait` is how long
+    /// until the next probe.
+    pub breaker: BreakerState,
 }
 
 /// A channel's import health as the API shows it.
@@ -44,7 +50,8 @@ pub struct Backoff {
     "last_success_at": "2026-12-04T10:16:02.903512Z",
     "last_error": "channel unavailable: could not connect: client error (Connect): tcp connect error: Connection refused (os error 111)",
     "orders_imported": 42, "consecutive_failures": 2,
-    "backoff_until": "2026-12-04T10:19:32.117342Z"
+    "backoff_until": "2026-12-04T10:19:32.117342Z",
+    "breaker": "closed", "breaker_opened_at": null, "next_probe_at": null
 }))]
 pub struct ImportHealth {
     pub channel_id: i64,
@@ -60,6 +67,14 @@ pub struct ImportHealth {
     pub consecutive_failures: i64,
     /// While the channel is failing: no import calls the platform before this.
     pub backoff_until: Option<DateTime<Utc>>,
+    /// The channel's import breaker: `open` after `connectors.breaker_failures` runs failed in
+    /// a row (no import calls the platform until `next_probe_at`), `half_open` while one import
+    /// probes it, `closed` otherwise.
+    pub breaker: BreakerState,
+    /// When the breaker last opened; null while it is closed.
+    pub breaker_opened_at: Option<DateTime<Utc>>,
+    /// While the breaker is open: when one import may probe the platform.
+    pub next_probe_at: Option<DateTime<Utc>>,
 }
 
 /// The longest error text kept: enough for a platform's message, bounded so a huge HTML error
@@ -130,39 +145,70 @@ pub async fn count_imported_in_tx(
 
 /// The channel's backoff; a channel that never failed has none.
 pub async fn backoff(pool: &PgPool, channel_id: i64) -> Result<Backoff, StoreError> {
-    let row: Option<(i32, Option<String>, f64)> = sqlx::query_as(
+    let row: Option<(i32, Option<String>, f64, String)> = sqlx::query_as(
         "SELECT failures, retry_job, \
-                COALESCE(GREATEST(EXTRACT(EPOCH FROM retry_at - now()), 0), 0)::float8 \
+                COALESCE(GREATEST(EXTRACT(EPOCH FROM retry_at - now()), 0), 0)::float8, breaker \
          FROM channel_import_state WHERE channel_id = $1",
     )
     .bind(channel_id)
     .fetch_optional(pool)
     .await?;
-    Ok(
-        row.map_or_else(Backoff::default, |(failures, retry_job, wait)| Backoff {
-            failures: u32::try_from(failures).unwrap_or_default(),
-            retry_job,
-            wait: Duration::try_from_secs_f64(wait).unwrap_or_default(),
-        }),
-    )
+    let Some((failures, retry_job, wait, breaker)) = row else {
+        return Ok(Backoff::default());
+    };
+    Ok(Backoff {
+        failures: u32::try_from(failures).unwrap_or_default(),
+        retry_job,
+        wait: Duration::try_from_secs_f64(wait).unwrap_or_default(),
+        breaker: enum_from_text(&breaker)?,
+    })
 }
 
-/// Records the end of a run: success clears the last error and the backoff; a failure keeps the
-/// last success and saves the backoff it leads to.
+/// Marks channel `channel_id`'s open breaker half open: the run about to call the platform is
+/// its probe. Under the channel's import lock, so one probe runs at a time.
+pub async fn begin_probe(pool: &PgPool, channel_id: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE channel_import_state SET breaker = 'half_open' \
+         WHERE channel_id = $1 AND breaker = 'open'",
+    )
+    .bind(channel_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records the end of a run: success clears the last error and the backoff, and closes the
+/// breaker; a failure keeps the last success and saves the backoff it leads to, the breaker
+/// open or closed as the backoff says. A breaker that opens from closed, or closes, writes
+/// `channel.breaker_opened` or `channel.breaker_closed` to the outbox in the same transaction.
+/// Returns the breaker's move, if it moved so.
 pub async fn record_run(
     pool: &PgPool,
     channel_id: i64,
     outcome: &RunOutcome,
-) -> Result<(), StoreError> {
+) -> Result<Option<Action>, StoreError> {
     let (error, backoff) = match outcome {
         RunOutcome::Success => (None, None),
         RunOutcome::Failed { error, backoff } => (Some(truncate(error)), Some(backoff)),
     };
+    let breaker = backoff.map_or(BreakerState::Closed, |b| b.breaker);
+    let mut tx = pool.begin().await?;
+    let before: Option<String> = sqlx::query_scalar(
+        "SELECT breaker FROM channel_import_state WHERE channel_id = $1 FOR UPDATE",
+    )
+    .bind(channel_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let before = before
+        .as_deref()
+        .map_or(Ok(BreakerState::Closed), enum_from_text)?;
     sqlx::query(
         "INSERT INTO channel_import_state \
-             (channel_id, last_run_at, last_success_at, last_error, failures, retry_at, retry_job) \
+             (channel_id, last_run_at, last_success_at, last_error, failures, retry_at, retry_job, \
+              breaker, breaker_opened_at) \
          VALUES ($1, now(), CASE WHEN $2::text IS NULL THEN now() END, $2, $3, \
-                 now() + make_interval(secs => $4), $5) \
+                 now() + make_interval(secs => $4), $5, $6, \
+                 CASE WHEN $6 = 'open' THEN now() END) \
          ON CONFLICT (channel_id) DO UPDATE SET \
              last_run_at = now(), \
              last_success_at = COALESCE(EXCLUDED.last_success_at, \
@@ -170,16 +216,110 @@ pub async fn record_run(
              last_error = EXCLUDED.last_error, \
              failures = EXCLUDED.failures, \
              retry_at = EXCLUDED.retry_at, \
-             retry_job = EXCLUDED.retry_job",
+             retry_job = EXCLUDED.retry_job, \
+             breaker = EXCLUDED.breaker, \
+             breaker_opened_at = CASE \
+                 WHEN EXCLUDED.breaker = 'closed' THEN NULL \
+                 WHEN channel_import_state.breaker = 'closed' THEN now() \
+                 ELSE channel_import_state.breaker_opened_at END",
     )
     .bind(channel_id)
     .bind(error)
     .bind(backoff.map_or(0, |b| i32::try_from(b.failures).unwrap_or(i32::MAX)))
     .bind(backoff.map(|b| b.wait.as_secs_f64()))
     .bind(backoff.and_then(|b| b.retry_job.clone()))
-    .execute(pool)
+    .bind(breaker.as_str())
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    let moved = match (before, breaker) {
+        (BreakerState::Closed, BreakerState::Open) => Some(Action::BreakerOpened),
+        (BreakerState::Open | BreakerState::HalfOpen, BreakerState::Closed) => {
+            Some(Action::BreakerClosed)
+        }
+        _ => None,
+    };
+    if let Some(action) = moved {
+        let (store_id, health) = health_in_tx(&mut tx, channel_id).await?;
+        events::write_in_tx(&mut tx, &[Event::Channel(action, store_id, &health)]).await?;
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Closes the breaker of the account's channel `channel_id` by hand and forgets its failures, so
+/// the next import calls the platform at once; a breaker that was not closed writes
+/// `channel.breaker_closed`. Returns the channel's health after, or `None` when the account has
+/// no such channel.
+pub async fn reset_breaker(
+    pool: &PgPool,
+    account: AccountId,
+    channel_id: i64,
+) -> Result<Option<ImportHealth>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let before: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT s.breaker FROM channels c \
+         LEFT JOIN channel_import_state s ON s.channel_id = c.id \
+         WHERE c.account_id = $1 AND c.id = $2 FOR UPDATE OF c",
+    )
+    .bind(account.0)
+    .bind(channel_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(before) = before else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE channel_import_state SET breaker = 'closed', breaker_opened_at = NULL, \
+             failures = 0, retry_at = NULL, retry_job = NULL \
+         WHERE channel_id = $1",
+    )
+    .bind(channel_id)
+    .execute(&mut *tx)
+    .await?;
+    let (store_id, health) = health_in_tx(&mut tx, channel_id).await?;
+    let was = before
+        .as_deref()
+        .map_or(Ok(BreakerState::Closed), enum_from_text)?;
+    if was != BreakerState::Closed {
+        let closed = Event::Channel(Action::BreakerClosed, store_id, &health);
+        events::write_in_tx(&mut tx, &[closed]).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(health))
+}
+
+/// Channel `channel_id`'s store and import health, in the caller's transaction.
+async fn health_in_tx(
+    conn: &mut PgConnection,
+    channel_id: i64,
+) -> Result<(i64, ImportHealth), StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        health: HealthRaw,
+        store_id: i64,
+    }
+    let row: Row = sqlx::query_as(&format!(
+        "SELECT {HEALTH_COLUMNS}, c.store_id \
+         FROM channels c LEFT JOIN channel_import_state s ON s.channel_id = c.id \
+         WHERE c.id = $1"
+    ))
+    .bind(channel_id)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.store_id, ImportHealth::try_from(row.health)?))
+}
+
+/// How many channels' breakers are open, and how many half open, over every account.
+pub async fn breakers_not_closed(pool: &PgPool) -> Result<(i64, i64), StoreError> {
+    let counts: (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE breaker = 'open'), \
+                count(*) FILTER (WHERE breaker = 'half_open') \
+         FROM channel_import_state WHERE breaker <> 'closed'",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(counts)
 }
 
 fn truncate(text: &str) -> String {
@@ -192,7 +332,9 @@ fn truncate(text: &str) -> String {
 /// The import health columns, read from `channels c LEFT JOIN channel_import_state s`: a
 /// channel that never ran reads as all empty.
 const HEALTH_COLUMNS: &str = "c.id AS channel_id, s.last_run_at, s.last_success_at, s.last_error, \
-     s.orders_imported, s.failures, CASE WHEN s.retry_at > now() THEN s.retry_at END AS backoff_until";
+     s.orders_imported, s.failures, CASE WHEN s.retry_at > now() THEN s.retry_at END AS backoff_until, \
+     s.breaker, s.breaker_opened_at, \
+     CASE WHEN s.breaker = 'open' THEN s.retry_at END AS next_probe_at";
 
 #[derive(sqlx::FromRow)]
 struct HealthRaw {
@@ -203,11 +345,16 @@ struct HealthRaw {
     orders_imported: Option<i64>,
     failures: Option<i32>,
     backoff_until: Option<DateTime<Utc>>,
+    breaker: Option<String>,
+    breaker_opened_at: Option<DateTime<Utc>>,
+    next_probe_at: Option<DateTime<Utc>>,
 }
 
-impl From<HealthRaw> for ImportHealth {
-    fn from(r: HealthRaw) -> ImportHealth {
-        ImportHealth {
+impl TryFrom<HealthRaw> for ImportHealth {
+    type Error = StoreError;
+
+    fn try_from(r: HealthRaw) -> Result<ImportHealth, StoreError> {
+        Ok(ImportHealth {
             channel_id: r.channel_id,
             last_run_at: r.last_run_at,
             last_success_at: r.last_success_at,
@@ -215,7 +362,13 @@ impl From<HealthRaw> for ImportHealth {
             orders_imported: r.orders_imported.unwrap_or(0),
             consecutive_failures: r.failures.map_or(0, i64::from),
             backoff_until: r.backoff_until,
-        }
+            breaker: r
+                .breaker
+                .as_deref()
+                .map_or(Ok(BreakerState::Closed), enum_from_text)?,
+            breaker_opened_at: r.breaker_opened_at,
+            next_probe_at: r.next_probe_at,
+        })
     }
 }
 
@@ -235,7 +388,7 @@ pub async fn import_health(
     .bind(channel_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(ImportHealth::from))
+    row.map(ImportHealth::try_from).transpose()
 }
 
 /// A channel of any account with its import health: what the operators' dashboard lists.
@@ -299,7 +452,7 @@ pub async fn all_channels(
                 kind: enum_from_text(&r.kind)?,
                 name: r.name,
                 active: r.active,
-                health: r.health.into(),
+                health: r.health.try_into()?,
                 orders_last_hour: r.orders_last_hour,
             })
         })

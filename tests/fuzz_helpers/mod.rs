@@ -191,6 +191,7 @@ fn targets(fx: &Fixture) -> Vec<Target> {
         ),
         t("GET", "/v1/channels/{id}/health", Tenant, Nothing),
         t("POST", "/v1/channels/{id}/import", Tenant, Nothing),
+        t("POST", "/v1/channels/{id}/breaker/reset", Tenant, Nothing),
         t("GET", "/v1/channels/{id}/products", Tenant, Query(LIST)),
         t("POST", "/v1/channels/{id}/stock/push-all", Tenant, Nothing),
         t("POST", "/v1/channels/{id}/stock/reconcile", Tenant, Nothing),

@@ -21,6 +21,7 @@ use crate::api::channels::{manual_import, queue_now, JobAccepted};
 use crate::api::error::AppError;
 use crate::api::tenant::db;
 use crate::api::AppState;
+use crate::domain::breaker::BreakerState;
 use crate::jobs::{JobKind, SyncStock};
 use crate::queue::{JobInfo, JobStatus};
 use crate::store::channels;
@@ -98,9 +99,15 @@ fn throttle(h: &ImportHealth) -> String {
         1 => "1 failed run".to_owned(),
         n => format!("{n} failed runs in a row"),
     };
-    match h.backoff_until {
-        Some(until) => format!("backing off until {} after {runs}", time(Some(until), "")),
-        None => runs,
+    match (h.breaker, h.backoff_until) {
+        (BreakerState::HalfOpen, _) => format!("breaker half open: probing after {runs}"),
+        (BreakerState::Open, until) => {
+            format!("breaker open until {} after {runs}", time(until, "now"))
+        }
+        (BreakerState::Closed, Some(until)) => {
+            format!("backing off until {} after {runs}", time(Some(until), ""))
+        }
+        (BreakerState::Closed, None) => runs,
     }
 }
 
@@ -275,6 +282,9 @@ mod tests {
             orders_imported: 0,
             consecutive_failures: 0,
             backoff_until: None,
+            breaker: BreakerState::Closed,
+            breaker_opened_at: None,
+            next_probe_at: None,
         };
         assert_eq!(throttle(&h), "not backing off");
         h.consecutive_failures = 3;
@@ -282,5 +292,13 @@ mod tests {
         h.backoff_until = DateTime::from_timestamp(1_764_930_000, 0);
         assert!(throttle(&h).starts_with("backing off until <time"));
         assert!(throttle(&h).ends_with("after 3 failed runs in a row"));
+        h.consecutive_failures = 5;
+        h.breaker = BreakerState::Open;
+        assert!(throttle(&h).starts_with("breaker open until <time"));
+        h.breaker = BreakerState::HalfOpen;
+        assert_eq!(
+            throttle(&h),
+            "breaker half open: probing after 5 failed runs in a row"
+        );
     }
 }

@@ -402,15 +402,6 @@ impl ConnectorSettings {
     pub fn import_overlap(&self) -> Duration {
         Duration::from_secs(self.import_overlap_secs)
     }
-
-    /// See `breaker_failures`, `breaker_probe_secs` and `breaker_probe_cap_secs`.
-    pub fn breaker(&self) -> crate::domain::breaker::BreakerPolicy {
-        crate::domain::breaker::BreakerPolicy {
-            failures: self.breaker_failures,
-            probe_wait: Duration::from_secs(self.breaker_probe_secs),
-            probe_wait_cap: Duration::from_secs(self.breaker_probe_cap_secs),
-        }
-    }
 }
 
 /// Keys for data switchyard must store but must not show to whoever reads the database.

@@ -86,7 +86,8 @@ impl Deps {
             .ok();
         let webhook_batches = crate::webhooks::batcher::DeliveryBatches::new(db.clone());
         let import_overlap = broker.settings().connectors.import_overlap();
-        let breaker = broker.settings().connectors.breaker();
+        let breaker =
+            crate::domain::breaker::BreakerPolicy::from_settings(&broker.settings().connectors);
         Arc::new(Deps {
             db,
             credentials_key,

@@ -46,6 +46,16 @@ pub struct BreakerPolicy {
 }
 
 impl BreakerPolicy {
+    /// The policy `connectors.breaker_failures`, `breaker_probe_secs` and
+    /// `breaker_probe_cap_secs` set.
+    pub fn from_settings(settings: &crate::config::ConnectorSettings) -> BreakerPolicy {
+        BreakerPolicy {
+            failures: settings.breaker_failures,
+            probe_wait: Duration::from_secs(settings.breaker_probe_secs),
+            probe_wait_cap: Duration::from_secs(settings.breaker_probe_cap_secs),
+        }
+    }
+
     /// Whether `failures` runs failed in a row open the breaker (or keep it open).
     pub fn trips(&self, failures: u32) -> bool {
         failures >= self.failures.max(1)

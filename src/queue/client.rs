@@ -838,24 +838,7 @@ impl Queue {
             "{}*",
             self.keys.base.replace('{', "\\{").replace('}', "\\}")
         );
-        let mut cursor: u64 = 0;
-        loop {
-            let mut scan = redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000);
-            let (next, keys): (u64, Vec<String>) =
-                redis::from_owned_redis_value(conn.on_node_of(&self.keys.base, &scan).await?)?;
-            if !keys.is_empty() {
-                let _: () = conn.del(keys).await?;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        delete_matching(&mut conn.on_node_of(&self.keys.base), &pattern).await?;
         let _: () = conn
             .srem(Keys::registry(self.prefix()), self.name.as_str())
             .await?;

@@ -287,10 +287,43 @@ impl ConnectionLike for RedisConn {
 }
 
 impl RedisConn {
-    /// [`Connection::on_node_of`] within the deadline.
-    pub(crate) async fn on_node_of(&self, key: &str, cmd: &Cmd) -> Result<Value, RedisError> {
-        self.run(move |mut conn| async move { conn.on_node_of(key, cmd).await })
-            .await
+    /// This connection with every command sent to the node owning `key`'s hash slot, within the
+    /// deadline: for keyless commands such as SCAN walking one queue's keys.
+    pub(crate) fn on_node_of<'a>(&'a self, key: &'a str) -> OnNodeOf<'a> {
+        OnNodeOf { conn: self, key }
+    }
+}
+
+/// See [`RedisConn::on_node_of`].
+pub(crate) struct OnNodeOf<'a> {
+    conn: &'a RedisConn,
+    key: &'a str,
+}
+
+impl ConnectionLike for OnNodeOf<'_> {
+    fn req_packed_command<'b>(&'b mut self, cmd: &'b Cmd) -> RedisFuture<'b, Value> {
+        let key = self.key;
+        Box::pin(
+            self.conn
+                .run(move |mut conn| async move { conn.on_node_of(key, cmd).await }),
+        )
+    }
+
+    fn req_packed_commands<'b>(
+        &'b mut self,
+        cmd: &'b Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'b, Vec<Value>> {
+        Box::pin(
+            self.conn.run(move |mut conn| async move {
+                conn.req_packed_commands(cmd, offset, count).await
+            }),
+        )
+    }
+
+    fn get_db(&self) -> i64 {
+        self.conn.get_db()
     }
 }
 
